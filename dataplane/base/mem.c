@@ -1,0 +1,157 @@
+#include "mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef POLLUX_NO_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#else
+#include <malloc.h>
+#endif
+
+static void oom(size_t size)
+{
+    fprintf(stderr, "pollux: out of memory allocating %zu bytes\n", size);
+    fflush(stderr);
+    abort();
+}
+
+void *mem_alloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (p == NULL)
+        oom(size);
+    return p;
+}
+
+void *mem_calloc(size_t size)
+{
+    void *p = calloc(1, size ? size : 1);
+    if (p == NULL)
+        oom(size);
+    return p;
+}
+
+void *mem_realloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (q == NULL)
+        oom(size);
+    return q;
+}
+
+void mem_free(void *p)
+{
+    free(p);
+}
+
+char *mem_strdup(const char *s)
+{
+    return mem_strndup(s, strlen(s));
+}
+
+char *mem_strndup(const char *s, size_t n)
+{
+    char *d = mem_alloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+#ifndef POLLUX_NO_JEMALLOC
+
+size_t mem_size_class(size_t size)
+{
+    return nallocx(size ? size : 1, 0);
+}
+
+size_t mem_usable(const void *p)
+{
+    return p ? sallocx((void *)p, 0) : 0;
+}
+
+int mem_thread_arena_setup(void)
+{
+    unsigned arena;
+    size_t sz = sizeof(arena);
+    if (mallctl("arenas.create", &arena, &sz, NULL, 0) != 0)
+        return -1;
+    if (mallctl("thread.arena", NULL, NULL, &arena, sizeof(arena)) != 0)
+        return -1;
+    return (int)arena;
+}
+
+static size_t stat_read(const char *name)
+{
+    size_t v = 0, sz = sizeof(v);
+    if (mallctl(name, &v, &sz, NULL, 0) != 0)
+        return 0;
+    return v;
+}
+
+void mem_stats(struct mem_stats *st)
+{
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    st->allocated = stat_read("stats.allocated");
+    st->active = stat_read("stats.active");
+    st->resident = stat_read("stats.resident");
+    st->mapped = stat_read("stats.mapped");
+    st->retained = stat_read("stats.retained");
+}
+
+const char *mem_allocator_name(void)
+{
+    return "jemalloc-5.3.0";
+}
+
+#else
+
+size_t mem_size_class(size_t size)
+{
+    /* glibc: 16-byte granules with an 8-byte header, minimum 24 usable. */
+    size_t n = (size + 8 + 15) & ~(size_t)15;
+    return n < 32 ? 24 : n - 8;
+}
+
+size_t mem_usable(const void *p)
+{
+    return p ? malloc_usable_size((void *)p) : 0;
+}
+
+int mem_thread_arena_setup(void)
+{
+    return -1;
+}
+
+void mem_stats(struct mem_stats *st)
+{
+    struct mallinfo2 mi = mallinfo2();
+    st->allocated = mi.uordblks + mi.hblkhd;
+    st->active = st->allocated;
+    st->resident = mem_rss();
+    st->mapped = mi.arena + mi.hblkhd;
+    st->retained = 0;
+}
+
+const char *mem_allocator_name(void)
+{
+    return "libc";
+}
+
+#endif
+
+size_t mem_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, rss = 0;
+    if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
