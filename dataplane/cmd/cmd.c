@@ -1,0 +1,106 @@
+#include "cmd.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+struct store *cmd_store(struct cmd_ctx *c, const char *key, size_t len)
+{
+    if (c->store != NULL)
+        return c->store;
+    return c->stores[cmd_key_shard(key, len, c->nshards)];
+}
+
+int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
+                 int max)
+{
+    if (d->getkeys != NULL)
+        return d->getkeys(argc, argv, keys, max);
+    if (d->first_key <= 0)
+        return 0;
+    int last = d->last_key < 0 ? argc + d->last_key : d->last_key;
+    int step = d->key_step > 0 ? d->key_step : 1;
+    int n = 0;
+    for (int i = d->first_key; i <= last && i < argc && n < max; i += step)
+        keys[n++] = i;
+    return n;
+}
+
+bool cmd_arg_ll(struct cmd_ctx *c, int i, long long *v)
+{
+    if (util_str2ll(c->argv[i].ptr, c->argv[i].len, v))
+        return true;
+    reply_error(c->reply, ERR_NOT_INTEGER);
+    return false;
+}
+
+bool cmd_arg_ld(struct cmd_ctx *c, int i, long double *v)
+{
+    if (util_str2ld(c->argv[i].ptr, c->argv[i].len, v))
+        return true;
+    reply_error(c->reply, ERR_NOT_FLOAT);
+    return false;
+}
+
+bool cmd_arg_is(const struct cmd_ctx *c, int i, const char *word)
+{
+    return i < c->argc && util_strcaseeq(c->argv[i].ptr, c->argv[i].len, word);
+}
+
+bool cmd_arg_int(struct cmd_ctx *c, int i, int *v)
+{
+    long long ll;
+    if (!cmd_arg_ll(c, i, &ll))
+        return false;
+    if (ll < INT_MIN || ll > INT_MAX) {
+        reply_error(c->reply, ERR_INT_RANGE);
+        return false;
+    }
+    *v = (int)ll;
+    return true;
+}
+
+bool cmd_parse_cursor(const char *s, size_t len, uint64_t *cursor)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (len == 0) {
+        *cursor = 0;
+        return true;
+    }
+    if (s[0] == '+' || s[0] == '-') {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    if (i == len)
+        return false;
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *cursor = neg ? (uint64_t)0 - v : v;
+    return true;
+}
+
+/* Redis keeps a string as an integer when it is a canonical int64 of at most 20 chars. */
+enum kv_enc cmd_string_encoding(const char *v, size_t len)
+{
+    long long ll;
+    if (len <= 20 && util_str2ll(v, len, &ll))
+        return KV_ENC_INT;
+    return len <= 44 ? KV_ENC_EMBSTR : KV_ENC_RAW;
+}
+
+void cmd_reply_arity(struct cmd_ctx *c)
+{
+    if (c->parent != NULL)
+        reply_errorf(c->reply, "ERR wrong number of arguments for '%s|%s' command", c->parent->name,
+                     c->cmd->name);
+    else
+        reply_errorf(c->reply, ERRF_ARITY, c->cmd->name);
+}

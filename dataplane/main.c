@@ -1,0 +1,238 @@
+/*
+ * polluxd: the node daemon.
+ *
+ *   polluxd [/path/to/pollux.conf] [--name value ...]
+ *
+ * Same command line as redis-server: an optional redis.conf-style file, then
+ * parameters as --name value (applied after the file).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cmd_server.h"
+#include "config.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "util.h"
+#include "worker.h"
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "Usage: polluxd [/path/to/pollux.conf] [options]\n"
+            "       polluxd - (read config from stdin)\n"
+            "       polluxd -v or --version\n"
+            "       polluxd -h or --help\n\n"
+            "Examples:\n"
+            "       polluxd (run with the defaults: 127.0.0.1:6379, all cores)\n"
+            "       polluxd /etc/pollux/pollux.conf\n"
+            "       polluxd --port 7777 --pollux-workers 2\n"
+            "       polluxd /etc/pollux.conf --loglevel verbose\n");
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        uint64_t v;
+        if (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+            seed ^= v;
+        close(fd);
+    }
+    return seed;
+}
+
+/* The CPUs to pin workers to: pollux-cpus, or the CPUs this process may run on. */
+static int cpu_list(const char *spec, int *cpus, int max)
+{
+    int n = 0;
+    if (spec[0] != '\0') {
+        const char *p = spec;
+        while (*p && n < max) {
+            char *end;
+            long a = strtol(p, &end, 10), b = a;
+            p = end;
+            if (*p == '-') {
+                b = strtol(p + 1, &end, 10);
+                p = end;
+            }
+            for (long c = a; c <= b && n < max; c++)
+                cpus[n++] = (int)c;
+            if (*p == ',')
+                p++;
+        }
+        return n;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+            if (CPU_ISSET(c, &set))
+                cpus[n++] = c;
+    }
+    if (n == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        for (int c = 0; c < online && n < max; c++)
+            cpus[n++] = c;
+    }
+    return n;
+}
+
+static void write_pidfile(const char *path)
+{
+    if (path[0] == '\0')
+        return;
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        log_warn("Failed to write PID file: %s", strerror(errno));
+        return;
+    }
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    const char *file = NULL;
+    int first_opt = 1;
+    if (argc >= 2) {
+        if (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0) {
+            printf("Pollux server v=%s (Redis %s compatible) malloc=%s bits=%d\n", POLLUX_VERSION,
+                   SERVER_REDIS_VERSION, mem_allocator_name(), (int)(sizeof(void *) * 8));
+            return 0;
+        }
+        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+            usage();
+            return 0;
+        }
+        if (strncmp(argv[1], "--", 2) != 0) {
+            file = argv[1];
+            first_opt = 2;
+        }
+    }
+
+    config_setup();
+    if (config_load(file, argc - first_opt, argv + first_opt) != 0)
+        return 1;
+    struct server_params *sp = &config.p.srv;
+    if (log_setup(sp->logfile, (enum log_level)sp->loglevel) != 0) {
+        fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
+        return 1;
+    }
+    if (sp->pollux_backend != 0) {
+        log_warn("pollux-backend %s is not available in this build; use 'kernel'",
+                 config_backend_names[sp->pollux_backend]);
+        return 1;
+    }
+    if (sp->daemonize && daemon(1, 0) != 0) {
+        log_warn("Could not daemonize: %s", strerror(errno));
+        return 1;
+    }
+
+    clock_setup();
+    uint64_t seed = random_seed();
+    util_hash_setup(seed);
+    util_rand_seed(seed);
+
+    memset(&server, 0, sizeof(server));
+    server.executable = argv[0];
+    server.start_ms = clock_real_ms();
+    server.start_ns = clock_mono_ns();
+    atomic_store(&server.lastsave, server.start_ms / 1000);
+    atomic_store(&server.next_client_id, 1);
+    for (int i = 0; i < 40; i++)
+        server.run_id[i] = "0123456789abcdef"[util_rand64() & 15];
+
+    int cpus[MAX_WORKERS * 4];
+    int ncpus = cpu_list(sp->pollux_cpus, cpus, (int)ARRAY_SIZE(cpus));
+    unsigned nworkers = (unsigned)(sp->pollux_workers > 0 ? sp->pollux_workers : ncpus);
+    if (nworkers == 0)
+        nworkers = 1;
+    if (nworkers > MAX_WORKERS)
+        nworkers = MAX_WORKERS;
+    server.nworkers = nworkers;
+
+    server_commands_setup();
+    if (shard_mesh_init(&server.mesh, nworkers) != 0) {
+        log_warn("Out of memory creating the shard mesh");
+        return 1;
+    }
+    log_notice("oO0OoO0OoO0Oo Pollux is starting oO0OoO0OoO0Oo");
+    log_notice("Pollux version=%s (Redis %s compatible), bits=%d, pid=%d, just started",
+               POLLUX_VERSION, SERVER_REDIS_VERSION, (int)(sizeof(void *) * 8), (int)getpid());
+    if (file == NULL)
+        log_warn("Warning: no config file specified, using the default config. In order to "
+                 "specify a config file use %s /path/to/pollux.conf",
+                 argv[0]);
+
+    int rc = 0;
+    for (unsigned i = 0; i < nworkers; i++) {
+        int cpu = ncpus > 0 ? cpus[i % (unsigned)ncpus] : -1;
+        server.workers[i] = worker_create(&server, i, cpu);
+        if (server.workers[i] == NULL) {
+            log_warn("Could not create worker %u", i);
+            return 1;
+        }
+        server.stores[i] = server.workers[i]->store;
+    }
+    /* Port 0 asks the kernel for one; the first listener records it for the others. */
+    server.port = (int)sp->port;
+    for (unsigned i = 0; i < nworkers && rc == 0; i++)
+        rc = worker_listen(server.workers[i]);
+    if (rc != 0) {
+        log_warn("Failed listening on port %lld (tcp), aborting.", sp->port);
+        return 1;
+    }
+    write_pidfile(sp->pidfile);
+
+    /* Workers must not receive the signals: the main thread waits for them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (unsigned i = 0; i < nworkers; i++) {
+        if (worker_start(server.workers[i]) != 0) {
+            log_warn("Could not start worker thread %u", i);
+            return 1;
+        }
+    }
+    log_notice("Server initialized: %u worker%s, kernel backend", nworkers,
+               nworkers == 1 ? "" : "s");
+    log_notice("Ready to accept connections tcp on port %d", server.port);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (!atomic_load(&server.shutdown))
+        log_warn("Received %s scheduling shutdown...", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    int exit_code = atomic_load(&server.shutdown_exit_code);
+
+    for (unsigned i = 0; i < nworkers; i++)
+        atomic_store(&server.workers[i]->stop, true);
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_join(server.workers[i]);
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_close_conns(server.workers[i]);
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_release_messages(server.workers[i]);
+    shard_mesh_deinit(&server.mesh, shard_msg_free);
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_destroy(server.workers[i]);
+    if (sp->pidfile[0] != '\0')
+        unlink(sp->pidfile);
+    log_warn("Pollux is now ready to exit, bye bye...");
+    server_commands_teardown();
+    config_teardown();
+    log_teardown();
+    return exit_code;
+}

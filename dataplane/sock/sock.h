@@ -1,0 +1,35 @@
+/*
+ * Kernel-socket backend: listeners and accepted connections on non-blocking
+ * TCP sockets. Each worker opens its own SO_REUSEPORT listener on every bind
+ * address, so the kernel spreads new connections over workers and a
+ * connection lives and dies on the worker that accepted it.
+ */
+#ifndef POLLUX_SOCK_H
+#define POLLUX_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/*
+ * Open a non-blocking listening socket on addr:port with SO_REUSEPORT.
+ * @return the fd, or -errno.
+ */
+int sock_listen(const char *addr, int port, int backlog);
+
+/*
+ * Accept one connection, non-blocking and close-on-exec, TCP_NODELAY set.
+ * @return the fd; -EAGAIN when none is pending; other -errno on failure.
+ */
+int sock_accept(int lfd, char *peer, size_t peercap);
+
+/* SO_KEEPALIVE with the idle time in seconds (0 disables), as Redis's tcp-keepalive. */
+int sock_keepalive(int fd, int seconds);
+
+/* "ip:port" of the local end. */
+int sock_local_name(int fd, char *buf, size_t cap);
+
+/* Port a listening socket is bound to (useful with port 0). */
+int sock_bound_port(int fd);
+
+#endif

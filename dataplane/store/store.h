@@ -1,0 +1,195 @@
+/*
+ * The keyspace of one shard: `databases` hash tables of entries, expiry,
+ * eviction and memory accounting.
+ *
+ * A store is used by one thread at a time: its owning worker, or a worker
+ * that holds the shard for a multi-shard transaction (see shard/). It keeps no
+ * thread-local state and takes no locks.
+ *
+ * Entries (struct kv) hold key, value and metadata in one allocation; small
+ * values live inline. A kv pointer stays valid until the entry is deleted or
+ * an operation documented as "may move e" returns a new pointer; table
+ * resizes never move entries.
+ *
+ * Layout and the reasoning behind it: dataplane/store/NOTES.md.
+ */
+#ifndef POLLUX_STORE_H
+#define POLLUX_STORE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "param.h"
+
+enum store_policy {
+    POLICY_VOLATILE_LRU = 0,
+    POLICY_VOLATILE_LFU,
+    POLICY_VOLATILE_RANDOM,
+    POLICY_VOLATILE_TTL,
+    POLICY_ALLKEYS_LRU,
+    POLICY_ALLKEYS_LFU,
+    POLICY_ALLKEYS_RANDOM,
+    POLICY_NOEVICTION,
+};
+extern const char *const store_policy_names[];
+
+/* Parameters the store reads (the owner keeps them current; the store holds a pointer). */
+#define STORE_PARAMS(X)                                                                            \
+    X(maxmemory, "maxmemory", MEMORY, 0, 0, LLONG_MAX, PARAM_MUTABLE, NULL)                        \
+    X(maxmemory_policy, "maxmemory-policy", ENUM, POLICY_NOEVICTION, 0, 0, PARAM_MUTABLE,          \
+      store_policy_names)                                                                          \
+    X(maxmemory_samples, "maxmemory-samples", INT, 5, 1, 64, PARAM_MUTABLE, NULL)                  \
+    X(maxmemory_eviction_tenacity, "maxmemory-eviction-tenacity", INT, 10, 0, 100, PARAM_MUTABLE,  \
+      NULL)                                                                                        \
+    X(lfu_log_factor, "lfu-log-factor", INT, 10, 0, INT_MAX, PARAM_MUTABLE, NULL)                  \
+    X(lfu_decay_time, "lfu-decay-time", INT, 1, 0, INT_MAX, PARAM_MUTABLE, NULL)                   \
+    X(active_expire_effort, "active-expire-effort", INT, 1, 1, 10, PARAM_MUTABLE, NULL)            \
+    X(databases, "databases", INT, 16, 1, INT_MAX, 0, NULL)
+
+PARAM_STRUCT(store_params, STORE_PARAMS);
+extern const struct param_def store_param_defs[];
+
+enum kv_type { KV_STRING = 0 }; /* more types later: list, set, zset, hash, stream */
+enum kv_enc { KV_ENC_RAW = 0, KV_ENC_INT, KV_ENC_EMBSTR };
+
+struct kv; /* opaque: header + key + value in one allocation */
+
+/* A key with its hash computed once per command. */
+struct skey {
+    const char *ptr;
+    size_t len;
+    uint64_t hash;
+};
+void skey_init(struct skey *k, const char *ptr, size_t len);
+
+/* Entry accessors. */
+const char *kv_key(const struct kv *e, size_t *len);
+char *kv_val(struct kv *e, size_t *len); /* KV_STRING: the value bytes (writable) */
+enum kv_type kv_type(const struct kv *e);
+enum kv_enc kv_enc(const struct kv *e);
+void kv_set_enc(struct kv *e, enum kv_enc enc);
+int64_t kv_expire(const struct kv *e); /* absolute unix ms, or -1 when persistent */
+
+/* Counters a store keeps (read by INFO; reset by CONFIG RESETSTAT). */
+struct store_stats {
+    uint64_t expired_keys;         /* removed by lazy or active expiry */
+    uint64_t expired_stale_perc;   /* last active cycle's estimate of stale volatile keys, % */
+    uint64_t expired_time_cap_reached_count;
+    uint64_t evicted_keys;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+};
+
+/*
+ * Called when the store itself removes a key (expiry, eviction), before the
+ * entry is freed; `evicted` tells which. Used later for the replication feed.
+ */
+typedef void (*store_removed_fn)(void *arg, int db, const struct kv *e, bool evicted);
+
+struct store;
+
+/*
+ * Create a store with params->databases databases. `params` must outlive the
+ * store; its values may change between calls (CONFIG SET).
+ * @return the store (never NULL: allocation failure aborts).
+ */
+struct store *store_create(const struct store_params *params);
+void store_destroy(struct store *s);
+void store_set_removed_hook(struct store *s, store_removed_fn fn, void *arg);
+struct store_stats *store_stats(struct store *s);
+int store_databases(const struct store *s);
+
+/*
+ * Tell the store the time. Calls that take now_ms do this too; store_set,
+ * which does not, stamps new entries' LRU/LFU data with the latest time given.
+ */
+void store_set_clock(struct store *s, int64_t now_ms);
+
+/*
+ * Table resizes are incremental: writes move a bucket chain each. Move up to
+ * `buckets` more in db (-1: in every database), for the owner to call when idle.
+ * @return true while a resize is still in progress.
+ */
+bool store_rehash_step(struct store *s, int db, size_t buckets);
+
+/* Lookup flags */
+#define STORE_NOTOUCH 0x1 /* do not update LRU/LFU data or hit/miss counters */
+#define STORE_NOSTATS 0x2 /* update LRU/LFU but not hit/miss counters (writes) */
+
+/*
+ * Find a live key. An expired key is deleted on the spot (counted in
+ * expired_keys, reported to the removed hook) and NULL returned.
+ */
+struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t now_ms, int flags);
+
+/* store_set flags */
+#define STORE_KEEPTTL 0x1 /* keep the existing entry's expiry (expire_ms ignored) */
+
+/*
+ * Insert or overwrite `k` with a string of vlen bytes copied from val (or left
+ * uninitialised when val is NULL, for the caller to fill), encoding enc, and
+ * absolute expiry expire_ms (-1: none). An overwritten entry is freed.
+ * @return the entry.
+ */
+struct kv *store_set(struct store *s, int db, const struct skey *k, const void *val, size_t vlen,
+                     enum kv_enc enc, int64_t expire_ms, int flags);
+
+/* Resize e's string value to vlen bytes, keeping the first min(old, new). May move e. */
+struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen);
+
+/* Set (when_ms >= 0) or remove (-1) e's expiry. May move e. */
+struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_ms);
+
+/* Delete a key. @return true when it existed (expired keys count as absent). */
+bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms);
+void store_delete_entry(struct store *s, int db, struct kv *e);
+
+size_t store_count(const struct store *s, int db);          /* keys, including not-yet-removed expired */
+size_t store_volatile_count(const struct store *s, int db); /* keys with an expiry */
+/* Remove every key of db (db == -1: of every database). */
+void store_flush(struct store *s, int db);
+/* Exchange the contents of two databases. */
+void store_swapdb(struct store *s, int a, int b);
+
+/* A random live key, or NULL when db is empty; expired keys met are deleted. */
+struct kv *store_random(struct store *s, int db, int64_t now_ms);
+
+/*
+ * Incremental iteration with Redis's SCAN guarantees: start with cursor 0,
+ * call fn for every entry of the visited buckets, continue with the returned
+ * cursor until it is 0. An entry present for the whole iteration is visited
+ * at least once even across resizes; the cursor is below 2^58.
+ * fn may not modify the store; expired entries are passed too (check kv_expire).
+ */
+typedef void (*store_scan_fn)(void *arg, struct kv *e);
+uint64_t store_scan(struct store *s, int db, uint64_t cursor, store_scan_fn fn, void *arg);
+
+/*
+ * Active expiry: sample volatile keys, delete the expired ones, repeat while
+ * the sampled stale fraction stays above the effort's threshold and fewer than
+ * max_checks entries have been examined.
+ * @return the number of keys expired.
+ */
+size_t store_expire_cycle(struct store *s, int64_t now_ms, size_t max_checks);
+
+/* Bytes used by this store (entries and tables, allocator size classes). */
+size_t store_used(const struct store *s);
+/* Bytes one entry costs (MEMORY USAGE). */
+size_t store_entry_usage(const struct store *s, const struct kv *e);
+
+/*
+ * Evict keys per params->maxmemory_policy until store_used(s) <= limit.
+ * @return 0 when under the limit, -ENOMEM when nothing more can be evicted
+ *         (noeviction, or no candidate under a volatile-* policy).
+ */
+int store_evict(struct store *s, size_t limit, int64_t now_ms);
+
+/* OBJECT IDLETIME (seconds) and OBJECT FREQ. */
+long long store_idle_seconds(const struct store *s, const struct kv *e, int64_t now_ms);
+int store_lfu_freq(const struct store *s, const struct kv *e, int64_t now_ms);
+/* Whether the current policy tracks LFU (OBJECT FREQ) rather than LRU (OBJECT IDLETIME). */
+bool store_policy_is_lfu(const struct store *s);
+
+#endif

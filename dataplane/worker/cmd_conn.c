@@ -1,0 +1,561 @@
+/* Connection commands: HELLO, AUTH, SELECT, QUIT, RESET, CLIENT. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd_server.h"
+#include "conn.h"
+#include "mem.h"
+#include "server.h"
+#include "strbuf.h"
+#include "util.h"
+#include "worker.h"
+
+static struct conn *client_of(struct cmd_ctx *c)
+{
+    return c->client;
+}
+
+static struct worker *worker_of(struct cmd_ctx *c)
+{
+    return c->worker;
+}
+
+/* Constant-time comparison, so a password's prefix cannot be found by timing. */
+static bool secret_equal(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    unsigned diff = (unsigned)(alen ^ blen);
+    for (size_t i = 0; i < alen; i++)
+        diff |= (unsigned)(a[i] ^ b[blen ? i % blen : 0]);
+    return diff == 0 && blen > 0;
+}
+
+/*
+ * Check a username/password pair. The only user is "default"; with no
+ * requirepass it accepts any password (Redis's "nopass").
+ * @return true when it matches (the client is then authenticated).
+ */
+static bool check_auth(struct cmd_ctx *c, const struct resp_arg *user, const struct resp_arg *pass)
+{
+    struct worker *w = worker_of(c);
+    const char *required = w->params.srv.requirepass;
+    if (user != NULL && !util_strcaseeq(user->ptr, user->len, "default"))
+        return false;
+    if (required[0] == '\0')
+        return true;
+    return secret_equal(pass->ptr, pass->len, required);
+}
+
+static void set_authenticated(struct conn *cl)
+{
+    cl->authenticated = true;
+    cl->parser.auth_required = false;
+}
+
+static void cmd_auth(struct cmd_ctx *c)
+{
+    struct conn *cl = client_of(c);
+    struct worker *w = worker_of(c);
+    if (c->argc > 3) {
+        reply_error(c->reply, ERR_SYNTAX);
+        return;
+    }
+    if (c->argc == 2 && w->params.srv.requirepass[0] == '\0') {
+        reply_error(c->reply, ERR_AUTH_NOPASS);
+        return;
+    }
+    const struct resp_arg *user = c->argc == 3 ? &c->argv[1] : NULL;
+    const struct resp_arg *pass = &c->argv[c->argc - 1];
+    if (!check_auth(c, user, pass)) {
+        reply_error(c->reply, ERR_WRONGPASS);
+        return;
+    }
+    set_authenticated(cl);
+    reply_ok(c->reply);
+}
+
+/* Client names: printable ASCII without spaces, as Redis requires. */
+static bool valid_client_name(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '!' || p[i] > '~')
+            return false;
+    return true;
+}
+
+static void set_name(struct conn *cl, const struct resp_arg *a)
+{
+    mem_free(cl->name);
+    cl->name = a->len ? mem_strndup(a->ptr, a->len) : NULL;
+}
+
+static void reply_hello(struct cmd_ctx *c, struct conn *cl)
+{
+    struct reply *r = c->reply;
+    reply_map(r, 7);
+    reply_bulk_cstr(r, "server");
+    reply_bulk_cstr(r, "redis");
+    reply_bulk_cstr(r, "version");
+    reply_bulk_cstr(r, SERVER_REDIS_VERSION);
+    reply_bulk_cstr(r, "proto");
+    reply_int(r, cl->proto);
+    reply_bulk_cstr(r, "id");
+    reply_int(r, (long long)cl->id);
+    reply_bulk_cstr(r, "mode");
+    reply_bulk_cstr(r, "standalone");
+    reply_bulk_cstr(r, "role");
+    reply_bulk_cstr(r, "master");
+    reply_bulk_cstr(r, "modules");
+    reply_empty_array(r);
+}
+
+static void cmd_hello(struct cmd_ctx *c)
+{
+    struct conn *cl = client_of(c);
+    long long ver = 0;
+    int i = 2;
+    if (c->argc >= 2) {
+        if (!util_str2ll(c->argv[1].ptr, c->argv[1].len, &ver)) {
+            reply_error(c->reply, ERR_PROTO_VERSION);
+            return;
+        }
+        if (ver < 2 || ver > 3) {
+            reply_error(c->reply, ERR_NOPROTO);
+            return;
+        }
+    }
+    const struct resp_arg *user = NULL, *pass = NULL, *name = NULL;
+    for (; i < c->argc; i++) {
+        int more = c->argc - i - 1;
+        if (cmd_arg_is(c, i, "AUTH") && more >= 2) {
+            user = &c->argv[i + 1];
+            pass = &c->argv[i + 2];
+            i += 2;
+        } else if (cmd_arg_is(c, i, "SETNAME") && more >= 1) {
+            name = &c->argv[i + 1];
+            if (!valid_client_name(name->ptr, name->len)) {
+                reply_error(c->reply, "ERR Client names cannot contain spaces, newlines or "
+                                      "special characters.");
+                return;
+            }
+            i++;
+        } else {
+            reply_errorf(c->reply, "ERR Syntax error in HELLO option '%.*s'",
+                         (int)MIN(c->argv[i].len, 128), c->argv[i].ptr);
+            return;
+        }
+    }
+    if (user != NULL) {
+        if (!check_auth(c, user, pass)) {
+            reply_error(c->reply, ERR_WRONGPASS);
+            return;
+        }
+        set_authenticated(cl);
+    }
+    if (!cl->authenticated) {
+        reply_error(c->reply,
+                    "NOAUTH HELLO must be called with the client already authenticated, "
+                    "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
+                    "the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if (name != NULL)
+        set_name(cl, name);
+    if (ver != 0) {
+        cl->proto = (uint8_t)ver;
+        c->reply->proto = (uint8_t)ver;
+    }
+    reply_hello(c, cl);
+}
+
+static void cmd_select(struct cmd_ctx *c)
+{
+    long long db;
+    if (!util_str2ll(c->argv[1].ptr, c->argv[1].len, &db)) {
+        reply_error(c->reply, ERR_NOT_INTEGER);
+        return;
+    }
+    if (db < 0 || db >= worker_of(c)->params.store.databases) {
+        reply_error(c->reply, ERR_DB_RANGE);
+        return;
+    }
+    c->select_db = (int)db;
+    reply_ok(c->reply);
+}
+
+static void cmd_quit(struct cmd_ctx *c)
+{
+    reply_ok(c->reply);
+    c->close_after = true;
+}
+
+static void cmd_reset(struct cmd_ctx *c)
+{
+    struct conn *cl = client_of(c);
+    struct worker *w = worker_of(c);
+    c->select_db = 0;
+    cl->proto = 2;
+    c->reply->proto = 2;
+    mem_free(cl->name);
+    cl->name = NULL;
+    cl->flags &= ~CONN_NO_EVICT;
+    if (w->params.srv.requirepass[0] != '\0') {
+        cl->authenticated = false;
+        cl->parser.auth_required = true;
+    }
+    reply_status(c->reply, "RESET");
+}
+
+/* ---------------------------------------------------------------------------
+ * CLIENT
+ * ------------------------------------------------------------------------ */
+
+/* One line of CLIENT LIST / CLIENT INFO, in Redis's field order. */
+static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
+{
+    size_t qbuf = cl->rlen - cl->rpos;
+    size_t omem = conn_output_bytes(cl);
+    strbuf_printf(s,
+                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d "
+                  "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+                  "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
+                  "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+                  (unsigned long long)cl->id, cl->peer, cl->local, cl->fd,
+                  cl->name ? cl->name : "", (long long)((now_ms - cl->ctime_ms) / 1000),
+                  (long long)((now_ms - cl->last_ms) / 1000), cl->db, qbuf, cl->rcap - cl->rlen,
+                  cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl),
+                  omem ? "w" : "", cl->last_cmd, cl->proto, cl->lib_name ? cl->lib_name : "",
+                  cl->lib_ver ? cl->lib_ver : "");
+}
+
+static void cmd_client_id(struct cmd_ctx *c)
+{
+    reply_int(c->reply, (long long)client_of(c)->id);
+}
+
+static void cmd_client_getname(struct cmd_ctx *c)
+{
+    struct conn *cl = client_of(c);
+    if (cl->name)
+        reply_bulk_cstr(c->reply, cl->name);
+    else
+        reply_null(c->reply);
+}
+
+static void cmd_client_setname(struct cmd_ctx *c)
+{
+    if (!valid_client_name(c->argv[2].ptr, c->argv[2].len)) {
+        reply_error(c->reply,
+                    "ERR Client names cannot contain spaces, newlines or special characters.");
+        return;
+    }
+    set_name(client_of(c), &c->argv[2]);
+    reply_ok(c->reply);
+}
+
+static void cmd_client_setinfo(struct cmd_ctx *c)
+{
+    struct conn *cl = client_of(c);
+    const struct resp_arg *v = &c->argv[3];
+    char **field;
+    if (cmd_arg_is(c, 2, "LIB-NAME"))
+        field = &cl->lib_name;
+    else if (cmd_arg_is(c, 2, "LIB-VER"))
+        field = &cl->lib_ver;
+    else {
+        reply_errorf(c->reply, "ERR Unrecognized option '%.*s'", (int)MIN(c->argv[2].len, 128),
+                     c->argv[2].ptr);
+        return;
+    }
+    if (!valid_client_name(v->ptr, v->len)) {
+        reply_errorf(c->reply,
+                     "ERR %.*s cannot contain spaces, newlines or special characters.",
+                     (int)c->argv[2].len, c->argv[2].ptr);
+        return;
+    }
+    mem_free(*field);
+    *field = v->len ? mem_strndup(v->ptr, v->len) : NULL;
+    reply_ok(c->reply);
+}
+
+static void cmd_client_info(struct cmd_ctx *c)
+{
+    struct strbuf s;
+    strbuf_init(&s);
+    client_line(&s, client_of(c), c->now_ms);
+    reply_verbatim(c->reply, s.buf, s.len, "txt");
+    strbuf_deinit(&s);
+}
+
+static void cmd_client_no_evict(struct cmd_ctx *c)
+{
+    struct conn *cl = client_of(c);
+    if (cmd_arg_is(c, 2, "ON"))
+        cl->flags |= CONN_NO_EVICT;
+    else if (cmd_arg_is(c, 2, "OFF"))
+        cl->flags &= ~CONN_NO_EVICT;
+    else {
+        reply_error(c->reply, ERR_SYNTAX);
+        return;
+    }
+    reply_ok(c->reply);
+}
+
+/* CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]: every shard is held. */
+static void cmd_client_list(struct cmd_ctx *c)
+{
+    uint64_t ids[64];
+    int nids = 0;
+    bool only_none = false;
+    for (int i = 2; i < c->argc; i++) {
+        if (cmd_arg_is(c, i, "TYPE") && i + 1 < c->argc) {
+            i++;
+            if (cmd_arg_is(c, i, "normal"))
+                continue;
+            if (cmd_arg_is(c, i, "master") || cmd_arg_is(c, i, "replica") ||
+                cmd_arg_is(c, i, "slave") || cmd_arg_is(c, i, "pubsub")) {
+                only_none = true;
+                continue;
+            }
+            reply_errorf(c->reply, "ERR Unknown client type '%.*s'", (int)c->argv[i].len,
+                         c->argv[i].ptr);
+            return;
+        } else if (cmd_arg_is(c, i, "ID") && i + 1 < c->argc) {
+            for (i++; i < c->argc && nids < 64; i++) {
+                long long id;
+                if (!util_str2ll(c->argv[i].ptr, c->argv[i].len, &id) || id <= 0) {
+                    reply_error(c->reply, "ERR Invalid client ID");
+                    return;
+                }
+                ids[nids++] = (uint64_t)id;
+            }
+            break;
+        } else {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    struct strbuf s;
+    strbuf_init(&s);
+    for (unsigned wi = 0; wi < server.nworkers && !only_none; wi++) {
+        for (struct conn *cl = server.workers[wi]->conns; cl != NULL; cl = cl->next) {
+            bool match = nids == 0;
+            for (int k = 0; k < nids && !match; k++)
+                match = ids[k] == cl->id;
+            if (match)
+                client_line(&s, cl, c->now_ms);
+        }
+    }
+    reply_verbatim(c->reply, s.buf, s.len, "txt");
+    strbuf_deinit(&s);
+}
+
+static void kill_conn(struct conn *cl, struct conn *me)
+{
+    if (cl == me) {
+        cl->flags |= CONN_CLOSE_AFTER_REPLY;
+        return;
+    }
+    cl->flags |= CONN_CLOSE_ASAP;
+    conn_want_flush(cl);
+}
+
+/*
+ * CLIENT KILL ip:port (old form: OK or an error) or filters ID, ADDR, LADDR,
+ * USER, SKIPME, TYPE (new form: the number killed). Every shard is held, so
+ * other workers' connections are only marked; their owners close them.
+ */
+static void cmd_client_kill(struct cmd_ctx *c)
+{
+    struct conn *me = client_of(c);
+    const char *addr = NULL, *laddr = NULL;
+    size_t addrl = 0, laddrl = 0;
+    long long id = 0;
+    bool skipme = true, type_none = false;
+    bool old_form = c->argc == 3;
+    if (old_form) {
+        addr = c->argv[2].ptr;
+        addrl = c->argv[2].len;
+        skipme = false;
+    } else {
+        if ((c->argc - 2) % 2 != 0) {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+        for (int i = 2; i < c->argc; i += 2) {
+            const struct resp_arg *v = &c->argv[i + 1];
+            if (cmd_arg_is(c, i, "ID")) {
+                if (!util_str2ll(v->ptr, v->len, &id) || id <= 0) {
+                    reply_error(c->reply, "ERR client-id should be greater than 0");
+                    return;
+                }
+            } else if (cmd_arg_is(c, i, "ADDR")) {
+                addr = v->ptr;
+                addrl = v->len;
+            } else if (cmd_arg_is(c, i, "LADDR")) {
+                laddr = v->ptr;
+                laddrl = v->len;
+            } else if (cmd_arg_is(c, i, "USER")) {
+                if (!util_strcaseeq(v->ptr, v->len, "default")) {
+                    reply_errorf(c->reply, "ERR No such user '%.*s'", (int)v->len, v->ptr);
+                    return;
+                }
+            } else if (cmd_arg_is(c, i, "SKIPME")) {
+                if (util_strcaseeq(v->ptr, v->len, "yes"))
+                    skipme = true;
+                else if (util_strcaseeq(v->ptr, v->len, "no"))
+                    skipme = false;
+                else {
+                    reply_error(c->reply, ERR_SYNTAX);
+                    return;
+                }
+            } else if (cmd_arg_is(c, i, "TYPE")) {
+                if (util_strcaseeq(v->ptr, v->len, "normal"))
+                    ;
+                else if (util_strcaseeq(v->ptr, v->len, "master") ||
+                         util_strcaseeq(v->ptr, v->len, "replica") ||
+                         util_strcaseeq(v->ptr, v->len, "slave") ||
+                         util_strcaseeq(v->ptr, v->len, "pubsub"))
+                    type_none = true;
+                else {
+                    reply_errorf(c->reply, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
+                    return;
+                }
+            } else {
+                reply_error(c->reply, ERR_SYNTAX);
+                return;
+            }
+        }
+    }
+    long long killed = 0;
+    for (unsigned wi = 0; wi < server.nworkers && !type_none; wi++) {
+        for (struct conn *cl = server.workers[wi]->conns; cl != NULL; cl = cl->next) {
+            if (id && cl->id != (uint64_t)id)
+                continue;
+            if (addr && (strlen(cl->peer) != addrl || memcmp(cl->peer, addr, addrl) != 0))
+                continue;
+            if (laddr && (strlen(cl->local) != laddrl || memcmp(cl->local, laddr, laddrl) != 0))
+                continue;
+            if (skipme && cl == me)
+                continue;
+            if (cl->flags & (CONN_CLOSE_ASAP | CONN_ZOMBIE))
+                continue;
+            kill_conn(cl, me);
+            killed++;
+        }
+    }
+    if (old_form) {
+        if (killed == 0)
+            reply_error(c->reply, "ERR No such client");
+        else
+            reply_ok(c->reply);
+    } else {
+        reply_int(c->reply, killed);
+    }
+}
+
+static void cmd_client_help(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "    * ID <client-id>",
+        "      Kill connections by client id.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Set client meta attr. Options are:",
+        "HELP",
+        "    Print this help.",
+    };
+    server_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+/* clang-format off */
+static const struct cmd_def client_subs[] = {
+    { .name = "id", .fn = cmd_client_id, .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "5.0.0", .summary = "Returns the client ID for the current connection",
+      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
+    { .name = "getname", .fn = cmd_client_getname, .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "2.6.9", .summary = "Get the current connection name",
+      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
+    { .name = "setname", .fn = cmd_client_setname, .arity = 3, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "2.6.9", .summary = "Set the current connection name",
+      .complexity = "O(1)", .syntax = "connection-name", .acl = "@connection" },
+    { .name = "setinfo", .fn = cmd_client_setinfo, .arity = 4, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "7.2.0", .summary = "Set client or connection specific info",
+      .complexity = "O(1)", .syntax = "LIB-NAME libname | LIB-VER libver", .acl = "@connection" },
+    { .name = "info", .fn = cmd_client_info, .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "6.2.0", .summary = "Returns information about the current client connection.",
+      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
+    { .name = "list", .fn = cmd_client_list, .arity = -2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .route = ROUTE_ALL, .group = "connection", .since = "2.4.0", .summary = "Get the list of client connections",
+      .complexity = "O(N) where N is the number of client connections",
+      .syntax = "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id ...]", .acl = "@connection" },
+    { .name = "kill", .fn = cmd_client_kill, .arity = -3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .route = ROUTE_ALL, .group = "connection", .since = "2.4.0", .summary = "Kill the connection of a client",
+      .complexity = "O(N) where N is the number of client connections",
+      .syntax = "ip:port | [ID client-id] [TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES | NO]",
+      .acl = "@connection" },
+    { .name = "no-evict", .fn = cmd_client_no_evict, .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "7.0.0", .summary = "Set client eviction mode for the current connection",
+      .complexity = "O(1)", .syntax = "ON | OFF", .acl = "@connection" },
+    { .name = "help", .fn = cmd_client_help, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "5.0.0", .summary = "Show helpful text about the different subcommands",
+      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
+    { .name = NULL },
+};
+
+const struct cmd_def server_conn_table[] = {
+    { .name = "auth", .fn = cmd_auth, .arity = -2,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY,
+      .group = "connection", .since = "1.0.0", .summary = "Authenticate to the server",
+      .complexity = "O(N) where N is the number of passwords defined for the user",
+      .syntax = "[username] password", .acl = "@connection" },
+    { .name = "hello", .fn = cmd_hello, .arity = -1,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY,
+      .group = "connection", .since = "6.0.0", .summary = "Handshake with Redis",
+      .complexity = "O(1)", .syntax = "[protover [AUTH username password] [SETNAME clientname]]",
+      .acl = "@connection" },
+    { .name = "select", .fn = cmd_select, .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+      .group = "connection", .since = "1.0.0", .summary = "Change the selected database for the current connection",
+      .complexity = "O(1)", .syntax = "index", .acl = "@connection" },
+    { .name = "quit", .fn = cmd_quit, .arity = -1,
+      .flags = CMD_ALLOW_BUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH,
+      .group = "connection", .since = "1.0.0", .summary = "Close the connection",
+      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
+    { .name = "reset", .fn = cmd_reset, .arity = 1,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY,
+      .group = "connection", .since = "6.2.0", .summary = "Reset the connection",
+      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
+    { .name = "client", .arity = -2, .flags = CMD_SENTINEL, .group = "connection", .since = "2.4.0",
+      .summary = "A container for client connection commands", .complexity = "Depends on subcommand.",
+      .syntax = "", .acl = "@slow", .subs = client_subs },
+    { .name = NULL },
+};
+/* clang-format on */

@@ -1,0 +1,537 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "log.h"
+#include "mem.h"
+#include "util.h"
+
+const char *const config_loglevel_names[] = { "debug", "verbose", "notice", "warning", "nothing",
+                                              NULL };
+const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
+
+#define PARAM_S server_params
+const struct param_def server_param_defs[] = { SERVER_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
+#undef PARAM_S
+
+struct config config;
+
+static const struct {
+    const struct param_def *defs;
+    size_t base;
+} groups[] = {
+    { server_param_defs, offsetof(struct params, srv) },
+    { store_param_defs, offsetof(struct params, store) },
+};
+
+/* Old names Redis still accepts. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+    { "slave-read-only", "replica-read-only" },
+    { "slaveof", "replicaof" },
+    { "slave-serve-stale-data", "replica-serve-stale-data" },
+    { "slave-priority", "replica-priority" },
+};
+
+const char *config_check_bind(const char *v)
+{
+    /* Space-separated addresses, optionally prefixed by '-' (failure to bind is not fatal). */
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        n++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    if (n == 0 || n > 16)
+        return "Too many bind addresses specified.";
+    return NULL;
+}
+
+const char *config_check_cpus(const char *v)
+{
+    /* "0,2,4-7" */
+    const char *p = v;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return "pollux-cpus must be a list of cpu numbers and ranges like 0,2,4-7";
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (*p == '-') {
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return "pollux-cpus must be a list of cpu numbers and ranges like 0,2,4-7";
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+        if (*p == ',')
+            p++;
+        else if (*p != '\0')
+            return "pollux-cpus must be a list of cpu numbers and ranges like 0,2,4-7";
+    }
+    return NULL;
+}
+
+const char *config_check_save(const char *v)
+{
+    /* Pairs of "<seconds> <changes>", or empty. */
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *s = p;
+        while (*p && *p != ' ')
+            p++;
+        long long x;
+        if (!util_str2ll(s, (size_t)(p - s), &x) || x < 0)
+            return "Invalid save parameters";
+        n++;
+    }
+    if (n % 2 != 0)
+        return "Invalid save parameters";
+    return NULL;
+}
+
+void params_defaults(struct params *p)
+{
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        param_defaults(groups[g].defs, (char *)p + groups[g].base);
+}
+
+void params_free(struct params *p)
+{
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        param_free(groups[g].defs, (char *)p + groups[g].base);
+}
+
+void params_copy(struct params *dst, const struct params *src)
+{
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        param_copy(groups[g].defs, (char *)dst + groups[g].base,
+                   (const char *)src + groups[g].base);
+}
+
+bool params_lookup(const char *name, struct param_ref *ref)
+{
+    for (size_t a = 0; a < ARRAY_SIZE(aliases); a++)
+        if (strcasecmp(name, aliases[a].alias) == 0)
+            name = aliases[a].name;
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
+        const struct param_def *d = param_find(groups[g].defs, name);
+        if (d != NULL) {
+            ref->def = d;
+            ref->base = groups[g].base;
+            return true;
+        }
+    }
+    return false;
+}
+
+void params_foreach(void (*fn)(void *arg, const struct param_ref *ref), void *arg)
+{
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
+        for (const struct param_def *d = groups[g].defs; d->name != NULL; d++) {
+            struct param_ref ref = { d, groups[g].base };
+            fn(arg, &ref);
+        }
+    }
+}
+
+void config_setup(void)
+{
+    memset(&config, 0, sizeof(config));
+    pthread_mutex_init(&config.lock, NULL);
+    params_defaults(&config.p);
+}
+
+void config_teardown(void)
+{
+    params_free(&config.p);
+    mem_free(config.file);
+    config.file = NULL;
+    pthread_mutex_destroy(&config.lock);
+}
+
+/* Side effects some parameters have when they change. */
+static int apply_hook(const struct param_ref *ref, const char *value, char *err, size_t errcap)
+{
+    if (strcmp(ref->def->name, "dir") == 0 && value[0] != '\0') {
+        if (chdir(value) != 0) {
+            snprintf(err, errcap, "%s", strerror(errno));
+            return -1;
+        }
+    } else if (strcmp(ref->def->name, "loglevel") == 0) {
+        for (int i = 0; config_loglevel_names[i] != NULL; i++)
+            if (strcasecmp(config_loglevel_names[i], value) == 0)
+                log_set_level((enum log_level)i);
+    }
+    return 0;
+}
+
+/*
+ * Split a config line into words like Redis's sdssplitargs: spaces separate,
+ * "double" and 'single' quotes group, \n \t \xHH escapes inside double quotes.
+ * @return the number of words, or -1 on unbalanced quotes.
+ */
+static int split_line(char *line, char **words, int max)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            return n;
+        if (n == max)
+            return -1;
+        char *out = p, *start = p;
+        bool inq = false, insq = false;
+        for (;;) {
+            if (inq) {
+                if (*p == '\0')
+                    return -1;
+                if (*p == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+                    isxdigit((unsigned char)p[3])) {
+                    char hex[3] = { p[2], p[3], 0 };
+                    *out++ = (char)strtol(hex, NULL, 16);
+                    p += 4;
+                    continue;
+                } else if (*p == '\\' && p[1]) {
+                    p++;
+                    switch (*p) {
+                    case 'n': *out++ = '\n'; break;
+                    case 'r': *out++ = '\r'; break;
+                    case 't': *out++ = '\t'; break;
+                    case 'b': *out++ = '\b'; break;
+                    case 'a': *out++ = '\a'; break;
+                    default: *out++ = *p; break;
+                    }
+                    p++;
+                    continue;
+                } else if (*p == '"') {
+                    if (p[1] && !isspace((unsigned char)p[1]))
+                        return -1;
+                    inq = false;
+                    p++;
+                    break;
+                }
+                *out++ = *p++;
+            } else if (insq) {
+                if (*p == '\0')
+                    return -1;
+                if (*p == '\\' && p[1] == '\'') {
+                    *out++ = '\'';
+                    p += 2;
+                    continue;
+                } else if (*p == '\'') {
+                    if (p[1] && !isspace((unsigned char)p[1]))
+                        return -1;
+                    insq = false;
+                    p++;
+                    break;
+                }
+                *out++ = *p++;
+            } else {
+                if (*p == '\0' || isspace((unsigned char)*p))
+                    break;
+                if (*p == '"' && out == start) {
+                    inq = true;
+                    p++;
+                    continue;
+                }
+                if (*p == '\'' && out == start) {
+                    insq = true;
+                    p++;
+                    continue;
+                }
+                *out++ = *p++;
+            }
+        }
+        char *next = *p ? p + 1 : p;
+        *out = '\0';
+        words[n++] = start;
+        p = next;
+    }
+}
+
+/* Join words[1..n) with spaces: multi-word values such as "save 900 1 300 10". */
+static void join_words(char **words, int n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i > 1 ? " " : "", words[i]);
+}
+
+static int load_line(char *line, const char *where, int lineno)
+{
+    char *words[256];
+    char value[8192];
+    int n = split_line(line, words, (int)ARRAY_SIZE(words));
+    if (n == 0 || (n > 0 && words[0][0] == '#'))
+        return 0;
+    if (n < 0) {
+        fprintf(stderr,
+                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
+                "file, at line %d\n>>> '%s'\nUnbalanced quotes in configuration line\n",
+                lineno, line);
+        return -1;
+    }
+    struct param_ref ref;
+    if (!params_lookup(words[0], &ref)) {
+        log_warn("Unsupported directive '%s' in %s line %d ignored", words[0], where, lineno);
+        return 0;
+    }
+    join_words(words, n, value, sizeof(value));
+    char err[512];
+    if (param_set(ref.def, params_module(&config.p, &ref), value, err, sizeof(err)) != 0 ||
+        apply_hook(&ref, value, err, sizeof(err)) != 0) {
+        fprintf(stderr,
+                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
+                "file, at line %d\n>>> '%s %s'\n%s\n",
+                lineno, words[0], value, err);
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(const char *file, int argc, char **argv)
+{
+    if (file != NULL) {
+        FILE *f = fopen(file, "r");
+        if (f == NULL) {
+            fprintf(stderr, "Fatal error, can't open config file '%s': %s\n", file,
+                    strerror(errno));
+            return -1;
+        }
+        char *abs = realpath(file, NULL);
+        config.file = mem_strdup(abs ? abs : file);
+        free(abs);
+        char *line = NULL;
+        size_t cap = 0;
+        int lineno = 0;
+        while (getline(&line, &cap, f) >= 0) {
+            lineno++;
+            if (load_line(line, file, lineno) != 0) {
+                free(line);
+                fclose(f);
+                return -1;
+            }
+        }
+        free(line);
+        fclose(f);
+    }
+    /* "--name v1 v2 --other v" becomes the lines "name v1 v2" and "other v". */
+    int i = 0;
+    while (i < argc) {
+        if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+            fprintf(stderr, "Invalid argument '%s': options start with --\n", argv[i]);
+            return -1;
+        }
+        char line[8192];
+        size_t len = (size_t)snprintf(line, sizeof(line), "%s", argv[i] + 2);
+        i++;
+        while (i < argc && !(strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0')) {
+            /* Quote each value so that empty strings and spaces survive the split. */
+            len += (size_t)snprintf(line + len, sizeof(line) - len, " \"");
+            for (const char *p = argv[i]; *p && len + 4 < sizeof(line); p++) {
+                if (*p == '"' || *p == '\\')
+                    line[len++] = '\\';
+                line[len++] = *p;
+            }
+            len += (size_t)snprintf(line + len, sizeof(line) - len, "\"");
+            i++;
+        }
+        if (load_line(line, "arguments", 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int config_set(int npairs, const char *const *names, const char *const *values, char *err,
+               size_t errcap)
+{
+    char why[512];
+    struct param_ref refs[64];
+    if (npairs > (int)ARRAY_SIZE(refs)) {
+        snprintf(err, errcap, "ERR CONFIG SET failed - too many parameters");
+        return -1;
+    }
+    for (int i = 0; i < npairs; i++) {
+        if (!params_lookup(names[i], &refs[i])) {
+            snprintf(err, errcap, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+                     names[i]);
+            return -1;
+        }
+    }
+    pthread_mutex_lock(&config.lock);
+    for (int i = 0; i < npairs; i++) {
+        const char *fail = NULL;
+        for (int j = 0; j < i; j++)
+            if (refs[j].def == refs[i].def)
+                fail = "duplicate parameter";
+        if (fail == NULL && !(refs[i].def->flags & PARAM_MUTABLE))
+            fail = "can't set immutable config";
+        if (fail == NULL && param_validate(refs[i].def, values[i], why, sizeof(why)) != 0)
+            fail = why;
+        if (fail != NULL) {
+            pthread_mutex_unlock(&config.lock);
+            snprintf(err, errcap,
+                     "ERR CONFIG SET failed (possibly related to argument '%s') - %s", names[i],
+                     fail);
+            return -1;
+        }
+    }
+    for (int i = 0; i < npairs; i++) {
+        if (apply_hook(&refs[i], values[i], why, sizeof(why)) != 0) {
+            pthread_mutex_unlock(&config.lock);
+            snprintf(err, errcap,
+                     "ERR CONFIG SET failed (possibly related to argument '%s') - %s", names[i],
+                     why);
+            return -1;
+        }
+        param_set(refs[i].def, params_module(&config.p, &refs[i]), values[i], why, sizeof(why));
+    }
+    config.generation++;
+    pthread_mutex_unlock(&config.lock);
+    return 0;
+}
+
+/*
+ * CONFIG REWRITE: keep the file's comments and unknown lines, replace each
+ * known directive's first line with the current value, drop its later
+ * duplicates, and append parameters that differ from their defaults under a
+ * marker line, as Redis does.
+ */
+struct rewrite_state {
+    FILE *out;
+    bool *written;
+    int idx;
+    struct params *p;
+};
+
+static void append_changed(void *arg, const struct param_ref *ref)
+{
+    struct rewrite_state *st = arg;
+    int idx = st->idx++;
+    if (st->written[idx])
+        return;
+    char buf[128], dbuf[128];
+    const void *obj = (const char *)st->p + ref->base;
+    const char *cur = param_format(ref->def, obj, buf, sizeof(buf), true);
+    struct params defs;
+    params_defaults(&defs);
+    const char *def = param_format(ref->def, (const char *)&defs + ref->base, dbuf, sizeof(dbuf),
+                                   true);
+    bool same = strcmp(cur, def) == 0;
+    if (!same) {
+        if (ref->def->type == PARAM_STRING)
+            fprintf(st->out, "%s \"%s\"\n", ref->def->name, cur);
+        else
+            fprintf(st->out, "%s %s\n", ref->def->name, cur);
+    }
+    params_free(&defs);
+}
+
+static int param_index(const struct param_def *d)
+{
+    int idx = 0;
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (const struct param_def *x = groups[g].defs; x->name != NULL; x++, idx++)
+            if (x == d)
+                return idx;
+    return -1;
+}
+
+int config_rewrite(char *err, size_t errcap)
+{
+    if (config.file == NULL) {
+        snprintf(err, errcap, "ERR The server is running without a config file");
+        return -1;
+    }
+    int total = 0;
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (const struct param_def *x = groups[g].defs; x->name != NULL; x++)
+            total++;
+    bool *written = mem_calloc((size_t)total * sizeof(bool));
+
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", config.file, (int)getpid());
+    FILE *in = fopen(config.file, "r");
+    FILE *out = fopen(tmp, "w");
+    if (out == NULL) {
+        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
+        if (in)
+            fclose(in);
+        mem_free(written);
+        return -1;
+    }
+    pthread_mutex_lock(&config.lock);
+    char *line = NULL;
+    size_t cap = 0;
+    bool marker = false;
+    static const char mark[] = "# Generated by CONFIG REWRITE";
+    while (in != NULL && getline(&line, &cap, in) >= 0) {
+        if (strncmp(line, mark, sizeof(mark) - 1) == 0) {
+            marker = true;
+            continue;
+        }
+        char copy[8192];
+        snprintf(copy, sizeof(copy), "%s", line);
+        char *words[256];
+        int n = split_line(copy, words, (int)ARRAY_SIZE(words));
+        struct param_ref ref;
+        if (n <= 0 || words[0][0] == '#' || !params_lookup(words[0], &ref)) {
+            fputs(line, out);
+            continue;
+        }
+        int idx = param_index(ref.def);
+        if (written[idx])
+            continue;
+        written[idx] = true;
+        char buf[128];
+        const char *cur =
+            param_format(ref.def, params_module(&config.p, &ref), buf, sizeof(buf), true);
+        if (ref.def->type == PARAM_STRING)
+            fprintf(out, "%s \"%s\"\n", ref.def->name, cur);
+        else
+            fprintf(out, "%s %s\n", ref.def->name, cur);
+    }
+    free(line);
+    (void)marker;
+    fprintf(out, "%s\n", mark);
+    struct rewrite_state st = { out, written, 0, &config.p };
+    params_foreach(append_changed, &st);
+    pthread_mutex_unlock(&config.lock);
+    if (in)
+        fclose(in);
+    mem_free(written);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
+        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
+        fclose(out);
+        unlink(tmp);
+        return -1;
+    }
+    fclose(out);
+    if (rename(tmp, config.file) != 0) {
+        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * Server parameters and the configuration they come from.
+ *
+ * The master copy of all parameters (server + store) lives here behind a
+ * mutex that only configuration paths take (start, CONFIG GET/SET/REWRITE).
+ * Each worker keeps its own copy and reloads it when it receives a PARAMS
+ * message, so hot paths read plain fields of their own memory.
+ *
+ * The file format is redis.conf's; names are Redis's; `pollux-*` directives
+ * cover what Redis has no name for. Unknown directives are accepted with one
+ * warning line, so an existing redis.conf loads.
+ */
+#ifndef POLLUX_CONFIG_H
+#define POLLUX_CONFIG_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "param.h"
+#include "store.h"
+
+extern const char *const config_loglevel_names[];
+extern const char *const config_backend_names[];
+extern const char *const config_yesno_names[];
+
+const char *config_check_bind(const char *v);
+const char *config_check_cpus(const char *v);
+const char *config_check_save(const char *v);
+
+#define SERVER_PARAMS(X)                                                                           \
+    X(port, "port", INT, 6379, 0, 65535, 0, NULL)                                                  \
+    X(bind, "bind", STRING, "127.0.0.1 -::1", 0, 0, 0, config_check_bind)                          \
+    X(tcp_backlog, "tcp-backlog", INT, 511, 0, INT_MAX, 0, NULL)                                   \
+    X(timeout, "timeout", INT, 0, 0, INT_MAX, PARAM_MUTABLE, NULL)                                 \
+    X(tcp_keepalive, "tcp-keepalive", INT, 300, 0, INT_MAX, PARAM_MUTABLE, NULL)                   \
+    X(maxclients, "maxclients", INT, 10000, 1, INT_MAX, PARAM_MUTABLE, NULL)                       \
+    X(proto_max_bulk_len, "proto-max-bulk-len", MEMORY, 512LL * 1024 * 1024, 1024 * 1024,          \
+      LLONG_MAX, PARAM_MUTABLE, NULL)                                                              \
+    X(client_query_buffer_limit, "client-query-buffer-limit", MEMORY, 1024LL * 1024 * 1024,       \
+      1024 * 1024, LLONG_MAX, PARAM_MUTABLE, NULL)                                                 \
+    X(requirepass, "requirepass", STRING, "", 0, 0, PARAM_MUTABLE | PARAM_SENSITIVE, NULL)         \
+    X(loglevel, "loglevel", ENUM, 2, 0, 0, PARAM_MUTABLE, config_loglevel_names)                   \
+    X(logfile, "logfile", STRING, "", 0, 0, 0, NULL)                                               \
+    X(daemonize, "daemonize", BOOL, 0, 0, 1, 0, NULL)                                              \
+    X(pidfile, "pidfile", STRING, "", 0, 0, 0, NULL)                                               \
+    X(hz, "hz", INT, 10, 0, INT_MAX, PARAM_MUTABLE, NULL)                                          \
+    X(dynamic_hz, "dynamic-hz", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                                \
+    X(slowlog_log_slower_than, "slowlog-log-slower-than", INT, 10000, -1, LLONG_MAX,              \
+      PARAM_MUTABLE, NULL)                                                                         \
+    X(slowlog_max_len, "slowlog-max-len", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)              \
+    X(save, "save", STRING, "3600 1 300 100 60 10000", 0, 0, PARAM_MUTABLE, config_check_save)     \
+    X(appendonly, "appendonly", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                                \
+    X(dir, "dir", STRING, "", 0, 0, PARAM_MUTABLE, NULL)                                           \
+    X(dbfilename, "dbfilename", STRING, "dump.rdb", 0, 0, PARAM_MUTABLE, NULL)                     \
+    X(protected_mode, "protected-mode", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                        \
+    X(io_threads, "io-threads", INT, 1, 1, 128, 0, NULL)                                           \
+    X(lazyfree_lazy_eviction, "lazyfree-lazy-eviction", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
+    X(lazyfree_lazy_expire, "lazyfree-lazy-expire", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)            \
+    X(lazyfree_lazy_server_del, "lazyfree-lazy-server-del", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
+    X(lazyfree_lazy_user_del, "lazyfree-lazy-user-del", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
+    X(lazyfree_lazy_user_flush, "lazyfree-lazy-user-flush", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
+    X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE, NULL)     \
+    X(latency_tracking, "latency-tracking", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                    \
+    X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \
+    X(pollux_workers, "pollux-workers", INT, 0, 0, MAX_WORKERS, 0, NULL)                           \
+    X(pollux_cpus, "pollux-cpus", STRING, "", 0, 0, 0, config_check_cpus)                          \
+    X(pollux_idle_sleep_us, "pollux-idle-sleep-us", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)       \
+    X(pollux_backend, "pollux-backend", ENUM, 0, 0, 0, 0, config_backend_names)
+
+PARAM_STRUCT(server_params, SERVER_PARAMS);
+extern const struct param_def server_param_defs[];
+
+/* Every parameter, by module. */
+struct params {
+    struct server_params srv;
+    struct store_params store;
+};
+
+void params_defaults(struct params *p);
+void params_free(struct params *p);
+void params_copy(struct params *dst, const struct params *src);
+
+/* A parameter found by name: its definition and the sub-struct it lives in. */
+struct param_ref {
+    const struct param_def *def;
+    size_t base; /* offset of the module's struct in struct params */
+};
+bool params_lookup(const char *name, struct param_ref *ref);
+/* Iterate all parameters: call fn for each (name order of the tables). */
+void params_foreach(void (*fn)(void *arg, const struct param_ref *ref), void *arg);
+static inline void *params_module(struct params *p, const struct param_ref *ref)
+{
+    return (char *)p + ref->base;
+}
+
+/* The master copy. */
+struct config {
+    pthread_mutex_t lock;
+    struct params p;
+    char *file;        /* absolute path of the config file, or NULL */
+    unsigned generation;
+};
+extern struct config config;
+
+void config_setup(void);
+void config_teardown(void);
+
+/*
+ * Load a redis.conf-style file and then `--name value` arguments (applied in
+ * that order, later lines win), into config.p.
+ * @return 0, or -1 with a message already printed to stderr (Redis's
+ *         "*** FATAL CONFIG FILE ERROR ***" form).
+ */
+int config_load(const char *file, int argc, char **argv);
+
+/*
+ * CONFIG SET: validate all name/value pairs, then apply them all to the
+ * master copy. On error nothing is applied and err holds Redis's text.
+ * @return 0 or -1.
+ */
+int config_set(int npairs, const char *const *names, const char *const *values, char *err,
+               size_t errcap);
+
+/* CONFIG REWRITE. @return 0 or -1 with err set. */
+int config_rewrite(char *err, size_t errcap);
+
+#endif

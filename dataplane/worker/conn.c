@@ -1,0 +1,346 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "shard.h"
+#include "sock.h"
+#include "worker.h"
+
+#define RBUF_INITIAL  16384
+#define RBUF_READ_MIN 16384 /* free space a read asks for */
+#define WRITE_IOV_MAX 64
+
+struct conn *conn_create(struct worker *w, int fd, const char *peer)
+{
+    struct conn *c = mem_calloc(sizeof(*c));
+    c->w = w;
+    c->fd = fd;
+    c->id = atomic_fetch_add(&server.next_client_id, 1);
+    c->proto = 2;
+    c->db = 0;
+    c->authenticated = w->params.srv.requirepass[0] == '\0';
+    resp_parser_init(&c->parser, w->params.srv.proto_max_bulk_len);
+    c->parser.auth_required = !c->authenticated;
+    reply_init(&c->out, 2);
+    c->ctime_ms = c->last_ms = w->now_ms;
+    c->last_cmd = "NULL";
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    sock_local_name(fd, c->local, sizeof(c->local));
+
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    return c;
+}
+
+size_t conn_output_bytes(const struct conn *c)
+{
+    return c->out.bytes;
+}
+
+static void unlink_conn(struct conn **head, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Release the output chain; holes still waiting stay with their messages. */
+static void release_output(struct conn *c)
+{
+    struct rblock *b = c->out.head;
+    while (b != NULL) {
+        struct rblock *next = b->next;
+        b->next = NULL;
+        if (b->kind == RBLOCK_HEAP)
+            mem_free(b);
+        else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
+            shard_msg_put(&c->w->port, b->owner);
+        /* RBLOCK_HOLE: its message is in flight and is released when it returns. */
+        b = next;
+    }
+    c->out.head = c->out.tail = NULL;
+    c->out.bytes = 0;
+}
+
+void conn_destroy(struct conn *c)
+{
+    release_output(c);
+    resp_parser_deinit(&c->parser);
+    mem_free(c->rbuf);
+    mem_free(c->name);
+    mem_free(c->lib_name);
+    mem_free(c->lib_ver);
+    mem_free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->flags & CONN_ZOMBIE)
+        return;
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+        atomic_fetch_sub(&server.clients, 1);
+    }
+    unlink_conn(&w->conns, c);
+    w->nconns--;
+    if (c->flags & CONN_TX_QUEUED)
+        worker_tx_forget(w, c);
+    if (c->flags & CONN_WAITING)
+        w->blocked_clients--;
+    c->flags |= CONN_ZOMBIE;
+    if (c->inflight > 0 || w->tx.conn == c) {
+        /* Forwarded replies (or our transaction) still refer to c. */
+        c->next = w->zombies;
+        if (w->zombies)
+            w->zombies->prev = c;
+        w->zombies = c;
+        c->flags |= CONN_ZOMBIE_LISTED;
+        return;
+    }
+    if (!(c->flags & CONN_IN_FLUSH))
+        conn_destroy(c);
+    /* else the flush pass destroys it */
+}
+
+/* A zombie whose last reference went away. */
+void conn_reap(struct conn *c)
+{
+    struct worker *w = c->w;
+    unlink_conn(&w->zombies, c);
+    c->flags &= ~CONN_ZOMBIE_LISTED;
+    if (!(c->flags & CONN_IN_FLUSH))
+        conn_destroy(c);
+}
+
+void conn_want_flush(struct conn *c)
+{
+    if (c->flags & CONN_IN_FLUSH)
+        return;
+    c->flags |= CONN_IN_FLUSH;
+    c->flush_next = c->w->flush_head;
+    c->w->flush_head = c;
+}
+
+void conn_add_hole(struct conn *c, struct shard_msg *m)
+{
+    struct rblock *h = &m->hole;
+    h->next = NULL;
+    h->len = h->start = h->cap = 0;
+    h->kind = RBLOCK_HOLE;
+    h->owner = m;
+    h->data = NULL;
+    reply_append_block(&c->out, h);
+}
+
+void conn_fill_hole(struct conn *c, struct shard_msg *m)
+{
+    struct rblock *h = &m->hole;
+    struct rblock *first = m->reply.head; /* m->embed */
+    struct rblock *rest = first ? first->next : NULL;
+    /* The hole now shows the embedded block's bytes... */
+    h->kind = RBLOCK_EMBED;
+    h->data = first ? first->data : NULL;
+    h->len = first ? first->len : 0;
+    h->start = 0;
+    h->cap = h->len;
+    /* ...followed by any overflow blocks the executing shard allocated. */
+    if (rest != NULL) {
+        struct rblock *last = rest;
+        size_t extra = rest->len;
+        while (last->next) {
+            last = last->next;
+            extra += last->len;
+        }
+        last->next = h->next;
+        h->next = rest;
+        if (c->out.tail == h)
+            c->out.tail = last;
+        c->out.bytes += extra;
+    }
+    c->out.bytes += h->len;
+    m->reply.head = m->reply.tail = NULL;
+    m->reply.bytes = 0;
+    if (first)
+        first->next = NULL;
+}
+
+int conn_write(struct conn *c)
+{
+    struct worker *w = c->w;
+    for (;;) {
+        struct iovec iov[WRITE_IOV_MAX];
+        int n = 0;
+        size_t want = 0;
+        for (struct rblock *b = c->out.head; b != NULL && n < WRITE_IOV_MAX; b = b->next) {
+            if (b->kind == RBLOCK_HOLE)
+                break;
+            if (b->len > b->start) {
+                iov[n].iov_base = b->data + b->start;
+                iov[n].iov_len = b->len - b->start;
+                want += iov[n].iov_len;
+                n++;
+            }
+        }
+        if (n == 0)
+            break;
+        ssize_t wr = writev(c->fd, iov, n);
+        if (wr < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        w->stats.net_output_bytes += (uint64_t)wr;
+        c->out.bytes -= (size_t)wr;
+        size_t left = (size_t)wr;
+        /* Drop written blocks; keep the last heap block for reuse. */
+        while (c->out.head != NULL) {
+            struct rblock *b = c->out.head;
+            if (b->kind == RBLOCK_HOLE)
+                break;
+            size_t avail = b->len - b->start;
+            if (left < avail) {
+                b->start += (uint32_t)left;
+                left = 0;
+                break;
+            }
+            left -= avail;
+            b->start = b->len;
+            if (b->next == NULL && b->kind == RBLOCK_HEAP && b->cap <= RBLOCK_SIZE * 2) {
+                b->start = b->len = 0;
+                break;
+            }
+            c->out.head = b->next;
+            if (c->out.head == NULL)
+                c->out.tail = NULL;
+            b->next = NULL;
+            if (b->kind == RBLOCK_HEAP)
+                mem_free(b);
+            else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
+                shard_msg_put(&w->port, b->owner);
+        }
+        if ((size_t)wr < want)
+            break; /* socket buffer full */
+    }
+    bool pending = c->out.bytes > 0 && c->out.head && c->out.head->kind != RBLOCK_HOLE;
+    if (pending != !!(c->flags & CONN_WANT_WRITE)) {
+        struct epoll_event ev = { .events = EPOLLIN | (pending ? EPOLLOUT : 0),
+                                  .data.ptr = c };
+        epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->flags ^= CONN_WANT_WRITE;
+    }
+    return 0;
+}
+
+/* Make room for at least `need` more bytes at the end of rbuf. */
+static void rbuf_reserve(struct conn *c, size_t need)
+{
+    if (c->rpos > 0 && c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+    }
+    if (c->rcap - c->rlen >= need)
+        return;
+    if (c->rpos > 0 && c->rcap - (c->rlen - c->rpos) >= need) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+        return;
+    }
+    size_t cap = c->rcap ? c->rcap : RBUF_INITIAL;
+    while (cap - (c->rlen - c->rpos) < need)
+        cap *= 2;
+    char *nb = mem_alloc(cap);
+    if (c->rlen > c->rpos)
+        memcpy(nb, c->rbuf + c->rpos, c->rlen - c->rpos);
+    mem_free(c->rbuf);
+    c->rbuf = nb;
+    c->rlen -= c->rpos;
+    c->rpos = 0;
+    c->rcap = cap;
+}
+
+int conn_read(struct conn *c)
+{
+    struct worker *w = c->w;
+    size_t want = RBUF_READ_MIN;
+    /* A big argument on its way: make room for all of it at once. */
+    size_t pending = c->rlen - c->rpos;
+    if (c->parser.need > pending && c->parser.need - pending > want)
+        want = c->parser.need - pending;
+    rbuf_reserve(c, want);
+    ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    if (n > 0) {
+        c->rlen += (size_t)n;
+        w->stats.net_input_bytes += (uint64_t)n;
+        c->last_ms = w->now_ms;
+        return (int)n;
+    }
+    if (n == 0)
+        return -1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    return -1;
+}
+
+void conn_process(struct conn *c)
+{
+    struct worker *w = c->w;
+    while (!(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_BLOCKED |
+                         CONN_READ_PAUSED | CONN_ZOMBIE))) {
+        if (w->hold.holder != -1 && !(w->tx.conn == c && w->tx.ready))
+            break;
+        if (c->rpos == c->rlen)
+            break;
+        size_t used = 0;
+        int rc = resp_parse(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos, &used);
+        if (rc == RESP_EAGAIN) {
+            c->rpos += used;
+            if (c->rlen - c->rpos > (size_t)w->params.srv.client_query_buffer_limit) {
+                log_warn("Closing client that reached max query buffer length: id=%llu addr=%s",
+                         (unsigned long long)c->id, c->peer);
+                w->stats.client_qbuf_limit_disconnections++;
+                c->flags |= CONN_CLOSE_ASAP;
+                conn_want_flush(c);
+            }
+            break;
+        }
+        if (rc == RESP_EPROTO) {
+            log_verbose("Protocol error (%s) from client: id=%llu addr=%s", c->parser.err,
+                        (unsigned long long)c->id, c->peer);
+            reply_error(&c->out, c->parser.err);
+            w->stats.error_replies++;
+            c->flags |= CONN_CLOSE_AFTER_REPLY;
+            conn_want_flush(c);
+            break;
+        }
+        if (dispatch_request(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) {
+            /* Not executed: the same bytes are parsed again when it may run. */
+            resp_parser_reset(&c->parser);
+            break;
+        }
+        c->rpos += used;
+        conn_want_flush(c);
+    }
+    if (c->rpos == c->rlen)
+        c->rpos = c->rlen = 0;
+}

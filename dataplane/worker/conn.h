@@ -1,0 +1,91 @@
+/*
+ * Client connections on the kernel backend.
+ *
+ * Input is parsed in place from `rbuf`; output is a reply chain (resp/reply.h)
+ * that may contain holes: a request forwarded to another shard leaves a
+ * RBLOCK_HOLE block where its reply belongs, and later replies queue behind
+ * it, so a pipeline's replies leave in order even when shards answer out of
+ * order. Writing stops at the first unfilled hole.
+ */
+#ifndef POLLUX_CONN_H
+#define POLLUX_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "parse.h"
+#include "reply.h"
+
+struct worker;
+struct shard_msg;
+
+enum conn_flags {
+    CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
+    CONN_CLOSE_ASAP = 1u << 1,        /* close now, drop output */
+    CONN_IN_FLUSH = 1u << 2,          /* on the worker's flush list */
+    CONN_WANT_WRITE = 1u << 3,        /* EPOLLOUT registered */
+    CONN_BLOCKED = 1u << 4,           /* waiting (transaction, WAIT): do not parse */
+    CONN_TX_QUEUED = 1u << 5,         /* on the worker's transaction queue */
+    CONN_NO_EVICT = 1u << 6,          /* CLIENT NO-EVICT on */
+    CONN_ZOMBIE = 1u << 7,            /* socket closed, forwarded replies still due */
+    CONN_READ_PAUSED = 1u << 8,       /* too many requests in flight */
+    CONN_ZOMBIE_LISTED = 1u << 9,     /* on the worker's zombie list */
+    CONN_WAITING = 1u << 10,          /* blocked in WAIT (counted in blocked_clients) */
+};
+
+#define CONN_MAX_INFLIGHT 1024 /* forwarded requests per connection before reading pauses */
+
+struct conn {
+    struct conn *prev, *next; /* worker->conns, or the zombie list */
+    struct conn *flush_next;
+    struct conn *tx_next;
+    struct worker *w;
+    int fd;
+    uint32_t flags;
+    uint64_t id;
+
+    /* input */
+    char *rbuf;
+    size_t rlen, rcap, rpos; /* bytes [rpos, rlen) are unparsed */
+    struct resp_parser parser;
+
+    /* output */
+    struct reply out;
+    unsigned inflight; /* forwarded requests not yet answered */
+
+    /* session */
+    int db;
+    uint8_t proto; /* 2 or 3 */
+    bool authenticated;
+    char *name, *lib_name, *lib_ver;
+    int64_t ctime_ms, last_ms;
+    const char *last_cmd;
+    uint64_t tx_need;
+    int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
+    char peer[64];
+    char local[64];
+};
+
+struct conn *conn_create(struct worker *w, int fd, const char *peer);
+/* Close the socket; the structure lives on while forwarded replies are due. */
+void conn_close(struct conn *c);
+/* Parse and run queued commands until input runs out or the connection must wait. */
+void conn_process(struct conn *c);
+/* Read what the socket has. @return bytes read, 0 on EAGAIN, -1 when closed. */
+int conn_read(struct conn *c);
+/* Write queued output up to the first hole. @return 0, or -1 when the peer is gone. */
+int conn_write(struct conn *c);
+/* Mark c for flushing at the end of the pass. */
+void conn_want_flush(struct conn *c);
+/* Place a hole for m in c's output, for its forwarded reply. */
+void conn_add_hole(struct conn *c, struct shard_msg *m);
+/* m came back with its reply: fill its hole. */
+void conn_fill_hole(struct conn *c, struct shard_msg *m);
+/* A zombie's last reference went away: free it (now or after the flush pass). */
+void conn_reap(struct conn *c);
+/* Free a closed connection with nothing in flight. */
+void conn_destroy(struct conn *c);
+/* Bytes of queued output, and of the query buffer (CLIENT LIST omem/qbuf). */
+size_t conn_output_bytes(const struct conn *c);
+
+#endif

@@ -1,0 +1,275 @@
+#include "dispatch.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "shard.h"
+#include "slowlog.h"
+#include "worker.h"
+
+/* Redis's text for an unknown command: the name and the first arguments, quoted. */
+static void reply_unknown_command(struct reply *r, int argc, const struct resp_arg *argv)
+{
+    char args[512];
+    size_t n = 0;
+    args[0] = '\0';
+    for (int i = 1; i < argc && n < 128; i++) {
+        int room = 128 - (int)n;
+        int len = (int)argv[i].len < room ? (int)argv[i].len : room;
+        n += (size_t)snprintf(args + n, sizeof(args) - n, "'%.*s' ", len, argv[i].ptr);
+    }
+    int nlen = argv[0].len < 128 ? (int)argv[0].len : 128;
+    reply_errorf(r, "ERR unknown command '%.*s', with args beginning with: %s", nlen, argv[0].ptr,
+                 args);
+}
+
+/*
+ * Find the row for a request: the command, or for a container (CONFIG,
+ * CLIENT, OBJECT ...) its subcommand. Writes the error and returns NULL when
+ * there is none or the arity is wrong.
+ */
+static const struct cmd_def *resolve(struct reply *r, int argc, const struct resp_arg *argv,
+                                     const struct cmd_def **parent)
+{
+    *parent = NULL;
+    const struct cmd_def *d = server_command_lookup(argv[0].ptr, argv[0].len);
+    if (d == NULL) {
+        reply_unknown_command(r, argc, argv);
+        return NULL;
+    }
+    if (d->subs != NULL && argc >= 2) {
+        const struct cmd_def *sub = server_subcommand_lookup(d, argv[1].ptr, argv[1].len);
+        if (sub == NULL) {
+            char upper[129];
+            size_t n = argv[0].len < 128 ? argv[0].len : 128;
+            for (size_t i = 0; i < n; i++)
+                upper[i] = (char)toupper((unsigned char)argv[0].ptr[i]);
+            upper[n] = '\0';
+            int slen = argv[1].len < 128 ? (int)argv[1].len : 128;
+            reply_errorf(r, "ERR unknown subcommand '%.*s'. Try %s HELP.", slen, argv[1].ptr,
+                         upper);
+            return NULL;
+        }
+        *parent = d;
+        d = sub;
+    }
+    if ((d->arity > 0 && argc != d->arity) || (d->arity < 0 && argc < -d->arity)) {
+        if (*parent)
+            reply_errorf(r, "ERR wrong number of arguments for '%s|%s' command", (*parent)->name,
+                         d->name);
+        else
+            reply_errorf(r, "ERR wrong number of arguments for '%s' command", d->name);
+        return NULL;
+    }
+    return d;
+}
+
+/*
+ * Before running a command on a store that is over its share of maxmemory,
+ * evict per policy; a command that may grow memory is refused when that
+ * cannot bring the store back under.
+ * @return false when the command must be refused (error already written).
+ */
+static bool memory_ok(struct worker *w, struct store *s, const struct cmd_def *d, struct reply *r)
+{
+    long long maxmem = w->params.store.maxmemory;
+    if (maxmem <= 0)
+        return true;
+    size_t limit = (size_t)maxmem / server.nworkers;
+    if (store_used(s) <= limit)
+        return true;
+    int rc = store_evict(s, limit, w->now_ms);
+    if (rc == 0 || !(d->flags & CMD_DENYOOM))
+        return true;
+    reply_error(r, ERR_OOM);
+    return false;
+}
+
+/* Run the handler and account for it. */
+static void execute(struct worker *w, struct cmd_ctx *ctx, const char *peer, const char *name)
+{
+    const struct cmd_def *d = ctx->cmd;
+    uint32_t errors = ctx->reply->errors;
+    uint64_t t0 = clock_cycles();
+    d->fn(ctx);
+    uint64_t cycles = clock_cycles() - t0;
+    struct cmd_stat *st = &w->cmdstats[d->id];
+    st->calls++;
+    st->usec_cycles += cycles;
+    w->stats.commands++;
+    if (ctx->reply->errors != errors) {
+        st->failed++;
+        w->stats.error_replies += ctx->reply->errors - errors;
+    }
+    long long slower = w->params.srv.slowlog_log_slower_than;
+    if (slower >= 0 && !(d->flags & CMD_SKIP_SLOWLOG)) {
+        uint64_t us = clock_cycles_to_ns(cycles) / 1000;
+        if (us >= (uint64_t)slower)
+            slowlog_add(w, ctx->argc, ctx->argv, us, peer, name);
+    }
+}
+
+static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def *d,
+                     const struct cmd_def *parent, int argc, struct resp_arg *argv,
+                     struct reply *r, int db)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->argc = argc;
+    ctx->argv = argv;
+    ctx->cmd = d;
+    ctx->parent = parent;
+    ctx->reply = r;
+    ctx->db = db;
+    ctx->now_ms = w->now_ms;
+    ctx->stores = server.stores;
+    ctx->nshards = server.nworkers;
+    ctx->select_db = -1;
+    ctx->max_bulk_len = w->params.srv.proto_max_bulk_len;
+    ctx->worker = w;
+}
+
+/* Which shards a request touches (a bit per shard). */
+static uint64_t shards_of(const struct cmd_def *d, int argc, const struct resp_arg *argv,
+                          unsigned n)
+{
+    if (n == 1)
+        return 1;
+    switch (d->route) {
+    case ROUTE_ALL:
+        return n == 64 ? ~0ull : (1ull << n) - 1;
+    case ROUTE_SCAN: {
+        unsigned long long cur;
+        unsigned bits = 0;
+        while ((1u << bits) < n)
+            bits++;
+        if (!util_str2ull(argv[1].ptr, argv[1].len, &cur))
+            return 0;
+        return 1ull << ((cur & ((1ull << bits) - 1)) % n);
+    }
+    case ROUTE_KEYS: {
+        int keys[256];
+        uint64_t mask = 0;
+        int nk = cmd_get_keys(d, argc, argv, keys, (int)ARRAY_SIZE(keys));
+        if (nk == (int)ARRAY_SIZE(keys))
+            return (n == 64 ? ~0ull : (1ull << n) - 1); /* many keys: hold everything */
+        for (int i = 0; i < nk; i++)
+            mask |= 1ull << cmd_key_shard(argv[keys[i]].ptr, argv[keys[i]].len, n);
+        return mask;
+    }
+    default:
+        return 0;
+    }
+}
+
+static void forward(struct worker *w, struct conn *c, const struct cmd_def *d,
+                    const struct cmd_def *parent, unsigned dst, int argc,
+                    const struct resp_arg *argv)
+{
+    struct shard_msg *m = shard_msg_get(&w->port);
+    m->type = SHARD_REQ;
+    m->proto = c->proto;
+    m->db = c->db;
+    m->conn = c;
+    m->cmd = d;
+    m->parent = parent;
+    shard_msg_set_args(m, argc, argv);
+    conn_add_hole(c, m);
+    c->inflight++;
+    if (c->inflight >= CONN_MAX_INFLIGHT)
+        c->flags |= CONN_READ_PAUSED;
+    w->stats.forwarded++;
+    shard_send(&w->port, dst, m);
+}
+
+static void finish_local(struct conn *c, struct cmd_ctx *ctx)
+{
+    if (ctx->select_db >= 0)
+        c->db = ctx->select_db;
+    if (ctx->close_after)
+        c->flags |= CONN_CLOSE_AFTER_REPLY;
+}
+
+enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv)
+{
+    struct worker *w = c->w;
+    const struct cmd_def *parent;
+    const struct cmd_def *d = resolve(&c->out, argc, argv, &parent);
+    if (d == NULL) {
+        w->stats.error_replies++;
+        return DISPATCH_DONE;
+    }
+    c->last_cmd = d->name;
+    if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
+        reply_error(&c->out, ERR_NOAUTH);
+        w->cmdstats[d->id].rejected++;
+        w->stats.error_replies++;
+        return DISPATCH_DONE;
+    }
+
+    unsigned n = server.nworkers;
+    uint64_t mask = shards_of(d, argc, argv, n);
+    bool in_tx = w->tx.conn == c && w->tx.ready;
+    struct cmd_ctx ctx;
+
+    if (!in_tx && mask != 0 && (mask & (mask - 1)) == 0 && mask != (1ull << w->id)) {
+        /* One shard, not ours: forward. */
+        unsigned dst = (unsigned)__builtin_ctzll(mask);
+        forward(w, c, d, parent, dst, argc, argv);
+        return DISPATCH_DONE;
+    }
+    if (!in_tx && mask != 0 && (mask & (mask - 1)) != 0) {
+        /* Several shards: a transaction that holds them all. */
+        worker_tx_begin(w, c, mask);
+        return DISPATCH_WAIT;
+    }
+
+    ctx_init(&ctx, w, d, parent, argc, argv, &c->out, c->db);
+    ctx.client = c;
+    if (in_tx) {
+        ctx.store = NULL;
+        for (unsigned i = 0; i < n; i++) {
+            if ((w->tx.have & (1ull << i)) && !memory_ok(w, server.stores[i], d, &c->out)) {
+                w->cmdstats[d->id].rejected++;
+                w->stats.error_replies++;
+                worker_tx_end(w);
+                return DISPATCH_DONE;
+            }
+        }
+        execute(w, &ctx, c->peer, c->name);
+        finish_local(c, &ctx);
+        worker_tx_end(w);
+        return DISPATCH_DONE;
+    }
+    ctx.store = w->store;
+    ctx.shard = w->id;
+    if (d->route != ROUTE_LOCAL && !memory_ok(w, w->store, d, &c->out)) {
+        w->cmdstats[d->id].rejected++;
+        w->stats.error_replies++;
+        return DISPATCH_DONE;
+    }
+    execute(w, &ctx, c->peer, c->name);
+    finish_local(c, &ctx);
+    return DISPATCH_DONE;
+}
+
+void dispatch_forwarded(struct worker *w, struct shard_msg *m)
+{
+    struct cmd_ctx ctx;
+    shard_msg_reply_init(m);
+    ctx_init(&ctx, w, m->cmd, m->parent, m->argc, m->argv, &m->reply, m->db);
+    ctx.store = w->store;
+    ctx.shard = w->id;
+    w->stats.forwarded_in++;
+    if (memory_ok(w, w->store, ctx.cmd, &m->reply))
+        execute(w, &ctx, "", NULL);
+    else
+        w->cmdstats[ctx.cmd->id].rejected++;
+    m->type = SHARD_REPLY;
+    shard_send(&w->port, m->src, m);
+}

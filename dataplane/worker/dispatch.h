@@ -1,0 +1,26 @@
+/*
+ * The central command path: lookup, arity, authentication, routing (local,
+ * forwarded to one shard, or a transaction over several), OOM checks,
+ * execution and statistics — everything a table row implies, done once.
+ */
+#ifndef POLLUX_DISPATCH_H
+#define POLLUX_DISPATCH_H
+
+#include "parse.h"
+
+struct conn;
+struct worker;
+struct shard_msg;
+
+enum dispatch_result {
+    DISPATCH_DONE = 0, /* executed, forwarded, or rejected: consume the request */
+    DISPATCH_WAIT,     /* must wait (transaction queued, too much in flight): keep it */
+};
+
+/* Handle one parsed request of connection c (on c's worker). */
+enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv);
+
+/* Execute a request forwarded to this worker's shard and send it back. */
+void dispatch_forwarded(struct worker *w, struct shard_msg *m);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * The node: its workers, their shards, the mesh between them and the
+ * process-wide facts INFO reports. Written at start and at shutdown; during
+ * operation workers read only immutable fields and atomics here.
+ */
+#ifndef POLLUX_SERVER_H
+#define POLLUX_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cmd.h"
+#include "shard.h"
+#include "worker.h"
+
+struct server {
+    unsigned nworkers;
+    struct worker *workers[MAX_WORKERS];
+    struct store *stores[MAX_WORKERS]; /* stores[i] = workers[i]->store */
+    struct shard_mesh mesh;
+
+    char run_id[41];
+    int64_t start_ms;
+    uint64_t start_ns;
+    int port; /* the port actually bound */
+    const char *executable;
+    const char *config_file;
+
+    atomic_uint_fast64_t next_client_id;
+    atomic_int clients; /* connected clients, all workers */
+    atomic_bool shutdown;
+    atomic_int shutdown_exit_code;
+    atomic_uint_fast64_t slowlog_next_id;
+    atomic_int_fast64_t lastsave;
+};
+
+extern struct server server;
+
+/* Command table: find by name (case-insensitive). */
+const struct cmd_def *server_command_lookup(const char *name, size_t len);
+/* Subcommand of a container. */
+const struct cmd_def *server_subcommand_lookup(const struct cmd_def *parent, const char *name,
+                                               size_t len);
+/* Iterate top-level commands. */
+const struct cmd_def *const *server_commands(unsigned *count);
+unsigned server_command_ids(void); /* number of statistics slots */
+void server_commands_setup(void);
+void server_commands_teardown(void);
+
+/* Request a clean shutdown (from any thread). */
+void server_request_shutdown(int exit_code);
+
+#endif

@@ -1,0 +1,682 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "slowlog.h"
+#include "sock.h"
+#include "util.h"
+
+#define EV_BATCH      256
+#define RING_BATCH     256
+#define EV_EVENTFD    1000 /* epoll data of the wake-up eventfd; listeners use 0..15 */
+#define CRON_NS       1000000ull /* timers run at most once per millisecond */
+
+static _Thread_local struct worker *self;
+
+struct worker *worker_self(void)
+{
+    return self;
+}
+
+/* Wake `dst` if it sleeps in epoll_wait (adaptive mode); a no-op when busy-polling. */
+static void notify(void *arg, unsigned dst)
+{
+    (void)arg;
+    struct worker *t = server.workers[dst];
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&t->sleeping, memory_order_relaxed)) {
+        uint64_t one = 1;
+        ssize_t r = write(t->evfd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+void worker_reload_params(struct worker *w)
+{
+    pthread_mutex_lock(&config.lock);
+    params_copy(&w->params, &config.p);
+    w->params_generation = config.generation;
+    pthread_mutex_unlock(&config.lock);
+    slowlog_resize(w, (unsigned)w->params.srv.slowlog_max_len);
+    for (struct conn *c = w->conns; c != NULL; c = c->next)
+        c->parser.max_bulk_len = w->params.srv.proto_max_bulk_len;
+}
+
+struct worker *worker_create(struct server *srv, unsigned id, int cpu)
+{
+    struct worker *w = aligned_alloc(CACHE_LINE_SIZE, sizeof(struct worker));
+    if (w == NULL)
+        return NULL;
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->srv = srv;
+    w->cpu = cpu;
+    w->epfd = -1;
+    w->evfd = -1;
+    atomic_init(&w->stop, false);
+    atomic_init(&w->sleeping, false);
+    w->hold.holder = -1;
+    worker_reload_params(w);
+    w->store = store_create(&w->params.store);
+    shard_port_init(&w->port, &srv->mesh, id);
+    w->port.notify = notify;
+    w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * server_command_ids());
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->epfd < 0 || w->evfd < 0) {
+        worker_destroy(w);
+        return NULL;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_EVENTFD };
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+    return w;
+}
+
+int worker_listen(struct worker *w)
+{
+    char addrs[1024];
+    snprintf(addrs, sizeof(addrs), "%s", w->params.srv.bind);
+    char *save = NULL;
+    for (char *a = strtok_r(addrs, " ", &save); a != NULL; a = strtok_r(NULL, " ", &save)) {
+        bool optional = a[0] == '-';
+        if (optional)
+            a++;
+        int port = server.port ? server.port : (int)w->params.srv.port;
+        int fd = sock_listen(a, port, (int)w->params.srv.tcp_backlog);
+        if (fd < 0) {
+            if (optional)
+                continue;
+            log_warn("Warning: Could not create server TCP listening socket %s:%d: %s", a, port,
+                     strerror(-fd));
+            return fd;
+        }
+        if (server.port == 0)
+            server.port = sock_bound_port(fd);
+        if (w->nlfds == WORKER_MAX_LISTENERS) {
+            close(fd);
+            break;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)w->nlfds };
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        w->lfds[w->nlfds++] = fd;
+    }
+    return w->nlfds > 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Transactions over several shards
+ *
+ * The coordinator acquires the shards it needs one by one in increasing
+ * index order (its own included), so two transactions can never wait for each
+ * other in a cycle. A held shard's owner executes nothing against its store
+ * until released; the coordinator then runs the command against every held
+ * store directly — the hand-off through the rings orders those accesses.
+ * ------------------------------------------------------------------------ */
+
+static void tx_advance(struct worker *w);
+
+static void tx_start_next(struct worker *w)
+{
+    while (w->tx.conn == NULL && w->tx_wait_head != NULL) {
+        struct conn *c = w->tx_wait_head;
+        w->tx_wait_head = c->tx_next;
+        if (w->tx_wait_head == NULL)
+            w->tx_wait_tail = NULL;
+        c->tx_next = NULL;
+        c->flags &= ~CONN_TX_QUEUED;
+        w->tx.conn = c;
+        w->tx.need = c->tx_need;
+        w->tx.have = 0;
+        w->tx.next = 0;
+        w->tx.ready = false;
+        w->stats.transactions++;
+        tx_advance(w);
+    }
+}
+
+void worker_tx_begin(struct worker *w, struct conn *c, uint64_t need)
+{
+    c->flags |= CONN_BLOCKED | CONN_TX_QUEUED;
+    c->tx_need = need;
+    c->tx_next = NULL;
+    if (w->tx_wait_tail)
+        w->tx_wait_tail->tx_next = c;
+    else
+        w->tx_wait_head = c;
+    w->tx_wait_tail = c;
+    tx_start_next(w);
+}
+
+void worker_tx_forget(struct worker *w, struct conn *c)
+{
+    struct conn **pp = &w->tx_wait_head;
+    struct conn *prev = NULL;
+    while (*pp != NULL) {
+        if (*pp == c) {
+            *pp = c->tx_next;
+            if (w->tx_wait_tail == c)
+                w->tx_wait_tail = prev;
+            break;
+        }
+        prev = *pp;
+        pp = &(*pp)->tx_next;
+    }
+    c->tx_next = NULL;
+    c->flags &= ~CONN_TX_QUEUED;
+}
+
+/* Every shard is held: run the waiting command (or skip it if its client left). */
+static void tx_execute(struct worker *w)
+{
+    struct conn *c = w->tx.conn;
+    w->tx.ready = true;
+    c->flags &= ~CONN_BLOCKED;
+    if (c->flags & CONN_ZOMBIE) {
+        worker_tx_end(w);
+        return;
+    }
+    /* Executes the command (dispatch calls worker_tx_end), then the rest of the pipeline. */
+    conn_process(c);
+    if (w->tx.conn == c) {
+        /* The request was not there to run (cannot happen): do not keep shards held. */
+        log_warn("Transaction of client %llu found no request", (unsigned long long)c->id);
+        worker_tx_end(w);
+    }
+    conn_want_flush(c);
+}
+
+static void tx_advance(struct worker *w)
+{
+    unsigned n = server.nworkers;
+    while (w->tx.next < n) {
+        unsigned s = w->tx.next;
+        if (!(w->tx.need & (1ull << s))) {
+            w->tx.next++;
+            continue;
+        }
+        if (s == w->id) {
+            if (w->hold.holder == -1) {
+                w->hold.holder = (int)w->id;
+                w->tx.have |= 1ull << s;
+                w->tx.next++;
+                continue;
+            }
+            /* Our shard is held by someone else: queue our own lock request. */
+            struct shard_msg *m = shard_msg_get(&w->port);
+            m->type = SHARD_LOCK;
+            m->dst = (uint8_t)w->id;
+            shard_defer(&w->hold, m);
+            return;
+        }
+        struct shard_msg *m = shard_msg_get(&w->port);
+        m->type = SHARD_LOCK;
+        shard_send(&w->port, s, m);
+        return;
+    }
+    tx_execute(w);
+}
+
+static void hold_release(struct worker *w);
+
+void worker_tx_end(struct worker *w)
+{
+    unsigned n = server.nworkers;
+    struct conn *c = w->tx.conn;
+    uint64_t have = w->tx.have;
+    w->tx.conn = NULL;
+    w->tx.ready = false;
+    w->tx.have = 0;
+    for (unsigned s = 0; s < n; s++) {
+        if (!(have & (1ull << s)) || s == w->id)
+            continue;
+        struct shard_msg *m = shard_msg_get(&w->port);
+        m->type = SHARD_UNLOCK;
+        shard_send(&w->port, s, m);
+    }
+    if (c != NULL && (c->flags & CONN_ZOMBIE) && c->inflight == 0 &&
+        (c->flags & CONN_ZOMBIE_LISTED))
+        conn_reap(c);
+    if (have & (1ull << w->id))
+        hold_release(w);
+    tx_start_next(w);
+}
+
+/* Handle a message addressed to this shard's hold state or store. */
+static void handle_shard_msg(struct worker *w, struct shard_msg *m)
+{
+    switch (m->type) {
+    case SHARD_REQ:
+        dispatch_forwarded(w, m);
+        break;
+    case SHARD_LOCK:
+        if (m->src == w->id) {
+            /* Our own transaction's turn for our shard. */
+            shard_msg_put(&w->port, m);
+            w->hold.holder = (int)w->id;
+            w->tx.have |= 1ull << w->id;
+            w->tx.next++;
+            tx_advance(w);
+        } else {
+            w->hold.holder = m->src;
+            m->type = SHARD_LOCKED;
+            shard_send(&w->port, m->src, m);
+        }
+        break;
+    case SHARD_PARAMS:
+        worker_reload_params(w);
+        m->type = SHARD_DONE;
+        shard_send(&w->port, m->src, m);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Our shard is free again: replay what waited, until someone holds it again. */
+static void hold_release(struct worker *w)
+{
+    w->hold.holder = -1;
+    while (w->hold.holder == -1 && w->hold.dq_head != NULL) {
+        struct shard_msg *m = shard_undefer(&w->hold);
+        if (m->type == SHARD_REPLY) {
+            struct conn *c = m->conn;
+            conn_fill_hole(c, m);
+            c->inflight--;
+            if (c->flags & CONN_ZOMBIE) {
+                if (c->inflight == 0 && w->tx.conn != c)
+                    conn_reap(c);
+            } else {
+                conn_want_flush(c);
+            }
+            continue;
+        }
+        handle_shard_msg(w, m);
+    }
+}
+
+static void on_reply(struct worker *w, struct shard_msg *m)
+{
+    struct conn *c = m->conn;
+    conn_fill_hole(c, m);
+    c->inflight--;
+    if (c->flags & CONN_ZOMBIE) {
+        if (c->inflight == 0 && w->tx.conn != c)
+            conn_reap(c);
+        return;
+    }
+    conn_want_flush(c);
+    if ((c->flags & CONN_READ_PAUSED) && c->inflight < CONN_MAX_INFLIGHT / 2) {
+        c->flags &= ~CONN_READ_PAUSED;
+        conn_process(c);
+    }
+}
+
+static unsigned poll_messages(struct worker *w)
+{
+    struct shard_msg *msgs[RING_BATCH];
+    unsigned n = shard_poll(&w->port, msgs, RING_BATCH);
+    for (unsigned i = 0; i < n; i++) {
+        struct shard_msg *m = msgs[i];
+        bool held = w->hold.holder != -1;
+        switch (m->type) {
+        case SHARD_LOCKED:
+            /* The shard we asked for (always tx.next) is ours; our transaction
+             * progresses even while our own shard is held by someone else. */
+            w->tx.have |= 1ull << w->tx.next;
+            w->tx.next++;
+            shard_msg_put(&w->port, m);
+            tx_advance(w);
+            break;
+        case SHARD_UNLOCK:
+            m->type = SHARD_UNLOCKED;
+            shard_send(&w->port, m->src, m);
+            hold_release(w);
+            break;
+        case SHARD_UNLOCKED:
+        case SHARD_DONE:
+            shard_msg_put(&w->port, m);
+            break;
+        case SHARD_REPLY:
+            if (held)
+                shard_defer(&w->hold, m);
+            else
+                on_reply(w, m);
+            break;
+        default: /* REQ, LOCK, PARAMS wait while the shard is held */
+            if (held)
+                shard_defer(&w->hold, m);
+            else
+                handle_shard_msg(w, m);
+            break;
+        }
+    }
+    return n;
+}
+
+void worker_broadcast_params(struct worker *w)
+{
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        if (i == w->id)
+            continue;
+        struct shard_msg *m = shard_msg_get(&w->port);
+        m->type = SHARD_PARAMS;
+        shard_send(&w->port, i, m);
+    }
+    worker_reload_params(w);
+}
+
+/* ---------------------------------------------------------------------------
+ * Network
+ * ------------------------------------------------------------------------ */
+
+static void accept_clients(struct worker *w, int lfd)
+{
+    for (int i = 0; i < 64; i++) {
+        char peer[64];
+        int fd = sock_accept(lfd, peer, sizeof(peer));
+        if (fd < 0) {
+            if (fd != -EAGAIN)
+                log_verbose("Accepting client connection: %s", strerror(-fd));
+            return;
+        }
+        w->stats.connections++;
+        int now = atomic_fetch_add(&server.clients, 1) + 1;
+        if (now > w->params.srv.maxclients) {
+            static const char err[] = "-" ERR_MAXCLIENTS "\r\n";
+            ssize_t r = write(fd, err, sizeof(err) - 1);
+            (void)r;
+            close(fd);
+            atomic_fetch_sub(&server.clients, 1);
+            w->stats.rejected_conn++;
+            continue;
+        }
+        if (w->params.srv.tcp_keepalive > 0)
+            sock_keepalive(fd, (int)w->params.srv.tcp_keepalive);
+        struct conn *c = conn_create(w, fd, peer);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            conn_close(c);
+            continue;
+        }
+        log_verbose("Accepted %s", peer);
+    }
+}
+
+static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
+{
+    if (c->flags & CONN_ZOMBIE)
+        return;
+    if (events & EPOLLOUT) {
+        if (conn_write(c) < 0) {
+            conn_close(c);
+            return;
+        }
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        if (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)) {
+            /* Not reading now; a vanished peer is noticed when we read again. */
+            return;
+        }
+        int r = conn_read(c);
+        if (r < 0) {
+            conn_close(c);
+            return;
+        }
+        if (r > 0)
+            conn_process(c);
+    }
+    (void)w;
+}
+
+static void flush_clients(struct worker *w)
+{
+    struct conn *c = w->flush_head;
+    w->flush_head = NULL;
+    while (c != NULL) {
+        struct conn *next = c->flush_next;
+        c->flags &= ~CONN_IN_FLUSH;
+        c->flush_next = NULL;
+        if (c->flags & CONN_ZOMBIE) {
+            if (!(c->flags & CONN_ZOMBIE_LISTED))
+                conn_destroy(c);
+        } else if (c->flags & CONN_CLOSE_ASAP) {
+            conn_close(c);
+        } else {
+            if (c->out.bytes > 0 && conn_write(c) < 0) {
+                conn_close(c);
+            } else if ((c->flags & CONN_CLOSE_AFTER_REPLY) && c->out.bytes == 0 &&
+                       c->inflight == 0) {
+                conn_close(c);
+            }
+        }
+        c = next;
+    }
+}
+
+/* Once a second: idle clients past `timeout` are closed. */
+static void clients_cron(struct worker *w)
+{
+    long long timeout = w->params.srv.timeout;
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING)) &&
+            (w->now_ms - c->last_ms) / 1000 >= timeout && c->inflight == 0) {
+            log_verbose("Closing idle client");
+            conn_close(c);
+        } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
+            /* Give back a big query buffer once it is empty. */
+            mem_free(c->rbuf);
+            c->rbuf = NULL;
+            c->rcap = c->rlen = c->rpos = 0;
+        }
+        c = next;
+    }
+}
+
+/* WAIT clients whose deadline passed get their answer (no replicas yet: 0). */
+static void waiting_cron(struct worker *w)
+{
+    if (w->blocked_clients == 0)
+        return;
+    for (struct conn *c = w->conns; c != NULL; c = c->next) {
+        if ((c->flags & CONN_WAITING) && c->block_deadline_ms > 0 &&
+            w->now_ms >= c->block_deadline_ms) {
+            c->flags &= ~(CONN_WAITING | CONN_BLOCKED);
+            w->blocked_clients--;
+            reply_int(&c->out, 0);
+            conn_want_flush(c);
+            conn_process(c);
+        }
+    }
+}
+
+static void ops_sample(struct worker *w)
+{
+    uint64_t dt = w->now_ns - w->ops_sample_time_ns;
+    if (dt < 100 * 1000000ull)
+        return;
+    unsigned i = w->ops_sample_idx;
+    w->ops_samples[i] = (w->stats.commands - w->ops_sample_count) * 1000000000ull / dt;
+    w->in_samples[i] = (w->stats.net_input_bytes - w->in_sample) * 1000000000ull / dt;
+    w->out_samples[i] = (w->stats.net_output_bytes - w->out_sample) * 1000000000ull / dt;
+    w->ops_sample_idx = (i + 1) % 16;
+    w->ops_sample_count = w->stats.commands;
+    w->in_sample = w->stats.net_input_bytes;
+    w->out_sample = w->stats.net_output_bytes;
+    w->ops_sample_time_ns = w->now_ns;
+}
+
+static void cron(struct worker *w)
+{
+    static const uint64_t second = 1000000000ull;
+    if (w->hold.holder == -1) {
+        /* Active expiry: a bounded slice each millisecond. */
+        store_expire_cycle(w->store, w->now_ms, 200 * (size_t)w->params.store.active_expire_effort);
+        long long maxmem = w->params.store.maxmemory;
+        if (maxmem > 0) {
+            size_t limit = (size_t)maxmem / server.nworkers;
+            if (store_used(w->store) > limit)
+                store_evict(w->store, limit, w->now_ms);
+        }
+    }
+    ops_sample(w);
+    waiting_cron(w);
+    if (w->now_ns / second != w->next_cron_ns / second) {
+        clients_cron(w);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    self = w;
+    char name[16];
+    snprintf(name, sizeof(name), "pollux-w%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    if (w->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w->cpu, &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+            log_warn("Worker %u: could not pin to cpu %d", w->id, w->cpu);
+    }
+    mem_thread_arena_setup();
+    util_rand_seed(clock_mono_ns() ^ ((uint64_t)w->id << 32));
+
+    struct epoll_event evs[EV_BATCH];
+    w->now_ns = clock_mono_ns();
+    w->idle_since_ns = w->now_ns;
+    w->ops_sample_time_ns = w->now_ns;
+    while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+        w->now_ns = clock_mono_ns();
+        w->now_ms = clock_real_ms();
+        w->stats.loop_passes++;
+        unsigned work = 0;
+
+        if (w->hold.holder != -1) {
+            /* Held by a transaction: touch nothing the holder may read; only the rings. */
+            poll_messages(w);
+            shard_flush(&w->port);
+            continue;
+        }
+        {
+            int timeout = 0;
+            long long idle_us = w->params.srv.pollux_idle_sleep_us;
+            if (idle_us > 0 && w->now_ns - w->idle_since_ns > (uint64_t)idle_us * 1000 &&
+                w->port.outbox_len == 0 && w->flush_head == NULL) {
+                atomic_store(&w->sleeping, true);
+                atomic_thread_fence(memory_order_seq_cst);
+                bool pending = false;
+                for (unsigned s = 0; s < server.nworkers && !pending; s++)
+                    if (s != w->id && ring_count(server.mesh.ring[s][w->id]) > 0)
+                        pending = true;
+                timeout = pending ? 0 : 1;
+            }
+            int n = epoll_wait(w->epfd, evs, EV_BATCH, timeout);
+            atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+            if (timeout > 0) {
+                w->now_ns = clock_mono_ns();
+                w->now_ms = clock_real_ms();
+            }
+            for (int i = 0; i < n; i++) {
+                uint64_t tag = evs[i].data.u64;
+                if (tag < WORKER_MAX_LISTENERS) {
+                    accept_clients(w, w->lfds[tag]);
+                } else if (tag == EV_EVENTFD) {
+                    uint64_t v;
+                    ssize_t r = read(w->evfd, &v, sizeof(v));
+                    (void)r;
+                } else {
+                    on_conn_event(w, evs[i].data.ptr, evs[i].events);
+                }
+            }
+            work += n > 0 ? (unsigned)n : 0;
+        }
+        work += poll_messages(w);
+        if (w->now_ns >= w->next_cron_ns) {
+            cron(w);
+            w->next_cron_ns = w->now_ns + CRON_NS;
+        }
+        if (w->flush_head != NULL) {
+            flush_clients(w);
+            work++;
+        }
+        shard_flush(&w->port);
+        if (work > 0) {
+            w->idle_since_ns = w->now_ns;
+            w->stats.busy_passes++;
+        }
+    }
+    self = NULL;
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+void worker_join(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+}
+
+/* Teardown step 1, after every worker thread has stopped: connections and listeners. */
+void worker_close_conns(struct worker *w)
+{
+    for (struct conn *c = w->flush_head; c != NULL; c = c->flush_next)
+        c->flags &= ~CONN_IN_FLUSH;
+    w->flush_head = NULL;
+    while (w->conns != NULL)
+        conn_close(w->conns);
+    while (w->zombies != NULL) {
+        struct conn *c = w->zombies;
+        w->zombies = c->next;
+        c->next = c->prev = NULL;
+        c->flags &= ~(CONN_ZOMBIE_LISTED | CONN_IN_FLUSH);
+        conn_destroy(c);
+    }
+    for (int i = 0; i < w->nlfds; i++)
+        close(w->lfds[i]);
+    w->nlfds = 0;
+}
+
+/* Teardown step 2: messages deferred, pooled or outboxed here. */
+void worker_release_messages(struct worker *w)
+{
+    struct shard_msg *m;
+    while ((m = shard_undefer(&w->hold)) != NULL)
+        shard_msg_free(m);
+    shard_port_deinit(&w->port);
+}
+
+/* Teardown step 3 (after the mesh is drained): the store and the worker itself. */
+void worker_destroy(struct worker *w)
+{
+    if (w == NULL)
+        return;
+    if (w->store)
+        store_destroy(w->store);
+    if (w->epfd >= 0)
+        close(w->epfd);
+    if (w->evfd >= 0)
+        close(w->evfd);
+    slowlog_free(w);
+    mem_free(w->cmdstats);
+    params_free(&w->params);
+    free(w);
+}
