@@ -26,16 +26,15 @@
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "Usage: polluxd [/path/to/pollux.conf] [options]\n"
-            "       polluxd - (read config from stdin)\n"
-            "       polluxd -v or --version\n"
-            "       polluxd -h or --help\n\n"
-            "Examples:\n"
-            "       polluxd (run with the defaults: 127.0.0.1:6379, all cores)\n"
-            "       polluxd /etc/pollux/pollux.conf\n"
-            "       polluxd --port 7777 --pollux-workers 2\n"
-            "       polluxd /etc/pollux.conf --loglevel verbose\n");
+    fprintf(stderr, "Usage: polluxd [/path/to/pollux.conf] [options]\n"
+                    "       polluxd - (read config from stdin)\n"
+                    "       polluxd -v or --version\n"
+                    "       polluxd -h or --help\n\n"
+                    "Examples:\n"
+                    "       polluxd (run with the defaults: 127.0.0.1:6379, all cores)\n"
+                    "       polluxd /etc/pollux/pollux.conf\n"
+                    "       polluxd --port 7777 --pollux-workers 2\n"
+                    "       polluxd /etc/pollux.conf --loglevel verbose\n");
 }
 
 static uint64_t random_seed(void)

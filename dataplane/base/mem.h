@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void *mem_alloc(size_t size);   /* aborts on out-of-memory, like Redis's zmalloc */
+void *mem_alloc(size_t size); /* aborts on out-of-memory, like Redis's zmalloc */
 void *mem_calloc(size_t size);
 void *mem_realloc(void *p, size_t size);
 void mem_free(void *p);

@@ -74,7 +74,10 @@ struct param_def {
 /* Expands one X row into a param_def for struct `PARAM_S` (define PARAM_S before use). */
 #define PARAM_X_DEF(field, name, type, def, min, max, flags, extra)                                \
     PARAM_DEF_##type(PARAM_S, field, name, def, min, max, flags, extra)
-#define PARAM_DEFS_END { NULL, PARAM_BOOL, 0, 0, 0, 0, 0, NULL, NULL, NULL }
+#define PARAM_DEFS_END                                                                             \
+    {                                                                                              \
+        NULL, PARAM_BOOL, 0, 0, 0, 0, 0, NULL, NULL, NULL                                          \
+    }
 
 /* Find a definition by name (case-insensitive) in a NULL-name-terminated table. */
 const struct param_def *param_find(const struct param_def *defs, const char *name);

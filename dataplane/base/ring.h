@@ -83,7 +83,8 @@ static inline void *ring_dequeue(struct ring *r)
     return obj;
 }
 
-/* Approximate count of queued pointers (exact when called by either side while the other is idle). */
+/* Approximate count of queued pointers (exact when called by either side while the other is idle).
+ */
 static inline uint32_t ring_count(struct ring *r)
 {
     return (uint32_t)atomic_load_explicit(&r->tail, memory_order_acquire) -

@@ -24,19 +24,19 @@
 #include "store.h"
 
 enum cmd_flag {
-    CMD_WRITE = 1u << 0,       /* may modify the keyspace */
-    CMD_READONLY = 1u << 1,    /* reads the keyspace */
-    CMD_DENYOOM = 1u << 2,     /* may grow memory: refused when over maxmemory */
-    CMD_ADMIN = 1u << 3,       /* administrative */
-    CMD_PUBSUB = 1u << 4,      /* pub/sub */
-    CMD_NOSCRIPT = 1u << 5,    /* not from scripts */
-    CMD_BLOCKING = 1u << 6,    /* may block the client */
-    CMD_LOADING = 1u << 7,     /* allowed while loading */
-    CMD_STALE = 1u << 8,       /* allowed on a replica with a stale link */
+    CMD_WRITE = 1u << 0,    /* may modify the keyspace */
+    CMD_READONLY = 1u << 1, /* reads the keyspace */
+    CMD_DENYOOM = 1u << 2,  /* may grow memory: refused when over maxmemory */
+    CMD_ADMIN = 1u << 3,    /* administrative */
+    CMD_PUBSUB = 1u << 4,   /* pub/sub */
+    CMD_NOSCRIPT = 1u << 5, /* not from scripts */
+    CMD_BLOCKING = 1u << 6, /* may block the client */
+    CMD_LOADING = 1u << 7,  /* allowed while loading */
+    CMD_STALE = 1u << 8,    /* allowed on a replica with a stale link */
     CMD_SKIP_MONITOR = 1u << 9,
     CMD_SKIP_SLOWLOG = 1u << 10,
-    CMD_FAST = 1u << 11,       /* O(1) or O(log N) */
-    CMD_NO_AUTH = 1u << 12,    /* allowed before AUTH */
+    CMD_FAST = 1u << 11,    /* O(1) or O(log N) */
+    CMD_NO_AUTH = 1u << 12, /* allowed before AUTH */
     CMD_MAY_REPLICATE = 1u << 13,
     CMD_NO_MULTI = 1u << 14,
     CMD_ALLOW_BUSY = 1u << 15,
@@ -76,7 +76,7 @@ struct cmd_def {
      * pattern, string otherwise); upper-case words are tokens; "..." repeats.
      */
     const char *syntax;
-    const char *acl; /* ACL categories beyond those derived from flags, e.g. "@string" */
+    const char *acl;            /* ACL categories beyond those derived from flags, e.g. "@string" */
     const struct cmd_def *subs; /* container commands: table of subcommands, NULL-name ended */
     cmd_getkeys_fn getkeys;
     int id; /* index into per-worker statistics: assigned in the server's copy of the table */
@@ -132,6 +132,8 @@ int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv,
 /* Argument helpers; on failure they write Redis's error reply and return false. */
 bool cmd_arg_ll(struct cmd_ctx *c, int i, long long *v);   /* "value is not an integer..." */
 bool cmd_arg_ld(struct cmd_ctx *c, int i, long double *v); /* "value is not a valid float" */
+/* util_str2ld that also refuses embedded zero bytes (Redis parses the whole buffer). */
+bool cmd_str2ld(const char *s, size_t len, long double *v);
 bool cmd_arg_is(const struct cmd_ctx *c, int i, const char *word); /* case-insensitive */
 /* A 32-bit signed integer (DB indexes): "not an integer", then "value is out of range". */
 bool cmd_arg_int(struct cmd_ctx *c, int i, int *v);
@@ -160,7 +162,8 @@ static inline unsigned cmd_scan_shard(uint64_t cursor, unsigned nshards)
 /* Encoding Redis gives a freshly SET string value (int, embstr or raw). */
 enum kv_enc cmd_string_encoding(const char *v, size_t len);
 
-/* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands). */
+/* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands).
+ */
 void cmd_reply_arity(struct cmd_ctx *c);
 
 /* Tables the keyspace families export (NULL-name terminated). */

@@ -5,27 +5,27 @@
 #ifndef POLLUX_ERRORS_H
 #define POLLUX_ERRORS_H
 
-#define ERR_SYNTAX        "ERR syntax error"
-#define ERR_NOT_INTEGER   "ERR value is not an integer or out of range"
-#define ERR_NOT_FLOAT     "ERR value is not a valid float"
-#define ERR_WRONGTYPE     "WRONGTYPE Operation against a key holding the wrong kind of value"
-#define ERR_NO_SUCH_KEY   "ERR no such key"
-#define ERR_SAME_OBJECT   "ERR source and destination objects are the same"
-#define ERR_DB_RANGE      "ERR DB index is out of range"
-#define ERR_OVERFLOW      "ERR increment or decrement would overflow"
-#define ERR_DECR_OVERFLOW "ERR decrement would overflow"
-#define ERR_INT_RANGE     "ERR value is out of range, value must between -2147483648 and 2147483647"
-#define ERR_SWAPDB_FIRST  "ERR invalid first DB index"
-#define ERR_SWAPDB_SECOND "ERR invalid second DB index"
-#define ERR_INCR_NAN      "ERR increment would produce NaN or Infinity"
-#define ERR_OFFSET_RANGE  "ERR offset is out of range"
-#define ERR_STRING_SIZE   "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+#define ERR_SYNTAX         "ERR syntax error"
+#define ERR_NOT_INTEGER    "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT      "ERR value is not a valid float"
+#define ERR_WRONGTYPE      "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_NO_SUCH_KEY    "ERR no such key"
+#define ERR_SAME_OBJECT    "ERR source and destination objects are the same"
+#define ERR_DB_RANGE       "ERR DB index is out of range"
+#define ERR_OVERFLOW       "ERR increment or decrement would overflow"
+#define ERR_DECR_OVERFLOW  "ERR decrement would overflow"
+#define ERR_INT_RANGE      "ERR value is out of range, value must between -2147483648 and 2147483647"
+#define ERR_SWAPDB_FIRST   "ERR invalid first DB index"
+#define ERR_SWAPDB_SECOND  "ERR invalid second DB index"
+#define ERR_INCR_NAN       "ERR increment would produce NaN or Infinity"
+#define ERR_OFFSET_RANGE   "ERR offset is out of range"
+#define ERR_STRING_SIZE    "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 #define ERR_INVALID_CURSOR "ERR invalid cursor"
-#define ERR_OOM           "OOM command not allowed when used memory > 'maxmemory'."
-#define ERR_NOAUTH        "NOAUTH Authentication required."
-#define ERR_WRONGPASS     "WRONGPASS invalid username-password pair or user is disabled."
+#define ERR_OOM            "OOM command not allowed when used memory > 'maxmemory'."
+#define ERR_NOAUTH         "NOAUTH Authentication required."
+#define ERR_WRONGPASS      "WRONGPASS invalid username-password pair or user is disabled."
 #define ERR_AUTH_NOPASS                                                                            \
-    "ERR AUTH <password> called without any password configured for the default user. Are you "   \
+    "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"
 #define ERR_NOPROTO       "NOPROTO unsupported protocol version"
 #define ERR_PROTO_VERSION "ERR Protocol version is not an integer or out of range"
@@ -35,16 +35,16 @@
 #define ERR_EXPIRE_GTLT   "ERR GT and LT options at the same time are not compatible"
 #define ERR_LFU_OFF                                                                                \
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "      \
-    "that when switching between policies at runtime LRU and LFU data will take some time to "    \
+    "that when switching between policies at runtime LRU and LFU data will take some time to "     \
     "adjust."
-#define ERR_LFU_ON                                                                                \
+#define ERR_LFU_ON                                                                                 \
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "       \
     "switching between policies at runtime LRU and LFU data will take some time to adjust."
 
 /* Formats (reply_errorf). */
-#define ERRF_INVALID_EXPIRE "ERR invalid expire time in '%s' command"
-#define ERRF_ARITY          "ERR wrong number of arguments for '%s' command"
-#define ERRF_UNKNOWN_SUB    "ERR unknown subcommand '%.128s'. Try %s HELP."
+#define ERRF_INVALID_EXPIRE     "ERR invalid expire time in '%s' command"
+#define ERRF_ARITY              "ERR wrong number of arguments for '%s' command"
+#define ERRF_UNKNOWN_SUB        "ERR unknown subcommand '%.128s'. Try %s HELP."
 #define ERRF_UNSUPPORTED_OPTION "ERR Unsupported option %.*s" /* (int)len, ptr */
 
 #endif

@@ -199,12 +199,23 @@ static int split_inline(struct resp_parser *p, char *s, size_t n)
                 } else if (c == '\\' && i + 1 < n) {
                     char e = s[i + 1];
                     switch (e) {
-                    case 'n': e = '\n'; break;
-                    case 'r': e = '\r'; break;
-                    case 't': e = '\t'; break;
-                    case 'b': e = '\b'; break;
-                    case 'a': e = '\a'; break;
-                    default: break;
+                    case 'n':
+                        e = '\n';
+                        break;
+                    case 'r':
+                        e = '\r';
+                        break;
+                    case 't':
+                        e = '\t';
+                        break;
+                    case 'b':
+                        e = '\b';
+                        break;
+                    case 'a':
+                        e = '\a';
+                        break;
+                    default:
+                        break;
                     }
                     s[w++] = e;
                     i += 2;

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RESP_INLINE_MAX     (64 * 1024) /* longest inline command or header line */
-#define RESP_UNAUTH_MAX_ARGS  10        /* multibulk length allowed before AUTH */
-#define RESP_UNAUTH_MAX_BULK  16384     /* bulk length allowed before AUTH */
+#define RESP_INLINE_MAX      (64 * 1024) /* longest inline command or header line */
+#define RESP_UNAUTH_MAX_ARGS 10          /* multibulk length allowed before AUTH */
+#define RESP_UNAUTH_MAX_BULK 16384       /* bulk length allowed before AUTH */
 
 enum resp_status {
     RESP_OK = 0,     /* a complete command is in argc/argv */

@@ -146,14 +146,28 @@ void reply_error(struct reply *r, const char *msg)
     r->last_error = msg;
 }
 
+/*
+ * Like Redis's addReplyErrorFormat(): CR and LF at either end of the formatted
+ * text are dropped (a user argument ending in "\r\n" must not leave "  " at
+ * the end of the error), the ones inside become spaces in reply_error().
+ */
 void reply_errorf(struct reply *r, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    reply_error(r, buf);
+    if (n < 0)
+        n = 0;
+    size_t end = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+    size_t start = 0;
+    while (start < end && (buf[start] == '\r' || buf[start] == '\n'))
+        start++;
+    while (end > start && (buf[end - 1] == '\r' || buf[end - 1] == '\n'))
+        end--;
+    buf[end] = '\0';
+    reply_error(r, buf + start);
     r->last_error = NULL;
 }
 
@@ -299,5 +313,6 @@ void reply_defer_set(struct reply *r, struct rblock *b, enum reply_agg type, lon
     b->data[len++] = '\r';
     b->data[len++] = '\n';
     b->len = (uint32_t)len;
+    b->cap = (uint32_t)len; /* sealed: a later write must not land after the header */
     r->bytes += len;
 }

@@ -34,9 +34,9 @@ struct rblock {
 
 struct reply {
     struct rblock *head, *tail;
-    size_t bytes;     /* unconsumed bytes in the chain */
-    uint8_t proto;    /* 2 or 3 */
-    uint32_t errors;  /* error replies written (for failed_calls/errorstats) */
+    size_t bytes;           /* unconsumed bytes in the chain */
+    uint8_t proto;          /* 2 or 3 */
+    uint32_t errors;        /* error replies written (for failed_calls/errorstats) */
     const char *last_error; /* first word of the last error written, e.g. "ERR" */
 };
 
@@ -56,8 +56,8 @@ void reply_raw(struct reply *r, const void *p, size_t n);
 char *reply_reserve(struct reply *r, size_t n);
 void reply_commit(struct reply *r, size_t n);
 
-void reply_ok(struct reply *r);                            /* +OK */
-void reply_status(struct reply *r, const char *s);        /* +s */
+void reply_ok(struct reply *r);                    /* +OK */
+void reply_status(struct reply *r, const char *s); /* +s */
 void reply_status_len(struct reply *r, const char *s, size_t n);
 /* -msg: `msg` starts with its code ("ERR syntax error", "WRONGTYPE ..."); CR/LF become spaces. */
 void reply_error(struct reply *r, const char *msg);

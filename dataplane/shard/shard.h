@@ -23,10 +23,10 @@
 #include "reply.h"
 #include "ring.h"
 
-#define SHARD_RING_SIZE     4096
-#define SHARD_REPLY_INLINE  512 /* reply bytes carried in the message itself */
-#define SHARD_ARGS_INLINE   256 /* argument bytes carried in the message itself */
-#define SHARD_ARGV_INLINE   8
+#define SHARD_RING_SIZE    4096
+#define SHARD_REPLY_INLINE 512 /* reply bytes carried in the message itself */
+#define SHARD_ARGS_INLINE  256 /* argument bytes carried in the message itself */
+#define SHARD_ARGV_INLINE  8
 
 enum shard_msg_type {
     SHARD_REQ = 1,  /* a forwarded command, executed by dst */
@@ -46,10 +46,10 @@ struct shard_msg {
     uint8_t dst;
     uint8_t proto; /* RESP version of the client (REQ) */
     int db;
-    void *conn;           /* REQ: the origin connection (opaque) */
-    const void *cmd;      /* REQ: struct cmd_def * */
-    const void *parent;   /* REQ: container row for subcommands */
-    int64_t arg;          /* free use by the sender */
+    void *conn;         /* REQ: the origin connection (opaque) */
+    const void *cmd;    /* REQ: struct cmd_def * */
+    const void *parent; /* REQ: container row for subcommands */
+    int64_t arg;        /* free use by the sender */
 
     int argc;
     struct resp_arg *argv;

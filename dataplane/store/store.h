@@ -74,8 +74,8 @@ int64_t kv_expire(const struct kv *e); /* absolute unix ms, or -1 when persisten
 
 /* Counters a store keeps (read by INFO; reset by CONFIG RESETSTAT). */
 struct store_stats {
-    uint64_t expired_keys;         /* removed by lazy or active expiry */
-    uint64_t expired_stale_perc;   /* last active cycle's estimate of stale volatile keys, % */
+    uint64_t expired_keys;       /* removed by lazy or active expiry */
+    uint64_t expired_stale_perc; /* last active cycle's estimate of stale volatile keys, % */
     uint64_t expired_time_cap_reached_count;
     uint64_t evicted_keys;
     uint64_t keyspace_hits;
@@ -146,7 +146,7 @@ struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_
 bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms);
 void store_delete_entry(struct store *s, int db, struct kv *e);
 
-size_t store_count(const struct store *s, int db);          /* keys, including not-yet-removed expired */
+size_t store_count(const struct store *s, int db); /* keys, including not-yet-removed expired */
 size_t store_volatile_count(const struct store *s, int db); /* keys with an expiry */
 /* Remove every key of db (db == -1: of every database). */
 void store_flush(struct store *s, int db);

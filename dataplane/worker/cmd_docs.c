@@ -87,11 +87,16 @@ static bool is_token(const char *w, size_t n)
 static const char *infer_type(const char *name)
 {
     static const char *const keys[] = { "key", "newkey", "source", "destination", NULL };
-    static const char *const ints[] = { "seconds",   "milliseconds", "count",     "offset",
-                                        "start",     "end",          "increment", "decrement",
-                                        "db",        "destination-db", "index",   "numreplicas",
-                                        "timeout",   "cursor",       "protover",  "samples",
-                                        "port",      "client-id",    "index1",    "index2",
+    static const char *const ints[] = { "seconds",   "milliseconds",
+                                        "count",     "offset",
+                                        "start",     "end",
+                                        "increment", "decrement",
+                                        "db",        "destination-db",
+                                        "index",     "numreplicas",
+                                        "timeout",   "cursor",
+                                        "protover",  "samples",
+                                        "port",      "client-id",
+                                        "index1",    "index2",
                                         "numkeys",   NULL };
     for (int i = 0; keys[i]; i++)
         if (strcmp(name, keys[i]) == 0)
@@ -112,7 +117,7 @@ static void set_name_type(struct grammar *g, struct arg_node *n, const char *w, 
     size_t nl = colon ? (size_t)(colon - w) : len;
     snprintf(n->name, sizeof(n->name), "%.*s", (int)nl, w);
     if (colon) {
-        static const char *const types[] = { "string", "integer", "double",  "key",
+        static const char *const types[] = { "string",  "integer",   "double",     "key",
                                              "pattern", "unix-time", "pure-token", NULL };
         n->type = "string";
         for (int i = 0; types[i]; i++)
@@ -253,8 +258,8 @@ static int parse_alts(struct grammar *g, char close, struct arg_node **alts, int
 
 static void reply_arg(struct reply *r, const struct arg_node *n)
 {
-    int fields = 2 + (n->key_index >= 0) + (n->token[0] != 0) +
-                 (n->optional || n->multiple) + (n->nchildren > 0);
+    int fields = 2 + (n->key_index >= 0) + (n->token[0] != 0) + (n->optional || n->multiple) +
+                 (n->nchildren > 0);
     reply_map(r, fields);
     reply_bulk_cstr(r, "name");
     reply_bulk_cstr(r, n->name);
@@ -336,12 +341,23 @@ static const struct {
     uint32_t bit;
     const char *name;
 } flag_names[] = {
-    { CMD_WRITE, "write" },       { CMD_READONLY, "readonly" },   { CMD_DENYOOM, "denyoom" },
-    { CMD_ADMIN, "admin" },       { CMD_PUBSUB, "pubsub" },       { CMD_NOSCRIPT, "noscript" },
-    { CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" },     { CMD_STALE, "stale" },
-    { CMD_SKIP_MONITOR, "skip_monitor" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
-    { CMD_FAST, "fast" },         { CMD_NO_AUTH, "no_auth" },     { CMD_MAY_REPLICATE, "may_replicate" },
-    { CMD_NO_MULTI, "no_multi" }, { CMD_ALLOW_BUSY, "allow_busy" }, { CMD_MOVABLE_KEYS, "movablekeys" },
+    { CMD_WRITE, "write" },
+    { CMD_READONLY, "readonly" },
+    { CMD_DENYOOM, "denyoom" },
+    { CMD_ADMIN, "admin" },
+    { CMD_PUBSUB, "pubsub" },
+    { CMD_NOSCRIPT, "noscript" },
+    { CMD_BLOCKING, "blocking" },
+    { CMD_LOADING, "loading" },
+    { CMD_STALE, "stale" },
+    { CMD_SKIP_MONITOR, "skip_monitor" },
+    { CMD_SKIP_SLOWLOG, "skip_slowlog" },
+    { CMD_FAST, "fast" },
+    { CMD_NO_AUTH, "no_auth" },
+    { CMD_MAY_REPLICATE, "may_replicate" },
+    { CMD_NO_MULTI, "no_multi" },
+    { CMD_ALLOW_BUSY, "allow_busy" },
+    { CMD_MOVABLE_KEYS, "movablekeys" },
 };
 
 /* ACL categories: from flags, then the row's own words (no duplicates). */

@@ -13,8 +13,8 @@
 #include "mem.h"
 #include "util.h"
 
-const char *const config_loglevel_names[] = { "debug", "verbose", "notice", "warning", "nothing",
-                                              NULL };
+const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
+                                              "warning", "nothing", NULL };
 const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
 
 #define PARAM_S server_params
@@ -214,12 +214,24 @@ static int split_line(char *line, char **words, int max)
                 } else if (*p == '\\' && p[1]) {
                     p++;
                     switch (*p) {
-                    case 'n': *out++ = '\n'; break;
-                    case 'r': *out++ = '\r'; break;
-                    case 't': *out++ = '\t'; break;
-                    case 'b': *out++ = '\b'; break;
-                    case 'a': *out++ = '\a'; break;
-                    default: *out++ = *p; break;
+                    case 'n':
+                        *out++ = '\n';
+                        break;
+                    case 'r':
+                        *out++ = '\r';
+                        break;
+                    case 't':
+                        *out++ = '\t';
+                        break;
+                    case 'b':
+                        *out++ = '\b';
+                        break;
+                    case 'a':
+                        *out++ = '\a';
+                        break;
+                    default:
+                        *out++ = *p;
+                        break;
                     }
                     p++;
                     continue;
@@ -391,18 +403,16 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
             fail = why;
         if (fail != NULL) {
             pthread_mutex_unlock(&config.lock);
-            snprintf(err, errcap,
-                     "ERR CONFIG SET failed (possibly related to argument '%s') - %s", names[i],
-                     fail);
+            snprintf(err, errcap, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                     names[i], fail);
             return -1;
         }
     }
     for (int i = 0; i < npairs; i++) {
         if (apply_hook(&refs[i], values[i], why, sizeof(why)) != 0) {
             pthread_mutex_unlock(&config.lock);
-            snprintf(err, errcap,
-                     "ERR CONFIG SET failed (possibly related to argument '%s') - %s", names[i],
-                     why);
+            snprintf(err, errcap, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                     names[i], why);
             return -1;
         }
         param_set(refs[i].def, params_module(&config.p, &refs[i]), values[i], why, sizeof(why));
@@ -436,8 +446,8 @@ static void append_changed(void *arg, const struct param_ref *ref)
     const char *cur = param_format(ref->def, obj, buf, sizeof(buf), true);
     struct params defs;
     params_defaults(&defs);
-    const char *def = param_format(ref->def, (const char *)&defs + ref->base, dbuf, sizeof(dbuf),
-                                   true);
+    const char *def =
+        param_format(ref->def, (const char *)&defs + ref->base, dbuf, sizeof(dbuf), true);
     bool same = strcmp(cur, def) == 0;
     if (!same) {
         if (ref->def->type == PARAM_STRING)

@@ -37,7 +37,7 @@ const char *config_check_save(const char *v);
     X(maxclients, "maxclients", INT, 10000, 1, INT_MAX, PARAM_MUTABLE, NULL)                       \
     X(proto_max_bulk_len, "proto-max-bulk-len", MEMORY, 512LL * 1024 * 1024, 1024 * 1024,          \
       LLONG_MAX, PARAM_MUTABLE, NULL)                                                              \
-    X(client_query_buffer_limit, "client-query-buffer-limit", MEMORY, 1024LL * 1024 * 1024,       \
+    X(client_query_buffer_limit, "client-query-buffer-limit", MEMORY, 1024LL * 1024 * 1024,        \
       1024 * 1024, LLONG_MAX, PARAM_MUTABLE, NULL)                                                 \
     X(requirepass, "requirepass", STRING, "", 0, 0, PARAM_MUTABLE | PARAM_SENSITIVE, NULL)         \
     X(loglevel, "loglevel", ENUM, 2, 0, 0, PARAM_MUTABLE, config_loglevel_names)                   \
@@ -46,7 +46,7 @@ const char *config_check_save(const char *v);
     X(pidfile, "pidfile", STRING, "", 0, 0, 0, NULL)                                               \
     X(hz, "hz", INT, 10, 0, INT_MAX, PARAM_MUTABLE, NULL)                                          \
     X(dynamic_hz, "dynamic-hz", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                                \
-    X(slowlog_log_slower_than, "slowlog-log-slower-than", INT, 10000, -1, LLONG_MAX,              \
+    X(slowlog_log_slower_than, "slowlog-log-slower-than", INT, 10000, -1, LLONG_MAX,               \
       PARAM_MUTABLE, NULL)                                                                         \
     X(slowlog_max_len, "slowlog-max-len", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)              \
     X(save, "save", STRING, "3600 1 300 100 60 10000", 0, 0, PARAM_MUTABLE, config_check_save)     \
@@ -98,7 +98,7 @@ static inline void *params_module(struct params *p, const struct param_ref *ref)
 struct config {
     pthread_mutex_t lock;
     struct params p;
-    char *file;        /* absolute path of the config file, or NULL */
+    char *file; /* absolute path of the config file, or NULL */
     unsigned generation;
 };
 extern struct config config;

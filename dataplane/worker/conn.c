@@ -33,7 +33,6 @@ struct conn *conn_create(struct worker *w, int fd, const char *peer)
     c->parser.auth_required = !c->authenticated;
     reply_init(&c->out, 2);
     c->ctime_ms = c->last_ms = w->now_ms;
-    c->last_cmd = "NULL";
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     sock_local_name(fd, c->local, sizeof(c->local));
 
@@ -244,8 +243,7 @@ int conn_write(struct conn *c)
     }
     bool pending = c->out.bytes > 0 && c->out.head && c->out.head->kind != RBLOCK_HOLE;
     if (pending != !!(c->flags & CONN_WANT_WRITE)) {
-        struct epoll_event ev = { .events = EPOLLIN | (pending ? EPOLLOUT : 0),
-                                  .data.ptr = c };
+        struct epoll_event ev = { .events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c };
         epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
         c->flags ^= CONN_WANT_WRITE;
     }

@@ -18,6 +18,7 @@
 
 struct worker;
 struct shard_msg;
+struct cmd_def;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -59,7 +60,7 @@ struct conn {
     bool authenticated;
     char *name, *lib_name, *lib_ver;
     int64_t ctime_ms, last_ms;
-    const char *last_cmd;
+    const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
     uint64_t tx_need;
     int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
     char peer[64];

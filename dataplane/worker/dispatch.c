@@ -116,8 +116,8 @@ static void execute(struct worker *w, struct cmd_ctx *ctx, const char *peer, con
 }
 
 static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def *d,
-                     const struct cmd_def *parent, int argc, struct resp_arg *argv,
-                     struct reply *r, int db)
+                     const struct cmd_def *parent, int argc, struct resp_arg *argv, struct reply *r,
+                     int db)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->argc = argc;
@@ -204,7 +204,8 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         w->stats.error_replies++;
         return DISPATCH_DONE;
     }
-    c->last_cmd = d->name;
+    c->last_cmd = d;
+    c->last_parent = parent;
     if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
         reply_error(&c->out, ERR_NOAUTH);
         w->cmdstats[d->id].rejected++;

@@ -42,17 +42,23 @@ static const struct {
     const char *name;
     unsigned bit;
 } section_names[] = {
-    { "server", SEC_SERVER },       { "clients", SEC_CLIENTS },
-    { "memory", SEC_MEMORY },       { "persistence", SEC_PERSISTENCE },
-    { "stats", SEC_STATS },         { "replication", SEC_REPLICATION },
-    { "cpu", SEC_CPU },             { "modules", SEC_MODULES },
-    { "commandstats", SEC_COMMANDSTATS }, { "errorstats", SEC_ERRORSTATS },
-    { "cluster", SEC_CLUSTER },     { "keyspace", SEC_KEYSPACE },
+    { "server", SEC_SERVER },
+    { "clients", SEC_CLIENTS },
+    { "memory", SEC_MEMORY },
+    { "persistence", SEC_PERSISTENCE },
+    { "stats", SEC_STATS },
+    { "replication", SEC_REPLICATION },
+    { "cpu", SEC_CPU },
+    { "modules", SEC_MODULES },
+    { "commandstats", SEC_COMMANDSTATS },
+    { "errorstats", SEC_ERRORSTATS },
+    { "cluster", SEC_CLUSTER },
+    { "keyspace", SEC_KEYSPACE },
     { "pollux", SEC_POLLUX },
 };
 
 #define SEC_DEFAULT                                                                                \
-    (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | SEC_REPLICATION |     \
+    (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | SEC_REPLICATION |       \
      SEC_CPU | SEC_MODULES | SEC_ERRORSTATS | SEC_CLUSTER | SEC_KEYSPACE | SEC_POLLUX)
 #define SEC_ALL (SEC_DEFAULT | SEC_COMMANDSTATS)
 
@@ -151,8 +157,7 @@ static void section_server(struct strbuf *s, int64_t now_ms)
                   "executable:%s\r\n"
                   "config_file:%s\r\n"
                   "io_threads_active:0\r\n",
-                  SERVER_REDIS_VERSION, u.sysname, u.release, u.machine,
-                  (int)(sizeof(void *) * 8),
+                  SERVER_REDIS_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8),
 #ifdef __GNUC__
                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
 #else
@@ -330,69 +335,68 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         in += avg_samples(server.workers[i]->in_samples);
         out += avg_samples(server.workers[i]->out_samples);
     }
-    strbuf_printf(s,
-                  "# Stats\r\n"
-                  "total_connections_received:%llu\r\n"
-                  "total_commands_processed:%llu\r\n"
-                  "instantaneous_ops_per_sec:%llu\r\n"
-                  "total_net_input_bytes:%llu\r\n"
-                  "total_net_output_bytes:%llu\r\n"
-                  "total_net_repl_input_bytes:0\r\n"
-                  "total_net_repl_output_bytes:0\r\n"
-                  "instantaneous_input_kbps:%.2f\r\n"
-                  "instantaneous_output_kbps:%.2f\r\n"
-                  "instantaneous_input_repl_kbps:0.00\r\n"
-                  "instantaneous_output_repl_kbps:0.00\r\n"
-                  "rejected_connections:%llu\r\n"
-                  "sync_full:0\r\n"
-                  "sync_partial_ok:0\r\n"
-                  "sync_partial_err:0\r\n"
-                  "expired_keys:%llu\r\n"
-                  "expired_stale_perc:%.2f\r\n"
-                  "expired_time_cap_reached_count:%llu\r\n"
-                  "expire_cycle_cpu_milliseconds:0\r\n"
-                  "evicted_keys:%llu\r\n"
-                  "evicted_clients:0\r\n"
-                  "total_eviction_exceeded_time:0\r\n"
-                  "current_eviction_exceeded_time:0\r\n"
-                  "keyspace_hits:%llu\r\n"
-                  "keyspace_misses:%llu\r\n"
-                  "pubsub_channels:0\r\n"
-                  "pubsub_patterns:0\r\n"
-                  "pubsubshard_channels:0\r\n"
-                  "latest_fork_usec:0\r\n"
-                  "total_forks:0\r\n"
-                  "migrate_cached_sockets:0\r\n"
-                  "slave_expires_tracked_keys:0\r\n"
-                  "active_defrag_hits:0\r\n"
-                  "active_defrag_misses:0\r\n"
-                  "active_defrag_key_hits:0\r\n"
-                  "active_defrag_key_misses:0\r\n"
-                  "total_active_defrag_time:0\r\n"
-                  "current_active_defrag_time:0\r\n"
-                  "tracking_total_keys:0\r\n"
-                  "tracking_total_items:0\r\n"
-                  "tracking_total_prefixes:0\r\n"
-                  "unexpected_error_replies:%llu\r\n"
-                  "total_error_replies:%llu\r\n"
-                  "dump_payload_sanitizations:0\r\n"
-                  "total_reads_processed:%llu\r\n"
-                  "total_writes_processed:%llu\r\n"
-                  "io_threaded_reads_processed:0\r\n"
-                  "io_threaded_writes_processed:0\r\n"
-                  "reply_buffer_shrinks:0\r\n"
-                  "reply_buffer_expands:0\r\n",
-                  (unsigned long long)t->connections, (unsigned long long)t->commands,
-                  (unsigned long long)ops, (unsigned long long)t->net_input_bytes,
-                  (unsigned long long)t->net_output_bytes, (double)in / 1024, (double)out / 1024,
-                  (unsigned long long)t->rejected_conn, (unsigned long long)ss->expired_keys,
-                  (double)ss->expired_stale_perc,
-                  (unsigned long long)ss->expired_time_cap_reached_count,
-                  (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
-                  (unsigned long long)ss->keyspace_misses,
-                  (unsigned long long)t->unexpected_error_replies,
-                  (unsigned long long)t->error_replies, (unsigned long long)t->loop_passes,
-                  (unsigned long long)t->busy_passes);
+    strbuf_printf(
+        s,
+        "# Stats\r\n"
+        "total_connections_received:%llu\r\n"
+        "total_commands_processed:%llu\r\n"
+        "instantaneous_ops_per_sec:%llu\r\n"
+        "total_net_input_bytes:%llu\r\n"
+        "total_net_output_bytes:%llu\r\n"
+        "total_net_repl_input_bytes:0\r\n"
+        "total_net_repl_output_bytes:0\r\n"
+        "instantaneous_input_kbps:%.2f\r\n"
+        "instantaneous_output_kbps:%.2f\r\n"
+        "instantaneous_input_repl_kbps:0.00\r\n"
+        "instantaneous_output_repl_kbps:0.00\r\n"
+        "rejected_connections:%llu\r\n"
+        "sync_full:0\r\n"
+        "sync_partial_ok:0\r\n"
+        "sync_partial_err:0\r\n"
+        "expired_keys:%llu\r\n"
+        "expired_stale_perc:%.2f\r\n"
+        "expired_time_cap_reached_count:%llu\r\n"
+        "expire_cycle_cpu_milliseconds:0\r\n"
+        "evicted_keys:%llu\r\n"
+        "evicted_clients:0\r\n"
+        "total_eviction_exceeded_time:0\r\n"
+        "current_eviction_exceeded_time:0\r\n"
+        "keyspace_hits:%llu\r\n"
+        "keyspace_misses:%llu\r\n"
+        "pubsub_channels:0\r\n"
+        "pubsub_patterns:0\r\n"
+        "pubsubshard_channels:0\r\n"
+        "latest_fork_usec:0\r\n"
+        "total_forks:0\r\n"
+        "migrate_cached_sockets:0\r\n"
+        "slave_expires_tracked_keys:0\r\n"
+        "active_defrag_hits:0\r\n"
+        "active_defrag_misses:0\r\n"
+        "active_defrag_key_hits:0\r\n"
+        "active_defrag_key_misses:0\r\n"
+        "total_active_defrag_time:0\r\n"
+        "current_active_defrag_time:0\r\n"
+        "tracking_total_keys:0\r\n"
+        "tracking_total_items:0\r\n"
+        "tracking_total_prefixes:0\r\n"
+        "unexpected_error_replies:%llu\r\n"
+        "total_error_replies:%llu\r\n"
+        "dump_payload_sanitizations:0\r\n"
+        "total_reads_processed:%llu\r\n"
+        "total_writes_processed:%llu\r\n"
+        "io_threaded_reads_processed:0\r\n"
+        "io_threaded_writes_processed:0\r\n"
+        "reply_buffer_shrinks:0\r\n"
+        "reply_buffer_expands:0\r\n",
+        (unsigned long long)t->connections, (unsigned long long)t->commands,
+        (unsigned long long)ops, (unsigned long long)t->net_input_bytes,
+        (unsigned long long)t->net_output_bytes, (double)in / 1024, (double)out / 1024,
+        (unsigned long long)t->rejected_conn, (unsigned long long)ss->expired_keys,
+        (double)ss->expired_stale_perc, (unsigned long long)ss->expired_time_cap_reached_count,
+        (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
+        (unsigned long long)ss->keyspace_misses, (unsigned long long)t->unexpected_error_replies,
+        (unsigned long long)t->error_replies, (unsigned long long)t->loop_passes,
+        (unsigned long long)t->busy_passes);
 }
 
 static void section_replication(struct strbuf *s)
@@ -519,7 +523,7 @@ void server_info(struct strbuf *s, int nsections, const struct resp_arg *section
 #define SEP()                                                                                      \
     do {                                                                                           \
         if (!first)                                                                                \
-            strbuf_printf(s, "\r\n");                                                             \
+            strbuf_printf(s, "\r\n");                                                              \
         first = false;                                                                             \
     } while (0)
     if (mask & SEC_SERVER) {

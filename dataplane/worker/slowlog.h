@@ -13,7 +13,7 @@
 
 struct worker;
 
-#define SLOWLOG_MAX_ARGC 32
+#define SLOWLOG_MAX_ARGC   32
 #define SLOWLOG_MAX_STRING 128
 
 void slowlog_add(struct worker *w, int argc, const struct resp_arg *argv, uint64_t usec,

@@ -19,10 +19,10 @@
 #include "sock.h"
 #include "util.h"
 
-#define EV_BATCH      256
-#define RING_BATCH     256
-#define EV_EVENTFD    1000 /* epoll data of the wake-up eventfd; listeners use 0..15 */
-#define CRON_NS       1000000ull /* timers run at most once per millisecond */
+#define EV_BATCH   256
+#define RING_BATCH 256
+#define EV_EVENTFD 1000       /* epoll data of the wake-up eventfd; listeners use 0..15 */
+#define CRON_NS    1000000ull /* timers run at most once per millisecond */
 
 static _Thread_local struct worker *self;
 
@@ -150,7 +150,12 @@ static void tx_start_next(struct worker *w)
 void worker_tx_begin(struct worker *w, struct conn *c, uint64_t need)
 {
     c->flags |= CONN_BLOCKED | CONN_TX_QUEUED;
-    c->tx_need = need;
+    /*
+     * A transaction always holds its coordinator's own shard too: then it can
+     * only execute while nobody else holds this worker, so no other thread is
+     * reading this worker's connections or counters while it runs.
+     */
+    c->tx_need = need | (1ull << w->id);
     c->tx_next = NULL;
     if (w->tx_wait_tail)
         w->tx_wait_tail->tx_next = c;
@@ -564,7 +569,6 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         w->now_ns = clock_mono_ns();
         w->now_ms = clock_real_ms();
-        w->stats.loop_passes++;
         unsigned work = 0;
 
         if (w->hold.holder != -1) {
@@ -573,6 +577,7 @@ static void *worker_main(void *arg)
             shard_flush(&w->port);
             continue;
         }
+        w->stats.loop_passes++;
         {
             int timeout = 0;
             long long idle_us = w->params.srv.pollux_idle_sleep_us;

@@ -28,15 +28,15 @@ struct server;
 
 /* Counters of one worker; INFO sums them over workers. */
 struct worker_stats {
-    uint64_t commands;             /* total_commands_processed */
-    uint64_t connections;          /* total_connections_received */
-    uint64_t rejected_conn;        /* rejected_connections */
-    uint64_t net_input_bytes;      /* total_net_input_bytes */
-    uint64_t net_output_bytes;     /* total_net_output_bytes */
-    uint64_t error_replies;        /* total_error_replies */
-    uint64_t forwarded;            /* requests sent to another shard */
-    uint64_t forwarded_in;         /* requests executed for another shard */
-    uint64_t transactions;         /* multi-shard transactions coordinated */
+    uint64_t commands;         /* total_commands_processed */
+    uint64_t connections;      /* total_connections_received */
+    uint64_t rejected_conn;    /* rejected_connections */
+    uint64_t net_input_bytes;  /* total_net_input_bytes */
+    uint64_t net_output_bytes; /* total_net_output_bytes */
+    uint64_t error_replies;    /* total_error_replies */
+    uint64_t forwarded;        /* requests sent to another shard */
+    uint64_t forwarded_in;     /* requests executed for another shard */
+    uint64_t transactions;     /* multi-shard transactions coordinated */
     uint64_t client_qbuf_limit_disconnections;
     uint64_t unexpected_error_replies;
     uint64_t loop_passes;
@@ -98,10 +98,10 @@ struct worker {
     struct conn *tx_wait_head, *tx_wait_tail; /* connections queued for a transaction */
 
     /* connections */
-    struct conn *conns;       /* all live connections (doubly linked) */
+    struct conn *conns; /* all live connections (doubly linked) */
     unsigned nconns;
-    struct conn *flush_head;  /* connections with output to write this pass */
-    struct conn *zombies;     /* closed, waiting for forwarded replies */
+    struct conn *flush_head; /* connections with output to write this pass */
+    struct conn *zombies;    /* closed, waiting for forwarded replies */
     uint64_t next_cron_ns;
     uint64_t next_expire_ns;
     uint64_t idle_since_ns;
@@ -109,7 +109,7 @@ struct worker {
 
     /* statistics */
     struct worker_stats stats;
-    struct cmd_stat *cmdstats; /* indexed by cmd_def.id */
+    struct cmd_stat *cmdstats;     /* indexed by cmd_def.id */
     struct slowlog_entry *slowlog; /* ring of slowlog_max_len entries, newest at slowlog_head */
     unsigned slowlog_cap, slowlog_len, slowlog_head;
     uint64_t ops_sample_time_ns, ops_sample_count;

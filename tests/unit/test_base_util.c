@@ -34,8 +34,9 @@ static void str2ll_accepts_what_redis_accepts(void **state)
 static void ll2str_round_trips(void **state)
 {
     (void)state;
-    long long vals[] = { 0, 1, -1, 10, 123456789, -987654321, 9223372036854775807LL,
-                         -9223372036854775807LL - 1 };
+    long long vals[] = {
+        0, 1, -1, 10, 123456789, -987654321, 9223372036854775807LL, -9223372036854775807LL - 1
+    };
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         char buf[32];
         size_t n = util_ll2str(buf, vals[i]);

@@ -1,0 +1,1200 @@
+/*
+ * Keyspace commands: existence, types, expiry, iteration, renames, copies,
+ * moves between databases, flushing, and the OBJECT and MEMORY introspection
+ * containers.
+ *
+ * Commands that span the keyspace (KEYS, DBSIZE, RANDOMKEY, FLUSHDB,
+ * FLUSHALL, SWAPDB) run with every shard held and walk each shard's store;
+ * SCAN runs on the one shard its cursor names. Values are copied between
+ * entries with store_set (RENAME, COPY, MOVE), so a key keeps its value,
+ * encoding and expiry but starts a fresh LRU/LFU history.
+ */
+#include "cmd.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "common.h"
+#include "mem.h"
+#include "util.h"
+
+static inline struct store *key_store(struct cmd_ctx *c, int i, struct skey *k)
+{
+    skey_init(k, c->argv[i].ptr, c->argv[i].len);
+    return cmd_store(c, k->ptr, k->len);
+}
+
+/*
+ * A read that must not disturb the key's LRU/LFU data but still counts as a
+ * keyspace hit or miss (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS, OBJECT).
+ */
+static struct kv *lookup_notouch(struct cmd_ctx *c, struct store *s, const struct skey *k, int db)
+{
+    struct kv *e = store_lookup(s, db, k, c->now_ms, STORE_NOTOUCH);
+    struct store_stats *st = store_stats(s);
+    if (e != NULL)
+        st->keyspace_hits++;
+    else
+        st->keyspace_misses++;
+    return e;
+}
+
+/* The stores a ROUTE_ALL command holds: just c->store on one shard, else every shard's. */
+static inline unsigned held_count(const struct cmd_ctx *c)
+{
+    return c->store != NULL ? 1 : c->nshards;
+}
+
+static inline struct store *held_store(const struct cmd_ctx *c, unsigned i)
+{
+    return c->store != NULL ? c->store : c->stores[i];
+}
+
+static inline bool expired(const struct kv *e, int64_t now_ms)
+{
+    int64_t when = kv_expire(e);
+    return when != -1 && now_ms > when;
+}
+
+static const char *type_name(const struct kv *e)
+{
+    switch (kv_type(e)) {
+    case KV_STRING:
+        return "string";
+    }
+    return "none";
+}
+
+static const char *encoding_name(const struct kv *e)
+{
+    switch (kv_enc(e)) {
+    case KV_ENC_INT:
+        return "int";
+    case KV_ENC_EMBSTR:
+        return "embstr";
+    case KV_ENC_RAW:
+        break;
+    }
+    return "raw";
+}
+
+static void reply_help(struct reply *r, const char *const *lines, size_t n)
+{
+    reply_array(r, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_status(r, lines[i]);
+}
+
+/* ---- DEL, EXISTS, TOUCH, TYPE ------------------------------------------- */
+
+static void cmd_del(struct cmd_ctx *c)
+{
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++) {
+        struct skey k;
+        struct store *s = key_store(c, i, &k);
+        if (store_delete(s, c->db, &k, c->now_ms))
+            n++;
+    }
+    c->dirty += n;
+    reply_int(c->reply, n);
+}
+
+/* Every argument counts, so a key named twice is counted twice. */
+static void cmd_exists(struct cmd_ctx *c)
+{
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++) {
+        struct skey k;
+        struct store *s = key_store(c, i, &k);
+        if (lookup_notouch(c, s, &k, c->db) != NULL)
+            n++;
+    }
+    reply_int(c->reply, n);
+}
+
+static void cmd_touch(struct cmd_ctx *c)
+{
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++) {
+        struct skey k;
+        struct store *s = key_store(c, i, &k);
+        if (store_lookup(s, c->db, &k, c->now_ms, 0) != NULL)
+            n++;
+    }
+    reply_int(c->reply, n);
+}
+
+static void cmd_type(struct cmd_ctx *c)
+{
+    struct skey k;
+    struct store *s = key_store(c, 1, &k);
+    struct kv *e = lookup_notouch(c, s, &k, c->db);
+    reply_status(c->reply, e != NULL ? type_name(e) : "none");
+}
+
+/* ---- expiry ------------------------------------------------------------- */
+
+enum { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
+
+/*
+ * EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT].
+ * Options are checked first, then the time (overflow of the conversion to
+ * milliseconds or of the addition to the current time is an invalid expire
+ * time), then the key. A persistent key counts as an infinite TTL for GT and
+ * LT. A time not in the future deletes the key and still answers 1.
+ */
+static void expire_generic(struct cmd_ctx *c, bool seconds, bool relative)
+{
+    unsigned f = 0;
+    for (int j = 3; j < c->argc; j++) {
+        const struct resp_arg *a = &c->argv[j];
+        unsigned t = 0;
+        if (util_strcaseeq(a->ptr, a->len, "nx"))
+            t = EXP_NX;
+        else if (util_strcaseeq(a->ptr, a->len, "xx"))
+            t = EXP_XX;
+        else if (util_strcaseeq(a->ptr, a->len, "gt"))
+            t = EXP_GT;
+        else if (util_strcaseeq(a->ptr, a->len, "lt"))
+            t = EXP_LT;
+        if (t == 0) {
+            int n = a->len > 512 ? 512 : (int)a->len;
+            reply_errorf(c->reply, ERRF_UNSUPPORTED_OPTION, n, a->ptr);
+            return;
+        }
+        f |= t;
+    }
+    if ((f & EXP_NX) && (f & (EXP_XX | EXP_GT | EXP_LT))) {
+        reply_error(c->reply, ERR_EXPIRE_NXXX);
+        return;
+    }
+    if ((f & EXP_GT) && (f & EXP_LT)) {
+        reply_error(c->reply, ERR_EXPIRE_GTLT);
+        return;
+    }
+
+    long long when;
+    if (!cmd_arg_ll(c, 2, &when))
+        return;
+    if (seconds) {
+        if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)
+            goto invalid;
+        when *= 1000;
+    }
+    if (relative) {
+        if (when > LLONG_MAX - c->now_ms)
+            goto invalid;
+        when += c->now_ms;
+    }
+
+    struct skey k;
+    struct store *s = key_store(c, 1, &k);
+    struct kv *e = store_lookup(s, c->db, &k, c->now_ms, STORE_NOSTATS);
+    if (e == NULL) {
+        reply_int(c->reply, 0);
+        return;
+    }
+    if (f != 0) {
+        int64_t cur = kv_expire(e);
+        if (((f & EXP_NX) && cur != -1) || ((f & EXP_XX) && cur == -1) ||
+            ((f & EXP_GT) && (cur == -1 || when <= cur)) ||
+            ((f & EXP_LT) && cur != -1 && when >= cur)) {
+            reply_int(c->reply, 0);
+            return;
+        }
+    }
+    if (when <= c->now_ms)
+        store_delete_entry(s, c->db, e);
+    else
+        store_set_expire(s, c->db, e, when);
+    c->dirty++;
+    reply_int(c->reply, 1);
+    return;
+invalid:
+    reply_errorf(c->reply, ERRF_INVALID_EXPIRE, c->cmd->name);
+}
+
+static void cmd_expire(struct cmd_ctx *c)
+{
+    expire_generic(c, true, true);
+}
+
+static void cmd_pexpire(struct cmd_ctx *c)
+{
+    expire_generic(c, false, true);
+}
+
+static void cmd_expireat(struct cmd_ctx *c)
+{
+    expire_generic(c, true, false);
+}
+
+static void cmd_pexpireat(struct cmd_ctx *c)
+{
+    expire_generic(c, false, false);
+}
+
+/* TTL/PTTL (remaining) and EXPIRETIME/PEXPIRETIME (absolute); -2 missing, -1 persistent. */
+static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
+{
+    struct skey k;
+    struct store *s = key_store(c, 1, &k);
+    struct kv *e = lookup_notouch(c, s, &k, c->db);
+    if (e == NULL) {
+        reply_int(c->reply, -2);
+        return;
+    }
+    long long when = kv_expire(e);
+    if (when == -1) {
+        reply_int(c->reply, -1);
+        return;
+    }
+    long long v = absolute ? when : when - c->now_ms;
+    if (v < 0)
+        v = 0;
+    /* Seconds round to nearest, computed without overflow near LLONG_MAX. */
+    reply_int(c->reply, ms ? v : v / 1000 + (v % 1000 >= 500));
+}
+
+static void cmd_ttl(struct cmd_ctx *c)
+{
+    ttl_generic(c, false, false);
+}
+
+static void cmd_pttl(struct cmd_ctx *c)
+{
+    ttl_generic(c, true, false);
+}
+
+static void cmd_expiretime(struct cmd_ctx *c)
+{
+    ttl_generic(c, false, true);
+}
+
+static void cmd_pexpiretime(struct cmd_ctx *c)
+{
+    ttl_generic(c, true, true);
+}
+
+static void cmd_persist(struct cmd_ctx *c)
+{
+    struct skey k;
+    struct store *s = key_store(c, 1, &k);
+    struct kv *e = store_lookup(s, c->db, &k, c->now_ms, STORE_NOSTATS);
+    if (e == NULL || kv_expire(e) == -1) {
+        reply_int(c->reply, 0);
+        return;
+    }
+    store_set_expire(s, c->db, e, -1);
+    c->dirty++;
+    reply_int(c->reply, 1);
+}
+
+/* ---- KEYS, SCAN, RANDOMKEY, DBSIZE -------------------------------------- */
+
+struct keys_walk {
+    struct reply *r;
+    const char *pat;
+    size_t patlen;
+    bool all;
+    int64_t now_ms;
+    long long n;
+};
+
+static void keys_visit(void *arg, struct kv *e)
+{
+    struct keys_walk *w = arg;
+    if (expired(e, w->now_ms))
+        return;
+    size_t klen;
+    const char *key = kv_key(e, &klen);
+    if (!w->all && !util_glob_match(w->pat, w->patlen, key, klen, false))
+        return;
+    reply_bulk(w->r, key, klen);
+    w->n++;
+}
+
+/* KEYS pattern: every live matching key of every shard (expired ones are skipped, not deleted). */
+static void cmd_keys(struct cmd_ctx *c)
+{
+    struct keys_walk w = {
+        .r = c->reply,
+        .pat = c->argv[1].ptr,
+        .patlen = c->argv[1].len,
+        .all = c->argv[1].len == 1 && c->argv[1].ptr[0] == '*',
+        .now_ms = c->now_ms,
+    };
+    struct rblock *hdr = reply_defer(c->reply);
+    for (unsigned i = 0; i < held_count(c); i++) {
+        struct store *s = held_store(c, i);
+        uint64_t cur = 0;
+        do
+            cur = store_scan(s, c->db, cur, keys_visit, &w);
+        while (cur != 0);
+    }
+    reply_defer_set(c->reply, hdr, REPLY_AGG_ARRAY, w.n);
+}
+
+/* Entries a SCAN call visited, in order; grows from an inline array. */
+struct scan_acc {
+    struct kv **v;
+    size_t n, cap;
+    struct kv *inl[64];
+};
+
+static void scan_visit(void *arg, struct kv *e)
+{
+    struct scan_acc *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap * 2;
+        if (a->v == a->inl) {
+            a->v = mem_alloc(cap * sizeof(*a->v));
+            memcpy(a->v, a->inl, a->n * sizeof(*a->v));
+        } else {
+            a->v = mem_realloc(a->v, cap * sizeof(*a->v));
+        }
+        a->cap = cap;
+    }
+    a->v[a->n++] = e;
+}
+
+static void reply_cursor(struct reply *r, uint64_t cur)
+{
+    char buf[24];
+    reply_bulk(r, buf, util_ull2str(buf, cur));
+}
+
+/*
+ * SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
+ *
+ * The cursor's low cmd_scan_bits(nshards) bits name the shard, the rest is
+ * that shard's store cursor. Like Redis, one call visits buckets until it
+ * has seen `count` entries (or 10 * count buckets), then filters what it saw
+ * by pattern, by type, and by expiry (deleting expired keys on the way).
+ * When a shard is done the next cursor points at the start of the next
+ * shard, and 0 follows the last.
+ */
+static void cmd_scan(struct cmd_ctx *c)
+{
+    uint64_t cursor;
+    if (!cmd_parse_cursor(c->argv[1].ptr, c->argv[1].len, &cursor)) {
+        reply_error(c->reply, ERR_INVALID_CURSOR);
+        return;
+    }
+    long long count = 10;
+    const struct resp_arg *pat = NULL, *type = NULL;
+    for (int j = 2; j < c->argc; j += 2) {
+        bool more = j + 1 < c->argc;
+        if (more && cmd_arg_is(c, j, "count")) {
+            if (!cmd_arg_ll(c, j + 1, &count))
+                return;
+            if (count < 1) {
+                reply_error(c->reply, ERR_SYNTAX);
+                return;
+            }
+        } else if (more && cmd_arg_is(c, j, "match")) {
+            pat = &c->argv[j + 1];
+        } else if (more && cmd_arg_is(c, j, "type")) {
+            type = &c->argv[j + 1];
+        } else {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (pat != NULL && pat->len == 1 && pat->ptr[0] == '*')
+        pat = NULL;
+
+    unsigned nshards = c->nshards > 0 ? c->nshards : 1;
+    unsigned bits = cmd_scan_bits(nshards);
+    unsigned shard = cmd_scan_shard(cursor, nshards);
+    struct store *s = NULL;
+    if (shard < nshards)
+        s = c->store != NULL ? (c->shard == shard || nshards == 1 ? c->store : NULL)
+                             : c->stores[shard];
+    if (s == NULL) {
+        /* A cursor no SCAN handed out: nothing more to visit. */
+        reply_array(c->reply, 2);
+        reply_cursor(c->reply, 0);
+        reply_empty_array(c->reply);
+        return;
+    }
+
+    struct scan_acc acc = { .n = 0, .cap = ARRAY_SIZE(acc.inl) };
+    acc.v = acc.inl;
+    uint64_t cur = cursor >> bits;
+    long long budget = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    do
+        cur = store_scan(s, c->db, cur, scan_visit, &acc);
+    while (cur != 0 && budget-- > 0 && acc.n < (size_t)count);
+
+    bool want_string = type == NULL || util_strcaseeq(type->ptr, type->len, "string");
+    size_t kept = 0;
+    for (size_t i = 0; i < acc.n; i++) {
+        struct kv *e = acc.v[i];
+        size_t klen;
+        const char *key = kv_key(e, &klen);
+        if (pat != NULL && !util_glob_match(pat->ptr, pat->len, key, klen, false))
+            continue;
+        if (!want_string || kv_type(e) != KV_STRING)
+            continue;
+        if (expired(e, c->now_ms)) {
+            /* The lookup removes it the way any read of an expired key does. */
+            struct skey k;
+            skey_init(&k, key, klen);
+            store_lookup(s, c->db, &k, c->now_ms, STORE_NOTOUCH);
+            continue;
+        }
+        acc.v[kept++] = e;
+    }
+
+    uint64_t next;
+    if (cur != 0)
+        next = (cur << bits) | shard;
+    else
+        next = shard + 1 < nshards ? shard + 1 : 0;
+    reply_array(c->reply, 2);
+    reply_cursor(c->reply, next);
+    reply_array(c->reply, (long long)kept);
+    for (size_t i = 0; i < kept; i++) {
+        size_t klen;
+        const char *key = kv_key(acc.v[i], &klen);
+        reply_bulk(c->reply, key, klen);
+    }
+    if (acc.v != acc.inl)
+        mem_free(acc.v);
+}
+
+/*
+ * RANDOMKEY: pick a shard with probability proportional to its key count,
+ * then a random key there. store_random() empties a shard of expired keys
+ * when it finds no live one, so the loop ends (bounded all the same).
+ */
+static void cmd_randomkey(struct cmd_ctx *c)
+{
+    unsigned n = held_count(c);
+    for (int round = 0; round < 100; round++) {
+        size_t total = 0;
+        for (unsigned i = 0; i < n; i++)
+            total += store_count(held_store(c, i), c->db);
+        if (total == 0) {
+            reply_null(c->reply);
+            return;
+        }
+        size_t pick = (size_t)(util_rand64() % total);
+        unsigned i = 0;
+        for (; i + 1 < n; i++) {
+            size_t cnt = store_count(held_store(c, i), c->db);
+            if (pick < cnt)
+                break;
+            pick -= cnt;
+        }
+        struct kv *e = store_random(held_store(c, i), c->db, c->now_ms);
+        if (e != NULL) {
+            size_t klen;
+            const char *key = kv_key(e, &klen);
+            reply_bulk(c->reply, key, klen);
+            return;
+        }
+    }
+    reply_null(c->reply);
+}
+
+static void cmd_dbsize(struct cmd_ctx *c)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < held_count(c); i++)
+        total += store_count(held_store(c, i), c->db);
+    reply_int(c->reply, (long long)total);
+}
+
+/* ---- RENAME, COPY, MOVE ------------------------------------------------- */
+
+/* Write a copy of e (value, encoding, expiry) as key k of database db in store s. */
+static void copy_entry(struct store *s, int db, const struct skey *k, struct kv *e)
+{
+    size_t vlen;
+    const char *v = kv_val(e, &vlen);
+    store_set(s, db, k, v, vlen, kv_enc(e), kv_expire(e), 0);
+}
+
+static void rename_generic(struct cmd_ctx *c, bool nx)
+{
+    const struct resp_arg *a = &c->argv[1], *b = &c->argv[2];
+    struct skey ks, kd;
+    struct store *ss = key_store(c, 1, &ks);
+    struct kv *e = store_lookup(ss, c->db, &ks, c->now_ms, STORE_NOSTATS);
+    if (e == NULL) {
+        reply_error(c->reply, ERR_NO_SUCH_KEY);
+        return;
+    }
+    if (a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0) {
+        if (nx)
+            reply_int(c->reply, 0);
+        else
+            reply_ok(c->reply);
+        return;
+    }
+    struct store *sd = key_store(c, 2, &kd);
+    if (nx && store_lookup(sd, c->db, &kd, c->now_ms, STORE_NOSTATS) != NULL) {
+        reply_int(c->reply, 0);
+        return;
+    }
+    copy_entry(sd, c->db, &kd, e);
+    store_delete_entry(ss, c->db, e);
+    c->dirty++;
+    if (nx)
+        reply_int(c->reply, 1);
+    else
+        reply_ok(c->reply);
+}
+
+static void cmd_rename(struct cmd_ctx *c)
+{
+    rename_generic(c, false);
+}
+
+static void cmd_renamenx(struct cmd_ctx *c)
+{
+    rename_generic(c, true);
+}
+
+/* COPY source destination [DB destination-db] [REPLACE] */
+static void cmd_copy(struct cmd_ctx *c)
+{
+    struct skey ks, kd;
+    struct store *ss = key_store(c, 1, &ks);
+    struct store *sd = key_store(c, 2, &kd);
+    int dbid = c->db;
+    bool replace = false;
+    for (int j = 3; j < c->argc; j++) {
+        if (cmd_arg_is(c, j, "replace")) {
+            replace = true;
+        } else if (j + 1 < c->argc && cmd_arg_is(c, j, "db")) {
+            if (!cmd_arg_int(c, j + 1, &dbid))
+                return;
+            if (dbid < 0 || dbid >= store_databases(sd)) {
+                reply_error(c->reply, ERR_DB_RANGE);
+                return;
+            }
+            j++;
+        } else {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (dbid == c->db && ks.len == kd.len && memcmp(ks.ptr, kd.ptr, ks.len) == 0) {
+        reply_error(c->reply, ERR_SAME_OBJECT);
+        return;
+    }
+    struct kv *e = store_lookup(ss, c->db, &ks, c->now_ms, 0);
+    if (e == NULL) {
+        reply_int(c->reply, 0);
+        return;
+    }
+    if (!replace && store_lookup(sd, dbid, &kd, c->now_ms, STORE_NOSTATS) != NULL) {
+        reply_int(c->reply, 0);
+        return;
+    }
+    copy_entry(sd, dbid, &kd, e);
+    c->dirty++;
+    reply_int(c->reply, 1);
+}
+
+static void cmd_move(struct cmd_ctx *c)
+{
+    int dbid;
+    if (!cmd_arg_int(c, 2, &dbid))
+        return;
+    struct skey k;
+    struct store *s = key_store(c, 1, &k);
+    if (dbid < 0 || dbid >= store_databases(s)) {
+        reply_error(c->reply, ERR_DB_RANGE);
+        return;
+    }
+    if (dbid == c->db) {
+        reply_error(c->reply, ERR_SAME_OBJECT);
+        return;
+    }
+    struct kv *e = store_lookup(s, c->db, &k, c->now_ms, STORE_NOSTATS);
+    if (e == NULL || store_lookup(s, dbid, &k, c->now_ms, STORE_NOSTATS) != NULL) {
+        reply_int(c->reply, 0);
+        return;
+    }
+    copy_entry(s, dbid, &k, e);
+    store_delete_entry(s, c->db, e);
+    c->dirty++;
+    reply_int(c->reply, 1);
+}
+
+/* ---- SWAPDB, FLUSHDB, FLUSHALL ------------------------------------------ */
+
+static bool db_index(const struct resp_arg *a, const char *err, struct cmd_ctx *c, int *out)
+{
+    long long v;
+    if (!util_str2ll(a->ptr, a->len, &v) || v < INT_MIN || v > INT_MAX) {
+        reply_error(c->reply, err);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+static void cmd_swapdb(struct cmd_ctx *c)
+{
+    int a, b;
+    if (!db_index(&c->argv[1], ERR_SWAPDB_FIRST, c, &a) ||
+        !db_index(&c->argv[2], ERR_SWAPDB_SECOND, c, &b))
+        return;
+    int ndb = store_databases(held_store(c, 0));
+    if (a < 0 || a >= ndb || b < 0 || b >= ndb) {
+        reply_error(c->reply, ERR_DB_RANGE);
+        return;
+    }
+    if (a != b)
+        for (unsigned i = 0; i < held_count(c); i++)
+            store_swapdb(held_store(c, i), a, b);
+    c->dirty++;
+    reply_ok(c->reply);
+}
+
+/* FLUSHDB/FLUSHALL take at most one word, SYNC or ASYNC; both flush at once. */
+static bool flush_args_ok(struct cmd_ctx *c)
+{
+    if (c->argc > 2 || (c->argc == 2 && !cmd_arg_is(c, 1, "sync") && !cmd_arg_is(c, 1, "async"))) {
+        reply_error(c->reply, ERR_SYNTAX);
+        return false;
+    }
+    return true;
+}
+
+static void cmd_flushdb(struct cmd_ctx *c)
+{
+    if (!flush_args_ok(c))
+        return;
+    for (unsigned i = 0; i < held_count(c); i++) {
+        struct store *s = held_store(c, i);
+        c->dirty += (long long)store_count(s, c->db);
+        store_flush(s, c->db);
+    }
+    reply_ok(c->reply);
+}
+
+static void cmd_flushall(struct cmd_ctx *c)
+{
+    if (!flush_args_ok(c))
+        return;
+    for (unsigned i = 0; i < held_count(c); i++) {
+        struct store *s = held_store(c, i);
+        for (int db = 0; db < store_databases(s); db++)
+            c->dirty += (long long)store_count(s, db);
+        store_flush(s, -1);
+    }
+    reply_ok(c->reply);
+}
+
+/* ---- OBJECT ------------------------------------------------------------- */
+
+/* Redis shares the integers 0..9999 between keys and reports them with this refcount. */
+#define SHARED_INTEGERS 10000
+#define SHARED_REFCOUNT 2147483647LL
+
+static struct kv *object_lookup(struct cmd_ctx *c, struct store **sp)
+{
+    struct skey k;
+    struct store *s = key_store(c, 2, &k);
+    struct kv *e = lookup_notouch(c, s, &k, c->db);
+    if (e == NULL)
+        reply_null(c->reply);
+    *sp = s;
+    return e;
+}
+
+static void cmd_object_encoding(struct cmd_ctx *c)
+{
+    struct store *s;
+    struct kv *e = object_lookup(c, &s);
+    if (e != NULL)
+        reply_bulk_cstr(c->reply, encoding_name(e));
+}
+
+static void cmd_object_refcount(struct cmd_ctx *c)
+{
+    struct store *s;
+    struct kv *e = object_lookup(c, &s);
+    if (e == NULL)
+        return;
+    long long v;
+    size_t n;
+    const char *p = kv_val(e, &n);
+    if (kv_enc(e) == KV_ENC_INT && util_str2ll(p, n, &v) && v >= 0 && v < SHARED_INTEGERS)
+        reply_int(c->reply, SHARED_REFCOUNT);
+    else
+        reply_int(c->reply, 1);
+}
+
+static void cmd_object_idletime(struct cmd_ctx *c)
+{
+    struct store *s;
+    struct kv *e = object_lookup(c, &s);
+    if (e == NULL)
+        return;
+    if (store_policy_is_lfu(s)) {
+        reply_error(c->reply, ERR_LFU_ON);
+        return;
+    }
+    reply_int(c->reply, store_idle_seconds(s, e, c->now_ms));
+}
+
+static void cmd_object_freq(struct cmd_ctx *c)
+{
+    struct store *s;
+    struct kv *e = object_lookup(c, &s);
+    if (e == NULL)
+        return;
+    if (!store_policy_is_lfu(s)) {
+        reply_error(c->reply, ERR_LFU_OFF);
+        return;
+    }
+    reply_int(c->reply, store_lfu_freq(s, e, c->now_ms));
+}
+
+static const char *const object_help[] = {
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+};
+
+static void cmd_object_help(struct cmd_ctx *c)
+{
+    reply_help(c->reply, object_help, ARRAY_SIZE(object_help));
+}
+
+/* ---- MEMORY ------------------------------------------------------------- */
+
+/* MEMORY USAGE key [SAMPLES count]: the entry's bytes (strings have nothing to sample). */
+static void cmd_memory_usage(struct cmd_ctx *c)
+{
+    for (int j = 3; j < c->argc; j += 2) {
+        long long samples;
+        if (j + 1 < c->argc && cmd_arg_is(c, j, "samples")) {
+            if (!cmd_arg_ll(c, j + 1, &samples))
+                return;
+            if (samples < 0) {
+                reply_error(c->reply, ERR_SYNTAX);
+                return;
+            }
+        } else {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    struct skey k;
+    struct store *s = key_store(c, 2, &k);
+    struct kv *e = store_lookup(s, c->db, &k, c->now_ms, STORE_NOTOUCH);
+    if (e == NULL)
+        reply_null(c->reply);
+    else
+        reply_int(c->reply, (long long)store_entry_usage(s, e));
+}
+
+static const char *const memory_help[] = {
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+    "HELP",
+    "    Prints this help.",
+};
+
+static void cmd_memory_help(struct cmd_ctx *c)
+{
+    reply_help(c->reply, memory_help, ARRAY_SIZE(memory_help));
+}
+
+/* ---- the tables --------------------------------------------------------- */
+
+#define KEY1  .first_key = 1, .last_key = 1, .key_step = 1, .route = ROUTE_KEYS
+#define KEY2  .first_key = 2, .last_key = 2, .key_step = 1, .route = ROUTE_KEYS
+#define KEYS  .first_key = 1, .last_key = -1, .key_step = 1, .route = ROUTE_KEYS
+#define KEY12 .first_key = 1, .last_key = 2, .key_step = 1, .route = ROUTE_KEYS
+#define GEN   .group = "generic", .acl = "@keyspace"
+#define SRV   .group = "server", .acl = "@keyspace"
+
+static const struct cmd_def object_subs[] = {
+    { .name = "encoding",
+      .fn = cmd_object_encoding,
+      .arity = 3,
+      .flags = CMD_READONLY,
+      KEY2,
+      GEN,
+      .since = "2.2.3",
+      .summary = "Inspect the internal encoding of a Redis object",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "freq",
+      .fn = cmd_object_freq,
+      .arity = 3,
+      .flags = CMD_READONLY,
+      KEY2,
+      GEN,
+      .since = "4.0.0",
+      .summary = "Get the logarithmic access frequency counter of a Redis object",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "idletime",
+      .fn = cmd_object_idletime,
+      .arity = 3,
+      .flags = CMD_READONLY,
+      KEY2,
+      GEN,
+      .since = "2.2.3",
+      .summary = "Get the time since a Redis object was last accessed",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "refcount",
+      .fn = cmd_object_refcount,
+      .arity = 3,
+      .flags = CMD_READONLY,
+      KEY2,
+      GEN,
+      .since = "2.2.3",
+      .summary = "Get the number of references to the value of the key",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "help",
+      .fn = cmd_object_help,
+      .arity = 2,
+      .flags = CMD_LOADING | CMD_STALE,
+      GEN,
+      .since = "6.2.0",
+      .summary = "Show helpful text about the different subcommands",
+      .complexity = "O(1)",
+      .syntax = "" },
+    { .name = NULL },
+};
+
+static const struct cmd_def memory_subs[] = {
+    { .name = "usage",
+      .fn = cmd_memory_usage,
+      .arity = -3,
+      .flags = CMD_READONLY,
+      KEY2,
+      .group = "server",
+      .since = "4.0.0",
+      .summary = "Estimate the memory usage of a key",
+      .complexity = "O(N) where N is the number of samples.",
+      .syntax = "key [SAMPLES count]" },
+    { .name = "help",
+      .fn = cmd_memory_help,
+      .arity = 2,
+      .flags = CMD_LOADING | CMD_STALE,
+      .group = "server",
+      .since = "4.0.0",
+      .summary = "Show helpful text about the different subcommands",
+      .complexity = "O(1)",
+      .syntax = "" },
+    { .name = NULL },
+};
+
+#define EXPIRE_CONDITION "[NX | XX | GT | LT]"
+
+const struct cmd_def cmd_keys_table[] = {
+    { .name = "del",
+      .fn = cmd_del,
+      .arity = -2,
+      .flags = CMD_WRITE,
+      KEYS,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Delete a key",
+      .complexity = "O(N) where N is the number of keys that will be removed. When a key to "
+                    "remove holds a value other than a string, the individual complexity for "
+                    "this key is O(M) where M is the number of elements in the list, set, "
+                    "sorted set or hash. Removing a single key that holds a string value is "
+                    "O(1).",
+      .syntax = "key [key ...]" },
+    { .name = "unlink",
+      .fn = cmd_del,
+      .arity = -2,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEYS,
+      GEN,
+      .since = "4.0.0",
+      .summary = "Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
+                 "but non blocking.",
+      .complexity = "O(1) for each key removed regardless of its size. Then the command does "
+                    "O(N) work in a different thread in order to reclaim memory, where N is "
+                    "the number of allocations the deleted objects where composed of.",
+      .syntax = "key [key ...]" },
+    { .name = "exists",
+      .fn = cmd_exists,
+      .arity = -2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEYS,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Determine if a key exists",
+      .complexity = "O(N) where N is the number of keys to check.",
+      .syntax = "key [key ...]" },
+    { .name = "touch",
+      .fn = cmd_touch,
+      .arity = -2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEYS,
+      GEN,
+      .since = "3.2.1",
+      .summary = "Alters the last access time of a key(s). Returns the number of existing "
+                 "keys specified.",
+      .complexity = "O(N) where N is the number of keys that will be touched.",
+      .syntax = "key [key ...]" },
+    { .name = "type",
+      .fn = cmd_type,
+      .arity = 2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Determine the type stored at key",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "expire",
+      .fn = cmd_expire,
+      .arity = -3,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Set a key's time to live in seconds",
+      .complexity = "O(1)",
+      .syntax = "key seconds " EXPIRE_CONDITION },
+    { .name = "pexpire",
+      .fn = cmd_pexpire,
+      .arity = -3,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "2.6.0",
+      .summary = "Set a key's time to live in milliseconds",
+      .complexity = "O(1)",
+      .syntax = "key milliseconds " EXPIRE_CONDITION },
+    { .name = "expireat",
+      .fn = cmd_expireat,
+      .arity = -3,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "1.2.0",
+      .summary = "Set the expiration for a key as a UNIX timestamp",
+      .complexity = "O(1)",
+      .syntax = "key unix-time-seconds " EXPIRE_CONDITION },
+    { .name = "pexpireat",
+      .fn = cmd_pexpireat,
+      .arity = -3,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "2.6.0",
+      .summary = "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+      .complexity = "O(1)",
+      .syntax = "key unix-time-milliseconds " EXPIRE_CONDITION },
+    { .name = "ttl",
+      .fn = cmd_ttl,
+      .arity = 2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Get the time to live for a key in seconds",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "pttl",
+      .fn = cmd_pttl,
+      .arity = 2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "2.6.0",
+      .summary = "Get the time to live for a key in milliseconds",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "expiretime",
+      .fn = cmd_expiretime,
+      .arity = 2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "7.0.0",
+      .summary = "Get the expiration Unix timestamp for a key",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "pexpiretime",
+      .fn = cmd_pexpiretime,
+      .arity = 2,
+      .flags = CMD_READONLY | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "7.0.0",
+      .summary = "Get the expiration Unix timestamp for a key in milliseconds",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "persist",
+      .fn = cmd_persist,
+      .arity = 2,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "2.2.0",
+      .summary = "Remove the expiration from a key",
+      .complexity = "O(1)",
+      .syntax = "key" },
+    { .name = "keys",
+      .fn = cmd_keys,
+      .arity = 2,
+      .flags = CMD_READONLY,
+      .route = ROUTE_ALL,
+      .group = "generic",
+      .acl = "@keyspace @dangerous",
+      .since = "1.0.0",
+      .summary = "Find all keys matching the given pattern",
+      .complexity = "O(N) with N being the number of keys in the database, under the "
+                    "assumption that the key names in the database and the given pattern have "
+                    "limited length.",
+      .syntax = "pattern" },
+    { .name = "scan",
+      .fn = cmd_scan,
+      .arity = -2,
+      .flags = CMD_READONLY,
+      .route = ROUTE_SCAN,
+      GEN,
+      .since = "2.8.0",
+      .summary = "Incrementally iterate the keys space",
+      .complexity = "O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection.",
+      .syntax = "cursor [MATCH pattern] [COUNT count] [TYPE type]" },
+    { .name = "randomkey",
+      .fn = cmd_randomkey,
+      .arity = 1,
+      .flags = CMD_READONLY,
+      .route = ROUTE_ALL,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Return a random key from the keyspace",
+      .complexity = "O(1)",
+      .syntax = "" },
+    { .name = "rename",
+      .fn = cmd_rename,
+      .arity = 3,
+      .flags = CMD_WRITE,
+      KEY12,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Rename a key",
+      .complexity = "O(1)",
+      .syntax = "key newkey" },
+    { .name = "renamenx",
+      .fn = cmd_renamenx,
+      .arity = 3,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY12,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Rename a key, only if the new key does not exist",
+      .complexity = "O(1)",
+      .syntax = "key newkey" },
+    { .name = "copy",
+      .fn = cmd_copy,
+      .arity = -3,
+      .flags = CMD_WRITE | CMD_DENYOOM,
+      KEY12,
+      GEN,
+      .since = "6.2.0",
+      .summary = "Copy a key",
+      .complexity = "O(N) worst case for collections, where N is the number of nested items. "
+                    "O(1) for string values.",
+      .syntax = "source destination [DB destination-db] [REPLACE]" },
+    { .name = "move",
+      .fn = cmd_move,
+      .arity = 3,
+      .flags = CMD_WRITE | CMD_FAST,
+      KEY1,
+      GEN,
+      .since = "1.0.0",
+      .summary = "Move a key to another database",
+      .complexity = "O(1)",
+      .syntax = "key db" },
+    { .name = "dbsize",
+      .fn = cmd_dbsize,
+      .arity = 1,
+      .flags = CMD_READONLY | CMD_FAST,
+      .route = ROUTE_ALL,
+      SRV,
+      .since = "1.0.0",
+      .summary = "Return the number of keys in the selected database",
+      .complexity = "O(1)",
+      .syntax = "" },
+    { .name = "flushdb",
+      .fn = cmd_flushdb,
+      .arity = -1,
+      .flags = CMD_WRITE,
+      .route = ROUTE_ALL,
+      .group = "server",
+      .acl = "@keyspace @dangerous",
+      .since = "1.0.0",
+      .summary = "Remove all keys from the current database",
+      .complexity = "O(N) where N is the number of keys in the selected database",
+      .syntax = "[ASYNC | SYNC]" },
+    { .name = "flushall",
+      .fn = cmd_flushall,
+      .arity = -1,
+      .flags = CMD_WRITE,
+      .route = ROUTE_ALL,
+      .group = "server",
+      .acl = "@keyspace @dangerous",
+      .since = "1.0.0",
+      .summary = "Remove all keys from all databases",
+      .complexity = "O(N) where N is the total number of keys in all databases",
+      .syntax = "[ASYNC | SYNC]" },
+    { .name = "swapdb",
+      .fn = cmd_swapdb,
+      .arity = 3,
+      .flags = CMD_WRITE | CMD_FAST,
+      .route = ROUTE_ALL,
+      .group = "server",
+      .acl = "@keyspace @dangerous",
+      .since = "4.0.0",
+      .summary = "Swaps two Redis databases",
+      .complexity = "O(N) where N is the count of clients watching or blocking on keys from "
+                    "both databases.",
+      .syntax = "index1 index2" },
+    { .name = "object",
+      .arity = -2,
+      .group = "generic",
+      .since = "2.2.3",
+      .summary = "A container for object introspection commands",
+      .complexity = "Depends on subcommand.",
+      .syntax = "",
+      .subs = object_subs },
+    { .name = "memory",
+      .arity = -2,
+      .group = "server",
+      .since = "4.0.0",
+      .summary = "A container for memory diagnostics commands",
+      .complexity = "Depends on subcommand.",
+      .syntax = "",
+      .subs = memory_subs },
+    { .name = NULL },
+};

@@ -1,0 +1,407 @@
+/*
+ * The store's public operations: lifecycle, lookup, insert and overwrite,
+ * entry reshaping, deletion, whole-database operations, SCAN and RANDOMKEY.
+ */
+#include <assert.h>
+
+#include "store_int.h"
+#include "util.h"
+
+const char *const store_policy_names[] = {
+    "volatile-lru", "volatile-lfu",   "volatile-random", "volatile-ttl", "allkeys-lru",
+    "allkeys-lfu",  "allkeys-random", "noeviction",      NULL,
+};
+
+#define PARAM_S store_params
+const struct param_def store_param_defs[] = { STORE_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
+#undef PARAM_S
+
+struct store *store_create(const struct store_params *params)
+{
+    struct store *s = mem_calloc(sizeof(*s));
+    s->params = params;
+    s->ndb = params->databases > 0 ? (int)params->databases : 1;
+    s->db = mem_calloc(sizeof(struct db) * (size_t)s->ndb);
+    s->used = mem_size_class(sizeof(*s)) + mem_size_class(sizeof(struct db) * (size_t)s->ndb);
+    s->pool_policy = -1;
+    return s;
+}
+
+void store_destroy(struct store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < s->ndb; i++)
+        store_db_clear(s, &s->db[i]);
+    mem_free(s->db);
+    mem_free(s);
+}
+
+void store_set_removed_hook(struct store *s, store_removed_fn fn, void *arg)
+{
+    s->removed = fn;
+    s->removed_arg = arg;
+}
+
+struct store_stats *store_stats(struct store *s)
+{
+    return &s->stats;
+}
+
+int store_databases(const struct store *s)
+{
+    return s->ndb;
+}
+
+void store_set_clock(struct store *s, int64_t now_ms)
+{
+    s->clock_ms = now_ms;
+}
+
+bool store_rehash_step(struct store *s, int db, size_t buckets)
+{
+    bool more = false;
+    for (int i = db < 0 ? 0 : db; i < (db < 0 ? s->ndb : db + 1); i++)
+        more |= store_db_rehash(s, &s->db[i], buckets);
+    return more;
+}
+
+size_t store_used(const struct store *s)
+{
+    return s->used;
+}
+
+/* The entry's own size class plus its share of a bucket: one pointer and one tag byte. */
+size_t store_entry_usage(const struct store *s, const struct kv *e)
+{
+    (void)s;
+    return mem_size_class(kv_size(e)) + sizeof(void *) + 1;
+}
+
+size_t store_count(const struct store *s, int db)
+{
+    return s->db[db].count;
+}
+
+size_t store_volatile_count(const struct store *s, int db)
+{
+    return s->db[db].nvolatile;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+/* Write the header of an entry: access bits, type and encoding in `bits`. */
+static void kv_format(struct kv *e, uint32_t bits, int64_t expire, size_t klen, size_t vlen)
+{
+    unsigned kc = kv_width_code(klen), vc = kv_width_code(vlen);
+    size_t off = 0;
+    e->bits = bits & ~KV_EXPIRE_BIT;
+    e->lens = (uint8_t)(kc | (vc << 2));
+    if (expire >= 0) {
+        e->bits |= KV_EXPIRE_BIT;
+        memcpy(e->body, &expire, sizeof(expire));
+        off = KV_EXPIRE_BYTES;
+    }
+    kv_write_len(e->body + off, kc, klen);
+    kv_write_len(e->body + off + (1u << kc), vc, vlen);
+}
+
+static uint32_t kv_bits(uint32_t lru, enum kv_type type, enum kv_enc enc)
+{
+    return (lru & KV_LRU_MASK) | (((uint32_t)type << KV_TYPE_SHIFT) & KV_TYPE_MASK) |
+           (((uint32_t)enc << KV_ENC_SHIFT) & KV_ENC_MASK);
+}
+
+static struct kv *kv_create(struct store *s, uint32_t bits, int64_t expire, const struct skey *k,
+                            const void *val, size_t vlen)
+{
+    size_t size = kv_size_for(expire >= 0, k->len, vlen);
+    struct kv *e = mem_alloc(size);
+    s->used += mem_size_class(size);
+    kv_format(e, bits, expire, k->len, vlen);
+    unsigned char *key = e->body + kv_key_off(e);
+    memcpy(key, k->ptr, k->len);
+    if (val != NULL && vlen > 0)
+        memcpy(key + k->len, val, vlen);
+    return e;
+}
+
+void store_entry_free(struct store *s, struct kv *e)
+{
+    s->used -= mem_size_class(kv_size(e));
+    mem_free(e);
+}
+
+void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i)
+{
+    struct kv *e = b->slot[i];
+    if (bucket_tag(b, i) & TAG_VOLATILE)
+        d->nvolatile--;
+    d->count--;
+    bucket_clear(b, i);
+    store_entry_free(s, e);
+}
+
+/*
+ * Remove an entry because it expired or is evicted: report it, count it and
+ * free it. Allocates nothing (lookups come here), so a shrink it calls for
+ * is started by the next write.
+ */
+void store_remove_own(struct store *s, int db, struct loc *loc, bool evicted)
+{
+    struct db *d = &s->db[db];
+    if (s->removed != NULL)
+        s->removed(s->removed_arg, db, loc->b->slot[loc->i], evicted);
+    if (evicted)
+        s->stats.evicted_keys++;
+    else
+        s->stats.expired_keys++;
+    store_slot_remove(s, d, loc->b, loc->i);
+    store_chain_tidy(s, loc->head);
+    if (d->count == 0)
+        store_db_release(s, d);
+}
+
+/* ---- lookup and update ------------------------------------------------ */
+
+struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t now_ms, int flags)
+{
+    struct db *d = &s->db[db];
+    struct bucket *head = db_chain(d, k->hash);
+    struct loc loc;
+    struct kv *e = head != NULL ? store_chain_find(head, k, &loc) : NULL;
+    s->clock_ms = now_ms;
+    if (e != NULL && kv_expired(e, now_ms)) {
+        store_remove_own(s, db, &loc, false);
+        e = NULL;
+    }
+    if (!(flags & (STORE_NOTOUCH | STORE_NOSTATS))) {
+        if (e != NULL)
+            s->stats.keyspace_hits++;
+        else
+            s->stats.keyspace_misses++;
+    }
+    if (e != NULL && !(flags & STORE_NOTOUCH))
+        store_touch(s, e, now_ms);
+    return e;
+}
+
+/*
+ * Overwrite in place when the new entry has the same header layout and
+ * needs no more bytes than the old one within the same size class: a SET
+ * of a same-sized value costs no allocation. Otherwise build a new entry
+ * (before freeing the old, so val may point into it) and swap the slot.
+ */
+static struct kv *overwrite(struct store *s, struct db *d, struct loc *loc, const struct skey *k,
+                            const void *val, size_t vlen, enum kv_enc enc, int64_t expire)
+{
+    struct kv *old = loc->b->slot[loc->i];
+    bool was_volatile = kv_has_expire(old);
+    uint32_t lru = store_policy_is_lfu(s) ? (old->bits & KV_LRU_MASK) : store_lru_now(s);
+    uint32_t bits = kv_bits(lru, KV_STRING, enc);
+    size_t old_size = kv_size(old), size = kv_size_for(expire >= 0, k->len, vlen);
+    uint8_t lens = (uint8_t)(kv_width_code(k->len) | (kv_width_code(vlen) << 2));
+    struct kv *e;
+    if (was_volatile == (expire >= 0) && lens == old->lens && size <= old_size &&
+        mem_size_class(size) == mem_size_class(old_size)) {
+        e = old;
+        kv_format(e, bits, expire, k->len, vlen);
+        if (val != NULL && vlen > 0)
+            memmove(e->body + kv_key_off(e) + k->len, val, vlen);
+    } else {
+        e = kv_create(s, bits, expire, k, val, vlen);
+        loc->b->slot[loc->i] = e;
+        store_entry_free(s, old);
+    }
+    if (was_volatile != (expire >= 0)) {
+        bucket_set_volatile(loc->b, loc->i, expire >= 0);
+        if (expire >= 0)
+            d->nvolatile++;
+        else
+            d->nvolatile--;
+    }
+    return e;
+}
+
+struct kv *store_set(struct store *s, int db, const struct skey *k, const void *val, size_t vlen,
+                     enum kv_enc enc, int64_t expire_ms, int flags)
+{
+    struct db *d = &s->db[db];
+    store_db_write_step(s, d);
+    if (expire_ms < 0 || (flags & STORE_KEEPTTL))
+        expire_ms = -1;
+    struct bucket *head = db_chain(d, k->hash);
+    struct loc loc;
+    struct kv *old = head != NULL ? store_chain_find(head, k, &loc) : NULL;
+    if (old != NULL) {
+        if (flags & STORE_KEEPTTL)
+            expire_ms = kv_expire(old);
+        return overwrite(s, d, &loc, k, val, vlen, enc, expire_ms);
+    }
+    store_db_prepare_insert(s, d);
+    struct kv *e = kv_create(s, kv_bits(store_lru_now(s), KV_STRING, enc), expire_ms, k, val, vlen);
+    uint8_t tag = tag_of(k->hash);
+    if (expire_ms >= 0) {
+        tag |= TAG_VOLATILE;
+        d->nvolatile++;
+    }
+    store_chain_add(s, db_chain(d, k->hash), tag, e);
+    d->count++;
+    return e;
+}
+
+/* Point e's slot at its new address after a reallocation moved it. */
+static void relink(struct db *d, struct kv *e, uintptr_t was)
+{
+    struct loc loc;
+    bool found = store_db_locate(d, e, was, &loc);
+    assert(found);
+    (void)found;
+    loc.b->slot[loc.i] = e;
+}
+
+/* Reallocate unless the entry shrinks within its size class. */
+static struct kv *kv_realloc(struct store *s, struct kv *e, size_t old_size, size_t size)
+{
+    size_t oc = mem_size_class(old_size), nc = mem_size_class(size);
+    if (size <= old_size && oc == nc)
+        return e;
+    s->used = s->used - oc + nc;
+    return mem_realloc(e, size);
+}
+
+struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen)
+{
+    size_t klen = kv_klen(e), old_vlen = kv_vlen(e), old_size = kv_size(e);
+    size_t size = kv_size_for(kv_has_expire(e), klen, vlen);
+    unsigned kc = e->lens & 3, oc = (e->lens >> 2) & 3, nc = kv_width_code(vlen);
+    size_t vlen_off = kv_lens_off(e) + (1u << kc);
+    size_t keep = klen + MIN(old_vlen, vlen);
+    uintptr_t was = (uintptr_t)e;
+    if (nc < oc)
+        memmove(e->body + vlen_off + (1u << nc), e->body + vlen_off + (1u << oc), keep);
+    e = kv_realloc(s, e, old_size, size);
+    if (nc > oc)
+        memmove(e->body + vlen_off + (1u << nc), e->body + vlen_off + (1u << oc), keep);
+    e->lens = (uint8_t)(kc | (nc << 2));
+    kv_write_len(e->body + vlen_off, nc, vlen);
+    if ((uintptr_t)e != was)
+        relink(&s->db[db], e, was);
+    return e;
+}
+
+struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_ms)
+{
+    bool has = kv_has_expire(e);
+    if (when_ms >= 0 && has) {
+        memcpy(e->body, &when_ms, sizeof(when_ms));
+        return e;
+    }
+    if (when_ms < 0 && !has)
+        return e;
+    struct db *d = &s->db[db];
+    struct loc loc;
+    bool found = store_db_locate(d, e, (uintptr_t)e, &loc);
+    assert(found);
+    (void)found;
+    size_t old_size = kv_size(e);
+    size_t content = kv_key_off(e) - kv_lens_off(e) + kv_klen(e) + kv_vlen(e);
+    if (when_ms >= 0) {
+        e = kv_realloc(s, e, old_size, kv_size_for(true, kv_klen(e), kv_vlen(e)));
+        memmove(e->body + KV_EXPIRE_BYTES, e->body, content);
+        memcpy(e->body, &when_ms, sizeof(when_ms));
+        e->bits |= KV_EXPIRE_BIT;
+        d->nvolatile++;
+    } else {
+        memmove(e->body, e->body + KV_EXPIRE_BYTES, content);
+        e->bits &= ~KV_EXPIRE_BIT;
+        e = kv_realloc(s, e, old_size, kv_size(e));
+        d->nvolatile--;
+    }
+    loc.b->slot[loc.i] = e;
+    bucket_set_volatile(loc.b, loc.i, when_ms >= 0);
+    return e;
+}
+
+bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
+{
+    struct db *d = &s->db[db];
+    s->clock_ms = now_ms;
+    store_db_write_step(s, d);
+    struct bucket *head = db_chain(d, k->hash);
+    struct loc loc;
+    struct kv *e = head != NULL ? store_chain_find(head, k, &loc) : NULL;
+    if (e == NULL)
+        return false;
+    bool live = !kv_expired(e, now_ms);
+    if (live) {
+        store_slot_remove(s, d, loc.b, loc.i);
+        store_chain_tidy(s, loc.head);
+    } else {
+        store_remove_own(s, db, &loc, false);
+    }
+    store_db_after_remove(s, d);
+    return live;
+}
+
+void store_delete_entry(struct store *s, int db, struct kv *e)
+{
+    struct db *d = &s->db[db];
+    struct loc loc;
+    bool found = store_db_locate(d, e, (uintptr_t)e, &loc);
+    assert(found);
+    (void)found;
+    store_slot_remove(s, d, loc.b, loc.i);
+    store_chain_tidy(s, loc.head);
+    store_db_after_remove(s, d);
+}
+
+/* ---- whole databases -------------------------------------------------- */
+
+void store_flush(struct store *s, int db)
+{
+    for (int i = db < 0 ? 0 : db; i < (db < 0 ? s->ndb : db + 1); i++)
+        store_db_clear(s, &s->db[i]);
+    s->pool_n = 0;
+}
+
+void store_swapdb(struct store *s, int a, int b)
+{
+    struct db t = s->db[a];
+    s->db[a] = s->db[b];
+    s->db[b] = t;
+    s->pool_n = 0;
+}
+
+struct kv *store_random(struct store *s, int db, int64_t now_ms)
+{
+    struct db *d = &s->db[db];
+    struct loc loc;
+    s->clock_ms = now_ms;
+    for (;;) {
+        struct kv *e = store_db_random(d, false, &loc);
+        if (e == NULL || !kv_expired(e, now_ms))
+            return e;
+        store_remove_own(s, db, &loc, false);
+    }
+}
+
+struct scan_ctx {
+    store_scan_fn fn;
+    void *arg;
+};
+
+static void scan_chain(void *ctx, struct bucket *head)
+{
+    struct scan_ctx *c = ctx;
+    for (struct bucket *b = head; b != NULL; b = bucket_next(b)) {
+        for (unsigned m = bucket_present(b); m != 0; m &= m - 1)
+            c->fn(c->arg, b->slot[__builtin_ctz(m)]);
+    }
+}
+
+uint64_t store_scan(struct store *s, int db, uint64_t cursor, store_scan_fn fn, void *arg)
+{
+    struct scan_ctx c = { fn, arg };
+    return store_db_scan(&s->db[db], cursor, scan_chain, &c);
+}
