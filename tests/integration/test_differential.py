@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Differential test: one seeded random script of string and keyspace
+commands (valid, edge-case and invalid) runs against Debian's redis-server
+and against the server under test in lockstep; every reply must be the same
+type and the same bytes, errors included.
+
+A few replies are legitimately not byte-identical and are normalised:
+  TTL, PTTL, EXPIRETIME, PEXPIRETIME  compared with a small tolerance;
+  KEYS                                 compared as a sorted list;
+  SCAN                                 iterated to completion, compared as a set;
+  RANDOMKEY                            compared as "nil" / "an existing key".
+Relative TTLs are unique and at least 1000 s apart, and absolute ones lie
+months ahead, so no key expires during a run and every EXPIRE GT/LT
+comparison has the same outcome on both servers.
+
+On a mismatch the test prints the seed, the protocol and the first
+differences (command, expected, got), and writes the whole transcript of
+the run to a file whose path it prints.
+"""
+
+import os
+import random
+import sys
+import tempfile
+import time
+import unittest
+
+import harness as h
+
+SEEDS = [int(s) for s in os.environ.get("POLLUX_DIFF_SEEDS", "11,22,33,44,55").split(",")]
+COMMANDS = int(os.environ.get("POLLUX_DIFF_COMMANDS", "3000"))
+SHOW = 10
+
+LLONG_MAX = 9223372036854775807
+LLONG_MIN = -9223372036854775808
+
+
+class Script:
+    """Generates the commands of one run from a seed."""
+
+    def __init__(self, seed, now=None):
+        self.rnd = random.Random(seed)
+        self.rel = 0
+        self.abs_base = int(time.time() if now is None else now) + 10_000_000
+        self.keys = [b"k%d" % i for i in range(14)] + [
+            b"", b"bin\x00key", b"\xff\xfe\xfd", b"sp ace", b"crlf\r\nkey", b"{tag}a", b"{tag}b",
+            b"n1", b"n2", b"f1", b"K0", b"k" * 300, b"*", b"k?",
+        ]
+        self.values = [
+            b"", b"v", b"0", b"1", b"-1", b"123", b"9223372036854775806", b"9223372036854775807",
+            b"-9223372036854775808", b"9223372036854775808", b"abc", b"1.5", b" 1", b"01",
+            b"+1", b"1e3", b"\x00\xff\r\n", b"x" * 100, b"y" * 45, b"z" * 44, b"3.0e3",
+            b"-0", b"10.50", b"0x10", b"inf",
+        ]
+        self.ints = [b"0", b"1", b"-1", b"2", b"7", b"100", b"-100", b"%d" % LLONG_MAX,
+                     b"%d" % LLONG_MIN, b"%d" % (LLONG_MAX - 1), b"9223372036854775808", b"abc",
+                     b"1.0", b"", b" 1", b"01", b"+5", b"-0"]
+        self.floats = [b"0.1", b"-0.5", b"1e10", b"1e308", b"-1e308", b"inf", b"-inf", b"nan",
+                       b"abc", b"1.5e-5", b"3", b"0", b"-0", b"", b"5.0e3", b"0x10", b"1e",
+                       b".5", b"5.", b"10.50", b"1e-320"]
+        self.offsets = [b"0", b"1", b"2", b"-1", b"-2", b"3", b"5", b"10", b"-100", b"100",
+                        b"99999", b"%d" % LLONG_MAX, b"%d" % LLONG_MIN, b"abc", b"536870911",
+                        b"536870912", b"4294967296"]
+
+    # -- pieces -------------------------------------------------------------
+
+    def key(self):
+        return self.rnd.choice(self.keys)
+
+    def value(self):
+        if self.rnd.random() < 0.1:
+            return bytes(self.rnd.randrange(256) for _ in range(self.rnd.randrange(1, 20)))
+        return self.rnd.choice(self.values)
+
+    def name(self, word):
+        """A command or option word in random case."""
+        r = self.rnd.random()
+        if r < 0.6:
+            return word.upper()
+        if r < 0.8:
+            return word.lower()
+        return "".join(c.upper() if self.rnd.random() < 0.5 else c.lower() for c in word)
+
+    def rel_secs(self):
+        self.rel += 1
+        return 1000 * self.rel + self.rnd.randrange(1000)
+
+    def ttl_secs(self):
+        r = self.rnd.random()
+        if r < 0.75:
+            return b"%d" % self.rel_secs()
+        if r < 0.85:
+            return self.rnd.choice([b"0", b"-1", b"-1000"])
+        return self.rnd.choice([b"abc", b"%d" % LLONG_MAX, b"%d" % LLONG_MIN, b"1.5", b"",
+                                b"%d" % (LLONG_MAX // 1000 + 1)])
+
+    def ttl_ms(self):
+        r = self.rnd.random()
+        if r < 0.75:
+            return b"%d" % (self.rel_secs() * 1000 + self.rnd.randrange(1000))
+        if r < 0.85:
+            return self.rnd.choice([b"0", b"-1"])
+        return self.rnd.choice([b"abc", b"%d" % LLONG_MAX, b"1.5"])
+
+    def abs_secs(self, allow_past=True):
+        r = self.rnd.random()
+        if r < 0.8 or not allow_past:
+            self.rel += 1
+            return b"%d" % (self.abs_base + 1000 * self.rel)
+        return self.rnd.choice([b"1", b"0", b"-5", b"abc"])
+
+    def abs_ms(self, allow_past=True):
+        r = self.rnd.random()
+        if r < 0.8 or not allow_past:
+            self.rel += 1
+            return b"%d" % ((self.abs_base + 1000 * self.rel) * 1000 + self.rnd.randrange(1000))
+        return self.rnd.choice([b"1", b"0", b"-5"])
+
+    def expire_flags(self):
+        r = self.rnd.random()
+        if r < 0.45:
+            return []
+        if r < 0.9:
+            return [self.name(self.rnd.choice(["NX", "XX", "GT", "LT"]))]
+        return [self.name(w) for w in self.rnd.sample(["NX", "XX", "GT", "LT", "bogus"],
+                                                        self.rnd.randint(2, 3))]
+
+    def db(self):
+        if self.rnd.random() < 0.9:
+            return b"%d" % self.rnd.randrange(4)
+        return self.rnd.choice([b"16", b"-1", b"abc", b"100000"])
+
+    # -- commands -------------------------------------------------------------
+
+    def set_cmd(self):
+        args = [self.key(), self.value()]
+        opts = []
+        r = self.rnd.random()
+        if r < 0.15:
+            opts += ["EX", self.ttl_secs()]
+        elif r < 0.25:
+            opts += ["PX", self.ttl_ms()]
+        elif r < 0.32:
+            opts += ["EXAT", self.abs_secs(allow_past=False)]
+        elif r < 0.38:
+            opts += ["PXAT", self.abs_ms(allow_past=False)]
+        elif r < 0.45:
+            opts += ["KEEPTTL"]
+        if self.rnd.random() < 0.25:
+            opts.append(self.rnd.choice(["NX", "XX"]))
+        if self.rnd.random() < 0.2:
+            opts.append("GET")
+        if self.rnd.random() < 0.05:
+            opts.append(self.rnd.choice(["BOGUS", "EX", "NX", "KEEPTTL", "PX"]))
+        if self.rnd.random() < 0.1:
+            self.rnd.shuffle(opts)
+        opts = [self.name(o) if isinstance(o, str) else o for o in opts]
+        return ["SET"] + args + opts
+
+    def getex_cmd(self):
+        r = self.rnd.random()
+        opts = []
+        if r < 0.2:
+            opts = ["EX", self.ttl_secs()]
+        elif r < 0.35:
+            opts = ["PX", self.ttl_ms()]
+        elif r < 0.5:
+            opts = ["EXAT", self.abs_secs()]
+        elif r < 0.6:
+            opts = ["PXAT", self.abs_ms()]
+        elif r < 0.75:
+            opts = ["PERSIST"]
+        elif r < 0.8:
+            opts = ["EX", b"10", "PERSIST"]
+        elif r < 0.85:
+            opts = ["BOGUS"]
+        return ["GETEX", self.key()] + [self.name(o) if isinstance(o, str) else o for o in opts]
+
+    def multi_keys(self, lo=1, hi=5):
+        return [self.key() for _ in range(self.rnd.randint(lo, hi))]
+
+    def generate_one(self):
+        rnd = self.rnd
+        k = self.key
+        gens = [
+            (12, lambda: self.set_cmd()),
+            (10, lambda: ["GET", k()]),
+            (2, lambda: ["SETNX", k(), self.value()]),
+            (2, lambda: ["SETEX", k(), self.ttl_secs(), self.value()]),
+            (2, lambda: ["PSETEX", k(), self.ttl_ms(), self.value()]),
+            (2, lambda: ["GETSET", k(), self.value()]),
+            (2, lambda: ["GETDEL", k()]),
+            (3, lambda: self.getex_cmd()),
+            (3, lambda: ["MGET"] + self.multi_keys()),
+            (3, lambda: ["MSET"] + sum([[k(), self.value()] for _ in range(rnd.randint(1, 3))],
+                                      [])),
+            (2, lambda: ["MSETNX"] + sum([[k(), self.value()] for _ in range(rnd.randint(1, 3))],
+                                        [])),
+            (3, lambda: ["APPEND", k(), self.value()]),
+            (2, lambda: ["STRLEN", k()]),
+            (4, lambda: ["INCR", k()]),
+            (3, lambda: ["DECR", k()]),
+            (3, lambda: ["INCRBY", k(), rnd.choice(self.ints)]),
+            (3, lambda: ["DECRBY", k(), rnd.choice(self.ints)]),
+            (4, lambda: ["INCRBYFLOAT", k(), rnd.choice(self.floats)]),
+            (3, lambda: ["GETRANGE", k(), rnd.choice(self.offsets), rnd.choice(self.offsets)]),
+            (1, lambda: ["SUBSTR", k(), rnd.choice(self.offsets), rnd.choice(self.offsets)]),
+            (3, lambda: ["SETRANGE", k(), rnd.choice(self.offsets[:12] + [b"-5", b"abc",
+                                                                         b"536870912"]),
+                         self.value()]),
+            (3, lambda: ["DEL"] + self.multi_keys()),
+            (1, lambda: ["UNLINK"] + self.multi_keys()),
+            (3, lambda: ["EXISTS"] + self.multi_keys()),
+            (1, lambda: ["TOUCH"] + self.multi_keys()),
+            (2, lambda: ["TYPE", k()]),
+            (4, lambda: ["EXPIRE", k(), self.ttl_secs()] + self.expire_flags()),
+            (3, lambda: ["PEXPIRE", k(), self.ttl_ms()] + self.expire_flags()),
+            (3, lambda: ["EXPIREAT", k(), self.abs_secs()] + self.expire_flags()),
+            (2, lambda: ["PEXPIREAT", k(), self.abs_ms()] + self.expire_flags()),
+            (3, lambda: ["TTL", k()]),
+            (3, lambda: ["PTTL", k()]),
+            (2, lambda: ["EXPIRETIME", k()]),
+            (2, lambda: ["PEXPIRETIME", k()]),
+            (2, lambda: ["PERSIST", k()]),
+            (2, lambda: ["KEYS", rnd.choice([b"*", b"k*", b"k?", b"*a*", b"{tag}*", b"[kn]1",
+                                             b"k[^0-5]", b"\\*", b"nothing"])]),
+            (1, lambda: ["SCAN-ALL", rnd.choice([b"*", b"k*", b"n?"])]),
+            (1, lambda: ["RANDOMKEY"]),
+            (2, lambda: ["RENAME", k(), k()]),
+            (2, lambda: ["RENAMENX", k(), k()]),
+            (2, lambda: ["COPY", k(), k()] + rnd.choice([[], ["REPLACE"], ["DB", self.db()],
+                                                         ["DB", self.db(), "REPLACE"],
+                                                         ["BOGUS"]])),
+            (2, lambda: ["DBSIZE"]),
+            (2, lambda: ["SELECT", self.db()]),
+            (1, lambda: ["MOVE", k(), self.db()]),
+            (1, lambda: ["SWAPDB", self.db(), self.db()]),
+            (0.2, lambda: ["FLUSHDB"] + rnd.choice([[], ["SYNC"], ["ASYNC"]])),
+            (0.1, lambda: ["FLUSHALL"] + rnd.choice([[], ["SYNC"], ["ASYNC"]])),
+            (1, lambda: ["OBJECT", "ENCODING", rnd.choice([b"missing:1", b"missing:2"])]),
+            (1, lambda: ["PING"] + rnd.choice([[], [self.value()]])),
+            (1, lambda: ["ECHO", self.value()]),
+            (1, lambda: [rnd.choice(["NOSUCHCMD", "gett", "SETT", "foo"])]
+             + [self.value() for _ in range(rnd.randint(0, 3))]
+             + ([b"L" * rnd.randint(100, 200)] if rnd.random() < 0.3 else [])),
+            (1, lambda: [rnd.choice(["OBJECT", "CONFIG", "CLIENT", "COMMAND"]),
+                         rnd.choice(["nosuch", "Bogus", "xyz"])]),
+            (1, lambda: ["SCAN", rnd.choice([b"abc", b"1.5", b"0 0", b"1x"]), "COUNT", b"10"]),
+            (1, lambda: ["SCAN", b"0", rnd.choice([["COUNT", b"0"], ["COUNT", b"x"], ["MATCH"],
+                                                  ["BOGUS", b"1"], ["TYPE"]])]),
+        ]
+        weights = [w for w, _ in gens]
+        cmd = rnd.choices(gens, weights=weights)[0][1]()
+        flat = []
+        for a in cmd:
+            if isinstance(a, list):
+                flat.extend(a)
+            else:
+                flat.append(a)
+        cmd = [self.name(a) if isinstance(a, str) and a != "SCAN-ALL" else a for a in flat]
+        cmd = [a.encode() if isinstance(a, str) else a for a in cmd]
+        # Wrong arity now and then.
+        # (Not where a shorter command has a hash-order reply: SCAN 0, COMMAND.)
+        if cmd[0].upper() not in (b"SCAN-ALL", b"SCAN", b"COMMAND") and rnd.random() < 0.04:
+            if len(cmd) > 1 and rnd.random() < 0.6:
+                cmd = cmd[:rnd.randrange(1, len(cmd))]
+            else:
+                cmd = cmd + [self.value()]
+        return cmd
+
+    def generate(self, n):
+        out = []
+        for _ in range(n):
+            cmd = self.generate_one()
+            inline = (self.rnd.random() < 0.1 and cmd[0] != b"SCAN-ALL"
+                      and all(a and all(33 <= b < 127 and b not in b"\"'\\" for b in a)
+                              for a in cmd))
+            out.append((cmd, inline))
+        return out
+
+
+NORMALISE_TTL = {b"TTL": 1, b"PTTL": 1000, b"EXPIRETIME": 1, b"PEXPIRETIME": 1000}
+
+
+def run_command(client, cmd, inline):
+    """Send one command; returns the reply in comparable form."""
+    name = cmd[0].upper()
+    if name == b"SCAN-ALL":
+        cursor = b"0"
+        seen = set()
+        for _ in range(100000):
+            reply = client.command("SCAN", cursor, "MATCH", cmd[1], "COUNT", "7")
+            if not isinstance(reply, list):
+                return ("error", bytes(reply))
+            cursor, batch = reply
+            seen.update(batch)
+            if cursor == b"0":
+                return ("scan", sorted(seen))
+        return ("scan", "did not terminate")
+    if inline:
+        client.send(b" ".join(cmd) + b"\r\n")
+    else:
+        client.send_command(*cmd)
+    value = client.read_reply()
+    raw = client.last_raw
+    if name == b"KEYS" and isinstance(value, list):
+        return ("keys", raw[:1], sorted(value))
+    if name == b"RANDOMKEY" and isinstance(value, bytes) and not isinstance(value, h.ErrorReply):
+        exists = client.command("EXISTS", value)
+        return ("randomkey", "existing key" if exists == 1 else f"bogus key {value!r}")
+    if name in NORMALISE_TTL and raw[:1] == b":" and value >= 0:
+        return ("ttl", value, NORMALISE_TTL[name])
+    return ("raw", raw)
+
+
+def same(expected, got):
+    if expected[0] == "ttl" and got[0] == "ttl":
+        return abs(expected[1] - got[1]) <= expected[2]
+    return expected == got
+
+
+def show(reply, limit=300):
+    text = repr(reply[1]) if reply[0] in ("raw", "ttl") else repr(reply)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class Differential(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        ref = h.Config.tool("redis-server")
+        cls.reference = h.Server(cmd=[ref, "--save", "", "--appendonly", "no"]).start()
+        cls.server = h.Server().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop()
+        finally:
+            cls.reference.stop()
+
+    def run_script(self, seed, proto):
+        script = Script(seed).generate(COMMANDS)
+        ref = self.reference.raw()
+        sut = self.server.raw()
+        for c in (ref, sut):
+            self.assertEqual(c.command("FLUSHALL"), b"OK")
+            if proto == 3:
+                self.assertIsInstance(c.command("HELLO", "3"), dict)
+        mismatches = []
+        transcript = []
+        for i, (cmd, inline) in enumerate(script):
+            want = run_command(ref, cmd, inline)
+            have = run_command(sut, cmd, inline)
+            ok = same(want, have)
+            transcript.append(f"{'  ' if ok else '!!'} #{i} {cmd!r}{' (inline)' if inline else ''}"
+                              f"\n     redis: {show(want, 2000)}\n     got:   {show(have, 2000)}")
+            if not ok:
+                mismatches.append((i, cmd, inline, want, have))
+        ref.close()
+        sut.close()
+        if mismatches:
+            fd, path = tempfile.mkstemp(prefix=f"pollux-diff-seed{seed}-resp{proto}-",
+                                        suffix=".txt")
+            with os.fdopen(fd, "w") as f:
+                f.write(f"seed {seed}, RESP{proto}, {COMMANDS} commands\n")
+                f.write("\n".join(transcript))
+            lines = [f"seed {seed}, RESP{proto}: {len(mismatches)} of {len(script)} replies "
+                     f"differ (transcript: {path}); first {min(SHOW, len(mismatches))}:"]
+            for i, cmd, inline, want, have in mismatches[:SHOW]:
+                lines.append(f"  #{i} {'inline ' if inline else ''}{cmd!r}")
+                lines.append(f"      expected (redis-server): {show(want)}")
+                lines.append(f"      got:                     {show(have)}")
+            lines.append(f"  reproduce: POLLUX_DIFF_SEEDS={seed} {sys.executable} "
+                         f"{os.path.basename(__file__)} --server ... Differential.test_resp{proto}")
+            self.fail("\n".join(lines))
+
+    def test_resp2(self):
+        for seed in SEEDS:
+            with self.subTest(seed=seed):
+                self.run_script(seed, 2)
+
+    def test_resp3(self):
+        for seed in SEEDS:
+            with self.subTest(seed=seed):
+                self.run_script(seed, 3)
+
+    def test_script_is_reproducible(self):
+        now = time.time()
+        self.assertEqual(Script(5, now).generate(500), Script(5, now).generate(500))
+        self.assertNotEqual(Script(5, now).generate(500), Script(6, now).generate(500))
+
+
+if __name__ == "__main__":
+    h.main(requires=["redis-server"], needs_redis_py=False)

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Eviction under each maxmemory-policy: memory stays near the limit, keys
+are evicted (or writes refused under noeviction), volatile-* policies never
+touch keys without a TTL."""
+
+import harness as h
+
+redis = h.require_redis_py()
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+VALUE = b"x" * 1000
+BUDGET = 3 * 1024 * 1024       # room above the empty server's footprint
+WRITTEN = 20000                # keys of ~1 KB: several times the budget
+BATCH = 500
+
+
+class Eviction(h.ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.server.redis()
+        r.flushall()
+        cls.baseline = r.info("memory")["used_memory"]
+        r.close()
+
+    def tearDown(self):
+        self.r.config_set("maxmemory", 0)
+        self.r.config_set("maxmemory-policy", "noeviction")
+        super().tearDown()
+
+    def fill(self, policy, volatile=False, ttl_step=False):
+        """Write WRITTEN keys under policy; returns (errors, maxmemory)."""
+        r = self.r
+        maxmemory = self.baseline + BUDGET
+        r.config_set("maxmemory", maxmemory)
+        r.config_set("maxmemory-policy", policy)
+        r.config_resetstat()
+        errors = []
+        for start in range(0, WRITTEN, BATCH):
+            with r.pipeline(transaction=False) as p:
+                for i in range(start, start + BATCH):
+                    if volatile:
+                        p.set(f"v:{i}", VALUE, ex=3600 + (i if ttl_step else 0))
+                    else:
+                        p.set(f"v:{i}", VALUE)
+                for reply in p.execute(raise_on_error=False):
+                    if isinstance(reply, Exception):
+                        errors.append(reply)
+        return errors, maxmemory
+
+    def check_bounded(self, maxmemory, policy):
+        mem = self.r.info("memory")
+        used = mem["used_memory"]
+        self.assertEqual(mem["maxmemory"], maxmemory)
+        self.assertEqual(mem["maxmemory_policy"], policy)
+        self.assertLessEqual(used, maxmemory * 1.10,
+                             f"{policy}: used_memory {used} far above maxmemory {maxmemory}")
+        kept = self.r.dbsize()
+        self.assertLess(kept, WRITTEN, policy)
+        self.assertGreater(kept * len(VALUE), BUDGET // 3,
+                           f"{policy}: only {kept} keys left, eviction went far below the limit")
+        return kept
+
+    def run_policy(self, policy):
+        volatile = policy.startswith("volatile-")
+        if volatile:
+            with self.r.pipeline(transaction=False) as p:
+                for i in range(200):
+                    p.set(f"keep:{i}", VALUE)
+                p.execute()
+        errors, maxmemory = self.fill(policy, volatile=volatile, ttl_step=policy == "volatile-ttl")
+        self.assertEqual(errors, [], f"{policy}: writes must evict, not fail")
+        self.check_bounded(maxmemory, policy)
+        evicted = self.r.info("stats")["evicted_keys"]
+        self.assertGreater(evicted, 0, policy)
+        if volatile:
+            self.assertEqual(self.r.exists(*[f"keep:{i}" for i in range(200)]), 200,
+                             f"{policy} evicted a key without TTL")
+            self.assertEqual(self.r.info("keyspace")["db0"]["keys"] - 200,
+                             self.r.info("keyspace")["db0"]["expires"])
+        return errors
+
+    def recent_survivors(self):
+        recent = [f"v:{i}" for i in range(WRITTEN - BATCH, WRITTEN)]
+        return self.r.exists(*recent)
+
+    def test_allkeys_lru(self):
+        self.run_policy("allkeys-lru")
+        # Random eviction would keep ~15% of the last batch; LRU keeps most.
+        self.assertGreater(self.recent_survivors(), BATCH // 2)
+
+    def test_allkeys_lfu(self):
+        self.run_policy("allkeys-lfu")
+
+    def test_allkeys_random(self):
+        self.run_policy("allkeys-random")
+
+    def test_volatile_lru(self):
+        self.run_policy("volatile-lru")
+        self.assertGreater(self.recent_survivors(), BATCH // 2)
+
+    def test_volatile_lfu(self):
+        self.run_policy("volatile-lfu")
+
+    def test_volatile_random(self):
+        self.run_policy("volatile-random")
+
+    def test_volatile_ttl(self):
+        self.run_policy("volatile-ttl")
+        # TTLs grow with the key number: the shortest go first.
+        self.assertGreater(self.recent_survivors(), BATCH // 2)
+        self.assertEqual(self.r.exists(*[f"v:{i}" for i in range(BATCH)]), 0)
+
+    def test_volatile_without_candidates(self):
+        """Only keys without TTL: a volatile policy has nothing to evict and
+        refuses the write."""
+        errors, _ = self.fill("volatile-lru", volatile=False)
+        self.assertGreater(len(errors), 0)
+        self.assertEqual(str(errors[0]), OOM)
+        self.assertEqual(self.r.info("stats")["evicted_keys"], 0)
+
+    def test_noeviction(self):
+        errors, maxmemory = self.fill("noeviction")
+        self.assertGreater(len(errors), 0, "writes past maxmemory must fail")
+        for e in errors:
+            self.assertIsInstance(e, redis.ResponseError)
+            self.assertEqual(str(e), OOM)
+        kept = self.check_bounded(maxmemory, "noeviction")
+        self.assertEqual(kept + len(errors), WRITTEN)
+        self.assertEqual(self.r.info("stats")["evicted_keys"], 0)
+        # Reads and deletes still work; freeing memory allows writes again.
+        self.assertEqual(self.r.get("v:0"), VALUE)
+        with self.assertRaises(redis.ResponseError) as cm:
+            self.r.set("one-more", VALUE)
+        self.assertEqual(str(cm.exception), OOM)
+        with self.server.raw() as c:
+            self.assertEqual(c.command_raw("SET", "one-more", VALUE), b"-" + OOM.encode() + b"\r\n")
+            self.assertEqual(c.command_raw("APPEND", "v:0", "more"), b"-" + OOM.encode() + b"\r\n")
+        self.assertEqual(self.r.delete(*[f"v:{i}" for i in range(1000)]), 1000)
+        self.assertTrue(self.r.set("one-more", VALUE))
+
+
+if __name__ == "__main__":
+    h.main()
