@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -210,8 +211,11 @@ int main(int argc, char **argv)
                nworkers == 1 ? "" : "s");
     log_notice("Ready to accept connections tcp on port %d", server.port);
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    /* The main thread's only periodic job: the memory figure maxmemory needs. */
+    int sig;
+    const struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+    while ((sig = sigtimedwait(&sigs, NULL, &tick)) < 0)
+        worker_sample_overhead();
     if (!atomic_load(&server.shutdown))
         log_warn("Received %s scheduling shutdown...", sig == SIGINT ? "SIGINT" : "SIGTERM");
     int exit_code = atomic_load(&server.shutdown_exit_code);

@@ -12,7 +12,7 @@ void reply_init(struct reply *r, uint8_t proto)
     r->bytes = 0;
     r->proto = proto;
     r->errors = 0;
-    r->last_error = NULL;
+    r->err_code[0] = '\0';
 }
 
 struct rblock *rblock_create(size_t cap)
@@ -143,7 +143,11 @@ void reply_error(struct reply *r, const char *msg)
     p[n + 2] = '\n';
     reply_commit(r, n + 3);
     r->errors++;
-    r->last_error = msg;
+    size_t code = 0;
+    while (code < n && code < sizeof(r->err_code) - 1 && msg[code] != ' ')
+        code++;
+    memcpy(r->err_code, msg, code);
+    r->err_code[code] = '\0';
 }
 
 /*
@@ -168,7 +172,6 @@ void reply_errorf(struct reply *r, const char *fmt, ...)
         end--;
     buf[end] = '\0';
     reply_error(r, buf + start);
-    r->last_error = NULL;
 }
 
 void reply_int(struct reply *r, long long v)

@@ -34,10 +34,10 @@ struct rblock {
 
 struct reply {
     struct rblock *head, *tail;
-    size_t bytes;           /* unconsumed bytes in the chain */
-    uint8_t proto;          /* 2 or 3 */
-    uint32_t errors;        /* error replies written (for failed_calls/errorstats) */
-    const char *last_error; /* first word of the last error written, e.g. "ERR" */
+    size_t bytes;      /* unconsumed bytes in the chain */
+    uint8_t proto;     /* 2 or 3 */
+    uint32_t errors;   /* error replies written (for failed_calls/errorstats) */
+    char err_code[24]; /* first word of the last error written, e.g. "ERR" */
 };
 
 void reply_init(struct reply *r, uint8_t proto);

@@ -35,8 +35,6 @@ enum shard_msg_type {
     SHARD_LOCKED,   /* LOCK returning: the shard is held for src */
     SHARD_UNLOCK,   /* coordinator releases dst's shard */
     SHARD_UNLOCKED, /* UNLOCK returning */
-    SHARD_PARAMS,   /* reload parameters from the master copy */
-    SHARD_DONE,     /* PARAMS returning */
 };
 
 struct shard_msg {

@@ -215,7 +215,17 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
 {
     size_t qbuf = cl->rlen - cl->rpos;
     size_t omem = conn_output_bytes(cl);
-    char cmd[96];
+    char cmd[96], flags[8];
+    size_t nf = 0;
+    if (cl->flags & CONN_CLOSE_AFTER_REPLY)
+        flags[nf++] = 'c';
+    if (cl->flags & CONN_CLOSE_ASAP)
+        flags[nf++] = 'A';
+    if (cl->flags & CONN_NO_EVICT)
+        flags[nf++] = 'e';
+    if (nf == 0)
+        flags[nf++] = 'N';
+    flags[nf] = '\0';
     if (cl->last_cmd == NULL)
         snprintf(cmd, sizeof(cmd), "NULL");
     else if (cl->last_parent != NULL)
@@ -223,15 +233,16 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
     else
         snprintf(cmd, sizeof(cmd), "%s", cl->last_cmd->name);
     strbuf_printf(s,
-                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d "
+                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                   "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                   "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
                   "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
                   (unsigned long long)cl->id, cl->peer, cl->local, cl->fd, cl->name ? cl->name : "",
                   (long long)((now_ms - cl->ctime_ms) / 1000),
-                  (long long)((now_ms - cl->last_ms) / 1000), cl->db, qbuf, cl->rcap - cl->rlen,
-                  cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl), omem ? "w" : "", cmd,
-                  cl->proto, cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
+                  (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db, qbuf,
+                  cl->rcap - cl->rlen, cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl),
+                  omem ? "w" : "", cmd, cl->proto, cl->lib_name ? cl->lib_name : "",
+                  cl->lib_ver ? cl->lib_ver : "");
 }
 
 static void cmd_client_id(struct cmd_ctx *c)

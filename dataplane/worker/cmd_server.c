@@ -258,7 +258,9 @@ static void cmd_config_set(struct cmd_ctx *c)
     if (config_set(npairs, names, values, err, sizeof(err)) != 0) {
         reply_error(c->reply, err);
     } else {
-        worker_broadcast_params(c->worker);
+        /* Every shard is held: each worker's copy changes before the reply goes out. */
+        for (unsigned i = 0; i < server.nworkers; i++)
+            worker_reload_params(server.workers[i]);
         reply_ok(c->reply);
     }
     for (int i = 0; i < nowned; i++)
@@ -349,6 +351,7 @@ static const struct cmd_def config_subs[] = {
       .complexity = "O(N) when N is the number of configuration parameters provided",
       .syntax = "parameter ...", .acl = "@admin @slow @dangerous" },
     { .name = "set", .fn = cmd_config_set, .arity = -4, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .route = ROUTE_ALL,
       .group = "server", .since = "2.0.0", .summary = "Set configuration parameters to the given values",
       .complexity = "O(N) when N is the number of configuration parameters provided",
       .syntax = "(parameter value) ...", .acl = "@admin @slow @dangerous" },
@@ -380,7 +383,7 @@ static const struct cmd_def command_subs[] = {
       .group = "server", .since = "7.0.0", .summary = "Get an array of Redis command names",
       .complexity = "O(N) where N is the total number of Redis commands",
       .syntax = "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", .acl = "@slow @connection" },
-    { .name = "getkeys", .fn = cmd_command_getkeys, .arity = -3, .flags = CMD_LOADING | CMD_STALE,
+    { .name = "getkeys", .fn = cmd_command_getkeys, .arity = -4, .flags = CMD_LOADING | CMD_STALE,
       .group = "server", .since = "2.8.13", .summary = "Extract keys given a full Redis command",
       .complexity = "O(N) where N is the number of arguments to the command",
       .syntax = "command arg ...", .acl = "@slow @connection" },

@@ -305,28 +305,32 @@ void conn_process(struct conn *c)
     struct worker *w = c->w;
     while (!(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_BLOCKED |
                          CONN_READ_PAUSED | CONN_ZOMBIE))) {
-        if (w->hold.holder != -1 && !(w->tx.conn == c && w->tx.ready))
+        if (w->hold.holder != -1 && !(w->tx.conn == c && w->tx.ready)) {
+            /* The shard is held: the flush pass after the release continues here. */
+            conn_want_flush(c);
             break;
+        }
         if (c->rpos == c->rlen)
             break;
+        if (c->rlen - c->rpos > (size_t)w->params.srv.client_query_buffer_limit) {
+            log_warn("Closing client that reached max query buffer length: id=%llu addr=%s",
+                     (unsigned long long)c->id, c->peer);
+            w->stats.client_qbuf_limit_disconnections++;
+            c->flags |= CONN_CLOSE_ASAP;
+            conn_want_flush(c);
+            break;
+        }
         size_t used = 0;
         int rc = resp_parse(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos, &used);
         if (rc == RESP_EAGAIN) {
             c->rpos += used;
-            if (c->rlen - c->rpos > (size_t)w->params.srv.client_query_buffer_limit) {
-                log_warn("Closing client that reached max query buffer length: id=%llu addr=%s",
-                         (unsigned long long)c->id, c->peer);
-                w->stats.client_qbuf_limit_disconnections++;
-                c->flags |= CONN_CLOSE_ASAP;
-                conn_want_flush(c);
-            }
             break;
         }
         if (rc == RESP_EPROTO) {
             log_verbose("Protocol error (%s) from client: id=%llu addr=%s", c->parser.err,
                         (unsigned long long)c->id, c->peer);
             reply_error(&c->out, c->parser.err);
-            w->stats.error_replies++;
+            worker_count_error(w, c->out.err_code);
             c->flags |= CONN_CLOSE_AFTER_REPLY;
             conn_want_flush(c);
             break;

@@ -32,12 +32,14 @@ static void reply_unknown_command(struct reply *r, int argc, const struct resp_a
 /*
  * Find the row for a request: the command, or for a container (CONFIG,
  * CLIENT, OBJECT ...) its subcommand. Writes the error and returns NULL when
- * there is none or the arity is wrong.
+ * there is none; on a wrong arity writes the error, returns the row and sets
+ * *bad_arity (the call counts as rejected, as in Redis).
  */
 static const struct cmd_def *resolve(struct reply *r, int argc, const struct resp_arg *argv,
-                                     const struct cmd_def **parent)
+                                     const struct cmd_def **parent, bool *bad_arity)
 {
     *parent = NULL;
+    *bad_arity = false;
     const struct cmd_def *d = server_command_lookup(argv[0].ptr, argv[0].len);
     if (d == NULL) {
         reply_unknown_command(r, argc, argv);
@@ -65,7 +67,7 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
                          d->name);
         else
             reply_errorf(r, "ERR wrong number of arguments for '%s' command", d->name);
-        return NULL;
+        *bad_arity = true;
     }
     return d;
 }
@@ -78,11 +80,8 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
  */
 static bool memory_ok(struct worker *w, struct store *s, const struct cmd_def *d, struct reply *r)
 {
-    long long maxmem = w->params.store.maxmemory;
-    if (maxmem <= 0)
-        return true;
-    size_t limit = (size_t)maxmem / server.nworkers;
-    if (store_used(s) <= limit)
+    size_t limit = worker_shard_limit(w);
+    if (limit == 0 || store_used(s) <= limit)
         return true;
     int rc = store_evict(s, limit, w->now_ms);
     if (rc == 0 || !(d->flags & CMD_DENYOOM))
@@ -91,8 +90,19 @@ static bool memory_ok(struct worker *w, struct store *s, const struct cmd_def *d
     return false;
 }
 
-/* Run the handler and account for it. */
-static void execute(struct worker *w, struct cmd_ctx *ctx, const char *peer, const char *name)
+/* A request refused before it ran: rejected_calls and errorstats. */
+static void reject(struct worker *w, const struct cmd_def *d, const struct reply *r)
+{
+    if (d != NULL)
+        w->cmdstats[d->id].rejected++;
+    worker_count_error(w, r->err_code);
+}
+
+/*
+ * Run the handler and account for it.
+ * @return its duration in microseconds (for the slowlog of the origin worker)
+ */
+static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
 {
     const struct cmd_def *d = ctx->cmd;
     uint32_t errors = ctx->reply->errors;
@@ -105,14 +115,24 @@ static void execute(struct worker *w, struct cmd_ctx *ctx, const char *peer, con
     w->stats.commands++;
     if (ctx->reply->errors != errors) {
         st->failed++;
-        w->stats.error_replies += ctx->reply->errors - errors;
+        worker_count_error(w, ctx->reply->err_code);
     }
+    return clock_cycles_to_ns(cycles) / 1000;
+}
+
+/* The slowlog lives with the client's worker, which knows its address and name. */
+static void slowlog_check(struct worker *w, const struct conn *c, const struct cmd_def *d, int argc,
+                          const struct resp_arg *argv, uint64_t us)
+{
     long long slower = w->params.srv.slowlog_log_slower_than;
-    if (slower >= 0 && !(d->flags & CMD_SKIP_SLOWLOG)) {
-        uint64_t us = clock_cycles_to_ns(cycles) / 1000;
-        if (us >= (uint64_t)slower)
-            slowlog_add(w, ctx->argc, ctx->argv, us, peer, name);
-    }
+    if (slower >= 0 && !(d->flags & CMD_SKIP_SLOWLOG) && us >= (uint64_t)slower)
+        slowlog_add(w, argc, argv, us, c->peer, c->name);
+}
+
+void dispatch_forward_done(struct worker *w, struct conn *c, struct shard_msg *m)
+{
+    if (m->arg >= 0)
+        slowlog_check(w, c, m->cmd, m->argc, m->argv, (uint64_t)m->arg);
 }
 
 static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def *d,
@@ -199,17 +219,17 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
 {
     struct worker *w = c->w;
     const struct cmd_def *parent;
-    const struct cmd_def *d = resolve(&c->out, argc, argv, &parent);
-    if (d == NULL) {
-        w->stats.error_replies++;
+    bool bad_arity;
+    const struct cmd_def *d = resolve(&c->out, argc, argv, &parent, &bad_arity);
+    if (d == NULL || bad_arity) {
+        reject(w, d, &c->out);
         return DISPATCH_DONE;
     }
     c->last_cmd = d;
     c->last_parent = parent;
     if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
         reply_error(&c->out, ERR_NOAUTH);
-        w->cmdstats[d->id].rejected++;
-        w->stats.error_replies++;
+        reject(w, d, &c->out);
         return DISPATCH_DONE;
     }
 
@@ -236,13 +256,12 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         ctx.store = NULL;
         for (unsigned i = 0; i < n; i++) {
             if ((w->tx.have & (1ull << i)) && !memory_ok(w, server.stores[i], d, &c->out)) {
-                w->cmdstats[d->id].rejected++;
-                w->stats.error_replies++;
+                reject(w, d, &c->out);
                 worker_tx_end(w);
                 return DISPATCH_DONE;
             }
         }
-        execute(w, &ctx, c->peer, c->name);
+        slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
         finish_local(c, &ctx);
         worker_tx_end(w);
         return DISPATCH_DONE;
@@ -250,11 +269,10 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     ctx.store = w->store;
     ctx.shard = w->id;
     if (d->route != ROUTE_LOCAL && !memory_ok(w, w->store, d, &c->out)) {
-        w->cmdstats[d->id].rejected++;
-        w->stats.error_replies++;
+        reject(w, d, &c->out);
         return DISPATCH_DONE;
     }
-    execute(w, &ctx, c->peer, c->name);
+    slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
     finish_local(c, &ctx);
     return DISPATCH_DONE;
 }
@@ -267,10 +285,11 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     ctx.store = w->store;
     ctx.shard = w->id;
     w->stats.forwarded_in++;
+    m->arg = -1;
     if (memory_ok(w, w->store, ctx.cmd, &m->reply))
-        execute(w, &ctx, "", NULL);
+        m->arg = (int64_t)execute(w, &ctx);
     else
-        w->cmdstats[ctx.cmd->id].rejected++;
+        reject(w, ctx.cmd, &m->reply);
     m->type = SHARD_REPLY;
     shard_send(&w->port, m->src, m);
 }

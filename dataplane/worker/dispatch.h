@@ -23,4 +23,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
 /* Execute a request forwarded to this worker's shard and send it back. */
 void dispatch_forwarded(struct worker *w, struct shard_msg *m);
 
+/* A forwarded request's reply is back on the origin worker: its slowlog entry. */
+void dispatch_forward_done(struct worker *w, struct conn *c, struct shard_msg *m);
+
 #endif

@@ -458,6 +458,38 @@ static void commandstat_line(struct strbuf *s, const struct cmd_def *d, const ch
                   (unsigned long long)rejected, (unsigned long long)failed);
 }
 
+/* Every worker's error codes merged, in byte order like Redis's radix tree. */
+static void section_errorstats(struct strbuf *s)
+{
+    struct error_stat all[ERRORSTATS_MAX];
+    unsigned n = 0;
+    strbuf_printf(s, "# Errorstats\r\n");
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        const struct worker_stats *st = &server.workers[i]->stats;
+        for (unsigned k = 0; k < st->nerrors; k++) {
+            unsigned j = 0;
+            while (j < n && strcmp(all[j].code, st->errors[k].code) != 0)
+                j++;
+            if (j == n) {
+                if (n == ERRORSTATS_MAX)
+                    continue;
+                all[n++] = st->errors[k];
+            } else {
+                all[j].count += st->errors[k].count;
+            }
+        }
+    }
+    for (unsigned i = 1; i < n; i++) /* insertion sort: a handful of rows */
+        for (unsigned j = i; j > 0 && strcmp(all[j - 1].code, all[j].code) > 0; j--) {
+            struct error_stat t = all[j];
+            all[j] = all[j - 1];
+            all[j - 1] = t;
+        }
+    for (unsigned i = 0; i < n; i++)
+        strbuf_printf(s, "errorstat_%s:count=%llu\r\n", all[i].code,
+                      (unsigned long long)all[i].count);
+}
+
 static void section_commandstats(struct strbuf *s)
 {
     strbuf_printf(s, "# Commandstats\r\n");
@@ -496,10 +528,11 @@ static void section_pollux(struct strbuf *s, const struct worker_stats *t)
                   "pollux_backend:%s\r\n"
                   "pollux_workers:%u\r\n"
                   "pollux_forwarded_requests:%llu\r\n"
-                  "pollux_transactions:%llu\r\n",
+                  "pollux_transactions:%llu\r\n"
+                  "pollux_memory_overhead:%zu\r\n",
                   POLLUX_VERSION, config_backend_names[w0->params.srv.pollux_backend],
                   server.nworkers, (unsigned long long)t->forwarded,
-                  (unsigned long long)t->transactions);
+                  (unsigned long long)t->transactions, atomic_load(&server.mem_overhead));
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];
         strbuf_printf(s,
@@ -564,7 +597,7 @@ void server_info(struct strbuf *s, int nsections, const struct resp_arg *section
     }
     if (mask & SEC_ERRORSTATS) {
         SEP();
-        strbuf_printf(s, "# Errorstats\r\n");
+        section_errorstats(s);
     }
     if (mask & SEC_CLUSTER) {
         SEP();

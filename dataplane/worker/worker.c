@@ -44,6 +44,23 @@ static void notify(void *arg, unsigned dst)
     }
 }
 
+void worker_count_error(struct worker *w, const char *code)
+{
+    struct worker_stats *st = &w->stats;
+    st->error_replies++;
+    for (unsigned i = 0; i < st->nerrors; i++) {
+        if (strcmp(st->errors[i].code, code) == 0) {
+            st->errors[i].count++;
+            return;
+        }
+    }
+    if (st->nerrors < ERRORSTATS_MAX) {
+        struct error_stat *e = &st->errors[st->nerrors++];
+        snprintf(e->code, sizeof(e->code), "%s", code);
+        e->count = 1;
+    }
+}
+
 void worker_reload_params(struct worker *w)
 {
     pthread_mutex_lock(&config.lock);
@@ -142,6 +159,7 @@ static void tx_start_next(struct worker *w)
         w->tx.have = 0;
         w->tx.next = 0;
         w->tx.ready = false;
+        w->tx.seq++;
         w->stats.transactions++;
         tx_advance(w);
     }
@@ -187,17 +205,20 @@ void worker_tx_forget(struct worker *w, struct conn *c)
 static void tx_execute(struct worker *w)
 {
     struct conn *c = w->tx.conn;
+    uint64_t seq = w->tx.seq;
     w->tx.ready = true;
     c->flags &= ~CONN_BLOCKED;
     if (c->flags & CONN_ZOMBIE) {
         worker_tx_end(w);
         return;
     }
-    /* Executes the command (dispatch calls worker_tx_end), then the rest of the pipeline. */
+    /*
+     * Executes the command (dispatch calls worker_tx_end), then the rest of
+     * the pipeline, which may queue the same connection's next transaction.
+     */
     conn_process(c);
-    if (w->tx.conn == c) {
-        /* The request was not there to run (cannot happen): do not keep shards held. */
-        log_warn("Transaction of client %llu found no request", (unsigned long long)c->id);
+    if (w->tx.seq == seq && w->tx.conn == c) {
+        /* Not run: the client is closing (killed, or over its query buffer limit). */
         worker_tx_end(w);
     }
     conn_want_flush(c);
@@ -280,41 +301,15 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
             shard_send(&w->port, m->src, m);
         }
         break;
-    case SHARD_PARAMS:
-        worker_reload_params(w);
-        m->type = SHARD_DONE;
-        shard_send(&w->port, m->src, m);
-        break;
     default:
         break;
-    }
-}
-
-/* Our shard is free again: replay what waited, until someone holds it again. */
-static void hold_release(struct worker *w)
-{
-    w->hold.holder = -1;
-    while (w->hold.holder == -1 && w->hold.dq_head != NULL) {
-        struct shard_msg *m = shard_undefer(&w->hold);
-        if (m->type == SHARD_REPLY) {
-            struct conn *c = m->conn;
-            conn_fill_hole(c, m);
-            c->inflight--;
-            if (c->flags & CONN_ZOMBIE) {
-                if (c->inflight == 0 && w->tx.conn != c)
-                    conn_reap(c);
-            } else {
-                conn_want_flush(c);
-            }
-            continue;
-        }
-        handle_shard_msg(w, m);
     }
 }
 
 static void on_reply(struct worker *w, struct shard_msg *m)
 {
     struct conn *c = m->conn;
+    dispatch_forward_done(w, c, m);
     conn_fill_hole(c, m);
     c->inflight--;
     if (c->flags & CONN_ZOMBIE) {
@@ -326,6 +321,19 @@ static void on_reply(struct worker *w, struct shard_msg *m)
     if ((c->flags & CONN_READ_PAUSED) && c->inflight < CONN_MAX_INFLIGHT / 2) {
         c->flags &= ~CONN_READ_PAUSED;
         conn_process(c);
+    }
+}
+
+/* Our shard is free again: replay what waited, until someone holds it again. */
+static void hold_release(struct worker *w)
+{
+    w->hold.holder = -1;
+    while (w->hold.holder == -1 && w->hold.dq_head != NULL) {
+        struct shard_msg *m = shard_undefer(&w->hold);
+        if (m->type == SHARD_REPLY)
+            on_reply(w, m);
+        else
+            handle_shard_msg(w, m);
     }
 }
 
@@ -351,7 +359,6 @@ static unsigned poll_messages(struct worker *w)
             hold_release(w);
             break;
         case SHARD_UNLOCKED:
-        case SHARD_DONE:
             shard_msg_put(&w->port, m);
             break;
         case SHARD_REPLY:
@@ -360,7 +367,7 @@ static unsigned poll_messages(struct worker *w)
             else
                 on_reply(w, m);
             break;
-        default: /* REQ, LOCK, PARAMS wait while the shard is held */
+        default: /* REQ and LOCK wait while the shard is held */
             if (held)
                 shard_defer(&w->hold, m);
             else
@@ -369,18 +376,6 @@ static unsigned poll_messages(struct worker *w)
         }
     }
     return n;
-}
-
-void worker_broadcast_params(struct worker *w)
-{
-    for (unsigned i = 0; i < server.nworkers; i++) {
-        if (i == w->id)
-            continue;
-        struct shard_msg *m = shard_msg_get(&w->port);
-        m->type = SHARD_PARAMS;
-        shard_send(&w->port, i, m);
-    }
-    worker_reload_params(w);
 }
 
 /* ---------------------------------------------------------------------------
@@ -460,6 +455,11 @@ static void flush_clients(struct worker *w)
         } else if (c->flags & CONN_CLOSE_ASAP) {
             conn_close(c);
         } else {
+            /* Requests read while the shard was held wait in the buffer
+             * (conn_process puts c back on the list while it still is). */
+            if (c->rpos < c->rlen &&
+                !(c->flags & (CONN_BLOCKED | CONN_READ_PAUSED | CONN_CLOSE_AFTER_REPLY)))
+                conn_process(c);
             if (c->out.bytes > 0 && conn_write(c) < 0) {
                 conn_close(c);
             } else if ((c->flags & CONN_CLOSE_AFTER_REPLY) && c->out.bytes == 0 &&
@@ -525,24 +525,50 @@ static void ops_sample(struct worker *w)
     w->ops_sample_time_ns = w->now_ns;
 }
 
+size_t worker_shard_limit(const struct worker *w)
+{
+    long long maxmem = w->params.store.maxmemory;
+    if (maxmem <= 0)
+        return 0;
+    size_t overhead = atomic_load_explicit(&server.mem_overhead, memory_order_relaxed);
+    if ((size_t)maxmem <= overhead)
+        return 1; /* nothing left for data: evict everything evictable */
+    return ((size_t)maxmem - overhead) / server.nworkers;
+}
+
+void worker_sample_overhead(void)
+{
+    static size_t window[10]; /* the smallest sample of the last second counts */
+    static unsigned next;
+    struct mem_stats ms;
+    mem_stats(&ms);
+    size_t data = 0;
+    for (unsigned i = 0; i < server.nworkers; i++)
+        data += atomic_load_explicit(&server.workers[i]->store_used, memory_order_relaxed);
+    window[next++ % ARRAY_SIZE(window)] = ms.allocated > data ? ms.allocated - data : 0;
+    size_t low = SIZE_MAX;
+    for (unsigned i = 0; i < ARRAY_SIZE(window) && i < next; i++)
+        low = window[i] < low ? window[i] : low;
+    atomic_store_explicit(&server.mem_overhead, low, memory_order_relaxed);
+}
+
 static void cron(struct worker *w)
 {
     static const uint64_t second = 1000000000ull;
+    uint64_t prev = w->next_cron_ns - CRON_NS; /* when cron last ran */
     if (w->hold.holder == -1) {
         /* Active expiry: a bounded slice each millisecond. */
         store_expire_cycle(w->store, w->now_ms, 200 * (size_t)w->params.store.active_expire_effort);
-        long long maxmem = w->params.store.maxmemory;
-        if (maxmem > 0) {
-            size_t limit = (size_t)maxmem / server.nworkers;
-            if (store_used(w->store) > limit)
-                store_evict(w->store, limit, w->now_ms);
-        }
+        /* Incremental rehash moves on even when no writes arrive. */
+        store_rehash_step(w->store, -1, 64);
+        size_t limit = worker_shard_limit(w);
+        if (limit > 0 && store_used(w->store) > limit)
+            store_evict(w->store, limit, w->now_ms);
     }
     ops_sample(w);
     waiting_cron(w);
-    if (w->now_ns / second != w->next_cron_ns / second) {
+    if (w->now_ns / second != prev / second)
         clients_cron(w);
-    }
 }
 
 static void *worker_main(void *arg)
@@ -569,6 +595,7 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         w->now_ns = clock_mono_ns();
         w->now_ms = clock_real_ms();
+        store_set_clock(w->store, w->now_ms);
         unsigned work = 0;
 
         if (w->hold.holder != -1) {
@@ -621,6 +648,7 @@ static void *worker_main(void *arg)
             work++;
         }
         shard_flush(&w->port);
+        atomic_store_explicit(&w->store_used, store_used(w->store), memory_order_relaxed);
         if (work > 0) {
             w->idle_since_ns = w->now_ns;
             w->stats.busy_passes++;

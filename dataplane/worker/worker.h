@@ -27,6 +27,14 @@ struct server;
 #define WORKER_MAX_LISTENERS 16
 
 /* Counters of one worker; INFO sums them over workers. */
+/* errorstats: replies counted by their error code ("ERR", "WRONGTYPE", ...) */
+#define ERRORSTATS_MAX 32
+
+struct error_stat {
+    char code[24];
+    uint64_t count;
+};
+
 struct worker_stats {
     uint64_t commands;         /* total_commands_processed */
     uint64_t connections;      /* total_connections_received */
@@ -41,6 +49,8 @@ struct worker_stats {
     uint64_t unexpected_error_replies;
     uint64_t loop_passes;
     uint64_t busy_passes;
+    unsigned nerrors; /* used rows of errors[]; codes beyond the table are not itemised */
+    struct error_stat errors[ERRORSTATS_MAX];
 };
 
 struct cmd_stat {
@@ -66,6 +76,7 @@ struct tx {
     uint64_t have;     /* shards held so far */
     unsigned next;     /* next shard to acquire, in increasing order */
     bool ready;        /* every shard held: execute */
+    uint64_t seq;      /* transactions started by this worker, this one included */
 };
 
 struct worker {
@@ -86,7 +97,7 @@ struct worker {
     int lfds[WORKER_MAX_LISTENERS];
     int nlfds;
 
-    /* parameters: this worker's own copy, reloaded on SHARD_PARAMS */
+    /* parameters: this worker's own copy, reloaded by CONFIG SET */
     struct params params;
     unsigned params_generation;
 
@@ -117,7 +128,26 @@ struct worker {
     unsigned ops_sample_idx;
     uint64_t in_sample, out_sample;
     uint64_t in_samples[16], out_samples[16];
+    atomic_size_t store_used; /* store_used(store) as of the last pass, for worker 0 */
 };
+
+/*
+ * This shard's share of maxmemory: what maxmemory leaves after the node's
+ * overhead, split evenly. 0 when maxmemory is not set.
+ */
+size_t worker_shard_limit(const struct worker *w);
+
+/*
+ * The main thread, every 100 ms: what the node uses besides the datasets
+ * (workers publish their dataset size every pass, so the two figures agree
+ * to within a pass). Sets server.mem_overhead to the smallest sample of the
+ * last second: a burst (a big pipeline's buffers, a worker that published
+ * late) does not make every shard evict, lasting overhead counts within 1 s.
+ */
+void worker_sample_overhead(void);
+
+/* Count an error reply: total_error_replies and its code's errorstats row. */
+void worker_count_error(struct worker *w, const char *code);
 
 /* Create worker `id` of srv (allocates its store, listeners opened later). */
 struct worker *worker_create(struct server *srv, unsigned id, int cpu);
@@ -126,9 +156,10 @@ int worker_listen(struct worker *w);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 
-/* Ask worker `dst` to reload parameters (from any worker, via the mesh). */
-void worker_broadcast_params(struct worker *w);
-/* Reload this worker's parameter copy from the master now. */
+/*
+ * Reload w's parameter copy from the master now: by w itself, or by the
+ * coordinator of a transaction that holds every shard (CONFIG SET).
+ */
 void worker_reload_params(struct worker *w);
 
 /*

@@ -54,7 +54,12 @@ class Eviction(h.ServerTestCase):
         used = mem["used_memory"]
         self.assertEqual(mem["maxmemory"], maxmemory)
         self.assertEqual(mem["maxmemory_policy"], policy)
-        self.assertLessEqual(used, maxmemory * 1.10,
+        # Redis checks used_memory before every write. polluxd checks each shard's
+        # dataset against maxmemory minus the node's overhead, which is sampled ten
+        # times a second (docs/architecture.md), so a pipeline's buffers of the last
+        # moments may stand above the limit.
+        slack = 0 if h.Config.server_is_redis() else 1024 * 1024
+        self.assertLessEqual(used, maxmemory * 1.10 + slack,
                              f"{policy}: used_memory {used} far above maxmemory {maxmemory}")
         kept = self.r.dbsize()
         self.assertLess(kept, WRITTEN, policy)

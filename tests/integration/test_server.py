@@ -158,10 +158,14 @@ class Connection(h.ServerTestCase):
 class Clients(h.ServerTestCase):
 
     def test_id_name_info(self):
-        with self.server.raw() as a, self.server.raw() as b:
-            ida, idb = a.command("CLIENT", "ID"), b.command("CLIENT", "ID")
+        # Each worker accepts on its own listener, so ids follow the order in which
+        # connections were accepted: b is opened after a has been served.
+        with self.server.raw() as a:
+            ida = a.command("CLIENT", "ID")
+            with self.server.raw() as b:
+                idb = b.command("CLIENT", "ID")
+                self.assertGreater(idb, ida, "ids increase with every connection")
             self.assertIsInstance(ida, int)
-            self.assertGreater(idb, ida, "ids increase with every connection")
             self.assertIsNone(a.command("CLIENT", "GETNAME"))
             self.assertEqual(a.command("CLIENT", "SETNAME", "alpha"), b"OK")
             self.assertEqual(a.command("CLIENT", "GETNAME"), b"alpha")
@@ -568,6 +572,9 @@ class Info(h.ServerTestCase):
             self.assertEqual(stats["set"], (6, 0, 0))
             self.assertEqual(stats["incr"], (1, 0, 1))
             self.assertEqual(stats["get"][1], 1, "an arity error is a rejected call")
+            errors = c.command("INFO", "errorstats").decode().split("\r\n")
+            self.assertEqual(errors[0], "# Errorstats")
+            self.assertIn("errorstat_ERR:count=2", errors, "INCR on text and GET's arity")
 
     def test_keyspace_values(self):
         with self.server.raw() as c:
