@@ -11,6 +11,20 @@
 #include <malloc.h>
 #endif
 
+/* Sanitizer builds replace malloc, and mallinfo2() then reports nothing. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define POLLUX_SANITIZER_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define POLLUX_SANITIZER_MALLOC 1
+#endif
+#endif
+#ifdef POLLUX_SANITIZER_MALLOC
+/* From the sanitizer runtime's allocator interface (GCC ships no header for it). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+size_t __sanitizer_get_heap_size(void);
+#endif
+
 static void oom(size_t size)
 {
     fprintf(stderr, "pollux: out of memory allocating %zu bytes\n", size);
@@ -129,11 +143,16 @@ int mem_thread_arena_setup(void)
 
 void mem_stats(struct mem_stats *st)
 {
+#ifdef POLLUX_SANITIZER_MALLOC
+    st->allocated = __sanitizer_get_current_allocated_bytes();
+    st->mapped = __sanitizer_get_heap_size();
+#else
     struct mallinfo2 mi = mallinfo2();
     st->allocated = mi.uordblks + mi.hblkhd;
+    st->mapped = mi.arena + mi.hblkhd;
+#endif
     st->active = st->allocated;
     st->resident = mem_rss();
-    st->mapped = mi.arena + mi.hblkhd;
     st->retained = 0;
 }
 

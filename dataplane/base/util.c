@@ -92,7 +92,7 @@ bool util_str2ld(const char *s, size_t len, long double *out)
     char *eptr;
     errno = 0;
     long double v = strtold(buf, &eptr);
-    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || eptr != buf + len ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
         isnan(v))
         return false;
@@ -110,7 +110,7 @@ bool util_str2d(const char *s, size_t len, double *out)
     char *eptr;
     errno = 0;
     double v = strtod(buf, &eptr);
-    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || eptr != buf + len ||
         (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO)) ||
         isnan(v))
         return false;

@@ -33,15 +33,9 @@ bool cmd_arg_ll(struct cmd_ctx *c, int i, long long *v)
     return false;
 }
 
-bool cmd_str2ld(const char *s, size_t len, long double *v)
-{
-    /* A zero byte would end the number early: Redis wants every byte consumed. */
-    return memchr(s, '\0', len) == NULL && util_str2ld(s, len, v);
-}
-
 bool cmd_arg_ld(struct cmd_ctx *c, int i, long double *v)
 {
-    if (cmd_str2ld(c->argv[i].ptr, c->argv[i].len, v))
+    if (util_str2ld(c->argv[i].ptr, c->argv[i].len, v))
         return true;
     reply_error(c->reply, ERR_NOT_FLOAT);
     return false;

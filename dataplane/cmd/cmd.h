@@ -132,8 +132,6 @@ int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv,
 /* Argument helpers; on failure they write Redis's error reply and return false. */
 bool cmd_arg_ll(struct cmd_ctx *c, int i, long long *v);   /* "value is not an integer..." */
 bool cmd_arg_ld(struct cmd_ctx *c, int i, long double *v); /* "value is not a valid float" */
-/* util_str2ld that also refuses embedded zero bytes (Redis parses the whole buffer). */
-bool cmd_str2ld(const char *s, size_t len, long double *v);
 bool cmd_arg_is(const struct cmd_ctx *c, int i, const char *word); /* case-insensitive */
 /* A 32-bit signed integer (DB indexes): "not an integer", then "value is out of range". */
 bool cmd_arg_int(struct cmd_ctx *c, int i, int *v);

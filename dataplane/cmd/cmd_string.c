@@ -485,7 +485,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
             return;
         size_t n;
         const char *p = kv_val(e, &n);
-        if (!cmd_str2ld(p, n, &v)) {
+        if (!util_str2ld(p, n, &v)) {
             reply_error(c->reply, ERR_NOT_FLOAT);
             return;
         }

@@ -4,7 +4,7 @@
 
 #include "mem.h"
 
-#define SHARD_POOL_MAX 4096
+#define SHARD_POOL_MAX 1024 /* idle messages kept per worker (~1.3 KB each) */
 
 int shard_mesh_init(struct shard_mesh *m, unsigned n)
 {

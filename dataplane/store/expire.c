@@ -20,6 +20,8 @@ struct expire_ctx {
     size_t sampled;
     size_t expired;
     size_t chains;
+    int64_t ttl_sum; /* of the sampled entries that live on, for avg_ttl */
+    size_t ttl_count;
 };
 
 static void expire_chain(void *arg, struct bucket *head)
@@ -37,8 +39,11 @@ static void expire_chain(void *arg, struct bucket *head)
             struct kv *e = b->slot[i];
             m &= m - 1;
             c->sampled++;
-            if (c->now_ms <= kv_expire_raw(e))
+            if (c->now_ms <= kv_expire_raw(e)) {
+                c->ttl_sum += kv_expire_raw(e) - c->now_ms;
+                c->ttl_count++;
                 continue;
+            }
             if (s->removed != NULL)
                 s->removed(s->removed_arg, c->db, e, false);
             s->stats.expired_keys++;
@@ -64,13 +69,18 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, size_t max_checks)
         struct db *d = &s->db[dbi];
         bool stale = false;
         while (d->nvolatile > 0 && checks < max_checks) {
-            struct expire_ctx c = { s, d, dbi, now_ms, 0, 0, 0 };
+            struct expire_ctx c = { .s = s, .d = d, .db = dbi, .now_ms = now_ms };
             do {
                 d->expire_cursor = store_db_scan(d, d->expire_cursor, expire_chain, &c);
                 if (c.expired > 0)
                     store_db_after_remove(s, d);
             } while (c.sampled < per_loop && c.chains < per_loop * 20 && d->expire_cursor != 0 &&
                      d->nvolatile > 0 && checks + c.sampled + c.chains / 16 < max_checks);
+            if (c.ttl_count > 0) {
+                /* Like Redis: a running average, each sample weighing 2%. */
+                int64_t avg = c.ttl_sum / (int64_t)c.ttl_count;
+                d->avg_ttl = d->avg_ttl == 0 ? avg : d->avg_ttl / 50 * 49 + avg / 50;
+            }
             checks += MAX(c.sampled + c.chains / 16, 1);
             sampled += c.sampled;
             expired += c.expired;

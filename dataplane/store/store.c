@@ -88,6 +88,11 @@ size_t store_volatile_count(const struct store *s, int db)
     return s->db[db].nvolatile;
 }
 
+long long store_avg_ttl(const struct store *s, int db)
+{
+    return s->db[db].nvolatile > 0 ? s->db[db].avg_ttl : 0;
+}
+
 /* ---- entries ---------------------------------------------------------- */
 
 /* Write the header of an entry: access bits, type and encoding in `bits`. */

@@ -148,6 +148,8 @@ void store_delete_entry(struct store *s, int db, struct kv *e);
 
 size_t store_count(const struct store *s, int db); /* keys, including not-yet-removed expired */
 size_t store_volatile_count(const struct store *s, int db); /* keys with an expiry */
+/* Average TTL in ms of db's volatile keys, as sampled by active expiry (0: none). */
+long long store_avg_ttl(const struct store *s, int db);
 /* Remove every key of db (db == -1: of every database). */
 void store_flush(struct store *s, int db);
 /* Exchange the contents of two databases. */

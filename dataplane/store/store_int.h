@@ -285,6 +285,7 @@ struct db {
     size_t count;
     size_t nvolatile;
     uint64_t expire_cursor; /* active expiry's scan cursor */
+    int64_t avg_ttl;        /* ms, estimated by active expiry (INFO keyspace) */
 };
 
 /* Where an entry sits: its chain's head bucket, the bucket, the slot. */

@@ -357,6 +357,7 @@ void store_db_clear(struct store *s, struct db *d)
     d->rehash_idx = 0;
     d->count = 0;
     d->nvolatile = 0;
+    d->avg_ttl = 0;
     d->expire_cursor = 0;
 }
 

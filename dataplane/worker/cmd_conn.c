@@ -170,11 +170,9 @@ static void cmd_hello(struct cmd_ctx *c)
 
 static void cmd_select(struct cmd_ctx *c)
 {
-    long long db;
-    if (!util_str2ll(c->argv[1].ptr, c->argv[1].len, &db)) {
-        reply_error(c->reply, ERR_NOT_INTEGER);
+    int db;
+    if (!cmd_arg_int(c, 1, &db))
         return;
-    }
     if (db < 0 || db >= worker_of(c)->params.store.databases) {
         reply_error(c->reply, ERR_DB_RANGE);
         return;

@@ -164,13 +164,12 @@ static uint64_t shards_of(const struct cmd_def *d, int argc, const struct resp_a
     case ROUTE_ALL:
         return n == 64 ? ~0ull : (1ull << n) - 1;
     case ROUTE_SCAN: {
-        unsigned long long cur;
-        unsigned bits = 0;
-        while ((1u << bits) < n)
-            bits++;
-        if (!util_str2ull(argv[1].ptr, argv[1].len, &cur))
+        /* A cursor that is not a number or names no shard: SCAN answers it locally. */
+        uint64_t cur;
+        if (!cmd_parse_cursor(argv[1].ptr, argv[1].len, &cur))
             return 0;
-        return 1ull << ((cur & ((1ull << bits) - 1)) % n);
+        unsigned shard = cmd_scan_shard(cur, n);
+        return shard < n ? 1ull << shard : 0;
     }
     case ROUTE_KEYS: {
         int keys[256];

@@ -510,12 +510,18 @@ static void section_keyspace(struct strbuf *s)
     int ndb = (int)server.workers[0]->params.store.databases;
     for (int db = 0; db < ndb; db++) {
         size_t keys = 0, expires = 0;
+        long double ttl_weighted = 0; /* shards' averages weighted by their volatile keys */
         for (unsigned i = 0; i < server.nworkers; i++) {
-            keys += store_count(server.workers[i]->store, db);
-            expires += store_volatile_count(server.workers[i]->store, db);
+            struct store *st = server.workers[i]->store;
+            size_t v = store_volatile_count(st, db);
+            keys += store_count(st, db);
+            expires += v;
+            ttl_weighted += (long double)store_avg_ttl(st, db) * (long double)v;
         }
+        long long avg_ttl = expires ? (long long)(ttl_weighted / (long double)expires) : 0;
         if (keys)
-            strbuf_printf(s, "db%d:keys=%zu,expires=%zu,avg_ttl=0\r\n", db, keys, expires);
+            strbuf_printf(s, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", db, keys, expires,
+                          avg_ttl);
     }
 }
 

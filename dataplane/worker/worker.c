@@ -255,8 +255,6 @@ static void tx_advance(struct worker *w)
     tx_execute(w);
 }
 
-static void hold_release(struct worker *w);
-
 void worker_tx_end(struct worker *w)
 {
     unsigned n = server.nworkers;
@@ -276,7 +274,7 @@ void worker_tx_end(struct worker *w)
         (c->flags & CONN_ZOMBIE_LISTED))
         conn_reap(c);
     if (have & (1ull << w->id))
-        hold_release(w);
+        w->hold.holder = -1; /* what waited for it is replayed at the next poll */
     tx_start_next(w);
 }
 
@@ -324,10 +322,13 @@ static void on_reply(struct worker *w, struct shard_msg *m)
     }
 }
 
-/* Our shard is free again: replay what waited, until someone holds it again. */
-static void hold_release(struct worker *w)
+/*
+ * Replay what waited while the shard was held, until someone holds it again.
+ * Only at the top of poll_messages: granting a LOCK there is safe because the
+ * loop then touches nothing the holder may read (store, counters, clients).
+ */
+static void hold_replay(struct worker *w)
 {
-    w->hold.holder = -1;
     while (w->hold.holder == -1 && w->hold.dq_head != NULL) {
         struct shard_msg *m = shard_undefer(&w->hold);
         if (m->type == SHARD_REPLY)
@@ -340,6 +341,7 @@ static void hold_release(struct worker *w)
 static unsigned poll_messages(struct worker *w)
 {
     struct shard_msg *msgs[RING_BATCH];
+    hold_replay(w);
     unsigned n = shard_poll(&w->port, msgs, RING_BATCH);
     for (unsigned i = 0; i < n; i++) {
         struct shard_msg *m = msgs[i];
@@ -356,7 +358,8 @@ static unsigned poll_messages(struct worker *w)
         case SHARD_UNLOCK:
             m->type = SHARD_UNLOCKED;
             shard_send(&w->port, m->src, m);
-            hold_release(w);
+            w->hold.holder = -1;
+            hold_replay(w); /* before the rest of the batch: per-sender order */
             break;
         case SHARD_UNLOCKED:
             shard_msg_put(&w->port, m);
@@ -595,7 +598,6 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         w->now_ns = clock_mono_ns();
         w->now_ms = clock_real_ms();
-        store_set_clock(w->store, w->now_ms);
         unsigned work = 0;
 
         if (w->hold.holder != -1) {
@@ -604,6 +606,7 @@ static void *worker_main(void *arg)
             shard_flush(&w->port);
             continue;
         }
+        store_set_clock(w->store, w->now_ms);
         w->stats.loop_passes++;
         {
             int timeout = 0;
@@ -639,6 +642,11 @@ static void *worker_main(void *arg)
             work += n > 0 ? (unsigned)n : 0;
         }
         work += poll_messages(w);
+        if (w->hold.holder != -1) {
+            /* A LOCK was granted: from here on the holder owns store and counters. */
+            shard_flush(&w->port);
+            continue;
+        }
         if (w->now_ns >= w->next_cron_ns) {
             cron(w);
             w->next_cron_ns = w->now_ns + CRON_NS;

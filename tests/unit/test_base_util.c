@@ -63,6 +63,12 @@ static void ld2str_matches_incrbyfloat_format(void **state)
     assert_false(util_str2ld(" 1", 2, &v));
     assert_false(util_str2ld("nan", 3, &v));
     assert_false(util_str2ld("1x", 2, &v));
+    assert_false(util_str2ld("1\0", 2, &v)); /* every byte must be part of the number */
+    double d;
+    assert_false(util_str2d("2\0"
+                            "5",
+                            3, &d));
+    assert_true(util_str2d("2.5", 3, &d));
 }
 
 static void memtoull_units(void **state)

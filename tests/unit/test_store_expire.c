@@ -251,6 +251,26 @@ static void cycle_stops_when_clean(void **state)
     store_destroy(s);
 }
 
+/* avg_ttl follows the sampled TTLs: near 5 s, then 0 once nothing is volatile. */
+static void average_ttl(void **state)
+{
+    (void)state;
+    struct store *s = new_store(1);
+    char buf[32];
+    assert_int_equal(store_avg_ttl(s, 0), 0);
+    for (int i = 0; i < 2000; i++) {
+        struct skey k = key_n(buf, sizeof(buf), i);
+        store_set(s, 0, &k, "v", 1, KV_ENC_RAW, i % 2 ? 4000 : 6000, 0);
+    }
+    for (int i = 0; i < 400; i++)
+        store_expire_cycle(s, 0, 1000);
+    long long avg = store_avg_ttl(s, 0);
+    assert_true(avg > 4500 && avg < 5500);
+    store_flush(s, 0);
+    assert_int_equal(store_avg_ttl(s, 0), 0);
+    store_destroy(s);
+}
+
 static void keepttl_and_counts(void **state)
 {
     (void)state;
@@ -342,7 +362,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lazy_expiry),          cmocka_unit_test(active_cycle_bounded),
         cmocka_unit_test(stale_fraction_drops), cmocka_unit_test(cycle_stops_when_clean),
-        cmocka_unit_test(keepttl_and_counts),   cmocka_unit_test(expire_during_rehash),
+        cmocka_unit_test(keepttl_and_counts),   cmocka_unit_test(average_ttl),
+        cmocka_unit_test(expire_during_rehash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
