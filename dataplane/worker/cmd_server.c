@@ -284,6 +284,7 @@ static void cmd_config_resetstat(struct cmd_ctx *c)
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];
         memset(&w->stats, 0, sizeof(w->stats));
+        memset(&w->errstats, 0, sizeof(w->errstats));
         memset(w->cmdstats, 0, sizeof(struct cmd_stat) * server_command_ids());
         memset(store_stats(w->store), 0, sizeof(struct store_stats));
         w->ops_sample_count = 0;

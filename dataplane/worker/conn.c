@@ -202,6 +202,7 @@ int conn_write(struct conn *c)
         if (n == 0)
             break;
         ssize_t wr = writev(c->fd, iov, n);
+        w->stats.writes++;
         if (wr < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
@@ -287,6 +288,7 @@ int conn_read(struct conn *c)
         want = c->parser.need - pending;
     rbuf_reserve(c, want);
     ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    w->stats.reads++;
     if (n > 0) {
         c->rlen += (size_t)n;
         w->stats.net_input_bytes += (uint64_t)n;

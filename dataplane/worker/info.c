@@ -395,8 +395,8 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         (double)ss->expired_stale_perc, (unsigned long long)ss->expired_time_cap_reached_count,
         (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
         (unsigned long long)ss->keyspace_misses, (unsigned long long)t->unexpected_error_replies,
-        (unsigned long long)t->error_replies, (unsigned long long)t->loop_passes,
-        (unsigned long long)t->busy_passes);
+        (unsigned long long)t->error_replies, (unsigned long long)t->reads,
+        (unsigned long long)t->writes);
 }
 
 static void section_replication(struct strbuf *s)
@@ -465,17 +465,17 @@ static void section_errorstats(struct strbuf *s)
     unsigned n = 0;
     strbuf_printf(s, "# Errorstats\r\n");
     for (unsigned i = 0; i < server.nworkers; i++) {
-        const struct worker_stats *st = &server.workers[i]->stats;
-        for (unsigned k = 0; k < st->nerrors; k++) {
+        const struct error_stats *st = &server.workers[i]->errstats;
+        for (unsigned k = 0; k < st->n; k++) {
             unsigned j = 0;
-            while (j < n && strcmp(all[j].code, st->errors[k].code) != 0)
+            while (j < n && strcmp(all[j].code, st->row[k].code) != 0)
                 j++;
             if (j == n) {
                 if (n == ERRORSTATS_MAX)
                     continue;
-                all[n++] = st->errors[k];
+                all[n++] = st->row[k];
             } else {
-                all[j].count += st->errors[k].count;
+                all[j].count += st->row[k].count;
             }
         }
     }
@@ -535,10 +535,15 @@ static void section_pollux(struct strbuf *s, const struct worker_stats *t)
                   "pollux_workers:%u\r\n"
                   "pollux_forwarded_requests:%llu\r\n"
                   "pollux_transactions:%llu\r\n"
-                  "pollux_memory_overhead:%zu\r\n",
+                  "pollux_memory_overhead:%zu\r\n"
+                  "pollux_loop_passes:%llu\r\n"
+                  "pollux_busy_passes:%llu\r\n"
+                  "pollux_busy_usec:%llu\r\n",
                   POLLUX_VERSION, config_backend_names[w0->params.srv.pollux_backend],
                   server.nworkers, (unsigned long long)t->forwarded,
-                  (unsigned long long)t->transactions, atomic_load(&server.mem_overhead));
+                  (unsigned long long)t->transactions, atomic_load(&server.mem_overhead),
+                  (unsigned long long)t->loop_passes, (unsigned long long)t->busy_passes,
+                  (unsigned long long)(t->busy_ns / 1000));
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];
         strbuf_printf(s,

@@ -46,16 +46,16 @@ static void notify(void *arg, unsigned dst)
 
 void worker_count_error(struct worker *w, const char *code)
 {
-    struct worker_stats *st = &w->stats;
-    st->error_replies++;
-    for (unsigned i = 0; i < st->nerrors; i++) {
-        if (strcmp(st->errors[i].code, code) == 0) {
-            st->errors[i].count++;
+    struct error_stats *st = &w->errstats;
+    w->stats.error_replies++;
+    for (unsigned i = 0; i < st->n; i++) {
+        if (strcmp(st->row[i].code, code) == 0) {
+            st->row[i].count++;
             return;
         }
     }
-    if (st->nerrors < ERRORSTATS_MAX) {
-        struct error_stat *e = &st->errors[st->nerrors++];
+    if (st->n < ERRORSTATS_MAX) {
+        struct error_stat *e = &st->row[st->n++];
         snprintf(e->code, sizeof(e->code), "%s", code);
         e->count = 1;
     }
@@ -660,6 +660,7 @@ static void *worker_main(void *arg)
         if (work > 0) {
             w->idle_since_ns = w->now_ns;
             w->stats.busy_passes++;
+            w->stats.busy_ns += clock_mono_ns() - w->now_ns;
         }
     }
     self = NULL;

@@ -47,10 +47,16 @@ struct worker_stats {
     uint64_t transactions;     /* multi-shard transactions coordinated */
     uint64_t client_qbuf_limit_disconnections;
     uint64_t unexpected_error_replies;
-    uint64_t loop_passes;
-    uint64_t busy_passes;
-    unsigned nerrors; /* used rows of errors[]; codes beyond the table are not itemised */
-    struct error_stat errors[ERRORSTATS_MAX];
+    uint64_t reads;       /* total_reads_processed: read calls on client sockets */
+    uint64_t writes;      /* total_writes_processed: writev calls on client sockets */
+    uint64_t loop_passes; /* passes of the worker loop (INFO pollux) */
+    uint64_t busy_passes; /* ... of which found work */
+    uint64_t busy_ns;     /* time spent in those: the worker's load, busy-polling or not */
+};                        /* only uint64_t counters: INFO sums them word by word */
+
+struct error_stats {
+    unsigned n; /* used rows; codes beyond the table are not itemised */
+    struct error_stat row[ERRORSTATS_MAX];
 };
 
 struct cmd_stat {
@@ -120,6 +126,7 @@ struct worker {
 
     /* statistics */
     struct worker_stats stats;
+    struct error_stats errstats;
     struct cmd_stat *cmdstats;     /* indexed by cmd_def.id */
     struct slowlog_entry *slowlog; /* ring of slowlog_max_len entries, newest at slowlog_head */
     unsigned slowlog_cap, slowlog_len, slowlog_head;
