@@ -406,3 +406,45 @@ int resp_parse(struct resp_parser *p, char *buf, size_t len, size_t *used)
         }
     }
 }
+
+/* A decimal number of 1..18 digits ending in CRLF at buf[*pos]; advances *pos past it. */
+static bool peek_number(const char *buf, size_t len, size_t *pos, long long *out)
+{
+    size_t i = *pos;
+    long long v = 0;
+    size_t start = i;
+    while (i < len && buf[i] >= '0' && buf[i] <= '9' && i - start < 18)
+        v = v * 10 + (buf[i++] - '0');
+    if (i == start || i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
+        return false;
+    *pos = i + 2;
+    *out = v;
+    return true;
+}
+
+size_t resp_peek(const char *buf, size_t len, struct resp_arg args[2], int *argc)
+{
+    size_t pos = 1;
+    long long n;
+    if (len < 4 || buf[0] != '*' || !peek_number(buf, len, &pos, &n) || n <= 0)
+        return 0;
+    for (long long i = 0; i < n; i++) {
+        long long blen;
+        if (pos >= len || buf[pos] != '$')
+            return 0;
+        pos++;
+        if (!peek_number(buf, len, &pos, &blen) || blen > (long long)(len - pos) ||
+            len - pos - (size_t)blen < 2)
+            return 0;
+        if (i < 2) {
+            args[i].ptr = (char *)(uintptr_t)(buf + pos);
+            args[i].len = (size_t)blen;
+        }
+        pos += (size_t)blen;
+        if (buf[pos] != '\r' || buf[pos + 1] != '\n')
+            return 0;
+        pos += 2;
+    }
+    *argc = n > INT_MAX ? INT_MAX : (int)n;
+    return pos;
+}

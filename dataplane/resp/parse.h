@@ -79,4 +79,13 @@ void resp_parser_reset(struct resp_parser *p);
  */
 int resp_parse(struct resp_parser *p, char *buf, size_t len, size_t *used);
 
+/*
+ * Look ahead without parsing: if buf starts with a complete, well-formed
+ * multibulk command, store its first two arguments (as many as it has) in
+ * args[0..1] and its argument count in *argc, and return its length in bytes.
+ * Anything else (incomplete, inline, malformed) returns 0; resp_parse decides
+ * what it is. Used to prefetch the keys of a pipeline before executing it.
+ */
+size_t resp_peek(const char *buf, size_t len, struct resp_arg args[2], int *argc);
+
 #endif

@@ -88,6 +88,26 @@ size_t store_volatile_count(const struct store *s, int db)
     return s->db[db].nvolatile;
 }
 
+void store_prefetch_chain(const struct store *s, int db, uint64_t hash)
+{
+    if (db >= 0 && db < s->ndb) {
+        const struct bucket *b = db_chain(&s->db[db], hash);
+        if (b != NULL)
+            __builtin_prefetch(b);
+    }
+}
+
+void store_prefetch_entry(const struct store *s, int db, uint64_t hash)
+{
+    if (db < 0 || db >= s->ndb)
+        return;
+    const struct bucket *b = db_chain(&s->db[db], hash);
+    if (b == NULL)
+        return;
+    for (unsigned m = bucket_match(b, tag_of(hash)); m != 0; m &= m - 1)
+        __builtin_prefetch(b->slot[__builtin_ctz(m)]);
+}
+
 long long store_avg_ttl(const struct store *s, int db)
 {
     return s->db[db].nvolatile > 0 ? s->db[db].avg_ttl : 0;

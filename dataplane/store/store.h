@@ -114,6 +114,15 @@ void store_set_clock(struct store *s, int64_t now_ms);
  */
 bool store_rehash_step(struct store *s, int db, size_t buckets);
 
+/*
+ * Prefetch for a batch of lookups (a pipeline): first store_prefetch_chain for
+ * every key's hash, then store_prefetch_entry for each, so the cache misses
+ * of the whole batch overlap instead of running back to back. Hints only:
+ * nothing is read that a lookup would not read.
+ */
+void store_prefetch_chain(const struct store *s, int db, uint64_t hash);
+void store_prefetch_entry(const struct store *s, int db, uint64_t hash);
+
 /* Lookup flags */
 #define STORE_NOTOUCH 0x1 /* do not update LRU/LFU data or hit/miss counters */
 #define STORE_NOSTATS 0x2 /* update LRU/LFU but not hit/miss counters (writes) */

@@ -14,6 +14,8 @@
 #include "server.h"
 #include "shard.h"
 #include "sock.h"
+#include "store.h"
+#include "util.h"
 #include "worker.h"
 
 #define RBUF_INITIAL  16384
@@ -300,6 +302,37 @@ int conn_read(struct conn *c)
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return 0;
     return -1;
+}
+
+/*
+ * Before executing what a read delivered: when it holds several complete
+ * commands, start loading the table lines of their keys (argument 1, when it
+ * belongs to this shard), buckets first and then entries, so a pipeline's
+ * cache misses overlap. A guess about which argument is the key costs at most
+ * a wasted prefetch.
+ */
+void conn_prefetch(struct conn *c)
+{
+    struct worker *w = c->w;
+    uint64_t hash[CONN_PREFETCH_MAX];
+    unsigned n = 0, nw = server.nworkers;
+    size_t pos = c->rpos;
+    while (n < CONN_PREFETCH_MAX && pos < c->rlen) {
+        struct resp_arg a[2];
+        int argc;
+        size_t len = resp_peek(c->rbuf + pos, c->rlen - pos, a, &argc);
+        if (len == 0)
+            break;
+        pos += len;
+        if (argc >= 2 && (nw == 1 || cmd_key_shard(a[1].ptr, a[1].len, nw) == w->id))
+            hash[n++] = util_hash(a[1].ptr, a[1].len);
+    }
+    if (n < 2)
+        return; /* nothing to overlap */
+    for (unsigned i = 0; i < n; i++)
+        store_prefetch_chain(w->store, c->db, hash[i]);
+    for (unsigned i = 0; i < n; i++)
+        store_prefetch_entry(w->store, c->db, hash[i]);
 }
 
 void conn_process(struct conn *c)

@@ -70,6 +70,9 @@ struct conn {
 struct conn *conn_create(struct worker *w, int fd, const char *peer);
 /* Close the socket; the structure lives on while forwarded replies are due. */
 void conn_close(struct conn *c);
+/* Prefetch the table lines of the keys of the next commands in the buffer. */
+#define CONN_PREFETCH_MAX 16
+void conn_prefetch(struct conn *c);
 /* Parse and run queued commands until input runs out or the connection must wait. */
 void conn_process(struct conn *c);
 /* Read what the socket has. @return bytes read, 0 on EAGAIN, -1 when closed. */

@@ -438,10 +438,12 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
             conn_close(c);
             return;
         }
-        if (r > 0)
+        if (r > 0) {
+            if (w->hold.holder == -1)
+                conn_prefetch(c);
             conn_process(c);
+        }
     }
-    (void)w;
 }
 
 static void flush_clients(struct worker *w)

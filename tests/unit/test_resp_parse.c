@@ -1131,6 +1131,50 @@ static void long_pipeline(void **state)
     sb_free(&in);
 }
 
+/* resp_peek: the length and first two arguments of a complete command, 0 otherwise. */
+static void peek_lookahead(void **state)
+{
+    (void)state;
+    static const char two[] = "*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n*1\r\n$4\r\nPING\r\n";
+    struct resp_arg a[2];
+    int argc = 0;
+    size_t n = resp_peek(two, sizeof(two) - 1, a, &argc);
+    assert_int_equal(n, 22);
+    assert_int_equal(argc, 2);
+    assert_int_equal(a[0].len, 3);
+    assert_memory_equal(a[0].ptr, "GET", 3);
+    assert_int_equal(a[1].len, 3);
+    assert_memory_equal(a[1].ptr, "foo", 3);
+    assert_int_equal(resp_peek(two + n, sizeof(two) - 1 - n, a, &argc), 14);
+    assert_int_equal(argc, 1);
+
+    /* every strict prefix of a command is incomplete */
+    for (size_t cut = 0; cut < 22; cut++)
+        assert_int_equal(resp_peek(two, cut, a, &argc), 0);
+
+    /* a binary-safe argument holding CRLF, a big argument count, an empty argument */
+    static const char bin[] = "*3\r\n$3\r\nSET\r\n$4\r\na\r\nb\r\n$0\r\n\r\n";
+    assert_int_equal(resp_peek(bin, sizeof(bin) - 1, a, &argc), sizeof(bin) - 1);
+    assert_int_equal(argc, 3);
+    assert_int_equal(a[1].len, 4);
+
+    /* anything resp_parse must judge: inline, malformed, empty or negative counts */
+    static const char *const no[] = {
+        "GET foo\r\n",
+        "*1\r\n:3\r\n",
+        "*1\r\n$3\r\nGETX\r\n",
+        "*0\r\n",
+        "*-1\r\n",
+        "*1\r\n$-1\r\n",
+        "*x\r\n$1\r\na\r\n",
+        "*1\n$1\r\na\r\n",
+        "*1\r\n$99\r\nab\r\n",
+        "*1\r\n$1\r\nab\r\n",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(resp_peek(no[i], strlen(no[i]), a, &argc), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1152,6 +1196,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(mutated_corpus, corpus_setup, corpus_teardown),
         cmocka_unit_test(big_bulk_in_small_reads),
         cmocka_unit_test(long_pipeline),
+        cmocka_unit_test(peek_lookahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
