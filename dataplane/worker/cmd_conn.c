@@ -1,5 +1,6 @@
 /* Connection commands: HELLO, AUTH, SELECT, QUIT, RESET, CLIENT. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_server.h"
@@ -316,6 +317,12 @@ static void cmd_client_no_evict(struct cmd_ctx *c)
 }
 
 /* CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]: every shard is held. */
+static int conn_by_id(const void *a, const void *b)
+{
+    uint64_t x = (*(struct conn *const *)a)->id, y = (*(struct conn *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 static void cmd_client_list(struct cmd_ctx *c)
 {
     uint64_t ids[64];
@@ -349,17 +356,30 @@ static void cmd_client_list(struct cmd_ctx *c)
             return;
         }
     }
-    struct strbuf s;
-    strbuf_init(&s);
+    /* Every shard is held: gather all workers' clients and list them by id, as Redis does. */
+    size_t n = 0, cap = 0;
+    struct conn **all = NULL;
     for (unsigned wi = 0; wi < server.nworkers && !only_none; wi++) {
         for (struct conn *cl = server.workers[wi]->conns; cl != NULL; cl = cl->next) {
             bool match = nids == 0;
             for (int k = 0; k < nids && !match; k++)
                 match = ids[k] == cl->id;
-            if (match)
-                client_line(&s, cl, c->now_ms);
+            if (!match)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                all = mem_realloc(all, cap * sizeof(*all));
+            }
+            all[n++] = cl;
         }
     }
+    if (n > 1)
+        qsort(all, n, sizeof(*all), conn_by_id);
+    struct strbuf s;
+    strbuf_init(&s);
+    for (size_t i = 0; i < n; i++)
+        client_line(&s, all[i], c->now_ms);
+    mem_free(all);
     reply_verbatim(c->reply, s.buf, s.len, "txt");
     strbuf_deinit(&s);
 }

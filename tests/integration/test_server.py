@@ -194,6 +194,8 @@ class Clients(h.ServerTestCase):
             lines = text.strip("\n").split("\n")
             entries = [dict(kv.split("=", 1) for kv in ln.split()) for ln in lines]
             ids = {e["id"] for e in entries}
+            order = [int(e["id"]) for e in entries]
+            self.assertEqual(order, sorted(order), "CLIENT LIST is ordered by id")
             self.assertIn(str(idb), ids)
             self.assertIn(str(a.command("CLIENT", "ID")), ids)
             mine = [e for e in entries if e["id"] == str(idb)][0]
