@@ -6,7 +6,7 @@
 #
 #   build    configure (once) and build ./build, the developer build
 #   check    build + the unit and integration suites in ./build (the quick loop)
-#   werror   -Dwerror=true build in build-werror/, unit + integration suites
+#   werror   -Dwerror=true build in build-werror/, unit + integration + bench-smoke suites
 #   asan     ASan + UBSan build in build-asan/, unit + integration suites
 #   tsan     TSan build in build-tsan/, unit + integration suites
 #   cross    aarch64 cross build in build-aarch64/, unit suite under qemu-aarch64
@@ -147,7 +147,7 @@ stage_check() {
 stage_werror() {
     setup build-werror -Dwerror=true -Djemalloc=enabled -Dtests=enabled || return 1
     build_dir build-werror || return 1
-    run_suites build-werror unit integration
+    run_suites build-werror unit integration bench-smoke
 }
 
 stage_asan() {

@@ -1,0 +1,592 @@
+/*
+ * main.c - pollux-bench: option parsing, thread start-up, progress and the final report.
+ *
+ * The run is split evenly over --threads threads; each runs bench_thread_main() (worker.c)
+ * with its own connections, poll loop and histogram.  Results are merged here once every
+ * thread has finished.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic int threads_done;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: pollux-bench [options]\n"
+            "Load generator for Redis-protocol servers and memcached.\n"
+            "\n"
+            "Target:\n"
+            "  -h HOST                 server host (default 127.0.0.1)\n"
+            "  -p PORT                 server port (default 6379, or 11211 with memcache)\n"
+            "  --protocol redis|memcache  wire protocol (default redis); memcache uses the text\n"
+            "                          protocol: set k 0 0 n / get k\n"
+            "  --resp 2|3              RESP version; 3 sends HELLO 3 on every connection first\n"
+            "\n"
+            "Concurrency:\n"
+            "  --threads N             worker threads, each with its own poll loop (default 1)\n"
+            "  --conns N               connections per thread (default 50)\n"
+            "  --pipeline N            requests kept in flight per connection (default 1)\n"
+            "\n"
+            "Length of the run (one of):\n"
+            "  -n, --requests N        total requests over all threads (default 100000)\n"
+            "  --duration SECONDS      run for this long instead (fractions allowed)\n"
+            "\n"
+            "Workload:\n"
+            "  --keyspace N            number of distinct keys (default 100000)\n"
+            "  --key-pattern P         seq | uniform | zipf (default uniform)\n"
+            "  --zipf-skew S           Zipf exponent, > 0 (default 0.99)\n"
+            "  --key-size N            keys are \"key:\" + the number zero-padded to N bytes\n"
+            "                          (default 16, e.g. key:000000000123)\n"
+            "  --value-size N|MIN-MAX  value bytes, fixed or uniform in [MIN, MAX] (default 32)\n"
+            "  --ratio SET:GET         mix of SET and GET, e.g. 1:10 (default), 1:0 only SET\n"
+            "  --command 'TEMPLATE'    send this command instead of the SET/GET mix; __key__ and\n"
+            "                          __data__ are replaced by a key and a value; repeat the\n"
+            "                          option to cycle through several (redis protocol only)\n"
+            "  --seed N                random seed (default 1)\n"
+            "\n"
+            "Checking and output:\n"
+            "  --verify                write self-checking values and check every GET reply\n"
+            "                          (see README.md); exit 1 on any mismatch\n"
+            "  --json FILE             write config, totals, percentiles, counters and the\n"
+            "                          histogram as JSON to FILE\n"
+            "  --quiet                 print only the summary (no progress or warnings)\n"
+            "  --help                  show this text\n"
+            "\n"
+            "Exit status: 0 success, 1 verify mismatch, 2 usage, connection or protocol error\n"
+            "(including requests left unanswered), 3 the server replied with errors.\n");
+}
+
+static void die_usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "pollux-bench: %s%s%s\n(try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
+    exit(2);
+}
+
+static uint64_t parse_u64(const char *s, const char *what, uint64_t lo, uint64_t hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < lo || v > hi)
+        die_usage(what, s);
+    return v;
+}
+
+static double parse_double(const char *s, const char *what)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v > 0))
+        die_usage(what, s);
+    return v;
+}
+
+/* Split one template argument into literal text and __key__ / __data__ placeholders. */
+static void template_arg(struct bench_template *tp, struct bench_arg *a, const char *tok)
+{
+    size_t n = strlen(tok);
+    a->segs = calloc(n + 1, sizeof(*a->segs));
+    a->nsegs = 0;
+    const char *p = tok, *lit = tok;
+    while (*p != '\0') {
+        enum bench_seg_kind k;
+        size_t plen;
+        if (strncmp(p, "__key__", 7) == 0) {
+            k = SEG_KEY;
+            plen = 7;
+        } else if (strncmp(p, "__data__", 8) == 0) {
+            k = SEG_DATA;
+            plen = 8;
+        } else {
+            p++;
+            continue;
+        }
+        if (p > lit)
+            a->segs[a->nsegs++] = (struct bench_seg){ SEG_LIT, lit, (size_t)(p - lit) };
+        a->segs[a->nsegs++] = (struct bench_seg){ k, NULL, 0 };
+        if (k == SEG_KEY)
+            tp->nkeys++;
+        else
+            tp->ndata++;
+        p += plen;
+        lit = p;
+    }
+    if (p > lit)
+        a->segs[a->nsegs++] = (struct bench_seg){ SEG_LIT, lit, (size_t)(p - lit) };
+    tp->lit_bytes += n;
+}
+
+/* Tokenise a template like a shell would for simple cases: blanks, '...' and "...". */
+static void template_parse(struct bench_template *tp, const char *text)
+{
+    size_t n = strlen(text);
+    char *buf = malloc(n + 1);
+    char **toks = calloc(n + 1, sizeof(*toks));
+    int ntok = 0;
+    const char *p = text;
+    char *o = buf;
+    memset(tp, 0, sizeof(*tp));
+    tp->text = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        toks[ntok++] = o;
+        while (*p != '\0' && *p != ' ' && *p != '\t') {
+            if (*p == '"' || *p == '\'') {
+                char q = *p++;
+                while (*p != '\0' && *p != q)
+                    *o++ = *p++;
+                if (*p != q)
+                    die_usage("unterminated quote in --command", text);
+                p++;
+            } else {
+                *o++ = *p++;
+            }
+        }
+        *o++ = '\0';
+    }
+    if (ntok == 0)
+        die_usage("empty --command", text);
+    tp->args = calloc((size_t)ntok, sizeof(*tp->args));
+    tp->nargs = ntok;
+    for (int i = 0; i < ntok; i++)
+        template_arg(tp, &tp->args[i], toks[i]);
+    free(toks);
+    tp->buf = buf;
+}
+
+static void parse_args(struct bench_config *cfg, int argc, char **argv)
+{
+    enum {
+        O_THREADS = 256,
+        O_CONNS,
+        O_PIPELINE,
+        O_DURATION,
+        O_KEYSPACE,
+        O_KEY_PATTERN,
+        O_ZIPF_SKEW,
+        O_KEY_SIZE,
+        O_VALUE_SIZE,
+        O_RATIO,
+        O_COMMAND,
+        O_RESP,
+        O_PROTOCOL,
+        O_JSON,
+        O_VERIFY,
+        O_SEED,
+        O_QUIET,
+        O_HELP,
+    };
+    static const struct option longopts[] = {
+        { "threads", required_argument, NULL, O_THREADS },
+        { "conns", required_argument, NULL, O_CONNS },
+        { "pipeline", required_argument, NULL, O_PIPELINE },
+        { "requests", required_argument, NULL, 'n' },
+        { "duration", required_argument, NULL, O_DURATION },
+        { "keyspace", required_argument, NULL, O_KEYSPACE },
+        { "key-pattern", required_argument, NULL, O_KEY_PATTERN },
+        { "zipf-skew", required_argument, NULL, O_ZIPF_SKEW },
+        { "key-size", required_argument, NULL, O_KEY_SIZE },
+        { "value-size", required_argument, NULL, O_VALUE_SIZE },
+        { "ratio", required_argument, NULL, O_RATIO },
+        { "command", required_argument, NULL, O_COMMAND },
+        { "resp", required_argument, NULL, O_RESP },
+        { "protocol", required_argument, NULL, O_PROTOCOL },
+        { "json", required_argument, NULL, O_JSON },
+        { "verify", no_argument, NULL, O_VERIFY },
+        { "seed", required_argument, NULL, O_SEED },
+        { "quiet", no_argument, NULL, O_QUIET },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    bool port_set = false, requests_set = false;
+    int opt;
+    cfg->templates = calloc((size_t)argc, sizeof(*cfg->templates));
+    while ((opt = getopt_long(argc, argv, "h:p:n:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            cfg->host = optarg;
+            break;
+        case 'p':
+            cfg->port = (uint16_t)parse_u64(optarg, "bad port", 1, 65535);
+            port_set = true;
+            break;
+        case 'n':
+            cfg->requests = parse_u64(optarg, "bad request count", 1, UINT64_MAX / 2);
+            requests_set = true;
+            break;
+        case O_THREADS:
+            cfg->threads = (int)parse_u64(optarg, "bad thread count", 1, 1024);
+            break;
+        case O_CONNS:
+            cfg->conns = (int)parse_u64(optarg, "bad connection count", 1, 100000);
+            break;
+        case O_PIPELINE:
+            cfg->pipeline = (int)parse_u64(optarg, "bad pipeline depth", 1, 65536);
+            break;
+        case O_DURATION:
+            cfg->duration = parse_double(optarg, "bad duration");
+            break;
+        case O_KEYSPACE:
+            cfg->keyspace = parse_u64(optarg, "bad keyspace", 1, UINT64_MAX / 4);
+            break;
+        case O_KEY_PATTERN:
+            if (strcmp(optarg, "seq") == 0)
+                cfg->key_pattern = KEYGEN_SEQ;
+            else if (strcmp(optarg, "uniform") == 0)
+                cfg->key_pattern = KEYGEN_UNIFORM;
+            else if (strcmp(optarg, "zipf") == 0)
+                cfg->key_pattern = KEYGEN_ZIPF;
+            else
+                die_usage("bad key pattern", optarg);
+            break;
+        case O_ZIPF_SKEW:
+            cfg->zipf_skew = parse_double(optarg, "bad zipf skew");
+            break;
+        case O_KEY_SIZE:
+            cfg->key_size = (int)parse_u64(optarg, "bad key size", 1, 4096);
+            break;
+        case O_VALUE_SIZE: {
+            char *dash = strchr(optarg, '-');
+            if (dash != NULL) {
+                *dash = '\0';
+                cfg->value_min = (uint32_t)parse_u64(optarg, "bad value size", 0, 1u << 28);
+                cfg->value_max = (uint32_t)parse_u64(dash + 1, "bad value size", 0, 1u << 28);
+                *dash = '-';
+                if (cfg->value_min > cfg->value_max)
+                    die_usage("value size MIN > MAX", optarg);
+            } else {
+                cfg->value_min = cfg->value_max =
+                    (uint32_t)parse_u64(optarg, "bad value size", 0, 1u << 28);
+            }
+            break;
+        }
+        case O_RATIO: {
+            unsigned s, g;
+            char tail;
+            if (sscanf(optarg, "%u:%u%c", &s, &g, &tail) != 2 || s + g == 0 || s > 1000000 ||
+                g > 1000000)
+                die_usage("bad ratio (want SET:GET)", optarg);
+            cfg->ratio_set = s;
+            cfg->ratio_get = g;
+            break;
+        }
+        case O_COMMAND:
+            template_parse(&cfg->templates[cfg->ntemplates++], optarg);
+            break;
+        case O_RESP:
+            cfg->resp = (int)parse_u64(optarg, "bad RESP version", 2, 3);
+            break;
+        case O_PROTOCOL:
+            if (strcmp(optarg, "redis") == 0)
+                cfg->protocol = BENCH_REDIS;
+            else if (strcmp(optarg, "memcache") == 0 || strcmp(optarg, "memcached") == 0)
+                cfg->protocol = BENCH_MEMCACHE;
+            else
+                die_usage("bad protocol", optarg);
+            break;
+        case O_JSON:
+            cfg->json_path = optarg;
+            break;
+        case O_VERIFY:
+            cfg->verify = true;
+            break;
+        case O_SEED:
+            cfg->seed = parse_u64(optarg, "bad seed", 0, UINT64_MAX);
+            break;
+        case O_QUIET:
+            cfg->quiet = true;
+            break;
+        case O_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            die_usage("unknown option", NULL);
+        }
+    }
+    if (optind < argc)
+        die_usage("unexpected argument", argv[optind]);
+    if (requests_set && cfg->duration > 0)
+        die_usage("give either --requests or --duration, not both", NULL);
+    if (!requests_set && cfg->duration == 0)
+        cfg->requests = 100000;
+    if (!port_set && cfg->protocol == BENCH_MEMCACHE)
+        cfg->port = 11211;
+    if (cfg->protocol == BENCH_MEMCACHE && cfg->ntemplates > 0)
+        die_usage("--command is only supported with --protocol redis", NULL);
+    if (cfg->protocol == BENCH_MEMCACHE && cfg->resp == 3)
+        die_usage("--resp 3 needs --protocol redis", NULL);
+    if (cfg->verify && cfg->ntemplates > 0)
+        die_usage("--verify checks the SET/GET mix; it cannot be used with --command", NULL);
+    if (cfg->verify && cfg->keyspace > (1ull << 32))
+        die_usage("--verify supports a keyspace of at most 2^32 keys", NULL);
+    if ((uint64_t)cfg->threads > cfg->keyspace)
+        die_usage("need at least one key per thread", NULL);
+    if (cfg->requests > 0 && cfg->requests < (uint64_t)cfg->threads)
+        die_usage("need at least one request per thread", NULL);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&bench_stop, true);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static const char *pattern_name(enum keygen_pattern p)
+{
+    return p == KEYGEN_SEQ ? "seq" : p == KEYGEN_UNIFORM ? "uniform" : "zipf";
+}
+
+static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 0.9999 };
+static const char *const qnames[] = { "p50", "p90", "p99", "p99.9", "p99.99" };
+
+static int write_json(const struct bench_config *cfg, const struct bench_stats *st,
+                      const struct hist *h, double secs)
+{
+    FILE *f = fopen(cfg->json_path, "w");
+    if (f == NULL)
+        return -errno;
+    fprintf(f, "{\n  \"config\": {\"host\": ");
+    json_str(f, cfg->host);
+    fprintf(f,
+            ", \"port\": %u, \"protocol\": \"%s\", \"resp\": %d, \"threads\": %d, "
+            "\"conns_per_thread\": %d, \"pipeline\": %d, \"requests\": %" PRIu64
+            ", \"duration\": %.3f, \"keyspace\": %" PRIu64
+            ", \"key_pattern\": \"%s\", \"zipf_skew\": %.4f, \"key_size\": %d, "
+            "\"value_size_min\": %u, \"value_size_max\": %u, \"ratio_set\": %u, "
+            "\"ratio_get\": %u, \"verify\": %s, \"seed\": %" PRIu64 ", \"commands\": [",
+            (unsigned)cfg->port, cfg->protocol == BENCH_REDIS ? "redis" : "memcache", cfg->resp,
+            cfg->threads, cfg->conns, cfg->pipeline, cfg->requests, cfg->duration, cfg->keyspace,
+            pattern_name(cfg->key_pattern), cfg->zipf_skew, cfg->key_size, cfg->value_min,
+            cfg->value_max, cfg->ratio_set, cfg->ratio_get, cfg->verify ? "true" : "false",
+            cfg->seed);
+    for (int i = 0; i < cfg->ntemplates; i++) {
+        if (i > 0)
+            fputs(", ", f);
+        json_str(f, cfg->templates[i].text);
+    }
+    fprintf(f,
+            "]},\n  \"totals\": {\"requests\": %" PRIu64 ", \"sets\": %" PRIu64
+            ", \"gets\": %" PRIu64 ", \"hits\": %" PRIu64 ", \"misses\": %" PRIu64
+            ", \"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"seconds\": %.6f},\n",
+            st->completed, st->sets, st->gets, st->hits, st->misses, st->bytes_out, st->bytes_in,
+            secs);
+    fprintf(f, "  \"throughput_rps\": %.2f,\n  \"latency_ms\": {",
+            secs > 0 ? (double)st->completed / secs : 0.0);
+    for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
+        fprintf(f, "\"%s\": %.4f, ", qnames[i], (double)hist_quantile(h, quantiles[i]) / 1e6);
+    fprintf(f, "\"min\": %.4f, \"max\": %.4f},\n", h->count ? (double)h->min / 1e6 : 0.0,
+            (double)h->max / 1e6);
+    fprintf(f,
+            "  \"errors\": {\"error_replies\": %" PRIu64 ", \"protocol_errors\": %" PRIu64
+            ", \"connection_errors\": %" PRIu64 ", \"unanswered\": %" PRIu64 "},\n",
+            st->error_replies, st->protocol_errors, st->conn_errors, st->unanswered);
+    fprintf(f, "  \"verify\": {\"checked\": %" PRIu64 ", \"mismatches\": %" PRIu64 "},\n",
+            st->verify_checked, st->verify_mismatch);
+    fprintf(f, "  \"histogram\": {\"unit\": \"ns\", \"buckets\": [");
+    bool first = true;
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        if (h->buckets[i] == 0)
+            continue;
+        uint64_t lo, hi;
+        hist_bucket_range(i, &lo, &hi);
+        fprintf(f, "%s\n    {\"lo\": %" PRIu64 ", \"hi\": %" PRIu64 ", \"count\": %" PRIu64 "}",
+                first ? "" : ",", lo, hi, h->buckets[i]);
+        first = false;
+    }
+    fprintf(f, "\n  ]}\n}\n");
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static void add_stats(struct bench_stats *d, const struct bench_stats *s)
+{
+    d->completed += s->completed;
+    d->sets += s->sets;
+    d->gets += s->gets;
+    d->hits += s->hits;
+    d->misses += s->misses;
+    d->error_replies += s->error_replies;
+    d->protocol_errors += s->protocol_errors;
+    d->conn_errors += s->conn_errors;
+    d->unanswered += s->unanswered;
+    d->verify_checked += s->verify_checked;
+    d->verify_mismatch += s->verify_mismatch;
+    d->bytes_out += s->bytes_out;
+    d->bytes_in += s->bytes_in;
+}
+
+static void *thread_entry(void *arg)
+{
+    bench_thread_main(arg);
+    atomic_fetch_add(&threads_done, 1);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_config cfg = {
+        .host = "127.0.0.1",
+        .port = 6379,
+        .threads = 1,
+        .conns = 50,
+        .pipeline = 1,
+        .keyspace = 100000,
+        .key_pattern = KEYGEN_UNIFORM,
+        .zipf_skew = 0.99,
+        .key_size = 16,
+        .value_min = 32,
+        .value_max = 32,
+        .ratio_set = 1,
+        .ratio_get = 10,
+        .resp = 2,
+        .protocol = BENCH_REDIS,
+        .seed = 1,
+        .transport = &transport_tcp,
+    };
+    parse_args(&cfg, argc, argv);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cfg.run_id = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ ((long)getpid() << 8));
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    struct verify_key *vkeys = NULL;
+    if (cfg.verify) {
+        vkeys = calloc(cfg.keyspace, sizeof(*vkeys));
+        if (vkeys == NULL) {
+            fprintf(stderr, "pollux-bench: cannot allocate verify state\n");
+            return 2;
+        }
+    }
+    struct bench_thread *th = calloc((size_t)cfg.threads, sizeof(*th));
+    pthread_t *tids = calloc((size_t)cfg.threads, sizeof(*tids));
+    if (th == NULL || tids == NULL)
+        return 2;
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)cfg.threads);
+    bench_set_barrier(&barrier);
+    for (int i = 0; i < cfg.threads; i++) {
+        th[i].index = i;
+        th[i].cfg = &cfg;
+        th[i].vkeys = vkeys;
+        th[i].budget = cfg.requests / (uint64_t)cfg.threads +
+                       ((uint64_t)i < cfg.requests % (uint64_t)cfg.threads ? 1 : 0);
+        int rc = pthread_create(&tids[i], NULL, thread_entry, &th[i]);
+        if (rc != 0) {
+            fprintf(stderr, "pollux-bench: pthread_create: %s\n", strerror(rc));
+            return 2;
+        }
+    }
+
+    bool progress = !cfg.quiet && isatty(STDERR_FILENO);
+    uint64_t last = 0, last_t = bench_now_ns();
+    while (atomic_load(&threads_done) < cfg.threads) {
+        struct timespec nap = { 0, 100 * 1000000L };
+        nanosleep(&nap, NULL);
+        uint64_t now = bench_now_ns();
+        if (progress && now - last_t >= 1000000000ull) {
+            uint64_t sum = 0;
+            for (int i = 0; i < cfg.threads; i++)
+                sum += atomic_load_explicit(&th[i].progress, memory_order_relaxed);
+            fprintf(stderr, "\r%" PRIu64 " requests, %.0f req/s    ", sum,
+                    (double)(sum - last) * 1e9 / (double)(now - last_t));
+            last = sum;
+            last_t = now;
+        }
+    }
+    if (progress && last > 0)
+        fputc('\n', stderr);
+
+    struct bench_stats st = { 0 };
+    static struct hist h;
+    hist_init(&h);
+    uint64_t t0 = UINT64_MAX, t1 = 0;
+    for (int i = 0; i < cfg.threads; i++) {
+        pthread_join(tids[i], NULL);
+        add_stats(&st, &th[i].st);
+        hist_merge(&h, &th[i].hist);
+        if (th[i].start_ns < t0)
+            t0 = th[i].start_ns;
+        if (th[i].end_ns > t1)
+            t1 = th[i].end_ns;
+        if (th[i].errmsg[0] != '\0')
+            fprintf(stderr, "pollux-bench: thread %d: %s\n", i, th[i].errmsg);
+    }
+    pthread_barrier_destroy(&barrier);
+    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0.0;
+
+    printf("pollux-bench: %s %s:%u, %d thread(s) x %d conn(s), pipeline %d, keyspace %" PRIu64
+           " (%s), %s\n",
+           cfg.protocol == BENCH_REDIS ? (cfg.resp == 3 ? "redis/RESP3" : "redis") : "memcache",
+           cfg.host, (unsigned)cfg.port, cfg.threads, cfg.conns, cfg.pipeline, cfg.keyspace,
+           pattern_name(cfg.key_pattern), cfg.ntemplates > 0 ? "custom commands" : "SET/GET mix");
+    printf("requests:    %" PRIu64 " in %.3f s (SET %" PRIu64 ", GET %" PRIu64 ": %" PRIu64
+           " hits, %" PRIu64 " misses)\n",
+           st.completed, secs, st.sets, st.gets, st.hits, st.misses);
+    printf("throughput:  %.2f req/s\n", secs > 0 ? (double)st.completed / secs : 0.0);
+    printf("latency ms:  ");
+    for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
+        printf("%s %.3f  ", qnames[i], (double)hist_quantile(&h, quantiles[i]) / 1e6);
+    printf("max %.3f\n", (double)h.max / 1e6);
+    printf("errors:      %" PRIu64 " error replies, %" PRIu64 " protocol, %" PRIu64
+           " connection, %" PRIu64 " unanswered\n",
+           st.error_replies, st.protocol_errors, st.conn_errors, st.unanswered);
+    if (cfg.verify)
+        printf("verify:      %" PRIu64 " GETs checked, %" PRIu64 " mismatches\n", st.verify_checked,
+               st.verify_mismatch);
+
+    int status = 0;
+    if (cfg.json_path != NULL) {
+        int rc = write_json(&cfg, &st, &h, secs);
+        if (rc < 0) {
+            fprintf(stderr, "pollux-bench: %s: %s\n", cfg.json_path, strerror(-rc));
+            status = 2;
+        }
+    }
+    if (st.conn_errors || st.protocol_errors || st.unanswered)
+        status = 2;
+    else if (st.verify_mismatch)
+        status = 1;
+    else if (st.error_replies && status == 0)
+        status = 3;
+    for (int i = 0; i < cfg.ntemplates; i++) {
+        for (int j = 0; j < cfg.templates[i].nargs; j++)
+            free(cfg.templates[i].args[j].segs);
+        free(cfg.templates[i].args);
+        free(cfg.templates[i].buf);
+    }
+    free(cfg.templates);
+    free(th);
+    free(tids);
+    free(vkeys);
+    return status;
+}
