@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "  --protocol redis|memcache  wire protocol (default redis); memcache uses the text\n"
             "                          protocol: set k 0 0 n / get k\n"
             "  --resp 2|3              RESP version; 3 sends HELLO 3 on every connection first\n"
+            "  --transport NAME        byte transport (default tcp: kernel sockets and epoll)\n"
             "\n"
             "Concurrency:\n"
             "  --threads N             worker threads, each with its own poll loop (default 1)\n"
@@ -187,6 +188,7 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         O_VERIFY,
         O_SEED,
         O_QUIET,
+        O_TRANSPORT,
         O_HELP,
     };
     static const struct option longopts[] = {
@@ -208,6 +210,7 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         { "verify", no_argument, NULL, O_VERIFY },
         { "seed", required_argument, NULL, O_SEED },
         { "quiet", no_argument, NULL, O_QUIET },
+        { "transport", required_argument, NULL, O_TRANSPORT },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -308,6 +311,15 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
             break;
         case O_QUIET:
             cfg->quiet = true;
+            break;
+        case O_TRANSPORT:
+            cfg->transport = transport_find(optarg);
+            if (cfg->transport == NULL) {
+                char names[128];
+                transport_list(names, sizeof(names));
+                fprintf(stderr, "pollux-bench: unknown transport '%s' (have: %s)\n", optarg, names);
+                exit(2);
+            }
             break;
         case O_HELP:
             usage(stdout);

@@ -71,7 +71,12 @@ struct transport_ops {
     void (*close)(struct transport_loop *loop, struct transport_conn *conn);
 };
 
-/* The kernel TCP (epoll) transport. */
+/* The kernel TCP (epoll) transport ("tcp"). */
 extern const struct transport_ops transport_tcp;
+
+/* The transport called `name` (--transport), or NULL when there is none by that name. */
+const struct transport_ops *transport_find(const char *name);
+/* Write the known transport names, separated by '|', into buf (for usage text). */
+void transport_list(char *buf, size_t len);
 
 #endif
