@@ -42,6 +42,7 @@ enum cmd_flag {
     CMD_ALLOW_BUSY = 1u << 15,
     CMD_SENTINEL = 1u << 16,
     CMD_MOVABLE_KEYS = 1u << 17, /* key positions depend on arguments (getkeys_fn) */
+    CMD_TX_CONTROL = 1u << 18,   /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT, RESET */
 };
 
 /* Where a command runs (the dispatcher reads this). */
@@ -50,6 +51,7 @@ enum cmd_route {
     ROUTE_KEYS,      /* by key positions: one shard, or a transaction over several */
     ROUTE_ALL,       /* holds every shard (FLUSHALL, DBSIZE, KEYS, INFO ...) */
     ROUTE_SCAN,      /* the shard encoded in the SCAN cursor (argv[1]) */
+    ROUTE_EXEC,      /* the shards of the client's queued MULTI commands (never forwarded) */
 };
 
 struct cmd_ctx;

@@ -27,12 +27,17 @@
 #define ERR_AUTH_NOPASS                                                                            \
     "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"
-#define ERR_NOPROTO       "NOPROTO unsupported protocol version"
-#define ERR_PROTO_VERSION "ERR Protocol version is not an integer or out of range"
-#define ERR_MAXCLIENTS    "ERR max number of clients reached"
-#define ERR_READONLY      "READONLY You can't write against a read only replica."
-#define ERR_EXPIRE_NXXX   "ERR NX and XX, GT or LT options at the same time are not compatible"
-#define ERR_EXPIRE_GTLT   "ERR GT and LT options at the same time are not compatible"
+#define ERR_NOPROTO          "NOPROTO unsupported protocol version"
+#define ERR_PROTO_VERSION    "ERR Protocol version is not an integer or out of range"
+#define ERR_MAXCLIENTS       "ERR max number of clients reached"
+#define ERR_READONLY         "READONLY You can't write against a read only replica."
+#define ERR_MULTI_NESTED     "ERR MULTI calls can not be nested"
+#define ERR_EXEC_NO_MULTI    "ERR EXEC without MULTI"
+#define ERR_DISCARD_NO_MULTI "ERR DISCARD without MULTI"
+#define ERR_EXECABORT        "EXECABORT Transaction discarded because of previous errors."
+#define ERR_NOT_IN_MULTI     "ERR Command not allowed inside a transaction"
+#define ERR_EXPIRE_NXXX      "ERR NX and XX, GT or LT options at the same time are not compatible"
+#define ERR_EXPIRE_GTLT      "ERR GT and LT options at the same time are not compatible"
 #define ERR_LFU_OFF                                                                                \
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "      \
     "that when switching between policies at runtime LRU and LFU data will take some time to "     \

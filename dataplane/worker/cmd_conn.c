@@ -6,6 +6,7 @@
 #include "cmd_server.h"
 #include "conn.h"
 #include "mem.h"
+#include "multi.h"
 #include "server.h"
 #include "strbuf.h"
 #include "util.h"
@@ -193,6 +194,7 @@ static void cmd_reset(struct cmd_ctx *c)
     struct conn *cl = client_of(c);
     struct worker *w = worker_of(c);
     c->select_db = 0;
+    multi_discard(cl);
     cl->proto = 2;
     c->reply->proto = 2;
     mem_free(cl->name);
@@ -222,6 +224,8 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
         flags[nf++] = 'A';
     if (cl->flags & CONN_NO_EVICT)
         flags[nf++] = 'e';
+    if (cl->multi != NULL)
+        flags[nf++] = 'x';
     if (nf == 0)
         flags[nf++] = 'N';
     flags[nf] = '\0';
@@ -233,15 +237,16 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
         snprintf(cmd, sizeof(cmd), "%s", cl->last_cmd->name);
     strbuf_printf(s,
                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                  "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+                  "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                   "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
                   "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
                   (unsigned long long)cl->id, cl->peer, cl->local, cl->fd, cl->name ? cl->name : "",
                   (long long)((now_ms - cl->ctime_ms) / 1000),
-                  (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db, qbuf,
-                  cl->rcap - cl->rlen, cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl),
-                  omem ? "w" : "", cmd, cl->proto, cl->lib_name ? cl->lib_name : "",
-                  cl->lib_ver ? cl->lib_ver : "");
+                  (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db,
+                  cl->multi ? (int)cl->multi->count : -1, qbuf, cl->rcap - cl->rlen,
+                  cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap, omem,
+                  cl->rcap + omem + sizeof(*cl), omem ? "w" : "", cmd, cl->proto,
+                  cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
 }
 
 static void cmd_client_id(struct cmd_ctx *c)
@@ -580,11 +585,11 @@ const struct cmd_def server_conn_table[] = {
       .group = "connection", .since = "1.0.0", .summary = "Change the selected database for the current connection",
       .complexity = "O(1)", .syntax = "index", .acl = "@connection" },
     { .name = "quit", .fn = cmd_quit, .arity = -1,
-      .flags = CMD_ALLOW_BUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH,
+      .flags = CMD_ALLOW_BUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_TX_CONTROL,
       .group = "connection", .since = "1.0.0", .summary = "Close the connection",
       .complexity = "O(1)", .syntax = "", .acl = "@connection" },
     { .name = "reset", .fn = cmd_reset, .arity = 1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_TX_CONTROL,
       .group = "connection", .since = "6.2.0", .summary = "Reset the connection",
       .complexity = "O(1)", .syntax = "", .acl = "@connection" },
     { .name = "client", .arity = -2, .flags = CMD_SENTINEL, .group = "connection", .since = "2.4.0",

@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "mem.h"
+#include "multi.h"
 #include "server.h"
 #include "shard.h"
 #include "sock.h"
@@ -82,6 +83,7 @@ static void release_output(struct conn *c)
 
 void conn_destroy(struct conn *c)
 {
+    multi_discard(c);
     release_output(c);
     resp_parser_deinit(&c->parser);
     mem_free(c->rbuf);

@@ -18,6 +18,7 @@
 
 struct worker;
 struct shard_msg;
+struct multi_state;
 struct cmd_def;
 
 enum conn_flags {
@@ -62,6 +63,7 @@ struct conn {
     int64_t ctime_ms, last_ms;
     const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
     uint64_t tx_need;
+    struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
     int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
     char peer[64];
     char local[64];

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "multi.h"
 #include "server.h"
 #include "shard.h"
 #include "slowlog.h"
@@ -98,6 +99,13 @@ static void reject(struct worker *w, const struct cmd_def *d, const struct reply
     worker_count_error(w, r->err_code);
 }
 
+/* ... and, inside MULTI, the transaction fails at EXEC (Redis's flagTransaction). */
+static void reject_client(struct conn *c, const struct cmd_def *d)
+{
+    reject(c->w, d, &c->out);
+    multi_flag(c);
+}
+
 /*
  * Run the handler and account for it.
  * @return its duration in microseconds (for the slowlog of the origin worker)
@@ -154,13 +162,29 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->worker = w;
 }
 
+static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int argc,
+                          const struct resp_arg *argv, unsigned n);
+
+/* EXEC: the union of the queued commands' shards (none outside MULTI or after an error). */
+static uint64_t shards_of_queue(const struct conn *c, unsigned n)
+{
+    uint64_t mask = 0;
+    if (c->multi == NULL || c->multi->aborted)
+        return 0;
+    for (const struct multi_cmd *q = c->multi->head; q != NULL; q = q->next)
+        mask |= shards_of(c, q->cmd, q->argc, q->argv, n);
+    return mask;
+}
+
 /* Which shards a request touches (a bit per shard). */
-static uint64_t shards_of(const struct cmd_def *d, int argc, const struct resp_arg *argv,
-                          unsigned n)
+static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int argc,
+                          const struct resp_arg *argv, unsigned n)
 {
     if (n == 1)
         return 1;
     switch (d->route) {
+    case ROUTE_EXEC:
+        return shards_of_queue(c, n);
     case ROUTE_ALL:
         return n == 64 ? ~0ull : (1ull << n) - 1;
     case ROUTE_SCAN: {
@@ -221,22 +245,38 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     bool bad_arity;
     const struct cmd_def *d = resolve(&c->out, argc, argv, &parent, &bad_arity);
     if (d == NULL || bad_arity) {
-        reject(w, d, &c->out);
+        reject_client(c, d);
         return DISPATCH_DONE;
     }
     c->last_cmd = d;
     c->last_parent = parent;
     if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
         reply_error(&c->out, ERR_NOAUTH);
-        reject(w, d, &c->out);
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
+    if (c->multi != NULL && !(d->flags & CMD_TX_CONTROL)) {
+        const struct cmd_def *top = parent != NULL ? parent : d;
+        if ((top->flags | d->flags) & CMD_NO_MULTI) {
+            reply_error(&c->out, ERR_NOT_IN_MULTI);
+            reject_client(c, d);
+            return DISPATCH_DONE;
+        }
+        multi_queue(c, d, parent, argc, argv);
+        reply_status(&c->out, "QUEUED");
         return DISPATCH_DONE;
     }
 
     unsigned n = server.nworkers;
-    uint64_t mask = shards_of(d, argc, argv, n);
+    uint64_t mask = shards_of(c, d, argc, argv, n);
     bool in_tx = w->tx.conn == c && w->tx.ready;
     struct cmd_ctx ctx;
 
+    if (!in_tx && d->route == ROUTE_EXEC && (mask & ~(1ull << w->id)) != 0) {
+        /* EXEC over other shards: always a transaction, the queue cannot travel. */
+        worker_tx_begin(w, c, mask);
+        return DISPATCH_WAIT;
+    }
     if (!in_tx && mask != 0 && (mask & (mask - 1)) == 0 && mask != (1ull << w->id)) {
         /* One shard, not ours: forward. */
         unsigned dst = (unsigned)__builtin_ctzll(mask);
@@ -274,6 +314,20 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
     finish_local(c, &ctx);
     return DISPATCH_DONE;
+}
+
+void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
+{
+    struct worker *w = exec->worker;
+    struct conn *c = exec->client;
+    struct cmd_ctx ctx;
+    ctx_init(&ctx, w, q->cmd, q->parent, q->argc, q->argv, exec->reply, c->db);
+    ctx.client = c;
+    ctx.store = exec->store;
+    ctx.shard = exec->shard;
+    slowlog_check(w, c, q->cmd, q->argc, q->argv, execute(w, &ctx));
+    finish_local(c, &ctx);
+    exec->dirty += ctx.dirty;
 }
 
 void dispatch_forwarded(struct worker *w, struct shard_msg *m)

@@ -20,6 +20,15 @@ enum dispatch_result {
 /* Handle one parsed request of connection c (on c's worker). */
 enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv);
 
+struct cmd_ctx;
+struct multi_cmd;
+/*
+ * EXEC: run one queued command in the context EXEC runs in (same stores, same
+ * client), with its own statistics and slow log entry; its reply goes to
+ * EXEC's reply. SELECT inside the block applies to the commands after it.
+ */
+void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q);
+
 /* Execute a request forwarded to this worker's shard and send it back. */
 void dispatch_forwarded(struct worker *w, struct shard_msg *m);
 

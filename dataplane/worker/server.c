@@ -11,6 +11,7 @@
 struct server server;
 
 #include "cmd_server.h"
+#include "multi.h"
 
 /*
  * The command registry: a mutable copy of every family's rows (so each row
@@ -26,10 +27,7 @@ static unsigned top_len;
 static const struct cmd_def *index_tab[INDEX_SIZE];
 
 static const struct cmd_def *const families[] = {
-    cmd_string_table,
-    cmd_keys_table,
-    server_cmd_table,
-    server_conn_table,
+    cmd_string_table, cmd_keys_table, server_cmd_table, server_conn_table, server_multi_table,
 };
 
 static unsigned count_rows(const struct cmd_def *t)
