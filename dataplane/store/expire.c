@@ -44,6 +44,7 @@ static void expire_chain(void *arg, struct bucket *head)
                 c->ttl_count++;
                 continue;
             }
+            snap_before_head(s, c->d, head);
             if (s->removed != NULL)
                 s->removed(s->removed_arg, c->db, e, false);
             s->stats.expired_keys++;

@@ -31,6 +31,7 @@ void store_destroy(struct store *s)
 {
     if (s == NULL)
         return;
+    store_snap_abort(s);
     for (int i = 0; i < s->ndb; i++)
         store_db_clear(s, &s->db[i]);
     mem_free(s->db);
@@ -175,6 +176,7 @@ void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned
 void store_remove_own(struct store *s, int db, struct loc *loc, bool evicted)
 {
     struct db *d = &s->db[db];
+    snap_before_head(s, d, loc->head);
     if (s->removed != NULL)
         s->removed(s->removed_arg, db, loc->b->slot[loc->i], evicted);
     if (evicted)
@@ -252,6 +254,7 @@ struct kv *store_set(struct store *s, int db, const struct skey *k, const void *
                      enum kv_enc enc, int64_t expire_ms, int flags)
 {
     struct db *d = &s->db[db];
+    snap_before_write(s, d, k->hash);
     store_db_write_step(s, d);
     if (expire_ms < 0 || (flags & STORE_KEEPTTL))
         expire_ms = -1;
@@ -295,8 +298,20 @@ static struct kv *kv_realloc(struct store *s, struct kv *e, size_t old_size, siz
     return mem_realloc(e, size);
 }
 
+/* A snapshot saves e's chain before e changes. */
+static void snap_before_entry(struct store *s, int db, const struct kv *e)
+{
+    struct db *d = &s->db[db];
+    if (unlikely(d->snap != NULL)) {
+        size_t klen;
+        const char *key = kv_key(e, &klen);
+        snap_before_write(s, d, util_hash(key, klen));
+    }
+}
+
 struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen)
 {
+    snap_before_entry(s, db, e);
     size_t klen = kv_klen(e), old_vlen = kv_vlen(e), old_size = kv_size(e);
     size_t size = kv_size_for(kv_has_expire(e), klen, vlen);
     unsigned kc = e->lens & 3, oc = (e->lens >> 2) & 3, nc = kv_width_code(vlen);
@@ -317,6 +332,7 @@ struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen)
 
 struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_ms)
 {
+    snap_before_entry(s, db, e);
     bool has = kv_has_expire(e);
     if (when_ms >= 0 && has) {
         memcpy(e->body, &when_ms, sizeof(when_ms));
@@ -352,6 +368,7 @@ bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
 {
     struct db *d = &s->db[db];
     s->clock_ms = now_ms;
+    snap_before_write(s, d, k->hash);
     store_db_write_step(s, d);
     struct bucket *head = db_chain(d, k->hash);
     struct loc loc;
@@ -371,6 +388,7 @@ bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
 
 void store_delete_entry(struct store *s, int db, struct kv *e)
 {
+    snap_before_entry(s, db, e);
     struct db *d = &s->db[db];
     struct loc loc;
     bool found = store_db_locate(d, e, (uintptr_t)e, &loc);
@@ -385,8 +403,10 @@ void store_delete_entry(struct store *s, int db, struct kv *e)
 
 void store_flush(struct store *s, int db)
 {
-    for (int i = db < 0 ? 0 : db; i < (db < 0 ? s->ndb : db + 1); i++)
+    for (int i = db < 0 ? 0 : db; i < (db < 0 ? s->ndb : db + 1); i++) {
+        store_snap_save_db(s, &s->db[i]);
         store_db_clear(s, &s->db[i]);
+    }
     s->pool_n = 0;
 }
 

@@ -197,6 +197,32 @@ size_t store_entry_usage(const struct store *s, const struct kv *e);
  */
 int store_evict(struct store *s, size_t limit, int64_t now_ms);
 
+/*
+ * Snapshots without fork: a point-in-time copy of every database, made while
+ * the store keeps serving. From store_snap_begin on, every entry present at
+ * that moment is passed to fn exactly once, with the value it had then:
+ * either by store_snap_step, which walks the chains in order, or just before
+ * an operation would change, add to or remove from its chain (the chain is
+ * saved first, whole). Entries added later are never passed. `db` is the
+ * database the entry was in when the snapshot began (SWAPDB moves it).
+ * While a snapshot runs, tables do not resize (chains absorb growth), so
+ * chain positions stay put. One snapshot per store at a time.
+ */
+typedef void (*store_snap_fn)(void *arg, int db, const struct kv *e);
+void store_snap_begin(struct store *s, store_snap_fn fn, void *arg);
+/* Save up to about `max_entries` more entries. @return entries saved. */
+size_t store_snap_step(struct store *s, size_t max_entries);
+/* Whether a snapshot still has entries to save. */
+bool store_snap_active(const struct store *s);
+/* Stop the snapshot now (its consumer went away); nothing more is passed. */
+void store_snap_abort(struct store *s);
+/*
+ * Save the chain of `key` in db now if the snapshot has not yet: for callers
+ * about to modify an entry's bytes in place (the command layer does this,
+ * from the row's key positions, before every write).
+ */
+void store_snap_touch(struct store *s, int db, const char *key, size_t len);
+
 /* OBJECT IDLETIME (seconds) and OBJECT FREQ. */
 long long store_idle_seconds(const struct store *s, const struct kv *e, int64_t now_ms);
 int store_lfu_freq(const struct store *s, const struct kv *e, int64_t now_ms);

@@ -278,8 +278,11 @@ struct table {
     size_t bytes;     /* accounted size of raw */
 };
 
+struct db_snap;
+
 struct db {
-    struct table t[2]; /* t[1] is used only while rehashing */
+    struct table t[2];    /* t[1] is used only while rehashing */
+    struct db_snap *snap; /* a snapshot has chains of this database still to save */
     bool rehashing;
     uint64_t rehash_idx; /* buckets of t[0] below this have moved to t[1] */
     size_t count;
@@ -318,6 +321,11 @@ struct store {
     int pool_policy;
     int pool_n;
     struct pool_slot pool[POOL_SIZE];
+    /* snapshot (snapshot.c) */
+    store_snap_fn snap_fn;
+    void *snap_arg;
+    int snap_active; /* databases with chains still to save */
+    int snap_db;     /* where store_snap_step continues */
 };
 
 static inline size_t table_buckets(const struct table *t)
@@ -367,6 +375,23 @@ void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned
 /* Remove an entry the store gives up on its own (expiry or eviction). */
 void store_remove_own(struct store *s, int db, struct loc *loc, bool evicted);
 uint32_t store_lru_now(const struct store *s);
+
+/* snapshot.c: save the chain before it changes (see store_snap_begin) */
+void store_snap_save_head(struct store *s, struct db *d, struct bucket *head);
+void store_snap_save_db(struct store *s, struct db *d);
+static inline void snap_before_write(struct store *s, struct db *d, uint64_t hash)
+{
+    if (unlikely(d->snap != NULL)) {
+        struct bucket *head = db_chain(d, hash);
+        if (head != NULL)
+            store_snap_save_head(s, d, head);
+    }
+}
+static inline void snap_before_head(struct store *s, struct db *d, struct bucket *head)
+{
+    if (unlikely(d->snap != NULL))
+        store_snap_save_head(s, d, head);
+}
 
 /* kv.c */
 void store_touch(const struct store *s, struct kv *e, int64_t now_ms);

@@ -259,6 +259,8 @@ bool store_db_rehash(struct store *s, struct db *d, size_t buckets)
 {
     if (!d->rehashing)
         return false;
+    if (d->snap != NULL)
+        return true; /* chain positions are frozen while a snapshot runs */
     size_t empty = buckets * REHASH_EMPTY;
     struct table *from = &d->t[0];
     while (buckets > 0 && d->rehash_idx <= from->mask) {
@@ -280,7 +282,7 @@ bool store_db_rehash(struct store *s, struct db *d, size_t buckets)
 static void maybe_shrink(struct store *s, struct db *d)
 {
     size_t n = table_buckets(&d->t[0]);
-    if (d->rehashing || n <= MIN_BUCKETS || d->count >= n * SHRINK_FILL)
+    if (d->rehashing || d->snap != NULL || n <= MIN_BUCKETS || d->count >= n * SHRINK_FILL)
         return;
     size_t next = pow2_at_least((double)d->count / TARGET_FILL);
     if (next < n)
@@ -315,7 +317,7 @@ void store_db_prepare_insert(struct store *s, struct db *d)
         table_init(s, &d->t[0], MIN_BUCKETS);
         return;
     }
-    if (d->rehashing)
+    if (d->rehashing || d->snap != NULL)
         return;
     size_t n = table_buckets(&d->t[0]);
     size_t want = d->count + 1;
@@ -341,6 +343,7 @@ void store_db_after_remove(struct store *s, struct db *d)
 /* Drop both tables; the caller has freed or moved every entry. */
 void store_db_release(struct store *s, struct db *d)
 {
+    store_snap_save_db(s, d); /* only empty chains are left to mark */
     table_free(s, &d->t[0], false);
     table_free(s, &d->t[1], false);
     d->rehashing = false;
