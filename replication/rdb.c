@@ -1,0 +1,941 @@
+#include "rdb.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lzf.h>
+
+#include "common.h"
+#include "crc64.h"
+#include "mem.h"
+#include "util.h"
+
+/* Record opcodes (the byte before a record; below 0xF5 it is a value type). */
+#define OP_FUNCTION2       0xF5
+#define OP_FUNCTION_PRE_GA 0xF6
+#define OP_MODULE_AUX      0xF7
+#define OP_IDLE            0xF8
+#define OP_FREQ            0xF9
+#define OP_AUX             0xFA
+#define OP_RESIZEDB        0xFB
+#define OP_EXPIRETIME_MS   0xFC
+#define OP_EXPIRETIME      0xFD
+#define OP_SELECTDB        0xFE
+#define OP_EOF             0xFF
+
+#define TYPE_STRING 0
+
+/* Length encodings: the top two bits of the first byte. */
+#define LEN_6BIT    0
+#define LEN_14BIT   1
+#define LEN_32OR64  2
+#define LEN_ENCVAL  3
+#define LEN_32BIT   0x80
+#define LEN_64BIT   0x81
+#define ENC_INT8    0
+#define ENC_INT16   1
+#define ENC_INT32   2
+#define ENC_LZF     3
+#define HEADER_SIZE 9 /* "REDIS" + four version digits */
+#define INT_TEXT    24
+
+/*
+ * One LZF token yields at most 88 bytes per input byte (a 3-byte back
+ * reference copies up to 264 bytes; a literal run copies fewer bytes than it
+ * takes), so a compressed string that claims more is corrupt. Checking this
+ * before allocating keeps a 10-byte hostile record from reserving max_len.
+ */
+#define LZF_MAX_RATIO 88
+
+/* ---- Encoder ---- */
+
+void rdb_buf_init(struct rdb_buf *b)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+void rdb_buf_deinit(struct rdb_buf *b)
+{
+    mem_free(b->p);
+    rdb_buf_init(b);
+}
+
+void rdb_buf_reserve(struct rdb_buf *b, size_t n)
+{
+    if (b->cap - b->len >= n)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n)
+        cap *= 2;
+    b->p = mem_realloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void put(struct rdb_buf *b, const void *p, size_t n)
+{
+    rdb_buf_reserve(b, n);
+    if (n > 0)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void put_byte(struct rdb_buf *b, unsigned v)
+{
+    rdb_buf_reserve(b, 1);
+    b->p[b->len++] = (char)v;
+}
+
+static void put_le(struct rdb_buf *b, uint64_t v, int n)
+{
+    rdb_buf_reserve(b, (size_t)n);
+    for (int i = 0; i < n; i++)
+        b->p[b->len++] = (char)(v >> (8 * i));
+}
+
+/* Bytes rdb's length encoding takes for v. */
+static size_t len_size(uint64_t v)
+{
+    if (v < (1u << 6))
+        return 1;
+    if (v < (1u << 14))
+        return 2;
+    if (v <= UINT32_MAX)
+        return 5;
+    return 9;
+}
+
+/* The length encoding at `out` (len_size(v) bytes): 6 bits, 14 bits, or a
+ * marker byte and 32 or 64 bits, big-endian. */
+static void len_write(char *out, uint64_t v)
+{
+    size_t n = len_size(v);
+    if (n == 1) {
+        out[0] = (char)v;
+    } else if (n == 2) {
+        out[0] = (char)((LEN_14BIT << 6) | (v >> 8));
+        out[1] = (char)v;
+    } else {
+        out[0] = (char)(n == 5 ? LEN_32BIT : LEN_64BIT);
+        for (size_t i = 1; i < n; i++)
+            out[i] = (char)(v >> (8 * (n - 1 - i)));
+    }
+}
+
+static void put_len(struct rdb_buf *b, uint64_t v)
+{
+    rdb_buf_reserve(b, 9);
+    len_write(b->p + b->len, v);
+    b->len += len_size(v);
+}
+
+/*
+ * Redis stores a string as an integer when it is the canonical decimal form
+ * of a number (what util_str2ll accepts: no sign but '-', no leading zero, no
+ * space, not "-0") that fits in 32 bits; such strings are at most 11 bytes.
+ * @return true and the shortest of the three integer encodings.
+ */
+static bool put_int_encoded(struct rdb_buf *b, const void *s, size_t n)
+{
+    long long v;
+    if (n == 0 || n > 11 || !util_str2ll(s, n, &v))
+        return false;
+    if (v >= INT8_MIN && v <= INT8_MAX) {
+        put_byte(b, (LEN_ENCVAL << 6) | ENC_INT8);
+        put_le(b, (uint64_t)v, 1);
+    } else if (v >= INT16_MIN && v <= INT16_MAX) {
+        put_byte(b, (LEN_ENCVAL << 6) | ENC_INT16);
+        put_le(b, (uint64_t)v, 2);
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+        put_byte(b, (LEN_ENCVAL << 6) | ENC_INT32);
+        put_le(b, (uint64_t)v, 4);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/*
+ * LZF-compress s straight into b behind room for the largest header, then
+ * slide it down behind the real one. Kept only when the whole encoding is
+ * smaller than the plain one.
+ */
+static bool put_lzf(struct rdb_buf *b, const void *s, size_t n)
+{
+    size_t plain = len_size(n) + n;
+    size_t hdr_max = 1 + 5 + len_size(n);
+    if (n > UINT32_MAX || n < 3)
+        return false;
+    rdb_buf_reserve(b, hdr_max + n);
+    char *base = b->p + b->len;
+    unsigned clen = lzf_compress(s, (unsigned)n, base + hdr_max, (unsigned)(n - 2));
+    if (clen == 0)
+        return false;
+    size_t hdr = 1 + len_size(clen) + len_size(n);
+    if (hdr + clen >= plain)
+        return false;
+    memmove(base + hdr, base + hdr_max, clen);
+    base[0] = (char)((LEN_ENCVAL << 6) | ENC_LZF);
+    len_write(base + 1, clen);
+    len_write(base + 1 + len_size(clen), n);
+    b->len += hdr + clen;
+    return true;
+}
+
+/* One RDB string: integer, LZF or plain, whichever Redis would pick. */
+static void put_string(struct rdb_buf *b, const void *s, size_t n, const struct rdb_encode_opts *o)
+{
+    if (put_int_encoded(b, s, n))
+        return;
+    if (o != NULL && o->compress && n > o->lzf_min && put_lzf(b, s, n))
+        return;
+    put_len(b, n);
+    put(b, s, n);
+}
+
+void rdb_encode_opts_init(struct rdb_encode_opts *o)
+{
+    o->compress = true;
+    o->lzf_min = RDB_LZF_MIN;
+    o->lru_idle = -1;
+    o->lfu_freq = -1;
+}
+
+void rdb_encode_header(struct rdb_buf *b, int version)
+{
+    char hdr[HEADER_SIZE + 1];
+    assert(version >= 1 && version <= 9999);
+    snprintf(hdr, sizeof(hdr), "REDIS%04d", version);
+    put(b, hdr, HEADER_SIZE);
+}
+
+void rdb_encode_aux(struct rdb_buf *b, const char *key, const char *val, size_t vlen)
+{
+    put_byte(b, OP_AUX);
+    put_string(b, key, strlen(key), NULL);
+    put_string(b, val, vlen, NULL);
+}
+
+void rdb_encode_aux_int(struct rdb_buf *b, const char *key, long long v)
+{
+    char num[INT_TEXT];
+    rdb_encode_aux(b, key, num, util_ll2str(num, v));
+}
+
+void rdb_encode_aux_fields(struct rdb_buf *b, const struct rdb_aux_info *a)
+{
+    rdb_encode_aux(b, "redis-ver", a->redis_ver, strlen(a->redis_ver));
+    rdb_encode_aux_int(b, "redis-bits", a->redis_bits);
+    rdb_encode_aux_int(b, "ctime", a->ctime);
+    rdb_encode_aux_int(b, "used-mem", a->used_mem);
+    if (a->repl_id != NULL) {
+        rdb_encode_aux_int(b, "repl-stream-db", a->repl_stream_db);
+        rdb_encode_aux(b, "repl-id", a->repl_id, strlen(a->repl_id));
+        rdb_encode_aux_int(b, "repl-offset", a->repl_offset);
+    }
+    rdb_encode_aux_int(b, "aof-base", a->aof_base);
+}
+
+void rdb_encode_selectdb(struct rdb_buf *b, int db)
+{
+    assert(db >= 0);
+    put_byte(b, OP_SELECTDB);
+    put_len(b, (uint64_t)db);
+}
+
+void rdb_encode_resizedb(struct rdb_buf *b, uint64_t keys, uint64_t expires)
+{
+    put_byte(b, OP_RESIZEDB);
+    put_len(b, keys);
+    put_len(b, expires);
+}
+
+void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const void *val,
+                       size_t vlen, int64_t expire_ms, const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    if (o == NULL) {
+        rdb_encode_opts_init(&def);
+        o = &def;
+    }
+    if (expire_ms >= 0) {
+        put_byte(b, OP_EXPIRETIME_MS);
+        put_le(b, (uint64_t)expire_ms, 8);
+    }
+    if (o->lru_idle >= 0) {
+        put_byte(b, OP_IDLE);
+        put_len(b, (uint64_t)o->lru_idle);
+    }
+    if (o->lfu_freq >= 0) {
+        put_byte(b, OP_FREQ);
+        put_byte(b, (unsigned)MIN(o->lfu_freq, 255));
+    }
+    put_byte(b, TYPE_STRING);
+    put_string(b, key, klen, o);
+    put_string(b, val, vlen, o);
+}
+
+/* The trailer's checksum: crc (of everything before the EOF opcode) with the
+ * opcode folded in; 0 stays 0, the mark of a file without a checksum. */
+static uint64_t eof_crc(uint64_t crc)
+{
+    static const char eof = (char)OP_EOF;
+    return crc != 0 ? crc64_update(crc, &eof, 1) : 0;
+}
+
+void rdb_encode_eof(struct rdb_buf *b, uint64_t crc)
+{
+    put_byte(b, OP_EOF);
+    put_le(b, eof_crc(crc), 8);
+}
+
+void rdb_writer_init(struct rdb_writer *w, bool checksum)
+{
+    w->crc = 0;
+    w->size = 0;
+    w->checksum = checksum;
+}
+
+void rdb_writer_update(struct rdb_writer *w, const void *p, size_t n)
+{
+    if (w->checksum)
+        w->crc = crc64_update(w->crc, p, n);
+    w->size += n;
+}
+
+void rdb_writer_update_crc(struct rdb_writer *w, uint64_t crc_piece, size_t n)
+{
+    if (w->checksum)
+        w->crc = crc64_combine(w->crc, crc_piece, n);
+    w->size += n;
+}
+
+void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b)
+{
+    uint64_t crc = w->checksum ? w->crc : 0;
+    rdb_encode_eof(b, crc);
+    w->crc = eof_crc(crc);
+    w->size += 9;
+}
+
+/* ---- Decoder ----
+ *
+ * A record (the header, one opcode with its operands, or one entry: type, key
+ * and value) is parsed from a contiguous span: straight from the caller's
+ * buffer when it is all there, else from p->rec, where its bytes are gathered
+ * across feeds. A parse that runs out of bytes stops before doing anything
+ * (no callback, no state change) and says how many bytes from the record's
+ * start it needs to get further, so a record is parsed again only when that
+ * many have arrived: a handful of times for the largest entry, never once per
+ * feed. Errors carry the file offset of the element they are about.
+ */
+
+enum { ST_HEADER, ST_RECORDS, ST_DONE, ST_FAILED };
+
+#define PARSE_MORE 1 /* internal: the record is incomplete */
+
+struct cursor {
+    const unsigned char *b;
+    size_t n, pos;
+    uint64_t base; /* file offset of b[0] */
+    size_t need;   /* PARSE_MORE: bytes from b[0] needed to get further */
+};
+
+/* A string as stored: plain bytes, an integer, or LZF data. */
+struct sref {
+    int enc; /* -1 plain, else ENC_INT* / ENC_LZF */
+    const unsigned char *p;
+    uint64_t len;  /* plain or decompressed length */
+    uint64_t clen; /* LZF: compressed length */
+    long long ival;
+    uint64_t off; /* file offset of the string's first byte */
+    char text[INT_TEXT];
+};
+
+static const struct {
+    const char *type, *enc;
+} value_types[] = {
+    [0] = { "string", "raw" },          [1] = { "list", "linked list" },
+    [2] = { "set", "hash table" },      [3] = { "zset", "skiplist" },
+    [4] = { "hash", "hash table" },     [5] = { "zset", "skiplist, binary scores" },
+    [6] = { "module", "pre-GA" },       [7] = { "module", "module 2" },
+    [9] = { "hash", "zipmap" },         [10] = { "list", "ziplist" },
+    [11] = { "set", "intset" },         [12] = { "zset", "ziplist" },
+    [13] = { "hash", "ziplist" },       [14] = { "list", "quicklist" },
+    [15] = { "stream", "listpacks" },   [16] = { "hash", "listpack" },
+    [17] = { "zset", "listpack" },      [18] = { "list", "quicklist 2" },
+    [19] = { "stream", "listpacks 2" }, [20] = { "set", "listpack" },
+    [21] = { "stream", "listpacks 3" },
+};
+
+const char *rdb_type_name(int type)
+{
+    if (type < 0 || (size_t)type >= ARRAY_SIZE(value_types))
+        return NULL;
+    return value_types[type].type;
+}
+
+static int fail(struct rdb_parser *p, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct rdb_parser *p, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof(p->err), fmt, ap);
+    va_end(ap);
+    p->state = ST_FAILED;
+    p->status = code;
+    return code;
+}
+
+/* A key for an error message: printable ASCII as is, other bytes as \xHH,
+ * at most 64 bytes of it. */
+static const char *show_key(char *out, size_t cap, const char *k, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i;
+    for (i = 0; i < n && i < 64 && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)k[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'') {
+            out[o++] = (char)ch;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    if (i < n && o + 4 <= cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* k bytes at the cursor, or NULL with c->need set. */
+static const unsigned char *take(struct cursor *c, size_t k)
+{
+    if (c->n - c->pos < k) {
+        c->need = c->pos + k;
+        return NULL;
+    }
+    const unsigned char *s = c->b + c->pos;
+    c->pos += k;
+    return s;
+}
+
+static uint64_t get_le(const unsigned char *s, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | s[i];
+    return v;
+}
+
+static uint64_t get_be(const unsigned char *s, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | s[i];
+    return v;
+}
+
+/*
+ * A length field. *enc is set to -1 for a length, or to the special string
+ * encoding (ENC_*) when the field says the string is not stored plainly; a
+ * caller that does not read a string passes enc NULL and a special encoding is
+ * an error.
+ * @return 0, PARSE_MORE or RDB_EFORMAT.
+ */
+static int read_len(struct rdb_parser *p, struct cursor *c, uint64_t *v, int *enc, const char *what)
+{
+    size_t start = c->pos;
+    const unsigned char *s = take(c, 1);
+    if (s == NULL)
+        return PARSE_MORE;
+    if (enc != NULL)
+        *enc = -1;
+    switch (s[0] >> 6) {
+    case LEN_6BIT:
+        *v = s[0] & 0x3f;
+        return 0;
+    case LEN_14BIT: {
+        const unsigned char *t = take(c, 1);
+        if (t == NULL)
+            return PARSE_MORE;
+        *v = ((uint64_t)(s[0] & 0x3f) << 8) | t[0];
+        return 0;
+    }
+    case LEN_32OR64: {
+        int w = s[0] == LEN_32BIT ? 4 : s[0] == LEN_64BIT ? 8 : 0;
+        if (w == 0)
+            return fail(p, RDB_EFORMAT, "bad length encoding 0x%02x of %s at offset %llu", s[0],
+                        what, (unsigned long long)(c->base + start));
+        const unsigned char *t = take(c, (size_t)w);
+        if (t == NULL)
+            return PARSE_MORE;
+        *v = get_be(t, w);
+        return 0;
+    }
+    default:
+        if (enc == NULL)
+            return fail(p, RDB_EFORMAT, "bad length at offset %llu: %s cannot be 0x%02x",
+                        (unsigned long long)(c->base + start), what, s[0]);
+        *enc = s[0] & 0x3f;
+        *v = 0;
+        return 0;
+    }
+}
+
+/* The string at the cursor, as a reference into the record (no copy, no
+ * decompression yet). @return 0, PARSE_MORE or an error. */
+static int read_string(struct rdb_parser *p, struct cursor *c, struct sref *r, const char *what)
+{
+    uint64_t v;
+    int rc;
+    r->off = c->base + c->pos;
+    if ((rc = read_len(p, c, &v, &r->enc, what)) != 0)
+        return rc;
+    switch (r->enc) {
+    case -1:
+        if (v > p->max_len)
+            return fail(p, RDB_ELIMIT, "%s of %llu bytes at offset %llu exceeds the limit of %llu",
+                        what, (unsigned long long)v, (unsigned long long)r->off,
+                        (unsigned long long)p->max_len);
+        r->len = v;
+        if ((r->p = take(c, (size_t)v)) == NULL)
+            return PARSE_MORE;
+        return 0;
+    case ENC_INT8:
+    case ENC_INT16:
+    case ENC_INT32: {
+        int w = 1 << r->enc;
+        const unsigned char *t = take(c, (size_t)w);
+        if (t == NULL)
+            return PARSE_MORE;
+        uint64_t u = get_le(t, w);
+        r->ival = w == 1 ? (int8_t)u : w == 2 ? (int16_t)u : (int32_t)u;
+        return 0;
+    }
+    case ENC_LZF: {
+        uint64_t clen, len;
+        if ((rc = read_len(p, c, &clen, NULL, what)) != 0 ||
+            (rc = read_len(p, c, &len, NULL, what)) != 0)
+            return rc;
+        /* liblzf counts in unsigned int, whatever max_len allows. */
+        uint64_t lim = MIN(p->max_len, (uint64_t)UINT_MAX);
+        if (clen > lim || len > lim)
+            return fail(p, RDB_ELIMIT,
+                        "compressed %s at offset %llu claims %llu bytes (%llu compressed), "
+                        "over the limit of %llu",
+                        what, (unsigned long long)r->off, (unsigned long long)len,
+                        (unsigned long long)clen, (unsigned long long)lim);
+        if (clen == 0 || len == 0 || len / LZF_MAX_RATIO > clen)
+            return fail(p, RDB_EFORMAT,
+                        "bad compressed %s at offset %llu: %llu bytes cannot expand to %llu", what,
+                        (unsigned long long)r->off, (unsigned long long)clen,
+                        (unsigned long long)len);
+        r->clen = clen;
+        r->len = len;
+        if ((r->p = take(c, (size_t)clen)) == NULL)
+            return PARSE_MORE;
+        return 0;
+    }
+    default:
+        return fail(p, RDB_EFORMAT, "bad string encoding %d of %s at offset %llu", r->enc, what,
+                    (unsigned long long)r->off);
+    }
+}
+
+/* The bytes of a string read by read_string: in place, as decimal text, or
+ * decompressed into *buf. @return 0 or RDB_EFORMAT. */
+static int string_bytes(struct rdb_parser *p, struct sref *r, char **buf, size_t *cap,
+                        const char **s, size_t *n, const char *what)
+{
+    switch (r->enc) {
+    case -1:
+        *s = (const char *)r->p;
+        *n = (size_t)r->len;
+        return 0;
+    case ENC_LZF:
+        if (*cap < r->len) {
+            mem_free(*buf);
+            *buf = mem_alloc((size_t)r->len);
+            *cap = (size_t)r->len;
+        }
+        if (lzf_decompress(r->p, (unsigned)r->clen, *buf, (unsigned)r->len) != r->len)
+            return fail(p, RDB_EFORMAT, "bad LZF data in %s at offset %llu", what,
+                        (unsigned long long)r->off);
+        *s = *buf;
+        *n = (size_t)r->len;
+        return 0;
+    default:
+        *s = r->text;
+        *n = util_ll2str(r->text, r->ival);
+        return 0;
+    }
+}
+
+static int callback_failed(struct rdb_parser *p, int rc, const char *what, uint64_t off)
+{
+    fail(p, RDB_ECALLBACK, "load stopped by the %s callback (%d) at offset %llu", what, rc,
+         (unsigned long long)off);
+    p->cb_rc = rc;
+    return RDB_ECALLBACK;
+}
+
+static int parse_header(struct rdb_parser *p, struct cursor *c)
+{
+    const unsigned char *s = take(c, HEADER_SIZE);
+    int version = 0;
+    if (s == NULL) {
+        /* Reject a wrong signature as soon as its first bytes are in. */
+        if (memcmp(c->b, "REDIS", MIN(c->n, 5)) != 0)
+            return fail(p, RDB_EVERSION, "not an RDB file: bad signature");
+        return PARSE_MORE;
+    }
+    if (memcmp(s, "REDIS", 5) != 0)
+        return fail(p, RDB_EVERSION, "not an RDB file: bad signature");
+    for (int i = 5; i < HEADER_SIZE; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return fail(
+                p, RDB_EVERSION, "bad RDB version field '%c%c%c%c'",
+                s[5] >= 0x20 && s[5] < 0x7f ? s[5] : '?', s[6] >= 0x20 && s[6] < 0x7f ? s[6] : '?',
+                s[7] >= 0x20 && s[7] < 0x7f ? s[7] : '?', s[8] >= 0x20 && s[8] < 0x7f ? s[8] : '?');
+        version = version * 10 + (s[i] - '0');
+    }
+    if (version < RDB_VERSION_MIN || version > RDB_VERSION_MAX)
+        return fail(p, RDB_EVERSION, "bad RDB version %d", version);
+    p->version = version;
+    p->state = ST_RECORDS;
+    return 0;
+}
+
+static int parse_eof(struct rdb_parser *p, struct cursor *c)
+{
+    static const unsigned char eof = OP_EOF;
+    uint64_t crc = crc64_update(p->crc, &eof, 1);
+    if (p->version >= 5) {
+        const unsigned char *s = take(c, 8);
+        if (s == NULL)
+            return PARSE_MORE;
+        uint64_t want = get_le(s, 8);
+        if (want != 0 && want != crc)
+            return fail(p, RDB_ECHECKSUM,
+                        "checksum mismatch: the file says %016llx, its %llu bytes give %016llx",
+                        (unsigned long long)want, (unsigned long long)(c->base + 1),
+                        (unsigned long long)crc);
+    }
+    p->crc = crc;
+    p->state = ST_DONE;
+    return 0;
+}
+
+/* A key-value entry of type `type` (the type byte is read). */
+static int parse_entry(struct rdb_parser *p, struct cursor *c, int type)
+{
+    struct sref k, v;
+    const char *ks, *vs;
+    size_t kn, vn;
+    char shown[4 * 64 + 8];
+    int rc;
+
+    if ((rc = read_string(p, c, &k, "key")) != 0)
+        return rc;
+    if (type != TYPE_STRING) {
+        /* Only the key is needed to say what is refused. */
+        if ((rc = string_bytes(p, &k, &p->kbuf, &p->kcap, &ks, &kn, "key")) != 0)
+            return rc;
+        return fail(p, RDB_EUNSUPPORTED,
+                    "unsupported value type '%s' (%d, %s) for key '%s' at offset %llu",
+                    value_types[type].type, type, value_types[type].enc,
+                    show_key(shown, sizeof(shown), ks, kn), (unsigned long long)c->base);
+    }
+    if ((rc = read_string(p, c, &v, "value")) != 0)
+        return rc;
+    /* The record is complete: now decompress and hand it over. */
+    if ((rc = string_bytes(p, &k, &p->kbuf, &p->kcap, &ks, &kn, "key")) != 0 ||
+        (rc = string_bytes(p, &v, &p->vbuf, &p->vcap, &vs, &vn, "value")) != 0)
+        return rc;
+    if (p->cb.string != NULL) {
+        rc = p->cb.string(p->arg, p->db, ks, kn, vs, vn, p->expire_ms, p->lru_idle, p->lfu_freq);
+        if (rc != 0)
+            return callback_failed(p, rc, "string", c->base);
+    }
+    p->keys++;
+    p->expire_ms = p->lru_idle = -1;
+    p->lfu_freq = -1;
+    return 0;
+}
+
+static int parse_aux(struct rdb_parser *p, struct cursor *c)
+{
+    struct sref k, v;
+    const char *ks, *vs;
+    size_t kn, vn;
+    int rc;
+    if ((rc = read_string(p, c, &k, "aux field name")) != 0 ||
+        (rc = read_string(p, c, &v, "aux field value")) != 0)
+        return rc;
+    if ((rc = string_bytes(p, &k, &p->kbuf, &p->kcap, &ks, &kn, "aux field name")) != 0 ||
+        (rc = string_bytes(p, &v, &p->vbuf, &p->vcap, &vs, &vn, "aux field value")) != 0)
+        return rc;
+    if (p->cb.aux != NULL && (rc = p->cb.aux(p->arg, ks, kn, vs, vn)) != 0)
+        return callback_failed(p, rc, "aux", c->base);
+    return 0;
+}
+
+/* FUNCTION2: the library's code as one string; its first line names it. */
+static int parse_function(struct rdb_parser *p, struct cursor *c)
+{
+    struct sref code;
+    const char *s;
+    size_t n, line = 0;
+    char shown[4 * 64 + 8];
+    int rc;
+    if ((rc = read_string(p, c, &code, "function library")) != 0 ||
+        (rc = string_bytes(p, &code, &p->vbuf, &p->vcap, &s, &n, "function library")) != 0)
+        return rc;
+    while (line < n && s[line] != '\n')
+        line++;
+    return fail(p, RDB_EUNSUPPORTED,
+                "the RDB holds functions, which Pollux cannot load: library '%s' at offset %llu",
+                show_key(shown, sizeof(shown), s, line), (unsigned long long)c->base);
+}
+
+/* One record after the header. */
+static int parse_record(struct rdb_parser *p, struct cursor *c)
+{
+    uint64_t a, b;
+    const unsigned char *s = take(c, 1);
+    int rc;
+    if (s == NULL)
+        return PARSE_MORE;
+    switch (s[0]) {
+    case OP_EOF:
+        return parse_eof(p, c);
+    case OP_SELECTDB:
+        if ((rc = read_len(p, c, &a, NULL, "database number")) != 0)
+            return rc;
+        if (a >= (uint64_t)p->databases)
+            return fail(p, RDB_ELIMIT,
+                        "database %llu at offset %llu is out of range (databases is %d)",
+                        (unsigned long long)a, (unsigned long long)c->base, p->databases);
+        if (p->cb.selectdb != NULL && (rc = p->cb.selectdb(p->arg, (int)a)) != 0)
+            return callback_failed(p, rc, "selectdb", c->base);
+        p->db = (int)a;
+        return 0;
+    case OP_RESIZEDB:
+        if ((rc = read_len(p, c, &a, NULL, "database size")) != 0 ||
+            (rc = read_len(p, c, &b, NULL, "expires size")) != 0)
+            return rc;
+        if (p->cb.resizedb != NULL && (rc = p->cb.resizedb(p->arg, a, b)) != 0)
+            return callback_failed(p, rc, "resizedb", c->base);
+        return 0;
+    case OP_AUX:
+        return parse_aux(p, c);
+    case OP_EXPIRETIME_MS:
+    case OP_EXPIRETIME: {
+        bool ms = s[0] == OP_EXPIRETIME_MS;
+        const unsigned char *t = take(c, ms ? 8 : 4);
+        if (t == NULL)
+            return PARSE_MORE;
+        int64_t when = ms ? (int64_t)get_le(t, 8) : (int64_t)(int32_t)get_le(t, 4) * 1000;
+        /* Any time before the epoch is as expired as 0; -1 must keep meaning "none". */
+        p->expire_ms = when < 0 ? 0 : when;
+        return 0;
+    }
+    case OP_IDLE:
+        if ((rc = read_len(p, c, &a, NULL, "idle time")) != 0)
+            return rc;
+        if (a > INT64_MAX)
+            return fail(p, RDB_EFORMAT, "bad idle time %llu at offset %llu", (unsigned long long)a,
+                        (unsigned long long)c->base);
+        p->lru_idle = (int64_t)a;
+        return 0;
+    case OP_FREQ: {
+        const unsigned char *t = take(c, 1);
+        if (t == NULL)
+            return PARSE_MORE;
+        p->lfu_freq = t[0];
+        return 0;
+    }
+    case OP_MODULE_AUX:
+        if ((rc = read_len(p, c, &a, NULL, "module id")) != 0)
+            return rc;
+        return fail(p, RDB_EUNSUPPORTED,
+                    "the RDB holds module data (MODULE_AUX, module id %016llx) at offset %llu, "
+                    "which Pollux cannot load",
+                    (unsigned long long)a, (unsigned long long)c->base);
+    case OP_FUNCTION2:
+        return parse_function(p, c);
+    case OP_FUNCTION_PRE_GA:
+        return fail(p, RDB_EUNSUPPORTED,
+                    "the RDB holds functions (pre-release format) at offset %llu, which Pollux "
+                    "cannot load",
+                    (unsigned long long)c->base);
+    default:
+        if (rdb_type_name(s[0]) == NULL)
+            return fail(p, RDB_EFORMAT, "bad record type %d at offset %llu", s[0],
+                        (unsigned long long)c->base);
+        return parse_entry(p, c, s[0]);
+    }
+}
+
+/* Parse one record at the start of c; on success account its bytes. */
+static int step(struct rdb_parser *p, struct cursor *c)
+{
+    int rc = p->state == ST_HEADER ? parse_header(p, c) : parse_record(p, c);
+    if (rc != 0)
+        return rc;
+    if (p->state != ST_DONE) /* parse_eof accounts the EOF opcode itself */
+        p->crc = crc64_update(p->crc, c->b, c->pos);
+    p->offset += c->pos;
+    return 0;
+}
+
+void rdb_parser_init(struct rdb_parser *p, const struct rdb_callbacks *cb, void *arg,
+                     const struct rdb_parser_opts *o)
+{
+    memset(p, 0, sizeof(*p));
+    if (cb != NULL)
+        p->cb = *cb;
+    p->arg = arg;
+    p->max_len = o != NULL && o->max_len != 0 ? o->max_len : RDB_DEFAULT_MAX_LEN;
+    /* A record must fit in memory with room to spare for its offsets. */
+    if (p->max_len > SIZE_MAX / 4)
+        p->max_len = SIZE_MAX / 4;
+    p->databases = o != NULL && o->databases > 0 ? o->databases : RDB_DEFAULT_DATABASES;
+    p->state = ST_HEADER;
+    p->expire_ms = p->lru_idle = -1;
+    p->lfu_freq = -1;
+}
+
+void rdb_parser_deinit(struct rdb_parser *p)
+{
+    mem_free(p->rec);
+    mem_free(p->kbuf);
+    mem_free(p->vbuf);
+    p->rec = p->kbuf = p->vbuf = NULL;
+    p->rec_len = p->rec_cap = p->kcap = p->vcap = 0;
+}
+
+/* Append to the record being gathered; capacity grows with what arrives, never
+ * ahead of it to what a length claims. */
+static void rec_append(struct rdb_parser *p, const void *s, size_t n)
+{
+    size_t want = p->rec_len + n;
+    if (want > p->rec_cap) {
+        size_t cap = p->rec_cap ? p->rec_cap : 256;
+        while (cap < want)
+            cap *= 2;
+        if (cap > p->rec_need && p->rec_need >= want)
+            cap = p->rec_need;
+        p->rec = mem_realloc(p->rec, cap);
+        p->rec_cap = cap;
+    }
+    memcpy(p->rec + p->rec_len, s, n);
+    p->rec_len = want;
+}
+
+/* Buffers larger than this are given back once the record that needed them is done. */
+#define KEEP_BUF (1024 * 1024)
+
+static void rec_done(struct rdb_parser *p)
+{
+    p->rec_len = 0;
+    if (p->rec_cap > KEEP_BUF) {
+        mem_free(p->rec);
+        p->rec = NULL;
+        p->rec_cap = 0;
+    }
+    if (p->kcap > KEEP_BUF) {
+        mem_free(p->kbuf);
+        p->kbuf = NULL;
+        p->kcap = 0;
+    }
+    if (p->vcap > KEEP_BUF) {
+        mem_free(p->vbuf);
+        p->vbuf = NULL;
+        p->vcap = 0;
+    }
+}
+
+int rdb_parser_feed(struct rdb_parser *p, const void *buf, size_t len, size_t *used)
+{
+    const unsigned char *in = buf;
+    size_t pos = 0;
+    int rc;
+
+    if (used != NULL)
+        *used = 0;
+    if (p->state == ST_DONE)
+        return RDB_DONE;
+    if (p->state == ST_FAILED)
+        return p->status;
+    while (pos < len) {
+        struct cursor c;
+        if (p->rec_len > 0) {
+            /* Gather up to what the record was last found to need, then retry. */
+            size_t n = MIN(len - pos, p->rec_need - p->rec_len);
+            rec_append(p, in + pos, n);
+            pos += n;
+            if (p->rec_len < p->rec_need)
+                break;
+            c = (struct cursor){ (const unsigned char *)p->rec, p->rec_len, 0, p->offset, 0 };
+            rc = step(p, &c);
+            if (rc == PARSE_MORE) {
+                assert(c.need > p->rec_len);
+                p->rec_need = c.need;
+                continue;
+            }
+            if (rc < 0)
+                return rc;
+            assert(c.pos == p->rec_len);
+            rec_done(p);
+        } else {
+            c = (struct cursor){ in + pos, len - pos, 0, p->offset, 0 };
+            rc = step(p, &c);
+            if (rc == PARSE_MORE) {
+                p->rec_need = c.need;
+                rec_append(p, in + pos, len - pos);
+                pos = len;
+                break;
+            }
+            if (rc < 0)
+                return rc;
+            pos += c.pos;
+        }
+        if (p->state == ST_DONE) {
+            rec_done(p);
+            if (used != NULL)
+                *used = pos;
+            return RDB_DONE;
+        }
+    }
+    if (used != NULL)
+        *used = len;
+    return RDB_OK;
+}
+
+int rdb_parser_finish(struct rdb_parser *p)
+{
+    if (p->state == ST_DONE)
+        return RDB_DONE;
+    if (p->state == ST_FAILED)
+        return p->status;
+    if (p->state == ST_HEADER)
+        return fail(p, RDB_ETRUNC, "truncated RDB: %zu bytes, shorter than the header", p->rec_len);
+    if (p->rec_len > 0)
+        return fail(p, RDB_ETRUNC,
+                    "truncated RDB: the input ends inside the record at offset %llu "
+                    "(%zu bytes of at least %zu)",
+                    (unsigned long long)p->offset, p->rec_len, p->rec_need);
+    return fail(p, RDB_ETRUNC,
+                "truncated RDB: the input ends at offset %llu, before the EOF record",
+                (unsigned long long)p->offset);
+}

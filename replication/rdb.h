@@ -1,0 +1,244 @@
+/*
+ * RDB encoder and decoder: the snapshot format of Redis (version 10 as Redis
+ * 7.0 writes it), used by full resynchronisation (both directions), SAVE,
+ * BGSAVE and loading a dump at start.
+ *
+ * Pollux stores only strings, so the codec writes and reads the string type
+ * fully and recognises every other value type in order to refuse it with an
+ * error naming the type and the key. The subset, the limits and the checksum:
+ * replication/NOTES.md.
+ *
+ * Encoding. An RDB of a node with N shards is put together from pieces made
+ * on different threads: the header and aux fields made once, the entries of
+ * each shard made by that shard, then the trailer. So the record encoders are
+ * stateless: each appends one record to a caller-owned growable buffer and
+ * touches nothing else. Whoever puts the pieces in their final byte order
+ * keeps the running checksum in a struct rdb_writer and appends the trailer
+ * with it:
+ *
+ *     struct rdb_buf b;  struct rdb_writer w;
+ *     rdb_buf_init(&b);  rdb_writer_init(&w, true);
+ *     rdb_encode_header(&b, RDB_VERSION);
+ *     rdb_encode_aux_fields(&b, &aux);
+ *     rdb_encode_selectdb(&b, 0);  rdb_encode_resizedb(&b, nkeys, nexpires);
+ *     rdb_encode_string(&b, key, klen, val, vlen, expire_ms, &opts);  ...
+ *     rdb_writer_update(&w, b.p, b.len);  send b;  b.len = 0;   (for every piece, in order)
+ *     rdb_writer_eof(&w, &b);  send b;
+ *
+ * Decoding. struct rdb_parser is a push parser: it is fed the bytes in
+ * chunks of any size, as they come off a socket or a file, keeps its state
+ * between calls and buffers only the record it is in the middle of. It calls
+ * back for every aux field, database selection, size hint and key.
+ */
+#ifndef POLLUX_RDB_H
+#define POLLUX_RDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RDB_VERSION     10 /* what Pollux writes: Redis 7.0's format */
+#define RDB_VERSION_MIN 1
+#define RDB_VERSION_MAX 11 /* Redis 7.2 writes 11; its strings are those of 10 */
+
+#define RDB_DEFAULT_MAX_LEN   (512ull * 1024 * 1024) /* proto-max-bulk-len's default */
+#define RDB_DEFAULT_DATABASES 16
+#define RDB_LZF_MIN           20 /* Redis compresses strings longer than this */
+
+/* Status codes of the decoder. */
+enum rdb_status {
+    RDB_OK = 0,            /* every byte fed was consumed; feed more */
+    RDB_DONE = 1,          /* the EOF record and checksum were read */
+    RDB_EFORMAT = -1,      /* corrupt: bad opcode, length or string encoding, bad LZF data */
+    RDB_EVERSION = -2,     /* not an RDB (bad signature) or a version outside 1..11 */
+    RDB_ECHECKSUM = -3,    /* the trailer's CRC64 differs from the data's */
+    RDB_EUNSUPPORTED = -4, /* well-formed but not loadable: a non-string value type,
+                            * functions (FUNCTION2) or module data (MODULE_AUX) */
+    RDB_ELIMIT = -5,       /* a string longer than max_len, or a database >= databases */
+    RDB_ETRUNC = -6,       /* rdb_parser_finish: the input ended before the EOF record */
+    RDB_ECALLBACK = -7,    /* a callback returned non-zero (its value is in cb_rc) */
+};
+
+/* ---- Encoder ---- */
+
+/* A growable byte buffer owned by the caller; records are appended at p + len. */
+struct rdb_buf {
+    char *p;
+    size_t len, cap;
+};
+
+void rdb_buf_init(struct rdb_buf *b); /* empty; allocates on first append */
+void rdb_buf_deinit(struct rdb_buf *b);
+/* Make room for n more bytes (aborts on out-of-memory, as mem_alloc does). */
+void rdb_buf_reserve(struct rdb_buf *b, size_t n);
+
+/* How string records are written; constant for one snapshot except the LRU/LFU fields. */
+struct rdb_encode_opts {
+    /* rdbcompression: LZF-compress keys and values longer than lzf_min bytes
+     * when that makes the record smaller. */
+    bool compress;
+    size_t lzf_min;
+    /* Per entry, set by the caller before each rdb_encode_string: idle seconds
+     * for an LRU policy, or the LFU counter (0..255) for an LFU policy; -1 when
+     * not written. Redis writes at most one of the two. */
+    int64_t lru_idle;
+    int lfu_freq;
+};
+/* compress on, lzf_min 20, no LRU/LFU fields: what Redis 7.0 writes by default. */
+void rdb_encode_opts_init(struct rdb_encode_opts *o);
+
+/* "REDIS" and the version in four digits ("REDIS0010"). version: 1..9999. */
+void rdb_encode_header(struct rdb_buf *b, int version);
+/* An AUX record (0xFA): key and value as RDB strings (integer-encoded when they look
+ * like one, as Redis does; never compressed). */
+void rdb_encode_aux(struct rdb_buf *b, const char *key, const char *val, size_t vlen);
+/* An AUX record whose value is a number, written as Redis writes one ("64" is 0xC0 0x40). */
+void rdb_encode_aux_int(struct rdb_buf *b, const char *key, long long v);
+
+/* The aux fields Redis 7.0 writes at the top of an RDB, in its order. */
+struct rdb_aux_info {
+    const char *redis_ver; /* "7.0.15": the version a replica sees */
+    int redis_bits;        /* 64 */
+    long long ctime;       /* unix seconds */
+    long long used_mem;    /* bytes */
+    /* replication fields, written only when repl_id is not NULL */
+    int repl_stream_db;
+    const char *repl_id; /* 40 hex characters */
+    long long repl_offset;
+    int aof_base; /* 1 only in an AOF preamble */
+};
+void rdb_encode_aux_fields(struct rdb_buf *b, const struct rdb_aux_info *a);
+
+/* SELECTDB (0xFE) and RESIZEDB (0xFB, the hash table size hints of that database). */
+void rdb_encode_selectdb(struct rdb_buf *b, int db);
+void rdb_encode_resizedb(struct rdb_buf *b, uint64_t keys, uint64_t expires);
+
+/*
+ * One string entry: EXPIRETIME_MS when expire_ms >= 0 (absolute unix ms), IDLE
+ * or FREQ when o says so, then value type 0, the key and the value. A key or
+ * value that Redis would store as an integer (decimal, no leading zero, sign
+ * or space, within int32) is written in the 1-, 2- or 4-byte integer encoding;
+ * one longer than o->lzf_min is LZF-compressed when o->compress is set and it
+ * saves space. o NULL means the defaults of rdb_encode_opts_init.
+ */
+void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const void *val,
+                       size_t vlen, int64_t expire_ms, const struct rdb_encode_opts *o);
+
+/*
+ * The trailer: the EOF opcode (0xFF) and the CRC64 in 8 little-endian bytes.
+ * crc is the CRC of every byte of the file before the EOF opcode (the function
+ * folds the opcode in), or 0 for a file without a checksum (rdbchecksum no).
+ */
+void rdb_encode_eof(struct rdb_buf *b, uint64_t crc);
+
+/* The running checksum of an RDB being assembled. */
+struct rdb_writer {
+    uint64_t crc;  /* of the bytes accounted so far */
+    uint64_t size; /* bytes accounted so far */
+    bool checksum; /* false: the trailer carries 0, and no CRC is computed */
+};
+void rdb_writer_init(struct rdb_writer *w, bool checksum);
+/* Account n bytes that go out next, in file order. */
+void rdb_writer_update(struct rdb_writer *w, const void *p, size_t n);
+/* Account a piece whose CRC crc_piece (crc64_update(0, piece, n)) was computed
+ * elsewhere, e.g. by the shard that encoded it. */
+void rdb_writer_update_crc(struct rdb_writer *w, uint64_t crc_piece, size_t n);
+/* Append the trailer for the bytes accounted so far to b and account it too, so
+ * w->size is then the size of the whole file. */
+void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b);
+
+/* ---- Decoder ---- */
+
+/*
+ * Callbacks. Any may be NULL (the record is read and dropped). Byte strings are
+ * contiguous and valid only during the call; a key or value that was stored as
+ * an integer is handed over as its decimal text. A callback returns 0 to go on,
+ * anything else to abort the load with RDB_ECALLBACK.
+ */
+typedef int (*rdb_aux_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
+typedef int (*rdb_selectdb_fn)(void *arg, int db);
+typedef int (*rdb_resizedb_fn)(void *arg, uint64_t keys, uint64_t expires);
+/* A string entry of database db. expire_ms: absolute unix ms, -1 for none (an
+ * EXPIRETIME record in seconds is converted); lru_idle: idle seconds or -1;
+ * lfu_freq: 0..255 or -1. Expired keys are handed over too: the caller decides. */
+typedef int (*rdb_string_fn)(void *arg, int db, const char *key, size_t klen, const char *val,
+                             size_t vlen, int64_t expire_ms, int64_t lru_idle, int lfu_freq);
+
+struct rdb_callbacks {
+    rdb_aux_fn aux;
+    rdb_selectdb_fn selectdb;
+    rdb_resizedb_fn resizedb;
+    rdb_string_fn string;
+};
+
+struct rdb_parser_opts {
+    uint64_t max_len; /* longest string a length field may claim (0: RDB_DEFAULT_MAX_LEN) */
+    int databases;    /* SELECTDB must be below this (0: RDB_DEFAULT_DATABASES) */
+};
+
+#define RDB_ERR_MAX 256
+
+struct rdb_parser {
+    /* results, readable at any time */
+    int version;           /* of the file, once the header is read; else 0 */
+    uint64_t offset;       /* bytes of the RDB consumed so far */
+    uint64_t keys;         /* string entries handed to the callback */
+    int cb_rc;             /* RDB_ECALLBACK: what the callback returned */
+    char err[RDB_ERR_MAX]; /* the error, e.g. "bad RDB version 12"; "" while none */
+
+    /* private */
+    struct rdb_callbacks cb;
+    void *arg;
+    uint64_t max_len;
+    int databases;
+    int state;  /* header, records, done, failed */
+    int status; /* sticky error status once failed */
+    uint64_t crc;
+    int db;
+    int64_t expire_ms; /* metadata records waiting for the next key */
+    int64_t lru_idle;
+    int lfu_freq;
+    /* the record in progress when it did not fit in one feed */
+    char *rec;
+    size_t rec_len, rec_cap;
+    size_t rec_need; /* bytes of the record needed before it is parsed again */
+    /* decompressed key and value of the current record */
+    char *kbuf, *vbuf;
+    size_t kcap, vcap;
+};
+
+/* o NULL: the defaults. Allocates nothing until a record spans feeds. */
+void rdb_parser_init(struct rdb_parser *p, const struct rdb_callbacks *cb, void *arg,
+                     const struct rdb_parser_opts *o);
+void rdb_parser_deinit(struct rdb_parser *p);
+
+/*
+ * Feed the next len bytes of the RDB.
+ *
+ * *used (when not NULL) is set to how many bytes of buf belong to the RDB:
+ * len for RDB_OK, the bytes up to and including the checksum for RDB_DONE —
+ * what follows them is not the RDB's (the EOF mark of a diskless transfer, the
+ * replication stream); undefined on error.
+ *
+ * @return RDB_OK: all consumed, more wanted.
+ *         RDB_DONE: the EOF record was read and its checksum matched (or was 0);
+ *                   later calls return RDB_DONE again and consume nothing.
+ *         RDB_EFORMAT, RDB_EVERSION, RDB_ECHECKSUM, RDB_EUNSUPPORTED, RDB_ELIMIT,
+ *         RDB_ECALLBACK: the load failed; p->err says what and at which offset.
+ *                   The parser stays failed: later calls return the same code.
+ */
+int rdb_parser_feed(struct rdb_parser *p, const void *buf, size_t len, size_t *used);
+
+/*
+ * The input has ended.
+ * @return RDB_DONE when the RDB was complete;
+ *         RDB_ETRUNC when it ended early (p->err says where and inside what);
+ *         the error code when the load had already failed.
+ */
+int rdb_parser_finish(struct rdb_parser *p);
+
+/* Name of a value type byte ("string", "list", "set", "zset", "hash", "module",
+ * "stream"), or NULL when no Redis version defines it. */
+const char *rdb_type_name(int type);
+
+#endif

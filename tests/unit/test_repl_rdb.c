@@ -1,0 +1,1609 @@
+/*
+ * RDB encoder and decoder.
+ *
+ * The decoder's callbacks write a transcript: one line per record, strings
+ * with their length in front so binary data compares exactly. A test builds
+ * the transcript it expects from its own list of entries and compares. Input
+ * is fed in exact-size heap copies (a read past a feed's end is an ASan
+ * error), split at every byte offset, one byte at a time, or in chunks.
+ *
+ * The files under tests/unit/data/ were written by Debian's redis-server
+ * 7.0.15 (SAVE); their expected contents are listed below.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "crc64.h"
+#include "rdb.h"
+
+#ifndef TEST_DATA_DIR
+#define TEST_DATA_DIR "tests/unit/data"
+#endif
+
+/* ---- byte strings ---- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct sbuf *b, const void *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        assert_non_null(b->p);
+        b->cap = cap;
+    }
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_fmt(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(tmp));
+    sb_add(b, tmp, (size_t)n);
+}
+
+static void sb_free(struct sbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+static bool sb_eq(const struct sbuf *a, const struct sbuf *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
+}
+
+static void read_file(const char *name, struct sbuf *out)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    char tmp[4096];
+    size_t n;
+    memset(out, 0, sizeof(*out));
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        sb_add(out, tmp, n);
+    fclose(f);
+    assert_true(out->len > 0);
+}
+
+/* ---- transcripts ---- */
+
+static void tr_str(struct sbuf *t, const void *s, size_t n)
+{
+    sb_fmt(t, " %zu:", n);
+    sb_add(t, s, n);
+}
+
+static void tr_string(struct sbuf *t, int db, const void *k, size_t kn, const void *v, size_t vn,
+                      int64_t expire, int64_t idle, int freq)
+{
+    sb_fmt(t, "S %d", db);
+    tr_str(t, k, kn);
+    tr_str(t, v, vn);
+    sb_fmt(t, " %lld %lld %d\n", (long long)expire, (long long)idle, freq);
+}
+
+static void tr_aux(struct sbuf *t, const char *k, const void *v, size_t vn)
+{
+    sb_add(t, "A", 1);
+    tr_str(t, k, strlen(k));
+    tr_str(t, v, vn);
+    sb_add(t, "\n", 1);
+}
+
+struct collector {
+    struct sbuf t;
+    int abort_after; /* the string callback fails on this call (1-based); 0: never */
+    int strings;
+};
+
+static int on_aux(void *arg, const char *k, size_t kn, const char *v, size_t vn)
+{
+    struct collector *c = arg;
+    sb_add(&c->t, "A", 1);
+    tr_str(&c->t, k, kn);
+    tr_str(&c->t, v, vn);
+    sb_add(&c->t, "\n", 1);
+    return 0;
+}
+
+static int on_select(void *arg, int db)
+{
+    struct collector *c = arg;
+    sb_fmt(&c->t, "D %d\n", db);
+    return 0;
+}
+
+static int on_resize(void *arg, uint64_t keys, uint64_t expires)
+{
+    struct collector *c = arg;
+    sb_fmt(&c->t, "R %llu %llu\n", (unsigned long long)keys, (unsigned long long)expires);
+    return 0;
+}
+
+static int on_string(void *arg, int db, const char *k, size_t kn, const char *v, size_t vn,
+                     int64_t expire, int64_t idle, int freq)
+{
+    struct collector *c = arg;
+    c->strings++;
+    if (c->abort_after != 0 && c->strings == c->abort_after)
+        return -5;
+    tr_string(&c->t, db, k, kn, v, vn, expire, idle, freq);
+    return 0;
+}
+
+static const struct rdb_callbacks callbacks = { on_aux, on_select, on_resize, on_string };
+
+/* The outcome of one decode. */
+struct result {
+    int rc;      /* RDB_DONE or an error */
+    size_t used; /* bytes of the input the RDB took (RDB_DONE) */
+    char err[RDB_ERR_MAX];
+    uint64_t keys;
+};
+
+/* Feed one piece in an exact-size heap copy. */
+static int feed_copy(struct rdb_parser *p, const char *s, size_t n, size_t *used)
+{
+    char *copy = malloc(n ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, s, n);
+    int rc = rdb_parser_feed(p, copy, n, used);
+    free(copy);
+    return rc;
+}
+
+/*
+ * Decode in, cut into pieces by next_cut (returns the end of the piece that
+ * starts at `pos`), into c->t; stop at DONE or an error, then finish.
+ */
+typedef size_t (*cut_fn)(size_t pos, size_t len, void *arg);
+
+static void decode_cuts(const struct sbuf *in, cut_fn next_cut, void *cut_arg,
+                        const struct rdb_parser_opts *o, struct collector *c, struct result *r)
+{
+    struct rdb_parser p;
+    size_t pos = 0;
+    rdb_parser_init(&p, &callbacks, c, o);
+    r->rc = RDB_OK;
+    r->used = 0;
+    while (pos < in->len) {
+        size_t end = next_cut(pos, in->len, cut_arg);
+        assert_true(end > pos && end <= in->len);
+        size_t used = 0;
+        r->rc = feed_copy(&p, in->p + pos, end - pos, &used);
+        if (r->rc == RDB_OK)
+            assert_int_equal(used, end - pos);
+        if (r->rc == RDB_DONE) {
+            r->used = pos + used;
+            /* Later feeds consume nothing. */
+            if (end < in->len) {
+                assert_int_equal(feed_copy(&p, in->p + end, in->len - end, &used), RDB_DONE);
+                assert_int_equal(used, 0);
+            }
+            break;
+        }
+        if (r->rc < 0) {
+            /* The failure is sticky. */
+            assert_int_equal(feed_copy(&p, "x", 1, &used), r->rc);
+            break;
+        }
+        pos = end;
+    }
+    int fin = rdb_parser_finish(&p);
+    if (r->rc == RDB_DONE)
+        assert_int_equal(fin, RDB_DONE);
+    else if (r->rc < 0)
+        assert_int_equal(fin, r->rc);
+    else
+        r->rc = fin;
+    assert_int_not_equal(r->rc, RDB_OK);
+    if (r->rc < 0)
+        assert_true(p.err[0] != '\0');
+    else
+        assert_true(p.err[0] == '\0');
+    memcpy(r->err, p.err, sizeof(r->err));
+    r->keys = p.keys;
+    rdb_parser_deinit(&p);
+}
+
+static size_t cut_whole(size_t pos, size_t len, void *arg)
+{
+    (void)pos;
+    (void)arg;
+    return len;
+}
+
+static size_t cut_at(size_t pos, size_t len, void *arg)
+{
+    size_t at = *(size_t *)arg;
+    return pos < at ? at : len;
+}
+
+static size_t cut_chunk(size_t pos, size_t len, void *arg)
+{
+    size_t n = *(size_t *)arg;
+    return len - pos < n ? len : pos + n;
+}
+
+/* Pieces of varying size 1..4099 (a fixed sequence). */
+static size_t cut_varying(size_t pos, size_t len, void *arg)
+{
+    uint64_t *s = arg;
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    size_t n = 1 + (size_t)((*s >> 33) % ((*s >> 62) == 0 ? 4099 : 17));
+    return len - pos < n ? len : pos + n;
+}
+
+static void decode(const struct sbuf *in, const struct rdb_parser_opts *o, struct collector *c,
+                   struct result *r)
+{
+    decode_cuts(in, cut_whole, NULL, o, c, r);
+}
+
+/*
+ * Decode `in` whole, then split in two at every byte offset, then one byte at
+ * a time: every run must give the same result and transcript as `want_tr`
+ * (NULL: as the whole-buffer run).
+ */
+static void decode_every_split(const struct sbuf *in, const struct sbuf *want_tr, int want_rc,
+                               size_t want_used)
+{
+    struct collector c0 = { 0 };
+    struct result r0;
+    decode(in, NULL, &c0, &r0);
+    if (r0.rc != want_rc)
+        fail_msg("rc %d, want %d: %s", r0.rc, want_rc, r0.err);
+    if (want_rc == RDB_DONE)
+        assert_int_equal(r0.used, want_used);
+    if (want_tr != NULL)
+        assert_true(sb_eq(&c0.t, want_tr));
+    for (size_t cut = 1; cut < in->len; cut++) {
+        struct collector c = { 0 };
+        struct result r;
+        decode_cuts(in, cut_at, &cut, NULL, &c, &r);
+        if (r.rc != r0.rc || !sb_eq(&c.t, &c0.t) || strcmp(r.err, r0.err) != 0)
+            fail_msg("split at %zu: rc %d (%s), whole: rc %d (%s)", cut, r.rc, r.err, r0.rc,
+                     r0.err);
+        assert_int_equal(r.used, r0.used);
+        sb_free(&c.t);
+    }
+    struct collector c1 = { 0 };
+    struct result r1;
+    size_t one = 1;
+    decode_cuts(in, cut_chunk, &one, NULL, &c1, &r1);
+    assert_int_equal(r1.rc, r0.rc);
+    assert_int_equal(r1.used, r0.used);
+    assert_true(sb_eq(&c1.t, &c0.t));
+    assert_string_equal(r1.err, r0.err);
+    sb_free(&c1.t);
+    sb_free(&c0.t);
+}
+
+/* ---- building files ---- */
+
+static void to_sbuf(const struct rdb_buf *b, struct sbuf *out)
+{
+    memset(out, 0, sizeof(*out));
+    sb_add(out, b->p, b->len);
+}
+
+/* Finish a file in one buffer: the trailer with the CRC of everything before it. */
+static void finish_file(struct rdb_buf *b)
+{
+    rdb_encode_eof(b, crc64_update(0, b->p, b->len));
+}
+
+static void hex_to(const char *hex, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (unsigned char)v;
+    }
+}
+
+/* ---- encoder: exact bytes ---- */
+
+struct enc_case {
+    const char *val;
+    const char *bytes; /* the value's encoding, in hex */
+};
+
+/* Integers at every encoding boundary, and strings that look like integers but are not. */
+static const struct enc_case int_cases[] = {
+    { "0", "c000" },
+    { "1", "c001" },
+    { "-1", "c0ff" },
+    { "127", "c07f" },
+    { "-128", "c080" },
+    { "128", "c18000" },
+    { "-129", "c17fff" },
+    { "32767", "c1ff7f" },
+    { "-32768", "c10080" },
+    { "32768", "c200800000" },
+    { "-32769", "c2ff7fffff" },
+    { "2147483647", "c2ffffff7f" },
+    { "-2147483648", "c200000080" },
+    { "2147483648", "0a32313437343833363438" },
+    { "-2147483649", "0b2d32313437343833363439" },
+    { "9223372036854775807", "1339323233333732303336383534373735383037" },
+    { "007", "03303037" },
+    { "+1", "022b31" },
+    { " 1", "022031" },
+    { "1 ", "023120" },
+    { "-0", "022d30" },
+    { "00", "023030" },
+    { "", "00" },
+    { "12345678901", "0b3132333435363738393031" },
+};
+
+static void encode_int_boundaries(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
+        struct rdb_buf b;
+        rdb_buf_init(&b);
+        rdb_encode_string(&b, "k", 1, int_cases[i].val, strlen(int_cases[i].val), -1, NULL);
+        size_t n = strlen(int_cases[i].bytes) / 2;
+        unsigned char want[64];
+        hex_to(int_cases[i].bytes, want, n);
+        /* type 0, key "k" (length 1), then the value */
+        assert_int_equal(b.len, 3 + n);
+        assert_memory_equal(b.p, "\x00\x01k", 3);
+        if (memcmp(b.p + 3, want, n) != 0)
+            fail_msg("value '%s' encoded wrongly", int_cases[i].val);
+        rdb_buf_deinit(&b);
+    }
+}
+
+static void encode_lengths(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t n;
+        const char *hdr;
+    } cases[] = {
+        { 0, "00" },
+        { 63, "3f" },
+        { 64, "4040" },
+        { 16383, "7fff" },
+        { 16384, "8000004000" },
+        { 70000, "8000011170" },
+    };
+    struct rdb_encode_opts o;
+    rdb_encode_opts_init(&o);
+    o.compress = false;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rdb_buf b;
+        rdb_buf_init(&b);
+        char *v = malloc(cases[i].n + 1);
+        memset(v, 'x', cases[i].n);
+        rdb_encode_string(&b, "k", 1, v, cases[i].n, -1, &o);
+        size_t h = strlen(cases[i].hdr) / 2;
+        unsigned char want[8];
+        hex_to(cases[i].hdr, want, h);
+        assert_int_equal(b.len, 3 + h + cases[i].n);
+        assert_memory_equal(b.p + 3, want, h);
+        free(v);
+        rdb_buf_deinit(&b);
+    }
+    /* The 64-bit form in RESIZEDB. */
+    struct rdb_buf b;
+    rdb_buf_init(&b);
+    rdb_encode_resizedb(&b, 1ull << 32, 5);
+    assert_int_equal(b.len, 1 + 9 + 1);
+    assert_memory_equal(b.p, "\xfb\x81\x00\x00\x00\x01\x00\x00\x00\x00\x05", 11);
+    rdb_buf_deinit(&b);
+}
+
+/* Expiry, IDLE and FREQ records in front of the entry, in Redis's order. */
+static void encode_metadata(void **state)
+{
+    (void)state;
+    struct rdb_buf b;
+    struct rdb_encode_opts o;
+    rdb_buf_init(&b);
+    rdb_encode_opts_init(&o);
+    rdb_encode_string(&b, "a", 1, "x", 1, 0x0102030405060708ll, &o);
+    assert_int_equal(b.len, 9 + 5);
+    assert_memory_equal(b.p,
+                        "\xfc\x08\x07\x06\x05\x04\x03\x02\x01\x00\x01"
+                        "a\x01x",
+                        14);
+    b.len = 0;
+    o.lru_idle = 300;
+    rdb_encode_string(&b, "a", 1, "x", 1, -1, &o);
+    assert_int_equal(b.len, 3 + 5);
+    assert_memory_equal(b.p,
+                        "\xf8\x41\x2c\x00\x01"
+                        "a\x01x",
+                        8);
+    b.len = 0;
+    o.lru_idle = -1;
+    o.lfu_freq = 11;
+    rdb_encode_string(&b, "a", 1, "x", 1, -1, &o);
+    assert_memory_equal(b.p,
+                        "\xf9\x0b\x00\x01"
+                        "a\x01x",
+                        7);
+    rdb_buf_deinit(&b);
+}
+
+/* ---- the Redis 7.0 files ---- */
+
+static const char random60_hex[] = "52f22665a60c12d289185d950ee8813609166f6b113d178d6c0fd3901ff2"
+                                   "39a1a095f20f9395650cf9380b8edb224a6b248a1e924e8fd0ae2e1a9492";
+
+/* What redis7-strings.rdb holds (made by SET, PEXPIREAT and EXPIREAT on redis-server 7.0.15). */
+static void strings_expected(struct sbuf *text, struct sbuf *a1000, struct sbuf *b300,
+                             struct sbuf *c25, struct sbuf *k100, unsigned char rnd[60],
+                             struct sbuf *big)
+{
+    for (int i = 0; i < 300; i++)
+        sb_fmt(text, "line %d of a compressible value\n", i);
+    for (int i = 0; i < 1000; i++)
+        sb_add(a1000, "a", 1);
+    for (int i = 0; i < 300; i++)
+        sb_add(b300, "b", 1);
+    for (int i = 0; i < 25; i++)
+        sb_add(c25, "c", 1);
+    for (int i = 0; i < 100; i++)
+        sb_add(k100, "k", 1);
+    hex_to(random60_hex, rnd, 60);
+    for (int i = 0; i < 20; i++)
+        sb_add(big, rnd, 60);
+}
+
+static const char *const redis_ints[] = { "0",
+                                          "1",
+                                          "-1",
+                                          "127",
+                                          "-128",
+                                          "128",
+                                          "-129",
+                                          "32767",
+                                          "-32768",
+                                          "32768",
+                                          "-32769",
+                                          "2147483647",
+                                          "-2147483648",
+                                          "2147483648",
+                                          "-2147483649",
+                                          "9223372036854775807",
+                                          "-9223372036854775808",
+                                          "007",
+                                          "+1",
+                                          " 1",
+                                          "-0",
+                                          "1 ",
+                                          "00",
+                                          "12345678901" };
+
+/* Whether the transcript holds this line (lines carry their lengths, so a match
+ * inside another line's binary value would need that whole line in it). */
+static bool tr_has(const struct sbuf *t, const struct sbuf *line)
+{
+    return memmem(t->p, t->len, line->p, line->len) != NULL;
+}
+
+struct expect {
+    struct sbuf lines[64];
+    int n;
+};
+
+static void want_line(struct expect *e, int db, const void *k, size_t kn, const void *v, size_t vn,
+                      int64_t expire, int64_t idle, int freq)
+{
+    assert_true(e->n < 64);
+    memset(&e->lines[e->n], 0, sizeof(e->lines[0]));
+    tr_string(&e->lines[e->n++], db, k, kn, v, vn, expire, idle, freq);
+}
+
+static void expect_free(struct expect *e)
+{
+    for (int i = 0; i < e->n; i++)
+        sb_free(&e->lines[i]);
+}
+
+/*
+ * Count transcript lines of each kind, and check that every expected string line
+ * is present. Lines holding values with '\n' inside are found as a whole because
+ * the expected line starts at a line start and carries the lengths.
+ */
+static int count_lines(const struct sbuf *t, char kind)
+{
+    int n = 0;
+    size_t i = 0;
+    while (i < t->len) {
+        /* parse "K ..." with length-prefixed strings so embedded newlines are skipped */
+        char k = t->p[i];
+        const char *s = t->p + i;
+        size_t end;
+        if (k == 'S' || k == 'A') {
+            const char *q = s + 1;
+            if (k == 'S')
+                q = strchr(q + 1, ' ');
+            for (int f = 0; f < 2; f++) {
+                char *colon;
+                size_t len = strtoul(q + 1, &colon, 10);
+                q = colon + 1 + len;
+            }
+            const char *nl = memchr(q, '\n', (size_t)(t->p + t->len - q));
+            assert_non_null(nl);
+            end = (size_t)(nl - t->p) + 1;
+        } else {
+            const char *nl = memchr(s, '\n', t->len - i);
+            assert_non_null(nl);
+            end = (size_t)(nl - t->p) + 1;
+        }
+        if (k == kind)
+            n++;
+        i = end;
+    }
+    return n;
+}
+
+static void redis_strings_file(void **state)
+{
+    (void)state;
+    struct sbuf file, text = { 0 }, a1000 = { 0 }, b300 = { 0 }, c25 = { 0 }, k100 = { 0 },
+                      big = { 0 };
+    unsigned char rnd[60];
+    struct expect e = { .n = 0 };
+    read_file("redis7-strings.rdb", &file);
+    strings_expected(&text, &a1000, &b300, &c25, &k100, rnd, &big);
+
+    for (int i = 0; i < 24; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "int:%02d", i);
+        want_line(&e, 0, k, strlen(k), redis_ints[i], strlen(redis_ints[i]), -1, -1, -1);
+    }
+    want_line(&e, 0, "embstr", 6, "hello world", 11, -1, -1, -1);
+    want_line(&e, 0, "", 0, "value of the empty key", 22, -1, -1, -1);
+    want_line(&e, 0, "empty", 5, "", 0, -1, -1, -1);
+    want_line(&e, 0, "bin", 3, "\x00\xff\r\n\x00\x80\x01", 7, -1, -1, -1);
+    want_line(&e, 0, "raw:random60", 12, rnd, 60, -1, -1, -1);
+    want_line(&e, 0, "lzf:a1000", 9, a1000.p, a1000.len, -1, -1, -1);
+    want_line(&e, 0, "lzf:text", 8, text.p, text.len, -1, -1, -1);
+    want_line(&e, 0, k100.p, k100.len, "long compressible key", 21, -1, -1, -1);
+    want_line(&e, 0, "12345", 5, "integer key", 11, -1, -1, -1);
+    want_line(&e, 0, "-7", 2, "negative integer key", 20, -1, -1, -1);
+    want_line(&e, 0, "exp:ms", 6, "expires in ms", 13, 4102444800123ll, -1, -1);
+    want_line(&e, 0, "exp:int", 7, "42", 2, 4102444800000ll, -1, -1);
+    want_line(&e, 0, "exp:lzf", 7, b300.p, b300.len, 4102444801999ll, -1, -1);
+    want_line(&e, 1, "db1:a", 5, "alpha", 5, -1, -1, -1);
+    want_line(&e, 1, "db1:b", 5, "-5000", 5, -1, -1, -1);
+    want_line(&e, 1, "db1:c", 5, c25.p, c25.len, 4102444900000ll, -1, -1);
+    want_line(&e, 3, "db3:x", 5, "in database three", 17, -1, -1, -1);
+    want_line(&e, 3, "db3:big", 7, big.p, big.len, -1, -1, -1);
+    assert_int_equal(e.n, 42);
+
+    struct collector c = { 0 };
+    struct result r;
+    decode(&file, NULL, &c, &r);
+    if (r.rc != RDB_DONE)
+        fail_msg("rc %d: %s", r.rc, r.err);
+    assert_int_equal(r.used, file.len);
+    assert_int_equal(r.keys, 42);
+    assert_int_equal(count_lines(&c.t, 'S'), 42);
+    for (int i = 0; i < e.n; i++)
+        if (!tr_has(&c.t, &e.lines[i]))
+            fail_msg("entry %d missing: %.60s", i, e.lines[i].p);
+
+    /* The header: aux fields in Redis's order, the databases and their size hints. */
+    struct sbuf head = { 0 };
+    tr_aux(&head, "redis-ver", "7.0.15", 6);
+    tr_aux(&head, "redis-bits", "64", 2);
+    tr_aux(&head, "ctime", "1796175535", 10);
+    tr_aux(&head, "used-mem", "1507288", 7);
+    tr_aux(&head, "repl-stream-db", "3", 1);
+    tr_aux(&head, "repl-id", "ad916cb25e3d8fc9644e9133fd87d63a0c4be0fa", 40);
+    tr_aux(&head, "repl-offset", "15059", 5);
+    tr_aux(&head, "aof-base", "0", 1);
+    sb_fmt(&head, "D 0\nR 37 3\n");
+    assert_true(c.t.len > head.len);
+    assert_memory_equal(c.t.p, head.p, head.len);
+    struct sbuf db1 = { 0 }, db3 = { 0 };
+    sb_fmt(&db1, "D 1\nR 3 1\n");
+    sb_fmt(&db3, "D 3\nR 2 0\n");
+    assert_non_null(memmem(c.t.p, c.t.len, db1.p, db1.len));
+    assert_non_null(memmem(c.t.p, c.t.len, db3.p, db3.len));
+
+    /* The same at every split, one byte at a time. */
+    decode_every_split(&file, &c.t, RDB_DONE, file.len);
+
+    /* Our encoder writes the header and the plain entries byte for byte as Redis did. */
+    struct rdb_buf b;
+    struct rdb_aux_info aux = { "7.0.15", 64, 1796175535,
+                                1507288,  3,  "ad916cb25e3d8fc9644e9133fd87d63a0c4be0fa",
+                                15059,    0 };
+    rdb_buf_init(&b);
+    rdb_encode_header(&b, 10);
+    rdb_encode_aux_fields(&b, &aux);
+    rdb_encode_selectdb(&b, 0);
+    rdb_encode_resizedb(&b, 37, 3);
+    assert_int_equal(b.len, 169);
+    assert_memory_equal(b.p, file.p, b.len);
+    static const int plain[] = { 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+                                 24, 25, 26, 27, 28, 32, 33, 34, 35, 37, 38, 40 };
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        /* rebuild entry `plain[i]` from its transcript line's fields */
+        b.len = 0;
+        const struct sbuf *l = &e.lines[plain[i]];
+        int db;
+        char *q;
+        size_t kn, vn;
+        long long exp;
+        db = (int)strtol(l->p + 2, &q, 10);
+        (void)db;
+        kn = strtoul(q + 1, &q, 10);
+        const char *k = q + 1;
+        vn = strtoul(k + kn + 1, &q, 10);
+        const char *v = q + 1;
+        exp = strtoll(v + vn + 1, NULL, 10);
+        rdb_encode_string(&b, k, kn, v, vn, exp, NULL);
+        if (memmem(file.p, file.len, b.p, b.len) == NULL)
+            fail_msg("entry %d ('%.*s') is not encoded as Redis does", plain[i], (int)kn, k);
+    }
+    rdb_buf_deinit(&b);
+
+    expect_free(&e);
+    sb_free(&head);
+    sb_free(&db1);
+    sb_free(&db3);
+    sb_free(&c.t);
+    sb_free(&file);
+    sb_free(&text);
+    sb_free(&a1000);
+    sb_free(&b300);
+    sb_free(&c25);
+    sb_free(&k100);
+    sb_free(&big);
+}
+
+/* FREQ (allkeys-lfu) and IDLE (allkeys-lru) records from Redis. */
+static void redis_lfu_lru_files(void **state)
+{
+    (void)state;
+    struct sbuf file;
+    struct collector c = { 0 };
+    struct result r;
+    struct sbuf want = { 0 };
+
+    read_file("redis7-lfu.rdb", &file);
+    decode(&file, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    tr_string(&want, 0, "lfu:b", 5, "hello", 5, -1, -1, 11);
+    tr_string(&want, 0, "lfu:a", 5, "1", 1, -1, -1, 0);
+    assert_true(c.t.len > want.len);
+    assert_memory_equal(c.t.p + c.t.len - want.len, want.p, want.len);
+    decode_every_split(&file, &c.t, RDB_DONE, file.len);
+    sb_free(&c.t);
+    sb_free(&want);
+    sb_free(&file);
+
+    read_file("redis7-lru.rdb", &file);
+    decode(&file, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    tr_string(&want, 0, "lru:a", 5, "1", 1, -1, 23, -1);
+    tr_string(&want, 0, "lru:b", 5, "x", 1, -1, 0, -1);
+    assert_true(c.t.len > want.len);
+    assert_memory_equal(c.t.p + c.t.len - want.len, want.p, want.len);
+    sb_free(&c.t);
+    sb_free(&want);
+    sb_free(&file);
+}
+
+/* Lists, hashes, sets, sorted sets and streams are refused, naming type and key. */
+static void redis_other_types_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *msg;
+    } cases[] = {
+        { "redis7-list.rdb",
+          "unsupported value type 'list' (18, quicklist 2) for key 'mylist' at offset 169" },
+        { "redis7-hash.rdb",
+          "unsupported value type 'hash' (16, listpack) for key 'myhash' at offset 169" },
+        { "redis7-set.rdb",
+          "unsupported value type 'set' (11, intset) for key 'myset' at offset 169" },
+        { "redis7-zset.rdb",
+          "unsupported value type 'zset' (17, listpack) for key 'myzset' at offset 169" },
+        { "redis7-stream.rdb",
+          "unsupported value type 'stream' (19, listpacks 2) for key 'mystream' at offset 169" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sbuf file;
+        struct collector c = { 0 };
+        struct result r;
+        read_file(cases[i].file, &file);
+        decode(&file, NULL, &c, &r);
+        assert_int_equal(r.rc, RDB_EUNSUPPORTED);
+        assert_string_equal(r.err, cases[i].msg);
+        assert_int_equal(c.strings, 0);
+        decode_every_split(&file, NULL, RDB_EUNSUPPORTED, 0);
+        sb_free(&c.t);
+        sb_free(&file);
+    }
+    struct sbuf file;
+    struct collector c = { 0 };
+    struct result r;
+    read_file("redis7-function.rdb", &file);
+    decode(&file, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_EUNSUPPORTED);
+    assert_string_equal(r.err, "the RDB holds functions, which Pollux cannot load: library "
+                               "'#!lua name=mylib' at offset 164");
+    sb_free(&c.t);
+    sb_free(&file);
+}
+
+/* ---- round trips ---- */
+
+struct entry {
+    int db;
+    struct sbuf key, val;
+    int64_t expire, idle;
+    int freq;
+};
+
+static void entry_set(struct entry *e, int db, const void *k, size_t kn, const void *v, size_t vn,
+                      int64_t expire)
+{
+    memset(e, 0, sizeof(*e));
+    e->db = db;
+    sb_add(&e->key, k, kn);
+    sb_add(&e->val, v, vn);
+    e->expire = expire;
+    e->idle = -1;
+    e->freq = -1;
+}
+
+/*
+ * Encode entries (sorted by db by the caller) into a file with aux fields, and
+ * the transcript the decoder must produce for it.
+ */
+static void build_file(const struct entry *es, int n, const struct rdb_encode_opts *base,
+                       struct sbuf *file, struct sbuf *want)
+{
+    struct rdb_buf b;
+    struct rdb_aux_info aux = { "7.0.15",       64, 1700000000,
+                                123456789012ll, 0,  "0123456789abcdef0123456789abcdef01234567",
+                                987654321,      0 };
+    rdb_buf_init(&b);
+    memset(want, 0, sizeof(*want));
+    rdb_encode_header(&b, RDB_VERSION);
+    rdb_encode_aux_fields(&b, &aux);
+    rdb_encode_aux(&b, "bin-aux", "\x00\x01\x02", 3);
+    tr_aux(want, "redis-ver", "7.0.15", 6);
+    tr_aux(want, "redis-bits", "64", 2);
+    tr_aux(want, "ctime", "1700000000", 10);
+    tr_aux(want, "used-mem", "123456789012", 12);
+    tr_aux(want, "repl-stream-db", "0", 1);
+    tr_aux(want, "repl-id", aux.repl_id, 40);
+    tr_aux(want, "repl-offset", "987654321", 9);
+    tr_aux(want, "aof-base", "0", 1);
+    tr_aux(want, "bin-aux", "\x00\x01\x02", 3);
+    int db = -1;
+    for (int i = 0; i < n; i++) {
+        if (es[i].db != db) {
+            db = es[i].db;
+            int keys = 0, expires = 0;
+            for (int j = i; j < n && es[j].db == db; j++) {
+                keys++;
+                expires += es[j].expire >= 0;
+            }
+            rdb_encode_selectdb(&b, db);
+            rdb_encode_resizedb(&b, (uint64_t)keys, (uint64_t)expires);
+            sb_fmt(want, "D %d\nR %d %d\n", db, keys, expires);
+        }
+        struct rdb_encode_opts o = *base;
+        o.lru_idle = es[i].idle;
+        o.lfu_freq = es[i].freq;
+        rdb_encode_string(&b, es[i].key.p, es[i].key.len, es[i].val.p, es[i].val.len, es[i].expire,
+                          &o);
+        tr_string(want, db, es[i].key.p, es[i].key.len, es[i].val.p, es[i].val.len, es[i].expire,
+                  es[i].idle, es[i].freq);
+    }
+    finish_file(&b);
+    to_sbuf(&b, file);
+    rdb_buf_deinit(&b);
+}
+
+static void entries_free(struct entry *es, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sb_free(&es[i].key);
+        sb_free(&es[i].val);
+    }
+}
+
+/* Keys over several databases with every kind of value, at every split. */
+static void round_trip_many(void **state)
+{
+    (void)state;
+    enum { N = 260 };
+    struct entry *es = calloc(N, sizeof(*es));
+    struct rdb_encode_opts o;
+    int n = 0;
+    rdb_encode_opts_init(&o);
+    static const int dbs[] = { 0, 1, 5, 15 };
+    for (int d = 0; d < 4; d++) {
+        for (int i = 0; i < 36; i++) {
+            char k[64], v[256];
+            size_t kn = (size_t)snprintf(k, sizeof(k), "key:%d:%d", dbs[d], i);
+            size_t vn;
+            switch (i % 6) {
+            case 0: /* integers and near-integers */
+                /* every case once over the four databases */
+                vn = strlen(int_cases[(i / 6 + d * 6) % 24].val);
+                memcpy(v, int_cases[(i / 6 + d * 6) % 24].val, vn);
+                break;
+            case 1: /* binary */
+                vn = (size_t)(i * 3 % 200);
+                for (size_t j = 0; j < vn; j++)
+                    v[j] = (char)(j * 37 + (size_t)i);
+                break;
+            case 2: /* compressible, over the LZF threshold */
+                vn = 21 + (size_t)i * 3;
+                memset(v, 'a' + i % 26, vn);
+                break;
+            case 3: /* exactly at the threshold: never compressed */
+                vn = 20;
+                memset(v, 'q', vn);
+                break;
+            case 4:
+                vn = (size_t)snprintf(v, sizeof(v), "value number %d", i);
+                break;
+            default:
+                vn = 0;
+                break;
+            }
+            entry_set(&es[n], dbs[d], k, kn, v, vn,
+                      i % 4 == 0   ? 1700000000000ll + i
+                      : i % 4 == 1 ? 0
+                                   : -1);
+            if (i % 5 == 1)
+                es[n].idle = i * 1000;
+            else if (i % 5 == 2)
+                es[n].freq = i;
+            n++;
+        }
+    }
+    /* empty key, integer keys, a long compressible key, 64-bit idle */
+    entry_set(&es[n++], 15, "", 0, "", 0, -1);
+    entry_set(&es[n++], 15, "-2147483648", 11, "x", 1, INT64_MAX);
+    entry_set(&es[n], 15, "123", 3, "y", 1, -1);
+    es[n++].idle = (1ll << 40);
+    char longkey[300];
+    memset(longkey, 'L', sizeof(longkey));
+    entry_set(&es[n++], 15, longkey, sizeof(longkey), "z", 1, -1);
+    assert_true(n <= N);
+
+    struct sbuf file, want;
+    build_file(es, n, &o, &file, &want);
+    decode_every_split(&file, &want, RDB_DONE, file.len);
+    /* Varying chunk sizes. */
+    uint64_t seed = 42;
+    struct collector c = { 0 };
+    struct result r;
+    decode_cuts(&file, cut_varying, &seed, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c.t, &want));
+    assert_int_equal(r.keys, (uint64_t)n);
+    sb_free(&c.t);
+    size_t compressed_len = file.len;
+    sb_free(&file);
+    sb_free(&want);
+
+    /* Without compression the file is larger and decodes the same. */
+    struct sbuf file2, want2;
+    o.compress = false;
+    build_file(es, n, &o, &file2, &want2);
+    assert_true(file2.len > compressed_len);
+    static const size_t chunks[] = { 1, 5, 64 };
+    for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        decode_cuts(&file2, cut_chunk, (void *)&chunks[i], NULL, &c, &r);
+        assert_int_equal(r.rc, RDB_DONE);
+        assert_true(sb_eq(&c.t, &want2));
+        sb_free(&c.t);
+    }
+    sb_free(&file2);
+    sb_free(&want2);
+
+    entries_free(es, n);
+    free(es);
+}
+
+/* 1 MB values, compressible and not, in chunks of many sizes and one byte at a time. */
+static void round_trip_large(void **state)
+{
+    (void)state;
+    enum { MB = 1 << 20 };
+    struct entry es[3];
+    struct rdb_encode_opts o;
+    char *v = malloc(MB);
+    rdb_encode_opts_init(&o);
+    for (size_t i = 0; i < MB; i++)
+        v[i] = (char)("pollux "[i % 7]);
+    entry_set(&es[0], 0, "compressible", 12, v, MB, -1);
+    uint64_t s = 7;
+    for (size_t i = 0; i < MB; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (char)(s >> 56);
+    }
+    entry_set(&es[1], 0, "random", 6, v, MB, 1700000000000ll);
+    memset(v, 0, MB);
+    entry_set(&es[2], 2, "zeros", 5, v, MB, -1);
+    free(v);
+
+    struct sbuf file, want;
+    build_file(es, 3, &o, &file, &want);
+    /* compressible values shrank, the random one is stored plainly */
+    assert_true(file.len < MB + MB / 8);
+    assert_true(file.len > MB);
+
+    static const size_t chunks[] = { 1, 2, 3, 7, 100, 4096, 65536, 1000003 };
+    for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        struct collector c = { 0 };
+        struct result r;
+        decode_cuts(&file, cut_chunk, (void *)&chunks[i], NULL, &c, &r);
+        if (r.rc != RDB_DONE)
+            fail_msg("chunk %zu: rc %d %s", chunks[i], r.rc, r.err);
+        assert_true(sb_eq(&c.t, &want));
+        sb_free(&c.t);
+    }
+    /* Splits around the record boundaries and inside the large values. */
+    for (size_t cut = 1; cut < file.len; cut += cut < 400 ? 1 : 65521) {
+        struct collector c = { 0 };
+        struct result r;
+        decode_cuts(&file, cut_at, &cut, NULL, &c, &r);
+        assert_int_equal(r.rc, RDB_DONE);
+        assert_true(sb_eq(&c.t, &want));
+        sb_free(&c.t);
+    }
+    /* A limit below the value size refuses it. */
+    struct rdb_parser_opts lim = { .max_len = MB - 1 };
+    struct collector c = { 0 };
+    struct result r;
+    decode_cuts(&file, cut_whole, NULL, &lim, &c, &r);
+    assert_int_equal(r.rc, RDB_ELIMIT);
+    assert_non_null(strstr(r.err, "limit of 1048575"));
+    sb_free(&c.t);
+
+    sb_free(&file);
+    sb_free(&want);
+    entries_free(es, 3);
+}
+
+/* An RDB followed by other bytes (the EOF mark of a diskless transfer). */
+static void trailing_bytes(void **state)
+{
+    (void)state;
+    struct entry es[2];
+    struct rdb_encode_opts o;
+    struct sbuf file, want;
+    rdb_encode_opts_init(&o);
+    entry_set(&es[0], 0, "a", 1, "1", 1, -1);
+    entry_set(&es[1], 0, "b", 1, "2", 1, -1);
+    build_file(es, 2, &o, &file, &want);
+    size_t rdb_len = file.len;
+    sb_add(&file, "0123456789012345678901234567890123456789", 40);
+    decode_every_split(&file, &want, RDB_DONE, rdb_len);
+    sb_free(&file);
+    sb_free(&want);
+    entries_free(es, 2);
+}
+
+/* ---- the assembler's view ---- */
+
+/* Pieces made apart and checksummed by a writer give the one-buffer file. */
+static void writer_pieces(void **state)
+{
+    (void)state;
+    struct rdb_buf whole, head, shard[3], tail;
+    struct rdb_writer w, wc;
+    rdb_buf_init(&whole);
+    rdb_buf_init(&head);
+    rdb_buf_init(&tail);
+    rdb_encode_header(&whole, 10);
+    rdb_encode_aux_int(&whole, "ctime", 1);
+    rdb_encode_selectdb(&whole, 0);
+    rdb_encode_header(&head, 10);
+    rdb_encode_aux_int(&head, "ctime", 1);
+    rdb_encode_selectdb(&head, 0);
+    for (int s = 0; s < 3; s++) {
+        rdb_buf_init(&shard[s]);
+        for (int i = 0; i < 50; i++) {
+            char k[32];
+            size_t kn = (size_t)snprintf(k, sizeof(k), "shard%d:%d", s, i);
+            rdb_encode_string(&shard[s], k, kn, k, kn, -1, NULL);
+            rdb_encode_string(&whole, k, kn, k, kn, -1, NULL);
+        }
+    }
+    finish_file(&whole);
+
+    rdb_writer_init(&w, true);
+    rdb_writer_init(&wc, true);
+    struct sbuf out = { 0 };
+    rdb_writer_update(&w, head.p, head.len);
+    rdb_writer_update_crc(&wc, crc64_update(0, head.p, head.len), head.len);
+    sb_add(&out, head.p, head.len);
+    for (int s = 0; s < 3; s++) {
+        rdb_writer_update(&w, shard[s].p, shard[s].len);
+        rdb_writer_update_crc(&wc, crc64_update(0, shard[s].p, shard[s].len), shard[s].len);
+        sb_add(&out, shard[s].p, shard[s].len);
+    }
+    rdb_writer_eof(&w, &tail);
+    sb_add(&out, tail.p, tail.len);
+    assert_int_equal(out.len, whole.len);
+    assert_memory_equal(out.p, whole.p, whole.len);
+    assert_int_equal(w.size, whole.len);
+    tail.len = 0;
+    rdb_writer_eof(&wc, &tail);
+    assert_int_equal(wc.size, whole.len);
+    assert_memory_equal(tail.p, whole.p + whole.len - 9, 9);
+
+    /* The file decodes; without a checksum the trailer is zero and decodes too. */
+    struct collector c = { 0 };
+    struct result r;
+    decode(&out, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_int_equal(r.keys, 150);
+    sb_free(&c.t);
+    struct rdb_writer wn;
+    rdb_writer_init(&wn, false);
+    tail.len = 0;
+    rdb_writer_update(&wn, out.p, out.len - 9);
+    rdb_writer_eof(&wn, &tail);
+    assert_memory_equal(tail.p, "\xff\0\0\0\0\0\0\0\0", 9);
+    memcpy(out.p + out.len - 9, tail.p, 9);
+    decode(&out, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    sb_free(&c.t);
+
+    sb_free(&out);
+    rdb_buf_deinit(&whole);
+    rdb_buf_deinit(&head);
+    rdb_buf_deinit(&tail);
+    for (int s = 0; s < 3; s++)
+        rdb_buf_deinit(&shard[s]);
+}
+
+/* ---- versions and hand-made records ---- */
+
+/* A file of version v with the records in `body` (raw bytes) and a trailer. */
+static void make_file(struct sbuf *out, int v, const void *body, size_t n, bool crc)
+{
+    struct rdb_buf b;
+    rdb_buf_init(&b);
+    rdb_encode_header(&b, v);
+    if (n > 0) {
+        rdb_buf_reserve(&b, n);
+        memcpy(b.p + b.len, body, n);
+        b.len += n;
+    }
+    if (v >= 5)
+        rdb_encode_eof(&b, crc ? crc64_update(0, b.p, b.len) : 0);
+    else
+        b.p[b.len++] = (char)0xff; /* before version 5 there is no checksum */
+    to_sbuf(&b, out);
+    rdb_buf_deinit(&b);
+}
+
+static void versions(void **state)
+{
+    (void)state;
+    /* SELECTDB 2, a key with an EXPIRETIME in seconds, one with EXPIRETIME_MS. */
+    static const char body[] = "\xfe\x02"
+                               "\xfd\x10\x32\x54\x76\x00\x01k\x01v"
+                               "\xfc\x01\x02\x03\x04\x05\x06\x07\x00\x00\x02kk\xc0\x07";
+    for (int v = RDB_VERSION_MIN; v <= RDB_VERSION_MAX; v++) {
+        struct sbuf file, want = { 0 };
+        make_file(&file, v, body, sizeof(body) - 1, true);
+        sb_fmt(&want, "D 2\n");
+        tr_string(&want, 2, "k", 1, "v", 1, 0x76543210ll * 1000, -1, -1);
+        tr_string(&want, 2, "kk", 2, "7", 1, 0x0007060504030201ll, -1, -1);
+        size_t rdb_len = file.len;
+        sb_add(&file, "+more", 5);
+        decode_every_split(&file, &want, RDB_DONE, rdb_len);
+        sb_free(&file);
+        sb_free(&want);
+    }
+    static const struct {
+        const char *hdr, *msg;
+        int rc;
+    } bad[] = {
+        { "REDIS0012", "bad RDB version 12", RDB_EVERSION },
+        { "REDIS0000", "bad RDB version 0", RDB_EVERSION },
+        { "REDIS9999", "bad RDB version 9999", RDB_EVERSION },
+        { "REDIS00a1", "bad RDB version field '00a1'", RDB_EVERSION },
+        { "REDIX0010", "not an RDB file: bad signature", RDB_EVERSION },
+        { "*1\r\n$4\r\nPING", "not an RDB file: bad signature", RDB_EVERSION },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sbuf file = { 0 };
+        sb_add(&file, bad[i].hdr, strlen(bad[i].hdr));
+        sb_add(&file, "\xff\0\0\0\0\0\0\0\0", 9);
+        struct collector c = { 0 };
+        struct result r;
+        decode(&file, NULL, &c, &r);
+        assert_int_equal(r.rc, bad[i].rc);
+        assert_string_equal(r.err, bad[i].msg);
+        decode_every_split(&file, NULL, bad[i].rc, 0);
+        sb_free(&file);
+        sb_free(&c.t);
+    }
+    /* A wrong signature is refused from its first differing byte. */
+    struct rdb_parser p;
+    rdb_parser_init(&p, &callbacks, NULL, NULL);
+    assert_int_equal(rdb_parser_feed(&p, "RX", 2, NULL), RDB_EVERSION);
+    rdb_parser_deinit(&p);
+    rdb_parser_init(&p, &callbacks, NULL, NULL);
+    assert_int_equal(rdb_parser_feed(&p, "RED", 3, NULL), RDB_OK);
+    assert_int_equal(rdb_parser_finish(&p), RDB_ETRUNC);
+    assert_string_equal(p.err, "truncated RDB: 3 bytes, shorter than the header");
+    rdb_parser_deinit(&p);
+    rdb_parser_init(&p, &callbacks, NULL, NULL);
+    assert_int_equal(rdb_parser_finish(&p), RDB_ETRUNC);
+    rdb_parser_deinit(&p);
+}
+
+struct bad_case {
+    const char *name;
+    const char *body;
+    size_t n;
+    int rc;
+    const char *msg; /* a part of the message */
+};
+
+#define BODY(s) s, sizeof(s) - 1
+
+static const struct bad_case bad_records[] = {
+    { "length 0x82", BODY("\x00\x82"), RDB_EFORMAT,
+      "bad length encoding 0x82 of key at offset 10" },
+    { "encoded length", BODY("\xfe\xc0\x01"), RDB_EFORMAT,
+      "bad length at offset 10: database number cannot be 0xc0" },
+    { "string encoding 4", BODY("\x00\xc4"), RDB_EFORMAT,
+      "bad string encoding 4 of key at offset 10" },
+    { "record type 8", BODY("\x08\x01k\x01v"), RDB_EFORMAT, "bad record type 8 at offset 9" },
+    { "record type 0x30", BODY("\x30"), RDB_EFORMAT, "bad record type 48 at offset 9" },
+    { "64-bit key length", BODY("\x00\x81\x80\x00\x00\x00\x00\x00\x00\x00"), RDB_ELIMIT,
+      "key of 9223372036854775808 bytes at offset 10 exceeds the limit of 536870912" },
+    { "32-bit value length", BODY("\x00\x01k\x80\xff\xff\xff\xff"), RDB_ELIMIT,
+      "value of 4294967295 bytes at offset 12 exceeds the limit" },
+    { "LZF that claims too much",
+      BODY("\x00\x01k\xc3\x0a\x80\x10\x00\x00\x00"
+           "0123456789"),
+      RDB_EFORMAT, "bad compressed value at offset 12: 10 bytes cannot expand to 268435456" },
+    { "LZF over the limit", BODY("\x00\x01k\xc3\x0a\x80\x40\x00\x00\x00"), RDB_ELIMIT,
+      "compressed value at offset 12 claims 1073741824 bytes (10 compressed)" },
+    { "LZF of length 0", BODY("\x00\x01k\xc3\x00\x05"), RDB_EFORMAT,
+      "bad compressed value at offset 12: 0 bytes cannot expand to 5" },
+    { "LZF with bad data", BODY("\x00\x01k\xc3\x03\x05\x1f\x61\x62"), RDB_EFORMAT,
+      "bad LZF data in value at offset 12" },
+    { "LZF back reference before the start", BODY("\x00\x01k\xc3\x04\x05\x00\x61\x20\x05"),
+      RDB_EFORMAT, "bad LZF data in value at offset 12" },
+    { "LZF too short for its length", BODY("\x00\x01k\xc3\x02\x05\x00\x61"), RDB_EFORMAT,
+      "bad LZF data in value at offset 12" },
+    { "database 16", BODY("\xfe\x10"), RDB_ELIMIT,
+      "database 16 at offset 9 is out of range (databases is 16)" },
+    { "module aux", BODY("\xf7\x81\x12\x34\x56\x78\x9a\xbc\xde\xf0\x02"), RDB_EUNSUPPORTED,
+      "module data (MODULE_AUX, module id 123456789abcdef0) at offset 9" },
+    { "function pre-GA", BODY("\xf6\x00"), RDB_EUNSUPPORTED, "functions (pre-release format)" },
+    { "module value", BODY("\x07\x03mod\x81\x00"), RDB_EUNSUPPORTED,
+      "unsupported value type 'module' (7, module 2) for key 'mod' at offset 9" },
+    { "binary key in message",
+      BODY("\x01\x04"
+           "a\x00'\xff"),
+      RDB_EUNSUPPORTED,
+      "unsupported value type 'list' (1, linked list) for key 'a\\x00\\x27\\xff' at offset 9" },
+    { "idle time", BODY("\xf8\x81\x80\x00\x00\x00\x00\x00\x00\x00"), RDB_EFORMAT,
+      "bad idle time 9223372036854775808 at offset 9" },
+};
+
+static void bad_records_refused(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_records) / sizeof(bad_records[0]); i++) {
+        const struct bad_case *bc = &bad_records[i];
+        struct sbuf file;
+        make_file(&file, 10, bc->body, bc->n, true);
+        struct collector c = { 0 };
+        struct result r;
+        decode(&file, NULL, &c, &r);
+        if (r.rc != bc->rc || strstr(r.err, bc->msg) == NULL)
+            fail_msg("%s: rc %d '%s', want %d '%s'", bc->name, r.rc, r.err, bc->rc, bc->msg);
+        decode_every_split(&file, NULL, bc->rc, 0);
+        sb_free(&c.t);
+        sb_free(&file);
+    }
+}
+
+/* A hostile length costs memory only for the bytes that really arrive. */
+static void hostile_lengths_allocate_nothing(void **state)
+{
+    (void)state;
+    struct rdb_parser p;
+    /* a 500 MB value (under the limit) of which 4 bytes arrive */
+    static const char rec[] = "REDIS0010\x00\x01k\x80\x1d\xcd\x65\x00"
+                              "abcd";
+    rdb_parser_init(&p, &callbacks, NULL, NULL);
+    assert_int_equal(rdb_parser_feed(&p, rec, sizeof(rec) - 1, NULL), RDB_OK);
+    assert_true(p.rec_cap <= 4096);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(rdb_parser_feed(&p, "0123456789", 10, NULL), RDB_OK);
+    assert_true(p.rec_cap <= 4096);
+    assert_int_equal(rdb_parser_finish(&p), RDB_ETRUNC);
+    assert_string_equal(p.err, "truncated RDB: the input ends inside the record at offset 9 "
+                               "(1012 bytes of at least 500000008)");
+    rdb_parser_deinit(&p);
+
+    /* an LZF string claiming 256 MB from 10 bytes is refused before any allocation */
+    static const char lzf[] = "REDIS0010\x00\x01k\xc3\x0a\x80\x10\x00\x00\x00"
+                              "0123456789";
+    struct collector c = { 0 };
+    rdb_parser_init(&p, &callbacks, &c, NULL);
+    assert_int_equal(rdb_parser_feed(&p, lzf, sizeof(lzf) - 1, NULL), RDB_EFORMAT);
+    assert_int_equal(p.vcap, 0);
+    rdb_parser_deinit(&p);
+
+    /* a configured limit */
+    struct rdb_parser_opts o = { .max_len = 1000 };
+    static const char big[] = "REDIS0010\x00\x01k\x43\xe9";
+    rdb_parser_init(&p, &callbacks, &c, &o);
+    assert_int_equal(rdb_parser_feed(&p, big, sizeof(big) - 1, NULL), RDB_ELIMIT);
+    assert_string_equal(p.err, "value of 1001 bytes at offset 12 exceeds the limit of 1000");
+    rdb_parser_deinit(&p);
+    static const char ok[] = "REDIS0010\x00\x01k\x43\xe8";
+    rdb_parser_init(&p, &callbacks, &c, &o);
+    assert_int_equal(rdb_parser_feed(&p, ok, sizeof(ok) - 1, NULL), RDB_OK);
+    rdb_parser_deinit(&p);
+
+    /* more databases when configured */
+    struct rdb_parser_opts d = { .databases = 32 };
+    static const char sel[] = "REDIS0010\xfe\x1f\xfe\x20";
+    rdb_parser_init(&p, &callbacks, &c, &d);
+    assert_int_equal(rdb_parser_feed(&p, sel, sizeof(sel) - 1, NULL), RDB_ELIMIT);
+    assert_string_equal(p.err, "database 32 at offset 11 is out of range (databases is 32)");
+    rdb_parser_deinit(&p);
+    assert_memory_equal(c.t.p, "D 31\n", 5);
+    sb_free(&c.t);
+}
+
+/* ---- corruption ---- */
+
+static void small_file(struct sbuf *file, struct sbuf *want, bool checksum)
+{
+    struct entry es[6];
+    struct rdb_encode_opts o;
+    rdb_encode_opts_init(&o);
+    entry_set(&es[0], 0, "int", 3, "-32768", 6, -1);
+    entry_set(&es[1], 0, "lzf", 3, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 50,
+              1700000000000ll);
+    entry_set(&es[2], 0, "plain", 5, "hello", 5, -1);
+    es[2].freq = 3;
+    entry_set(&es[3], 1, "", 0, "empty key", 9, -1);
+    es[3].idle = 70000;
+    entry_set(&es[4], 1, "big", 3, "0123456789012345678901234567890123456789", 40, -1);
+    entry_set(&es[5], 3, "12", 2, "", 0, 5);
+    build_file(es, 6, &o, file, want);
+    if (!checksum)
+        memset(file->p + file->len - 8, 0, 8);
+    entries_free(es, 6);
+}
+
+/* Every prefix of a valid file: finish says truncated, never done. */
+static void truncation_everywhere(void **state)
+{
+    (void)state;
+    struct sbuf file, want;
+    small_file(&file, &want, true);
+    for (size_t n = 0; n < file.len; n++) {
+        struct sbuf prefix = { 0 };
+        sb_add(&prefix, file.p, n);
+        struct collector c = { 0 };
+        struct result r;
+        if (n == 0) {
+            struct rdb_parser p;
+            rdb_parser_init(&p, &callbacks, &c, NULL);
+            r.rc = rdb_parser_finish(&p);
+            rdb_parser_deinit(&p);
+        } else {
+            decode(&prefix, NULL, &c, &r);
+        }
+        if (r.rc != RDB_ETRUNC)
+            fail_msg("prefix of %zu bytes: rc %d (%s)", n, r.rc, r.err);
+        /* what was read before the cut is what the full file starts with */
+        assert_true(c.t.len <= want.len);
+        if (c.t.len > 0)
+            assert_memory_equal(c.t.p, want.p, c.t.len);
+        sb_free(&prefix);
+        sb_free(&c.t);
+    }
+    /* and the same for the Redis file */
+    struct sbuf rf;
+    read_file("redis7-strings.rdb", &rf);
+    for (size_t n = 1; n < rf.len; n++) {
+        struct sbuf prefix = { 0 };
+        sb_add(&prefix, rf.p, n);
+        struct collector c = { 0 };
+        struct result r;
+        decode(&prefix, NULL, &c, &r);
+        if (r.rc != RDB_ETRUNC)
+            fail_msg("redis prefix of %zu bytes: rc %d (%s)", n, r.rc, r.err);
+        sb_free(&prefix);
+        sb_free(&c.t);
+    }
+    sb_free(&rf);
+    sb_free(&file);
+    sb_free(&want);
+}
+
+/* Every byte flipped in turn: an error (a checksum mismatch when the flip lands in
+ * data), never success; with the checksum off, never a crash or a bad read. */
+static void flips_everywhere(void **state)
+{
+    (void)state;
+    struct sbuf file, want;
+    small_file(&file, &want, true);
+    static const unsigned char masks[] = { 0xff, 0x01, 0x80, 0x40 };
+    int mismatches = 0;
+    for (size_t m = 0; m < sizeof(masks); m++) {
+        for (size_t i = 0; i < file.len; i++) {
+            struct sbuf f = { 0 };
+            sb_add(&f, file.p, file.len);
+            f.p[i] = (char)(f.p[i] ^ masks[m]);
+            struct collector c = { 0 };
+            struct result r;
+            decode(&f, NULL, &c, &r);
+            if (r.rc >= 0)
+                fail_msg("flip 0x%02x at %zu: rc %d", masks[m], i, r.rc);
+            mismatches += r.rc == RDB_ECHECKSUM;
+            sb_free(&f);
+            sb_free(&c.t);
+        }
+    }
+    assert_true(mismatches > 0);
+    sb_free(&file);
+    sb_free(&want);
+
+    /* Checksum off: the parser must survive whatever the bytes say. */
+    small_file(&file, &want, false);
+    for (size_t m = 0; m < sizeof(masks); m++) {
+        for (size_t i = 0; i < file.len; i++) {
+            struct sbuf f = { 0 };
+            sb_add(&f, file.p, file.len);
+            f.p[i] = (char)(f.p[i] ^ masks[m]);
+            struct collector c = { 0 };
+            struct result r;
+            decode(&f, NULL, &c, &r);
+            assert_true(r.rc == RDB_DONE || r.rc < 0);
+            sb_free(&f);
+            sb_free(&c.t);
+        }
+    }
+    sb_free(&file);
+    sb_free(&want);
+}
+
+/* Random multi-byte damage to the Redis file and to ours, checksums off. */
+static void random_damage(void **state)
+{
+    (void)state;
+    struct sbuf files[2], want;
+    read_file("redis7-strings.rdb", &files[0]);
+    memset(files[0].p + files[0].len - 8, 0, 8);
+    small_file(&files[1], &want, false);
+    uint64_t s = 12345;
+    for (int round = 0; round < 3000; round++) {
+        const struct sbuf *src = &files[round & 1];
+        struct sbuf f = { 0 };
+        sb_add(&f, src->p, src->len);
+        int flips = 1 + round % 8;
+        for (int j = 0; j < flips; j++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(s >> 33) % f.len;
+            f.p[at] = (char)(s >> 24);
+        }
+        /* sometimes cut it short too */
+        if (round % 5 == 0)
+            f.len = (size_t)(s >> 40) % f.len + 1;
+        struct collector c = { 0 };
+        struct result r;
+        uint64_t seed = s;
+        decode_cuts(&f, cut_varying, &seed, NULL, &c, &r);
+        assert_true(r.rc == RDB_DONE || r.rc < 0);
+        sb_free(&f);
+        sb_free(&c.t);
+    }
+    sb_free(&files[0]);
+    sb_free(&files[1]);
+    sb_free(&want);
+}
+
+static void checksum_errors(void **state)
+{
+    (void)state;
+    struct sbuf file, want;
+    small_file(&file, &want, true);
+    /* a flipped data byte (in the redis-ver value): the mismatch at the end */
+    char *ver = memmem(file.p, file.len, "7.0.15", 6);
+    assert_non_null(ver);
+    ver[0] = '8';
+    struct collector c = { 0 };
+    struct result r;
+    decode(&file, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_ECHECKSUM);
+    assert_non_null(strstr(r.err, "checksum mismatch: the file says "));
+    sb_free(&c.t);
+    /* checksum 0: not verified */
+    memset(file.p + file.len - 8, 0, 8);
+    decode(&file, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    sb_free(&c.t);
+    sb_free(&file);
+    sb_free(&want);
+}
+
+/* A callback that returns non-zero stops the load. */
+static void callback_abort(void **state)
+{
+    (void)state;
+    struct sbuf file, want;
+    small_file(&file, &want, true);
+    for (size_t cut = 1; cut < file.len; cut += 7) {
+        struct collector c = { .abort_after = 3 };
+        struct result r;
+        decode_cuts(&file, cut_at, &cut, NULL, &c, &r);
+        assert_int_equal(r.rc, RDB_ECALLBACK);
+        assert_int_equal(c.strings, 3);
+        assert_int_equal(r.keys, 2);
+        assert_non_null(strstr(r.err, "load stopped by the string callback (-5)"));
+        sb_free(&c.t);
+    }
+    struct rdb_parser p;
+    struct collector c = { .abort_after = 1 };
+    rdb_parser_init(&p, &callbacks, &c, NULL);
+    assert_int_equal(rdb_parser_feed(&p, file.p, file.len, NULL), RDB_ECALLBACK);
+    assert_int_equal(p.cb_rc, -5);
+    rdb_parser_deinit(&p);
+    sb_free(&c.t);
+    /* NULL callbacks: everything is read and dropped */
+    struct rdb_callbacks none = { 0 };
+    rdb_parser_init(&p, &none, NULL, NULL);
+    assert_int_equal(rdb_parser_feed(&p, file.p, file.len, NULL), RDB_DONE);
+    assert_int_equal(p.keys, 6);
+    rdb_parser_deinit(&p);
+    sb_free(&file);
+    sb_free(&want);
+}
+
+/* Decode the Redis file and write it again with our encoder: same contents. */
+static void reencode_redis_file(void **state)
+{
+    (void)state;
+    struct sbuf file;
+    read_file("redis7-strings.rdb", &file);
+    struct collector c = { 0 };
+    struct result r;
+    decode(&file, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+
+    /* Rebuild from the transcript. */
+    struct rdb_buf b;
+    rdb_buf_init(&b);
+    rdb_encode_header(&b, RDB_VERSION);
+    size_t i = 0;
+    while (i < c.t.len) {
+        char *q;
+        const char *s = c.t.p + i;
+        if (s[0] == 'A') {
+            size_t kn = strtoul(s + 2, &q, 10);
+            char key[64];
+            memcpy(key, q + 1, kn);
+            key[kn] = '\0';
+            size_t vn = strtoul(q + 1 + kn + 1, &q, 10);
+            rdb_encode_aux(&b, key, q + 1, vn);
+            i = (size_t)(q + 1 + vn + 1 - c.t.p);
+        } else if (s[0] == 'D') {
+            rdb_encode_selectdb(&b, (int)strtol(s + 2, &q, 10));
+            i = (size_t)(q + 1 - c.t.p);
+        } else if (s[0] == 'R') {
+            unsigned long long k = strtoull(s + 2, &q, 10);
+            unsigned long long x = strtoull(q + 1, &q, 10);
+            rdb_encode_resizedb(&b, k, x);
+            i = (size_t)(q + 1 - c.t.p);
+        } else {
+            assert_int_equal(s[0], 'S');
+            strtol(s + 2, &q, 10);
+            size_t kn = strtoul(q + 1, &q, 10);
+            const char *k = q + 1;
+            size_t vn = strtoul(k + kn + 1, &q, 10);
+            const char *v = q + 1;
+            long long exp = strtoll(v + vn + 1, &q, 10);
+            struct rdb_encode_opts o;
+            rdb_encode_opts_init(&o);
+            o.lru_idle = strtoll(q + 1, &q, 10);
+            o.lfu_freq = (int)strtol(q + 1, &q, 10);
+            rdb_encode_string(&b, k, kn, v, vn, exp, &o);
+            i = (size_t)(q + 1 - c.t.p);
+        }
+    }
+    finish_file(&b);
+    struct sbuf ours;
+    to_sbuf(&b, &ours);
+    rdb_buf_deinit(&b);
+    struct collector c2 = { 0 };
+    decode(&ours, NULL, &c2, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c.t, &c2.t));
+    sb_free(&c.t);
+    sb_free(&c2.t);
+    sb_free(&ours);
+    sb_free(&file);
+}
+
+static void type_names(void **state)
+{
+    (void)state;
+    assert_string_equal(rdb_type_name(0), "string");
+    assert_string_equal(rdb_type_name(18), "list");
+    assert_string_equal(rdb_type_name(20), "set");
+    assert_string_equal(rdb_type_name(21), "stream");
+    assert_null(rdb_type_name(8));
+    assert_null(rdb_type_name(22));
+    assert_null(rdb_type_name(-1));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(encode_int_boundaries),
+        cmocka_unit_test(encode_lengths),
+        cmocka_unit_test(encode_metadata),
+        cmocka_unit_test(redis_strings_file),
+        cmocka_unit_test(redis_lfu_lru_files),
+        cmocka_unit_test(redis_other_types_refused),
+        cmocka_unit_test(round_trip_many),
+        cmocka_unit_test(round_trip_large),
+        cmocka_unit_test(trailing_bytes),
+        cmocka_unit_test(writer_pieces),
+        cmocka_unit_test(versions),
+        cmocka_unit_test(bad_records_refused),
+        cmocka_unit_test(hostile_lengths_allocate_nothing),
+        cmocka_unit_test(truncation_everywhere),
+        cmocka_unit_test(flips_everywhere),
+        cmocka_unit_test(random_damage),
+        cmocka_unit_test(checksum_errors),
+        cmocka_unit_test(callback_abort),
+        cmocka_unit_test(reencode_redis_file),
+        cmocka_unit_test(type_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
