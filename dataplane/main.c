@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "repl.h"
 #include "server.h"
 #include "util.h"
 #include "worker.h"
@@ -183,6 +184,16 @@ int main(int argc, char **argv)
         }
         server.stores[i] = server.workers[i]->store;
     }
+    if (repl_setup(nworkers, &config.p.repl) != 0) {
+        log_warn("Out of memory setting up replication");
+        return 1;
+    }
+    if (config.p.repl.replicaof[0] != '\0')
+        repl_configure_replica(config.p.repl.replicaof);
+    atomic_store(&server.shutdown_save, -1);
+    if (repl_load_file(sp->dbfilename) != 0)
+        return 1;
+
     /* Port 0 asks the kernel for one; the first listener records it for the others. */
     server.port = (int)sp->port;
     for (unsigned i = 0; i < nworkers && rc == 0; i++)
@@ -207,6 +218,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    repl_start_thread();
     log_notice("Server initialized: %u worker%s, kernel backend", nworkers,
                nworkers == 1 ? "" : "s");
     log_notice("Ready to accept connections tcp on port %d", server.port);
@@ -226,6 +238,15 @@ int main(int argc, char **argv)
         worker_join(server.workers[i]);
     for (unsigned i = 0; i < nworkers; i++)
         worker_close_conns(server.workers[i]);
+    /* The shutdown save, as Redis does when save points are configured (SHUTDOWN SAVE/NOSAVE
+     * decide otherwise). Workers have stopped: one thread walks every store. */
+    int save = atomic_load(&server.shutdown_save);
+    if (save == 1 || (save == -1 && sp->save[0] != '\0')) {
+        log_notice("Saving the final RDB snapshot before exiting.");
+        if (repl_save_now(sp->dbfilename) != 0 && exit_code == 0)
+            log_warn("Error trying to save the DB, can't exit.");
+    }
+    repl_teardown();
     for (unsigned i = 0; i < nworkers; i++)
         worker_release_messages(server.workers[i]);
     shard_mesh_deinit(&server.mesh, shard_msg_free);

@@ -19,6 +19,7 @@ int repl_feed_init(struct repl_feed *f)
         return -1;
     }
     atomic_init(&f->queued, 0);
+    atomic_init(&f->records, 0);
     return 0;
 }
 
@@ -86,7 +87,8 @@ void *repl_feed_reserve(struct repl_feed *f, enum feed_kind kind, int db, size_t
     *h = (struct feed_rec){ .len = (uint32_t)len, .kind = (uint8_t)kind, .db = db };
     f->last = h;
     c->len += (uint32_t)need;
-    f->records++;
+    atomic_store_explicit(&f->records, atomic_load_explicit(&f->records, memory_order_relaxed) + 1,
+                          memory_order_release);
     return h + 1;
 }
 
@@ -232,6 +234,7 @@ static const char *payload(struct repl_merge *m, unsigned i)
 static void pop(struct repl_merge *m, unsigned i, const struct feed_rec *h)
 {
     m->pos[i].off += rec_size(h->len);
+    m->consumed[i]++;
 }
 
 static void emit_select(struct repl_merge *m, int db)

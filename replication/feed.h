@@ -76,7 +76,7 @@ struct repl_feed {
     struct feed_chunk *cur;
     struct feed_chunk *pend_head, *pend_tail; /* not yet on the ring */
     atomic_size_t queued;                     /* bytes on the ring, not yet merged */
-    uint64_t records;                         /* appended (producer) */
+    atomic_uint_fast64_t records;             /* reserved so far (producer writes, any reads) */
     struct feed_rec *last;                    /* header of the record reserved last */
 };
 
@@ -131,7 +131,8 @@ struct repl_merge {
     int db; /* database the stream last selected, -1: none */
     const struct repl_merge_ops *ops;
     void *arg;
-    bool discard; /* drop CMD/MULTI records (this node is not a primary now) */
+    bool discard;          /* drop CMD/MULTI records (this node is not a primary now) */
+    uint64_t consumed[64]; /* records consumed per feed */
 };
 
 void repl_merge_init(struct repl_merge *m, struct repl_feed *const *feeds, unsigned n,

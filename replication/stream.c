@@ -14,7 +14,7 @@ static struct repl_block *block_new(struct repl_stream *s, uint64_t start)
     atomic_init(&b->len, 0);
     b->start = start;
     b->cap = REPL_BLOCK_SIZE;
-    s->bytes += sizeof(*b) + REPL_BLOCK_SIZE;
+    atomic_fetch_add_explicit(&s->bytes, sizeof(*b) + REPL_BLOCK_SIZE, memory_order_relaxed);
     return b;
 }
 
@@ -37,7 +37,7 @@ static void free_blocks(struct repl_stream *s)
         b = next;
     }
     s->head = s->tail = NULL;
-    s->bytes = 0;
+    atomic_store_explicit(&s->bytes, 0, memory_order_relaxed);
 }
 
 void repl_stream_deinit(struct repl_stream *s)
@@ -114,7 +114,7 @@ void repl_stream_trim(struct repl_stream *s)
         if (next == NULL || b->start + b->cap > keep)
             break;
         s->head = next;
-        s->bytes -= sizeof(*b) + b->cap;
+        atomic_fetch_sub_explicit(&s->bytes, sizeof(*b) + b->cap, memory_order_relaxed);
         mem_free(b);
     }
     pthread_mutex_unlock(&s->lock);

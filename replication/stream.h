@@ -57,7 +57,7 @@ struct repl_stream {
     atomic_uint_fast64_t window_start; /* first position PSYNC may continue from */
     uint64_t window;                   /* bytes kept for PSYNC (repl-backlog-size) */
     struct repl_cursor *cursors;
-    size_t bytes; /* allocated block bytes (INFO mem_replication_backlog) */
+    atomic_size_t bytes; /* allocated block bytes (INFO mem_replication_backlog) */
 };
 
 /* An empty stream whose first byte will be at position `start`. */

@@ -103,3 +103,48 @@ void cmd_reply_arity(struct cmd_ctx *c)
     else
         reply_errorf(c->reply, ERRF_ARITY, c->cmd->name);
 }
+
+void cmd_propagate(struct cmd_ctx *c, int argc, const struct resp_arg *argv)
+{
+    if (c->propagate == NULL)
+        return;
+    c->propagate(c, argc, argv);
+    c->propagated = true;
+}
+
+static struct resp_arg word(const char *s)
+{
+    return (struct resp_arg){ (char *)s, strlen(s) };
+}
+
+void cmd_propagate_del(struct cmd_ctx *c, const struct resp_arg *key)
+{
+    struct resp_arg a[2] = { word("DEL"), *key };
+    cmd_propagate(c, 2, a);
+}
+
+void cmd_propagate_pexpireat(struct cmd_ctx *c, const struct resp_arg *key, int64_t when_ms)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)when_ms);
+    struct resp_arg a[3] = { word("PEXPIREAT"), *key, { num, (size_t)n } };
+    cmd_propagate(c, 3, a);
+}
+
+void cmd_propagate_set(struct cmd_ctx *c, const struct resp_arg *key, const char *val, size_t vlen,
+                       int64_t when_ms, bool keepttl)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)when_ms);
+    struct resp_arg a[5] = {
+        word("SET"), *key, { (char *)val, vlen }, word("PXAT"), { num, (size_t)n }
+    };
+    if (when_ms >= 0)
+        cmd_propagate(c, 5, a);
+    else if (keepttl) {
+        a[3] = word("KEEPTTL");
+        cmd_propagate(c, 4, a);
+    } else {
+        cmd_propagate(c, 3, a);
+    }
+}

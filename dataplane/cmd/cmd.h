@@ -113,6 +113,16 @@ struct cmd_ctx {
     void *client;
     void *worker;
 
+    /*
+     * Replication: a handler whose effect must reach replicas in another form
+     * (relative expiries as absolute times, GETDEL as DEL, ...) hands that
+     * form to cmd_propagate; otherwise the command goes out as it came. Set
+     * by the dispatcher when the node feeds replicas, else NULL.
+     */
+    void (*propagate)(struct cmd_ctx *c, int argc, const struct resp_arg *argv);
+    bool propagated;      /* cmd_propagate was called */
+    bool force_propagate; /* replicate even without changes (FLUSHALL of an empty db) */
+
     /* Results the dispatcher reads back. */
     long long dirty;  /* number of keyspace changes made */
     int select_db;    /* >= 0: the client switches to this database (SELECT) */
@@ -158,6 +168,17 @@ static inline unsigned cmd_scan_shard(uint64_t cursor, unsigned nshards)
 {
     return (unsigned)(cursor & ((1ull << cmd_scan_bits(nshards)) - 1));
 }
+
+/*
+ * What replicas apply instead of the command (see cmd_ctx.propagate); a
+ * no-op when nobody listens. Each call adds one command, in order.
+ */
+void cmd_propagate(struct cmd_ctx *c, int argc, const struct resp_arg *argv);
+/* DEL key / PEXPIREAT key when / SET key value [PXAT when | KEEPTTL] */
+void cmd_propagate_del(struct cmd_ctx *c, const struct resp_arg *key);
+void cmd_propagate_pexpireat(struct cmd_ctx *c, const struct resp_arg *key, int64_t when_ms);
+void cmd_propagate_set(struct cmd_ctx *c, const struct resp_arg *key, const char *val, size_t vlen,
+                       int64_t when_ms, bool keepttl);
 
 /* Encoding Redis gives a freshly SET string value (int, embstr or raw). */
 enum kv_enc cmd_string_encoding(const char *v, size_t len);

@@ -204,10 +204,13 @@ static void expire_generic(struct cmd_ctx *c, bool seconds, bool relative)
             return;
         }
     }
-    if (when <= c->now_ms)
+    if (when <= c->now_ms) {
         store_delete_entry(s, c->db, e);
-    else
+        cmd_propagate_del(c, &c->argv[1]);
+    } else {
         store_set_expire(s, c->db, e, when);
+        cmd_propagate_pexpireat(c, &c->argv[1], when);
+    }
     c->dirty++;
     reply_int(c->reply, 1);
     return;
@@ -677,6 +680,7 @@ static void cmd_flushdb(struct cmd_ctx *c)
         c->dirty += (long long)store_count(s, c->db);
         store_flush(s, c->db);
     }
+    c->force_propagate = true; /* replicated even when empty, as in Redis */
     reply_ok(c->reply);
 }
 
@@ -690,6 +694,7 @@ static void cmd_flushall(struct cmd_ctx *c)
             c->dirty += (long long)store_count(s, db);
         store_flush(s, -1);
     }
+    c->force_propagate = true;
     reply_ok(c->reply);
 }
 

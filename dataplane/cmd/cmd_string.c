@@ -219,6 +219,8 @@ static void set_generic(struct cmd_ctx *c, int vi, unsigned flags, int64_t when)
     store_set(s, c->db, &k, v->ptr, v->len, cmd_string_encoding(v->ptr, v->len), when,
               (flags & SO_KEEPTTL) ? STORE_KEEPTTL : 0);
     c->dirty++;
+    if (when >= 0) /* EX/PX/SETEX...: replicas get the absolute time */
+        cmd_propagate_set(c, &c->argv[1], v->ptr, v->len, when, false);
     if (!(flags & SO_GET))
         reply_ok(c->reply);
 }
@@ -297,6 +299,7 @@ static void cmd_getdel(struct cmd_ctx *c)
     reply_value(c->reply, e);
     store_delete_entry(s, c->db, e);
     c->dirty++;
+    cmd_propagate_del(c, &c->argv[1]);
 }
 
 /*
@@ -326,12 +329,16 @@ static void cmd_getex(struct cmd_ctx *c)
     if ((flags & (SO_EXAT | SO_PXAT)) && when <= c->now_ms) {
         store_delete_entry(s, c->db, e);
         c->dirty++;
+        cmd_propagate_del(c, &c->argv[1]);
     } else if (exp_arg != 0) {
         store_set_expire(s, c->db, e, when);
         c->dirty++;
+        cmd_propagate_pexpireat(c, &c->argv[1], when);
     } else if ((flags & SO_PERSIST) && kv_expire(e) != -1) {
         store_set_expire(s, c->db, e, -1);
         c->dirty++;
+        struct resp_arg a[2] = { { (char *)"PERSIST", 7 }, c->argv[1] };
+        cmd_propagate(c, 2, a);
     }
 }
 
@@ -505,6 +512,8 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
     }
     write_value(c, s, &k, e, buf, n, n <= EMBSTR_MAX ? KV_ENC_EMBSTR : KV_ENC_RAW);
     c->dirty++;
+    /* the exact text, so float formatting on the replica cannot differ */
+    cmd_propagate_set(c, &c->argv[1], buf, n, -1, true);
     reply_bulk(c->reply, buf, n);
 }
 

@@ -35,6 +35,8 @@ enum shard_msg_type {
     SHARD_LOCKED,   /* LOCK returning: the shard is held for src */
     SHARD_UNLOCK,   /* coordinator releases dst's shard */
     SHARD_UNLOCKED, /* UNLOCK returning */
+    SHARD_LOAD,     /* a replica's full sync: keys for dst to insert (abuf, arg bytes) */
+    SHARD_LOADED,   /* LOAD returning */
 };
 
 struct shard_msg {
@@ -42,7 +44,8 @@ struct shard_msg {
     uint8_t type;
     uint8_t src; /* owner */
     uint8_t dst;
-    uint8_t proto; /* RESP version of the client (REQ) */
+    uint8_t proto;       /* RESP version of the client (REQ); LOAD: 1 = empty the shard first */
+    uint8_t from_master; /* REQ: part of the stream from our primary */
     int db;
     void *conn;         /* REQ: the origin connection (opaque) */
     const void *cmd;    /* REQ: struct cmd_def * */

@@ -54,6 +54,16 @@ int store_databases(const struct store *s)
     return s->ndb;
 }
 
+void store_set_expiry(struct store *s, enum store_expiry mode)
+{
+    s->expiry = (int)mode;
+}
+
+enum store_expiry store_get_expiry(const struct store *s)
+{
+    return (enum store_expiry)s->expiry;
+}
+
 void store_set_clock(struct store *s, int64_t now_ms)
 {
     s->clock_ms = now_ms;
@@ -198,8 +208,9 @@ struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t n
     struct loc loc;
     struct kv *e = head != NULL ? store_chain_find(head, k, &loc) : NULL;
     s->clock_ms = now_ms;
-    if (e != NULL && kv_expired(e, now_ms)) {
-        store_remove_own(s, db, &loc, false);
+    if (e != NULL && s->expiry != STORE_EXPIRY_NONE && kv_expired(e, now_ms)) {
+        if (s->expiry == STORE_EXPIRY_ACTIVE)
+            store_remove_own(s, db, &loc, false);
         e = NULL;
     }
     if (!(flags & (STORE_NOTOUCH | STORE_NOSTATS))) {
@@ -375,7 +386,7 @@ bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
     struct kv *e = head != NULL ? store_chain_find(head, k, &loc) : NULL;
     if (e == NULL)
         return false;
-    bool live = !kv_expired(e, now_ms);
+    bool live = s->expiry != STORE_EXPIRY_ACTIVE || !kv_expired(e, now_ms);
     if (live) {
         store_slot_remove(s, d, loc.b, loc.i);
         store_chain_tidy(s, loc.head);
@@ -423,10 +434,15 @@ struct kv *store_random(struct store *s, int db, int64_t now_ms)
     struct db *d = &s->db[db];
     struct loc loc;
     s->clock_ms = now_ms;
-    for (;;) {
+    for (int tries = 0;; tries++) {
         struct kv *e = store_db_random(d, false, &loc);
-        if (e == NULL || !kv_expired(e, now_ms))
+        if (e == NULL || s->expiry == STORE_EXPIRY_NONE || !kv_expired(e, now_ms))
             return e;
+        if (s->expiry == STORE_EXPIRY_REPLICA) {
+            if (tries >= 100)
+                return e; /* all expired, none ours to delete: as Redis, give one back */
+            continue;
+        }
         store_remove_own(s, db, &loc, false);
     }
 }

@@ -108,6 +108,18 @@ int store_databases(const struct store *s);
 void store_set_clock(struct store *s, int64_t now_ms);
 
 /*
+ * How expired keys are treated. ACTIVE (a primary): an expired key found is
+ * deleted on the spot and reported. On a replica keys expire only when the
+ * primary says so: REPLICA hides expired keys from lookups without deleting
+ * them (the primary's DEL follows), and NONE, set while applying the
+ * primary's stream, treats nothing as expired, so the stream acts on the
+ * keys the primary still has.
+ */
+enum store_expiry { STORE_EXPIRY_ACTIVE = 0, STORE_EXPIRY_REPLICA, STORE_EXPIRY_NONE };
+void store_set_expiry(struct store *s, enum store_expiry mode);
+enum store_expiry store_get_expiry(const struct store *s);
+
+/*
  * Table resizes are incremental: writes move a bucket chain each. Move up to
  * `buckets` more in db (-1: in every database), for the owner to call when idle.
  * @return true while a resize is still in progress.

@@ -313,6 +313,7 @@ struct store {
     int ndb;
     size_t used;
     int64_t clock_ms; /* latest time given by the owner */
+    int expiry;       /* enum store_expiry */
     struct store_stats stats;
     store_removed_fn removed;
     void *removed_arg;

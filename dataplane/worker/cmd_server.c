@@ -47,11 +47,6 @@ static void cmd_time(struct cmd_ctx *c)
     reply_bulk_ll(c->reply, us % 1000000);
 }
 
-static void cmd_lastsave(struct cmd_ctx *c)
-{
-    reply_int(c->reply, (long long)atomic_load(&server.lastsave));
-}
-
 static void cmd_shutdown(struct cmd_ctx *c)
 {
     for (int i = 1; i < c->argc; i++) {
@@ -65,32 +60,17 @@ static void cmd_shutdown(struct cmd_ctx *c)
             return;
         }
     }
+    for (int i = 1; i < c->argc; i++) {
+        if (cmd_arg_is(c, i, "NOSAVE"))
+            atomic_store(&server.shutdown_save, 0);
+        else if (cmd_arg_is(c, i, "SAVE"))
+            atomic_store(&server.shutdown_save, 1);
+    }
     log_warn("User requested shutdown...");
     server_request_shutdown(0);
     /* No reply: the connection closes as the server stops. */
     struct conn *cl = c->client;
     cl->flags |= CONN_CLOSE_ASAP;
-}
-
-/* WAIT numreplicas timeout: no replicas yet, so 0 now, or after the timeout when asked for more. */
-static void cmd_wait(struct cmd_ctx *c)
-{
-    long long want, timeout;
-    if (!cmd_arg_ll(c, 1, &want) || !cmd_arg_ll(c, 2, &timeout))
-        return;
-    if (timeout < 0) {
-        reply_error(c->reply, "ERR timeout is negative");
-        return;
-    }
-    if (want <= 0) {
-        reply_int(c->reply, 0);
-        return;
-    }
-    struct conn *cl = c->client;
-    struct worker *w = c->worker;
-    cl->flags |= CONN_WAITING | CONN_BLOCKED;
-    cl->block_deadline_ms = timeout ? c->now_ms + timeout : 0;
-    w->blocked_clients++;
 }
 
 /* ---------------------------------------------------------------------------
@@ -404,17 +384,11 @@ const struct cmd_def server_cmd_table[] = {
     { .name = "time", .fn = cmd_time, .arity = 1, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
       .group = "server", .since = "2.6.0", .summary = "Return the current server time",
       .complexity = "O(1)", .syntax = "" },
-    { .name = "lastsave", .fn = cmd_lastsave, .arity = 1, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
-      .group = "server", .since = "1.0.0", .summary = "Get the UNIX time stamp of the last successful save to disk",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @dangerous" },
     { .name = "shutdown", .fn = cmd_shutdown, .arity = -1,
       .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY,
       .group = "server", .since = "1.0.0", .summary = "Synchronously save the dataset to disk and then shut down the server",
       .complexity = "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
       .syntax = "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", .acl = "@admin @dangerous" },
-    { .name = "wait", .fn = cmd_wait, .arity = 3, .flags = CMD_NOSCRIPT,
-      .group = "generic", .since = "3.0.0", .summary = "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
-      .complexity = "O(1)", .syntax = "numreplicas timeout", .acl = "@connection" },
     { .name = "slowlog", .arity = -2, .group = "server", .since = "2.2.12",
       .summary = "A container for slow log commands", .complexity = "Depends on subcommand.",
       .syntax = "", .acl = "@slow", .subs = slowlog_subs },

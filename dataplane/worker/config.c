@@ -29,6 +29,7 @@ static const struct {
 } groups[] = {
     { server_param_defs, offsetof(struct params, srv) },
     { store_param_defs, offsetof(struct params, store) },
+    { repl_param_defs, offsetof(struct params, repl) },
 };
 
 /* Old names Redis still accepts. */
@@ -39,6 +40,13 @@ static const struct {
     { "slaveof", "replicaof" },
     { "slave-serve-stale-data", "replica-serve-stale-data" },
     { "slave-priority", "replica-priority" },
+    { "close-on-replica-write", "close-on-slave-write" },
+    { "slave-announced", "replica-announced" },
+    { "slave-ignore-maxmemory", "replica-ignore-maxmemory" },
+    { "slave-lazy-flush", "replica-lazy-flush" },
+    { "repl-ping-slave-period", "repl-ping-replica-period" },
+    { "min-slaves-to-write", "min-replicas-to-write" },
+    { "min-slaves-max-lag", "min-replicas-max-lag" },
 };
 
 const char *config_check_bind(const char *v)

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "param.h"
+#include "repl.h"
 #include "store.h"
 
 extern const char *const config_loglevel_names[];
@@ -75,6 +76,7 @@ extern const struct param_def server_param_defs[];
 struct params {
     struct server_params srv;
     struct store_params store;
+    struct repl_params repl;
 };
 
 void params_defaults(struct params *p);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mem.h"
 #include "multi.h"
+#include "repl.h"
 #include "server.h"
 #include "shard.h"
 #include "sock.h"
@@ -44,6 +45,20 @@ struct conn *conn_create(struct worker *w, int fd, const char *peer)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    return c;
+}
+
+struct conn *conn_create_internal(struct worker *w)
+{
+    struct conn *c = mem_calloc(sizeof(*c));
+    c->w = w;
+    c->fd = -1;
+    c->id = atomic_fetch_add(&server.next_client_id, 1);
+    c->proto = 2;
+    c->authenticated = true;
+    resp_parser_init(&c->parser, w->params.srv.proto_max_bulk_len);
+    reply_init(&c->out, 2);
+    snprintf(c->peer, sizeof(c->peer), "internal");
     return c;
 }
 
@@ -84,6 +99,7 @@ static void release_output(struct conn *c)
 void conn_destroy(struct conn *c)
 {
     multi_discard(c);
+    mem_free(c->wait_want);
     release_output(c);
     resp_parser_deinit(&c->parser);
     mem_free(c->rbuf);
@@ -98,6 +114,14 @@ void conn_close(struct conn *c)
     struct worker *w = c->w;
     if (c->flags & CONN_ZOMBIE)
         return;
+    if (c->replica != NULL)
+        repl_conn_closed(c);
+    if (c->flags & CONN_MASTER) {
+        c->flags &= ~CONN_MASTER;
+        repl_link_conn_closed(c);
+        if (c->flags & CONN_ZOMBIE)
+            return; /* the link closed it already */
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -186,7 +210,56 @@ void conn_fill_hole(struct conn *c, struct shard_msg *m)
         first->next = NULL;
 }
 
+/* The link to our primary: replies to the stream go nowhere. Drop what is complete. */
+static void discard_output(struct conn *c)
+{
+    while (c->out.head != NULL && c->out.head->kind != RBLOCK_HOLE) {
+        struct rblock *b = c->out.head;
+        c->out.bytes -= b->len - b->start;
+        c->out.head = b->next;
+        if (c->out.head == NULL)
+            c->out.tail = NULL;
+        b->next = NULL;
+        if (b->kind == RBLOCK_HEAP)
+            mem_free(b);
+        else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
+            shard_msg_put(&c->w->port, b->owner);
+    }
+}
+
+static int write_chain(struct conn *c);
+
 int conn_write(struct conn *c)
+{
+    if (c->flags & CONN_MASTER) {
+        discard_output(c);
+        return 0;
+    }
+    if (c->replica == NULL)
+        return write_chain(c);
+    /* A replica: queued replies first, then its RDB and stream, straight from the blocks. */
+    for (;;) {
+        if (write_chain(c) < 0)
+            return -1;
+        if (c->out.bytes > 0)
+            return 0;
+        int r = repl_replica_write(c);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+    }
+    struct worker *w = c->w;
+    bool pending = repl_replica_pending(c);
+    if (pending != !!(c->flags & CONN_WANT_WRITE)) {
+        struct epoll_event ev = { .events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c };
+        epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->flags ^= CONN_WANT_WRITE;
+    }
+    return 0;
+}
+
+static int write_chain(struct conn *c)
 {
     struct worker *w = c->w;
     for (;;) {
@@ -377,6 +450,8 @@ void conn_process(struct conn *c)
             resp_parser_reset(&c->parser);
             break;
         }
+        if (c->flags & CONN_MASTER)
+            repl_link_applied(c, c->rbuf + c->rpos, used);
         c->rpos += used;
         conn_want_flush(c);
     }

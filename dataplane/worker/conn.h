@@ -19,6 +19,8 @@
 struct worker;
 struct shard_msg;
 struct multi_state;
+struct repl_replica;
+struct repl_sync;
 struct cmd_def;
 
 enum conn_flags {
@@ -33,6 +35,9 @@ enum conn_flags {
     CONN_READ_PAUSED = 1u << 8,       /* too many requests in flight */
     CONN_ZOMBIE_LISTED = 1u << 9,     /* on the worker's zombie list */
     CONN_WAITING = 1u << 10,          /* blocked in WAIT (counted in blocked_clients) */
+    CONN_SYNC_START = 1u << 11,       /* queued for a hold of every shard to start a snapshot */
+    CONN_SAVE_WAIT = 1u << 12,        /* blocked in SAVE until the dump is written */
+    CONN_MASTER = 1u << 13,           /* the link to our primary: apply, never reply */
 };
 
 #define CONN_MAX_INFLIGHT 1024 /* forwarded requests per connection before reading pauses */
@@ -64,12 +69,27 @@ struct conn {
     const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
     uint64_t tx_need;
     struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
+
+    /* replication */
+    struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */
+    struct conn *replica_next;    /* worker->replica_conns */
+    int repl_port;                /* REPLCONF listening-port */
+    bool repl_capa_eof, repl_capa_psync2;
+    char repl_ip[64];            /* REPLCONF ip-address */
+    struct repl_sync *save_sync; /* SAVE/BGSAVE waiting on this snapshot */
+    bool save_reply_at_start;    /* BGSAVE: answer once the snapshot started */
+    uint64_t *wait_want;         /* WAIT: feed records that must be merged first (per shard) */
+    uint64_t wait_offset;        /* WAIT: stream position replicas must acknowledge */
+    int wait_numreplicas;
+    uint8_t wait_stage;        /* 0 wait for forwards, 1 for the merge, 2 for acks */
     int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
     char peer[64];
     char local[64];
 };
 
 struct conn *conn_create(struct worker *w, int fd, const char *peer);
+/* A connection with no socket, on no list: a worker's own, for holds nobody asked for. */
+struct conn *conn_create_internal(struct worker *w);
 /* Close the socket; the structure lives on while forwarded replies are due. */
 void conn_close(struct conn *c);
 /* Prefetch the table lines of the keys of the next commands in the buffer. */

@@ -9,6 +9,8 @@
 #include "log.h"
 #include "mem.h"
 #include "multi.h"
+#include "repl.h"
+#include "repl_int.h"
 #include "server.h"
 #include "shard.h"
 #include "slowlog.h"
@@ -110,13 +112,48 @@ static void reject_client(struct conn *c, const struct cmd_def *d)
  * Run the handler and account for it.
  * @return its duration in microseconds (for the slowlog of the origin worker)
  */
+/*
+ * A snapshot is running on a store this write may change in place (INCR,
+ * APPEND, SETRANGE write into the entry): save the chains of its keys first.
+ */
+static void snap_touch_keys(struct cmd_ctx *ctx)
+{
+    int keys[256];
+    int nk = cmd_get_keys(ctx->cmd, ctx->argc, ctx->argv, keys, (int)ARRAY_SIZE(keys));
+    for (int i = 0; i < nk; i++) {
+        const struct resp_arg *k = &ctx->argv[keys[i]];
+        struct store *s = ctx->store ? ctx->store : cmd_store(ctx, k->ptr, k->len);
+        if (store_snap_active(s))
+            store_snap_touch(s, ctx->db, k->ptr, k->len);
+    }
+}
+
+static bool any_snapshot(const struct cmd_ctx *ctx)
+{
+    if (ctx->store != NULL)
+        return store_snap_active(ctx->store);
+    for (unsigned i = 0; i < ctx->nshards; i++)
+        if (store_snap_active(ctx->stores[i]))
+            return true;
+    return false;
+}
+
 static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
 {
     const struct cmd_def *d = ctx->cmd;
     uint32_t errors = ctx->reply->errors;
+    if ((d->flags & CMD_WRITE) && unlikely(any_snapshot(ctx)))
+        snap_touch_keys(ctx);
     uint64_t t0 = clock_cycles();
     d->fn(ctx);
     uint64_t cycles = clock_cycles() - t0;
+    if (ctx->dirty > 0 || ctx->force_propagate) {
+        atomic_store_explicit(
+            &w->dirty, atomic_load_explicit(&w->dirty, memory_order_relaxed) + (uint64_t)ctx->dirty,
+            memory_order_relaxed);
+        if (ctx->propagate != NULL && (d->flags & CMD_WRITE))
+            repl_feed_write(w, ctx);
+    }
     struct cmd_stat *st = &w->cmdstats[d->id];
     st->calls++;
     st->usec_cycles += cycles;
@@ -160,6 +197,22 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->select_db = -1;
     ctx->max_bulk_len = w->params.srv.proto_max_bulk_len;
     ctx->worker = w;
+    ctx->propagate = repl_propagate_fn();
+}
+
+/* The primary's stream acts on the keys the primary has: nothing expires meanwhile. */
+static void expiry_for(struct cmd_ctx *ctx, uint64_t held, bool master, bool begin)
+{
+    if (!master)
+        return;
+    enum store_expiry mode = begin ? STORE_EXPIRY_NONE : STORE_EXPIRY_REPLICA;
+    if (ctx->store != NULL) {
+        store_set_expiry(ctx->store, mode);
+        return;
+    }
+    for (unsigned i = 0; i < ctx->nshards; i++)
+        if (held & (1ull << i))
+            store_set_expiry(ctx->stores[i], mode);
 }
 
 static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int argc,
@@ -221,6 +274,7 @@ static void forward(struct worker *w, struct conn *c, const struct cmd_def *d,
     m->conn = c;
     m->cmd = d;
     m->parent = parent;
+    m->from_master = (c->flags & CONN_MASTER) != 0;
     shard_msg_set_args(m, argc, argv);
     conn_add_hole(c, m);
     c->inflight++;
@@ -252,6 +306,10 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     c->last_parent = parent;
     if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
         reply_error(&c->out, ERR_NOAUTH);
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
+    if (!repl_write_allowed(c, d)) {
         reject_client(c, d);
         return DISPATCH_DONE;
     }
@@ -291,27 +349,43 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
 
     ctx_init(&ctx, w, d, parent, argc, argv, &c->out, c->db);
     ctx.client = c;
+    bool master = (c->flags & CONN_MASTER) != 0;
     if (in_tx) {
         ctx.store = NULL;
-        for (unsigned i = 0; i < n; i++) {
+        for (unsigned i = 0; i < n && !master; i++) {
             if ((w->tx.have & (1ull << i)) && !memory_ok(w, server.stores[i], d, &c->out)) {
                 reject(w, d, &c->out);
                 worker_tx_end(w);
                 return DISPATCH_DONE;
             }
         }
+        /* a write over several shards reaches replicas as one piece */
+        bool collect = ctx.propagate != NULL;
+        if (collect)
+            repl_collect_begin(w);
+        expiry_for(&ctx, w->tx.have, master, true);
         slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
+        expiry_for(&ctx, w->tx.have, master, false);
+        if (collect)
+            repl_collect_end(w, w->tx.have, d->route == ROUTE_EXEC);
         finish_local(c, &ctx);
         worker_tx_end(w);
         return DISPATCH_DONE;
     }
     ctx.store = w->store;
     ctx.shard = w->id;
-    if (d->route != ROUTE_LOCAL && !memory_ok(w, w->store, d, &c->out)) {
+    if (d->route != ROUTE_LOCAL && !master && !memory_ok(w, w->store, d, &c->out)) {
         reject(w, d, &c->out);
         return DISPATCH_DONE;
     }
+    bool collect = ctx.propagate != NULL && d->route == ROUTE_EXEC;
+    if (collect)
+        repl_collect_begin(w);
+    expiry_for(&ctx, 0, master, true);
     slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
+    expiry_for(&ctx, 0, master, false);
+    if (collect)
+        repl_collect_end(w, 1ull << w->id, true);
     finish_local(c, &ctx);
     return DISPATCH_DONE;
 }
@@ -339,10 +413,15 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     ctx.shard = w->id;
     w->stats.forwarded_in++;
     m->arg = -1;
-    if (memory_ok(w, w->store, ctx.cmd, &m->reply))
+    if (m->from_master) {
+        store_set_expiry(w->store, STORE_EXPIRY_NONE);
         m->arg = (int64_t)execute(w, &ctx);
-    else
+        store_set_expiry(w->store, STORE_EXPIRY_REPLICA);
+    } else if (memory_ok(w, w->store, ctx.cmd, &m->reply)) {
+        m->arg = (int64_t)execute(w, &ctx);
+    } else {
         reject(w, ctx.cmd, &m->reply);
+    }
     m->type = SHARD_REPLY;
     shard_send(&w->port, m->src, m);
 }

@@ -15,6 +15,7 @@
 #include "cmd_server.h"
 #include "conn.h"
 #include "mem.h"
+#include "repl.h"
 #include "server.h"
 #include "strbuf.h"
 #include "util.h"
@@ -224,112 +225,82 @@ static void section_memory(struct strbuf *s, struct worker *w0)
     unsigned long long total_mem = pages > 0 && psize > 0 ? (unsigned long long)pages * psize : 0;
     human(h5, sizeof(h5), (double)total_mem);
     double frag = used ? (double)rss / (double)used : 0;
-    strbuf_printf(
-        s,
-        "# Memory\r\n"
-        "used_memory:%zu\r\n"
-        "used_memory_human:%s\r\n"
-        "used_memory_rss:%zu\r\n"
-        "used_memory_rss_human:%s\r\n"
-        "used_memory_peak:%zu\r\n"
-        "used_memory_peak_human:%s\r\n"
-        "used_memory_peak_perc:%.2f%%\r\n"
-        "used_memory_overhead:%zu\r\n"
-        "used_memory_startup:0\r\n"
-        "used_memory_dataset:%zu\r\n"
-        "used_memory_dataset_perc:%.2f%%\r\n"
-        "allocator_allocated:%zu\r\n"
-        "allocator_active:%zu\r\n"
-        "allocator_resident:%zu\r\n"
-        "total_system_memory:%llu\r\n"
-        "total_system_memory_human:%s\r\n"
-        "used_memory_lua:0\r\n"
-        "used_memory_vm_eval:0\r\n"
-        "used_memory_lua_human:0B\r\n"
-        "used_memory_scripts_eval:0\r\n"
-        "number_of_cached_scripts:0\r\n"
-        "number_of_functions:0\r\n"
-        "number_of_libraries:0\r\n"
-        "used_memory_vm_functions:0\r\n"
-        "used_memory_vm_total:0\r\n"
-        "used_memory_vm_total_human:0B\r\n"
-        "used_memory_functions:0\r\n"
-        "used_memory_scripts:0\r\n"
-        "used_memory_scripts_human:0B\r\n"
-        "maxmemory:%lld\r\n"
-        "maxmemory_human:%s\r\n"
-        "maxmemory_policy:%s\r\n"
-        "allocator_frag_ratio:%.2f\r\n"
-        "allocator_frag_bytes:%zu\r\n"
-        "allocator_rss_ratio:%.2f\r\n"
-        "allocator_rss_bytes:%zd\r\n"
-        "rss_overhead_ratio:%.2f\r\n"
-        "rss_overhead_bytes:%zd\r\n"
-        "mem_fragmentation_ratio:%.2f\r\n"
-        "mem_fragmentation_bytes:%zd\r\n"
-        "mem_not_counted_for_evict:0\r\n"
-        "mem_replication_backlog:0\r\n"
-        "mem_total_replication_buffers:0\r\n"
-        "mem_clients_slaves:0\r\n"
-        "mem_clients_normal:%zu\r\n"
-        "mem_cluster_links:0\r\n"
-        "mem_aof_buffer:0\r\n"
-        "mem_allocator:%s\r\n"
-        "active_defrag_running:0\r\n"
-        "lazyfree_pending_objects:0\r\n"
-        "lazyfreed_objects:0\r\n",
-        used, h1, rss, h2, peak, h3, peak ? 100.0 * (double)used / (double)peak : 0.0, overhead,
-        dataset, used ? 100.0 * (double)dataset / (double)used : 0.0, ms.allocated, ms.active,
-        ms.resident, total_mem, h5, maxmem, h4,
-        store_policy_names[w0->params.store.maxmemory_policy],
-        ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0, ms.active - ms.allocated,
-        ms.active ? (double)ms.resident / (double)ms.active : 0.0,
-        (ssize_t)ms.resident - (ssize_t)ms.active,
-        ms.resident ? (double)rss / (double)ms.resident : 0.0, (ssize_t)rss - (ssize_t)ms.resident,
-        frag, (ssize_t)rss - (ssize_t)used, overhead, mem_allocator_name());
+    strbuf_printf(s,
+                  "# Memory\r\n"
+                  "used_memory:%zu\r\n"
+                  "used_memory_human:%s\r\n"
+                  "used_memory_rss:%zu\r\n"
+                  "used_memory_rss_human:%s\r\n"
+                  "used_memory_peak:%zu\r\n"
+                  "used_memory_peak_human:%s\r\n"
+                  "used_memory_peak_perc:%.2f%%\r\n"
+                  "used_memory_overhead:%zu\r\n"
+                  "used_memory_startup:0\r\n"
+                  "used_memory_dataset:%zu\r\n"
+                  "used_memory_dataset_perc:%.2f%%\r\n"
+                  "allocator_allocated:%zu\r\n"
+                  "allocator_active:%zu\r\n"
+                  "allocator_resident:%zu\r\n"
+                  "total_system_memory:%llu\r\n"
+                  "total_system_memory_human:%s\r\n"
+                  "used_memory_lua:0\r\n"
+                  "used_memory_vm_eval:0\r\n"
+                  "used_memory_lua_human:0B\r\n"
+                  "used_memory_scripts_eval:0\r\n"
+                  "number_of_cached_scripts:0\r\n"
+                  "number_of_functions:0\r\n"
+                  "number_of_libraries:0\r\n"
+                  "used_memory_vm_functions:0\r\n"
+                  "used_memory_vm_total:0\r\n"
+                  "used_memory_vm_total_human:0B\r\n"
+                  "used_memory_functions:0\r\n"
+                  "used_memory_scripts:0\r\n"
+                  "used_memory_scripts_human:0B\r\n"
+                  "maxmemory:%lld\r\n"
+                  "maxmemory_human:%s\r\n"
+                  "maxmemory_policy:%s\r\n"
+                  "allocator_frag_ratio:%.2f\r\n"
+                  "allocator_frag_bytes:%zu\r\n"
+                  "allocator_rss_ratio:%.2f\r\n"
+                  "allocator_rss_bytes:%zd\r\n"
+                  "rss_overhead_ratio:%.2f\r\n"
+                  "rss_overhead_bytes:%zd\r\n"
+                  "mem_fragmentation_ratio:%.2f\r\n"
+                  "mem_fragmentation_bytes:%zd\r\n"
+                  "mem_not_counted_for_evict:0\r\n"
+                  "mem_replication_backlog:%zu\r\n"
+                  "mem_total_replication_buffers:0\r\n"
+                  "mem_clients_slaves:0\r\n"
+                  "mem_clients_normal:%zu\r\n"
+                  "mem_cluster_links:0\r\n"
+                  "mem_aof_buffer:0\r\n"
+                  "mem_allocator:%s\r\n"
+                  "active_defrag_running:0\r\n"
+                  "lazyfree_pending_objects:0\r\n"
+                  "lazyfreed_objects:0\r\n",
+                  used, h1, rss, h2, peak, h3, peak ? 100.0 * (double)used / (double)peak : 0.0,
+                  overhead, dataset, used ? 100.0 * (double)dataset / (double)used : 0.0,
+                  ms.allocated, ms.active, ms.resident, total_mem, h5, maxmem, h4,
+                  store_policy_names[w0->params.store.maxmemory_policy],
+                  ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0,
+                  ms.active - ms.allocated,
+                  ms.active ? (double)ms.resident / (double)ms.active : 0.0,
+                  (ssize_t)ms.resident - (ssize_t)ms.active,
+                  ms.resident ? (double)rss / (double)ms.resident : 0.0,
+                  (ssize_t)rss - (ssize_t)ms.resident, frag, (ssize_t)rss - (ssize_t)used,
+                  (size_t)atomic_load(&repl_node.stream.bytes), overhead, mem_allocator_name());
 }
 
 static void section_persistence(struct strbuf *s)
 {
-    strbuf_printf(s,
-                  "# Persistence\r\n"
-                  "loading:0\r\n"
-                  "async_loading:0\r\n"
-                  "current_cow_peak:0\r\n"
-                  "current_cow_size:0\r\n"
-                  "current_cow_size_age:0\r\n"
-                  "current_fork_perc:0.00\r\n"
-                  "current_save_keys_processed:0\r\n"
-                  "current_save_keys_total:0\r\n"
-                  "rdb_changes_since_last_save:0\r\n"
-                  "rdb_bgsave_in_progress:0\r\n"
-                  "rdb_last_save_time:%lld\r\n"
-                  "rdb_last_bgsave_status:ok\r\n"
-                  "rdb_last_bgsave_time_sec:-1\r\n"
-                  "rdb_current_bgsave_time_sec:-1\r\n"
-                  "rdb_saves:0\r\n"
-                  "rdb_last_cow_size:0\r\n"
-                  "rdb_last_load_keys_expired:0\r\n"
-                  "rdb_last_load_keys_loaded:0\r\n"
-                  "aof_enabled:0\r\n"
-                  "aof_rewrite_in_progress:0\r\n"
-                  "aof_rewrite_scheduled:0\r\n"
-                  "aof_last_rewrite_time_sec:-1\r\n"
-                  "aof_current_rewrite_time_sec:-1\r\n"
-                  "aof_last_bgrewrite_status:ok\r\n"
-                  "aof_rewrites:0\r\n"
-                  "aof_rewrites_consecutive_failures:0\r\n"
-                  "aof_last_write_status:ok\r\n"
-                  "aof_last_cow_size:0\r\n"
-                  "module_fork_in_progress:0\r\n"
-                  "module_fork_last_cow_size:0\r\n",
-                  (long long)atomic_load(&server.lastsave));
+    repl_info_persistence(s);
 }
 
 static void section_stats(struct strbuf *s, const struct worker_stats *t,
                           const struct store_stats *ss)
 {
-    uint64_t ops = 0, in = 0, out = 0;
+    uint64_t ops = 0, in = 0, out = 0, full, pok, perr, rin, rout;
+    repl_info_stats(&full, &pok, &perr, &rin, &rout);
     for (unsigned i = 0; i < server.nworkers; i++) {
         ops += avg_samples(server.workers[i]->ops_samples);
         in += avg_samples(server.workers[i]->in_samples);
@@ -343,16 +314,16 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         "instantaneous_ops_per_sec:%llu\r\n"
         "total_net_input_bytes:%llu\r\n"
         "total_net_output_bytes:%llu\r\n"
-        "total_net_repl_input_bytes:0\r\n"
-        "total_net_repl_output_bytes:0\r\n"
+        "total_net_repl_input_bytes:%llu\r\n"
+        "total_net_repl_output_bytes:%llu\r\n"
         "instantaneous_input_kbps:%.2f\r\n"
         "instantaneous_output_kbps:%.2f\r\n"
         "instantaneous_input_repl_kbps:0.00\r\n"
         "instantaneous_output_repl_kbps:0.00\r\n"
         "rejected_connections:%llu\r\n"
-        "sync_full:0\r\n"
-        "sync_partial_ok:0\r\n"
-        "sync_partial_err:0\r\n"
+        "sync_full:%llu\r\n"
+        "sync_partial_ok:%llu\r\n"
+        "sync_partial_err:%llu\r\n"
         "expired_keys:%llu\r\n"
         "expired_stale_perc:%.2f\r\n"
         "expired_time_cap_reached_count:%llu\r\n"
@@ -390,9 +361,11 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         "reply_buffer_expands:0\r\n",
         (unsigned long long)t->connections, (unsigned long long)t->commands,
         (unsigned long long)ops, (unsigned long long)t->net_input_bytes,
-        (unsigned long long)t->net_output_bytes, (double)in / 1024, (double)out / 1024,
-        (unsigned long long)t->rejected_conn, (unsigned long long)ss->expired_keys,
-        (double)ss->expired_stale_perc, (unsigned long long)ss->expired_time_cap_reached_count,
+        (unsigned long long)t->net_output_bytes, (unsigned long long)rin, (unsigned long long)rout,
+        (double)in / 1024, (double)out / 1024, (unsigned long long)t->rejected_conn,
+        (unsigned long long)full, (unsigned long long)pok, (unsigned long long)perr,
+        (unsigned long long)ss->expired_keys, (double)ss->expired_stale_perc,
+        (unsigned long long)ss->expired_time_cap_reached_count,
         (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
         (unsigned long long)ss->keyspace_misses, (unsigned long long)t->unexpected_error_replies,
         (unsigned long long)t->error_replies, (unsigned long long)t->reads,
@@ -401,20 +374,7 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
 
 static void section_replication(struct strbuf *s)
 {
-    strbuf_printf(s,
-                  "# Replication\r\n"
-                  "role:master\r\n"
-                  "connected_slaves:0\r\n"
-                  "master_failover_state:no-failover\r\n"
-                  "master_replid:%s\r\n"
-                  "master_replid2:0000000000000000000000000000000000000000\r\n"
-                  "master_repl_offset:0\r\n"
-                  "second_repl_offset:-1\r\n"
-                  "repl_backlog_active:0\r\n"
-                  "repl_backlog_size:1048576\r\n"
-                  "repl_backlog_first_byte_offset:0\r\n"
-                  "repl_backlog_histlen:0\r\n",
-                  server.run_id);
+    repl_info(s);
 }
 
 static void section_cpu(struct strbuf *s)

@@ -12,6 +12,7 @@ struct server server;
 
 #include "cmd_server.h"
 #include "multi.h"
+#include "repl_int.h"
 
 /*
  * The command registry: a mutable copy of every family's rows (so each row
@@ -27,7 +28,8 @@ static unsigned top_len;
 static const struct cmd_def *index_tab[INDEX_SIZE];
 
 static const struct cmd_def *const families[] = {
-    cmd_string_table, cmd_keys_table, server_cmd_table, server_conn_table, server_multi_table,
+    cmd_string_table,   cmd_keys_table,     server_cmd_table,   server_conn_table,
+    server_multi_table, repl_primary_table, repl_replica_table, repl_cmd_table,
 };
 
 static unsigned count_rows(const struct cmd_def *t)

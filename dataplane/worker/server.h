@@ -31,6 +31,7 @@ struct server {
     atomic_int clients; /* connected clients, all workers */
     atomic_bool shutdown;
     atomic_int shutdown_exit_code;
+    atomic_int shutdown_save; /* SHUTDOWN SAVE (1) / NOSAVE (0); -1: per the save schedule */
     atomic_uint_fast64_t slowlog_next_id;
     atomic_int_fast64_t lastsave;
     /* used_memory minus every store's dataset (buffers, tables, the node itself),

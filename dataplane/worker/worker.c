@@ -14,6 +14,8 @@
 #include "dispatch.h"
 #include "log.h"
 #include "mem.h"
+#include "repl.h"
+#include "repl_int.h"
 #include "server.h"
 #include "slowlog.h"
 #include "sock.h"
@@ -91,6 +93,8 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     shard_port_init(&w->port, &srv->mesh, id);
     w->port.notify = notify;
     w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * server_command_ids());
+    rdb_buf_init(&w->repl_collect);
+    atomic_init(&w->dirty, 0);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->epfd < 0 || w->evfd < 0) {
@@ -212,6 +216,13 @@ static void tx_execute(struct worker *w)
         worker_tx_end(w);
         return;
     }
+    if (c->flags & CONN_SYNC_START) {
+        /* Not a command: a snapshot (full sync, BGSAVE) that must start with every shard held. */
+        c->flags &= ~CONN_SYNC_START;
+        repl_hold_ready(w, c);
+        worker_tx_end(w);
+        return;
+    }
     /*
      * Executes the command (dispatch calls worker_tx_end), then the rest of
      * the pipeline, which may queue the same connection's next transaction.
@@ -284,6 +295,11 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
     switch (m->type) {
     case SHARD_REQ:
         dispatch_forwarded(w, m);
+        break;
+    case SHARD_LOAD:
+        repl_load_apply(w, m);
+        m->type = SHARD_LOADED;
+        shard_send(&w->port, m->src, m);
         break;
     case SHARD_LOCK:
         if (m->src == w->id) {
@@ -364,6 +380,9 @@ static unsigned poll_messages(struct worker *w)
         case SHARD_UNLOCKED:
             shard_msg_put(&w->port, m);
             break;
+        case SHARD_LOADED:
+            repl_load_returned(w, m);
+            break;
         case SHARD_REPLY:
             if (held)
                 shard_defer(&w->hold, m);
@@ -422,6 +441,10 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (c->flags & CONN_ZOMBIE)
         return;
+    if (c->flags & CONN_MASTER) {
+        repl_link_event(w, c, events);
+        return;
+    }
     if (events & EPOLLOUT) {
         if (conn_write(c) < 0) {
             conn_close(c);
@@ -465,7 +488,7 @@ static void flush_clients(struct worker *w)
             if (c->rpos < c->rlen &&
                 !(c->flags & (CONN_BLOCKED | CONN_READ_PAUSED | CONN_CLOSE_AFTER_REPLY)))
                 conn_process(c);
-            if (c->out.bytes > 0 && conn_write(c) < 0) {
+            if ((c->out.bytes > 0 || c->replica != NULL) && conn_write(c) < 0) {
                 conn_close(c);
             } else if ((c->flags & CONN_CLOSE_AFTER_REPLY) && c->out.bytes == 0 &&
                        c->inflight == 0) {
@@ -483,8 +506,8 @@ static void clients_cron(struct worker *w)
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING)) &&
-            (w->now_ms - c->last_ms) / 1000 >= timeout && c->inflight == 0) {
+        if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING | CONN_MASTER)) &&
+            c->replica == NULL && (w->now_ms - c->last_ms) / 1000 >= timeout && c->inflight == 0) {
             log_verbose("Closing idle client");
             conn_close(c);
         } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
@@ -494,23 +517,6 @@ static void clients_cron(struct worker *w)
             c->rcap = c->rlen = c->rpos = 0;
         }
         c = next;
-    }
-}
-
-/* WAIT clients whose deadline passed get their answer (no replicas yet: 0). */
-static void waiting_cron(struct worker *w)
-{
-    if (w->blocked_clients == 0)
-        return;
-    for (struct conn *c = w->conns; c != NULL; c = c->next) {
-        if ((c->flags & CONN_WAITING) && c->block_deadline_ms > 0 &&
-            w->now_ms >= c->block_deadline_ms) {
-            c->flags &= ~(CONN_WAITING | CONN_BLOCKED);
-            w->blocked_clients--;
-            reply_int(&c->out, 0);
-            conn_want_flush(c);
-            conn_process(c);
-        }
     }
 }
 
@@ -562,16 +568,21 @@ static void cron(struct worker *w)
     static const uint64_t second = 1000000000ull;
     uint64_t prev = w->next_cron_ns - CRON_NS; /* when cron last ran */
     if (w->hold.holder == -1) {
+        /* On a replica keys expire (and are evicted) only when the primary says so. */
+        bool replica = atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA;
         /* Active expiry: a bounded slice each millisecond. */
-        store_expire_cycle(w->store, w->now_ms, 200 * (size_t)w->params.store.active_expire_effort);
+        if (!replica)
+            store_expire_cycle(w->store, w->now_ms,
+                               200 * (size_t)w->params.store.active_expire_effort);
         /* Incremental rehash moves on even when no writes arrive. */
         store_rehash_step(w->store, -1, 64);
         size_t limit = worker_shard_limit(w);
-        if (limit > 0 && store_used(w->store) > limit)
+        if (limit > 0 && store_used(w->store) > limit &&
+            !(replica && w->params.repl.replica_ignore_maxmemory))
             store_evict(w->store, limit, w->now_ms);
     }
     ops_sample(w);
-    waiting_cron(w);
+    repl_worker_cron(w);
     if (w->now_ns / second != prev / second)
         clients_cron(w);
 }
@@ -653,6 +664,7 @@ static void *worker_main(void *arg)
             cron(w);
             w->next_cron_ns = w->now_ns + CRON_NS;
         }
+        repl_worker_pass(w);
         if (w->flush_head != NULL) {
             flush_clients(w);
             work++;
@@ -720,6 +732,9 @@ void worker_destroy(struct worker *w)
     if (w->evfd >= 0)
         close(w->evfd);
     slowlog_free(w);
+    rdb_buf_deinit(&w->repl_collect);
+    if (w->internal != NULL)
+        conn_destroy(w->internal);
     mem_free(w->cmdstats);
     params_free(&w->params);
     free(w);

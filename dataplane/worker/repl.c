@@ -1,0 +1,797 @@
+/*
+ * The node's replication state, the write feed, snapshots and the merge
+ * thread. See repl.h for the threads and docs/replication.md for the whole.
+ */
+#include "repl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cmd_server.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "repl_int.h"
+#include "server.h"
+#include "util.h"
+#include "worker.h"
+
+const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
+
+#define PARAM_S repl_params
+const struct param_def repl_param_defs[] = { REPL_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
+#undef PARAM_S
+
+struct repl_node repl_node;
+
+/* The stream has one producer at a time: the merge thread on a primary, the link on a replica. */
+static pthread_mutex_t producer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define SNAP_STEP_ENTRIES 512
+#define SNAPBUF_FLUSH     (64 * 1024)
+#define FEED_QUEUE_MAX    (32u << 20) /* a shard stops serialising above this backlog */
+#define RDB_UNREAD_MAX    (32u << 20) /* ... or when replicas are this far behind */
+
+static void new_replid(char *id)
+{
+    for (int i = 0; i < 40; i++)
+        id[i] = "0123456789abcdef"[util_rand64() & 15];
+    id[40] = '\0';
+}
+
+static const struct repl_merge_ops merge_ops;
+
+int repl_setup(unsigned nworkers, const struct repl_params *p)
+{
+    memset(&repl_node, 0, sizeof(repl_node));
+    pthread_mutex_init(&repl_node.lock, NULL);
+    new_replid(repl_node.replid);
+    memset(repl_node.replid2, '0', 40);
+    repl_node.second_offset = -1;
+    repl_stream_init(&repl_node.stream, 0, (uint64_t)p->repl_backlog_size);
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct repl_shard *sh = &repl_node.shards[i];
+        if (repl_feed_init(&sh->feed) != 0)
+            return -ENOMEM;
+        rdb_buf_init(&sh->snapbuf);
+        rdb_encode_opts_init(&sh->enc);
+        repl_node.feedp[i] = &sh->feed;
+        store_set_removed_hook(server.stores[i], repl_store_removed, sh);
+    }
+    repl_merge_init(&repl_node.merge, repl_node.feedp, nworkers, &merge_ops, NULL);
+    server.workers[0]->internal = conn_create_internal(server.workers[0]);
+    atomic_store(&repl_node.lastsave, clock_real_ms() / 1000);
+    repl_node.no_replicas_since_ms = clock_real_ms();
+    return 0;
+}
+
+static void *merge_main(void *arg);
+
+void repl_start_thread(void)
+{
+    pthread_create(&repl_node.thread, NULL, merge_main, NULL);
+}
+
+static void sync_free(struct repl_sync *sy);
+
+void repl_teardown(void)
+{
+    atomic_store(&repl_node.stop, true);
+    pthread_join(repl_node.thread, NULL);
+    repl_merge_deinit(&repl_node.merge);
+    if (atomic_load(&repl_node.sync) != NULL)
+        sync_free(atomic_load(&repl_node.sync));
+    atomic_store(&repl_node.sync, NULL);
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        repl_feed_deinit(&repl_node.shards[i].feed);
+        rdb_buf_deinit(&repl_node.shards[i].snapbuf);
+    }
+    repl_stream_deinit(&repl_node.stream);
+    pthread_mutex_destroy(&repl_node.lock);
+}
+
+/* ---------------------------------------------------------------------------
+ * The write feed
+ *
+ * A write that executed on one shard goes to that shard's feed as it runs. A
+ * write that spans shards (a multi-key command in a transaction, an EXEC
+ * block) is collected while it runs and written at the end as one MULTI
+ * record with a part in every shard it held: the merge waits until every
+ * shard reached its part, so the stream has the whole of it in one place.
+ * ------------------------------------------------------------------------ */
+
+static inline bool feeding(void)
+{
+    return atomic_load_explicit(&repl_node.feeding, memory_order_relaxed);
+}
+
+static void record(struct worker *w, unsigned shard, int db, int argc, const struct resp_arg *argv)
+{
+    if (w->repl_collecting) {
+        size_t n = repl_resp_size(argc, argv);
+        struct feed_sub sub = { db, (uint32_t)n };
+        rdb_buf_reserve(&w->repl_collect, sizeof(sub) + n);
+        memcpy(w->repl_collect.p + w->repl_collect.len, &sub, sizeof(sub));
+        w->repl_collect.len += sizeof(sub);
+        repl_resp_write(w->repl_collect.p + w->repl_collect.len, argc, argv);
+        w->repl_collect.len += n;
+        return;
+    }
+    repl_feed_command(&repl_node.shards[shard].feed, db, argc, argv);
+}
+
+static void propagate(struct cmd_ctx *c, int argc, const struct resp_arg *argv)
+{
+    struct worker *w = c->worker;
+    record(w, w->id, c->db, argc, argv);
+}
+
+void repl_feed_write(struct worker *w, struct cmd_ctx *ctx)
+{
+    if (!ctx->propagated)
+        record(w, w->id, ctx->db, ctx->argc, ctx->argv);
+}
+
+void repl_collect_begin(struct worker *w)
+{
+    w->repl_collecting = true;
+    w->repl_collect.len = 0;
+}
+
+void repl_collect_end(struct worker *w, uint64_t shards, bool wrap)
+{
+    w->repl_collecting = false;
+    if (w->repl_collect.len == 0)
+        return;
+    uint64_t id = ((uint64_t)w->id << 56) | (++w->repl_txseq & ((1ull << 56) - 1));
+    unsigned nparts = (unsigned)__builtin_popcountll(shards);
+    for (unsigned s = 0; s < server.nworkers; s++) {
+        if (!(shards & (1ull << s)))
+            continue;
+        size_t len = s == w->id ? w->repl_collect.len : 0;
+        void *p = repl_feed_reserve(&repl_node.shards[s].feed, FEED_MULTI, 0, len);
+        if (len > 0)
+            memcpy(p, w->repl_collect.p, len);
+        struct feed_rec *h = repl_feed_last(&repl_node.shards[s].feed);
+        h->id = id;
+        h->nparts = (uint16_t)nparts;
+        h->flags = wrap ? FEED_WRAP : 0;
+    }
+    w->repl_collect.len = 0;
+}
+
+void *repl_propagate_fn(void)
+{
+    return feeding() && atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_PRIMARY
+               ? (void *)propagate
+               : NULL;
+}
+
+void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
+{
+    struct repl_shard *sh = arg;
+    if (!feeding() || atomic_load_explicit(&repl_node.role, memory_order_relaxed) != REPL_PRIMARY)
+        return;
+    struct worker *w = worker_self();
+    bool lazy = w != NULL && (evicted ? w->params.srv.lazyfree_lazy_eviction
+                                      : w->params.srv.lazyfree_lazy_expire);
+    size_t klen;
+    const char *key = kv_key(e, &klen);
+    struct resp_arg argv[2] = { { lazy ? (char *)"UNLINK" : (char *)"DEL", lazy ? 6u : 3u },
+                                { (char *)key, klen } };
+    repl_feed_command(&sh->feed, db, 2, argv);
+}
+
+/* ---------------------------------------------------------------------------
+ * Snapshots: each shard serialises its own store (store_snap_*) into RDB
+ * entry records on its feed; the merge thread assembles them.
+ * ------------------------------------------------------------------------ */
+
+static void snap_flush(struct repl_shard *sh)
+{
+    if (sh->snapbuf.len == 0)
+        return;
+    void *p = repl_feed_reserve(&sh->feed, FEED_RDB, sh->snapdb, sh->snapbuf.len);
+    memcpy(p, sh->snapbuf.p, sh->snapbuf.len);
+    sh->snapbuf.len = 0;
+}
+
+static void snap_emit(void *arg, int db, const struct kv *e)
+{
+    struct repl_shard *sh = arg;
+    int64_t exp = kv_expire(e);
+    if (exp >= 0 && exp < sh->now_ms)
+        return; /* already expired: a loading replica would drop it anyway */
+    if (db != sh->snapdb)
+        snap_flush(sh);
+    sh->snapdb = db;
+    size_t klen, vlen;
+    const char *key = kv_key(e, &klen);
+    const char *val = kv_val((struct kv *)e, &vlen);
+    rdb_encode_string(&sh->snapbuf, key, klen, val, vlen, exp, &sh->enc);
+    if (sh->snapbuf.len >= SNAPBUF_FLUSH)
+        snap_flush(sh);
+}
+
+/* ---------------------------------------------------------------------------
+ * Starting a snapshot: with every shard held, so that the cut is the same
+ * point in every shard's feed. c is the connection that asked (a replica, or
+ * a client running SAVE/BGSAVE); see repl_primary.c and repl_cmd.c.
+ * ------------------------------------------------------------------------ */
+
+struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const char *path)
+{
+    struct repl_sync *sy = mem_calloc(sizeof(*sy));
+    repl_stream_init(&sy->rdb, 0, 0);
+    sy->for_replicas = for_replicas;
+    sy->path = path ? mem_strdup(path) : NULL;
+    sy->db = -1;
+    sy->start_ms = w->now_ms;
+    sy->dirty_start = repl_dirty_total();
+    rdb_writer_init(&sy->wr, w->params.repl.rdbchecksum != 0);
+    rdb_buf_init(&sy->buf);
+    pthread_mutex_lock(&repl_node.lock);
+    sy->id = ++repl_node.next_sync_id;
+    atomic_store(&repl_node.sync, sy);
+    pthread_mutex_unlock(&repl_node.lock);
+    atomic_store(&repl_node.bgsave_running, path != NULL);
+    unsigned n = server.nworkers;
+    for (unsigned i = 0; i < n; i++) {
+        struct repl_shard *sh = &repl_node.shards[i];
+        repl_feed_reserve(&sh->feed, FEED_SNAP, -1, 0);
+        struct feed_rec *h = repl_feed_last(&sh->feed);
+        h->id = sy->id;
+        h->nparts = (uint16_t)n;
+        sh->snapping = true;
+        sh->snap_id = sy->id;
+        sh->snapdb = -1;
+        sh->now_ms = w->now_ms;
+        sh->enc.compress = w->params.repl.rdbcompression != 0;
+        store_snap_begin(server.stores[i], snap_emit, sh);
+    }
+    if (atomic_load(&repl_node.role) == REPL_REPLICA) {
+        /* A replica's stream is the primary's, appended as it is applied:
+         * with every shard held, what it holds is exactly what is applied. */
+        atomic_store(&sy->offset, repl_stream_end(&repl_node.stream));
+        atomic_store_explicit(&sy->offset_known, true, memory_order_release);
+    }
+    return sy;
+}
+
+void repl_hold_ready(struct worker *w, struct conn *c)
+{
+    if (c->replica != NULL)
+        repl_primary_hold_ready(w, c);
+    else
+        repl_save_hold_ready(w, c);
+}
+
+void repl_worker_cron(struct worker *w)
+{
+    repl_wait_cron(w);
+    repl_save_cron(w);
+    repl_link_cron(w);
+}
+
+void repl_worker_pass(struct worker *w)
+{
+    struct repl_shard *sh = &repl_node.shards[w->id];
+    if (sh->snapping) {
+        if (store_snap_active(w->store)) {
+            size_t queued = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
+            struct repl_sync *sy = atomic_load(&repl_node.sync);
+            bool throttle = sy != NULL && atomic_load_explicit(&sy->throttle, memory_order_relaxed);
+            if (!throttle && queued < FEED_QUEUE_MAX) {
+                sh->now_ms = w->now_ms;
+                store_snap_step(w->store, SNAP_STEP_ENTRIES);
+            }
+        }
+        if (!store_snap_active(w->store)) {
+            snap_flush(sh);
+            repl_feed_reserve(&sh->feed, FEED_RDB_END, -1, 0);
+            sh->snapping = false;
+        }
+    }
+    snap_flush(sh); /* chains saved before a write */
+    repl_feed_flush(&sh->feed);
+    repl_replicas_pass(w);
+}
+
+/* ---------------------------------------------------------------------------
+ * The merge thread
+ * ------------------------------------------------------------------------ */
+
+static void emit(void *arg, const void *p, size_t n)
+{
+    (void)arg;
+    repl_stream_append(&repl_node.stream, p, n);
+}
+
+/* Bytes of the RDB under assembly go to its readers and its file. */
+static void sync_out(struct repl_sync *sy, const void *p, size_t n)
+{
+    rdb_writer_update(&sy->wr, p, n);
+    if (sy->for_replicas)
+        repl_stream_append(&sy->rdb, p, n);
+    if (sy->file != NULL && fwrite(p, 1, n, sy->file) != n)
+        atomic_store(&sy->failed, true);
+}
+
+static void sync_out_buf(struct repl_sync *sy)
+{
+    if (sy->buf.len > 0)
+        sync_out(sy, sy->buf.p, sy->buf.len);
+    sy->buf.len = 0;
+}
+
+static void on_snap(void *arg, uint64_t id)
+{
+    (void)arg;
+    struct repl_sync *sy = atomic_load(&repl_node.sync);
+    if (sy == NULL || sy->id != id)
+        return;
+    if (!atomic_load(&sy->offset_known)) {
+        uint64_t at = repl_stream_end(&repl_node.stream);
+        atomic_store(&sy->offset, at);
+        /* replicas waiting for this snapshot continue from here */
+        pthread_mutex_lock(&repl_node.lock);
+        for (struct repl_replica *r = repl_node.replicas; r != NULL; r = r->next)
+            if (r->sync == sy && !r->stream_cur.registered)
+                repl_cursor_attach(&repl_node.stream, &r->stream_cur, at);
+        pthread_mutex_unlock(&repl_node.lock);
+        atomic_store_explicit(&sy->offset_known, true, memory_order_release);
+    }
+    if (sy->path != NULL) {
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%llu", sy->path, (int)getpid(),
+                 (unsigned long long)sy->id);
+        sy->file = fopen(tmp, "wb");
+        if (sy->file == NULL) {
+            log_warn("Failed opening the temp RDB file %s (in server root dir): %s", tmp,
+                     strerror(errno));
+            atomic_store(&sy->failed, true);
+        }
+    }
+    char replid[41];
+    pthread_mutex_lock(&repl_node.lock);
+    memcpy(replid, repl_node.replid, sizeof(replid));
+    pthread_mutex_unlock(&repl_node.lock);
+    struct mem_stats ms;
+    mem_stats(&ms);
+    struct rdb_aux_info aux = {
+        .redis_ver = SERVER_REDIS_VERSION,
+        .redis_bits = (int)(sizeof(void *) * 8),
+        .ctime = clock_real_ms() / 1000,
+        .used_mem = (long long)ms.allocated,
+        .repl_stream_db = 0,
+        .repl_id = replid,
+        .repl_offset = (long long)atomic_load(&sy->offset),
+        .aof_base = 0,
+    };
+    rdb_encode_header(&sy->buf, RDB_VERSION);
+    rdb_encode_aux_fields(&sy->buf, &aux);
+    sync_out_buf(sy);
+}
+
+static void on_rdb(void *arg, unsigned shard, int db, const void *p, size_t n)
+{
+    (void)arg;
+    (void)shard;
+    struct repl_sync *sy = atomic_load(&repl_node.sync);
+    if (sy == NULL)
+        return;
+    if (db != sy->db) {
+        rdb_encode_selectdb(&sy->buf, db);
+        sy->db = db;
+    }
+    sync_out_buf(sy);
+    sync_out(sy, p, n);
+}
+
+static void sync_finish(struct repl_sync *sy)
+{
+    rdb_writer_eof(&sy->wr, &sy->buf);
+    if (sy->for_replicas)
+        repl_stream_append(&sy->rdb, sy->buf.p, sy->buf.len);
+    if (sy->file != NULL && fwrite(sy->buf.p, 1, sy->buf.len, sy->file) != sy->buf.len)
+        atomic_store(&sy->failed, true);
+    sy->buf.len = 0;
+    if (sy->file != NULL) {
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%llu", sy->path, (int)getpid(),
+                 (unsigned long long)sy->id);
+        FILE *f = sy->file;
+        sy->file = NULL;
+        bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok &= fclose(f) == 0;
+        if (ok && !atomic_load(&sy->failed) && rename(tmp, sy->path) == 0) {
+            log_notice("DB saved on disk");
+            atomic_store(&repl_node.lastsave, clock_real_ms() / 1000);
+            atomic_store(&repl_node.dirty_saved, sy->dirty_start);
+            atomic_store(&repl_node.bgsave_status, 0);
+            atomic_fetch_add(&repl_node.rdb_saves, 1);
+        } else {
+            log_warn("Write error saving DB on disk: %s", strerror(errno));
+            unlink(tmp);
+            atomic_store(&sy->failed, true);
+            atomic_store(&repl_node.bgsave_status, -1);
+        }
+        atomic_store(&repl_node.last_bgsave_secs, (clock_real_ms() - sy->start_ms) / 1000);
+    } else if (sy->path != NULL) {
+        atomic_store(&repl_node.bgsave_status, -1);
+    }
+    atomic_store(&repl_node.bgsave_running, false);
+    atomic_store_explicit(&sy->done, true, memory_order_release);
+}
+
+static void on_rdb_end(void *arg, unsigned shard)
+{
+    (void)arg;
+    (void)shard;
+    struct repl_sync *sy = atomic_load(&repl_node.sync);
+    if (sy == NULL)
+        return;
+    sync_out_buf(sy);
+    if (++sy->shards_done == server.nworkers)
+        sync_finish(sy);
+}
+
+static const struct repl_merge_ops merge_ops = { emit, on_snap, on_rdb, on_rdb_end };
+
+static void sync_free(struct repl_sync *sy)
+{
+    if (sy->file != NULL)
+        fclose(sy->file);
+    repl_stream_deinit(&sy->rdb);
+    rdb_buf_deinit(&sy->buf);
+    mem_free(sy->path);
+    mem_free(sy);
+}
+
+/* Retire a finished sync once its last reader is done with it. */
+static void sync_housekeeping(void)
+{
+    struct repl_sync *sy = atomic_load(&repl_node.sync);
+    if (sy == NULL)
+        return;
+    if (sy->for_replicas && !atomic_load(&sy->keep_all)) {
+        repl_stream_trim(&sy->rdb);
+        atomic_store_explicit(&sy->throttle, sy->rdb.bytes > RDB_UNREAD_MAX, memory_order_relaxed);
+    }
+    if (atomic_load_explicit(&sy->done, memory_order_acquire) && atomic_load(&sy->readers) == 0) {
+        pthread_mutex_lock(&repl_node.lock);
+        atomic_store(&repl_node.sync, NULL);
+        pthread_mutex_unlock(&repl_node.lock);
+        sync_free(sy);
+    }
+}
+
+/* Once a second: replicas in good standing (min-replicas-*), the backlog's TTL. */
+static void replicas_housekeeping(int64_t now_ms, long long max_lag)
+{
+    int good = 0, total = 0;
+    pthread_mutex_lock(&repl_node.lock);
+    for (struct repl_replica *r = repl_node.replicas; r != NULL; r = r->next) {
+        total++;
+        if (atomic_load(&r->state) == RSTATE_ONLINE &&
+            (now_ms - atomic_load(&r->ack_time_ms)) / 1000 <= max_lag)
+            good++;
+    }
+    pthread_mutex_unlock(&repl_node.lock);
+    atomic_store(&repl_node.good_replicas, good);
+    if (total > 0)
+        repl_node.no_replicas_since_ms = now_ms;
+}
+
+static const char ping_cmd[] = "*1\r\n$4\r\nPING\r\n";
+static const char getack_cmd[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+
+static void *merge_main(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "pollux-repl");
+    mem_thread_arena_setup();
+    int64_t last_second = 0, last_ping = clock_real_ms();
+    long long ping_period = 10, max_lag = 10, backlog = 1 << 20;
+    unsigned idle = 0;
+    while (!atomic_load_explicit(&repl_node.stop, memory_order_relaxed)) {
+        int64_t now_ms = clock_real_ms();
+        bool primary = atomic_load(&repl_node.role) == REPL_PRIMARY;
+        pthread_mutex_lock(&producer_lock);
+        repl_node.merge.discard = !primary;
+        if (atomic_exchange(&repl_node.reselect, false))
+            repl_merge_reselect(&repl_node.merge);
+        size_t n = repl_merge_run(&repl_node.merge);
+        /* where the writes end: WAIT's target, without the PINGs and GETACKs below */
+        if (n > 0)
+            atomic_store_explicit(&repl_node.data_end, repl_stream_end(&repl_node.stream),
+                                  memory_order_release);
+        if (primary && atomic_load(&repl_node.nreplicas) > 0) {
+            if (atomic_exchange(&repl_node.getack, false)) {
+                repl_stream_append(&repl_node.stream, getack_cmd, sizeof(getack_cmd) - 1);
+                n++;
+            }
+            if (now_ms - last_ping >= ping_period * 1000) {
+                repl_stream_append(&repl_node.stream, ping_cmd, sizeof(ping_cmd) - 1);
+                last_ping = now_ms;
+            }
+        } else {
+            last_ping = now_ms;
+        }
+        pthread_mutex_unlock(&producer_lock);
+        for (unsigned i = 0; i < server.nworkers; i++)
+            atomic_store_explicit(&repl_node.merged[i], repl_node.merge.consumed[i],
+                                  memory_order_release);
+        sync_housekeeping();
+        if (now_ms / 100 != last_second / 100) {
+            /* Ten times a second: parameters, the backlog window, replicas' standing. */
+            pthread_mutex_lock(&config.lock);
+            ping_period = config.p.repl.repl_ping_replica_period;
+            max_lag = config.p.repl.min_replicas_max_lag;
+            long long size = config.p.repl.repl_backlog_size;
+            long long ttl = config.p.repl.repl_backlog_ttl;
+            pthread_mutex_unlock(&config.lock);
+            if (size != backlog) {
+                backlog = size;
+                repl_stream_set_window(&repl_node.stream, (uint64_t)size);
+            }
+            /* A primary without replicas for repl-backlog-ttl seconds lets the backlog go
+             * (it keeps feeding, so a later replica still gets a consistent stream). */
+            if (primary && ttl > 0 && atomic_load(&repl_node.nreplicas) == 0 &&
+                atomic_load(&repl_node.backlog_active) &&
+                now_ms - repl_node.no_replicas_since_ms > ttl * 1000) {
+                atomic_store(&repl_node.backlog_active, false);
+                log_notice("Replication backlog freed after %lld seconds without replicas", ttl);
+            }
+            repl_stream_trim(&repl_node.stream);
+            replicas_housekeeping(now_ms, max_lag);
+            last_second = now_ms;
+        }
+        if (n > 0) {
+            idle = 0;
+            continue;
+        }
+        /* Sleep a little when idle: 50 us at first, up to 1 ms; 10 ms while nothing
+         * replicates (no replica ever asked, no snapshot), so an idle node costs nothing. */
+        idle = idle < 20 ? idle + 1 : idle;
+        bool quiet = !atomic_load(&repl_node.feeding) && atomic_load(&repl_node.sync) == NULL;
+        struct timespec ts = { 0, quiet ? 10000000L : (long)(idle * 50000) };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+uint64_t repl_dirty_total(void)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; i < server.nworkers; i++)
+        t += atomic_load_explicit(&server.workers[i]->dirty, memory_order_relaxed);
+    return t;
+}
+
+/* The link to a primary appends what it applied (repl_replica.c). */
+void repl_stream_lock(void)
+{
+    pthread_mutex_lock(&producer_lock);
+}
+
+void repl_stream_unlock(void)
+{
+    pthread_mutex_unlock(&producer_lock);
+}
+
+/* ---------------------------------------------------------------------------
+ * What replicas refuse, and what a primary refuses without enough replicas
+ * ------------------------------------------------------------------------ */
+
+bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
+{
+    if (c->flags & CONN_MASTER)
+        return true;
+    if (unlikely(atomic_load_explicit(&repl_node.loading, memory_order_relaxed)) &&
+        !(d->flags & CMD_LOADING)) {
+        reply_error(&c->out, "LOADING Redis is loading the dataset in memory");
+        return false;
+    }
+    struct worker *w = c->w;
+    if (atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA) {
+        if ((d->flags & CMD_WRITE) && w->params.repl.replica_read_only) {
+            if (w->params.repl.close_on_slave_write) {
+                /* the client reconnects, and finds the primary (close-on-replica-write) */
+                c->flags |= CONN_CLOSE_ASAP;
+                conn_want_flush(c);
+            }
+            reply_error(&c->out, ERR_READONLY);
+            return false;
+        }
+        if (!w->params.repl.replica_serve_stale_data && !(d->flags & CMD_STALE) &&
+            atomic_load_explicit(&repl_node.link_state, memory_order_relaxed) != LINK_CONNECTED) {
+            reply_error(&c->out, "MASTERDOWN Link with MASTER is down and "
+                                 "replica-serve-stale-data is set to 'no'.");
+            return false;
+        }
+        return true;
+    }
+    if ((d->flags & CMD_WRITE) && w->params.repl.min_replicas_to_write > 0 &&
+        w->params.repl.min_replicas_max_lag > 0 &&
+        atomic_load_explicit(&repl_node.good_replicas, memory_order_relaxed) <
+            w->params.repl.min_replicas_to_write) {
+        reply_error(&c->out, "NOREPLICAS Not enough good replicas to write.");
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * Dump files at start and at shutdown (no worker runs: one thread does all)
+ * ------------------------------------------------------------------------ */
+
+struct load_ctx {
+    uint64_t keys, expired;
+    int64_t now_ms;
+    bool primary;
+    char replid[41];
+    long long offset;
+    bool have_id, have_offset;
+};
+
+static int load_aux(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    struct load_ctx *l = arg;
+    if (klen == 7 && memcmp(key, "repl-id", 7) == 0 && vlen == 40) {
+        memcpy(l->replid, val, 40);
+        l->replid[40] = '\0';
+        l->have_id = true;
+    } else if (klen == 11 && memcmp(key, "repl-offset", 11) == 0) {
+        l->have_offset = util_str2ll(val, vlen, &l->offset) && l->offset >= 0;
+    }
+    return 0;
+}
+
+static int load_entry(void *arg, int db, const char *key, size_t klen, const char *val, size_t vlen,
+                      int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    struct load_ctx *l = arg;
+    (void)lru_idle, (void)lfu_freq;
+    if (l->primary && expire_ms >= 0 && expire_ms < l->now_ms) {
+        l->expired++; /* a primary drops what expired while it was down, as Redis does */
+        return 0;
+    }
+    struct store *s = server.stores[cmd_key_shard(key, klen, server.nworkers)];
+    if (db >= store_databases(s))
+        return 0;
+    struct skey k;
+    skey_init(&k, key, klen);
+    store_set(s, db, &k, val, vlen, cmd_string_encoding(val, vlen), expire_ms, 0);
+    l->keys++;
+    return 0;
+}
+
+int repl_load_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0; /* no dump: an empty dataset, as Redis starts */
+    int64_t t0 = clock_real_ms();
+    struct load_ctx l = { .now_ms = t0, .primary = atomic_load(&repl_node.role) == REPL_PRIMARY };
+    struct rdb_callbacks cb = { .aux = load_aux, .string = load_entry };
+    struct rdb_parser_opts opts = { .databases = store_databases(server.stores[0]) };
+    struct rdb_parser p;
+    rdb_parser_init(&p, &cb, &l, &opts);
+    char buf[1 << 16];
+    int rc = RDB_OK;
+    size_t n;
+    while (rc == RDB_OK && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        size_t used;
+        rc = rdb_parser_feed(&p, buf, n, &used);
+    }
+    if (rc == RDB_OK)
+        rc = rdb_parser_finish(&p);
+    fclose(f);
+    if (rc != RDB_DONE) {
+        log_warn("Short read or OOM loading DB. Unrecoverable error, aborting now. (%s: %s)", path,
+                 p.err[0] ? p.err : "truncated");
+        rdb_parser_deinit(&p);
+        return -1;
+    }
+    rdb_parser_deinit(&p);
+    atomic_store(&repl_node.load_keys, l.keys);
+    atomic_store(&repl_node.load_expired, l.expired);
+    if (l.have_id && l.have_offset) {
+        /* The history this dataset belongs to: a restarted replica continues it with PSYNC. */
+        memcpy(repl_node.replid, l.replid, sizeof(repl_node.replid));
+        repl_stream_reset(&repl_node.stream, (uint64_t)l.offset);
+        atomic_store(&repl_node.master_applied_offset, (uint64_t)l.offset);
+        atomic_store(&repl_node.master_read_offset, (uint64_t)l.offset);
+    }
+    log_notice("DB loaded from disk: %.3f seconds (%llu keys, %llu expired)",
+               (double)(clock_real_ms() - t0) / 1000, (unsigned long long)l.keys,
+               (unsigned long long)l.expired);
+    return 0;
+}
+
+struct save_ctx {
+    FILE *f;
+    struct rdb_writer wr;
+    struct rdb_buf b;
+    int db;
+    int64_t now_ms;
+    bool failed;
+};
+
+static void save_flush(struct save_ctx *s)
+{
+    rdb_writer_update(&s->wr, s->b.p, s->b.len);
+    if (s->b.len > 0 && fwrite(s->b.p, 1, s->b.len, s->f) != s->b.len)
+        s->failed = true;
+    s->b.len = 0;
+}
+
+static void save_entry(void *arg, int db, const struct kv *e)
+{
+    struct save_ctx *s = arg;
+    int64_t exp = kv_expire(e);
+    if (exp >= 0 && exp < s->now_ms)
+        return;
+    if (db != s->db) {
+        rdb_encode_selectdb(&s->b, db);
+        s->db = db;
+    }
+    size_t klen, vlen;
+    const char *key = kv_key(e, &klen);
+    const char *val = kv_val((struct kv *)e, &vlen);
+    rdb_encode_string(&s->b, key, klen, val, vlen, exp, NULL);
+    if (s->b.len >= SNAPBUF_FLUSH)
+        save_flush(s);
+}
+
+int repl_save_now(const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "temp-%d.rdb", (int)getpid());
+    struct save_ctx s = { .db = -1, .now_ms = clock_real_ms() };
+    s.f = fopen(tmp, "wb");
+    if (s.f == NULL) {
+        log_warn("Failed opening the temp RDB file %s (in server root dir): %s", tmp,
+                 strerror(errno));
+        return -1;
+    }
+    rdb_writer_init(&s.wr, config.p.repl.rdbchecksum != 0);
+    rdb_buf_init(&s.b);
+    struct mem_stats ms;
+    mem_stats(&ms);
+    struct rdb_aux_info aux = {
+        .redis_ver = SERVER_REDIS_VERSION,
+        .redis_bits = (int)(sizeof(void *) * 8),
+        .ctime = s.now_ms / 1000,
+        .used_mem = (long long)ms.allocated,
+        .repl_id = repl_node.replid,
+        .repl_offset = (long long)repl_stream_end(&repl_node.stream),
+    };
+    rdb_encode_header(&s.b, RDB_VERSION);
+    rdb_encode_aux_fields(&s.b, &aux);
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        store_snap_begin(server.stores[i], save_entry, &s);
+        while (store_snap_active(server.stores[i]))
+            store_snap_step(server.stores[i], 1u << 20);
+        save_flush(&s);
+    }
+    save_flush(&s);
+    rdb_writer_eof(&s.wr, &s.b);
+    bool ok = fwrite(s.b.p, 1, s.b.len, s.f) == s.b.len && !s.failed;
+    ok &= fflush(s.f) == 0 && fsync(fileno(s.f)) == 0;
+    ok &= fclose(s.f) == 0;
+    rdb_buf_deinit(&s.b);
+    if (!ok || rename(tmp, path) != 0) {
+        log_warn("Write error saving DB on disk: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    log_notice("DB saved on disk");
+    return 0;
+}

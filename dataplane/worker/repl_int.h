@@ -1,0 +1,33 @@
+/* Shared between repl.c, repl_primary.c, repl_replica.c and repl_cmd.c; nothing else. */
+#ifndef POLLUX_REPL_INT_H
+#define POLLUX_REPL_INT_H
+
+#include "cmd.h"
+#include "repl.h"
+
+/* With every shard held: a snapshot for replicas (path NULL) or a dump file. */
+struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const char *path);
+/* The propagate callback for handlers when the node feeds replicas, else NULL. */
+void *repl_propagate_fn(void);
+/* The stream's producer lock (merge thread, or the link on a replica). */
+void repl_stream_lock(void);
+void repl_stream_unlock(void);
+
+/* repl_primary.c */
+extern const struct cmd_def repl_primary_table[];
+void repl_primary_hold_ready(struct worker *w, struct conn *c);
+void repl_replicas_pass(struct worker *w);
+void repl_wait_cron(struct worker *w);
+const char *repl_rstate_name(int state);
+
+/* repl_replica.c */
+extern const struct cmd_def repl_replica_table[];
+void repl_link_send_ack(struct conn *c);
+void repl_link_cron(struct worker *w);
+
+/* repl_cmd.c */
+extern const struct cmd_def repl_cmd_table[];
+void repl_save_hold_ready(struct worker *w, struct conn *c);
+void repl_save_cron(struct worker *w);
+
+#endif

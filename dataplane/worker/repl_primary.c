@@ -1,0 +1,539 @@
+/*
+ * The primary side: REPLCONF, PSYNC and SYNC, the connections of replicas
+ * (full sync with a diskless RDB, then the stream), and WAIT.
+ *
+ * A replica's connection stays on the worker that accepted it, as any
+ * client. Once it asked for PSYNC its output comes, after whatever replies
+ * are queued, straight from shared blocks: the RDB of its full sync, then
+ * the replication stream from the position it continues at. The worker
+ * writes them with writev from the blocks themselves; nothing is copied per
+ * replica.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "repl.h"
+#include "repl_int.h"
+#include "server.h"
+#include "util.h"
+#include "worker.h"
+
+static const char *const rstate_names[] = { "wait_bgsave", "wait_bgsave", "send_bulk", "online" };
+
+const char *repl_rstate_name(int state)
+{
+    return state >= 0 && state <= RSTATE_ONLINE ? rstate_names[state] : "?";
+}
+
+/* ---------------------------------------------------------------------------
+ * Commands
+ * ------------------------------------------------------------------------ */
+
+static void cmd_replconf(struct cmd_ctx *c)
+{
+    struct conn *cl = c->client;
+    if ((c->argc % 2) == 0) {
+        cmd_reply_arity(c);
+        return;
+    }
+    for (int j = 1; j < c->argc; j += 2) {
+        const struct resp_arg *opt = &c->argv[j], *val = &c->argv[j + 1];
+        if (util_strcaseeq(opt->ptr, opt->len, "listening-port")) {
+            long long port;
+            if (!cmd_arg_ll(c, j + 1, &port))
+                return;
+            cl->repl_port = (int)port;
+        } else if (util_strcaseeq(opt->ptr, opt->len, "ip-address")) {
+            size_t n = MIN(val->len, sizeof(cl->repl_ip) - 1);
+            memcpy(cl->repl_ip, val->ptr, n);
+            cl->repl_ip[n] = '\0';
+        } else if (util_strcaseeq(opt->ptr, opt->len, "capa")) {
+            if (util_strcaseeq(val->ptr, val->len, "eof"))
+                cl->repl_capa_eof = true;
+            else if (util_strcaseeq(val->ptr, val->len, "psync2"))
+                cl->repl_capa_psync2 = true;
+        } else if (util_strcaseeq(opt->ptr, opt->len, "ack")) {
+            /* From a replica, no reply: the offset it has processed. */
+            long long off;
+            if (cl->replica == NULL || !util_str2ll(val->ptr, val->len, &off))
+                return;
+            struct repl_replica *r = cl->replica;
+            if ((uint64_t)off > atomic_load(&r->ack))
+                atomic_store(&r->ack, (uint64_t)off);
+            atomic_store(&r->ack_time_ms, c->now_ms);
+            return;
+        } else if (util_strcaseeq(opt->ptr, opt->len, "getack")) {
+            if (cl->flags & CONN_MASTER)
+                repl_link_send_ack(cl);
+            return;
+        } else if (util_strcaseeq(opt->ptr, opt->len, "rdb-only") ||
+                   util_strcaseeq(opt->ptr, opt->len, "rdb-filter-only")) {
+            /* accepted, as Redis 7 does; Pollux always sends the whole */
+        } else {
+            int n = opt->len > 128 ? 128 : (int)opt->len;
+            reply_errorf(c->reply, "ERR Unrecognized REPLCONF option: %.*s", n, opt->ptr);
+            return;
+        }
+    }
+    reply_ok(c->reply);
+}
+
+/* Make c a replica's connection, registered for INFO, ROLE and WAIT. */
+static struct repl_replica *become_replica(struct cmd_ctx *c, struct conn *cl)
+{
+    struct worker *w = c->worker;
+    struct repl_replica *r = mem_calloc(sizeof(*r));
+    r->id = cl->id;
+    if (cl->repl_ip[0] != '\0') {
+        snprintf(r->ip, sizeof(r->ip), "%s", cl->repl_ip);
+    } else {
+        snprintf(r->ip, sizeof(r->ip), "%s", cl->peer);
+        char *colon = strrchr(r->ip, ':');
+        if (colon != NULL)
+            *colon = '\0';
+    }
+    r->port = cl->repl_port;
+    r->eof_capa = cl->repl_capa_eof;
+    r->conn = cl;
+    r->kick_gen = atomic_load(&repl_node.kick_gen);
+    atomic_init(&r->ack_time_ms, c->now_ms);
+    for (int i = 0; i < 40; i++)
+        r->mark[i] = "0123456789abcdef"[util_rand64() & 15];
+    cl->replica = r;
+    cl->replica_next = w->replica_conns;
+    w->replica_conns = cl;
+    pthread_mutex_lock(&repl_node.lock);
+    r->next = repl_node.replicas;
+    repl_node.replicas = r;
+    pthread_mutex_unlock(&repl_node.lock);
+    atomic_fetch_add(&repl_node.nreplicas, 1);
+    return r;
+}
+
+/* Whether `id` at position `pos` (the next byte wanted) continues our history. */
+static bool can_continue(const char *id, size_t idlen, long long pos, char *replid_out)
+{
+    bool ok = false;
+    pthread_mutex_lock(&repl_node.lock);
+    memcpy(replid_out, repl_node.replid, 41);
+    if (atomic_load(&repl_node.backlog_active) && idlen == 40 && pos >= 0) {
+        if (memcmp(id, repl_node.replid, 40) == 0)
+            ok = true;
+        else if (memcmp(id, repl_node.replid2, 40) == 0 && pos <= repl_node.second_offset)
+            ok = true;
+    }
+    pthread_mutex_unlock(&repl_node.lock);
+    return ok;
+}
+
+static void psync_generic(struct cmd_ctx *c, bool legacy)
+{
+    struct conn *cl = c->client;
+    if (cl->replica != NULL)
+        return; /* already a replica: ignore, as Redis does */
+    if (atomic_load(&repl_node.role) == REPL_REPLICA &&
+        atomic_load(&repl_node.link_state) != LINK_CONNECTED) {
+        reply_error(c->reply, "NOMASTERLINK Can't SYNC while not connected with my master");
+        return;
+    }
+    long long want = -1;
+    const char *id = "?";
+    size_t idlen = 1;
+    if (!legacy) {
+        id = c->argv[1].ptr;
+        idlen = c->argv[1].len;
+        if (!util_str2ll(c->argv[2].ptr, c->argv[2].len, &want)) {
+            reply_error(c->reply, ERR_NOT_INTEGER);
+            return;
+        }
+    }
+    char replid[41];
+    bool partial = !legacy && can_continue(id, idlen, want - 1, replid);
+    struct repl_replica *r = become_replica(c, cl);
+    if (legacy) {
+        r->eof_capa = false;
+        r->legacy = true;
+    }
+    if (partial && repl_cursor_attach(&repl_node.stream, &r->stream_cur, (uint64_t)want - 1) == 0) {
+        r->start = (uint64_t)want - 1;
+        atomic_store(&r->state, RSTATE_ONLINE);
+        char line[64];
+        int n = cl->repl_capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", replid)
+                                     : snprintf(line, sizeof(line), "+CONTINUE\r\n");
+        reply_raw(c->reply, line, (size_t)n);
+        atomic_fetch_add(&repl_node.sync_partial_ok, 1);
+        log_notice("Partial resynchronization request from %s:%d accepted. Sending %llu bytes of "
+                   "backlog starting from offset %lld.",
+                   r->ip, r->port,
+                   (unsigned long long)(repl_stream_end(&repl_node.stream) - r->start), want);
+        return;
+    }
+    if (!legacy && !(idlen == 1 && id[0] == '?')) {
+        atomic_fetch_add(&repl_node.sync_partial_err, 1);
+        log_notice("Partial resynchronization not accepted: Replication ID mismatch or offset "
+                   "out of range (replica asked for '%.*s' offset %lld)",
+                   (int)MIN(idlen, 40), id, want);
+    }
+    atomic_fetch_add(&repl_node.sync_full, 1);
+    atomic_store(&r->state, RSTATE_WAIT_SYNC);
+    log_notice("Replica %s:%d asks for synchronization; full resync", r->ip, r->port);
+}
+
+static void cmd_psync(struct cmd_ctx *c)
+{
+    psync_generic(c, false);
+}
+
+static void cmd_sync(struct cmd_ctx *c)
+{
+    psync_generic(c, true);
+}
+
+/* ---------------------------------------------------------------------------
+ * Full sync: the hold that starts the snapshot, then the transfer
+ * ------------------------------------------------------------------------ */
+
+/* With every shard held for replica connection cl: start or join a snapshot. */
+void repl_primary_hold_ready(struct worker *w, struct conn *cl)
+{
+    struct repl_replica *r = cl->replica;
+    if (atomic_load(&r->state) != RSTATE_WAIT_SYNC)
+        return;
+    struct repl_sync *sy = NULL;
+    pthread_mutex_lock(&repl_node.lock);
+    struct repl_sync *cur = atomic_load(&repl_node.sync);
+    bool join = cur != NULL && cur->for_replicas && !atomic_load(&cur->offset_known);
+    pthread_mutex_unlock(&repl_node.lock);
+    if (join) {
+        sy = cur;
+    } else if (cur == NULL) {
+        /* The first replica ever: from now on every shard feeds the stream. */
+        if (!atomic_load(&repl_node.feeding))
+            atomic_store(&repl_node.feeding, true);
+        atomic_store(&repl_node.backlog_active, true);
+        sy = repl_sync_begin(w, true, NULL);
+    } else {
+        return; /* another snapshot is running: try again when it is done */
+    }
+    pthread_mutex_lock(&repl_node.lock);
+    r->sync = sy;
+    atomic_fetch_add(&sy->readers, 1);
+    if (!r->eof_capa) /* the length goes first: keep it all until it is known */
+        atomic_store(&sy->keep_all, true);
+    repl_cursor_attach(&sy->rdb, &r->rdb_cur, 0);
+    if (atomic_load(&sy->offset_known) && !r->stream_cur.registered) {
+        /* a replica's snapshot: the offset was fixed under this very hold */
+        repl_cursor_attach(&repl_node.stream, &r->stream_cur, atomic_load(&sy->offset));
+    }
+    pthread_mutex_unlock(&repl_node.lock);
+    atomic_store(&r->state, RSTATE_WAIT_OFFSET);
+    log_notice("Starting a snapshot for replication (diskless, %u shards)", server.nworkers);
+}
+
+/* The snapshot is done with r (finished, failed, or r is closing). */
+static void leave_sync(struct repl_replica *r)
+{
+    pthread_mutex_lock(&repl_node.lock); /* the merge thread reads r->sync under it */
+    struct repl_sync *sy = r->sync;
+    r->sync = NULL;
+    pthread_mutex_unlock(&repl_node.lock);
+    if (sy == NULL)
+        return;
+    repl_cursor_detach(&sy->rdb, &r->rdb_cur);
+    atomic_fetch_sub(&sy->readers, 1);
+}
+
+/*
+ * Write what a replica connection has from its sources, once c->out is empty.
+ * @return 1 when it queued bytes into c->out (write them, then call again),
+ *         0 when there is nothing to write now or the socket is full,
+ *         -1 when the connection must close.
+ */
+int repl_replica_write(struct conn *c)
+{
+    struct repl_replica *r = c->replica;
+    struct worker *w = c->w;
+    for (;;) {
+        int state = atomic_load_explicit(&r->state, memory_order_relaxed);
+        struct repl_cursor *cur;
+        struct repl_sync *sy = r->sync;
+        if (state == RSTATE_WAIT_SYNC) {
+            return 0;
+        } else if (state == RSTATE_WAIT_OFFSET) {
+            if (!atomic_load_explicit(&sy->offset_known, memory_order_acquire))
+                return 0;
+            if (!r->eof_capa && !atomic_load_explicit(&sy->done, memory_order_acquire))
+                return 0; /* a legacy replica needs the length first */
+            uint64_t off = atomic_load(&sy->offset);
+            r->start = off;
+            char line[160];
+            int n = 0;
+            if (!r->legacy) {
+                char replid[41];
+                pthread_mutex_lock(&repl_node.lock);
+                memcpy(replid, repl_node.replid, sizeof(replid));
+                pthread_mutex_unlock(&repl_node.lock);
+                n = snprintf(line, sizeof(line), "+FULLRESYNC %s %llu\r\n", replid,
+                             (unsigned long long)off);
+            }
+            if (r->eof_capa)
+                n += snprintf(line + n, sizeof(line) - (size_t)n, "$EOF:%.40s\r\n", r->mark);
+            else
+                n += snprintf(line + n, sizeof(line) - (size_t)n, "$%llu\r\n",
+                              (unsigned long long)repl_stream_end(&sy->rdb));
+            reply_raw(&c->out, line, (size_t)n);
+            atomic_store(&r->state, RSTATE_SEND_RDB);
+            return 1;
+        } else if (state == RSTATE_SEND_RDB) {
+            if (atomic_load_explicit(&sy->failed, memory_order_acquire))
+                return -1;
+            cur = &r->rdb_cur;
+            if (atomic_load_explicit(&sy->done, memory_order_acquire) &&
+                cur->pos == repl_stream_end(&sy->rdb)) {
+                leave_sync(r);
+                atomic_store(&r->state, RSTATE_ONLINE);
+                atomic_store(&r->ack_time_ms, w->now_ms);
+                log_notice("Synchronization with replica %s:%d succeeded", r->ip, r->port);
+                if (r->eof_capa) {
+                    reply_raw(&c->out, r->mark, 40);
+                    return 1;
+                }
+                continue;
+            }
+        } else {
+            cur = &r->stream_cur;
+        }
+        struct iovec iov[16];
+        int n = repl_cursor_peek(cur, iov, 16);
+        if (n == 0)
+            return 0;
+        size_t want = 0;
+        for (int i = 0; i < n; i++)
+            want += iov[i].iov_len;
+        ssize_t wr = writev(c->fd, iov, n);
+        w->stats.writes++;
+        if (wr < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return 0;
+            return -1;
+        }
+        w->stats.net_output_bytes += (uint64_t)wr;
+        atomic_fetch_add_explicit(&repl_node.repl_out_bytes, (uint64_t)wr, memory_order_relaxed);
+        repl_cursor_advance(cur, (size_t)wr);
+        if ((size_t)wr < want)
+            return 0;
+    }
+}
+
+/* Whether a replica connection has bytes its sources could write now. */
+bool repl_replica_pending(struct conn *c)
+{
+    struct repl_replica *r = c->replica;
+    int state = atomic_load_explicit(&r->state, memory_order_relaxed);
+    struct iovec iov[1];
+    switch (state) {
+    case RSTATE_WAIT_SYNC:
+        return false;
+    case RSTATE_WAIT_OFFSET:
+        return atomic_load_explicit(&r->sync->offset_known, memory_order_acquire) &&
+               (r->eof_capa || atomic_load_explicit(&r->sync->done, memory_order_acquire));
+    case RSTATE_SEND_RDB:
+        return repl_cursor_peek(&r->rdb_cur, iov, 1) > 0 ||
+               atomic_load_explicit(&r->sync->done, memory_order_acquire);
+    default:
+        return repl_cursor_peek(&r->stream_cur, iov, 1) > 0;
+    }
+}
+
+/* Every pass: start the syncs replicas wait for, flush those with something to send. */
+void repl_replicas_pass(struct worker *w)
+{
+    long long limit = w->params.repl.repl_output_limit;
+    for (struct conn *c = w->replica_conns; c != NULL; c = c->replica_next) {
+        struct repl_replica *r = c->replica;
+        if (c->flags & (CONN_ZOMBIE | CONN_CLOSE_ASAP))
+            continue;
+        if (r->kick_gen != atomic_load_explicit(&repl_node.kick_gen, memory_order_relaxed)) {
+            /* this node's history changed under it (a new primary): it must resync */
+            c->flags |= CONN_CLOSE_ASAP;
+            conn_want_flush(c);
+            continue;
+        }
+        int state = atomic_load_explicit(&r->state, memory_order_relaxed);
+        if (state == RSTATE_WAIT_SYNC) {
+            if (!(c->flags & (CONN_SYNC_START | CONN_TX_QUEUED)) &&
+                atomic_load(&repl_node.sync) == NULL) {
+                c->flags |= CONN_SYNC_START;
+                worker_tx_begin(w, c,
+                                server.nworkers == 64 ? ~0ull : (1ull << server.nworkers) - 1);
+            }
+            continue;
+        }
+        if (r->stream_cur.registered && limit > 0 &&
+            repl_cursor_lag(&repl_node.stream, &r->stream_cur) > (uint64_t)limit) {
+            log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
+                     "buffer limits.",
+                     (unsigned long long)c->id, c->peer);
+            c->flags |= CONN_CLOSE_ASAP;
+            conn_want_flush(c);
+            continue;
+        }
+        if (!(c->flags & CONN_WANT_WRITE) && repl_replica_pending(c))
+            conn_want_flush(c);
+    }
+}
+
+void repl_conn_closed(struct conn *c)
+{
+    struct repl_replica *r = c->replica;
+    if (r == NULL)
+        return;
+    struct worker *w = c->w;
+    for (struct conn **pp = &w->replica_conns; *pp != NULL; pp = &(*pp)->replica_next) {
+        if (*pp == c) {
+            *pp = c->replica_next;
+            break;
+        }
+    }
+    /* Out of the registry first: the merge thread attaches cursors of registered replicas. */
+    pthread_mutex_lock(&repl_node.lock);
+    for (struct repl_replica **pp = &repl_node.replicas; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&repl_node.lock);
+    leave_sync(r);
+    repl_cursor_detach(&repl_node.stream, &r->stream_cur);
+    atomic_fetch_sub(&repl_node.nreplicas, 1);
+    log_notice("Connection with replica %s:%d lost.", r->ip, r->port);
+    c->replica = NULL;
+    mem_free(r);
+}
+
+/* ---------------------------------------------------------------------------
+ * WAIT numreplicas timeout
+ *
+ * Three stages, checked every millisecond: the client's forwarded writes
+ * come back; the merge consumes every feed record that existed then; the
+ * replicas acknowledge the stream position the merge had reached.
+ * ------------------------------------------------------------------------ */
+
+static int acked_at(uint64_t offset)
+{
+    int n = 0;
+    pthread_mutex_lock(&repl_node.lock);
+    for (struct repl_replica *r = repl_node.replicas; r != NULL; r = r->next)
+        if (atomic_load(&r->state) == RSTATE_ONLINE && atomic_load(&r->ack) >= offset)
+            n++;
+    pthread_mutex_unlock(&repl_node.lock);
+    return n;
+}
+
+static void cmd_wait(struct cmd_ctx *c)
+{
+    long long want, timeout;
+    if (atomic_load(&repl_node.role) == REPL_REPLICA) {
+        reply_error(c->reply, "ERR WAIT cannot be used with replica instances. Please also note "
+                              "that since Redis 4.0 if a replica is configured to be writable "
+                              "(which is not the default) writes to replicas are just local and "
+                              "are not propagated.");
+        return;
+    }
+    if (!cmd_arg_ll(c, 1, &want) || !cmd_arg_ll(c, 2, &timeout))
+        return;
+    if (timeout < 0) {
+        reply_error(c->reply, "ERR timeout is negative");
+        return;
+    }
+    struct conn *cl = c->client;
+    struct worker *w = c->worker;
+    if (cl->multi != NULL) {
+        /* inside EXEC: answer at once, as Redis does */
+        reply_int(c->reply, acked_at(repl_stream_end(&repl_node.stream)));
+        return;
+    }
+    cl->flags |= CONN_WAITING | CONN_BLOCKED;
+    cl->block_deadline_ms = timeout ? c->now_ms + timeout : 0;
+    cl->wait_numreplicas = want > INT32_MAX ? INT32_MAX : (int)want;
+    cl->wait_stage = 0;
+    if (cl->wait_want == NULL)
+        cl->wait_want = mem_calloc(sizeof(uint64_t) * MAX_WORKERS);
+    w->blocked_clients++;
+}
+
+static void wait_done(struct worker *w, struct conn *c, int acked)
+{
+    c->flags &= ~(CONN_WAITING | CONN_BLOCKED);
+    w->blocked_clients--;
+    reply_int(&c->out, acked);
+    conn_want_flush(c);
+    conn_process(c);
+}
+
+void repl_wait_cron(struct worker *w)
+{
+    if (w->blocked_clients == 0)
+        return;
+    unsigned n = server.nworkers;
+    struct conn *next;
+    for (struct conn *c = w->conns; c != NULL; c = next) {
+        next = c->next;
+        if (!(c->flags & CONN_WAITING))
+            continue;
+        if (c->wait_stage == 0 && c->inflight == 0) {
+            for (unsigned i = 0; i < n; i++)
+                c->wait_want[i] =
+                    atomic_load_explicit(&repl_node.shards[i].feed.records, memory_order_acquire);
+            c->wait_stage = 1;
+        }
+        if (c->wait_stage == 1) {
+            bool merged = true;
+            for (unsigned i = 0; i < n && merged; i++)
+                merged = atomic_load_explicit(&repl_node.merged[i], memory_order_acquire) >=
+                         c->wait_want[i];
+            if (merged) {
+                c->wait_offset = atomic_load_explicit(&repl_node.data_end, memory_order_acquire);
+                c->wait_stage = 2;
+                atomic_store(&repl_node.getack, true);
+            }
+        }
+        int acked = c->wait_stage == 2 ? acked_at(c->wait_offset) : 0;
+        if (c->wait_stage == 2 && acked >= c->wait_numreplicas) {
+            wait_done(w, c, acked);
+            continue;
+        }
+        if (c->block_deadline_ms > 0 && w->now_ms >= c->block_deadline_ms)
+            wait_done(w, c,
+                      c->wait_stage == 2 ? acked : acked_at(repl_stream_end(&repl_node.stream)));
+    }
+}
+
+/* clang-format off */
+const struct cmd_def repl_primary_table[] = {
+    { .name = "replconf", .fn = cmd_replconf, .arity = -1,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY,
+      .group = "server", .since = "3.0.0", .summary = "An internal command for configuring the replication stream",
+      .complexity = "O(1)", .syntax = "", .acl = "@admin @slow @dangerous" },
+    { .name = "psync", .fn = cmd_psync, .arity = -3,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
+      .group = "server", .since = "2.8.0", .summary = "An internal command used in replication",
+      .complexity = "", .syntax = "replicationid offset", .acl = "@admin @slow @dangerous" },
+    { .name = "sync", .fn = cmd_sync, .arity = 1,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
+      .group = "server", .since = "1.0.0", .summary = "An internal command used in replication",
+      .complexity = "", .syntax = "", .acl = "@admin @slow @dangerous" },
+    { .name = "wait", .fn = cmd_wait, .arity = 3, .flags = CMD_NOSCRIPT,
+      .group = "generic", .since = "3.0.0", .summary = "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+      .complexity = "O(1)", .syntax = "numreplicas timeout", .acl = "@connection" },
+    { .name = NULL },
+};
+/* clang-format on */

@@ -1,0 +1,919 @@
+/*
+ * The replica side: REPLICAOF, and the lnk to the primary that worker 0
+ * owns — handshake, full sync (the RDB received into a temporary file and
+ * checked, then loaded), partial resync, and the stream applied as a client
+ * whose replies go nowhere.
+ *
+ * The lnk speaks Redis's protocol exactly, so the primary may be a Redis 7
+ * server as well as a Pollux repl_node. The received RDB is validated (structure
+ * and CRC64) while it arrives and only then loaded: a primary that sends
+ * garbage or stops halfway costs the replica nothing it held. Loading
+ * spreads keys over the shards in batches (SHARD_LOAD messages), so every
+ * shard inserts its own keys in parallel; meanwhile clients get -LOADING.
+ *
+ * What the lnk applies it also appends, byte for byte, to this node's own
+ * stream: replicas of this replica follow the same history, and when this
+ * node is promoted its old primary's replication id stays valid as replid2.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "log.h"
+#include "mem.h"
+#include "repl.h"
+#include "repl_int.h"
+#include "server.h"
+#include "shard.h"
+#include "util.h"
+#include "worker.h"
+
+enum hs_state {
+    HS_NONE = 0,
+    HS_CONNECTING,
+    HS_PONG,
+    HS_AUTH,
+    HS_PORT,
+    HS_CAPA,
+    HS_PSYNC,
+    HS_BULK_HEADER, /* waiting for $EOF:<mark> or $<len> */
+    HS_BULK,        /* receiving the RDB into the temporary file */
+    HS_LOAD,        /* loading the file into the shards */
+    HS_LOAD_WAIT,   /* every batch applied; waiting to take over the stream */
+    HS_STREAM,
+};
+
+#define LOAD_BATCH    (32 * 1024)
+#define LOAD_INFLIGHT 64 /* batches in flight per shard */
+#define LOAD_SLICE    (256 * 1024)
+#define RETRY_MS      1000
+
+/* The link: worker 0's, nobody else touches it. */
+static struct lnk {
+    struct conn *c;
+    unsigned gen;
+    int hs;
+    int64_t next_try_ms;
+    int64_t last_ack_ms;
+    int64_t last_io_ms;
+    /* full sync */
+    char newid[41];
+    uint64_t newoff;
+    bool eof_mode;
+    char mark[40];
+    uint64_t bulk_left; /* length form: bytes still to come */
+    struct rdb_parser check;
+    bool check_live;
+    int fd; /* temporary file */
+    char path[4200];
+    uint64_t bulk_bytes;
+    char tail[40]; /* the last 40 bytes received (EOF form: the mark) */
+    size_t tail_len;
+    /* loading */
+    struct rdb_parser load;
+    bool load_live;
+    struct shard_msg *batch[64];
+    unsigned inflight[64];
+    uint64_t loaded, expired;
+} lnk = { .fd = -1 };
+
+static void link_set_state(int ls)
+{
+    int old = atomic_exchange(&repl_node.link_state, ls);
+    if (old == LINK_CONNECTED && ls != LINK_CONNECTED)
+        atomic_store(&repl_node.link_down_since_ms, clock_real_ms());
+}
+
+/* Send a command to the primary (handshake and ACKs are a few bytes: written at once). */
+static int link_send(struct conn *c, int argc, const char *const *argv)
+{
+    char buf[1024];
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "*%d\r\n", argc);
+    for (int i = 0; i < argc && n < sizeof(buf); i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    if (n >= sizeof(buf))
+        return -1;
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(c->fd, buf + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+void repl_link_send_ack(struct conn *c)
+{
+    char off[24];
+    snprintf(off, sizeof(off), "%llu",
+             (unsigned long long)atomic_load(&repl_node.master_applied_offset));
+    const char *argv[] = { "REPLCONF", "ACK", off };
+    link_send(c, 3, argv);
+}
+
+static void load_discard(void);
+
+/* Drop the lnk (and a sync in progress); the cron reconnects. */
+static void link_drop(struct worker *w, const char *why)
+{
+    if (why != NULL)
+        log_warn("Connection with master lost: %s", why);
+    if (lnk.c != NULL) {
+        lnk.c->flags &= ~CONN_MASTER;
+        conn_close(lnk.c);
+        lnk.c = NULL;
+    }
+    if (lnk.check_live)
+        rdb_parser_deinit(&lnk.check);
+    lnk.check_live = false;
+    if (lnk.fd >= 0) {
+        close(lnk.fd);
+        unlink(lnk.path);
+        lnk.fd = -1;
+    }
+    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
+        load_discard();
+    lnk.hs = HS_NONE;
+    lnk.next_try_ms = w->now_ms + RETRY_MS;
+    if (atomic_load(&repl_node.role) == REPL_REPLICA)
+        link_set_state(LINK_CONNECT);
+}
+
+static int link_connect(struct worker *w, const char *host, int port)
+{
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        log_warn("Unable to connect to MASTER: %s", gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    rc = connect(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc < 0 && errno != EINPROGRESS) {
+        log_warn("Unable to connect to MASTER: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    char peer[300];
+    snprintf(peer, sizeof(peer), "%s:%d", host, port);
+    struct conn *c = conn_create(w, fd, peer);
+    c->flags |= CONN_MASTER | CONN_WANT_WRITE;
+    c->authenticated = true;
+    c->parser.auth_required = false;
+    atomic_fetch_add(&server.clients, 1);
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+    lnk.c = c;
+    lnk.hs = HS_CONNECTING;
+    lnk.last_io_ms = w->now_ms;
+    atomic_store(&repl_node.master_last_io_ms, w->now_ms);
+    link_set_state(LINK_CONNECTING);
+    log_notice("Connecting to MASTER %s:%d", host, port);
+    return 0;
+}
+
+/* The next CRLF-terminated line of c's input, without the CRLF; NULL when incomplete. */
+static char *next_line(struct conn *c, size_t *len)
+{
+    char *s = c->rbuf + c->rpos;
+    size_t avail = c->rlen - c->rpos;
+    char *nl = memchr(s, '\n', avail);
+    if (nl == NULL)
+        return NULL;
+    size_t n = (size_t)(nl - s);
+    c->rpos += n + 1;
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+static void send_port_and_capa(struct worker *w, struct conn *c)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", server.port);
+    const char *a[] = { "REPLCONF", "listening-port", port };
+    link_send(c, 3, a);
+    lnk.hs = HS_PORT;
+    (void)w;
+}
+
+static void send_psync(struct conn *c)
+{
+    char id[41], off[24];
+    pthread_mutex_lock(&repl_node.lock);
+    memcpy(id, repl_node.replid, sizeof(id));
+    pthread_mutex_unlock(&repl_node.lock);
+    /* our history: what we applied (a replica) or wrote (a former primary) */
+    uint64_t end = repl_stream_end(&repl_node.stream);
+    snprintf(off, sizeof(off), "%llu", (unsigned long long)end + 1);
+    const char *a[] = { "PSYNC", id, off };
+    const char *full[] = { "PSYNC", "?", "-1" };
+    link_send(c, 3, atomic_load(&repl_node.backlog_active) || end > 0 ? a : full);
+    lnk.hs = HS_PSYNC;
+}
+
+/* Close the connections of this node's own replicas (they resync with the new history). */
+static void kick_replicas(void)
+{
+    atomic_fetch_add(&repl_node.kick_gen, 1);
+}
+
+static void start_bulk(struct worker *w, const char *line)
+{
+    /* +FULLRESYNC <replid> <offset> */
+    const char *id = line + 12;
+    const char *sp = strchr(id, ' ');
+    if (sp == NULL || sp - id != 40) {
+        link_drop(w, "bad +FULLRESYNC reply from MASTER");
+        return;
+    }
+    memcpy(lnk.newid, id, 40);
+    lnk.newid[40] = '\0';
+    long long off;
+    if (!util_str2ll(sp + 1, strlen(sp + 1), &off) || off < 0) {
+        link_drop(w, "bad +FULLRESYNC offset from MASTER");
+        return;
+    }
+    lnk.newoff = (uint64_t)off;
+    log_notice("Full resync from master: %s:%llu", lnk.newid, (unsigned long long)off);
+    lnk.hs = HS_BULK_HEADER;
+    link_set_state(LINK_SYNC);
+}
+
+static void continue_sync(struct worker *w, const char *line)
+{
+    /* +CONTINUE [<new replid>]: the primary's history continues ours */
+    const char *id = line + 9;
+    while (*id == ' ')
+        id++;
+    pthread_mutex_lock(&repl_node.lock);
+    if (strlen(id) == 40 && memcmp(id, repl_node.replid, 40) != 0) {
+        memcpy(repl_node.replid2, repl_node.replid, 41);
+        repl_node.second_offset = (long long)repl_stream_end(&repl_node.stream) + 1;
+        memcpy(repl_node.replid, id, 40);
+        repl_node.replid[40] = '\0';
+        kick_replicas();
+    }
+    pthread_mutex_unlock(&repl_node.lock);
+    uint64_t end = repl_stream_end(&repl_node.stream);
+    atomic_store(&repl_node.master_applied_offset, end);
+    atomic_store(&repl_node.master_read_offset, end);
+    atomic_store(&repl_node.backlog_active, true);
+    lnk.hs = HS_STREAM;
+    link_set_state(LINK_CONNECTED);
+    lnk.last_ack_ms = 0;
+    log_notice("Successful partial resynchronization with master.");
+    (void)w;
+}
+
+static int check_string(void *arg, int db, const char *key, size_t klen, const char *val,
+                        size_t vlen, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    (void)arg, (void)db, (void)key, (void)klen, (void)val, (void)vlen, (void)expire_ms;
+    (void)lru_idle, (void)lfu_freq;
+    return 0;
+}
+
+/* RDB bytes from the socket: into the file and through the checking parser. */
+static int bulk_bytes(struct worker *w, const char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    size_t off = 0;
+    while (off < n) {
+        ssize_t k = write(lnk.fd, p + off, n - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            log_warn("Failed trying to write the temp DB to disk: %s", strerror(errno));
+            return -1;
+        }
+        off += (size_t)k;
+    }
+    lnk.bulk_bytes += n;
+    atomic_store(&repl_node.sync_read_bytes, lnk.bulk_bytes);
+    (void)w;
+    return 0;
+}
+
+static void begin_load(struct worker *w);
+
+/*
+ * Everything read while receiving the RDB: strip the EOF mark or count the
+ * length, write and check the rest. @return -1 to drop the lnk.
+ */
+static int bulk_input(struct worker *w, struct conn *c)
+{
+    char *p = c->rbuf + c->rpos;
+    size_t n = c->rlen - c->rpos;
+    size_t take = n;
+    if (!lnk.eof_mode && take > lnk.bulk_left)
+        take = (size_t)lnk.bulk_left;
+    if (lnk.eof_mode) {
+        /* The RDB ends where the checker says it does; the 40-byte mark follows. */
+        size_t used = 0;
+        int rc = rdb_parser_feed(&lnk.check, p, take, &used);
+        if (rc < 0) {
+            log_warn("Failed trying to load the MASTER synchronization DB from socket: %s",
+                     lnk.check.err);
+            return -1;
+        }
+        if (bulk_bytes(w, p, used) != 0)
+            return -1;
+        c->rpos += used;
+        if (rc == RDB_DONE) {
+            if (c->rlen - c->rpos < 40)
+                return 0; /* the mark is still on its way */
+            if (memcmp(c->rbuf + c->rpos, lnk.mark, 40) != 0) {
+                log_warn("Bad EOF mark after the RDB from MASTER");
+                return -1;
+            }
+            c->rpos += 40;
+            begin_load(w);
+        }
+        return 0;
+    }
+    size_t used = 0;
+    int rc = rdb_parser_feed(&lnk.check, p, take, &used);
+    if (rc < 0) {
+        log_warn("Failed trying to load the MASTER synchronization DB from socket: %s",
+                 lnk.check.err);
+        return -1;
+    }
+    if (bulk_bytes(w, p, take) != 0)
+        return -1;
+    c->rpos += take;
+    lnk.bulk_left -= take;
+    if (lnk.bulk_left == 0) {
+        if (rc != RDB_DONE || used != take) {
+            log_warn("Failed trying to load the MASTER synchronization DB from socket: %s",
+                     rc == RDB_DONE ? "trailing bytes after the RDB" : "truncated RDB");
+            return -1;
+        }
+        begin_load(w);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Loading: keys go to their shards in batches
+ * ------------------------------------------------------------------------ */
+
+struct load_rec {
+    int32_t db;
+    uint32_t klen, vlen;
+    int64_t expire;
+};
+
+static void batch_send(struct worker *w, unsigned s)
+{
+    struct shard_msg *m = lnk.batch[s];
+    if (m == NULL)
+        return;
+    lnk.batch[s] = NULL;
+    lnk.inflight[s]++;
+    shard_send(&w->port, s, m);
+}
+
+static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
+{
+    struct shard_msg *m = lnk.batch[s];
+    if (m != NULL && (size_t)m->arg + need > m->abuf_cap) {
+        batch_send(w, s);
+        m = NULL;
+    }
+    if (m == NULL) {
+        m = shard_msg_get(&w->port);
+        m->type = SHARD_LOAD;
+        size_t cap = need > LOAD_BATCH ? need : LOAD_BATCH;
+        m->abuf = mem_alloc(cap);
+        m->abuf_cap = cap;
+        m->arg = 0;
+        m->proto = 0;
+        m->db = (int)s; /* shard_send rewrites dst on the way back */
+        lnk.batch[s] = m;
+    }
+    return m;
+}
+
+static void insert(struct store *st, int db, const char *key, size_t klen, const char *val,
+                   size_t vlen, int64_t expire)
+{
+    struct skey k;
+    skey_init(&k, key, klen);
+    store_set(st, db, &k, val, vlen, cmd_string_encoding(val, vlen), expire, 0);
+}
+
+static int load_string(void *arg, int db, const char *key, size_t klen, const char *val,
+                       size_t vlen, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    struct worker *w = arg;
+    (void)lru_idle, (void)lfu_freq;
+    if (db >= store_databases(w->store))
+        return 0;
+    lnk.loaded++;
+    unsigned s = cmd_key_shard(key, klen, server.nworkers);
+    if (s == w->id) {
+        insert(w->store, db, key, klen, val, vlen, expire_ms);
+        return 0;
+    }
+    struct load_rec r = { db, (uint32_t)klen, (uint32_t)vlen, expire_ms };
+    size_t need = sizeof(r) + klen + vlen;
+    struct shard_msg *m = batch_get(w, s, need);
+    char *p = m->abuf + m->arg;
+    memcpy(p, &r, sizeof(r));
+    memcpy(p + sizeof(r), key, klen);
+    memcpy(p + sizeof(r) + klen, val, vlen);
+    m->arg += (int64_t)need;
+    return 0;
+}
+
+/* On every shard: apply a batch (the first one of a sync also empties the shard). */
+void repl_load_apply(struct worker *w, struct shard_msg *m)
+{
+    if (m->proto & 1)
+        store_flush(w->store, -1);
+    size_t off = 0, len = (size_t)m->arg;
+    while (off < len) {
+        struct load_rec r;
+        memcpy(&r, m->abuf + off, sizeof(r));
+        const char *key = m->abuf + off + sizeof(r);
+        insert(w->store, r.db, key, r.klen, key + r.klen, r.vlen, r.expire);
+        off += sizeof(r) + r.klen + r.vlen;
+    }
+}
+
+void repl_load_returned(struct worker *w, struct shard_msg *m)
+{
+    lnk.inflight[m->db]--;
+    shard_msg_put(&w->port, m);
+}
+
+static void load_discard(void)
+{
+    if (lnk.load_live)
+        rdb_parser_deinit(&lnk.load);
+    lnk.load_live = false;
+    struct worker *w = server.workers[0];
+    for (unsigned s = 0; s < server.nworkers; s++) {
+        if (lnk.batch[s] != NULL) {
+            shard_msg_put(&w->port, lnk.batch[s]);
+            lnk.batch[s] = NULL;
+        }
+    }
+    atomic_store(&repl_node.loading, false);
+}
+
+/* The RDB arrived whole and checked: empty every shard, then load it. */
+static void begin_load(struct worker *w)
+{
+    rdb_parser_deinit(&lnk.check);
+    lnk.check_live = false;
+    if (lseek(lnk.fd, 0, SEEK_SET) != 0) {
+        link_drop(w, "cannot rewind the temp DB");
+        return;
+    }
+    log_notice("MASTER <-> REPLICA sync: received %llu bytes; flushing old data, loading",
+               (unsigned long long)lnk.bulk_bytes);
+    atomic_store(&repl_node.loading, true);
+    kick_replicas();
+    store_flush(w->store, -1);
+    for (unsigned s = 0; s < server.nworkers; s++) {
+        if (s == w->id)
+            continue;
+        struct shard_msg *m = batch_get(w, s, 0);
+        m->proto = 1; /* flush first */
+        batch_send(w, s);
+    }
+    struct rdb_callbacks cb = { .string = load_string };
+    struct rdb_parser_opts opts = { .max_len = (uint64_t)w->params.srv.proto_max_bulk_len,
+                                    .databases = store_databases(w->store) };
+    rdb_parser_init(&lnk.load, &cb, w, &opts);
+    lnk.load_live = true;
+    lnk.loaded = 0;
+    lnk.hs = HS_LOAD;
+}
+
+/* A slice of the file per call, while batches are not piling up. */
+static void load_step(struct worker *w)
+{
+    for (unsigned s = 0; s < server.nworkers; s++)
+        if (lnk.inflight[s] >= LOAD_INFLIGHT)
+            return;
+    char buf[LOAD_SLICE];
+    ssize_t n = read(lnk.fd, buf, sizeof(buf));
+    if (n < 0) {
+        link_drop(w, "cannot read the temp DB");
+        return;
+    }
+    size_t used = 0;
+    int rc =
+        n > 0 ? rdb_parser_feed(&lnk.load, buf, (size_t)n, &used) : rdb_parser_finish(&lnk.load);
+    if (rc < 0) {
+        link_drop(w, lnk.load.err);
+        return;
+    }
+    if (rc == RDB_DONE || n == 0) {
+        for (unsigned s = 0; s < server.nworkers; s++)
+            batch_send(w, s);
+        rdb_parser_deinit(&lnk.load);
+        lnk.load_live = false;
+        close(lnk.fd);
+        unlink(lnk.path);
+        lnk.fd = -1;
+        atomic_store(&repl_node.load_keys, lnk.loaded);
+        lnk.hs = HS_LOAD_WAIT;
+    }
+}
+
+/* Every batch applied and our old replicas gone: take the primary's history and stream. */
+static void load_finish(struct worker *w)
+{
+    (void)w;
+    for (unsigned s = 0; s < server.nworkers; s++)
+        if (lnk.inflight[s] > 0)
+            return;
+    if (atomic_load(&repl_node.nreplicas) > 0)
+        return;
+    repl_stream_lock();
+    repl_stream_reset(&repl_node.stream, lnk.newoff);
+    repl_stream_unlock();
+    pthread_mutex_lock(&repl_node.lock);
+    memcpy(repl_node.replid, lnk.newid, 41);
+    memset(repl_node.replid2, '0', 40);
+    repl_node.replid2[40] = '\0';
+    repl_node.second_offset = -1;
+    pthread_mutex_unlock(&repl_node.lock);
+    atomic_store(&repl_node.master_applied_offset, lnk.newoff);
+    atomic_store(&repl_node.master_read_offset, lnk.newoff);
+    atomic_store(&repl_node.backlog_active, true);
+    atomic_store(&repl_node.loading, false);
+    lnk.hs = HS_STREAM;
+    lnk.last_ack_ms = 0;
+    link_set_state(LINK_CONNECTED);
+    log_notice("MASTER <-> REPLICA sync: Finished with success (%llu keys)",
+               (unsigned long long)lnk.loaded);
+    /* the stream that arrived meanwhile */
+    if (lnk.c != NULL && lnk.c->rpos < lnk.c->rlen)
+        conn_process(lnk.c);
+}
+
+/* ---------------------------------------------------------------------------
+ * Events on the lnk
+ * ------------------------------------------------------------------------ */
+
+static void handshake_line(struct worker *w, struct conn *c, const char *line, size_t len)
+{
+    switch (lnk.hs) {
+    case HS_PONG:
+        /* +PONG, or an error such as -NOAUTH that the next step resolves */
+        if (line[0] != '+' && strncmp(line, "-NOAUTH", 7) != 0 &&
+            strncmp(line, "-NOPERM", 7) != 0 &&
+            strncmp(line, "-ERR operation not permitted", 28) != 0) {
+            link_drop(w, line);
+            return;
+        }
+        if (w->params.repl.masterauth[0] != '\0') {
+            const char *a2[] = { "AUTH", w->params.repl.masterauth };
+            const char *a3[] = { "AUTH", w->params.repl.masteruser, w->params.repl.masterauth };
+            link_send(c, w->params.repl.masteruser[0] ? 3 : 2,
+                      w->params.repl.masteruser[0] ? a3 : a2);
+            lnk.hs = HS_AUTH;
+        } else {
+            send_port_and_capa(w, c);
+        }
+        break;
+    case HS_AUTH:
+        if (line[0] == '-') {
+            log_warn("Unable to AUTH to MASTER: %s", line);
+            link_drop(w, NULL);
+            return;
+        }
+        send_port_and_capa(w, c);
+        break;
+    case HS_PORT: {
+        if (line[0] == '-')
+            log_notice("(Non critical) Master does not understand REPLCONF listening-port: %s",
+                       line);
+        const char *a[] = { "REPLCONF", "capa", "eof", "capa", "psync2" };
+        link_send(c, 5, a);
+        lnk.hs = HS_CAPA;
+        break;
+    }
+    case HS_CAPA:
+        if (line[0] == '-')
+            log_notice("(Non critical) Master does not understand REPLCONF capa: %s", line);
+        send_psync(c);
+        break;
+    case HS_PSYNC:
+        if (strncmp(line, "+FULLRESYNC", 11) == 0) {
+            start_bulk(w, line);
+        } else if (strncmp(line, "+CONTINUE", 9) == 0) {
+            continue_sync(w, line);
+        } else {
+            /* -NOMASTERLINK, -LOADING, an error: try again later */
+            log_notice("Unexpected reply to PSYNC from master: %s", line);
+            link_drop(w, NULL);
+        }
+        break;
+    case HS_BULK_HEADER:
+        if (len == 0)
+            return; /* a keepalive newline while the primary prepares the RDB */
+        if (line[0] != '$') {
+            log_warn("Bad protocol from MASTER, the first byte is not '$' (we received '%s')",
+                     line);
+            link_drop(w, NULL);
+            return;
+        }
+        if (strncmp(line, "$EOF:", 5) == 0 && len >= 45) {
+            lnk.eof_mode = true;
+            memcpy(lnk.mark, line + 5, 40);
+            atomic_store(&repl_node.sync_total_bytes, 0);
+        } else {
+            long long n;
+            if (!util_str2ll(line + 1, len - 1, &n) || n < 0) {
+                link_drop(w, "bad bulk length from MASTER");
+                return;
+            }
+            lnk.eof_mode = false;
+            lnk.bulk_left = (uint64_t)n;
+            atomic_store(&repl_node.sync_total_bytes, (uint64_t)n);
+        }
+        snprintf(lnk.path, sizeof(lnk.path), "temp-%lld.%d.rdb", (long long)w->now_ms,
+                 (int)getpid());
+        lnk.fd = open(lnk.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (lnk.fd < 0) {
+            log_warn("Opening the temp file needed for MASTER <-> REPLICA synchronization: %s",
+                     strerror(errno));
+            link_drop(w, NULL);
+            return;
+        }
+        struct rdb_callbacks cb = { .string = check_string };
+        struct rdb_parser_opts opts = { .max_len = (uint64_t)w->params.srv.proto_max_bulk_len,
+                                        .databases = store_databases(w->store) };
+        rdb_parser_init(&lnk.check, &cb, NULL, &opts);
+        lnk.check_live = true;
+        lnk.bulk_bytes = 0;
+        atomic_store(&repl_node.sync_read_bytes, 0);
+        lnk.hs = HS_BULK;
+        log_notice("MASTER <-> REPLICA sync: receiving %s",
+                   lnk.eof_mode ? "streamed RDB" : line + 1);
+        break;
+    default:
+        break;
+    }
+}
+
+void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
+{
+    if (lnk.hs == HS_CONNECTING) {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+            log_warn("Error condition on socket for SYNC: %s", strerror(err));
+            link_drop(w, NULL);
+            return;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+        epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->flags &= ~CONN_WANT_WRITE;
+        log_notice("MASTER <-> REPLICA sync started");
+        const char *ping[] = { "PING" };
+        link_send(c, 1, ping);
+        lnk.hs = HS_PONG;
+        return;
+    }
+    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
+    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
+        return; /* the stream waits in the socket until the load is done */
+    if (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED))
+        return;
+    int r = conn_read(c);
+    if (r < 0) {
+        link_drop(w, "connection closed by MASTER");
+        return;
+    }
+    if (r == 0)
+        return;
+    lnk.last_io_ms = w->now_ms;
+    atomic_store(&repl_node.master_last_io_ms, w->now_ms);
+    atomic_fetch_add_explicit(&repl_node.repl_in_bytes, (uint64_t)r, memory_order_relaxed);
+    while (lnk.c == c && lnk.hs < HS_BULK && lnk.hs != HS_STREAM) {
+        size_t len;
+        char *line = next_line(c, &len);
+        if (line == NULL)
+            break;
+        handshake_line(w, c, line, len);
+    }
+    if (lnk.c == c && lnk.hs == HS_BULK && bulk_input(w, c) != 0) {
+        link_drop(w, NULL);
+        return;
+    }
+    if (lnk.c == c && lnk.hs == HS_STREAM)
+        conn_process(c);
+    if (lnk.c == c && c->rpos == c->rlen)
+        c->rpos = c->rlen = 0;
+}
+
+/* A command of the stream was applied: it joins our own stream, at the same offset. */
+void repl_link_applied(struct conn *c, const char *p, size_t n)
+{
+    (void)c;
+    repl_stream_lock();
+    repl_stream_append(&repl_node.stream, p, n);
+    repl_stream_unlock();
+    uint64_t end = repl_stream_end(&repl_node.stream);
+    atomic_store_explicit(&repl_node.master_applied_offset, end, memory_order_relaxed);
+    atomic_store_explicit(&repl_node.master_read_offset, end, memory_order_relaxed);
+}
+
+/* The connection the lnk runs on went away (closed by us or the peer). */
+void repl_link_conn_closed(struct conn *c)
+{
+    if (lnk.c == c) {
+        lnk.c = NULL;
+        struct worker *w = server.workers[0];
+        link_drop(w, NULL);
+    }
+}
+
+/* Worker 0, every millisecond. */
+void repl_link_cron(struct worker *w)
+{
+    if (w->id != 0)
+        return;
+    bool replica = atomic_load(&repl_node.role) == REPL_REPLICA;
+    unsigned gen = atomic_load(&repl_node.master_gen);
+    if (lnk.c != NULL && (!replica || gen != lnk.gen)) {
+        log_notice("Closing the lnk to the previous MASTER");
+        link_drop(w, NULL);
+        lnk.next_try_ms = 0;
+    }
+    if (!replica) {
+        lnk.gen = gen;
+        return;
+    }
+    if (lnk.hs == HS_LOAD) {
+        load_step(w);
+        return;
+    }
+    if (lnk.hs == HS_LOAD_WAIT) {
+        load_finish(w);
+        return;
+    }
+    if (lnk.c == NULL) {
+        if (w->now_ms < lnk.next_try_ms)
+            return;
+        char host[256];
+        int port;
+        pthread_mutex_lock(&repl_node.lock);
+        snprintf(host, sizeof(host), "%s", repl_node.master_host);
+        port = repl_node.master_port;
+        pthread_mutex_unlock(&repl_node.lock);
+        lnk.gen = gen;
+        if (link_connect(w, host, port) != 0)
+            lnk.next_try_ms = w->now_ms + RETRY_MS;
+        return;
+    }
+    int64_t timeout_ms = w->params.repl.repl_timeout * 1000;
+    if (w->now_ms - lnk.last_io_ms > timeout_ms) {
+        link_drop(w, lnk.hs == HS_STREAM ? "MASTER timeout: no data nor PING received..."
+                                         : "Timeout connecting to the MASTER...");
+        return;
+    }
+    if (lnk.hs == HS_STREAM && w->now_ms - lnk.last_ack_ms >= 1000) {
+        repl_link_send_ack(lnk.c);
+        lnk.last_ack_ms = w->now_ms;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * REPLICAOF host port | NO ONE (holds every shard: the role changes between commands)
+ * ------------------------------------------------------------------------ */
+
+static void set_expiry_all(struct cmd_ctx *c, enum store_expiry mode)
+{
+    for (unsigned i = 0; i < c->nshards; i++)
+        store_set_expiry(c->stores[i], mode);
+}
+
+static void cmd_replicaof(struct cmd_ctx *c)
+{
+    if (cmd_arg_is(c, 1, "no") && cmd_arg_is(c, 2, "one")) {
+        if (atomic_load(&repl_node.role) == REPL_REPLICA) {
+            pthread_mutex_lock(&repl_node.lock);
+            memcpy(repl_node.replid2, repl_node.replid, 41);
+            repl_node.second_offset = (long long)repl_stream_end(&repl_node.stream) + 1;
+            for (int i = 0; i < 40; i++)
+                repl_node.replid[i] = "0123456789abcdef"[util_rand64() & 15];
+            repl_node.master_host[0] = '\0';
+            repl_node.master_port = 0;
+            atomic_fetch_add(&repl_node.master_gen, 1);
+            atomic_store(&repl_node.role, REPL_PRIMARY);
+            pthread_mutex_unlock(&repl_node.lock);
+            link_set_state(LINK_NONE);
+            atomic_store(&repl_node.backlog_active, true);
+            atomic_store(&repl_node.feeding, true);
+            atomic_store(&repl_node.reselect, true);
+            atomic_store(&repl_node.loading, false);
+            set_expiry_all(c, STORE_EXPIRY_ACTIVE);
+            log_notice("MASTER MODE enabled (user request from 'id=%llu')",
+                       (unsigned long long)((struct conn *)c->client)->id);
+        }
+        reply_ok(c->reply);
+        return;
+    }
+    long long port;
+    if (!cmd_arg_ll(c, 2, &port))
+        return;
+    if (port < 0 || port > 65535) {
+        reply_error(c->reply, "ERR Invalid master port");
+        return;
+    }
+    char host[256];
+    size_t hl = MIN(c->argv[1].len, sizeof(host) - 1);
+    memcpy(host, c->argv[1].ptr, hl);
+    host[hl] = '\0';
+    pthread_mutex_lock(&repl_node.lock);
+    bool same = atomic_load(&repl_node.role) == REPL_REPLICA &&
+                strcasecmp(host, repl_node.master_host) == 0 && repl_node.master_port == (int)port;
+    if (!same) {
+        snprintf(repl_node.master_host, sizeof(repl_node.master_host), "%s", host);
+        repl_node.master_port = (int)port;
+        atomic_fetch_add(&repl_node.master_gen, 1);
+        atomic_store(&repl_node.role, REPL_REPLICA);
+    }
+    pthread_mutex_unlock(&repl_node.lock);
+    if (same) {
+        reply_status(c->reply, "OK Already connected to specified master");
+        return;
+    }
+    atomic_store(&repl_node.feeding, false);
+    link_set_state(LINK_CONNECT);
+    atomic_store(&repl_node.link_down_since_ms, c->now_ms);
+    set_expiry_all(c, STORE_EXPIRY_REPLICA);
+    kick_replicas();
+    log_notice("Connecting to MASTER %s:%lld", host, port);
+    log_notice("REPLICAOF %s:%lld enabled (user request from 'id=%llu')", host, port,
+               (unsigned long long)((struct conn *)c->client)->id);
+    reply_ok(c->reply);
+}
+
+/* At start: `replicaof host port` from the configuration. */
+void repl_configure_replica(const char *spec)
+{
+    char host[256];
+    int port;
+    if (sscanf(spec, "%255s %d", host, &port) != 2)
+        return;
+    snprintf(repl_node.master_host, sizeof(repl_node.master_host), "%s", host);
+    repl_node.master_port = port;
+    atomic_store(&repl_node.role, REPL_REPLICA);
+    atomic_store(&repl_node.link_state, LINK_CONNECT);
+    atomic_store(&repl_node.link_down_since_ms, clock_real_ms());
+    for (unsigned i = 0; i < server.nworkers; i++)
+        store_set_expiry(server.stores[i], STORE_EXPIRY_REPLICA);
+}
+
+/* clang-format off */
+const struct cmd_def repl_replica_table[] = {
+    { .name = "replicaof", .fn = cmd_replicaof, .arity = 3,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, .route = ROUTE_ALL,
+      .group = "server", .since = "5.0.0", .summary = "Make the server a replica of another instance, or promote it as master",
+      .complexity = "O(1)", .syntax = "host port", .acl = "@admin @slow @dangerous" },
+    { .name = "slaveof", .fn = cmd_replicaof, .arity = 3,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, .route = ROUTE_ALL,
+      .group = "server", .since = "1.0.0", .summary = "Make the server a replica of another instance, or promote it as master",
+      .complexity = "O(1)", .syntax = "host port", .acl = "@admin @slow @dangerous" },
+    { .name = NULL },
+};
+/* clang-format on */
