@@ -376,7 +376,16 @@ void repl_replicas_pass(struct worker *w)
             }
             continue;
         }
-        if (r->stream_cur.registered && limit > 0 &&
+        if (state == RSTATE_ONLINE && !r->legacy &&
+            w->now_ms - atomic_load_explicit(&r->ack_time_ms, memory_order_relaxed) >
+                w->params.repl.repl_timeout * 1000) {
+            log_warn("Disconnecting timedout replica (streaming sync): %s:%d", r->ip, r->port);
+            c->flags |= CONN_CLOSE_ASAP;
+            conn_want_flush(c);
+            continue;
+        }
+        /* the stream cursor is ours once the snapshot's offset was seen (SEND_RDB on) */
+        if (state >= RSTATE_SEND_RDB && r->stream_cur.registered && limit > 0 &&
             repl_cursor_lag(&repl_node.stream, &r->stream_cur) > (uint64_t)limit) {
             log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
                      "buffer limits.",

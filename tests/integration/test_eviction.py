@@ -82,8 +82,8 @@ class Eviction(h.ServerTestCase):
         if volatile:
             self.assertEqual(self.r.exists(*[f"keep:{i}" for i in range(200)]), 200,
                              f"{policy} evicted a key without TTL")
-            self.assertEqual(self.r.info("keyspace")["db0"]["keys"] - 200,
-                             self.r.info("keyspace")["db0"]["expires"])
+            db0 = self.r.info("keyspace")["db0"]  # one reading: eviction may go on meanwhile
+            self.assertEqual(db0["keys"] - 200, db0["expires"])
         return errors
 
     def recent_survivors(self):

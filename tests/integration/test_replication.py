@@ -347,6 +347,21 @@ class RestartResumes(h.unittest.TestCase):
 
 class Persistence(h.unittest.TestCase):
 
+    def test_save_schedule(self):
+        """`save 1 1`: one change and a second later the dump is written."""
+        d = h.tempfile.mkdtemp(prefix="pollux-it-sched-")
+        s = h.Server(args=["--save", "1 1"] + pollux_args(), workdir=d).start()
+        try:
+            r = s.redis()
+            r.set("k", "v")
+            self.assertTrue(h.wait_until(
+                lambda: info(s, "persistence")["rdb_changes_since_last_save"] == "0", 10),
+                info(s, "persistence"))
+            self.assertTrue(os.path.exists(os.path.join(d, "dump.rdb")))
+            self.assertEqual(info(s, "persistence")["rdb_last_bgsave_status"], "ok")
+        finally:
+            s.stop()
+
     def test_save_bgsave_restore(self):
         d = h.tempfile.mkdtemp(prefix="pollux-it-save-")
         workers = ["--pollux-workers", "2"] if not h.Config.server_is_redis() else []
@@ -562,7 +577,9 @@ class BadPeers(h.unittest.TestCase):
             s.settimeout(5)
             got = b""
             while b"$EOF:" not in got:
-                got += s.recv(65536)
+                data = s.recv(65536)
+                self.assertTrue(data, "the primary closed the connection")
+                got += data
             self.assertIn(b"+FULLRESYNC", got)
             self.assertTrue(h.wait_until(lambda: "state=online" in info(p).get("slave0", ""), 5))
             w.set("b", 2)  # a write the silent replica never acknowledges
@@ -571,8 +588,13 @@ class BadPeers(h.unittest.TestCase):
                 w.set(f"k{i}", i)
             self.assertEqual(w.get("k199"), b"199")
             self.assertTrue(h.wait_until(lambda: "state=online" in info(p).get("slave0", ""), 5))
+            # silent past repl-timeout: the primary lets it go (and says so)
+            with p.raw() as c:
+                c.command("CONFIG", "SET", "repl-timeout", "1")
+            self.assertTrue(h.wait_until(lambda: info(p)["connected_slaves"] == "0", 10))
+            with open(p.stdout_path) as f:
+                self.assertIn("Disconnecting timedout replica", f.read())
             s.close()
-            self.assertTrue(h.wait_until(lambda: info(p)["connected_slaves"] == "0", 5))
         finally:
             p.stop()
 
