@@ -28,7 +28,16 @@
  * Decoding. struct rdb_parser is a push parser: it is fed the bytes in
  * chunks of any size, as they come off a socket or a file, keeps its state
  * between calls and buffers only the record it is in the middle of. It calls
- * back for every aux field, database selection, size hint and key.
+ * back for every aux field, database selection, size hint and key, as they are
+ * read: the checksum is only known at the end, so a caller that gets an error
+ * (RDB_ECHECKSUM included) must drop what it loaded.
+ *
+ *     struct rdb_parser p;
+ *     rdb_parser_init(&p, &callbacks, arg, &(struct rdb_parser_opts){ max_len, databases });
+ *     while (bytes arrive)
+ *         rc = rdb_parser_feed(&p, buf, n, &used);   (stop on RDB_DONE or rc < 0)
+ *     at end of input: rdb_parser_finish(&p) says RDB_DONE or RDB_ETRUNC
+ *     rdb_parser_deinit(&p);
  */
 #ifndef POLLUX_RDB_H
 #define POLLUX_RDB_H
@@ -127,7 +136,9 @@ void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const vo
 /*
  * The trailer: the EOF opcode (0xFF) and the CRC64 in 8 little-endian bytes.
  * crc is the CRC of every byte of the file before the EOF opcode (the function
- * folds the opcode in), or 0 for a file without a checksum (rdbchecksum no).
+ * folds the opcode in), or 0 for a file without a checksum (rdbchecksum no;
+ * readers then skip the check, as they also do in the 2^-64 case of a real CRC
+ * of 0).
  */
 void rdb_encode_eof(struct rdb_buf *b, uint64_t crc);
 
@@ -144,7 +155,7 @@ void rdb_writer_update(struct rdb_writer *w, const void *p, size_t n);
  * elsewhere, e.g. by the shard that encoded it. */
 void rdb_writer_update_crc(struct rdb_writer *w, uint64_t crc_piece, size_t n);
 /* Append the trailer for the bytes accounted so far to b and account it too, so
- * w->size is then the size of the whole file. */
+ * w->size is then the size of the whole file and w->crc the checksum written. */
 void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b);
 
 /* ---- Decoder ---- */

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "sbuf_test.h"
+
 #include "crc64.h"
 #include "rdb.h"
 
@@ -29,50 +31,6 @@
 #endif
 
 /* ---- byte strings ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const void *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        assert_non_null(b->p);
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < sizeof(tmp));
-    sb_add(b, tmp, (size_t)n);
-}
-
-static void sb_free(struct sbuf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
-static bool sb_eq(const struct sbuf *a, const struct sbuf *b)
-{
-    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
-}
 
 static void read_file(const char *name, struct sbuf *out)
 {
@@ -1365,6 +1323,33 @@ static void truncation_everywhere(void **state)
     sb_free(&want);
 }
 
+/*
+ * Decode `file` with each byte flipped in turn by each mask; returns how many
+ * runs ended in a checksum mismatch. With must_fail, no run may succeed.
+ */
+static int flip_each_byte(const struct sbuf *file, bool must_fail)
+{
+    static const unsigned char masks[] = { 0xff, 0x01, 0x80, 0x40 };
+    int mismatches = 0;
+    for (size_t m = 0; m < sizeof(masks); m++) {
+        for (size_t i = 0; i < file->len; i++) {
+            struct sbuf f = { 0 };
+            sb_add(&f, file->p, file->len);
+            f.p[i] = (char)(f.p[i] ^ masks[m]);
+            struct collector c = { 0 };
+            struct result r;
+            decode(&f, NULL, &c, &r);
+            if (must_fail && r.rc >= 0)
+                fail_msg("flip 0x%02x at %zu: rc %d", masks[m], i, r.rc);
+            assert_true(r.rc == RDB_DONE || r.rc < 0);
+            mismatches += r.rc == RDB_ECHECKSUM;
+            sb_free(&f);
+            sb_free(&c.t);
+        }
+    }
+    return mismatches;
+}
+
 /* Every byte flipped in turn: an error (a checksum mismatch when the flip lands in
  * data), never success; with the checksum off, never a crash or a bad read. */
 static void flips_everywhere(void **state)
@@ -1372,42 +1357,11 @@ static void flips_everywhere(void **state)
     (void)state;
     struct sbuf file, want;
     small_file(&file, &want, true);
-    static const unsigned char masks[] = { 0xff, 0x01, 0x80, 0x40 };
-    int mismatches = 0;
-    for (size_t m = 0; m < sizeof(masks); m++) {
-        for (size_t i = 0; i < file.len; i++) {
-            struct sbuf f = { 0 };
-            sb_add(&f, file.p, file.len);
-            f.p[i] = (char)(f.p[i] ^ masks[m]);
-            struct collector c = { 0 };
-            struct result r;
-            decode(&f, NULL, &c, &r);
-            if (r.rc >= 0)
-                fail_msg("flip 0x%02x at %zu: rc %d", masks[m], i, r.rc);
-            mismatches += r.rc == RDB_ECHECKSUM;
-            sb_free(&f);
-            sb_free(&c.t);
-        }
-    }
-    assert_true(mismatches > 0);
+    assert_true(flip_each_byte(&file, true) > 0);
     sb_free(&file);
     sb_free(&want);
-
-    /* Checksum off: the parser must survive whatever the bytes say. */
     small_file(&file, &want, false);
-    for (size_t m = 0; m < sizeof(masks); m++) {
-        for (size_t i = 0; i < file.len; i++) {
-            struct sbuf f = { 0 };
-            sb_add(&f, file.p, file.len);
-            f.p[i] = (char)(f.p[i] ^ masks[m]);
-            struct collector c = { 0 };
-            struct result r;
-            decode(&f, NULL, &c, &r);
-            assert_true(r.rc == RDB_DONE || r.rc < 0);
-            sb_free(&f);
-            sb_free(&c.t);
-        }
-    }
+    flip_each_byte(&file, false);
     sb_free(&file);
     sb_free(&want);
 }
