@@ -329,8 +329,8 @@ static const char *value_of(void *ctx, const struct ctl_param_def *d)
 static void add_job(struct node_rt *n, const char *key, const char *value, bool reboot)
 {
     for (int i = 0; i < n->njobs; i++)
-        if (strcmp(n->jobs[i].key, key) == 0)
-            return; /* parts of one setting (client-output-buffer-limit class) */
+        if (strcmp(n->jobs[i].key, key) == 0 && strcmp(n->jobs[i].value, value) == 0)
+            return; /* parts of one setting (a client-output-buffer-limit class) */
     struct job *j = &n->jobs[n->njobs++];
     memset(j, 0, sizeof(*j));
     snprintf(j->key, sizeof(j->key), "%s", key);
