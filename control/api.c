@@ -1432,9 +1432,22 @@ out:
     }
 }
 
-static void info_command(struct ctl_app *a, struct reply *r)
+static void role_name_of(void *ctx, const struct ctl_group *g)
 {
-    ctl_sentinel_info(a, r);
+    struct list_ctx *l = ctx;
+    reply_bulk_cstr(l->r, g->id);
+    l->n++;
+}
+
+/* ROLE as a Sentinel answers it: "sentinel" and the names of the masters it watches. */
+static void role_command(struct ctl_app *a, struct reply *r)
+{
+    reply_array(r, 2);
+    reply_bulk_cstr(r, "sentinel");
+    struct list_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_group_each(a->st, role_name_of, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
 }
 
 void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r)
@@ -1446,7 +1459,9 @@ void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r
     } else if (util_strcaseeq(c->ptr, c->len, "SENTINEL")) {
         ctl_sentinel_command(a, argc, argv, r);
     } else if (util_strcaseeq(c->ptr, c->len, "INFO")) {
-        info_command(a, r);
+        ctl_sentinel_info(a, r);
+    } else if (util_strcaseeq(c->ptr, c->len, "ROLE")) {
+        role_command(a, r);
     } else if (util_strcaseeq(c->ptr, c->len, "COMMAND")) {
         reply_array(r, 0); /* redis-cli asks at start; it copes with an empty table */
     } else {

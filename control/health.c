@@ -463,15 +463,6 @@ void ctl_health_params_changed(struct ctl_health *h, const char *pg)
     }
 }
 
-void ctl_health_full_apply(struct ctl_health *h, const char *node_id)
-{
-    struct node_rt *n = node_find(h, node_id);
-    if (n != NULL) {
-        n->dirty = true;
-        n->full = true;
-    }
-}
-
 /* ---- probes and replies ----------------------------------------------------------------- */
 
 static void node_down(struct node_rt *n)

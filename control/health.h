@@ -62,9 +62,6 @@ void ctl_health_reload(struct ctl_health *h);
 /* The values of parameter group `pg` changed: apply them to every node that uses it. */
 void ctl_health_params_changed(struct ctl_health *h, const char *pg);
 
-/* Apply every parameter, requires-reboot ones included, to a node (after it joins a group). */
-void ctl_health_full_apply(struct ctl_health *h, const char *node_id);
-
 /* Probe, reconcile and time out; call often (every few milliseconds is fine). */
 void ctl_health_tick(struct ctl_health *h, uint64_t now_ns);
 

@@ -326,6 +326,7 @@ class SentinelClients(ch.ClusterTestCase):
         with self.assertRaises(redis.ResponseError):
             r.sentinel_master("nope")
         self.assertEqual(r.info()["redis_mode"], "sentinel")
+        self.assertEqual(r.execute_command("ROLE"), ["sentinel", ["rg1"]])
         # A replica that is down is reported s_down, so clients skip it.
         c.nodes["n3"].kill9()
         self.wait(lambda: any(x["is_sdown"] and x["port"] == c.nodes["n3"].port
