@@ -18,7 +18,8 @@
 set -euo pipefail
 
 # One line per set; adding a package is a one-word change.
-RUNTIME_PKGS="build-essential meson ninja-build pkg-config libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev"
+RUNTIME_PKGS="build-essential meson ninja-build pkg-config libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev
+              libsqlite3-dev"
 DEV_PKGS="libbenchmark-dev libdpdk-dev redis-server redis-tools python3-redis memcached
           clang clang-format gnuplot-nox"
 CROSS_PKGS="crossbuild-essential-arm64 qemu-user"

@@ -224,6 +224,10 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
         flags[nf++] = 'A';
     if (cl->flags & CONN_NO_EVICT)
         flags[nf++] = 'e';
+    if (cl->flags & CONN_MASTER)
+        flags[nf++] = 'M';
+    if (cl->replica != NULL)
+        flags[nf++] = 'S';
     if (cl->multi != NULL)
         flags[nf++] = 'x';
     if (nf == 0)
@@ -321,6 +325,31 @@ static void cmd_client_no_evict(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
+/* A client's type as CLIENT LIST/KILL TYPE name it. */
+enum client_type { CT_NORMAL = 0, CT_MASTER, CT_REPLICA, CT_PUBSUB, CT_BAD };
+
+static enum client_type client_type_of(const struct conn *cl)
+{
+    if (cl->flags & CONN_MASTER)
+        return CT_MASTER;
+    if (cl->replica != NULL)
+        return CT_REPLICA;
+    return CT_NORMAL;
+}
+
+static enum client_type parse_type(const struct resp_arg *v)
+{
+    if (util_strcaseeq(v->ptr, v->len, "normal"))
+        return CT_NORMAL;
+    if (util_strcaseeq(v->ptr, v->len, "master"))
+        return CT_MASTER;
+    if (util_strcaseeq(v->ptr, v->len, "replica") || util_strcaseeq(v->ptr, v->len, "slave"))
+        return CT_REPLICA;
+    if (util_strcaseeq(v->ptr, v->len, "pubsub"))
+        return CT_PUBSUB;
+    return CT_BAD;
+}
+
 /* CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]: every shard is held. */
 static int conn_by_id(const void *a, const void *b)
 {
@@ -332,17 +361,13 @@ static void cmd_client_list(struct cmd_ctx *c)
 {
     uint64_t ids[64];
     int nids = 0;
-    bool only_none = false;
+    int want_type = -1;
     for (int i = 2; i < c->argc; i++) {
         if (cmd_arg_is(c, i, "TYPE") && i + 1 < c->argc) {
             i++;
-            if (cmd_arg_is(c, i, "normal"))
+            want_type = (int)parse_type(&c->argv[i]);
+            if (want_type != CT_BAD)
                 continue;
-            if (cmd_arg_is(c, i, "master") || cmd_arg_is(c, i, "replica") ||
-                cmd_arg_is(c, i, "slave") || cmd_arg_is(c, i, "pubsub")) {
-                only_none = true;
-                continue;
-            }
             reply_errorf(c->reply, "ERR Unknown client type '%.*s'", (int)c->argv[i].len,
                          c->argv[i].ptr);
             return;
@@ -364,8 +389,10 @@ static void cmd_client_list(struct cmd_ctx *c)
     /* Every shard is held: gather all workers' clients and list them by id, as Redis does. */
     size_t n = 0, cap = 0;
     struct conn **all = NULL;
-    for (unsigned wi = 0; wi < server.nworkers && !only_none; wi++) {
+    for (unsigned wi = 0; wi < server.nworkers; wi++) {
         for (struct conn *cl = server.workers[wi]->conns; cl != NULL; cl = cl->next) {
+            if (want_type >= 0 && (int)client_type_of(cl) != want_type)
+                continue;
             bool match = nids == 0;
             for (int k = 0; k < nids && !match; k++)
                 match = ids[k] == cl->id;
@@ -410,7 +437,8 @@ static void cmd_client_kill(struct cmd_ctx *c)
     const char *addr = NULL, *laddr = NULL;
     size_t addrl = 0, laddrl = 0;
     long long id = 0;
-    bool skipme = true, type_none = false;
+    bool skipme = true;
+    int want_type = -1;
     bool old_form = c->argc == 3;
     if (old_form) {
         addr = c->argv[2].ptr;
@@ -449,14 +477,8 @@ static void cmd_client_kill(struct cmd_ctx *c)
                     return;
                 }
             } else if (cmd_arg_is(c, i, "TYPE")) {
-                if (util_strcaseeq(v->ptr, v->len, "normal"))
-                    ;
-                else if (util_strcaseeq(v->ptr, v->len, "master") ||
-                         util_strcaseeq(v->ptr, v->len, "replica") ||
-                         util_strcaseeq(v->ptr, v->len, "slave") ||
-                         util_strcaseeq(v->ptr, v->len, "pubsub"))
-                    type_none = true;
-                else {
+                want_type = (int)parse_type(v);
+                if (want_type == CT_BAD) {
                     reply_errorf(c->reply, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
                     return;
                 }
@@ -467,8 +489,10 @@ static void cmd_client_kill(struct cmd_ctx *c)
         }
     }
     long long killed = 0;
-    for (unsigned wi = 0; wi < server.nworkers && !type_none; wi++) {
+    for (unsigned wi = 0; wi < server.nworkers; wi++) {
         for (struct conn *cl = server.workers[wi]->conns; cl != NULL; cl = cl->next) {
+            if (want_type >= 0 && (int)client_type_of(cl) != want_type)
+                continue;
             if (id && cl->id != (uint64_t)id)
                 continue;
             if (addr && (strlen(cl->peer) != addrl || memcmp(cl->peer, addr, addrl) != 0))

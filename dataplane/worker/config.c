@@ -115,6 +115,81 @@ const char *config_check_save(const char *v)
     return NULL;
 }
 
+static const char *const obuf_names[OBUF_CLASSES] = { "normal", "slave", "pubsub" };
+
+static int obuf_class(const char *w, size_t n)
+{
+    if (n == 7 && strncasecmp(w, "replica", 7) == 0)
+        return OBUF_REPLICA;
+    for (int c = 0; c < OBUF_CLASSES; c++)
+        if (strlen(obuf_names[c]) == n && strncasecmp(w, obuf_names[c], n) == 0)
+            return c;
+    return -1;
+}
+
+/*
+ * Apply "<class> <hard> <soft> <seconds> ..." onto lim (the classes it does not
+ * name keep their values, as CONFIG SET does in Redis).
+ * @return NULL, or Redis's error text.
+ */
+static const char *obuf_apply(const char *v, struct obuf_limit lim[OBUF_CLASSES])
+{
+    char words[16][64];
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *s = p;
+        while (*p && *p != ' ')
+            p++;
+        if (n == 16 || (size_t)(p - s) >= sizeof(words[0]))
+            return "Wrong number of arguments in buffer limit configuration.";
+        memcpy(words[n], s, (size_t)(p - s));
+        words[n][p - s] = '\0';
+        n++;
+    }
+    if (n == 0 || n % 4 != 0)
+        return "Wrong number of arguments in buffer limit configuration.";
+    for (int i = 0; i < n; i += 4) {
+        int c = obuf_class(words[i], strlen(words[i]));
+        if (c < 0)
+            return "Invalid client class specified in buffer limit configuration.";
+        unsigned long long hard, soft, secs;
+        if (!util_memtoull(words[i + 1], &hard) || !util_memtoull(words[i + 2], &soft) ||
+            !util_memtoull(words[i + 3], &secs))
+            return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        lim[c] = (struct obuf_limit){ hard, soft, secs };
+    }
+    return NULL;
+}
+
+const char *config_check_obuf(const char *v)
+{
+    struct obuf_limit lim[OBUF_CLASSES] = { { 0, 0, 0 } };
+    return obuf_apply(v, lim);
+}
+
+int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES])
+{
+    memset(out, 0, sizeof(struct obuf_limit) * OBUF_CLASSES);
+    return obuf_apply(v, out) == NULL ? 0 : -1;
+}
+
+/* The classes a new value names replace theirs in the current value: the full value. */
+static void obuf_merge(const char *cur, const char *v, char *out, size_t cap)
+{
+    struct obuf_limit lim[OBUF_CLASSES];
+    config_obuf_parse(cur, lim);
+    obuf_apply(v, lim);
+    size_t n = 0;
+    for (int c = 0; c < OBUF_CLASSES && n < cap; c++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s %llu %llu %llu", c ? " " : "", obuf_names[c],
+                              lim[c].hard, lim[c].soft, lim[c].soft_seconds);
+}
+
 void params_defaults(struct params *p)
 {
     for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
@@ -319,6 +394,12 @@ static int load_line(char *line, const char *where, int lineno)
     }
     join_words(words, n, value, sizeof(value));
     char err[512];
+    if (strcmp(ref.def->name, "client-output-buffer-limit") == 0 &&
+        config_check_obuf(value) == NULL) {
+        char merged[512];
+        obuf_merge(config.p.srv.client_output_buffer_limit, value, merged, sizeof(merged));
+        snprintf(value, sizeof(value), "%s", merged);
+    }
     if (param_set(ref.def, params_module(&config.p, &ref), value, err, sizeof(err)) != 0 ||
         apply_hook(&ref, value, err, sizeof(err)) != 0) {
         fprintf(stderr,
@@ -423,7 +504,13 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
                      names[i], why);
             return -1;
         }
-        param_set(refs[i].def, params_module(&config.p, &refs[i]), values[i], why, sizeof(why));
+        const char *v = values[i];
+        char merged[512];
+        if (strcmp(refs[i].def->name, "client-output-buffer-limit") == 0) {
+            obuf_merge(config.p.srv.client_output_buffer_limit, v, merged, sizeof(merged));
+            v = merged;
+        }
+        param_set(refs[i].def, params_module(&config.p, &refs[i]), v, why, sizeof(why));
     }
     config.generation++;
     pthread_mutex_unlock(&config.lock);

@@ -28,6 +28,15 @@ extern const char *const config_yesno_names[];
 const char *config_check_bind(const char *v);
 const char *config_check_cpus(const char *v);
 const char *config_check_save(const char *v);
+const char *config_check_obuf(const char *v);
+
+/* client-output-buffer-limit, per class: hard limit, soft limit (bytes), soft seconds. */
+enum obuf_class { OBUF_NORMAL = 0, OBUF_REPLICA, OBUF_PUBSUB, OBUF_CLASSES };
+struct obuf_limit {
+    unsigned long long hard, soft, soft_seconds;
+};
+/* Parse a full client-output-buffer-limit value. @return 0, or -1 when malformed. */
+int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
 
 #define SERVER_PARAMS(X)                                                                           \
     X(port, "port", INT, 6379, 0, 65535, 0, NULL)                                                  \
@@ -64,6 +73,10 @@ const char *config_check_save(const char *v);
     X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE, NULL)     \
     X(latency_tracking, "latency-tracking", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                    \
     X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \
+    X(activerehashing, "activerehashing", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                      \
+    X(client_output_buffer_limit, "client-output-buffer-limit", STRING,                            \
+      "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0, 0, PARAM_MUTABLE,  \
+      config_check_obuf)                                                                           \
     X(pollux_workers, "pollux-workers", INT, 0, 0, MAX_WORKERS, 0, NULL)                           \
     X(pollux_cpus, "pollux-cpus", STRING, "", 0, 0, 0, config_check_cpus)                          \
     X(pollux_idle_sleep_us, "pollux-idle-sleep-us", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)       \

@@ -59,8 +59,6 @@ extern const char *const repl_diskless_load_names[];
     X(repl_diskless_load, "repl-diskless-load", ENUM, 0, 0, 0, PARAM_MUTABLE,                      \
       repl_diskless_load_names)                                                                    \
     X(repl_disable_tcp_nodelay, "repl-disable-tcp-nodelay", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
-    X(repl_output_limit, "pollux-replica-output-limit", MEMORY, 256LL * 1024 * 1024, 1024 * 1024, \
-      LLONG_MAX, PARAM_MUTABLE, NULL)                                                              \
     X(rdbcompression, "rdbcompression", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                        \
     X(rdbchecksum, "rdbchecksum", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)
 /* clang-format on */
@@ -117,6 +115,7 @@ struct repl_replica {
     bool eof_capa;
     bool legacy; /* SYNC: no +FULLRESYNC line, the RDB's length first */
     unsigned kick_gen;
+    int64_t soft_since_ms; /* above the soft output limit since (0: not) */
     /* owner worker only */
     struct conn *conn;
     struct repl_sync *sync;

@@ -355,7 +355,7 @@ bool repl_replica_pending(struct conn *c)
 /* Every pass: start the syncs replicas wait for, flush those with something to send. */
 void repl_replicas_pass(struct worker *w)
 {
-    long long limit = w->params.repl.repl_output_limit;
+    const struct obuf_limit *lim = &w->obuf[OBUF_REPLICA];
     for (struct conn *c = w->replica_conns; c != NULL; c = c->replica_next) {
         struct repl_replica *r = c->replica;
         if (c->flags & (CONN_ZOMBIE | CONN_CLOSE_ASAP))
@@ -385,14 +385,22 @@ void repl_replicas_pass(struct worker *w)
             continue;
         }
         /* the stream cursor is ours once the snapshot's offset was seen (SEND_RDB on) */
-        if (state >= RSTATE_SEND_RDB && r->stream_cur.registered && limit > 0 &&
-            repl_cursor_lag(&repl_node.stream, &r->stream_cur) > (uint64_t)limit) {
-            log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
-                     "buffer limits.",
-                     (unsigned long long)c->id, c->peer);
-            c->flags |= CONN_CLOSE_ASAP;
-            conn_want_flush(c);
-            continue;
+        if (state >= RSTATE_SEND_RDB && r->stream_cur.registered) {
+            uint64_t lag = repl_cursor_lag(&repl_node.stream, &r->stream_cur);
+            bool over_soft = lim->soft > 0 && lag > lim->soft;
+            if (!over_soft)
+                r->soft_since_ms = 0;
+            else if (r->soft_since_ms == 0)
+                r->soft_since_ms = w->now_ms;
+            if ((lim->hard > 0 && lag > lim->hard) ||
+                (over_soft && w->now_ms - r->soft_since_ms > (int64_t)lim->soft_seconds * 1000)) {
+                log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of "
+                         "output buffer limits.",
+                         (unsigned long long)c->id, c->peer);
+                c->flags |= CONN_CLOSE_ASAP;
+                conn_want_flush(c);
+                continue;
+            }
         }
         if (!(c->flags & CONN_WANT_WRITE) && repl_replica_pending(c))
             conn_want_flush(c);

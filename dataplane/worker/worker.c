@@ -70,6 +70,7 @@ void worker_reload_params(struct worker *w)
     w->params_generation = config.generation;
     pthread_mutex_unlock(&config.lock);
     slowlog_resize(w, (unsigned)w->params.srv.slowlog_max_len);
+    config_obuf_parse(w->params.srv.client_output_buffer_limit, w->obuf);
     for (struct conn *c = w->conns; c != NULL; c = c->next)
         c->parser.max_bulk_len = w->params.srv.proto_max_bulk_len;
 }
@@ -574,8 +575,9 @@ static void cron(struct worker *w)
         if (!replica)
             store_expire_cycle(w->store, w->now_ms,
                                200 * (size_t)w->params.store.active_expire_effort);
-        /* Incremental rehash moves on even when no writes arrive. */
-        store_rehash_step(w->store, -1, 64);
+        /* Incremental rehash moves on even when no writes arrive (activerehashing). */
+        if (w->params.srv.activerehashing)
+            store_rehash_step(w->store, -1, 64);
         size_t limit = worker_shard_limit(w);
         if (limit > 0 && store_used(w->store) > limit &&
             !(replica && w->params.repl.replica_ignore_maxmemory))

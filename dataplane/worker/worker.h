@@ -107,6 +107,7 @@ struct worker {
     /* parameters: this worker's own copy, reloaded by CONFIG SET */
     struct params params;
     unsigned params_generation;
+    struct obuf_limit obuf[OBUF_CLASSES]; /* client-output-buffer-limit, parsed */
 
     /* the shard */
     struct store *store;

@@ -1,0 +1,1478 @@
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "group.h"
+#include "log.h"
+#include "mem.h"
+#include "param.h"
+#include "server.h"
+#include "common.h"
+#include "util.h"
+
+#define MAX_ARGS 64
+
+struct args {
+    int n;
+    char *k[MAX_ARGS];
+    char *v[MAX_ARGS];
+};
+
+static const char *arg(const struct args *a, const char *k)
+{
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->k[i], k) == 0)
+            return a->v[i];
+    return NULL;
+}
+
+static const char *arg_or(const struct args *a, const char *k, const char *def)
+{
+    const char *v = arg(a, k);
+    return v ? v : def;
+}
+
+/* yes/no (true/false) option; def when absent. @return false (error written) on junk. */
+static bool arg_bool(const struct args *a, const char *k, bool def, bool *out, struct reply *r)
+{
+    const char *v = arg(a, k);
+    *out = def;
+    if (v == NULL)
+        return true;
+    if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
+        *out = true;
+    else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
+        *out = false;
+    else {
+        reply_errorf(r, "InvalidParameterValue --%s takes yes or no, not '%s'", k, v);
+        return false;
+    }
+    return true;
+}
+
+static const char *need(const struct args *a, const char *k, struct reply *r)
+{
+    const char *v = arg(a, k);
+    if (v == NULL || !v[0])
+        reply_errorf(r, "MissingParameter the option --%s is required", k);
+    return v && v[0] ? v : NULL;
+}
+
+/* Split a comma-separated list in place; @return the count, -1 when more than max. */
+static int split_list(char *s, char **out, int max)
+{
+    int n = 0;
+    if (s == NULL || !*s)
+        return 0;
+    for (char *p = s;;) {
+        char *c = strchr(p, ',');
+        if (c)
+            *c = '\0';
+        if (*p) {
+            if (n == max)
+                return -1;
+            out[n++] = p;
+        }
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return n;
+}
+
+/* ---- reply objects ---------------------------------------------------------------------- */
+
+struct obj {
+    struct reply *r;
+    struct rblock *ph;
+    long long n;
+    bool map;
+};
+
+static void obj_begin(struct obj *o, struct reply *r, bool map)
+{
+    o->r = r;
+    o->ph = reply_defer(r);
+    o->n = 0;
+    o->map = map;
+}
+
+static void obj_end(struct obj *o)
+{
+    reply_defer_set(o->r, o->ph, o->map ? REPLY_AGG_MAP : REPLY_AGG_ARRAY, o->n);
+}
+
+static void key(struct obj *o, const char *k)
+{
+    reply_bulk_cstr(o->r, k);
+    o->n++;
+}
+
+static void kv_str(struct obj *o, const char *k, const char *v)
+{
+    key(o, k);
+    if (v)
+        reply_bulk_cstr(o->r, v);
+    else
+        reply_null(o->r);
+}
+
+static void kv_int(struct obj *o, const char *k, long long v)
+{
+    key(o, k);
+    reply_int(o->r, v);
+}
+
+static void kv_bool(struct obj *o, const char *k, bool v)
+{
+    key(o, k);
+    reply_bool(o->r, v);
+}
+
+static void iso_time(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+}
+
+static const char *role_name(enum ctl_role r)
+{
+    return r == CTL_ROLE_PRIMARY ? "primary" : r == CTL_ROLE_REPLICA ? "replica" : NULL;
+}
+
+static const char *node_status(const struct ctl_node_view *v)
+{
+    return !v->probed ? "unknown" : v->up ? "available" : "unreachable";
+}
+
+static const char *param_status(const struct ctl_node *n, const struct ctl_node_view *v)
+{
+    if (n->pending_reboot)
+        return "pending-reboot";
+    return v->applying && n->group[0] ? "applying" : "in-sync";
+}
+
+static void write_node(struct ctl_app *a, struct reply *r, const struct ctl_node *n)
+{
+    struct ctl_node_view v;
+    if (ctl_health_node_view(a->h, n->id, &v) != 0)
+        memset(&v, 0, sizeof(v));
+    const struct ctl_node_type *t = ctl_node_type_find(n->type);
+    char created[40];
+    iso_time(n->created_ms, created, sizeof(created));
+    struct obj o;
+    obj_begin(&o, r, true);
+    kv_str(&o, "NodeId", n->id);
+    kv_str(&o, "Address", n->host);
+    kv_int(&o, "Port", n->port);
+    kv_str(&o, "AvailabilityZone", n->az);
+    kv_str(&o, "NodeType", n->type);
+    kv_int(&o, "NodeTypeMemory", t ? (long long)t->maxmemory : 0);
+    kv_str(&o, "ReplicationGroupId", n->group[0] ? n->group : NULL);
+    kv_str(&o, "CurrentRole", role_name(n->role));
+    kv_str(&o, "Status", node_status(&v));
+    kv_str(&o, "ParameterStatus", param_status(n, &v));
+    kv_str(&o, "ObservedRole",
+           v.info.role == CTL_SEEN_MASTER    ? "primary"
+           : v.info.role == CTL_SEEN_REPLICA ? "replica"
+                                             : "unknown");
+    kv_int(&o, "ReplicationOffset", ctl_info_offset(&v.info));
+    kv_str(&o, "NodeCreateTime", created);
+    obj_end(&o);
+}
+
+static void write_endpoint(struct obj *o, const char *k, const struct ctl_node *n)
+{
+    key(o, k);
+    if (n == NULL) {
+        reply_null(o->r);
+        return;
+    }
+    struct obj e;
+    obj_begin(&e, o->r, true);
+    kv_str(&e, "Address", n->host);
+    kv_int(&e, "Port", n->port);
+    obj_end(&e);
+}
+
+struct members {
+    struct ctl_node primary;
+    bool have_primary;
+    struct ctl_node replicas[CTL_MAX_REPLICAS];
+    int nreplicas;
+};
+
+static void load_members(struct ctl_app *a, const struct ctl_group *g, struct members *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->have_primary = ctl_state_node_get(a->st, g->primary, &m->primary) == 0;
+    for (int i = 0; i < g->nreplicas; i++)
+        if (ctl_state_node_get(a->st, g->replicas[i], &m->replicas[m->nreplicas]) == 0)
+            m->nreplicas++;
+}
+
+/*
+ * The reader endpoint: a reachable replica that is in sync with the primary (the one with the
+ * smallest lag), else the primary itself, as ElastiCache's reader endpoint does without
+ * replicas.
+ */
+static const struct ctl_node *reader_endpoint(struct ctl_app *a, const struct members *m)
+{
+    const struct ctl_node *best = NULL;
+    long long best_off = -1;
+    for (int i = 0; i < m->nreplicas; i++) {
+        struct ctl_node_view v;
+        if (ctl_health_node_view(a->h, m->replicas[i].id, &v) != 0 || !v.up ||
+            v.info.role != CTL_SEEN_REPLICA || !v.info.link_up)
+            continue;
+        if (v.info.replica_offset > best_off) {
+            best_off = v.info.replica_offset;
+            best = &m->replicas[i];
+        }
+    }
+    return best ? best : (m->have_primary ? &m->primary : NULL);
+}
+
+static void write_member(struct ctl_app *a, struct reply *r, const struct ctl_node *n,
+                         long long primary_offset, const struct ctl_node_view *pv)
+{
+    struct ctl_node_view v;
+    if (ctl_health_node_view(a->h, n->id, &v) != 0)
+        memset(&v, 0, sizeof(v));
+    struct obj o;
+    obj_begin(&o, r, true);
+    kv_str(&o, "CacheNodeId", n->id);
+    kv_str(&o, "Address", n->host);
+    kv_int(&o, "Port", n->port);
+    kv_str(&o, "AvailabilityZone", n->az);
+    kv_str(&o, "CurrentRole", role_name(n->role));
+    kv_str(&o, "Status", node_status(&v));
+    kv_str(&o, "ParameterStatus", param_status(n, &v));
+    long long off = ctl_info_offset(&v.info);
+    kv_int(&o, "ReplicationOffset", off);
+    if (n->role == CTL_ROLE_REPLICA) {
+        long long lag_s = -1;
+        for (int i = 0; pv && i < pv->info.nreplicas; i++)
+            if (strcmp(pv->info.replicas[i].ip, n->host) == 0 &&
+                pv->info.replicas[i].port == n->port)
+                lag_s = pv->info.replicas[i].lag;
+        kv_int(&o, "LagBytes", v.up && primary_offset >= off ? primary_offset - off : -1);
+        kv_int(&o, "LagSeconds", lag_s);
+        kv_str(&o, "LinkStatus", v.info.role == CTL_SEEN_REPLICA && v.info.link_up ? "up" : "down");
+    }
+    obj_end(&o);
+}
+
+static void write_group(struct ctl_app *a, struct reply *r, const struct ctl_group *g,
+                        const char *status_override)
+{
+    struct members m;
+    load_members(a, g, &m);
+    struct ctl_node_view pv;
+    bool have_pv = m.have_primary && ctl_health_node_view(a->h, m.primary.id, &pv) == 0;
+    long long poff = have_pv ? pv.info.master_offset : -1;
+    bool applying = false;
+    for (int i = -1; i < m.nreplicas; i++) {
+        struct ctl_node_view v;
+        const struct ctl_node *n = i < 0 ? &m.primary : &m.replicas[i];
+        if ((i >= 0 || m.have_primary) && ctl_health_node_view(a->h, n->id, &v) == 0)
+            applying |= v.applying && v.up;
+    }
+    const char *status = status_override ? status_override : g->status;
+    if (!status_override && strcmp(status, "available") == 0 && applying)
+        status = "modifying";
+    char created[40];
+    iso_time(g->created_ms, created, sizeof(created));
+    struct obj o;
+    obj_begin(&o, r, true);
+    kv_str(&o, "ReplicationGroupId", g->id);
+    kv_str(&o, "Description", g->desc);
+    kv_str(&o, "Status", status);
+    kv_str(&o, "MultiAZ", g->multi_az ? "enabled" : "disabled");
+    kv_str(&o, "AutomaticFailover", g->auto_failover ? "enabled" : "disabled");
+    kv_str(&o, "CacheParameterGroupName", g->pg);
+    key(&o, "Port");
+    if (g->port)
+        reply_int(r, g->port);
+    else
+        reply_null(r);
+    write_endpoint(&o, "PrimaryEndpoint", m.have_primary ? &m.primary : NULL);
+    write_endpoint(&o, "ReaderEndpoint", reader_endpoint(a, &m));
+    key(&o, "MemberClusters");
+    reply_array(r, (m.have_primary ? 1 : 0) + m.nreplicas);
+    if (m.have_primary)
+        reply_bulk_cstr(r, m.primary.id);
+    for (int i = 0; i < m.nreplicas; i++)
+        reply_bulk_cstr(r, m.replicas[i].id);
+    key(&o, "NodeGroupMembers");
+    reply_array(r, (m.have_primary ? 1 : 0) + m.nreplicas);
+    if (m.have_primary)
+        write_member(a, r, &m.primary, poff, have_pv ? &pv : NULL);
+    for (int i = 0; i < m.nreplicas; i++)
+        write_member(a, r, &m.replicas[i], poff, have_pv ? &pv : NULL);
+    kv_int(&o, "ConfigEpoch", g->epoch);
+    kv_str(&o, "PendingFailoverFrom", g->failover_from[0] ? g->failover_from : NULL);
+    kv_str(&o, "ReplicationGroupCreateTime", created);
+    obj_end(&o);
+}
+
+static void wrap_group(struct ctl_app *a, struct reply *r, const char *id, const char *status)
+{
+    struct ctl_group g;
+    if (ctl_state_group_get(a->st, id, &g) != 0) {
+        reply_error(r, "InternalFailure the replication group disappeared");
+        return;
+    }
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "ReplicationGroup");
+    write_group(a, r, &g, status);
+}
+
+static void write_pg(struct reply *r, const struct ctl_pgroup *pg)
+{
+    struct obj o;
+    obj_begin(&o, r, true);
+    kv_str(&o, "CacheParameterGroupName", pg->name);
+    kv_str(&o, "CacheParameterGroupFamily", pg->family);
+    kv_str(&o, "Description", pg->desc);
+    kv_bool(&o, "IsDefault", pg->is_default);
+    obj_end(&o);
+}
+
+/* ---- helpers for verbs ------------------------------------------------------------------ */
+
+static bool tx_begin(struct ctl_app *a, struct reply *r)
+{
+    if (ctl_state_begin(a->st) != 0) {
+        reply_error(r, "InternalFailure the state store is not writable");
+        return false;
+    }
+    return true;
+}
+
+/* Commit, or roll back when rc says a step failed. @return false (error written). */
+static bool tx_end(struct ctl_app *a, int rc, struct reply *r)
+{
+    if (rc == 0)
+        rc = ctl_state_commit(a->st);
+    else
+        ctl_state_rollback(a->st);
+    if (rc != 0) {
+        reply_error(r, "InternalFailure the change could not be recorded; nothing was changed");
+        return false;
+    }
+    ctl_health_reload(a->h);
+    return true;
+}
+
+static bool get_group(struct ctl_app *a, const char *id, struct ctl_group *g, struct reply *r)
+{
+    if (ctl_state_group_get(a->st, id, g) != 0) {
+        reply_errorf(r, "ReplicationGroupNotFoundFault replication group %s not found", id);
+        return false;
+    }
+    return true;
+}
+
+static bool get_pg(struct ctl_app *a, const char *name, struct ctl_pgroup *pg, struct reply *r)
+{
+    if (ctl_state_pg_get(a->st, name, pg) != 0) {
+        reply_errorf(r, "CacheParameterGroupNotFound cache parameter group %s not found", name);
+        return false;
+    }
+    return true;
+}
+
+/* The effective value of parameter d in group pg into buf; true when a user value. */
+static bool effective(struct ctl_app *a, const char *pg, const struct ctl_param_def *d, char *buf,
+                      size_t len)
+{
+    if (ctl_state_pg_value_get(a->st, pg, d->name, buf, len) == 0)
+        return true;
+    snprintf(buf, len, "%s", d->def);
+    return false;
+}
+
+struct mark_ctx {
+    struct ctl_app *a;
+    const char *pg;
+    int rc;
+};
+
+static void mark_group_nodes(void *ctx, const struct ctl_group *g)
+{
+    struct mark_ctx *m = ctx;
+    if (strcmp(g->pg, m->pg) != 0 || m->rc)
+        return;
+    if (m->rc == 0)
+        m->rc = ctl_state_node_set_pending_reboot(m->a->st, g->primary, true);
+    for (int i = 0; i < g->nreplicas && m->rc == 0; i++)
+        m->rc = ctl_state_node_set_pending_reboot(m->a->st, g->replicas[i], true);
+}
+
+/* Mark every node of every group using pg pending-reboot (inside a transaction). */
+static int mark_pending_reboot(struct ctl_app *a, const char *pg)
+{
+    struct mark_ctx m = { a, pg, 0 };
+    int rc = ctl_state_group_each(a->st, mark_group_nodes, &m);
+    return rc ? rc : m.rc;
+}
+
+/* ---- nodes ------------------------------------------------------------------------------ */
+
+static void v_register_node(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "node-id", r);
+    if (!id)
+        return;
+    const char *addr = need(x, "address", r);
+    if (!addr)
+        return;
+    const char *az = need(x, "availability-zone", r);
+    if (!az)
+        return;
+    const char *type = need(x, "node-type", r);
+    if (!type)
+        return;
+    if (!ctl_name_valid(id, 40)) {
+        reply_errorf(r,
+                     "InvalidParameterValue node id '%s' must be 1 to 40 letters, digits or "
+                     "hyphens, start with a letter, and not end with or contain two hyphens",
+                     id);
+        return;
+    }
+    struct ctl_node n;
+    memset(&n, 0, sizeof(n));
+    const char *colon = strrchr(addr, ':');
+    long long port = 0;
+    if (colon == NULL || colon == addr || (size_t)(colon - addr) >= sizeof(n.host) ||
+        !util_str2ll(colon + 1, strlen(colon + 1), &port) || port < 1 || port > 65535) {
+        reply_errorf(r, "InvalidParameterValue --address must be host:port, not '%s'", addr);
+        return;
+    }
+    if (!ctl_name_valid(az, 60) && strcmp(az, "") != 0) {
+        reply_errorf(r,
+                     "InvalidParameterValue availability zone '%s' must be letters, digits "
+                     "and hyphens",
+                     az);
+        return;
+    }
+    if (ctl_node_type_find(type) == NULL) {
+        reply_errorf(r, "InvalidParameterValue unknown node type '%s'", type);
+        return;
+    }
+    snprintf(n.id, sizeof(n.id), "%s", id);
+    size_t hl = (size_t)(colon - addr);
+    if (addr[0] == '[' && hl > 2 && addr[hl - 1] == ']') /* [::1]:7000 */
+        snprintf(n.host, sizeof(n.host), "%.*s", (int)(hl - 2), addr + 1);
+    else
+        snprintf(n.host, sizeof(n.host), "%.*s", (int)hl, addr);
+    n.port = (int)port;
+    snprintf(n.az, sizeof(n.az), "%s", az);
+    snprintf(n.type, sizeof(n.type), "%s", type);
+    struct ctl_node other;
+    if (ctl_state_node_get(a->st, id, &other) == 0) {
+        reply_errorf(r, "CacheNodeAlreadyExists node %s is already registered", id);
+        return;
+    }
+    if (ctl_state_node_find_addr(a->st, n.host, n.port, &other) == 0) {
+        reply_errorf(r, "CacheNodeAlreadyExists %s:%d is already registered as node %s", n.host,
+                     n.port, other.id);
+        return;
+    }
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_node_add(a->st, &n);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "cache-node", id, "Node registered at %s:%d in %s (%s)",
+                                 n.host, n.port, az, type);
+    if (!tx_end(a, rc, r))
+        return;
+    ctl_state_node_get(a->st, id, &n);
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "Node");
+    write_node(a, r, &n);
+}
+
+static void v_deregister_node(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "node-id", r);
+    if (!id)
+        return;
+    struct ctl_node n;
+    if (ctl_state_node_get(a->st, id, &n) != 0) {
+        reply_errorf(r, "CacheNodeNotFound node %s not found", id);
+        return;
+    }
+    if (n.group[0]) {
+        reply_errorf(r, "InvalidCacheClusterState node %s belongs to replication group %s", id,
+                     n.group);
+        return;
+    }
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_node_delete(a->st, id);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "cache-node", id, "Node deregistered");
+    if (tx_end(a, rc, r))
+        reply_ok(r);
+}
+
+struct list_ctx {
+    struct ctl_app *a;
+    struct reply *r;
+    long long n;
+};
+
+static void list_node(void *ctx, const struct ctl_node *n)
+{
+    struct list_ctx *l = ctx;
+    write_node(l->a, l->r, n);
+    l->n++;
+}
+
+static void v_describe_nodes(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = arg(x, "node-id");
+    struct ctl_node n;
+    if (id && ctl_state_node_get(a->st, id, &n) != 0) {
+        reply_errorf(r, "CacheNodeNotFound node %s not found", id);
+        return;
+    }
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "Nodes");
+    if (id) {
+        reply_array(r, 1);
+        write_node(a, r, &n);
+        return;
+    }
+    struct list_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_node_each(a->st, NULL, list_node, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
+}
+
+/* ---- replication groups ------------------------------------------------------------------ */
+
+/* Look up nodes by id; writes the error and returns false for an unknown one. */
+static bool load_nodes(struct ctl_app *a, char **ids, int n, struct ctl_node *out, struct reply *r)
+{
+    for (int i = 0; i < n; i++) {
+        if (ctl_state_node_get(a->st, ids[i], &out[i]) != 0) {
+            reply_errorf(r, "CacheNodeNotFound node %s not found (register it first)", ids[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void v_create_group(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "replication-group-id", r);
+    if (!id)
+        return;
+    const char *pid = need(x, "primary-node-id", r);
+    if (!pid)
+        return;
+    if (!ctl_name_valid(id, 40)) {
+        reply_errorf(r,
+                     "InvalidParameterValue replication group id '%s' must be 1 to 40 "
+                     "letters, digits or hyphens, start with a letter, and not end with or "
+                     "contain two hyphens",
+                     id);
+        return;
+    }
+    bool multi_az, auto_fo;
+    if (!arg_bool(x, "multi-az", false, &multi_az, r))
+        return;
+    if (!arg_bool(x, "automatic-failover-enabled", multi_az, &auto_fo, r))
+        return;
+    if (multi_az && !auto_fo) {
+        reply_error(r, "InvalidParameterCombination Multi-AZ requires automatic failover");
+        return;
+    }
+    const char *pgname = arg(x, "cache-parameter-group-name");
+    if (pgname == NULL)
+        pgname = "default.redis7";
+    long long port = 0;
+    const char *ps = arg(x, "port");
+    if (ps && (!util_str2ll(ps, strlen(ps), &port) || port < 1 || port > 65535)) {
+        reply_errorf(r, "InvalidParameterValue --port must be 1 to 65535, not '%s'", ps);
+        return;
+    }
+    struct ctl_group g;
+    if (ctl_state_group_get(a->st, id, &g) == 0) {
+        reply_errorf(r, "ReplicationGroupAlreadyExists replication group %s already exists", id);
+        return;
+    }
+    struct ctl_pgroup pg;
+    if (!get_pg(a, pgname, &pg, r))
+        return;
+    char *rids[CTL_MAX_REPLICAS + 1];
+    const char *rl = arg(x, "replica-node-ids");
+    char rbuf[1024];
+    snprintf(rbuf, sizeof(rbuf), "%s", rl ? rl : "");
+    int nr = split_list(rbuf, rids, CTL_MAX_REPLICAS + 1);
+    if (nr < 0 || nr > CTL_MAX_REPLICAS) {
+        reply_errorf(r, "NodeQuotaForClusterExceeded a replication group has at most %d replicas",
+                     CTL_MAX_REPLICAS);
+        return;
+    }
+    if (auto_fo && nr == 0) {
+        reply_error(r, "InvalidParameterCombination automatic failover needs at least one "
+                       "replica");
+        return;
+    }
+    struct ctl_node primary, reps[CTL_MAX_REPLICAS + 1];
+    char *pids[1] = { (char *)pid };
+    if (!load_nodes(a, pids, 1, &primary, r) || !load_nodes(a, rids, nr, reps, r))
+        return;
+    const struct ctl_node *rp[CTL_MAX_REPLICAS + 1];
+    for (int i = 0; i < nr; i++)
+        rp[i] = &reps[i];
+    char err[256];
+    if (ctl_group_check(id, &primary, rp, nr, multi_az, (int)port, err, sizeof(err)) != 0) {
+        reply_error(r, err);
+        return;
+    }
+    memset(&g, 0, sizeof(g));
+    snprintf(g.id, sizeof(g.id), "%s", id);
+    snprintf(g.desc, sizeof(g.desc), "%s", arg_or(x, "replication-group-description", ""));
+    snprintf(g.pg, sizeof(g.pg), "%s", pgname);
+    g.port = (int)port;
+    g.multi_az = multi_az;
+    g.auto_failover = auto_fo;
+    snprintf(g.status, sizeof(g.status), "creating");
+    snprintf(g.primary, sizeof(g.primary), "%s", pid);
+    g.epoch = 1;
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_group_add(a->st, &g);
+    if (rc == 0)
+        rc = ctl_state_node_set_group(a->st, pid, id, CTL_ROLE_PRIMARY);
+    for (int i = 0; i < nr && rc == 0; i++)
+        rc = ctl_state_node_set_group(a->st, rids[i], id, CTL_ROLE_REPLICA);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "replication-group", id,
+                                 "Replication group created: primary %s, %d replica(s), "
+                                 "Multi-AZ %s, parameter group %s",
+                                 pid, nr, multi_az ? "enabled" : "disabled", pgname);
+    if (tx_end(a, rc, r))
+        wrap_group(a, r, id, NULL);
+}
+
+struct groups_ctx {
+    struct ctl_app *a;
+    struct reply *r;
+    long long n;
+};
+
+static void list_group(void *ctx, const struct ctl_group *g)
+{
+    struct groups_ctx *l = ctx;
+    write_group(l->a, l->r, g, NULL);
+    l->n++;
+}
+
+static void v_describe_groups(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = arg(x, "replication-group-id");
+    struct ctl_group g;
+    if (id && !get_group(a, id, &g, r))
+        return;
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "ReplicationGroups");
+    if (id) {
+        reply_array(r, 1);
+        write_group(a, r, &g, NULL);
+        return;
+    }
+    struct groups_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_group_each(a->st, list_group, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
+}
+
+/* Validate the group as it would be with these replicas; err written on failure. */
+static bool check_membership(struct ctl_app *a, const struct ctl_group *g, char **rids, int nr,
+                             bool multi_az, struct reply *r)
+{
+    struct ctl_node primary, reps[CTL_MAX_REPLICAS + 8];
+    char *pids[1] = { (char *)g->primary };
+    if (!load_nodes(a, pids, 1, &primary, r) || !load_nodes(a, rids, nr, reps, r))
+        return false;
+    const struct ctl_node *rp[CTL_MAX_REPLICAS + 8];
+    for (int i = 0; i < nr; i++)
+        rp[i] = &reps[i];
+    char err[256];
+    if (ctl_group_check(g->id, &primary, rp, nr, multi_az, g->port, err, sizeof(err)) != 0) {
+        reply_error(r, err);
+        return false;
+    }
+    return true;
+}
+
+static bool group_idle(const struct ctl_app *a, const struct ctl_group *g, struct reply *r)
+{
+    if (ctl_health_failover_active(a->h, g->id)) {
+        reply_errorf(r, "InvalidReplicationGroupState replication group %s is failing over", g->id);
+        return false;
+    }
+    return true;
+}
+
+static void v_modify_group(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "replication-group-id", r);
+    struct ctl_group g;
+    if (!id || !get_group(a, id, &g, r) || !group_idle(a, &g, r))
+        return;
+    struct ctl_group next = g;
+    if (!arg_bool(x, "multi-az", g.multi_az, &next.multi_az, r))
+        return;
+    bool af_default = next.multi_az && !g.multi_az ? true : g.auto_failover;
+    if (!arg_bool(x, "automatic-failover-enabled", af_default, &next.auto_failover, r))
+        return;
+    if (next.multi_az && !next.auto_failover) {
+        reply_error(r, "InvalidParameterCombination Multi-AZ requires automatic failover");
+        return;
+    }
+    if (next.auto_failover && g.nreplicas == 0) {
+        reply_error(r, "InvalidParameterCombination automatic failover needs at least one "
+                       "replica");
+        return;
+    }
+    char *rids[CTL_MAX_REPLICAS];
+    for (int i = 0; i < g.nreplicas; i++)
+        rids[i] = g.replicas[i];
+    if (next.multi_az && !check_membership(a, &g, rids, g.nreplicas, true, r))
+        return;
+    const char *desc = arg(x, "replication-group-description");
+    if (desc)
+        snprintf(next.desc, sizeof(next.desc), "%s", desc);
+    const char *pgname = arg(x, "cache-parameter-group-name");
+    struct ctl_pgroup pg, oldpg;
+    bool pg_changed = pgname && strcmp(pgname, g.pg) != 0;
+    bool reboot_differs = false;
+    if (pg_changed) {
+        if (!get_pg(a, pgname, &pg, r))
+            return;
+        ctl_state_pg_get(a->st, g.pg, &oldpg);
+        const struct ctl_family *nf = ctl_family_find(pg.family),
+                                *of = ctl_family_find(oldpg.family);
+        for (size_t i = 0; nf && of && i < ctl_param_count; i++) {
+            const struct ctl_param_def *d = &ctl_param_defs[i];
+            if (d->change != CTL_CHANGE_REBOOT || !(d->families & nf->bit))
+                continue;
+            char nv[160], ov[160];
+            effective(a, pg.name, d, nv, sizeof(nv));
+            const struct ctl_param_def *od = ctl_param_find(of->bit, d->name);
+            if (od == NULL || (effective(a, g.pg, od, ov, sizeof(ov)), strcmp(nv, ov) != 0))
+                reboot_differs = true;
+        }
+        snprintf(next.pg, sizeof(next.pg), "%s", pgname);
+    }
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_group_update(a->st, &next);
+    if (rc == 0 && reboot_differs) {
+        rc = ctl_state_node_set_pending_reboot(a->st, g.primary, true);
+        for (int i = 0; i < g.nreplicas && rc == 0; i++)
+            rc = ctl_state_node_set_pending_reboot(a->st, g.replicas[i], true);
+    }
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "replication-group", id,
+                                 "Replication group modified: Multi-AZ %s, automatic failover "
+                                 "%s, parameter group %s",
+                                 next.multi_az ? "enabled" : "disabled",
+                                 next.auto_failover ? "enabled" : "disabled", next.pg);
+    if (!tx_end(a, rc, r))
+        return;
+    if (pg_changed)
+        ctl_health_params_changed(a->h, next.pg);
+    wrap_group(a, r, id, NULL);
+}
+
+static void v_increase_replicas(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "replication-group-id", r);
+    struct ctl_group g;
+    if (!id || !get_group(a, id, &g, r) || !group_idle(a, &g, r))
+        return;
+    const char *rl = need(x, "replica-node-ids", r);
+    if (!rl)
+        return;
+    char rbuf[1024];
+    snprintf(rbuf, sizeof(rbuf), "%s", rl);
+    char *add[CTL_MAX_REPLICAS + 1];
+    int na = split_list(rbuf, add, CTL_MAX_REPLICAS + 1);
+    char *all[CTL_MAX_REPLICAS * 2 + 2];
+    int n = 0;
+    for (int i = 0; i < g.nreplicas; i++)
+        all[n++] = g.replicas[i];
+    for (int i = 0; i < na; i++)
+        all[n++] = add[i];
+    if (na < 0 || n > CTL_MAX_REPLICAS) {
+        reply_errorf(r,
+                     "NodeQuotaForClusterExceeded a replication group has at most %d "
+                     "replicas; %s has %d",
+                     CTL_MAX_REPLICAS, id, g.nreplicas);
+        return;
+    }
+    const char *want = arg(x, "new-replica-count");
+    long long wn;
+    if (want && (!util_str2ll(want, strlen(want), &wn) || wn != n)) {
+        reply_errorf(r,
+                     "InvalidParameterCombination --new-replica-count %s does not match the "
+                     "%d replicas the group would have",
+                     want, n);
+        return;
+    }
+    if (!check_membership(a, &g, all, n, g.multi_az, r))
+        return;
+    if (!tx_begin(a, r))
+        return;
+    int rc = 0;
+    for (int i = 0; i < na && rc == 0; i++)
+        rc = ctl_state_node_set_group(a->st, add[i], id, CTL_ROLE_REPLICA);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "replication-group", id, "Replica count increased to %d",
+                                 n);
+    if (tx_end(a, rc, r))
+        wrap_group(a, r, id, NULL);
+}
+
+static void v_decrease_replicas(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "replication-group-id", r);
+    struct ctl_group g;
+    if (!id || !get_group(a, id, &g, r) || !group_idle(a, &g, r))
+        return;
+    const char *rl = need(x, "replicas-to-remove", r);
+    if (!rl)
+        return;
+    char rbuf[1024];
+    snprintf(rbuf, sizeof(rbuf), "%s", rl);
+    char *rm[CTL_MAX_REPLICAS + 1];
+    int nrm = split_list(rbuf, rm, CTL_MAX_REPLICAS + 1);
+    if (nrm <= 0) {
+        reply_error(r, "InvalidParameterValue --replicas-to-remove lists no node");
+        return;
+    }
+    char *keep[CTL_MAX_REPLICAS];
+    int nk = 0;
+    for (int i = 0; i < nrm; i++) {
+        bool found = false;
+        for (int j = 0; j < g.nreplicas; j++)
+            found |= strcmp(g.replicas[j], rm[i]) == 0;
+        if (!found) {
+            reply_errorf(r, "InvalidParameterValue node %s is not a replica of %s", rm[i], id);
+            return;
+        }
+    }
+    for (int j = 0; j < g.nreplicas; j++) {
+        bool removed = false;
+        for (int i = 0; i < nrm; i++)
+            removed |= strcmp(g.replicas[j], rm[i]) == 0;
+        if (!removed)
+            keep[nk++] = g.replicas[j];
+    }
+    if (g.auto_failover && nk == 0) {
+        reply_error(r, "InvalidParameterCombination automatic failover needs at least one "
+                       "replica; disable it first");
+        return;
+    }
+    if (!check_membership(a, &g, keep, nk, g.multi_az, r))
+        return;
+    if (!tx_begin(a, r))
+        return;
+    int rc = 0;
+    for (int i = 0; i < nrm && rc == 0; i++)
+        rc = ctl_state_node_set_group(a->st, rm[i], "", CTL_ROLE_NONE);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "replication-group", id, "Replica count decreased to %d",
+                                 nk);
+    if (tx_end(a, rc, r))
+        wrap_group(a, r, id, NULL);
+}
+
+static void v_delete_group(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "replication-group-id", r);
+    struct ctl_group g;
+    if (!id || !get_group(a, id, &g, r))
+        return;
+    /* The reply shows the group as it was, in status deleting. */
+    struct reply body;
+    reply_init(&body, r->proto);
+    reply_map(&body, 1);
+    reply_bulk_cstr(&body, "ReplicationGroup");
+    write_group(a, &body, &g, "deleting");
+    if (!tx_begin(a, r)) {
+        reply_deinit(&body);
+        return;
+    }
+    int rc = ctl_state_node_set_group(a->st, g.primary, "", CTL_ROLE_NONE);
+    for (int i = 0; i < g.nreplicas && rc == 0; i++)
+        rc = ctl_state_node_set_group(a->st, g.replicas[i], "", CTL_ROLE_NONE);
+    if (rc == 0)
+        rc = ctl_state_group_delete(a->st, id);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "replication-group", id, "Replication group deleted");
+    if (tx_end(a, rc, r)) {
+        for (struct rblock *b = body.head; b; b = b->next)
+            reply_raw(r, b->data + b->start, b->len - b->start);
+    }
+    reply_deinit(&body);
+}
+
+static void v_test_failover(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "replication-group-id", r);
+    struct ctl_group g;
+    if (!id || !get_group(a, id, &g, r))
+        return;
+    char err[256];
+    if (ctl_health_test_failover(a->h, id, arg(x, "node-id"), err, sizeof(err)) != 0) {
+        reply_error(r, err);
+        return;
+    }
+    wrap_group(a, r, id, NULL);
+}
+
+static void v_reboot_node(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *id = need(x, "node-id", r);
+    if (!id)
+        return;
+    struct ctl_node n;
+    if (ctl_state_node_get(a->st, id, &n) != 0) {
+        reply_errorf(r, "CacheNodeNotFound node %s not found", id);
+        return;
+    }
+    char err[256];
+    if (ctl_health_reboot(a->h, id, err, sizeof(err)) != 0) {
+        reply_error(r, err);
+        return;
+    }
+    ctl_state_event_add(a->st, 0, "cache-node", id, "Node reboot requested");
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "Node");
+    write_node(a, r, &n);
+}
+
+/* ---- parameter groups ----------------------------------------------------------------------- */
+
+static void v_create_pg(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *name = need(x, "cache-parameter-group-name", r);
+    if (!name)
+        return;
+    const char *fam = need(x, "cache-parameter-group-family", r);
+    if (!fam)
+        return;
+    if (!ctl_name_valid(name, 255)) {
+        reply_errorf(r,
+                     "InvalidParameterValue parameter group name '%s' must be 1 to 255 "
+                     "letters, digits or hyphens, start with a letter, and not end with or "
+                     "contain two hyphens",
+                     name);
+        return;
+    }
+    if (ctl_family_find(fam) == NULL) {
+        reply_errorf(r, "InvalidParameterValue unknown family '%s' (families: redis6.x, redis7)",
+                     fam);
+        return;
+    }
+    struct ctl_pgroup pg;
+    if (ctl_state_pg_get(a->st, name, &pg) == 0) {
+        reply_errorf(r,
+                     "CacheParameterGroupAlreadyExists cache parameter group %s already "
+                     "exists",
+                     name);
+        return;
+    }
+    memset(&pg, 0, sizeof(pg));
+    snprintf(pg.name, sizeof(pg.name), "%s", name);
+    snprintf(pg.family, sizeof(pg.family), "%s", fam);
+    snprintf(pg.desc, sizeof(pg.desc), "%s", arg_or(x, "description", ""));
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_pg_add(a->st, &pg);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "cache-parameter-group", name,
+                                 "Cache parameter group created (family %s)", fam);
+    if (!tx_end(a, rc, r))
+        return;
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "CacheParameterGroup");
+    write_pg(r, &pg);
+}
+
+static void list_pg(void *ctx, const struct ctl_pgroup *pg)
+{
+    struct list_ctx *l = ctx;
+    write_pg(l->r, pg);
+    l->n++;
+}
+
+static void v_describe_pgs(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *name = arg(x, "cache-parameter-group-name");
+    struct ctl_pgroup pg;
+    if (name && !get_pg(a, name, &pg, r))
+        return;
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "CacheParameterGroups");
+    if (name) {
+        reply_array(r, 1);
+        write_pg(r, &pg);
+        return;
+    }
+    struct list_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_pg_each(a->st, list_pg, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
+}
+
+static void v_describe_params(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *name = need(x, "cache-parameter-group-name", r);
+    struct ctl_pgroup pg;
+    if (!name || !get_pg(a, name, &pg, r))
+        return;
+    const char *source = arg(x, "source");
+    if (source && strcmp(source, "user") != 0 && strcmp(source, "system") != 0 &&
+        strcmp(source, "engine-default") != 0) {
+        reply_errorf(r,
+                     "InvalidParameterValue --source is user, system or engine-default, not "
+                     "'%s'",
+                     source);
+        return;
+    }
+    const struct ctl_family *f = ctl_family_find(pg.family);
+    reply_map(r, 2);
+    reply_bulk_cstr(r, "CacheParameterGroupName");
+    reply_bulk_cstr(r, pg.name);
+    reply_bulk_cstr(r, "Parameters");
+    struct rblock *ph = reply_defer(r);
+    long long n = 0;
+    for (size_t i = 0; f && i < ctl_param_count; i++) {
+        const struct ctl_param_def *d = &ctl_param_defs[i];
+        if (!(d->families & f->bit))
+            continue;
+        char value[160], allowed[256];
+        bool user = effective(a, pg.name, d, value, sizeof(value));
+        const char *src = user ? "user" : "system";
+        if (source && strcmp(source, "engine-default") == 0 ? user : source && strcmp(source, src))
+            continue;
+        ctl_param_allowed(d, allowed, sizeof(allowed));
+        struct obj o;
+        obj_begin(&o, r, true);
+        kv_str(&o, "ParameterName", d->name);
+        kv_str(&o, "ParameterValue", value);
+        kv_str(&o, "DefaultValue", d->def);
+        kv_str(&o, "Description", d->text);
+        kv_str(&o, "Source", src);
+        kv_str(&o, "DataType", ctl_param_type_name(d));
+        kv_str(&o, "AllowedValues", allowed);
+        kv_bool(&o, "IsModifiable", d->modifiable);
+        kv_str(&o, "ChangeType", ctl_change_name(d->change));
+        kv_str(&o, "MinimumEngineVersion", f->engine);
+        obj_end(&o);
+        n++;
+    }
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, n);
+}
+
+struct pchange {
+    const struct ctl_param_def *d;
+    const char *value; /* NULL: reset to the default */
+    bool differs;      /* the effective value changes */
+};
+
+/* Parse `parameter name=value` (or a bare name for a reset) options into changes. */
+static int parse_changes(struct ctl_app *a, struct args *x, const struct ctl_pgroup *pg, bool reset,
+                         struct pchange *out, int max, struct reply *r)
+{
+    const struct ctl_family *f = ctl_family_find(pg->family);
+    int n = 0;
+    for (int i = 0; i < x->n; i++) {
+        if (strcmp(x->k[i], "parameter") != 0)
+            continue;
+        char *nv = x->v[i];
+        char *eq = strchr(nv, '=');
+        if (eq)
+            *eq = '\0';
+        const char *value = eq ? eq + 1 : NULL;
+        if (!reset && value == NULL) {
+            reply_errorf(r, "InvalidParameterValue parameter '%s' has no value (name=value)", nv);
+            return -1;
+        }
+        const struct ctl_param_def *d = f ? ctl_param_find(f->bit, nv) : NULL;
+        if (d == NULL) {
+            reply_errorf(r, "InvalidParameterValue unknown parameter '%s' for family %s", nv,
+                         pg->family);
+            return -1;
+        }
+        char err[320];
+        if (!d->modifiable) {
+            reply_errorf(r, "InvalidParameterValue parameter %s is not modifiable", d->name);
+            return -1;
+        }
+        if (!reset && ctl_param_validate(d, f->bit, value, err, sizeof(err)) != 0) {
+            reply_errorf(r, "InvalidParameterValue %s", err);
+            return -1;
+        }
+        for (int j = 0; j < n; j++) {
+            if (out[j].d == d) {
+                reply_errorf(r, "InvalidParameterCombination parameter %s is given twice", d->name);
+                return -1;
+            }
+        }
+        if (n == max) {
+            reply_error(r, "InvalidParameterValue too many parameters in one request");
+            return -1;
+        }
+        char cur[160];
+        effective(a, pg->name, d, cur, sizeof(cur));
+        out[n].d = d;
+        out[n].value = value;
+        out[n].differs = strcmp(cur, value ? value : d->def) != 0;
+        n++;
+    }
+    return n;
+}
+
+static void modify_or_reset(struct ctl_app *a, struct args *x, struct reply *r, bool reset)
+{
+    const char *name = need(x, "cache-parameter-group-name", r);
+    struct ctl_pgroup pg;
+    if (!name || !get_pg(a, name, &pg, r))
+        return;
+    if (pg.is_default) {
+        reply_errorf(r,
+                     "InvalidCacheParameterGroupState the default parameter group %s cannot "
+                     "be changed; create a parameter group and modify that one",
+                     name);
+        return;
+    }
+    bool all = false;
+    if (reset && !arg_bool(x, "reset-all-parameters", false, &all, r))
+        return;
+    struct pchange ch[MAX_ARGS];
+    int n = parse_changes(a, x, &pg, reset, ch, MAX_ARGS, r);
+    if (n < 0)
+        return;
+    if (n == 0 && !all) {
+        reply_errorf(r, "MissingParameter give --parameter-name-values%s",
+                     reset ? " or --reset-all-parameters" : "");
+        return;
+    }
+    if (all) {
+        /* Every user value goes back to its default. */
+        const struct ctl_family *f = ctl_family_find(pg.family);
+        n = 0;
+        for (size_t i = 0; f && i < ctl_param_count; i++) {
+            const struct ctl_param_def *d = &ctl_param_defs[i];
+            char cur[160];
+            if ((d->families & f->bit) && effective(a, pg.name, d, cur, sizeof(cur)) &&
+                n < MAX_ARGS) {
+                ch[n].d = d;
+                ch[n].value = NULL;
+                ch[n].differs = strcmp(cur, d->def) != 0;
+                n++;
+            }
+        }
+    }
+    bool reboot = false, immediate = false;
+    char summary[400] = "";
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ch[i].differs)
+            continue;
+        if (ch[i].d->change == CTL_CHANGE_REBOOT)
+            reboot = true;
+        else
+            immediate = true;
+        if (off < sizeof(summary))
+            off +=
+                (size_t)snprintf(summary + off, sizeof(summary) - off, "%s%s=%s", off ? ", " : "",
+                                 ch[i].d->name, ch[i].value ? ch[i].value : ch[i].d->def);
+    }
+    if (!tx_begin(a, r))
+        return;
+    int rc = 0;
+    if (all)
+        rc = ctl_state_pg_value_reset(a->st, pg.name, NULL);
+    for (int i = 0; i < n && rc == 0 && !all; i++)
+        rc = ch[i].value ? ctl_state_pg_value_set(a->st, pg.name, ch[i].d->name, ch[i].value)
+                         : ctl_state_pg_value_reset(a->st, pg.name, ch[i].d->name);
+    if (rc == 0 && reboot)
+        rc = mark_pending_reboot(a, pg.name);
+    if (rc == 0 && (reboot || immediate))
+        rc = ctl_state_event_add(a->st, 0, "cache-parameter-group", pg.name, "Parameters %s: %s%s",
+                                 reset ? "reset" : "modified", summary,
+                                 reboot ? " (nodes pending reboot)" : "");
+    if (!tx_end(a, rc, r))
+        return;
+    if (immediate)
+        ctl_health_params_changed(a->h, pg.name);
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "CacheParameterGroupName");
+    reply_bulk_cstr(r, pg.name);
+}
+
+static void v_modify_pg(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    modify_or_reset(a, x, r, false);
+}
+
+static void v_reset_pg(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    modify_or_reset(a, x, r, true);
+}
+
+struct users_ctx {
+    const char *pg;
+    char names[256];
+};
+
+static void pg_user(void *ctx, const struct ctl_group *g)
+{
+    struct users_ctx *u = ctx;
+    size_t len = strlen(u->names);
+    if (strcmp(g->pg, u->pg) == 0)
+        snprintf(u->names + len, sizeof(u->names) - len, "%s%s", len ? ", " : "", g->id);
+}
+
+static void v_delete_pg(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *name = need(x, "cache-parameter-group-name", r);
+    struct ctl_pgroup pg;
+    if (!name || !get_pg(a, name, &pg, r))
+        return;
+    if (pg.is_default) {
+        reply_errorf(r,
+                     "InvalidCacheParameterGroupState the default parameter group %s cannot "
+                     "be deleted",
+                     name);
+        return;
+    }
+    struct users_ctx u = { name, "" };
+    ctl_state_group_each(a->st, pg_user, &u);
+    if (u.names[0]) {
+        reply_errorf(r,
+                     "InvalidCacheParameterGroupState parameter group %s is used by "
+                     "replication group(s) %s",
+                     name, u.names);
+        return;
+    }
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_pg_delete(a->st, name);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "cache-parameter-group", name,
+                                 "Cache parameter group deleted");
+    if (tx_end(a, rc, r))
+        reply_ok(r);
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+static void list_event(void *ctx, const struct ctl_event *e)
+{
+    struct list_ctx *l = ctx;
+    char date[40];
+    iso_time(e->ts_ms, date, sizeof(date));
+    struct obj o;
+    obj_begin(&o, l->r, true);
+    kv_str(&o, "SourceIdentifier", e->source_id);
+    kv_str(&o, "SourceType", e->source_type);
+    kv_str(&o, "Message", e->message);
+    kv_str(&o, "Date", date);
+    obj_end(&o);
+    l->n++;
+}
+
+static void v_describe_events(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *type = arg(x, "source-type");
+    if (type && strcmp(type, "replication-group") != 0 && strcmp(type, "cache-node") != 0 &&
+        strcmp(type, "cache-parameter-group") != 0) {
+        reply_errorf(r,
+                     "InvalidParameterValue --source-type is replication-group, cache-node "
+                     "or cache-parameter-group, not '%s'",
+                     type);
+        return;
+    }
+    long long duration = 0, max = 0;
+    const char *d = arg(x, "duration"), *m = arg(x, "max-records");
+    if (d && (!util_str2ll(d, strlen(d), &duration) || duration < 1)) {
+        reply_errorf(r, "InvalidParameterValue --duration is a number of minutes, not '%s'", d);
+        return;
+    }
+    if (m && (!util_str2ll(m, strlen(m), &max) || max < 1 || max > 100000)) {
+        reply_errorf(r, "InvalidParameterValue --max-records is 1 to 100000, not '%s'", m);
+        return;
+    }
+    int64_t since = duration ? clock_real_ms() - duration * 60000 : 0;
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "Events");
+    struct list_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_event_each(a->st, type, arg(x, "source-identifier"), since, (int)max, list_event, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+struct verb {
+    const char *name;
+    void (*fn)(struct ctl_app *, struct args *, struct reply *);
+    const char *keys; /* the options it takes, space-separated */
+};
+
+static const struct verb verbs[] = {
+    { "register-node", v_register_node, "node-id address availability-zone node-type" },
+    { "deregister-node", v_deregister_node, "node-id" },
+    { "describe-nodes", v_describe_nodes, "node-id" },
+    { "create-replication-group", v_create_group,
+      "replication-group-id replication-group-description primary-node-id replica-node-ids "
+      "multi-az automatic-failover-enabled cache-parameter-group-name port" },
+    { "describe-replication-groups", v_describe_groups, "replication-group-id" },
+    { "modify-replication-group", v_modify_group,
+      "replication-group-id replication-group-description cache-parameter-group-name multi-az "
+      "automatic-failover-enabled apply-immediately" },
+    { "increase-replica-count", v_increase_replicas,
+      "replication-group-id replica-node-ids new-replica-count apply-immediately" },
+    { "decrease-replica-count", v_decrease_replicas,
+      "replication-group-id replicas-to-remove apply-immediately" },
+    { "delete-replication-group", v_delete_group, "replication-group-id" },
+    { "test-failover", v_test_failover, "replication-group-id node-id node-group-id" },
+    { "reboot-node", v_reboot_node, "node-id" },
+    { "create-cache-parameter-group", v_create_pg,
+      "cache-parameter-group-name cache-parameter-group-family description" },
+    { "describe-cache-parameter-groups", v_describe_pgs, "cache-parameter-group-name" },
+    { "describe-cache-parameters", v_describe_params, "cache-parameter-group-name source" },
+    { "modify-cache-parameter-group", v_modify_pg, "cache-parameter-group-name parameter" },
+    { "reset-cache-parameter-group", v_reset_pg,
+      "cache-parameter-group-name parameter reset-all-parameters" },
+    { "delete-cache-parameter-group", v_delete_pg, "cache-parameter-group-name" },
+    { "describe-events", v_describe_events, "source-identifier source-type duration max-records" },
+};
+
+static bool key_allowed(const char *keys, const char *k)
+{
+    size_t n = strlen(k);
+    for (const char *p = keys; (p = strstr(p, k)) != NULL; p += n)
+        if ((p == keys || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, struct reply *r)
+{
+    if (argc < 2) {
+        reply_error(r, "ERR wrong number of arguments for 'pollux' command");
+        return;
+    }
+    const struct verb *v = NULL;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (util_strcaseeq(argv[1].ptr, argv[1].len, verbs[i].name))
+            v = &verbs[i];
+    if (v == NULL) {
+        if (util_strcaseeq(argv[1].ptr, argv[1].len, "verbs")) {
+            reply_array(r, (long long)(sizeof(verbs) / sizeof(verbs[0])));
+            for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                reply_bulk_cstr(r, verbs[i].name);
+            return;
+        }
+        reply_errorf(r, "InvalidAction unknown verb '%.*s' (POLLUX VERBS lists them)",
+                     (int)MIN(argv[1].len, 64), argv[1].ptr);
+        return;
+    }
+    if ((argc - 2) % 2 != 0) {
+        reply_errorf(r, "InvalidParameterValue %s takes option/value pairs", v->name);
+        return;
+    }
+    struct args x = { 0 };
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (x.n == MAX_ARGS) {
+            reply_error(r, "InvalidParameterValue too many options");
+            goto out;
+        }
+        x.k[x.n] = mem_strndup(argv[i].ptr, argv[i].len);
+        x.v[x.n] = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
+        x.n++;
+        if (!key_allowed(v->keys, x.k[x.n - 1])) {
+            reply_errorf(r, "InvalidParameterValue unknown option --%s for %s", x.k[x.n - 1],
+                         v->name);
+            goto out;
+        }
+        if (strlen(x.v[x.n - 1]) != argv[i + 1].len) {
+            reply_errorf(r, "InvalidParameterValue the value of --%s contains a NUL byte",
+                         x.k[x.n - 1]);
+            goto out;
+        }
+    }
+    v->fn(a, &x, r);
+out:
+    for (int i = 0; i < x.n; i++) {
+        mem_free(x.k[i]);
+        mem_free(x.v[i]);
+    }
+}
+
+static void role_name_of(void *ctx, const struct ctl_group *g)
+{
+    struct list_ctx *l = ctx;
+    reply_bulk_cstr(l->r, g->id);
+    l->n++;
+}
+
+/* ROLE as a Sentinel answers it: "sentinel" and the names of the masters it watches. */
+static void role_command(struct ctl_app *a, struct reply *r)
+{
+    reply_array(r, 2);
+    reply_bulk_cstr(r, "sentinel");
+    struct list_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_group_each(a->st, role_name_of, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
+}
+
+void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r)
+{
+    struct ctl_app *a = app;
+    const struct resp_arg *c = &argv[0];
+    if (util_strcaseeq(c->ptr, c->len, "POLLUX")) {
+        pollux_command(a, argc, argv, r);
+    } else if (util_strcaseeq(c->ptr, c->len, "SENTINEL")) {
+        ctl_sentinel_command(a, argc, argv, r);
+    } else if (util_strcaseeq(c->ptr, c->len, "INFO")) {
+        ctl_sentinel_info(a, r);
+    } else if (util_strcaseeq(c->ptr, c->len, "ROLE")) {
+        role_command(a, r);
+    } else if (util_strcaseeq(c->ptr, c->len, "COMMAND")) {
+        reply_array(r, 0); /* redis-cli asks at start; it copes with an empty table */
+    } else {
+        reply_errorf(r, "ERR unknown command '%.*s', with args beginning with: ",
+                     (int)MIN(c->len, 128), c->ptr);
+    }
+}
+
+void ctl_api_publish(void *app, const char *channel, const char *message)
+{
+    struct ctl_app *a = app;
+    if (a->srv != NULL)
+        ctl_server_publish(a->srv, channel, message);
+}

@@ -1,0 +1,49 @@
+/*
+ * pollux-control's command set: the POLLUX verbs that polluxctl sends (one per ElastiCache
+ * verb), the Redis Sentinel commands that clients use to find endpoints, and INFO/ROLE.
+ *
+ * Verbs take their options as name/value pairs, the option names of polluxctl without the
+ * dashes:
+ *
+ *   POLLUX CREATE-REPLICATION-GROUP replication-group-id rg1 primary-node-id n1
+ *          replica-node-ids n2,n3 multi-az yes cache-parameter-group-name pg1
+ *
+ * and reply with maps whose keys follow ElastiCache's API (ReplicationGroupId, Status,
+ * NodeGroupMembers, ...), RESP3 maps for clients that said HELLO 3, flat key/value arrays
+ * otherwise. Errors start with ElastiCache's fault name: "-ReplicationGroupNotFoundFault ...".
+ * A verb validates everything before it writes, and writes in one transaction, so an error
+ * changes no state. See docs/operations.md for the verbs and their options.
+ */
+#ifndef POLLUX_CTL_API_H
+#define POLLUX_CTL_API_H
+
+#include <stdint.h>
+
+#include "health.h"
+#include "parse.h"
+#include "reply.h"
+#include "state.h"
+
+struct ctl_server;
+
+struct ctl_app {
+    struct ctl_state *st;
+    struct ctl_health *h;
+    struct ctl_server *srv;
+    struct ctl_health_opts opts;
+    char myid[41]; /* this pollux-control's 40-character id (SENTINEL myid) */
+    int port;
+    uint64_t started_ns;
+};
+
+/* The server's command handler (ctl_server_cmd_fn) for pollux-control. */
+void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r);
+
+/* The Sentinel command family (SENTINEL ..., and the matching INFO section). */
+void ctl_sentinel_command(struct ctl_app *a, int argc, struct resp_arg *argv, struct reply *r);
+void ctl_sentinel_info(struct ctl_app *a, struct reply *r);
+
+/* Health's publish hook: forwards to the server's Pub/Sub. */
+void ctl_api_publish(void *app, const char *channel, const char *message);
+
+#endif

@@ -1,0 +1,691 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "mem.h"
+#include "strbuf.h"
+#include "util.h"
+
+enum kind {
+    K_VALUE, /* --name value */
+    K_LIST,  /* --name a b c (or a,b,c): sent comma-joined */
+    K_FLAG,  /* --name / --no-name: sent as yes / no */
+    K_PARAMS /* --parameter-name-values ...: sent as one "parameter name=value" pair each */
+};
+
+struct opt {
+    const char *name;
+    enum kind kind;
+    bool required;
+    const char *help;
+};
+
+struct verb {
+    const char *name;
+    const char *help;
+    struct opt opts[9];
+};
+
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, K_VALUE, false, NULL                                                                 \
+    }
+
+static const struct verb verbs[] = {
+    { "register-node",
+      "Register a node (a polluxd or Redis server) with its zone and type.",
+      { { "node-id", K_VALUE, true, "id of the node" },
+        { "address", K_VALUE, true, "host:port the node listens on" },
+        { "availability-zone", K_VALUE, true, "zone label, e.g. az-a" },
+        { "node-type", K_VALUE, true, "node type, e.g. cache.r6g.large (sets maxmemory)" },
+        END } },
+    { "deregister-node",
+      "Forget a node that is in no replication group.",
+      { { "node-id", K_VALUE, true, "id of the node" }, END } },
+    { "describe-nodes",
+      "List nodes, their groups, roles and health.",
+      { { "node-id", K_VALUE, false, "only this node" }, END } },
+    { "create-replication-group",
+      "Create a replication group from registered nodes.",
+      { { "replication-group-id", K_VALUE, true, "id of the group" },
+        { "replication-group-description", K_VALUE, false, "free text" },
+        { "primary-node-id", K_VALUE, true, "the node that starts as primary" },
+        { "replica-node-ids", K_LIST, false, "0 to 5 replica nodes" },
+        { "multi-az", K_FLAG, false, "require a replica in another zone; automatic failover" },
+        { "automatic-failover-enabled", K_FLAG, false, "promote a replica when the primary fails" },
+        { "cache-parameter-group-name", K_VALUE, false, "default: default.redis7" },
+        { "port", K_VALUE, false, "require every node to listen on this port" },
+        END } },
+    { "describe-replication-groups",
+      "Show groups: status, members, offsets, endpoints.",
+      { { "replication-group-id", K_VALUE, false, "only this group" }, END } },
+    { "modify-replication-group",
+      "Change a group's parameter group or failover settings.",
+      { { "replication-group-id", K_VALUE, true, "id of the group" },
+        { "replication-group-description", K_VALUE, false, "free text" },
+        { "cache-parameter-group-name", K_VALUE, false, "parameter group to use" },
+        { "multi-az", K_FLAG, false, "enable or disable Multi-AZ" },
+        { "automatic-failover-enabled", K_FLAG, false, "enable or disable automatic failover" },
+        { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
+        END } },
+    { "increase-replica-count",
+      "Add registered nodes to a group as replicas.",
+      { { "replication-group-id", K_VALUE, true, "id of the group" },
+        { "replica-node-ids", K_LIST, true, "nodes to add" },
+        { "new-replica-count", K_VALUE, false, "expected replica count afterwards" },
+        { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
+        END } },
+    { "decrease-replica-count",
+      "Remove replicas from a group.",
+      { { "replication-group-id", K_VALUE, true, "id of the group" },
+        { "replicas-to-remove", K_LIST, true, "replica nodes to remove" },
+        { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
+        END } },
+    { "delete-replication-group",
+      "Delete a group; its nodes become standalone.",
+      { { "replication-group-id", K_VALUE, true, "id of the group" }, END } },
+    { "test-failover",
+      "Switch the primary of a healthy group to a replica.",
+      { { "replication-group-id", K_VALUE, true, "id of the group" },
+        { "node-id", K_VALUE, false, "the replica to promote (default: the best one)" },
+        { "node-group-id", K_VALUE, false, "accepted for compatibility (one node group)" },
+        END } },
+    { "reboot-node",
+      "Apply a node's pending requires-reboot parameter values.",
+      { { "node-id", K_VALUE, true, "id of the node" }, END } },
+    { "create-cache-parameter-group",
+      "Create a parameter group of a family.",
+      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
+        { "cache-parameter-group-family", K_VALUE, true, "redis6.x or redis7" },
+        { "description", K_VALUE, false, "free text" },
+        END } },
+    { "describe-cache-parameter-groups",
+      "List parameter groups.",
+      { { "cache-parameter-group-name", K_VALUE, false, "only this group" }, END } },
+    { "describe-cache-parameters",
+      "List the parameters of a parameter group.",
+      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
+        { "source", K_VALUE, false, "user, system or engine-default" },
+        END } },
+    { "modify-cache-parameter-group",
+      "Set parameter values in a parameter group.",
+      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
+        { "parameter-name-values", K_PARAMS, true,
+          "name=value ... or ParameterName=n,ParameterValue=v ..." },
+        END } },
+    { "reset-cache-parameter-group",
+      "Put parameters back to their defaults.",
+      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
+        { "parameter-name-values", K_PARAMS, false, "names (or ParameterName=n) to reset" },
+        { "reset-all-parameters", K_FLAG, false, "reset every parameter" },
+        END } },
+    { "delete-cache-parameter-group",
+      "Delete a parameter group no group uses.",
+      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" }, END } },
+    { "describe-events",
+      "What happened to which resource.",
+      { { "source-identifier", K_VALUE, false, "only events of this resource" },
+        { "source-type", K_VALUE, false, "replication-group, cache-node, cache-parameter-group" },
+        { "duration", K_VALUE, false, "only the last N minutes" },
+        { "max-records", K_VALUE, false, "at most N (the newest)" },
+        END } },
+    { "wait-replication-group-available",
+      "Wait until a group's status is available (polls describe-replication-groups).",
+      { { "replication-group-id", K_VALUE, true, "id of the group" },
+        { "timeout-seconds", K_VALUE, false, "give up after this long (default 60)" },
+        END } },
+};
+
+static const struct verb *find_verb(const char *name)
+{
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strcmp(verbs[i].name, name) == 0)
+            return &verbs[i];
+    return NULL;
+}
+
+static const struct opt *find_opt(const struct verb *v, const char *name)
+{
+    for (const struct opt *o = v->opts; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+void ctl_cli_cmd_deinit(struct ctl_cli_cmd *cmd)
+{
+    for (int i = 0; i < cmd->argc; i++)
+        mem_free(cmd->argv[i]);
+    cmd->argc = 0;
+}
+
+static int add(struct ctl_cli_cmd *cmd, const char *s, size_t n)
+{
+    if (cmd->argc == CTL_CLI_MAX_ARGS) {
+        snprintf(cmd->err, sizeof(cmd->err), "too many arguments");
+        return -EINVAL;
+    }
+    cmd->argv[cmd->argc++] = mem_strndup(s, n);
+    return 0;
+}
+
+static int add2(struct ctl_cli_cmd *cmd, const char *k, const char *v)
+{
+    int rc = add(cmd, k, strlen(k));
+    return rc ? rc : add(cmd, v, strlen(v));
+}
+
+/*
+ * One --parameter-name-values item: "name=value", a bare "name", or the AWS shorthand
+ * "ParameterName=name,ParameterValue=value".
+ */
+static int add_param(struct ctl_cli_cmd *cmd, const char *item)
+{
+    char buf[512];
+    const char *pn = strstr(item, "ParameterName=");
+    if (pn == item) {
+        const char *name = item + strlen("ParameterName=");
+        const char *comma = strchr(name, ',');
+        size_t nlen = comma ? (size_t)(comma - name) : strlen(name);
+        const char *pv = comma ? strstr(comma, ",ParameterValue=") : NULL;
+        if (comma && pv != comma) {
+            snprintf(cmd->err, sizeof(cmd->err),
+                     "cannot read '%s': expected ParameterName=NAME,ParameterValue=VALUE", item);
+            return -EINVAL;
+        }
+        if (pv)
+            snprintf(buf, sizeof(buf), "%.*s=%s", (int)nlen, name, pv + strlen(",ParameterValue="));
+        else
+            snprintf(buf, sizeof(buf), "%.*s", (int)nlen, name);
+    } else {
+        snprintf(buf, sizeof(buf), "%s", item);
+    }
+    if (buf[0] == '\0' || buf[0] == '=') {
+        snprintf(cmd->err, sizeof(cmd->err), "empty parameter name in '%s'", item);
+        return -EINVAL;
+    }
+    return add2(cmd, "parameter", buf);
+}
+
+static bool is_option(const char *s)
+{
+    return s[0] == '-' && s[1] == '-' && s[2] != '\0';
+}
+
+int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cli_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->endpoint = env_endpoint && env_endpoint[0] ? env_endpoint : CTL_CLI_DEFAULT_EP;
+    cmd->output = CTL_OUT_TABLE;
+    const struct verb *v = NULL;
+    bool seen[9] = { false };
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        if (!is_option(a)) {
+            if (v != NULL || cmd->help) {
+                if (cmd->help && v == NULL && (v = find_verb(a)) != NULL) {
+                    cmd->verb = v->name;
+                    continue;
+                }
+                snprintf(cmd->err, sizeof(cmd->err), "unexpected argument '%s'", a);
+                rc = -EINVAL;
+                break;
+            }
+            if (strcmp(a, "help") == 0) {
+                cmd->help = true;
+                continue;
+            }
+            v = find_verb(a);
+            if (v == NULL) {
+                snprintf(cmd->err, sizeof(cmd->err),
+                         "unknown verb '%s' (polluxctl help lists the verbs)", a);
+                rc = -EINVAL;
+                break;
+            }
+            cmd->verb = v->name;
+            rc = add(cmd, "POLLUX", 6);
+            if (rc == 0)
+                rc = add(cmd, v->name, strlen(v->name));
+            continue;
+        }
+        /* --name=value or --name value */
+        char name[96];
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (nlen >= sizeof(name)) {
+            snprintf(cmd->err, sizeof(cmd->err), "option too long");
+            rc = -EINVAL;
+            break;
+        }
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        const char *inline_val = eq ? eq + 1 : NULL;
+        if (strcmp(name, "help") == 0) {
+            cmd->help = true;
+            continue;
+        }
+        if (strcmp(name, "endpoint") == 0 || strcmp(name, "output") == 0) {
+            const char *val = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
+            if (val == NULL) {
+                snprintf(cmd->err, sizeof(cmd->err), "--%s needs a value", name);
+                rc = -EINVAL;
+            } else if (name[0] == 'e') {
+                cmd->endpoint = val;
+            } else if (strcmp(val, "json") == 0) {
+                cmd->output = CTL_OUT_JSON;
+            } else if (strcmp(val, "table") == 0 || strcmp(val, "text") == 0) {
+                cmd->output = CTL_OUT_TABLE;
+            } else {
+                snprintf(cmd->err, sizeof(cmd->err), "--output is table or json, not '%s'", val);
+                rc = -EINVAL;
+            }
+            continue;
+        }
+        if (v == NULL) {
+            snprintf(cmd->err, sizeof(cmd->err), "option --%s before the verb", name);
+            rc = -EINVAL;
+            break;
+        }
+        bool negated = false;
+        const struct opt *o = find_opt(v, name);
+        if (o == NULL && strncmp(name, "no-", 3) == 0) {
+            o = find_opt(v, name + 3);
+            negated = o != NULL && o->kind == K_FLAG;
+            if (!negated)
+                o = NULL;
+        }
+        if (o == NULL) {
+            snprintf(cmd->err, sizeof(cmd->err), "unknown option --%s for %s", name, v->name);
+            rc = -EINVAL;
+            break;
+        }
+        size_t idx = (size_t)(o - v->opts);
+        if (seen[idx]) {
+            snprintf(cmd->err, sizeof(cmd->err), "--%s is given twice", o->name);
+            rc = -EINVAL;
+            break;
+        }
+        seen[idx] = true;
+        if (o->kind == K_FLAG) {
+            if (inline_val) {
+                snprintf(cmd->err, sizeof(cmd->err), "--%s takes no value", name);
+                rc = -EINVAL;
+                break;
+            }
+            rc = add2(cmd, o->name, negated ? "no" : "yes");
+            continue;
+        }
+        if (o->kind == K_VALUE) {
+            const char *val = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
+            if (val == NULL) {
+                snprintf(cmd->err, sizeof(cmd->err), "--%s needs a value", o->name);
+                rc = -EINVAL;
+                break;
+            }
+            rc = add2(cmd, o->name, val);
+            continue;
+        }
+        /* Lists and parameter lists take every following word up to the next option. */
+        int count = 0;
+        struct strbuf joined;
+        strbuf_init(&joined);
+        if (inline_val) {
+            if (o->kind == K_LIST)
+                strbuf_append(&joined, inline_val, strlen(inline_val));
+            else
+                rc = add_param(cmd, inline_val);
+            count++;
+        }
+        while (rc == 0 && i + 1 < argc && !is_option(argv[i + 1])) {
+            const char *item = argv[++i];
+            if (o->kind == K_LIST) {
+                if (joined.len)
+                    strbuf_append(&joined, ",", 1);
+                strbuf_append(&joined, item, strlen(item));
+            } else {
+                rc = add_param(cmd, item);
+            }
+            count++;
+        }
+        if (rc == 0 && count == 0) {
+            snprintf(cmd->err, sizeof(cmd->err), "--%s needs at least one value", o->name);
+            rc = -EINVAL;
+        }
+        if (rc == 0 && o->kind == K_LIST)
+            rc = add2(cmd, o->name, joined.len ? joined.buf : "");
+        strbuf_deinit(&joined);
+    }
+    if (rc == 0 && v == NULL && !cmd->help) {
+        snprintf(cmd->err, sizeof(cmd->err), "no verb given (polluxctl help lists the verbs)");
+        rc = -EINVAL;
+    }
+    if (rc == 0 && v != NULL && !cmd->help) {
+        for (const struct opt *o = v->opts; o->name; o++) {
+            if (o->required && !seen[o - v->opts]) {
+                snprintf(cmd->err, sizeof(cmd->err), "%s needs --%s", v->name, o->name);
+                rc = -EINVAL;
+                break;
+            }
+        }
+    }
+    if (rc != 0)
+        ctl_cli_cmd_deinit(cmd);
+    return rc;
+}
+
+void ctl_cli_usage(FILE *out, const char *verb)
+{
+    const struct verb *v = verb ? find_verb(verb) : NULL;
+    if (v == NULL) {
+        fprintf(out,
+                "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] VERB "
+                "[options]\n\nendpoint: --endpoint, else $%s, else %s\n\nverbs:\n",
+                CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP);
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+            fprintf(out, "  %-34s %s\n", verbs[i].name, verbs[i].help);
+        fprintf(out, "\npolluxctl help VERB shows the options of a verb.\n");
+        return;
+    }
+    fprintf(out, "usage: polluxctl %s", v->name);
+    for (const struct opt *o = v->opts; o->name; o++) {
+        const char *arg = o->kind == K_FLAG ? "" : o->kind == K_VALUE ? " VALUE" : " VALUE...";
+        fprintf(out, o->required ? " --%s%s" : " [--%s%s]", o->name, arg);
+    }
+    fprintf(out, "\n\n%s\n\n", v->help);
+    for (const struct opt *o = v->opts; o->name; o++) {
+        char name[80];
+        snprintf(name, sizeof(name), o->kind == K_FLAG ? "--[no-]%s" : "--%s", o->name);
+        fprintf(out, "  %-36s %s%s\n", name, o->help, o->required ? " (required)" : "");
+    }
+}
+
+int ctl_cli_split_endpoint(const char *ep, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(ep, ':');
+    long long p;
+    if (colon == NULL || colon == ep || !util_str2ll(colon + 1, strlen(colon + 1), &p) || p < 1 ||
+        p > 65535)
+        return -EINVAL;
+    size_t n = (size_t)(colon - ep);
+    if (ep[0] == '[' && n >= 2 && ep[n - 1] == ']') {
+        ep++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hostlen)
+        return -EINVAL;
+    memcpy(host, ep, n);
+    host[n] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* ---- JSON --------------------------------------------------------------------------------- */
+
+static void json_string(FILE *out, const char *s, size_t n)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void indent(FILE *out, int level)
+{
+    for (int i = 0; i < level; i++)
+        fputs("    ", out);
+}
+
+static void json_value(FILE *out, const struct ctl_reply *r, int level)
+{
+    switch (r->type) {
+    case CTL_R_STATUS:
+    case CTL_R_BULK:
+    case CTL_R_ERROR:
+        json_string(out, r->str, r->len);
+        break;
+    case CTL_R_DOUBLE:
+        fputs(r->str, out);
+        break;
+    case CTL_R_INT:
+        fprintf(out, "%lld", r->integer);
+        break;
+    case CTL_R_BOOL:
+        fputs(r->integer ? "true" : "false", out);
+        break;
+    case CTL_R_NIL:
+        fputs("null", out);
+        break;
+    case CTL_R_MAP:
+        if (r->n == 0) {
+            fputs("{}", out);
+            break;
+        }
+        fputs("{\n", out);
+        for (size_t i = 0; i + 1 < r->n; i += 2) {
+            indent(out, level + 1);
+            const struct ctl_reply *k = r->elem[i];
+            if (k->str)
+                json_string(out, k->str, k->len);
+            else
+                fprintf(out, "\"%lld\"", k->integer);
+            fputs(": ", out);
+            json_value(out, r->elem[i + 1], level + 1);
+            fputs(i + 2 < r->n ? ",\n" : "\n", out);
+        }
+        indent(out, level);
+        fputc('}', out);
+        break;
+    default: /* arrays, sets, pushes */
+        if (r->n == 0) {
+            fputs("[]", out);
+            break;
+        }
+        fputs("[\n", out);
+        for (size_t i = 0; i < r->n; i++) {
+            indent(out, level + 1);
+            json_value(out, r->elem[i], level + 1);
+            fputs(i + 1 < r->n ? ",\n" : "\n", out);
+        }
+        indent(out, level);
+        fputc(']', out);
+        break;
+    }
+}
+
+void ctl_cli_print_json(FILE *out, const struct ctl_reply *r)
+{
+    json_value(out, r, 0);
+    fputc('\n', out);
+}
+
+/* ---- tables ------------------------------------------------------------------------------- */
+
+/* A scalar as text ("-" for nil); nested values are summarised. */
+static void cell(const struct ctl_reply *v, char *buf, size_t len)
+{
+    if (v == NULL || v->type == CTL_R_NIL) {
+        snprintf(buf, len, "-");
+    } else if (v->type == CTL_R_INT) {
+        snprintf(buf, len, "%lld", v->integer);
+    } else if (v->type == CTL_R_BOOL) {
+        snprintf(buf, len, "%s", v->integer ? "yes" : "no");
+    } else if (v->str) {
+        snprintf(buf, len, "%s", v->str[0] ? v->str : "-");
+    } else if (v->type == CTL_R_MAP) {
+        /* An endpoint: Address:Port. */
+        const struct ctl_reply *a = ctl_reply_get(v, "Address"), *p = ctl_reply_get(v, "Port");
+        if (a && p && a->str)
+            snprintf(buf, len, "%s:%lld", a->str, p->integer);
+        else
+            snprintf(buf, len, "{...}");
+    } else {
+        size_t off = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < v->n && off < len; i++) {
+            char item[128];
+            cell(v->elem[i], item, sizeof(item));
+            off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "," : "", item);
+        }
+        if (v->n == 0)
+            snprintf(buf, len, "-");
+    }
+}
+
+struct col {
+    const char *title;
+    const char *key;
+};
+
+#define MAX_COLS 10
+
+static void table(FILE *out, const struct ctl_reply *rows, const struct col *cols, int ncols,
+                  int lead)
+{
+    size_t width[MAX_COLS];
+    for (int c = 0; c < ncols; c++)
+        width[c] = strlen(cols[c].title);
+    for (size_t i = 0; rows && i < rows->n; i++) {
+        for (int c = 0; c < ncols; c++) {
+            char buf[512];
+            cell(ctl_reply_get(rows->elem[i], cols[c].key), buf, sizeof(buf));
+            width[c] = MAX(width[c], strlen(buf));
+        }
+    }
+    fprintf(out, "%*s", lead, "");
+    for (int c = 0; c < ncols; c++)
+        fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cols[c].title,
+                c + 1 < ncols ? "  " : "\n");
+    for (size_t i = 0; rows && i < rows->n; i++) {
+        fprintf(out, "%*s", lead, "");
+        for (int c = 0; c < ncols; c++) {
+            char buf[512];
+            cell(ctl_reply_get(rows->elem[i], cols[c].key), buf, sizeof(buf));
+            fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0, buf,
+                    c + 1 < ncols ? "  " : "\n");
+        }
+    }
+}
+
+static const struct col node_cols[] = {
+    { "NODE", "NodeId" },           { "ADDRESS", "Address" }, { "PORT", "Port" },
+    { "ZONE", "AvailabilityZone" }, { "TYPE", "NodeType" },   { "GROUP", "ReplicationGroupId" },
+    { "ROLE", "CurrentRole" },      { "STATUS", "Status" },   { "PARAMETERS", "ParameterStatus" },
+};
+
+static const struct col member_cols[] = {
+    { "NODE", "CacheNodeId" },         { "ROLE", "CurrentRole" },
+    { "ADDRESS", "Address" },          { "PORT", "Port" },
+    { "ZONE", "AvailabilityZone" },    { "STATUS", "Status" },
+    { "OFFSET", "ReplicationOffset" }, { "LAG(B)", "LagBytes" },
+    { "LAG(S)", "LagSeconds" },        { "PARAMETERS", "ParameterStatus" },
+};
+
+static const struct col pg_cols[] = {
+    { "NAME", "CacheParameterGroupName" },
+    { "FAMILY", "CacheParameterGroupFamily" },
+    { "DEFAULT", "IsDefault" },
+    { "DESCRIPTION", "Description" },
+};
+
+static const struct col param_cols[] = {
+    { "NAME", "ParameterName" },      { "VALUE", "ParameterValue" }, { "DEFAULT", "DefaultValue" },
+    { "SOURCE", "Source" },           { "TYPE", "DataType" },        { "ALLOWED", "AllowedValues" },
+    { "MODIFIABLE", "IsModifiable" }, { "CHANGE", "ChangeType" },
+};
+
+static const struct col event_cols[] = {
+    { "DATE", "Date" },
+    { "TYPE", "SourceType" },
+    { "SOURCE", "SourceIdentifier" },
+    { "MESSAGE", "Message" },
+};
+
+#define NCOLS(c) ((int)(sizeof(c) / sizeof((c)[0])))
+
+static void group_block(FILE *out, const struct ctl_reply *g)
+{
+    char id[128], status[64], maz[32], af[32], pg[256], pe[300], re[300];
+    cell(ctl_reply_get(g, "ReplicationGroupId"), id, sizeof(id));
+    cell(ctl_reply_get(g, "Status"), status, sizeof(status));
+    cell(ctl_reply_get(g, "MultiAZ"), maz, sizeof(maz));
+    cell(ctl_reply_get(g, "AutomaticFailover"), af, sizeof(af));
+    cell(ctl_reply_get(g, "CacheParameterGroupName"), pg, sizeof(pg));
+    cell(ctl_reply_get(g, "PrimaryEndpoint"), pe, sizeof(pe));
+    cell(ctl_reply_get(g, "ReaderEndpoint"), re, sizeof(re));
+    fprintf(out, "%s  status %s  Multi-AZ %s  automatic failover %s  parameter group %s\n", id,
+            status, maz, af, pg);
+    fprintf(out, "  primary endpoint %s  reader endpoint %s\n", pe, re);
+    table(out, ctl_reply_get(g, "NodeGroupMembers"), member_cols, NCOLS(member_cols), 2);
+}
+
+static void kv_block(FILE *out, const struct ctl_reply *m, int lead)
+{
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        char v[1024];
+        cell(m->elem[i + 1], v, sizeof(v));
+        fprintf(out, "%*s%s: %s\n", lead, "", m->elem[i]->str ? m->elem[i]->str : "?", v);
+    }
+}
+
+void ctl_cli_print_table(FILE *out, const char *verb, const struct ctl_reply *r)
+{
+    (void)verb;
+    if (r->type == CTL_R_STATUS) {
+        fprintf(out, "%s\n", r->str);
+        return;
+    }
+    const struct ctl_reply *params = ctl_reply_get(r, "Parameters");
+    if (r->type == CTL_R_MAP && params != NULL) {
+        const struct ctl_reply *name = ctl_reply_get(r, "CacheParameterGroupName");
+        if (name && name->str)
+            fprintf(out, "%s\n", name->str);
+        table(out, params, param_cols, NCOLS(param_cols), 0);
+        return;
+    }
+    if (r->type != CTL_R_MAP || r->n != 2) {
+        ctl_cli_print_json(out, r);
+        return;
+    }
+    const char *k = r->elem[0]->str ? r->elem[0]->str : "";
+    const struct ctl_reply *v = r->elem[1];
+    if (strcmp(k, "ReplicationGroups") == 0) {
+        for (size_t i = 0; i < v->n; i++) {
+            if (i)
+                fputc('\n', out);
+            group_block(out, v->elem[i]);
+        }
+        if (v->n == 0)
+            fprintf(out, "no replication groups\n");
+    } else if (strcmp(k, "ReplicationGroup") == 0) {
+        group_block(out, v);
+    } else if (strcmp(k, "Nodes") == 0) {
+        table(out, v, node_cols, NCOLS(node_cols), 0);
+    } else if (strcmp(k, "Node") == 0 || strcmp(k, "CacheParameterGroup") == 0) {
+        kv_block(out, v, 0);
+    } else if (strcmp(k, "CacheParameterGroups") == 0) {
+        table(out, v, pg_cols, NCOLS(pg_cols), 0);
+    } else if (strcmp(k, "Events") == 0) {
+        table(out, v, event_cols, NCOLS(event_cols), 0);
+    } else if (strcmp(k, "CacheParameterGroupName") == 0) {
+        fprintf(out, "%s\n", v->str ? v->str : "");
+    } else {
+        ctl_cli_print_json(out, r);
+    }
+}

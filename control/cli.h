@@ -1,0 +1,57 @@
+/*
+ * polluxctl's pieces that have logic: turning ElastiCache-style command lines into the
+ * daemon's POLLUX commands, and rendering replies as tables or JSON. main() (polluxctl.c)
+ * only connects, sends and prints.
+ */
+#ifndef POLLUX_CTL_CLI_H
+#define POLLUX_CTL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "respc.h"
+
+#define CTL_CLI_MAX_ARGS     160
+#define CTL_CLI_DEFAULT_EP   "127.0.0.1:26379"
+#define CTL_CLI_ENDPOINT_ENV "POLLUX_ENDPOINT"
+
+/* Exit codes, as the AWS CLI uses them. */
+#define CTL_CLI_EXIT_OK      0
+#define CTL_CLI_EXIT_USAGE   252 /* the command line is wrong */
+#define CTL_CLI_EXIT_SERVICE 254 /* pollux-control refused the request */
+#define CTL_CLI_EXIT_OTHER   255 /* no connection, protocol error */
+
+enum ctl_cli_output { CTL_OUT_TABLE, CTL_OUT_JSON };
+
+struct ctl_cli_cmd {
+    const char *verb;     /* "describe-replication-groups" */
+    const char *endpoint; /* host:port */
+    enum ctl_cli_output output;
+    bool help; /* print usage (of the verb, when one is given) */
+    int argc;  /* the command to send: POLLUX <verb> <name> <value> ... */
+    char *argv[CTL_CLI_MAX_ARGS];
+    char err[256]; /* why parsing failed */
+};
+
+/*
+ * Parse a polluxctl command line (argv[0] is the program). `env_endpoint` is the value of
+ * $POLLUX_ENDPOINT or NULL. Global options (--endpoint, --output, --help) may appear
+ * anywhere. The strings in cmd->argv are allocated; free them with ctl_cli_cmd_deinit.
+ * @return 0; -EINVAL with cmd->err set when the command line is wrong.
+ */
+int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cli_cmd *cmd);
+void ctl_cli_cmd_deinit(struct ctl_cli_cmd *cmd);
+
+/* The verbs and their options, for help output. */
+void ctl_cli_usage(FILE *out, const char *verb);
+
+/* Write a reply as pretty-printed JSON (4-space indent, keys in reply order). */
+void ctl_cli_print_json(FILE *out, const struct ctl_reply *r);
+
+/* Write a reply for people: tables for lists, key/value blocks for single objects. */
+void ctl_cli_print_table(FILE *out, const char *verb, const struct ctl_reply *r);
+
+/* Split "host:port" ("[v6]:port" too). @return 0 or -EINVAL. */
+int ctl_cli_split_endpoint(const char *ep, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,47 @@
+/* Parsing of a node's INFO replication text into the fields the health checker uses. */
+#ifndef POLLUX_CTL_INFO_H
+#define POLLUX_CTL_INFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CTL_INFO_MAX_REPLICAS 16
+
+enum ctl_seen_role { CTL_SEEN_UNKNOWN = 0, CTL_SEEN_MASTER, CTL_SEEN_REPLICA };
+
+struct ctl_info_replica { /* one slaveN line of a primary */
+    char ip[64];
+    int port;
+    bool online;
+    long long offset;
+    long long lag; /* seconds */
+};
+
+struct ctl_repl_info {
+    enum ctl_seen_role role;
+    /* as a replica */
+    char master_host[256];
+    int master_port;
+    bool link_up;
+    bool sync_in_progress;
+    long long replica_offset; /* slave_repl_offset */
+    int priority;             /* slave_priority / replica-priority (100 when absent) */
+    long long last_io_seconds;
+    /* both */
+    long long master_offset; /* master_repl_offset */
+    char replid[48];
+    /* as a primary */
+    int nreplicas;
+    struct ctl_info_replica replicas[CTL_INFO_MAX_REPLICAS];
+};
+
+/*
+ * Parse INFO text (any sections; only replication fields are read; lines end in CRLF or LF).
+ * @return 0; -EINVAL when no role line is present.
+ */
+int ctl_info_parse(const char *text, size_t len, struct ctl_repl_info *out);
+
+/* The replication offset that orders failover candidates: a replica's own, else the master's. */
+long long ctl_info_offset(const struct ctl_repl_info *i);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * A non-blocking RESP connection from pollux-control to one node.
+ *
+ * Commands are queued with a callback each and pipelined; replies come back in order. A
+ * connect or a reply that takes longer than the link's timeout fails every pending command
+ * (callback with r == NULL) and closes the connection, so a dead or stalled node costs the
+ * daemon nothing but the timeout. The next command reconnects.
+ */
+#ifndef POLLUX_CTL_LINK_H
+#define POLLUX_CTL_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "respc.h"
+
+/* r is NULL when the command failed (connect error, timeout, closed); never kept. */
+typedef void (*ctl_link_fn)(void *ctx, uint64_t tag, const struct ctl_reply *r);
+
+struct ctl_link;
+
+/* A link to host:port (numeric addresses are connected to without a resolver call). */
+struct ctl_link *ctl_link_create(struct ctl_loop *loop, const char *host, int port, int timeout_ms);
+/* Close and free; pending callbacks are dropped without being called. */
+void ctl_link_destroy(struct ctl_link *k);
+
+/*
+ * Queue a command (connecting first when needed); fn(ctx, tag, reply) runs once for it.
+ * @return 0, or -errno when the connection cannot even be started (fn is then not called).
+ */
+int ctl_link_send(struct ctl_link *k, int argc, const char *const *argv, ctl_link_fn fn, void *ctx,
+                  uint64_t tag);
+
+/* Fail everything that is overdue at `now_ns` (monotonic). Call from the periodic tick. */
+void ctl_link_tick(struct ctl_link *k, uint64_t now_ns);
+
+/* Commands sent and not yet answered. */
+int ctl_link_pending(const struct ctl_link *k);
+bool ctl_link_connected(const struct ctl_link *k);
+
+#endif

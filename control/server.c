@@ -1,0 +1,517 @@
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "log.h"
+#include "mem.h"
+#include "strbuf.h"
+#include "util.h"
+
+#define MAX_BULK    (4LL * 1024 * 1024)
+#define MAX_QUERY   (8u * 1024 * 1024)
+#define MAX_OUTPUT  (64u * 1024 * 1024) /* a subscriber this far behind is dropped */
+#define MAX_CLIENTS 4096
+
+struct client {
+    struct ctl_io io;
+    struct ctl_server *s;
+    struct client *prev, *next;
+    uint64_t id;
+    char name[64];
+    char addr[64];
+    struct resp_parser p;
+    char *in;
+    size_t inlen, incap;
+    struct strbuf out;
+    size_t out_off;
+    uint8_t proto;
+    bool closing; /* close once the output is sent */
+    char **chans;
+    int nchans;
+    char **pats;
+    int npats;
+};
+
+struct ctl_server {
+    struct ctl_loop *loop;
+    struct ctl_io lio;
+    int port;
+    ctl_server_cmd_fn fn;
+    void *app;
+    struct client *clients;
+    int nclients;
+    uint64_t next_id;
+};
+
+static void client_io(void *ctx, uint32_t events);
+
+static void client_free(struct client *c)
+{
+    struct ctl_server *s = c->s;
+    ctl_loop_del(s->loop, &c->io);
+    close(c->io.fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nclients--;
+    resp_parser_deinit(&c->p);
+    mem_free(c->in);
+    strbuf_deinit(&c->out);
+    for (int i = 0; i < c->nchans; i++)
+        mem_free(c->chans[i]);
+    for (int i = 0; i < c->npats; i++)
+        mem_free(c->pats[i]);
+    mem_free(c->chans);
+    mem_free(c->pats);
+    /* Later events of this batch may still name it: free after the batch. */
+    ctl_loop_defer_free(s->loop, c);
+}
+
+/* Move a finished reply chain into the client's output buffer. */
+static void take_reply(struct client *c, struct reply *r)
+{
+    for (struct rblock *b = r->head; b; b = b->next)
+        strbuf_append(&c->out, b->data + b->start, b->len - b->start);
+    reply_deinit(r);
+}
+
+/* Send what can be sent; @return false when the client was closed. */
+static bool client_flush(struct client *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->io.fd, c->out.buf + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        client_free(c);
+        return false;
+    }
+    if (c->out_off == c->out.len) {
+        c->out.len = c->out_off = 0;
+        if (c->closing) {
+            client_free(c);
+            return false;
+        }
+    } else if (c->out.len - c->out_off > MAX_OUTPUT) {
+        client_free(c);
+        return false;
+    }
+    ctl_loop_mod(c->s->loop, &c->io, EPOLLIN | (c->out.len ? EPOLLOUT : 0));
+    return true;
+}
+
+static bool arg_is(const struct resp_arg *a, const char *s)
+{
+    return util_strcaseeq(a->ptr, a->len, s);
+}
+
+static int subscriptions(const struct client *c)
+{
+    return c->nchans + c->npats;
+}
+
+/* ---- Pub/Sub ---------------------------------------------------------------------------- */
+
+static void sub_reply(struct client *c, struct reply *r, const char *kind, const char *name,
+                      size_t nlen)
+{
+    reply_push(r, 3);
+    reply_bulk_cstr(r, kind);
+    if (name)
+        reply_bulk(r, name, nlen);
+    else
+        reply_null(r);
+    reply_int(r, subscriptions(c));
+}
+
+static int list_find(char **list, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+            return i;
+    return -1;
+}
+
+static void subscribe(struct client *c, int argc, struct resp_arg *argv, struct reply *r,
+                      bool pattern)
+{
+    char ***list = pattern ? &c->pats : &c->chans;
+    int *n = pattern ? &c->npats : &c->nchans;
+    for (int i = 1; i < argc; i++) {
+        if (list_find(*list, *n, argv[i].ptr, argv[i].len) < 0) {
+            *list = mem_realloc(*list, (size_t)(*n + 1) * sizeof(char *));
+            (*list)[(*n)++] = mem_strndup(argv[i].ptr, argv[i].len);
+        }
+        sub_reply(c, r, pattern ? "psubscribe" : "subscribe", argv[i].ptr, argv[i].len);
+    }
+}
+
+static void unsubscribe(struct client *c, int argc, struct resp_arg *argv, struct reply *r,
+                        bool pattern)
+{
+    char ***list = pattern ? &c->pats : &c->chans;
+    int *n = pattern ? &c->npats : &c->nchans;
+    const char *kind = pattern ? "punsubscribe" : "unsubscribe";
+    if (argc == 1) {
+        if (*n == 0)
+            sub_reply(c, r, kind, NULL, 0);
+        while (*n > 0) {
+            char *name = (*list)[--(*n)];
+            sub_reply(c, r, kind, name, strlen(name));
+            mem_free(name);
+        }
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        int at = list_find(*list, *n, argv[i].ptr, argv[i].len);
+        if (at >= 0) {
+            mem_free((*list)[at]);
+            (*list)[at] = (*list)[--(*n)];
+        }
+        sub_reply(c, r, kind, argv[i].ptr, argv[i].len);
+    }
+}
+
+int ctl_server_publish(struct ctl_server *s, const char *channel, const char *message)
+{
+    int count = 0;
+    size_t clen = strlen(channel);
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        struct reply r;
+        reply_init(&r, c->proto);
+        bool sent = false;
+        if (list_find(c->chans, c->nchans, channel, clen) >= 0) {
+            reply_push(&r, 3);
+            reply_bulk_cstr(&r, "message");
+            reply_bulk_cstr(&r, channel);
+            reply_bulk_cstr(&r, message);
+            sent = true;
+        }
+        for (int i = 0; i < c->npats; i++) {
+            if (util_glob_match(c->pats[i], strlen(c->pats[i]), channel, clen, false)) {
+                reply_push(&r, 4);
+                reply_bulk_cstr(&r, "pmessage");
+                reply_bulk_cstr(&r, c->pats[i]);
+                reply_bulk_cstr(&r, channel);
+                reply_bulk_cstr(&r, message);
+                sent = true;
+            }
+        }
+        take_reply(c, &r);
+        if (sent) {
+            count++;
+            client_flush(c);
+        }
+    }
+    return count;
+}
+
+/* ---- connection commands ------------------------------------------------------------------ */
+
+static void hello(struct client *c, int argc, struct resp_arg *argv, struct reply *r)
+{
+    long long proto = c->proto;
+    int i = 1;
+    if (argc > 1) {
+        if (!util_str2ll(argv[1].ptr, argv[1].len, &proto)) {
+            reply_error(r, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (proto != 2 && proto != 3) {
+            reply_error(r, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        if (arg_is(&argv[i], "SETNAME") && i + 1 < argc) {
+            snprintf(c->name, sizeof(c->name), "%.*s", (int)argv[i + 1].len, argv[i + 1].ptr);
+            i++;
+        } else if (arg_is(&argv[i], "AUTH") && i + 2 < argc) {
+            i += 2; /* no authentication on the control port (see docs/operations.md) */
+        } else {
+            reply_errorf(r, "ERR Syntax error in HELLO option '%.*s'", (int)argv[i].len,
+                         argv[i].ptr);
+            return;
+        }
+    }
+    c->proto = (uint8_t)proto;
+    r->proto = c->proto;
+    reply_map(r, 6);
+    reply_bulk_cstr(r, "server");
+    reply_bulk_cstr(r, "redis");
+    reply_bulk_cstr(r, "version");
+    reply_bulk_cstr(r, "7.0.0");
+    reply_bulk_cstr(r, "proto");
+    reply_int(r, c->proto);
+    reply_bulk_cstr(r, "id");
+    reply_int(r, (long long)c->id);
+    reply_bulk_cstr(r, "mode");
+    reply_bulk_cstr(r, "sentinel");
+    reply_bulk_cstr(r, "modules");
+    reply_array(r, 0);
+}
+
+static void client_cmd(struct client *c, int argc, struct resp_arg *argv, struct reply *r)
+{
+    if (argc >= 3 && arg_is(&argv[1], "SETNAME")) {
+        snprintf(c->name, sizeof(c->name), "%.*s", (int)argv[2].len, argv[2].ptr);
+        reply_ok(r);
+    } else if (argc == 2 && arg_is(&argv[1], "GETNAME")) {
+        if (c->name[0])
+            reply_bulk_cstr(r, c->name);
+        else
+            reply_null(r);
+    } else if (argc == 2 && arg_is(&argv[1], "ID")) {
+        reply_int(r, (long long)c->id);
+    } else if (argc == 2 && arg_is(&argv[1], "INFO")) {
+        char line[256];
+        snprintf(line, sizeof(line), "id=%llu addr=%s name=%s resp=%d sub=%d psub=%d\n",
+                 (unsigned long long)c->id, c->addr, c->name, c->proto, c->nchans, c->npats);
+        reply_bulk_cstr(r, line);
+    } else if (argc >= 2 && arg_is(&argv[1], "SETINFO")) {
+        reply_ok(r);
+    } else {
+        reply_errorf(r, "ERR Unknown subcommand or wrong number of arguments for '%.*s'",
+                     argc > 1 ? (int)argv[1].len : 0, argc > 1 ? argv[1].ptr : "");
+    }
+}
+
+/* @return false when the command closes the connection. */
+static void execute(struct client *c, int argc, struct resp_arg *argv, struct reply *r)
+{
+    const struct resp_arg *cmd = &argv[0];
+    bool subscribed = subscriptions(c) > 0 && c->proto == 2;
+    if (arg_is(cmd, "SUBSCRIBE") || arg_is(cmd, "PSUBSCRIBE")) {
+        if (argc < 2)
+            reply_errorf(r, "ERR wrong number of arguments for '%.*s' command", (int)cmd->len,
+                         cmd->ptr);
+        else
+            subscribe(c, argc, argv, r, arg_is(cmd, "PSUBSCRIBE"));
+    } else if (arg_is(cmd, "UNSUBSCRIBE") || arg_is(cmd, "PUNSUBSCRIBE")) {
+        unsubscribe(c, argc, argv, r, arg_is(cmd, "PUNSUBSCRIBE"));
+    } else if (arg_is(cmd, "PING")) {
+        if (subscribed) {
+            reply_array(r, 2);
+            reply_bulk_cstr(r, "pong");
+            if (argc > 1)
+                reply_bulk(r, argv[1].ptr, argv[1].len);
+            else
+                reply_bulk_cstr(r, "");
+        } else if (argc > 1) {
+            reply_bulk(r, argv[1].ptr, argv[1].len);
+        } else {
+            reply_status(r, "PONG");
+        }
+    } else if (arg_is(cmd, "QUIT")) {
+        reply_ok(r);
+        c->closing = true;
+    } else if (subscribed && !arg_is(cmd, "RESET")) {
+        reply_errorf(r,
+                     "ERR Can't execute '%.*s': only (P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / "
+                     "QUIT / RESET are allowed in this context",
+                     (int)cmd->len, cmd->ptr);
+    } else if (arg_is(cmd, "RESET")) {
+        struct reply drop;
+        reply_init(&drop, c->proto);
+        unsubscribe(c, 1, argv, &drop, false);
+        unsubscribe(c, 1, argv, &drop, true);
+        reply_deinit(&drop);
+        c->proto = 2;
+        c->name[0] = '\0';
+        r->proto = 2;
+        reply_status(r, "RESET");
+    } else if (arg_is(cmd, "HELLO")) {
+        hello(c, argc, argv, r);
+    } else if (arg_is(cmd, "ECHO") && argc == 2) {
+        reply_bulk(r, argv[1].ptr, argv[1].len);
+    } else if (arg_is(cmd, "CLIENT")) {
+        client_cmd(c, argc, argv, r);
+    } else {
+        c->s->fn(c->s->app, argc, argv, r);
+    }
+}
+
+/* Parse and run every complete command in the input buffer. */
+static bool client_process(struct client *c)
+{
+    size_t off = 0;
+    while (off < c->inlen && !c->closing) {
+        size_t used = 0;
+        int rc = resp_parse(&c->p, c->in + off, c->inlen - off, &used);
+        if (rc == RESP_EAGAIN) {
+            off += used;
+            break;
+        }
+        struct reply r;
+        reply_init(&r, c->proto);
+        if (rc == RESP_EPROTO) {
+            reply_error(&r, c->p.err);
+            take_reply(c, &r);
+            c->closing = true;
+            off = c->inlen;
+            break;
+        }
+        execute(c, c->p.argc, c->p.argv, &r);
+        take_reply(c, &r);
+        off += used;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->inlen - off);
+        c->inlen -= off;
+    }
+    if (c->inlen > MAX_QUERY) {
+        client_free(c);
+        return false;
+    }
+    return client_flush(c);
+}
+
+static void client_io(void *ctx, uint32_t events)
+{
+    struct client *c = ctx;
+    if (events & EPOLLIN) {
+        for (;;) {
+            if (c->incap - c->inlen < 4096) {
+                c->incap = c->incap ? c->incap * 2 : 16384;
+                c->in = mem_realloc(c->in, c->incap);
+            }
+            ssize_t n = recv(c->io.fd, c->in + c->inlen, c->incap - c->inlen, 0);
+            if (n > 0) {
+                c->inlen += (size_t)n;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
+            client_free(c);
+            return;
+        }
+        if (!client_process(c))
+            return;
+    } else if (events & (EPOLLERR | EPOLLHUP)) {
+        client_free(c);
+        return;
+    }
+    if (events & EPOLLOUT)
+        client_flush(c);
+}
+
+static void accept_io(void *ctx, uint32_t events)
+{
+    (void)events;
+    struct ctl_server *s = ctx;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(s->lio.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        if (s->nclients >= MAX_CLIENTS) {
+            const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+            (void)w;
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct client *c = mem_calloc(sizeof(*c));
+        c->s = s;
+        c->id = ++s->next_id;
+        c->proto = 2;
+        c->io.fd = fd;
+        c->io.fn = client_io;
+        c->io.ctx = c;
+        char host[INET6_ADDRSTRLEN] = "?", port[8] = "0";
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
+        resp_parser_init(&c->p, MAX_BULK);
+        strbuf_init(&c->out);
+        c->next = s->clients;
+        if (s->clients)
+            s->clients->prev = c;
+        s->clients = c;
+        s->nclients++;
+        if (ctl_loop_add(s->loop, &c->io, EPOLLIN) != 0)
+            client_free(c);
+    }
+}
+
+struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind_addr, int port,
+                                     ctl_server_cmd_fn fn, void *app)
+{
+    struct addrinfo hints = { 0 }, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char svc[16];
+    snprintf(svc, sizeof(svc), "%d", port);
+    int rc = getaddrinfo(bind_addr, svc, &hints, &ai);
+    if (rc != 0 || ai == NULL) {
+        log_warn("cannot resolve %s: %s", bind_addr, gai_strerror(rc));
+        return NULL;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0) {
+        log_warn("cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return NULL;
+    }
+    freeaddrinfo(ai);
+    struct ctl_server *s = mem_calloc(sizeof(*s));
+    s->loop = loop;
+    s->fn = fn;
+    s->app = app;
+    s->lio.fd = fd;
+    s->lio.fn = accept_io;
+    s->lio.ctx = s;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    if (ctl_loop_add(loop, &s->lio, EPOLLIN) != 0) {
+        close(fd);
+        mem_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ctl_server_destroy(struct ctl_server *s)
+{
+    if (s == NULL)
+        return;
+    while (s->clients)
+        client_free(s->clients);
+    ctl_loop_del(s->loop, &s->lio);
+    close(s->lio.fd);
+    mem_free(s);
+}
+
+int ctl_server_port(const struct ctl_server *s)
+{
+    return s->port;
+}

@@ -1,0 +1,34 @@
+/*
+ * The RESP server of pollux-control: accepts clients (polluxctl, redis-cli, Sentinel
+ * clients), parses their commands with dataplane/resp, answers through the reply writer, and
+ * handles the connection-level commands itself: PING, ECHO, HELLO, QUIT, RESET, CLIENT
+ * SETNAME/GETNAME/ID/INFO, and Pub/Sub (SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE).
+ * Every other command goes to the application's handler.
+ */
+#ifndef POLLUX_CTL_SERVER_H
+#define POLLUX_CTL_SERVER_H
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "parse.h"
+#include "reply.h"
+
+/* Handle one command (argv[0] is its name); write exactly one reply into r. */
+typedef void (*ctl_server_cmd_fn)(void *app, int argc, struct resp_arg *argv, struct reply *r);
+
+struct ctl_server;
+
+/*
+ * Listen on bind:port (port 0 picks a free one; see ctl_server_port).
+ * @return the server, or NULL (the reason is logged).
+ */
+struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind, int port,
+                                     ctl_server_cmd_fn fn, void *app);
+void ctl_server_destroy(struct ctl_server *s);
+int ctl_server_port(const struct ctl_server *s);
+
+/* Deliver a Pub/Sub message. @return the number of clients that received it. */
+int ctl_server_publish(struct ctl_server *s, const char *channel, const char *message);
+
+#endif

@@ -1,0 +1,329 @@
+"""Multi-node machinery for the control-plane tests (test_control*.py).
+
+harness.Server runs one server under test; the control plane needs several
+nodes that can be killed with SIGKILL and restarted on the same port, plus
+pollux-control itself and the polluxctl CLI. This module provides
+
+  * the command line: --control (pollux-control), --ctl (polluxctl),
+    --node-server (the node binary: redis-server today, polluxd once it
+    replicates) and --node-args; a missing node binary or redis-py is a skip
+    (exit 77), a missing pollux-control or polluxctl is a failure,
+  * Node: one node process on a free loopback port, kill -9 and restart,
+  * Control: pollux-control on a free port with a state file in its own
+    directory, short health-check intervals, a clean-exit check on stop
+    (status 0, no sanitizer report), restart on the same state and port,
+  * Cluster: a Control and N nodes registered in zones, with polluxctl
+    helpers (ctl() returns the CompletedProcess, ctl_json() the parsed JSON).
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import harness as h
+
+HOST = h.HOST
+
+
+class Opts:
+    control = None
+    ctl = None
+    node_cmd = ["redis-server"]
+    node_args = []
+    keep = False
+    # Health-check settings for the tests: a failover within about a second, with enough
+    # slack that a node slowed down by a loaded machine (sanitizer builds, parallel tests)
+    # is not taken for dead.
+    control_args = ["--probe-interval-ms", "50", "--down-after-ms", "1000",
+                    "--timeout-ms", "800", "--pause-ms", "2000"]
+
+
+def node_is_redis():
+    return os.path.basename(Opts.node_cmd[0]).startswith("redis-server")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--control", default=os.environ.get("POLLUX_CONTROL"))
+    ap.add_argument("--ctl", default=os.environ.get("POLLUXCTL"))
+    ap.add_argument("--node-server", default=os.environ.get("POLLUX_TEST_NODE_SERVER")
+                    or os.environ.get("REDIS_SERVER") or "redis-server")
+    ap.add_argument("--node-args", default=os.environ.get("POLLUX_TEST_NODE_ARGS", ""))
+    ap.add_argument("--keep", action="store_true")
+    opts, rest = ap.parse_known_args()
+    for name in ("control", "ctl"):
+        path = getattr(opts, name)
+        if not path or not os.access(path, os.X_OK):
+            print(f"--{name}: not an executable: {path!r}", file=sys.stderr)
+            sys.exit(1)
+        setattr(Opts, name, os.path.abspath(path))
+    node = h._split_server(opts.node_server)
+    if shutil.which(node[0]) is None:
+        print(f"SKIP: node server {node[0]} not found", file=sys.stderr)
+        sys.exit(h.SKIP_EXIT)
+    Opts.node_cmd = node
+    Opts.node_args = shlex.split(opts.node_args)
+    Opts.keep = opts.keep
+    h.require_redis_py()
+    print(f"control: {Opts.control}\nnodes: {shlex.join(Opts.node_cmd + Opts.node_args)}",
+          flush=True)
+    prog = unittest.main(module="__main__", argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
+
+
+def _ping(port, timeout=0.5):
+    try:
+        with h.RawClient(HOST, port, timeout=timeout) as c:
+            return c.command("PING") == b"PONG"
+    except (OSError, ConnectionError, h.ProtocolError):
+        return False
+
+
+class Process:
+    """A child process in its own session, logging to files in workdir."""
+
+    def __init__(self, name, workdir):
+        self.name = name
+        self.workdir = workdir
+        self.proc = None
+        self.log = os.path.join(workdir, f"{name}.log")
+
+    def spawn(self, argv):
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                         start_new_session=True)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+    def tail(self, n=60):
+        try:
+            with open(self.log, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()[-n:]
+        except OSError:
+            return ""
+        return f"--- {self.name} log (last {len(lines)} lines) ---\n" + "\n".join(lines)
+
+
+class Node(Process):
+    def __init__(self, name, workdir):
+        super().__init__(name, workdir)
+        self.port = None
+
+    def argv(self):
+        base = list(Opts.node_cmd) + ["--port", str(self.port), "--bind", HOST]
+        if node_is_redis():
+            # Diskless full syncs start at once instead of after Redis's 5 s grace time.
+            base += ["--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0"]
+        return base + Opts.node_args
+
+    def start(self, port=None):
+        for _ in range(6):
+            self.port = port or h.free_port()
+            self.spawn(self.argv())
+            if h.wait_until(lambda: _ping(self.port) or not self.alive(), 20):
+                if self.alive():
+                    return self
+            self.kill9()
+            if port is not None:
+                break
+        raise AssertionError(f"node {self.name} did not start\n" + self.tail())
+
+    def restart(self):
+        """Start again on the same port (after kill9)."""
+        return self.start(port=self.port)
+
+    def redis(self, **kw):
+        import redis
+        kw.setdefault("socket_timeout", 10)
+        return redis.Redis(host=HOST, port=self.port, **kw)
+
+    def raw(self):
+        return h.RawClient(HOST, self.port, timeout=10)
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+class Control(Process):
+    def __init__(self, workdir, extra=()):
+        super().__init__("pollux-control", workdir)
+        self.port = None
+        self.state = os.path.join(workdir, "state.db")
+        self.extra = list(extra)
+
+    def start(self, port=None):
+        for _ in range(6):
+            self.port = port or h.free_port()
+            self.spawn([Opts.control, "--port", str(self.port), "--bind", HOST,
+                        "--state", self.state, "--loglevel", "verbose"]
+                       + Opts.control_args + self.extra)
+            if h.wait_until(lambda: _ping(self.port) or not self.alive(), 20):
+                if self.alive():
+                    return self
+            self.kill9()
+            if port is not None:
+                break
+        raise AssertionError("pollux-control did not start\n" + self.tail())
+
+    def stop(self):
+        """SIGTERM; assert exit status 0 and no sanitizer report."""
+        if self.proc is None or not self.alive():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            raise AssertionError("pollux-control ignored SIGTERM\n" + self.tail())
+        with open(self.log, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        m = h.SANITIZER_RE.search(text)
+        if rc != 0 or m:
+            raise AssertionError(f"pollux-control exited with {rc}"
+                                 f"{' and a sanitizer report' if m else ''}\n" + self.tail(120))
+
+    def restart(self):
+        self.stop()
+        return self.start(port=self.port)
+
+    def redis(self, **kw):
+        import redis
+        kw.setdefault("socket_timeout", 10)
+        return redis.Redis(host=HOST, port=self.port, **kw)
+
+
+class Cluster:
+    """pollux-control and nodes n1..nN with zones[i], registered (not grouped)."""
+
+    def __init__(self, zones=("az-a", "az-b", "az-a"), node_type="cache.t3.micro"):
+        self.workdir = tempfile.mkdtemp(prefix="pollux-ctl-it-")
+        self.control = Control(self.workdir)
+        self.nodes = {}
+        self.zones = zones
+        self.node_type = node_type
+
+    def start(self):
+        try:
+            self.control.start()
+            for i, zone in enumerate(self.zones, 1):
+                name = f"n{i}"
+                self.nodes[name] = Node(name, self.workdir).start()
+                self.ctl_ok("register-node", "--node-id", name, "--address",
+                            f"{HOST}:{self.nodes[name].port}", "--availability-zone", zone,
+                            "--node-type", self.node_type)
+        except BaseException:
+            self.kill_all()
+            raise
+        return self
+
+    def kill_all(self):
+        for n in self.nodes.values():
+            n.kill9()
+        self.control.kill9()
+
+    def stop(self, failed=False):
+        try:
+            self.control.stop()
+        finally:
+            for n in self.nodes.values():
+                n.stop()
+            if failed or Opts.keep:
+                print(f"work directory kept: {self.workdir}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def logs(self):
+        return "\n".join([self.control.tail(80)] + [n.tail(20) for n in self.nodes.values()])
+
+    # -- polluxctl -----------------------------------------------------------
+
+    def ctl(self, *args, output=None):
+        argv = [Opts.ctl, "--endpoint", f"{HOST}:{self.control.port}"]
+        if output:
+            argv += ["--output", output]
+        return subprocess.run(argv + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=60, text=True)
+
+    def ctl_ok(self, *args):
+        p = self.ctl(*args)
+        if p.returncode != 0:
+            raise AssertionError(f"polluxctl {' '.join(args)} exited {p.returncode}: "
+                                 f"{p.stderr}\n{self.logs()}")
+        return p.stdout
+
+    def ctl_json(self, *args):
+        p = self.ctl(*args, output="json")
+        if p.returncode != 0:
+            raise AssertionError(f"polluxctl {' '.join(args)} exited {p.returncode}: "
+                                 f"{p.stderr}\n{self.logs()}")
+        return json.loads(p.stdout)
+
+    def group(self, gid):
+        return self.ctl_json("describe-replication-groups",
+                             "--replication-group-id", gid)["ReplicationGroups"][0]
+
+    def create_group(self, gid="rg1", primary="n1", replicas=("n2", "n3"), *extra):
+        self.ctl_ok("create-replication-group", "--replication-group-id", gid,
+                    "--replication-group-description", "integration test",
+                    "--primary-node-id", primary, "--replica-node-ids", *replicas, *extra)
+        self.wait_available(gid)
+        return self.group(gid)
+
+    def wait_available(self, gid, timeout=60):
+        p = self.ctl("wait-replication-group-available", "--replication-group-id", gid,
+                     "--timeout-seconds", str(timeout))
+        if p.returncode != 0:
+            raise AssertionError(f"{gid} not available: {p.stderr}\n{self.logs()}")
+
+    def primary_of(self, gid):
+        return next(m["CacheNodeId"] for m in self.group(gid)["NodeGroupMembers"]
+                    if m["CurrentRole"] == "primary")
+
+    def events(self, source=None):
+        args = ["describe-events"] + (["--source-identifier", source] if source else [])
+        return [e["Message"] for e in self.ctl_json(*args)["Events"]]
+
+
+class ClusterTestCase(unittest.TestCase):
+    """A fresh Cluster per test."""
+
+    ZONES = ("az-a", "az-b", "az-a")
+
+    def setUp(self):
+        self.c = Cluster(self.ZONES).start()
+        self._failed = False
+
+    def tearDown(self):
+        outcome = getattr(self, "_outcome", None)
+        failed = bool(outcome and not outcome.success)
+        self.c.stop(failed=failed)
+
+    def wait(self, pred, timeout=30, what="condition"):
+        v = h.wait_until(pred, timeout)
+        if not v:
+            self.fail(f"timed out waiting for {what}\n{self.c.logs()}")
+        return v

@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""pollux-control and polluxctl with three nodes in two zones on loopback: groups,
+endpoints, parameter groups, failover by kill -9 and by test-failover, fencing of the
+old primary, restarts of pollux-control, redis-py's Sentinel client, and bad input.
+
+    python3 test_control.py --control build/control/pollux-control \
+        --ctl build/control/polluxctl [--node-server redis-server]
+"""
+
+import time
+
+import control_harness as ch
+import harness as h
+
+redis = h.require_redis_py()
+from redis.sentinel import MasterNotFoundError, Sentinel, SlaveNotFoundError
+
+
+def config_get(node, name):
+    return node.redis().config_get(name).get(name)
+
+
+def role(node):
+    return node.redis().execute_command("ROLE")[0]
+
+
+def try_set(node, key, value):
+    """SET on a node; False while it refuses (not promoted yet, or down)."""
+    try:
+        return node.redis().set(key, value)
+    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+        return False
+
+
+def retry(fn, timeout=15):
+    """Call fn until it stops raising connection-type errors (clients across a failover)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError,
+                MasterNotFoundError, SlaveNotFoundError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Groups(ch.ClusterTestCase):
+
+    def test_create_write_primary_read_reader(self):
+        g = self.c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
+        self.assertEqual(g["Status"], "available")
+        self.assertEqual(g["MultiAZ"], "enabled")
+        self.assertEqual(g["AutomaticFailover"], "enabled")
+        self.assertEqual(g["CacheParameterGroupName"], "default.redis7")
+        roles = {m["CacheNodeId"]: m["CurrentRole"] for m in g["NodeGroupMembers"]}
+        self.assertEqual(roles, {"n1": "primary", "n2": "replica", "n3": "replica"})
+        n = self.c.nodes
+        self.assertEqual(g["PrimaryEndpoint"], {"Address": ch.HOST, "Port": n["n1"].port})
+        self.assertIn(g["ReaderEndpoint"]["Port"], (n["n2"].port, n["n3"].port))
+        # The nodes really are a primary and its replicas.
+        self.assertEqual(role(n["n1"]), b"master")
+        for r in ("n2", "n3"):
+            info = n[r].redis().info("replication")
+            self.assertEqual(info["role"], "slave")
+            self.assertEqual(info["master_port"], n["n1"].port)
+        # The node type sets maxmemory, less reserved-memory-percent (25%).
+        self.assertEqual(config_get(n["n1"], "maxmemory"), str(536870912 * 3 // 4))
+        # Write through the primary endpoint, read through the reader endpoint.
+        ep = g["PrimaryEndpoint"]
+        w = redis.Redis(host=ep["Address"], port=ep["Port"])
+        w.set("greeting", "hello")
+        self.assertEqual(w.execute_command("WAIT", 2, 5000), 2)
+        rd = g["ReaderEndpoint"]
+        self.assertEqual(redis.Redis(host=rd["Address"], port=rd["Port"]).get("greeting"),
+                         b"hello")
+        # The table output names the group, its endpoints and its members.
+        out = self.c.ctl_ok("describe-replication-groups")
+        self.assertIn("rg1  status available", out)
+        self.assertIn(f"primary endpoint {ch.HOST}:{n['n1'].port}", out)
+        for name in ("n1", "n2", "n3"):
+            self.assertIn(name, out)
+        self.assertTrue(any("Replication group is available" in m
+                            for m in self.c.events("rg1")))
+
+    def test_replica_count_and_delete(self):
+        self.c.create_group("rg1", "n1", ("n2",), "--multi-az")
+        self.c.ctl_ok("increase-replica-count", "--replication-group-id", "rg1",
+                      "--replica-node-ids", "n3", "--new-replica-count", "2")
+        self.c.wait_available("rg1")
+        self.wait(lambda: self.c.nodes["n3"].redis().info("replication").get("master_port")
+                  == self.c.nodes["n1"].port, what="n3 to follow n1")
+        # Removing the only replica in another zone would break Multi-AZ.
+        p = self.c.ctl("decrease-replica-count", "--replication-group-id", "rg1",
+                       "--replicas-to-remove", "n2")
+        self.assertEqual(p.returncode, 254)
+        self.assertIn("outside the primary's availability zone", p.stderr)
+        self.c.ctl_ok("decrease-replica-count", "--replication-group-id", "rg1",
+                      "--replicas-to-remove", "n3")
+        self.assertEqual([m["CacheNodeId"] for m in self.c.group("rg1")["NodeGroupMembers"]],
+                         ["n1", "n2"])
+        self.wait(lambda: role(self.c.nodes["n3"]) == b"master", what="n3 standalone")
+        self.c.ctl_ok("delete-replication-group", "--replication-group-id", "rg1")
+        self.assertEqual(self.c.ctl_json("describe-replication-groups")["ReplicationGroups"], [])
+        nodes = self.c.ctl_json("describe-nodes")["Nodes"]
+        self.assertTrue(all(n["ReplicationGroupId"] is None for n in nodes))
+        self.wait(lambda: role(self.c.nodes["n2"]) == b"master", what="n2 standalone")
+
+
+class ParameterGroups(ch.ClusterTestCase):
+
+    def test_immediate_and_reboot_changes(self):
+        c = self.c
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--cache-parameter-group-family", "redis7", "--description", "tests")
+        c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az",
+                       "--cache-parameter-group-name", "pg1")
+        nodes = list(c.nodes.values())
+        # Group defaults reach the nodes at creation (ElastiCache's volatile-lru).
+        for n in nodes:
+            self.assertEqual(config_get(n, "maxmemory-policy"), "volatile-lru")
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--parameter-name-values",
+                 "ParameterName=maxmemory-policy,ParameterValue=allkeys-lru", "timeout=300",
+                 "client-output-buffer-limit-pubsub-hard-limit=1048576")
+        for n in nodes:
+            self.wait(lambda: config_get(n, "maxmemory-policy") == "allkeys-lru"
+                      and config_get(n, "timeout") == "300", what=f"{n.name} immediate change")
+            self.assertIn("pubsub 1048576 8388608 60",
+                          config_get(n, "client-output-buffer-limit"))
+        params = {p["ParameterName"]: p for p in c.ctl_json(
+            "describe-cache-parameters", "--cache-parameter-group-name", "pg1")["Parameters"]}
+        self.assertEqual(params["maxmemory-policy"]["ParameterValue"], "allkeys-lru")
+        self.assertEqual(params["maxmemory-policy"]["Source"], "user")
+        self.assertEqual(params["maxmemory-policy"]["ChangeType"], "immediate")
+        self.assertEqual(params["hz"]["Source"], "system")
+        self.assertEqual(params["activerehashing"]["ChangeType"], "requires-reboot")
+        self.assertIn("hash-max-listpack-entries", params)
+        self.assertNotIn("hash-max-ziplist-entries", params)
+        # A requires-reboot change: pending until reboot-node.
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--parameter-name-values", "activerehashing=no")
+        status = {n["NodeId"]: n["ParameterStatus"] for n in c.ctl_json("describe-nodes")["Nodes"]}
+        self.assertEqual(status, {"n1": "pending-reboot", "n2": "pending-reboot",
+                                  "n3": "pending-reboot"})
+        time.sleep(0.3)
+        for n in nodes:
+            self.assertEqual(config_get(n, "activerehashing"), "yes")
+        c.ctl_ok("reboot-node", "--node-id", "n2")
+        self.wait(lambda: config_get(c.nodes["n2"], "activerehashing") == "no",
+                  what="n2 reboot applied")
+        self.wait(lambda: {n["NodeId"]: n["ParameterStatus"] for n in
+                           c.ctl_json("describe-nodes")["Nodes"]}["n2"] == "in-sync",
+                  what="n2 in sync")
+        self.assertEqual(config_get(c.nodes["n1"], "activerehashing"), "yes")
+        self.assertEqual({n["NodeId"]: n["ParameterStatus"] for n in
+                          c.ctl_json("describe-nodes")["Nodes"]}["n1"], "pending-reboot")
+        # Reset: back to the family defaults, on the nodes too.
+        c.ctl_ok("reset-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--parameter-name-values", "ParameterName=maxmemory-policy", "timeout")
+        for n in nodes:
+            self.wait(lambda: config_get(n, "maxmemory-policy") == "volatile-lru"
+                      and config_get(n, "timeout") == "0", what=f"{n.name} reset")
+        events = c.events("pg1")
+        self.assertTrue(any("modified" in e and "allkeys-lru" in e for e in events))
+        self.assertTrue(any("reset" in e for e in events))
+
+    def test_reserved_memory_and_default_groups(self):
+        c = self.c
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "half",
+                 "--cache-parameter-group-family", "redis6.x")
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "half",
+                 "--parameter-name-values", "reserved-memory-percent=50")
+        c.create_group("rg1", "n1", ("n2",), "--cache-parameter-group-name", "half")
+        self.wait(lambda: config_get(c.nodes["n2"], "maxmemory") == str(536870912 // 2),
+                  what="maxmemory from reserved-memory-percent")
+        groups = {g["CacheParameterGroupName"]: g for g in c.ctl_json(
+            "describe-cache-parameter-groups")["CacheParameterGroups"]}
+        self.assertTrue(groups["default.redis7"]["IsDefault"])
+        self.assertTrue(groups["default.redis6.x"]["IsDefault"])
+        self.assertEqual(groups["half"]["CacheParameterGroupFamily"], "redis6.x")
+        p = c.ctl("modify-cache-parameter-group", "--cache-parameter-group-name",
+                  "default.redis7", "--parameter-name-values", "timeout=5")
+        self.assertEqual(p.returncode, 254)
+        self.assertIn("InvalidCacheParameterGroupState", p.stderr)
+
+
+class Failover(ch.ClusterTestCase):
+
+    def test_kill_primary_then_old_primary_rejoins(self):
+        c = self.c
+        g = c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
+        p = c.nodes["n1"].redis()
+        acked = []
+        for i in range(200):
+            p.set(f"k{i}", i)
+            if p.execute_command("WAIT", 1, 2000) >= 1:
+                acked.append(i)
+        self.assertEqual(len(acked), 200)
+        t0 = time.monotonic()
+        c.nodes["n1"].kill9()
+        new = self.wait(lambda: (lambda x: x if x != "n1" else None)(c.primary_of("rg1")),
+                        what="a new primary")
+        np_ = c.nodes[new]
+        self.wait(lambda: try_set(np_, "after", "1"), what="writes on the new primary")
+        print(f"kill -9 -> writable new primary: {time.monotonic() - t0:.2f} s")
+        self.assertIn(new, ("n2", "n3"))
+        # Zero acknowledged writes lost.
+        self.assertEqual(np_.redis().mget([f"k{i}" for i in acked]),
+                         [str(i).encode() for i in acked])
+        c.wait_available("rg1")
+        other = "n3" if new == "n2" else "n2"
+        self.wait(lambda: c.nodes[other].redis().info("replication").get("master_port")
+                  == np_.port, what="the other replica to follow the new primary")
+        # The other replica continued with a partial resync.
+        if ch.node_is_redis():
+            self.wait(lambda: np_.redis().info("stats")["sync_partial_ok"] >= 1,
+                      what="partial resync")
+        events = c.events("rg1")
+        self.assertTrue(any("Automatic failover from node n1" in e for e in events))
+        self.assertTrue(any("completed" in e for e in events))
+        # The old primary comes back empty and as a primary: it is fenced (made a replica).
+        c.nodes["n1"].restart()
+        self.wait(lambda: role(c.nodes["n1"]) == b"slave", what="n1 fenced as a replica")
+        self.wait(lambda: c.nodes["n1"].redis().get("after") == b"1", what="n1 resynced")
+        self.assertEqual(c.primary_of("rg1"), new)
+        self.assertTrue(any("fenced" in e for e in c.events("n1")))
+        roles = [role(n) for n in c.nodes.values()]
+        self.assertEqual(roles.count(b"master"), 1)
+
+    def test_test_failover_loses_no_write(self):
+        c = self.c
+        c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
+        w = c.nodes["n1"].redis()
+        for i in range(500):
+            w.set(f"k{i}", i)
+        out = c.ctl_json("test-failover", "--replication-group-id", "rg1")
+        new = next(m["CacheNodeId"] for m in out["ReplicationGroup"]["NodeGroupMembers"]
+                   if m["CurrentRole"] == "primary")
+        self.assertNotEqual(new, "n1")
+        c.wait_available("rg1")
+        self.wait(lambda: role(c.nodes[new]) == b"master", what="promotion")
+        self.wait(lambda: role(c.nodes["n1"]) == b"slave", what="old primary demoted")
+        self.assertEqual(c.nodes[new].redis().dbsize(), 500)
+        self.assertEqual(c.nodes[new].redis().get("k499"), b"499")
+        with self.assertRaises(redis.ReadOnlyError):
+            c.nodes["n1"].redis().set("x", 1)
+        self.assertTrue(any("Test failover from node n1" in e for e in c.events("rg1")))
+
+    def test_state_survives_control_restart(self):
+        c = self.c
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--cache-parameter-group-family", "redis7")
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--parameter-name-values", "hz=20")
+        before = c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az",
+                                "--cache-parameter-group-name", "pg1")
+        c.control.restart()
+        after = c.group("rg1")
+        for k in ("ReplicationGroupId", "MultiAZ", "CacheParameterGroupName", "PrimaryEndpoint",
+                  "MemberClusters"):
+            self.assertEqual(after[k], before[k])
+        params = {p["ParameterName"]: p["ParameterValue"] for p in c.ctl_json(
+            "describe-cache-parameters", "--cache-parameter-group-name", "pg1")["Parameters"]}
+        self.assertEqual(params["hz"], "20")
+        self.assertEqual(len(c.ctl_json("describe-nodes")["Nodes"]), 3)
+        c.wait_available("rg1")
+        # Failover still works with the restarted daemon.
+        c.nodes["n1"].kill9()
+        self.wait(lambda: c.primary_of("rg1") != "n1", what="failover after restart")
+        c.wait_available("rg1")
+        # And its outcome survives another restart.
+        new = c.primary_of("rg1")
+        c.control.restart()
+        self.assertEqual(c.primary_of("rg1"), new)
+
+
+class SentinelClients(ch.ClusterTestCase):
+
+    def test_redis_py_sentinel_across_failovers(self):
+        c = self.c
+        c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
+        s = Sentinel([(ch.HOST, c.control.port)], socket_timeout=2)
+        self.assertEqual(s.discover_master("rg1"), (ch.HOST, c.nodes["n1"].port))
+        self.wait(lambda: len(s.discover_slaves("rg1")) == 2, what="two replicas")
+        master = s.master_for("rg1", socket_timeout=2)
+        replica = s.slave_for("rg1", socket_timeout=2)
+        master.set("a", "1")
+        master.execute_command("WAIT", 2, 5000)
+        self.assertEqual(replica.get("a"), b"1")
+        # Pub/Sub: +switch-master is published on a failover.
+        ps = c.control.redis().pubsub()
+        ps.subscribe("+switch-master")
+        ps.get_message(timeout=2)
+        c.ctl_ok("test-failover", "--replication-group-id", "rg1")
+        msg = self.wait(lambda: ps.get_message(timeout=0.2), what="+switch-master")
+        fields = msg["data"].decode().split()
+        self.assertEqual(fields[:3], ["rg1", ch.HOST, str(c.nodes["n1"].port)])
+        new = c.primary_of("rg1")
+        self.assertEqual(fields[3:], [ch.HOST, str(c.nodes[new].port)])
+        ps.close()
+        retry(lambda: master.set("b", "2"))
+        self.assertEqual(s.discover_master("rg1"), (ch.HOST, c.nodes[new].port))
+        c.wait_available("rg1")
+        self.wait(lambda: retry(lambda: replica.get("b")) == b"2", what="read after switch")
+        # And across a kill -9 of the primary.
+        c.nodes[new].kill9()
+        retry(lambda: master.set("c", "3"), timeout=30)
+        self.assertNotEqual(s.discover_master("rg1")[1], c.nodes[new].port)
+        master.execute_command("WAIT", 1, 5000)
+        self.wait(lambda: retry(lambda: replica.get("c")) == b"3", what="read after kill")
+        self.assertEqual(retry(lambda: master.get("a")), b"1")
+
+    def test_sentinel_replies(self):
+        c = self.c
+        c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
+        r = c.control.redis(decode_responses=True)
+        m = r.sentinel_master("rg1")
+        self.assertTrue(m["is_master"])
+        self.assertEqual(m["port"], c.nodes["n1"].port)
+        self.assertEqual(m["num-slaves"], 2)
+        self.assertEqual(m["num-other-sentinels"], 0)
+        self.assertIn("rg1", r.sentinel_masters())
+        self.assertEqual(r.sentinel_get_master_addr_by_name("rg1"),
+                         (ch.HOST, c.nodes["n1"].port))
+        self.assertIsNone(r.sentinel_get_master_addr_by_name("nope"))
+        self.assertEqual(r.sentinel_sentinels("rg1"), [])
+        self.wait(lambda: all(not x["is_sdown"] for x in r.sentinel_slaves("rg1")),
+                  what="replicas in sync")
+        reps = sorted(x["port"] for x in r.sentinel_slaves("rg1"))
+        self.assertEqual(reps, sorted([c.nodes["n2"].port, c.nodes["n3"].port]))
+        self.assertEqual(r.execute_command("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", ch.HOST,
+                                           c.nodes["n1"].port, 0, "*"), [0, "*", 0])
+        with self.assertRaises(redis.ResponseError):
+            r.sentinel_master("nope")
+        self.assertEqual(r.info()["redis_mode"], "sentinel")
+        self.assertEqual(r.execute_command("ROLE"), ["sentinel", ["rg1"]])
+        # A replica that is down is reported s_down, so clients skip it.
+        c.nodes["n3"].kill9()
+        self.wait(lambda: any(x["is_sdown"] and x["port"] == c.nodes["n3"].port
+                              for x in r.sentinel_slaves("rg1")), what="n3 s_down")
+
+
+class BadInput(ch.ClusterTestCase):
+
+    def assertRefused(self, args, fault, code=254):
+        p = self.c.ctl(*args)
+        self.assertEqual(p.returncode, code, p.stderr)
+        self.assertIn(fault, p.stderr)
+        return p
+
+    def test_errors_change_nothing(self):
+        c = self.c
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--cache-parameter-group-family", "redis7")
+        c.create_group("rg1", "n1", ("n2",), "--multi-az", "--cache-parameter-group-name", "pg1")
+        state = lambda: (c.ctl_json("describe-replication-groups"),
+                         c.ctl_json("describe-cache-parameters", "--cache-parameter-group-name",
+                                    "pg1"),
+                         c.ctl_json("describe-cache-parameter-groups"))
+        strip = lambda s: (
+            [{k: v for k, v in g.items() if k not in ("NodeGroupMembers", "ReaderEndpoint")}
+             for g in s[0]["ReplicationGroups"]], s[1], s[2])
+        before = strip(state())
+        # Unknown group.
+        self.assertRefused(["describe-replication-groups", "--replication-group-id", "rg9"],
+                           "ReplicationGroupNotFoundFault")
+        self.assertRefused(["test-failover", "--replication-group-id", "rg9"],
+                           "ReplicationGroupNotFoundFault")
+        # Invalid parameter values: type, range, allowed values, unknown names; the valid
+        # one in the same request is not applied either.
+        for bad in ("hz=0", "hz=ten", "maxmemory-policy=sometimes", "no-such-parameter=1",
+                    "cluster-enabled=yes", "notify-keyspace-events=Q"):
+            self.assertRefused(["modify-cache-parameter-group", "--cache-parameter-group-name",
+                                "pg1", "--parameter-name-values", "timeout=5", bad],
+                               "InvalidParameterValue")
+        self.assertRefused(["modify-cache-parameter-group", "--cache-parameter-group-name",
+                            "pg9", "--parameter-name-values", "timeout=5"],
+                           "CacheParameterGroupNotFound")
+        # A second primary: a node that is already in a group cannot lead another.
+        self.assertRefused(["create-replication-group", "--replication-group-id", "rg2",
+                            "--primary-node-id", "n2", "--replica-node-ids", "n3"],
+                           "already belongs to replication group rg1")
+        self.assertRefused(["create-replication-group", "--replication-group-id", "rg2",
+                            "--primary-node-id", "n3", "--replica-node-ids", "n1"],
+                           "already belongs to replication group rg1")
+        # Multi-AZ without a replica in another zone (n3 is in n1's zone... and taken).
+        self.assertRefused(["create-replication-group", "--replication-group-id", "rg3",
+                            "--primary-node-id", "n3", "--multi-az"], "at least one replica")
+        # Deleting a parameter group that a group uses, or a default one.
+        self.assertRefused(["delete-cache-parameter-group", "--cache-parameter-group-name",
+                            "pg1"], "is used by replication group(s) rg1")
+        self.assertRefused(["delete-cache-parameter-group", "--cache-parameter-group-name",
+                            "default.redis7"], "InvalidCacheParameterGroupState")
+        # Existing names, bad ids, bad families.
+        self.assertRefused(["create-cache-parameter-group", "--cache-parameter-group-name",
+                            "pg1", "--cache-parameter-group-family", "redis7"],
+                           "CacheParameterGroupAlreadyExists")
+        self.assertRefused(["create-cache-parameter-group", "--cache-parameter-group-name",
+                            "pg2", "--cache-parameter-group-family", "redis5.0"],
+                           "unknown family")
+        self.assertRefused(["create-replication-group", "--replication-group-id", "-bad",
+                            "--primary-node-id", "n3"], "InvalidParameterValue")
+        self.assertRefused(["register-node", "--node-id", "n9", "--address", "127.0.0.1:99999",
+                            "--availability-zone", "az-a", "--node-type", "cache.t3.micro"],
+                           "InvalidParameterValue")
+        self.assertRefused(["register-node", "--node-id", "n9", "--address",
+                            f"{ch.HOST}:{c.nodes['n1'].port}", "--availability-zone", "az-a",
+                            "--node-type", "cache.t3.micro"], "CacheNodeAlreadyExists")
+        self.assertRefused(["register-node", "--node-id", "n9", "--address", "127.0.0.1:1",
+                            "--availability-zone", "az-a", "--node-type", "cache.x1.huge"],
+                           "unknown node type")
+        # Usage errors are caught by polluxctl itself.
+        self.assertRefused(["create-replication-group", "--replication-group-id", "x"],
+                           "needs --primary-node-id", code=252)
+        self.assertRefused(["describe-nodes", "--bogus"], "unknown option", code=252)
+        self.assertEqual(strip(state()), before)
+        self.assertEqual(len(c.ctl_json("describe-nodes")["Nodes"]), 3)
+        # The raw API refuses unknown verbs and options too.
+        with h.RawClient(ch.HOST, c.control.port) as raw:
+            self.assertTrue(raw.command("POLLUX", "FLY").startswith(b"InvalidAction"))
+            self.assertTrue(raw.command("POLLUX", "describe-nodes", "colour", "red")
+                            .startswith(b"InvalidParameterValue"))
+
+    def test_no_control_plane(self):
+        p = ch.subprocess.run([ch.Opts.ctl, "--endpoint", f"{ch.HOST}:{h.free_port()}",
+                               "describe-nodes"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 255)
+        self.assertIn("cannot connect", p.stderr)
+
+
+if __name__ == "__main__":
+    ch.main()

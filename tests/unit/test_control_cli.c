@@ -1,0 +1,258 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli.h"
+
+static int parse(struct ctl_cli_cmd *cmd, const char *env, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "polluxctl";
+    va_list ap;
+    va_start(ap, env);
+    for (char *a; (a = va_arg(ap, char *)) != NULL;)
+        argv[argc++] = a;
+    va_end(ap);
+    return ctl_cli_parse(argc, argv, env, cmd);
+}
+
+/* The command as one space-separated string. */
+static const char *joined(const struct ctl_cli_cmd *cmd)
+{
+    static char buf[1024];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < cmd->argc; i++)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " " : "", cmd->argv[i]);
+    return buf;
+}
+
+static void values_lists_and_flags(void **state)
+{
+    (void)state;
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, NULL, "create-replication-group", "--replication-group-id", "rg1",
+                           "--primary-node-id=n1", "--replica-node-ids", "n2", "n3", "--multi-az",
+                           "--no-automatic-failover-enabled", NULL),
+                     0);
+    assert_string_equal(joined(&cmd), "POLLUX create-replication-group replication-group-id rg1 "
+                                      "primary-node-id n1 replica-node-ids n2,n3 multi-az yes "
+                                      "automatic-failover-enabled no");
+    assert_string_equal(cmd.endpoint, CTL_CLI_DEFAULT_EP);
+    assert_int_equal(cmd.output, CTL_OUT_TABLE);
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "create-replication-group", "--replication-group-id", "rg1",
+                           "--primary-node-id", "n1", "--replica-node-ids=n2,n3", NULL),
+                     0);
+    assert_non_null(strstr(joined(&cmd), "replica-node-ids n2,n3"));
+    ctl_cli_cmd_deinit(&cmd);
+}
+
+static void global_options_anywhere(void **state)
+{
+    (void)state;
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, "10.0.0.1:1", "--output", "json", "describe-nodes",
+                           "--endpoint=127.0.0.1:7000", NULL),
+                     0);
+    assert_string_equal(cmd.endpoint, "127.0.0.1:7000");
+    assert_int_equal(cmd.output, CTL_OUT_JSON);
+    assert_string_equal(joined(&cmd), "POLLUX describe-nodes");
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, "10.0.0.1:1", "describe-nodes", NULL), 0);
+    assert_string_equal(cmd.endpoint, "10.0.0.1:1");
+    ctl_cli_cmd_deinit(&cmd);
+}
+
+static void parameter_name_values(void **state)
+{
+    (void)state;
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, NULL, "modify-cache-parameter-group",
+                           "--cache-parameter-group-name", "pg1", "--parameter-name-values",
+                           "ParameterName=maxmemory-policy,ParameterValue=allkeys-lru",
+                           "timeout=30", "notify-keyspace-events=", NULL),
+                     0);
+    assert_string_equal(joined(&cmd), "POLLUX modify-cache-parameter-group "
+                                      "cache-parameter-group-name pg1 parameter "
+                                      "maxmemory-policy=allkeys-lru parameter timeout=30 "
+                                      "parameter notify-keyspace-events=");
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "reset-cache-parameter-group",
+                           "--cache-parameter-group-name", "pg1", "--parameter-name-values",
+                           "ParameterName=timeout", "hz", NULL),
+                     0);
+    assert_non_null(strstr(joined(&cmd), "parameter timeout parameter hz"));
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "modify-cache-parameter-group",
+                           "--cache-parameter-group-name", "pg1", "--parameter-name-values",
+                           "ParameterName=x,Value=1", NULL),
+                     -EINVAL);
+    assert_non_null(strstr(cmd.err, "ParameterName=NAME,ParameterValue=VALUE"));
+    assert_int_equal(parse(&cmd, NULL, "modify-cache-parameter-group",
+                           "--cache-parameter-group-name", "pg1", "--parameter-name-values", "=1",
+                           NULL),
+                     -EINVAL);
+}
+
+static void errors(void **state)
+{
+    (void)state;
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, NULL, NULL), -EINVAL);
+    assert_non_null(strstr(cmd.err, "no verb"));
+    assert_int_equal(parse(&cmd, NULL, "make-coffee", NULL), -EINVAL);
+    assert_non_null(strstr(cmd.err, "unknown verb 'make-coffee'"));
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", "--colour", "red", NULL), -EINVAL);
+    assert_non_null(strstr(cmd.err, "unknown option --colour"));
+    assert_int_equal(parse(&cmd, NULL, "reboot-node", NULL), -EINVAL);
+    assert_non_null(strstr(cmd.err, "needs --node-id"));
+    assert_int_equal(parse(&cmd, NULL, "reboot-node", "--node-id", NULL), -EINVAL);
+    assert_non_null(strstr(cmd.err, "needs a value"));
+    assert_int_equal(parse(&cmd, NULL, "reboot-node", "--node-id", "a", "--node-id", "b", NULL),
+                     -EINVAL);
+    assert_non_null(strstr(cmd.err, "twice"));
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", "--output", "xml", NULL), -EINVAL);
+    assert_int_equal(parse(&cmd, NULL, "create-replication-group", "--multi-az=yes", NULL),
+                     -EINVAL);
+    assert_non_null(strstr(cmd.err, "takes no value"));
+    assert_int_equal(parse(&cmd, NULL, "increase-replica-count", "--replication-group-id", "g",
+                           "--replica-node-ids", NULL),
+                     -EINVAL);
+    assert_non_null(strstr(cmd.err, "at least one value"));
+    assert_int_equal(parse(&cmd, NULL, "--node-id", "x", "reboot-node", NULL), -EINVAL);
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", "extra", NULL), -EINVAL);
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", "--no-node-id", NULL), -EINVAL);
+}
+
+static void help(void **state)
+{
+    (void)state;
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, NULL, "help", "test-failover", NULL), 0);
+    assert_true(cmd.help);
+    assert_string_equal(cmd.verb, "test-failover");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ctl_cli_usage(f, cmd.verb);
+    fclose(f);
+    assert_non_null(strstr(text, "--replication-group-id VALUE"));
+    free(text);
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "--help", NULL), 0);
+    assert_true(cmd.help);
+    assert_null(cmd.verb);
+}
+
+static void endpoints(void **state)
+{
+    (void)state;
+    char host[64];
+    int port;
+    assert_int_equal(ctl_cli_split_endpoint("127.0.0.1:26379", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 26379);
+    assert_int_equal(ctl_cli_split_endpoint("[::1]:7000", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(ctl_cli_split_endpoint("localhost", host, sizeof(host), &port), -EINVAL);
+    assert_int_equal(ctl_cli_split_endpoint(":7000", host, sizeof(host), &port), -EINVAL);
+    assert_int_equal(ctl_cli_split_endpoint("h:0", host, sizeof(host), &port), -EINVAL);
+    assert_int_equal(ctl_cli_split_endpoint("h:70000", host, sizeof(host), &port), -EINVAL);
+}
+
+static struct ctl_reply *reply_of(const char *wire)
+{
+    struct ctl_reply *r = NULL;
+    size_t used;
+    assert_int_equal(ctl_reply_parse(wire, strlen(wire), &r, &used), 0);
+    return r;
+}
+
+static char *render(const struct ctl_reply *r, bool json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (json)
+        ctl_cli_print_json(f, r);
+    else
+        ctl_cli_print_table(f, "x", r);
+    fclose(f);
+    return text;
+}
+
+static void json_output(void **state)
+{
+    (void)state;
+    struct ctl_reply *r = reply_of("%2\r\n$4\r\nName\r\n$5\r\na\"b\nc\r\n$4\r\nList\r\n"
+                                   "*4\r\n:1\r\n#t\r\n_\r\n*0\r\n");
+    char *text = render(r, true);
+    assert_string_equal(text, "{\n    \"Name\": \"a\\\"b\\nc\",\n    \"List\": [\n        1,\n"
+                              "        true,\n        null,\n        []\n    ]\n}\n");
+    free(text);
+    ctl_reply_free(r);
+}
+
+static void node_table(void **state)
+{
+    (void)state;
+    struct ctl_reply *r = reply_of(
+        "%1\r\n$5\r\nNodes\r\n*2\r\n"
+        "%3\r\n$6\r\nNodeId\r\n$2\r\nn1\r\n$4\r\nPort\r\n:7001\r\n$6\r\nStatus\r\n$"
+        "9\r\navailable\r\n"
+        "%3\r\n$6\r\nNodeId\r\n$5\r\nnode2\r\n$4\r\nPort\r\n:17002\r\n$6\r\nStatus\r\n_\r\n");
+    char *text = render(r, false);
+    /* Columns are as wide as their widest cell; missing values print as "-". */
+    assert_non_null(strstr(text, "NODE   ADDRESS  PORT   ZONE"));
+    assert_non_null(strstr(text, "\nn1     -        7001   -  "));
+    assert_non_null(strstr(text, "\nnode2  -        17002  -  "));
+    free(text);
+    ctl_reply_free(r);
+}
+
+static void group_block(void **state)
+{
+    (void)state;
+    struct ctl_reply *r =
+        reply_of("%1\r\n$16\r\nReplicationGroup\r\n%4\r\n"
+                 "$18\r\nReplicationGroupId\r\n$3\r\nrg1\r\n$6\r\nStatus\r\n$9\r\navailable\r\n"
+                 "$15\r\nPrimaryEndpoint\r\n%2\r\n$7\r\nAddress\r\n$9\r\n127.0.0.1\r\n$"
+                 "4\r\nPort\r\n:7001\r\n"
+                 "$16\r\nNodeGroupMembers\r\n*1\r\n%2\r\n$11\r\nCacheNodeId\r\n$2\r\nn1\r\n"
+                 "$11\r\nCurrentRole\r\n$7\r\nprimary\r\n");
+    char *text = render(r, false);
+    assert_non_null(strstr(text, "rg1  status available"));
+    assert_non_null(strstr(text, "primary endpoint 127.0.0.1:7001  reader endpoint -"));
+    assert_non_null(strstr(text, "  n1    primary"));
+    free(text);
+    ctl_reply_free(r);
+    r = reply_of("+OK\r\n");
+    text = render(r, false);
+    assert_string_equal(text, "OK\n");
+    free(text);
+    ctl_reply_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(values_lists_and_flags),
+        cmocka_unit_test(global_options_anywhere),
+        cmocka_unit_test(parameter_name_values),
+        cmocka_unit_test(errors),
+        cmocka_unit_test(help),
+        cmocka_unit_test(endpoints),
+        cmocka_unit_test(json_output),
+        cmocka_unit_test(node_table),
+        cmocka_unit_test(group_block),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

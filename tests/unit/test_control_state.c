@@ -1,0 +1,252 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "state.h"
+
+struct fixture {
+    char dir[64];
+    char path[96];
+    struct ctl_state *st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/pollux-state-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    f->st = ctl_state_create(f->path);
+    assert_non_null(f->st);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    ctl_state_destroy(f->st);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static struct ctl_node make_node(const char *id, int port, const char *az)
+{
+    struct ctl_node n;
+    memset(&n, 0, sizeof(n));
+    snprintf(n.id, sizeof(n.id), "%s", id);
+    snprintf(n.host, sizeof(n.host), "127.0.0.1");
+    n.port = port;
+    snprintf(n.az, sizeof(n.az), "%s", az);
+    snprintf(n.type, sizeof(n.type), "cache.t3.micro");
+    return n;
+}
+
+static void count_pg(void *ctx, const struct ctl_pgroup *pg)
+{
+    (void)pg;
+    (*(int *)ctx)++;
+}
+
+static void default_groups_are_created_once(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_pgroup pg;
+    assert_int_equal(ctl_state_pg_get(f->st, "default.redis7", &pg), 0);
+    assert_true(pg.is_default);
+    assert_string_equal(pg.family, "redis7");
+    assert_int_equal(ctl_state_pg_get(f->st, "default.redis6.x", &pg), 0);
+    int n = 0;
+    assert_int_equal(ctl_state_pg_each(f->st, count_pg, &n), 0);
+    assert_int_equal(n, 2);
+    /* Reopening does not duplicate them. */
+    ctl_state_destroy(f->st);
+    f->st = ctl_state_create(f->path);
+    assert_non_null(f->st);
+    n = 0;
+    ctl_state_pg_each(f->st, count_pg, &n);
+    assert_int_equal(n, 2);
+}
+
+static void nodes_round_trip_and_are_unique(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_node a = make_node("n1", 7001, "az-a");
+    assert_int_equal(ctl_state_node_add(f->st, &a), 0);
+    assert_int_equal(ctl_state_node_add(f->st, &a), -EEXIST);
+    struct ctl_node same_addr = make_node("n2", 7001, "az-b");
+    assert_int_equal(ctl_state_node_add(f->st, &same_addr), -EEXIST);
+    struct ctl_node got;
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &got), 0);
+    assert_string_equal(got.az, "az-a");
+    assert_int_equal(got.port, 7001);
+    assert_int_equal(got.role, CTL_ROLE_NONE);
+    assert_true(got.created_ms > 0);
+    assert_int_equal(ctl_state_node_find_addr(f->st, "127.0.0.1", 7001, &got), 0);
+    assert_string_equal(got.id, "n1");
+    assert_int_equal(ctl_state_node_get(f->st, "nope", &got), -ENOENT);
+    assert_int_equal(ctl_state_node_set_group(f->st, "n1", "rg", CTL_ROLE_PRIMARY), 0);
+    assert_int_equal(ctl_state_node_set_pending_reboot(f->st, "n1", true), 0);
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &got), 0);
+    assert_string_equal(got.group, "rg");
+    assert_int_equal(got.role, CTL_ROLE_PRIMARY);
+    assert_true(got.pending_reboot);
+    assert_int_equal(ctl_state_node_set_group(f->st, "nope", "rg", CTL_ROLE_PRIMARY), -ENOENT);
+    assert_int_equal(ctl_state_node_delete(f->st, "n1"), 0);
+    assert_int_equal(ctl_state_node_delete(f->st, "n1"), -ENOENT);
+}
+
+static void parameter_values(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_pgroup pg = { .name = "pg1", .family = "redis7", .desc = "mine" };
+    assert_int_equal(ctl_state_pg_add(f->st, &pg), 0);
+    assert_int_equal(ctl_state_pg_add(f->st, &pg), -EEXIST);
+    char buf[64];
+    assert_int_equal(ctl_state_pg_value_get(f->st, "pg1", "timeout", buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(ctl_state_pg_value_set(f->st, "pg1", "timeout", "30"), 0);
+    assert_int_equal(ctl_state_pg_value_set(f->st, "pg1", "timeout", "40"), 0);
+    assert_int_equal(ctl_state_pg_value_set(f->st, "pg1", "hz", "20"), 0);
+    assert_int_equal(ctl_state_pg_value_get(f->st, "pg1", "timeout", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "40");
+    assert_int_equal(ctl_state_pg_value_reset(f->st, "pg1", "timeout"), 0);
+    assert_int_equal(ctl_state_pg_value_get(f->st, "pg1", "timeout", buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(ctl_state_pg_value_get(f->st, "pg1", "hz", buf, sizeof(buf)), 0);
+    assert_int_equal(ctl_state_pg_value_reset(f->st, "pg1", NULL), 0);
+    assert_int_equal(ctl_state_pg_value_get(f->st, "pg1", "hz", buf, sizeof(buf)), -ENOENT);
+    /* Values go with their group. */
+    assert_int_equal(ctl_state_pg_value_set(f->st, "pg1", "hz", "20"), 0);
+    assert_int_equal(ctl_state_pg_delete(f->st, "pg1"), 0);
+    assert_int_equal(ctl_state_pg_value_get(f->st, "pg1", "hz", buf, sizeof(buf)), -ENOENT);
+    /* A value for a group that does not exist is refused by the foreign key. */
+    assert_true(ctl_state_pg_value_set(f->st, "ghost", "hz", "20") < 0);
+}
+
+static void groups_and_members(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_node a = make_node("n1", 7001, "az-a"), b = make_node("n2", 7002, "az-b");
+    ctl_state_node_add(f->st, &a);
+    ctl_state_node_add(f->st, &b);
+    struct ctl_group g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.id, sizeof(g.id), "rg1");
+    snprintf(g.pg, sizeof(g.pg), "default.redis7");
+    snprintf(g.status, sizeof(g.status), "creating");
+    snprintf(g.primary, sizeof(g.primary), "n1");
+    g.multi_az = g.auto_failover = true;
+    assert_int_equal(ctl_state_begin(f->st), 0);
+    assert_int_equal(ctl_state_group_add(f->st, &g), 0);
+    assert_int_equal(ctl_state_node_set_group(f->st, "n1", "rg1", CTL_ROLE_PRIMARY), 0);
+    assert_int_equal(ctl_state_node_set_group(f->st, "n2", "rg1", CTL_ROLE_REPLICA), 0);
+    uint64_t gen = ctl_state_generation(f->st);
+    assert_int_equal(ctl_state_commit(f->st), 0);
+    assert_true(ctl_state_generation(f->st) > gen);
+    struct ctl_group got;
+    assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
+    assert_string_equal(got.primary, "n1");
+    assert_int_equal(got.nreplicas, 1);
+    assert_string_equal(got.replicas[0], "n2");
+    assert_true(got.multi_az);
+    int users = -1;
+    assert_int_equal(ctl_state_pg_users(f->st, "default.redis7", &users), 0);
+    assert_int_equal(users, 1);
+    snprintf(got.status, sizeof(got.status), "available");
+    got.epoch = 3;
+    assert_int_equal(ctl_state_group_update(f->st, &got), 0);
+    assert_int_equal(ctl_state_group_get(f->st, "rg1", &g), 0);
+    assert_string_equal(g.status, "available");
+    assert_int_equal(g.epoch, 3);
+    struct ctl_group ghost = got;
+    snprintf(ghost.id, sizeof(ghost.id), "ghost");
+    assert_int_equal(ctl_state_group_update(f->st, &ghost), -ENOENT);
+}
+
+static void rollback_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_node a = make_node("n1", 7001, "az-a");
+    assert_int_equal(ctl_state_begin(f->st), 0);
+    assert_int_equal(ctl_state_node_add(f->st, &a), 0);
+    ctl_state_rollback(f->st);
+    struct ctl_node got;
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &got), -ENOENT);
+}
+
+static void state_survives_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct ctl_node a = make_node("n1", 7001, "az-a");
+    assert_int_equal(ctl_state_node_add(f->st, &a), 0);
+    assert_int_equal(ctl_state_event_add(f->st, 0, "cache-node", "n1", "registered"), 0);
+    ctl_state_destroy(f->st);
+    f->st = ctl_state_create(f->path);
+    assert_non_null(f->st);
+    struct ctl_node got;
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &got), 0);
+}
+
+static void collect_event(void *ctx, const struct ctl_event *e)
+{
+    char *out = ctx;
+    strcat(out, e->message);
+    strcat(out, ";");
+}
+
+static void events_filter_and_limit(void **state)
+{
+    struct fixture *f = *state;
+    ctl_state_event_add(f->st, 1000, "cache-node", "n1", "a");
+    ctl_state_event_add(f->st, 2000, "replication-group", "rg1", "b%d", 2);
+    ctl_state_event_add(f->st, 3000, "cache-node", "n1", "c");
+    ctl_state_event_add(f->st, 4000, "cache-node", "n2", "d");
+    char out[256] = "";
+    assert_int_equal(ctl_state_event_each(f->st, NULL, NULL, 0, 0, collect_event, out), 0);
+    assert_string_equal(out, "a;b2;c;d;");
+    out[0] = 0;
+    ctl_state_event_each(f->st, "cache-node", "n1", 0, 0, collect_event, out);
+    assert_string_equal(out, "a;c;");
+    out[0] = 0;
+    ctl_state_event_each(f->st, NULL, NULL, 0, 2, collect_event, out);
+    assert_string_equal(out, "c;d;");
+    out[0] = 0;
+    ctl_state_event_each(f->st, NULL, NULL, 2500, 0, collect_event, out);
+    assert_string_equal(out, "c;d;");
+}
+
+static void refuses_a_foreign_file(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/junk", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("this is not a database, it is only text, long enough to have a header page.......", fp);
+    fclose(fp);
+    assert_null(ctl_state_create(path));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(default_groups_are_created_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(nodes_round_trip_and_are_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(parameter_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(groups_and_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(rollback_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(state_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_filter_and_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_a_foreign_file, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
