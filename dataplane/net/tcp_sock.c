@@ -599,13 +599,14 @@ ssize_t net_writev(struct net_sock *s, const struct iovec *iov, int iovcnt)
         return -EAGAIN;
     }
     uint32_t mask = t->ssize - 1;
+    uint32_t base = t->snd_una == t->iss ? t->iss + 1 : t->snd_una; /* SYN not acked yet */
     size_t total = 0, offered = 0;
     for (int i = 0; i < iovcnt; i++) {
         offered += iov[i].iov_len;
         const uint8_t *p = iov[i].iov_base;
         size_t left = iov[i].iov_len;
         while (left > 0 && space > 0) {
-            uint32_t idx = (t->snd_una + t->slen - t->iss - 1) & mask;
+            uint32_t idx = (base + t->slen - t->iss - 1) & mask;
             uint32_t chunk = (uint32_t)MIN(left, (size_t)MIN(space, t->ssize - idx));
             memcpy(t->sbuf + idx, p, chunk);
             p += chunk;

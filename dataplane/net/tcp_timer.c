@@ -255,7 +255,7 @@ unsigned tcp_timers_run(struct net_stack *st)
         if (head->next == head)
             continue;
         /* Detach the slot so that nodes put back into it are not seen twice. */
-        struct wheel_node local = { head->next, head->prev, 0 };
+        struct wheel_node local = { .prev = head->prev, .next = head->next, .when = 0 };
         local.next->prev = &local;
         local.prev->next = &local;
         head->next = head->prev = head;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common.h"
 #include "net.h"
 #include "pktio.h"
 
@@ -76,10 +77,11 @@ struct t_env {
     struct net_params p;
 };
 
-static inline void t_env_init_cfg(struct t_env *e, struct net_stack_config *cfg, uint32_t caps)
+static inline void t_env_init_as(struct t_env *e, struct net_stack_config *cfg, uint32_t caps,
+                                 const uint8_t *mac, uint32_t ip)
 {
     struct pktio_mem_config mc = { .caps = caps, .nbufs = 8192 };
-    memcpy(mc.mac, T_MAC, 6);
+    memcpy(mc.mac, mac, 6);
     e->dev = pktio_mem_create(&mc);
     assert_non_null(e->dev);
     e->now = 1000 * SEC;
@@ -88,10 +90,17 @@ static inline void t_env_init_cfg(struct t_env *e, struct net_stack_config *cfg,
     if (cfg->params == NULL) {
         param_defaults(net_param_defs, &e->p);
         cfg->params = &e->p;
+    } else {
+        e->p = *cfg->params;
     }
     e->st = net_stack_create(cfg);
     assert_non_null(e->st);
-    assert_int_equal(net_addr_add(e->st, T_IP, 24), 0);
+    assert_int_equal(net_addr_add(e->st, ip, 24), 0);
+}
+
+static inline void t_env_init_cfg(struct t_env *e, struct net_stack_config *cfg, uint32_t caps)
+{
+    t_env_init_as(e, cfg, caps, T_MAC, T_IP);
 }
 
 static inline void t_env_init(struct t_env *e)
