@@ -298,7 +298,9 @@ static inline void t_parse(struct t_out *o, const uint8_t *f, size_t len)
         return;
     const uint8_t *ip = f + 14;
     unsigned hl = (ip[0] & 15) * 4u, tot = t_rd16(ip + 2);
-    o->ip_ok = t_fold(t_sum(ip, hl, 0)) == 0 && 14 + tot <= len;
+    if (len < 34 || hl < 20 || tot < hl || 14 + tot > len)
+        return; /* not a well-formed IPv4 packet: ip_ok stays false */
+    o->ip_ok = t_fold(t_sum(ip, hl, 0)) == 0;
     o->src = t_rd32(ip + 12);
     o->dst = t_rd32(ip + 16);
     o->proto = ip[9];
@@ -307,6 +309,8 @@ static inline void t_parse(struct t_out *o, const uint8_t *f, size_t len)
         return;
     const uint8_t *th = ip + hl;
     unsigned tl = tot - hl;
+    if (tl < 20 || (th[12] >> 4) * 4u < 20 || (th[12] >> 4) * 4u > tl)
+        return;
     uint8_t ph[12];
     t_wr32(ph, o->src);
     t_wr32(ph + 4, o->dst);
@@ -330,6 +334,8 @@ static inline void t_parse(struct t_out *o, const uint8_t *f, size_t len)
             continue;
         }
         uint8_t l = th[i + 1];
+        if (l < 2 || i + l > doff)
+            break;
         if (k == 2)
             o->mss = t_rd16(th + i + 2);
         if (k == 3)
@@ -520,6 +526,57 @@ static inline unsigned t_pump(struct t_env *a, struct t_env *b, t_filter_fn f, v
         }
     }
     return moved;
+}
+
+/* ---------------------------------------------------------------------------
+ * A byte-checked transfer over one socket: writes a pattern until `total`,
+ * then shuts down; reads and checks the peer's pattern until end of stream.
+ * ------------------------------------------------------------------------ */
+
+static inline uint8_t t_pattern(uint64_t i, uint8_t seed)
+{
+    uint64_t x = (i + seed) * 0x9e3779b97f4a7c15ull;
+    return (uint8_t)(x >> 56);
+}
+
+struct t_xfer {
+    struct net_sock *s;
+    uint64_t total, sent, rcvd;
+    uint8_t out_seed, in_seed;
+    bool shut, eof;
+};
+
+static inline void t_xfer_step(struct t_xfer *x)
+{
+    uint8_t buf[16384];
+    while (x->sent < x->total) {
+        size_t n = (size_t)MIN((uint64_t)sizeof(buf), x->total - x->sent);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = t_pattern(x->sent + i, x->out_seed);
+        ssize_t w = net_write(x->s, buf, n);
+        if (w == -EAGAIN)
+            break;
+        assert_true(w > 0);
+        x->sent += (uint64_t)w;
+    }
+    if (x->sent == x->total && !x->shut) {
+        assert_int_equal(net_shutdown(x->s, NET_SHUT_WR), 0);
+        x->shut = true;
+    }
+    for (;;) {
+        ssize_t r = net_read(x->s, buf, sizeof(buf));
+        if (r == -EAGAIN)
+            break;
+        if (r == 0) {
+            x->eof = true;
+            break;
+        }
+        assert_true(r > 0);
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != t_pattern(x->rcvd + (uint64_t)i, x->in_seed))
+                fail_msg("byte %llu differs", (unsigned long long)(x->rcvd + (uint64_t)i));
+        x->rcvd += (uint64_t)r;
+    }
 }
 
 #endif

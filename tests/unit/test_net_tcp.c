@@ -1267,52 +1267,6 @@ static void pair_teardown(struct pair *pr)
     t_env_fini(&pr->b);
 }
 
-static uint8_t pattern(uint64_t i, uint8_t seed)
-{
-    uint64_t x = (i + seed) * 0x9e3779b97f4a7c15ull;
-    return (uint8_t)(x >> 56);
-}
-
-struct xfer {
-    struct net_sock *s;
-    uint64_t total, sent, rcvd;
-    uint8_t out_seed, in_seed;
-    bool shut, eof;
-};
-
-static void xfer_step(struct xfer *x)
-{
-    uint8_t buf[16384];
-    while (x->sent < x->total) {
-        size_t n = (size_t)MIN((uint64_t)sizeof(buf), x->total - x->sent);
-        for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(x->sent + i, x->out_seed);
-        ssize_t w = net_write(x->s, buf, n);
-        if (w == -EAGAIN)
-            break;
-        assert_true(w > 0);
-        x->sent += (uint64_t)w;
-    }
-    if (x->sent == x->total && !x->shut) {
-        assert_int_equal(net_shutdown(x->s, NET_SHUT_WR), 0);
-        x->shut = true;
-    }
-    for (;;) {
-        ssize_t r = net_read(x->s, buf, sizeof(buf));
-        if (r == -EAGAIN)
-            break;
-        if (r == 0) {
-            x->eof = true;
-            break;
-        }
-        assert_true(r > 0);
-        for (ssize_t i = 0; i < r; i++)
-            if (buf[i] != pattern(x->rcvd + (uint64_t)i, x->in_seed))
-                fail_msg("byte %llu differs", (unsigned long long)(x->rcvd + (uint64_t)i));
-        x->rcvd += (uint64_t)r;
-    }
-}
-
 /* Transfer `bytes` each way; returns the steps (ms of fake time) it took. */
 static unsigned pair_transfer(struct pair *pr, uint64_t bytes, t_filter_fn f, void *arg,
                               unsigned max_steps)
@@ -1326,11 +1280,11 @@ static unsigned pair_transfer(struct pair *pr, uint64_t bytes, t_filter_fn f, vo
         as = net_accept(pr->ls, NULL);
     }
     assert_non_null(as);
-    struct xfer xa = { .s = as, .total = bytes, .out_seed = 1, .in_seed = 2 };
-    struct xfer xb = { .s = cs, .total = bytes, .out_seed = 2, .in_seed = 1 };
+    struct t_xfer xa = { .s = as, .total = bytes, .out_seed = 1, .in_seed = 2 };
+    struct t_xfer xb = { .s = cs, .total = bytes, .out_seed = 2, .in_seed = 1 };
     while (!(xa.eof && xb.eof) && steps++ < max_steps) {
-        xfer_step(&xa);
-        xfer_step(&xb);
+        t_xfer_step(&xa);
+        t_xfer_step(&xb);
         net_flush(pr->a.st, pr->a.now);
         net_flush(pr->b.st, pr->b.now);
         pair_step(pr, f, arg);
@@ -1422,22 +1376,22 @@ static void transfer_through_blackout(void **state)
         as = net_accept(pr.ls, NULL);
     }
     assert_non_null(as);
-    struct xfer xb = { .s = cs, .total = 200000, .out_seed = 5, .in_seed = 6 };
-    struct xfer xa = { .s = as, .total = 0, .out_seed = 6, .in_seed = 5 };
+    struct t_xfer xb = { .s = cs, .total = 200000, .out_seed = 5, .in_seed = 6 };
+    struct t_xfer xa = { .s = as, .total = 0, .out_seed = 6, .in_seed = 5 };
     for (int i = 0; i < 3; i++) {
-        xfer_step(&xb);
+        t_xfer_step(&xb);
         pair_step(&pr, blackout, &dark);
     }
     dark = true;
     for (int i = 0; i < 3000; i++) {
-        xfer_step(&xb);
+        t_xfer_step(&xb);
         pair_step(&pr, blackout, &dark);
     }
     assert_true(net_stack_counters(pr.b.st)->tcp_retrans_timeout >= 3);
     dark = false;
     for (int i = 0; i < 20000 && !(xa.eof && xb.eof); i++) {
-        xfer_step(&xa);
-        xfer_step(&xb);
+        t_xfer_step(&xa);
+        t_xfer_step(&xb);
         pair_step(&pr, blackout, &dark);
     }
     assert_int_equal(xa.rcvd, 200000);
