@@ -180,6 +180,8 @@ struct t_tcp {
     uint32_t tsval, tsecr;
     const void *data;
     size_t len;
+    const uint8_t *rawopts; /* used instead of the fields above when set */
+    size_t rawlen;          /* a multiple of 4 */
 };
 
 #define T_FIN 0x01
@@ -212,6 +214,10 @@ static inline void t_build_tcp(struct t_frame *fr, const struct t_tcp *s)
         t_wr32(opts + ol, s->tsval);
         t_wr32(opts + ol + 4, s->tsecr);
         ol += 8;
+    }
+    if (s->rawopts != NULL) {
+        memcpy(opts, s->rawopts, s->rawlen);
+        ol = s->rawlen;
     }
     uint8_t *f = fr->b;
     t_eth(f, T_MAC, PEER_MAC, 0x0800);

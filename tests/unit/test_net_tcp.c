@@ -297,6 +297,8 @@ static void rto_backoff(void **state)
     t_peer_expect(&f.p, &o);
     uint32_t seq = o.seq;
     /* handshake RTT ~0: the RTO is the 200 ms floor */
+    assert_true(net_next_timer(f.e.st) > f.e.now);
+    assert_true(net_next_timer(f.e.st) <= f.e.now + 200 * MS);
     t_advance(&f.e, 199 * MS);
     assert_false(t_pop_tcp(&f.e, &o));
     uint64_t gaps[] = { 200, 400, 800, 1600 };
@@ -1045,6 +1047,8 @@ static enum net_syn_verdict refuse_odd(void *arg, const struct net_endpoint *pee
     int *calls = arg;
     (*calls)++;
     assert_int_equal(local->port, PORT);
+    assert_int_equal(local->ip, T_IP);
+    assert_int_equal(peer->ip, PEER_IP);
     if (peer->port == 5001)
         return NET_SYN_DROP;
     if (peer->port == 5003)
@@ -1422,6 +1426,130 @@ static void connect_ports_follow_rss(void **state)
     t_env_fini(&e);
 }
 
+/* RST in FIN_WAIT_2 and CLOSING; FIN riding on the handshake's ACK (SYN_RCVD). */
+static void more_states(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    struct t_out o;
+    /* FIN_WAIT_2 */
+    fx_open(&f, 5000);
+    net_shutdown(f.s, NET_SHUT_WR);
+    t_poll(&f.e);
+    t_peer_expect(&f.p, &o);
+    f.p.ack = o.seq + 1;
+    t_peer_send(&f.p, T_ACK, NULL, 0);
+    t_poll(&f.e);
+    assert_int_equal(net_sock_state(f.s), NET_TCP_FIN_WAIT_2);
+    t_peer_raw(&f.p, f.p.seq, 0, T_RST, NULL, 0);
+    t_poll(&f.e);
+    assert_int_equal(net_sock_error(f.s), ECONNRESET);
+    net_close(f.s);
+    /* CLOSING: a RST ends it quietly (no error counted as a reset by the peer) */
+    f.p.port++;
+    fx_open(&f, 6000);
+    net_shutdown(f.s, NET_SHUT_WR);
+    t_poll(&f.e);
+    t_peer_expect(&f.p, &o);
+    t_peer_send(&f.p, T_ACK | T_FIN, NULL, 0);
+    t_poll(&f.e);
+    assert_int_equal(net_sock_state(f.s), NET_TCP_CLOSING);
+    uint64_t resets = ctr(&f)->tcp_conn_reset;
+    t_peer_raw(&f.p, f.p.seq, 0, T_RST, NULL, 0);
+    t_poll(&f.e);
+    assert_int_equal(net_sock_state(f.s), NET_TCP_CLOSED);
+    assert_int_equal(ctr(&f)->tcp_conn_reset, resets);
+    net_close(f.s);
+    t_drain(&f.e);
+    /* the third handshake segment carries data and FIN */
+    memset(&f.p, 0, sizeof(f.p));
+    f.p.e = &f.e;
+    f.p.port = 43000;
+    f.p.sport = PORT;
+    f.p.seq = 1;
+    f.p.wnd = 65535;
+    f.p.wscale = -1;
+    t_peer_send(&f.p, T_SYN, NULL, 0);
+    t_poll(&f.e);
+    t_peer_expect(&f.p, &o);
+    f.p.ack = o.seq + 1;
+    t_peer_send(&f.p, T_ACK | T_FIN, "q", 1);
+    t_poll(&f.e);
+    struct net_sock *s = net_accept(f.ls, NULL);
+    assert_non_null(s);
+    assert_int_equal(net_sock_state(s), NET_TCP_CLOSE_WAIT);
+    uint32_t ev = events_of(f.e.st, s);
+    assert_true((ev & (NET_EV_READ | NET_EV_HUP)) == (NET_EV_READ | NET_EV_HUP));
+    char b[4];
+    assert_int_equal(net_read(s, b, 4), 1);
+    assert_int_equal(net_read(s, b, 4), 0);
+    net_close(s);
+    fx_teardown(&f);
+}
+
+/*
+ * SYN options cut short at every byte offset: k NOPs shift the option block,
+ * the data offset ends it on a 4-byte boundary, so every option is cut at
+ * every position once; only options that are whole may count.
+ */
+static void syn_options_every_cut(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    const uint8_t full[20] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0 };
+    uint16_t port = 20000;
+    for (size_t k = 0; k < 4; k++) {
+        for (size_t cut = 0; cut <= 24; cut += 4, port++) {
+            uint8_t opts[24] = { 0 };
+            memset(opts, 1, k);
+            memcpy(opts + k, full, MIN(sizeof(full), sizeof(opts) - k));
+            bool mss = k + 4 <= cut, ws = k + 8 <= cut, ts = k + 20 <= cut;
+            struct t_frame fr;
+            struct t_tcp s = { .src = PEER_IP,
+                               .dst = T_IP,
+                               .sport = port,
+                               .dport = PORT,
+                               .seq = 100,
+                               .flags = T_SYN,
+                               .wnd = 1000,
+                               .rawopts = opts,
+                               .rawlen = cut };
+            t_build_tcp(&fr, &s);
+            t_inject(&f.e, &fr);
+            t_poll(&f.e);
+            struct t_out o;
+            assert_true(t_pop_tcp(&f.e, &o));
+            assert_int_equal(o.flags, T_SYN | T_ACK);
+            assert_int_equal(o.wscale >= 0, ws);
+            assert_int_equal(o.ts, ts);
+            if (ts)
+                assert_int_equal(o.tsecr, 9);
+            struct t_peer p = {
+                .e = &f.e, .port = port, .sport = PORT, .wnd = 1000, .ts = ts, .tsval = 10
+            };
+            t_peer_raw(&p, 101, o.seq + 1, T_ACK, NULL, 0);
+            t_poll(&f.e);
+            struct net_sock *a = net_accept(f.ls, NULL);
+            assert_non_null(a);
+            char big[3000];
+            memset(big, 1, sizeof(big));
+            assert_true(net_write(a, big, sizeof(big)) > 0);
+            net_flush(f.e.st, f.e.now);
+            assert_true(t_pop_tcp(&f.e, &o));
+            size_t want = (mss ? 1460 : 536) - (ts ? 12 : 0);
+            if (!ws)
+                want = MIN(want, (size_t)1000); /* the unscaled window */
+            assert_int_equal(o.dlen, want);
+            net_abort(a);
+            t_poll(&f.e);
+            t_drain(&f.e);
+        }
+    }
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1457,6 +1585,8 @@ int main(void)
         cmocka_unit_test(transfer_with_loss),
         cmocka_unit_test(transfer_through_blackout),
         cmocka_unit_test(connect_ports_follow_rss),
+        cmocka_unit_test(more_states),
+        cmocka_unit_test(syn_options_every_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
