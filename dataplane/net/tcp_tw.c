@@ -3,7 +3,7 @@
  *
  * A connection that reaches TIME_WAIT after its socket is closed gives back
  * its connection block and buffers; what RFC 9293 needs of it — the 4-tuple,
- * both sequence numbers, the timestamp to echo — fits a 48-byte entry in a
+ * both sequence numbers, the timestamp to echo — fits a 56-byte entry in a
  * fixed array of pollux-net-time-wait-max entries. Every entry lives for the
  * same time, so the entries form a FIFO in expiry order: expiry looks at the
  * head only, and no timer is needed. When the table is full the oldest entry
