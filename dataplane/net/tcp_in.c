@@ -296,6 +296,32 @@ static void dup_ack(struct net_stack *st, struct tcb *t, uint32_t ack)
  * Segment arrival, by state
  * ------------------------------------------------------------------------ */
 
+/*
+ * What the peer's SYN tells us: its ISN, MSS, window scale and timestamp.
+ * Scaling and timestamps are on only when both SYNs carry them (ours always
+ * offer them actively; a passive open answers with what the peer offered).
+ */
+static void take_syn(struct net_stack *st, struct tcb *t, const struct tcp_seg *g)
+{
+    t->irs = g->seq;
+    t->rcv_nxt = t->rcv_read = t->rcv_adv = t->last_ack_sent = g->seq + 1;
+    t->peer_mss = g->mss ? g->mss : TCP_DEFAULT_MSS;
+    if (g->wscale >= 0) {
+        t->flags |= TF_WSCALE;
+        t->snd_wscale = (uint8_t)g->wscale;
+        t->rcv_wscale = st->rcv_wscale;
+    } else {
+        t->snd_wscale = t->rcv_wscale = 0;
+    }
+    if (g->ts) {
+        t->flags |= TF_TS | TF_TS_RECENT;
+        t->ts_recent = g->tsval;
+        t->ts_recent_ns = st->now;
+    }
+    t->snd_wnd = t->max_snd_wnd = g->wnd; /* never scaled in a SYN */
+    t->snd_wl1 = g->seq;
+}
+
 static void syn_sent_input(struct net_stack *st, struct tcb *t, const struct tcp_seg *g)
 {
     if (g->flags & TH_ACK) {
@@ -314,23 +340,7 @@ static void syn_sent_input(struct net_stack *st, struct tcb *t, const struct tcp
     }
     if (!(g->flags & TH_SYN))
         return;
-    t->irs = g->seq;
-    t->rcv_nxt = t->rcv_read = t->rcv_adv = t->last_ack_sent = g->seq + 1;
-    t->peer_mss = g->mss ? g->mss : TCP_DEFAULT_MSS;
-    if (g->wscale >= 0) {
-        t->flags |= TF_WSCALE;
-        t->snd_wscale = (uint8_t)g->wscale;
-        t->rcv_wscale = st->rcv_wscale;
-    } else {
-        t->snd_wscale = t->rcv_wscale = 0;
-    }
-    if (g->ts) {
-        t->flags |= TF_TS | TF_TS_RECENT;
-        t->ts_recent = g->tsval;
-        t->ts_recent_ns = st->now;
-    }
-    t->snd_wnd = t->max_snd_wnd = g->wnd; /* never scaled in a SYN */
-    t->snd_wl1 = g->seq;
+    take_syn(st, t, g);
     t->snd_wl2 = g->ack;
     if (g->flags & TH_ACK) {
         t->snd_una = g->ack;
@@ -638,32 +648,12 @@ static void listen_input(struct net_stack *st, struct tcp_listener *l, const str
     t->rport = g->sport;
     t->flags |= TF_PASSIVE | TF_SYNQ;
     t->state = NET_TCP_SYN_RCVD;
-    t->irs = g->seq;
-    t->rcv_nxt = t->rcv_read = t->rcv_adv = t->last_ack_sent = g->seq + 1;
-    t->peer_mss = g->mss ? g->mss : TCP_DEFAULT_MSS;
-    if (g->wscale >= 0) {
-        t->flags |= TF_WSCALE;
-        t->snd_wscale = (uint8_t)g->wscale;
-        t->rcv_wscale = st->rcv_wscale;
-    }
-    if (g->ts) {
-        t->flags |= TF_TS | TF_TS_RECENT;
-        t->ts_recent = g->tsval;
-        t->ts_recent_ns = st->now;
-    }
-    t->snd_wnd = t->max_snd_wnd = g->wnd;
-    t->snd_wl1 = g->seq;
+    take_syn(st, t, g);
     t->iss = tcp_isn(st, t->lip, t->lport, t->rip, t->rport);
     tcb_init_send(st, t);
     t->last_rx = st->now;
     t->listener = l;
-    t->qnext = NULL;
-    t->qprev = l->syn_tail;
-    if (l->syn_tail)
-        l->syn_tail->qnext = t;
-    else
-        l->syn_head = t;
-    l->syn_tail = t;
+    tcb_queue_append(&l->syn_head, &l->syn_tail, t);
     l->nsyn++;
     st->nsynrcvd++;
     tcb_hash_insert(st, t);

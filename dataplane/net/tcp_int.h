@@ -174,6 +174,8 @@ void tcb_drop(struct net_stack *st, struct tcb *t, int err);
 void tcb_enter_time_wait(struct net_stack *st, struct tcb *t);
 struct tcp_listener *tcp_listener_find(struct net_stack *st, uint32_t ip, uint16_t port);
 void tcp_listener_unlink(struct tcb *t);
+/* Append t to a listener's SYN or accept queue. */
+void tcb_queue_append(struct tcb **head, struct tcb **tail, struct tcb *t);
 void tcp_established(struct net_stack *st, struct tcb *t);
 uint32_t tcp_isn(struct net_stack *st, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
 void tcb_init_send(struct net_stack *st, struct tcb *t);

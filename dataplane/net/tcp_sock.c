@@ -245,7 +245,7 @@ void tcp_listener_unlink(struct tcb *t)
     t->listener = NULL;
 }
 
-static void queue_append(struct tcb **head, struct tcb **tail, struct tcb *t)
+void tcb_queue_append(struct tcb **head, struct tcb **tail, struct tcb *t)
 {
     t->qnext = NULL;
     t->qprev = *tail;
@@ -360,7 +360,7 @@ void tcp_established(struct net_stack *st, struct tcb *t)
         tcp_listener_unlink(t);
         t->listener = l;
         t->flags |= TF_ACCEPTQ;
-        queue_append(&l->acc_head, &l->acc_tail, t);
+        tcb_queue_append(&l->acc_head, &l->acc_tail, t);
         l->nacc++;
         net_sock_event(&l->sock, NET_EV_ACCEPT);
     } else {

@@ -59,6 +59,18 @@ static inline uint32_t t_sum(const uint8_t *p, size_t len, uint32_t s)
         s += (uint32_t)p[len - 1] << 8;
     return s;
 }
+/* Sum of the TCP pseudo-header. */
+static inline uint32_t t_pseudo(uint32_t src, uint32_t dst, size_t tl)
+{
+    uint8_t ph[12];
+    t_wr32(ph, src);
+    t_wr32(ph + 4, dst);
+    ph[8] = 0;
+    ph[9] = 6;
+    t_wr16(ph + 10, (uint16_t)tl);
+    return t_sum(ph, 12, 0);
+}
+
 static inline uint16_t t_fold(uint32_t s)
 {
     while (s >> 16)
@@ -107,6 +119,16 @@ static inline void t_env_init(struct t_env *e)
 {
     struct net_stack_config cfg = { .seed = 42 };
     t_env_init_cfg(e, &cfg, 0);
+}
+
+static inline void t_drain(struct t_env *e);
+
+/* A stack whose start-up announcements are sent and discarded. */
+static inline void t_env_start(struct t_env *e)
+{
+    t_env_init(e);
+    net_poll(e->st, e->now);
+    t_drain(e);
 }
 
 /* Drop every frame the stack has sent. */
@@ -236,13 +258,7 @@ static inline void t_build_tcp(struct t_frame *fr, const struct t_tcp *s)
     memcpy(th + 20, opts, ol);
     if (s->len)
         memcpy(th + 20 + ol, s->data, s->len);
-    uint8_t ph[12];
-    t_wr32(ph, s->src);
-    t_wr32(ph + 4, s->dst);
-    ph[8] = 0;
-    ph[9] = 6;
-    t_wr16(ph + 10, (uint16_t)tl);
-    t_wr16(th + 16, t_fold(t_sum(th, tl, t_sum(ph, 12, 0))));
+    t_wr16(th + 16, t_fold(t_sum(th, tl, t_pseudo(s->src, s->dst, tl))));
     fr->len = 34 + tl;
     if (fr->len < 60) {
         memset(f + fr->len, 0, 60 - fr->len);
@@ -317,13 +333,7 @@ static inline void t_parse(struct t_out *o, const uint8_t *f, size_t len)
     unsigned tl = tot - hl;
     if (tl < 20 || (th[12] >> 4) * 4u < 20 || (th[12] >> 4) * 4u > tl)
         return;
-    uint8_t ph[12];
-    t_wr32(ph, o->src);
-    t_wr32(ph + 4, o->dst);
-    ph[8] = 0;
-    ph[9] = 6;
-    t_wr16(ph + 10, (uint16_t)tl);
-    o->tcp_ok = t_fold(t_sum(th, tl, t_sum(ph, 12, 0))) == 0;
+    o->tcp_ok = t_fold(t_sum(th, tl, t_pseudo(o->src, o->dst, tl))) == 0;
     o->sport = t_rd16(th);
     o->dport = t_rd16(th + 2);
     o->seq = t_rd32(th + 4);
@@ -416,31 +426,6 @@ struct t_peer {
     int wscale;
 };
 
-static inline void t_peer_send(struct t_peer *p, uint8_t flags, const void *data, size_t len)
-{
-    struct t_frame fr;
-    struct t_tcp s = {
-        .src = PEER_IP,
-        .dst = T_IP,
-        .sport = p->port,
-        .dport = p->sport,
-        .seq = p->seq,
-        .ack = (flags & T_ACK) ? p->ack : 0,
-        .flags = flags,
-        .wnd = p->wnd,
-        .mss = (flags & T_SYN) ? 1460 : -1,
-        .wscale = (flags & T_SYN) ? p->wscale : -1,
-        .ts = p->ts,
-        .tsval = p->tsval,
-        .tsecr = p->ts_recent,
-        .data = data,
-        .len = len,
-    };
-    t_build_tcp(&fr, &s);
-    t_inject(p->e, &fr);
-    p->seq += (uint32_t)len + !!(flags & T_SYN) + !!(flags & T_FIN);
-}
-
 /* Send a segment with explicit fields (seq/ack/flags), not touching the peer's state. */
 static inline void t_peer_raw(struct t_peer *p, uint32_t seq, uint32_t ack, uint8_t flags,
                               const void *data, size_t len)
@@ -465,6 +450,12 @@ static inline void t_peer_raw(struct t_peer *p, uint32_t seq, uint32_t ack, uint
     };
     t_build_tcp(&fr, &s);
     t_inject(p->e, &fr);
+}
+
+static inline void t_peer_send(struct t_peer *p, uint8_t flags, const void *data, size_t len)
+{
+    t_peer_raw(p, p->seq, (flags & T_ACK) ? p->ack : 0, flags, data, len);
+    p->seq += (uint32_t)len + !!(flags & T_SYN) + !!(flags & T_FIN);
 }
 
 /* Expect a TCP segment from the stack to this peer; updates ack and ts_recent. */

@@ -87,9 +87,7 @@ static void arp_request_answered(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     uint8_t f[60];
     build_arp(f, 1, BCAST, PEER_MAC, PEER_IP, ZERO, T_IP);
     inject(&e, f, 60);
@@ -136,9 +134,7 @@ static void arp_resolves_and_flushes_queue(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     uint8_t f[200];
     for (int i = 0; i < 3; i++) {
         size_t n = build_ping(f, PEER_MAC, PEER_IP, T_IP, 7, (uint16_t)i, 20);
@@ -196,9 +192,7 @@ static void arp_cache_refresh_and_expiry(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     t_teach_arp(&e, PEER_IP, PEER_MAC);
     uint8_t f[200];
     struct t_out o;
@@ -243,9 +237,7 @@ static void icmp_echo(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     t_teach_arp(&e, PEER_IP, PEER_MAC);
     uint8_t f[1600], req[1600];
     size_t n = build_ping(f, PEER_MAC, PEER_IP, T_IP, 0x1234, 9, 1000);
@@ -292,9 +284,7 @@ static void ip_drops(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     t_teach_arp(&e, PEER_IP, PEER_MAC);
     const struct net_counters *c = net_stack_counters(e.st);
     uint8_t f[200];
@@ -362,9 +352,7 @@ static void ethernet_filtering(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     uint8_t f[200];
     size_t n = build_ping(f, PEER_MAC, PEER_IP, T_IP, 1, 1, 4);
     f[5] = 0x77; /* another station's MAC */
@@ -389,9 +377,7 @@ static void routing_via_gateway(void **state)
 {
     (void)state;
     struct t_env e;
-    t_env_init(&e);
-    t_poll(&e);
-    t_drain(&e);
+    t_env_start(&e);
     const uint32_t far = NET_IP(192, 0, 2, 10), gw = NET_IP(10, 0, 0, 254);
     const uint8_t gw_mac[6] = { 2, 0, 0, 0, 0, 0xfe };
     uint8_t f[200];

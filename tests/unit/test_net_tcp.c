@@ -33,6 +33,15 @@ static void fx_open(struct fx *f, uint32_t iss)
     net_events(f->e.st, ev, 8); /* the WRITE a new connection starts with */
 }
 
+/* net_close, and the FIN it sends. */
+static void fx_close(struct fx *f, struct t_out *o)
+{
+    net_close(f->s);
+    t_poll(&f->e);
+    t_peer_expect(&f->p, o);
+    assert_true(o->flags & T_FIN);
+}
+
 static void fx_teardown(struct fx *f)
 {
     t_env_fini(&f->e);
@@ -48,6 +57,13 @@ static uint32_t events_of(struct net_stack *st, struct net_sock *s)
         if (ev[i].sock == s)
             got |= ev[i].events;
     return got;
+}
+
+static struct net_stack_info info_of(const struct net_stack *st)
+{
+    struct net_stack_info info;
+    net_stack_info(st, &info);
+    return info;
 }
 
 static const struct net_counters *ctr(struct fx *f)
@@ -83,9 +99,7 @@ static void passive_handshake(void **state)
     assert_int_equal(o.wnd, 65535);
     assert_int_equal(o.src, T_IP);
     assert_int_equal(o.sport, PORT);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.syn_rcvd, 1);
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 1);
     assert_null(net_accept(f.ls, NULL));
     p->ack = o.seq + 1;
     t_peer_send(p, T_ACK, NULL, 0);
@@ -103,9 +117,8 @@ static void passive_handshake(void **state)
     assert_int_equal(ep.ip, T_IP);
     assert_int_equal(ep.port, PORT);
     assert_ptr_equal(net_sock_user(s), p);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.syn_rcvd, 0);
-    assert_int_equal(info.conns, 1);
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 0);
+    assert_int_equal(info_of(f.e.st).conns, 1);
     assert_int_equal(ctr(&f)->tcp_passive_opens, 1);
     assert_int_equal(ctr(&f)->tcp_established, 1);
     assert_int_equal(ctr(&f)->tcp_accepted, 1);
@@ -354,9 +367,7 @@ static void retransmission_limit(void **state)
     assert_int_equal(net_write(f.s, "x", 1), -ETIMEDOUT);
     assert_int_equal(ctr(&f)->tcp_conn_timeout, 1);
     net_close(f.s);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0);
+    assert_int_equal(info_of(f.e.st).conns, 0);
     fx_teardown(&f);
 }
 
@@ -431,10 +442,8 @@ static void passive_close(void **state)
     f.p.ack = o.seq + 3;
     t_peer_send(&f.p, T_ACK, NULL, 0);
     t_poll(&f.e);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0);
-    assert_int_equal(info.time_wait, 0);
+    assert_int_equal(info_of(f.e.st).conns, 0);
+    assert_int_equal(info_of(f.e.st).time_wait, 0);
     fx_teardown(&f);
 }
 
@@ -445,10 +454,8 @@ static void active_close_time_wait(void **state)
     struct fx f;
     fx_setup(&f, NULL, 0);
     fx_open(&f, 5000);
-    net_close(f.s);
-    t_poll(&f.e);
     struct t_out o;
-    t_peer_expect(&f.p, &o);
+    fx_close(&f, &o); /* our FIN */
     assert_int_equal(o.flags, T_FIN | T_ACK);
     uint32_t fin = o.seq;
     f.p.ack = fin + 1;
@@ -460,10 +467,8 @@ static void active_close_time_wait(void **state)
     t_peer_expect(&f.p, &o);
     assert_int_equal(o.flags, T_ACK);
     assert_int_equal(o.ack, f.p.seq);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0); /* the block went back; a table entry remains */
-    assert_int_equal(info.time_wait, 1);
+    assert_int_equal(info_of(f.e.st).conns, 0); /* the block went back; a table entry remains */
+    assert_int_equal(info_of(f.e.st).time_wait, 1);
     assert_int_equal(ctr(&f)->tcp_time_wait, 1);
     /* a retransmitted FIN is ACKed again; a RST does not end TIME_WAIT (RFC 1337) */
     t_peer_raw(&f.p, f.p.seq - 1, f.p.ack, T_ACK | T_FIN, NULL, 0);
@@ -473,14 +478,11 @@ static void active_close_time_wait(void **state)
     assert_int_equal(o.ack, f.p.seq);
     assert_int_equal(o.seq, fin + 1);
     assert_false(t_pop_tcp(&f.e, &o));
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.time_wait, 1);
+    assert_int_equal(info_of(f.e.st).time_wait, 1);
     t_advance(&f.e, 59 * SEC);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.time_wait, 1);
+    assert_int_equal(info_of(f.e.st).time_wait, 1);
     t_advance(&f.e, 2 * SEC);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.time_wait, 0);
+    assert_int_equal(info_of(f.e.st).time_wait, 0);
     /* the tuple is free again: a SYN reaches the listener */
     t_teach_arp(&f.e, PEER_IP, PEER_MAC); /* the ARP entry expired meanwhile */
     f.p.tsval += 100;
@@ -498,17 +500,13 @@ static void time_wait_reuse(void **state)
     struct fx f;
     fx_setup(&f, NULL, 0);
     fx_open(&f, 5000);
-    net_close(f.s);
-    t_poll(&f.e);
     struct t_out o;
-    t_peer_expect(&f.p, &o);
+    fx_close(&f, &o); /* our FIN */
     f.p.ack = o.seq + 1;
     t_peer_send(&f.p, T_ACK | T_FIN, NULL, 0);
     t_poll(&f.e);
     t_peer_expect(&f.p, &o);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.time_wait, 1);
+    assert_int_equal(info_of(f.e.st).time_wait, 1);
     /* an old SYN (older timestamp) only gets an ACK */
     f.p.tsval -= 10;
     t_peer_raw(&f.p, 9000, 0, T_SYN, NULL, 0);
@@ -552,10 +550,8 @@ static void simultaneous_close(void **state)
     char b[4];
     assert_int_equal(net_read(f.s, b, 4), 0);
     net_close(f.s); /* the held TIME_WAIT moves to the table */
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0);
-    assert_int_equal(info.time_wait, 1);
+    assert_int_equal(info_of(f.e.st).conns, 0);
+    assert_int_equal(info_of(f.e.st).time_wait, 1);
     fx_teardown(&f);
 }
 
@@ -565,19 +561,14 @@ static void fin_wait_2_timeout(void **state)
     struct fx f;
     fx_setup(&f, NULL, 0);
     fx_open(&f, 5000);
-    net_close(f.s);
-    t_poll(&f.e);
     struct t_out o;
-    t_peer_expect(&f.p, &o);
+    fx_close(&f, &o); /* our FIN */
     f.p.ack = o.seq + 1;
     t_peer_send(&f.p, T_ACK, NULL, 0);
     t_poll(&f.e);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 1); /* FIN_WAIT_2, orphaned */
+    assert_int_equal(info_of(f.e.st).conns, 1); /* FIN_WAIT_2, orphaned */
     t_advance(&f.e, 61 * SEC);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0);
+    assert_int_equal(info_of(f.e.st).conns, 0);
     fx_teardown(&f);
 }
 
@@ -607,9 +598,7 @@ static void close_resets(void **state)
     t_peer_expect(&f.p, &o);
     assert_true(o.flags & T_RST);
     assert_int_equal(ctr(&f)->tcp_drop_after_close, 1);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0);
+    assert_int_equal(info_of(f.e.st).conns, 0);
     fx_teardown(&f);
 }
 
@@ -620,7 +609,6 @@ static void rst_handling(void **state)
     struct fx f;
     fx_setup(&f, NULL, 0);
     struct t_out o;
-    struct net_stack_info info;
 
     /* SYN_RCVD: back to LISTEN, nothing reported */
     memset(&f.p, 0, sizeof(f.p));
@@ -635,9 +623,8 @@ static void rst_handling(void **state)
     t_peer_expect(&f.p, &o);
     t_peer_raw(&f.p, 101, 0, T_RST, NULL, 0);
     t_poll(&f.e);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.syn_rcvd, 0);
-    assert_int_equal(info.conns, 0);
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 0);
+    assert_int_equal(info_of(f.e.st).conns, 0);
 
     /* ESTABLISHED: out of window ignored, in window challenged, exact resets */
     fx_open(&f, 5000);
@@ -692,8 +679,7 @@ static void rst_handling(void **state)
     t_drain(&f.e);
     t_peer_raw(&f.p, f.p.seq, 0, T_RST, NULL, 0);
     t_poll(&f.e);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.conns, 0);
+    assert_int_equal(info_of(f.e.st).conns, 0);
     assert_int_equal(ctr(&f)->tcp_conn_reset, 3);
 
     /* SYN in ESTABLISHED: challenge ACK, connection unharmed */
@@ -1024,10 +1010,8 @@ static void syn_flood(void **state)
     struct t_out o;
     for (uint16_t port = 2000; port < 2100; port++)
         handshake_from(&f, port, false, &o);
-    struct net_stack_info info;
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.syn_rcvd, 8);
-    assert_int_equal(info.conns, 8);
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 8);
+    assert_int_equal(info_of(f.e.st).conns, 8);
     assert_int_equal(ctr(&f)->tcp_drop_syn_evicted, 92);
     /* a real client still gets in */
     handshake_from(&f, 3000, true, &o);
@@ -1035,9 +1019,8 @@ static void syn_flood(void **state)
     /* the half-open ones give up after their SYN-ACK retries */
     for (int i = 0; i < 70; i++)
         t_advance(&f.e, SEC);
-    net_stack_info(f.e.st, &info);
-    assert_int_equal(info.syn_rcvd, 0);
-    assert_int_equal(info.conns, 1);
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 0);
+    assert_int_equal(info_of(f.e.st).conns, 1);
     fx_teardown(&f);
 }
 
@@ -1316,12 +1299,11 @@ static void transfer_across_wrap(void **state)
     assert_int_equal(ca->tcp_bytes_in, 3u << 20);
     assert_int_equal(ca->tcp_retrans_segs, 0);
     assert_int_equal(ca->tcp_drop_paws, 0);
-    struct net_stack_info info;
-    net_stack_info(pr.a.st, &info);
-    assert_int_equal(info.conns, 0);
-    net_stack_info(pr.b.st, &info);
-    assert_int_equal(info.conns, 0);
-    assert_int_equal(info.time_wait, 1); /* b closed first (its FIN crossed a's) or so */
+    assert_int_equal(info_of(pr.a.st).conns, 0);
+    assert_int_equal(info_of(pr.b.st).conns, 0);
+    /* both ends shut down in the same pass: a simultaneous close, TIME_WAIT on both */
+    assert_int_equal(info_of(pr.a.st).time_wait, 1);
+    assert_int_equal(info_of(pr.b.st).time_wait, 1);
     pair_teardown(&pr);
 }
 
