@@ -468,13 +468,15 @@ static inline void t_peer_expect(struct t_peer *p, struct t_out *o)
         p->ts_recent = o->tsval;
 }
 
-/* Open a connection from the peer to a listener on `port` (handshake done, accepted). */
+/* Open a connection from the peer (from p->port, 40000 when 0) to a listener on `port`,
+ * handshake done and accepted. */
 static inline struct net_sock *t_peer_connect(struct t_peer *p, struct t_env *e,
                                               struct net_sock *ls, uint16_t port, uint32_t iss)
 {
+    uint16_t local_port = p->port ? p->port : 40000; /* the peer's own port, kept if set */
     memset(p, 0, sizeof(*p));
     p->e = e;
-    p->port = 40000;
+    p->port = local_port;
     p->sport = port;
     p->seq = p->iss = iss;
     p->ts = true;

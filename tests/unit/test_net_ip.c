@@ -427,6 +427,35 @@ static void checksum_matches_reference(void **state)
     }
 }
 
+/* A gratuitous ARP moves a cached address to a new MAC (a floating address failing over). */
+static void gratuitous_arp_updates_cache(void **state)
+{
+    (void)state;
+    struct t_env e;
+    t_env_start(&e);
+    t_teach_arp(&e, PEER_IP, PEER_MAC);
+    const uint8_t moved[6] = { 2, 0, 0, 0, 0, 0x42 };
+    uint8_t f[200];
+    build_arp(f, 1, BCAST, moved, PEER_IP, ZERO, PEER_IP);
+    inject(&e, f, 60);
+    /* an announcement from a host we never talked to teaches nothing */
+    const uint8_t stranger[6] = { 2, 0, 0, 0, 0, 0x43 };
+    build_arp(f, 1, BCAST, stranger, NET_IP(10, 0, 0, 44), ZERO, NET_IP(10, 0, 0, 44));
+    inject(&e, f, 60);
+    t_poll(&e);
+    struct t_out o;
+    assert_false(t_pop(&e, &o));
+    struct net_stack_info info;
+    net_stack_info(e.st, &info);
+    assert_int_equal(info.arp_entries, 1);
+    inject(&e, f, build_ping(f, PEER_MAC, PEER_IP, T_IP, 1, 1, 4));
+    t_poll(&e);
+    assert_true(t_pop(&e, &o));
+    assert_int_equal(o.proto, 1);
+    assert_memory_equal(o.dst_mac, moved, 6);
+    t_env_fini(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +468,7 @@ int main(void)
         cmocka_unit_test(ethernet_filtering),
         cmocka_unit_test(routing_via_gateway),
         cmocka_unit_test(checksum_matches_reference),
+        cmocka_unit_test(gratuitous_arp_updates_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

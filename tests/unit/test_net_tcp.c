@@ -1532,6 +1532,51 @@ static void syn_options_every_cut(void **state)
     fx_teardown(&f);
 }
 
+/* Events come out oldest first, as many as asked for; rearm reports what is still there. */
+static void events_in_order_and_rearm(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    fx_open(&f, 5000);
+    struct t_peer p1 = f.p;
+    struct net_sock *s1 = f.s;
+    int u1, u2;
+    net_sock_set_user(s1, &u1);
+    f.p.port++;
+    fx_open(&f, 9000);
+    struct net_sock *s2 = f.s;
+    net_sock_set_user(s2, &u2);
+    t_peer_send(&f.p, T_ACK, "two", 3);
+    t_peer_send(&p1, T_ACK, "one!", 4);
+    t_poll(&f.e);
+    struct net_event ev[4];
+    assert_int_equal(net_events(f.e.st, ev, 1), 1);
+    assert_ptr_equal(ev[0].sock, s2);
+    assert_ptr_equal(ev[0].user, &u2);
+    assert_int_equal(ev[0].events, NET_EV_READ);
+    assert_int_equal(net_events(f.e.st, ev, 4), 1);
+    assert_ptr_equal(ev[0].sock, s1);
+    assert_ptr_equal(ev[0].user, &u1);
+    assert_ptr_equal(net_sock_user(s1), &u1);
+    assert_int_equal(net_events(f.e.st, ev, 4), 0);
+    char b[8];
+    assert_int_equal(net_read(s1, b, 2), 2);
+    net_sock_rearm(s1); /* two bytes left */
+    net_sock_rearm(s2);
+    assert_int_equal(net_events(f.e.st, ev, 4), 2);
+    for (int i = 0; i < 2; i++)
+        assert_true(ev[i].events & NET_EV_READ);
+    /* a closed socket is never reported */
+    t_peer_send(&p1, T_ACK, "x", 1);
+    t_poll(&f.e);
+    net_abort(s1);
+    assert_int_equal(net_events(f.e.st, ev, 4), 0);
+    t_drain(&f.e);
+    net_abort(s2);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1569,6 +1614,7 @@ int main(void)
         cmocka_unit_test(connect_ports_follow_rss),
         cmocka_unit_test(more_states),
         cmocka_unit_test(syn_options_every_cut),
+        cmocka_unit_test(events_in_order_and_rearm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
