@@ -15,8 +15,12 @@
 #ifndef POLLUX_NET_PKTIO_H
 #define POLLUX_NET_PKTIO_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "param.h"
 
 /* net_buf.flags set by a device on receive */
 #define NET_BUF_RX_IP_CKSUM_GOOD (1u << 0) /* IPv4 header checksum verified */
@@ -167,6 +171,28 @@ struct pktio_fault_config {
 struct pktio_fault_stats {
     uint64_t frames, dropped, duplicated, reordered, corrupted;
 };
+
+/*
+ * The daemon's parameters for the wrapper (param.h table): all zero means no
+ * wrapper at all.
+ */
+#define PKTIO_FAULT_PARAMS(X)                                                                      \
+    X(rx_drop, "pollux-net-fault-rx-drop-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)            \
+    X(rx_dup, "pollux-net-fault-rx-dup-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)              \
+    X(rx_reorder, "pollux-net-fault-rx-reorder-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)      \
+    X(rx_corrupt, "pollux-net-fault-rx-corrupt-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)      \
+    X(tx_drop, "pollux-net-fault-tx-drop-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)            \
+    X(tx_dup, "pollux-net-fault-tx-dup-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)              \
+    X(tx_reorder, "pollux-net-fault-tx-reorder-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)      \
+    X(tx_corrupt, "pollux-net-fault-tx-corrupt-ppm", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)      \
+    X(seed, "pollux-net-fault-seed", INT, 1, 0, LLONG_MAX, 0, NULL)
+
+PARAM_STRUCT(pktio_fault_params, PKTIO_FAULT_PARAMS);
+extern const struct param_def pktio_fault_param_defs[];
+
+/* The wrapper's configuration from its parameters. @return true when any rate is set. */
+bool pktio_fault_config_from_params(const struct pktio_fault_params *p,
+                                    struct pktio_fault_config *cfg);
 
 /* @return the wrapper (it does not own `inner`), or NULL when out of memory. */
 struct pktio_fault *pktio_fault_create(struct pktio *inner, const struct pktio_fault_config *cfg);

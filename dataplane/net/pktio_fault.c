@@ -6,6 +6,27 @@
 #include "net_int.h"
 #include "pktio.h"
 
+#define PARAM_S pktio_fault_params
+const struct param_def pktio_fault_param_defs[] = { PKTIO_FAULT_PARAMS(PARAM_X_DEF)
+                                                        PARAM_DEFS_END };
+#undef PARAM_S
+
+bool pktio_fault_config_from_params(const struct pktio_fault_params *p,
+                                    struct pktio_fault_config *cfg)
+{
+    cfg->rx.drop_ppm = (uint32_t)p->rx_drop;
+    cfg->rx.dup_ppm = (uint32_t)p->rx_dup;
+    cfg->rx.reorder_ppm = (uint32_t)p->rx_reorder;
+    cfg->rx.corrupt_ppm = (uint32_t)p->rx_corrupt;
+    cfg->tx.drop_ppm = (uint32_t)p->tx_drop;
+    cfg->tx.dup_ppm = (uint32_t)p->tx_dup;
+    cfg->tx.reorder_ppm = (uint32_t)p->tx_reorder;
+    cfg->tx.corrupt_ppm = (uint32_t)p->tx_corrupt;
+    cfg->seed = (uint64_t)p->seed;
+    return (p->rx_drop | p->rx_dup | p->rx_reorder | p->rx_corrupt | p->tx_drop | p->tx_dup |
+            p->tx_reorder | p->tx_corrupt) != 0;
+}
+
 #define HOLD_MAX    16
 #define FAULT_BURST 64
 

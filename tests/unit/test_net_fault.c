@@ -325,6 +325,35 @@ static void two_stacks_through_faults(void **state)
     pktio_mem_destroy(mb);
 }
 
+/* The parameter table sets the wrapper up the way the daemon will. */
+static void from_parameters(void **state)
+{
+    (void)state;
+    struct pktio_fault_params p;
+    param_defaults(pktio_fault_param_defs, &p);
+    struct pktio_fault_config cfg;
+    assert_false(pktio_fault_config_from_params(&p, &cfg));
+    char err[128];
+    const struct param_def *d = param_find(pktio_fault_param_defs, "pollux-net-fault-tx-drop-ppm");
+    assert_non_null(d);
+    assert_int_equal(param_set(d, &p, "10000", err, sizeof(err)), 0);
+    assert_int_not_equal(param_set(d, &p, "1000001", err, sizeof(err)), 0);
+    d = param_find(pktio_fault_param_defs, "pollux-net-fault-rx-corrupt-ppm");
+    assert_int_equal(param_set(d, &p, "20", err, sizeof(err)), 0);
+    assert_true(pktio_fault_config_from_params(&p, &cfg));
+    assert_int_equal(cfg.tx.drop_ppm, 10000);
+    assert_int_equal(cfg.rx.corrupt_ppm, 20);
+    assert_int_equal(cfg.rx.drop_ppm, 0);
+    assert_int_equal(cfg.seed, 1);
+    /* the stack's own table parses too */
+    struct net_params np;
+    param_defaults(net_param_defs, &np);
+    d = param_find(net_param_defs, "pollux-net-rcvbuf");
+    assert_int_equal(param_set(d, &np, "1mb", err, sizeof(err)), 0);
+    assert_int_equal(np.rcvbuf, 1 << 20);
+    assert_int_equal(np.sndbuf, 65536);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +362,7 @@ int main(void)
         cmocka_unit_test(deterministic),
         cmocka_unit_test(receive_direction),
         cmocka_unit_test(two_stacks_through_faults),
+        cmocka_unit_test(from_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1577,6 +1577,78 @@ static void events_in_order_and_rearm(void **state)
     fx_teardown(&f);
 }
 
+/*
+ * A second local address: a listener on every address answers from the one
+ * the SYN was sent to. Closing a listener resets what waits in its queues.
+ * NET_SHUT_RD: later bytes are acknowledged and dropped.
+ */
+static void second_address_and_listener_close(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    const uint32_t vip = NET_IP(10, 0, 0, 100);
+    assert_int_equal(net_addr_add(f.e.st, vip, 24), 0);
+    t_poll(&f.e);
+    t_drain(&f.e);
+    struct t_frame fr;
+    struct t_tcp s = { .src = PEER_IP,
+                       .dst = vip,
+                       .sport = 33000,
+                       .dport = PORT,
+                       .seq = 10,
+                       .flags = T_SYN,
+                       .wnd = 1000,
+                       .mss = -1,
+                       .wscale = -1 };
+    t_build_tcp(&fr, &s);
+    t_inject(&f.e, &fr);
+    t_poll(&f.e);
+    struct t_out o;
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_SYN | T_ACK);
+    assert_int_equal(o.src, vip);
+    s.seq = 11;
+    s.ack = o.seq + 1;
+    s.flags = T_ACK;
+    t_build_tcp(&fr, &s);
+    t_inject(&f.e, &fr);
+    s.sport = 33001; /* and one left half-open */
+    s.seq = 50;
+    s.ack = 0;
+    s.flags = T_SYN;
+    t_build_tcp(&fr, &s);
+    t_inject(&f.e, &fr);
+    t_poll(&f.e);
+    t_drain(&f.e);
+    assert_int_equal(info_of(f.e.st).conns, 2);
+    net_close(f.ls);
+    t_poll(&f.e);
+    unsigned rst = 0;
+    while (t_pop_tcp(&f.e, &o))
+        rst += (o.flags & T_RST) && o.dport == 33000;
+    assert_int_equal(rst, 1);
+    assert_int_equal(info_of(f.e.st).conns, 0);
+    assert_int_equal(info_of(f.e.st).listeners, 0);
+
+    assert_int_equal(net_listen(f.e.st, 0, PORT, 4, NULL, &f.ls), 0);
+    fx_open(&f, 5000);
+    assert_int_equal(net_shutdown(f.s, NET_SHUT_RD), 0);
+    t_peer_send(&f.p, T_ACK, "ignored", 7);
+    t_poll(&f.e);
+    t_peer_expect(&f.p, &o);
+    assert_int_equal(o.ack, f.p.seq);
+    char b[8];
+    assert_int_equal(net_read(f.s, b, 8), 0);
+    assert_int_equal(net_write(f.s, "still", 5), 5); /* writing still works */
+    net_close(f.s);                                  /* nothing unread: a FIN, not a RST */
+    t_poll(&f.e);
+    t_peer_expect(&f.p, &o);
+    assert_true(o.flags & T_FIN);
+    assert_false(o.flags & T_RST);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1615,6 +1687,7 @@ int main(void)
         cmocka_unit_test(more_states),
         cmocka_unit_test(syn_options_every_cut),
         cmocka_unit_test(events_in_order_and_rearm),
+        cmocka_unit_test(second_address_and_listener_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
