@@ -180,10 +180,12 @@ static unsigned op_rx(struct pktio *io, struct net_buf **bufs, unsigned n)
     unsigned give = MIN(k, n);
     memcpy(bufs, out, give * sizeof(out[0]));
     for (unsigned i = give; i < k; i++) {
-        if (f->rx.nheld < HOLD_MAX)
+        if (f->rx.nheld < HOLD_MAX) {
             f->rx.held[f->rx.nheld++] = out[i];
-        else
+        } else {
+            f->rx.st.dropped++; /* more duplicates than the caller takes: lost */
             pktio_free(f->inner, out[i]);
+        }
     }
     return give;
 }
