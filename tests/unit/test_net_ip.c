@@ -456,6 +456,36 @@ static void gratuitous_arp_updates_cache(void **state)
     t_env_fini(&e);
 }
 
+/* A full ARP cache makes room by evicting the entry closest to expiry. */
+static void arp_cache_full(void **state)
+{
+    (void)state;
+    struct t_env e;
+    struct net_stack_config cfg = { .seed = 4 };
+    param_defaults(net_param_defs, &e.p);
+    e.p.arp_cache_size = 4;
+    cfg.params = &e.p;
+    t_env_init_cfg(&e, &cfg, 0);
+    for (uint8_t i = 1; i <= 5; i++) {
+        uint8_t mac[6] = { 2, 0, 0, 0, 1, i };
+        t_teach_arp(&e, NET_IP(10, 0, 0, 10 + i), mac);
+        t_advance(&e, SEC);
+    }
+    struct net_stack_info info;
+    net_stack_info(e.st, &info);
+    assert_int_equal(info.arp_entries, 4);
+    assert_int_equal(net_stack_counters(e.st)->arp_evicted, 1);
+    /* the first one learned (closest to expiry) went */
+    uint8_t f[200];
+    uint8_t mac1[6] = { 2, 0, 0, 0, 1, 1 };
+    inject(&e, f, build_ping(f, mac1, NET_IP(10, 0, 0, 11), T_IP, 1, 1, 4));
+    t_poll(&e);
+    struct t_out o;
+    assert_true(t_pop(&e, &o));
+    assert_int_equal(o.type, 0x0806);
+    t_env_fini(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +499,7 @@ int main(void)
         cmocka_unit_test(routing_via_gateway),
         cmocka_unit_test(checksum_matches_reference),
         cmocka_unit_test(gratuitous_arp_updates_cache),
+        cmocka_unit_test(arp_cache_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

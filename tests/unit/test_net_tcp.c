@@ -1649,6 +1649,32 @@ static void second_address_and_listener_close(void **state)
     fx_teardown(&f);
 }
 
+/* The TIME_WAIT table is bounded: past its size the oldest entry goes early. */
+static void time_wait_table_bounded(void **state)
+{
+    (void)state;
+    struct net_params p;
+    param_defaults(net_param_defs, &p);
+    p.time_wait_max = 2;
+    struct fx f;
+    fx_setup(&f, &p, 0);
+    for (uint16_t port = 41000; port < 41003; port++) {
+        f.p.port = port;
+        fx_open(&f, 5000);
+        struct t_out o;
+        fx_close(&f, &o);
+        f.p.ack = o.seq + 1;
+        t_peer_send(&f.p, T_ACK | T_FIN, NULL, 0);
+        t_poll(&f.e);
+        t_drain(&f.e);
+    }
+    assert_int_equal(ctr(&f)->tcp_time_wait, 3);
+    assert_int_equal(ctr(&f)->tcp_time_wait_evicted, 1);
+    assert_int_equal(info_of(f.e.st).time_wait, 2);
+    assert_int_equal(info_of(f.e.st).conns, 0);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1688,6 +1714,7 @@ int main(void)
         cmocka_unit_test(syn_options_every_cut),
         cmocka_unit_test(events_in_order_and_rearm),
         cmocka_unit_test(second_address_and_listener_close),
+        cmocka_unit_test(time_wait_table_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
