@@ -172,9 +172,15 @@ static void send_bare(struct net_stack *st, struct tcb *t, uint32_t seq, uint8_t
                0);
 }
 
+/*
+ * A pure ACK carries SND.MAX, not SND.NXT: after a timeout rewinds SND.NXT for
+ * go-back-N, an ACK numbered below what the peer already holds would be
+ * "unacceptable" there and dropped with its acknowledgment unread — and if
+ * both ends are retransmitting, neither would ever see the other's ACKs.
+ */
 void tcp_send_ack(struct net_stack *st, struct tcb *t)
 {
-    send_bare(st, t, t->snd_nxt, TH_ACK);
+    send_bare(st, t, t->snd_max, TH_ACK);
 }
 
 void tcp_send_probe(struct net_stack *st, struct tcb *t)

@@ -555,7 +555,9 @@ static inline void t_xfer_step(struct t_xfer *x)
         ssize_t w = net_write(x->s, buf, n);
         if (w == -EAGAIN)
             break;
-        assert_true(w > 0);
+        if (w <= 0)
+            fail_msg("write: %zd, state %s, error %d", w, net_tcp_state_name(net_sock_state(x->s)),
+                     net_sock_error(x->s));
         x->sent += (uint64_t)w;
     }
     if (x->sent == x->total && !x->shut) {

@@ -234,19 +234,19 @@ static void receive_direction(void **state)
 
 /*
  * End to end: two stacks joined by a wire whose one end drops, duplicates,
- * reorders and corrupts 1% of frames each way; 4 MB each way, byte for byte.
+ * reorders and corrupts `ppm` of the frames each way; `total` bytes each way,
+ * byte for byte.
  */
-static void two_stacks_through_faults(void **state)
+static void through_faults(uint32_t ppm, uint64_t total, uint64_t seed)
 {
-    (void)state;
     struct pktio_mem_config ca = { .nbufs = 8192, .qlen = 8192 };
     memcpy(ca.mac, T_MAC, 6);
     struct pktio_mem_config cb = ca;
     memcpy(cb.mac, PEER_MAC, 6);
     struct pktio_mem *ma = pktio_mem_create(&ca), *mb = pktio_mem_create(&cb);
     pktio_mem_link(ma, mb);
-    struct pktio_fault_rates one = { 10000, 10000, 10000, 10000 };
-    struct pktio_fault_config fc = { .rx = one, .tx = one, .seed = 2026 };
+    struct pktio_fault_rates one = { ppm, ppm, ppm, ppm };
+    struct pktio_fault_config fc = { .rx = one, .tx = one, .seed = seed };
     struct pktio_fault *f = pktio_fault_create(pktio_mem_io(ma), &fc);
 
     uint64_t now = 5000 * SEC;
@@ -258,11 +258,10 @@ static void two_stacks_through_faults(void **state)
     struct net_sock *ls, *cs, *as = NULL;
     assert_int_equal(net_listen(a, 0, 7001, 8, NULL, &ls), 0);
     assert_int_equal(net_connect(b, T_IP, 7001, 0, NULL, &cs), 0);
-    const uint64_t total = 4u << 20;
     struct t_xfer xa = { .total = total, .out_seed = 3, .in_seed = 4 };
     struct t_xfer xb = { .s = cs, .total = total, .out_seed = 4, .in_seed = 3 };
     unsigned steps = 0;
-    while (!(xa.eof && xb.eof) && steps++ < 600000) {
+    while (!(xa.eof && xb.eof) && steps++ < 2000000) {
         now += 100000; /* 0.1 ms a pass */
         net_poll(a, now);
         net_poll(b, now);
@@ -325,6 +324,21 @@ static void two_stacks_through_faults(void **state)
     pktio_mem_destroy(mb);
 }
 
+/* 1% of each fault, 4 MB each way. */
+static void two_stacks_through_faults(void **state)
+{
+    (void)state;
+    through_faults(10000, 4u << 20, 2026);
+}
+
+/* 5% of each, two seeds: both ends time out and retransmit at once, often. */
+static void two_stacks_through_heavy_faults(void **state)
+{
+    (void)state;
+    through_faults(50000, 256u << 10, 1);
+    through_faults(50000, 256u << 10, 2);
+}
+
 /* The parameter table sets the wrapper up the way the daemon will. */
 static void from_parameters(void **state)
 {
@@ -362,6 +376,7 @@ int main(void)
         cmocka_unit_test(deterministic),
         cmocka_unit_test(receive_direction),
         cmocka_unit_test(two_stacks_through_faults),
+        cmocka_unit_test(two_stacks_through_heavy_faults),
         cmocka_unit_test(from_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1675,6 +1675,37 @@ static void time_wait_table_bounded(void **state)
     fx_teardown(&f);
 }
 
+/* After a timeout rewinds SND.NXT, pure ACKs still carry SND.MAX (or the peer drops them). */
+static void ack_after_timeout_carries_snd_max(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    fx_open(&f, 5000);
+    uint8_t data[3000];
+    memset(data, 7, sizeof(data));
+    uint32_t seq0 = f.p.ack;
+    assert_int_equal(net_write(f.s, data, sizeof(data)), 3000);
+    t_poll(&f.e);
+    t_drain(&f.e); /* all three segments lost */
+    t_advance(&f.e, 201 * MS);
+    struct t_out o;
+    t_peer_expect(&f.p, &o);
+    assert_int_equal(o.seq, seq0); /* go-back-N from SND.UNA */
+    assert_int_equal(o.dlen, 1448);
+    t_peer_raw(&f.p, f.p.seq, seq0, T_ACK, "req", 3); /* data, acknowledging nothing new */
+    f.p.seq += 3;
+    t_poll(&f.e);
+    t_advance(&f.e, 41 * MS);
+    t_peer_expect(&f.p, &o);
+    assert_int_equal(o.dlen, 0);
+    assert_int_equal(o.ack, f.p.seq);
+    assert_int_equal(o.seq, seq0 + 3000);
+    t_drain(&f.e);
+    net_abort(f.s);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1715,6 +1746,7 @@ int main(void)
         cmocka_unit_test(events_in_order_and_rearm),
         cmocka_unit_test(second_address_and_listener_close),
         cmocka_unit_test(time_wait_table_bounded),
+        cmocka_unit_test(ack_after_timeout_carries_snd_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
