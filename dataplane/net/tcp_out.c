@@ -121,6 +121,12 @@ void tcp_send_segment(struct net_stack *st, struct tcb *t, uint32_t seq, uint32_
     }
     if (SEQ_LT(seq, t->snd_max) && (len > 0 || (flags & TH_FIN)))
         st->ctr.tcp_retrans_segs++;
+    /* A retransmission may carry bytes never sent before (a timeout or a fast
+     * retransmit sends a whole MSS from SND.UNA): SND.MAX must cover them, or
+     * their acknowledgment would look like one for data never sent. */
+    uint32_t end = seq + len + !!(flags & TH_FIN);
+    if (SEQ_GT(end, t->snd_max))
+        t->snd_max = end;
     uint16_t wnd = tcp_rcv_window(t);
     acked_now(st, t);
     seg_finish(st, b, t->lip, t->rip, t->lport, t->rport, seq, t->rcv_nxt, flags, wnd, optlen, len,

@@ -237,7 +237,7 @@ static void receive_direction(void **state)
  * reorders and corrupts `ppm` of the frames each way; `total` bytes each way,
  * byte for byte.
  */
-static void through_faults(uint32_t ppm, uint64_t total, uint64_t seed)
+static void through_faults(uint32_t ppm, uint64_t total, uint64_t seed, uint32_t bufsize)
 {
     struct pktio_mem_config ca = { .nbufs = 8192, .qlen = 8192 };
     memcpy(ca.mac, T_MAC, 6);
@@ -250,8 +250,18 @@ static void through_faults(uint32_t ppm, uint64_t total, uint64_t seed)
     struct pktio_fault *f = pktio_fault_create(pktio_mem_io(ma), &fc);
 
     uint64_t now = 5000 * SEC;
-    struct net_stack_config sa = { .io = pktio_fault_io(f), .now_ns = now, .seed = 1 };
-    struct net_stack_config sb = { .io = pktio_mem_io(mb), .now_ns = now, .seed = 2 };
+    struct net_params np;
+    param_defaults(net_param_defs, &np);
+    if (bufsize) {
+        np.sndbuf = np.rcvbuf = bufsize;
+        np.ooo_max = 2;
+    }
+    struct net_stack_config sa = {
+        .io = pktio_fault_io(f), .now_ns = now, .seed = 1, .params = &np
+    };
+    struct net_stack_config sb = {
+        .io = pktio_mem_io(mb), .now_ns = now, .seed = 2, .params = &np
+    };
     struct net_stack *a = net_stack_create(&sa), *b = net_stack_create(&sb);
     assert_int_equal(net_addr_add(a, T_IP, 24), 0);
     assert_int_equal(net_addr_add(b, PEER_IP, 24), 0);
@@ -261,7 +271,7 @@ static void through_faults(uint32_t ppm, uint64_t total, uint64_t seed)
     struct t_xfer xa = { .total = total, .out_seed = 3, .in_seed = 4 };
     struct t_xfer xb = { .s = cs, .total = total, .out_seed = 4, .in_seed = 3 };
     unsigned steps = 0;
-    while (!(xa.eof && xb.eof) && steps++ < 2000000) {
+    while (!(xa.eof && xb.eof) && steps++ < 5000000) {
         now += 100000; /* 0.1 ms a pass */
         net_poll(a, now);
         net_poll(b, now);
@@ -328,15 +338,25 @@ static void through_faults(uint32_t ppm, uint64_t total, uint64_t seed)
 static void two_stacks_through_faults(void **state)
 {
     (void)state;
-    through_faults(10000, 4u << 20, 2026);
+    through_faults(10000, 4u << 20, 2026, 0);
 }
 
 /* 5% of each, two seeds: both ends time out and retransmit at once, often. */
 static void two_stacks_through_heavy_faults(void **state)
 {
     (void)state;
-    through_faults(50000, 256u << 10, 1);
-    through_faults(50000, 256u << 10, 2);
+    through_faults(50000, 256u << 10, 1, 0);
+    through_faults(50000, 256u << 10, 2, 0);
+}
+
+/*
+ * 4 KiB buffers and a reassembly queue of two: windows smaller than the
+ * congestion window, timeouts that send past the window, zero windows.
+ */
+static void two_stacks_small_buffers_through_faults(void **state)
+{
+    (void)state;
+    through_faults(30000, 1u << 20, 3, 4096);
 }
 
 /* The parameter table sets the wrapper up the way the daemon will. */
@@ -377,6 +397,7 @@ int main(void)
         cmocka_unit_test(receive_direction),
         cmocka_unit_test(two_stacks_through_faults),
         cmocka_unit_test(two_stacks_through_heavy_faults),
+        cmocka_unit_test(two_stacks_small_buffers_through_faults),
         cmocka_unit_test(from_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1706,6 +1706,41 @@ static void ack_after_timeout_carries_snd_max(void **state)
     fx_teardown(&f);
 }
 
+/* A timeout resends a whole MSS past a small window; its ACK must be accepted. */
+static void timeout_past_window(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    fx_open(&f, 5000);
+    f.p.wscale = -1;
+    f.p.wnd = 1000 >> 7; /* the peer scales by 7: about 1000 bytes */
+    t_peer_send(&f.p, T_ACK, NULL, 0);
+    t_poll(&f.e);
+    uint8_t data[3000];
+    memset(data, 5, sizeof(data));
+    uint32_t seq0 = f.p.ack;
+    assert_int_equal(net_write(f.s, data, sizeof(data)), 3000);
+    t_poll(&f.e);
+    struct t_out o;
+    t_peer_expect(&f.p, &o);
+    assert_int_equal(o.dlen, 896); /* 7 << 7 */
+    assert_false(t_pop_tcp(&f.e, &o));
+    t_advance(&f.e, 201 * MS);
+    t_peer_expect(&f.p, &o);
+    assert_int_equal(o.seq, seq0);
+    assert_int_equal(o.dlen, 1448);
+    f.p.ack = seq0 + 1448;
+    f.p.wnd = 65535;
+    t_peer_send(&f.p, T_ACK, NULL, 0);
+    t_poll(&f.e);
+    assert_int_equal(net_sock_unacked(f.s), 3000 - 1448);
+    assert_int_equal(ctr(&f)->tcp_drop_bad_ack, 0);
+    t_drain(&f.e);
+    net_abort(f.s);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1747,6 +1782,7 @@ int main(void)
         cmocka_unit_test(second_address_and_listener_close),
         cmocka_unit_test(time_wait_table_bounded),
         cmocka_unit_test(ack_after_timeout_carries_snd_max),
+        cmocka_unit_test(timeout_past_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
