@@ -1741,6 +1741,70 @@ static void timeout_past_window(void **state)
     fx_teardown(&f);
 }
 
+/*
+ * Connection churn: 3000 short connections, one after the other (connect,
+ * request, reply, both close), alternating which end closes first. Ports,
+ * blocks and TIME_WAIT entries are reused; nothing leaks.
+ */
+static ssize_t read_soon(struct pair *pr, struct net_sock *s, char *b, size_t n)
+{
+    ssize_t r = -EAGAIN;
+    for (int k = 0; k < 10 && r == -EAGAIN; k++) {
+        pair_step(pr, NULL, NULL);
+        r = net_read(s, b, n);
+    }
+    return r;
+}
+
+static void connection_churn(void **state)
+{
+    (void)state;
+    struct net_params p;
+    param_defaults(net_param_defs, &p);
+    p.time_wait_max = 512;
+    struct pair pr;
+    pair_setup(&pr, &p, NULL, NULL, 0);
+    for (unsigned i = 0; i < 3000; i++) {
+        struct net_sock *cs, *as = NULL;
+        assert_int_equal(net_connect(pr.b.st, T_IP, PORT, 0, NULL, &cs), 0);
+        for (int k = 0; k < 10 && as == NULL; k++) {
+            pair_step(&pr, NULL, NULL);
+            as = net_accept(pr.ls, NULL);
+        }
+        assert_non_null(as);
+        assert_int_equal(net_write(cs, "ping", 4), 4);
+        char b[8];
+        assert_int_equal(read_soon(&pr, as, b, 8), 4);
+        assert_int_equal(net_write(as, "pong", 4), 4);
+        assert_int_equal(read_soon(&pr, cs, b, 8), 4);
+        assert_memory_equal(b, "pong", 4);
+        if (i % 2) {
+            net_close(as);
+            for (int k = 0; k < 3; k++)
+                pair_step(&pr, NULL, NULL);
+            assert_int_equal(net_read(cs, b, 8), 0); /* the FIN came first */
+            net_close(cs);
+        } else {
+            net_close(cs);
+            for (int k = 0; k < 3; k++)
+                pair_step(&pr, NULL, NULL);
+            assert_int_equal(net_read(as, b, 8), 0);
+            net_close(as);
+        }
+        for (int k = 0; k < 3; k++)
+            pair_step(&pr, NULL, NULL);
+    }
+    assert_int_equal(info_of(pr.a.st).conns, 0);
+    assert_int_equal(info_of(pr.b.st).conns, 0);
+    assert_int_equal(info_of(pr.a.st).time_wait + info_of(pr.b.st).time_wait, 2 * 512);
+    const struct net_counters *ca = net_stack_counters(pr.a.st), *cb = net_stack_counters(pr.b.st);
+    assert_int_equal(ca->tcp_accepted, 3000);
+    assert_int_equal(cb->tcp_established, 3000);
+    assert_int_equal(ca->tcp_rst_out + cb->tcp_rst_out, 0);
+    assert_int_equal(ca->tcp_time_wait + cb->tcp_time_wait, 3000);
+    pair_teardown(&pr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1783,6 +1847,7 @@ int main(void)
         cmocka_unit_test(time_wait_table_bounded),
         cmocka_unit_test(ack_after_timeout_carries_snd_max),
         cmocka_unit_test(timeout_past_window),
+        cmocka_unit_test(connection_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
