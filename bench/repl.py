@@ -9,7 +9,8 @@
             does Pollux's), from REPLICAOF until the replica serves all N keys; median of R
   lag       replication lag under a steady write load: the time WAIT 1 takes after a write
             while pollux-bench writes at full speed on other connections (p50/p99/max)
-  snapshot  the primary's latency under a steady GET/SET load (pollux-bench, 50 connections)
+  snapshot  the primary's latency under a steady GET/SET load (pollux-bench, 50 connections;
+            the replica runs beside the client on CPU 1)
             without and during full syncs of N keys (a replica re-syncing in a loop), and the
             primary's memory (PSS, with a forked child's) before and at its peak during the syncs
 
@@ -93,17 +94,23 @@ class Conn:
 
 
 class Node:
-    def __init__(self, kind, extra=()):
+    """A server on CPU 0. A polluxd that serves no load here (a replica; both nodes of the
+    sync figure) sleeps when idle (pollux-idle-sleep-us) instead of busy-polling the core
+    the other node needs, as Redis sleeps in epoll."""
+
+    def __init__(self, kind, extra=(), busy=False, cpu=0):
         self.kind = kind
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"pollux-bench-{kind}-")
         if kind == "polluxd":
-            cmd = [POLLUXD, "--pollux-workers", "1", "--pollux-cpus", "0"]
+            cmd = [POLLUXD, "--pollux-workers", "1", "--pollux-cpus", str(cpu)]
+            if not busy:
+                cmd += ["--pollux-idle-sleep-us", "100"]
         else:
             cmd = ["redis-server", "--appendonly", "no", "--repl-diskless-sync", "yes"]
         cmd += ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64mb"] + list(extra)
-        self.proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, cwd=self.dir,
+        self.proc = subprocess.Popen(["taskset", "-c", str(cpu)] + cmd, cwd=self.dir,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
@@ -188,7 +195,8 @@ def sync_once(primary, replica, keys):
 
 
 def measure_sync(kind, keys, repeat):
-    p, r = Node(kind), Node(kind)
+    # no client load here: the primary on CPU 0, the replica on CPU 1
+    p, r = Node(kind, busy=True, cpu=0), Node(kind, busy=True, cpu=1)
     try:
         load(p, keys)
         times = [sync_once(p, r, keys) for _ in range(repeat)]
@@ -199,7 +207,7 @@ def measure_sync(kind, keys, repeat):
 
 
 def measure_lag(kind, seconds=8):
-    p, r = Node(kind), Node(kind)
+    p, r = Node(kind, busy=True), Node(kind)
     try:
         r.conn().cmd("REPLICAOF", "127.0.0.1", p.port)
         while r.conn().info("replication").get("master_link_status") != "up":
@@ -231,7 +239,9 @@ def measure_lag(kind, seconds=8):
 
 
 def measure_snapshot(kind, keys, seconds=10):
-    p, r = Node(kind), Node(kind)
+    # the replica (which loads every sync) runs beside the client on CPU 1, not on the
+    # primary's core: the figure is the primary's own cost of the snapshots
+    p, r = Node(kind, busy=True), Node(kind, cpu=1)
     work = tempfile.mkdtemp()
     try:
         load(p, keys)

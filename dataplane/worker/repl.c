@@ -5,7 +5,9 @@
 #include "repl.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +69,9 @@ int repl_setup(unsigned nworkers, const struct repl_params *p)
     server.workers[0]->internal = conn_create_internal(server.workers[0]);
     atomic_store(&repl_node.lastsave, clock_real_ms() / 1000);
     repl_node.no_replicas_since_ms = clock_real_ms();
+    repl_node.merge_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (repl_node.merge_evfd < 0)
+        return -errno;
     return 0;
 }
 
@@ -93,6 +98,7 @@ void repl_teardown(void)
     }
     repl_stream_deinit(&repl_node.stream);
     pthread_mutex_destroy(&repl_node.lock);
+    close(repl_node.merge_evfd);
 }
 
 /* ---------------------------------------------------------------------------
@@ -278,9 +284,10 @@ void repl_worker_cron(struct worker *w)
     repl_link_cron(w);
 }
 
-void repl_worker_pass(struct worker *w)
+unsigned repl_worker_pass(struct worker *w, unsigned busy)
 {
     struct repl_shard *sh = &repl_node.shards[w->id];
+    unsigned work = 0;
     if (sh->snapping) {
         if (store_snap_active(w->store)) {
             size_t queued = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
@@ -288,7 +295,8 @@ void repl_worker_pass(struct worker *w)
             bool throttle = sy != NULL && atomic_load_explicit(&sy->throttle, memory_order_relaxed);
             if (!throttle && queued < FEED_QUEUE_MAX) {
                 sh->now_ms = w->now_ms;
-                store_snap_step(w->store, SNAP_STEP_ENTRIES);
+                /* a short slice between requests, a long one when there are none */
+                store_snap_step(w->store, busy ? SNAP_STEP_ENTRIES / 4 : SNAP_STEP_ENTRIES * 4);
             }
         }
         if (!store_snap_active(w->store)) {
@@ -296,10 +304,19 @@ void repl_worker_pass(struct worker *w)
             repl_feed_reserve(&sh->feed, FEED_RDB_END, -1, 0);
             sh->snapping = false;
         }
+        work++;
     }
     snap_flush(sh); /* chains saved before a write */
+    size_t before = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
     repl_feed_flush(&sh->feed);
+    if (atomic_load_explicit(&sh->feed.queued, memory_order_relaxed) != before)
+        repl_merge_wake();
+    if (w->blocked_clients > 0)
+        repl_wait_cron(w); /* WAIT answers within the pass its acknowledgement arrives */
     repl_replicas_pass(w);
+    if (w->id == 0)
+        work += repl_link_pass(w);
+    return work;
 }
 
 /* ---------------------------------------------------------------------------
@@ -488,6 +505,40 @@ static void replicas_housekeeping(int64_t now_ms, long long max_lag)
         repl_node.no_replicas_since_ms = now_ms;
 }
 
+/*
+ * The merge thread sleeps on an eventfd: workers that queue feed chunks (and WAIT, which
+ * wants a GETACK out now) write it, but only while the thread says it sleeps, so a busy
+ * primary makes no system call for it.
+ */
+static void merge_sleep(int us)
+{
+    atomic_store(&repl_node.merge_sleeping, true);
+    atomic_thread_fence(memory_order_seq_cst);
+    bool pending = atomic_load(&repl_node.getack);
+    for (unsigned i = 0; i < server.nworkers && !pending; i++)
+        pending = atomic_load_explicit(&repl_node.shards[i].feed.queued, memory_order_relaxed) > 0;
+    if (!pending) {
+        struct pollfd pfd = { .fd = repl_node.merge_evfd, .events = POLLIN };
+        struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
+        if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+            uint64_t v;
+            ssize_t r = read(repl_node.merge_evfd, &v, sizeof(v));
+            (void)r;
+        }
+    }
+    atomic_store(&repl_node.merge_sleeping, false);
+}
+
+void repl_merge_wake(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&repl_node.merge_sleeping, memory_order_relaxed)) {
+        uint64_t one = 1;
+        ssize_t r = write(repl_node.merge_evfd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
 static const char ping_cmd[] = "*1\r\n$4\r\nPING\r\n";
 static const char getack_cmd[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
 
@@ -527,6 +578,10 @@ static void *merge_main(void *arg)
         for (unsigned i = 0; i < server.nworkers; i++)
             atomic_store_explicit(&repl_node.merged[i], repl_node.merge.consumed[i],
                                   memory_order_release);
+        /* new stream or RDB bytes: workers asleep in their poll have replicas to feed */
+        if (n > 0 && atomic_load(&repl_node.nreplicas) > 0)
+            for (unsigned i = 0; i < server.nworkers; i++)
+                worker_wake(i);
         sync_housekeeping();
         if (now_ms / 100 != last_second / 100) {
             /* Ten times a second: parameters, the backlog window, replicas' standing. */
@@ -560,8 +615,7 @@ static void *merge_main(void *arg)
          * replicates (no replica ever asked, no snapshot), so an idle node costs nothing. */
         idle = idle < 20 ? idle + 1 : idle;
         bool quiet = !atomic_load(&repl_node.feeding) && atomic_load(&repl_node.sync) == NULL;
-        struct timespec ts = { 0, quiet ? 10000000L : (long)(idle * 50000) };
-        nanosleep(&ts, NULL);
+        merge_sleep(quiet ? 10000 : (int)idle * 50);
     }
     return NULL;
 }

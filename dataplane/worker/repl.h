@@ -183,6 +183,8 @@ struct repl_node {
 
     pthread_t thread;
     atomic_bool stop;
+    int merge_evfd;             /* the merge thread sleeps on it */
+    atomic_bool merge_sleeping; /* ... and says so */
     struct repl_merge merge;
     struct repl_feed *feedp[64];
 };
@@ -220,8 +222,9 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted);
 
 /* ---- the worker loop ---- */
 
-/* Every pass: snapshot slice, feed flush, replica output. */
-void repl_worker_pass(struct worker *w);
+/* Every pass: snapshot slice, feed flush, replica output, loading a sync.
+ * @return non-zero when it did work (a worker that snapshots or loads is not idle). */
+unsigned repl_worker_pass(struct worker *w, unsigned busy);
 /* Every millisecond: waiting replicas, WAIT, sync starts, the link to a primary (worker 0). */
 void repl_worker_cron(struct worker *w);
 /* Holding every shard for c: start the full sync (or BGSAVE) c asked for. */

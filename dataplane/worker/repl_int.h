@@ -11,6 +11,8 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
 void *repl_propagate_fn(void);
 /* The stream's producer lock (merge thread, or the link on a replica). */
 void repl_stream_lock(void);
+/* Wake the merge thread if it sleeps (new feed chunks, a GETACK wanted). */
+void repl_merge_wake(void);
 void repl_stream_unlock(void);
 
 /* repl_primary.c */
@@ -24,6 +26,8 @@ const char *repl_rstate_name(int state);
 extern const struct cmd_def repl_replica_table[];
 void repl_link_send_ack(struct conn *c);
 void repl_link_cron(struct worker *w);
+/* Worker 0, every pass: load a received RDB while one is being loaded. @return work done. */
+unsigned repl_link_pass(struct worker *w);
 
 /* repl_cmd.c */
 extern const struct cmd_def repl_cmd_table[];

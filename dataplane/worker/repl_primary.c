@@ -521,6 +521,7 @@ void repl_wait_cron(struct worker *w)
                 c->wait_offset = atomic_load_explicit(&repl_node.data_end, memory_order_acquire);
                 c->wait_stage = 2;
                 atomic_store(&repl_node.getack, true);
+                repl_merge_wake();
             }
         }
         int acked = c->wait_stage == 2 ? acked_at(c->wait_offset) : 0;

@@ -766,6 +766,19 @@ void repl_link_conn_closed(struct conn *c)
     }
 }
 
+unsigned repl_link_pass(struct worker *w)
+{
+    if (lnk.hs == HS_LOAD) {
+        load_step(w);
+        return 1;
+    }
+    if (lnk.hs == HS_LOAD_WAIT) {
+        load_finish(w);
+        return 1;
+    }
+    return 0;
+}
+
 /* Worker 0, every millisecond. */
 void repl_link_cron(struct worker *w)
 {
@@ -782,14 +795,8 @@ void repl_link_cron(struct worker *w)
         lnk.gen = gen;
         return;
     }
-    if (lnk.hs == HS_LOAD) {
-        load_step(w);
-        return;
-    }
-    if (lnk.hs == HS_LOAD_WAIT) {
-        load_finish(w);
-        return;
-    }
+    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
+        return; /* repl_link_pass does it, every pass */
     if (lnk.c == NULL) {
         if (w->now_ms < lnk.next_try_ms)
             return;

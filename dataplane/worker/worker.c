@@ -46,6 +46,11 @@ static void notify(void *arg, unsigned dst)
     }
 }
 
+void worker_wake(unsigned id)
+{
+    notify(NULL, id);
+}
+
 void worker_count_error(struct worker *w, const char *code)
 {
     struct error_stats *st = &w->errstats;
@@ -666,7 +671,7 @@ static void *worker_main(void *arg)
             cron(w);
             w->next_cron_ns = w->now_ns + CRON_NS;
         }
-        repl_worker_pass(w);
+        work += repl_worker_pass(w, work);
         if (w->flush_head != NULL) {
             flush_clients(w);
             work++;

@@ -164,6 +164,9 @@ size_t worker_shard_limit(const struct worker *w);
  */
 void worker_sample_overhead(void);
 
+/* Wake worker `id` if it sleeps in its poll (pollux-idle-sleep-us); any thread. */
+void worker_wake(unsigned id);
+
 /* Count an error reply: total_error_replies and its code's errorstats row. */
 void worker_count_error(struct worker *w, const char *code);
 
