@@ -73,8 +73,9 @@ void repl_stream_append(struct repl_stream *s, const void *p, size_t n)
         len += (uint32_t)k;
         src += k;
         n -= k;
-        atomic_store_explicit(&b->len, len, memory_order_release);
+        /* end first: a reader that sees the new length also sees an end that covers it */
         atomic_fetch_add_explicit(&s->end, k, memory_order_release);
+        atomic_store_explicit(&b->len, len, memory_order_release);
     }
 }
 
@@ -207,5 +208,6 @@ void repl_cursor_advance(struct repl_cursor *c, size_t n)
 
 uint64_t repl_cursor_lag(const struct repl_stream *s, const struct repl_cursor *c)
 {
-    return repl_stream_end(s) - c->pos;
+    uint64_t end = repl_stream_end(s);
+    return end > c->pos ? end - c->pos : 0;
 }

@@ -395,8 +395,10 @@ void repl_replicas_pass(struct worker *w)
             if ((lim->hard > 0 && lag > lim->hard) ||
                 (over_soft && w->now_ms - r->soft_since_ms > (int64_t)lim->soft_seconds * 1000)) {
                 log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of "
-                         "output buffer limits.",
-                         (unsigned long long)c->id, c->peer);
+                         "output buffer limits (replica %llu bytes behind, at %llu of %llu).",
+                         (unsigned long long)c->id, c->peer, (unsigned long long)lag,
+                         (unsigned long long)r->stream_cur.pos,
+                         (unsigned long long)repl_stream_end(&repl_node.stream));
                 c->flags |= CONN_CLOSE_ASAP;
                 conn_want_flush(c);
                 continue;

@@ -581,7 +581,7 @@ class BadPeers(h.unittest.TestCase):
                 self.assertTrue(data, "the primary closed the connection")
                 got += data
             self.assertIn(b"+FULLRESYNC", got)
-            self.assertTrue(h.wait_until(lambda: "state=online" in info(p).get("slave0", ""), 5))
+            self.assertTrue(h.wait_until(lambda: "state=online" in info(p).get("slave0", ""), 20))
             w.set("b", 2)  # a write the silent replica never acknowledges
             self.assertEqual(w.execute_command("WAIT", 1, 300), 0)
             for i in range(200):
