@@ -10,7 +10,8 @@
   lag       replication lag under a steady write load: the time WAIT 1 takes after a write
             while pollux-bench writes at full speed on other connections (p50/p99/max)
   snapshot  the primary's latency under a steady GET/SET load (pollux-bench, 50 connections;
-            the replica runs beside the client on CPU 1)
+            the replica runs beside the client on CPU 1), in 3-second windows alternating
+            without and during full syncs (5 of each, medians)
             without and during full syncs of N keys (a replica re-syncing in a loop), and the
             primary's memory (PSS, with a forked child's) before and at its peak during the syncs
 
@@ -109,7 +110,7 @@ class Node:
         else:
             cmd = ["redis-server", "--appendonly", "no", "--repl-diskless-sync", "yes"]
         cmd += ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64mb"] + list(extra)
+                "--repl-diskless-sync-delay", "0"] + list(extra)
         self.proc = subprocess.Popen(["taskset", "-c", str(cpu)] + cmd, cwd=self.dir,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
@@ -238,7 +239,9 @@ def measure_lag(kind, seconds=8):
         p.stop()
 
 
-def measure_snapshot(kind, keys, seconds=10):
+def measure_snapshot(kind, keys, rounds=5, seconds=3):
+    """Alternating windows of `seconds` without and with full syncs running, `rounds` of
+    each, so that drift of the machine's speed affects both alike; medians reported."""
     # the replica (which loads every sync) runs beside the client on CPU 1, not on the
     # primary's core: the figure is the primary's own cost of the snapshots
     p, r = Node(kind, busy=True), Node(kind, cpu=1)
@@ -247,15 +250,19 @@ def measure_snapshot(kind, keys, seconds=10):
         load(p, keys)
         args = ("--conns", "50", "--ratio", "1:9", "--keyspace", str(keys), "--key-size", "16",
                 "--value-size", "32")
-        base = bench(p.port, *args, duration=seconds, json_path=os.path.join(work, "a.json"))
         rss0 = p.rss()
         peak = [rss0]
-        stop = threading.Event()
+        syncing, busy, stop = threading.Event(), threading.Event(), threading.Event()
         syncs = []
 
         def resync():
             while not stop.is_set():
-                syncs.append(sync_once(p, r, keys))
+                if syncing.is_set():
+                    busy.set()
+                    syncs.append(sync_once(p, r, keys))
+                    busy.clear()
+                else:
+                    time.sleep(0.01)
 
         def sample():
             while not stop.is_set():
@@ -265,14 +272,25 @@ def measure_snapshot(kind, keys, seconds=10):
         ts = [threading.Thread(target=resync), threading.Thread(target=sample)]
         for t in ts:
             t.start()
-        during = bench(p.port, *args, duration=seconds, json_path=os.path.join(work, "b.json"))
+        without, during, rps0, rps1 = [], [], [], []
+        for i in range(rounds):
+            res = bench(p.port, *args, duration=seconds, json_path=os.path.join(work, "a.json"))
+            without.append(float(res["latency_ms"]["p99"]))
+            rps0.append(res["throughput_rps"])
+            syncing.set()
+            res = bench(p.port, *args, duration=seconds, json_path=os.path.join(work, "b.json"))
+            during.append(float(res["latency_ms"]["p99"]))
+            rps1.append(res["throughput_rps"])
+            syncing.clear()
+            while busy.is_set():  # the sync under way finishes before the next quiet window
+                time.sleep(0.02)
         stop.set()
         for t in ts:
             t.join()
-        lat = lambda res, q: float(res["latency_ms"][q])
-        return {"p99_ms_without": lat(base, "p99"), "p99_ms_during": lat(during, "p99"),
-                "p99_ratio": lat(during, "p99") / lat(base, "p99"),
-                "rps_without": base["throughput_rps"], "rps_during": during["throughput_rps"],
+        med = statistics.median
+        return {"p99_ms_without": med(without), "p99_ms_during": med(during),
+                "p99_ratio": med(during) / med(without), "p99_without_runs": without,
+                "p99_during_runs": during, "rps_without": med(rps0), "rps_during": med(rps1),
                 "full_syncs_during": len(syncs),
                 "rss_before": rss0, "rss_peak": peak[0], "rss_growth": peak[0] / rss0 - 1}
     finally:

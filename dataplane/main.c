@@ -139,6 +139,8 @@ int main(int argc, char **argv)
     }
 
     clock_setup();
+    if (sp->jemalloc_bg_thread)
+        mem_background_purge(true);
     uint64_t seed = random_seed();
     util_hash_setup(seed);
     util_rand_seed(seed);

@@ -7,9 +7,29 @@
 #include "common.h"
 #include "mem.h"
 
+/* Freed blocks kept for reuse: a stream that flows (a full sync's RDB, a busy primary)
+ * recycles the same memory instead of leaving a trail of freed pages behind it. */
+#define REPL_SPARE_MAX 64
+
 static struct repl_block *block_new(struct repl_stream *s, uint64_t start)
 {
-    struct repl_block *b = mem_alloc(sizeof(*b) + REPL_BLOCK_SIZE);
+    struct repl_block *b = NULL;
+    if (atomic_load_explicit(&s->nspare, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&s->lock);
+        b = s->spare;
+        if (b != NULL) {
+            s->spare = atomic_load_explicit(&b->next, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&s->nspare, 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (b != NULL) {
+        atomic_init(&b->next, NULL);
+        atomic_init(&b->len, 0);
+        b->start = start;
+        return b;
+    }
+    b = mem_alloc(sizeof(*b) + REPL_BLOCK_SIZE);
     atomic_init(&b->next, NULL);
     atomic_init(&b->len, 0);
     b->start = start;
@@ -28,6 +48,19 @@ void repl_stream_init(struct repl_stream *s, uint64_t start, uint64_t window)
     s->window = window;
 }
 
+/* With s->lock held: keep b for reuse, or free it. */
+static void block_retire(struct repl_stream *s, struct repl_block *b)
+{
+    if (atomic_load_explicit(&s->nspare, memory_order_relaxed) < REPL_SPARE_MAX) {
+        atomic_store_explicit(&b->next, s->spare, memory_order_relaxed);
+        s->spare = b;
+        atomic_fetch_add_explicit(&s->nspare, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_sub_explicit(&s->bytes, sizeof(*b) + b->cap, memory_order_relaxed);
+    mem_free(b);
+}
+
 static void free_blocks(struct repl_stream *s)
 {
     struct repl_block *b = s->head;
@@ -36,6 +69,14 @@ static void free_blocks(struct repl_stream *s)
         mem_free(b);
         b = next;
     }
+    b = s->spare;
+    while (b != NULL) {
+        struct repl_block *next = atomic_load_explicit(&b->next, memory_order_relaxed);
+        mem_free(b);
+        b = next;
+    }
+    s->spare = NULL;
+    atomic_store_explicit(&s->nspare, 0, memory_order_relaxed);
     s->head = s->tail = NULL;
     atomic_store_explicit(&s->bytes, 0, memory_order_relaxed);
 }
@@ -115,8 +156,7 @@ void repl_stream_trim(struct repl_stream *s)
         if (next == NULL || b->start + b->cap > keep)
             break;
         s->head = next;
-        atomic_fetch_sub_explicit(&s->bytes, sizeof(*b) + b->cap, memory_order_relaxed);
-        mem_free(b);
+        block_retire(s, b);
     }
     pthread_mutex_unlock(&s->lock);
 }

@@ -57,7 +57,9 @@ struct repl_stream {
     atomic_uint_fast64_t window_start; /* first position PSYNC may continue from */
     uint64_t window;                   /* bytes kept for PSYNC (repl-backlog-size) */
     struct repl_cursor *cursors;
-    atomic_size_t bytes; /* allocated block bytes (INFO mem_replication_backlog) */
+    atomic_size_t bytes; /* allocated block bytes, spares included (INFO mem_replication_backlog) */
+    struct repl_block *spare; /* freed blocks kept for reuse (under lock) */
+    atomic_uint nspare;
 };
 
 /* An empty stream whose first byte will be at position `start`. */

@@ -1,5 +1,7 @@
 #include "mem.h"
 
+#include <stdbool.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,11 @@ int mem_thread_arena_setup(void)
     return (int)arena;
 }
 
+int mem_background_purge(bool on)
+{
+    return mallctl("background_thread", NULL, NULL, &on, sizeof(on)) == 0 ? 0 : -1;
+}
+
 static size_t stat_read(const char *name)
 {
     size_t v = 0, sz = sizeof(v);
@@ -123,6 +130,12 @@ const char *mem_allocator_name(void)
 }
 
 #else
+
+int mem_background_purge(bool on)
+{
+    (void)on;
+    return -1;
+}
 
 size_t mem_size_class(size_t size)
 {

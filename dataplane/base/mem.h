@@ -9,6 +9,7 @@
 #ifndef POLLUX_MEM_H
 #define POLLUX_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,13 @@ size_t mem_usable(const void *p);
  * @return the arena index, or -1 when the allocator has no arenas.
  */
 int mem_thread_arena_setup(void);
+
+/*
+ * Return freed pages to the system from allocator threads of its own rather than in
+ * whichever worker frees or allocates (jemalloc's background_thread; Redis's
+ * jemalloc-bg-thread). @return 0, or -1 when the allocator cannot.
+ */
+int mem_background_purge(bool on);
 
 /* Process-wide figures (bytes). Refreshes the allocator's statistics; not for hot paths. */
 struct mem_stats {

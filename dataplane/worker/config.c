@@ -258,6 +258,8 @@ static int apply_hook(const struct param_ref *ref, const char *value, char *err,
             snprintf(err, errcap, "%s", strerror(errno));
             return -1;
         }
+    } else if (strcmp(ref->def->name, "jemalloc-bg-thread") == 0) {
+        mem_background_purge(strcasecmp(value, "yes") == 0 || strcmp(value, "1") == 0);
     } else if (strcmp(ref->def->name, "loglevel") == 0) {
         for (int i = 0; config_loglevel_names[i] != NULL; i++)
             if (strcasecmp(config_loglevel_names[i], value) == 0)

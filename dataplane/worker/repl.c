@@ -36,8 +36,8 @@ static pthread_mutex_t producer_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define SNAP_STEP_ENTRIES 512
 #define SNAPBUF_FLUSH     (64 * 1024)
-#define FEED_QUEUE_MAX    (32u << 20) /* a shard stops serialising above this backlog */
-#define RDB_UNREAD_MAX    (32u << 20) /* ... or when replicas are this far behind */
+#define FEED_QUEUE_MAX    (4u << 20) /* a shard stops serialising above this backlog */
+#define RDB_UNREAD_MAX    (4u << 20) /* ... or when replicas are this far behind */
 
 static void new_replid(char *id)
 {
@@ -296,7 +296,7 @@ unsigned repl_worker_pass(struct worker *w, unsigned busy)
             if (!throttle && queued < FEED_QUEUE_MAX) {
                 sh->now_ms = w->now_ms;
                 /* a short slice between requests, a long one when there are none */
-                store_snap_step(w->store, busy ? SNAP_STEP_ENTRIES / 4 : SNAP_STEP_ENTRIES * 4);
+                store_snap_step(w->store, busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4);
             }
         }
         if (!store_snap_active(w->store)) {

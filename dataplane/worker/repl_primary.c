@@ -256,10 +256,15 @@ static void leave_sync(struct repl_replica *r)
  *         0 when there is nothing to write now or the socket is full,
  *         -1 when the connection must close.
  */
+/* Bytes a replica connection writes per pass: a multi-megabyte writev would hold up the
+ * clients of this worker for a millisecond; the rest goes out over the next passes. */
+#define REPLICA_WRITE_SLICE (64 * 1024)
+
 int repl_replica_write(struct conn *c)
 {
     struct repl_replica *r = c->replica;
     struct worker *w = c->w;
+    size_t budget = REPLICA_WRITE_SLICE;
     for (;;) {
         int state = atomic_load_explicit(&r->state, memory_order_relaxed);
         struct repl_cursor *cur;
@@ -312,11 +317,18 @@ int repl_replica_write(struct conn *c)
         }
         struct iovec iov[16];
         int n = repl_cursor_peek(cur, iov, 16);
-        if (n == 0)
+        if (n == 0 || budget == 0)
             return 0;
         size_t want = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            if (iov[i].iov_len > budget - want)
+                iov[i].iov_len = budget - want;
             want += iov[i].iov_len;
+            if (want == budget) {
+                n = i + 1;
+                break;
+            }
+        }
         ssize_t wr = writev(c->fd, iov, n);
         w->stats.writes++;
         if (wr < 0) {
@@ -327,6 +339,7 @@ int repl_replica_write(struct conn *c)
         w->stats.net_output_bytes += (uint64_t)wr;
         atomic_fetch_add_explicit(&repl_node.repl_out_bytes, (uint64_t)wr, memory_order_relaxed);
         repl_cursor_advance(cur, (size_t)wr);
+        budget -= (size_t)wr;
         if ((size_t)wr < want)
             return 0;
     }
