@@ -16,11 +16,13 @@ It prints each run and the median. A benchmark, not a test: it is not registered
 with meson and never gates CI. The target of the design is <= 2 s with 0 lost.
 
     /usr/bin/python3 bench/failover.py --control build/control/pollux-control \
-        --ctl build/control/polluxctl [--node-server redis-server] [--runs 5]
+        --ctl build/control/polluxctl [--node-server build/dataplane/polluxd] \
+        [--node-args "--pollux-idle-sleep-us 200"] [--runs 5]
 """
 
 import argparse
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -75,11 +77,16 @@ def main():
     ap.add_argument("--control", required=True)
     ap.add_argument("--ctl", required=True)
     ap.add_argument("--node-server", default="redis-server")
+    ap.add_argument("--node-args", default="",
+                    help="extra node arguments, e.g. '--pollux-idle-sleep-us 200' for several "
+                         "polluxd nodes sharing a small machine")
     ap.add_argument("--runs", type=int, default=5)
     opts = ap.parse_args()
+    ch.Opts.node_args = shlex.split(opts.node_args)
     ch.Opts.control = os.path.abspath(opts.control)
     ch.Opts.ctl = os.path.abspath(opts.ctl)
-    ch.Opts.node_cmd = h._split_server(opts.node_server)
+    ch.Opts.node_cmd = h._split_server(os.path.abspath(opts.node_server)
+                                       if os.path.exists(opts.node_server) else opts.node_server)
     ch.Opts.control_args = []  # the defaults are what is measured
     c = ch.Cluster(("az-a", "az-b", "az-b")).start()
     try:
