@@ -431,6 +431,21 @@ class Persistence(h.unittest.TestCase):
 
 class ReplicaOptions(h.unittest.TestCase):
 
+    def test_masterauth(self):
+        """A primary with a password: the replica authenticates with masterauth."""
+        p = node(["--requirepass", "s3cret"])
+        r = node(["--replicaof", h.HOST, str(p.port), "--masterauth", "s3cret"])
+        try:
+            w = redis.Redis(host=h.HOST, port=p.port, password="s3cret")
+            w.set("authed", "yes")
+            self.assertTrue(h.wait_until(
+                lambda: info(r).get("master_link_status") == "up", 20), info(r))
+            self.assertTrue(h.wait_until(lambda: r.redis().get("authed") == b"yes", 10))
+            w.close()
+        finally:
+            r.stop()
+            p.stop()
+
     @h.skip_if_real_redis("close-on-slave-write is an ElastiCache parameter")
     def test_close_on_write(self):
         p = node()
