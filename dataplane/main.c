@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "clock.h"
 #include "cmd_server.h"
 #include "config.h"
@@ -128,9 +129,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
         return 1;
     }
-    if (sp->pollux_backend != 0) {
-        log_warn("pollux-backend %s is not available in this build; use 'kernel'",
-                 config_backend_names[sp->pollux_backend]);
+    if (sp->pollux_backend == BACKEND_DPDK && !backend_dpdk_available()) {
+        log_warn("pollux-backend dpdk is not available in this build (built without "
+                 "libdpdk-dev); use 'kernel'");
         return 1;
     }
     if (sp->daemonize && daemon(1, 0) != 0) {
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
                  "specify a config file use %s /path/to/pollux.conf",
                  argv[0]);
 
+    if (sp->pollux_backend == BACKEND_DPDK && backend_dpdk_start(argv[0], nworkers) != 0)
+        return 1;
     int rc = 0;
     for (unsigned i = 0; i < nworkers; i++) {
         int cpu = ncpus > 0 ? cpus[i % (unsigned)ncpus] : -1;
@@ -221,8 +224,8 @@ int main(int argc, char **argv)
         }
     }
     repl_start_thread();
-    log_notice("Server initialized: %u worker%s, kernel backend", nworkers,
-               nworkers == 1 ? "" : "s");
+    log_notice("Server initialized: %u worker%s, %s backend", nworkers, nworkers == 1 ? "" : "s",
+               config_backend_names[sp->pollux_backend]);
     log_notice("Ready to accept connections tcp on port %d", server.port);
 
     /* The main thread's only periodic job: the memory figure maxmemory needs. */
@@ -254,6 +257,7 @@ int main(int argc, char **argv)
     shard_mesh_deinit(&server.mesh, shard_msg_free);
     for (unsigned i = 0; i < nworkers; i++)
         worker_destroy(server.workers[i]);
+    backend_dpdk_stop();
     if (sp->pidfile[0] != '\0')
         unlink(sp->pidfile);
     log_warn("Pollux is now ready to exit, bye bye...");

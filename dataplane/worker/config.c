@@ -20,6 +20,9 @@ const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
 #define PARAM_S server_params
 const struct param_def server_param_defs[] = { SERVER_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
 #undef PARAM_S
+#define PARAM_S dpdk_params
+const struct param_def dpdk_param_defs[] = { DPDK_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
+#undef PARAM_S
 
 struct config config;
 
@@ -30,6 +33,9 @@ static const struct {
     { server_param_defs, offsetof(struct params, srv) },
     { store_param_defs, offsetof(struct params, store) },
     { repl_param_defs, offsetof(struct params, repl) },
+    { net_param_defs, offsetof(struct params, net) },
+    { pktio_fault_param_defs, offsetof(struct params, fault) },
+    { dpdk_param_defs, offsetof(struct params, dpdk) },
 };
 
 /* Old names Redis still accepts. */
@@ -65,6 +71,34 @@ const char *config_check_bind(const char *v)
     }
     if (n == 0 || n > 16)
         return "Too many bind addresses specified.";
+    return NULL;
+}
+
+const char *config_check_ipv4(const char *v)
+{
+    uint32_t ip;
+    if (v[0] == '\0' || net_ip_parse(v, &ip) == 0)
+        return NULL;
+    return "must be an IPv4 address like 10.0.0.1";
+}
+
+const char *config_check_ipv4_prefix(const char *v)
+{
+    /* "10.0.0.2/24" */
+    if (v[0] == '\0')
+        return NULL;
+    char ip[32];
+    const char *slash = strchr(v, '/');
+    size_t n = slash ? (size_t)(slash - v) : strlen(v);
+    uint32_t a;
+    char *end;
+    if (n >= sizeof(ip) || slash == NULL)
+        return "must be an IPv4 address with a prefix length like 10.0.0.2/24";
+    memcpy(ip, v, n);
+    ip[n] = '\0';
+    long len = strtol(slash + 1, &end, 10);
+    if (net_ip_parse(ip, &a) != 0 || *end != '\0' || end == slash + 1 || len < 1 || len > 32)
+        return "must be an IPv4 address with a prefix length like 10.0.0.2/24";
     return NULL;
 }
 

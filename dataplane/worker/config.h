@@ -17,7 +17,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "net.h"
 #include "param.h"
+#include "pktio.h"
 #include "repl.h"
 #include "store.h"
 
@@ -86,11 +88,41 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
 PARAM_STRUCT(server_params, SERVER_PARAMS);
 extern const struct param_def server_param_defs[];
 
+const char *config_check_ipv4_prefix(const char *v);
+const char *config_check_ipv4(const char *v);
+
+/*
+ * The DPDK backend (pollux-backend dpdk): the EAL, the port and the address
+ * of the userspace stack. pollux-dpdk-args is passed to the EAL as it is; the
+ * other EAL directives are a structured way to say the usual things.
+ */
+#define DPDK_PARAMS(X)                                                                             \
+    X(args, "pollux-dpdk-args", STRING, "", 0, 0, 0, NULL)                                         \
+    X(vdev, "pollux-dpdk-vdev", STRING, "", 0, 0, 0, NULL)                                         \
+    X(allow, "pollux-dpdk-allow", STRING, "", 0, 0, 0, NULL)                                       \
+    X(memory_mb, "pollux-dpdk-memory-mb", INT, 0, 0, 1048576, 0, NULL)                             \
+    X(no_huge, "pollux-dpdk-no-huge", BOOL, 0, 0, 1, 0, NULL)                                      \
+    X(in_memory, "pollux-dpdk-in-memory", BOOL, 0, 0, 1, 0, NULL)                                  \
+    X(file_prefix, "pollux-dpdk-file-prefix", STRING, "", 0, 0, 0, NULL)                           \
+    X(port, "pollux-dpdk-port", INT, 0, 0, 63, 0, NULL)                                            \
+    X(mtu, "pollux-dpdk-mtu", INT, 1500, 576, 9000, 0, NULL)                                       \
+    X(mbufs, "pollux-dpdk-mbufs", INT, 8191, 1023, 1048575, 0, NULL)                               \
+    X(rx_desc, "pollux-dpdk-rx-desc", INT, 1024, 64, 32768, 0, NULL)                               \
+    X(tx_desc, "pollux-dpdk-tx-desc", INT, 1024, 64, 32768, 0, NULL)                               \
+    X(ip, "pollux-dpdk-ip", STRING, "", 0, 0, 0, config_check_ipv4_prefix)                         \
+    X(gateway, "pollux-dpdk-gateway", STRING, "", 0, 0, 0, config_check_ipv4)
+
+PARAM_STRUCT(dpdk_params, DPDK_PARAMS);
+extern const struct param_def dpdk_param_defs[];
+
 /* Every parameter, by module. */
 struct params {
     struct server_params srv;
     struct store_params store;
     struct repl_params repl;
+    struct net_params net;           /* pollux-net-*: the userspace stack */
+    struct pktio_fault_params fault; /* pollux-net-fault-*: fault injection under the stack */
+    struct dpdk_params dpdk;
 };
 
 void params_defaults(struct params *p);

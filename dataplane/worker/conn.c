@@ -4,14 +4,15 @@
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cio.h"
 #include "dispatch.h"
 #include "log.h"
 #include "mem.h"
 #include "multi.h"
+#include "net.h"
 #include "repl.h"
 #include "server.h"
 #include "shard.h"
@@ -24,11 +25,12 @@
 #define RBUF_READ_MIN 16384 /* free space a read asks for */
 #define WRITE_IOV_MAX 64
 
-struct conn *conn_create(struct worker *w, int fd, const char *peer)
+static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
 {
     struct conn *c = mem_calloc(sizeof(*c));
     c->w = w;
     c->fd = fd;
+    c->ns = ns;
     c->id = atomic_fetch_add(&server.next_client_id, 1);
     c->proto = 2;
     c->db = 0;
@@ -37,14 +39,33 @@ struct conn *conn_create(struct worker *w, int fd, const char *peer)
     c->parser.auth_required = !c->authenticated;
     reply_init(&c->out, 2);
     c->ctime_ms = c->last_ms = w->now_ms;
-    snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    sock_local_name(fd, c->local, sizeof(c->local));
 
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    return c;
+}
+
+struct conn *conn_create(struct worker *w, int fd, const char *peer)
+{
+    struct conn *c = conn_new(w, fd, NULL);
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    sock_local_name(fd, c->local, sizeof(c->local));
+    return c;
+}
+
+struct conn *conn_create_net(struct worker *w, struct net_sock *s)
+{
+    struct conn *c = conn_new(w, -1, s);
+    struct net_endpoint peer, local;
+    char ip[16];
+    net_sock_peer(s, &peer);
+    net_sock_local(s, &local);
+    snprintf(c->peer, sizeof(c->peer), "%s:%u", net_ip_format(peer.ip, ip), peer.port);
+    snprintf(c->local, sizeof(c->local), "%s:%u", net_ip_format(local.ip, ip), local.port);
+    net_sock_set_user(s, c);
     return c;
 }
 
@@ -122,9 +143,8 @@ void conn_close(struct conn *c)
         if (c->flags & CONN_ZOMBIE)
             return; /* the link closed it already */
     }
-    if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
+    if (cio_open(c)) {
+        cio_close(c);
         atomic_fetch_sub(&server.clients, 1);
     }
     unlink_conn(&w->conns, c);
@@ -249,13 +269,7 @@ int conn_write(struct conn *c)
         if (r == 0)
             break;
     }
-    struct worker *w = c->w;
-    bool pending = repl_replica_pending(c);
-    if (pending != !!(c->flags & CONN_WANT_WRITE)) {
-        struct epoll_event ev = { .events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c };
-        epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-        c->flags ^= CONN_WANT_WRITE;
-    }
+    cio_write_interest(c, repl_replica_pending(c));
     return 0;
 }
 
@@ -278,13 +292,11 @@ static int write_chain(struct conn *c)
         }
         if (n == 0)
             break;
-        ssize_t wr = writev(c->fd, iov, n);
+        ssize_t wr = cio_writev(c, iov, n);
         w->stats.writes++;
         if (wr < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (wr == -EAGAIN)
                 break;
-            if (errno == EINTR)
-                continue;
             return -1;
         }
         w->stats.net_output_bytes += (uint64_t)wr;
@@ -319,12 +331,7 @@ static int write_chain(struct conn *c)
         if ((size_t)wr < want)
             break; /* socket buffer full */
     }
-    bool pending = c->out.bytes > 0 && c->out.head && c->out.head->kind != RBLOCK_HOLE;
-    if (pending != !!(c->flags & CONN_WANT_WRITE)) {
-        struct epoll_event ev = { .events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c };
-        epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-        c->flags ^= CONN_WANT_WRITE;
-    }
+    cio_write_interest(c, c->out.bytes > 0 && c->out.head && c->out.head->kind != RBLOCK_HOLE);
     return 0;
 }
 
@@ -364,7 +371,7 @@ int conn_read(struct conn *c)
     if (c->parser.need > pending && c->parser.need - pending > want)
         want = c->parser.need - pending;
     rbuf_reserve(c, want);
-    ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    ssize_t n = cio_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
     w->stats.reads++;
     if (n > 0) {
         c->rlen += (size_t)n;
@@ -372,11 +379,7 @@ int conn_read(struct conn *c)
         c->last_ms = w->now_ms;
         return (int)n;
     }
-    if (n == 0)
-        return -1;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        return 0;
-    return -1;
+    return n == -EAGAIN ? 0 : -1;
 }
 
 /*

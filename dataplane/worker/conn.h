@@ -1,5 +1,5 @@
 /*
- * Client connections on the kernel backend.
+ * Client connections, on either backend (their socket I/O goes through cio.h).
  *
  * Input is parsed in place from `rbuf`; output is a reply chain (resp/reply.h)
  * that may contain holes: a request forwarded to another shard leaves a
@@ -22,6 +22,7 @@ struct multi_state;
 struct repl_replica;
 struct repl_sync;
 struct cmd_def;
+struct net_sock;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -47,7 +48,8 @@ struct conn {
     struct conn *flush_next;
     struct conn *tx_next;
     struct worker *w;
-    int fd;
+    int fd;              /* kernel backend: the socket, else -1 */
+    struct net_sock *ns; /* DPDK backend: the socket of the worker's stack, else NULL */
     uint32_t flags;
     uint64_t id;
 
@@ -88,6 +90,8 @@ struct conn {
 };
 
 struct conn *conn_create(struct worker *w, int fd, const char *peer);
+/* A connection on a socket of w's userspace stack (its user pointer is set to c). */
+struct conn *conn_create_net(struct worker *w, struct net_sock *s);
 /* A connection with no socket, on no list: a worker's own, for holds nobody asked for. */
 struct conn *conn_create_internal(struct worker *w);
 /* Close the socket; the structure lives on while forwarded replies are due. */

@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "clock.h"
 #include "cmd_server.h"
 #include "conn.h"
@@ -37,6 +38,7 @@ enum {
     SEC_CLUSTER = 1 << 10,
     SEC_KEYSPACE = 1 << 11,
     SEC_POLLUX = 1 << 12,
+    SEC_NETWORK = 1 << 13,
 };
 
 static const struct {
@@ -56,12 +58,13 @@ static const struct {
     { "cluster", SEC_CLUSTER },
     { "keyspace", SEC_KEYSPACE },
     { "pollux", SEC_POLLUX },
+    { "network", SEC_NETWORK },
 };
 
 #define SEC_DEFAULT                                                                                \
     (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | SEC_REPLICATION |       \
      SEC_CPU | SEC_MODULES | SEC_ERRORSTATS | SEC_CLUSTER | SEC_KEYSPACE | SEC_POLLUX)
-#define SEC_ALL (SEC_DEFAULT | SEC_COMMANDSTATS)
+#define SEC_ALL (SEC_DEFAULT | SEC_COMMANDSTATS | SEC_NETWORK)
 
 static unsigned parse_sections(int n, const struct resp_arg *args)
 {
@@ -581,6 +584,11 @@ void server_info(struct strbuf *s, int nsections, const struct resp_arg *section
     if (mask & SEC_POLLUX) {
         SEP();
         section_pollux(s, &t);
+    }
+    /* The userspace stack's counters are many: in the default set only on the DPDK backend. */
+    if ((mask & SEC_NETWORK) || (w0->net != NULL && (mask & SEC_DEFAULT) == SEC_DEFAULT)) {
+        SEP();
+        worker_net_info(s);
     }
 #undef SEP
 }

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cio.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -329,13 +330,10 @@ int repl_replica_write(struct conn *c)
                 break;
             }
         }
-        ssize_t wr = writev(c->fd, iov, n);
+        ssize_t wr = cio_writev(c, iov, n);
         w->stats.writes++;
-        if (wr < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return 0;
-            return -1;
-        }
+        if (wr < 0)
+            return wr == -EAGAIN ? 0 : -1;
         w->stats.net_output_bytes += (uint64_t)wr;
         atomic_fetch_add_explicit(&repl_node.repl_out_bytes, (uint64_t)wr, memory_order_relaxed);
         repl_cursor_advance(cur, (size_t)wr);

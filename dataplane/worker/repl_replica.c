@@ -18,16 +18,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "cio.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
@@ -104,16 +100,7 @@ static int link_send(struct conn *c, int argc, const char *const *argv)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
     if (n >= sizeof(buf))
         return -1;
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(c->fd, buf + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        off += (size_t)w;
-    }
-    return 0;
+    return cio_write_all(c, buf, n);
 }
 
 void repl_link_send_ack(struct conn *c)
@@ -155,37 +142,12 @@ static void link_drop(struct worker *w, const char *why)
 
 static int link_connect(struct worker *w, const char *host, int port)
 {
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        log_warn("Unable to connect to MASTER: %s", gai_strerror(rc));
+    struct conn *c = cio_connect(w, host, port);
+    if (c == NULL)
         return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(res);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    rc = connect(fd, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (rc < 0 && errno != EINPROGRESS) {
-        log_warn("Unable to connect to MASTER: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    char peer[300];
-    snprintf(peer, sizeof(peer), "%s:%d", host, port);
-    struct conn *c = conn_create(w, fd, peer);
-    c->flags |= CONN_MASTER | CONN_WANT_WRITE;
+    c->flags |= CONN_MASTER;
     c->authenticated = true;
     c->parser.auth_required = false;
-    atomic_fetch_add(&server.clients, 1);
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
     lnk.c = c;
     lnk.hs = HS_CONNECTING;
     lnk.last_io_ms = w->now_ms;
@@ -692,31 +654,31 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
 void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (lnk.hs == HS_CONNECTING) {
-        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        if (!(events & CIO_OUT))
             return;
-        int err = 0;
-        socklen_t len = sizeof(err);
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        int err = cio_connect_error(c);
+        if (err == EINPROGRESS)
+            return;
         if (err != 0) {
             log_warn("Error condition on socket for SYNC: %s", strerror(err));
             link_drop(w, NULL);
             return;
         }
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-        c->flags &= ~CONN_WANT_WRITE;
+        cio_write_interest(c, false);
         log_notice("MASTER <-> REPLICA sync started");
         const char *ping[] = { "PING" };
         link_send(c, 1, ping);
         lnk.hs = HS_PONG;
         return;
     }
-    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+    if (!(events & CIO_IN))
         return;
-    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
-        return; /* the stream waits in the socket until the load is done */
-    if (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED))
+    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT ||
+        (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED))) {
+        /* The stream waits in the socket until the load is done. */
+        cio_rearm(c);
         return;
+    }
     int r = conn_read(c);
     if (r < 0) {
         link_drop(w, "connection closed by MASTER");

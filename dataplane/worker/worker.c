@@ -9,11 +9,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "cio.h"
 #include "clock.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "repl.h"
 #include "repl_int.h"
 #include "server.h"
@@ -78,6 +81,7 @@ void worker_reload_params(struct worker *w)
     config_obuf_parse(w->params.srv.client_output_buffer_limit, w->obuf);
     for (struct conn *c = w->conns; c != NULL; c = c->next)
         c->parser.max_bulk_len = w->params.srv.proto_max_bulk_len;
+    worker_net_reload(w);
 }
 
 struct worker *worker_create(struct server *srv, unsigned id, int cpu)
@@ -114,6 +118,19 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
 
 int worker_listen(struct worker *w)
 {
+    if (w->params.srv.pollux_backend == BACKEND_DPDK) {
+        /* The stack listens on its own addresses; bind is the kernel backend's. */
+        int port = server.port ? server.port : (int)w->params.srv.port;
+        if (port == 0)
+            port = 6379;
+        int rc = worker_net_listen(w, port);
+        if (rc != 0)
+            log_warn("Worker %u: could not listen on the DPDK stack, port %d: %s", w->id, port,
+                     strerror(-rc));
+        else
+            server.port = port;
+        return rc;
+    }
     char addrs[1024];
     snprintf(addrs, sizeof(addrs), "%s", w->params.srv.bind);
     char *save = NULL;
@@ -410,6 +427,20 @@ static unsigned poll_messages(struct worker *w)
  * Network
  * ------------------------------------------------------------------------ */
 
+/* A new client counts against maxclients. @return false when it is one too many. */
+static bool admit_client(struct worker *w)
+{
+    w->stats.connections++;
+    int now = atomic_fetch_add(&server.clients, 1) + 1;
+    if (now <= w->params.srv.maxclients)
+        return true;
+    atomic_fetch_sub(&server.clients, 1);
+    w->stats.rejected_conn++;
+    return false;
+}
+
+static const char maxclients_err[] = "-" ERR_MAXCLIENTS "\r\n";
+
 static void accept_clients(struct worker *w, int lfd)
 {
     for (int i = 0; i < 64; i++) {
@@ -420,15 +451,10 @@ static void accept_clients(struct worker *w, int lfd)
                 log_verbose("Accepting client connection: %s", strerror(-fd));
             return;
         }
-        w->stats.connections++;
-        int now = atomic_fetch_add(&server.clients, 1) + 1;
-        if (now > w->params.srv.maxclients) {
-            static const char err[] = "-" ERR_MAXCLIENTS "\r\n";
-            ssize_t r = write(fd, err, sizeof(err) - 1);
+        if (!admit_client(w)) {
+            ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
             (void)r;
             close(fd);
-            atomic_fetch_sub(&server.clients, 1);
-            w->stats.rejected_conn++;
             continue;
         }
         if (w->params.srv.tcp_keepalive > 0)
@@ -443,6 +469,23 @@ static void accept_clients(struct worker *w, int lfd)
     }
 }
 
+static void accept_net(struct worker *w, struct net_sock *ls)
+{
+    struct net_sock *s;
+    while ((s = net_accept(ls, NULL)) != NULL) {
+        if (!admit_client(w)) {
+            net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
+            net_close(s);
+            continue;
+        }
+        if (w->params.srv.tcp_keepalive > 0)
+            net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
+        struct conn *c = conn_create_net(w, s);
+        log_verbose("Accepted %s", c->peer);
+    }
+}
+
+/* events: CIO_IN / CIO_OUT */
 static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (c->flags & CONN_ZOMBIE)
@@ -451,15 +494,16 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
         repl_link_event(w, c, events);
         return;
     }
-    if (events & EPOLLOUT) {
+    if (events & CIO_OUT) {
         if (conn_write(c) < 0) {
             conn_close(c);
             return;
         }
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    if (events & CIO_IN) {
         if (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)) {
             /* Not reading now; a vanished peer is noticed when we read again. */
+            cio_rearm(c);
             return;
         }
         int r = conn_read(c);
@@ -473,6 +517,79 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
             conn_process(c);
         }
     }
+}
+
+/* The kernel backend's poll. @return events handled. */
+static unsigned poll_epoll(struct worker *w, int timeout)
+{
+    struct epoll_event evs[EV_BATCH];
+    int n = epoll_wait(w->epfd, evs, EV_BATCH, timeout);
+    atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+    if (timeout > 0) {
+        w->now_ns = clock_mono_ns();
+        w->now_ms = clock_real_ms();
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = evs[i].data.u64;
+        if (tag < WORKER_MAX_LISTENERS) {
+            accept_clients(w, w->lfds[tag]);
+        } else if (tag == EV_EVENTFD) {
+            uint64_t v;
+            ssize_t r = read(w->evfd, &v, sizeof(v));
+            (void)r;
+        } else {
+            uint32_t e = evs[i].events, cio = 0;
+            if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                cio |= CIO_IN;
+            if (e & (EPOLLOUT | EPOLLERR))
+                cio |= CIO_OUT;
+            on_conn_event(w, evs[i].data.ptr, cio);
+        }
+    }
+    return n > 0 ? (unsigned)n : 0;
+}
+
+/*
+ * The DPDK backend's poll: a pass of the worker's stack (receive a burst,
+ * timers), then its socket events. Sleeps (for the wake-up eventfd, at most
+ * until the stack's next timer) only when asked to with timeout.
+ * @return events handled.
+ */
+static unsigned poll_net(struct worker *w, int timeout)
+{
+    if (timeout > 0) {
+        uint64_t next = net_next_timer(w->net);
+        if (next > w->now_ns) {
+            struct epoll_event ev;
+            int n = epoll_wait(w->epfd, &ev, 1, timeout);
+            if (n > 0) {
+                uint64_t v;
+                ssize_t r = read(w->evfd, &v, sizeof(v));
+                (void)r;
+            }
+            w->now_ns = clock_mono_ns();
+            w->now_ms = clock_real_ms();
+        }
+    }
+    atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+    net_poll(w->net, w->now_ns);
+    struct net_event ev[EV_BATCH];
+    unsigned n = net_events(w->net, ev, EV_BATCH);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t e = ev[i].events, cio = 0;
+        if (e & NET_EV_ACCEPT) {
+            accept_net(w, ev[i].sock);
+            continue;
+        }
+        if (ev[i].user == NULL)
+            continue;
+        if (e & (NET_EV_READ | NET_EV_HUP | NET_EV_ERROR))
+            cio |= CIO_IN;
+        if (e & (NET_EV_WRITE | NET_EV_CONNECTED | NET_EV_ERROR))
+            cio |= CIO_OUT;
+        on_conn_event(w, ev[i].user, cio);
+    }
+    return n;
 }
 
 static void flush_clients(struct worker *w)
@@ -611,7 +728,7 @@ static void *worker_main(void *arg)
     mem_thread_arena_setup();
     util_rand_seed(clock_mono_ns() ^ ((uint64_t)w->id << 32));
 
-    struct epoll_event evs[EV_BATCH];
+    worker_net_thread_init(w);
     w->now_ns = clock_mono_ns();
     w->idle_since_ns = w->now_ns;
     w->ops_sample_time_ns = w->now_ns;
@@ -641,25 +758,7 @@ static void *worker_main(void *arg)
                         pending = true;
                 timeout = pending ? 0 : 1;
             }
-            int n = epoll_wait(w->epfd, evs, EV_BATCH, timeout);
-            atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
-            if (timeout > 0) {
-                w->now_ns = clock_mono_ns();
-                w->now_ms = clock_real_ms();
-            }
-            for (int i = 0; i < n; i++) {
-                uint64_t tag = evs[i].data.u64;
-                if (tag < WORKER_MAX_LISTENERS) {
-                    accept_clients(w, w->lfds[tag]);
-                } else if (tag == EV_EVENTFD) {
-                    uint64_t v;
-                    ssize_t r = read(w->evfd, &v, sizeof(v));
-                    (void)r;
-                } else {
-                    on_conn_event(w, evs[i].data.ptr, evs[i].events);
-                }
-            }
-            work += n > 0 ? (unsigned)n : 0;
+            work += w->net != NULL ? poll_net(w, timeout) : poll_epoll(w, timeout);
         }
         work += poll_messages(w);
         if (w->hold.holder != -1) {
@@ -676,6 +775,8 @@ static void *worker_main(void *arg)
             flush_clients(w);
             work++;
         }
+        if (w->net != NULL)
+            net_flush(w->net, w->now_ns);
         shard_flush(&w->port);
         atomic_store_explicit(&w->store_used, store_used(w->store), memory_order_relaxed);
         if (work > 0) {
@@ -732,6 +833,7 @@ void worker_destroy(struct worker *w)
 {
     if (w == NULL)
         return;
+    worker_net_destroy(w);
     if (w->store)
         store_destroy(w->store);
     if (w->epfd >= 0)

@@ -24,6 +24,9 @@
 
 struct conn;
 struct server;
+struct net_stack;
+struct net_sock;
+struct pktio_fault;
 
 #define WORKER_MAX_LISTENERS 16
 
@@ -103,6 +106,11 @@ struct worker {
     int evfd;
     int lfds[WORKER_MAX_LISTENERS];
     int nlfds;
+    /* DPDK backend (worker_net.c): this worker's TCP/IP stack; NULL on the kernel backend */
+    struct net_stack *net;
+    struct pktio_fault *net_fault; /* between the stack and the queue, when faults are on */
+    struct net_sock *nls[WORKER_MAX_LISTENERS];
+    unsigned nnls;
 
     /* parameters: this worker's own copy, reloaded by CONFIG SET */
     struct params params;

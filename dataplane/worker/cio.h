@@ -1,0 +1,55 @@
+/*
+ * Connection I/O: the only place that knows whether a connection is a kernel
+ * socket (the kernel backend, an fd in the worker's epoll set) or a socket of
+ * the worker's own TCP/IP stack (the DPDK backend, net/net.h).
+ *
+ * The worker loop, the client code and replication call these and nothing
+ * else, so every command runs unchanged on both backends. The semantics are
+ * those of a non-blocking socket under level-triggered epoll: a connection
+ * that leaves bytes unread, or ignores its input while blocked, is reported
+ * again on the next pass; with write interest on it is reported while it can
+ * write.
+ */
+#ifndef POLLUX_CIO_H
+#define POLLUX_CIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct conn;
+struct worker;
+struct net_sock;
+
+/* Readiness, as the worker's event dispatch passes it on. */
+#define CIO_IN  1u /* bytes, end of stream or an error to read */
+#define CIO_OUT 2u /* room to write, or a connect() finished */
+
+/* Whether c still has a socket. */
+bool cio_open(const struct conn *c);
+/* @return bytes read (> 0), 0 at end of stream, -EAGAIN, or another -errno. */
+ssize_t cio_read(struct conn *c, void *buf, size_t len);
+/* @return bytes taken (>= 0), -EAGAIN when nothing fits, or another -errno. */
+ssize_t cio_writev(struct conn *c, const struct iovec *iov, int iovcnt);
+/* Write everything now (a few bytes: handshakes, ACKs). @return 0 or -1. */
+int cio_write_all(struct conn *c, const void *buf, size_t len);
+/* Be told while c can write (on), or only about input (off). */
+void cio_write_interest(struct conn *c, bool on);
+/* c did not take the input it was told about: tell it again next pass. */
+void cio_rearm(struct conn *c);
+/* Close the socket (the structure is the caller's). */
+void cio_close(struct conn *c);
+/* tcp-keepalive seconds (0: off). */
+void cio_keepalive(struct conn *c, int seconds);
+
+/*
+ * Start a non-blocking connection to host:port on w's backend; CIO_OUT is
+ * reported when it completes (cio_connect_error says how).
+ * @return the connection (on w->conns), or NULL with a message logged.
+ */
+struct conn *cio_connect(struct worker *w, const char *host, int port);
+/* 0 when the connection c started is up, else the errno that ended it. */
+int cio_connect_error(struct conn *c);
+
+#endif
