@@ -177,6 +177,15 @@ int main(int argc, char **argv)
                  "specify a config file use %s /path/to/pollux.conf",
                  argv[0]);
 
+    /* No other thread may receive the signals (workers, the EAL's): the main thread waits
+     * for them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     if (sp->pollux_backend == BACKEND_DPDK && backend_dpdk_start(argv[0], nworkers) != 0)
         return 1;
     int rc = 0;
@@ -208,14 +217,6 @@ int main(int argc, char **argv)
         return 1;
     }
     write_pidfile(sp->pidfile);
-
-    /* Workers must not receive the signals: the main thread waits for them. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     for (unsigned i = 0; i < nworkers; i++) {
         if (worker_start(server.workers[i]) != 0) {

@@ -141,13 +141,13 @@ stage_build() {
 
 stage_check() {
     stage_build || return 1
-    run_suites build unit integration
+    run_suites build unit integration dpdk
 }
 
 stage_werror() {
     setup build-werror -Dwerror=true -Djemalloc=enabled -Dtests=enabled || return 1
     build_dir build-werror || return 1
-    run_suites build-werror unit integration bench-smoke
+    run_suites build-werror unit integration bench-smoke dpdk
 }
 
 stage_asan() {

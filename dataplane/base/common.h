@@ -16,7 +16,9 @@
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
 #define MAX(a, b)     ((a) > (b) ? (a) : (b))
 
+#ifndef container_of /* DPDK's headers have their own */
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#endif
 
 #define UNUSED(x) (void)(x)
 

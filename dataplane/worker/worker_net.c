@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -144,7 +145,7 @@ int worker_net_listen(struct worker *w, int port)
         .params = &w->params.net,
         /* every client may land on one worker; the margin lets the error reach the rest */
         .max_conns = (uint32_t)(maxclients + 64 < 1000000 ? maxclients + 64 : 1000000),
-        .now_ns = w->now_ns,
+        .now_ns = clock_mono_ns(),
         .seed = util_rand64(),
         .rss = worker_rss(),
         .rss_queue = w->id,

@@ -323,7 +323,17 @@ class ClusterTestCase(unittest.TestCase):
         self.c.stop(failed=failed)
 
     def wait(self, pred, timeout=30, what="condition"):
-        v = h.wait_until(pred, timeout)
+        def attempt():
+            # A node that restarts or resyncs may drop a connection mid-poll: not yet.
+            try:
+                return pred()
+            except OSError:
+                return None
+            except Exception as e:  # redis-py's ConnectionError, TimeoutError, BusyLoadingError
+                if type(e).__name__ in ("ConnectionError", "TimeoutError", "BusyLoadingError"):
+                    return None
+                raise
+        v = h.wait_until(attempt, timeout)
         if not v:
             self.fail(f"timed out waiting for {what}\n{self.c.logs()}")
         return v
