@@ -70,6 +70,7 @@ struct bench_config {
     uint64_t seed;
     bool quiet;
     const struct transport_ops *transport;
+    struct transport_opts transport_opts; /* --dpdk-args, --dpdk-ip, --dpdk-gateway */
     uint32_t run_id; /* distinguishes this run's --verify values from older ones */
 };
 

@@ -31,7 +31,12 @@ static void usage(FILE *f)
             "  --protocol redis|memcache  wire protocol (default redis); memcache uses the text\n"
             "                          protocol: set k 0 0 n / get k\n"
             "  --resp 2|3              RESP version; 3 sends HELLO 3 on every connection first\n"
-            "  --transport NAME        byte transport (default tcp: kernel sockets and epoll)\n"
+            "  --transport NAME        byte transport (default tcp: kernel sockets and epoll;\n"
+            "                          dpdk: Pollux's TCP/IP stack on a DPDK port, one queue\n"
+            "                          per thread, when built with DPDK)\n"
+            "  --dpdk-args ARGS        dpdk transport: EAL arguments (\"--no-huge --vdev ...\")\n"
+            "  --dpdk-ip A.B.C.D/LEN   dpdk transport: the client stack's address\n"
+            "  --dpdk-gateway A.B.C.D  dpdk transport: next hop outside that subnet\n"
             "\n"
             "Concurrency:\n"
             "  --threads N             worker threads, each with its own poll loop (default 1)\n"
@@ -189,6 +194,9 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         O_SEED,
         O_QUIET,
         O_TRANSPORT,
+        O_DPDK_ARGS,
+        O_DPDK_IP,
+        O_DPDK_GATEWAY,
         O_HELP,
     };
     static const struct option longopts[] = {
@@ -211,6 +219,9 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         { "seed", required_argument, NULL, O_SEED },
         { "quiet", no_argument, NULL, O_QUIET },
         { "transport", required_argument, NULL, O_TRANSPORT },
+        { "dpdk-args", required_argument, NULL, O_DPDK_ARGS },
+        { "dpdk-ip", required_argument, NULL, O_DPDK_IP },
+        { "dpdk-gateway", required_argument, NULL, O_DPDK_GATEWAY },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -320,6 +331,15 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
                 fprintf(stderr, "pollux-bench: unknown transport '%s' (have: %s)\n", optarg, names);
                 exit(2);
             }
+            break;
+        case O_DPDK_ARGS:
+            cfg->transport_opts.dpdk_args = optarg;
+            break;
+        case O_DPDK_IP:
+            cfg->transport_opts.local_ip = optarg;
+            break;
+        case O_DPDK_GATEWAY:
+            cfg->transport_opts.gateway = optarg;
             break;
         case O_HELP:
             usage(stdout);
@@ -499,6 +519,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (cfg.transport->setup != NULL && cfg.transport->setup(&cfg.transport_opts, cfg.threads) != 0)
+        return 2;
     struct bench_thread *th = calloc((size_t)cfg.threads, sizeof(*th));
     pthread_t *tids = calloc((size_t)cfg.threads, sizeof(*tids));
     if (th == NULL || tids == NULL)
@@ -553,6 +575,8 @@ int main(int argc, char **argv)
         if (th[i].errmsg[0] != '\0')
             fprintf(stderr, "pollux-bench: thread %d: %s\n", i, th[i].errmsg);
     }
+    if (cfg.transport->teardown != NULL)
+        cfg.transport->teardown();
     pthread_barrier_destroy(&barrier);
     double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0.0;
 

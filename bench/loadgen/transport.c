@@ -5,6 +5,9 @@
 
 static const struct transport_ops *const transports[] = {
     &transport_tcp,
+#ifdef POLLUX_BENCH_DPDK
+    &transport_dpdk,
+#endif
 };
 
 const struct transport_ops *transport_find(const char *name)

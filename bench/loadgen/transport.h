@@ -34,8 +34,22 @@ struct transport_event {
     uint32_t events;
 };
 
+/* Process-wide options of transports that need them (--dpdk-*). */
+struct transport_opts {
+    const char *dpdk_args; /* EAL arguments, space-separated */
+    const char *local_ip;  /* the stack's address and prefix, "10.99.0.2/24" */
+    const char *gateway;   /* next hop outside the subnet, or NULL */
+};
+
 struct transport_ops {
     const char *name;
+    /*
+     * Once per process before any loop is created, for nthreads loops (NULL: nothing to do).
+     * @return 0, or a negative errno value with a message printed.
+     */
+    int (*setup)(const struct transport_opts *opts, int nthreads);
+    /* Once after every loop is destroyed (NULL: nothing to do). */
+    void (*teardown)(void);
     /*
      * Create a poll loop able to watch up to max_conns connections.
      * @return the loop, or NULL on failure (errno set).
@@ -73,6 +87,10 @@ struct transport_ops {
 
 /* The kernel TCP (epoll) transport ("tcp"). */
 extern const struct transport_ops transport_tcp;
+#ifdef POLLUX_BENCH_DPDK
+/* Pollux's userspace TCP/IP stack on a DPDK port, one queue per thread ("dpdk"). */
+extern const struct transport_ops transport_dpdk;
+#endif
 
 /* The transport called `name` (--transport), or NULL when there is none by that name. */
 const struct transport_ops *transport_find(const char *name);
