@@ -46,25 +46,9 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int parse_prefix(const char *v, uint32_t *ip, unsigned *len)
-{
-    char buf[32];
-    const char *slash = v != NULL ? strchr(v, '/') : NULL;
-    if (slash == NULL || (size_t)(slash - v) >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, v, (size_t)(slash - v));
-    buf[slash - v] = '\0';
-    char *end;
-    unsigned long n = strtoul(slash + 1, &end, 10);
-    if (*end != '\0' || n < 1 || n > 32)
-        return -EINVAL;
-    *len = (unsigned)n;
-    return net_ip_parse(buf, ip);
-}
-
 static int dpdk_setup(const struct transport_opts *o, int nthreads)
 {
-    if (parse_prefix(o->local_ip, &local_ip, &local_prefix) != 0) {
+    if (o->local_ip == NULL || net_prefix_parse(o->local_ip, &local_ip, &local_prefix) != 0) {
         fprintf(stderr, "pollux-bench: --transport dpdk needs --dpdk-ip a.b.c.d/len\n");
         return -EINVAL;
     }

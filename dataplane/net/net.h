@@ -356,6 +356,8 @@ const char *net_tcp_state_name(enum net_tcp_state st);
 char *net_ip_format(uint32_t ip, char *buf);
 /* @return 0 and *ip; -EINVAL when s is not a dotted quad. */
 int net_ip_parse(const char *s, uint32_t *ip);
+/* "a.b.c.d/len" (len 1..32). @return 0 with *ip and *len; -EINVAL otherwise. */
+int net_prefix_parse(const char *s, uint32_t *ip, unsigned *len);
 #define NET_IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((c) << 8) | (d))
 
 #endif

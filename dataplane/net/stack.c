@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem.h"
 #include "net_int.h"
@@ -294,5 +295,24 @@ int net_ip_parse(const char *s, uint32_t *ip)
     if (*s != '\0')
         return -EINVAL;
     *ip = v;
+    return 0;
+}
+
+int net_prefix_parse(const char *s, uint32_t *ip, unsigned *len)
+{
+    char buf[16];
+    const char *slash = strchr(s, '/');
+    if (slash == NULL || slash - s >= (ptrdiff_t)sizeof(buf) || slash[1] == '\0')
+        return -EINVAL;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = '\0';
+    unsigned n = 0;
+    for (const char *p = slash + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || (n = n * 10 + (unsigned)(*p - '0')) > 32)
+            return -EINVAL;
+    }
+    if (n == 0 || net_ip_parse(buf, ip) != 0)
+        return -EINVAL;
+    *len = n;
     return 0;
 }

@@ -84,22 +84,11 @@ const char *config_check_ipv4(const char *v)
 
 const char *config_check_ipv4_prefix(const char *v)
 {
-    /* "10.0.0.2/24" */
-    if (v[0] == '\0')
+    uint32_t ip;
+    unsigned len;
+    if (v[0] == '\0' || net_prefix_parse(v, &ip, &len) == 0)
         return NULL;
-    char ip[32];
-    const char *slash = strchr(v, '/');
-    size_t n = slash ? (size_t)(slash - v) : strlen(v);
-    uint32_t a;
-    char *end;
-    if (n >= sizeof(ip) || slash == NULL)
-        return "must be an IPv4 address with a prefix length like 10.0.0.2/24";
-    memcpy(ip, v, n);
-    ip[n] = '\0';
-    long len = strtol(slash + 1, &end, 10);
-    if (net_ip_parse(ip, &a) != 0 || *end != '\0' || end == slash + 1 || len < 1 || len > 32)
-        return "must be an IPv4 address with a prefix length like 10.0.0.2/24";
-    return NULL;
+    return "must be an IPv4 address with a prefix length like 10.0.0.2/24";
 }
 
 const char *config_check_cpus(const char *v)

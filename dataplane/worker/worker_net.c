@@ -30,19 +30,6 @@ bool backend_dpdk_available(void)
 #endif
 }
 
-/* "10.0.0.2/24" → address and prefix length (checked by the parameter already). */
-static int parse_prefix(const char *v, uint32_t *ip, unsigned *len)
-{
-    char buf[32];
-    const char *slash = strchr(v, '/');
-    if (slash == NULL || (size_t)(slash - v) >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, v, (size_t)(slash - v));
-    buf[slash - v] = '\0';
-    *len = (unsigned)strtoul(slash + 1, NULL, 10);
-    return net_ip_parse(buf, ip);
-}
-
 #ifdef POLLUX_HAVE_DPDK
 int backend_dpdk_start(const char *prog, unsigned nworkers)
 {
@@ -155,7 +142,7 @@ int worker_net_listen(struct worker *w, int port)
         return -ENOMEM;
     uint32_t ip;
     unsigned len;
-    if (parse_prefix(w->params.dpdk.ip, &ip, &len) != 0)
+    if (net_prefix_parse(w->params.dpdk.ip, &ip, &len) != 0)
         return -EINVAL;
     int rc = net_addr_add(w->net, ip, len);
     if (rc != 0)

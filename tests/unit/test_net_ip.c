@@ -486,9 +486,29 @@ static void arp_cache_full(void **state)
     t_env_fini(&e);
 }
 
+static void address_text(void **state)
+{
+    (void)state;
+    uint32_t ip;
+    unsigned len;
+    assert_int_equal(net_prefix_parse("10.91.0.2/24", &ip, &len), 0);
+    assert_int_equal(ip, NET_IP(10, 91, 0, 2));
+    assert_int_equal(len, 24);
+    assert_int_equal(net_prefix_parse("192.168.1.1/32", &ip, &len), 0);
+    assert_int_equal(len, 32);
+    static const char *const bad[] = { "10.0.0.1",     "10.0.0.1/",  "10.0.0.1/0", "10.0.0.1/33",
+                                       "10.0.0.1/2x",  "10.0.0/24",  "/24",        "1.2.3.4.5/8",
+                                       "256.0.0.1/24", "10.0.0.1/-1" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(net_prefix_parse(bad[i], &ip, &len), -EINVAL);
+    char buf[16];
+    assert_string_equal(net_ip_format(NET_IP(10, 91, 0, 2), buf), "10.91.0.2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(address_text),
         cmocka_unit_test(gratuitous_arp_at_start),
         cmocka_unit_test(arp_request_answered),
         cmocka_unit_test(arp_resolves_and_flushes_queue),
