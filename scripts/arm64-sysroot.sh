@@ -18,9 +18,9 @@
 # same list return at once and need neither root nor the network.
 set -euo pipefail
 
-# The arm64 libraries the cross build links against. Adding one is a one-word change
-# (libdpdk-dev comes here when the DPDK backend is cross-built).
-SYSROOT_PKGS="libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev libsqlite3-dev"
+# The arm64 libraries the cross build links against. Adding one is a one-word change.
+# libdpdk-dev brings the DPDK backend (and its ~230-package closure, about a minute).
+SYSROOT_PKGS="libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev libsqlite3-dev libdpdk-dev"
 
 # Packages the cross toolchain stands in for, besides every one with an installed
 # -arm64-cross twin (libc6, libc6-dev, linux-libc-dev, libgcc-s1, libstdc++6, ...).
@@ -30,7 +30,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sysroot="$root/.sysroot-arm64"
 stamp="$sysroot/.complete"
 # Bump when the layout of the sysroot changes, so old caches are rebuilt.
-layout=1
+layout=2
 # shellcheck disable=SC2086 # split the list on purpose
 want="layout=$layout packages=$(printf '%s\n' $SYSROOT_PKGS | sort | tr '\n' ' ')"
 
@@ -167,6 +167,12 @@ while IFS= read -r link; do
         ;;
     esac
 done < <(find "$sysroot" -type l)
+
+# GNU ld scripts that name libraries by absolute path (libbsd.so: GROUP(/usr/lib/...)):
+# keep only the file name, which the linker then finds on the -L path of the cross file.
+while IFS= read -r script; do
+    sed -i -E 's#(GROUP|INPUT)\(/[^ )]*/#\1(#; s# /(usr/)?lib/[^ )]*/# #g' "$script"
+done < <(grep -rlI --include='*.so' '^GROUP\|^INPUT' "$sysroot/usr/lib" "$sysroot/lib" 2>/dev/null || true)
 
 {
     echo "$want"
