@@ -436,6 +436,25 @@ void dpdk_queue_stats(unsigned queue, struct dpdk_queue_stats *st)
  * INFO
  * ------------------------------------------------------------------------ */
 
+static const char *rss_mode(void)
+{
+    return dpdk_env.nqueues == 1 ? "single-queue" : dpdk_env.rss_hw ? "hardware" : "software";
+}
+
+void dpdk_summary(char *buf, size_t len)
+{
+    struct dpdk_env *e = &dpdk_env;
+    struct rte_eth_link link;
+    memset(&link, 0, sizeof(link));
+    rte_eth_link_get_nowait(e->port, &link);
+    snprintf(buf, len,
+             "port %u (%s) %02x:%02x:%02x:%02x:%02x:%02x, %u queue%s, RSS %s, checksum offload "
+             "rx %s tx %s, link %s",
+             e->port, e->driver, e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5],
+             e->nqueues, e->nqueues == 1 ? "" : "s", rss_mode(), e->rx_cksum ? "on" : "off",
+             e->tx_offloads ? "on" : "off", link.link_status == RTE_ETH_LINK_UP ? "up" : "down");
+}
+
 static void offload_names(struct strbuf *s, const char *field, bool tx, uint64_t bits)
 {
     strbuf_printf(s, "%s:", field);

@@ -85,5 +85,7 @@ void dpdk_queue_stats(unsigned queue, struct dpdk_queue_stats *st);
  * port's basic stats and every non-zero xstat, per-queue steering counters.
  */
 void dpdk_info(struct strbuf *s);
+/* One line for the log: driver, port, MAC, queues, RSS mode, offloads, link. */
+void dpdk_summary(char *buf, size_t len);
 
 #endif

@@ -59,6 +59,9 @@ int backend_dpdk_start(const char *prog, unsigned nworkers)
         log_warn("DPDK backend: %s", err);
         return -1;
     }
+    char line[256];
+    dpdk_summary(line, sizeof(line));
+    log_notice("DPDK backend: %s", line);
     return 0;
 }
 
