@@ -158,7 +158,7 @@ stage_asan() {
     ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=1:strict_init_order=1:check_initialization_order=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:abort_on_error=1 \
         MESON_TEST_ARGS="--timeout-multiplier 3 ${MESON_TEST_ARGS:-}" \
-        run_suites build-asan unit integration
+        run_suites build-asan unit integration dpdk
 }
 
 stage_tsan() {
@@ -172,9 +172,12 @@ stage_tsan() {
         test_wrap=(setarch "$(uname -m)" -R)
     fi
     local rc=0
-    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    # POLLUX_TSAN: test_dpdk.py leaves out its two-queue case, whose mbufs cross threads
+    # through DPDK's rings and mempools (not built with TSan, so it cannot see their
+    # ordering); the werror and asan stages run it.
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 POLLUX_TSAN=1 \
         MESON_TEST_ARGS="--timeout-multiplier 3 ${MESON_TEST_ARGS:-}" \
-        run_suites build-tsan unit integration || rc=1
+        run_suites build-tsan unit integration dpdk || rc=1
     test_wrap=()
     return "$rc"
 }

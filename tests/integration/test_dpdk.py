@@ -296,6 +296,10 @@ class TwoWorkers(unittest.TestCase):
     """Two workers, two queues: flows land on both, and each stays on its worker."""
 
     def test_rss_two_queues(self):
+        if os.environ.get("POLLUX_TSAN"):
+            # Frames move between the two workers through DPDK's rings and mempools, which
+            # are not built with TSan: it cannot see their ordering and reports the hand-off.
+            self.skipTest("TSan build: DPDK's rings are not instrumented (run in werror/asan)")
         srv = TapServer(93, workers=2)
         srv.start()
         try:
