@@ -333,6 +333,54 @@ class TwoWorkers(unittest.TestCase):
             srv.stop()
 
 
+class BenchOnStack(unittest.TestCase):
+    """pollux-bench --transport dpdk: the client on its own stack too, joined by net_memif."""
+
+    def test_verify_over_memif(self):
+        bench = os.environ.get("POLLUX_BENCH")
+        if not bench or not os.access(bench, os.X_OK):
+            self.skipTest("POLLUX_BENCH (pollux-bench path) not set")
+        tag = f"pxt{os.getpid()}"
+        srv = Server(args=["--pollux-backend", "dpdk", "--pollux-workers", "1",
+                           "--pollux-dpdk-ip", "10.96.0.1/24", "--pollux-dpdk-no-huge", "yes",
+                           "--pollux-dpdk-file-prefix", f"{tag}s", "--pollux-dpdk-memory-mb",
+                           "512", "--save", ""])
+        sock = os.path.join(srv.workdir, "memif.sock")
+        srv.args += ["--pollux-dpdk-vdev", f"net_memif0,role=server,socket={sock}"]
+        argv = srv.cmd + ["--port", str(PORT)] + srv.args
+        with open(srv.stdout_path, "wb") as out, open(srv.stderr_path, "wb") as err:
+            srv.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                        cwd=srv.workdir, start_new_session=True)
+        harness._live_servers.append(srv)
+        try:
+            def started():
+                with open(srv.stdout_path, "rb") as f:
+                    return srv.proc.poll() is not None or b"Ready to accept" in f.read()
+            ready = wait_until(started, timeout=Config.start_timeout)
+            self.assertTrue(ready and srv.proc.poll() is None, srv.log_tail())
+            js = os.path.join(srv.workdir, "bench.json")
+            out = subprocess.run([bench, "--transport", "dpdk", "--dpdk-ip", "10.96.0.2/24",
+                                  "--dpdk-args", f"--no-huge -m 512 --file-prefix {tag}c "
+                                  f"--no-pci --vdev net_memif0,role=client,socket={sock}",
+                                  "-h", "10.96.0.1", "-p", str(PORT), "--threads", "1",
+                                  "--conns", "16", "--pipeline", "4", "--requests", "40000",
+                                  "--keyspace", "5000", "--ratio", "1:1", "--verify",
+                                  "--value-size", "16-2000", "--json", js],
+                                 capture_output=True, text=True, timeout=300)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            with open(js) as f:
+                res = json.load(f)
+            self.assertEqual(res["totals"]["requests"], 40000)
+            self.assertEqual(res["verify"]["mismatches"], 0)
+            self.assertGreater(res["verify"]["checked"], 10000)
+            self.assertEqual(res["errors"]["unanswered"], 0)
+            self.assertEqual(res["errors"]["connection_errors"], 0)
+        finally:
+            srv.stop()
+            for suffix in "sc":
+                shutil.rmtree(f"/var/run/dpdk/{tag}{suffix}", ignore_errors=True)
+
+
 def main():
     # The skip check needs the server's path before harness.main runs the cases.
     import argparse
