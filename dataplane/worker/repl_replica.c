@@ -593,6 +593,8 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
         send_psync(c);
         break;
     case HS_PSYNC:
+        if (len == 0)
+            return; /* Redis sends newlines while a full sync waits to start (diskless delay) */
         if (strncmp(line, "+FULLRESYNC", 11) == 0) {
             start_bulk(w, line);
         } else if (strncmp(line, "+CONTINUE", 9) == 0) {

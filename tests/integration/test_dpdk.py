@@ -333,6 +333,65 @@ class TwoWorkers(unittest.TestCase):
             srv.stop()
 
 
+class Replication(unittest.TestCase):
+    """Replication over the stack, both ways, with a real Redis on the kernel side."""
+
+    def test_replica_on_stack_and_redis_replica_of_it(self):
+        redis_server = Config.tool("redis-server")
+        if redis_server is None:
+            self.skipTest("redis-server not installed")
+        node = TapServer(97)
+        node.start()
+        peer = None
+        try:
+            # redis-server on the kernel's end of the TAP device: first our primary...
+            port = harness.free_port()
+            peer = Server(cmd=[redis_server, "--save", "", "--appendonly", "no",
+                               "--protected-mode", "no"])
+            peer.cmd += ["--bind", node.peer_ip]
+            peer.command_line = lambda p: peer.cmd + ["--port", str(p)]
+            peer._ping = lambda p: _ping_at(node.peer_ip, p)
+            peer.start()
+            pr = __import__("redis").Redis(host=node.peer_ip, port=peer.port, socket_timeout=30)
+            for i in range(500):
+                pr.set(f"r:{i}", f"v{i}")
+            r = node.redis()
+            self.assertTrue(r.execute_command("REPLICAOF", node.peer_ip, str(peer.port)))
+            self.assertTrue(wait_until(lambda: r.get("r:499") == b"v499", timeout=30),
+                            node.log_tail())
+            pr.set("r:stream", "after-sync")
+            self.assertTrue(wait_until(lambda: r.get("r:stream") == b"after-sync", timeout=30))
+            info = node.info("replication")
+            self.assertEqual(info["role"], "slave")
+            self.assertEqual(info["master_link_status"], "up")
+            with self.assertRaises(Exception) as ro:
+                r.set("x", "1")
+            self.assertEqual(type(ro.exception).__name__, "ReadOnlyError")  # -READONLY ...
+            # ...then the other way: the stack's node is the primary of redis-server.
+            self.assertTrue(r.execute_command("REPLICAOF", "NO", "ONE"))
+            r.set("p:1", "from-dpdk")
+            self.assertTrue(pr.execute_command("REPLICAOF", node.host, str(PORT)))
+            self.assertTrue(wait_until(lambda: pr.get("p:1") == b"from-dpdk", timeout=30),
+                            node.log_tail())
+            self.assertEqual(pr.get("r:499"), b"v499")
+            r.set("p:2", "streamed")
+            self.assertTrue(wait_until(lambda: pr.get("p:2") == b"streamed", timeout=30))
+            self.assertEqual(int(node.info("replication")["connected_slaves"]), 1)
+        finally:
+            if peer is not None:
+                peer.stop()
+            node.stop()
+
+
+def _ping_at(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 class BenchOnStack(unittest.TestCase):
     """pollux-bench --transport dpdk: the client on its own stack too, joined by net_memif."""
 
