@@ -186,12 +186,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (sp->pollux_backend == BACKEND_DPDK && backend_dpdk_start(argv[0], nworkers) != 0)
+    int worker_cpus[MAX_WORKERS];
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_cpus[i] = ncpus > 0 ? cpus[i % (unsigned)ncpus] : -1;
+    if (sp->pollux_backend == BACKEND_DPDK &&
+        backend_dpdk_start(argv[0], nworkers, worker_cpus) != 0)
         return 1;
     int rc = 0;
     for (unsigned i = 0; i < nworkers; i++) {
-        int cpu = ncpus > 0 ? cpus[i % (unsigned)ncpus] : -1;
-        server.workers[i] = worker_create(&server, i, cpu);
+        server.workers[i] = worker_create(&server, i, worker_cpus[i]);
         if (server.workers[i] == NULL) {
             log_warn("Could not create worker %u", i);
             return 1;

@@ -2,6 +2,7 @@
  * The DPDK environment: EAL arguments from the configuration, one port with
  * a queue pair and an mbuf pool per worker, RSS, offloads, link and INFO.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -87,14 +88,20 @@ static bool arg_words(struct argv_buf *a, const char *flag, const char *list)
     return true;
 }
 
+/*
+ * Whether list has one of the options in words: "--name", "--name=v", and for
+ * a short option "-x" also "-xVALUE" (getopt takes "-l1" as "-l 1").
+ */
 static bool has_word(const char *list, const char *const *words)
 {
     if (list == NULL)
         return false;
     for (const char *const *w = words; *w != NULL; w++) {
         size_t n = strlen(*w);
+        bool short_opt = n == 2 && (*w)[0] == '-' && (*w)[1] != '-';
         for (const char *p = strstr(list, *w); p != NULL; p = strstr(p + 1, *w))
-            if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '=' || p[n] == '\0'))
+            if ((p == list || p[-1] == ' ') &&
+                (short_opt || p[n] == ' ' || p[n] == '=' || p[n] == '\0'))
                 return true;
     }
     return false;
@@ -191,6 +198,23 @@ static int rss_read_back(uint16_t port, const struct rte_eth_dev_info *info, uns
     return 0;
 }
 
+/* The NUMA node of a CPU (sysfs: cpuN/nodeM), or -1 when unknown. */
+static int cpu_node(int cpu)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d", cpu);
+    DIR *d = cpu >= 0 ? opendir(path) : NULL;
+    if (d == NULL)
+        return -1;
+    int node = -1;
+    struct dirent *de;
+    while (node < 0 && (de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, "node", 4) == 0 && de->d_name[4] >= '0' && de->d_name[4] <= '9')
+            node = atoi(de->d_name + 4);
+    closedir(d);
+    return node;
+}
+
 static int setup_queue(struct dpdk_queue *q, uint16_t port, unsigned id, int socket, unsigned mbufs,
                        unsigned data_room, unsigned nrxd, unsigned ntxd,
                        const struct rte_eth_dev_info *info, char *err, size_t errlen)
@@ -203,6 +227,12 @@ static int setup_queue(struct dpdk_queue *q, uint16_t port, unsigned id, int soc
     unsigned priv = RTE_ALIGN(sizeof(struct net_buf), RTE_MBUF_PRIV_ALIGN);
     q->pool = rte_pktmbuf_pool_create(name, mbufs, POOL_CACHE, (uint16_t)priv, (uint16_t)data_room,
                                       socket);
+    if (q->pool == NULL && socket != SOCKET_ID_ANY) {
+        /* No memory reserved on that node (--no-huge, --socket-mem): anywhere. */
+        socket = SOCKET_ID_ANY;
+        q->pool = rte_pktmbuf_pool_create(name, mbufs, POOL_CACHE, (uint16_t)priv,
+                                          (uint16_t)data_room, socket);
+    }
     if (q->pool == NULL)
         return fail(err, errlen, -ENOMEM, "queue %u: cannot create a pool of %u mbufs: %s", id,
                     mbufs, rte_strerror(rte_errno));
@@ -248,8 +278,14 @@ static int port_start(const struct dpdk_config *cfg, char *err, size_t errlen)
     e->mtu = cfg->mtu ? cfg->mtu : 1500;
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
-    if (e->mtu != 1500 && e->mtu >= info.min_mtu && e->mtu <= info.max_mtu)
-        conf.rxmode.mtu = e->mtu;
+    /* Some PMDs (net_tap) report max_mtu 65535 but receive no more than max_rx_pktlen. */
+    unsigned mtu_max = info.max_mtu;
+    if (info.max_rx_pktlen > 18 && info.max_rx_pktlen - 18 < mtu_max)
+        mtu_max = info.max_rx_pktlen - 18;
+    if (e->mtu < info.min_mtu || e->mtu > mtu_max)
+        return fail(err, errlen, -EINVAL, "port %u (%s): MTU %u outside the port's range %u..%u",
+                    port, e->driver, e->mtu, info.min_mtu, mtu_max);
+    conf.rxmode.mtu = e->mtu;
     e->rx_offloads =
         info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
     e->tx_offloads =
@@ -296,8 +332,10 @@ static int port_start(const struct dpdk_config *cfg, char *err, size_t errlen)
         mbufs = 2u * nrxd + ntxd; /* the RX ring alone holds nrxd */
     unsigned data_room = RTE_PKTMBUF_HEADROOM + (e->mtu + 14 + 4 > 2048 ? e->mtu + 14 + 4 : 2048);
     for (unsigned i = 0; i < nq; i++) {
-        rc = setup_queue(&e->q[i], port, i, socket, mbufs, data_room, nrxd, ntxd, &info, err,
-                         errlen);
+        /* The worker's memory on the worker's node (the NIC's when the worker's is unknown). */
+        int node = cfg->queue_cpus != NULL ? cpu_node(cfg->queue_cpus[i]) : -1;
+        rc = setup_queue(&e->q[i], port, i, node >= 0 ? node : socket, mbufs, data_room, nrxd, ntxd,
+                         &info, err, errlen);
         if (rc != 0)
             return rc;
     }
@@ -347,19 +385,18 @@ int dpdk_start(const struct dpdk_config *cfg, char *err, size_t errlen)
         return fail(err, errlen, -EINVAL, "%u queues: must be 1 to %d", cfg->nqueues,
                     DPDK_MAX_QUEUES);
     memset(e, 0, sizeof(*e));
+    e->port = RTE_MAX_ETHPORTS; /* none yet: dpdk_stop leaves the ports alone */
     e->nqueues = cfg->nqueues;
-    struct argv_buf *a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        return fail(err, errlen, -ENOMEM, "out of memory");
-    if (build_args(cfg, a) != 0) {
-        free(a);
+    /* rte_eal_init may permute argv and keeps pointers into it: the arguments live as
+     * long as the process (one EAL per process). */
+    static struct argv_buf args;
+    struct argv_buf *a = &args;
+    memset(a, 0, sizeof(*a));
+    if (build_args(cfg, a) != 0)
         return fail(err, errlen, -E2BIG, "too many EAL arguments");
-    }
-    /* rte_eal_init may permute argv; it keeps pointers into it, so `a` stays allocated. */
     int rc = rte_eal_init(a->argc, a->argv);
     if (rc < 0) {
         int eno = rte_errno;
-        free(a);
         return fail(err, errlen, -eno, "EAL initialisation failed: %s", rte_strerror(eno));
     }
     rc = port_start(cfg, err, errlen);
@@ -377,8 +414,10 @@ void dpdk_stop(void)
     struct dpdk_env *e = &dpdk_env;
     if (!e->started)
         return;
-    rte_eth_dev_stop(e->port);
-    rte_eth_dev_close(e->port);
+    if (e->port < RTE_MAX_ETHPORTS) { /* not when start failed before finding it */
+        rte_eth_dev_stop(e->port);
+        rte_eth_dev_close(e->port);
+    }
     for (unsigned i = 0; i < e->nqueues; i++) {
         struct dpdk_queue *q = &e->q[i];
         if (q->steer != NULL) {

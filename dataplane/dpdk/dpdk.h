@@ -43,6 +43,8 @@ struct dpdk_config {
     unsigned rx_desc, tx_desc; /* ring sizes (0: 1024 each) */
     unsigned mbufs;            /* mbufs per queue pool (0: 8191) */
     const uint8_t *rss_key;    /* RSS_KEY_LEN bytes to program (NULL: rss_default_key) */
+    const int *queue_cpus;     /* CPU of each queue's thread (NULL or -1: unknown): its pool and
+                                  rings go on that CPU's NUMA node, else on the port's */
 };
 
 /*

@@ -19,9 +19,10 @@ bool backend_dpdk_available(void);
 
 /*
  * Main thread, before the workers are created: start the DPDK environment
- * with one queue per worker (pollux-dpdk-*). @return 0, or -1 with the reason logged.
+ * with one queue per worker (pollux-dpdk-*), worker i's memory on the NUMA
+ * node of cpus[i] (-1: unknown). @return 0, or -1 with the reason logged.
  */
-int backend_dpdk_start(const char *prog, unsigned nworkers);
+int backend_dpdk_start(const char *prog, unsigned nworkers, const int *cpus);
 /* After every worker is destroyed. */
 void backend_dpdk_stop(void);
 

@@ -31,7 +31,7 @@ bool backend_dpdk_available(void)
 }
 
 #ifdef POLLUX_HAVE_DPDK
-int backend_dpdk_start(const char *prog, unsigned nworkers)
+int backend_dpdk_start(const char *prog, unsigned nworkers, const int *cpus)
 {
     const struct dpdk_params *p = &config.p.dpdk;
     if (p->ip[0] == '\0') {
@@ -53,6 +53,7 @@ int backend_dpdk_start(const char *prog, unsigned nworkers)
         .rx_desc = (unsigned)p->rx_desc,
         .tx_desc = (unsigned)p->tx_desc,
         .mbufs = (unsigned)p->mbufs,
+        .queue_cpus = cpus,
     };
     char err[256];
     if (dpdk_start(&cfg, err, sizeof(err)) != 0) {
@@ -87,10 +88,11 @@ void worker_net_thread_init(struct worker *w)
         log_warn("Worker %u: could not register with the DPDK environment", w->id);
 }
 #else
-int backend_dpdk_start(const char *prog, unsigned nworkers)
+int backend_dpdk_start(const char *prog, unsigned nworkers, const int *cpus)
 {
     (void)prog;
     (void)nworkers;
+    (void)cpus;
     log_warn("pollux-backend dpdk is not available in this build (built without libdpdk-dev); "
              "use 'kernel'");
     return -1;
