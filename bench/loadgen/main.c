@@ -350,6 +350,10 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
     }
     if (optind < argc)
         die_usage("unexpected argument", argv[optind]);
+    const struct transport_opts *to = &cfg->transport_opts;
+    if ((to->dpdk_args != NULL || to->local_ip != NULL || to->gateway != NULL) &&
+        strcmp(cfg->transport->name, "dpdk") != 0)
+        die_usage("--dpdk-* options need --transport dpdk", NULL);
     if (requests_set && cfg->duration > 0)
         die_usage("give either --requests or --duration, not both", NULL);
     if (!requests_set && cfg->duration == 0)
@@ -400,22 +404,25 @@ static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 0.9999 };
 static const char *const qnames[] = { "p50", "p90", "p99", "p99.9", "p99.99" };
 
 static int write_json(const struct bench_config *cfg, const struct bench_stats *st,
-                      const struct hist *h, double secs)
+                      const struct hist *h, uint64_t t0, uint64_t t1)
 {
+    double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0.0;
     FILE *f = fopen(cfg->json_path, "w");
     if (f == NULL)
         return -errno;
     fprintf(f, "{\n  \"config\": {\"host\": ");
     json_str(f, cfg->host);
     fprintf(f,
-            ", \"port\": %u, \"protocol\": \"%s\", \"resp\": %d, \"threads\": %d, "
+            ", \"port\": %u, \"transport\": \"%s\", \"protocol\": \"%s\", \"resp\": %d, "
+            "\"threads\": %d, "
             "\"conns_per_thread\": %d, \"pipeline\": %d, \"requests\": %" PRIu64
             ", \"duration\": %.3f, \"keyspace\": %" PRIu64
             ", \"key_pattern\": \"%s\", \"zipf_skew\": %.4f, \"key_size\": %d, "
             "\"value_size_min\": %u, \"value_size_max\": %u, \"ratio_set\": %u, "
             "\"ratio_get\": %u, \"verify\": %s, \"seed\": %" PRIu64 ", \"commands\": [",
-            (unsigned)cfg->port, cfg->protocol == BENCH_REDIS ? "redis" : "memcache", cfg->resp,
-            cfg->threads, cfg->conns, cfg->pipeline, cfg->requests, cfg->duration, cfg->keyspace,
+            (unsigned)cfg->port, cfg->transport->name,
+            cfg->protocol == BENCH_REDIS ? "redis" : "memcache", cfg->resp, cfg->threads,
+            cfg->conns, cfg->pipeline, cfg->requests, cfg->duration, cfg->keyspace,
             pattern_name(cfg->key_pattern), cfg->zipf_skew, cfg->key_size, cfg->value_min,
             cfg->value_max, cfg->ratio_set, cfg->ratio_get, cfg->verify ? "true" : "false",
             cfg->seed);
@@ -430,6 +437,11 @@ static int write_json(const struct bench_config *cfg, const struct bench_stats *
             ", \"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"seconds\": %.6f},\n",
             st->completed, st->sets, st->gets, st->hits, st->misses, st->bytes_out, st->bytes_in,
             secs);
+    /* The measured window on CLOCK_MONOTONIC, so a script can match other samples to it. */
+    fprintf(f,
+            "  \"window_ns\": {\"clock\": \"CLOCK_MONOTONIC\", \"start\": %" PRIu64
+            ", \"end\": %" PRIu64 "},\n",
+            t0, t1);
     fprintf(f, "  \"throughput_rps\": %.2f,\n  \"latency_ms\": {",
             secs > 0 ? (double)st->completed / secs : 0.0);
     for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
@@ -602,7 +614,7 @@ int main(int argc, char **argv)
 
     int status = 0;
     if (cfg.json_path != NULL) {
-        int rc = write_json(&cfg, &st, &h, secs);
+        int rc = write_json(&cfg, &st, &h, t0, t1);
         if (rc < 0) {
             fprintf(stderr, "pollux-bench: %s: %s\n", cfg.json_path, strerror(-rc));
             status = 2;

@@ -21,6 +21,7 @@
 
 #define DPDK_MAX_EVENTS    256
 #define CONNECT_TIMEOUT_NS 5000000000ull
+#define CLOSE_LINGER_NS    200000000ull
 
 struct transport_loop {
     struct net_stack *st;
@@ -110,8 +111,20 @@ static void dpdk_loop_destroy(struct transport_loop *loop)
 {
     if (loop == NULL)
         return;
-    /* Let the last FINs leave. */
-    net_flush(loop->st, now_ns());
+    /*
+     * The connections were closed (FIN sent): keep polling until they all reach TIME_WAIT,
+     * or a short while, so the server sees them end instead of retransmitting into the void.
+     */
+    uint64_t t = now_ns(), deadline = t + CLOSE_LINGER_NS;
+    struct net_stack_info info;
+    for (;;) {
+        net_poll(loop->st, t);
+        net_events(loop->st, loop->ev, DPDK_MAX_EVENTS);
+        net_stack_info(loop->st, &info);
+        if (info.conns == 0 || t >= deadline)
+            break;
+        t = now_ns();
+    }
     net_stack_destroy(loop->st);
     free(loop);
 }
