@@ -17,9 +17,8 @@ time is the wall time. Printed per backend: requests/s (all on one server core),
 cores in use, requests per server-CPU-second, p50/p99 latency; then the ratio dpdk/kernel of
 requests per server-CPU-second (the target is >= 3x).
 
-net_memif needs DPDK's multi-process channel, which --in-memory and --no-shconf switch off,
-so the two processes get distinct --file-prefix values instead (their runtime directories
-under /var/run/dpdk are removed at the end). Needs root; no hugepages (--no-huge).
+The two DPDK processes get distinct --file-prefix values (their runtime directories under
+/var/run/dpdk are removed at the end). Needs root; no hugepages (--no-huge).
 
 A benchmark, not a test: it prints figures and never fails on one. JSON goes to
 results/dpdk-vs-kernel.json (results/ is not committed).
