@@ -173,8 +173,9 @@ stage_tsan() {
     fi
     local rc=0
     # POLLUX_TSAN: test_dpdk.py leaves out its two-queue case, whose mbufs cross threads
-    # through DPDK's rings and mempools (not built with TSan, so it cannot see their
-    # ordering); the werror and asan stages run it.
+    # through DPDK's rings and mempools, and its memif case, whose PMD shares sockets
+    # between its control thread and the datapath (DPDK is not built with TSan, so it
+    # cannot see their ordering); the werror and asan stages run both.
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 POLLUX_TSAN=1 \
         MESON_TEST_ARGS="--timeout-multiplier 3 ${MESON_TEST_ARGS:-}" \
         run_suites build-tsan unit integration dpdk || rc=1

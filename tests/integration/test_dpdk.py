@@ -396,6 +396,10 @@ class BenchOnStack(unittest.TestCase):
     """pollux-bench --transport dpdk: the client on its own stack too, joined by net_memif."""
 
     def test_verify_over_memif(self):
+        if os.environ.get("POLLUX_TSAN"):
+            # memif's control thread and the datapath share its sockets inside DPDK, which is
+            # not built with TSan: it reports that hand-off, not anything of ours.
+            self.skipTest("TSan build: DPDK's memif internals are not instrumented")
         bench = os.environ.get("POLLUX_BENCH")
         if not bench or not os.access(bench, os.X_OK):
             self.skipTest("POLLUX_BENCH (pollux-bench path) not set")
