@@ -101,12 +101,7 @@ class TapServer(Server):
         raise ServerError("no PING reply through the TAP device\n" + self.log_tail())
 
     def _ping(self, port):
-        try:
-            with socket.create_connection((self.host, port), timeout=1.0) as s:
-                s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return s.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
+        return _ping_at(self.host, port)
 
     def redis(self, **kw):
         import redis
@@ -125,6 +120,23 @@ class TapServer(Server):
         out = subprocess.run([Config.tool("redis-cli"), "-h", self.host, "-p", str(self.port)]
                              + list(args), capture_output=True, text=True, timeout=60)
         return out.stdout.strip()
+
+
+def run_verify(test, bench, args, workdir, timeout):
+    """pollux-bench --verify, 40,000 requests: every one answered, every GET checked right."""
+    js = os.path.join(workdir, "bench.json")
+    out = subprocess.run([bench, "-p", str(PORT), "--threads", "1", "--requests", "40000",
+                          "--ratio", "1:1", "--verify", "--json", js] + args,
+                         capture_output=True, text=True, timeout=timeout)
+    test.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+    with open(js) as f:
+        res = json.load(f)
+    test.assertEqual(res["verify"]["mismatches"], 0)
+    test.assertGreater(res["verify"]["checked"], 10000)
+    test.assertEqual(res["totals"]["requests"], 40000)
+    test.assertEqual(res["errors"], {"error_replies": 0, "protocol_errors": 0,
+                                     "connection_errors": 0, "unanswered": 0})
+    return res
 
 
 def raise_nofile(n):
@@ -265,20 +277,9 @@ class Faults(unittest.TestCase):
                                            "--pollux-net-fault-seed", "7"])
         srv.start()
         try:
-            js = os.path.join(srv.workdir, "bench.json")
-            out = subprocess.run([bench, "-h", srv.host, "-p", str(PORT), "--threads", "1",
-                                  "--conns", "8", "--pipeline", "4", "--requests", "40000",
-                                  "--keyspace", "2000", "--ratio", "1:1", "--verify",
-                                  "--value-size", "16-3000", "--json", js],
-                                 capture_output=True, text=True, timeout=600)
-            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-            with open(js) as f:
-                res = json.load(f)
-            self.assertEqual(res["verify"]["mismatches"], 0)
-            self.assertGreater(res["verify"]["checked"], 10000)
-            self.assertEqual(res["totals"]["requests"], 40000)
-            self.assertEqual(res["errors"], {"error_replies": 0, "protocol_errors": 0,
-                                             "connection_errors": 0, "unanswered": 0})
+            run_verify(self, bench, ["-h", srv.host, "--conns", "8", "--pipeline", "4",
+                                     "--keyspace", "2000", "--value-size", "16-3000"],
+                       srv.workdir, 600)
             info = srv.info("network")
             # The faults really happened, and TCP repaired them.
             for d in ("rx", "tx"):
@@ -426,23 +427,12 @@ class BenchOnStack(unittest.TestCase):
                     return srv.proc.poll() is not None or b"Ready to accept" in f.read()
             ready = wait_until(started, timeout=Config.start_timeout)
             self.assertTrue(ready and srv.proc.poll() is None, srv.log_tail())
-            js = os.path.join(srv.workdir, "bench.json")
-            out = subprocess.run([bench, "--transport", "dpdk", "--dpdk-ip", "10.96.0.2/24",
-                                  "--dpdk-args", f"--no-huge -m 512 --file-prefix {tag}c "
-                                  f"--no-pci --vdev net_memif0,role=client,socket={sock}",
-                                  "-h", "10.96.0.1", "-p", str(PORT), "--threads", "1",
-                                  "--conns", "16", "--pipeline", "4", "--requests", "40000",
-                                  "--keyspace", "5000", "--ratio", "1:1", "--verify",
-                                  "--value-size", "16-2000", "--json", js],
-                                 capture_output=True, text=True, timeout=300)
-            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-            with open(js) as f:
-                res = json.load(f)
-            self.assertEqual(res["totals"]["requests"], 40000)
-            self.assertEqual(res["verify"]["mismatches"], 0)
-            self.assertGreater(res["verify"]["checked"], 10000)
-            self.assertEqual(res["errors"]["unanswered"], 0)
-            self.assertEqual(res["errors"]["connection_errors"], 0)
+            run_verify(self, bench, ["--transport", "dpdk", "--dpdk-ip", "10.96.0.2/24",
+                                     "--dpdk-args", f"--no-huge -m 512 --file-prefix {tag}c "
+                                     f"--no-pci --vdev net_memif0,role=client,socket={sock}",
+                                     "-h", "10.96.0.1", "--conns", "16", "--pipeline", "4",
+                                     "--keyspace", "5000", "--value-size", "16-2000"],
+                       srv.workdir, 300)
         finally:
             srv.stop()
             for suffix in "sc":
