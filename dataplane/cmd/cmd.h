@@ -50,7 +50,7 @@ enum cmd_route {
     ROUTE_LOCAL = 0, /* no keys: runs on the client's worker (PING, CLIENT, CONFIG ...) */
     ROUTE_KEYS,      /* by key positions: one shard, or a transaction over several */
     ROUTE_ALL,       /* holds every shard (FLUSHALL, DBSIZE, KEYS, INFO ...) */
-    ROUTE_SCAN,      /* the shard encoded in the SCAN cursor (argv[1]) */
+    ROUTE_SCAN,      /* the shards the SCAN cursor (argv[1]) names: cmd_scan_mask() */
     ROUTE_EXEC,      /* the shards of the client's queued MULTI commands (never forwarded) */
 };
 
@@ -167,6 +167,24 @@ static inline unsigned cmd_scan_bits(unsigned nshards)
 static inline unsigned cmd_scan_shard(uint64_t cursor, unsigned nshards)
 {
     return (unsigned)(cursor & ((1ull << cmd_scan_bits(nshards)) - 1));
+}
+/*
+ * The shards one SCAN call may read (a bit per shard; 0 for a cursor that
+ * names no shard). A cursor in the middle of a shard reads that shard only;
+ * a cursor at the start of a shard (0 among them) reads it and every later
+ * shard, so a page fills across shards and a small keyspace ends in one call.
+ * Multi-shard calls are transactions, so a full iteration holds the shards at
+ * most once per shard it starts.
+ */
+static inline uint64_t cmd_scan_mask(uint64_t cursor, unsigned nshards)
+{
+    unsigned shard = cmd_scan_shard(cursor, nshards);
+    if (shard >= nshards)
+        return 0;
+    if ((cursor >> cmd_scan_bits(nshards)) != 0)
+        return 1ull << shard;
+    uint64_t all = nshards >= 64 ? ~0ull : (1ull << nshards) - 1;
+    return all & ~((1ull << shard) - 1);
 }
 
 /*

@@ -5,7 +5,7 @@
  *
  * Commands that span the keyspace (KEYS, DBSIZE, RANDOMKEY, FLUSHDB,
  * FLUSHALL, SWAPDB) run with every shard held and walk each shard's store;
- * SCAN runs on the one shard its cursor names. Values are copied between
+ * SCAN runs on the shards its cursor names (cmd_scan_mask). Values are copied between
  * entries with store_set (RENAME, COPY, MOVE), so a key keeps its value,
  * encoding and expiry but starts a fresh LRU/LFU history.
  */
@@ -368,6 +368,48 @@ static void reply_cursor(struct reply *r, uint64_t cur)
     reply_bulk(r, buf, util_ull2str(buf, cur));
 }
 
+/* Shard i's store when this SCAN call may read it (see cmd_scan_mask), else NULL. */
+static struct store *scan_store(const struct cmd_ctx *c, uint64_t mask, unsigned i)
+{
+    if (!(mask & (1ull << i)))
+        return NULL;
+    if (c->store != NULL)
+        return c->shard == i || c->nshards <= 1 ? c->store : NULL;
+    return c->stores[i];
+}
+
+struct scan_filter {
+    const struct resp_arg *pat; /* NULL: every key */
+    bool want_string;           /* TYPE absent or "string" */
+};
+
+/*
+ * Keep the entries acc->v[from..] of store s that pass the filter, after the
+ * `kept` ones already kept, and return the new number kept. Expired entries
+ * are deleted the way any read of them does.
+ */
+static size_t scan_keep(struct cmd_ctx *c, struct store *s, const struct scan_filter *f,
+                        struct scan_acc *acc, size_t from, size_t kept)
+{
+    for (size_t i = from; i < acc->n; i++) {
+        struct kv *e = acc->v[i];
+        size_t klen;
+        const char *key = kv_key(e, &klen);
+        if (f->pat != NULL && !util_glob_match(f->pat->ptr, f->pat->len, key, klen, false))
+            continue;
+        if (!f->want_string || kv_type(e) != KV_STRING)
+            continue;
+        if (expired(e, c->now_ms)) {
+            struct skey k;
+            skey_init(&k, key, klen);
+            store_lookup(s, c->db, &k, c->now_ms, STORE_NOTOUCH);
+            continue;
+        }
+        acc->v[kept++] = e;
+    }
+    return kept;
+}
+
 /*
  * SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
  *
@@ -375,8 +417,13 @@ static void reply_cursor(struct reply *r, uint64_t cur)
  * that shard's store cursor. Like Redis, one call visits buckets until it
  * has seen `count` entries (or 10 * count buckets), then filters what it saw
  * by pattern, by type, and by expiry (deleting expired keys on the way).
- * When a shard is done the next cursor points at the start of the next
- * shard, and 0 follows the last.
+ * When a shard is done the call goes on with the next one if it holds it
+ * (cmd_scan_mask: a call that starts a shard holds the later ones), so a
+ * small keyspace ends in one call; otherwise the next cursor points at the
+ * start of the next shard. 0 follows the last shard. A shard counts as done
+ * when its store cursor is back at 0, or when this call started it and has
+ * seen as many entries as it holds, or, for a later held shard, when it is
+ * empty.
  */
 static void cmd_scan(struct cmd_ctx *c)
 {
@@ -386,7 +433,7 @@ static void cmd_scan(struct cmd_ctx *c)
         return;
     }
     long long count = 10;
-    const struct resp_arg *pat = NULL, *type = NULL;
+    struct scan_filter f = { .pat = NULL, .want_string = true };
     for (int j = 2; j < c->argc; j += 2) {
         bool more = j + 1 < c->argc;
         if (more && cmd_arg_is(c, j, "count")) {
@@ -397,24 +444,22 @@ static void cmd_scan(struct cmd_ctx *c)
                 return;
             }
         } else if (more && cmd_arg_is(c, j, "match")) {
-            pat = &c->argv[j + 1];
+            f.pat = &c->argv[j + 1];
         } else if (more && cmd_arg_is(c, j, "type")) {
-            type = &c->argv[j + 1];
+            f.want_string = util_strcaseeq(c->argv[j + 1].ptr, c->argv[j + 1].len, "string");
         } else {
             reply_error(c->reply, ERR_SYNTAX);
             return;
         }
     }
-    if (pat != NULL && pat->len == 1 && pat->ptr[0] == '*')
-        pat = NULL;
+    if (f.pat != NULL && f.pat->len == 1 && f.pat->ptr[0] == '*')
+        f.pat = NULL;
 
     unsigned nshards = c->nshards > 0 ? c->nshards : 1;
     unsigned bits = cmd_scan_bits(nshards);
     unsigned shard = cmd_scan_shard(cursor, nshards);
-    struct store *s = NULL;
-    if (shard < nshards)
-        s = c->store != NULL ? (c->shard == shard || nshards == 1 ? c->store : NULL)
-                             : c->stores[shard];
+    uint64_t mask = cmd_scan_mask(cursor, nshards);
+    struct store *s = shard < nshards ? scan_store(c, mask, shard) : NULL;
     if (s == NULL) {
         /* A cursor no SCAN handed out: nothing more to visit. */
         reply_array(c->reply, 2);
@@ -427,35 +472,31 @@ static void cmd_scan(struct cmd_ctx *c)
     acc.v = acc.inl;
     uint64_t cur = cursor >> bits;
     long long budget = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
-    do
-        cur = store_scan(s, c->db, cur, scan_visit, &acc);
-    while (cur != 0 && budget-- > 0 && acc.n < (size_t)count);
-
-    bool want_string = type == NULL || util_strcaseeq(type->ptr, type->len, "string");
-    size_t kept = 0;
-    for (size_t i = 0; i < acc.n; i++) {
-        struct kv *e = acc.v[i];
-        size_t klen;
-        const char *key = kv_key(e, &klen);
-        if (pat != NULL && !util_glob_match(pat->ptr, pat->len, key, klen, false))
-            continue;
-        if (!want_string || kv_type(e) != KV_STRING)
-            continue;
-        if (expired(e, c->now_ms)) {
-            /* The lookup removes it the way any read of an expired key does. */
-            struct skey k;
-            skey_init(&k, key, klen);
-            store_lookup(s, c->db, &k, c->now_ms, STORE_NOTOUCH);
-            continue;
-        }
-        acc.v[kept++] = e;
+    size_t seen = 0, kept = 0;
+    for (;;) {
+        bool whole = cur == 0;
+        size_t from = acc.n;
+        do
+            cur = store_scan(s, c->db, cur, scan_visit, &acc);
+        while (cur != 0 && budget-- > 0 && seen + (acc.n - from) < (size_t)count);
+        if (whole && acc.n - from == store_count(s, c->db))
+            cur = 0;
+        seen += acc.n - from;
+        acc.n = kept = scan_keep(c, s, &f, &acc, from, kept);
+        if (cur != 0)
+            break;
+        /* This shard is done: go on with the next one while it is ours to read. */
+        struct store *t = shard + 1 < nshards ? scan_store(c, mask, shard + 1) : NULL;
+        shard++;
+        if (t == NULL)
+            break;
+        s = t;
+        if ((seen >= (size_t)count || budget <= 0) && store_count(s, c->db) != 0)
+            break; /* the page is full: the next call starts this shard */
     }
 
-    uint64_t next;
-    if (cur != 0)
-        next = (cur << bits) | shard;
-    else
-        next = shard + 1 < nshards ? shard + 1 : 0;
+    /* Mid-shard, the store cursor and the shard; else the start of the next shard, or 0. */
+    uint64_t next = cur != 0 ? (cur << bits) | shard : shard < nshards ? shard : 0;
     reply_array(c->reply, 2);
     reply_cursor(c->reply, next);
     reply_array(c->reply, (long long)kept);

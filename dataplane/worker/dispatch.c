@@ -245,8 +245,7 @@ static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int arg
         uint64_t cur;
         if (!cmd_parse_cursor(argv[1].ptr, argv[1].len, &cur))
             return 0;
-        unsigned shard = cmd_scan_shard(cur, n);
-        return shard < n ? 1ull << shard : 0;
+        return cmd_scan_mask(cur, n);
     }
     case ROUTE_KEYS: {
         int keys[256];

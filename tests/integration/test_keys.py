@@ -194,6 +194,20 @@ class Keys(h.ServerTestCase):
         self.assertIsInstance(cursor, int)
         self.assertEqual(self.r.scan(0), self.r.scan(0), "SCAN from 0 is repeatable on a static db")
 
+    def test_scan_small_keyspace_in_one_call(self):
+        """As in Redis, a keyspace no larger than COUNT comes back from SCAN 0
+        in one call with cursor 0, however its keys spread over shards."""
+        keys = {f"small:{i}".encode() for i in range(10)}
+        self.fill(keys)
+        shards = {h.key_slot(k) % 2 for k in keys}
+        self.assertEqual(shards, {0, 1}, "the keys land on both shards of two workers")
+        cursor, batch = self.r.scan(0)
+        self.assertEqual((cursor, sorted(batch)), (0, sorted(keys)))
+        cursor, batch = self.r.scan(0, match="*", count=100)
+        self.assertEqual((cursor, sorted(batch)), (0, sorted(keys)))
+        cursor, batch = self.r.scan(0, match="small:1*")
+        self.assertEqual((cursor, batch), (0, [b"small:1"]))
+
     def test_scan_during_growth(self):
         """Every key present for the whole scan is returned while another
         connection inserts 50k keys, which makes the table grow several times

@@ -315,9 +315,11 @@ static void scan_errors(void **state)
         EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "+5");
         EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "05");
     } else {
-        /* three shards, all empty: each hands over to the next */
-        EXPECT(f, "*2\r\n$1\r\n1\r\n*0\r\n", "scan", "0");
-        EXPECT(f, "*2\r\n$1\r\n1\r\n*0\r\n", "scan", "");
+        /* three shards, all empty: a call that starts a shard also reads the later ones */
+        EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "0");
+        EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "");
+        EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "1");
+        /* one in the middle of shard 1 reads only that shard */
         EXPECT(f, "*2\r\n$1\r\n2\r\n*0\r\n", "scan", "+5");
         EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "06");
     }
@@ -344,8 +346,8 @@ static void scan_errors(void **state)
 
 /*
  * Iterate to completion with the given options; every live key must come
- * back at least once. `route` imitates the dispatcher: run on the cursor's
- * shard with c->store set, instead of with every shard held.
+ * back at least once. `route` imitates the dispatcher: a call that reads one
+ * shard runs with c->store set, instead of with every shard held.
  */
 static size_t scan_all(struct fx *f, bool route, const char *count, const char *match,
                        const char *type, bool seen[NKEYS])
@@ -357,9 +359,12 @@ static size_t scan_all(struct fx *f, bool route, const char *count, const char *
         char cur[24], out[4096][32];
         snprintf(cur, sizeof(cur), "%llu", (unsigned long long)cursor);
         if (multi && route) {
-            unsigned sh = cmd_scan_shard(cursor, NSHARDS);
-            f->c.store = f->st[sh];
-            f->c.shard = sh;
+            uint64_t mask = cmd_scan_mask(cursor, NSHARDS);
+            if ((mask & (mask - 1)) == 0) {
+                unsigned sh = cmd_scan_shard(cursor, NSHARDS);
+                f->c.store = f->st[sh];
+                f->c.shard = sh;
+            }
         }
         const char *argv[8] = { "scan", cur };
         int argc = 2;
@@ -432,7 +437,11 @@ static void scan_iterates_everything(void **state)
     assert_int_equal(fx_count(f, 0), NKEYS - NKEYS / 10);
 }
 
-/* Cursors carry the shard in their low bits; a finished shard hands over to the next. */
+/*
+ * Cursors carry the shard in their low bits. A call that starts a shard
+ * fills its page from the later shards too; a finished shard hands over to
+ * the next one.
+ */
 static void scan_cursor_shards(void **state)
 {
     struct fx *f = *state;
@@ -440,12 +449,21 @@ static void scan_cursor_shards(void **state)
     fx_keys_per_shard(k);
     EXPECT(f, OK, "set", k[0], "v");
     EXPECT(f, OK, "set", k[2], "v");
-    char want[64];
-    snprintf(want, sizeof(want), "*2\r\n$1\r\n1\r\n*1\r\n$%zu\r\n%s\r\n", strlen(k[0]), k[0]);
+    char want[96];
+    snprintf(want, sizeof(want), "*2\r\n$1\r\n0\r\n*2\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+             strlen(k[0]), k[0], strlen(k[2]), k[2]);
     EXPECT(f, want, "scan", "0", "count", "1000");
-    EXPECT(f, "*2\r\n$1\r\n2\r\n*0\r\n", "scan", "1", "count", "1000");
+    /* the page is full after shard 0: the next call starts shard 2 (shard 1 is empty) */
+    snprintf(want, sizeof(want), "*2\r\n$1\r\n2\r\n*1\r\n$%zu\r\n%s\r\n", strlen(k[0]), k[0]);
+    EXPECT(f, want, "scan", "0", "count", "1");
     snprintf(want, sizeof(want), "*2\r\n$1\r\n0\r\n*1\r\n$%zu\r\n%s\r\n", strlen(k[2]), k[2]);
+    EXPECT(f, want, "scan", "1", "count", "1");
     EXPECT(f, want, "scan", "2", "count", "1000");
+    /* a full page with only empty shards left ends the iteration */
+    EXPECT(f, ONE, "del", k[2]);
+    snprintf(want, sizeof(want), "*2\r\n$1\r\n0\r\n*1\r\n$%zu\r\n%s\r\n", strlen(k[0]), k[0]);
+    EXPECT(f, want, "scan", "0", "count", "1");
+    EXPECT(f, OK, "set", k[2], "v");
     /* shard 3 does not exist: the iteration is over */
     EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "3");
     EXPECT(f, "*2\r\n$1\r\n0\r\n*0\r\n", "scan", "-1");
@@ -456,6 +474,28 @@ static void scan_cursor_shards(void **state)
     f->c.shard = 0;
     f->c.store = f->st[0];
     EXPECT(f, "*2\r\n$1\r\n1\r\n*0\r\n", "scan", "0", "match", "nothing", "count", "1000");
+}
+
+/*
+ * A keyspace no larger than COUNT ends in one call, as in Redis: the call
+ * reads every shard and stops once it has seen every entry of each, even
+ * when COUNT is reached before the table's last bucket.
+ */
+static void scan_small_keyspace(void **state)
+{
+    struct fx *f = *state;
+    for (int n = 1; n <= 10; n++) {
+        char k[16], out[16][32];
+        snprintf(k, sizeof(k), "key:%d", n - 1);
+        EXPECT(f, OK, "set", k, "v");
+        size_t got;
+        uint64_t cursor = parse_scan(RUN(f, "scan", "0"), out, 16, &got);
+        assert_int_equal(cursor, 0);
+        assert_int_equal(got, n);
+        cursor = parse_scan(RUN(f, "scan", "0", "count", "100"), out, 16, &got);
+        assert_int_equal(cursor, 0);
+        assert_int_equal(got, n);
+    }
 }
 
 static void randomkey_dbsize(void **state)
@@ -815,6 +855,8 @@ int main(void)
         SINGLE(scan_iterates_everything),
         MULTI(scan_iterates_everything),
         MULTI(scan_cursor_shards),
+        SINGLE(scan_small_keyspace),
+        MULTI(scan_small_keyspace),
         SINGLE(randomkey_dbsize),
         MULTI(randomkey_dbsize),
         SINGLE(rename_renamenx),
