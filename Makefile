@@ -1,7 +1,8 @@
 # Pollux developer entry points. meson + ninja do the building; this file only strings
 # together the package install, the build folders and the test stages.
 #
-#   make run [ARGS="--port 7000"]   build and start polluxd in the foreground
+#   make run [ARGS="--port 7000"]   build and start polluxd in the foreground (idle workers
+#                                   sleep unless ARGS set pollux-idle-sleep-us; scripts/run.sh)
 #   make build                      build ./build
 #   make check                      build + unit and integration tests (quick loop)
 #   make test                       every CI stage (what .ci/run runs)
@@ -23,7 +24,7 @@ ARGS ?=
         sysroot clean distclean help
 
 help:
-	@sed -n '4,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,11p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(DEPS)
@@ -40,7 +41,7 @@ run:
 	@$(TEST) build
 	@test -x build/dataplane/polluxd || \
 		{ echo "make run: build/dataplane/polluxd was not built" >&2; exit 1; }
-	exec ./build/dataplane/polluxd $(ARGS)
+	exec scripts/run.sh $(ARGS)
 
 check:
 	@$(DEPS) --dev

@@ -829,3 +829,10 @@ def run_tool(argv, timeout=120, input=None):
     """Run an external client; returns CompletedProcess with bytes output."""
     return subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
