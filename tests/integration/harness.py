@@ -836,3 +836,31 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def keyspace(srv, dbs=16):
+    """{(db, key): (value, expiry)} of every string key of every database, the expiry as
+    PEXPIRETIME gives it (absolute unix ms, -1 for none). Two servers read one after the
+    other compare exactly, where remaining TTLs would differ by the time between reads."""
+    out = {}
+    r = srv.redis()
+    try:
+        for db in range(dbs):
+            r.execute_command("SELECT", db)
+            for k in r.keys("*"):
+                with r.pipeline(transaction=True) as p:
+                    p.get(k)
+                    p.pexpiretime(k)
+                    out[(db, k)] = tuple(p.execute())
+    finally:
+        r.close()
+    return out
+
+
+def keyspace_diff(a, b):
+    """'' when two keyspace() results are equal, else the first differences."""
+    if set(a) != set(b):
+        return (f"keys differ: only left {sorted(set(a) - set(b))[:5]}, "
+                f"only right {sorted(set(b) - set(a))[:5]}")
+    diff = [f"{k}: {a[k]!r} != {b[k]!r}" for k in sorted(a) if a[k] != b[k]]
+    return "; ".join(diff[:5])

@@ -279,35 +279,42 @@ class SentinelClients(ch.ClusterTestCase):
 
     def test_redis_py_sentinel_across_failovers(self):
         c = self.c
+        # Every client waits longer than any command it sends may block: WAIT blocks for up
+        # to wait_ms, so a reply that is merely slow is not mistaken for a dead node.
+        wait_ms = 20000
+        timeout = wait_ms / 1000 + 30
         c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
-        s = Sentinel([(ch.HOST, c.control.port)], socket_timeout=2)
+        s = Sentinel([(ch.HOST, c.control.port)], socket_timeout=timeout)
         self.assertEqual(s.discover_master("rg1"), (ch.HOST, c.nodes["n1"].port))
         self.wait(lambda: len(s.discover_slaves("rg1")) == 2, what="two replicas")
-        master = s.master_for("rg1", socket_timeout=2)
-        replica = s.slave_for("rg1", socket_timeout=2)
+        master = s.master_for("rg1", socket_timeout=timeout)
+        replica = s.slave_for("rg1", socket_timeout=timeout)
         master.set("a", "1")
-        master.execute_command("WAIT", 2, 5000)
+        self.assertEqual(master.execute_command("WAIT", 2, wait_ms), 2)
         self.assertEqual(replica.get("a"), b"1")
         # Pub/Sub: +switch-master is published on a failover.
-        ps = c.control.redis().pubsub()
+        ps = c.control.redis(socket_timeout=timeout).pubsub()
         ps.subscribe("+switch-master")
-        ps.get_message(timeout=2)
+        self.wait(lambda: (m := ps.get_message(timeout=0.2)) and m["type"] == "subscribe",
+                  what="SUBSCRIBE confirmed")
         c.ctl_ok("test-failover", "--replication-group-id", "rg1")
-        msg = self.wait(lambda: ps.get_message(timeout=0.2), what="+switch-master")
+        msg = self.wait(lambda: (m := ps.get_message(timeout=0.2)) and m["type"] == "message"
+                        and m, what="+switch-master")
         fields = msg["data"].decode().split()
         self.assertEqual(fields[:3], ["rg1", ch.HOST, str(c.nodes["n1"].port)])
         new = c.primary_of("rg1")
         self.assertEqual(fields[3:], [ch.HOST, str(c.nodes[new].port)])
         ps.close()
-        retry(lambda: master.set("b", "2"))
+        retry(lambda: master.set("b", "2"), timeout=60)
         self.assertEqual(s.discover_master("rg1"), (ch.HOST, c.nodes[new].port))
         c.wait_available("rg1")
         self.wait(lambda: retry(lambda: replica.get("b")) == b"2", what="read after switch")
         # And across a kill -9 of the primary.
         c.nodes[new].kill9()
-        retry(lambda: master.set("c", "3"), timeout=30)
+        retry(lambda: master.set("c", "3"), timeout=60)
         self.assertNotEqual(s.discover_master("rg1")[1], c.nodes[new].port)
-        master.execute_command("WAIT", 1, 5000)
+        c.wait_available("rg1")  # the remaining replica follows the new primary
+        self.assertEqual(master.execute_command("WAIT", 1, wait_ms), 1)
         self.wait(lambda: retry(lambda: replica.get("c")) == b"3", what="read after kill")
         self.assertEqual(retry(lambda: master.get("a")), b"1")
 
