@@ -2,7 +2,7 @@
 # together the package install, the build folders and the test stages.
 #
 #   make run [ARGS="--port 7000"]   build and start polluxd in the foreground
-#   make build                      build ./build
+#   make build                      build ./build (the DPDK backend included)
 #   make check                      build + unit and integration tests (quick loop)
 #   make test                       every CI stage (what .ci/run runs)
 #   make asan | tsan | cross        one sanitizer / cross stage
