@@ -3,7 +3,7 @@
 #
 #   make run [ARGS="--port 7000"]   build and start polluxd in the foreground (idle workers
 #                                   sleep unless ARGS set pollux-idle-sleep-us; scripts/run.sh)
-#   make build                      build ./build
+#   make build                      build ./build (the DPDK backend included)
 #   make check                      build + unit and integration tests (quick loop)
 #   make test                       every CI stage (what .ci/run runs)
 #   make asan | tsan | cross        one sanitizer / cross stage

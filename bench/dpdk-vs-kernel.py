@@ -17,8 +17,11 @@ time is the wall time. Printed per backend: requests/s (all on one server core),
 cores in use, requests per server-CPU-second, p50/p99 latency; then the ratio dpdk/kernel of
 requests per server-CPU-second (the target is >= 3x).
 
-The two DPDK processes get distinct --file-prefix values (their runtime directories under
-/var/run/dpdk are removed at the end). Needs root; no hugepages (--no-huge).
+Nothing is added to the kernel's network: the kernel run uses loopback, and net_memif is
+shared memory between the two processes (no device; the 10.99.0.x addresses belong to the
+two userspace stacks only). The two DPDK processes get distinct --file-prefix values
+(their runtime directories under /var/run/dpdk are removed at the end). Needs root; no
+hugepages (--no-huge).
 
 A benchmark, not a test: it prints figures and never fails on one. JSON goes to
 results/dpdk-vs-kernel.json (results/ is not committed).
@@ -229,6 +232,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="runs per backend (medians reported)")
     ap.add_argument("--json", default=os.path.join(ROOT, "results", "dpdk-vs-kernel.json"))
     args = ap.parse_args()
+    args.build = os.path.abspath(args.build)  # polluxd runs in a temporary folder
     if os.geteuid() != 0:
         sys.exit("dpdk-vs-kernel.py: needs root (DPDK, memif)")
     if os.cpu_count() < 2:

@@ -5,10 +5,11 @@
 #   scripts/test.sh STAGE...
 #
 #   build    configure (once) and build ./build, the developer build
-#   check    build + the unit and integration suites in ./build (the quick loop)
-#   werror   -Dwerror=true build in build-werror/, unit + integration + bench-smoke suites
-#   asan     ASan + UBSan build in build-asan/, unit + integration suites
-#   tsan     TSan build in build-tsan/, unit + integration suites
+#   check    build + the unit, integration and dpdk suites in ./build (the quick loop)
+#   werror   -Dwerror=true build in build-werror/, unit + integration + bench-smoke +
+#            scripts + dpdk suites
+#   asan     ASan + UBSan build in build-asan/, unit + integration + dpdk suites
+#   tsan     TSan build in build-tsan/, unit + integration + dpdk suites
 #   cross    aarch64 cross build in build-aarch64/, unit suite under qemu-aarch64
 #   format   clang-format check of the C sources (lists the files that differ)
 #   format-fix  rewrite those files with clang-format -i (`make format`)
@@ -18,8 +19,19 @@
 # failed. The packages must be installed already (scripts/deps.sh --all); the cross stage
 # makes or reuses the arm64 sysroot itself (scripts/arm64-sysroot.sh).
 #
+# The summary names every skipped test, skipped test case and skipped suite. With CI=true
+# a skipped test (exit 77: a tool or package it needs is missing) and a suite without
+# tests are failures: CI installs everything first (scripts/deps.sh --all), so a skip there
+# means a missing install step. Test cases that a file leaves out on purpose (the dpdk
+# suite's two-queue and memif cases under TSan) are listed, not failed.
+#
+# The DPDK backend is part of every build (meson option dpdk, `enabled` by default): a
+# build folder configured before that (dpdk=auto, possibly without libdpdk found, which
+# ninja never rechecks) is reconfigured with -Ddpdk=enabled; -Ddpdk=disabled is kept.
+#
 # Environment: JOBS (ninja and unit-test parallelism, default 2), IT_JOBS (integration-test
 # parallelism, default JOBS), MESON_TEST_ARGS (extra arguments for every `meson test`).
+# Sourced (tests/scripts/test_scripts.py), it defines the functions and runs nothing.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,20 +51,54 @@ total_pass=0
 total_fail=0
 total_skip=0
 summary=()
+skipped=() # "DIR SUITE: test (reason)" for every skip, printed in the summary
+ci=0
+[ "${CI:-}" = true ] && ci=1
 
 note() { printf '\n=== %s\n' "$*"; }
+
+# configured DIR: DIR has been configured successfully before.
+configured() {
+    [ -f "$1/meson-private/coredata.dat" ] && [ -f "$1/build.ninja" ]
+}
+
+# ensure_dpdk DIR: a folder configured while the dpdk option defaulted to `auto` may have
+# been set up before libdpdk-dev was installed, and ninja does not reconfigure when a
+# package appears: switch it to `enabled`, which finds libdpdk now or stops with the
+# error that says what to install. An explicit -Ddpdk=disabled is kept.
+ensure_dpdk() {
+    local dir=$1 value out
+    value=$(meson introspect --buildoptions "$dir" | "$PY" -c '
+import json, sys
+print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "dpdk"), ""))
+') || return 1
+    case "$value" in
+    enabled) ;;
+    disabled) echo "$dir: configured with -Ddpdk=disabled: kernel backend only" ;;
+    *)
+        echo "$dir: dpdk=$value, reconfiguring with -Ddpdk=enabled (the DPDK backend is part of the build)"
+        meson configure "$dir" -Ddpdk=enabled >/dev/null || return 1
+        # Configure now, so that a missing libdpdk shows up here rather than inside ninja.
+        out=$(meson setup --reconfigure "$dir" 2>&1) || {
+            grep -E 'ERROR' <<<"$out" >&2
+            return 1
+        }
+        ;;
+    esac
+}
 
 # setup DIR [meson setup args...]: configure DIR once; later runs only re-apply the -D
 # options (ninja regenerates when needed), so a second `make test` rebuilds incrementally.
 setup() {
     local dir=$1
     shift
-    if [ -f "$dir/meson-private/coredata.dat" ] && [ -f "$dir/build.ninja" ]; then
+    if configured "$dir"; then
         local opts=()
         for a in "$@"; do
             case "$a" in -D*) opts+=("$a") ;; esac
         done
-        [ "${#opts[@]}" -eq 0 ] || meson configure "$dir" "${opts[@]}" >/dev/null
+        [ "${#opts[@]}" -eq 0 ] || meson configure "$dir" "${opts[@]}" >/dev/null || return 1
+        ensure_dpdk "$dir"
     else
         rm -rf "$dir"
         meson setup "$dir" "$@"
@@ -78,31 +124,58 @@ for want in sys.argv[1:]:
 ' "$@"
 }
 
-# count DIR LOGBASE: add the results of one `meson test` run to the totals.
-count() {
-    local json="$1/meson-logs/$2.json" line
-    [ -f "$json" ] || return 0
-    line=$("$PY" -c '
-import json, sys
+# Reads one `meson test` JSON log: prints "passed failed skipped", then one line per skip.
+# unittest -v reports a skipped case as "test_x (__main__.Class.test_x) ... skipped 'why'"
+# (with the docstring's first line, when there is one, on a line of its own before "...").
+COUNT_PY=$(
+    cat <<'PY'
+import json, re, sys
 p = f = s = 0
+names = []
+case = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*?)? \.\.\. skipped (.*)$", re.M)
 for raw in open(sys.argv[1]):
     raw = raw.strip()
     if not raw:
         continue
-    r = json.loads(raw).get("result", "")
+    t = json.loads(raw)
+    r = t.get("result", "")
+    text = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
     if r in ("OK", "EXPECTEDFAIL"):
         p += 1
+        for m in case.finditer(text):
+            names.append(f"{t['name']}: {m.group(2).split('.', 1)[-1]} {m.group(3)}")
     elif r == "SKIP":
         s += 1
+        why = [ln for ln in text.splitlines() if ln.startswith("SKIP")]
+        names.append(f"{t['name']} (whole test) {why[-1] if why else ''}".rstrip())
     else:
         f += 1
 print(p, f, s)
-' "$json") || return 0
-    # shellcheck disable=SC2086
-    set -- $line
-    total_pass=$((total_pass + $1))
-    total_fail=$((total_fail + $2))
-    total_skip=$((total_skip + $3))
+for n in names:
+    print(n)
+PY
+)
+
+# count DIR LOGBASE: add the results of one `meson test` run to the totals and its skips
+# to `skipped`: whole tests meson reports as SKIP (exit 77, with the reason the test
+# printed) and the test cases that a passing unittest file reported as skipped. Returns 1
+# under CI when a whole test was skipped.
+count() {
+    local dir=$1 suite=$2 json="$1/meson-logs/$2.json" out line p f s
+    [ -f "$json" ] || return 0
+    out=$("$PY" -c "$COUNT_PY" "$json") || return 0
+    read -r p f s <<<"$(head -n 1 <<<"$out")"
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    total_skip=$((total_skip + s))
+    while IFS= read -r line; do
+        [ -n "$line" ] && skipped+=("$dir [$suite] $line")
+    done < <(tail -n +2 <<<"$out")
+    if [ "$ci" = 1 ] && [ "$s" -gt 0 ]; then
+        echo "--- CI: $s skipped test(s) in suite '$suite' of $dir count as failed (a package missing?)"
+        return 1
+    fi
+    return 0
 }
 
 # run_suites DIR SUITE...: run each suite that has tests, with its own log and summary.
@@ -114,6 +187,11 @@ run_suites() {
     for suite in "$@"; do
         if ! grep -qx "$suite" <<<"$have"; then
             echo "--- suite '$suite': no tests defined in $dir, skipped"
+            skipped+=("$dir [$suite] the whole suite (no tests defined)")
+            if [ "$ci" = 1 ]; then
+                echo "--- CI: a suite without tests counts as failed"
+                rc=1
+            fi
             continue
         fi
         jobs=$JOBS
@@ -123,7 +201,7 @@ run_suites() {
         # shellcheck disable=SC2086
         "${test_wrap[@]+"${test_wrap[@]}"}" meson test -C "$dir" --no-rebuild --print-errorlogs --suite "$suite" \
             --num-processes "$jobs" --logbase "$suite" ${MESON_TEST_ARGS:-} || rc=1
-        count "$dir" "$suite"
+        count "$dir" "$suite" || rc=1
     done
     return "$rc"
 }
@@ -133,9 +211,7 @@ build_dir() { # DIR: compile everything in DIR
 }
 
 stage_build() {
-    if [ ! -f build/build.ninja ]; then
-        meson setup build || return 1
-    fi
+    setup build || return 1
     build_dir build
 }
 
@@ -147,7 +223,7 @@ stage_check() {
 stage_werror() {
     setup build-werror -Dwerror=true -Djemalloc=enabled -Dtests=enabled || return 1
     build_dir build-werror || return 1
-    run_suites build-werror unit integration bench-smoke dpdk
+    run_suites build-werror unit integration bench-smoke scripts dpdk
 }
 
 stage_asan() {
@@ -195,6 +271,8 @@ stage_cross() {
         meson setup "$dir" --cross-file "$dir/sysroot.ini" \
             --cross-file scripts/cross-aarch64.ini -Djemalloc=enabled -Dtests=enabled ||
             return 1
+    else
+        ensure_dpdk "$dir" || return 1
     fi
     build_dir "$dir" || return 1
     MESON_TEST_ARGS="--timeout-multiplier 3 ${MESON_TEST_ARGS:-}" run_suites "$dir" unit
@@ -246,8 +324,15 @@ run_stage() {
     return "$rc"
 }
 
+# Sourced: the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+usage() { # the comment block at the top
+    sed -n '3,/^set -uo/p' "$0" | sed -n 's/^# \{0,1\}//p'
+}
+
 [ $# -gt 0 ] || {
-    sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'
+    usage
     exit 2
 }
 
@@ -257,7 +342,7 @@ for a in "$@"; do
     all) stages+=(werror asan tsan cross format) ;;
     build | check | werror | asan | tsan | cross | format | format-fix) stages+=("$a") ;;
     -h | --help)
-        sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'
+        usage
         exit 0
         ;;
     *)
@@ -278,11 +363,18 @@ if [ "${#stages[@]}" -gt 1 ] || [ $((total_pass + total_fail + total_skip)) -gt 
     note "summary ($((SECONDS - begin))s)"
     printf '  %s\n' "${summary[@]}"
     if [ $((total_pass + total_fail + total_skip)) -gt 0 ]; then
+        if [ "${#skipped[@]}" -gt 0 ]; then
+            echo "skipped (${#skipped[@]}):"
+            printf '  %s\n' "${skipped[@]}"
+        fi
         if [ "$total_skip" -gt 0 ]; then
             echo "tests: $total_pass passed, $total_fail failed, $total_skip skipped"
         else
             echo "tests: $total_pass passed, $total_fail failed"
         fi
+    elif [ "${#skipped[@]}" -gt 0 ]; then
+        echo "skipped (${#skipped[@]}):"
+        printf '  %s\n' "${skipped[@]}"
     fi
 fi
 exit $failed

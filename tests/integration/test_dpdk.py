@@ -2,13 +2,24 @@
 """polluxd on the DPDK backend, through a TAP device, with the kernel as the peer.
 
 polluxd runs `--pollux-backend dpdk` on DPDK's net_tap PMD: the PMD creates a
-TAP interface in this namespace, the test gives the kernel's end an address
-in a private /24, and every client (redis-cli, redis-py, redis-benchmark,
-ping, pollux-bench) talks to the userspace stack's address through it. No
-hugepages are needed (--no-huge, --in-memory).
+TAP interface, the test gives the kernel's end an address in a private /24,
+and every client (redis-cli, redis-py, redis-benchmark, ping, pollux-bench)
+talks to the userspace stack's address through it. No hugepages are needed
+(--no-huge, --in-memory).
 
-Skips (exit 77, with the reason) when this is not root, /dev/net/tun is
-missing, or polluxd was built without DPDK; never passes silently.
+Nothing of it is in the machine's own network namespace: the script creates a
+network namespace (pollux-dpdk-PID), runs itself again inside it (`ip netns
+exec`), so that polluxd, its TAP devices, the kernel's addresses and every
+client are there, and deletes the namespace when the run ends, failed or not
+(a namespace left by a killed run is deleted by the next run).
+OneWorker.test_isolated_in_test_namespace checks that the host namespace
+never sees the devices or the addresses.
+
+Skips (exit 77, with the reason) when this is not root, /dev/net/tun, ip,
+ping or nsenter is missing, or polluxd was built without DPDK; never passes
+silently. With CI=true a missing prerequisite is a failure instead (exit 1):
+CI installs every package (scripts/deps.sh --all), so a skip there would hide
+a missing install step.
 
     python3 test_dpdk.py --server build/dataplane/polluxd
     POLLUX_BENCH=build/bench/loadgen/pollux-bench python3 test_dpdk.py --server ...
@@ -18,6 +29,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,16 +40,26 @@ import harness
 from harness import Config, RawClient, Server, ServerError, info_fields, wait_until
 
 PORT = 6379
+NETNS_PREFIX = "pollux-dpdk-"
+# Set in the run inside the namespace: its name, and the host namespace (/proc/PID/ns/net
+# of the script that made it) for the isolation check.
+NETNS = os.environ.get("POLLUX_DPDK_NETNS")
+HOST_NS = os.environ.get("POLLUX_DPDK_HOST_NS")
+CI = os.environ.get("CI") == "true"
+# DPDK runtime folders (/var/run/dpdk/<tag>s, <tag>c) of the memif case; the outer script
+# removes them too, should the inner run be killed.
+RUN_TAG = os.environ.get("POLLUX_DPDK_RUN_TAG", f"pxt{os.getpid()}")
 
 
 def skip_reason():
     """Why these tests cannot run here, or None."""
     if os.geteuid() != 0:
-        return "needs root (TAP devices, DPDK)"
+        return "needs root (TAP devices, DPDK, network namespaces)"
     if not os.path.exists("/dev/net/tun"):
         return "no /dev/net/tun: this environment lacks TAP devices"
-    if shutil.which("ip") is None:
-        return "iproute2 (ip) not installed"
+    for tool, pkg in (("ip", "iproute2"), ("ping", "iputils-ping"), ("nsenter", "util-linux")):
+        if shutil.which(tool) is None:
+            return f"{pkg} ({tool}) not installed"
     out = subprocess.run(Config.server_cmd[:1] + ["--pollux-backend", "dpdk", "--port", "0",
                                                   "--pollux-dpdk-ip", "bad"],
                          capture_output=True, text=True, timeout=30)
@@ -46,12 +68,31 @@ def skip_reason():
     return None
 
 
+def skip_or_fail(reason):
+    """Exit 77 (skip), or 1 under CI, where a missing prerequisite is a failure."""
+    if CI:
+        print(f"FAIL: {reason} (CI=true: a missing prerequisite fails instead of skipping)",
+              file=sys.stderr)
+        sys.exit(1)
+    print(f"SKIP: {reason}", file=sys.stderr)
+    sys.exit(harness.SKIP_EXIT)
+
+
+def require(test, ok, reason):
+    """skipTest(reason) unless ok; under CI a failure instead."""
+    if not ok:
+        if CI:
+            test.fail(f"{reason} (CI=true: a missing prerequisite fails instead of skipping)")
+        test.skipTest(reason)
+
+
 def sh(*argv):
     subprocess.run(argv, check=True, capture_output=True, timeout=30)
 
 
 class TapServer(Server):
-    """polluxd on net_tap: interface `iface`, the kernel at .1, polluxd at .2 of 10.<net>.0.0/24."""
+    """polluxd on net_tap: interface `iface`, the kernel at .1, polluxd at .2 of 10.<net>.0.0/24,
+    all in the test's network namespace (this process runs inside it)."""
 
     def __init__(self, net, workers=1, queues=None, args=()):
         self.iface = f"pxt{net}"
@@ -155,6 +196,21 @@ class OneWorker(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+
+    def test_isolated_in_test_namespace(self):
+        """The TAP device, the kernel's address and polluxd are in the test's namespace only."""
+        self.assertIsNotNone(HOST_NS, "not started through the test's network namespace")
+        ns = os.stat("/proc/self/ns/net").st_ino
+        self.assertNotEqual(ns, os.stat(HOST_NS).st_ino)
+        self.assertEqual(os.stat(f"/proc/{self.srv.proc.pid}/ns/net").st_ino, ns)
+        here = subprocess.run(["ip", "-o", "addr", "show", "dev", self.srv.iface],
+                              capture_output=True, text=True, check=True).stdout
+        self.assertIn(f"inet {self.srv.peer_ip}/24", here)
+        for what in ("link", "addr"):
+            host = subprocess.run(["nsenter", f"--net={HOST_NS}", "ip", "-o", what, "show"],
+                                  capture_output=True, text=True, check=True).stdout
+            self.assertNotIn(self.srv.iface, host)
+            self.assertNotIn(self.srv.peer_ip, host)
 
     def test_ping_icmp(self):
         out = subprocess.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", self.srv.host],
@@ -266,8 +322,8 @@ class Faults(unittest.TestCase):
 
     def test_verify_under_faults(self):
         bench = os.environ.get("POLLUX_BENCH")
-        if not bench or not os.access(bench, os.X_OK):
-            self.skipTest("POLLUX_BENCH (pollux-bench path) not set")
+        require(self, bench and os.access(bench, os.X_OK),
+                "POLLUX_BENCH (pollux-bench path) not set")
         faults = []
         for d in ("rx", "tx"):
             for kind in ("drop", "dup", "reorder", "corrupt"):
@@ -344,8 +400,7 @@ class Replication(unittest.TestCase):
 
     def test_replica_on_stack_and_redis_replica_of_it(self):
         redis_server = Config.tool("redis-server")
-        if redis_server is None:
-            self.skipTest("redis-server not installed")
+        require(self, redis_server is not None, "redis-server not installed")
         node = TapServer(97)
         node.start()
         peer = None
@@ -363,10 +418,11 @@ class Replication(unittest.TestCase):
                 pr.set(f"r:{i}", f"v{i}")
             r = node.redis()
             self.assertTrue(r.execute_command("REPLICAOF", node.peer_ip, str(peer.port)))
-            self.assertTrue(wait_until(lambda: r.get("r:499") == b"v499", timeout=30),
+            self.assertTrue(wait_until(lambda: synced_get(r, "r:499") == b"v499", timeout=30),
                             node.log_tail())
             pr.set("r:stream", "after-sync")
-            self.assertTrue(wait_until(lambda: r.get("r:stream") == b"after-sync", timeout=30))
+            self.assertTrue(wait_until(lambda: synced_get(r, "r:stream") == b"after-sync",
+                                       timeout=30))
             info = node.info("replication")
             self.assertEqual(info["role"], "slave")
             self.assertEqual(info["master_link_status"], "up")
@@ -377,16 +433,25 @@ class Replication(unittest.TestCase):
             self.assertTrue(r.execute_command("REPLICAOF", "NO", "ONE"))
             r.set("p:1", "from-dpdk")
             self.assertTrue(pr.execute_command("REPLICAOF", node.host, str(PORT)))
-            self.assertTrue(wait_until(lambda: pr.get("p:1") == b"from-dpdk", timeout=30),
+            self.assertTrue(wait_until(lambda: synced_get(pr, "p:1") == b"from-dpdk", timeout=30),
                             node.log_tail())
             self.assertEqual(pr.get("r:499"), b"v499")
             r.set("p:2", "streamed")
-            self.assertTrue(wait_until(lambda: pr.get("p:2") == b"streamed", timeout=30))
+            self.assertTrue(wait_until(lambda: synced_get(pr, "p:2") == b"streamed", timeout=30))
             self.assertEqual(int(node.info("replication")["connected_slaves"]), 1)
         finally:
             if peer is not None:
                 peer.stop()
             node.stop()
+
+
+def synced_get(r, key):
+    """GET, or None while a replica loads what its primary sent (-LOADING)."""
+    import redis
+    try:
+        return r.get(key)
+    except redis.exceptions.BusyLoadingError:
+        return None
 
 
 def _ping_at(host, port):
@@ -407,9 +472,9 @@ class BenchOnStack(unittest.TestCase):
             # not built with TSan: it reports that hand-off, not anything of ours.
             self.skipTest("TSan build: DPDK's memif internals are not instrumented")
         bench = os.environ.get("POLLUX_BENCH")
-        if not bench or not os.access(bench, os.X_OK):
-            self.skipTest("POLLUX_BENCH (pollux-bench path) not set")
-        tag = f"pxt{os.getpid()}"
+        require(self, bench and os.access(bench, os.X_OK),
+                "POLLUX_BENCH (pollux-bench path) not set")
+        tag = RUN_TAG
         srv = Server(args=["--pollux-backend", "dpdk", "--pollux-workers", "1",
                            "--pollux-dpdk-ip", "10.96.0.1/24", "--pollux-dpdk-no-huge", "yes",
                            "--pollux-dpdk-file-prefix", f"{tag}s", "--pollux-dpdk-memory-mb",
@@ -439,6 +504,76 @@ class BenchOnStack(unittest.TestCase):
                 shutil.rmtree(f"/var/run/dpdk/{tag}{suffix}", ignore_errors=True)
 
 
+def netns_pids(name):
+    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def remove_netns(name):
+    """Kill what still runs in namespace `name` (all started by this script) and delete it."""
+    for pid in netns_pids(name):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while netns_pids(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def remove_stale_netns():
+    """Namespaces of earlier runs whose script is gone (killed before it could clean up)."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        name = line.split()[0] if line.split() else ""
+        pid = name[len(NETNS_PREFIX):]
+        if name.startswith(NETNS_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            remove_netns(name)
+
+
+def host_leftovers():
+    """TAP devices of these tests in this (the host's) namespace."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return [ln.split(":")[1].strip() for ln in out.splitlines()
+            if ln.split(":")[1].strip().startswith("pxt")]
+
+
+def run_in_netns():
+    """Create the test's namespace, run this script inside it, delete it; exit with its status."""
+    remove_stale_netns()
+    name = f"{NETNS_PREFIX}{os.getpid()}"
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    rc = 1
+    try:
+        sh("ip", "netns", "add", name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        env = dict(os.environ, POLLUX_DPDK_NETNS=name, POLLUX_DPDK_RUN_TAG=RUN_TAG,
+                   POLLUX_DPDK_HOST_NS=f"/proc/{os.getpid()}/ns/net")
+        print(f"network namespace {name}: polluxd, its TAP devices and the clients run there",
+              flush=True)
+        rc = subprocess.call(["ip", "netns", "exec", name, sys.executable,
+                              os.path.abspath(__file__)] + sys.argv[1:], env=env)
+    finally:
+        remove_netns(name)
+        for suffix in "sc":
+            shutil.rmtree(f"/var/run/dpdk/{RUN_TAG}{suffix}", ignore_errors=True)
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    if name in left.split() or host_leftovers():
+        print(f"FAIL: left behind: namespace {name} or devices {host_leftovers()}",
+              file=sys.stderr)
+        rc = 1
+    if rc == harness.SKIP_EXIT and CI:
+        print("FAIL: skipped under CI=true (a missing prerequisite)", file=sys.stderr)
+        rc = 1
+    sys.exit(rc)
+
+
 def main():
     # The skip check needs the server's path before harness.main runs the cases.
     import argparse
@@ -448,10 +583,11 @@ def main():
     if opts.server:
         Config.server_cmd = harness._split_server(os.path.abspath(opts.server)
                                                   if os.path.exists(opts.server) else opts.server)
-    reason = skip_reason()
-    if reason:
-        print(f"SKIP: {reason}", file=sys.stderr)
-        sys.exit(harness.SKIP_EXIT)
+    if NETNS is None:
+        reason = skip_reason()
+        if reason:
+            skip_or_fail(reason)
+        run_in_netns()
     harness.main(requires=("redis-cli", "redis-benchmark"))
 
 
