@@ -590,11 +590,17 @@ static const struct col node_cols[] = {
 };
 
 static const struct col member_cols[] = {
-    { "NODE", "CacheNodeId" },         { "ROLE", "CurrentRole" },
-    { "ADDRESS", "Address" },          { "PORT", "Port" },
-    { "ZONE", "AvailabilityZone" },    { "STATUS", "Status" },
-    { "OFFSET", "ReplicationOffset" }, { "LAG(B)", "LagBytes" },
-    { "LAG(S)", "LagSeconds" },        { "PARAMETERS", "ParameterStatus" },
+    { "NODE", "CacheNodeId" },
+    { "ROLE", "CurrentRole" },
+    { "ADDRESS", "Address" },
+    { "PORT", "Port" },
+    { "ZONE", "AvailabilityZone" },
+    { "STATUS", "Status" },
+    { "OFFSET", "ReplicationOffset" },
+    { "LAG(B)", "LagBytes" },
+    { "LAG(S)", "LagSeconds" },
+    { "LINK", "LinkStatus" },
+    { "PARAMETERS", "ParameterStatus" },
 };
 
 static const struct col pg_cols[] = {
