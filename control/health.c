@@ -48,6 +48,7 @@ struct node_rt {
     uint64_t next_probe_ns;
     bool probe_pending;         /* its outcome (answer or failure) not counted yet */
     uint64_t probe_deadline_ns; /* the pending probe fails unanswered at this time */
+    bool probe_retry;           /* the next probe repeats one cut short: same deadline */
     int failures;               /* probes failed since the last answer */
     bool apply_seen;            /* apply_errors holds a value read from the node */
     long long apply_errors;     /* master_apply_errors at the last probe */
@@ -520,6 +521,7 @@ static void probe_failed(struct node_rt *n)
     n->probe_pending = false;
     if (ctl_link_timed_out(n->link) && h->now_ns < n->probe_deadline_ns) {
         n->next_probe_ns = 0;
+        n->probe_retry = true;
         return;
     }
     probe_failure(n);
@@ -628,7 +630,9 @@ static int send_cmd(struct node_rt *n, uint64_t tag, int argc, const char *const
 /*
  * A probe is PING and INFO replication, pipelined. It may take the whole down window to be
  * answered (not --timeout-ms): a node that answers late is slow, not dead, and its answer
- * resets the window. The next probe is sent once this one is answered or failed.
+ * resets the window. The next probe is sent once this one is answered or failed. A probe
+ * repeated because its link was cut by another command's timeout keeps the first one's
+ * deadline, so a node that never answers fails after one window however often that happens.
  */
 static void probe(struct node_rt *n)
 {
@@ -637,6 +641,9 @@ static void probe(struct node_rt *n)
         return;
     n->next_probe_ns = h->now_ns + ms_ns(h->o.probe_interval_ms);
     int within = h->o.down_after_ms > h->o.timeout_ms ? h->o.down_after_ms : h->o.timeout_ms;
+    if (n->probe_retry && n->probe_deadline_ns > h->now_ns)
+        within = (int)((n->probe_deadline_ns - h->now_ns + 999999) / 1000000);
+    n->probe_retry = false;
     n->probe_pending = true;
     n->probe_deadline_ns = h->now_ns + ms_ns(within);
     const char *ping[] = { "PING" };
