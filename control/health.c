@@ -1019,7 +1019,7 @@ bool ctl_health_group_linked(struct ctl_health *h, const char *group)
 {
     struct group_rt *g = group_find(h, group);
     struct node_rt *p = g ? node_find(h, g->g.primary) : NULL;
-    if (p == NULL)
+    if (p == NULL || !p->up)
         return false;
     for (int i = 0; i < g->g.nreplicas; i++) {
         struct node_rt *r = node_find(h, g->g.replicas[i]);

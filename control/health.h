@@ -87,8 +87,8 @@ int ctl_health_test_failover(struct ctl_health *h, const char *group, const char
 int ctl_health_reboot(struct ctl_health *h, const char *node_id, char *err, size_t errlen);
 
 /*
- * Whether every replica of the group is reachable, follows the primary and reports its
- * replication link up (the group is shown "degraded" otherwise).
+ * Whether the group's primary is reachable and every replica is reachable, follows the
+ * primary and reports its replication link up (the group is shown "degraded" otherwise).
  */
 bool ctl_health_group_linked(struct ctl_health *h, const char *group);
 
