@@ -296,9 +296,9 @@ class Robustness(ch.ClusterTestCase):
         """Until pollux-control has read an INFO of `node` taken after now (its offset
         includes a write made now), so every decision up to now is visible."""
         c = self.c
-        r = node.redis()
-        r.set("probe-marker", time.monotonic())
-        off = r.info("replication")["master_repl_offset"]
+        self.wait(lambda: try_set(node, "probe-marker", time.monotonic()),
+                  what=f"a write on {node.name}")
+        off = node.redis().info("replication")["master_repl_offset"]
         self.wait(lambda: next(m["ReplicationOffset"] for m in c.group("rg1")["NodeGroupMembers"]
                                if m["CacheNodeId"] == node.name) >= off,
                   what=f"a probe of {node.name} after the pauses")
@@ -460,7 +460,7 @@ class SentinelClients(ch.ClusterTestCase):
         c.nodes[new].kill9()
         retry(lambda: master.set("c", "3"), timeout=30)
         self.assertNotEqual(s.discover_master("rg1")[1], c.nodes[new].port)
-        master.execute_command("WAIT", 1, 5000)
+        master.execute_command("WAIT", 1, 1500)  # within the client's 2 s socket timeout
         self.wait(lambda: retry(lambda: replica.get("c")) == b"3", what="read after kill")
         self.assertEqual(retry(lambda: master.get("a")), b"1")
 
