@@ -266,7 +266,10 @@ static void write_member(struct ctl_app *a, struct reply *r, const struct ctl_no
                 lag_s = pv->info.replicas[i].lag;
         kv_int(&o, "LagBytes", v.up && primary_offset >= off ? primary_offset - off : -1);
         kv_int(&o, "LagSeconds", lag_s);
-        kv_str(&o, "LinkStatus", v.info.role == CTL_SEEN_REPLICA && v.info.link_up ? "up" : "down");
+        kv_str(&o, "LinkStatus",
+               v.up && v.info.role == CTL_SEEN_REPLICA && v.info.link_up ? "up" : "down");
+        kv_int(&o, "ApplyErrors", v.info.apply_errors);
+        kv_str(&o, "LastApplyError", v.info.last_apply_error[0] ? v.info.last_apply_error : NULL);
     }
     obj_end(&o);
 }
@@ -287,6 +290,9 @@ static void write_group(struct ctl_app *a, struct reply *r, const struct ctl_gro
             applying |= v.applying && v.up;
     }
     const char *status = status_override ? status_override : g->status;
+    if (!status_override && strcmp(status, "available") == 0 &&
+        !ctl_health_group_linked(a->h, g->id))
+        status = "degraded"; /* a replica is unreachable or its link is down */
     if (!status_override && strcmp(status, "available") == 0 && applying)
         status = "modifying";
     char created[40];

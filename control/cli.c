@@ -553,7 +553,7 @@ struct col {
     const char *key;
 };
 
-#define MAX_COLS 10
+#define MAX_COLS 12
 
 static void table(FILE *out, const struct ctl_reply *rows, const struct col *cols, int ncols,
                   int lead)
@@ -590,12 +590,19 @@ static const struct col node_cols[] = {
 };
 
 static const struct col member_cols[] = {
-    { "NODE", "CacheNodeId" },         { "ROLE", "CurrentRole" },
-    { "ADDRESS", "Address" },          { "PORT", "Port" },
-    { "ZONE", "AvailabilityZone" },    { "STATUS", "Status" },
-    { "OFFSET", "ReplicationOffset" }, { "LAG(B)", "LagBytes" },
-    { "LAG(S)", "LagSeconds" },        { "PARAMETERS", "ParameterStatus" },
+    { "NODE", "CacheNodeId" },
+    { "ROLE", "CurrentRole" },
+    { "ADDRESS", "Address" },
+    { "PORT", "Port" },
+    { "ZONE", "AvailabilityZone" },
+    { "STATUS", "Status" },
+    { "OFFSET", "ReplicationOffset" },
+    { "LAG(B)", "LagBytes" },
+    { "LAG(S)", "LagSeconds" },
+    { "LINK", "LinkStatus" },
+    { "PARAMETERS", "ParameterStatus" },
 };
+_Static_assert(sizeof(member_cols) / sizeof(member_cols[0]) <= MAX_COLS, "member table");
 
 static const struct col pg_cols[] = {
     { "NAME", "CacheParameterGroupName" },

@@ -123,3 +123,14 @@ int ctl_failover_choose(const struct ctl_candidate *c, int n)
     }
     return best;
 }
+
+enum ctl_down_verdict ctl_primary_down(const struct ctl_down_facts *f)
+{
+    if (f->failures < 2 || f->now_ns < f->last_answer_ns + f->down_after_ns)
+        return CTL_DOWN_NO;
+    if (f->observers == 0 || f->agree * 2 <= f->observers)
+        return CTL_DOWN_DISPUTED;
+    if (f->now_ns < f->settle_until_ns)
+        return CTL_DOWN_SETTLING;
+    return CTL_DOWN_YES;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "state.h"
 
@@ -42,5 +43,33 @@ struct ctl_candidate {
  * @return its index, or -ENOENT when no replica qualifies.
  */
 int ctl_failover_choose(const struct ctl_candidate *c, int n);
+
+/* What the health engine knows when it asks whether a group's primary is down. */
+struct ctl_down_facts {
+    uint64_t now_ns;
+    uint64_t down_after_ns;  /* the window */
+    uint64_t last_answer_ns; /* the primary's last reply to a probe, a late one included */
+    int failures;  /* probes failed since then: refused, reset, or unanswered all window */
+    int observers; /* replicas of it that answered a probe after last_answer_ns */
+    int agree;     /* of those, how many report their link to it down */
+    uint64_t settle_until_ns; /* no automatic failover before (hysteresis after a failover) */
+};
+
+enum ctl_down_verdict {
+    CTL_DOWN_NO,       /* it answers, or has not failed long enough */
+    CTL_DOWN_DISPUTED, /* it does not answer us, but its replicas still see it */
+    CTL_DOWN_SETTLING, /* down, but the group failed over too recently */
+    CTL_DOWN_YES,      /* fail over */
+};
+
+/*
+ * Whether a primary is down. A primary is down when no probe has been answered for the whole
+ * window, at least two probes failed in it (so one missed probe, or pollux-control itself
+ * being starved of CPU, is not enough), and a majority of its replicas that answered since
+ * agree that their link to it is down (a process that is slow or paused keeps its replication
+ * links up; a dead one does not). Even then no automatic failover starts before
+ * settle_until_ns.
+ */
+enum ctl_down_verdict ctl_primary_down(const struct ctl_down_facts *f);
 
 #endif

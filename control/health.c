@@ -44,8 +44,14 @@ struct node_rt {
     bool replaced; /* its address changed: a new entry took over */
 
     bool probed, up;
-    uint64_t last_ok_ns; /* last successful probe (or when we started watching) */
+    uint64_t last_ok_ns; /* last answer to a probe, a late one too (or when we started watching) */
     uint64_t next_probe_ns;
+    bool probe_pending;         /* its outcome (answer or failure) not counted yet */
+    uint64_t probe_deadline_ns; /* the pending probe fails unanswered at this time */
+    bool probe_retry;           /* the next probe repeats one cut short: same deadline */
+    int failures;               /* probes failed since the last answer */
+    bool apply_seen;            /* apply_errors holds a value read from the node */
+    long long apply_errors;     /* master_apply_errors at the last probe */
     struct ctl_repl_info info;
     uint64_t info_ns; /* when info was received */
 
@@ -75,7 +81,9 @@ struct group_rt {
     long long op_target_offset;
     bool switch_published;
     bool no_candidate_logged;
-    char old_host[CTL_HOST_MAX]; /* the primary before the failover, for +switch-master */
+    uint64_t settle_until_ns;      /* no automatic failover before (after the last one) */
+    enum ctl_down_verdict verdict; /* of the primary at the last tick */
+    char old_host[CTL_HOST_MAX];   /* the primary before the failover, for +switch-master */
     int old_port;
 };
 
@@ -286,6 +294,8 @@ struct ctl_health *ctl_health_create(struct ctl_loop *loop, struct ctl_state *st
     }
     for (int i = 0; i < h->ngroups; i++) {
         struct group_rt *g = h->groups[i];
+        if (g->g.failover_from[0]) /* a failover was under way: it counts as just started */
+            g->settle_until_ns = h->now_ns + ms_ns(h->o.settle_ms);
         if (strcmp(g->g.status, "creating") == 0)
             for (int k = 0; k < h->nnodes; k++)
                 if (strcmp(h->nodes[k]->node.group, g->g.id) == 0)
@@ -484,10 +494,58 @@ static void node_down(struct node_rt *n)
         publish(h, "+sdown", "%s", who);
 }
 
+/* Any reply to a probe, however late: the node is alive, its down window starts again. */
+static void node_answered(struct node_rt *n)
+{
+    n->last_ok_ns = n->h->now_ns;
+    n->failures = 0;
+}
+
+static void probe_failure(struct node_rt *n)
+{
+    n->probe_pending = false;
+    n->failures++;
+    node_down(n);
+}
+
+/*
+ * The pending probe got no answer: the connection was refused or reset, or the probe was
+ * unanswered for the whole window. A probe whose link was closed because another command
+ * timed out behind it is not a failure: the node is slow, not dead; it is probed again.
+ */
+static void probe_failed(struct node_rt *n)
+{
+    struct ctl_health *h = n->h;
+    if (!n->probe_pending)
+        return;
+    n->probe_pending = false;
+    if (ctl_link_timed_out(n->link) && h->now_ns < n->probe_deadline_ns) {
+        n->next_probe_ns = 0;
+        n->probe_retry = true;
+        return;
+    }
+    probe_failure(n);
+}
+
+/* A replica's master_apply_errors went up: record it, with the node's last error text. */
+static void check_apply_errors(struct node_rt *n)
+{
+    if (n->info.role != CTL_SEEN_REPLICA)
+        return;
+    long long now = n->info.apply_errors;
+    if (n->apply_seen && now > n->apply_errors)
+        EVENT(n->h, "cache-node", n->node.id,
+              "Replica failed to apply %lld command(s) from its primary (%lld in all): %s",
+              now - n->apply_errors, now,
+              n->info.last_apply_error[0] ? n->info.last_apply_error : "no error text");
+    n->apply_errors = now;
+    n->apply_seen = true;
+}
+
 static void node_up(struct node_rt *n)
 {
     struct ctl_health *h = n->h;
-    n->last_ok_ns = h->now_ns;
+    node_answered(n);
     if (n->up)
         return;
     bool returned = n->probed; /* it was seen down before */
@@ -514,12 +572,20 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
     switch (TAG_KIND(tag)) {
     case TAG_PING:
         if (r == NULL)
-            node_down(n);
+            probe_failed(n);
+        else
+            node_answered(n);
         return;
     case TAG_INFO:
-        if (r != NULL && r->type == CTL_R_BULK && ctl_info_parse(r->str, r->len, &n->info) == 0) {
+        if (r == NULL) {
+            probe_failed(n);
+            return;
+        }
+        n->probe_pending = false;
+        if (r->type == CTL_R_BULK && ctl_info_parse(r->str, r->len, &n->info) == 0) {
             n->info_ns = h->now_ns;
             node_up(n);
+            check_apply_errors(n);
             if (n->standalone && !n->node.group[0] && n->info.role == CTL_SEEN_REPLICA &&
                 !n->action_inflight) {
                 /* the first REPLICAOF NO ONE was refused (a node still loading): again */
@@ -529,8 +595,6 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
             } else if (n->info.role == CTL_SEEN_MASTER || n->node.group[0]) {
                 n->standalone = false;
             }
-        } else if (r == NULL) {
-            node_down(n);
         }
         return;
     case TAG_ROLE_CHANGE:
@@ -563,16 +627,30 @@ static int send_cmd(struct node_rt *n, uint64_t tag, int argc, const char *const
     return ctl_link_send(n->link, argc, argv, on_reply, n, tag);
 }
 
+/*
+ * A probe is PING and INFO replication, pipelined. It may take the whole down window to be
+ * answered (not --timeout-ms): a node that answers late is slow, not dead, and its answer
+ * resets the window. The next probe is sent once this one is answered or failed. A probe
+ * repeated because its link was cut by another command's timeout keeps the first one's
+ * deadline, so a node that never answers fails after one window however often that happens.
+ */
 static void probe(struct node_rt *n)
 {
     struct ctl_health *h = n->h;
     if (h->now_ns < n->next_probe_ns || ctl_link_pending(n->link) > 0)
         return;
     n->next_probe_ns = h->now_ns + ms_ns(h->o.probe_interval_ms);
+    int within = h->o.down_after_ms > h->o.timeout_ms ? h->o.down_after_ms : h->o.timeout_ms;
+    if (n->probe_retry && n->probe_deadline_ns > h->now_ns)
+        within = (int)((n->probe_deadline_ns - h->now_ns + 999999) / 1000000);
+    n->probe_retry = false;
+    n->probe_pending = true;
+    n->probe_deadline_ns = h->now_ns + ms_ns(within);
     const char *ping[] = { "PING" };
     const char *info[] = { "INFO", "replication" };
-    if (send_cmd(n, TAG_PING, 1, ping) != 0 || send_cmd(n, TAG_INFO, 2, info) != 0)
-        node_down(n);
+    if (ctl_link_send_within(n->link, within, 1, ping, on_reply, n, TAG_PING) != 0 ||
+        ctl_link_send_within(n->link, within, 2, info, on_reply, n, TAG_INFO) != 0)
+        probe_failure(n); /* cannot even connect */
 }
 
 /* ---- reconciliation --------------------------------------------------------------------- */
@@ -680,6 +758,7 @@ static void reconcile_group(struct ctl_health *h, struct group_rt *g)
         snprintf(g->g.status, sizeof(g->g.status), "available");
         g->g.failover_from[0] = '\0';
         g->g.failover_kind[0] = '\0';
+        g->settle_until_ns = h->now_ns + ms_ns(h->o.settle_ms);
         group_update(h, g);
         EVENT(h, "replication-group", g->g.id, "Failover from node %s to node %s completed", from,
               p->node.id);
@@ -723,6 +802,7 @@ static int switch_primary(struct ctl_health *h, struct group_rt *g, struct node_
         g->old_port = from->node.port;
     }
     g->switch_published = false;
+    g->settle_until_ns = h->now_ns + ms_ns(h->o.settle_ms);
     ctl_health_reload(h);
     publish(h, "+try-failover", "master %s %s %d", g->g.id, g->old_host, g->old_port);
     return 0;
@@ -750,14 +830,52 @@ static struct node_rt *choose(struct ctl_health *h, struct group_rt *g, uint64_t
     return best < 0 ? NULL : rt[best];
 }
 
+/*
+ * The facts about the primary that ctl_primary_down() weighs. Observers are the replicas that
+ * answered a probe after the primary last did; one agrees when it has no link up to the
+ * primary (it reports master_link_status:down, or follows no one or another node).
+ */
+static struct ctl_down_facts down_facts(struct ctl_health *h, struct group_rt *g,
+                                        const struct node_rt *p)
+{
+    struct ctl_down_facts f = { 0 };
+    f.now_ns = h->now_ns;
+    f.down_after_ns = ms_ns(h->o.down_after_ms);
+    f.last_answer_ns = p->last_ok_ns;
+    f.failures = p->failures;
+    f.settle_until_ns = g->settle_until_ns;
+    for (int i = 0; i < g->g.nreplicas; i++) {
+        struct node_rt *r = node_find(h, g->g.replicas[i]);
+        if (r == NULL || !r->up || r->info_ns <= p->last_ok_ns)
+            continue;
+        f.observers++;
+        if (!follows(r, p) || !r->info.link_up)
+            f.agree++;
+    }
+    return f;
+}
+
 static void check_primary(struct ctl_health *h, struct group_rt *g)
 {
     struct node_rt *p = node_find(h, g->g.primary);
-    if (p == NULL || p->up || g->op != OP_NONE)
+    if (p == NULL || g->op != OP_NONE || !g->g.auto_failover)
         return;
-    if (!g->g.auto_failover)
-        return;
-    if (h->now_ns - p->last_ok_ns < ms_ns(h->o.down_after_ms))
+    struct ctl_down_facts f = down_facts(h, g, p);
+    enum ctl_down_verdict v = ctl_primary_down(&f);
+    enum ctl_down_verdict was = g->verdict;
+    g->verdict = v;
+    if (v == CTL_DOWN_DISPUTED && was != v)
+        EVENT(h, "replication-group", g->g.id,
+              "Primary %s has not answered for %lld ms, but %d of %d replicas still have their "
+              "link to it up: no failover",
+              p->node.id, (long long)((h->now_ns - p->last_ok_ns) / 1000000), f.observers - f.agree,
+              f.observers);
+    if (v == CTL_DOWN_SETTLING && was != v)
+        EVENT(h, "replication-group", g->g.id,
+              "Primary %s is down; automatic failover held back for %lld ms (the group failed "
+              "over less than %d ms ago)",
+              p->node.id, (long long)((g->settle_until_ns - h->now_ns) / 1000000), h->o.settle_ms);
+    if (v != CTL_DOWN_YES)
         return;
     /* Offsets must come from probes made after the primary last answered. */
     struct node_rt *c = choose(h, g, p->last_ok_ns, NULL);
@@ -895,6 +1013,20 @@ int ctl_health_test_failover(struct ctl_health *h, const char *group, const char
     if (p == NULL || send_cmd(p, TAG_OP_PAUSE, 4, argv) != 0)
         op_promote(h, g);
     return 0;
+}
+
+bool ctl_health_group_linked(struct ctl_health *h, const char *group)
+{
+    struct group_rt *g = group_find(h, group);
+    struct node_rt *p = g ? node_find(h, g->g.primary) : NULL;
+    if (p == NULL || !p->up)
+        return false;
+    for (int i = 0; i < g->g.nreplicas; i++) {
+        struct node_rt *r = node_find(h, g->g.replicas[i]);
+        if (r == NULL || !r->up || !follows(r, p) || !r->info.link_up)
+            return false;
+    }
+    return true;
 }
 
 bool ctl_health_failover_active(struct ctl_health *h, const char *group)

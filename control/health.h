@@ -5,12 +5,13 @@
  * non-blocking link, and drives each replication group towards its desired state in the
  * store: the primary is a primary (REPLICAOF NO ONE), every replica follows the primary
  * (REPLICAOF host port), every node carries its parameter group's values (CONFIG SET). A
- * Multi-AZ group whose primary stays unreachable past the threshold gets a new primary: the
- * reachable replica with the highest offset (replica-priority 0 excluded). The decision is
- * committed to the store first; the node commands follow from it, so a restart of
- * pollux-control in the middle of a failover finishes the same failover. An old primary
- * that returns is a replica in the desired state and is repointed (and its clients
- * disconnected) before anything else: it is fenced, never a second primary.
+ * Multi-AZ group whose primary stays unreachable past the threshold, and whose replicas agree
+ * that their links to it are down, gets a new primary: the reachable replica with the highest
+ * offset (replica-priority 0 excluded); one failover at a time, then a settle period. The decision
+ * is committed to the store first; the node commands follow from it, so a restart of pollux-control
+ * in the middle of a failover finishes the same failover. An old primary that returns is a replica
+ * in the desired state and is repointed (and its clients disconnected) before anything else: it is
+ * fenced, never a second primary.
  *
  * Everything runs on the event loop's thread; nothing here blocks.
  */
@@ -30,11 +31,12 @@ struct ctl_health_opts {
     int down_after_ms;     /* primary unreachable this long: failover */
     int timeout_ms;        /* a command to a node that takes longer has failed */
     int pause_ms;          /* test-failover: how long writes on the old primary are paused */
+    int settle_ms;         /* after a failover, no automatic one of the same group this long */
 };
 
 #define CTL_HEALTH_DEFAULTS                                                                        \
     {                                                                                              \
-        100, 1000, 500, 2000                                                                       \
+        100, 1000, 500, 2000, 10000                                                                \
     }
 
 /* Publish a Sentinel-style event ("+switch-master", "rg1 127.0.0.1 7001 127.0.0.1 7002"). */
@@ -83,6 +85,12 @@ int ctl_health_test_failover(struct ctl_health *h, const char *group, const char
  * @return 0; -EINVAL with the reason in err.
  */
 int ctl_health_reboot(struct ctl_health *h, const char *node_id, char *err, size_t errlen);
+
+/*
+ * Whether the group's primary is reachable and every replica is reachable, follows the
+ * primary and reports its replication link up (the group is shown "degraded" otherwise).
+ */
+bool ctl_health_group_linked(struct ctl_health *h, const char *group);
 
 /* Whether a failover of the group is in progress (a test one included). */
 bool ctl_health_failover_active(struct ctl_health *h, const char *group);

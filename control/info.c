@@ -79,6 +79,10 @@ int ctl_info_parse(const char *text, size_t len, struct ctl_repl_info *out)
                 out->priority = (int)x;
             } else if (key_is(k, kl, "master_last_io_seconds_ago") && to_ll(v, vl, &x)) {
                 out->last_io_seconds = x;
+            } else if (key_is(k, kl, "master_apply_errors") && to_ll(v, vl, &x)) {
+                out->apply_errors = x;
+            } else if (key_is(k, kl, "master_last_apply_error")) {
+                snprintf(out->last_apply_error, sizeof(out->last_apply_error), "%.*s", (int)vl, v);
             } else if (key_is(k, kl, "master_repl_offset") && to_ll(v, vl, &x)) {
                 out->master_offset = x;
             } else if (key_is(k, kl, "master_replid")) {

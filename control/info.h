@@ -27,6 +27,8 @@ struct ctl_repl_info {
     long long replica_offset; /* slave_repl_offset */
     int priority;             /* slave_priority / replica-priority (100 when absent) */
     long long last_io_seconds;
+    long long apply_errors;     /* master_apply_errors: stream commands it failed to apply */
+    char last_apply_error[160]; /* master_last_apply_error (empty when absent) */
     /* both */
     long long master_offset; /* master_repl_offset */
     char replid[48];

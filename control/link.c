@@ -31,6 +31,7 @@ struct ctl_link {
     int port;
     uint64_t timeout_ns;
     bool connecting;
+    bool timed_out; /* the last close was a command past its deadline */
     struct strbuf out;
     size_t out_off;
     struct strbuf in;
@@ -55,9 +56,13 @@ struct ctl_link *ctl_link_create(struct ctl_loop *loop, const char *host, int po
     return k;
 }
 
-/* Close the socket; fail (call_back) or drop every pending command. */
-static void link_close(struct ctl_link *k, bool call_back)
+/*
+ * Close the socket; fail (call_back) or drop every pending command. `timeout`: the close is
+ * for a command past its deadline (ctl_link_timed_out() says so during the callbacks).
+ */
+static void link_close_for(struct ctl_link *k, bool call_back, bool timeout)
 {
+    k->timed_out = timeout;
     if (k->io.fd >= 0) {
         ctl_loop_del(k->loop, &k->io);
         close(k->io.fd);
@@ -76,6 +81,11 @@ static void link_close(struct ctl_link *k, bool call_back)
         p->fn(p->ctx, p->tag, NULL);
     }
     mem_free(q);
+}
+
+static void link_close(struct ctl_link *k, bool call_back)
+{
+    link_close_for(k, call_back, false);
 }
 
 void ctl_link_destroy(struct ctl_link *k)
@@ -174,8 +184,8 @@ static void flush(struct ctl_link *k)
     ctl_loop_mod(k->loop, &k->io, want);
 }
 
-int ctl_link_send(struct ctl_link *k, int argc, const char *const *argv, ctl_link_fn fn, void *ctx,
-                  uint64_t tag)
+int ctl_link_send_within(struct ctl_link *k, int timeout_ms, int argc, const char *const *argv,
+                         ctl_link_fn fn, void *ctx, uint64_t tag)
 {
     if (k->io.fd < 0) {
         int rc = link_connect(k);
@@ -183,9 +193,16 @@ int ctl_link_send(struct ctl_link *k, int argc, const char *const *argv, ctl_lin
             return rc;
     }
     ctl_cmd_append(&k->out, argc, argv, NULL);
-    push(k, fn, ctx, tag, clock_mono_ns() + k->timeout_ns);
+    uint64_t timeout_ns = timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : k->timeout_ns;
+    push(k, fn, ctx, tag, clock_mono_ns() + timeout_ns);
     flush(k);
     return 0;
+}
+
+int ctl_link_send(struct ctl_link *k, int argc, const char *const *argv, ctl_link_fn fn, void *ctx,
+                  uint64_t tag)
+{
+    return ctl_link_send_within(k, 0, argc, argv, fn, ctx, tag);
 }
 
 /* Hand complete replies to their callbacks, in order. */
@@ -262,10 +279,32 @@ static void link_io(void *ctx, uint32_t events)
     flush(k);
 }
 
+static bool overdue(const struct ctl_link *k, uint64_t now_ns)
+{
+    for (int i = 0; i < k->qlen; i++)
+        if (k->q[(k->qhead + i) % k->qcap].deadline_ns <= now_ns)
+            return true;
+    return false;
+}
+
+/*
+ * Commands have their own deadlines, so any pending one may be overdue, not only the oldest.
+ * Replies that have already arrived are read first: when pollux-control itself was starved
+ * of CPU, an answer that came in time must not be failed because it was read late.
+ */
 void ctl_link_tick(struct ctl_link *k, uint64_t now_ns)
 {
-    if (k->qlen > 0 && k->q[k->qhead].deadline_ns <= now_ns)
-        link_close(k, true);
+    if (!overdue(k, now_ns))
+        return;
+    if (k->io.fd >= 0 && !k->connecting)
+        link_io(k, EPOLLIN);
+    if (overdue(k, now_ns))
+        link_close_for(k, true, true);
+}
+
+bool ctl_link_timed_out(const struct ctl_link *k)
+{
+    return k->timed_out;
 }
 
 int ctl_link_pending(const struct ctl_link *k)

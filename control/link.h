@@ -32,11 +32,21 @@ void ctl_link_destroy(struct ctl_link *k);
 int ctl_link_send(struct ctl_link *k, int argc, const char *const *argv, ctl_link_fn fn, void *ctx,
                   uint64_t tag);
 
+/*
+ * The same with this command's own timeout (timeout_ms > 0) instead of the link's: a command
+ * that may take long (a health probe) does not fail the link sooner.
+ */
+int ctl_link_send_within(struct ctl_link *k, int timeout_ms, int argc, const char *const *argv,
+                         ctl_link_fn fn, void *ctx, uint64_t tag);
+
 /* Fail everything that is overdue at `now_ns` (monotonic). Call from the periodic tick. */
 void ctl_link_tick(struct ctl_link *k, uint64_t now_ns);
 
 /* Commands sent and not yet answered. */
 int ctl_link_pending(const struct ctl_link *k);
 bool ctl_link_connected(const struct ctl_link *k);
+/* Whether the connection was last closed because a command passed its deadline (a slow node)
+ * rather than by an error or the peer (a dead one). */
+bool ctl_link_timed_out(const struct ctl_link *k);
 
 #endif

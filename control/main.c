@@ -3,7 +3,8 @@
  *
  *   pollux-control [--port 26379] [--bind 127.0.0.1] [--state pollux-control.db]
  *                  [--probe-interval-ms 100] [--down-after-ms 1000] [--timeout-ms 500]
- *                  [--pause-ms 2000] [--logfile path] [--loglevel notice]
+ *                  [--pause-ms 2000] [--failover-settle-ms 10000]
+ *                  [--logfile path] [--loglevel notice]
  *
  * One thread: an epoll loop serving the RESP API and Sentinel commands, and the health
  * checker's tick every few milliseconds. SIGTERM and SIGINT stop it cleanly.
@@ -40,7 +41,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: pollux-control [--port N] [--bind ADDR] [--state FILE]\n"
             "                      [--probe-interval-ms N] [--down-after-ms N]\n"
-            "                      [--timeout-ms N] [--pause-ms N]\n"
+            "                      [--timeout-ms N] [--pause-ms N] [--failover-settle-ms N]\n"
             "                      [--logfile PATH] [--loglevel debug|verbose|notice|warning]\n");
 }
 
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
             rc = parse_int(a, v, 10, 60000, &opts.timeout_ms);
         } else if (strcmp(a, "--pause-ms") == 0) {
             rc = parse_int(a, v, 100, 60000, &opts.pause_ms);
+        } else if (strcmp(a, "--failover-settle-ms") == 0) {
+            rc = parse_int(a, v, 0, 3600000, &opts.settle_ms);
         } else {
             fprintf(stderr, "pollux-control: unknown option '%s'\n", a);
             usage(stderr);

@@ -13,10 +13,15 @@ pollux-control itself and the polluxctl CLI. This module provides
     directory, short health-check intervals, a clean-exit check on stop
     (status 0, no sanitizer report), restart on the same state and port,
   * Cluster: a Control and N nodes registered in zones, with polluxctl
-    helpers (ctl() returns the CompletedProcess, ctl_json() the parsed JSON).
+    helpers (ctl() returns the CompletedProcess, ctl_json() the parsed JSON),
+  * FakeNode: a scripted node that answers PING, INFO replication (with the
+    fields a test sets), REPLICAOF, CONFIG and CLIENT, for states a real node
+    cannot be put in on demand (a link down while it answers, apply errors),
+  * cpu_hogs(): busy processes that starve everything else of CPU.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -24,7 +29,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import socketserver
 import tempfile
+import threading
 import time
 import unittest
 
@@ -42,8 +49,10 @@ class Opts:
     # Health-check settings for the tests: a failover within about a second, with enough
     # slack that a node slowed down by a loaded machine (sanitizer builds, parallel tests)
     # is not taken for dead.
+    # A short settle period after a failover so that tests may fail over twice.
     control_args = ["--probe-interval-ms", "50", "--down-after-ms", "1000",
-                    "--timeout-ms", "800", "--pause-ms", "2000"]
+                    "--timeout-ms", "800", "--pause-ms", "2000",
+                    "--failover-settle-ms", "3000"]
 
 
 def node_is_redis():
@@ -158,6 +167,13 @@ class Node(Process):
 
     def raw(self):
         return h.RawClient(HOST, self.port, timeout=10)
+
+    def pause(self):
+        """SIGSTOP: the process keeps its sockets but runs no more (a starved or hung node)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def stop(self):
         if self.alive():
@@ -299,6 +315,16 @@ class Cluster:
         if p.returncode != 0:
             raise AssertionError(f"{gid} not available: {p.stderr}\n{self.logs()}")
 
+    def wait_failover_done(self, gid, timeout=60):
+        """Until no failover of gid is in progress (its status may be degraded: a member
+        can still be down)."""
+        g = h.wait_until(lambda: (lambda g: g if g["PendingFailoverFrom"] is None
+                                  and g["Status"] in ("available", "degraded") else None)(
+                                      self.group(gid)), timeout)
+        if not g:
+            raise AssertionError(f"{gid}: failover not completed\n{self.logs()}")
+        return g
+
     def primary_of(self, gid):
         return next(m["CacheNodeId"] for m in self.group(gid)["NodeGroupMembers"]
                     if m["CurrentRole"] == "primary")
@@ -337,3 +363,117 @@ class ClusterTestCase(unittest.TestCase):
         if not v:
             self.fail(f"timed out waiting for {what}\n{self.c.logs()}")
         return v
+
+
+class _FakeHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        node = self.server.node
+        sock = self.request
+
+        def fill():
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            rd.feed(data)
+        rd = h.RespReader(fill)
+        try:
+            while not node.closed:
+                cmd = rd.read()[0]
+                if not isinstance(cmd, list) or not cmd:
+                    return
+                sock.sendall(node.answer([a.decode() if isinstance(a, bytes) else str(a)
+                                          for a in cmd]))
+        except (ConnectionError, OSError, h.ProtocolError):
+            return
+
+
+class _FakeServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class FakeNode:
+    """A node that pollux-control can manage, answering from fields a test sets.
+
+    It starts as a primary; REPLICAOF makes it report the replica role with the
+    given primary, and `link`, `offset`, `apply_errors` and `last_apply_error`
+    say what its INFO replication shows then."""
+
+    def __init__(self, name):
+        self.name = name
+        self.lock = threading.Lock()
+        self.role = "master"
+        self.master = None
+        self.link = "up"
+        self.offset = 0
+        self.apply_errors = None  # absent from INFO until set
+        self.last_apply_error = ""
+        self.commands = []
+        self.closed = False
+        self.server = _FakeServer((HOST, 0), _FakeHandler)
+        self.server.node = self
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def set(self, **fields):
+        with self.lock:
+            for k, v in fields.items():
+                setattr(self, k, v)
+
+    def info(self):
+        with self.lock:
+            lines = ["# Replication", f"role:{'slave' if self.role == 'slave' else 'master'}"]
+            if self.role == "slave":
+                lines += [f"master_host:{self.master[0]}", f"master_port:{self.master[1]}",
+                          f"master_link_status:{self.link}", "master_last_io_seconds_ago:0",
+                          "master_sync_in_progress:0", f"slave_repl_offset:{self.offset}",
+                          "slave_priority:100"]
+                if self.apply_errors is not None:
+                    lines += [f"master_apply_errors:{self.apply_errors}",
+                              f"master_last_apply_error:{self.last_apply_error}"]
+            else:
+                lines += ["connected_slaves:0"]
+            lines += ["master_replid:" + "0" * 40, f"master_repl_offset:{self.offset}"]
+        return "\r\n".join(lines) + "\r\n"
+
+    def answer(self, argv):
+        with self.lock:
+            self.commands.append(argv)
+        name = argv[0].upper()
+        if name == "PING":
+            return b"+PONG\r\n"
+        if name == "INFO":
+            body = self.info().encode()
+            return b"$%d\r\n%s\r\n" % (len(body), body)
+        if name in ("REPLICAOF", "SLAVEOF") and len(argv) == 3:
+            with self.lock:
+                if argv[1].upper() == "NO":
+                    self.role, self.master = "master", None
+                else:
+                    self.role, self.master = "slave", (argv[1], int(argv[2]))
+            return b"+OK\r\n"
+        if name == "CONFIG" and len(argv) >= 3 and argv[1].upper() == "GET":
+            return h.encode_command(argv[2], "")
+        if name == "CLIENT" and len(argv) >= 2 and argv[1].upper() == "KILL":
+            return b":0\r\n"
+        return b"+OK\r\n"
+
+    def stop(self):
+        self.closed = True
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextlib.contextmanager
+def cpu_hogs(n=2):
+    """n processes that spin on the CPU for the duration of the block."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+             for _ in range(n)]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

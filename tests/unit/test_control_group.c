@@ -135,6 +135,76 @@ static void failover_ties(void **state)
     assert_int_equal(ctl_failover_choose(c, 3), 1);
 }
 
+#define MS 1000000ULL
+
+/* A dead primary: unanswered all window, probes refused, both replicas' links down. */
+static struct ctl_down_facts dead_primary(void)
+{
+    struct ctl_down_facts f = { 0 };
+    f.now_ns = 10000 * MS;
+    f.down_after_ns = 1000 * MS;
+    f.last_answer_ns = 8900 * MS;
+    f.failures = 10;
+    f.observers = 2;
+    f.agree = 2;
+    return f;
+}
+
+static void primary_down_needs_the_whole_window(void **state)
+{
+    (void)state;
+    struct ctl_down_facts f = dead_primary();
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_YES);
+    /* A late answer resets the window. */
+    f.last_answer_ns = f.now_ns - 999 * MS;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_NO);
+    f.last_answer_ns = f.now_ns + 1; /* answered during this tick */
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_NO);
+    /* One failed probe over a long silence (pollux-control itself was not running) is not
+     * enough: a second probe must fail too. */
+    f = dead_primary();
+    f.failures = 1;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_NO);
+    f.failures = 0;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_NO);
+}
+
+static void primary_down_needs_its_replicas(void **state)
+{
+    (void)state;
+    struct ctl_down_facts f = dead_primary();
+    /* Paused or starved: its replicas are still linked to it. */
+    f.agree = 0;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_DISPUTED);
+    /* A majority of observers: 1 of 2 is not one, 2 of 3 is. */
+    f.agree = 1;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_DISPUTED);
+    f.observers = 3;
+    f.agree = 2;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_YES);
+    f.observers = 1;
+    f.agree = 1;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_YES);
+    /* Nobody to ask: no failover (there would be no candidate either). */
+    f.observers = 0;
+    f.agree = 0;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_DISPUTED);
+}
+
+static void primary_down_settles_after_a_failover(void **state)
+{
+    (void)state;
+    struct ctl_down_facts f = dead_primary();
+    f.settle_until_ns = f.now_ns + 1;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_SETTLING);
+    f.settle_until_ns = f.now_ns;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_YES);
+    /* A primary that answers is never reported settling. */
+    f.settle_until_ns = f.now_ns + 1;
+    f.last_answer_ns = f.now_ns;
+    assert_int_equal(ctl_primary_down(&f), CTL_DOWN_NO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +215,9 @@ int main(void)
         cmocka_unit_test(failover_highest_offset),
         cmocka_unit_test(failover_excludes_priority_zero_and_unreachable),
         cmocka_unit_test(failover_ties),
+        cmocka_unit_test(primary_down_needs_the_whole_window),
+        cmocka_unit_test(primary_down_needs_its_replicas),
+        cmocka_unit_test(primary_down_settles_after_a_failover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -67,12 +68,39 @@ static void no_role_is_an_error(void **state)
     }
 }
 
+/* master_apply_errors / master_last_apply_error: the error text keeps its colons. */
+static void apply_errors(void **state)
+{
+    (void)state;
+    const char text[] = "role:slave\r\nmaster_link_status:up\r\nmaster_apply_errors:3\r\n"
+                        "master_last_apply_error:ERR wrong number of arguments for 'set' "
+                        "command: SET k\r\nslave_repl_offset:10\r\n";
+    struct ctl_repl_info i;
+    assert_int_equal(ctl_info_parse(text, sizeof(text) - 1, &i), 0);
+    assert_int_equal(i.apply_errors, 3);
+    assert_string_equal(i.last_apply_error,
+                        "ERR wrong number of arguments for 'set' command: SET k");
+    assert_int_equal(i.replica_offset, 10);
+    /* Absent (a node without the fields, or Redis): 0 and empty. */
+    const char plain[] = "role:slave\r\nmaster_link_status:down\r\n";
+    assert_int_equal(ctl_info_parse(plain, sizeof(plain) - 1, &i), 0);
+    assert_int_equal(i.apply_errors, 0);
+    assert_string_equal(i.last_apply_error, "");
+    assert_false(i.link_up);
+    /* A text longer than the field is cut, still terminated. */
+    char longer[600];
+    int n = snprintf(longer, sizeof(longer), "role:slave\nmaster_last_apply_error:%0400d\n", 7);
+    assert_int_equal(ctl_info_parse(longer, (size_t)n, &i), 0);
+    assert_int_equal(strlen(i.last_apply_error), sizeof(i.last_apply_error) - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replica_fields),
         cmocka_unit_test(primary_fields),
         cmocka_unit_test(no_role_is_an_error),
+        cmocka_unit_test(apply_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
