@@ -523,12 +523,14 @@ def remove_netns(name):
 
 
 def remove_stale_netns():
-    """Namespaces of earlier runs whose script is gone (killed before it could clean up)."""
+    """Namespaces of earlier runs whose script is gone (killed before it could clean up),
+    this process's pid included (an earlier run had it)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     for line in out.splitlines():
         name = line.split()[0] if line.split() else ""
         pid = name[len(NETNS_PREFIX):]
-        if name.startswith(NETNS_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        if name.startswith(NETNS_PREFIX) and pid.isdigit() and (
+                int(pid) == os.getpid() or not os.path.exists(f"/proc/{pid}")):
             remove_netns(name)
 
 
