@@ -888,7 +888,9 @@ static void check_primary(struct ctl_health *h, struct group_rt *g)
         return;
     }
     g->no_candidate_logged = false;
-    publish(h, "+odown", "master %s %s %d #quorum 1/1", g->g.id, p->node.host, p->node.port);
+    /* Sentinel's "#quorum <agreeing>/<needed>": here the replicas that see their link down. */
+    publish(h, "+odown", "master %s %s %d #quorum %d/%d", g->g.id, p->node.host, p->node.port,
+            f.agree, f.observers / 2 + 1);
     switch_primary(h, g, c, "automatic");
 }
 
