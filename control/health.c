@@ -833,7 +833,8 @@ static struct node_rt *choose(struct ctl_health *h, struct group_rt *g, uint64_t
 /*
  * The facts about the primary that ctl_primary_down() weighs. Observers are the replicas that
  * answered a probe after the primary last did; one agrees when it has no link up to the
- * primary (it reports master_link_status:down, or follows no one or another node).
+ * primary (it reports master_link_status:down and no full sync in progress, or follows no
+ * one or another node).
  */
 static struct ctl_down_facts down_facts(struct ctl_health *h, struct group_rt *g,
                                         const struct node_rt *p)
@@ -849,7 +850,8 @@ static struct ctl_down_facts down_facts(struct ctl_health *h, struct group_rt *g
         if (r == NULL || !r->up || r->info_ns <= p->last_ok_ns)
             continue;
         f.observers++;
-        if (!follows(r, p) || !r->info.link_up)
+        /* A full sync in progress is a live connection to the primary, not a lost one. */
+        if (!follows(r, p) || (!r->info.link_up && !r->info.sync_in_progress))
             f.agree++;
     }
     return f;
@@ -888,7 +890,9 @@ static void check_primary(struct ctl_health *h, struct group_rt *g)
         return;
     }
     g->no_candidate_logged = false;
-    publish(h, "+odown", "master %s %s %d #quorum 1/1", g->g.id, p->node.host, p->node.port);
+    /* Sentinel's "#quorum <agreeing>/<needed>": here the replicas that see their link down. */
+    publish(h, "+odown", "master %s %s %d #quorum %d/%d", g->g.id, p->node.host, p->node.port,
+            f.agree, f.observers / 2 + 1);
     switch_primary(h, g, c, "automatic");
 }
 

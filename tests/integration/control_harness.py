@@ -339,13 +339,20 @@ class ClusterTestCase(unittest.TestCase):
 
     ZONES = ("az-a", "az-b", "az-a")
 
+    def _problems(self):
+        # unittest resets its outcome's success flag for tearDown itself, so count the
+        # errors and failures recorded so far instead.
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        return len(result.errors) + len(result.failures) if result is not None else 0
+
     def setUp(self):
+        self._problems_before = self._problems()
         self.c = Cluster(self.ZONES).start()
-        self._failed = False
 
     def tearDown(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = bool(outcome and not outcome.success)
+        failed = self._problems() > self._problems_before
+        if failed:
+            print(self.c.logs(), file=sys.stderr)
         self.c.stop(failed=failed)
 
     def wait(self, pred, timeout=30, what="condition"):
