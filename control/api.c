@@ -1370,12 +1370,16 @@ static const struct verb verbs[] = {
     { "describe-events", v_describe_events, "source-identifier source-type duration max-records" },
 };
 
-static bool key_allowed(const char *keys, const char *k)
+/* Whether k[0..len) is one of the space-separated words of `keys` (an empty k is not). */
+static bool key_allowed(const char *keys, const char *k, size_t len)
 {
-    size_t n = strlen(k);
-    for (const char *p = keys; (p = strstr(p, k)) != NULL; p += n)
-        if ((p == keys || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+    for (const char *p = keys; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && n == len && memcmp(p, k, n) == 0)
             return true;
+        p += n;
+        p += strspn(p, " ");
+    }
     return false;
 }
 
@@ -1410,14 +1414,14 @@ static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, s
             reply_error(r, "InvalidParameterValue too many options");
             goto out;
         }
+        if (!key_allowed(v->keys, argv[i].ptr, argv[i].len)) {
+            reply_errorf(r, "InvalidParameterValue unknown option --%.*s for %s",
+                         (int)MIN(argv[i].len, 64), argv[i].ptr, v->name);
+            goto out;
+        }
         x.k[x.n] = mem_strndup(argv[i].ptr, argv[i].len);
         x.v[x.n] = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
         x.n++;
-        if (!key_allowed(v->keys, x.k[x.n - 1])) {
-            reply_errorf(r, "InvalidParameterValue unknown option --%s for %s", x.k[x.n - 1],
-                         v->name);
-            goto out;
-        }
         if (strlen(x.v[x.n - 1]) != argv[i + 1].len) {
             reply_errorf(r, "InvalidParameterValue the value of --%s contains a NUL byte",
                          x.k[x.n - 1]);

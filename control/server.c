@@ -17,7 +17,6 @@
 #include "strbuf.h"
 #include "util.h"
 
-#define MAX_BULK    (4LL * 1024 * 1024)
 #define MAX_QUERY   (8u * 1024 * 1024)
 #define MAX_OUTPUT  (64u * 1024 * 1024) /* a subscriber this far behind is dropped */
 #define MAX_CLIENTS 4096
@@ -443,7 +442,7 @@ static void accept_io(void *ctx, uint32_t events)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
-        resp_parser_init(&c->p, MAX_BULK);
+        resp_parser_init(&c->p, CTL_SERVER_MAX_BULK);
         strbuf_init(&c->out);
         c->next = s->clients;
         if (s->clients)

@@ -14,6 +14,9 @@
 #include "parse.h"
 #include "reply.h"
 
+/* The longest bulk argument a client may send (4 MiB); a longer one is a protocol error. */
+#define CTL_SERVER_MAX_BULK (4LL * 1024 * 1024)
+
 /* Handle one command (argv[0] is its name); write exactly one reply into r. */
 typedef void (*ctl_server_cmd_fn)(void *app, int argc, struct resp_arg *argv, struct reply *r);
 
