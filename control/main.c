@@ -153,7 +153,9 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         if (ctl_loop_run_once(loop, TICK_MS) < 0)
             break;
-        ctl_health_tick(app.h, clock_mono_ns());
+        uint64_t now = clock_mono_ns();
+        ctl_health_tick(app.h, now);
+        ctl_server_tick(app.srv, now);
     }
     log_notice("pollux-control exiting");
     status = 0;

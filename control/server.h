@@ -9,6 +9,7 @@
 #define POLLUX_CTL_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loop.h"
 #include "parse.h"
@@ -16,6 +17,14 @@
 
 /* The longest bulk argument a client may send (4 MiB); a longer one is a protocol error. */
 #define CTL_SERVER_MAX_BULK (4LL * 1024 * 1024)
+/*
+ * A client with more than CTL_SERVER_OUTPUT_LIMIT bytes of replies it has not read gets no
+ * further request served until it reads; one that reads nothing for CTL_SERVER_STALL_MS
+ * meanwhile is disconnected. So a client that pipelines requests and never reads costs at
+ * most the limit plus one reply, and other clients are not affected.
+ */
+#define CTL_SERVER_OUTPUT_LIMIT (8u * 1024 * 1024)
+#define CTL_SERVER_STALL_MS     5000
 
 /* Handle one command (argv[0] is its name); write exactly one reply into r. */
 typedef void (*ctl_server_cmd_fn)(void *app, int argc, struct resp_arg *argv, struct reply *r);
@@ -30,6 +39,9 @@ struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind, in
                                      ctl_server_cmd_fn fn, void *app);
 void ctl_server_destroy(struct ctl_server *s);
 int ctl_server_port(const struct ctl_server *s);
+
+/* Disconnect the clients that stopped reading (see CTL_SERVER_STALL_MS); call periodically. */
+void ctl_server_tick(struct ctl_server *s, uint64_t now_ns);
 
 /* Deliver a Pub/Sub message. @return the number of clients that received it. */
 int ctl_server_publish(struct ctl_server *s, const char *channel, const char *message);

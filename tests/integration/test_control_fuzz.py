@@ -24,9 +24,12 @@ work directory as failing-N.resp, ready to join the corpus.
 
 import os
 import random
+import select
 import shutil
 import socket
 import tempfile
+import threading
+import time
 import unittest
 
 import control_harness as ch
@@ -178,12 +181,15 @@ def load_corpus():
     return out
 
 
-class ControlFuzz(unittest.TestCase):
+class ControlTestCase(unittest.TestCase):
+    """pollux-control, and one node when NODE is set."""
+
+    NODE = False
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="pollux-ctl-fuzz-")
         self.control = ch.Control(self.workdir).start()
-        self.node = ch.Node("n1", self.workdir).start()
+        self.node = ch.Node("n1", self.workdir).start() if self.NODE else None
         self.saved = 0
 
     def tearDown(self):
@@ -192,11 +198,21 @@ class ControlFuzz(unittest.TestCase):
         try:
             self.control.stop()
         finally:
-            self.node.stop()
+            if self.node:
+                self.node.stop()
             if failed or ch.Opts.keep:
                 print(f"work directory kept: {self.workdir}")
             else:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def ping(self):
+        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+            return c.command("PING")
+
+
+class ControlFuzz(ControlTestCase):
+
+    NODE = True
 
     def save(self, data):
         path = os.path.join(self.workdir, f"failing-{self.saved}.resp")
@@ -211,8 +227,7 @@ class ControlFuzz(unittest.TestCase):
             self.fail(f"pollux-control died after {what} (saved as {self.save(data)})\n"
                       + self.control.tail())
         try:
-            with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
-                self.assertEqual(c.command("PING"), b"PONG")
+            self.assertEqual(self.ping(), b"PONG")
         except (OSError, ConnectionError, h.ProtocolError) as e:
             self.fail(f"no PING answer after {what}: {e} (saved as {self.save(data)})\n"
                       + self.control.tail())
@@ -312,6 +327,81 @@ class ControlFuzz(unittest.TestCase):
         with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
             nodes = c.command("POLLUX", "describe-nodes")
         self.assertIsInstance(nodes, (list, dict))
+
+
+def status_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for pid {pid}")
+
+
+# A 14 KB reply for an 80-byte request.
+BIG = h.encode_command("POLLUX", "describe-cache-parameters", "cache-parameter-group-name",
+                       "default.redis7")
+
+
+class SlowClients(ControlTestCase):
+    """A client that does not read its replies costs a bounded amount of memory and is
+    disconnected; the others are served meanwhile."""
+
+    def test_client_that_never_reads_is_dropped(self):
+        pid = self.control.proc.pid
+        peak_before = status_kb(pid, "VmHWM")
+        s = socket.create_connection((ch.HOST, self.control.port), timeout=60)
+        s.setblocking(False)
+        p = select.poll()
+        gone = select.POLLHUP | select.POLLERR | select.POLLRDHUP
+        p.register(s, select.POLLOUT | gone)
+        burst = BIG * 1000
+        sent = served = 0
+        closed = False
+        deadline = time.monotonic() + 120  # the daemon drops it after 5 s without a read
+        try:
+            while not closed and time.monotonic() < deadline:
+                for _, ev in p.poll(200):
+                    if ev & gone:
+                        closed = True
+                    elif ev & select.POLLOUT:
+                        try:
+                            sent += s.send(burst)
+                        except OSError:
+                            closed = True
+                # Other clients are served while this one floods.
+                if sent > len(burst):
+                    self.assertEqual(self.ping(), b"PONG")
+                    served += 1
+        finally:
+            s.close()
+        self.assertTrue(closed, f"a client that never reads was not disconnected "
+                                f"({sent} bytes of requests sent)\n{self.control.tail()}")
+        self.assertGreater(sent, 2 * len(BIG) * 1000)
+        self.assertGreater(served, 0)
+        # At most the 8 MiB of unread replies (in a buffer that grew by doubling) and one
+        # reply more; without the limit it grew by hundreds of megabytes.
+        growth_mb = (status_kb(pid, "VmHWM") - peak_before) / 1024
+        self.assertLess(growth_mb, 64, f"peak RSS grew by {growth_mb:.0f} MB")
+        with open(self.control.log, "rb") as f:
+            self.assertIn(b"bytes of replies not read", f.read())
+        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+            self.assertIn(b"CacheParameterGroups",
+                          c.command("POLLUX", "describe-cache-parameter-groups"))
+
+    def test_pipelining_client_that_reads_gets_every_reply(self):
+        """Replies beyond the limit hold back its requests, they do not cost it its
+        connection."""
+        n = 2000  # about 28 MB of replies, well past the 8 MiB limit
+        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+            t = threading.Thread(target=c.sock.sendall, args=(BIG * n,))
+            t.start()
+            try:
+                for i in range(n):
+                    reply = c.read_reply()
+                    self.assertIn(b"Parameters", reply, f"reply {i}")
+            finally:
+                t.join()
+            self.assertEqual(c.command("PING"), b"PONG")
 
 
 if __name__ == "__main__":
