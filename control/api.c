@@ -15,7 +15,8 @@
 #include "common.h"
 #include "util.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS    64
+#define MAX_MINUTES 52560000 /* describe-events --duration: a century */
 
 struct args {
     int n;
@@ -1316,8 +1317,9 @@ static void v_describe_events(struct ctl_app *a, struct args *x, struct reply *r
     }
     long long duration = 0, max = 0;
     const char *d = arg(x, "duration"), *m = arg(x, "max-records");
-    if (d && (!util_str2ll(d, strlen(d), &duration) || duration < 1)) {
-        reply_errorf(r, "InvalidParameterValue --duration is a number of minutes, not '%s'", d);
+    if (d && (!util_str2ll(d, strlen(d), &duration) || duration < 1 || duration > MAX_MINUTES)) {
+        reply_errorf(r, "InvalidParameterValue --duration is 1 to %d minutes, not '%s'",
+                     MAX_MINUTES, d);
         return;
     }
     if (m && (!util_str2ll(m, strlen(m), &max) || max < 1 || max > 100000)) {

@@ -415,8 +415,16 @@ static bool client_process(struct client *c)
         c->inlen -= off;
     }
     if (c->inlen > MAX_QUERY) {
-        client_free(c);
-        return false;
+        /* One command of more than MAX_QUERY bytes (many big arguments): refused, closed. */
+        if (!c->closing) {
+            struct reply r;
+            reply_init(&r, c->proto);
+            reply_error(&r, "ERR Protocol error: request larger than 8 MiB");
+            take_reply(c, &r);
+            c->closing = true;
+        }
+        c->inlen = 0;
+        resp_parser_reset(&c->p);
     }
     if (c->inlen == 0 && c->incap > KEEP_BUF) {
         mem_free(c->in);

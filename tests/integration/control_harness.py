@@ -308,6 +308,16 @@ class Cluster:
         return [e["Message"] for e in self.ctl_json(*args)["Events"]]
 
 
+def test_failed(tc):
+    """From tearDown: whether the test failed (its outcome's success flag is reset for the
+    duration of tearDown itself, so look at the result)."""
+    outcome = getattr(tc, "_outcome", None)
+    result = getattr(outcome, "result", None)
+    if result is None:
+        return False
+    return any(t is tc for t, _ in result.failures + result.errors)
+
+
 class ClusterTestCase(unittest.TestCase):
     """A fresh Cluster per test."""
 
@@ -318,9 +328,7 @@ class ClusterTestCase(unittest.TestCase):
         self._failed = False
 
     def tearDown(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = bool(outcome and not outcome.success)
-        self.c.stop(failed=failed)
+        self.c.stop(failed=test_failed(self))
 
     def wait(self, pred, timeout=30, what="condition"):
         def attempt():
