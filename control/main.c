@@ -137,6 +137,7 @@ int main(int argc, char **argv)
     make_id(app.myid);
     int status = 1;
     struct ctl_loop *loop = ctl_loop_create();
+    app.loop = loop;
     app.st = loop ? ctl_state_create(state_path) : NULL;
     if (app.st == NULL) {
         log_warn("cannot open the state file %s", state_path);
@@ -156,10 +157,12 @@ int main(int argc, char **argv)
         uint64_t now = clock_mono_ns();
         ctl_health_tick(app.h, now);
         ctl_server_tick(app.srv, now);
+        ctl_api_tick(&app, now);
     }
     log_notice("pollux-control exiting");
     status = 0;
 out:
+    ctl_api_deinit(&app);
     ctl_server_destroy(app.srv);
     ctl_health_destroy(app.h);
     ctl_state_destroy(app.st);

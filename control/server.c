@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct client {
     uint8_t proto;
     bool closing;      /* close once the output is sent */
     bool paused;       /* too many unread replies: no request is read until it catches up */
+    bool waiting;      /* a command's reply is deferred: nothing more is run until it is given */
     uint64_t sent;     /* bytes of replies sent so far */
     uint64_t stall_at; /* sent when it went over the output limit */
     uint64_t stall_ns; /* since when it has been over the limit without reading (0: not) */
@@ -56,6 +58,7 @@ struct ctl_server {
     struct client *clients;
     int nclients;
     uint64_t next_id;
+    struct client *current; /* the client whose command the handler is running */
 };
 
 static void client_io(void *ctx, uint32_t events);
@@ -140,7 +143,8 @@ static bool client_flush(struct client *c)
         c->out.len = left;
         c->out_off = 0;
     }
-    ctl_loop_mod(c->s->loop, &c->io, (c->paused ? 0 : EPOLLIN) | (left ? EPOLLOUT : 0));
+    ctl_loop_mod(c->s->loop, &c->io,
+                 (c->paused || c->waiting ? 0 : EPOLLIN) | (left ? EPOLLOUT : 0));
     return true;
 }
 
@@ -373,7 +377,9 @@ static void execute(struct client *c, int argc, struct resp_arg *argv, struct re
     } else if (arg_is(cmd, "CLIENT")) {
         client_cmd(c, argc, argv, r);
     } else {
+        c->s->current = c;
         c->s->fn(c->s->app, argc, argv, r);
+        c->s->current = NULL;
     }
 }
 
@@ -381,7 +387,7 @@ static void execute(struct client *c, int argc, struct resp_arg *argv, struct re
 static bool client_process(struct client *c)
 {
     size_t off = 0;
-    while (off < c->inlen && !c->closing) {
+    while (off < c->inlen && !c->closing && !c->waiting) {
         /* No more requests for a client that is not reading its replies. */
         if (unread(c) > CTL_SERVER_OUTPUT_LIMIT) {
             if (!client_flush(c))
@@ -564,6 +570,28 @@ void ctl_server_destroy(struct ctl_server *s)
     ctl_loop_del(s->loop, &s->lio);
     close(s->lio.fd);
     mem_free(s);
+}
+
+uint64_t ctl_server_defer(struct ctl_server *s)
+{
+    struct client *c = s->current;
+    assert(c != NULL);
+    c->waiting = true;
+    return c->id;
+}
+
+void ctl_server_answer(struct ctl_server *s, uint64_t token, struct reply *r)
+{
+    struct client *c = s->clients;
+    while (c != NULL && c->id != token)
+        c = c->next;
+    if (c == NULL || !c->waiting) { /* it went away meanwhile */
+        reply_deinit(r);
+        return;
+    }
+    take_reply(c, r);
+    c->waiting = false;
+    client_process(c); /* what it pipelined behind, and the flush */
 }
 
 void ctl_server_tick(struct ctl_server *s, uint64_t now_ns)

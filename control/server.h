@@ -40,6 +40,16 @@ struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind, in
 void ctl_server_destroy(struct ctl_server *s);
 int ctl_server_port(const struct ctl_server *s);
 
+/*
+ * From inside the command handler: the reply to the command being run will come later,
+ * through ctl_server_answer(token). The client's further commands wait for it (replies stay
+ * in order); the handler writes nothing into its `r`.
+ * @return the token.
+ */
+uint64_t ctl_server_defer(struct ctl_server *s);
+/* Give a deferred reply (consumed); dropped when the client has gone away meanwhile. */
+void ctl_server_answer(struct ctl_server *s, uint64_t token, struct reply *r);
+
 /* Disconnect the clients that stopped reading (see CTL_SERVER_STALL_MS); call periodically. */
 void ctl_server_tick(struct ctl_server *s, uint64_t now_ns);
 

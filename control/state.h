@@ -35,6 +35,7 @@ struct ctl_node {
     enum ctl_role role;
     bool pending_reboot;
     int64_t created_ms;
+    char run_id[48]; /* INFO server's run_id when last read ("" unknown); see register-node */
 };
 
 struct ctl_pgroup {
@@ -99,6 +100,7 @@ int ctl_state_node_delete(struct ctl_state *st, const char *id);
 int ctl_state_node_set_group(struct ctl_state *st, const char *id, const char *group,
                              enum ctl_role role);
 int ctl_state_node_set_pending_reboot(struct ctl_state *st, const char *id, bool pending);
+int ctl_state_node_set_run_id(struct ctl_state *st, const char *id, const char *run_id);
 typedef void (*ctl_state_node_fn)(void *ctx, const struct ctl_node *n);
 /* Every node (ordered by id), or those of one group when group != NULL. */
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx);

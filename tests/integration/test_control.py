@@ -429,5 +429,59 @@ class BadInput(ch.ClusterTestCase):
         self.assertIn("cannot connect", p.stderr)
 
 
+
+class DualStackNode(ch.Node):
+    """A node that listens on 127.0.0.1 and ::1: one server, several addresses."""
+
+    def argv(self):
+        return super().argv() + ["--bind", ch.HOST, "::1"]
+
+
+class Registration(ch.ClusterTestCase):
+
+    ZONES = ("az-a",)
+
+    def register(self, node_id, address):
+        return self.c.ctl("register-node", "--node-id", node_id, "--address", address,
+                          "--availability-zone", "az-b", "--node-type", "cache.t3.micro")
+
+    def assertRefused(self, p, fault):
+        self.assertEqual(p.returncode, 254, p.stdout + p.stderr)
+        self.assertIn(fault, p.stderr)
+
+    def test_one_server_under_two_addresses_is_refused(self):
+        c = self.c
+        node = DualStackNode("n4", c.workdir).start()
+        c.nodes["n4"] = node
+        port = node.port
+        # A second server registers next to n1; its run_id is recorded.
+        p = self.register("n4", f"{ch.HOST}:{port}")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        run_id = node.redis().info("server")["run_id"]
+        self.assertTrue(any(run_id in m for m in c.events("n4")), c.events("n4"))
+        # The same server under other addresses: a host name, IPv6, IPv4-mapped IPv6.
+        for address in (f"localhost:{port}", f"[::1]:{port}", f"[::ffff:{ch.HOST}]:{port}"):
+            self.assertRefused(self.register("n9", address),
+                               f"is the same server as node n4 ({ch.HOST}:{port}, run_id "
+                               f"{run_id})")
+        # Restarted, it has a new run_id: registered nodes are asked again, not trusted from
+        # the store.
+        node.kill9()
+        node.restart()
+        new_id = node.redis().info("server")["run_id"]
+        self.assertNotEqual(new_id, run_id)
+        self.assertRefused(self.register("n9", f"[::1]:{port}"),
+                           f"is the same server as node n4 ({ch.HOST}:{port}, run_id {new_id})")
+        # A node that does not answer cannot be registered (its identity is unknown).
+        self.assertRefused(self.register("n9", f"{ch.HOST}:{h.free_port()}"),
+                           "CacheNodeUnreachable")
+        ids = sorted(n["NodeId"] for n in c.ctl_json("describe-nodes")["Nodes"])
+        self.assertEqual(ids, ["n1", "n4"])
+        # The duplicate never got into a group: n4 leads a group of its own with n1 as a
+        # replica, and stays available.
+        g = c.create_group("rg1", "n4", ("n1",))
+        self.assertEqual(g["Status"], "available")
+
+
 if __name__ == "__main__":
     ch.main()

@@ -98,6 +98,7 @@ static int setup(void **state)
     assert_non_null(f->loop);
     struct ctl_health_opts opts = CTL_HEALTH_DEFAULTS;
     f->app.opts = opts;
+    f->app.loop = f->loop;
     f->app.started_ns = clock_mono_ns();
     memset(f->app.myid, 'a', 40);
     f->app.st = ctl_state_create(":memory:");
@@ -116,6 +117,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     alarm(0);
+    ctl_api_deinit(&f->app);
     ctl_server_destroy(f->app.srv);
     ctl_health_destroy(f->app.h);
     ctl_state_destroy(f->app.st);
@@ -159,6 +161,7 @@ static void pump(struct fixture *f, struct conn *c)
 {
     ctl_loop_run_once(f->loop, 1);
     uint64_t now = clock_mono_ns();
+    ctl_api_tick(&f->app, now);
     ctl_health_tick(f->app.h, now);
     while (!c->closed) {
         if (c->cap - c->len < 65536) {
