@@ -156,11 +156,24 @@ static const char *node_status(const struct ctl_node_view *v)
     return !v->probed ? "unknown" : v->up ? "available" : "unreachable";
 }
 
+/*
+ * applying (values on their way), apply-failed (the node refused some: ParameterApplyFailed
+ * names them), pending-reboot, or in-sync.
+ */
 static const char *param_status(const struct ctl_node *n, const struct ctl_node_view *v)
 {
-    if (n->pending_reboot)
-        return "pending-reboot";
-    return v->applying && n->group[0] ? "applying" : "in-sync";
+    if (v->applying && n->group[0])
+        return "applying";
+    if (n->apply_failed[0] && n->group[0])
+        return "apply-failed";
+    return n->pending_reboot ? "pending-reboot" : "in-sync";
+}
+
+static void write_param_status(struct obj *o, const struct ctl_node *n,
+                               const struct ctl_node_view *v)
+{
+    kv_str(o, "ParameterStatus", param_status(n, v));
+    kv_str(o, "ParameterApplyFailed", n->apply_failed[0] && n->group[0] ? n->apply_failed : NULL);
 }
 
 static void write_node(struct ctl_app *a, struct reply *r, const struct ctl_node *n)
@@ -182,7 +195,7 @@ static void write_node(struct ctl_app *a, struct reply *r, const struct ctl_node
     kv_str(&o, "ReplicationGroupId", n->group[0] ? n->group : NULL);
     kv_str(&o, "CurrentRole", role_name(n->role));
     kv_str(&o, "Status", node_status(&v));
-    kv_str(&o, "ParameterStatus", param_status(n, &v));
+    write_param_status(&o, n, &v);
     kv_str(&o, "ObservedRole",
            v.info.role == CTL_SEEN_MASTER    ? "primary"
            : v.info.role == CTL_SEEN_REPLICA ? "replica"
@@ -258,7 +271,7 @@ static void write_member(struct ctl_app *a, struct reply *r, const struct ctl_no
     kv_str(&o, "AvailabilityZone", n->az);
     kv_str(&o, "CurrentRole", role_name(n->role));
     kv_str(&o, "Status", node_status(&v));
-    kv_str(&o, "ParameterStatus", param_status(n, &v));
+    write_param_status(&o, n, &v);
     long long off = ctl_info_offset(&v.info);
     kv_int(&o, "ReplicationOffset", off);
     if (n->role == CTL_ROLE_REPLICA) {

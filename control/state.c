@@ -16,7 +16,7 @@
  * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to
  * date is migrated when opened; any other version is refused, not guessed at.
  */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 struct ctl_state {
     sqlite3 *db;
@@ -29,7 +29,8 @@ static const char SCHEMA[] =
     " id TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL, az TEXT NOT NULL,"
     " node_type TEXT NOT NULL, group_id TEXT NOT NULL DEFAULT '', role INTEGER NOT NULL DEFAULT 0,"
     " pending_reboot INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
-    " run_id TEXT NOT NULL DEFAULT '', UNIQUE (host, port));"
+    " run_id TEXT NOT NULL DEFAULT '', apply_failed TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (host, port));"
     "CREATE TABLE IF NOT EXISTS param_groups ("
     " name TEXT PRIMARY KEY, family TEXT NOT NULL, description TEXT NOT NULL,"
     " is_default INTEGER NOT NULL);"
@@ -48,6 +49,7 @@ static const char SCHEMA[] =
 /* MIGRATIONS[v - 1] brings a version-v file to version v + 1. */
 static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
     "ALTER TABLE nodes ADD COLUMN run_id TEXT NOT NULL DEFAULT '';",
+    "ALTER TABLE nodes ADD COLUMN apply_failed TEXT NOT NULL DEFAULT '';",
 };
 
 static int fail(struct ctl_state *st, const char *what)
@@ -242,7 +244,8 @@ uint64_t ctl_state_generation(const struct ctl_state *st)
 /* ---- nodes ---------------------------------------------------------------------------- */
 
 #define NODE_COLS                                                                                  \
-    "id, host, port, az, node_type, group_id, role, pending_reboot, created_ms, run_id"
+    "id, host, port, az, node_type, group_id, role, pending_reboot, created_ms, run_id, "          \
+    "apply_failed"
 
 static void node_row(sqlite3_stmt *s, struct ctl_node *n)
 {
@@ -256,6 +259,7 @@ static void node_row(sqlite3_stmt *s, struct ctl_node *n)
     n->pending_reboot = sqlite3_column_int(s, 7) != 0;
     n->created_ms = sqlite3_column_int64(s, 8);
     copy(n->run_id, sizeof(n->run_id), sqlite3_column_text(s, 9));
+    copy(n->apply_failed, sizeof(n->apply_failed), sqlite3_column_text(s, 10));
 }
 
 /* Step a one-row query into `out` via `row`; -ENOENT when it returns nothing. */
@@ -285,9 +289,10 @@ int ctl_state_node_add(struct ctl_state *st, const struct ctl_node *n)
 {
     int64_t created = n->created_ms ? n->created_ms : clock_real_ms();
     return run(st,
-               prep(st, "INSERT INTO nodes(" NODE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    "ssisssiiis", n->id, n->host, (int64_t)n->port, n->az, n->type, n->group,
-                    (int64_t)n->role, (int64_t)n->pending_reboot, created, n->run_id),
+               prep(st, "INSERT INTO nodes(" NODE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "ssisssiiiss", n->id, n->host, (int64_t)n->port, n->az, n->type, n->group,
+                    (int64_t)n->role, (int64_t)n->pending_reboot, created, n->run_id,
+                    n->apply_failed),
                NULL);
 }
 
@@ -326,6 +331,11 @@ int ctl_state_node_set_pending_reboot(struct ctl_state *st, const char *id, bool
 int ctl_state_node_set_run_id(struct ctl_state *st, const char *id, const char *run_id)
 {
     return run_one(st, prep(st, "UPDATE nodes SET run_id = ? WHERE id = ?", "ss", run_id, id));
+}
+
+int ctl_state_node_set_apply_failed(struct ctl_state *st, const char *id, const char *names)
+{
+    return run_one(st, prep(st, "UPDATE nodes SET apply_failed = ? WHERE id = ?", "ss", names, id));
 }
 
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx)
@@ -553,11 +563,17 @@ int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx)
 int ctl_state_event_add(struct ctl_state *st, int64_t ts_ms, const char *source_type,
                         const char *source_id, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[sizeof(((struct ctl_event *)0)->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(msg)) { /* cut at a word, and say so */
+        size_t end = sizeof(msg) - 4;
+        while (end > 0 && msg[end] != ' ')
+            end--;
+        memcpy(msg + end, "...", 4);
+    }
     if (ts_ms <= 0)
         ts_ms = clock_real_ms();
     log_notice("event %s %s: %s", source_type, source_id, msg);

@@ -135,7 +135,8 @@ class ParameterGroups(ch.ClusterTestCase):
         self.assertEqual(params["maxmemory-policy"]["ChangeType"], "immediate")
         self.assertEqual(params["hz"]["Source"], "system")
         self.assertEqual(params["activerehashing"]["ChangeType"], "requires-reboot")
-        self.assertIn("hash-max-listpack-entries", params)
+        # redis7 lists what Redis 7 has and polluxd accepts: no encoding thresholds.
+        self.assertNotIn("hash-max-listpack-entries", params)
         self.assertNotIn("hash-max-ziplist-entries", params)
         # A requires-reboot change: pending until reboot-node.
         c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
@@ -164,6 +165,90 @@ class ParameterGroups(ch.ClusterTestCase):
         events = c.events("pg1")
         self.assertTrue(any("modified" in e and "allkeys-lru" in e for e in events))
         self.assertTrue(any("reset" in e for e in events))
+
+    # Parameters consumed by pollux-control or fixed by the family: no node setting.
+    NOT_NODE_SETTINGS = {"reserved-memory-percent", "close-on-slave-write", "cluster-enabled",
+                         "lua-time-limit", "maxclients",
+                         "client-output-buffer-limit-replica-soft-seconds"}
+
+    def test_redis7_family_is_what_the_node_accepts(self):
+        c = self.c
+        params = [p["ParameterName"] for p in c.ctl_json(
+            "describe-cache-parameters", "--cache-parameter-group-name",
+            "default.redis7")["Parameters"]]
+        accepted = set(c.nodes["n1"].redis().config_get("*"))
+        for name in params:
+            if name in self.NOT_NODE_SETTINGS:
+                continue
+            setting = ("client-output-buffer-limit"
+                       if name.startswith("client-output-buffer-limit-") else name)
+            self.assertIn(setting, accepted, f"{name}: the node has no {setting} setting")
+        # A group on the default redis7 parameter group applies cleanly: every node in sync,
+        # no refusal recorded.
+        c.create_group("rg1", "n1", ("n2", "n3"))
+        nodes = self.wait(lambda: [n for n in c.ctl_json("describe-nodes")["Nodes"]
+                                   if n["ParameterStatus"] != "applying"] or None,
+                          what="values applied")
+        self.wait(lambda: all(n["ParameterStatus"] == "in-sync"
+                              for n in c.ctl_json("describe-nodes")["Nodes"]), what="in sync")
+        for n in nodes:
+            self.assertIsNone(n["ParameterApplyFailed"])
+        self.assertFalse([e for e in c.events() if "not applied" in e], c.events())
+
+    def test_refused_parameters_are_shown_and_recorded_once(self):
+        if ch.node_is_redis():
+            self.skipTest("redis-server accepts every redis6.x parameter")
+        c = self.c
+        # polluxd has no encoding thresholds: a redis6.x group's nodes refuse them.
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pg6",
+                 "--cache-parameter-group-family", "redis6.x")
+        c.create_group("rg1", "n1", ("n2",), "--cache-parameter-group-name", "pg6")
+
+        def refused():
+            nodes = {n["NodeId"]: n for n in c.ctl_json("describe-nodes")["Nodes"]}
+            if all(nodes[i]["ParameterStatus"] == "apply-failed" for i in ("n1", "n2")):
+                return nodes
+            return None
+        nodes = self.wait(refused, what="apply-failed on both nodes")
+        failed = nodes["n1"]["ParameterApplyFailed"].split(", ")
+        self.assertIn("hash-max-ziplist-entries", failed)
+        self.assertIn("zset-max-ziplist-value", failed)
+        self.assertNotIn("maxmemory-policy", failed)
+        self.assertEqual(nodes["n3"]["ParameterStatus"], "in-sync")  # in no group
+        self.assertEqual(config_get(c.nodes["n1"], "maxmemory-policy"), "volatile-lru")
+        # The group table shows it too.
+        members = {m["CacheNodeId"]: m for m in c.group("rg1")["NodeGroupMembers"]}
+        self.assertEqual(members["n2"]["ParameterStatus"], "apply-failed")
+
+        def refusals(node):
+            return [e for e in c.events(node) if "not applied" in e]
+        for node in ("n1", "n2"):
+            ev = refusals(node)
+            self.assertEqual(len(ev), 1, ev)
+            # Whole names, the count of the rest, the node's answer; nothing cut mid-word.
+            self.assertIn("Parameters not applied on the node: ", ev[0])
+            self.assertIn("hash-max-ziplist-entries", ev[0])
+            self.assertIn("it answered: ", ev[0])
+            self.assertLess(len(ev[0]), 512)
+            names = ev[0].split(": ", 1)[1].split("; it answered")[0]
+            for name in names.replace(" and ", ", ").split(", "):
+                self.assertTrue(name in failed or name.endswith(" more"), name)
+        # A restart of pollux-control applies everything again: no new event.
+        c.control.restart()
+        self.wait(refused, what="apply-failed after the restart")
+        self.wait(lambda: all(n["Status"] == "available" and n["ParameterStatus"] != "applying"
+                              for n in c.ctl_json("describe-nodes")["Nodes"]),
+                  what="values applied after the restart")
+        for node in ("n1", "n2"):
+            self.assertEqual(len(refusals(node)), 1, refusals(node))
+        # A change of the group is a new application: one event each for it.
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg6",
+                 "--parameter-name-values", "timeout=7")
+        self.wait(lambda: config_get(c.nodes["n2"], "timeout") == "7", what="timeout applied")
+        for node in ("n1", "n2"):
+            self.wait(lambda: len(refusals(node)) == 2, what=f"{node}: event for the change")
+        self.assertEqual(refused()["n1"]["ParameterApplyFailed"],
+                         nodes["n1"]["ParameterApplyFailed"])
 
     def test_reserved_memory_and_default_groups(self):
         c = self.c

@@ -288,6 +288,40 @@ static void run_ids_and_schema_migration(void **state)
     assert_null(ctl_state_create(path));
 }
 
+static void last_event(void *ctx, const struct ctl_event *e)
+{
+    *(struct ctl_event *)ctx = *e;
+}
+
+static void long_events_are_cut_at_a_word(void **state)
+{
+    struct fixture *f = *state;
+    char text[2000] = "";
+    for (int i = 0; strlen(text) < 1500; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%sparameter-%d", i ? ", " : "",
+                 i);
+    assert_int_equal(ctl_state_event_add(f->st, 0, "cache-node", "n1", "Failed: %s", text), 0);
+    struct ctl_event e;
+    assert_int_equal(ctl_state_event_each(f->st, NULL, "n1", 0, 1, last_event, &e), 0);
+    size_t n = strlen(e.message);
+    assert_true(n < sizeof(e.message));
+    assert_string_equal(e.message + n - 3, "...");
+    /* What precedes "..." is a whole name: the text up to there is a prefix of the original
+     * followed by a separator in it. */
+    char full[2100];
+    snprintf(full, sizeof(full), "Failed: %s", text);
+    assert_memory_equal(e.message, full, n - 3);
+    assert_true(full[n - 3] == ' ');
+    assert_memory_equal(e.message + n - 4, ",", 1);
+
+    /* The node's list of refused settings round-trips. */
+    struct ctl_node node = make_node("n1", 7001, "az-a"), out;
+    assert_int_equal(ctl_state_node_add(f->st, &node), 0);
+    assert_int_equal(ctl_state_node_set_apply_failed(f->st, "n1", "hz, timeout"), 0);
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &out), 0);
+    assert_string_equal(out.apply_failed, "hz, timeout");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(events_filter_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_a_foreign_file, setup, teardown),
         cmocka_unit_test_setup_teardown(run_ids_and_schema_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(long_events_are_cut_at_a_word, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
