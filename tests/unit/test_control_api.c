@@ -34,6 +34,7 @@
 #include "respc.h"
 #include "server.h"
 #include "state.h"
+#include "strbuf.h"
 
 #define MUTATIONS 1500
 #define MAX_PUMPS 200000 /* loop passes allowed for one input (each waits at most 1 ms) */
@@ -44,7 +45,24 @@ struct input {
     size_t len;
 };
 
+/*
+ * A fake node on a loopback port: answers PING, INFO (with its run_id and role:master) and
+ * anything else with +OK; a silent one answers nothing (it never replies, so it times out).
+ */
+#define MAX_FAKE_CONNS 8
+struct fake_node {
+    int lfd, port;
+    char run_id[41];
+    bool silent;
+    int fds[MAX_FAKE_CONNS];
+    struct resp_parser p[MAX_FAKE_CONNS];
+    char in[MAX_FAKE_CONNS][4096];
+    size_t inlen[MAX_FAKE_CONNS];
+};
+
 struct fixture {
+    struct fake_node *fakes[4];
+    int nfakes;
     struct ctl_loop *loop;
     struct ctl_app app;
     struct input *corpus;
@@ -52,6 +70,8 @@ struct fixture {
 };
 
 static const char *current = "";
+
+static void fakes_stop(struct fixture *f);
 
 static void on_alarm(int sig)
 {
@@ -118,6 +138,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     alarm(0);
     ctl_api_deinit(&f->app);
+    fakes_stop(f);
     ctl_server_destroy(f->app.srv);
     ctl_health_destroy(f->app.h);
     ctl_state_destroy(f->app.st);
@@ -156,9 +177,92 @@ static void conn_close(struct conn *c)
     free(c->in);
 }
 
-/* One pass of the daemon's loop, then read what arrived. */
+static void fake_serve(struct fake_node *fk)
+{
+    for (int fd; (fd = accept4(fk->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0;) {
+        int i = 0;
+        while (i < MAX_FAKE_CONNS && fk->fds[i] >= 0)
+            i++;
+        assert_true(i < MAX_FAKE_CONNS);
+        fk->fds[i] = fd;
+        fk->inlen[i] = 0;
+        resp_parser_reset(&fk->p[i]);
+    }
+    for (int i = 0; i < MAX_FAKE_CONNS; i++) {
+        if (fk->fds[i] < 0)
+            continue;
+        ssize_t n = recv(fk->fds[i], fk->in[i] + fk->inlen[i], sizeof(fk->in[i]) - fk->inlen[i], 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN)) {
+            close(fk->fds[i]);
+            fk->fds[i] = -1;
+            continue;
+        }
+        if (n > 0)
+            fk->inlen[i] += (size_t)n;
+        size_t used = 0;
+        while (!fk->silent && fk->inlen[i] > 0 &&
+               resp_parse(&fk->p[i], fk->in[i], fk->inlen[i], &used) == RESP_OK) {
+            const struct resp_arg *cmd = &fk->p[i].argv[0];
+            char out[256];
+            if (cmd->len == 4 && strncasecmp(cmd->ptr, "PING", 4) == 0) {
+                snprintf(out, sizeof(out), "+PONG\r\n");
+            } else if (cmd->len == 4 && strncasecmp(cmd->ptr, "INFO", 4) == 0) {
+                char text[128];
+                snprintf(text, sizeof(text), "# Server\r\nrun_id:%s\r\nrole:master\r\n",
+                         fk->run_id);
+                snprintf(out, sizeof(out), "$%zu\r\n%s\r\n", strlen(text), text);
+            } else {
+                snprintf(out, sizeof(out), "+OK\r\n");
+            }
+            assert_int_equal(send(fk->fds[i], out, strlen(out), MSG_NOSIGNAL),
+                             (ssize_t)strlen(out));
+            memmove(fk->in[i], fk->in[i] + used, fk->inlen[i] - used);
+            fk->inlen[i] -= used;
+        }
+    }
+}
+
+static struct fake_node *fake_start(struct fixture *f, const char *run_id, bool silent)
+{
+    struct fake_node *fk = calloc(1, sizeof(*fk));
+    fk->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(fk->lfd, (struct sockaddr *)&sa, sl), 0);
+    assert_int_equal(listen(fk->lfd, 16), 0);
+    getsockname(fk->lfd, (struct sockaddr *)&sa, &sl);
+    fk->port = ntohs(sa.sin_port);
+    snprintf(fk->run_id, sizeof(fk->run_id), "%s", run_id);
+    fk->silent = silent;
+    for (int i = 0; i < MAX_FAKE_CONNS; i++) {
+        fk->fds[i] = -1;
+        resp_parser_init(&fk->p[i], 1 << 20);
+    }
+    f->fakes[f->nfakes++] = fk;
+    return fk;
+}
+
+static void fakes_stop(struct fixture *f)
+{
+    for (int k = 0; k < f->nfakes; k++) {
+        struct fake_node *fk = f->fakes[k];
+        for (int i = 0; i < MAX_FAKE_CONNS; i++) {
+            if (fk->fds[i] >= 0)
+                close(fk->fds[i]);
+            resp_parser_deinit(&fk->p[i]);
+        }
+        close(fk->lfd);
+        free(fk);
+    }
+    f->nfakes = 0;
+}
+
+/* One pass of the daemon's loop (and of the fake nodes), then read what arrived. */
 static void pump(struct fixture *f, struct conn *c)
 {
+    for (int k = 0; k < f->nfakes; k++)
+        fake_serve(f->fakes[k]);
     ctl_loop_run_once(f->loop, 1);
     uint64_t now = clock_mono_ns();
     ctl_api_tick(&f->app, now);
@@ -296,6 +400,95 @@ static void empty_option_name_is_refused(void **state)
     conn_close(&c);
 }
 
+/* Send a command and wait for its one reply; the caller frees it. */
+static struct ctl_reply *call(struct fixture *f, struct conn *c, int argc, const char **argv)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    ctl_cmd_append(&sb, argc, argv, NULL);
+    c->len = 0;
+    send_all(f, c, sb.buf, sb.len);
+    strbuf_deinit(&sb);
+    for (int i = 0; i < MAX_PUMPS && count_replies(c, argv[1]) < 1 && !c->closed; i++)
+        pump(f, c);
+    struct ctl_reply *r = NULL;
+    size_t used;
+    if (ctl_reply_parse(c->in, c->len, &r, &used) != 0)
+        fail_msg("%s: no reply", argv[1]);
+    memmove(c->in, c->in + used, c->len - used);
+    c->len -= used;
+    return r;
+}
+
+static struct ctl_reply *register_node(struct fixture *f, struct conn *c, const char *id, int port)
+{
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    const char *argv[] = {
+        "POLLUX", "register-node",     "node-id", id,          "address",
+        addr,     "availability-zone", "az-a",    "node-type", "cache.t3.micro"
+    };
+    return call(f, c, 10, argv);
+}
+
+static void expect_error(struct ctl_reply *r, const char *text)
+{
+    if (r->type != CTL_R_ERROR || strstr(r->str, text) == NULL)
+        fail_msg("expected an error with '%s', got type %d '%s'", text, r->type,
+                 r->str ? r->str : "");
+    ctl_reply_free(r);
+}
+
+static void expect_node(struct ctl_reply *r)
+{
+    if (r->type == CTL_R_ERROR || ctl_reply_get(r, "Node") == NULL)
+        fail_msg("expected a node, got '%s'", r->str ? r->str : "?");
+    ctl_reply_free(r);
+}
+
+/*
+ * One server under two addresses is one node: a second address that answers with a run_id
+ * already registered is refused, a node that does not answer is refused after the timeout,
+ * and a registered node is asked again (a restart gives it a new run_id).
+ */
+static void one_server_is_registered_once(void **state)
+{
+    struct fixture *f = *state;
+    const char *r1 = "1111111111111111111111111111111111111111";
+    struct fake_node *a = fake_start(f, r1, false);
+    struct fake_node *b = fake_start(f, r1, false); /* a's server under another address */
+    struct fake_node *c = fake_start(f, "2222222222222222222222222222222222222222", false);
+    struct fake_node *s = fake_start(f, r1, true);
+    struct conn k;
+    conn_open(f, &k);
+    expect_node(register_node(f, &k, "a", a->port));
+    expect_error(register_node(f, &k, "b", b->port), "is the same server as node a");
+    expect_node(register_node(f, &k, "c", c->port));
+    expect_error(register_node(f, &k, "s", s->port), "CacheNodeUnreachable");
+    /* a restarted: a new run_id; b's is no longer taken. */
+    snprintf(a->run_id, sizeof(a->run_id), "%s", "3333333333333333333333333333333333333333");
+    expect_node(register_node(f, &k, "b", b->port));
+    /* Pipelined behind a deferred reply: answered after it, in order. */
+    const char *ping[] = { "PING" };
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", a->port);
+    const char *dup[] = { "POLLUX", "register-node",     "node-id", "d",         "address",
+                          addr,     "availability-zone", "az-a",    "node-type", "cache.t3.micro" };
+    struct strbuf sb;
+    strbuf_init(&sb);
+    ctl_cmd_append(&sb, 10, dup, NULL);
+    ctl_cmd_append(&sb, 1, ping, NULL);
+    k.len = 0;
+    send_all(f, &k, sb.buf, sb.len);
+    strbuf_deinit(&sb);
+    for (int i = 0; i < MAX_PUMPS && count_replies(&k, "pipelined") < 2; i++)
+        pump(f, &k);
+    assert_int_equal(count_replies(&k, "pipelined"), 2);
+    assert_memory_equal(k.in, "-CacheNodeAlreadyExists", 23);
+    assert_memory_equal(k.in + k.len - 7, "+PONG\r\n", 7);
+    conn_close(&k);
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t next_rand(void)
@@ -393,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(empty_option_name_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_server_is_registered_once, setup, teardown),
         cmocka_unit_test_setup_teardown(corpus_is_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(mutations_are_answered, setup, teardown),
     };
