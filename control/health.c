@@ -346,8 +346,8 @@ static void add_job(struct node_rt *n, const char *key, const char *value, bool 
 /*
  * Record what the node refused: the list of refused settings is kept in the store (shown
  * as ParameterStatus apply-failed), and an event names them when the list changes or a
- * user's change was applied, so a restart of pollux-control, which applies everything
- * again, does not repeat it.
+ * user's change or reboot-node was applied, so a restart of pollux-control, which applies
+ * everything again, does not repeat it.
  */
 static void record_failures(struct node_rt *n)
 {
@@ -378,7 +378,7 @@ static void record_failures(struct node_rt *n)
     if (changed && ctl_state_node_set_apply_failed(h->st, n->node.id, list) == 0)
         snprintf(n->node.apply_failed, sizeof(n->node.apply_failed), "%s", list);
     ctl_param_list_brief(list, sizeof(brief) - 1, brief, sizeof(brief));
-    if (nf > 0 && (changed || n->announce))
+    if (nf > 0 && (changed || n->announce || n->reboot))
         EVENT(h, "cache-node", n->node.id,
               "Parameters not applied on the node: %s; it answered: %s", brief, why);
     else if (changed && list[0])
