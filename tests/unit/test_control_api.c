@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -489,6 +490,60 @@ static void one_server_is_registered_once(void **state)
     conn_close(&k);
 }
 
+/*
+ * A client that pipelines requests and never reads: its requests stop being served once
+ * its unread replies pass the limit, and the server's tick drops it when it has read nothing
+ * for CTL_SERVER_STALL_MS (the tick takes the time, so none passes here). Another client is
+ * served throughout.
+ */
+static void client_that_never_reads_is_dropped(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = { "POLLUX", "describe-cache-parameters", "cache-parameter-group-name",
+                           "default.redis6.x" };
+    struct strbuf req;
+    strbuf_init(&req);
+    for (int i = 0; i < 200; i++)
+        ctl_cmd_append(&req, 4, argv, NULL);
+    struct conn flood, other;
+    conn_open(f, &flood);
+    conn_open(f, &other);
+    /* Send until the socket has been full for a while: the server stopped reading it. */
+    size_t sent = 0;
+    for (int idle = 0; idle < 200;) {
+        ssize_t n = send(flood.fd, req.buf, req.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            sent += (size_t)n;
+            idle = 0;
+        } else {
+            assert_true(errno == EAGAIN);
+            idle++;
+        }
+        pump(f, &other); /* never reads `flood` */
+    }
+    strbuf_deinit(&req);
+    assert_true(sent > CTL_SERVER_OUTPUT_LIMIT / 64); /* requests are ~80 bytes, replies ~14 KB */
+    const char *ping[] = { "PING" };
+    struct ctl_reply *r = call(f, &other, 1, ping);
+    assert_true(ctl_reply_is(r, "PONG"));
+    ctl_reply_free(r);
+    /* Read nothing for the stall time: dropped. */
+    uint64_t now = clock_mono_ns();
+    ctl_server_tick(f->app.srv, now);
+    ctl_server_tick(f->app.srv, now + (uint64_t)CTL_SERVER_STALL_MS * 1000000 / 2);
+    struct pollfd pfd = { .fd = flood.fd, .events = POLLRDHUP };
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* not yet */
+    ctl_server_tick(f->app.srv, now + (uint64_t)CTL_SERVER_STALL_MS * 1000000);
+    pump(f, &other);
+    assert_int_equal(poll(&pfd, 1, 0), 1);
+    assert_true(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    r = call(f, &other, 1, ping);
+    assert_true(ctl_reply_is(r, "PONG"));
+    ctl_reply_free(r);
+    conn_close(&flood);
+    conn_close(&other);
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t next_rand(void)
@@ -587,6 +642,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(empty_option_name_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(one_server_is_registered_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_that_never_reads_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(corpus_is_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(mutations_are_answered, setup, teardown),
     };
