@@ -8,6 +8,8 @@
 
 #include "clock.h"
 #include "group.h"
+#include "info.h"
+#include "link.h"
 #include "log.h"
 #include "mem.h"
 #include "param.h"
@@ -15,7 +17,8 @@
 #include "common.h"
 #include "util.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS    64
+#define MAX_MINUTES 52560000 /* describe-events --duration: a century */
 
 struct args {
     int n;
@@ -153,11 +156,24 @@ static const char *node_status(const struct ctl_node_view *v)
     return !v->probed ? "unknown" : v->up ? "available" : "unreachable";
 }
 
+/*
+ * applying (values on their way), apply-failed (the node refused some: ParameterApplyFailed
+ * names them), pending-reboot, or in-sync.
+ */
 static const char *param_status(const struct ctl_node *n, const struct ctl_node_view *v)
 {
-    if (n->pending_reboot)
-        return "pending-reboot";
-    return v->applying && n->group[0] ? "applying" : "in-sync";
+    if (v->applying && n->group[0])
+        return "applying";
+    if (n->apply_failed[0] && n->group[0])
+        return "apply-failed";
+    return n->pending_reboot ? "pending-reboot" : "in-sync";
+}
+
+static void write_param_status(struct obj *o, const struct ctl_node *n,
+                               const struct ctl_node_view *v)
+{
+    kv_str(o, "ParameterStatus", param_status(n, v));
+    kv_str(o, "ParameterApplyFailed", n->apply_failed[0] && n->group[0] ? n->apply_failed : NULL);
 }
 
 static void write_node(struct ctl_app *a, struct reply *r, const struct ctl_node *n)
@@ -179,7 +195,7 @@ static void write_node(struct ctl_app *a, struct reply *r, const struct ctl_node
     kv_str(&o, "ReplicationGroupId", n->group[0] ? n->group : NULL);
     kv_str(&o, "CurrentRole", role_name(n->role));
     kv_str(&o, "Status", node_status(&v));
-    kv_str(&o, "ParameterStatus", param_status(n, &v));
+    write_param_status(&o, n, &v);
     kv_str(&o, "ObservedRole",
            v.info.role == CTL_SEEN_MASTER    ? "primary"
            : v.info.role == CTL_SEEN_REPLICA ? "replica"
@@ -255,7 +271,7 @@ static void write_member(struct ctl_app *a, struct reply *r, const struct ctl_no
     kv_str(&o, "AvailabilityZone", n->az);
     kv_str(&o, "CurrentRole", role_name(n->role));
     kv_str(&o, "Status", node_status(&v));
-    kv_str(&o, "ParameterStatus", param_status(n, &v));
+    write_param_status(&o, n, &v);
     long long off = ctl_info_offset(&v.info);
     kv_int(&o, "ReplicationOffset", off);
     if (n->role == CTL_ROLE_REPLICA) {
@@ -432,6 +448,217 @@ static int mark_pending_reboot(struct ctl_app *a, const char *pg)
     return rc ? rc : m.rc;
 }
 
+/* ---- registering a node: its run_id first --------------------------------------------------- */
+
+/*
+ * The same server under two addresses (localhost:7000 and 127.0.0.1:7000, or a host name
+ * and its address) is one node: put in two groups, it would be told to follow two primaries
+ * and flap forever. Addresses cannot tell that; the server's run_id (INFO server) can.
+ * register-node therefore asks the new node and every registered node for their run_id
+ * (the old ones again, since a run_id changes when a server restarts) before it writes
+ * anything, and refuses a node whose run_id is already registered. The client's reply is
+ * deferred until every answer is in or has timed out (--timeout-ms); the daemon goes on
+ * serving meanwhile. A node that does not answer cannot be registered.
+ */
+
+struct reg_job;
+
+struct reg_peer { /* one node asked for its run_id; peers[0] is the one being registered */
+    struct reg_job *job;
+    char id[CTL_ID_MAX];
+    char host[CTL_HOST_MAX];
+    int port;
+    struct ctl_link *link;
+    char run_id[CTL_RUN_ID_LEN + 1]; /* "" when it did not tell */
+    char err[200];                   /* why not */
+};
+
+struct reg_job {
+    struct ctl_app *a;
+    uint64_t client; /* ctl_server_defer's token */
+    uint8_t proto;
+    struct ctl_node n;
+    struct reg_peer *peers;
+    int npeers, pending;
+    struct reg_job *next;
+};
+
+static bool host_valid(const char *h)
+{
+    if (!h[0])
+        return false;
+    for (const char *p = h; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == ':' || *p == '_' || *p == '%'))
+            return false;
+    return true;
+}
+
+/* Whether the id or the address is registered already (error written). */
+static bool reg_taken(struct ctl_app *a, const struct ctl_node *n, struct reply *r)
+{
+    struct ctl_node other;
+    if (ctl_state_node_get(a->st, n->id, &other) == 0) {
+        reply_errorf(r, "CacheNodeAlreadyExists node %s is already registered", n->id);
+        return true;
+    }
+    if (ctl_state_node_find_addr(a->st, n->host, n->port, &other) == 0) {
+        reply_errorf(r, "CacheNodeAlreadyExists %s:%d is already registered as node %s", n->host,
+                     n->port, other.id);
+        return true;
+    }
+    return false;
+}
+
+static void reg_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
+{
+    (void)tag;
+    struct reg_peer *p = ctx;
+    p->job->pending--;
+    if (r == NULL)
+        snprintf(p->err, sizeof(p->err), "no answer (refused, closed or timed out)");
+    else if (r->type == CTL_R_ERROR)
+        snprintf(p->err, sizeof(p->err), "%s", r->str);
+    else if (r->type != CTL_R_BULK || ctl_info_run_id(r->str, r->len, p->run_id) != 0)
+        snprintf(p->err, sizeof(p->err), "no run_id in its INFO server");
+}
+
+static void reg_add_peer(void *ctx, const struct ctl_node *n)
+{
+    struct reg_job *j = ctx;
+    j->peers = mem_realloc(j->peers, (size_t)(j->npeers + 1) * sizeof(*j->peers));
+    struct reg_peer *p = &j->peers[j->npeers++];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->id, sizeof(p->id), "%s", n->id);
+    snprintf(p->host, sizeof(p->host), "%s", n->host);
+    p->port = n->port;
+}
+
+static void reg_start(struct ctl_app *a, const struct ctl_node *n, struct reply *r)
+{
+    if (a->srv == NULL || a->loop == NULL) {
+        reply_error(r, "InternalFailure nodes cannot be reached from here");
+        return;
+    }
+    struct reg_job *j = mem_calloc(sizeof(*j));
+    j->a = a;
+    j->proto = r->proto;
+    j->n = *n;
+    reg_add_peer(j, n);
+    ctl_state_node_each(a->st, NULL, reg_add_peer, j);
+    static const char *const info[] = { "INFO", "server" };
+    for (int i = 0; i < j->npeers; i++) {
+        struct reg_peer *p = &j->peers[i];
+        p->job = j;
+        p->link = ctl_link_create(a->loop, p->host, p->port, a->opts.timeout_ms);
+        int rc = ctl_link_send(p->link, 2, info, reg_reply, p, 0);
+        if (rc == 0)
+            j->pending++;
+        else
+            snprintf(p->err, sizeof(p->err), "cannot connect: %s", strerror(-rc));
+    }
+    j->client = ctl_server_defer(a->srv);
+    j->next = a->regs;
+    a->regs = j;
+}
+
+struct dup_ctx {
+    const struct reg_job *j;
+    const struct ctl_node *same; /* the registered node with the new node's run_id */
+    struct ctl_node found;
+};
+
+/* A registered node's run_id: the one it just gave, else the one it gave when registered. */
+static void reg_find_dup(void *ctx, const struct ctl_node *n)
+{
+    struct dup_ctx *d = ctx;
+    const char *rid = n->run_id;
+    for (int i = 1; i < d->j->npeers; i++)
+        if (strcmp(d->j->peers[i].id, n->id) == 0 && d->j->peers[i].run_id[0])
+            rid = d->j->peers[i].run_id;
+    if (d->same == NULL && strcmp(rid, d->j->peers[0].run_id) == 0) {
+        d->found = *n;
+        d->same = &d->found;
+    }
+}
+
+/* Every answer is in: register the node, or refuse it; answer the waiting client. */
+static void reg_finish(struct reg_job *j)
+{
+    struct ctl_app *a = j->a;
+    struct ctl_node *n = &j->n;
+    const struct reg_peer *np = &j->peers[0];
+    struct reply body;
+    reply_init(&body, j->proto);
+    struct reply *r = &body;
+    struct dup_ctx d = { j, NULL, { { 0 } } };
+    if (!np->run_id[0]) {
+        reply_errorf(r,
+                     "CacheNodeUnreachable cannot read the run_id of %s:%d (INFO server): %s; "
+                     "start the node, then register it",
+                     n->host, n->port, np->err);
+    } else if (reg_taken(a, n, r)) { /* registered meanwhile by another client */
+    } else if (ctl_state_node_each(a->st, NULL, reg_find_dup, &d), d.same != NULL) {
+        reply_errorf(r,
+                     "CacheNodeAlreadyExists %s:%d is the same server as node %s (%s:%d, run_id "
+                     "%s)",
+                     n->host, n->port, d.same->id, d.same->host, d.same->port, np->run_id);
+    } else if (tx_begin(a, r)) {
+        snprintf(n->run_id, sizeof(n->run_id), "%s", np->run_id);
+        int rc = ctl_state_node_add(a->st, n);
+        /* Keep the others' run_ids current, so a later check without their answer is too. */
+        for (int i = 1; i < j->npeers && rc == 0; i++)
+            if (j->peers[i].run_id[0])
+                rc = ctl_state_node_set_run_id(a->st, j->peers[i].id, j->peers[i].run_id);
+        if (rc == -ENOENT)
+            rc = 0; /* deregistered meanwhile */
+        if (rc == 0)
+            rc = ctl_state_event_add(a->st, 0, "cache-node", n->id,
+                                     "Node registered at %s:%d in %s (%s), run_id %s", n->host,
+                                     n->port, n->az, n->type, n->run_id);
+        if (tx_end(a, rc, r)) {
+            ctl_state_node_get(a->st, n->id, n);
+            reply_map(r, 1);
+            reply_bulk_cstr(r, "Node");
+            write_node(a, r, n);
+        }
+    }
+    ctl_server_answer(a->srv, j->client, r);
+}
+
+static void reg_free(struct reg_job *j)
+{
+    for (int i = 0; i < j->npeers; i++)
+        ctl_link_destroy(j->peers[i].link);
+    mem_free(j->peers);
+    mem_free(j);
+}
+
+void ctl_api_tick(struct ctl_app *a, uint64_t now_ns)
+{
+    for (struct reg_job **pp = &a->regs; *pp;) {
+        struct reg_job *j = *pp;
+        for (int i = 0; i < j->npeers && j->pending > 0; i++)
+            ctl_link_tick(j->peers[i].link, now_ns);
+        if (j->pending > 0) {
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        reg_finish(j);
+        reg_free(j);
+    }
+}
+
+void ctl_api_deinit(struct ctl_app *a)
+{
+    while (a->regs) {
+        struct reg_job *j = a->regs;
+        a->regs = j->next;
+        reg_free(j);
+    }
+}
+
 /* ---- nodes ------------------------------------------------------------------------------ */
 
 static void v_register_node(struct ctl_app *a, struct args *x, struct reply *r)
@@ -482,30 +709,18 @@ static void v_register_node(struct ctl_app *a, struct args *x, struct reply *r)
     else
         snprintf(n.host, sizeof(n.host), "%.*s", (int)hl, addr);
     n.port = (int)port;
+    if (!host_valid(n.host)) {
+        reply_errorf(r,
+                     "InvalidParameterValue --address host must be an IP address or a host "
+                     "name, not '%s'",
+                     n.host);
+        return;
+    }
     snprintf(n.az, sizeof(n.az), "%s", az);
     snprintf(n.type, sizeof(n.type), "%s", type);
-    struct ctl_node other;
-    if (ctl_state_node_get(a->st, id, &other) == 0) {
-        reply_errorf(r, "CacheNodeAlreadyExists node %s is already registered", id);
+    if (reg_taken(a, &n, r))
         return;
-    }
-    if (ctl_state_node_find_addr(a->st, n.host, n.port, &other) == 0) {
-        reply_errorf(r, "CacheNodeAlreadyExists %s:%d is already registered as node %s", n.host,
-                     n.port, other.id);
-        return;
-    }
-    if (!tx_begin(a, r))
-        return;
-    int rc = ctl_state_node_add(a->st, &n);
-    if (rc == 0)
-        rc = ctl_state_event_add(a->st, 0, "cache-node", id, "Node registered at %s:%d in %s (%s)",
-                                 n.host, n.port, az, type);
-    if (!tx_end(a, rc, r))
-        return;
-    ctl_state_node_get(a->st, id, &n);
-    reply_map(r, 1);
-    reply_bulk_cstr(r, "Node");
-    write_node(a, r, &n);
+    reg_start(a, &n, r);
 }
 
 static void v_deregister_node(struct ctl_app *a, struct args *x, struct reply *r)
@@ -1322,8 +1537,9 @@ static void v_describe_events(struct ctl_app *a, struct args *x, struct reply *r
     }
     long long duration = 0, max = 0;
     const char *d = arg(x, "duration"), *m = arg(x, "max-records");
-    if (d && (!util_str2ll(d, strlen(d), &duration) || duration < 1)) {
-        reply_errorf(r, "InvalidParameterValue --duration is a number of minutes, not '%s'", d);
+    if (d && (!util_str2ll(d, strlen(d), &duration) || duration < 1 || duration > MAX_MINUTES)) {
+        reply_errorf(r, "InvalidParameterValue --duration is 1 to %d minutes, not '%s'",
+                     MAX_MINUTES, d);
         return;
     }
     if (m && (!util_str2ll(m, strlen(m), &max) || max < 1 || max > 100000)) {
@@ -1376,12 +1592,16 @@ static const struct verb verbs[] = {
     { "describe-events", v_describe_events, "source-identifier source-type duration max-records" },
 };
 
-static bool key_allowed(const char *keys, const char *k)
+/* Whether k[0..len) is one of the space-separated words of `keys` (an empty k is not). */
+static bool key_allowed(const char *keys, const char *k, size_t len)
 {
-    size_t n = strlen(k);
-    for (const char *p = keys; (p = strstr(p, k)) != NULL; p += n)
-        if ((p == keys || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+    for (const char *p = keys; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && n == len && memcmp(p, k, n) == 0)
             return true;
+        p += n;
+        p += strspn(p, " ");
+    }
     return false;
 }
 
@@ -1416,14 +1636,14 @@ static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, s
             reply_error(r, "InvalidParameterValue too many options");
             goto out;
         }
+        if (!key_allowed(v->keys, argv[i].ptr, argv[i].len)) {
+            reply_errorf(r, "InvalidParameterValue unknown option --%.*s for %s",
+                         (int)MIN(argv[i].len, 64), argv[i].ptr, v->name);
+            goto out;
+        }
         x.k[x.n] = mem_strndup(argv[i].ptr, argv[i].len);
         x.v[x.n] = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
         x.n++;
-        if (!key_allowed(v->keys, x.k[x.n - 1])) {
-            reply_errorf(r, "InvalidParameterValue unknown option --%s for %s", x.k[x.n - 1],
-                         v->name);
-            goto out;
-        }
         if (strlen(x.v[x.n - 1]) != argv[i + 1].len) {
             reply_errorf(r, "InvalidParameterValue the value of --%s contains a NUL byte",
                          x.k[x.n - 1]);

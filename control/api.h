@@ -25,8 +25,11 @@
 #include "state.h"
 
 struct ctl_server;
+struct ctl_loop;
+struct reg_job;
 
 struct ctl_app {
+    struct ctl_loop *loop;
     struct ctl_state *st;
     struct ctl_health *h;
     struct ctl_server *srv;
@@ -34,10 +37,16 @@ struct ctl_app {
     char myid[41]; /* this pollux-control's 40-character id (SENTINEL myid) */
     int port;
     uint64_t started_ns;
+    struct reg_job *regs; /* register-node requests waiting for run_ids */
 };
 
 /* The server's command handler (ctl_server_cmd_fn) for pollux-control. */
 void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r);
+
+/* Finish what waits on nodes (register-node's run_id checks); call from the periodic tick. */
+void ctl_api_tick(struct ctl_app *a, uint64_t now_ns);
+/* Drop what is still waiting (at exit; the waiting clients get no reply). */
+void ctl_api_deinit(struct ctl_app *a);
 
 /* The Sentinel command family (SENTINEL ..., and the matching INFO section). */
 void ctl_sentinel_command(struct ctl_app *a, int argc, struct resp_arg *argv, struct reply *r);

@@ -351,24 +351,63 @@ static void add_job(struct node_rt *n, const char *key, const char *value, bool 
     j->reboot = reboot;
 }
 
+#define UNREACHABLE "node unreachable" /* a job error that is retried, not a refusal */
+
+/*
+ * Record what the node refused: the list of refused settings is kept in the store (shown
+ * as ParameterStatus apply-failed), and an event names them when the list changes or a
+ * user's change or reboot-node was applied, so a restart of pollux-control, which applies
+ * everything again, does not repeat it.
+ */
+static void record_failures(struct node_rt *n)
+{
+    struct ctl_health *h = n->h;
+    const char **tried = mem_calloc((size_t)n->njobs * sizeof(char *) + 1);
+    const char **failed = mem_calloc((size_t)n->njobs * sizeof(char *) + 1);
+    char(*names)[96] = mem_calloc((size_t)n->njobs * sizeof(*names) + 1);
+    int nt = 0, nf = 0;
+    const char *why = NULL;
+    for (int i = 0; i < n->njobs; i++) {
+        const struct job *j = &n->jobs[i];
+        if (j->failed && strcmp(j->error, UNREACHABLE) == 0)
+            continue; /* tried again once the node is back */
+        if (strcmp(j->key, "client-output-buffer-limit") == 0) /* one setting per class */
+            snprintf(names[i], sizeof(names[i]), "%s %.*s", j->key, (int)strcspn(j->value, " "),
+                     j->value);
+        else
+            snprintf(names[i], sizeof(names[i]), "%s", j->key);
+        tried[nt++] = names[i];
+        if (j->failed) {
+            failed[nf++] = names[i];
+            why = why ? why : j->error;
+        }
+    }
+    char list[CTL_APPLY_FAILED_MAX], brief[280];
+    ctl_param_list_merge(n->node.apply_failed, tried, nt, failed, nf, list, sizeof(list));
+    bool changed = strcmp(list, n->node.apply_failed) != 0;
+    if (changed && ctl_state_node_set_apply_failed(h->st, n->node.id, list) == 0)
+        snprintf(n->node.apply_failed, sizeof(n->node.apply_failed), "%s", list);
+    ctl_param_list_brief(list, sizeof(brief) - 1, brief, sizeof(brief));
+    if (nf > 0 && (changed || n->announce || n->reboot))
+        EVENT(h, "cache-node", n->node.id,
+              "Parameters not applied on the node: %s; it answered: %s", brief, why);
+    else if (changed && list[0])
+        EVENT(h, "cache-node", n->node.id, "Parameters still not applied on the node: %s", brief);
+    else if (nf == 0 && (n->announce || changed))
+        EVENT(h, "cache-node", n->node.id, "Parameter values applied");
+    mem_free(tried);
+    mem_free(failed);
+    mem_free(names);
+}
+
 static void apply_done(struct node_rt *n)
 {
     struct ctl_health *h = n->h;
     n->applying = false;
-    char failed[400] = "";
-    size_t off = 0;
     bool reboot_failed = false;
-    for (int i = 0; i < n->njobs; i++) {
-        if (!n->jobs[i].failed)
-            continue;
-        reboot_failed |= n->jobs[i].reboot;
-        off += (size_t)snprintf(failed + off, off < sizeof(failed) ? sizeof(failed) - off : 0,
-                                "%s%s (%s)", off ? ", " : "", n->jobs[i].key, n->jobs[i].error);
-        if (off >= sizeof(failed))
-            off = sizeof(failed) - 1;
-    }
-    if (failed[0])
-        EVENT(h, "cache-node", n->node.id, "Parameters not applied on the node: %s", failed);
+    for (int i = 0; i < n->njobs; i++)
+        reboot_failed |= n->jobs[i].failed && n->jobs[i].reboot;
+    record_failures(n);
     if (n->reboot) {
         n->reboot = false;
         if (!reboot_failed) {
@@ -376,8 +415,6 @@ static void apply_done(struct node_rt *n)
             n->node.pending_reboot = false;
             EVENT(h, "cache-node", n->node.id, "Node rebooted: pending parameter values applied");
         }
-    } else if (n->announce && !failed[0]) {
-        EVENT(h, "cache-node", n->node.id, "Parameter values applied");
     }
     n->announce = false;
 }
@@ -389,7 +426,7 @@ static void config_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply
     if (j != NULL && TAG_KIND(tag) == TAG_CONFIG_SET) {
         if (r == NULL) {
             j->failed = true;
-            snprintf(j->error, sizeof(j->error), "node unreachable");
+            snprintf(j->error, sizeof(j->error), UNREACHABLE);
             n->dirty = true; /* try again when it is back */
         } else if (r->type == CTL_R_ERROR) {
             if (j->reboot) {
@@ -456,7 +493,7 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
         if (send_cmd(n, TAG_CONFIG_SET | ((uint64_t)i << 8), 4, argv) != 0) {
             n->outstanding--;
             n->jobs[i].failed = true;
-            snprintf(n->jobs[i].error, sizeof(n->jobs[i].error), "node unreachable");
+            snprintf(n->jobs[i].error, sizeof(n->jobs[i].error), UNREACHABLE);
             n->dirty = true;
         }
     }

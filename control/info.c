@@ -45,55 +45,91 @@ static bool key_is(const char *k, size_t kl, const char *want)
     return strlen(want) == kl && memcmp(k, want, kl) == 0;
 }
 
-int ctl_info_parse(const char *text, size_t len, struct ctl_repl_info *out)
+/* Call fn(key, value) for every "key:value" line of INFO text (CRLF or LF lines). */
+typedef bool (*field_fn)(void *ctx, const char *k, size_t kl, const char *v, size_t vl);
+
+static void each_field(const char *text, size_t len, field_fn fn, void *ctx)
 {
-    memset(out, 0, sizeof(*out));
-    out->priority = 100;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         const char *lend = (le > p && le[-1] == '\r') ? le - 1 : le;
         const char *colon = memchr(p, ':', (size_t)(lend - p));
-        if (colon && *p != '#') {
-            const char *k = p, *v = colon + 1;
-            size_t kl = (size_t)(colon - p), vl = (size_t)(lend - v);
-            long long x;
-            if (key_is(k, kl, "role")) {
-                if (vl == 6 && memcmp(v, "master", 6) == 0)
-                    out->role = CTL_SEEN_MASTER;
-                else if (vl == 5 && memcmp(v, "slave", 5) == 0)
-                    out->role = CTL_SEEN_REPLICA;
-            } else if (key_is(k, kl, "master_host")) {
-                snprintf(out->master_host, sizeof(out->master_host), "%.*s", (int)vl, v);
-            } else if (key_is(k, kl, "master_port") && to_ll(v, vl, &x)) {
-                out->master_port = (int)x;
-            } else if (key_is(k, kl, "master_link_status")) {
-                out->link_up = vl == 2 && memcmp(v, "up", 2) == 0;
-            } else if (key_is(k, kl, "master_sync_in_progress")) {
-                out->sync_in_progress = vl == 1 && v[0] == '1';
-            } else if (key_is(k, kl, "slave_repl_offset") && to_ll(v, vl, &x)) {
-                out->replica_offset = x;
-            } else if ((key_is(k, kl, "slave_priority") || key_is(k, kl, "replica_priority")) &&
-                       to_ll(v, vl, &x)) {
-                out->priority = (int)x;
-            } else if (key_is(k, kl, "master_last_io_seconds_ago") && to_ll(v, vl, &x)) {
-                out->last_io_seconds = x;
-            } else if (key_is(k, kl, "master_apply_errors") && to_ll(v, vl, &x)) {
-                out->apply_errors = x;
-            } else if (key_is(k, kl, "master_last_apply_error")) {
-                snprintf(out->last_apply_error, sizeof(out->last_apply_error), "%.*s", (int)vl, v);
-            } else if (key_is(k, kl, "master_repl_offset") && to_ll(v, vl, &x)) {
-                out->master_offset = x;
-            } else if (key_is(k, kl, "master_replid")) {
-                snprintf(out->replid, sizeof(out->replid), "%.*s", (int)vl, v);
-            } else if (kl > 5 && memcmp(k, "slave", 5) == 0 && k[5] >= '0' && k[5] <= '9' &&
-                       out->nreplicas < CTL_INFO_MAX_REPLICAS) {
-                parse_replica(v, vl, &out->replicas[out->nreplicas++]);
-            }
-        }
+        if (colon && *p != '#' &&
+            !fn(ctx, p, (size_t)(colon - p), colon + 1, (size_t)(lend - colon - 1)))
+            return;
         p = le + 1;
     }
+}
+
+static bool run_id_field(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    char *out = ctx;
+    if (!key_is(k, kl, "run_id"))
+        return true;
+    if (vl != CTL_RUN_ID_LEN)
+        return false;
+    for (size_t i = 0; i < vl; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
+              (v[i] >= 'A' && v[i] <= 'F')))
+            return false;
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+    return false;
+}
+
+int ctl_info_run_id(const char *text, size_t len, char out[CTL_RUN_ID_LEN + 1])
+{
+    out[0] = '\0';
+    each_field(text, len, run_id_field, out);
+    return out[0] ? 0 : -EINVAL;
+}
+
+static bool repl_field(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct ctl_repl_info *out = ctx;
+    long long x;
+    if (key_is(k, kl, "role")) {
+        if (vl == 6 && memcmp(v, "master", 6) == 0)
+            out->role = CTL_SEEN_MASTER;
+        else if (vl == 5 && memcmp(v, "slave", 5) == 0)
+            out->role = CTL_SEEN_REPLICA;
+    } else if (key_is(k, kl, "master_host")) {
+        snprintf(out->master_host, sizeof(out->master_host), "%.*s", (int)vl, v);
+    } else if (key_is(k, kl, "master_port") && to_ll(v, vl, &x)) {
+        out->master_port = (int)x;
+    } else if (key_is(k, kl, "master_link_status")) {
+        out->link_up = vl == 2 && memcmp(v, "up", 2) == 0;
+    } else if (key_is(k, kl, "master_sync_in_progress")) {
+        out->sync_in_progress = vl == 1 && v[0] == '1';
+    } else if (key_is(k, kl, "slave_repl_offset") && to_ll(v, vl, &x)) {
+        out->replica_offset = x;
+    } else if ((key_is(k, kl, "slave_priority") || key_is(k, kl, "replica_priority")) &&
+               to_ll(v, vl, &x)) {
+        out->priority = (int)x;
+    } else if (key_is(k, kl, "master_last_io_seconds_ago") && to_ll(v, vl, &x)) {
+        out->last_io_seconds = x;
+    } else if (key_is(k, kl, "master_apply_errors") && to_ll(v, vl, &x)) {
+        out->apply_errors = x;
+    } else if (key_is(k, kl, "master_last_apply_error")) {
+        snprintf(out->last_apply_error, sizeof(out->last_apply_error), "%.*s", (int)vl, v);
+    } else if (key_is(k, kl, "master_repl_offset") && to_ll(v, vl, &x)) {
+        out->master_offset = x;
+    } else if (key_is(k, kl, "master_replid")) {
+        snprintf(out->replid, sizeof(out->replid), "%.*s", (int)vl, v);
+    } else if (kl > 5 && memcmp(k, "slave", 5) == 0 && k[5] >= '0' && k[5] <= '9' &&
+               out->nreplicas < CTL_INFO_MAX_REPLICAS) {
+        parse_replica(v, vl, &out->replicas[out->nreplicas++]);
+    }
+    return true;
+}
+
+int ctl_info_parse(const char *text, size_t len, struct ctl_repl_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->priority = 100;
+    each_field(text, len, repl_field, out);
     return out->role == CTL_SEEN_UNKNOWN ? -EINVAL : 0;
 }
 

@@ -43,6 +43,14 @@ struct ctl_repl_info {
  */
 int ctl_info_parse(const char *text, size_t len, struct ctl_repl_info *out);
 
+/*
+ * The run_id line of INFO server text: the server process's identity (40 hex digits, new at
+ * every start), which tells one server reached under two addresses apart from two servers.
+ * @return 0 with out (NUL-terminated); -EINVAL when there is no well-formed run_id.
+ */
+#define CTL_RUN_ID_LEN 40
+int ctl_info_run_id(const char *text, size_t len, char out[CTL_RUN_ID_LEN + 1]);
+
 /* The replication offset that orders failover candidates: a replica's own, else the master's. */
 long long ctl_info_offset(const struct ctl_repl_info *i);
 

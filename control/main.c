@@ -140,6 +140,7 @@ int main(int argc, char **argv)
     make_id(app.myid);
     int status = 1;
     struct ctl_loop *loop = ctl_loop_create();
+    app.loop = loop;
     app.st = loop ? ctl_state_create(state_path) : NULL;
     if (app.st == NULL) {
         log_warn("cannot open the state file %s", state_path);
@@ -156,11 +157,15 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         if (ctl_loop_run_once(loop, TICK_MS) < 0)
             break;
-        ctl_health_tick(app.h, clock_mono_ns());
+        uint64_t now = clock_mono_ns();
+        ctl_health_tick(app.h, now);
+        ctl_server_tick(app.srv, now);
+        ctl_api_tick(&app, now);
     }
     log_notice("pollux-control exiting");
     status = 0;
 out:
+    ctl_api_deinit(&app);
     ctl_server_destroy(app.srv);
     ctl_health_destroy(app.h);
     ctl_state_destroy(app.st);

@@ -47,6 +47,95 @@ const struct ctl_param_def *ctl_param_find(unsigned fam, const char *name)
     return NULL;
 }
 
+#define LIST_SEP ", "
+
+static bool in_names(const char *const *names, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+            return true;
+    return false;
+}
+
+/* Append name[0..nlen) to out (of length *off) with a separator. @return false if short. */
+static bool list_append(char *out, size_t len, size_t *off, const char *name, size_t nlen)
+{
+    size_t need = (*off ? strlen(LIST_SEP) : 0) + nlen;
+    if (*off + need + 1 > len)
+        return false;
+    if (*off) {
+        memcpy(out + *off, LIST_SEP, strlen(LIST_SEP));
+        *off += strlen(LIST_SEP);
+    }
+    memcpy(out + *off, name, nlen);
+    *off += nlen;
+    out[*off] = '\0';
+    return true;
+}
+
+/* The next name of a list at *p (advanced past it and its separator); its length. */
+static size_t list_next(const char **p, const char **name)
+{
+    const char *end = strstr(*p, LIST_SEP);
+    size_t n = end ? (size_t)(end - *p) : strlen(*p);
+    *name = *p;
+    *p = end ? end + strlen(LIST_SEP) : *p + n;
+    return n;
+}
+
+int ctl_param_list_merge(const char *old, const char *const *tried, int ntried,
+                         const char *const *failed, int nfailed, char *out, size_t len)
+{
+    size_t off = 0;
+    if (len)
+        out[0] = '\0';
+    for (const char *p = old; *p;) {
+        const char *name;
+        size_t n = list_next(&p, &name);
+        if (n && !in_names(tried, ntried, name, n) && !list_append(out, len, &off, name, n))
+            return -ENOSPC;
+    }
+    for (int i = 0; i < nfailed; i++) {
+        size_t n = strlen(failed[i]);
+        bool have = false;
+        for (const char *p = out; *p && !have;) {
+            const char *name;
+            size_t m = list_next(&p, &name);
+            have = m == n && memcmp(name, failed[i], n) == 0;
+        }
+        if (n && !have && !list_append(out, len, &off, failed[i], n))
+            return -ENOSPC;
+    }
+    return 0;
+}
+
+void ctl_param_list_brief(const char *list, size_t max, char *out, size_t len)
+{
+    static const size_t tail = sizeof(" and 99999 more") - 1;
+    if (len == 0)
+        return;
+    if (max > len - 1)
+        max = len - 1;
+    int total = 0;
+    for (const char *p = list; *p; total++) {
+        const char *name;
+        list_next(&p, &name);
+    }
+    size_t off = 0;
+    int shown = 0;
+    out[0] = '\0';
+    for (const char *p = list; *p; shown++) {
+        const char *name;
+        size_t n = list_next(&p, &name);
+        size_t need = (off ? strlen(LIST_SEP) : 0) + n + (shown + 1 < total ? tail : 0);
+        if (off + need > max)
+            break;
+        list_append(out, max + 1, &off, name, n);
+    }
+    if (shown < total)
+        snprintf(out + off, len - off, "%s%d more", shown ? " and " : "", total - shown);
+}
+
 const struct ctl_node_type *ctl_node_type_find(const char *name)
 {
     for (size_t i = 0; i < ctl_node_type_count; i++)

@@ -76,6 +76,18 @@ typedef const char *(*ctl_param_value_fn)(void *ctx, const struct ctl_param_def 
 int ctl_param_node_setting(const struct ctl_param_def *d, unsigned fam, ctl_param_value_fn get,
                            void *ctx, char *key, size_t keylen, char *val, size_t vallen);
 
+/*
+ * Lists of node setting names as they are stored and shown ("a, b, c"), for the settings a
+ * node refused. ctl_param_list_merge writes `old` less every name in `tried`, then each
+ * name of `failed` not already there: the outcome of one application run, where a run that
+ * did not try a setting (requires-reboot values are sent only at join and reboot) keeps its
+ * earlier result. @return 0; -ENOSPC when `out` is too short (it then holds whole names).
+ */
+int ctl_param_list_merge(const char *old, const char *const *tried, int ntried,
+                         const char *const *failed, int nfailed, char *out, size_t len);
+/* `list` cut to whole names within `max` characters: "a, b and 3 more". */
+void ctl_param_list_brief(const char *list, size_t max, char *out, size_t len);
+
 /* Node types: the memory each implies (ElastiCache's per-type maxmemory). */
 struct ctl_node_type {
     const char *name;

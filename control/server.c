@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -17,10 +18,11 @@
 #include "strbuf.h"
 #include "util.h"
 
-#define MAX_BULK    (4LL * 1024 * 1024)
 #define MAX_QUERY   (8u * 1024 * 1024)
-#define MAX_OUTPUT  (64u * 1024 * 1024) /* a subscriber this far behind is dropped */
 #define MAX_CLIENTS 4096
+#define READ_MAX    (128u * 1024)                 /* read from one client per event, then process */
+#define KEEP_BUF    (256u * 1024)                 /* a larger buffer is freed once it is empty */
+#define HARD_LIMIT  (8 * CTL_SERVER_OUTPUT_LIMIT) /* unread Pub/Sub messages: dropped at once */
 
 struct client {
     struct ctl_io io;
@@ -35,7 +37,12 @@ struct client {
     struct strbuf out;
     size_t out_off;
     uint8_t proto;
-    bool closing; /* close once the output is sent */
+    bool closing;      /* close once the output is sent */
+    bool paused;       /* too many unread replies: no request is read until it catches up */
+    bool waiting;      /* a command's reply is deferred: nothing more is run until it is given */
+    uint64_t sent;     /* bytes of replies sent so far */
+    uint64_t stall_at; /* sent when it went over the output limit */
+    uint64_t stall_ns; /* since when it has been over the limit without reading (0: not) */
     char **chans;
     int nchans;
     char **pats;
@@ -51,6 +58,7 @@ struct ctl_server {
     struct client *clients;
     int nclients;
     uint64_t next_id;
+    struct client *current; /* the client whose command the handler is running */
 };
 
 static void client_io(void *ctx, uint32_t events);
@@ -88,13 +96,24 @@ static void take_reply(struct client *c, struct reply *r)
     reply_deinit(r);
 }
 
-/* Send what can be sent; @return false when the client was closed. */
+static size_t unread(const struct client *c)
+{
+    return c->out.len - c->out_off;
+}
+
+/*
+ * Send what can be sent; @return false when the client was closed. How far a client may fall
+ * behind is bounded (see ctl_server_tick): past CTL_SERVER_OUTPUT_LIMIT bytes of unread
+ * replies it is paused, and past HARD_LIMIT (Pub/Sub messages pile up without requests) it is
+ * dropped at once.
+ */
 static bool client_flush(struct client *c)
 {
     while (c->out_off < c->out.len) {
         ssize_t n = send(c->io.fd, c->out.buf + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
+            c->sent += (uint64_t)n;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -102,17 +121,30 @@ static bool client_flush(struct client *c)
         client_free(c);
         return false;
     }
-    if (c->out_off == c->out.len) {
+    size_t left = unread(c);
+    if (left == 0) {
         c->out.len = c->out_off = 0;
+        if (c->out.cap > KEEP_BUF) { /* after a big reply */
+            strbuf_deinit(&c->out);
+            strbuf_init(&c->out);
+        }
         if (c->closing) {
             client_free(c);
             return false;
         }
-    } else if (c->out.len - c->out_off > MAX_OUTPUT) {
+    } else if (left > HARD_LIMIT) {
+        log_notice("client %s dropped: %zu bytes of replies not read", c->addr, left);
         client_free(c);
         return false;
+    } else if (c->out_off >= left) {
+        /* Keep the buffer to what is unread, so a client that reads slowly but never
+         * catches up does not hold every reply it was ever sent. */
+        memmove(c->out.buf, c->out.buf + c->out_off, left);
+        c->out.len = left;
+        c->out_off = 0;
     }
-    ctl_loop_mod(c->s->loop, &c->io, EPOLLIN | (c->out.len ? EPOLLOUT : 0));
+    ctl_loop_mod(c->s->loop, &c->io,
+                 (c->paused || c->waiting ? 0 : EPOLLIN) | (left ? EPOLLOUT : 0));
     return true;
 }
 
@@ -345,7 +377,9 @@ static void execute(struct client *c, int argc, struct resp_arg *argv, struct re
     } else if (arg_is(cmd, "CLIENT")) {
         client_cmd(c, argc, argv, r);
     } else {
+        c->s->current = c;
         c->s->fn(c->s->app, argc, argv, r);
+        c->s->current = NULL;
     }
 }
 
@@ -353,7 +387,16 @@ static void execute(struct client *c, int argc, struct resp_arg *argv, struct re
 static bool client_process(struct client *c)
 {
     size_t off = 0;
-    while (off < c->inlen && !c->closing) {
+    while (off < c->inlen && !c->closing && !c->waiting) {
+        /* No more requests for a client that is not reading its replies. */
+        if (unread(c) > CTL_SERVER_OUTPUT_LIMIT) {
+            if (!client_flush(c))
+                return false;
+            if (unread(c) > CTL_SERVER_OUTPUT_LIMIT) {
+                c->paused = true;
+                break;
+            }
+        }
         size_t used = 0;
         int rc = resp_parse(&c->p, c->in + off, c->inlen - off, &used);
         if (rc == RESP_EAGAIN) {
@@ -378,8 +421,21 @@ static bool client_process(struct client *c)
         c->inlen -= off;
     }
     if (c->inlen > MAX_QUERY) {
-        client_free(c);
-        return false;
+        /* One command of more than MAX_QUERY bytes (many big arguments): refused, closed. */
+        if (!c->closing) {
+            struct reply r;
+            reply_init(&r, c->proto);
+            reply_error(&r, "ERR Protocol error: request larger than 8 MiB");
+            take_reply(c, &r);
+            c->closing = true;
+        }
+        c->inlen = 0;
+        resp_parser_reset(&c->p);
+    }
+    if (c->inlen == 0 && c->incap > KEEP_BUF) {
+        mem_free(c->in);
+        c->in = NULL;
+        c->incap = 0;
     }
     return client_flush(c);
 }
@@ -388,7 +444,8 @@ static void client_io(void *ctx, uint32_t events)
 {
     struct client *c = ctx;
     if (events & EPOLLIN) {
-        for (;;) {
+        /* A bounded read per event: what is left stays in the socket for the next one. */
+        for (size_t got = 0; got < READ_MAX;) {
             if (c->incap - c->inlen < 4096) {
                 c->incap = c->incap ? c->incap * 2 : 16384;
                 c->in = mem_realloc(c->in, c->incap);
@@ -396,6 +453,7 @@ static void client_io(void *ctx, uint32_t events)
             ssize_t n = recv(c->io.fd, c->in + c->inlen, c->incap - c->inlen, 0);
             if (n > 0) {
                 c->inlen += (size_t)n;
+                got += (size_t)n;
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -409,8 +467,11 @@ static void client_io(void *ctx, uint32_t events)
         client_free(c);
         return;
     }
-    if (events & EPOLLOUT)
-        client_flush(c);
+    if ((events & EPOLLOUT) && client_flush(c) && c->paused &&
+        unread(c) <= CTL_SERVER_OUTPUT_LIMIT) {
+        c->paused = false; /* it caught up: serve what it sent meanwhile */
+        client_process(c);
+    }
 }
 
 static void accept_io(void *ctx, uint32_t events)
@@ -443,7 +504,7 @@ static void accept_io(void *ctx, uint32_t events)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
-        resp_parser_init(&c->p, MAX_BULK);
+        resp_parser_init(&c->p, CTL_SERVER_MAX_BULK);
         strbuf_init(&c->out);
         c->next = s->clients;
         if (s->clients)
@@ -509,6 +570,45 @@ void ctl_server_destroy(struct ctl_server *s)
     ctl_loop_del(s->loop, &s->lio);
     close(s->lio.fd);
     mem_free(s);
+}
+
+uint64_t ctl_server_defer(struct ctl_server *s)
+{
+    struct client *c = s->current;
+    assert(c != NULL);
+    c->waiting = true;
+    return c->id;
+}
+
+void ctl_server_answer(struct ctl_server *s, uint64_t token, struct reply *r)
+{
+    struct client *c = s->clients;
+    while (c != NULL && c->id != token)
+        c = c->next;
+    if (c == NULL || !c->waiting) { /* it went away meanwhile */
+        reply_deinit(r);
+        return;
+    }
+    take_reply(c, r);
+    c->waiting = false;
+    client_process(c); /* what it pipelined behind, and the flush */
+}
+
+void ctl_server_tick(struct ctl_server *s, uint64_t now_ns)
+{
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        if (unread(c) <= CTL_SERVER_OUTPUT_LIMIT) {
+            c->stall_ns = 0;
+        } else if (c->stall_ns == 0 || c->sent != c->stall_at) {
+            c->stall_ns = now_ns; /* over the limit, or still reading: (re)start the clock */
+            c->stall_at = c->sent;
+        } else if (now_ns - c->stall_ns >= (uint64_t)CTL_SERVER_STALL_MS * 1000000) {
+            log_notice("client %s dropped: %zu bytes of replies not read in %d ms", c->addr,
+                       unread(c), CTL_SERVER_STALL_MS);
+            client_free(c);
+        }
+    }
 }
 
 int ctl_server_port(const struct ctl_server *s)

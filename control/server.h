@@ -9,10 +9,22 @@
 #define POLLUX_CTL_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loop.h"
 #include "parse.h"
 #include "reply.h"
+
+/* The longest bulk argument a client may send (4 MiB); a longer one is a protocol error. */
+#define CTL_SERVER_MAX_BULK (4LL * 1024 * 1024)
+/*
+ * A client with more than CTL_SERVER_OUTPUT_LIMIT bytes of replies it has not read gets no
+ * further request served until it reads; one that reads nothing for CTL_SERVER_STALL_MS
+ * meanwhile is disconnected. So a client that pipelines requests and never reads costs at
+ * most the limit plus one reply, and other clients are not affected.
+ */
+#define CTL_SERVER_OUTPUT_LIMIT (8u * 1024 * 1024)
+#define CTL_SERVER_STALL_MS     5000
 
 /* Handle one command (argv[0] is its name); write exactly one reply into r. */
 typedef void (*ctl_server_cmd_fn)(void *app, int argc, struct resp_arg *argv, struct reply *r);
@@ -27,6 +39,19 @@ struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind, in
                                      ctl_server_cmd_fn fn, void *app);
 void ctl_server_destroy(struct ctl_server *s);
 int ctl_server_port(const struct ctl_server *s);
+
+/*
+ * From inside the command handler: the reply to the command being run will come later,
+ * through ctl_server_answer(token). The client's further commands wait for it (replies stay
+ * in order); the handler writes nothing into its `r`.
+ * @return the token.
+ */
+uint64_t ctl_server_defer(struct ctl_server *s);
+/* Give a deferred reply (consumed); dropped when the client has gone away meanwhile. */
+void ctl_server_answer(struct ctl_server *s, uint64_t token, struct reply *r);
+
+/* Disconnect the clients that stopped reading (see CTL_SERVER_STALL_MS); call periodically. */
+void ctl_server_tick(struct ctl_server *s, uint64_t now_ns);
 
 /* Deliver a Pub/Sub message. @return the number of clients that received it. */
 int ctl_server_publish(struct ctl_server *s, const char *channel, const char *message);

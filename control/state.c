@@ -12,8 +12,11 @@
 #include "mem.h"
 #include "param.h"
 
-/* Bump with every incompatible schema change; older files are refused, not guessed at. */
-#define SCHEMA_VERSION 1
+/*
+ * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to
+ * date is migrated when opened; any other version is refused, not guessed at.
+ */
+#define SCHEMA_VERSION 3
 
 struct ctl_state {
     sqlite3 *db;
@@ -26,6 +29,7 @@ static const char SCHEMA[] =
     " id TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL, az TEXT NOT NULL,"
     " node_type TEXT NOT NULL, group_id TEXT NOT NULL DEFAULT '', role INTEGER NOT NULL DEFAULT 0,"
     " pending_reboot INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    " run_id TEXT NOT NULL DEFAULT '', apply_failed TEXT NOT NULL DEFAULT '',"
     " UNIQUE (host, port));"
     "CREATE TABLE IF NOT EXISTS param_groups ("
     " name TEXT PRIMARY KEY, family TEXT NOT NULL, description TEXT NOT NULL,"
@@ -41,6 +45,12 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS events ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
     " source_id TEXT NOT NULL, message TEXT NOT NULL);";
+
+/* MIGRATIONS[v - 1] brings a version-v file to version v + 1. */
+static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
+    "ALTER TABLE nodes ADD COLUMN run_id TEXT NOT NULL DEFAULT '';",
+    "ALTER TABLE nodes ADD COLUMN apply_failed TEXT NOT NULL DEFAULT '';",
+};
 
 static int fail(struct ctl_state *st, const char *what)
 {
@@ -164,7 +174,7 @@ struct ctl_state *ctl_state_create(const char *path)
     }
     int version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (version != 0 && version != SCHEMA_VERSION) {
+    if (version < 0 || version > SCHEMA_VERSION) {
         log_warn("state: %s has schema version %d, this build reads %d", path, version,
                  SCHEMA_VERSION);
         goto bad;
@@ -173,6 +183,13 @@ struct ctl_state *ctl_state_create(const char *path)
     snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", SCHEMA_VERSION);
     if (exec(st, "BEGIN") != 0)
         goto bad;
+    for (int v = version ? version : SCHEMA_VERSION; v < SCHEMA_VERSION; v++) {
+        if (exec(st, MIGRATIONS[v - 1]) != 0) {
+            exec(st, "ROLLBACK");
+            goto bad;
+        }
+        log_notice("state: %s migrated from schema version %d to %d", path, v, v + 1);
+    }
     if (exec(st, SCHEMA) != 0 || exec(st, pragma) != 0 || add_default_groups(st) != 0 ||
         exec(st, "COMMIT") != 0) {
         exec(st, "ROLLBACK");
@@ -226,7 +243,9 @@ uint64_t ctl_state_generation(const struct ctl_state *st)
 
 /* ---- nodes ---------------------------------------------------------------------------- */
 
-#define NODE_COLS "id, host, port, az, node_type, group_id, role, pending_reboot, created_ms"
+#define NODE_COLS                                                                                  \
+    "id, host, port, az, node_type, group_id, role, pending_reboot, created_ms, run_id, "          \
+    "apply_failed"
 
 static void node_row(sqlite3_stmt *s, struct ctl_node *n)
 {
@@ -239,6 +258,8 @@ static void node_row(sqlite3_stmt *s, struct ctl_node *n)
     n->role = (enum ctl_role)sqlite3_column_int(s, 6);
     n->pending_reboot = sqlite3_column_int(s, 7) != 0;
     n->created_ms = sqlite3_column_int64(s, 8);
+    copy(n->run_id, sizeof(n->run_id), sqlite3_column_text(s, 9));
+    copy(n->apply_failed, sizeof(n->apply_failed), sqlite3_column_text(s, 10));
 }
 
 /* Step a one-row query into `out` via `row`; -ENOENT when it returns nothing. */
@@ -268,9 +289,10 @@ int ctl_state_node_add(struct ctl_state *st, const struct ctl_node *n)
 {
     int64_t created = n->created_ms ? n->created_ms : clock_real_ms();
     return run(st,
-               prep(st, "INSERT INTO nodes(" NODE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    "ssisssiii", n->id, n->host, (int64_t)n->port, n->az, n->type, n->group,
-                    (int64_t)n->role, (int64_t)n->pending_reboot, created),
+               prep(st, "INSERT INTO nodes(" NODE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "ssisssiiiss", n->id, n->host, (int64_t)n->port, n->az, n->type, n->group,
+                    (int64_t)n->role, (int64_t)n->pending_reboot, created, n->run_id,
+                    n->apply_failed),
                NULL);
 }
 
@@ -304,6 +326,16 @@ int ctl_state_node_set_pending_reboot(struct ctl_state *st, const char *id, bool
 {
     return run_one(st, prep(st, "UPDATE nodes SET pending_reboot = ? WHERE id = ?", "is",
                             (int64_t)pending, id));
+}
+
+int ctl_state_node_set_run_id(struct ctl_state *st, const char *id, const char *run_id)
+{
+    return run_one(st, prep(st, "UPDATE nodes SET run_id = ? WHERE id = ?", "ss", run_id, id));
+}
+
+int ctl_state_node_set_apply_failed(struct ctl_state *st, const char *id, const char *names)
+{
+    return run_one(st, prep(st, "UPDATE nodes SET apply_failed = ? WHERE id = ?", "ss", names, id));
 }
 
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx)
@@ -531,11 +563,17 @@ int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx)
 int ctl_state_event_add(struct ctl_state *st, int64_t ts_ms, const char *source_type,
                         const char *source_id, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[sizeof(((struct ctl_event *)0)->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(msg)) { /* cut at a word, and say so */
+        size_t end = sizeof(msg) - 4;
+        while (end > 0 && msg[end] != ' ')
+            end--;
+        memcpy(msg + end, "...", 4);
+    }
     if (ts_ms <= 0)
         ts_ms = clock_real_ms();
     log_notice("event %s %s: %s", source_type, source_id, msg);

@@ -17,11 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_ID_MAX       64  /* node and replication group ids (ElastiCache allows 40) */
-#define CTL_NAME_MAX     256 /* parameter group names (ElastiCache allows 255) */
-#define CTL_HOST_MAX     256
-#define CTL_TEXT_MAX     256
-#define CTL_MAX_REPLICAS 5
+#define CTL_ID_MAX           64  /* node and replication group ids (ElastiCache allows 40) */
+#define CTL_NAME_MAX         256 /* parameter group names (ElastiCache allows 255) */
+#define CTL_HOST_MAX         256
+#define CTL_TEXT_MAX         256
+#define CTL_MAX_REPLICAS     5
+#define CTL_APPLY_FAILED_MAX 1024
 
 enum ctl_role { CTL_ROLE_NONE = 0, CTL_ROLE_PRIMARY = 1, CTL_ROLE_REPLICA = 2 };
 
@@ -35,6 +36,9 @@ struct ctl_node {
     enum ctl_role role;
     bool pending_reboot;
     int64_t created_ms;
+    char run_id[48]; /* INFO server's run_id when last read ("" unknown); see register-node */
+    /* The node settings it refused when parameter values were last applied ("a, b"). */
+    char apply_failed[CTL_APPLY_FAILED_MAX];
 };
 
 struct ctl_pgroup {
@@ -99,6 +103,8 @@ int ctl_state_node_delete(struct ctl_state *st, const char *id);
 int ctl_state_node_set_group(struct ctl_state *st, const char *id, const char *group,
                              enum ctl_role role);
 int ctl_state_node_set_pending_reboot(struct ctl_state *st, const char *id, bool pending);
+int ctl_state_node_set_run_id(struct ctl_state *st, const char *id, const char *run_id);
+int ctl_state_node_set_apply_failed(struct ctl_state *st, const char *id, const char *names);
 typedef void (*ctl_state_node_fn)(void *ctx, const struct ctl_node *n);
 /* Every node (ordered by id), or those of one group when group != NULL. */
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx);
@@ -128,7 +134,10 @@ int ctl_state_group_delete(struct ctl_state *st, const char *id);
 typedef void (*ctl_state_group_fn)(void *ctx, const struct ctl_group *g);
 int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx);
 
-/* Events: appended with the current wall-clock time unless ts_ms is given (> 0). */
+/*
+ * Events: appended with the current wall-clock time unless ts_ms is given (> 0). A message
+ * longer than a ctl_event holds is cut at a word and ends in "...".
+ */
 int ctl_state_event_add(struct ctl_state *st, int64_t ts_ms, const char *source_type,
                         const char *source_id, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

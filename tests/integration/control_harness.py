@@ -334,23 +334,26 @@ class Cluster:
         return [e["Message"] for e in self.ctl_json(*args)["Events"]]
 
 
+def test_failed(tc):
+    """From tearDown: whether the test failed (its outcome's success flag is reset for the
+    duration of tearDown itself, so look at the result)."""
+    outcome = getattr(tc, "_outcome", None)
+    result = getattr(outcome, "result", None)
+    if result is None:
+        return False
+    return any(t is tc for t, _ in result.failures + result.errors)
+
+
 class ClusterTestCase(unittest.TestCase):
     """A fresh Cluster per test."""
 
     ZONES = ("az-a", "az-b", "az-a")
 
-    def _problems(self):
-        # unittest resets its outcome's success flag for tearDown itself, so count the
-        # errors and failures recorded so far instead.
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        return len(result.errors) + len(result.failures) if result is not None else 0
-
     def setUp(self):
-        self._problems_before = self._problems()
         self.c = Cluster(self.ZONES).start()
 
     def tearDown(self):
-        failed = self._problems() > self._problems_before
+        failed = test_failed(self)
         if failed:
             print(self.c.logs(), file=sys.stderr)
         self.c.stop(failed=failed)

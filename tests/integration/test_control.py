@@ -159,7 +159,8 @@ class ParameterGroups(ch.ClusterTestCase):
         self.assertEqual(params["maxmemory-policy"]["ChangeType"], "immediate")
         self.assertEqual(params["hz"]["Source"], "system")
         self.assertEqual(params["activerehashing"]["ChangeType"], "requires-reboot")
-        self.assertIn("hash-max-listpack-entries", params)
+        # redis7 lists what Redis 7 has and polluxd accepts: no encoding thresholds.
+        self.assertNotIn("hash-max-listpack-entries", params)
         self.assertNotIn("hash-max-ziplist-entries", params)
         # A requires-reboot change: pending until reboot-node.
         c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
@@ -188,6 +189,101 @@ class ParameterGroups(ch.ClusterTestCase):
         events = c.events("pg1")
         self.assertTrue(any("modified" in e and "allkeys-lru" in e for e in events))
         self.assertTrue(any("reset" in e for e in events))
+
+    # Parameters consumed by pollux-control or fixed by the family: no node setting.
+    NOT_NODE_SETTINGS = {"reserved-memory-percent", "close-on-slave-write", "cluster-enabled",
+                         "lua-time-limit", "maxclients",
+                         "client-output-buffer-limit-replica-soft-seconds"}
+
+    def test_redis7_family_is_what_the_node_accepts(self):
+        c = self.c
+        params = [p["ParameterName"] for p in c.ctl_json(
+            "describe-cache-parameters", "--cache-parameter-group-name",
+            "default.redis7")["Parameters"]]
+        accepted = set(c.nodes["n1"].redis().config_get("*"))
+        for name in params:
+            if name in self.NOT_NODE_SETTINGS:
+                continue
+            setting = ("client-output-buffer-limit"
+                       if name.startswith("client-output-buffer-limit-") else name)
+            self.assertIn(setting, accepted, f"{name}: the node has no {setting} setting")
+        # A group on the default redis7 parameter group applies cleanly: every node in sync,
+        # no refusal recorded.
+        c.create_group("rg1", "n1", ("n2", "n3"))
+        nodes = self.wait(lambda: [n for n in c.ctl_json("describe-nodes")["Nodes"]
+                                   if n["ParameterStatus"] != "applying"] or None,
+                          what="values applied")
+        self.wait(lambda: all(n["ParameterStatus"] == "in-sync"
+                              for n in c.ctl_json("describe-nodes")["Nodes"]), what="in sync")
+        for n in nodes:
+            self.assertIsNone(n["ParameterApplyFailed"])
+        self.assertFalse([e for e in c.events() if "not applied" in e], c.events())
+
+    def test_refused_parameters_are_shown_and_recorded_once(self):
+        c = self.c
+        # databases is fixed when a node starts: a group value that differs from the node's
+        # cannot be applied, by polluxd or by redis-server.
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pgdb",
+                 "--cache-parameter-group-family", "redis7")
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pgdb",
+                 "--parameter-name-values", "databases=32")
+        c.create_group("rg1", "n1", ("n2",), "--cache-parameter-group-name", "pgdb")
+
+        def statuses():
+            return {n["NodeId"]: n for n in c.ctl_json("describe-nodes")["Nodes"]}
+
+        def refused():
+            nodes = statuses()
+            ok = all(nodes[i]["ParameterStatus"] == "apply-failed" for i in ("n1", "n2"))
+            return nodes if ok else None
+
+        def refusals(node):
+            return [e for e in c.events(node) if "not applied" in e]
+        nodes = self.wait(refused, what="apply-failed on both nodes")
+        self.assertEqual(nodes["n1"]["ParameterApplyFailed"], "databases")
+        self.assertEqual(nodes["n3"]["ParameterStatus"], "in-sync")  # in no group
+        self.assertIsNone(nodes["n3"]["ParameterApplyFailed"])
+        members = {m["CacheNodeId"]: m for m in c.group("rg1")["NodeGroupMembers"]}
+        self.assertEqual(members["n2"]["ParameterStatus"], "apply-failed")
+        for node in ("n1", "n2"):
+            self.assertEqual(refusals(node), ["Parameters not applied on the node: databases; "
+                                              "it answered: the node cannot change it at run "
+                                              "time"])
+        # A restart of pollux-control applies everything again: no new event, same status.
+        c.control.restart()
+        self.wait(lambda: all(n["Status"] == "available" and n["ParameterStatus"] != "applying"
+                              for n in statuses().values()), what="applied after the restart")
+        self.assertIsNotNone(refused())
+        for node in ("n1", "n2"):
+            self.assertEqual(len(refusals(node)), 1, refusals(node))
+        # reboot-node tries again, and says so; the group's other values apply meanwhile.
+        c.ctl_ok("reboot-node", "--node-id", "n2")
+        self.wait(lambda: len(refusals("n2")) == 2, what="n2: event for the reboot")
+        self.assertEqual(len(refusals("n1")), 1)
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pgdb",
+                 "--parameter-name-values", "timeout=7")
+        self.wait(lambda: config_get(c.nodes["n2"], "timeout") == "7", what="timeout applied")
+        self.assertEqual(refused()["n1"]["ParameterApplyFailed"], "databases")
+        if ch.node_is_redis():
+            return
+        # polluxd has no encoding thresholds: the nodes of a redis6.x group refuse them, and
+        # the event names them whole ("... and N more"), never cut in a word.
+        c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pg6",
+                 "--cache-parameter-group-family", "redis6.x")
+        c.ctl_ok("modify-replication-group", "--replication-group-id", "rg1",
+                 "--cache-parameter-group-name", "pg6")
+        self.wait(lambda: "hash-max-ziplist-entries" in
+                  (statuses()["n1"]["ParameterApplyFailed"] or ""), what="redis6.x refused")
+        failed = statuses()["n1"]["ParameterApplyFailed"].split(", ")
+        self.assertIn("zset-max-ziplist-value", failed)
+        self.assertNotIn("maxmemory-policy", failed)
+        self.wait(lambda: len(refusals("n1")) == 2, what="n1: event for the new group")
+        ev = refusals("n1")[-1]
+        self.assertIn("databases, active-defrag-cycle-max, ", ev)
+        self.assertLess(len(ev), 512)
+        names = ev.split(": ", 1)[1].split("; it answered")[0]
+        for name in names.replace(" and ", ", ").split(", "):
+            self.assertTrue(name in failed or name.endswith(" more"), name)
 
     def test_reserved_memory_and_default_groups(self):
         c = self.c
@@ -597,6 +693,60 @@ class BadInput(ch.ClusterTestCase):
                                "describe-nodes"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 255)
         self.assertIn("cannot connect", p.stderr)
+
+
+
+class DualStackNode(ch.Node):
+    """A node that listens on 127.0.0.1 and ::1: one server, several addresses."""
+
+    def argv(self):
+        return super().argv() + ["--bind", ch.HOST, "::1"]
+
+
+class Registration(ch.ClusterTestCase):
+
+    ZONES = ("az-a",)
+
+    def register(self, node_id, address):
+        return self.c.ctl("register-node", "--node-id", node_id, "--address", address,
+                          "--availability-zone", "az-b", "--node-type", "cache.t3.micro")
+
+    def assertRefused(self, p, fault):
+        self.assertEqual(p.returncode, 254, p.stdout + p.stderr)
+        self.assertIn(fault, p.stderr)
+
+    def test_one_server_under_two_addresses_is_refused(self):
+        c = self.c
+        node = DualStackNode("n4", c.workdir).start()
+        c.nodes["n4"] = node
+        port = node.port
+        # A second server registers next to n1; its run_id is recorded.
+        p = self.register("n4", f"{ch.HOST}:{port}")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        run_id = node.redis().info("server")["run_id"]
+        self.assertTrue(any(run_id in m for m in c.events("n4")), c.events("n4"))
+        # The same server under other addresses: a host name, IPv6, IPv4-mapped IPv6.
+        for address in (f"localhost:{port}", f"[::1]:{port}", f"[::ffff:{ch.HOST}]:{port}"):
+            self.assertRefused(self.register("n9", address),
+                               f"is the same server as node n4 ({ch.HOST}:{port}, run_id "
+                               f"{run_id})")
+        # Restarted, it has a new run_id: registered nodes are asked again, not trusted from
+        # the store.
+        node.kill9()
+        node.restart()
+        new_id = node.redis().info("server")["run_id"]
+        self.assertNotEqual(new_id, run_id)
+        self.assertRefused(self.register("n9", f"[::1]:{port}"),
+                           f"is the same server as node n4 ({ch.HOST}:{port}, run_id {new_id})")
+        # A node that does not answer cannot be registered (its identity is unknown).
+        self.assertRefused(self.register("n9", f"{ch.HOST}:{h.free_port()}"),
+                           "CacheNodeUnreachable")
+        ids = sorted(n["NodeId"] for n in c.ctl_json("describe-nodes")["Nodes"])
+        self.assertEqual(ids, ["n1", "n4"])
+        # The duplicate never got into a group: n4 leads a group of its own with n1 as a
+        # replica, and stays available.
+        g = c.create_group("rg1", "n4", ("n1",))
+        self.assertEqual(g["Status"], "available")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,36 @@ static void apply_errors(void **state)
     assert_int_equal(strlen(i.last_apply_error), sizeof(i.last_apply_error) - 1);
 }
 
+static void run_id(void **state)
+{
+    (void)state;
+    char id[CTL_RUN_ID_LEN + 1];
+    const char text[] = "# Server\r\nredis_version:7.0.15\r\nprocess_id:1\r\n"
+                        "run_id:3fb7715507ca52a035696f7e46fe014ffd437c43\r\ntcp_port:7000\r\n";
+    assert_int_equal(ctl_info_run_id(text, sizeof(text) - 1, id), 0);
+    assert_string_equal(id, "3fb7715507ca52a035696f7e46fe014ffd437c43");
+    /* LF line ends, last line without one. */
+    const char lf[] = "tcp_port:1\nrun_id:0123456789abcdef0123456789ABCDEF01234567";
+    assert_int_equal(ctl_info_run_id(lf, sizeof(lf) - 1, id), 0);
+    assert_string_equal(id, "0123456789abcdef0123456789ABCDEF01234567");
+    /* Missing, short, long or not hex: no identity. */
+    const char *bad[] = { "# Server\r\nredis_version:7.0.0\r\n",
+                          "run_id:abc\r\n",
+                          "run_id:3fb7715507ca52a035696f7e46fe014ffd437c431\r\n",
+                          "run_id:3fb7715507ca52a035696f7e46fe014ffd437c4g\r\n",
+                          "run_id:",
+                          "" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(ctl_info_run_id(bad[i], strlen(bad[i]), id), -EINVAL);
+        assert_string_equal(id, "");
+    }
+    /* Every truncation of the good text: the id only once all of it is there. */
+    for (size_t n = 0; n < sizeof(text) - 1; n++) {
+        int rc = ctl_info_run_id(text, n, id);
+        assert_int_equal(rc, n >= strlen(text) - strlen("\r\ntcp_port:7000\r\n") ? 0 : -EINVAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +131,7 @@ int main(void)
         cmocka_unit_test(primary_fields),
         cmocka_unit_test(no_role_is_an_error),
         cmocka_unit_test(apply_errors),
+        cmocka_unit_test(run_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

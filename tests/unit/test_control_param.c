@@ -43,10 +43,15 @@ static void table_rows_are_consistent(void **state)
 static void family_specific_names(void **state)
 {
     (void)state;
-    assert_non_null(ctl_param_find(CTL_FAM_7, "hash-max-listpack-entries"));
-    assert_null(ctl_param_find(CTL_FAM_6X, "hash-max-listpack-entries"));
-    assert_non_null(ctl_param_find(CTL_FAM_6X, "hash-max-ziplist-entries"));
+    /* redis7 lists what Redis 7 has and polluxd accepts: no encoding thresholds (polluxd
+     * has no such settings), which redis6.x (for redis-server nodes) keeps. */
+    assert_null(ctl_param_find(CTL_FAM_7, "hash-max-listpack-entries"));
     assert_null(ctl_param_find(CTL_FAM_7, "hash-max-ziplist-entries"));
+    assert_null(ctl_param_find(CTL_FAM_7, "active-defrag-cycle-max"));
+    assert_null(ctl_param_find(CTL_FAM_7, "tracking-table-max-keys"));
+    assert_non_null(ctl_param_find(CTL_FAM_6X, "hash-max-ziplist-entries"));
+    assert_non_null(ctl_param_find(CTL_FAM_6X, "active-defrag-cycle-max"));
+    assert_null(ctl_param_find(CTL_FAM_6X, "hash-max-listpack-entries"));
     assert_non_null(ctl_param_find(CTL_FAM_7, "latency-tracking"));
     assert_null(ctl_param_find(CTL_FAM_7, "no-such-parameter"));
     const struct ctl_param_def *p = ctl_param_find(CTL_FAM_7, "maxmemory-policy");
@@ -167,9 +172,48 @@ static void node_types(void **state)
     assert_null(ctl_node_type_find("cache.x9.huge"));
 }
 
+static void failure_lists(void **state)
+{
+    (void)state;
+    char out[256];
+    const char *tried[] = { "timeout", "hz", "hash-max-ziplist-entries" };
+    const char *failed[] = { "hash-max-ziplist-entries", "hz" };
+    /* An earlier failure of a setting not tried this time stays; tried ones are replaced. */
+    assert_int_equal(
+        ctl_param_list_merge("databases, timeout", tried, 3, failed, 2, out, sizeof(out)), 0);
+    assert_string_equal(out, "databases, hash-max-ziplist-entries, hz");
+    assert_int_equal(ctl_param_list_merge("", tried, 3, NULL, 0, out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(ctl_param_list_merge("hz", NULL, 0, failed, 2, out, sizeof(out)), 0);
+    assert_string_equal(out, "hz, hash-max-ziplist-entries");
+    /* Too short: whole names only. */
+    assert_int_equal(ctl_param_list_merge("", NULL, 0, failed, 2, out, 28), -ENOSPC);
+    assert_string_equal(out, "hash-max-ziplist-entries");
+
+    /* Brief: whole names and a count, never a cut word. */
+    const char *list = "active-defrag-cycle-max, active-defrag-cycle-min, acllog-max-len, "
+                       "hash-max-ziplist-entries";
+    ctl_param_list_brief(list, 200, out, sizeof(out));
+    assert_string_equal(out, list);
+    ctl_param_list_brief(list, 60, out, sizeof(out));
+    assert_string_equal(out, "active-defrag-cycle-max and 3 more");
+    ctl_param_list_brief(list, 10, out, sizeof(out));
+    assert_string_equal(out, "4 more");
+    ctl_param_list_brief("", 10, out, sizeof(out));
+    assert_string_equal(out, "");
+    for (size_t max = 0; max < strlen(list) + 5; max++) {
+        ctl_param_list_brief(list, max, out, sizeof(out));
+        assert_true(strlen(out) <= (max > 6 ? max : 6));
+        const char *more = strstr(out, " more");
+        /* Either the whole list, or whole names then "and N more" (or only "N more"). */
+        assert_true(strcmp(out, list) == 0 || (more != NULL && more[5] == '\0'));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(failure_lists),
         cmocka_unit_test(families_and_defaults_exist),
         cmocka_unit_test(table_rows_are_consistent),
         cmocka_unit_test(family_specific_names),

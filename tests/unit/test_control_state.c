@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "state.h"
 
@@ -236,6 +237,91 @@ static void refuses_a_foreign_file(void **state)
     assert_null(ctl_state_create(path));
 }
 
+static void write_file(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void run_ids_and_schema_migration(void **state)
+{
+    struct fixture *f = *state;
+    /* A node's run_id round-trips and can be updated. */
+    struct ctl_node n = make_node("n1", 7001, "az-a"), out;
+    snprintf(n.run_id, sizeof(n.run_id), "%s", "3fb7715507ca52a035696f7e46fe014ffd437c43");
+    assert_int_equal(ctl_state_node_add(f->st, &n), 0);
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &out), 0);
+    assert_string_equal(out.run_id, n.run_id);
+    assert_int_equal(ctl_state_node_set_run_id(f->st, "n1", "x"), 0);
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &out), 0);
+    assert_string_equal(out.run_id, "x");
+    assert_int_equal(ctl_state_node_set_run_id(f->st, "nope", "x"), -ENOENT);
+
+    /* A file written by the first schema (no run_id) is migrated and keeps its rows. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/v1.db", f->dir);
+    write_file(path, "CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER "
+                     "NOT NULL, az TEXT NOT NULL, node_type TEXT NOT NULL, group_id TEXT NOT "
+                     "NULL DEFAULT '', role INTEGER NOT NULL DEFAULT 0, pending_reboot INTEGER "
+                     "NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, UNIQUE (host, port));"
+                     "INSERT INTO nodes(id, host, port, az, node_type, created_ms) VALUES "
+                     "('old', '127.0.0.1', 7000, 'az-a', 'cache.t3.micro', 1);"
+                     "PRAGMA user_version = 1;");
+    struct ctl_state *st = ctl_state_create(path);
+    assert_non_null(st);
+    assert_int_equal(ctl_state_node_get(st, "old", &out), 0);
+    assert_int_equal(out.port, 7000);
+    assert_string_equal(out.run_id, "");
+    assert_int_equal(ctl_state_node_set_run_id(st, "old", "r1"), 0);
+    ctl_state_destroy(st);
+    st = ctl_state_create(path); /* now current: opened as is */
+    assert_non_null(st);
+    assert_int_equal(ctl_state_node_get(st, "old", &out), 0);
+    assert_string_equal(out.run_id, "r1");
+    ctl_state_destroy(st);
+
+    /* A newer schema than this build knows is refused. */
+    snprintf(path, sizeof(path), "%s/v99.db", f->dir);
+    write_file(path, "CREATE TABLE t (x); PRAGMA user_version = 99;");
+    assert_null(ctl_state_create(path));
+}
+
+static void last_event(void *ctx, const struct ctl_event *e)
+{
+    *(struct ctl_event *)ctx = *e;
+}
+
+static void long_events_are_cut_at_a_word(void **state)
+{
+    struct fixture *f = *state;
+    char text[2000] = "";
+    for (int i = 0; strlen(text) < 1500; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%sparameter-%d", i ? ", " : "",
+                 i);
+    assert_int_equal(ctl_state_event_add(f->st, 0, "cache-node", "n1", "Failed: %s", text), 0);
+    struct ctl_event e;
+    assert_int_equal(ctl_state_event_each(f->st, NULL, "n1", 0, 1, last_event, &e), 0);
+    size_t n = strlen(e.message);
+    assert_true(n < sizeof(e.message));
+    assert_string_equal(e.message + n - 3, "...");
+    /* What precedes "..." is a whole name: the text up to there is a prefix of the original
+     * followed by a separator in it. */
+    char full[2100];
+    snprintf(full, sizeof(full), "Failed: %s", text);
+    assert_memory_equal(e.message, full, n - 3);
+    assert_true(full[n - 3] == ' ');
+    assert_memory_equal(e.message + n - 4, ",", 1);
+
+    /* The node's list of refused settings round-trips. */
+    struct ctl_node node = make_node("n1", 7001, "az-a"), out;
+    assert_int_equal(ctl_state_node_add(f->st, &node), 0);
+    assert_int_equal(ctl_state_node_set_apply_failed(f->st, "n1", "hz, timeout"), 0);
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &out), 0);
+    assert_string_equal(out.apply_failed, "hz, timeout");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +333,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(state_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(events_filter_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_a_foreign_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(run_ids_and_schema_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(long_events_are_cut_at_a_word, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
