@@ -420,6 +420,7 @@ class FakeNode:
         self.last_apply_error = ""
         self.commands = []
         self.closed = False
+        self.run_id = os.urandom(20).hex()  # what identifies a server to pollux-control
         self.server = _FakeServer((HOST, 0), _FakeHandler)
         self.server.node = self
         self.port = self.server.server_address[1]
@@ -433,7 +434,8 @@ class FakeNode:
 
     def info(self):
         with self.lock:
-            lines = ["# Replication", f"role:{'slave' if self.role == 'slave' else 'master'}"]
+            lines = ["# Server", f"run_id:{self.run_id}", f"tcp_port:{self.port}",
+                     "# Replication", f"role:{'slave' if self.role == 'slave' else 'master'}"]
             if self.role == "slave":
                 lines += [f"master_host:{self.master[0]}", f"master_port:{self.master[1]}",
                           f"master_link_status:{self.link}", "master_last_io_seconds_ago:0",
