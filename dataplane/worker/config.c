@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "common.h"
 #include "log.h"
 #include "mem.h"
@@ -16,6 +17,7 @@
 const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
                                               "warning", "nothing", NULL };
 const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
+const char *const config_supervised_names[] = { "upstart", "systemd", "auto", "no", NULL };
 
 #define PARAM_S server_params
 const struct param_def server_param_defs[] = { SERVER_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
@@ -291,104 +293,6 @@ static int apply_hook(const struct param_ref *ref, const char *value, char *err,
     return 0;
 }
 
-/*
- * Split a config line into words like Redis's sdssplitargs: spaces separate,
- * "double" and 'single' quotes group, \n \t \xHH escapes inside double quotes.
- * @return the number of words, or -1 on unbalanced quotes.
- */
-static int split_line(char *line, char **words, int max)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (*p == '\0')
-            return n;
-        if (n == max)
-            return -1;
-        char *out = p, *start = p;
-        bool inq = false, insq = false;
-        for (;;) {
-            if (inq) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
-                    isxdigit((unsigned char)p[3])) {
-                    char hex[3] = { p[2], p[3], 0 };
-                    *out++ = (char)strtol(hex, NULL, 16);
-                    p += 4;
-                    continue;
-                } else if (*p == '\\' && p[1]) {
-                    p++;
-                    switch (*p) {
-                    case 'n':
-                        *out++ = '\n';
-                        break;
-                    case 'r':
-                        *out++ = '\r';
-                        break;
-                    case 't':
-                        *out++ = '\t';
-                        break;
-                    case 'b':
-                        *out++ = '\b';
-                        break;
-                    case 'a':
-                        *out++ = '\a';
-                        break;
-                    default:
-                        *out++ = *p;
-                        break;
-                    }
-                    p++;
-                    continue;
-                } else if (*p == '"') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        return -1;
-                    inq = false;
-                    p++;
-                    break;
-                }
-                *out++ = *p++;
-            } else if (insq) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '\\' && p[1] == '\'') {
-                    *out++ = '\'';
-                    p += 2;
-                    continue;
-                } else if (*p == '\'') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        return -1;
-                    insq = false;
-                    p++;
-                    break;
-                }
-                *out++ = *p++;
-            } else {
-                if (*p == '\0' || isspace((unsigned char)*p))
-                    break;
-                if (*p == '"' && out == start) {
-                    inq = true;
-                    p++;
-                    continue;
-                }
-                if (*p == '\'' && out == start) {
-                    insq = true;
-                    p++;
-                    continue;
-                }
-                *out++ = *p++;
-            }
-        }
-        char *next = *p ? p + 1 : p;
-        *out = '\0';
-        words[n++] = start;
-        p = next;
-    }
-}
-
 /* Join words[1..n) with spaces: multi-word values such as "save 900 1 300 10". */
 static void join_words(char **words, int n, char *buf, size_t cap)
 {
@@ -398,46 +302,78 @@ static void join_words(char **words, int n, char *buf, size_t cap)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", i > 1 ? " " : "", words[i]);
 }
 
-static int load_line(char *line, const char *where, int lineno)
+/* Where config_load is: for messages, and for directives whose lines add up. */
+struct load_ctx {
+    const char *where;
+    int lineno;
+    bool save_seen; /* the first save line replaces the default, later ones add to it */
+};
+
+static void load_fatal(const struct load_ctx *ctx, const char *line, size_t len, const char *why)
 {
-    char *words[256];
-    char value[8192];
-    int n = split_line(line, words, (int)ARRAY_SIZE(words));
-    if (n == 0 || (n > 0 && words[0][0] == '#'))
-        return 0;
-    if (n < 0) {
-        fprintf(stderr,
-                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
-                "file, at line %d\n>>> '%s'\nUnbalanced quotes in configuration line\n",
-                lineno, line);
-        return -1;
-    }
+    fprintf(stderr,
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
+            "file, at line %d\n>>> '%.*s'\n%s\n",
+            ctx->lineno, (int)len, line, why);
+}
+
+/* One directive, split into words. @return 0, or -1 after a fatal message. */
+static int load_words(struct load_ctx *ctx, char **words, int n)
+{
+    char value[8192], err[512], merged[512];
     struct param_ref ref;
     if (!params_lookup(words[0], &ref)) {
-        log_warn("Unsupported directive '%s' in %s line %d ignored", words[0], where, lineno);
+        log_warn("Unsupported directive '%s' in %s line %d ignored", words[0], ctx->where,
+                 ctx->lineno);
         return 0;
     }
     join_words(words, n, value, sizeof(value));
-    char err[512];
     if (strcmp(ref.def->name, "client-output-buffer-limit") == 0 &&
         config_check_obuf(value) == NULL) {
-        char merged[512];
         obuf_merge(config.p.srv.client_output_buffer_limit, value, merged, sizeof(merged));
         snprintf(value, sizeof(value), "%s", merged);
+    } else if (strcmp(ref.def->name, "save") == 0) {
+        /* Like Redis: "save 900 1" lines accumulate; save "" clears. */
+        if (ctx->save_seen && value[0] != '\0' && config.p.srv.save[0] != '\0') {
+            snprintf(merged, sizeof(merged), "%s %s", config.p.srv.save, value);
+            snprintf(value, sizeof(value), "%s", merged);
+        }
+        ctx->save_seen = true;
     }
     if (param_set(ref.def, params_module(&config.p, &ref), value, err, sizeof(err)) != 0 ||
         apply_hook(&ref, value, err, sizeof(err)) != 0) {
-        fprintf(stderr,
-                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
-                "file, at line %d\n>>> '%s %s'\n%s\n",
-                lineno, words[0], value, err);
+        char shown[8300];
+        int len = snprintf(shown, sizeof(shown), "%s %s", words[0], value);
+        load_fatal(ctx, shown, (size_t)len, err);
         return -1;
     }
     return 0;
 }
 
+/* One line of the file (or of the command line). @return 0, or -1 after a fatal message. */
+static int load_line(struct load_ctx *ctx, const char *line)
+{
+    char *words[256];
+    char *copy = mem_strdup(line);
+    int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+    int rc = 0;
+    if (n < 0) {
+        size_t len = strlen(line);
+        while (len > 0 && isspace((unsigned char)line[len - 1]))
+            len--;
+        load_fatal(ctx, line, len,
+                   n == -EINVAL ? "Unbalanced quotes in configuration line" : "Too many arguments");
+        rc = -1;
+    } else if (n > 0) {
+        rc = load_words(ctx, words, n);
+    }
+    mem_free(copy);
+    return rc;
+}
+
 int config_load(const char *file, int argc, char **argv)
 {
+    struct load_ctx ctx = { "arguments", 0, false };
     if (file != NULL) {
         FILE *f = fopen(file, "r");
         if (f == NULL) {
@@ -450,10 +386,10 @@ int config_load(const char *file, int argc, char **argv)
         free(abs);
         char *line = NULL;
         size_t cap = 0;
-        int lineno = 0;
+        ctx.where = file;
         while (getline(&line, &cap, f) >= 0) {
-            lineno++;
-            if (load_line(line, file, lineno) != 0) {
+            ctx.lineno++;
+            if (load_line(&ctx, line) != 0) {
                 free(line);
                 fclose(f);
                 return -1;
@@ -483,7 +419,9 @@ int config_load(const char *file, int argc, char **argv)
             len += (size_t)snprintf(line + len, sizeof(line) - len, "\"");
             i++;
         }
-        if (load_line(line, "arguments", 0) != 0)
+        ctx.where = "arguments";
+        ctx.lineno = 0;
+        if (load_line(&ctx, line) != 0)
             return -1;
     }
     return 0;
@@ -624,7 +562,7 @@ int config_rewrite(char *err, size_t errcap)
         char copy[8192];
         snprintf(copy, sizeof(copy), "%s", line);
         char *words[256];
-        int n = split_line(copy, words, (int)ARRAY_SIZE(words));
+        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
         struct param_ref ref;
         if (n <= 0 || words[0][0] == '#' || !params_lookup(words[0], &ref)) {
             fputs(line, out);
