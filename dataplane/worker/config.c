@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "common.h"
 #include "log.h"
 #include "mem.h"
+#include "strbuf.h"
 #include "util.h"
 
 const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
@@ -481,41 +484,113 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
 }
 
 /*
- * CONFIG REWRITE: keep the file's comments and unknown lines, replace each
- * known directive's first line with the current value, drop its later
- * duplicates, and append parameters that differ from their defaults under a
- * marker line, as Redis does.
+ * CONFIG REWRITE writes each parameter as redis.conf lines that read back as
+ * the same value, whatever bytes it holds: strings as one quoted word with
+ * Redis's escapes (so a value with a newline or a quote cannot become a
+ * directive of its own), and the list-valued parameters in Redis's own forms:
+ * bind and replicaof as words, one save line per pair, one
+ * client-output-buffer-limit line per class.
+ *
+ * Each line is "forced" when it says something other than the default. As in
+ * Redis, the lines of a parameter replace the file's lines for it one by one,
+ * in order; lines left over go to the end of the file if forced; the file's
+ * lines left over are dropped.
  */
-struct rewrite_state {
-    FILE *out;
-    bool *written;
-    int idx;
-    struct params *p;
+struct rewrite_lines {
+    struct strbuf text; /* the lines, each ending in \n */
+    size_t next;        /* offset of the first line not written yet */
+    uint64_t forced;    /* bit i: line i is forced */
+    int n, used;
 };
 
-static void append_changed(void *arg, const struct param_ref *ref)
+/* The line just printed into rl->text is complete. */
+static void rewrite_end(struct rewrite_lines *rl, bool forced)
 {
-    struct rewrite_state *st = arg;
-    int idx = st->idx++;
-    if (st->written[idx])
-        return;
-    char buf[128], dbuf[128];
-    const void *obj = (const char *)st->p + ref->base;
-    const char *cur = param_format(ref->def, obj, buf, sizeof(buf), true);
-    struct params defs;
-    params_defaults(&defs);
-    const char *def =
-        param_format(ref->def, (const char *)&defs + ref->base, dbuf, sizeof(dbuf), true);
-    bool same = strcmp(cur, def) == 0;
-    if (!same) {
-        if (ref->def->type == PARAM_STRING)
-            fprintf(st->out, "%s \"%s\"\n", ref->def->name, cur);
-        else
-            fprintf(st->out, "%s %s\n", ref->def->name, cur);
-    }
-    params_free(&defs);
+    strbuf_append(&rl->text, "\n", 1);
+    if (forced && rl->n < 64)
+        rl->forced |= 1ull << rl->n;
+    rl->n++;
 }
 
+static void rewrite_build(struct rewrite_lines *rl, const struct param_ref *ref,
+                          const struct params *p, const struct params *defs)
+{
+    const struct param_def *d = ref->def;
+    const char *name = d->name;
+    char buf[128], dbuf[128];
+    const char *cur = param_format(d, (const char *)p + ref->base, buf, sizeof(buf), true);
+    const char *def = param_format(d, (const char *)defs + ref->base, dbuf, sizeof(dbuf), true);
+    bool changed = strcmp(cur, def) != 0;
+    if (strcmp(name, "client-output-buffer-limit") == 0) {
+        static const char *const written_names[OBUF_CLASSES] = { "normal", "replica", "pubsub" };
+        struct obuf_limit lim[OBUF_CLASSES], dlim[OBUF_CLASSES];
+        config_obuf_parse(cur, lim);
+        config_obuf_parse(def, dlim);
+        for (int c = 0; c < OBUF_CLASSES; c++) {
+            char h[32], so[32];
+            strbuf_printf(&rl->text, "%s %s %s %s %llu", name, written_names[c],
+                          param_format_memory((long long)lim[c].hard, h, sizeof(h), true),
+                          param_format_memory((long long)lim[c].soft, so, sizeof(so), true),
+                          lim[c].soft_seconds);
+            rewrite_end(rl, memcmp(&lim[c], &dlim[c], sizeof(lim[c])) != 0);
+        }
+    } else if (strcmp(name, "save") == 0) {
+        if (cur[0] == '\0') {
+            strbuf_printf(&rl->text, "save \"\"");
+            rewrite_end(rl, changed);
+        }
+        for (const char *q = cur; *q != '\0';) {
+            /* "s1 c1 s2 c2": one line per pair */
+            const char *e = strchr(q, ' ');
+            e = e != NULL ? strchr(e + 1, ' ') : NULL;
+            size_t n = e != NULL ? (size_t)(e - q) : strlen(q);
+            strbuf_printf(&rl->text, "save %.*s", (int)n, q);
+            rewrite_end(rl, changed);
+            q += n;
+            while (*q == ' ')
+                q++;
+        }
+    } else if (strcmp(name, "bind") == 0 || strcmp(name, "replicaof") == 0) {
+        if (cur[0] == '\0')
+            return;
+        char *copy = mem_strdup(cur);
+        char *words[64];
+        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+        strbuf_printf(&rl->text, "%s", name);
+        for (int i = 0; i < n; i++) {
+            strbuf_append(&rl->text, " ", 1);
+            args_word(&rl->text, words[i]);
+        }
+        rewrite_end(rl, changed);
+        mem_free(copy);
+    } else if (d->type == PARAM_STRING) {
+        strbuf_printf(&rl->text, "%s ", name);
+        args_quote(&rl->text, cur);
+        rewrite_end(rl, changed);
+    } else {
+        strbuf_printf(&rl->text, "%s %s", name, cur);
+        rewrite_end(rl, changed);
+    }
+}
+
+/* Append rl's next line to out. @return false when there is none left. */
+static bool rewrite_take(struct rewrite_lines *rl, struct strbuf *out, bool forced_only)
+{
+    while (rl->used < rl->n) {
+        const char *line = rl->text.buf + rl->next;
+        size_t len = (size_t)(strchr(line, '\n') - line) + 1;
+        bool forced = rl->used >= 64 || (rl->forced >> rl->used & 1);
+        rl->next += len;
+        rl->used++;
+        if (forced || !forced_only) {
+            strbuf_append(out, line, len);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The index of a definition among all parameters. */
 static int param_index(const struct param_def *d)
 {
     int idx = 0;
@@ -526,80 +601,114 @@ static int param_index(const struct param_def *d)
     return -1;
 }
 
+struct rewrite_state {
+    struct rewrite_lines *lines; /* by param_index */
+    const struct params *defs;
+    struct strbuf *out;
+    int idx;
+};
+
+static void build_all(void *arg, const struct param_ref *ref)
+{
+    struct rewrite_state *st = arg;
+    struct rewrite_lines *rl = &st->lines[st->idx++];
+    strbuf_init(&rl->text);
+    rewrite_build(rl, ref, &config.p, st->defs);
+}
+
+/* After the file's own lines: every forced line that found no line of the file to replace. */
+static void append_rest(void *arg, const struct param_ref *ref)
+{
+    struct rewrite_state *st = arg;
+    struct rewrite_lines *rl = &st->lines[param_index(ref->def)];
+    while (rewrite_take(rl, st->out, true))
+        ;
+}
+
+/* The file with the lines of config.p in place. Called with config.lock held. */
+static void rewrite_text(FILE *in, struct strbuf *text)
+{
+    int total = 0;
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (const struct param_def *x = groups[g].defs; x->name != NULL; x++)
+            total++;
+    struct params defs;
+    params_defaults(&defs);
+    struct rewrite_state st = { mem_calloc((size_t)total * sizeof(*st.lines)), &defs, NULL, 0 };
+    params_foreach(build_all, &st);
+
+    char *line = NULL;
+    size_t cap = 0;
+    while (in != NULL && getline(&line, &cap, in) >= 0) {
+        if (strncmp(line, "# Generated by CONFIG REWRITE", 29) == 0)
+            continue;
+        char *copy = mem_strdup(line);
+        char *words[256];
+        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+        struct param_ref ref;
+        if (n <= 0 || !params_lookup(words[0], &ref)) {
+            strbuf_append(text, line, strlen(line));
+            if (text->len > 0 && text->buf[text->len - 1] != '\n')
+                strbuf_append(text, "\n", 1);
+        } else {
+            rewrite_take(&st.lines[param_index(ref.def)], text, false);
+        }
+        mem_free(copy);
+    }
+    free(line);
+
+    struct strbuf tail;
+    strbuf_init(&tail);
+    st.out = &tail;
+    params_foreach(append_rest, &st);
+    if (tail.len > 0) {
+        strbuf_printf(text, "# Generated by CONFIG REWRITE\n");
+        strbuf_append(text, tail.buf, tail.len);
+    }
+    strbuf_deinit(&tail);
+    for (int i = 0; i < total; i++)
+        strbuf_deinit(&st.lines[i].text);
+    mem_free(st.lines);
+    params_free(&defs);
+}
+
+/*
+ * CONFIG REWRITE: keep the file's comments and unknown lines, put each known
+ * parameter's lines in place of its old ones and the other changed parameters
+ * at the end under a marker line, as Redis does. The new file replaces the old
+ * one by rename, so a crash leaves one or the other.
+ */
 int config_rewrite(char *err, size_t errcap)
 {
     if (config.file == NULL) {
         snprintf(err, errcap, "ERR The server is running without a config file");
         return -1;
     }
-    int total = 0;
-    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
-        for (const struct param_def *x = groups[g].defs; x->name != NULL; x++)
-            total++;
-    bool *written = mem_calloc((size_t)total * sizeof(bool));
-
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", config.file, (int)getpid());
+    struct strbuf text;
+    strbuf_init(&text);
     FILE *in = fopen(config.file, "r");
-    FILE *out = fopen(tmp, "w");
-    if (out == NULL) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
-        if (in)
-            fclose(in);
-        mem_free(written);
-        return -1;
-    }
     pthread_mutex_lock(&config.lock);
-    char *line = NULL;
-    size_t cap = 0;
-    bool marker = false;
-    static const char mark[] = "# Generated by CONFIG REWRITE";
-    while (in != NULL && getline(&line, &cap, in) >= 0) {
-        if (strncmp(line, mark, sizeof(mark) - 1) == 0) {
-            marker = true;
-            continue;
-        }
-        char copy[8192];
-        snprintf(copy, sizeof(copy), "%s", line);
-        char *words[256];
-        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
-        struct param_ref ref;
-        if (n <= 0 || words[0][0] == '#' || !params_lookup(words[0], &ref)) {
-            fputs(line, out);
-            continue;
-        }
-        int idx = param_index(ref.def);
-        if (written[idx])
-            continue;
-        written[idx] = true;
-        char buf[128];
-        const char *cur =
-            param_format(ref.def, params_module(&config.p, &ref), buf, sizeof(buf), true);
-        if (ref.def->type == PARAM_STRING)
-            fprintf(out, "%s \"%s\"\n", ref.def->name, cur);
-        else
-            fprintf(out, "%s %s\n", ref.def->name, cur);
-    }
-    free(line);
-    (void)marker;
-    fprintf(out, "%s\n", mark);
-    struct rewrite_state st = { out, written, 0, &config.p };
-    params_foreach(append_changed, &st);
+    rewrite_text(in, &text);
     pthread_mutex_unlock(&config.lock);
     if (in)
         fclose(in);
-    mem_free(written);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
-        fclose(out);
+
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", config.file, (int)getpid());
+    FILE *out = fopen(tmp, "w");
+    int rc = out != NULL ? 0 : -errno;
+    if (out != NULL && (fwrite(text.buf, 1, text.len, out) != text.len || fflush(out) != 0 ||
+                        fsync(fileno(out)) != 0))
+        rc = -errno;
+    if (out != NULL && fclose(out) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, config.file) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(-rc));
         unlink(tmp);
-        return -1;
+        rc = -1;
     }
-    fclose(out);
-    if (rename(tmp, config.file) != 0) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    strbuf_deinit(&text);
+    return rc;
 }
