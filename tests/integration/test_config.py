@@ -308,5 +308,101 @@ class Rewrite(unittest.TestCase):
         self.assertEqual(got, want)
 
 
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class NeverReads:
+    """A raw client that sends requests and never reads a reply."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect((h.HOST, port))
+        self.sock.settimeout(30)
+        self.dropped = False
+
+    def send(self, data):
+        """Send data; False once the server has dropped the connection."""
+        if self.dropped:
+            return False
+        try:
+            self.sock.sendall(data)
+            return True
+        except (ConnectionResetError, BrokenPipeError, socket.timeout):
+            # (a timeout: the server stopped reading a connection it is closing)
+            self.dropped = True
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+class OutputLimits(unittest.TestCase):
+    """client-output-buffer-limit for normal clients, and the bound on
+    output queued for a client that has not authenticated."""
+
+    BIG = 100 * 1024
+
+    def client_ids(self, c):
+        text = c.command("CLIENT", "LIST").decode()
+        return {int(m) for m in re.findall(r"\bid=(\d+)", text)}
+
+    def run_never_reading(self, srv, payload, batches, pause=0.0):
+        """Send payload up to `batches` times on a client that never reads;
+        return (dropped, growth of the server's RSS over the run)."""
+        with srv.raw() as admin:
+            base = rss_bytes(srv.proc.pid)
+            before = self.client_ids(admin)
+            nr = NeverReads(srv.port)
+            try:
+                sent = 0
+                while sent < batches and nr.send(payload):
+                    sent += 1
+                    if pause:
+                        time.sleep(pause)  # spread the growth out; no assertion on time
+                peak = rss_bytes(srv.proc.pid)
+                ids = self.client_ids(admin)
+                gone = h.wait_until(lambda: self.client_ids(admin) == before, 30)
+                self.assertTrue(gone, f"never-reading client still connected ({ids})")
+                return nr.dropped, max(peak, rss_bytes(srv.proc.pid)) - base
+            finally:
+                nr.close()
+
+    def test_normal_hard_limit(self):
+        srv = h.Server(args=["--client-output-buffer-limit", "normal 4mb 0 0"])
+        with srv, srv.raw() as c:
+            keys = h.keys_by_shard("big", 2)
+            for k in keys:
+                self.assertEqual(c.command("SET", k, b"v" * self.BIG), b"OK")
+            gets = b"".join(h.encode_command("GET", k) for k in keys) * 50  # 10 MB of replies
+            # 500 MB of replies in all if nothing stopped it
+            _, growth = self.run_never_reading(srv, gets, 50)
+            self.assertLess(growth, 128 * 1024 * 1024)
+            self.assertEqual(c.command("GET", keys[0]), b"v" * self.BIG)
+
+    def test_normal_soft_limit(self):
+        """Over the soft limit for longer than its seconds: dropped, while
+        the hard limit (none) is never reached."""
+        srv = h.Server(args=["--client-output-buffer-limit", "normal 0 1mb 1"])
+        with srv, srv.raw() as c:
+            self.assertEqual(c.command("SET", "k", b"v" * 10240), b"OK")
+            gets = h.encode_command("GET", "k") * 20  # 200 kB of replies a batch
+            dropped_growth = self.run_never_reading(srv, gets, 300, pause=0.1)
+            self.assertLess(dropped_growth[1], 128 * 1024 * 1024)
+
+    def test_unauthenticated_client_bounded(self):
+        srv = h.Server(args=["--requirepass", "pw"], password="pw")
+        with srv:
+            # -NOAUTH replies (35 bytes each) to a client that never authenticates
+            pings = h.encode_command("PING") * 20000
+            _, growth = self.run_never_reading(srv, pings, 100)
+            self.assertLess(growth, 128 * 1024 * 1024)
+
+
 if __name__ == "__main__":
     h.main()
