@@ -190,6 +190,7 @@ int main(int argc, char **argv)
         }
     }
 
+    server_commands_setup(); /* before the config: rename-command edits the table */
     config_setup();
     if (config_load(file, argc - first_opt, argv + first_opt) != 0)
         return 1;
@@ -240,7 +241,6 @@ int main(int argc, char **argv)
         nworkers = MAX_WORKERS;
     server.nworkers = nworkers;
 
-    server_commands_setup();
     if (shard_mesh_init(&server.mesh, nworkers) != 0) {
         log_warn("Out of memory creating the shard mesh");
         return 1;

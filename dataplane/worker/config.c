@@ -14,6 +14,7 @@
 #include "common.h"
 #include "log.h"
 #include "mem.h"
+#include "server.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -325,32 +326,49 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
 {
     char value[8192], err[512], merged[512];
     struct param_ref ref;
+    if (strcasecmp(words[0], "rename-command") == 0) {
+        /* not a parameter: the command table changes, once, before anything runs */
+        const char *why = "Bad directive or wrong number of arguments";
+        if (n == 3 && server_command_rename(words[1], words[2], &why) == 0)
+            return 0;
+        join_words(words, n, value, sizeof(value));
+        struct strbuf shown;
+        strbuf_init(&shown);
+        strbuf_printf(&shown, "%s %s", words[0], value);
+        load_fatal(ctx, shown.buf, shown.len, why);
+        strbuf_deinit(&shown);
+        return -1;
+    }
     if (!params_lookup(words[0], &ref)) {
         log_warn("Unsupported directive '%s' in %s line %d ignored", words[0], ctx->where,
                  ctx->lineno);
         return 0;
     }
     join_words(words, n, value, sizeof(value));
+    struct strbuf v;
+    strbuf_init(&v);
     if (strcmp(ref.def->name, "client-output-buffer-limit") == 0 &&
         config_check_obuf(value) == NULL) {
         obuf_merge(config.p.srv.client_output_buffer_limit, value, merged, sizeof(merged));
-        snprintf(value, sizeof(value), "%s", merged);
-    } else if (strcmp(ref.def->name, "save") == 0) {
+        strbuf_printf(&v, "%s", merged);
+    } else if (strcmp(ref.def->name, "save") == 0 && ctx->save_seen && value[0] != '\0' &&
+               config.p.srv.save[0] != '\0') {
         /* Like Redis: "save 900 1" lines accumulate; save "" clears. */
-        if (ctx->save_seen && value[0] != '\0' && config.p.srv.save[0] != '\0') {
-            snprintf(merged, sizeof(merged), "%s %s", config.p.srv.save, value);
-            snprintf(value, sizeof(value), "%s", merged);
-        }
+        strbuf_printf(&v, "%s %s", config.p.srv.save, value);
+    } else {
+        strbuf_printf(&v, "%s", value);
+    }
+    if (strcmp(ref.def->name, "save") == 0)
         ctx->save_seen = true;
+    int rc = 0;
+    if (param_set(ref.def, params_module(&config.p, &ref), v.buf, err, sizeof(err)) != 0 ||
+        apply_hook(&ref, v.buf, err, sizeof(err)) != 0) {
+        strbuf_printf(&v, "%s %s", words[0], value);
+        load_fatal(ctx, v.buf, v.len, err);
+        rc = -1;
     }
-    if (param_set(ref.def, params_module(&config.p, &ref), value, err, sizeof(err)) != 0 ||
-        apply_hook(&ref, value, err, sizeof(err)) != 0) {
-        char shown[8300];
-        int len = snprintf(shown, sizeof(shown), "%s %s", words[0], value);
-        load_fatal(ctx, shown, (size_t)len, err);
-        return -1;
-    }
-    return 0;
+    strbuf_deinit(&v);
+    return rc;
 }
 
 /* One line of the file (or of the command line). @return 0, or -1 after a fatal message. */

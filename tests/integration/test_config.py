@@ -404,5 +404,148 @@ class OutputLimits(unittest.TestCase):
             self.assertLess(growth, 128 * 1024 * 1024)
 
 
+class RenameCommand(unittest.TestCase):
+    """rename-command in the config file, as Redis: the new name works, the
+    old one is an unknown command, "" removes a command."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="pollux-it-rename-")
+        self.addCleanup(shutil.rmtree, self.workdir, True)
+
+    def conf(self, text):
+        path = os.path.join(self.workdir, "rename.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_rename_and_remove(self):
+        conf = self.conf('rename-command GET fetch\n'
+                         'rename-command FLUSHDB ""\n'
+                         'rename-command CONFIG cfg\n')
+        srv = h.Server(conf=conf, workdir=self.workdir)
+        with srv, srv.raw() as c:
+            for k in h.keys_by_shard("rk", 4):  # local and forwarded
+                self.assertEqual(c.command("SET", k, k), b"OK")
+                self.assertEqual(c.command("fetch", k), k.encode())
+                self.assertEqual(c.command("FETCH", k), k.encode())
+                self.assertEqual(c.command("GET", k),
+                                 f"ERR unknown command 'GET', with args beginning with: '{k}' "
+                                 .encode())
+            self.assertEqual(c.command("FLUSHDB"),
+                             b"ERR unknown command 'FLUSHDB', with args beginning with: ")
+            self.assertEqual(c.command("CONFIG", "GET", "port"),
+                             b"ERR unknown command 'CONFIG', with args beginning with: 'GET' "
+                             b"'port' ")
+            self.assertEqual(c.command("cfg", "GET", "maxclients"), [b"maxclients", b"10000"])
+            # CONFIG REWRITE keeps the renames
+            self.assertEqual(c.command("cfg", "SET", "maxclients", "999"), b"OK")
+            self.assertEqual(c.command("cfg", "REWRITE"), b"OK")
+        text = read_text(conf)
+        self.assertIn('rename-command FLUSHDB ""', text)
+        again = h.Server(conf=conf, workdir=self.workdir)
+        with again, again.raw() as c:
+            self.assertEqual(c.command("cfg", "GET", "maxclients"), [b"maxclients", b"999"])
+            self.assertTrue(bytes(c.command("CONFIG", "GET", "x")).startswith(
+                b"ERR unknown command 'CONFIG'"))
+
+    def fatal(self, text):
+        proc = subprocess.run(h.Config.server_cmd[:1] + [self.conf(text)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir,
+                              timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        return proc.stderr.decode(errors="replace")
+
+    def test_errors(self):
+        self.assertIn("No such command in rename-command",
+                      self.fatal("rename-command NOSUCH x\n"))
+        self.assertIn("Target command name already exists",
+                      self.fatal("rename-command GET set\n"))
+        self.assertIn("No such command in rename-command",
+                      self.fatal('rename-command GET ""\nrename-command GET x\n'))
+
+
+DENIED = (b"-DENIED Redis is running in protected mode because protected mode is enabled and "
+          b"no password is set for the default user. In this mode connections are only accepted "
+          b"from the loopback interface. If you want to connect from external computers to Redis "
+          b"you may adopt one of the following solutions: 1) Just disable protected mode sending "
+          b"the command 'CONFIG SET protected-mode no' from the loopback interface by connecting "
+          b"to Redis from the same host the server is running, however MAKE SURE Redis is not "
+          b"publicly accessible from internet if you do so. Use CONFIG REWRITE to make this "
+          b"change permanent. 2) Alternatively you can just disable the protected mode by "
+          b"editing the Redis configuration file, and setting the protected mode option to 'no', "
+          b"and then restarting the server. 3) If you started the server manually just for "
+          b"testing, restart it with the '--protected-mode no' option. 4) Setup a an "
+          b"authentication password for the default user. NOTE: You only need to do one of the "
+          b"above things in order for the server to start accepting connections from the "
+          b"outside.\r\n")
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class ProtectedMode(unittest.TestCase):
+    """Protected mode as Redis 7.0 has it: with no password, a client whose
+    address is not 127.0.0.1 or ::1 gets -DENIED and is closed, whatever bind
+    says. Only loopback addresses can be used here, and that is enough:
+    127.0.0.2 is loopback to the kernel but not "local" to Redis 7.0, so a
+    client bound to 127.0.0.2 is the non-local client (the decision itself,
+    address by address, is the unit test test_sock_peer)."""
+
+    def connect_from(self, srv, source, family=socket.AF_INET, host=h.HOST):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.settimeout(30)
+        s.connect((host, srv.port))
+        return s
+
+    def read_to_eof(self, s):
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+    def ping_from(self, srv, source, family=socket.AF_INET, host=h.HOST):
+        with self.connect_from(srv, source, family, host) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(100)
+
+    def test_non_local_client_denied(self):
+        srv = h.Server(args=["--bind", "127.0.0.1 -::1"])
+        with srv, srv.raw() as c:
+            before = int(h.info_fields(c, "stats")["rejected_connections"])
+            with self.connect_from(srv, "127.0.0.2") as s:
+                self.assertEqual(self.read_to_eof(s), DENIED)
+            self.assertEqual(int(h.info_fields(c, "stats")["rejected_connections"]), before + 1)
+            self.assertEqual(self.ping_from(srv, "127.0.0.1"), b"+PONG\r\n")
+            if ipv6_loopback():
+                self.assertEqual(self.ping_from(srv, "::1", socket.AF_INET6, "::1"),
+                                 b"+PONG\r\n")
+            # turned off at run time: the same client is served
+            self.assertEqual(c.command("CONFIG", "SET", "protected-mode", "no"), b"OK")
+            self.assertEqual(self.ping_from(srv, "127.0.0.2"), b"+PONG\r\n")
+            self.assertEqual(c.command("CONFIG", "SET", "protected-mode", "yes"), b"OK")
+            with self.connect_from(srv, "127.0.0.2") as s:
+                self.assertEqual(self.read_to_eof(s), DENIED)
+
+    def test_password_lifts_it(self):
+        srv = h.Server(args=["--requirepass", "pw"], password="pw")
+        with srv:
+            self.assertEqual(self.ping_from(srv, "127.0.0.2"),
+                             b"-NOAUTH Authentication required.\r\n")
+
+    def test_protected_mode_no(self):
+        srv = h.Server(args=["--protected-mode", "no"])
+        with srv:
+            self.assertEqual(self.ping_from(srv, "127.0.0.2"), b"+PONG\r\n")
+
+
 if __name__ == "__main__":
     h.main()
