@@ -310,15 +310,20 @@ static void join_words(char **words, int n, char *buf, size_t cap)
 struct load_ctx {
     const char *where;
     int lineno;
-    bool save_seen; /* the first save line replaces the default, later ones add to it */
+    bool save_seen;   /* the first save line replaces the default, later ones add to it */
+    const char *line; /* the line being read */
 };
 
-static void load_fatal(const struct load_ctx *ctx, const char *line, size_t len, const char *why)
+/* Redis's report of a bad line (the line as written, blanks at its end left out). */
+static void load_fatal(const struct load_ctx *ctx, const char *why)
 {
+    size_t len = strlen(ctx->line);
+    while (len > 0 && isspace((unsigned char)ctx->line[len - 1]))
+        len--;
     fprintf(stderr,
             "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
             "file, at line %d\n>>> '%.*s'\n%s\n",
-            ctx->lineno, (int)len, line, why);
+            ctx->lineno, (int)len, ctx->line, why);
 }
 
 /* One directive, split into words. @return 0, or -1 after a fatal message. */
@@ -331,12 +336,7 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
         const char *why = "Bad directive or wrong number of arguments";
         if (n == 3 && server_command_rename(words[1], words[2], &why) == 0)
             return 0;
-        join_words(words, n, value, sizeof(value));
-        struct strbuf shown;
-        strbuf_init(&shown);
-        strbuf_printf(&shown, "%s %s", words[0], value);
-        load_fatal(ctx, shown.buf, shown.len, why);
-        strbuf_deinit(&shown);
+        load_fatal(ctx, why);
         return -1;
     }
     if (!params_lookup(words[0], &ref)) {
@@ -363,8 +363,7 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
     int rc = 0;
     if (param_set(ref.def, params_module(&config.p, &ref), v.buf, err, sizeof(err)) != 0 ||
         apply_hook(&ref, v.buf, err, sizeof(err)) != 0) {
-        strbuf_printf(&v, "%s %s", words[0], value);
-        load_fatal(ctx, v.buf, v.len, err);
+        load_fatal(ctx, err);
         rc = -1;
     }
     strbuf_deinit(&v);
@@ -378,11 +377,9 @@ static int load_line(struct load_ctx *ctx, const char *line)
     char *copy = mem_strdup(line);
     int n = args_split(copy, words, (int)ARRAY_SIZE(words));
     int rc = 0;
+    ctx->line = line;
     if (n < 0) {
-        size_t len = strlen(line);
-        while (len > 0 && isspace((unsigned char)line[len - 1]))
-            len--;
-        load_fatal(ctx, line, len,
+        load_fatal(ctx,
                    n == -EINVAL ? "Unbalanced quotes in configuration line" : "Too many arguments");
         rc = -1;
     } else if (n > 0) {
@@ -394,7 +391,7 @@ static int load_line(struct load_ctx *ctx, const char *line)
 
 int config_load(const char *file, int argc, char **argv)
 {
-    struct load_ctx ctx = { "arguments", 0, false };
+    struct load_ctx ctx = { "arguments", 0, false, NULL };
     if (file != NULL) {
         FILE *f = fopen(file, "r");
         if (f == NULL) {

@@ -43,6 +43,18 @@ def directive_lines(path):
     return out
 
 
+def start_fails(test, workdir, text):
+    """Start the server with a config file holding text: it must exit 1.
+    Returns its stderr."""
+    conf = os.path.join(workdir, "bad.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    proc = subprocess.run(h.Config.server_cmd[:1] + [conf], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, cwd=workdir, timeout=30)
+    test.assertEqual(proc.returncode, 1, proc.stdout)
+    return proc.stderr.decode(errors="replace")
+
+
 class StockRedisConf(unittest.TestCase):
     """Debian's /etc/redis/redis.conf loads as it is."""
 
@@ -85,18 +97,16 @@ class StockRedisConf(unittest.TestCase):
             self.assertNotIn(known, [w[0] for w in warned])
         self.assertLess(len(warned), len(lines))
 
-    def test_unbalanced_quotes_still_fatal(self):
-        conf = os.path.join(self.workdir, "bad.conf")
-        with open(conf, "w") as f:
-            f.write('# a comment with "quotes", fine\nport 6379\nrequirepass "abc\n')
-        proc = subprocess.run(h.Config.server_cmd[:1] + [conf], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, cwd=self.workdir, timeout=30)
-        self.assertEqual(proc.returncode, 1)
-        err = proc.stderr.decode(errors="replace")
+    def test_bad_lines_are_fatal(self):
+        """Comments may hold anything; a bad directive line stops the start
+        with Redis's report of the line as written."""
+        err = start_fails(self, self.workdir,
+                          '# a comment with "quotes", fine\nport 6379\nrequirepass "abc\n')
         self.assertIn("*** FATAL CONFIG FILE ERROR", err)
-        self.assertIn("at line 3", err)
-        self.assertIn(">>> 'requirepass \"abc'", err)
-        self.assertIn("Unbalanced quotes in configuration line", err)
+        self.assertIn("at line 3\n>>> 'requirepass \"abc'\n"
+                      "Unbalanced quotes in configuration line", err)
+        err = start_fails(self, self.workdir, "# fine\n\nmaxmemory 'lots'\n")
+        self.assertIn("at line 3\n>>> 'maxmemory 'lots''\nargument must be a memory value", err)
 
     def test_daemonize_pidfile_logfile(self):
         """daemonize yes: the command returns, the server lives on in the
@@ -448,20 +458,12 @@ class RenameCommand(unittest.TestCase):
             self.assertTrue(bytes(c.command("CONFIG", "GET", "x")).startswith(
                 b"ERR unknown command 'CONFIG'"))
 
-    def fatal(self, text):
-        proc = subprocess.run(h.Config.server_cmd[:1] + [self.conf(text)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir,
-                              timeout=30)
-        self.assertEqual(proc.returncode, 1)
-        return proc.stderr.decode(errors="replace")
-
     def test_errors(self):
-        self.assertIn("No such command in rename-command",
-                      self.fatal("rename-command NOSUCH x\n"))
-        self.assertIn("Target command name already exists",
-                      self.fatal("rename-command GET set\n"))
-        self.assertIn("No such command in rename-command",
-                      self.fatal('rename-command GET ""\nrename-command GET x\n'))
+        for text, why in (("rename-command NOSUCH x\n", "No such command in rename-command"),
+                          ("rename-command GET set\n", "Target command name already exists"),
+                          ('rename-command GET ""\nrename-command GET x\n',
+                           "No such command in rename-command")):
+            self.assertIn(why, start_fails(self, self.workdir, text))
 
 
 DENIED = (b"-DENIED Redis is running in protected mode because protected mode is enabled and "
