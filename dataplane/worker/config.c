@@ -515,7 +515,8 @@ struct rewrite_lines {
     struct strbuf text; /* the lines, each ending in \n */
     size_t next;        /* offset of the first line not written yet */
     uint64_t forced;    /* bit i: line i is forced */
-    int n, used;
+    int n, used, written;
+    bool whole; /* the lines make one value (save): once one is written, all are */
 };
 
 /* The line just printed into rl->text is complete. */
@@ -550,6 +551,7 @@ static void rewrite_build(struct rewrite_lines *rl, const struct param_ref *ref,
             rewrite_end(rl, memcmp(&lim[c], &dlim[c], sizeof(lim[c])) != 0);
         }
     } else if (strcmp(name, "save") == 0) {
+        rl->whole = true;
         if (cur[0] == '\0') {
             strbuf_printf(&rl->text, "save \"\"");
             rewrite_end(rl, changed);
@@ -594,11 +596,13 @@ static bool rewrite_take(struct rewrite_lines *rl, struct strbuf *out, bool forc
     while (rl->used < rl->n) {
         const char *line = rl->text.buf + rl->next;
         size_t len = (size_t)(strchr(line, '\n') - line) + 1;
-        bool forced = rl->used >= 64 || (rl->forced >> rl->used & 1);
+        bool forced =
+            rl->used >= 64 || (rl->forced >> rl->used & 1) || (rl->whole && rl->written > 0);
         rl->next += len;
         rl->used++;
         if (forced || !forced_only) {
             strbuf_append(out, line, len);
+            rl->written++;
             return true;
         }
     }

@@ -303,6 +303,23 @@ class Rewrite(unittest.TestCase):
                               b"pubsub 1000 2000 5"])
         self.assertIn("# rewrite test", read_text(conf))
 
+    def test_save_lines_stay_whole(self):
+        """The file names save once; the value set is the default (three
+        pairs): all three lines are written, not just the one in place."""
+        if "--save" in h.Config.server_cmd:
+            self.skipTest("the server's command line sets save")
+        conf = os.path.join(self.workdir, "save.conf")
+        with open(conf, "w") as f:
+            f.write("save 900 1\n")
+        pairs = b"3600 1 300 100 60 10000"
+        srv = h.Server(conf=conf, workdir=self.workdir)
+        with srv, srv.raw() as c:
+            self.assertEqual(c.command("CONFIG", "SET", "save", pairs), b"OK")
+            self.assertEqual(c.command("CONFIG", "REWRITE"), b"OK")
+        again = h.Server(conf=conf, workdir=self.workdir)
+        with again, again.raw() as c:
+            self.assertEqual(c.command("CONFIG", "GET", "save"), [b"save", pairs])
+
     def test_lines_match_redis(self):
         ref = h.Config.tool("redis-server")
         if ref is None:
