@@ -464,6 +464,10 @@ class RenameCommand(unittest.TestCase):
                              b"ERR unknown command 'CONFIG', with args beginning with: 'GET' "
                              b"'port' ")
             self.assertEqual(c.command("cfg", "GET", "maxclients"), [b"maxclients", b"10000"])
+            # the config file's only: not a parameter CONFIG SET knows
+            self.assertEqual(c.command("cfg", "SET", "rename-command", "GET x"),
+                             b"ERR Unknown option or number of arguments for CONFIG SET - "
+                             b"'rename-command'")
             # CONFIG REWRITE keeps the renames
             self.assertEqual(c.command("cfg", "SET", "maxclients", "999"), b"OK")
             self.assertEqual(c.command("cfg", "REWRITE"), b"OK")
