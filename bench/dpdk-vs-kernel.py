@@ -165,7 +165,8 @@ def run_backend(name, args, work):
         server_args = ["--pollux-backend", "dpdk", "--pollux-dpdk-ip", f"{SERVER_IP}/24",
                        "--pollux-dpdk-vdev", f"net_memif0,role=server,socket={sock}",
                        "--pollux-dpdk-no-huge", "yes", "--pollux-dpdk-file-prefix", f"{tag}s",
-                       "--pollux-dpdk-memory-mb", "512", "--pollux-dpdk-args", f"-l {SERVER_CPU}"]
+                       "--pollux-dpdk-memory-mb", "512", "--pollux-dpdk-args", f"-l {SERVER_CPU}",
+                       "--protected-mode", "no"]
         host = SERVER_IP
         transport = ["--transport", "dpdk", "--dpdk-ip", f"{CLIENT_IP}/24", "--dpdk-args",
                      f"-l {BENCH_CPU} --no-huge -m 512 --file-prefix {tag}c --no-pci "

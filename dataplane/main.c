@@ -10,9 +10,13 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +30,9 @@
 #include "server.h"
 #include "util.h"
 #include "worker.h"
+
+/* The pid file of a daemonized server that names none (Redis: /var/run/redis.pid). */
+#define POLLUXD_DEFAULT_PIDFILE "/var/run/polluxd.pid"
 
 static void usage(void)
 {
@@ -88,6 +95,68 @@ static int cpu_list(const char *spec, int *cpus, int max)
     return n;
 }
 
+/*
+ * supervised: tell the service manager how start-up and shutdown go, as Redis
+ * does. systemd (Type=notify) gets READY=1 once every listener is open and
+ * STOPPING=1 when shutdown begins, as datagrams on $NOTIFY_SOCKET (no
+ * libsystemd: the protocol is one sendto); upstart (expect stop) gets a
+ * SIGSTOP once ready. `auto` picks whichever the environment names.
+ * @return the mode in effect: CONFIG_SUPERVISED_SYSTEMD, _UPSTART or _NO.
+ */
+static int supervision_detect(long long mode)
+{
+    if (mode == CONFIG_SUPERVISED_AUTO) {
+        if (getenv("UPSTART_JOB") != NULL)
+            mode = CONFIG_SUPERVISED_UPSTART;
+        else if (getenv("NOTIFY_SOCKET") != NULL)
+            mode = CONFIG_SUPERVISED_SYSTEMD;
+        else
+            return CONFIG_SUPERVISED_NO;
+    }
+    if (mode == CONFIG_SUPERVISED_UPSTART) {
+        if (getenv("UPSTART_JOB") == NULL) {
+            log_warn("upstart supervision requested, but UPSTART_JOB not found!");
+            return CONFIG_SUPERVISED_NO;
+        }
+        log_notice("supervised by upstart, will stop to signal readiness.");
+        return CONFIG_SUPERVISED_UPSTART;
+    }
+    if (mode == CONFIG_SUPERVISED_SYSTEMD) {
+        if (getenv("NOTIFY_SOCKET") == NULL) {
+            log_warn("systemd supervision requested or auto-detected, but NOTIFY_SOCKET not "
+                     "found!");
+            return CONFIG_SUPERVISED_NO;
+        }
+        log_notice("Supervised by systemd. Please make sure you set appropriate values for "
+                   "TimeoutStartSec and TimeoutStopSec in your service unit.");
+        return CONFIG_SUPERVISED_SYSTEMD;
+    }
+    return CONFIG_SUPERVISED_NO;
+}
+
+/* One sd_notify message ("READY=1\n") to $NOTIFY_SOCKET; '@' names an abstract socket. */
+static void notify_systemd(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t len = path != NULL ? strlen(path) : 0;
+    if (len == 0 || len >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@')) {
+        log_warn("Can't notify systemd: bad NOTIFY_SOCKET");
+        return;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+        log_warn("Can't notify systemd: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void write_pidfile(const char *path)
 {
     if (path[0] == '\0')
@@ -121,6 +190,7 @@ int main(int argc, char **argv)
         }
     }
 
+    server_commands_setup(); /* before the config: rename-command edits the table */
     config_setup();
     if (config_load(file, argc - first_opt, argv + first_opt) != 0)
         return 1;
@@ -134,7 +204,14 @@ int main(int argc, char **argv)
                  "libdpdk-dev); use 'kernel'");
         return 1;
     }
-    if (sp->daemonize && daemon(1, 0) != 0) {
+    int supervised = supervision_detect(sp->supervised);
+    /* A supervised server stays in the foreground, whatever daemonize says (as Redis). */
+    bool background = sp->daemonize && supervised == CONFIG_SUPERVISED_NO;
+    if (background && sp->pidfile[0] == '\0') {
+        mem_free(sp->pidfile);
+        sp->pidfile = mem_strdup(POLLUXD_DEFAULT_PIDFILE);
+    }
+    if (background && daemon(1, 0) != 0) {
         log_warn("Could not daemonize: %s", strerror(errno));
         return 1;
     }
@@ -164,7 +241,6 @@ int main(int argc, char **argv)
         nworkers = MAX_WORKERS;
     server.nworkers = nworkers;
 
-    server_commands_setup();
     if (shard_mesh_init(&server.mesh, nworkers) != 0) {
         log_warn("Out of memory creating the shard mesh");
         return 1;
@@ -231,6 +307,16 @@ int main(int argc, char **argv)
     log_notice("Server initialized: %u worker%s, %s backend", nworkers, nworkers == 1 ? "" : "s",
                config_backend_names[sp->pollux_backend]);
     log_notice("Ready to accept connections tcp on port %d", server.port);
+    if (supervised == CONFIG_SUPERVISED_SYSTEMD) {
+        notify_systemd(config.p.repl.replicaof[0] == '\0'
+                           ? "STATUS=Ready to accept connections\n"
+                           : "STATUS=Ready to accept connections in read-only mode. Waiting for "
+                             "MASTER <-> REPLICA sync\n");
+        notify_systemd("READY=1\n");
+    } else if (supervised == CONFIG_SUPERVISED_UPSTART) {
+        raise(SIGSTOP);
+        unsetenv("UPSTART_JOB");
+    }
 
     /* The main thread's only periodic job: the memory figure maxmemory needs. */
     int sig;
@@ -240,6 +326,8 @@ int main(int argc, char **argv)
     if (!atomic_load(&server.shutdown))
         log_warn("Received %s scheduling shutdown...", sig == SIGINT ? "SIGINT" : "SIGTERM");
     int exit_code = atomic_load(&server.shutdown_exit_code);
+    if (supervised == CONFIG_SUPERVISED_SYSTEMD)
+        notify_systemd("STOPPING=1\n");
 
     for (unsigned i = 0; i < nworkers; i++)
         atomic_store(&server.workers[i]->stop, true);

@@ -161,7 +161,7 @@ long long param_get_ll(const struct param_def *def, const void *obj)
     return *(const long long *)((const char *)obj + def->offset);
 }
 
-static const char *format_memory(long long v, char *buf, size_t cap, bool rewrite)
+const char *param_format_memory(long long v, char *buf, size_t cap, bool rewrite)
 {
     static const struct {
         const char *unit;
@@ -190,7 +190,7 @@ const char *param_format(const struct param_def *def, const void *obj, char *buf
         snprintf(buf, cap, "%lld", *(const long long *)f);
         return buf;
     case PARAM_MEMORY:
-        return format_memory(*(const long long *)f, buf, cap, rewrite);
+        return param_format_memory(*(const long long *)f, buf, cap, rewrite);
     case PARAM_ENUM:
         return def->enums[*(const long long *)f];
     case PARAM_STRING: {

@@ -106,6 +106,9 @@ int param_validate(const struct param_def *def, const char *value, char *err, si
 const char *param_format(const struct param_def *def, const void *obj, char *buf, size_t cap,
                          bool rewrite);
 
+/* A byte count as CONFIG GET (plain) or redis.conf (`rewrite`: 256mb when exact) shows it. */
+const char *param_format_memory(long long v, char *buf, size_t cap, bool rewrite);
+
 /* Read a field as a number (BOOL/INT/MEMORY/ENUM). */
 long long param_get_ll(const struct param_def *def, const void *obj);
 

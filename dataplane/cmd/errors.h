@@ -27,9 +27,23 @@
 #define ERR_AUTH_NOPASS                                                                            \
     "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"
-#define ERR_NOPROTO          "NOPROTO unsupported protocol version"
-#define ERR_PROTO_VERSION    "ERR Protocol version is not an integer or out of range"
-#define ERR_MAXCLIENTS       "ERR max number of clients reached"
+#define ERR_NOPROTO       "NOPROTO unsupported protocol version"
+#define ERR_PROTO_VERSION "ERR Protocol version is not an integer or out of range"
+#define ERR_MAXCLIENTS    "ERR max number of clients reached"
+#define ERR_PROTECTED_MODE                                                                         \
+    "DENIED Redis is running in protected mode because protected mode is enabled and no "          \
+    "password is set for the default user. In this mode connections are only accepted from the "   \
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "   \
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "  \
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same "     \
+    "host the server is running, however MAKE SURE Redis is not publicly accessible from "         \
+    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "   \
+    "you can just disable the protected mode by editing the Redis configuration file, and "        \
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you "        \
+    "started the server manually just for testing, restart it with the '--protected-mode no' "     \
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need "     \
+    "to do one of the above things in order for the server to start accepting connections from "   \
+    "the outside."
 #define ERR_READONLY         "READONLY You can't write against a read only replica."
 #define ERR_MULTI_NESTED     "ERR MULTI calls can not be nested"
 #define ERR_EXEC_NO_MULTI    "ERR EXEC without MULTI"

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "mem.h"
 #include "util.h"
 
@@ -147,120 +148,24 @@ static size_t line_end(struct resp_parser *p, const char *cmd, size_t avail, cha
     return i < avail ? i : NOT_FOUND;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
- * Split s[0..n) into arguments in place, with sdssplitargs()'s rules: blanks
- * (isspace) separate; outside quotes only space, tab, CR and LF end a word; in
- * "double quotes" \n \r \t \b \a \xHH and \<any> are escapes, in 'single
- * quotes' only \'; a quote may start in the middle of a word; a closing quote
- * must be followed by a blank or the end. The line holds no NUL (line_end()
- * saw to that), so the end of the line plays the part of the C terminator.
- * Each word is written at its own start, never ahead of the byte being read.
+ * Split s[0..n) into arguments in place, with sdssplitargs()'s rules (the
+ * config file's: base/args.h). The line holds no NUL (line_end() saw to
+ * that), so the end of the line plays the part of the C terminator.
  * Returns the number of arguments, or -1 for unbalanced quotes.
  */
 static int split_inline(struct resp_parser *p, char *s, size_t n)
 {
-    size_t i = 0;
-    int argc = 0;
-    for (;;) {
-        while (i < n && is_space(s[i]))
-            i++;
-        if (i == n)
-            return argc;
-        size_t start = i, w = i;
-        bool inq = false, insq = false;
-        for (;;) {
-            if (i == n) {
-                if (inq || insq)
-                    return -1;
-                break;
-            }
-            char c = s[i];
-            if (inq) {
-                if (c == '\\' && i + 3 < n && s[i + 1] == 'x' && hex_value(s[i + 2]) >= 0 &&
-                    hex_value(s[i + 3]) >= 0) {
-                    s[w++] = (char)(hex_value(s[i + 2]) * 16 + hex_value(s[i + 3]));
-                    i += 4;
-                } else if (c == '\\' && i + 1 < n) {
-                    char e = s[i + 1];
-                    switch (e) {
-                    case 'n':
-                        e = '\n';
-                        break;
-                    case 'r':
-                        e = '\r';
-                        break;
-                    case 't':
-                        e = '\t';
-                        break;
-                    case 'b':
-                        e = '\b';
-                        break;
-                    case 'a':
-                        e = '\a';
-                        break;
-                    default:
-                        break;
-                    }
-                    s[w++] = e;
-                    i += 2;
-                } else if (c == '"') {
-                    if (i + 1 < n && !is_space(s[i + 1]))
-                        return -1;
-                    i++;
-                    break;
-                } else {
-                    s[w++] = c;
-                    i++;
-                }
-            } else if (insq) {
-                if (c == '\\' && i + 1 < n && s[i + 1] == '\'') {
-                    s[w++] = '\'';
-                    i += 2;
-                } else if (c == '\'') {
-                    if (i + 1 < n && !is_space(s[i + 1]))
-                        return -1;
-                    i++;
-                    break;
-                } else {
-                    s[w++] = c;
-                    i++;
-                }
-            } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-                i++;
-                break;
-            } else if (c == '"') {
-                inq = true;
-                i++;
-            } else if (c == '\'') {
-                insq = true;
-                i++;
-            } else {
-                s[w++] = c;
-                i++;
-            }
-        }
+    size_t pos = 0, start, len;
+    int argc = 0, rc;
+    while ((rc = args_next(s, n, &pos, &start, &len)) > 0) {
         if (argc == p->argcap)
             argv_reserve(p, (size_t)argc + 1);
         p->argv[argc].ptr = s + start;
-        p->argv[argc].len = w - start;
+        p->argv[argc].len = len;
         argc++;
     }
+    return rc < 0 ? -1 : argc;
 }
 
 static int parse_inline(struct resp_parser *p, char *cmd, size_t avail)

@@ -13,6 +13,7 @@ void reply_init(struct reply *r, uint8_t proto)
     r->proto = proto;
     r->errors = 0;
     r->err_code[0] = '\0';
+    r->on_grow = NULL;
 }
 
 struct rblock *rblock_create(size_t cap)
@@ -69,6 +70,8 @@ char *reply_reserve(struct reply *r, size_t n)
     struct rblock *t = r->tail;
     if (t != NULL && t->kind != RBLOCK_HOLE && t->cap - t->len >= n)
         return t->data + t->len;
+    if (r->on_grow != NULL)
+        r->on_grow(r);
     struct rblock *b = rblock_create(n > RBLOCK_SIZE ? n : RBLOCK_SIZE);
     reply_append_block(r, b);
     return b->data;

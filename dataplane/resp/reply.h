@@ -32,12 +32,21 @@ struct rblock {
     char *data;
 };
 
+struct reply;
+/*
+ * Called each time a chain takes a new block, before it does: where output
+ * grows, so its owner checks its output-buffer limits once per block, not per
+ * reply. It may only look at the chain and flag its owner.
+ */
+typedef void (*reply_grow_fn)(struct reply *r);
+
 struct reply {
     struct rblock *head, *tail;
-    size_t bytes;      /* unconsumed bytes in the chain */
-    uint8_t proto;     /* 2 or 3 */
-    uint32_t errors;   /* error replies written (for failed_calls/errorstats) */
-    char err_code[24]; /* first word of the last error written, e.g. "ERR" */
+    size_t bytes;          /* unconsumed bytes in the chain */
+    uint8_t proto;         /* 2 or 3 */
+    uint32_t errors;       /* error replies written (for failed_calls/errorstats) */
+    char err_code[24];     /* first word of the last error written, e.g. "ERR" */
+    reply_grow_fn on_grow; /* NULL: nobody watches */
 };
 
 void reply_init(struct reply *r, uint8_t proto);

@@ -67,6 +67,16 @@ static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t cap
     snprintf(buf, cap, "%s:%d", ip, port);
 }
 
+bool sock_peer_is_local(const char *peer)
+{
+    const char *colon = strrchr(peer, ':');
+    if (colon == NULL)
+        return false;
+    size_t n = (size_t)(colon - peer);
+    return (n == 9 && strncmp(peer, "127.0.0.1", 9) == 0) ||
+           (n == 3 && strncmp(peer, "::1", 3) == 0);
+}
+
 int sock_accept(int lfd, char *peer, size_t peercap)
 {
     struct sockaddr_storage ss;

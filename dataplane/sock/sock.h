@@ -23,6 +23,13 @@ int sock_listen(const char *addr, int port, int backlog);
  */
 int sock_accept(int lfd, char *peer, size_t peercap);
 
+/*
+ * Whether a peer ("ip:port", as sock_accept writes it) is local in the sense
+ * of Redis 7.0's protected mode: its address is exactly 127.0.0.1 or ::1 (not
+ * the rest of 127.0.0.0/8, not ::ffff:127.0.0.1).
+ */
+bool sock_peer_is_local(const char *peer);
+
 /* SO_KEEPALIVE with the idle time in seconds (0 disables), as Redis's tcp-keepalive. */
 int sock_keepalive(int fd, int seconds);
 

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,14 +10,18 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "common.h"
 #include "log.h"
 #include "mem.h"
+#include "server.h"
+#include "strbuf.h"
 #include "util.h"
 
 const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
                                               "warning", "nothing", NULL };
 const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
+const char *const config_supervised_names[] = { "upstart", "systemd", "auto", "no", NULL };
 
 #define PARAM_S server_params
 const struct param_def server_param_defs[] = { SERVER_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
@@ -291,104 +297,6 @@ static int apply_hook(const struct param_ref *ref, const char *value, char *err,
     return 0;
 }
 
-/*
- * Split a config line into words like Redis's sdssplitargs: spaces separate,
- * "double" and 'single' quotes group, \n \t \xHH escapes inside double quotes.
- * @return the number of words, or -1 on unbalanced quotes.
- */
-static int split_line(char *line, char **words, int max)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (*p == '\0')
-            return n;
-        if (n == max)
-            return -1;
-        char *out = p, *start = p;
-        bool inq = false, insq = false;
-        for (;;) {
-            if (inq) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
-                    isxdigit((unsigned char)p[3])) {
-                    char hex[3] = { p[2], p[3], 0 };
-                    *out++ = (char)strtol(hex, NULL, 16);
-                    p += 4;
-                    continue;
-                } else if (*p == '\\' && p[1]) {
-                    p++;
-                    switch (*p) {
-                    case 'n':
-                        *out++ = '\n';
-                        break;
-                    case 'r':
-                        *out++ = '\r';
-                        break;
-                    case 't':
-                        *out++ = '\t';
-                        break;
-                    case 'b':
-                        *out++ = '\b';
-                        break;
-                    case 'a':
-                        *out++ = '\a';
-                        break;
-                    default:
-                        *out++ = *p;
-                        break;
-                    }
-                    p++;
-                    continue;
-                } else if (*p == '"') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        return -1;
-                    inq = false;
-                    p++;
-                    break;
-                }
-                *out++ = *p++;
-            } else if (insq) {
-                if (*p == '\0')
-                    return -1;
-                if (*p == '\\' && p[1] == '\'') {
-                    *out++ = '\'';
-                    p += 2;
-                    continue;
-                } else if (*p == '\'') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        return -1;
-                    insq = false;
-                    p++;
-                    break;
-                }
-                *out++ = *p++;
-            } else {
-                if (*p == '\0' || isspace((unsigned char)*p))
-                    break;
-                if (*p == '"' && out == start) {
-                    inq = true;
-                    p++;
-                    continue;
-                }
-                if (*p == '\'' && out == start) {
-                    insq = true;
-                    p++;
-                    continue;
-                }
-                *out++ = *p++;
-            }
-        }
-        char *next = *p ? p + 1 : p;
-        *out = '\0';
-        words[n++] = start;
-        p = next;
-    }
-}
-
 /* Join words[1..n) with spaces: multi-word values such as "save 900 1 300 10". */
 static void join_words(char **words, int n, char *buf, size_t cap)
 {
@@ -398,46 +306,92 @@ static void join_words(char **words, int n, char *buf, size_t cap)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", i > 1 ? " " : "", words[i]);
 }
 
-static int load_line(char *line, const char *where, int lineno)
+/* Where config_load is: for messages, and for directives whose lines add up. */
+struct load_ctx {
+    const char *where;
+    int lineno;
+    bool save_seen;   /* the first save line replaces the default, later ones add to it */
+    const char *line; /* the line being read */
+};
+
+/* Redis's report of a bad line (the line as written, blanks at its end left out). */
+static void load_fatal(const struct load_ctx *ctx, const char *why)
 {
-    char *words[256];
-    char value[8192];
-    int n = split_line(line, words, (int)ARRAY_SIZE(words));
-    if (n == 0 || (n > 0 && words[0][0] == '#'))
-        return 0;
-    if (n < 0) {
-        fprintf(stderr,
-                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
-                "file, at line %d\n>>> '%s'\nUnbalanced quotes in configuration line\n",
-                lineno, line);
+    size_t len = strlen(ctx->line);
+    while (len > 0 && isspace((unsigned char)ctx->line[len - 1]))
+        len--;
+    fprintf(stderr,
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
+            "file, at line %d\n>>> '%.*s'\n%s\n",
+            ctx->lineno, (int)len, ctx->line, why);
+}
+
+/* One directive, split into words. @return 0, or -1 after a fatal message. */
+static int load_words(struct load_ctx *ctx, char **words, int n)
+{
+    char value[8192], err[512], merged[512];
+    struct param_ref ref;
+    if (strcasecmp(words[0], "rename-command") == 0) {
+        /* not a parameter: the command table changes, once, before anything runs */
+        const char *why = "Bad directive or wrong number of arguments";
+        if (n == 3 && server_command_rename(words[1], words[2], &why) == 0)
+            return 0;
+        load_fatal(ctx, why);
         return -1;
     }
-    struct param_ref ref;
     if (!params_lookup(words[0], &ref)) {
-        log_warn("Unsupported directive '%s' in %s line %d ignored", words[0], where, lineno);
+        log_warn("Unsupported directive '%s' in %s line %d ignored", words[0], ctx->where,
+                 ctx->lineno);
         return 0;
     }
     join_words(words, n, value, sizeof(value));
-    char err[512];
+    struct strbuf v;
+    strbuf_init(&v);
     if (strcmp(ref.def->name, "client-output-buffer-limit") == 0 &&
         config_check_obuf(value) == NULL) {
-        char merged[512];
         obuf_merge(config.p.srv.client_output_buffer_limit, value, merged, sizeof(merged));
-        snprintf(value, sizeof(value), "%s", merged);
+        strbuf_printf(&v, "%s", merged);
+    } else if (strcmp(ref.def->name, "save") == 0 && ctx->save_seen && value[0] != '\0' &&
+               config.p.srv.save[0] != '\0') {
+        /* Like Redis: "save 900 1" lines accumulate; save "" clears. */
+        strbuf_printf(&v, "%s %s", config.p.srv.save, value);
+    } else {
+        strbuf_printf(&v, "%s", value);
     }
-    if (param_set(ref.def, params_module(&config.p, &ref), value, err, sizeof(err)) != 0 ||
-        apply_hook(&ref, value, err, sizeof(err)) != 0) {
-        fprintf(stderr,
-                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration "
-                "file, at line %d\n>>> '%s %s'\n%s\n",
-                lineno, words[0], value, err);
-        return -1;
+    if (strcmp(ref.def->name, "save") == 0)
+        ctx->save_seen = true;
+    int rc = 0;
+    if (param_set(ref.def, params_module(&config.p, &ref), v.buf, err, sizeof(err)) != 0 ||
+        apply_hook(&ref, v.buf, err, sizeof(err)) != 0) {
+        load_fatal(ctx, err);
+        rc = -1;
     }
-    return 0;
+    strbuf_deinit(&v);
+    return rc;
+}
+
+/* One line of the file (or of the command line). @return 0, or -1 after a fatal message. */
+static int load_line(struct load_ctx *ctx, const char *line)
+{
+    char *words[256];
+    char *copy = mem_strdup(line);
+    int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+    int rc = 0;
+    ctx->line = line;
+    if (n < 0) {
+        load_fatal(ctx,
+                   n == -EINVAL ? "Unbalanced quotes in configuration line" : "Too many arguments");
+        rc = -1;
+    } else if (n > 0) {
+        rc = load_words(ctx, words, n);
+    }
+    mem_free(copy);
+    return rc;
 }
 
 int config_load(const char *file, int argc, char **argv)
 {
+    struct load_ctx ctx = { "arguments", 0, false, NULL };
     if (file != NULL) {
         FILE *f = fopen(file, "r");
         if (f == NULL) {
@@ -450,10 +404,10 @@ int config_load(const char *file, int argc, char **argv)
         free(abs);
         char *line = NULL;
         size_t cap = 0;
-        int lineno = 0;
+        ctx.where = file;
         while (getline(&line, &cap, f) >= 0) {
-            lineno++;
-            if (load_line(line, file, lineno) != 0) {
+            ctx.lineno++;
+            if (load_line(&ctx, line) != 0) {
                 free(line);
                 fclose(f);
                 return -1;
@@ -483,7 +437,9 @@ int config_load(const char *file, int argc, char **argv)
             len += (size_t)snprintf(line + len, sizeof(line) - len, "\"");
             i++;
         }
-        if (load_line(line, "arguments", 0) != 0)
+        ctx.where = "arguments";
+        ctx.lineno = 0;
+        if (load_line(&ctx, line) != 0)
             return -1;
     }
     return 0;
@@ -543,41 +499,117 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
 }
 
 /*
- * CONFIG REWRITE: keep the file's comments and unknown lines, replace each
- * known directive's first line with the current value, drop its later
- * duplicates, and append parameters that differ from their defaults under a
- * marker line, as Redis does.
+ * CONFIG REWRITE writes each parameter as redis.conf lines that read back as
+ * the same value, whatever bytes it holds: strings as one quoted word with
+ * Redis's escapes (so a value with a newline or a quote cannot become a
+ * directive of its own), and the list-valued parameters in Redis's own forms:
+ * bind and replicaof as words, one save line per pair, one
+ * client-output-buffer-limit line per class.
+ *
+ * Each line is "forced" when it says something other than the default. As in
+ * Redis, the lines of a parameter replace the file's lines for it one by one,
+ * in order; lines left over go to the end of the file if forced; the file's
+ * lines left over are dropped.
  */
-struct rewrite_state {
-    FILE *out;
-    bool *written;
-    int idx;
-    struct params *p;
+struct rewrite_lines {
+    struct strbuf text; /* the lines, each ending in \n */
+    size_t next;        /* offset of the first line not written yet */
+    uint64_t forced;    /* bit i: line i is forced */
+    int n, used, written;
+    bool whole; /* the lines make one value (save): once one is written, all are */
 };
 
-static void append_changed(void *arg, const struct param_ref *ref)
+/* The line just printed into rl->text is complete. */
+static void rewrite_end(struct rewrite_lines *rl, bool forced)
 {
-    struct rewrite_state *st = arg;
-    int idx = st->idx++;
-    if (st->written[idx])
-        return;
-    char buf[128], dbuf[128];
-    const void *obj = (const char *)st->p + ref->base;
-    const char *cur = param_format(ref->def, obj, buf, sizeof(buf), true);
-    struct params defs;
-    params_defaults(&defs);
-    const char *def =
-        param_format(ref->def, (const char *)&defs + ref->base, dbuf, sizeof(dbuf), true);
-    bool same = strcmp(cur, def) == 0;
-    if (!same) {
-        if (ref->def->type == PARAM_STRING)
-            fprintf(st->out, "%s \"%s\"\n", ref->def->name, cur);
-        else
-            fprintf(st->out, "%s %s\n", ref->def->name, cur);
-    }
-    params_free(&defs);
+    strbuf_append(&rl->text, "\n", 1);
+    if (forced && rl->n < 64)
+        rl->forced |= 1ull << rl->n;
+    rl->n++;
 }
 
+static void rewrite_build(struct rewrite_lines *rl, const struct param_ref *ref,
+                          const struct params *p, const struct params *defs)
+{
+    const struct param_def *d = ref->def;
+    const char *name = d->name;
+    char buf[128], dbuf[128];
+    const char *cur = param_format(d, (const char *)p + ref->base, buf, sizeof(buf), true);
+    const char *def = param_format(d, (const char *)defs + ref->base, dbuf, sizeof(dbuf), true);
+    bool changed = strcmp(cur, def) != 0;
+    if (strcmp(name, "client-output-buffer-limit") == 0) {
+        static const char *const written_names[OBUF_CLASSES] = { "normal", "replica", "pubsub" };
+        struct obuf_limit lim[OBUF_CLASSES], dlim[OBUF_CLASSES];
+        config_obuf_parse(cur, lim);
+        config_obuf_parse(def, dlim);
+        for (int c = 0; c < OBUF_CLASSES; c++) {
+            char h[32], so[32];
+            strbuf_printf(&rl->text, "%s %s %s %s %llu", name, written_names[c],
+                          param_format_memory((long long)lim[c].hard, h, sizeof(h), true),
+                          param_format_memory((long long)lim[c].soft, so, sizeof(so), true),
+                          lim[c].soft_seconds);
+            rewrite_end(rl, memcmp(&lim[c], &dlim[c], sizeof(lim[c])) != 0);
+        }
+    } else if (strcmp(name, "save") == 0) {
+        rl->whole = true;
+        if (cur[0] == '\0') {
+            strbuf_printf(&rl->text, "save \"\"");
+            rewrite_end(rl, changed);
+        }
+        for (const char *q = cur; *q != '\0';) {
+            /* "s1 c1 s2 c2": one line per pair */
+            const char *e = strchr(q, ' ');
+            e = e != NULL ? strchr(e + 1, ' ') : NULL;
+            size_t n = e != NULL ? (size_t)(e - q) : strlen(q);
+            strbuf_printf(&rl->text, "save %.*s", (int)n, q);
+            rewrite_end(rl, changed);
+            q += n;
+            while (*q == ' ')
+                q++;
+        }
+    } else if (strcmp(name, "bind") == 0 || strcmp(name, "replicaof") == 0) {
+        if (cur[0] == '\0')
+            return;
+        char *copy = mem_strdup(cur);
+        char *words[64];
+        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+        strbuf_printf(&rl->text, "%s", name);
+        for (int i = 0; i < n; i++) {
+            strbuf_append(&rl->text, " ", 1);
+            args_word(&rl->text, words[i]);
+        }
+        rewrite_end(rl, changed);
+        mem_free(copy);
+    } else if (d->type == PARAM_STRING) {
+        strbuf_printf(&rl->text, "%s ", name);
+        args_quote(&rl->text, cur);
+        rewrite_end(rl, changed);
+    } else {
+        strbuf_printf(&rl->text, "%s %s", name, cur);
+        rewrite_end(rl, changed);
+    }
+}
+
+/* Append rl's next line to out. @return false when there is none left. */
+static bool rewrite_take(struct rewrite_lines *rl, struct strbuf *out, bool forced_only)
+{
+    while (rl->used < rl->n) {
+        const char *line = rl->text.buf + rl->next;
+        size_t len = (size_t)(strchr(line, '\n') - line) + 1;
+        bool forced =
+            rl->used >= 64 || (rl->forced >> rl->used & 1) || (rl->whole && rl->written > 0);
+        rl->next += len;
+        rl->used++;
+        if (forced || !forced_only) {
+            strbuf_append(out, line, len);
+            rl->written++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The index of a definition among all parameters. */
 static int param_index(const struct param_def *d)
 {
     int idx = 0;
@@ -588,80 +620,114 @@ static int param_index(const struct param_def *d)
     return -1;
 }
 
+struct rewrite_state {
+    struct rewrite_lines *lines; /* by param_index */
+    const struct params *defs;
+    struct strbuf *out;
+    int idx;
+};
+
+static void build_all(void *arg, const struct param_ref *ref)
+{
+    struct rewrite_state *st = arg;
+    struct rewrite_lines *rl = &st->lines[st->idx++];
+    strbuf_init(&rl->text);
+    rewrite_build(rl, ref, &config.p, st->defs);
+}
+
+/* After the file's own lines: every forced line that found no line of the file to replace. */
+static void append_rest(void *arg, const struct param_ref *ref)
+{
+    struct rewrite_state *st = arg;
+    struct rewrite_lines *rl = &st->lines[param_index(ref->def)];
+    while (rewrite_take(rl, st->out, true))
+        ;
+}
+
+/* The file with the lines of config.p in place. Called with config.lock held. */
+static void rewrite_text(FILE *in, struct strbuf *text)
+{
+    int total = 0;
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (const struct param_def *x = groups[g].defs; x->name != NULL; x++)
+            total++;
+    struct params defs;
+    params_defaults(&defs);
+    struct rewrite_state st = { mem_calloc((size_t)total * sizeof(*st.lines)), &defs, NULL, 0 };
+    params_foreach(build_all, &st);
+
+    char *line = NULL;
+    size_t cap = 0;
+    while (in != NULL && getline(&line, &cap, in) >= 0) {
+        if (strncmp(line, "# Generated by CONFIG REWRITE", 29) == 0)
+            continue;
+        char *copy = mem_strdup(line);
+        char *words[256];
+        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+        struct param_ref ref;
+        if (n <= 0 || !params_lookup(words[0], &ref)) {
+            strbuf_append(text, line, strlen(line));
+            if (text->len > 0 && text->buf[text->len - 1] != '\n')
+                strbuf_append(text, "\n", 1);
+        } else {
+            rewrite_take(&st.lines[param_index(ref.def)], text, false);
+        }
+        mem_free(copy);
+    }
+    free(line);
+
+    struct strbuf tail;
+    strbuf_init(&tail);
+    st.out = &tail;
+    params_foreach(append_rest, &st);
+    if (tail.len > 0) {
+        strbuf_printf(text, "# Generated by CONFIG REWRITE\n");
+        strbuf_append(text, tail.buf, tail.len);
+    }
+    strbuf_deinit(&tail);
+    for (int i = 0; i < total; i++)
+        strbuf_deinit(&st.lines[i].text);
+    mem_free(st.lines);
+    params_free(&defs);
+}
+
+/*
+ * CONFIG REWRITE: keep the file's comments and unknown lines, put each known
+ * parameter's lines in place of its old ones and the other changed parameters
+ * at the end under a marker line, as Redis does. The new file replaces the old
+ * one by rename, so a crash leaves one or the other.
+ */
 int config_rewrite(char *err, size_t errcap)
 {
     if (config.file == NULL) {
         snprintf(err, errcap, "ERR The server is running without a config file");
         return -1;
     }
-    int total = 0;
-    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
-        for (const struct param_def *x = groups[g].defs; x->name != NULL; x++)
-            total++;
-    bool *written = mem_calloc((size_t)total * sizeof(bool));
-
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", config.file, (int)getpid());
+    struct strbuf text;
+    strbuf_init(&text);
     FILE *in = fopen(config.file, "r");
-    FILE *out = fopen(tmp, "w");
-    if (out == NULL) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
-        if (in)
-            fclose(in);
-        mem_free(written);
-        return -1;
-    }
     pthread_mutex_lock(&config.lock);
-    char *line = NULL;
-    size_t cap = 0;
-    bool marker = false;
-    static const char mark[] = "# Generated by CONFIG REWRITE";
-    while (in != NULL && getline(&line, &cap, in) >= 0) {
-        if (strncmp(line, mark, sizeof(mark) - 1) == 0) {
-            marker = true;
-            continue;
-        }
-        char copy[8192];
-        snprintf(copy, sizeof(copy), "%s", line);
-        char *words[256];
-        int n = split_line(copy, words, (int)ARRAY_SIZE(words));
-        struct param_ref ref;
-        if (n <= 0 || words[0][0] == '#' || !params_lookup(words[0], &ref)) {
-            fputs(line, out);
-            continue;
-        }
-        int idx = param_index(ref.def);
-        if (written[idx])
-            continue;
-        written[idx] = true;
-        char buf[128];
-        const char *cur =
-            param_format(ref.def, params_module(&config.p, &ref), buf, sizeof(buf), true);
-        if (ref.def->type == PARAM_STRING)
-            fprintf(out, "%s \"%s\"\n", ref.def->name, cur);
-        else
-            fprintf(out, "%s %s\n", ref.def->name, cur);
-    }
-    free(line);
-    (void)marker;
-    fprintf(out, "%s\n", mark);
-    struct rewrite_state st = { out, written, 0, &config.p };
-    params_foreach(append_changed, &st);
+    rewrite_text(in, &text);
     pthread_mutex_unlock(&config.lock);
     if (in)
         fclose(in);
-    mem_free(written);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
-        fclose(out);
+
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", config.file, (int)getpid());
+    FILE *out = fopen(tmp, "w");
+    int rc = out != NULL ? 0 : -errno;
+    if (out != NULL && (fwrite(text.buf, 1, text.len, out) != text.len || fflush(out) != 0 ||
+                        fsync(fileno(out)) != 0))
+        rc = -errno;
+    if (out != NULL && fclose(out) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, config.file) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(-rc));
         unlink(tmp);
-        return -1;
+        rc = -1;
     }
-    fclose(out);
-    if (rename(tmp, config.file) != 0) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    strbuf_deinit(&text);
+    return rc;
 }

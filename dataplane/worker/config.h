@@ -26,6 +26,14 @@
 extern const char *const config_loglevel_names[];
 extern const char *const config_backend_names[];
 extern const char *const config_yesno_names[];
+extern const char *const config_supervised_names[];
+/* supervised: Redis's order of names */
+enum config_supervised {
+    CONFIG_SUPERVISED_UPSTART,
+    CONFIG_SUPERVISED_SYSTEMD,
+    CONFIG_SUPERVISED_AUTO,
+    CONFIG_SUPERVISED_NO,
+};
 
 const char *config_check_bind(const char *v);
 const char *config_check_cpus(const char *v);
@@ -56,6 +64,7 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(logfile, "logfile", STRING, "", 0, 0, 0, NULL)                                               \
     X(daemonize, "daemonize", BOOL, 0, 0, 1, 0, NULL)                                              \
     X(pidfile, "pidfile", STRING, "", 0, 0, 0, NULL)                                               \
+    X(supervised, "supervised", ENUM, CONFIG_SUPERVISED_NO, 0, 0, 0, config_supervised_names)      \
     X(hz, "hz", INT, 10, 0, INT_MAX, PARAM_MUTABLE, NULL)                                          \
     X(dynamic_hz, "dynamic-hz", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                                \
     X(slowlog_log_slower_than, "slowlog-log-slower-than", INT, 10000, -1, LLONG_MAX,               \

@@ -1,6 +1,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 #define RBUF_READ_MIN 16384 /* free space a read asks for */
 #define WRITE_IOV_MAX 64
 
+static void obuf_grow(struct reply *r);
+
 static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
 {
     struct conn *c = mem_calloc(sizeof(*c));
@@ -38,6 +41,7 @@ static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
     resp_parser_init(&c->parser, w->params.srv.proto_max_bulk_len);
     c->parser.auth_required = !c->authenticated;
     reply_init(&c->out, 2);
+    c->out.on_grow = obuf_grow;
     c->ctime_ms = c->last_ms = w->now_ms;
 
     c->next = w->conns;
@@ -81,6 +85,52 @@ struct conn *conn_create_internal(struct worker *w)
     reply_init(&c->out, 2);
     snprintf(c->peer, sizeof(c->peer), "internal");
     return c;
+}
+
+/*
+ * client-output-buffer-limit, as Redis applies it: a client whose queued
+ * output reaches its class's hard limit, or stays at or over the soft limit
+ * for longer than the soft seconds, is closed at once, its output dropped; a
+ * client that has not authenticated while a password is required may queue
+ * no more than CONN_OBUF_PREAUTH_MAX. Checked where the output grows (each new
+ * block of the chain, each forwarded reply that lands past the first block),
+ * never per request; the soft clock restarts when writing brings the output
+ * back under the soft limit.
+ */
+static const struct obuf_limit *obuf_limit_of(const struct conn *c)
+{
+    return &c->w->obuf[c->replica != NULL ? OBUF_REPLICA : OBUF_NORMAL];
+}
+
+static void obuf_check(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->flags & (CONN_CLOSE_ASAP | CONN_ZOMBIE | CONN_MASTER))
+        return;
+    const struct obuf_limit *lim = obuf_limit_of(c);
+    size_t used = c->out.bytes;
+    bool over =
+        (!c->authenticated && used > CONN_OBUF_PREAUTH_MAX) || (lim->hard > 0 && used >= lim->hard);
+    if (lim->soft > 0 && used >= lim->soft) {
+        if (c->obuf_soft_since_ms == 0)
+            c->obuf_soft_since_ms = w->now_ms > 0 ? w->now_ms : 1;
+        else if (w->now_ms - c->obuf_soft_since_ms > (int64_t)lim->soft_seconds * 1000)
+            over = true;
+    } else {
+        c->obuf_soft_since_ms = 0;
+    }
+    if (!over)
+        return;
+    log_warn("Client id=%llu addr=%s laddr=%s scheduled to be closed ASAP for overcoming of "
+             "output buffer limits.",
+             (unsigned long long)c->id, c->peer, c->local);
+    c->flags |= CONN_CLOSE_ASAP;
+    conn_want_flush(c);
+}
+
+static void obuf_grow(struct reply *r)
+{
+    obuf_check((struct conn *)((char *)r - offsetof(struct conn, out)));
 }
 
 size_t conn_output_bytes(const struct conn *c)
@@ -224,6 +274,8 @@ void conn_fill_hole(struct conn *c, struct shard_msg *m)
         c->out.bytes += extra;
     }
     c->out.bytes += h->len;
+    if (c->out.bytes > RBLOCK_SIZE)
+        obuf_check(c);
     m->reply.head = m->reply.tail = NULL;
     m->reply.bytes = 0;
     if (first)
@@ -331,6 +383,8 @@ static int write_chain(struct conn *c)
         if ((size_t)wr < want)
             break; /* socket buffer full */
     }
+    if (c->obuf_soft_since_ms != 0 && c->out.bytes < obuf_limit_of(c)->soft)
+        c->obuf_soft_since_ms = 0;
     cio_write_interest(c, c->out.bytes > 0 && c->out.head && c->out.head->kind != RBLOCK_HOLE);
     return 0;
 }

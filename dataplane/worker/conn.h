@@ -42,6 +42,8 @@ enum conn_flags {
 };
 
 #define CONN_MAX_INFLIGHT 1024 /* forwarded requests per connection before reading pauses */
+/* Output a client that has not authenticated may have queued before it is dropped (Redis's). */
+#define CONN_OBUF_PREAUTH_MAX 1024
 
 struct conn {
     struct conn *prev, *next; /* worker->conns, or the zombie list */
@@ -60,7 +62,8 @@ struct conn {
 
     /* output */
     struct reply out;
-    unsigned inflight; /* forwarded requests not yet answered */
+    unsigned inflight;          /* forwarded requests not yet answered */
+    int64_t obuf_soft_since_ms; /* output over the soft limit since (0: it is not) */
 
     /* session */
     int db;

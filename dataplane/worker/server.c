@@ -24,8 +24,11 @@ static unsigned registry_len;
 static const struct cmd_def **top; /* top-level rows in registry order */
 static unsigned top_len;
 
+/* The name each top-level row is found by: its own, another (rename-command, owned), or NULL. */
+static const char **top_key;
+
 #define INDEX_SIZE 1024
-static const struct cmd_def *index_tab[INDEX_SIZE];
+static unsigned index_tab[INDEX_SIZE]; /* 1 + index in top[], 0 for an empty slot */
 
 static const struct cmd_def *const families[] = {
     cmd_string_table,   cmd_keys_table,     server_cmd_table,   server_conn_table,
@@ -48,6 +51,32 @@ static uint32_t name_hash(const char *s, size_t len)
     return h;
 }
 
+static void index_build(void)
+{
+    memset(index_tab, 0, sizeof(index_tab));
+    for (unsigned i = 0; i < top_len; i++) {
+        if (top_key[i] == NULL)
+            continue;
+        uint32_t h = name_hash(top_key[i], strlen(top_key[i])) & (INDEX_SIZE - 1);
+        while (index_tab[h] != 0)
+            h = (h + 1) & (INDEX_SIZE - 1);
+        index_tab[h] = i + 1;
+    }
+}
+
+/* @return the index in top[] of the row found as `name`, or -1. */
+static int index_find(const char *name, size_t len)
+{
+    uint32_t h = name_hash(name, len) & (INDEX_SIZE - 1);
+    while (index_tab[h] != 0) {
+        unsigned i = index_tab[h] - 1;
+        if (util_strcaseeq(name, len, top_key[i]))
+            return (int)i;
+        h = (h + 1) & (INDEX_SIZE - 1);
+    }
+    return -1;
+}
+
 void server_commands_setup(void)
 {
     unsigned total = 0;
@@ -61,6 +90,7 @@ void server_commands_setup(void)
     }
     registry = mem_calloc(sizeof(struct cmd_def) * total);
     top = mem_calloc(sizeof(*top) * total);
+    top_key = mem_calloc(sizeof(*top_key) * total);
     unsigned k = 0;
     int id = 0;
     for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
@@ -80,17 +110,38 @@ void server_commands_setup(void)
                 k += ns + 1; /* terminator row stays zeroed */
                 row->subs = subs;
             }
-            uint32_t h = name_hash(row->name, strlen(row->name)) & (INDEX_SIZE - 1);
-            while (index_tab[h] != NULL)
-                h = (h + 1) & (INDEX_SIZE - 1);
-            index_tab[h] = row;
+            top_key[top_len - 1] = row->name;
         }
     }
     registry_len = (unsigned)id;
+    index_build();
+}
+
+int server_command_rename(const char *name, const char *to, const char **why)
+{
+    int i = index_find(name, strlen(name));
+    if (i < 0) {
+        *why = "No such command in rename-command";
+        return -1;
+    }
+    if (to[0] != '\0' && index_find(to, strlen(to)) >= 0 && !util_strcaseeq(to, strlen(to), name)) {
+        *why = "Target command name already exists";
+        return -1;
+    }
+    if (top_key[i] != top[i]->name)
+        mem_free((char *)top_key[i]);
+    top_key[i] = to[0] != '\0' ? mem_strdup(to) : NULL;
+    index_build();
+    return 0;
 }
 
 void server_commands_teardown(void)
 {
+    for (unsigned i = 0; i < top_len; i++)
+        if (top_key[i] != top[i]->name)
+            mem_free((char *)top_key[i]);
+    mem_free(top_key);
+    top_key = NULL;
     mem_free(registry);
     mem_free(top);
     registry = NULL;
@@ -101,14 +152,8 @@ void server_commands_teardown(void)
 
 const struct cmd_def *server_command_lookup(const char *name, size_t len)
 {
-    uint32_t h = name_hash(name, len) & (INDEX_SIZE - 1);
-    while (index_tab[h] != NULL) {
-        const struct cmd_def *d = index_tab[h];
-        if (util_strcaseeq(name, len, d->name))
-            return d;
-        h = (h + 1) & (INDEX_SIZE - 1);
-    }
-    return NULL;
+    int i = index_find(name, len);
+    return i >= 0 ? top[i] : NULL;
 }
 
 const struct cmd_def *server_subcommand_lookup(const struct cmd_def *parent, const char *name,

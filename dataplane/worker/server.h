@@ -51,6 +51,13 @@ const struct cmd_def *const *server_commands(unsigned *count);
 unsigned server_command_ids(void); /* number of statistics slots */
 void server_commands_setup(void);
 void server_commands_teardown(void);
+/*
+ * rename-command (config file only, before workers start): `name` is found as
+ * `to` from now on, or not at all when `to` is empty. The row keeps its own
+ * name for COMMAND, statistics and error texts, as in Redis.
+ * @return 0, or -1 with Redis's reason in *why.
+ */
+int server_command_rename(const char *name, const char *to, const char **why);
 
 /* Request a clean shutdown (from any thread). */
 void server_request_shutdown(int exit_code);

@@ -441,6 +441,23 @@ static bool admit_client(struct worker *w)
 
 static const char maxclients_err[] = "-" ERR_MAXCLIENTS "\r\n";
 
+/*
+ * Protected mode, as Redis 7.0 has it (whatever bind says): with no password,
+ * a client from anywhere but 127.0.0.1 or ::1 gets the DENIED text and is
+ * closed once it is written. Counted in rejected_connections.
+ */
+static void protected_mode_check(struct worker *w, struct conn *c)
+{
+    static const char denied[] = "-" ERR_PROTECTED_MODE "\r\n";
+    if (!w->params.srv.protected_mode || w->params.srv.requirepass[0] != '\0' ||
+        sock_peer_is_local(c->peer))
+        return;
+    w->stats.rejected_conn++;
+    reply_raw(&c->out, denied, sizeof(denied) - 1);
+    c->flags |= CONN_CLOSE_AFTER_REPLY;
+    conn_want_flush(c);
+}
+
 static void accept_clients(struct worker *w, int lfd)
 {
     for (int i = 0; i < 64; i++) {
@@ -466,6 +483,7 @@ static void accept_clients(struct worker *w, int lfd)
             continue;
         }
         log_verbose("Accepted %s", peer);
+        protected_mode_check(w, c);
     }
 }
 
@@ -482,6 +500,7 @@ static void accept_net(struct worker *w, struct net_sock *ls)
             net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
         struct conn *c = conn_create_net(w, s);
         log_verbose("Accepted %s", c->peer);
+        protected_mode_check(w, c);
     }
 }
 

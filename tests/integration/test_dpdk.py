@@ -104,7 +104,9 @@ class TapServer(Server):
                 "--pollux-dpdk-no-huge", "yes", "--pollux-dpdk-in-memory", "yes",
                 "--pollux-dpdk-memory-mb", "512", "--pollux-dpdk-mbufs", "4095",
                 "--pollux-dpdk-ip", f"{self.host}/24",
-                "--pollux-workers", str(workers)]
+                "--pollux-workers", str(workers),
+                # clients come from the TAP network, not 127.0.0.1, and there is no password
+                "--protected-mode", "no"]
         super().__init__(args=dpdk + list(args))
 
     def command_line(self, port):
@@ -478,7 +480,7 @@ class BenchOnStack(unittest.TestCase):
         srv = Server(args=["--pollux-backend", "dpdk", "--pollux-workers", "1",
                            "--pollux-dpdk-ip", "10.96.0.1/24", "--pollux-dpdk-no-huge", "yes",
                            "--pollux-dpdk-file-prefix", f"{tag}s", "--pollux-dpdk-memory-mb",
-                           "512", "--save", ""])
+                           "512", "--save", "", "--protected-mode", "no"])
         sock = os.path.join(srv.workdir, "memif.sock")
         srv.args += ["--pollux-dpdk-vdev", f"net_memif0,role=server,socket={sock}"]
         argv = srv.cmd + ["--port", str(PORT)] + srv.args
