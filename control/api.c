@@ -473,6 +473,8 @@ struct reg_peer { /* one node asked for its run_id; peers[0] is the one being re
     char err[200];                   /* why not */
 };
 
+#define REG_TIMEOUT_MS 5000 /* at least this long for a node to give its run_id */
+
 struct reg_job {
     struct ctl_app *a;
     uint64_t client; /* ctl_server_defer's token */
@@ -547,10 +549,13 @@ static void reg_start(struct ctl_app *a, const struct ctl_node *n, struct reply 
     reg_add_peer(j, n);
     ctl_state_node_each(a->st, NULL, reg_add_peer, j);
     static const char *const info[] = { "INFO", "server" };
+    /* Registering is rare and a person waits for it: a node slowed down by a loaded host gets
+     * longer to answer than a health probe does (the probes' timeout is tuned for failover). */
+    int reg_timeout_ms = a->opts.timeout_ms > REG_TIMEOUT_MS ? a->opts.timeout_ms : REG_TIMEOUT_MS;
     for (int i = 0; i < j->npeers; i++) {
         struct reg_peer *p = &j->peers[i];
         p->job = j;
-        p->link = ctl_link_create(a->loop, p->host, p->port, a->opts.timeout_ms);
+        p->link = ctl_link_create(a->loop, p->host, p->port, reg_timeout_ms);
         int rc = ctl_link_send(p->link, 2, info, reg_reply, p, 0);
         if (rc == 0)
             j->pending++;
