@@ -89,9 +89,10 @@ struct repl_sync {
     atomic_uint_fast64_t offset; /* stream position the snapshot stands for */
     atomic_bool done;            /* the RDB is complete (or failed) */
     atomic_bool failed;
-    atomic_int readers;   /* replicas still reading rdb */
-    atomic_bool throttle; /* shards pause serialising: readers are behind */
-    atomic_bool keep_all; /* a legacy reader needs the whole RDB kept until it is complete */
+    atomic_int readers;    /* replicas still reading rdb */
+    atomic_bool throttle;  /* shards pause serialising: readers are behind */
+    atomic_bool abandoned; /* a replicas' snapshot whose last reader left: shards stop */
+    atomic_bool keep_all;  /* a legacy reader needs the whole RDB kept until it is complete */
     /* merge thread only */
     struct rdb_writer wr;
     struct rdb_buf buf;

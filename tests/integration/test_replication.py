@@ -130,6 +130,100 @@ def mixed_writes(r, keys):
     r.execute_command("SELECT", 0)
 
 
+def fill(srv, n, size=100):
+    """About n keys of `size` bytes through redis-benchmark: an RDB far larger than the
+    socket buffers between a primary and its replica."""
+    out = h.run_tool([h.Config.tool("redis-benchmark"), "-h", h.HOST, "-p", str(srv.port),
+                      "-t", "set", "-n", str(n), "-r", "100000000", "-d", str(size), "-P", "64",
+                      "-q"], timeout=600)
+    assert out.returncode == 0, out.stderr
+
+
+def replica_state(srv):
+    """The state= of the primary's first replica, or None."""
+    v = info(srv).get("slave0")
+    if v is None:
+        return None
+    return dict(f.split("=", 1) for f in v.split(",")).get("state")
+
+
+def bgsave_ok(srv):
+    """BGSAVE starts (retried while a finished snapshot is still being retired), then ends."""
+    r = srv.redis()
+    def started():
+        try:
+            return r.bgsave() is not None
+        except redis.ResponseError as e:
+            assert "already in progress" in str(e), e
+            return False
+    assert h.wait_until(started, 30, 0.2), \
+        f"BGSAVE still refused: {info(srv, 'persistence')} {info(srv)}"
+    assert h.wait_until(
+        lambda: info(srv, "persistence")["rdb_bgsave_in_progress"] == "0", 60), \
+        info(srv, "persistence")
+    assert info(srv, "persistence")["rdb_last_bgsave_status"] == "ok"
+    r.close()
+
+
+def same_sample(a, b, pages=20):
+    """Same key count, and the keys of a few SCAN pages of a hold the same values in b."""
+    ra, rb = a.redis(), b.redis()
+    assert ra.dbsize() == rb.dbsize(), (ra.dbsize(), rb.dbsize())
+    cursor, seen = 0, 0
+    for _ in range(pages):
+        cursor, keys = ra.scan(cursor, count=200)
+        if keys:
+            assert ra.mget(keys) == rb.mget(keys)
+            seen += len(keys)
+        if cursor == 0:
+            break
+    assert seen > 0
+    ra.close()
+    rb.close()
+
+
+class AbandonedSync(h.unittest.TestCase):
+    """A replica that goes away during its full sync costs the primary nothing: the next
+    BGSAVE runs and the next replica syncs."""
+
+    def test_replica_gone_mid_sync(self):
+        primary = node(["--pollux-workers", "2"])
+        try:
+            fill(primary, 300000)
+            for _ in range(3):
+                # a replica that asks for a diskless sync and reads nothing of it
+                s = socket.create_connection((h.HOST, primary.port))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(h.encode_command("REPLCONF", "capa", "eof", "capa", "psync2") +
+                          h.encode_command("PSYNC", "?", "-1"))
+                self.assertTrue(h.wait_until(lambda: replica_state(primary) == "send_bulk", 30),
+                                info(primary))
+                s.close()
+                self.assertTrue(h.wait_until(lambda: info(primary)["connected_slaves"] == "0",
+                                             20), info(primary))
+                bgsave_ok(primary)
+            # a real replica killed while it receives the RDB
+            gone = node(["--replicaof", h.HOST, str(primary.port)])
+            h.wait_until(lambda: replica_state(primary) == "send_bulk", 30, 0.01)
+            gone._kill()
+            gone.exit_checked = True
+            gone._cleanup()
+            self.assertTrue(h.wait_until(lambda: info(primary)["connected_slaves"] == "0", 20),
+                            info(primary))
+            bgsave_ok(primary)
+            replica = node(["--replicaof", h.HOST, str(primary.port)])
+            try:
+                wait_online(primary, [replica], timeout=120)
+                primary.redis().set("after", "sync")
+                wait_offset(primary, replica)
+                self.assertEqual(replica.redis().get("after"), b"sync")
+                same_sample(primary, replica)
+            finally:
+                replica.stop()
+        finally:
+            primary.stop()
+
+
 class PolluxPair(h.unittest.TestCase):
     """The user's first session: a primary and a replica of the server under test."""
 
@@ -615,4 +709,4 @@ class BadPeers(h.unittest.TestCase):
 
 
 if __name__ == "__main__":
-    h.main(requires=("redis-cli",))
+    h.main(requires=("redis-cli", "redis-benchmark"))
