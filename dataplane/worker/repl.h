@@ -258,7 +258,7 @@ bool repl_replica_pending(struct conn *c);
 
 /* Keyspace changes made since the start, over all workers. */
 uint64_t repl_dirty_total(void);
-/* A connection closes: drop its replica record. */
+/* A connection closes: drop its replica record, or its hold on the snapshot of its SAVE. */
 void repl_conn_closed(struct conn *c);
 
 #endif

@@ -433,6 +433,11 @@ void repl_replicas_pass(struct worker *w)
 
 void repl_conn_closed(struct conn *c)
 {
+    if (c->save_sync != NULL) {
+        /* a SAVE whose client left: the snapshot goes on, without this reader */
+        atomic_fetch_sub(&c->save_sync->readers, 1);
+        c->save_sync = NULL;
+    }
     struct repl_replica *r = c->replica;
     if (r == NULL)
         return;

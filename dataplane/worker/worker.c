@@ -501,9 +501,15 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
         }
     }
     if (events & CIO_IN) {
-        if (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)) {
+        if (c->flags & CONN_READ_PAUSED) {
             /* Not reading now; a vanished peer is noticed when we read again. */
             cio_rearm(c);
+            return;
+        }
+        if (c->flags & CONN_BLOCKED) {
+            /* Waiting: keep its input for later, notice a peer that closed. */
+            if (conn_read_blocked(c) < 0)
+                conn_close(c);
             return;
         }
         int r = conn_read(c);

@@ -182,6 +182,49 @@ def same_sample(a, b, pages=20):
     rb.close()
 
 
+class BlockedClients(h.unittest.TestCase):
+    """A client blocked in WAIT still has its connection watched."""
+
+    def test_closed_while_waiting_is_freed(self):
+        """70 clients in turn send WAIT 1 0 (no replica: it waits for ever) and hang up.
+        Each is freed when it closes: with maxclients 60 the 61st would be refused if they
+        lingered, and the counters come back to where they were."""
+        srv = node(["--maxclients", "60"])
+        try:
+            with srv.raw() as mon:
+                def clients():
+                    i = h.info_fields(mon, "clients")
+                    return int(i["connected_clients"]), int(i["blocked_clients"])
+                base = clients()
+                self.assertEqual(base[1], 0)
+                for n in range(70):
+                    s = socket.create_connection((h.HOST, srv.port))
+                    s.sendall(h.encode_command("WAIT", 1, 0))
+                    self.assertTrue(h.wait_until(lambda: clients() == (base[0] + 1, 1), 10),
+                                    f"round {n}: {clients()}")
+                    s.close()
+                    self.assertTrue(h.wait_until(lambda: clients() == base, 10),
+                                    f"round {n}: the closed client lingers: {clients()}")
+                self.assertEqual(mon.command("PING"), b"PONG")
+                with srv.raw() as c:
+                    self.assertEqual(c.command("PING"), b"PONG")
+        finally:
+            srv.stop()
+
+    def test_input_sent_while_waiting_runs_after(self):
+        """What a blocked client pipelines after WAIT runs once WAIT answers, in order."""
+        srv = node()
+        try:
+            with srv.raw() as c:
+                c.send(h.encode_command("WAIT", 1, 200) + h.encode_command("SET", "after", "1") +
+                       h.encode_command("GET", "after"))
+                self.assertEqual(c.read_reply(), 0)
+                self.assertEqual(c.read_reply(), b"OK")
+                self.assertEqual(c.read_reply(), b"1")
+        finally:
+            srv.stop()
+
+
 class AbandonedSync(h.unittest.TestCase):
     """A replica that goes away during its full sync costs the primary nothing: the next
     BGSAVE runs and the next replica syncs."""
