@@ -463,13 +463,16 @@ void conn_process(struct conn *c)
             conn_want_flush(c);
             break;
         }
+        /* where this command's reply starts: the link to a primary checks it */
+        struct repl_apply_mark mark = { c->out.tail, c->out.tail ? c->out.tail->len : 0,
+                                        c->out.errors, w->stats.commands };
         if (dispatch_request(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) {
             /* Not executed: the same bytes are parsed again when it may run. */
             resp_parser_reset(&c->parser);
             break;
         }
-        if (c->flags & CONN_MASTER)
-            repl_link_applied(c, c->rbuf + c->rpos, used);
+        if ((c->flags & CONN_MASTER) && repl_link_applied(c, c->rbuf + c->rpos, used, &mark) != 0)
+            break; /* it failed: the link closes */
         c->rpos += used;
         conn_want_flush(c);
     }

@@ -347,6 +347,8 @@ static void on_reply(struct worker *w, struct shard_msg *m)
 {
     struct conn *c = m->conn;
     dispatch_forward_done(w, c, m);
+    if (m->reply.errors > 0 && (c->flags & CONN_MASTER))
+        repl_link_forward_failed(c, m);
     conn_fill_hole(c, m);
     c->inflight--;
     if (c->flags & CONN_ZOMBIE) {

@@ -410,6 +410,102 @@ class UsReplicaOfRedis(h.unittest.TestCase):
             primary.stop()
 
 
+def log_text(srv):
+    with open(srv.stdout_path) as f:
+        return f.read() + srv.stderr_text()
+
+
+class ApplyErrors(h.unittest.TestCase):
+    """A replica never diverges silently from a primary whose stream it cannot apply."""
+
+    def setUp(self):
+        if h.Config.server_is_redis():
+            self.skipTest("Redis replicas ignore what they cannot apply")
+
+    def test_unknown_command_breaks_the_link(self):
+        """Redis primary, polluxd replica: an LPUSH (no lists here) takes the link down,
+        counted and named, and the replica keeps exactly what the primary had before it."""
+        primary = node(redis_peer=True)
+        try:
+            w = primary.redis()
+            w.set("before", "1")
+            replica = node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            try:
+                wait_online(primary, [replica])
+                wait_offset(primary, replica)
+                self.assertEqual(info(replica)["master_apply_errors"], "0")
+                self.assertEqual(info(replica)["master_last_apply_error"], "")
+                w.lpush("mylist", "a")
+                w.set("after", "1")
+                self.assertTrue(h.wait_until(
+                    lambda: int(info(replica)["master_apply_errors"]) >= 1, 20), info(replica))
+                i = info(replica)
+                self.assertTrue(
+                    i["master_last_apply_error"].lower().startswith(
+                        "lpush err unknown command 'lpush', with args beginning with: 'mylist'"),
+                    i["master_last_apply_error"])
+                self.assertIn("failed to apply", log_text(replica))
+                self.assertIn("lpush ERR unknown command", log_text(replica))
+                # it reconnects, meets the same command, stays behind it; down meanwhile
+                self.assertTrue(h.wait_until(
+                    lambda: info(replica)["master_link_status"] == "down", 20), info(replica))
+                t0, e0 = time.monotonic(), int(info(replica)["master_apply_errors"])
+                self.assertTrue(h.wait_until(
+                    lambda: int(info(replica)["master_apply_errors"]) >= e0 + 2, 30),
+                    info(replica))
+                # not a hot loop: a reconnect per second at most (the bound only a spinning
+                # replica breaks; a slow machine makes fewer attempts)
+                e1 = int(info(replica)["master_apply_errors"])
+                self.assertLessEqual(e1 - e0, time.monotonic() - t0 + 2)
+                # the same failure is reported once, not once per attempt
+                self.assertEqual(log_text(replica).count("failed to apply"), 1)
+                r = replica.redis()
+                self.assertEqual(r.get("before"), b"1")
+                self.assertIsNone(r.get("after"))
+                self.assertLess(int(info(replica)["slave_repl_offset"]),
+                                int(info(primary)["master_repl_offset"]))
+            finally:
+                replica.stop()
+        finally:
+            primary.stop()
+
+    def test_failed_write_resyncs_fully(self):
+        """A write that runs and fails (the replica's value was not the primary's) takes the
+        link down and the next sync is a full one, which repairs the data; for a key of the
+        link's own shard and for one of another shard."""
+        primary = node(redis_peer=True)
+        try:
+            w = primary.redis()
+            keys = h.keys_by_shard("n", 2)
+            for k in keys:
+                w.set(k, 10)
+            replica = node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            try:
+                wait_online(primary, [replica])
+                wait_offset(primary, replica)
+                r = replica.redis()
+                r.config_set("replica-read-only", "no")
+                for n, k in enumerate(keys, 1):
+                    r.set(k, "not a number")  # the replica now differs from its primary
+                    w.execute_command("INCR", k)
+                    self.assertTrue(h.wait_until(
+                        lambda: int(info(replica)["master_apply_errors"]) >= n, 20),
+                        info(replica))
+                    self.assertEqual(info(replica)["master_last_apply_error"],
+                                     "incr ERR value is not an integer or out of range")
+                    self.assertTrue(h.wait_until(
+                        lambda: int(info(primary, "stats")["sync_full"]) >= n + 1, 20),
+                        info(primary, "stats"))
+                    wait_online(primary, [replica])
+                    wait_offset(primary, replica)
+                    self.assertEqual(r.get(k), b"11")
+                self.assertIn("incr ERR value is not an integer", log_text(replica))
+            finally:
+                replica.stop()
+        finally:
+            primary.stop()
+
+
 class Failover(h.unittest.TestCase):
     """A chain of the server under test: promote one replica, repoint the other, partial."""
 
