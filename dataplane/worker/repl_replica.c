@@ -83,6 +83,7 @@ static struct lnk {
     struct shard_msg *batch[64];
     unsigned inflight[64];
     uint64_t loaded, expired;
+    struct rdb_buf tx; /* a transaction of the stream, applied once its EXEC is */
     /* commands of the stream that failed to apply */
     bool need_full;      /* what was applied went past a failed command: full resync */
     char logged[256];    /* the failure logged last ... */
@@ -140,6 +141,9 @@ static void link_drop(struct worker *w, const char *why)
     }
     if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
         load_discard();
+    if (lnk.tx.cap > 65536)
+        rdb_buf_deinit(&lnk.tx);
+    lnk.tx.len = 0; /* a transaction cut short: the next PSYNC starts at its MULTI */
     lnk.hs = HS_NONE;
     lnk.next_try_ms = w->now_ms + RETRY_MS;
     if (atomic_load(&repl_node.role) == REPL_REPLICA)
@@ -833,6 +837,20 @@ int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl
         bool executed = c->w->stats.commands != m->commands;
         apply_failed(c, cmd->ptr, MIN(cmd->len, 64), err, elen, executed);
         return -1;
+    }
+    if (c->multi != NULL || lnk.tx.len > 0) {
+        /* MULTI and what it queues count as applied only with the EXEC (or DISCARD) that
+         * ends them, as on a Redis replica: a link lost in between (or a queued command
+         * refused) resumes at the MULTI, and this node's own stream, which its replicas
+         * read, never holds half a transaction. */
+        rdb_buf_reserve(&lnk.tx, n);
+        memcpy(lnk.tx.p + lnk.tx.len, p, n);
+        lnk.tx.len += n;
+        if (c->multi != NULL)
+            return 0;
+        p = lnk.tx.p;
+        n = lnk.tx.len;
+        lnk.tx.len = 0;
     }
     repl_stream_lock();
     repl_stream_append(&repl_node.stream, p, n);

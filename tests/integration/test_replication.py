@@ -469,6 +469,43 @@ class ApplyErrors(h.unittest.TestCase):
         finally:
             primary.stop()
 
+    def test_transaction_counts_whole_or_not_at_all(self):
+        """A transaction of the stream with a command the replica cannot apply: the replica
+        stays at the offset before its MULTI (what was queued before the failure does not
+        count as applied), and its own replicas never see half of it."""
+        primary = node(redis_peer=True)
+        try:
+            w = primary.redis()
+            w.set("before", "1")
+            replica = node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            sub = node(["--replicaof", h.HOST, str(replica.port)])
+            try:
+                wait_online(primary, [replica])
+                wait_online(replica, [sub])
+                w.set("sync-point", "1")  # the stream has selected its db before the MULTI
+                wait_offset(primary, replica)
+                wait_offset(replica, sub)
+                at = int(info(replica)["slave_repl_offset"])
+                self.assertGreater(at, 0)
+                t = w.pipeline(transaction=True)
+                t.set("t1", "x")
+                t.lpush("t-list", "a")
+                t.set("t2", "y")
+                t.execute()
+                self.assertTrue(h.wait_until(
+                    lambda: int(info(replica)["master_apply_errors"]) >= 2, 30), info(replica))
+                self.assertEqual(int(info(replica)["slave_repl_offset"]), at)
+                self.assertEqual(int(info(replica)["master_repl_offset"]), at)
+                self.assertIsNone(replica.redis().get("t1"))
+                self.assertEqual(sub.redis().get("before"), b"1")
+                self.assertIsNone(sub.redis().get("t1"))
+                self.assertEqual(int(info(sub)["slave_repl_offset"]), at)
+            finally:
+                sub.stop()
+                replica.stop()
+        finally:
+            primary.stop()
+
     def test_failed_write_resyncs_fully(self):
         """A write that runs and fails (the replica's value was not the primary's) takes the
         link down and the next sync is a full one, which repairs the data; for a key of the
