@@ -60,14 +60,15 @@ def wait_offset(primary, replica, timeout=30):
 
 
 def dump(srv, dbs=16):
-    """{(db, key): (value, ttl_ms)} of every key of every database."""
+    """{(db, key): (value, expiry)} of every key of every database; the expiry is absolute
+    (PEXPIRETIME, -1 for none), so two dumps compare however long each one takes."""
     out = {}
     r = srv.redis()
     for db in range(dbs):
         r.execute_command("SELECT", db)
         for k in r.keys("*"):
             v = r.get(k)
-            ttl = r.pttl(k)
+            ttl = r.execute_command("PEXPIRETIME", k)
             out[(db, k)] = (v, ttl)
     r.close()
     return out
