@@ -818,10 +818,21 @@ void repl_link_forward_failed(struct conn *c, struct shard_msg *m)
     apply_failed(c, name, strlen(name), err, elen, true);
 }
 
+/*
+ * A Redis primary propagates PUBLISH (and SPUBLISH) to its replicas, for their
+ * subscribers. Pollux has no pub/sub: the message has nobody to reach and changes no
+ * data, so it passes (and goes on to this node's replicas) instead of breaking the link.
+ */
+static bool no_data(const struct resp_arg *cmd)
+{
+    return util_strcaseeq(cmd->ptr, cmd->len, "publish") ||
+           util_strcaseeq(cmd->ptr, cmd->len, "spublish");
+}
+
 /* A command of the stream ran: unless it failed, it joins our own stream, at the same offset. */
 int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl_apply_mark *m)
 {
-    if (unlikely(c->out.errors != m->errors)) {
+    if (unlikely(c->out.errors != m->errors) && !no_data(&c->parser.argv[0])) {
         /* Its reply starts where the tail was, or in the block after it (a reply's error
          * line is written in one piece). */
         const struct rblock *b = m->tail;

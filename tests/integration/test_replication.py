@@ -436,6 +436,12 @@ class ApplyErrors(h.unittest.TestCase):
                 wait_offset(primary, replica)
                 self.assertEqual(info(replica)["master_apply_errors"], "0")
                 self.assertEqual(info(replica)["master_last_apply_error"], "")
+                # PUBLISH reaches replicas too; with no pub/sub here it changes nothing
+                w.publish("channel", "message")
+                w.set("published", "1")
+                wait_offset(primary, replica)
+                self.assertEqual(replica.redis().get("published"), b"1")
+                self.assertEqual(info(replica)["master_apply_errors"], "0")
                 w.lpush("mylist", "a")
                 w.set("after", "1")
                 self.assertTrue(h.wait_until(
