@@ -245,6 +245,8 @@ void repl_primary_hold_ready(struct worker *w, struct conn *cl)
  * its diskless child then): its shards abort their part, the merge thread finishes it as
  * failed and frees it, and the next replica or BGSAVE starts a new one. A replica can
  * join only with every shard held, so none joins between this and the shards stopping.
+ * (Two last replicas leaving at once on two workers may both miss it: then the snapshot
+ * runs to its end unthrottled, as nobody reads it, and is freed.)
  */
 static void leave_sync(struct repl_replica *r)
 {
@@ -255,11 +257,13 @@ static void leave_sync(struct repl_replica *r)
     if (sy == NULL)
         return;
     repl_cursor_detach(&sy->rdb, &r->rdb_cur);
-    if (atomic_fetch_sub(&sy->readers, 1) == 1 && sy->path == NULL &&
+    /* Before letting go: once readers is 0 the merge thread may free a finished sync. */
+    if (sy->path == NULL && atomic_load(&sy->readers) == 1 &&
         !atomic_load_explicit(&sy->done, memory_order_acquire)) {
         atomic_store(&sy->abandoned, true);
         log_notice("Diskless rdb transfer, last replica dropped, stopping the snapshot.");
     }
+    atomic_fetch_sub(&sy->readers, 1);
 }
 
 /*
