@@ -153,6 +153,11 @@ void repl_feed_command(struct repl_feed *f, int db, int argc, const struct resp_
     (void)end;
 }
 
+/*
+ * Once ring_enqueue succeeds the chunk is the merge thread's, which may give it back and
+ * free it at once: everything the producer needs of it (its successor, its length) is
+ * read before, and the bytes are counted as queued before the merge can subtract them.
+ */
 void repl_feed_flush(struct repl_feed *f)
 {
     if (f->cur != NULL && f->cur->len > 0) {
@@ -161,12 +166,15 @@ void repl_feed_flush(struct repl_feed *f)
     }
     while (f->pend_head != NULL) {
         struct feed_chunk *c = f->pend_head;
+        struct feed_chunk *next = c->next;
         size_t len = c->len;
-        if (!ring_enqueue(f->q, c))
-            break; /* the merge is behind: try again next pass */
         atomic_fetch_add_explicit(&f->queued, len, memory_order_relaxed);
-        f->pend_head = c->next;
-        if (f->pend_head == NULL)
+        if (!ring_enqueue(f->q, c)) {
+            atomic_fetch_sub_explicit(&f->queued, len, memory_order_relaxed);
+            break; /* the merge is behind: try again next pass */
+        }
+        f->pend_head = next;
+        if (next == NULL)
             f->pend_tail = NULL;
     }
 }

@@ -135,7 +135,7 @@ void repl_stream_range(struct repl_stream *s, uint64_t *first, uint64_t *end)
     pthread_mutex_unlock(&s->lock);
 }
 
-void repl_stream_trim(struct repl_stream *s)
+uint64_t repl_stream_trim(struct repl_stream *s)
 {
     pthread_mutex_lock(&s->lock);
     uint64_t end = repl_stream_end(s);
@@ -143,11 +143,13 @@ void repl_stream_trim(struct repl_stream *s)
     if (end - ws > s->window)
         ws = end - s->window;
     atomic_store_explicit(&s->window_start, ws, memory_order_release);
-    uint64_t keep = ws;
+    uint64_t keep = ws, slowest = end;
     for (struct repl_cursor *c = s->cursors; c != NULL; c = c->next) {
         uint64_t p = atomic_load_explicit(&c->published, memory_order_acquire);
         if (p < keep)
             keep = p;
+        if (p < slowest)
+            slowest = p;
     }
     /* A block with a successor is full: it ends at start + cap. */
     for (;;) {
@@ -159,6 +161,7 @@ void repl_stream_trim(struct repl_stream *s)
         block_retire(s, b);
     }
     pthread_mutex_unlock(&s->lock);
+    return end - slowest;
 }
 
 int repl_cursor_attach(struct repl_stream *s, struct repl_cursor *c, uint64_t pos)

@@ -88,8 +88,11 @@ void repl_stream_range(struct repl_stream *s, uint64_t *first, uint64_t *end);
 /*
  * Producer: advance the window to keep at most `window` bytes and free the
  * blocks that neither the window nor a cursor needs any more.
+ * @return the bytes the slowest cursor has still to read (counted from the
+ *         start of the block it holds), 0 when no cursor is registered: what
+ *         readers are behind, unlike `bytes`, which counts spare blocks too.
  */
-void repl_stream_trim(struct repl_stream *s);
+uint64_t repl_stream_trim(struct repl_stream *s);
 
 /*
  * Any thread: start reading at position pos. Fails with -ERANGE when pos is

@@ -185,7 +185,7 @@ void conn_close(struct conn *c)
     struct worker *w = c->w;
     if (c->flags & CONN_ZOMBIE)
         return;
-    if (c->replica != NULL)
+    if (c->replica != NULL || c->save_sync != NULL)
         repl_conn_closed(c);
     if (c->flags & CONN_MASTER) {
         c->flags &= ~CONN_MASTER;
@@ -201,7 +201,7 @@ void conn_close(struct conn *c)
     w->nconns--;
     if (c->flags & CONN_TX_QUEUED)
         worker_tx_forget(w, c);
-    if (c->flags & CONN_WAITING)
+    if (c->flags & CONN_BLOCKED_CLIENT)
         w->blocked_clients--;
     c->flags |= CONN_ZOMBIE;
     if (c->inflight > 0 || w->tx.conn == c) {
@@ -436,6 +436,24 @@ int conn_read(struct conn *c)
     return n == -EAGAIN ? 0 : -1;
 }
 
+/* Whether c holds more unparsed input than client-query-buffer-limit (then it closes). */
+static bool query_over_limit(struct conn *c)
+{
+    if (c->rlen - c->rpos <= (size_t)c->w->params.srv.client_query_buffer_limit)
+        return false;
+    log_warn("Closing client that reached max query buffer length: id=%llu addr=%s",
+             (unsigned long long)c->id, c->peer);
+    c->w->stats.client_qbuf_limit_disconnections++;
+    return true;
+}
+
+int conn_read_blocked(struct conn *c)
+{
+    if (conn_read(c) < 0 || query_over_limit(c))
+        return -1;
+    return 0;
+}
+
 /*
  * Before executing what a read delivered: when it holds several complete
  * commands, start loading the table lines of their keys (argument 1, when it
@@ -479,10 +497,7 @@ void conn_process(struct conn *c)
         }
         if (c->rpos == c->rlen)
             break;
-        if (c->rlen - c->rpos > (size_t)w->params.srv.client_query_buffer_limit) {
-            log_warn("Closing client that reached max query buffer length: id=%llu addr=%s",
-                     (unsigned long long)c->id, c->peer);
-            w->stats.client_qbuf_limit_disconnections++;
+        if (query_over_limit(c)) {
             c->flags |= CONN_CLOSE_ASAP;
             conn_want_flush(c);
             break;
@@ -502,13 +517,16 @@ void conn_process(struct conn *c)
             conn_want_flush(c);
             break;
         }
+        /* where this command's reply starts: the link to a primary checks it */
+        struct repl_apply_mark mark = { c->out.tail, c->out.tail ? c->out.tail->len : 0,
+                                        c->out.errors, w->stats.commands };
         if (dispatch_request(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) {
             /* Not executed: the same bytes are parsed again when it may run. */
             resp_parser_reset(&c->parser);
             break;
         }
-        if (c->flags & CONN_MASTER)
-            repl_link_applied(c, c->rbuf + c->rpos, used);
+        if ((c->flags & CONN_MASTER) && repl_link_applied(c, c->rbuf + c->rpos, used, &mark) != 0)
+            break; /* it failed: the link closes */
         c->rpos += used;
         conn_want_flush(c);
     }

@@ -41,6 +41,14 @@ enum conn_flags {
     CONN_MASTER = 1u << 13,           /* the link to our primary: apply, never reply */
 };
 
+/*
+ * Blocked by a command until something happens (WAIT, SAVE; the blocking list pops will
+ * add theirs): counted in blocked_clients. A blocked client's socket is still read, so a
+ * peer that closes is closed at once whatever it waits for (conn_close releases what it
+ * waited on); what it sends meanwhile waits in rbuf for the command to finish.
+ */
+#define CONN_BLOCKED_CLIENT (CONN_WAITING | CONN_SAVE_WAIT)
+
 #define CONN_MAX_INFLIGHT 1024 /* forwarded requests per connection before reading pauses */
 /* Output a client that has not authenticated may have queued before it is dropped (Redis's). */
 #define CONN_OBUF_PREAUTH_MAX 1024
@@ -106,6 +114,13 @@ void conn_prefetch(struct conn *c);
 void conn_process(struct conn *c);
 /* Read what the socket has. @return bytes read, 0 on EAGAIN, -1 when closed. */
 int conn_read(struct conn *c);
+/*
+ * Input for a connection that waits (CONN_BLOCKED: a blocking command, a transaction's
+ * turn): read and keep it, unparsed; conn_process runs it once the wait is over.
+ * @return -1 when the connection must close (the peer closed, or it sent more than
+ *         client-query-buffer-limit meanwhile), else 0.
+ */
+int conn_read_blocked(struct conn *c);
 /* Write queued output up to the first hole. @return 0, or -1 when the peer is gone. */
 int conn_write(struct conn *c);
 /* Mark c for flushing at the end of the pass. */

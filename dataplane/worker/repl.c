@@ -289,9 +289,12 @@ unsigned repl_worker_pass(struct worker *w, unsigned busy)
     struct repl_shard *sh = &repl_node.shards[w->id];
     unsigned work = 0;
     if (sh->snapping) {
+        struct repl_sync *sy = atomic_load(&repl_node.sync);
+        if (sy != NULL && sy->id == sh->snap_id &&
+            atomic_load_explicit(&sy->abandoned, memory_order_relaxed))
+            store_snap_abort(w->store); /* nobody reads it: end this shard's part now */
         if (store_snap_active(w->store)) {
             size_t queued = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
-            struct repl_sync *sy = atomic_load(&repl_node.sync);
             bool throttle = sy != NULL && atomic_load_explicit(&sy->throttle, memory_order_relaxed);
             if (!throttle && queued < FEED_QUEUE_MAX) {
                 sh->now_ms = w->now_ms;
@@ -412,6 +415,8 @@ static void on_rdb(void *arg, unsigned shard, int db, const void *p, size_t n)
 
 static void sync_finish(struct repl_sync *sy)
 {
+    if (atomic_load(&sy->abandoned))
+        atomic_store(&sy->failed, true); /* cut short: not a valid RDB */
     rdb_writer_eof(&sy->wr, &sy->buf);
     if (sy->for_replicas)
         repl_stream_append(&sy->rdb, sy->buf.p, sy->buf.len);
@@ -470,15 +475,20 @@ static void sync_free(struct repl_sync *sy)
     mem_free(sy);
 }
 
-/* Retire a finished sync once its last reader is done with it. */
+/*
+ * Free what readers are done with and pause the shards while the slowest one is more than
+ * RDB_UNREAD_MAX behind. The measure is the readers' lag, not the blocks allocated (spare
+ * blocks kept for reuse count there): with no reader left there is nothing to wait for.
+ * Retire a finished sync once its last reader is done with it.
+ */
 static void sync_housekeeping(void)
 {
     struct repl_sync *sy = atomic_load(&repl_node.sync);
     if (sy == NULL)
         return;
     if (sy->for_replicas && !atomic_load(&sy->keep_all)) {
-        repl_stream_trim(&sy->rdb);
-        atomic_store_explicit(&sy->throttle, sy->rdb.bytes > RDB_UNREAD_MAX, memory_order_relaxed);
+        uint64_t unread = repl_stream_trim(&sy->rdb);
+        atomic_store_explicit(&sy->throttle, unread > RDB_UNREAD_MAX, memory_order_relaxed);
     }
     if (atomic_load_explicit(&sy->done, memory_order_acquire) && atomic_load(&sy->readers) == 0) {
         pthread_mutex_lock(&repl_node.lock);

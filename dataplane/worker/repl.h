@@ -89,9 +89,10 @@ struct repl_sync {
     atomic_uint_fast64_t offset; /* stream position the snapshot stands for */
     atomic_bool done;            /* the RDB is complete (or failed) */
     atomic_bool failed;
-    atomic_int readers;   /* replicas still reading rdb */
-    atomic_bool throttle; /* shards pause serialising: readers are behind */
-    atomic_bool keep_all; /* a legacy reader needs the whole RDB kept until it is complete */
+    atomic_int readers;    /* replicas still reading rdb */
+    atomic_bool throttle;  /* shards pause serialising: readers are behind */
+    atomic_bool abandoned; /* a replicas' snapshot whose last reader left: shards stop */
+    atomic_bool keep_all;  /* a legacy reader needs the whole RDB kept until it is complete */
     /* merge thread only */
     struct rdb_writer wr;
     struct rdb_buf buf;
@@ -168,6 +169,8 @@ struct repl_node {
     atomic_bool loading;
     atomic_int_fast64_t link_down_since_ms;
     atomic_uint_fast64_t sync_read_bytes, sync_total_bytes;
+    atomic_uint_fast64_t apply_errors; /* commands of the primary that failed (INFO) */
+    char apply_error[256];             /* the last one, "<command> <error>" (under lock) */
 
     /* statistics */
     atomic_uint_fast64_t sync_full, sync_partial_ok, sync_partial_err;
@@ -241,7 +244,21 @@ bool repl_write_allowed(struct conn *c, const struct cmd_def *d);
 /* The link to a primary (repl_replica.c), for the worker loop and the connection code. */
 struct shard_msg;
 void repl_link_event(struct worker *w, struct conn *c, uint32_t events);
-void repl_link_applied(struct conn *c, const char *p, size_t n);
+/* Where a command's reply starts in the link's output, and the errors written before it. */
+struct rblock;
+struct repl_apply_mark {
+    struct rblock *tail; /* the output's tail block before the command, or NULL */
+    uint32_t tail_len;   /* its length then */
+    uint32_t errors;     /* the output's error count then */
+    uint64_t commands;   /* the worker's executed commands then */
+};
+/*
+ * A command of the stream ran on the link (bytes p, n). @return 0 when it applied (it joins
+ * this node's stream), -1 when it failed: counted, logged, and the link closes.
+ */
+int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl_apply_mark *m);
+/* A command of the stream forwarded to another shard came back with an error. */
+void repl_link_forward_failed(struct conn *c, struct shard_msg *m);
 void repl_link_conn_closed(struct conn *c);
 void repl_load_apply(struct worker *w, struct shard_msg *m);
 void repl_load_returned(struct worker *w, struct shard_msg *m);
@@ -257,7 +274,7 @@ bool repl_replica_pending(struct conn *c);
 
 /* Keyspace changes made since the start, over all workers. */
 uint64_t repl_dirty_total(void);
-/* A connection closes: drop its replica record. */
+/* A connection closes: drop its replica record, or its hold on the snapshot of its SAVE. */
 void repl_conn_closed(struct conn *c);
 
 #endif

@@ -94,6 +94,12 @@ void repl_info(struct strbuf *s)
                       w ? w->params.repl.replica_priority : 100,
                       w ? (int)w->params.repl.replica_read_only : 1,
                       w ? (int)w->params.repl.replica_announced : 1);
+        char last[sizeof(repl_node.apply_error)];
+        pthread_mutex_lock(&repl_node.lock);
+        memcpy(last, repl_node.apply_error, sizeof(last));
+        pthread_mutex_unlock(&repl_node.lock);
+        strbuf_printf(s, "master_apply_errors:%llu\r\nmaster_last_apply_error:%s\r\n",
+                      (unsigned long long)atomic_load(&repl_node.apply_errors), last);
     }
     replica_lines(s, now_ms, NULL);
     char replid[41], replid2[41];

@@ -210,7 +210,8 @@ void repl_primary_hold_ready(struct worker *w, struct conn *cl)
     struct repl_sync *sy = NULL;
     pthread_mutex_lock(&repl_node.lock);
     struct repl_sync *cur = atomic_load(&repl_node.sync);
-    bool join = cur != NULL && cur->for_replicas && !atomic_load(&cur->offset_known);
+    bool join = cur != NULL && cur->for_replicas && !atomic_load(&cur->offset_known) &&
+                !atomic_load(&cur->abandoned);
     pthread_mutex_unlock(&repl_node.lock);
     if (join) {
         sy = cur;
@@ -238,7 +239,15 @@ void repl_primary_hold_ready(struct worker *w, struct conn *cl)
     log_notice("Starting a snapshot for replication (diskless, %u shards)", server.nworkers);
 }
 
-/* The snapshot is done with r (finished, failed, or r is closing). */
+/*
+ * The snapshot is done with r (finished, failed, or r is closing). When the last replica
+ * of a snapshot that is still being made goes away, the snapshot stops (as Redis kills
+ * its diskless child then): its shards abort their part, the merge thread finishes it as
+ * failed and frees it, and the next replica or BGSAVE starts a new one. A replica can
+ * join only with every shard held, so none joins between this and the shards stopping.
+ * (Two last replicas leaving at once on two workers may both miss it: then the snapshot
+ * runs to its end unthrottled, as nobody reads it, and is freed.)
+ */
 static void leave_sync(struct repl_replica *r)
 {
     pthread_mutex_lock(&repl_node.lock); /* the merge thread reads r->sync under it */
@@ -248,6 +257,12 @@ static void leave_sync(struct repl_replica *r)
     if (sy == NULL)
         return;
     repl_cursor_detach(&sy->rdb, &r->rdb_cur);
+    /* Before letting go: once readers is 0 the merge thread may free a finished sync. */
+    if (sy->path == NULL && atomic_load(&sy->readers) == 1 &&
+        !atomic_load_explicit(&sy->done, memory_order_acquire)) {
+        atomic_store(&sy->abandoned, true);
+        log_notice("Diskless rdb transfer, last replica dropped, stopping the snapshot.");
+    }
     atomic_fetch_sub(&sy->readers, 1);
 }
 
@@ -422,6 +437,11 @@ void repl_replicas_pass(struct worker *w)
 
 void repl_conn_closed(struct conn *c)
 {
+    if (c->save_sync != NULL) {
+        /* a SAVE whose client left: the snapshot goes on, without this reader */
+        atomic_fetch_sub(&c->save_sync->readers, 1);
+        c->save_sync = NULL;
+    }
     struct repl_replica *r = c->replica;
     if (r == NULL)
         return;

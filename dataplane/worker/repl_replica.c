@@ -16,6 +16,7 @@
  * node is promoted its old primary's replication id stays valid as replid2.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -82,6 +83,12 @@ static struct lnk {
     struct shard_msg *batch[64];
     unsigned inflight[64];
     uint64_t loaded, expired;
+    struct rdb_buf tx; /* a transaction of the stream, applied once its EXEC is */
+    /* commands of the stream that failed to apply */
+    bool need_full;      /* what was applied went past a failed command: full resync */
+    char logged[256];    /* the failure logged last ... */
+    int64_t logged_ms;   /* ... when */
+    unsigned not_logged; /* the same failure again since */
 } lnk = { .fd = -1 };
 
 static void link_set_state(int ls)
@@ -134,6 +141,9 @@ static void link_drop(struct worker *w, const char *why)
     }
     if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
         load_discard();
+    if (lnk.tx.cap > 65536)
+        rdb_buf_deinit(&lnk.tx);
+    lnk.tx.len = 0; /* a transaction cut short: the next PSYNC starts at its MULTI */
     lnk.hs = HS_NONE;
     lnk.next_try_ms = w->now_ms + RETRY_MS;
     if (atomic_load(&repl_node.role) == REPL_REPLICA)
@@ -195,7 +205,8 @@ static void send_psync(struct conn *c)
     snprintf(off, sizeof(off), "%llu", (unsigned long long)end + 1);
     const char *a[] = { "PSYNC", id, off };
     const char *full[] = { "PSYNC", "?", "-1" };
-    link_send(c, 3, atomic_load(&repl_node.backlog_active) || end > 0 ? a : full);
+    bool partial = (atomic_load(&repl_node.backlog_active) || end > 0) && !lnk.need_full;
+    link_send(c, 3, partial ? a : full);
     lnk.hs = HS_PSYNC;
 }
 
@@ -535,6 +546,7 @@ static void load_finish(struct worker *w)
     atomic_store(&repl_node.master_read_offset, lnk.newoff);
     atomic_store(&repl_node.backlog_active, true);
     atomic_store(&repl_node.loading, false);
+    lnk.need_full = false;
     lnk.hs = HS_STREAM;
     lnk.last_ack_ms = 0;
     link_set_state(LINK_CONNECTED);
@@ -708,16 +720,156 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
         c->rpos = c->rlen = 0;
 }
 
-/* A command of the stream was applied: it joins our own stream, at the same offset. */
-void repl_link_applied(struct conn *c, const char *p, size_t n)
+/* ---------------------------------------------------------------------------
+ * Commands of the stream that fail
+ *
+ * A replica must never hold something other than its primary without saying so. A
+ * command from the primary that gets an error reply here (a command or type Pollux does
+ * not have, a wrong arity, a value that is not what the primary had) is counted
+ * (master_apply_errors, master_last_apply_error in INFO), logged as a WARNING naming the
+ * command, and the link is closed; it reconnects after the usual second.
+ *
+ * A command refused before it ran (a command Pollux does not have, a wrong arity: that
+ * is decided on worker 0, synchronously) is not counted as applied: the offset stays
+ * before it, the replica holds exactly what its primary held at that offset, and the next
+ * PSYNC brings the same command again, so the link stays down (up for an instant each
+ * second, a cheap partial resync for the primary) until the primary's stream is one this
+ * node can apply, and the offsets show how far it got. A command that ran and failed
+ * (the replica's value is not the primary's) means the data already differs, and a
+ * command forwarded to another shard fails only after later ones may have been applied:
+ * then only a full resync repairs the data, and the next connection asks for one. The
+ * same failure is logged once a minute at most, with how often it came back meanwhile.
+ * ------------------------------------------------------------------------ */
+
+#define APPLY_ERROR_LOG_MS 60000
+
+/* "<command> <error>": the error as replied, without '-' and CR/LF. */
+static void apply_error_text(char *out, size_t cap, const char *name, size_t nlen, const char *err,
+                             size_t elen)
 {
-    (void)c;
+    size_t n = 0;
+    for (size_t i = 0; i < nlen && n + 1 < cap; i++)
+        out[n++] = (char)tolower((unsigned char)name[i]);
+    if (n + 1 < cap)
+        out[n++] = ' ';
+    if (elen > 0 && err[0] == '-')
+        err++, elen--;
+    for (size_t i = 0; i < elen && n + 1 < cap; i++)
+        if (err[i] != '\r' && err[i] != '\n')
+            out[n++] = err[i];
+    out[n] = '\0';
+}
+
+/* The error line that starts at p (at most len bytes), or the error code when p is not one. */
+static void reply_error_at(const char *p, size_t len, const char *code, const char **err,
+                           size_t *elen)
+{
+    const char *cr = len > 0 && p[0] == '-' ? memchr(p, '\r', len) : NULL;
+    if (cr != NULL) {
+        *err = p;
+        *elen = (size_t)(cr - p);
+    } else {
+        *err = code; /* an array with an error in it (EXEC): its code */
+        *elen = strlen(code);
+    }
+}
+
+static void apply_failed(struct conn *c, const char *name, size_t nlen, const char *err,
+                         size_t elen, bool applied_after)
+{
+    struct worker *w = c->w;
+    if (applied_after)
+        lnk.need_full = true;
+    if (c->flags & CONN_CLOSE_ASAP)
+        return; /* the link is closing already, for an earlier command */
+    char text[sizeof(repl_node.apply_error)];
+    apply_error_text(text, sizeof(text), name, nlen, err, elen);
+    atomic_fetch_add(&repl_node.apply_errors, 1);
+    pthread_mutex_lock(&repl_node.lock);
+    memcpy(repl_node.apply_error, text, sizeof(text));
+    pthread_mutex_unlock(&repl_node.lock);
+    if (strcmp(text, lnk.logged) != 0 || w->now_ms - lnk.logged_ms >= APPLY_ERROR_LOG_MS) {
+        char again[64] = "";
+        if (lnk.not_logged > 0 && strcmp(text, lnk.logged) == 0)
+            snprintf(again, sizeof(again), " (%u more times since the last report)",
+                     lnk.not_logged);
+        log_warn("Command from MASTER failed to apply, closing the link so that this replica "
+                 "does not diverge%s: %s%s",
+                 lnk.need_full ? " (full resync next)" : "", text, again);
+        memcpy(lnk.logged, text, sizeof(text));
+        lnk.logged_ms = w->now_ms;
+        lnk.not_logged = 0;
+    } else {
+        lnk.not_logged++;
+    }
+    c->flags |= CONN_CLOSE_ASAP;
+    conn_want_flush(c);
+}
+
+void repl_link_forward_failed(struct conn *c, struct shard_msg *m)
+{
+    const struct rblock *b = m->reply.head;
+    const char *err;
+    size_t elen;
+    reply_error_at(b ? b->data + b->start : "", b ? b->len - b->start : 0, m->reply.err_code, &err,
+                   &elen);
+    const struct cmd_def *d = m->parent != NULL ? m->parent : m->cmd;
+    const char *name = d->name;
+    apply_failed(c, name, strlen(name), err, elen, true);
+}
+
+/*
+ * A Redis primary propagates PUBLISH (and SPUBLISH) to its replicas, for their
+ * subscribers. Pollux has no pub/sub: the message has nobody to reach and changes no
+ * data, so it passes (and goes on to this node's replicas) instead of breaking the link.
+ */
+static bool no_data(const struct resp_arg *cmd)
+{
+    return util_strcaseeq(cmd->ptr, cmd->len, "publish") ||
+           util_strcaseeq(cmd->ptr, cmd->len, "spublish");
+}
+
+/* A command of the stream ran: unless it failed, it joins our own stream, at the same offset. */
+int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl_apply_mark *m)
+{
+    if (unlikely(c->out.errors != m->errors) && !no_data(&c->parser.argv[0])) {
+        /* Its reply starts where the tail was, or in the block after it (a reply's error
+         * line is written in one piece). */
+        const struct rblock *b = m->tail;
+        uint32_t off = m->tail_len;
+        if (b == NULL || b->len <= off) {
+            b = b != NULL ? b->next : c->out.head;
+            off = 0;
+        }
+        const char *err;
+        size_t elen;
+        reply_error_at(b ? b->data + off : "", b ? b->len - off : 0, c->out.err_code, &err, &elen);
+        const struct resp_arg *cmd = &c->parser.argv[0];
+        bool executed = c->w->stats.commands != m->commands;
+        apply_failed(c, cmd->ptr, MIN(cmd->len, 64), err, elen, executed);
+        return -1;
+    }
+    if (c->multi != NULL || lnk.tx.len > 0) {
+        /* MULTI and what it queues count as applied only with the EXEC (or DISCARD) that
+         * ends them, as on a Redis replica: a link lost in between (or a queued command
+         * refused) resumes at the MULTI, and this node's own stream, which its replicas
+         * read, never holds half a transaction. */
+        rdb_buf_reserve(&lnk.tx, n);
+        memcpy(lnk.tx.p + lnk.tx.len, p, n);
+        lnk.tx.len += n;
+        if (c->multi != NULL)
+            return 0;
+        p = lnk.tx.p;
+        n = lnk.tx.len;
+        lnk.tx.len = 0;
+    }
     repl_stream_lock();
     repl_stream_append(&repl_node.stream, p, n);
     repl_stream_unlock();
     uint64_t end = repl_stream_end(&repl_node.stream);
     atomic_store_explicit(&repl_node.master_applied_offset, end, memory_order_relaxed);
     atomic_store_explicit(&repl_node.master_read_offset, end, memory_order_relaxed);
+    return 0;
 }
 
 /* The connection the lnk runs on went away (closed by us or the peer). */

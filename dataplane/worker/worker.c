@@ -347,6 +347,8 @@ static void on_reply(struct worker *w, struct shard_msg *m)
 {
     struct conn *c = m->conn;
     dispatch_forward_done(w, c, m);
+    if (m->reply.errors > 0 && (c->flags & CONN_MASTER))
+        repl_link_forward_failed(c, m);
     conn_fill_hole(c, m);
     c->inflight--;
     if (c->flags & CONN_ZOMBIE) {
@@ -520,9 +522,15 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
         }
     }
     if (events & CIO_IN) {
-        if (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)) {
+        if (c->flags & CONN_READ_PAUSED) {
             /* Not reading now; a vanished peer is noticed when we read again. */
             cio_rearm(c);
+            return;
+        }
+        if (c->flags & CONN_BLOCKED) {
+            /* Waiting: keep its input for later, notice a peer that closed. */
+            if (conn_read_blocked(c) < 0)
+                conn_close(c);
             return;
         }
         int r = conn_read(c);

@@ -60,14 +60,15 @@ def wait_offset(primary, replica, timeout=30):
 
 
 def dump(srv, dbs=16):
-    """{(db, key): (value, ttl_ms)} of every key of every database."""
+    """{(db, key): (value, expiry)} of every key of every database; the expiry is absolute
+    (PEXPIRETIME, -1 for none), so two dumps compare however long each one takes."""
     out = {}
     r = srv.redis()
     for db in range(dbs):
         r.execute_command("SELECT", db)
         for k in r.keys("*"):
             v = r.get(k)
-            ttl = r.pttl(k)
+            ttl = r.execute_command("PEXPIRETIME", k)
             out[(db, k)] = (v, ttl)
     r.close()
     return out
@@ -128,6 +129,160 @@ def mixed_writes(r, keys):
     r.flushdb()
     r.set("after-flush", "y")
     r.execute_command("SELECT", 0)
+
+
+def fill(srv, n, size=100):
+    """About n keys of `size` bytes through redis-benchmark: an RDB far larger than the
+    socket buffers between a primary and its replica."""
+    out = h.run_tool([h.Config.tool("redis-benchmark"), "-h", h.HOST, "-p", str(srv.port),
+                      "-t", "set", "-n", str(n), "-r", "100000000", "-d", str(size), "-P", "64",
+                      "-q"], timeout=600)
+    assert out.returncode == 0, out.stderr
+
+
+def sending_rdb(srv):
+    """The primary is streaming a full sync's RDB to its first replica (Redis says
+    wait_bgsave until its diskless child is done, Pollux send_bulk)."""
+    want = ("wait_bgsave", "send_bulk") if h.Config.server_is_redis() else ("send_bulk",)
+    return replica_state(srv) in want
+
+
+def replica_state(srv):
+    """The state= of the primary's first replica, or None."""
+    v = info(srv).get("slave0")
+    if v is None:
+        return None
+    return dict(f.split("=", 1) for f in v.split(",")).get("state")
+
+
+def bgsave_ok(srv):
+    """BGSAVE starts (retried while a finished snapshot is still being retired), then ends."""
+    r = srv.redis()
+    def started():
+        try:
+            return r.bgsave() is not None
+        except redis.ResponseError as e:
+            assert "already in progress" in str(e), e
+            return False
+    assert h.wait_until(started, 30, 0.2), \
+        f"BGSAVE still refused: {info(srv, 'persistence')} {info(srv)}"
+    assert h.wait_until(
+        lambda: info(srv, "persistence")["rdb_bgsave_in_progress"] == "0", 60), \
+        info(srv, "persistence")
+    assert info(srv, "persistence")["rdb_last_bgsave_status"] == "ok"
+    r.close()
+
+
+def same_sample(a, b, pages=20):
+    """Same key count, and the keys of a few SCAN pages of a hold the same values in b."""
+    ra, rb = a.redis(), b.redis()
+    assert ra.dbsize() == rb.dbsize(), (ra.dbsize(), rb.dbsize())
+    cursor, seen = 0, 0
+    for _ in range(pages):
+        cursor, keys = ra.scan(cursor, count=200)
+        if keys:
+            assert ra.mget(keys) == rb.mget(keys)
+            seen += len(keys)
+        if cursor == 0:
+            break
+    assert seen > 0
+    ra.close()
+    rb.close()
+
+
+class BlockedClients(h.unittest.TestCase):
+    """A client blocked in WAIT still has its connection watched."""
+
+    def test_closed_while_waiting_is_freed(self):
+        """70 clients in turn send WAIT 1 0 (no replica: it waits for ever) and hang up.
+        Each is freed when it closes: with maxclients 60 the 61st would be refused if they
+        lingered, and the counters come back to where they were."""
+        srv = node(["--maxclients", "60"])
+        try:
+            with srv.raw() as mon:
+                def clients():
+                    i = h.info_fields(mon, "clients")
+                    return int(i["connected_clients"]), int(i["blocked_clients"])
+                base = clients()
+                self.assertEqual(base[1], 0)
+                for n in range(70):
+                    s = socket.create_connection((h.HOST, srv.port))
+                    s.sendall(h.encode_command("WAIT", 1, 0))
+                    self.assertTrue(h.wait_until(lambda: clients() == (base[0] + 1, 1), 10),
+                                    f"round {n}: {clients()}")
+                    s.close()
+                    self.assertTrue(h.wait_until(lambda: clients() == base, 10),
+                                    f"round {n}: the closed client lingers: {clients()}")
+                self.assertEqual(mon.command("PING"), b"PONG")
+                with srv.raw() as c:
+                    self.assertEqual(c.command("PING"), b"PONG")
+        finally:
+            srv.stop()
+
+    def test_input_sent_while_waiting_runs_after(self):
+        """What a blocked client pipelines after WAIT runs once WAIT answers, in order."""
+        srv = node()
+        try:
+            with srv.raw() as c:
+                c.send(h.encode_command("WAIT", 1, 200) + h.encode_command("SET", "after", "1") +
+                       h.encode_command("GET", "after"))
+                self.assertEqual(c.read_reply(), 0)
+                self.assertEqual(c.read_reply(), b"OK")
+                self.assertEqual(c.read_reply(), b"1")
+        finally:
+            srv.stop()
+
+
+class AbandonedSync(h.unittest.TestCase):
+    """A replica that goes away during its full sync costs the primary nothing: the next
+    BGSAVE runs and the next replica syncs."""
+
+    def test_replica_gone_mid_sync(self):
+        primary = node([] if h.Config.server_is_redis() else ["--pollux-workers", "2"])
+        try:
+            fill(primary, 300000)
+            for _ in range(3):
+                # a replica that asks for a diskless sync and reads nothing of it
+                s = socket.create_connection((h.HOST, primary.port))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(30)
+                s.sendall(h.encode_command("REPLCONF", "capa", "eof", "capa", "psync2"))
+                self.assertEqual(s.recv(5), b"+OK\r\n")  # Redis refuses PSYNC behind a reply
+                s.sendall(h.encode_command("PSYNC", "?", "-1"))
+                self.assertTrue(h.wait_until(lambda: sending_rdb(primary), 30), info(primary))
+                s.close()
+                self.assertTrue(h.wait_until(lambda: info(primary)["connected_slaves"] == "0",
+                                             20), info(primary))
+                bgsave_ok(primary)
+            # a client that asks for SAVE and hangs up while the dump is being written
+            s = socket.create_connection((h.HOST, primary.port))
+            s.sendall(h.encode_command("SAVE"))
+            h.wait_until(lambda: info(primary, "clients")["blocked_clients"] == "1", 10, 0.01)
+            s.close()
+            self.assertTrue(h.wait_until(
+                lambda: info(primary, "clients")["blocked_clients"] == "0", 30),
+                info(primary, "clients"))
+            bgsave_ok(primary)
+            # a real replica killed while it receives the RDB
+            gone = node(["--replicaof", h.HOST, str(primary.port)])
+            h.wait_until(lambda: sending_rdb(primary), 30, 0.01)
+            gone._kill()
+            gone.exit_checked = True
+            gone._cleanup()
+            self.assertTrue(h.wait_until(lambda: info(primary)["connected_slaves"] == "0", 20),
+                            info(primary))
+            bgsave_ok(primary)
+            replica = node(["--replicaof", h.HOST, str(primary.port)])
+            try:
+                wait_online(primary, [replica], timeout=120)
+                primary.redis().set("after", "sync")
+                wait_offset(primary, replica)
+                self.assertEqual(replica.redis().get("after"), b"sync")
+                same_sample(primary, replica)
+            finally:
+                replica.stop()
+        finally:
+            primary.stop()
 
 
 class PolluxPair(h.unittest.TestCase):
@@ -272,6 +427,145 @@ class UsReplicaOfRedis(h.unittest.TestCase):
                 wait_offset(primary, replica)
                 self.assertEqual(replica.redis().get("after-cut"), b"yes")
                 self.assertEqual(int(info(primary, "stats")["sync_full"]), 1)
+            finally:
+                replica.stop()
+        finally:
+            primary.stop()
+
+
+def log_text(srv):
+    with open(srv.stdout_path) as f:
+        return f.read() + srv.stderr_text()
+
+
+class ApplyErrors(h.unittest.TestCase):
+    """A replica never diverges silently from a primary whose stream it cannot apply."""
+
+    def setUp(self):
+        if h.Config.server_is_redis():
+            self.skipTest("Redis replicas ignore what they cannot apply")
+
+    def test_unknown_command_breaks_the_link(self):
+        """Redis primary, polluxd replica: an LPUSH (no lists here) takes the link down,
+        counted and named, and the replica keeps exactly what the primary had before it."""
+        primary = node(redis_peer=True)
+        try:
+            w = primary.redis()
+            w.set("before", "1")
+            replica = node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            try:
+                wait_online(primary, [replica])
+                wait_offset(primary, replica)
+                self.assertEqual(info(replica)["master_apply_errors"], "0")
+                self.assertEqual(info(replica)["master_last_apply_error"], "")
+                # PUBLISH reaches replicas too; with no pub/sub here it changes nothing
+                w.publish("channel", "message")
+                w.set("published", "1")
+                wait_offset(primary, replica)
+                self.assertEqual(replica.redis().get("published"), b"1")
+                self.assertEqual(info(replica)["master_apply_errors"], "0")
+                w.lpush("mylist", "a")
+                w.set("after", "1")
+                self.assertTrue(h.wait_until(
+                    lambda: int(info(replica)["master_apply_errors"]) >= 1, 20), info(replica))
+                i = info(replica)
+                self.assertTrue(
+                    i["master_last_apply_error"].lower().startswith(
+                        "lpush err unknown command 'lpush', with args beginning with: 'mylist'"),
+                    i["master_last_apply_error"])
+                self.assertIn("failed to apply", log_text(replica))
+                self.assertIn("lpush ERR unknown command", log_text(replica))
+                # it reconnects, meets the same command, stays behind it; down meanwhile
+                self.assertTrue(h.wait_until(
+                    lambda: info(replica)["master_link_status"] == "down", 20), info(replica))
+                t0, e0 = time.monotonic(), int(info(replica)["master_apply_errors"])
+                self.assertTrue(h.wait_until(
+                    lambda: int(info(replica)["master_apply_errors"]) >= e0 + 2, 30),
+                    info(replica))
+                # not a hot loop: a reconnect per second at most (the bound only a spinning
+                # replica breaks; a slow machine makes fewer attempts)
+                e1 = int(info(replica)["master_apply_errors"])
+                self.assertLessEqual(e1 - e0, time.monotonic() - t0 + 2)
+                # the same failure is reported once, not once per attempt
+                self.assertEqual(log_text(replica).count("failed to apply"), 1)
+                r = replica.redis()
+                self.assertEqual(r.get("before"), b"1")
+                self.assertIsNone(r.get("after"))
+                self.assertLess(int(info(replica)["slave_repl_offset"]),
+                                int(info(primary)["master_repl_offset"]))
+            finally:
+                replica.stop()
+        finally:
+            primary.stop()
+
+    def test_transaction_counts_whole_or_not_at_all(self):
+        """A transaction of the stream with a command the replica cannot apply: the replica
+        stays at the offset before its MULTI (what was queued before the failure does not
+        count as applied), and its own replicas never see half of it."""
+        primary = node(redis_peer=True)
+        try:
+            w = primary.redis()
+            w.set("before", "1")
+            replica = node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            sub = node(["--replicaof", h.HOST, str(replica.port)])
+            try:
+                wait_online(primary, [replica])
+                wait_online(replica, [sub])
+                w.set("sync-point", "1")  # the stream has selected its db before the MULTI
+                wait_offset(primary, replica)
+                wait_offset(replica, sub)
+                at = int(info(replica)["slave_repl_offset"])
+                self.assertGreater(at, 0)
+                t = w.pipeline(transaction=True)
+                t.set("t1", "x")
+                t.lpush("t-list", "a")
+                t.set("t2", "y")
+                t.execute()
+                self.assertTrue(h.wait_until(
+                    lambda: int(info(replica)["master_apply_errors"]) >= 2, 30), info(replica))
+                self.assertEqual(int(info(replica)["slave_repl_offset"]), at)
+                self.assertEqual(int(info(replica)["master_repl_offset"]), at)
+                self.assertIsNone(replica.redis().get("t1"))
+                self.assertEqual(sub.redis().get("before"), b"1")
+                self.assertIsNone(sub.redis().get("t1"))
+                self.assertEqual(int(info(sub)["slave_repl_offset"]), at)
+            finally:
+                sub.stop()
+                replica.stop()
+        finally:
+            primary.stop()
+
+    def test_failed_write_resyncs_fully(self):
+        """A write that runs and fails (the replica's value was not the primary's) takes the
+        link down and the next sync is a full one, which repairs the data; for a key of the
+        link's own shard and for one of another shard."""
+        primary = node(redis_peer=True)
+        try:
+            w = primary.redis()
+            keys = h.keys_by_shard("n", 2)
+            for k in keys:
+                w.set(k, 10)
+            replica = node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            try:
+                wait_online(primary, [replica])
+                wait_offset(primary, replica)
+                r = replica.redis()
+                r.config_set("replica-read-only", "no")
+                for n, k in enumerate(keys, 1):
+                    r.set(k, "not a number")  # the replica now differs from its primary
+                    w.execute_command("INCR", k)
+                    self.assertTrue(h.wait_until(
+                        lambda: int(info(replica)["master_apply_errors"]) >= n, 20),
+                        info(replica))
+                    self.assertEqual(info(replica)["master_last_apply_error"],
+                                     "incr ERR value is not an integer or out of range")
+                    self.assertTrue(h.wait_until(
+                        lambda: int(info(primary, "stats")["sync_full"]) >= n + 1, 20),
+                        info(primary, "stats"))
+                    wait_online(primary, [replica])
+                    wait_offset(primary, replica)
+                    self.assertEqual(r.get(k), b"11")
+                self.assertIn("incr ERR value is not an integer", log_text(replica))
             finally:
                 replica.stop()
         finally:
@@ -620,4 +914,4 @@ class BadPeers(h.unittest.TestCase):
 
 
 if __name__ == "__main__":
-    h.main(requires=("redis-cli",))
+    h.main(requires=("redis-cli", "redis-benchmark"))

@@ -1,8 +1,10 @@
 /*
  * Shard feeds and the merge: order per shard, SELECT insertion, multi-shard
  * parts held until every shard caught up, snapshot barriers, RDB records,
- * chunk recycling and records larger than a chunk.
+ * chunk recycling and records larger than a chunk; the producer's flush
+ * against the merge thread taking and freeing chunks, on two threads.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +237,66 @@ static void discard_mode(void **state)
     assert_int_equal(rdb_bytes[0], 3); /* snapshots are not part of the stream */
 }
 
+/*
+ * The shard's worker flushes while the merge thread takes chunks and gives them back at
+ * once. Records larger than a chunk get chunks of their own, which give_back frees, and
+ * several of them wait per flush: a flush that touched a chunk after handing it over
+ * would read freed memory (ASan) or race with the free (TSan).
+ */
+#define HAMMER_ROUNDS 20000
+
+struct hammer {
+    struct repl_feed *f;
+    atomic_bool done;
+    uint64_t bytes, chunks;
+};
+
+static void *hammer_merge(void *arg)
+{
+    struct hammer *h = arg;
+    for (;;) {
+        bool done = atomic_load(&h->done);
+        struct feed_chunk *c;
+        while ((c = repl_feed_take(h->f)) != NULL) {
+            h->bytes += c->len;
+            h->chunks++;
+            repl_feed_give_back(h->f, c);
+        }
+        if (done)
+            return NULL;
+    }
+}
+
+static void flush_against_give_back(void **state)
+{
+    (void)state;
+    struct hammer h = { .f = &feeds[1] };
+    atomic_init(&h.done, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hammer_merge, &h), 0);
+    uint64_t reserved = 0, pend_max = 0;
+    for (int i = 0; i < HAMMER_ROUNDS; i++) {
+        size_t len = FEED_CHUNK_SIZE + (size_t)(i % 7) * 8;
+        for (int k = 0; k < 3; k++) {
+            memset(repl_feed_reserve(h.f, FEED_RDB, 0, len), 'r', 16);
+            reserved += sizeof(struct feed_rec) + ((len + 7) & ~(size_t)7);
+        }
+        cmd(h.f, 0, "SET", "k", "v");
+        reserved += sizeof(struct feed_rec) + ((strlen(SET("k", "v")) + 7) & ~(size_t)7);
+        repl_feed_flush(h.f);
+        uint64_t q = atomic_load(&h.f->queued);
+        pend_max = q > pend_max ? q : pend_max;
+    }
+    while (h.f->pend_head != NULL)
+        repl_feed_flush(h.f);
+    atomic_store(&h.done, true);
+    pthread_join(t, NULL);
+    assert_int_equal(h.bytes, reserved);
+    assert_int_equal(atomic_load(&h.f->queued), 0);
+    /* queued never wraps below zero (it is counted before the merge can take it) */
+    assert_true(pend_max <= reserved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +305,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(snapshot_barrier_and_rdb, setup, teardown),
         cmocka_unit_test_setup_teardown(big_records_and_recycling, setup, teardown),
         cmocka_unit_test_setup_teardown(discard_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(flush_against_give_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
