@@ -59,23 +59,9 @@ def wait_offset(primary, replica, timeout=30):
     assert h.wait_until(caught_up, timeout), (info(primary), info(replica))
 
 
-def dump(srv, dbs=16):
-    """{(db, key): (value, expiry)} of every key of every database; the expiry is absolute
-    (PEXPIRETIME, -1 for none), so two dumps compare however long each one takes."""
-    out = {}
-    r = srv.redis()
-    for db in range(dbs):
-        r.execute_command("SELECT", db)
-        for k in r.keys("*"):
-            v = r.get(k)
-            ttl = r.execute_command("PEXPIRETIME", k)
-            out[(db, k)] = (v, ttl)
-    r.close()
-    return out
-
-
 def same_data(a, b, ttl_slack_ms=3000):
-    da, db = dump(a), dump(b)
+    """Equal keys and values, expiry times (absolute) within ttl_slack_ms."""
+    da, db = h.keyspace(a), h.keyspace(b)
     if set(da) != set(db):
         return False, f"keys differ: only left {sorted(set(da) - set(db))[:5]}, " \
                       f"only right {sorted(set(db) - set(da))[:5]}"
@@ -681,17 +667,17 @@ class Persistence(h.unittest.TestCase):
             self.assertTrue(h.wait_until(
                 lambda: info(s, "persistence")["rdb_bgsave_in_progress"] == "0", 20))
             self.assertEqual(info(s, "persistence")["rdb_last_bgsave_status"], "ok")
-            snapshot = dump(s)
+            snapshot = h.keyspace(s)
             s.stop()
             s = h.Server(args=["--save", ""] + workers, workdir=d).start()
-            ok = set(dump(s)) == set(snapshot)
+            ok = set(h.keyspace(s)) == set(snapshot)
             self.assertTrue(ok, "restored keys differ")
             self.assertEqual(s.redis().get("after-save"), b"1")
             # the dump loads into real Redis too
             s.stop()
             rs = h.Server(args=["--save", "", "--appendonly", "no"],
                           cmd=[REDIS_SERVER], workdir=d).start()
-            self.assertEqual(set(dump(rs)), set(snapshot))
+            self.assertEqual(set(h.keyspace(rs)), set(snapshot))
             rs.stop()
         finally:
             s.stop()
@@ -717,11 +703,11 @@ class Persistence(h.unittest.TestCase):
         for i in range(3000):
             rr.set(f"s{i}", i if i % 2 else f"text-{i}" * 8, px=9000000 if i % 5 == 0 else None)
         rr.save()
-        want = dump(rs)
+        want = h.keyspace(rs)
         rs.stop()
         s = h.Server(args=["--save", "", "--pollux-workers", "2"], workdir=d).start()
         try:
-            ok = set(dump(s)) == set(want)
+            ok = set(h.keyspace(s)) == set(want)
             self.assertTrue(ok)
             self.assertEqual(s.redis().get("s10"), b"text-10" * 8)
         finally:
