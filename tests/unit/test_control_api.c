@@ -406,16 +406,17 @@ static struct ctl_reply *call(struct fixture *f, struct conn *c, int argc, const
 {
     struct strbuf sb;
     strbuf_init(&sb);
+    const char *name = argv[argc > 1 ? 1 : 0]; /* the verb, or PING's own name */
     ctl_cmd_append(&sb, argc, argv, NULL);
     c->len = 0;
     send_all(f, c, sb.buf, sb.len);
     strbuf_deinit(&sb);
-    for (int i = 0; i < MAX_PUMPS && count_replies(c, argv[1]) < 1 && !c->closed; i++)
+    for (int i = 0; i < MAX_PUMPS && count_replies(c, name) < 1 && !c->closed; i++)
         pump(f, c);
     struct ctl_reply *r = NULL;
     size_t used;
     if (ctl_reply_parse(c->in, c->len, &r, &used) != 0)
-        fail_msg("%s: no reply", argv[1]);
+        fail_msg("%s: no reply", name);
     memmove(c->in, c->in + used, c->len - used);
     c->len -= used;
     return r;
