@@ -10,8 +10,9 @@
  * heap buffer of exactly their size, moved on every read, so a read past the
  * end or a pointer kept across calls is an ASan error. Each run writes a
  * transcript (every command in canonical multibulk form, the error that ends
- * the connection); the two transcripts must be equal. The single-read run
- * also checks resp_peek against resp_parse: a command peek accepts is one
+ * the connection); the two transcripts must be equal. A "need more bytes"
+ * answer must ask for more than is there. The single-read run also checks
+ * resp_peek against resp_parse: a command peek accepts is one
  * that parse returns with the same length and arguments.
  */
 #include <stdbool.h>
@@ -122,6 +123,10 @@ static void conn_read(struct conn *c, const char *data, size_t n)
             return;
         }
         FZ_CHECK(rc == RESP_OK || rc == RESP_EAGAIN);
+        /* need counts from the command start (after the skipped empty commands) and
+         * must ask for more than is there */
+        if (rc == RESP_EAGAIN)
+            FZ_CHECK(c->p.need == 0 || c->p.need > c->len - used);
         conn_rebuf(c, c->buf + used, c->len - used, NULL, 0);
         if (rc == RESP_EAGAIN)
             return;
