@@ -14,7 +14,8 @@
  * ctl bit 0: the harness fills in the IPv4 and TCP/UDP/ICMP checksums (so the
  *            fuzzer gets past them); bit 1: the TCP ack field is taken relative
  *            to the last sequence number the stack sent (so it can acknowledge
- *            the stack's data without guessing its ISN); bit 2: the bytes are
+ *            the stack's data without guessing its ISN) and a destination port
+ *            0 is the stack's last source port (its active open); bit 2: the bytes are
  *            an IP packet and the harness puts the Ethernet header in front;
  *            bits 3-5: how far the clock moves after the frame (0 to 300 s);
  *            bit 6: the application reads and echoes; bit 7: it closes the
@@ -51,7 +52,8 @@ struct env {
     struct net_sock *socks[MAXSOCK];
     int nsocks;
     uint64_t now;
-    uint32_t snd_end; /* seq + length of the last TCP segment the stack sent */
+    uint32_t snd_end;  /* seq + length of the last TCP segment the stack sent */
+    uint16_t snd_port; /* and its source port */
 };
 
 static uint16_t rd16(const uint8_t *p)
@@ -90,7 +92,7 @@ static uint16_t fold(uint32_t s)
 }
 
 /* Fill in the checksums of the IPv4 packet at f + 14, as far as its header makes sense. */
-static void fix_cksums(uint8_t *f, size_t len, bool rel_ack, uint32_t snd_end)
+static void fix_cksums(uint8_t *f, size_t len, bool rel_ack, const struct env *e)
 {
     if (len < 34 || rd16(f + 12) != 0x0800)
         return;
@@ -100,8 +102,11 @@ static void fix_cksums(uint8_t *f, size_t len, bool rel_ack, uint32_t snd_end)
         return;
     if (tot > len - 14)
         tot = len - 14;
-    if (rel_ack && ip[9] == 6 && tot >= hl + 20)
-        wr32(ip + hl + 8, rd32(ip + hl + 8) + snd_end);
+    if (rel_ack && ip[9] == 6 && tot >= hl + 20) {
+        wr32(ip + hl + 8, rd32(ip + hl + 8) + e->snd_end);
+        if (rd16(ip + hl + 2) == 0) /* the port the stack picked for its active open */
+            wr16(ip + hl + 2, e->snd_port);
+    }
     wr16(ip + 10, 0);
     wr16(ip + 10, fold(sum(ip, hl, 0)));
     if (tot < hl)
@@ -140,6 +145,7 @@ static void drain(struct env *e)
             const uint8_t *th = ip + hl;
             size_t doff = (th[12] >> 4) * 4u;
             FZ_CHECK(doff >= 20 && hl + doff <= tot);
+            e->snd_port = rd16(th);
             e->snd_end =
                 rd32(th + 4) + (uint32_t)(tot - hl - doff) + !!(th[13] & 2) + !!(th[13] & 1);
         }
@@ -258,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pos += len;
         fl += len;
         if (ctl & 1)
-            fix_cksums(frame, fl, ctl & 2, e.snd_end);
+            fix_cksums(frame, fl, ctl & 2, &e);
         int rc = pktio_mem_inject(e.dev, frame, fl, 0, 0);
         FZ_CHECK(rc == 0 || rc == -ENOBUFS || rc == -EMSGSIZE);
         poll_once(&e);
