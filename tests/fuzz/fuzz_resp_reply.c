@@ -249,9 +249,12 @@ static void write_replies(struct model *m, int argc, const struct resp_arg *argv
             }
         }
         break;
-    default: { /* big payloads across block boundaries: argument i repeated len(name) times */
+    default: { /* big payloads across block boundaries: argument i repeated 97 * len(name)
+                * times, at most 256 KiB (so one input cannot exhaust memory) */
         for (int i = 0; i < n; i++) {
             size_t rep = argv[0].len * 97;
+            if (rep * a[i].len > (256u << 10))
+                rep = (256u << 10) / (a[i].len + 1);
             struct fz_buf big = { 0 };
             fz_add(&big, "", 0); /* never NULL, even when empty */
             for (size_t j = 0; j < rep; j++)
