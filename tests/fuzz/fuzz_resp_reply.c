@@ -105,6 +105,7 @@ static void expect_error(struct model *m, const char *msg)
     struct ex *e = push(m, EX_LINE, '-');
     e->off = m->arena.len;
     e->len = n;
+    fz_add(&m->arena, "", 0); /* the arena exists even if every text is empty */
     for (size_t i = 0; i < n; i++) {
         char c = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
         fz_add(&m->arena, &c, 1);
