@@ -72,7 +72,7 @@ format-check:
 	@$(TEST) format
 
 clean:
-	rm -rf build build-werror build-asan build-tsan build-aarch64
+	rm -rf build build-werror build-asan build-tsan build-aarch64 build-fuzz
 
 distclean: clean
 	rm -rf .sysroot-arm64 .sysroot-arm64.tmp

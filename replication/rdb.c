@@ -884,7 +884,9 @@ int rdb_parser_feed(struct rdb_parser *p, const void *buf, size_t len, size_t *u
             size_t n = MIN(len - pos, p->rec_need - p->rec_len);
             rec_append(p, in + pos, n);
             pos += n;
-            if (p->rec_len < p->rec_need)
+            /* The header is looked at on every feed: a wrong signature is refused
+             * as soon as its first differing byte is in, however the bytes came. */
+            if (p->rec_len < p->rec_need && p->state != ST_HEADER)
                 break;
             c = (struct cursor){ (const unsigned char *)p->rec, p->rec_len, 0, p->offset, 0 };
             rc = step(p, &c);

@@ -11,9 +11,10 @@
 #   asan     ASan + UBSan build in build-asan/, unit + integration + dpdk suites
 #   tsan     TSan build in build-tsan/, unit + integration + dpdk suites
 #   cross    aarch64 cross build in build-aarch64/, unit suite under qemu-aarch64
+#   fuzz     libFuzzer targets (clang) in build-fuzz/: scripts/fuzz.sh, FUZZ_SECONDS each
 #   format   clang-format check of the C sources (lists the files that differ)
 #   format-fix  rewrite those files with clang-format -i (`make format`)
-#   all      werror asan tsan cross format (what `make test` runs)
+#   all      werror asan tsan cross fuzz format (what `make test` runs)
 #
 # Every stage runs even when an earlier one failed; the exit status is non-zero if any
 # failed. The packages must be installed already (scripts/deps.sh --all); the cross stage
@@ -278,6 +279,12 @@ stage_cross() {
     MESON_TEST_ARGS="--timeout-multiplier 3 ${MESON_TEST_ARGS:-}" run_suites "$dir" unit
 }
 
+# The libFuzzer targets: their corpora as regression tests, then FUZZ_SECONDS (default
+# 20) of fuzzing each (scripts/fuzz.sh; docs/security.md).
+stage_fuzz() {
+    scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+}
+
 # The C sources and headers that clang-format owns.
 format_files() {
     local d
@@ -339,8 +346,8 @@ usage() { # the comment block at the top
 stages=()
 for a in "$@"; do
     case "$a" in
-    all) stages+=(werror asan tsan cross format) ;;
-    build | check | werror | asan | tsan | cross | format | format-fix) stages+=("$a") ;;
+    all) stages+=(werror asan tsan cross fuzz format) ;;
+    build | check | werror | asan | tsan | cross | fuzz | format | format-fix) stages+=("$a") ;;
     -h | --help)
         usage
         exit 0

@@ -312,7 +312,11 @@ int resp_parse(struct resp_parser *p, char *buf, size_t len, size_t *used)
     }
 }
 
-/* A decimal number of 1..18 digits ending in CRLF at buf[*pos]; advances *pos past it. */
+/*
+ * A decimal number of 1..18 digits ending in CRLF at buf[*pos]; advances *pos
+ * past it. No leading zero ("02"): resp_parse refuses those as Redis does, and
+ * peek must never accept what parse refuses.
+ */
 static bool peek_number(const char *buf, size_t len, size_t *pos, long long *out)
 {
     size_t i = *pos;
@@ -321,6 +325,8 @@ static bool peek_number(const char *buf, size_t len, size_t *pos, long long *out
     while (i < len && buf[i] >= '0' && buf[i] <= '9' && i - start < 18)
         v = v * 10 + (buf[i++] - '0');
     if (i == start || i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
+        return false;
+    if (buf[start] == '0' && i - start > 1)
         return false;
     *pos = i + 2;
     *out = v;

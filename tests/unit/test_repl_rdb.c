@@ -1127,6 +1127,13 @@ static void versions(void **state)
     assert_int_equal(rdb_parser_finish(&p), RDB_ETRUNC);
     assert_string_equal(p.err, "truncated RDB: 3 bytes, shorter than the header");
     rdb_parser_deinit(&p);
+    /* ... also when the differing byte comes in a later feed than the first bytes */
+    rdb_parser_init(&p, &callbacks, NULL, NULL);
+    assert_int_equal(rdb_parser_feed(&p, "RED", 3, NULL), RDB_OK);
+    assert_int_equal(rdb_parser_feed(&p, "I", 1, NULL), RDB_OK);
+    assert_int_equal(rdb_parser_feed(&p, "X", 1, NULL), RDB_EVERSION);
+    assert_string_equal(p.err, "not an RDB file: bad signature");
+    rdb_parser_deinit(&p);
     rdb_parser_init(&p, &callbacks, NULL, NULL);
     assert_int_equal(rdb_parser_finish(&p), RDB_ETRUNC);
     rdb_parser_deinit(&p);

@@ -1128,6 +1128,9 @@ static void peek_lookahead(void **state)
         "*1\n$1\r\na\r\n",
         "*1\r\n$99\r\nab\r\n",
         "*1\r\n$1\r\nab\r\n",
+        /* leading zeros: resp_parse refuses them (as Redis does), so peek must too */
+        "*02\r\n$3\r\nGET\r\n$1\r\na\r\n",
+        "*1\r\n$03\r\nGET\r\n",
     };
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         assert_int_equal(resp_peek(no[i], strlen(no[i]), a, &argc), 0);

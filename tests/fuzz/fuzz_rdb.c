@@ -1,0 +1,190 @@
+/*
+ * RDB loader (replication/rdb.c): the push parser a replica feeds from the
+ * socket and the server feeds from a dump file.
+ *
+ * Input: one byte, the seed of the chunk sizes, then the RDB. The RDB is
+ * parsed twice, in one feed and in feeds of 1..256 bytes; every callback
+ * writes a line to a transcript, and the transcripts, statuses, offsets and
+ * error texts must be equal. The string entries the single-feed run loaded
+ * are then written back with the encoder and decoded again: they must come
+ * back the same. Strings are limited to 1 MiB (max_len) so that a length
+ * field cannot make one input take the fuzzer's whole memory budget; the
+ * limit's own check is what the unit tests cover.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fuzz.h"
+#include "rdb.h"
+
+#define FZ_MAX_LEN (1u << 20)
+#define FZ_DBS     16
+
+struct run {
+    struct fz_buf log;  /* every callback */
+    struct fz_buf slog; /* the string entries only */
+    struct rdb_buf re;  /* the string entries, encoded again */
+    bool encode;
+    int db;
+};
+
+static void log_str(struct fz_buf *b, char tag, const char *s, size_t n)
+{
+    fz_fmt_u(b, tag, n);
+    fz_add(b, s, n);
+}
+
+static int on_aux(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    struct run *r = arg;
+    log_str(&r->log, 'A', key, klen);
+    log_str(&r->log, '=', val, vlen);
+    return 0;
+}
+
+static int on_selectdb(void *arg, int db)
+{
+    struct run *r = arg;
+    FZ_CHECK(db >= 0 && db < FZ_DBS);
+    fz_fmt_u(&r->log, 'S', (unsigned long long)db);
+    return 0;
+}
+
+static int on_resizedb(void *arg, uint64_t keys, uint64_t expires)
+{
+    struct run *r = arg;
+    fz_fmt_u(&r->log, 'R', keys);
+    fz_fmt_u(&r->log, ',', expires);
+    return 0;
+}
+
+static int on_string(void *arg, int db, const char *key, size_t klen, const char *val, size_t vlen,
+                     int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    struct run *r = arg;
+    FZ_CHECK(db >= 0 && db < FZ_DBS);
+    FZ_CHECK(klen <= FZ_MAX_LEN && vlen <= FZ_MAX_LEN);
+    FZ_CHECK(lfu_freq >= -1 && lfu_freq <= 255);
+    FZ_CHECK(lru_idle >= -1);
+    for (int i = 0; i < 2; i++) {
+        struct fz_buf *b = i ? &r->slog : &r->log;
+        fz_fmt_u(b, 'K', (unsigned long long)db);
+        log_str(b, 'k', key, klen);
+        log_str(b, 'v', val, vlen);
+        fz_fmt_u(b, 'e', (unsigned long long)expire_ms);
+        fz_fmt_u(b, 'l', (unsigned long long)lru_idle);
+        fz_fmt_u(b, 'f', (unsigned long long)lfu_freq);
+    }
+    if (r->encode) {
+        if (db != r->db) {
+            rdb_encode_selectdb(&r->re, db);
+            r->db = db;
+        }
+        struct rdb_encode_opts o;
+        rdb_encode_opts_init(&o);
+        o.lru_idle = lru_idle;
+        o.lfu_freq = lfu_freq;
+        rdb_encode_string(&r->re, key, klen, val, vlen, expire_ms, &o);
+    }
+    return 0;
+}
+
+static const struct rdb_callbacks cbs = {
+    .aux = on_aux,
+    .selectdb = on_selectdb,
+    .resizedb = on_resizedb,
+    .string = on_string,
+};
+
+struct result {
+    int rc;
+    uint64_t offset, keys;
+    size_t used;
+    char err[RDB_ERR_MAX];
+};
+
+/* Parse data[0..n) in chunks from *seed (NULL: one feed); the transcript goes to r->log. */
+static void parse(struct run *r, const uint8_t *data, size_t n, uint32_t *seed, struct result *res)
+{
+    struct rdb_parser p;
+    rdb_parser_init(&p, &cbs, r, &(struct rdb_parser_opts){ FZ_MAX_LEN, FZ_DBS });
+    int rc = RDB_OK;
+    size_t off = 0;
+    res->used = 0;
+    while (off < n) {
+        size_t k = seed ? 1 + fz_next(seed) % 256 : n;
+        if (k > n - off)
+            k = n - off;
+        size_t used = 0;
+        rc = rdb_parser_feed(&p, data + off, k, &used);
+        if (rc == RDB_OK)
+            FZ_CHECK(used == k);
+        if (rc == RDB_DONE) {
+            FZ_CHECK(used <= k);
+            res->used = off + used;
+        }
+        if (rc != RDB_OK)
+            break;
+        off += k;
+    }
+    if (rc == RDB_OK)
+        rc = rdb_parser_finish(&p);
+    else if (rc == RDB_DONE)
+        FZ_CHECK(rdb_parser_finish(&p) == RDB_DONE);
+    FZ_CHECK(rc == RDB_OK || rc == RDB_DONE || (rc >= RDB_ECALLBACK && rc <= RDB_EFORMAT));
+    FZ_CHECK(rc == RDB_DONE || p.err[0] != '\0');
+    if (rc == RDB_DONE)
+        FZ_CHECK(p.offset == res->used);
+    res->rc = rc;
+    res->offset = p.offset;
+    res->keys = p.keys;
+    memcpy(res->err, p.err, sizeof(res->err));
+    rdb_parser_deinit(&p);
+}
+
+static void run_free(struct run *r)
+{
+    fz_free(&r->log);
+    fz_free(&r->slog);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    uint32_t seed = data[0];
+    data++;
+    size--;
+
+    struct run whole = { .encode = true, .db = -1 }, split = { 0 };
+    struct result rw, rs;
+    rdb_buf_init(&whole.re);
+    rdb_encode_header(&whole.re, RDB_VERSION);
+    parse(&whole, data, size, NULL, &rw);
+    parse(&split, data, size, &seed, &rs);
+
+    FZ_CHECK(rw.rc == rs.rc && rw.keys == rs.keys && rw.used == rs.used);
+    FZ_CHECK(strcmp(rw.err, rs.err) == 0);
+    if (rw.rc != RDB_ECHECKSUM)
+        FZ_CHECK(rw.offset == rs.offset);
+    FZ_CHECK(whole.log.len == split.log.len);
+    FZ_CHECK(whole.log.len == 0 || memcmp(whole.log.p, split.log.p, whole.log.len) == 0);
+
+    /* Round trip: the string entries, encoded again, decode to the same entries. */
+    if (rw.keys > 0) {
+        rdb_encode_eof(&whole.re, 0);
+        struct run again = { 0 };
+        struct result ra;
+        parse(&again, (const uint8_t *)whole.re.p, whole.re.len, NULL, &ra);
+        FZ_CHECK(ra.rc == RDB_DONE);
+        FZ_CHECK(whole.slog.len == again.slog.len);
+        FZ_CHECK(memcmp(whole.slog.p, again.slog.p, whole.slog.len) == 0);
+        run_free(&again);
+    }
+    rdb_buf_deinit(&whole.re);
+    run_free(&whole);
+    run_free(&split);
+    return 0;
+}
