@@ -65,6 +65,23 @@ void reply_append_block(struct reply *r, struct rblock *b)
     r->tail = b;
 }
 
+/*
+ * Payload of the block that follows tail t. A block after a hole starts small
+ * and the next ones double up to the standard size: in a pipeline whose
+ * replies alternate between this shard and others, every local reply follows
+ * a hole, and a standard block each time would hold megabytes for a few bytes
+ * apiece until the holes fill (memory that counts against maxmemory).
+ */
+static size_t block_cap(const struct rblock *t, size_t n)
+{
+    size_t cap = RBLOCK_SIZE;
+    if (t != NULL && t->kind == RBLOCK_HOLE)
+        cap = RBLOCK_MIN;
+    else if (t != NULL && t->kind == RBLOCK_HEAP && t->cap < RBLOCK_SIZE / 2)
+        cap = 2 * (size_t)t->cap;
+    return n > cap ? n : cap;
+}
+
 char *reply_reserve(struct reply *r, size_t n)
 {
     struct rblock *t = r->tail;
@@ -72,7 +89,7 @@ char *reply_reserve(struct reply *r, size_t n)
         return t->data + t->len;
     if (r->on_grow != NULL)
         r->on_grow(r);
-    struct rblock *b = rblock_create(n > RBLOCK_SIZE ? n : RBLOCK_SIZE);
+    struct rblock *b = rblock_create(block_cap(t, n));
     reply_append_block(r, b);
     return b->data;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #define RBLOCK_SIZE 16384 /* standard block payload, like Redis's reply chunk */
+#define RBLOCK_MIN  64    /* payload of a block after a hole (reply_reserve) */
 
 enum rblock_kind {
     RBLOCK_HEAP = 0, /* mem_alloc'd here, freed with mem_free */

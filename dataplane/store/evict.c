@@ -120,7 +120,7 @@ static bool random_pick(struct store *s, bool vol, struct loc *loc, int *db)
 int store_evict(struct store *s, size_t limit, int64_t now_ms)
 {
     s->clock_ms = now_ms;
-    while (s->used > limit) {
+    while (store_used(s) > limit) {
         long long policy = s->params->maxmemory_policy;
         struct loc loc;
         int db = 0;

@@ -22,7 +22,8 @@ struct store *store_create(const struct store_params *params)
     s->params = params;
     s->ndb = params->databases > 0 ? (int)params->databases : 1;
     s->db = mem_calloc(sizeof(struct db) * (size_t)s->ndb);
-    s->used = mem_size_class(sizeof(*s)) + mem_size_class(sizeof(struct db) * (size_t)s->ndb);
+    store_mem_add(s,
+                  mem_size_class(sizeof(*s)) + mem_size_class(sizeof(struct db) * (size_t)s->ndb));
     s->pool_policy = -1;
     return s;
 }
@@ -79,7 +80,7 @@ bool store_rehash_step(struct store *s, int db, size_t buckets)
 
 size_t store_used(const struct store *s)
 {
-    return s->used;
+    return atomic_load_explicit(&s->used, memory_order_relaxed);
 }
 
 /* The entry's own size class plus its share of a bucket: one pointer and one tag byte. */
@@ -153,7 +154,7 @@ static struct kv *kv_create(struct store *s, uint32_t bits, int64_t expire, cons
 {
     size_t size = kv_size_for(expire >= 0, k->len, vlen);
     struct kv *e = mem_alloc(size);
-    s->used += mem_size_class(size);
+    store_mem_add(s, mem_size_class(size));
     kv_format(e, bits, expire, k->len, vlen);
     unsigned char *key = e->body + kv_key_off(e);
     memcpy(key, k->ptr, k->len);
@@ -164,7 +165,7 @@ static struct kv *kv_create(struct store *s, uint32_t bits, int64_t expire, cons
 
 void store_entry_free(struct store *s, struct kv *e)
 {
-    s->used -= mem_size_class(kv_size(e));
+    store_mem_sub(s, mem_size_class(kv_size(e)));
     mem_free(e);
 }
 
@@ -305,8 +306,10 @@ static struct kv *kv_realloc(struct store *s, struct kv *e, size_t old_size, siz
     size_t oc = mem_size_class(old_size), nc = mem_size_class(size);
     if (size <= old_size && oc == nc)
         return e;
-    s->used = s->used - oc + nc;
-    return mem_realloc(e, size);
+    store_mem_sub(s, oc);
+    struct kv *n = mem_realloc(e, size);
+    store_mem_add(s, nc);
+    return n;
 }
 
 /* A snapshot saves e's chain before e changes. */

@@ -197,7 +197,11 @@ uint64_t store_scan(struct store *s, int db, uint64_t cursor, store_scan_fn fn, 
  */
 size_t store_expire_cycle(struct store *s, int64_t now_ms, size_t max_checks);
 
-/* Bytes used by this store (entries and tables, allocator size classes). */
+/*
+ * Bytes used by this store (entries and tables, allocator size classes). Any
+ * thread may read it: lowered before memory is freed, raised after it is
+ * allocated, so read after the allocator's total it never counts freed memory.
+ */
 size_t store_used(const struct store *s);
 /* Bytes one entry costs (MEMORY USAGE). */
 size_t store_entry_usage(const struct store *s, const struct kv *e);

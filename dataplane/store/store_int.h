@@ -22,6 +22,7 @@
 #ifndef POLLUX_STORE_INT_H
 #define POLLUX_STORE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -311,7 +312,14 @@ struct store {
     const struct store_params *params;
     struct db *db;
     int ndb;
-    size_t used;
+    /*
+     * Bytes of entries and tables. Only the thread using the store writes it, but
+     * other threads read it (store_used) to tell the dataset from the node's
+     * overhead: it is lowered before memory is freed and raised after it is
+     * allocated, so a reader that takes the allocator's total first never sees
+     * freed memory still counted here.
+     */
+    atomic_size_t used;
     int64_t clock_ms; /* latest time given by the owner */
     int expiry;       /* enum store_expiry */
     struct store_stats stats;
@@ -398,5 +406,19 @@ static inline void snap_before_head(struct store *s, struct db *d, struct bucket
 void store_touch(const struct store *s, struct kv *e, int64_t now_ms);
 unsigned store_lfu_decayed(const struct store *s, uint32_t lru, int64_t now_ms);
 uint64_t store_idle_ms(uint32_t lru, int64_t now_ms);
+
+/* Account n more bytes (after allocating them); a plain store, the store has one writer. */
+static inline void store_mem_add(struct store *s, size_t n)
+{
+    atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* Account n fewer bytes (before freeing them). */
+static inline void store_mem_sub(struct store *s, size_t n)
+{
+    atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) - n,
+                          memory_order_relaxed);
+}
 
 #endif

@@ -23,13 +23,13 @@
 static struct bucket *bucket_new(struct store *s)
 {
     struct bucket *c = mem_calloc(sizeof(struct bucket));
-    s->used += mem_size_class(sizeof(struct bucket));
+    store_mem_add(s, mem_size_class(sizeof(struct bucket)));
     return c;
 }
 
 static void bucket_free(struct store *s, struct bucket *c)
 {
-    s->used -= mem_size_class(sizeof(struct bucket));
+    store_mem_sub(s, mem_size_class(sizeof(struct bucket)));
     mem_free(c);
 }
 
@@ -52,7 +52,7 @@ static void table_init(struct store *s, struct table *t, size_t n)
     t->b = (struct bucket *)a;
     t->mask = n - 1;
     t->bytes = mem_size_class(bytes);
-    s->used += t->bytes;
+    store_mem_add(s, t->bytes);
 }
 
 /* Free every child bucket of the table's chains, then the table. */
@@ -78,7 +78,7 @@ static void table_free(struct store *s, struct table *t, bool free_entries)
             b = next;
         }
     }
-    s->used -= t->bytes;
+    store_mem_sub(s, t->bytes);
     mem_free(t->raw);
     memset(t, 0, sizeof(*t));
 }
@@ -326,7 +326,7 @@ void store_db_prepare_insert(struct store *s, struct db *d)
     size_t next = n * 2;
     long long maxmem = s->params->maxmemory;
     if (maxmem > 0 && want <= n * HARD_FILL &&
-        s->used + next * sizeof(struct bucket) > (unsigned long long)maxmem)
+        store_used(s) + next * sizeof(struct bucket) > (unsigned long long)maxmem)
         return;
     rehash_start(s, d, next);
 }

@@ -35,7 +35,8 @@ struct server {
     atomic_uint_fast64_t slowlog_next_id;
     atomic_int_fast64_t lastsave;
     /* used_memory minus every store's dataset (buffers, tables, the node itself),
-     * refreshed by worker 0's cron; what maxmemory leaves for the shards is the rest */
+     * sampled by the main thread (worker_sample_overhead); what maxmemory leaves for the
+     * shards is the rest */
     atomic_size_t mem_overhead;
 };
 

@@ -699,18 +699,14 @@ size_t worker_shard_limit(const struct worker *w)
 
 void worker_sample_overhead(void)
 {
-    static size_t window[10]; /* the smallest sample of the last second counts */
-    static unsigned next;
+    /* The allocator first: a dataset is lowered before its memory is freed (store_int.h). */
     struct mem_stats ms;
     mem_stats(&ms);
     size_t data = 0;
     for (unsigned i = 0; i < server.nworkers; i++)
-        data += atomic_load_explicit(&server.workers[i]->store_used, memory_order_relaxed);
-    window[next++ % ARRAY_SIZE(window)] = ms.allocated > data ? ms.allocated - data : 0;
-    size_t low = SIZE_MAX;
-    for (unsigned i = 0; i < ARRAY_SIZE(window) && i < next; i++)
-        low = window[i] < low ? window[i] : low;
-    atomic_store_explicit(&server.mem_overhead, low, memory_order_relaxed);
+        data += store_used(server.workers[i]->store);
+    atomic_store_explicit(&server.mem_overhead, ms.allocated > data ? ms.allocated - data : 0,
+                          memory_order_relaxed);
 }
 
 static void cron(struct worker *w)
@@ -805,7 +801,6 @@ static void *worker_main(void *arg)
         if (w->net != NULL)
             net_flush(w->net, w->now_ns);
         shard_flush(&w->port);
-        atomic_store_explicit(&w->store_used, store_used(w->store), memory_order_relaxed);
         if (work > 0) {
             w->idle_since_ns = w->now_ns;
             w->stats.busy_passes++;

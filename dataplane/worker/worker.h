@@ -145,7 +145,6 @@ struct worker {
     unsigned ops_sample_idx;
     uint64_t in_sample, out_sample;
     uint64_t in_samples[16], out_samples[16];
-    atomic_size_t store_used; /* store_used(store) as of the last pass, for worker 0 */
 
     /* replication (repl.c) */
     bool repl_collecting;        /* a multi-shard write or EXEC block is running */
@@ -165,10 +164,10 @@ size_t worker_shard_limit(const struct worker *w);
 
 /*
  * The main thread, every 100 ms: what the node uses besides the datasets
- * (workers publish their dataset size every pass, so the two figures agree
- * to within a pass). Sets server.mem_overhead to the smallest sample of the
- * last second: a burst (a big pipeline's buffers, a worker that published
- * late) does not make every shard evict, lasting overhead counts within 1 s.
+ * (the allocator's total, read first, minus every store_used()), into
+ * server.mem_overhead. The latest sample counts: the smallest of a second
+ * hid overhead that had just grown (a first burst of traffic), and samples
+ * are consistent, so none is an outlier to filter out.
  */
 void worker_sample_overhead(void);
 

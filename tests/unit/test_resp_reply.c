@@ -542,6 +542,38 @@ static void many_small_replies(void **state)
     reply_deinit(&r);
 }
 
+/*
+ * A pipeline whose replies alternate between this shard and another leaves a
+ * hole before every local reply: the block after a hole starts small, so
+ * the chain holds about what it says rather than a standard block per reply,
+ * and blocks after it grow back to the standard size.
+ */
+static void replies_between_holes(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    static struct rblock holes[N];
+    char spare[8];
+    struct reply r;
+    reply_init(&r, 2);
+    for (int i = 0; i < N; i++) {
+        holes[i] = (struct rblock){ .kind = RBLOCK_HOLE, .cap = sizeof(spare), .data = spare };
+        reply_append_block(&r, &holes[i]);
+        reply_ok(&r);
+    }
+    size_t reserved = 0;
+    for (struct rblock *b = r.head; b != NULL; b = b->next)
+        reserved += b->kind == RBLOCK_HEAP ? sizeof(*b) + b->cap : 0;
+    assert_true(reserved <= (size_t)N * (sizeof(struct rblock) + 2 * RBLOCK_MIN));
+    assert_int_equal(r.bytes, (size_t)N * 5);
+
+    /* without holes, blocks double back to the standard size */
+    for (int i = 0; i < 100000; i++)
+        reply_ok(&r);
+    assert_true(r.tail->cap >= RBLOCK_SIZE);
+    reply_deinit(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +589,7 @@ int main(void)
         cmocka_unit_test(deferred_empty_then_more),
         cmocka_unit_test(foreign_blocks),
         cmocka_unit_test(many_small_replies),
+        cmocka_unit_test(replies_between_holes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
