@@ -326,24 +326,13 @@ static void hello(struct client *c, int argc, struct resp_arg *argv, struct repl
         }
         i = 2;
     }
-    /* As Redis: without AUTH among the options, HELLO needs an authenticated client. */
-    bool has_auth = false;
-    for (int k = i; k + 2 < argc; k++)
-        has_auth |= arg_is(&argv[k], "AUTH");
-    if (!has_auth && access_of(c) == CTL_ACCESS_NONE) {
-        reply_error(r, "NOAUTH HELLO must be called with the client already authenticated, "
-                       "otherwise the HELLO AUTH <user> <pass> option can be used to "
-                       "authenticate the client and select the RESP protocol version at the "
-                       "same time");
-        return;
-    }
+    /* Options are checked first, then AUTH, and only then is anything applied. */
+    int setname = 0, auth = 0;
     for (; i < argc; i++) {
         if (arg_is(&argv[i], "SETNAME") && i + 1 < argc) {
-            snprintf(c->name, sizeof(c->name), "%.*s", (int)argv[i + 1].len, argv[i + 1].ptr);
-            i++;
+            setname = ++i;
         } else if (arg_is(&argv[i], "AUTH") && i + 2 < argc) {
-            if (!authenticate(c, &argv[i + 1], &argv[i + 2], r))
-                return;
+            auth = i + 1;
             i += 2;
         } else {
             reply_errorf(r, "ERR Syntax error in HELLO option '%.*s'", (int)argv[i].len,
@@ -351,6 +340,18 @@ static void hello(struct client *c, int argc, struct resp_arg *argv, struct repl
             return;
         }
     }
+    if (auth && !authenticate(c, &argv[auth], &argv[auth + 1], r))
+        return;
+    /* As Redis: without AUTH, HELLO needs an authenticated client. */
+    if (access_of(c) == CTL_ACCESS_NONE) {
+        reply_error(r, "NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                       "authenticate the client and select the RESP protocol version at the "
+                       "same time");
+        return;
+    }
+    if (setname)
+        snprintf(c->name, sizeof(c->name), "%.*s", (int)argv[setname].len, argv[setname].ptr);
     c->proto = (uint8_t)proto;
     r->proto = c->proto;
     reply_map(r, 6);
