@@ -167,7 +167,7 @@ class AuthCluster(ch.ClusterTestCase):
         # A failed AUTH leaves an authenticated connection as it was, as in Redis.
         raw = c.control.raw_client()
         try:
-            self.assertTrue(raw.command("AUTH", "admin", "bad").startswith(b"WRONGPASS"))
+            self.assertTrue(raw.command("AUTH", ch.ADMIN[0], "bad").startswith(b"WRONGPASS"))
             self.assertEqual(raw.command("PING"), b"PONG")
             self.assertEqual(raw.command("RESET"), b"RESET")  # RESET logs out
             self.assertTrue(raw.command("PING").startswith(b"NOAUTH"))
@@ -187,13 +187,14 @@ class AuthCluster(ch.ClusterTestCase):
         by_source = {}
         for e in events:
             by_source.setdefault(e["SourceIdentifier"], []).append(e)
-        self.assertEqual(by_source["viewer"][-1]["User"], "admin")
+        admin = ch.ADMIN[0]
+        self.assertEqual(by_source["viewer"][-1]["User"], admin)
         self.assertIn("readonly", by_source["viewer"][-1]["Message"])
-        self.assertEqual([e["User"] for e in by_source["pg1"]], ["admin", "ops"])
-        self.assertEqual(by_source["rg1"][0]["User"], "admin")  # create-replication-group
+        self.assertEqual([e["User"] for e in by_source["pg1"]], [admin, "ops"])
+        self.assertEqual(by_source["rg1"][0]["User"], admin)  # create-replication-group
         # register-node answers later (it asks the node first): its event names the user too.
         reg = [e for e in by_source["n1"] if e["Message"].startswith("Node registered")]
-        self.assertEqual(reg[0]["User"], "admin")
+        self.assertEqual(reg[0]["User"], admin)
         # The table shows the user.
         self.assertIn(" ops ", c.ctl("describe-events", "--source-identifier", "pg1").stdout)
         # pollux-control's own events (a replica reaching in-sync and the like) name nobody.
@@ -223,8 +224,8 @@ class AuthCluster(ch.ClusterTestCase):
 
     def test_user_management(self):
         c = self.c
-        for argv, fault in ((("delete-user", "--user-name", "admin"), "InvalidUserState"),
-                            (("modify-user", "--user-name", "admin", "--role", "readonly"),
+        for argv, fault in ((("delete-user", "--user-name", ch.ADMIN[0]), "InvalidUserState"),
+                            (("modify-user", "--user-name", ch.ADMIN[0], "--role", "readonly"),
                              "InvalidUserState"),
                             (("delete-user", "--user-name", "ghost"), "UserNotFound"),
                             (("modify-user", "--user-name", READONLY[0], "--role", "root"),
@@ -234,7 +235,7 @@ class AuthCluster(ch.ClusterTestCase):
             self.assertIn(fault, p.stderr)
         users = c.ctl_json("describe-users")["Users"]
         self.assertEqual({u["UserName"]: u["Role"] for u in users},
-                         {"admin": "admin", READONLY[0]: "readonly"})
+                         {ch.ADMIN[0]: "admin", READONLY[0]: "readonly"})
         # A connection of a user that is deleted must authenticate again.
         ro = c.control.redis(username=READONLY[0], password=READONLY[1])
         self.assertTrue(ro.ping())
