@@ -433,9 +433,12 @@ void ctl_cli_usage(FILE *out, const char *verb)
     const struct verb *v = verb ? find_verb(verb) : NULL;
     if (v == NULL) {
         fprintf(out,
-                "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] VERB "
-                "[options]\n\nendpoint: --endpoint, else $%s, else %s\n\nverbs:\n",
-                CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP);
+                "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] "
+                "VERB [options]\n\nendpoint: --endpoint, else $%s, else %s\n"
+                "credentials: $%s and $%s, else the profile --profile (or $%s, or default) of "
+                "$%s or ~/.pollux/credentials\n\nverbs:\n",
+                CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP, CTL_CLI_USER_ENV, CTL_CLI_PASSWORD_ENV,
+                CTL_CLI_PROFILE_ENV, CTL_CLI_CREDENTIALS_ENV);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
             fprintf(out, "  %-34s %s\n", verbs[i].name, verbs[i].help);
         fprintf(out, "\npolluxctl help VERB shows the options of a verb.\n");
@@ -443,7 +446,10 @@ void ctl_cli_usage(FILE *out, const char *verb)
     }
     fprintf(out, "usage: polluxctl %s", v->name);
     for (const struct opt *o = v->opts; o->name; o++) {
-        const char *arg = o->kind == K_FLAG ? "" : o->kind == K_VALUE ? " VALUE" : " VALUE...";
+        const char *arg = o->kind == K_FLAG    ? ""
+                          : o->kind == K_VALUE ? " VALUE"
+                          : o->kind == K_FILE  ? " FILE"
+                                               : " VALUE...";
         fprintf(out, o->required ? " --%s%s" : " [--%s%s]", o->name, arg);
     }
     fprintf(out, "\n\n%s\n\n", v->help);
