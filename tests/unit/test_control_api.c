@@ -436,12 +436,13 @@ static struct ctl_reply *call(struct fixture *f, struct conn *c, int argc, const
     c->len = 0;
     send_all(f, c, sb.buf, sb.len);
     strbuf_deinit(&sb);
-    for (int i = 0; i < MAX_PUMPS && count_replies(c, argv[1]) < 1 && !c->closed; i++)
+    const char *what = argv[argc > 1 ? 1 : 0]; /* the verb, or a command of its own (PING) */
+    for (int i = 0; i < MAX_PUMPS && count_replies(c, what) < 1 && !c->closed; i++)
         pump(f, c);
     struct ctl_reply *r = NULL;
     size_t used;
     if (ctl_reply_parse(c->in, c->len, &r, &used) != 0)
-        fail_msg("%s: no reply", argv[1]);
+        fail_msg("%s: no reply", what);
     memmove(c->in, c->in + used, c->len - used);
     c->len -= used;
     return r;
