@@ -296,7 +296,11 @@ static bool authenticate(struct client *c, const struct resp_arg *user, const st
 
 static void auth_cmd(struct client *c, int argc, struct resp_arg *argv, struct reply *r)
 {
-    if (argc < 2 || argc > 3) {
+    if (argc < 2) {
+        reply_error(r, "ERR wrong number of arguments for 'auth' command");
+        return;
+    }
+    if (argc > 3) {
         reply_error(r, "ERR syntax error");
         return;
     }
