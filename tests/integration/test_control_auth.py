@@ -266,16 +266,18 @@ class AuthCluster(ch.ClusterTestCase):
                     f"[admin]\nuser = {ch.ADMIN[0]}\npassword = {ch.ADMIN[1]}\n")
         env = c.control.ctl_env(auth=None)
         env["POLLUX_CREDENTIALS_FILE"] = path
-        p = c.ctl("describe-users", env=env)  # the default profile: read-only
-        self.assertEqual(p.returncode, 254)
-        self.assertIn("NOPERM", p.stderr)
-        p = c.ctl("--profile", "admin", "describe-users", env=env)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        p = c.ctl("--profile", "nope", "describe-users", env=env)
-        self.assertEqual(p.returncode, 252)
-        self.assertIn("no profile 'nope'", p.stderr)
+
+        def run(*args, code, text=None):
+            p = c.ctl(*args, env=env)
+            self.assertEqual(p.returncode, code, f"polluxctl {args}: {p.stderr}")
+            if text:
+                self.assertIn(text, p.stderr)
+
+        run("describe-users", code=254, text="NOPERM")  # the default profile: read-only
+        run("--profile", "admin", "describe-users", code=0)
+        run("--profile", "nope", "describe-users", code=252, text="no profile 'nope'")
         env["POLLUX_PROFILE"] = "admin"
-        self.assertEqual(c.ctl("describe-users", env=env).returncode, 0)
+        run("describe-users", code=0)
 
 
 class Binding(unittest.TestCase):
