@@ -43,7 +43,7 @@ SETTLE_MS = 2000
 
 def one_run(c, run):
     import redis
-    ctl = redis.Redis(host=ch.HOST, port=c.control.port, socket_timeout=2)
+    ctl = c.control.redis(socket_timeout=2)  # authenticated as the harness admin
     host, port = ctl.sentinel_get_master_addr_by_name("rg1")
     old = next(n for n in c.nodes.values() if n.port == port)
     w = redis.Redis(host=host, port=port, socket_timeout=2)

@@ -479,6 +479,7 @@ struct reg_job {
     struct ctl_app *a;
     uint64_t client; /* ctl_server_defer's token */
     uint8_t proto;
+    char user[CTL_AUTH_USER_MAX]; /* who asked: the registration's event carries the name */
     struct ctl_node n;
     struct reg_peer *peers;
     int npeers, pending;
@@ -545,6 +546,7 @@ static void reg_start(struct ctl_app *a, const struct ctl_node *n, struct reply 
     struct reg_job *j = mem_calloc(sizeof(*j));
     j->a = a;
     j->proto = r->proto;
+    snprintf(j->user, sizeof(j->user), "%s", ctl_server_user(a->srv));
     j->n = *n;
     reg_add_peer(j, n);
     ctl_state_node_each(a->st, NULL, reg_add_peer, j);
@@ -617,10 +619,12 @@ static void reg_finish(struct reg_job *j)
                 rc = ctl_state_node_set_run_id(a->st, j->peers[i].id, j->peers[i].run_id);
         if (rc == -ENOENT)
             rc = 0; /* deregistered meanwhile */
+        ctl_state_set_actor(a->st, j->user);
         if (rc == 0)
             rc = ctl_state_event_add(a->st, 0, "cache-node", n->id,
                                      "Node registered at %s:%d in %s (%s), run_id %s", n->host,
                                      n->port, n->az, n->type, n->run_id);
+        ctl_state_set_actor(a->st, NULL);
         if (tx_end(a, rc, r)) {
             ctl_state_node_get(a->st, n->id, n);
             reply_map(r, 1);
@@ -1525,6 +1529,7 @@ static void list_event(void *ctx, const struct ctl_event *e)
     kv_str(&o, "SourceType", e->source_type);
     kv_str(&o, "Message", e->message);
     kv_str(&o, "Date", date);
+    kv_str(&o, "User", e->user);
     obj_end(&o);
     l->n++;
 }
@@ -1533,10 +1538,10 @@ static void v_describe_events(struct ctl_app *a, struct args *x, struct reply *r
 {
     const char *type = arg(x, "source-type");
     if (type && strcmp(type, "replication-group") != 0 && strcmp(type, "cache-node") != 0 &&
-        strcmp(type, "cache-parameter-group") != 0) {
+        strcmp(type, "cache-parameter-group") != 0 && strcmp(type, "user") != 0) {
         reply_errorf(r,
-                     "InvalidParameterValue --source-type is replication-group, cache-node "
-                     "or cache-parameter-group, not '%s'",
+                     "InvalidParameterValue --source-type is replication-group, cache-node, "
+                     "cache-parameter-group or user, not '%s'",
                      type);
         return;
     }
@@ -1560,41 +1565,251 @@ static void v_describe_events(struct ctl_app *a, struct args *x, struct reply *r
     reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
 }
 
+/* ---- users -------------------------------------------------------------------------------- */
+
+static enum ctl_access api_auth(void *app, const char *user, const char *pass, size_t len)
+{
+    struct ctl_app *a = app;
+    struct ctl_user u;
+    if (ctl_state_user_get(a->st, user, &u) != 0 || !ctl_auth_verify(u.hash, pass, len))
+        return CTL_ACCESS_NONE;
+    return u.role;
+}
+
+int ctl_api_auth_setup(struct ctl_app *a)
+{
+    int n = ctl_state_user_count(a->st, NULL);
+    if (n < 0)
+        return n;
+    if (a->srv != NULL)
+        ctl_server_set_auth(a->srv, api_auth, n > 0);
+    return n;
+}
+
+bool ctl_api_permit(struct ctl_app *a, enum ctl_access need, const char *what, struct reply *r)
+{
+    enum ctl_access have = a->srv ? ctl_server_access(a->srv) : CTL_ACCESS_ADMIN;
+    if (have < need) {
+        reply_errorf(r, "NOPERM this user has no permissions to run the '%s' command", what);
+        return false;
+    }
+    ctl_state_set_actor(a->st, a->srv ? ctl_server_user(a->srv) : NULL);
+    return true;
+}
+
+static bool user_args(struct args *x, bool need_role, struct ctl_user *u, struct reply *r)
+{
+    const char *name = need(x, "user-name", r);
+    if (!name)
+        return false;
+    if (!ctl_auth_user_valid(name)) {
+        reply_errorf(r,
+                     "InvalidParameterValue --user-name is 1 to %d of letters, digits and "
+                     "._@-, not '%.64s'",
+                     CTL_AUTH_USER_MAX - 1, name);
+        return false;
+    }
+    snprintf(u->name, sizeof(u->name), "%s", name);
+    const char *role = need_role ? need(x, "role", r) : arg(x, "role");
+    if (need_role && !role)
+        return false;
+    if (role && ctl_auth_role_parse(role) == CTL_ACCESS_NONE) {
+        reply_errorf(r, "InvalidParameterValue --role is admin or readonly, not '%.64s'", role);
+        return false;
+    }
+    u->role = role ? ctl_auth_role_parse(role) : CTL_ACCESS_NONE;
+    return true;
+}
+
+static bool set_password(struct args *x, struct ctl_user *u, struct reply *r)
+{
+    const char *pass = arg(x, "password");
+    int rc = pass ? ctl_auth_hash(pass, strlen(pass), u->hash, sizeof(u->hash)) : 0;
+    if (rc == -EINVAL)
+        reply_errorf(r, "InvalidParameterValue a password is 1 to %d bytes", CTL_AUTH_PASS_MAX - 1);
+    else if (rc != 0)
+        reply_error(r, "InternalFailure the password could not be hashed");
+    return rc == 0;
+}
+
+static void write_user(struct reply *r, const struct ctl_user *u)
+{
+    char date[40];
+    iso_time(u->created_ms, date, sizeof(date));
+    struct obj o;
+    obj_begin(&o, r, true);
+    kv_str(&o, "UserName", u->name);
+    kv_str(&o, "Role", ctl_auth_role_name(u->role));
+    kv_str(&o, "CreateTime", date);
+    obj_end(&o);
+}
+
+static void user_done(struct ctl_app *a, struct reply *r, const struct ctl_user *u)
+{
+    ctl_api_auth_setup(a);
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "User");
+    write_user(r, u);
+}
+
+static void v_create_user(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    struct ctl_user u = { 0 };
+    if (!user_args(x, true, &u, r) || !need(x, "password", r) || !set_password(x, &u, r))
+        return;
+    u.created_ms = clock_real_ms();
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_user_add(a->st, &u);
+    if (rc == -EEXIST) {
+        ctl_state_rollback(a->st);
+        reply_errorf(r, "UserAlreadyExists user %s already exists", u.name);
+        return;
+    }
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "user", u.name, "User created with role %s",
+                                 ctl_auth_role_name(u.role));
+    if (tx_end(a, rc, r))
+        user_done(a, r, &u);
+}
+
+/* Whether removing the admin role from `u` would leave no admin. */
+static bool last_admin(struct ctl_app *a, const struct ctl_user *u, struct reply *r)
+{
+    if (u->role != CTL_ACCESS_ADMIN || ctl_state_user_count(a->st, "admin") > 1)
+        return false;
+    reply_errorf(r, "InvalidUserState %s is the last admin; create another admin first", u->name);
+    return true;
+}
+
+static void v_modify_user(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    struct ctl_user want = { 0 }, u;
+    if (!user_args(x, false, &want, r))
+        return;
+    if (ctl_state_user_get(a->st, want.name, &u) != 0) {
+        reply_errorf(r, "UserNotFound user %s not found", want.name);
+        return;
+    }
+    if (want.role != CTL_ACCESS_NONE && want.role != u.role && last_admin(a, &u, r))
+        return;
+    if (!arg(x, "password") && want.role == CTL_ACCESS_NONE) {
+        reply_error(r, "InvalidParameterValue give --role, --password or both");
+        return;
+    }
+    if (!set_password(x, &u, r))
+        return;
+    if (want.role != CTL_ACCESS_NONE)
+        u.role = want.role;
+    if (!tx_begin(a, r))
+        return;
+    int rc = ctl_state_user_update(a->st, &u);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "user", u.name, "User modified: role %s%s",
+                                 ctl_auth_role_name(u.role),
+                                 arg(x, "password") ? ", password changed" : "");
+    if (tx_end(a, rc, r)) {
+        if (a->srv)
+            ctl_server_forget_user(a->srv, u.name); /* its connections authenticate again */
+        user_done(a, r, &u);
+    }
+}
+
+static void v_delete_user(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    struct ctl_user u;
+    if (!user_args(x, false, &u, r))
+        return;
+    if (ctl_state_user_get(a->st, u.name, &u) != 0) {
+        reply_errorf(r, "UserNotFound user %s not found", u.name);
+        return;
+    }
+    if (last_admin(a, &u, r) || !tx_begin(a, r))
+        return;
+    int rc = ctl_state_user_delete(a->st, u.name);
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "user", u.name, "User deleted");
+    if (tx_end(a, rc, r)) {
+        if (a->srv)
+            ctl_server_forget_user(a->srv, u.name);
+        user_done(a, r, &u);
+    }
+}
+
+static void list_user(void *ctx, const struct ctl_user *u)
+{
+    struct list_ctx *l = ctx;
+    write_user(l->r, u);
+    l->n++;
+}
+
+static void v_describe_users(struct ctl_app *a, struct args *x, struct reply *r)
+{
+    const char *name = arg(x, "user-name");
+    struct ctl_user u;
+    if (name && ctl_state_user_get(a->st, name, &u) != 0) {
+        reply_errorf(r, "UserNotFound user %.64s not found", name);
+        return;
+    }
+    reply_map(r, 1);
+    reply_bulk_cstr(r, "Users");
+    if (name) {
+        reply_array(r, 1);
+        write_user(r, &u);
+        return;
+    }
+    struct list_ctx l = { a, r, 0 };
+    struct rblock *ph = reply_defer(r);
+    ctl_state_user_each(a->st, list_user, &l);
+    reply_defer_set(r, ph, REPLY_AGG_ARRAY, l.n);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 struct verb {
     const char *name;
     void (*fn)(struct ctl_app *, struct args *, struct reply *);
-    const char *keys; /* the options it takes, space-separated */
+    const char *keys;       /* the options it takes, space-separated */
+    enum ctl_access access; /* who may run it */
 };
 
+#define RO CTL_ACCESS_READONLY
+#define RW CTL_ACCESS_ADMIN
+
 static const struct verb verbs[] = {
-    { "register-node", v_register_node, "node-id address availability-zone node-type" },
-    { "deregister-node", v_deregister_node, "node-id" },
-    { "describe-nodes", v_describe_nodes, "node-id" },
+    { "register-node", v_register_node, "node-id address availability-zone node-type", RW },
+    { "deregister-node", v_deregister_node, "node-id", RW },
+    { "describe-nodes", v_describe_nodes, "node-id", RO },
     { "create-replication-group", v_create_group,
       "replication-group-id replication-group-description primary-node-id replica-node-ids "
-      "multi-az automatic-failover-enabled cache-parameter-group-name port" },
-    { "describe-replication-groups", v_describe_groups, "replication-group-id" },
+      "multi-az automatic-failover-enabled cache-parameter-group-name port",
+      RW },
+    { "describe-replication-groups", v_describe_groups, "replication-group-id", RO },
     { "modify-replication-group", v_modify_group,
       "replication-group-id replication-group-description cache-parameter-group-name multi-az "
-      "automatic-failover-enabled apply-immediately" },
+      "automatic-failover-enabled apply-immediately",
+      RW },
     { "increase-replica-count", v_increase_replicas,
-      "replication-group-id replica-node-ids new-replica-count apply-immediately" },
+      "replication-group-id replica-node-ids new-replica-count apply-immediately", RW },
     { "decrease-replica-count", v_decrease_replicas,
-      "replication-group-id replicas-to-remove apply-immediately" },
-    { "delete-replication-group", v_delete_group, "replication-group-id" },
-    { "test-failover", v_test_failover, "replication-group-id node-id node-group-id" },
-    { "reboot-node", v_reboot_node, "node-id" },
+      "replication-group-id replicas-to-remove apply-immediately", RW },
+    { "delete-replication-group", v_delete_group, "replication-group-id", RW },
+    { "test-failover", v_test_failover, "replication-group-id node-id node-group-id", RW },
+    { "reboot-node", v_reboot_node, "node-id", RW },
     { "create-cache-parameter-group", v_create_pg,
-      "cache-parameter-group-name cache-parameter-group-family description" },
-    { "describe-cache-parameter-groups", v_describe_pgs, "cache-parameter-group-name" },
-    { "describe-cache-parameters", v_describe_params, "cache-parameter-group-name source" },
-    { "modify-cache-parameter-group", v_modify_pg, "cache-parameter-group-name parameter" },
+      "cache-parameter-group-name cache-parameter-group-family description", RW },
+    { "describe-cache-parameter-groups", v_describe_pgs, "cache-parameter-group-name", RO },
+    { "describe-cache-parameters", v_describe_params, "cache-parameter-group-name source", RO },
+    { "modify-cache-parameter-group", v_modify_pg, "cache-parameter-group-name parameter", RW },
     { "reset-cache-parameter-group", v_reset_pg,
-      "cache-parameter-group-name parameter reset-all-parameters" },
-    { "delete-cache-parameter-group", v_delete_pg, "cache-parameter-group-name" },
-    { "describe-events", v_describe_events, "source-identifier source-type duration max-records" },
+      "cache-parameter-group-name parameter reset-all-parameters", RW },
+    { "delete-cache-parameter-group", v_delete_pg, "cache-parameter-group-name", RW },
+    { "describe-events", v_describe_events, "source-identifier source-type duration max-records",
+      RO },
+    { "create-user", v_create_user, "user-name role password", RW },
+    { "modify-user", v_modify_user, "user-name role password", RW },
+    { "delete-user", v_delete_user, "user-name", RW },
+    { "describe-users", v_describe_users, "user-name", RW },
 };
 
 /* Whether k[0..len) is one of the space-separated words of `keys` (an empty k is not). */
@@ -1655,7 +1870,10 @@ static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, s
             goto out;
         }
     }
-    v->fn(a, &x, r);
+    char what[64];
+    snprintf(what, sizeof(what), "pollux|%s", v->name);
+    if (ctl_api_permit(a, v->access, what, r))
+        v->fn(a, &x, r);
 out:
     for (int i = 0; i < x.n; i++) {
         mem_free(x.k[i]);
@@ -1685,6 +1903,7 @@ void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r
 {
     struct ctl_app *a = app;
     const struct resp_arg *c = &argv[0];
+    ctl_state_set_actor(a->st, NULL); /* set by ctl_api_permit for the command that runs */
     if (util_strcaseeq(c->ptr, c->len, "POLLUX")) {
         pollux_command(a, argc, argv, r);
     } else if (util_strcaseeq(c->ptr, c->len, "SENTINEL")) {
@@ -1699,6 +1918,7 @@ void ctl_api_command(void *app, int argc, struct resp_arg *argv, struct reply *r
         reply_errorf(r, "ERR unknown command '%.*s', with args beginning with: ",
                      (int)MIN(c->len, 128), c->ptr);
     }
+    ctl_state_set_actor(a->st, NULL);
 }
 
 void ctl_api_publish(void *app, const char *channel, const char *message)

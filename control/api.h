@@ -17,8 +17,10 @@
 #ifndef POLLUX_CTL_API_H
 #define POLLUX_CTL_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "health.h"
 #include "parse.h"
 #include "reply.h"
@@ -51,6 +53,18 @@ void ctl_api_deinit(struct ctl_app *a);
 /* The Sentinel command family (SENTINEL ..., and the matching INFO section). */
 void ctl_sentinel_command(struct ctl_app *a, int argc, struct resp_arg *argv, struct reply *r);
 void ctl_sentinel_info(struct ctl_app *a, struct reply *r);
+
+/*
+ * Authentication: install the user check on the server and require it when a user exists.
+ * Called at start and after every change of users.
+ * @return the number of users, or -EIO.
+ */
+int ctl_api_auth_setup(struct ctl_app *a);
+/*
+ * Whether the client whose command runs may do `what` (needs `need`); writes "-NOPERM ..."
+ * when not. When it may, the events written until the command returns carry its user.
+ */
+bool ctl_api_permit(struct ctl_app *a, enum ctl_access need, const char *what, struct reply *r);
 
 /* Health's publish hook: forwards to the server's Pub/Sub. */
 void ctl_api_publish(void *app, const char *channel, const char *message);

@@ -10,10 +10,11 @@
 #include "util.h"
 
 enum kind {
-    K_VALUE, /* --name value */
-    K_LIST,  /* --name a b c (or a,b,c): sent comma-joined */
-    K_FLAG,  /* --name / --no-name: sent as yes / no */
-    K_PARAMS /* --parameter-name-values ...: sent as one "parameter name=value" pair each */
+    K_VALUE,  /* --name value */
+    K_LIST,   /* --name a b c (or a,b,c): sent comma-joined */
+    K_FLAG,   /* --name / --no-name: sent as yes / no */
+    K_PARAMS, /* --parameter-name-values ...: sent as one "parameter name=value" pair each */
+    K_FILE    /* --password-file F: the first line of F, sent as "password" (not on argv) */
 };
 
 struct opt {
@@ -128,10 +129,29 @@ static const struct verb verbs[] = {
     { "describe-events",
       "What happened to which resource.",
       { { "source-identifier", K_VALUE, false, "only events of this resource" },
-        { "source-type", K_VALUE, false, "replication-group, cache-node, cache-parameter-group" },
+        { "source-type", K_VALUE, false,
+          "replication-group, cache-node, cache-parameter-group, user" },
         { "duration", K_VALUE, false, "only the last N minutes" },
         { "max-records", K_VALUE, false, "at most N (the newest)" },
         END } },
+    { "create-user",
+      "Create a user of the control API (admin only).",
+      { { "user-name", K_VALUE, true, "name of the user" },
+        { "role", K_VALUE, true, "admin or readonly" },
+        { "password-file", K_FILE, true, "file whose first line is the password" },
+        END } },
+    { "modify-user",
+      "Change a user's role or password (admin only).",
+      { { "user-name", K_VALUE, true, "name of the user" },
+        { "role", K_VALUE, false, "admin or readonly" },
+        { "password-file", K_FILE, false, "file whose first line is the new password" },
+        END } },
+    { "delete-user",
+      "Delete a user (admin only; not the last admin).",
+      { { "user-name", K_VALUE, true, "name of the user" }, END } },
+    { "describe-users",
+      "List the users and their roles (admin only).",
+      { { "user-name", K_VALUE, false, "only this user" }, END } },
     { "wait-replication-group-available",
       "Wait until a group's status is available (polls describe-replication-groups).",
       { { "replication-group-id", K_VALUE, true, "id of the group" },
@@ -210,6 +230,21 @@ static int add_param(struct ctl_cli_cmd *cmd, const char *item)
     return add2(cmd, "parameter", buf);
 }
 
+/* The first line of a file, without its line end. @return 0 or -EINVAL with err set. */
+static int read_first_line(const char *path, char *buf, size_t cap, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
+        snprintf(err, errcap, "cannot read %s", path);
+        if (f)
+            fclose(f);
+        return -EINVAL;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
 static bool is_option(const char *s)
 {
     return s[0] == '-' && s[1] == '-' && s[2] != '\0';
@@ -268,11 +303,14 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             cmd->help = true;
             continue;
         }
-        if (strcmp(name, "endpoint") == 0 || strcmp(name, "output") == 0) {
+        if (strcmp(name, "endpoint") == 0 || strcmp(name, "output") == 0 ||
+            strcmp(name, "profile") == 0) {
             const char *val = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
             if (val == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a value", name);
                 rc = -EINVAL;
+            } else if (name[0] == 'p') {
+                cmd->profile = val;
             } else if (name[0] == 'e') {
                 cmd->endpoint = val;
             } else if (strcmp(val, "json") == 0) {
@@ -329,6 +367,19 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             rc = add2(cmd, o->name, val);
             continue;
         }
+        if (o->kind == K_FILE) {
+            const char *path = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
+            char secret[CTL_AUTH_PASS_MAX + 2];
+            if (path == NULL) {
+                snprintf(cmd->err, sizeof(cmd->err), "--%s needs a file name", o->name);
+                rc = -EINVAL;
+            } else if ((rc = read_first_line(path, secret, sizeof(secret), cmd->err,
+                                             sizeof(cmd->err))) == 0) {
+                rc = add2(cmd, "password", secret);
+                memset(secret, 0, sizeof(secret));
+            }
+            continue;
+        }
         /* Lists and parameter lists take every following word up to the next option. */
         int count = 0;
         struct strbuf joined;
@@ -382,9 +433,12 @@ void ctl_cli_usage(FILE *out, const char *verb)
     const struct verb *v = verb ? find_verb(verb) : NULL;
     if (v == NULL) {
         fprintf(out,
-                "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] VERB "
-                "[options]\n\nendpoint: --endpoint, else $%s, else %s\n\nverbs:\n",
-                CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP);
+                "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] "
+                "VERB [options]\n\nendpoint: --endpoint, else $%s, else %s\n"
+                "credentials: $%s and $%s, else the profile --profile (or $%s, or default) of "
+                "$%s or ~/.pollux/credentials\n\nverbs:\n",
+                CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP, CTL_CLI_USER_ENV, CTL_CLI_PASSWORD_ENV,
+                CTL_CLI_PROFILE_ENV, CTL_CLI_CREDENTIALS_ENV);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
             fprintf(out, "  %-34s %s\n", verbs[i].name, verbs[i].help);
         fprintf(out, "\npolluxctl help VERB shows the options of a verb.\n");
@@ -392,7 +446,10 @@ void ctl_cli_usage(FILE *out, const char *verb)
     }
     fprintf(out, "usage: polluxctl %s", v->name);
     for (const struct opt *o = v->opts; o->name; o++) {
-        const char *arg = o->kind == K_FLAG ? "" : o->kind == K_VALUE ? " VALUE" : " VALUE...";
+        const char *arg = o->kind == K_FLAG    ? ""
+                          : o->kind == K_VALUE ? " VALUE"
+                          : o->kind == K_FILE  ? " FILE"
+                                               : " VALUE...";
         fprintf(out, o->required ? " --%s%s" : " [--%s%s]", o->name, arg);
     }
     fprintf(out, "\n\n%s\n\n", v->help);
@@ -401,6 +458,57 @@ void ctl_cli_usage(FILE *out, const char *verb)
         snprintf(name, sizeof(name), o->kind == K_FLAG ? "--[no-]%s" : "--%s", o->name);
         fprintf(out, "  %-36s %s%s\n", name, o->help, o->required ? " (required)" : "");
     }
+}
+
+int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err, size_t errcap)
+{
+    memset(out, 0, sizeof(*out));
+    const char *eu = getenv(CTL_CLI_USER_ENV), *ep = getenv(CTL_CLI_PASSWORD_ENV);
+    if (profile == NULL && eu && eu[0] && ep && ep[0]) {
+        snprintf(out->user, sizeof(out->user), "%s", eu);
+        snprintf(out->pass, sizeof(out->pass), "%s", ep);
+        return 0;
+    }
+    bool explicit_profile = profile != NULL || getenv(CTL_CLI_PROFILE_ENV) != NULL;
+    if (profile == NULL)
+        profile = explicit_profile ? getenv(CTL_CLI_PROFILE_ENV) : "default";
+    char path[1024];
+    const char *file = getenv(CTL_CLI_CREDENTIALS_ENV), *home = getenv("HOME");
+    if (file && file[0])
+        snprintf(path, sizeof(path), "%s", file);
+    else if (home && home[0])
+        snprintf(path, sizeof(path), "%s/.pollux/credentials", home);
+    else
+        path[0] = '\0';
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (f == NULL) {
+        if (!explicit_profile)
+            return -ENOENT; /* no credentials: fine for a pollux-control without users */
+        snprintf(err, errcap, "profile '%s' asked for, but %s cannot be read", profile,
+                 path[0] ? path : "no credentials file");
+        return -EINVAL;
+    }
+    struct strbuf text;
+    strbuf_init(&text);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len < (1u << 20))
+        strbuf_append(&text, chunk, n);
+    fclose(f);
+    strbuf_append(&text, "", 1); /* NUL-terminated */
+    char why[128] = "";
+    int rc = ctl_auth_credentials_parse(text.buf, profile, out->user, sizeof(out->user), out->pass,
+                                        sizeof(out->pass), why, sizeof(why));
+    strbuf_deinit(&text);
+    if (rc == -EINVAL) {
+        snprintf(err, errcap, "%s: %s", path, why);
+    } else if (rc == -ENOENT) {
+        if (!explicit_profile)
+            return -ENOENT;
+        snprintf(err, errcap, "%s has no profile '%s' with a user and a password", path, profile);
+        rc = -EINVAL;
+    }
+    return rc;
 }
 
 int ctl_cli_split_endpoint(const char *ep, char *host, size_t hostlen, int *port)
@@ -618,10 +726,14 @@ static const struct col param_cols[] = {
 };
 
 static const struct col event_cols[] = {
-    { "DATE", "Date" },
-    { "TYPE", "SourceType" },
-    { "SOURCE", "SourceIdentifier" },
-    { "MESSAGE", "Message" },
+    { "DATE", "Date" }, { "TYPE", "SourceType" }, { "SOURCE", "SourceIdentifier" },
+    { "USER", "User" }, { "MESSAGE", "Message" },
+};
+
+static const struct col user_cols[] = {
+    { "USER", "UserName" },
+    { "ROLE", "Role" },
+    { "CREATED", "CreateTime" },
 };
 
 #define NCOLS(c) ((int)(sizeof(c) / sizeof((c)[0])))
@@ -684,7 +796,10 @@ void ctl_cli_print_table(FILE *out, const char *verb, const struct ctl_reply *r)
         group_block(out, v);
     } else if (strcmp(k, "Nodes") == 0) {
         table(out, v, node_cols, NCOLS(node_cols), 0);
-    } else if (strcmp(k, "Node") == 0 || strcmp(k, "CacheParameterGroup") == 0) {
+    } else if (strcmp(k, "Users") == 0) {
+        table(out, v, user_cols, NCOLS(user_cols), 0);
+    } else if (strcmp(k, "Node") == 0 || strcmp(k, "CacheParameterGroup") == 0 ||
+               strcmp(k, "User") == 0) {
         kv_block(out, v, 0);
     } else if (strcmp(k, "CacheParameterGroups") == 0) {
         table(out, v, pg_cols, NCOLS(pg_cols), 0);

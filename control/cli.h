@@ -9,11 +9,17 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "auth.h"
 #include "respc.h"
 
 #define CTL_CLI_MAX_ARGS     160
 #define CTL_CLI_DEFAULT_EP   "127.0.0.1:26379"
 #define CTL_CLI_ENDPOINT_ENV "POLLUX_ENDPOINT"
+/* Credentials: both variables, else a profile of the credentials file. */
+#define CTL_CLI_USER_ENV        "POLLUX_USER"
+#define CTL_CLI_PASSWORD_ENV    "POLLUX_PASSWORD"
+#define CTL_CLI_PROFILE_ENV     "POLLUX_PROFILE"
+#define CTL_CLI_CREDENTIALS_ENV "POLLUX_CREDENTIALS_FILE" /* default: ~/.pollux/credentials */
 
 /* Exit codes, as the AWS CLI uses them. */
 #define CTL_CLI_EXIT_OK      0
@@ -26,6 +32,7 @@ enum ctl_cli_output { CTL_OUT_TABLE, CTL_OUT_JSON };
 struct ctl_cli_cmd {
     const char *verb;     /* "describe-replication-groups" */
     const char *endpoint; /* host:port */
+    const char *profile;  /* --profile, or NULL */
     enum ctl_cli_output output;
     bool help; /* print usage (of the verb, when one is given) */
     int argc;  /* the command to send: POLLUX <verb> <name> <value> ... */
@@ -50,6 +57,21 @@ void ctl_cli_print_json(FILE *out, const struct ctl_reply *r);
 
 /* Write a reply for people: tables for lists, key/value blocks for single objects. */
 void ctl_cli_print_table(FILE *out, const char *verb, const struct ctl_reply *r);
+
+struct ctl_cli_auth {
+    char user[CTL_AUTH_USER_MAX];
+    char pass[CTL_AUTH_PASS_MAX];
+};
+
+/*
+ * The credentials to authenticate with: $POLLUX_USER and $POLLUX_PASSWORD when both are set
+ * and no --profile is given; else the profile (--profile, $POLLUX_PROFILE, "default") of the
+ * credentials file ($POLLUX_CREDENTIALS_FILE, ~/.pollux/credentials).
+ * @return 0; -ENOENT when there are none and none were asked for (no file, or no "default"
+ *         profile); -EINVAL with err set when an asked-for profile is missing or the file is
+ *         malformed.
+ */
+int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err, size_t errcap);
 
 /* Split "host:port" ("[v6]:port" too). @return 0 or -EINVAL. */
 int ctl_cli_split_endpoint(const char *ep, char *host, size_t hostlen, int *port);

@@ -5,6 +5,12 @@
  *                  [--probe-interval-ms 100] [--down-after-ms 1000] [--timeout-ms 500]
  *                  [--pause-ms 2000] [--failover-settle-ms 10000]
  *                  [--logfile path] [--loglevel notice]
+ *                  [--bootstrap-user NAME [--bootstrap-password-file FILE]]
+ *
+ * Users (docs/operations.md, "Authentication"): --bootstrap-user creates that admin when
+ * the state has no user of that name, with the password read from FILE (its first line) or
+ * from $POLLUX_BOOTSTRAP_PASSWORD. Once a user exists every client must AUTH. Without any
+ * user the API is open, which is allowed on a loopback address only.
  *
  * One thread: an epoll loop serving the RESP API and Sentinel commands, and the health
  * checker's tick every few milliseconds. SIGTERM and SIGINT stop it cleanly.
@@ -38,11 +44,70 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: pollux-control [--port N] [--bind ADDR] [--state FILE]\n"
-            "                      [--probe-interval-ms N] [--down-after-ms N]\n"
-            "                      [--timeout-ms N] [--pause-ms N] [--failover-settle-ms N]\n"
-            "                      [--logfile PATH] [--loglevel debug|verbose|notice|warning]\n");
+    fprintf(f, "usage: pollux-control [--port N] [--bind ADDR] [--state FILE]\n"
+               "                      [--probe-interval-ms N] [--down-after-ms N]\n"
+               "                      [--timeout-ms N] [--pause-ms N] [--failover-settle-ms N]\n"
+               "                      [--logfile PATH] [--loglevel debug|verbose|notice|warning]\n"
+               "                      [--bootstrap-user NAME [--bootstrap-password-file FILE]]\n");
+}
+
+/*
+ * The first admin: created when --bootstrap-user names a user the state does not have. The
+ * password comes from a file (first line, without its newline) or the environment, never
+ * from the command line (which other local users can read in /proc).
+ * @return 0, or -1 with the reason printed.
+ */
+static int bootstrap(struct ctl_state *st, const char *user, const char *pass_file)
+{
+    struct ctl_user u = { 0 };
+    if (!ctl_auth_user_valid(user)) {
+        fprintf(stderr, "pollux-control: --bootstrap-user '%s' is not a valid user name\n", user);
+        return -1;
+    }
+    if (ctl_state_user_get(st, user, &u) == 0)
+        return 0; /* already there: its password is whatever it was changed to */
+    char pass[CTL_AUTH_PASS_MAX + 2] = "";
+    if (pass_file != NULL) {
+        FILE *f = fopen(pass_file, "r");
+        if (f == NULL || fgets(pass, sizeof(pass), f) == NULL) {
+            fprintf(stderr, "pollux-control: cannot read a password from %s\n", pass_file);
+            if (f)
+                fclose(f);
+            return -1;
+        }
+        fclose(f);
+        pass[strcspn(pass, "\r\n")] = '\0';
+    } else if (getenv("POLLUX_BOOTSTRAP_PASSWORD") != NULL) {
+        snprintf(pass, sizeof(pass), "%s", getenv("POLLUX_BOOTSTRAP_PASSWORD"));
+    } else {
+        fprintf(stderr, "pollux-control: --bootstrap-user needs --bootstrap-password-file or "
+                        "$POLLUX_BOOTSTRAP_PASSWORD\n");
+        return -1;
+    }
+    snprintf(u.name, sizeof(u.name), "%s", user);
+    u.role = CTL_ACCESS_ADMIN;
+    int rc = ctl_auth_hash(pass, strlen(pass), u.hash, sizeof(u.hash));
+    memset(pass, 0, sizeof(pass));
+    if (rc != 0) {
+        fprintf(stderr, "pollux-control: the bootstrap password must be 1 to %d bytes\n",
+                CTL_AUTH_PASS_MAX - 1);
+        return -1;
+    }
+    if (ctl_state_begin(st) != 0)
+        return -1;
+    rc = ctl_state_user_add(st, &u);
+    if (rc == 0)
+        rc = ctl_state_event_add(st, 0, "user", u.name, "User created with role admin (bootstrap)");
+    if (rc == 0)
+        rc = ctl_state_commit(st);
+    else
+        ctl_state_rollback(st);
+    if (rc != 0) {
+        fprintf(stderr, "pollux-control: cannot store the bootstrap user\n");
+        return -1;
+    }
+    log_notice("bootstrap admin user '%s' created", u.name);
+    return 0;
 }
 
 static int parse_int(const char *name, const char *v, int lo, int hi, int *out)
@@ -76,6 +141,7 @@ int main(int argc, char **argv)
 {
     int port = 26379;
     const char *bind_addr = "127.0.0.1", *state_path = "pollux-control.db", *logfile = "";
+    const char *boot_user = NULL, *boot_pass_file = NULL;
     enum log_level level = LOG_NOTICE;
     struct ctl_health_opts opts = CTL_HEALTH_DEFAULTS;
     for (int i = 1; i < argc; i++) {
@@ -90,6 +156,10 @@ int main(int argc, char **argv)
             bind_addr = v;
         } else if (strcmp(a, "--state") == 0 && v) {
             state_path = v;
+        } else if (strcmp(a, "--bootstrap-user") == 0 && v) {
+            boot_user = v;
+        } else if (strcmp(a, "--bootstrap-password-file") == 0 && v) {
+            boot_pass_file = v;
         } else if (strcmp(a, "--logfile") == 0 && v) {
             logfile = v;
         } else if (strcmp(a, "--loglevel") == 0 && v) {
@@ -146,10 +216,31 @@ int main(int argc, char **argv)
         log_warn("cannot open the state file %s", state_path);
         goto out;
     }
+    if (boot_user != NULL && bootstrap(app.st, boot_user, boot_pass_file) != 0)
+        goto out;
+    int users = ctl_state_user_count(app.st, NULL);
+    if (users < 0)
+        goto out;
+    bool loopback = ctl_server_bind_is_loopback(bind_addr);
+    if (users == 0 && !loopback) {
+        fprintf(stderr,
+                "pollux-control: refusing to listen on %s with no user configured: anyone who "
+                "can reach it could take over every group. Create an admin with "
+                "--bootstrap-user NAME --bootstrap-password-file FILE, or bind to a loopback "
+                "address\n",
+                bind_addr);
+        log_warn("refusing to listen on %s with no user configured", bind_addr);
+        goto out;
+    }
     app.h = ctl_health_create(loop, app.st, &opts, ctl_api_publish, &app);
     app.srv = ctl_server_create(loop, bind_addr, port, ctl_api_command, &app);
     if (app.srv == NULL)
         goto out;
+    ctl_api_auth_setup(&app);
+    if (users == 0)
+        log_warn("WARNING no user is configured: the API on %s is open to every local client "
+                 "(create one with --bootstrap-user or POLLUX CREATE-USER)",
+                 bind_addr);
     app.port = ctl_server_port(app.srv);
     log_notice("pollux-control ready on %s:%d, state in %s (probe every %d ms, failover after "
                "%d ms)",

@@ -1,7 +1,11 @@
 /*
  * polluxctl: the admin CLI of pollux-control.
  *
- *   polluxctl [--endpoint HOST:PORT] [--output table|json] VERB [--option value ...]
+ *   polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] VERB [--option value
+ * ...]
+ *
+ * Credentials come from $POLLUX_USER/$POLLUX_PASSWORD or a profile of
+ * ~/.pollux/credentials (see ctl_cli_credentials), never from the command line.
  *
  * It parses the command line (cli.c), sends one POLLUX command over RESP3, and prints the
  * reply. Exit status: 0 done, 252 bad command line, 254 refused by pollux-control, 255 no
@@ -99,9 +103,30 @@ int main(int argc, char **argv)
     }
     int status = CTL_CLI_EXIT_OTHER;
     struct ctl_reply *r = NULL;
-    const char *hello[] = { "HELLO", "3" };
-    if (call(fd, 2, hello, &r) != 0)
+    struct ctl_cli_auth auth;
+    char err[1200];
+    int crc = ctl_cli_credentials(cmd.profile, &auth, err, sizeof(err));
+    if (crc == -EINVAL) {
+        fprintf(stderr, "polluxctl: %s\n", err);
+        status = CTL_CLI_EXIT_USAGE;
         goto out;
+    }
+    const char *hello[] = { "HELLO", "3", "AUTH", auth.user, auth.pass };
+    int rc = call(fd, crc == 0 ? 5 : 2, hello, &r);
+    memset(&auth, 0, sizeof(auth));
+    if (rc != 0)
+        goto out;
+    if (r->type == CTL_R_ERROR) {
+        if (strncmp(r->str, "NOAUTH", 6) == 0)
+            fprintf(stderr,
+                    "polluxctl: pollux-control requires authentication: set %s and %s, "
+                    "or a profile in ~/.pollux/credentials\n",
+                    CTL_CLI_USER_ENV, CTL_CLI_PASSWORD_ENV);
+        else
+            fprintf(stderr, "polluxctl: authentication failed: %s\n", r->str);
+        status = CTL_CLI_EXIT_SERVICE;
+        goto out;
+    }
     ctl_reply_free(r);
     r = NULL;
     if (strcmp(cmd.verb, "wait-replication-group-available") == 0) {

@@ -262,7 +262,8 @@ void ctl_sentinel_command(struct ctl_app *a, int argc, struct resp_arg *argv, st
             reply_status(r, "OK 1 usable Sentinels. Quorum and failover authorization can be "
                             "reached");
     } else if (sub_is(sub, "failover") && argc == 3) {
-        if (!get_master(a, &argv[2], &g, r))
+        if (!ctl_api_permit(a, CTL_ACCESS_ADMIN, "sentinel|failover", r) ||
+            !get_master(a, &argv[2], &g, r))
             return;
         char err[256];
         if (ctl_health_test_failover(a->h, g.id, NULL, err, sizeof(err)) != 0)

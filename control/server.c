@@ -37,6 +37,8 @@ struct client {
     struct strbuf out;
     size_t out_off;
     uint8_t proto;
+    enum ctl_access access; /* what the client authenticated for (NONE: not authenticated) */
+    char user[CTL_AUTH_USER_MAX];
     bool closing;      /* close once the output is sent */
     bool paused;       /* too many unread replies: no request is read until it catches up */
     bool waiting;      /* a command's reply is deferred: nothing more is run until it is given */
@@ -59,6 +61,8 @@ struct ctl_server {
     int nclients;
     uint64_t next_id;
     struct client *current; /* the client whose command the handler is running */
+    ctl_server_auth_fn auth;
+    bool auth_required; /* clients must AUTH before anything but AUTH, HELLO, QUIT, RESET */
 };
 
 static void client_io(void *ctx, uint32_t events);
@@ -257,6 +261,60 @@ int ctl_server_publish(struct ctl_server *s, const char *channel, const char *me
 
 /* ---- connection commands ------------------------------------------------------------------ */
 
+/* What the client may do now: without users configured (auth not required), everything. */
+static enum ctl_access access_of(const struct client *c)
+{
+    if (c->access != CTL_ACCESS_NONE)
+        return c->access;
+    return c->s->auth_required ? CTL_ACCESS_NONE : CTL_ACCESS_ADMIN;
+}
+
+/*
+ * AUTH user pass (and HELLO ... AUTH user pass): checked by the application's hook. A wrong
+ * pair leaves the client as it was, as Redis does. @return whether it succeeded.
+ */
+static bool authenticate(struct client *c, const struct resp_arg *user, const struct resp_arg *pass,
+                         struct reply *r)
+{
+    char name[CTL_AUTH_USER_MAX];
+    enum ctl_access a = CTL_ACCESS_NONE;
+    if (user->len < sizeof(name) && memchr(user->ptr, '\0', user->len) == NULL &&
+        c->s->auth != NULL) {
+        memcpy(name, user->ptr, user->len);
+        name[user->len] = '\0';
+        a = c->s->auth(c->s->app, name, pass->ptr, pass->len);
+    }
+    if (a == CTL_ACCESS_NONE) {
+        log_verbose("client %s: authentication failed", c->addr);
+        reply_error(r, "WRONGPASS invalid username-password pair or user is disabled.");
+        return false;
+    }
+    c->access = a;
+    memcpy(c->user, name, sizeof(name));
+    return true;
+}
+
+static void auth_cmd(struct client *c, int argc, struct resp_arg *argv, struct reply *r)
+{
+    if (argc < 2) {
+        reply_error(r, "ERR wrong number of arguments for 'auth' command");
+        return;
+    }
+    if (argc > 3) {
+        reply_error(r, "ERR syntax error");
+        return;
+    }
+    if (argc == 2 && !c->s->auth_required) {
+        reply_error(r, "ERR AUTH <password> called without any password configured for the "
+                       "default user. Are you sure your configuration is correct?");
+        return;
+    }
+    char defname[] = CTL_AUTH_DEFAULT_USER;
+    struct resp_arg def = { defname, sizeof(defname) - 1 };
+    if (authenticate(c, argc == 3 ? &argv[1] : &def, &argv[argc - 1], r))
+        reply_ok(r);
+}
+
 static void hello(struct client *c, int argc, struct resp_arg *argv, struct reply *r)
 {
     long long proto = c->proto;
@@ -272,18 +330,32 @@ static void hello(struct client *c, int argc, struct resp_arg *argv, struct repl
         }
         i = 2;
     }
+    /* Options are checked first, then AUTH, and only then is anything applied. */
+    int setname = 0, auth = 0;
     for (; i < argc; i++) {
         if (arg_is(&argv[i], "SETNAME") && i + 1 < argc) {
-            snprintf(c->name, sizeof(c->name), "%.*s", (int)argv[i + 1].len, argv[i + 1].ptr);
-            i++;
+            setname = ++i;
         } else if (arg_is(&argv[i], "AUTH") && i + 2 < argc) {
-            i += 2; /* no authentication on the control port (see docs/operations.md) */
+            auth = i + 1;
+            i += 2;
         } else {
             reply_errorf(r, "ERR Syntax error in HELLO option '%.*s'", (int)argv[i].len,
                          argv[i].ptr);
             return;
         }
     }
+    if (auth && !authenticate(c, &argv[auth], &argv[auth + 1], r))
+        return;
+    /* As Redis: without AUTH, HELLO needs an authenticated client. */
+    if (access_of(c) == CTL_ACCESS_NONE) {
+        reply_error(r, "NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                       "authenticate the client and select the RESP protocol version at the "
+                       "same time");
+        return;
+    }
+    if (setname)
+        snprintf(c->name, sizeof(c->name), "%.*s", (int)argv[setname].len, argv[setname].ptr);
     c->proto = (uint8_t)proto;
     r->proto = c->proto;
     reply_map(r, 6);
@@ -331,7 +403,12 @@ static void execute(struct client *c, int argc, struct resp_arg *argv, struct re
 {
     const struct resp_arg *cmd = &argv[0];
     bool subscribed = subscriptions(c) > 0 && c->proto == 2;
-    if (arg_is(cmd, "SUBSCRIBE") || arg_is(cmd, "PSUBSCRIBE")) {
+    bool open = access_of(c) != CTL_ACCESS_NONE;
+    if (arg_is(cmd, "AUTH")) {
+        auth_cmd(c, argc, argv, r);
+    } else if (!open && !arg_is(cmd, "HELLO") && !arg_is(cmd, "QUIT") && !arg_is(cmd, "RESET")) {
+        reply_error(r, "NOAUTH Authentication required.");
+    } else if (arg_is(cmd, "SUBSCRIBE") || arg_is(cmd, "PSUBSCRIBE")) {
         if (argc < 2)
             reply_errorf(r, "ERR wrong number of arguments for '%.*s' command", (int)cmd->len,
                          cmd->ptr);
@@ -368,6 +445,8 @@ static void execute(struct client *c, int argc, struct resp_arg *argv, struct re
         reply_deinit(&drop);
         c->proto = 2;
         c->name[0] = '\0';
+        c->access = CTL_ACCESS_NONE; /* as Redis: back to the unauthenticated state */
+        c->user[0] = '\0';
         r->proto = 2;
         reply_status(r, "RESET");
     } else if (arg_is(cmd, "HELLO")) {
@@ -609,6 +688,54 @@ void ctl_server_tick(struct ctl_server *s, uint64_t now_ns)
             client_free(c);
         }
     }
+}
+
+bool ctl_server_bind_is_loopback(const char *bind_addr)
+{
+    struct addrinfo hints = { 0 }, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(bind_addr, "0", &hints, &ai) != 0 || ai == NULL)
+        return false;
+    bool loopback = true;
+    for (struct addrinfo *p = ai; p; p = p->ai_next) {
+        if (p->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)p->ai_addr;
+            loopback &= (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else if (p->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)p->ai_addr;
+            loopback &= IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+        } else {
+            loopback = false;
+        }
+    }
+    freeaddrinfo(ai);
+    return loopback;
+}
+
+void ctl_server_set_auth(struct ctl_server *s, ctl_server_auth_fn fn, bool required)
+{
+    s->auth = fn;
+    s->auth_required = required;
+}
+
+enum ctl_access ctl_server_access(const struct ctl_server *s)
+{
+    return s->current ? access_of(s->current) : CTL_ACCESS_NONE;
+}
+
+const char *ctl_server_user(const struct ctl_server *s)
+{
+    return s->current ? s->current->user : "";
+}
+
+void ctl_server_forget_user(struct ctl_server *s, const char *user)
+{
+    for (struct client *c = s->clients; c; c = c->next)
+        if (c->access != CTL_ACCESS_NONE && strcmp(c->user, user) == 0) {
+            c->access = CTL_ACCESS_NONE;
+            c->user[0] = '\0';
+        }
 }
 
 int ctl_server_port(const struct ctl_server *s)

@@ -8,9 +8,11 @@
 #ifndef POLLUX_CTL_SERVER_H
 #define POLLUX_CTL_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "loop.h"
 #include "parse.h"
 #include "reply.h"
@@ -28,6 +30,13 @@
 
 /* Handle one command (argv[0] is its name); write exactly one reply into r. */
 typedef void (*ctl_server_cmd_fn)(void *app, int argc, struct resp_arg *argv, struct reply *r);
+
+/*
+ * Check a user name and password (AUTH, HELLO ... AUTH).
+ * @return the access the user has, CTL_ACCESS_NONE when the pair is wrong.
+ */
+typedef enum ctl_access (*ctl_server_auth_fn)(void *app, const char *user, const char *pass,
+                                              size_t passlen);
 
 struct ctl_server;
 
@@ -49,6 +58,22 @@ int ctl_server_port(const struct ctl_server *s);
 uint64_t ctl_server_defer(struct ctl_server *s);
 /* Give a deferred reply (consumed); dropped when the client has gone away meanwhile. */
 void ctl_server_answer(struct ctl_server *s, uint64_t token, struct reply *r);
+
+/* Whether every address `bind` resolves to is a loopback one (127.0.0.0/8, ::1). */
+bool ctl_server_bind_is_loopback(const char *bind);
+
+/*
+ * Authentication. With `required`, a client gets "-NOAUTH Authentication required." for
+ * every command but AUTH, HELLO (with its AUTH option), QUIT and RESET until it has
+ * authenticated; without, every client has CTL_ACCESS_ADMIN (no user is configured) and
+ * AUTH still checks users through fn.
+ */
+void ctl_server_set_auth(struct ctl_server *s, ctl_server_auth_fn fn, bool required);
+/* From inside the command handler: what the client may do, and its user ("" when none). */
+enum ctl_access ctl_server_access(const struct ctl_server *s);
+const char *ctl_server_user(const struct ctl_server *s);
+/* Clients authenticated as `user` must authenticate again (the user was removed or changed). */
+void ctl_server_forget_user(struct ctl_server *s, const char *user);
 
 /* Disconnect the clients that stopped reading (see CTL_SERVER_STALL_MS); call periodically. */
 void ctl_server_tick(struct ctl_server *s, uint64_t now_ns);

@@ -16,12 +16,13 @@
  * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to
  * date is migrated when opened; any other version is refused, not guessed at.
  */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 struct ctl_state {
     sqlite3 *db;
     uint64_t generation;
     bool in_tx;
+    char actor[CTL_AUTH_USER_MAX]; /* the user whose request is being run ("" for none) */
 };
 
 static const char SCHEMA[] =
@@ -44,12 +45,19 @@ static const char SCHEMA[] =
     " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS events ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
-    " source_id TEXT NOT NULL, message TEXT NOT NULL);";
+    " source_id TEXT NOT NULL, message TEXT NOT NULL, user TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS users ("
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL);";
 
 /* MIGRATIONS[v - 1] brings a version-v file to version v + 1. */
 static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
     "ALTER TABLE nodes ADD COLUMN run_id TEXT NOT NULL DEFAULT '';",
     "ALTER TABLE nodes ADD COLUMN apply_failed TEXT NOT NULL DEFAULT '';",
+    /* Events get the user who asked; the users table itself is created by SCHEMA. */
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
+    " source_id TEXT NOT NULL, message TEXT NOT NULL);"
+    "ALTER TABLE events ADD COLUMN user TEXT NOT NULL DEFAULT '';",
 };
 
 static int fail(struct ctl_state *st, const char *what)
@@ -576,12 +584,13 @@ int ctl_state_event_add(struct ctl_state *st, int64_t ts_ms, const char *source_
     }
     if (ts_ms <= 0)
         ts_ms = clock_real_ms();
-    log_notice("event %s %s: %s", source_type, source_id, msg);
+    log_notice("event %s %s: %s%s%s", source_type, source_id, msg, st->actor[0] ? " by " : "",
+               st->actor);
     return run(st,
                prep(st,
-                    "INSERT INTO events(ts_ms, source_type, source_id, message) "
-                    "VALUES (?, ?, ?, ?)",
-                    "isss", ts_ms, source_type, source_id, msg),
+                    "INSERT INTO events(ts_ms, source_type, source_id, message, user) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    "issss", ts_ms, source_type, source_id, msg, st->actor),
                NULL);
 }
 
@@ -590,7 +599,7 @@ int ctl_state_event_each(struct ctl_state *st, const char *source_type, const ch
 {
     /* The newest `max` matching rows, returned oldest first. */
     sqlite3_stmt *s = prep(st,
-                           "SELECT id, ts_ms, source_type, source_id, message FROM ("
+                           "SELECT id, ts_ms, source_type, source_id, message, user FROM ("
                            " SELECT * FROM events WHERE (?1 IS NULL OR source_type = ?1)"
                            " AND (?2 IS NULL OR source_id = ?2) AND ts_ms >= ?3"
                            " ORDER BY id DESC LIMIT ?4) ORDER BY id",
@@ -605,9 +614,89 @@ int ctl_state_event_each(struct ctl_state *st, const char *source_type, const ch
         copy(e.source_type, sizeof(e.source_type), sqlite3_column_text(s, 2));
         copy(e.source_id, sizeof(e.source_id), sqlite3_column_text(s, 3));
         copy(e.message, sizeof(e.message), sqlite3_column_text(s, 4));
+        copy(e.user, sizeof(e.user), sqlite3_column_text(s, 5));
         fn(ctx, &e);
     }
     int ret = rc == SQLITE_DONE ? 0 : fail(st, "events");
+    sqlite3_finalize(s);
+    return ret;
+}
+
+void ctl_state_set_actor(struct ctl_state *st, const char *user)
+{
+    snprintf(st->actor, sizeof(st->actor), "%s", user ? user : "");
+}
+
+/* ---- users ------------------------------------------------------------------------------ */
+
+static void user_row(sqlite3_stmt *s, struct ctl_user *u)
+{
+    char role[16];
+    copy(u->name, sizeof(u->name), sqlite3_column_text(s, 0));
+    copy(role, sizeof(role), sqlite3_column_text(s, 1));
+    u->role = ctl_auth_role_parse(role);
+    copy(u->hash, sizeof(u->hash), sqlite3_column_text(s, 2));
+    u->created_ms = sqlite3_column_int64(s, 3);
+}
+
+int ctl_state_user_add(struct ctl_state *st, const struct ctl_user *u)
+{
+    return run(st,
+               prep(st, "INSERT INTO users(name, role, hash, created_ms) VALUES (?, ?, ?, ?)",
+                    "sssi", u->name, ctl_auth_role_name(u->role), u->hash,
+                    u->created_ms ? u->created_ms : clock_real_ms()),
+               NULL);
+}
+
+int ctl_state_user_get(struct ctl_state *st, const char *name, struct ctl_user *out)
+{
+    sqlite3_stmt *s =
+        prep(st, "SELECT name, role, hash, created_ms FROM users WHERE name = ?", "s", name);
+    if (s == NULL)
+        return -EIO;
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW)
+        user_row(s, out);
+    else
+        ret = rc == SQLITE_DONE ? -ENOENT : fail(st, "user");
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int ctl_state_user_update(struct ctl_state *st, const struct ctl_user *u)
+{
+    return run_one(st, prep(st, "UPDATE users SET role = ?, hash = ? WHERE name = ?", "sss",
+                            ctl_auth_role_name(u->role), u->hash, u->name));
+}
+
+int ctl_state_user_delete(struct ctl_state *st, const char *name)
+{
+    return run_one(st, prep(st, "DELETE FROM users WHERE name = ?", "s", name));
+}
+
+int ctl_state_user_each(struct ctl_state *st, ctl_state_user_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prep(st, "SELECT name, role, hash, created_ms FROM users ORDER BY name", "");
+    if (s == NULL)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct ctl_user u;
+        user_row(s, &u);
+        fn(ctx, &u);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(st, "users");
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int ctl_state_user_count(struct ctl_state *st, const char *role)
+{
+    sqlite3_stmt *s =
+        prep(st, "SELECT count(*) FROM users WHERE ?1 IS NULL OR role = ?1", "s", role);
+    if (s == NULL)
+        return -EIO;
+    int ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : fail(st, "users");
     sqlite3_finalize(s);
     return ret;
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
+
 #define CTL_ID_MAX           64  /* node and replication group ids (ElastiCache allows 40) */
 #define CTL_NAME_MAX         256 /* parameter group names (ElastiCache allows 255) */
 #define CTL_HOST_MAX         256
@@ -73,6 +75,14 @@ struct ctl_event {
     char source_type[32]; /* replication-group | cache-parameter-group | cache-node */
     char source_id[CTL_NAME_MAX];
     char message[512];
+    char user[CTL_AUTH_USER_MAX]; /* who asked for the change ("" for pollux-control itself) */
+};
+
+struct ctl_user {
+    char name[CTL_AUTH_USER_MAX];
+    enum ctl_access role;
+    char hash[CTL_AUTH_HASH_MAX]; /* see auth.h */
+    int64_t created_ms;
 };
 
 struct ctl_state;
@@ -148,5 +158,21 @@ typedef void (*ctl_state_event_fn)(void *ctx, const struct ctl_event *e);
  */
 int ctl_state_event_each(struct ctl_state *st, const char *source_type, const char *source_id,
                          int64_t since_ms, int max, ctl_state_event_fn fn, void *ctx);
+
+/*
+ * The user whose request is being run: the events written until the next call carry that
+ * name (NULL or "": pollux-control's own events).
+ */
+void ctl_state_set_actor(struct ctl_state *st, const char *user);
+
+/* Users of the control API. */
+int ctl_state_user_add(struct ctl_state *st, const struct ctl_user *u); /* -EEXIST */
+int ctl_state_user_get(struct ctl_state *st, const char *name, struct ctl_user *out);
+int ctl_state_user_update(struct ctl_state *st, const struct ctl_user *u); /* role and hash */
+int ctl_state_user_delete(struct ctl_state *st, const char *name);
+typedef void (*ctl_state_user_fn)(void *ctx, const struct ctl_user *u);
+int ctl_state_user_each(struct ctl_state *st, ctl_state_user_fn fn, void *ctx);
+/* How many users (of the role "admin" / "readonly", or all when NULL); -EIO on failure. */
+int ctl_state_user_count(struct ctl_state *st, const char *role);
 
 #endif

@@ -11,7 +11,9 @@ pollux-control itself and the polluxctl CLI. This module provides
   * Node: one node process on a free loopback port, kill -9 and restart,
   * Control: pollux-control on a free port with a state file in its own
     directory, short health-check intervals, a clean-exit check on stop
-    (status 0, no sanitizer report), restart on the same state and port,
+    (status 0, no sanitizer report), restart on the same state and port; it
+    bootstraps the admin user ADMIN (password from a file in its directory)
+    and its redis()/raw_client()/ctl_env() authenticate as that user,
   * Cluster: a Control and N nodes registered in zones, with polluxctl
     helpers (ctl() returns the CompletedProcess, ctl_json() the parsed JSON),
   * FakeNode: a scripted node that answers PING, INFO replication (with the
@@ -55,6 +57,11 @@ class Opts:
                     "--failover-settle-ms", "3000"]
 
 
+# The admin that the test pollux-control bootstraps (--bootstrap-password-file); a name
+# that the fuzz corpus (tests/corpus/control-api/) never spells, so no mutation touches it.
+ADMIN = ("test-admin", "pollux-test-admin-password")
+
+
 def node_is_redis():
     return os.path.basename(Opts.node_cmd[0]).startswith("redis-server")
 
@@ -88,9 +95,11 @@ def main():
     sys.exit(0 if prog.result.wasSuccessful() else 1)
 
 
-def _ping(port, timeout=0.5):
+def _ping(port, timeout=0.5, auth=None):
     try:
         with h.RawClient(HOST, port, timeout=timeout) as c:
+            if auth and c.command("AUTH", *auth) != b"OK":
+                return False
             return c.command("PING") == b"PONG"
     except (OSError, ConnectionError, h.ProtocolError):
         return False
@@ -185,11 +194,21 @@ class Node(Process):
 
 
 class Control(Process):
-    def __init__(self, workdir, extra=()):
+    """pollux-control; with users=False no user is created (open, loopback only)."""
+
+    def __init__(self, workdir, extra=(), users=True):
         super().__init__("pollux-control", workdir)
         self.port = None
         self.state = os.path.join(workdir, "state.db")
         self.extra = list(extra)
+        self.auth = ADMIN if users else None
+        if users:
+            self.password_file = os.path.join(workdir, "admin-password")
+            with open(self.password_file, "w") as f:
+                f.write(ADMIN[1] + "\n")
+            os.chmod(self.password_file, 0o600)
+            self.extra += ["--bootstrap-user", ADMIN[0],
+                           "--bootstrap-password-file", self.password_file]
 
     def start(self, port=None):
         for _ in range(6):
@@ -197,7 +216,7 @@ class Control(Process):
             self.spawn([Opts.control, "--port", str(self.port), "--bind", HOST,
                         "--state", self.state, "--loglevel", "verbose"]
                        + Opts.control_args + self.extra)
-            if h.wait_until(lambda: _ping(self.port) or not self.alive(), 20):
+            if h.wait_until(lambda: _ping(self.port, auth=self.auth) or not self.alive(), 20):
                 if self.alive():
                     return self
             self.kill9()
@@ -227,9 +246,37 @@ class Control(Process):
         return self.start(port=self.port)
 
     def redis(self, **kw):
+        """A redis-py client, authenticated as the admin unless told otherwise."""
         import redis
         kw.setdefault("socket_timeout", 10)
+        if self.auth:
+            kw.setdefault("username", self.auth[0])
+            kw.setdefault("password", self.auth[1])
         return redis.Redis(host=HOST, port=self.port, **kw)
+
+    def auth_command(self):
+        """The RESP bytes of AUTH as the admin (b"" without users)."""
+        return h.encode_command("AUTH", *self.auth) if self.auth else b""
+
+    def raw_client(self, timeout=60):
+        c = h.RawClient(HOST, self.port, timeout=timeout)
+        if self.auth:
+            reply = c.command("AUTH", *self.auth)
+            assert reply == b"OK", reply
+        return c
+
+    def ctl_env(self, auth="admin"):
+        """The environment for polluxctl: the admin's credentials (auth=None: none)."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("POLLUX_USER", "POLLUX_PASSWORD", "POLLUX_PROFILE",
+                            "POLLUX_CREDENTIALS_FILE")}
+        # No credentials file of the person running the tests.
+        env["POLLUX_CREDENTIALS_FILE"] = os.path.join(self.workdir, "no-credentials")
+        if auth == "admin" and self.auth:
+            auth = self.auth
+        if isinstance(auth, tuple):
+            env["POLLUX_USER"], env["POLLUX_PASSWORD"] = auth
+        return env
 
 
 class Cluster:
@@ -277,12 +324,14 @@ class Cluster:
 
     # -- polluxctl -----------------------------------------------------------
 
-    def ctl(self, *args, output=None):
+    def ctl(self, *args, output=None, auth="admin", env=None):
+        """polluxctl as the admin; auth=None: no credentials, (user, password): that user."""
         argv = [Opts.ctl, "--endpoint", f"{HOST}:{self.control.port}"]
         if output:
             argv += ["--output", output]
         return subprocess.run(argv + list(args), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=60, text=True)
+                              stderr=subprocess.PIPE, timeout=60, text=True,
+                              env=env or self.control.ctl_env(auth))
 
     def ctl_ok(self, *args):
         p = self.ctl(*args)

@@ -543,7 +543,8 @@ class SentinelClients(ch.ClusterTestCase):
         wait_ms = 20000
         timeout = wait_ms / 1000 + 30
         c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")
-        s = Sentinel([(ch.HOST, c.control.port)], socket_timeout=timeout)
+        s = Sentinel([(ch.HOST, c.control.port)], socket_timeout=timeout,
+                     sentinel_kwargs={"username": ch.ADMIN[0], "password": ch.ADMIN[1]})
         self.assertEqual(s.discover_master("rg1"), (ch.HOST, c.nodes["n1"].port))
         self.wait(lambda: len(s.discover_slaves("rg1")) == 2, what="two replicas")
         master = s.master_for("rg1", socket_timeout=timeout)
@@ -683,7 +684,7 @@ class BadInput(ch.ClusterTestCase):
         self.assertEqual(strip(state()), before)
         self.assertEqual(len(c.ctl_json("describe-nodes")["Nodes"]), 3)
         # The raw API refuses unknown verbs and options too.
-        with h.RawClient(ch.HOST, c.control.port) as raw:
+        with c.control.raw_client() as raw:
             self.assertTrue(raw.command("POLLUX", "FLY").startswith(b"InvalidAction"))
             self.assertTrue(raw.command("POLLUX", "describe-nodes", "colour", "red")
                             .startswith(b"InvalidParameterValue"))

@@ -208,7 +208,7 @@ class ControlTestCase(unittest.TestCase):
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     def ping(self):
-        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+        with self.control.raw_client() as c:
             return c.command("PING")
 
 
@@ -239,7 +239,7 @@ class ControlFuzz(ControlTestCase):
         s = socket.create_connection((ch.HOST, self.control.port), timeout=60)
         try:
             try:
-                s.sendall(data)
+                s.sendall(self.control.auth_command() + data)
             except OSError:
                 pass  # closed on a protocol error before everything was sent
             self.alive(what, data)
@@ -287,10 +287,10 @@ class ControlFuzz(ControlTestCase):
 
     def test_generated_requests(self):
         fz = Fuzzer(SEED, self.node.port)
-        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+        with self.control.raw_client() as c:
             fz.verbs = [v.decode() for v in c.command("POLLUX", "VERBS")]
         self.assertIn("describe-nodes", fz.verbs)
-        c = h.RawClient(ch.HOST, self.control.port, timeout=60)
+        c = self.control.raw_client()
         errors = replies = 0
         try:
             for i in range(COUNT):
@@ -315,7 +315,7 @@ class ControlFuzz(ControlTestCase):
                 errors += isinstance(reply, h.ErrorReply)
                 if isinstance(reply, h.ErrorReply) and reply.startswith(b"ERR Protocol error"):
                     c.close()  # the daemon closes after a protocol error
-                    c = h.RawClient(ch.HOST, self.control.port, timeout=60)
+                    c = self.control.raw_client()
                 elif args[0] == "HELLO" and isinstance(reply, dict):
                     pass  # RESP3 from now on; RespReader reads both
                 if i % 250 == 0:
@@ -326,7 +326,7 @@ class ControlFuzz(ControlTestCase):
         self.assertGreater(errors, COUNT // 4)  # most random requests are refused
         self.alive("the last request", b"")
         # The daemon still does its job: the one real node is described.
-        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+        with self.control.raw_client() as c:
             nodes = c.command("POLLUX", "describe-nodes")
         self.assertIsInstance(nodes, (list, dict))
 
@@ -371,6 +371,7 @@ class SlowClients(ControlTestCase):
         pid = self.control.proc.pid
         peak_before = status_kb(pid, "VmHWM")
         s = socket.create_connection((ch.HOST, self.control.port), timeout=60)
+        s.sendall(self.control.auth_command())
         s.setblocking(False)
         p = select.poll()
         gone = select.POLLHUP | select.POLLERR | select.POLLRDHUP
@@ -407,7 +408,7 @@ class SlowClients(ControlTestCase):
         self.assertLess(growth_mb, limit_mb, f"peak RSS grew by {growth_mb:.0f} MB")
         with open(self.control.log, "rb") as f:
             self.assertIn(b"bytes of replies not read", f.read())
-        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+        with self.control.raw_client() as c:
             self.assertIn(b"CacheParameterGroups",
                           c.command("POLLUX", "describe-cache-parameter-groups"))
 
@@ -415,7 +416,7 @@ class SlowClients(ControlTestCase):
         """Replies beyond the limit hold back its requests, they do not cost it its
         connection."""
         n = 2000  # about 28 MB of replies, well past the 8 MiB limit
-        with h.RawClient(ch.HOST, self.control.port, timeout=60) as c:
+        with self.control.raw_client() as c:
             t = threading.Thread(target=c.sock.sendall, args=(BIG * n,))
             t.start()
             try:

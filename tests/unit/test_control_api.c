@@ -344,6 +344,31 @@ static void send_all(struct fixture *f, struct conn *c, const char *data, size_t
     }
 }
 
+struct user_list {
+    char names[16][CTL_AUTH_USER_MAX];
+    int n;
+};
+
+static void collect_user(void *ctx, const struct ctl_user *u)
+{
+    struct user_list *l = ctx;
+    if (l->n < 16)
+        snprintf(l->names[l->n++], CTL_AUTH_USER_MAX, "%s", u->name);
+}
+
+/* Remove the users an input created (create-user on the open API), so the API is open again. */
+static void drop_users(struct fixture *f)
+{
+    struct user_list l = { .n = 0 };
+    do {
+        l.n = 0;
+        ctl_state_user_each(f->app.st, collect_user, &l);
+        for (int i = 0; i < l.n; i++)
+            assert_int_equal(ctl_state_user_delete(f->app.st, l.names[i]), 0);
+    } while (l.n > 0);
+    assert_int_equal(ctl_api_auth_setup(&f->app), 0);
+}
+
 /* Send one input on a fresh connection and check the answers, then that PING still works. */
 static void check_input(struct fixture *f, const char *name, const char *data, size_t len)
 {
@@ -366,6 +391,7 @@ static void check_input(struct fixture *f, const char *name, const char *data, s
     if (got < want || (closes && !c.closed))
         fail_msg("%s: %d of %d replies%s", name, got, want, closes ? ", not closed" : "");
     conn_close(&c);
+    drop_users(f);
 
     struct conn p;
     conn_open(f, &p);

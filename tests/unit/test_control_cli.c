@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cli.h"
@@ -69,6 +70,76 @@ static void global_options_anywhere(void **state)
     assert_int_equal(parse(&cmd, "10.0.0.1:1", "describe-nodes", NULL), 0);
     assert_string_equal(cmd.endpoint, "10.0.0.1:1");
     ctl_cli_cmd_deinit(&cmd);
+}
+
+/* --password-file sends the file's first line as "password"; --profile is kept. */
+static void password_file_and_profile(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/polluxctl-pw-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret word\r\nsecond line\n", 26), 26);
+    close(fd);
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, NULL, "--profile", "ops", "create-user", "--user-name", "u",
+                           "--role", "readonly", "--password-file", path, NULL),
+                     0);
+    assert_string_equal(joined(&cmd),
+                        "POLLUX create-user user-name u role readonly password s3cret word");
+    assert_string_equal(cmd.profile, "ops");
+    ctl_cli_cmd_deinit(&cmd);
+    unlink(path);
+    assert_int_equal(parse(&cmd, NULL, "create-user", "--user-name", "u", "--role", "admin",
+                           "--password-file", path, NULL),
+                     -EINVAL);
+    assert_non_null(strstr(cmd.err, "cannot read"));
+    /* No --password option: a password never goes on the command line. */
+    assert_int_equal(parse(&cmd, NULL, "create-user", "--user-name", "u", "--role", "admin",
+                           "--password", "x", NULL),
+                     -EINVAL);
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", NULL), 0);
+    assert_null(cmd.profile);
+    ctl_cli_cmd_deinit(&cmd);
+}
+
+/* Where polluxctl's credentials come from: the environment, else a profile of the file. */
+static void credentials_sources(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/polluxctl-cred-XXXXXX", err[1200];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "[default]\nuser = ro\npassword = p1\n[ops]\nuser = adm\npassword = p2\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    close(fd);
+    struct ctl_cli_auth a;
+    unsetenv(CTL_CLI_PROFILE_ENV);
+    setenv(CTL_CLI_CREDENTIALS_ENV, path, 1);
+    setenv(CTL_CLI_USER_ENV, "envuser", 1);
+    setenv(CTL_CLI_PASSWORD_ENV, "envpass", 1);
+    assert_int_equal(ctl_cli_credentials(NULL, &a, err, sizeof(err)), 0);
+    assert_string_equal(a.user, "envuser");
+    assert_string_equal(a.pass, "envpass");
+    /* --profile wins over the environment. */
+    assert_int_equal(ctl_cli_credentials("ops", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.user, "adm");
+    unsetenv(CTL_CLI_PASSWORD_ENV); /* one of the two is not enough */
+    assert_int_equal(ctl_cli_credentials(NULL, &a, err, sizeof(err)), 0);
+    assert_string_equal(a.user, "ro");
+    assert_string_equal(a.pass, "p1");
+    setenv(CTL_CLI_PROFILE_ENV, "ops", 1);
+    assert_int_equal(ctl_cli_credentials(NULL, &a, err, sizeof(err)), 0);
+    assert_string_equal(a.pass, "p2");
+    assert_int_equal(ctl_cli_credentials("nope", &a, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "no profile 'nope'"));
+    unsetenv(CTL_CLI_PROFILE_ENV);
+    unlink(path);
+    /* No file: no credentials, unless a profile was asked for. */
+    assert_int_equal(ctl_cli_credentials(NULL, &a, err, sizeof(err)), -ENOENT);
+    assert_int_equal(ctl_cli_credentials("ops", &a, err, sizeof(err)), -EINVAL);
+    unsetenv(CTL_CLI_USER_ENV);
+    unsetenv(CTL_CLI_CREDENTIALS_ENV);
 }
 
 static void parameter_name_values(void **state)
@@ -247,6 +318,8 @@ int main(void)
         cmocka_unit_test(values_lists_and_flags),
         cmocka_unit_test(global_options_anywhere),
         cmocka_unit_test(parameter_name_values),
+        cmocka_unit_test(password_file_and_profile),
+        cmocka_unit_test(credentials_sources),
         cmocka_unit_test(errors),
         cmocka_unit_test(help),
         cmocka_unit_test(endpoints),

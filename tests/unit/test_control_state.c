@@ -293,6 +293,72 @@ static void last_event(void *ctx, const struct ctl_event *e)
     *(struct ctl_event *)ctx = *e;
 }
 
+static void users_and_event_users(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(ctl_state_user_count(f->st, NULL), 0);
+    struct ctl_user u = { .name = "alice", .role = CTL_ACCESS_ADMIN, .hash = "h1" }, out;
+    assert_int_equal(ctl_state_user_add(f->st, &u), 0);
+    assert_int_equal(ctl_state_user_add(f->st, &u), -EEXIST);
+    struct ctl_user ro = { .name = "bob", .role = CTL_ACCESS_READONLY, .hash = "h2" };
+    assert_int_equal(ctl_state_user_add(f->st, &ro), 0);
+    assert_int_equal(ctl_state_user_count(f->st, NULL), 2);
+    assert_int_equal(ctl_state_user_count(f->st, "admin"), 1);
+    assert_int_equal(ctl_state_user_get(f->st, "bob", &out), 0);
+    assert_int_equal(out.role, CTL_ACCESS_READONLY);
+    assert_string_equal(out.hash, "h2");
+    assert_true(out.created_ms > 0);
+    out.role = CTL_ACCESS_ADMIN;
+    assert_int_equal(ctl_state_user_update(f->st, &out), 0);
+    assert_int_equal(ctl_state_user_count(f->st, "admin"), 2);
+    assert_int_equal(ctl_state_user_delete(f->st, "bob"), 0);
+    assert_int_equal(ctl_state_user_delete(f->st, "bob"), -ENOENT);
+    assert_int_equal(ctl_state_user_get(f->st, "bob", &out), -ENOENT);
+
+    /* Events carry the actor set at the time, and none after it is cleared. */
+    struct ctl_event e;
+    ctl_state_set_actor(f->st, "alice");
+    assert_int_equal(ctl_state_event_add(f->st, 0, "cache-node", "n1", "by alice"), 0);
+    ctl_state_event_each(f->st, NULL, NULL, 0, 0, last_event, &e);
+    assert_string_equal(e.user, "alice");
+    ctl_state_set_actor(f->st, NULL);
+    assert_int_equal(ctl_state_event_add(f->st, 0, "cache-node", "n1", "by itself"), 0);
+    ctl_state_event_each(f->st, NULL, NULL, 0, 0, last_event, &e);
+    assert_string_equal(e.user, "");
+}
+
+static void version_3_file_gets_users(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/v3.db", f->dir);
+    write_file(path, "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER "
+                     "NOT NULL, source_type TEXT NOT NULL, source_id TEXT NOT NULL, message TEXT "
+                     "NOT NULL);"
+                     "INSERT INTO events(ts_ms, source_type, source_id, message) VALUES "
+                     "(5, 'cache-node', 'n1', 'old event');"
+                     "CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER "
+                     "NOT NULL, az TEXT NOT NULL, node_type TEXT NOT NULL, group_id TEXT NOT "
+                     "NULL DEFAULT '', role INTEGER NOT NULL DEFAULT 0, pending_reboot INTEGER "
+                     "NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, run_id TEXT NOT NULL "
+                     "DEFAULT '', apply_failed TEXT NOT NULL DEFAULT '', UNIQUE (host, port));"
+                     "PRAGMA user_version = 3;");
+    struct ctl_state *st = ctl_state_create(path);
+    assert_non_null(st);
+    struct ctl_event e = { 0 };
+    ctl_state_event_each(st, NULL, NULL, 0, 0, last_event, &e);
+    assert_string_equal(e.message, "old event");
+    assert_string_equal(e.user, "");
+    assert_int_equal(ctl_state_user_count(st, NULL), 0);
+    struct ctl_user u = { .name = "admin", .role = CTL_ACCESS_ADMIN, .hash = "h" };
+    assert_int_equal(ctl_state_user_add(st, &u), 0);
+    ctl_state_destroy(st);
+    st = ctl_state_create(path);
+    assert_non_null(st);
+    assert_int_equal(ctl_state_user_count(st, "admin"), 1);
+    ctl_state_destroy(st);
+}
+
 static void long_events_are_cut_at_a_word(void **state)
 {
     struct fixture *f = *state;
@@ -335,6 +401,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(refuses_a_foreign_file, setup, teardown),
         cmocka_unit_test_setup_teardown(run_ids_and_schema_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(long_events_are_cut_at_a_word, setup, teardown),
+        cmocka_unit_test_setup_teardown(users_and_event_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_3_file_gets_users, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
