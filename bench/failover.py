@@ -25,7 +25,6 @@ with meson and never gates CI. The target of the design is <= 2 s with 0 lost.
 
 import argparse
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -93,13 +92,9 @@ def main():
                          "polluxd nodes sharing a small machine")
     ap.add_argument("--runs", type=int, default=5)
     opts = ap.parse_args()
-    ch.Opts.node_args = shlex.split(opts.node_args)
-    ch.Opts.control = os.path.abspath(opts.control)
-    ch.Opts.ctl = os.path.abspath(opts.ctl)
-    ch.Opts.node_cmd = h._split_server(os.path.abspath(opts.node_server)
-                                       if os.path.exists(opts.node_server) else opts.node_server)
     # The defaults are what is measured (probe interval, down-after, timeouts).
-    ch.Opts.control_args = ["--failover-settle-ms", str(SETTLE_MS)]
+    ch.configure(opts.control, opts.ctl, opts.node_server, opts.node_args,
+                 ["--failover-settle-ms", str(SETTLE_MS)])
     c = ch.Cluster(("az-a", "az-b", "az-b")).start()
     try:
         c.create_group("rg1", "n1", ("n2", "n3"), "--multi-az")

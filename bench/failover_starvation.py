@@ -22,14 +22,12 @@ A benchmark, not a test: it is not registered with meson and never gates CI.
 import argparse
 import os
 import random
-import shlex
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
 import control_harness as ch  # noqa: E402
-import harness as h  # noqa: E402
 
 
 def main():
@@ -43,12 +41,7 @@ def main():
     ap.add_argument("--long-pause-ms", type=int, default=2500)
     ap.add_argument("--seed", type=int, default=1)
     opts = ap.parse_args()
-    ch.Opts.node_args = shlex.split(opts.node_args)
-    ch.Opts.control = os.path.abspath(opts.control)
-    ch.Opts.ctl = os.path.abspath(opts.ctl)
-    ch.Opts.node_cmd = h._split_server(os.path.abspath(opts.node_server)
-                                       if os.path.exists(opts.node_server) else opts.node_server)
-    ch.Opts.control_args = []  # the defaults are what is measured
+    ch.configure(opts.control, opts.ctl, opts.node_server, opts.node_args, [])
     rnd = random.Random(opts.seed)
     c = ch.Cluster(("az-a", "az-b", "az-b")).start()
     pauses = 0

@@ -62,6 +62,16 @@ class Opts:
 ADMIN = ("test-admin", "pollux-test-admin-password")
 
 
+def configure(control, ctl, node_server, node_args, control_args):
+    """Opts for a script outside the test runner (the bench/ scripts)."""
+    Opts.node_args = shlex.split(node_args)
+    Opts.control = os.path.abspath(control)
+    Opts.ctl = os.path.abspath(ctl)
+    Opts.node_cmd = h._split_server(os.path.abspath(node_server)
+                                    if os.path.exists(node_server) else node_server)
+    Opts.control_args = control_args
+
+
 def node_is_redis():
     return os.path.basename(Opts.node_cmd[0]).startswith("redis-server")
 
