@@ -1,5 +1,7 @@
 #include "sock.h"
 
+#include "cidr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +79,25 @@ bool sock_peer_is_local(const char *peer)
            (n == 3 && strncmp(peer, "::1", 3) == 0);
 }
 
-int sock_accept(int lfd, char *peer, size_t peercap)
+/* The peer's address as 16 bytes of IPv6 (IPv4 mapped). */
+static void peer_addr16(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+    if (ss->ss_family == AF_INET6)
+        memcpy(out, ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr, 16);
+    else if (ss->ss_family == AF_INET)
+        cidr_addr_from_v4(ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr), out);
+    else
+        memset(out, 0, 16);
+}
+
+void sock_abort(int fd)
+{
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd);
+}
+
+int sock_accept(int lfd, char *peer, size_t peercap, uint8_t *addr)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -88,6 +108,8 @@ int sock_accept(int lfd, char *peer, size_t peercap)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (peer != NULL)
         format_addr(&ss, peer, peercap);
+    if (addr != NULL)
+        peer_addr16(&ss, addr);
     return fd;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /*
@@ -19,9 +20,14 @@ int sock_listen(const char *addr, int port, int backlog);
 
 /*
  * Accept one connection, non-blocking and close-on-exec, TCP_NODELAY set.
+ * peer (when not NULL) gets "ip:port"; addr (when not NULL) the peer's
+ * address as 16 bytes of IPv6, an IPv4 peer IPv4-mapped (base/cidr.h).
  * @return the fd; -EAGAIN when none is pending; other -errno on failure.
  */
-int sock_accept(int lfd, char *peer, size_t peercap);
+int sock_accept(int lfd, char *peer, size_t peercap, uint8_t *addr);
+
+/* Close with a reset (SO_LINGER 0): no FIN, no TIME_WAIT, unread input dropped. */
+void sock_abort(int fd);
 
 /*
  * Whether a peer ("ip:port", as sock_accept writes it) is local in the sense

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "cidr.h"
 #include "net.h"
 #include "param.h"
 #include "pktio.h"
@@ -92,7 +93,9 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(pollux_workers, "pollux-workers", INT, 0, 0, MAX_WORKERS, 0, NULL)                           \
     X(pollux_cpus, "pollux-cpus", STRING, "", 0, 0, 0, config_check_cpus)                          \
     X(pollux_idle_sleep_us, "pollux-idle-sleep-us", INT, 0, 0, 1000000, PARAM_MUTABLE, NULL)       \
-    X(pollux_backend, "pollux-backend", ENUM, 0, 0, 0, 0, config_backend_names)
+    X(pollux_backend, "pollux-backend", ENUM, 0, 0, 0, 0, config_backend_names)                    \
+    X(pollux_allow_sources, "pollux-allow-sources", STRING, "", 0, 0, PARAM_MUTABLE,               \
+      cidr_list_check)
 
 PARAM_STRUCT(server_params, SERVER_PARAMS);
 extern const struct param_def server_param_defs[];

@@ -361,7 +361,8 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         "io_threaded_reads_processed:0\r\n"
         "io_threaded_writes_processed:0\r\n"
         "reply_buffer_shrinks:0\r\n"
-        "reply_buffer_expands:0\r\n",
+        "reply_buffer_expands:0\r\n"
+        "pollux_rejected_sources:%llu\r\n",
         (unsigned long long)t->connections, (unsigned long long)t->commands,
         (unsigned long long)ops, (unsigned long long)t->net_input_bytes,
         (unsigned long long)t->net_output_bytes, (unsigned long long)rin, (unsigned long long)rout,
@@ -372,7 +373,7 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
         (unsigned long long)ss->keyspace_misses, (unsigned long long)t->unexpected_error_replies,
         (unsigned long long)t->error_replies, (unsigned long long)t->reads,
-        (unsigned long long)t->writes);
+        (unsigned long long)t->writes, (unsigned long long)t->rejected_sources);
 }
 
 static void section_replication(struct strbuf *s)

@@ -71,12 +71,45 @@ void worker_count_error(struct worker *w, const char *code)
     }
 }
 
+/*
+ * The allowlist is parsed once per change into a list of this worker's own:
+ * reloads happen before the worker runs or while a CONFIG SET holds every
+ * shard (the worker then polls no network), so the accept path reads a plain
+ * pointer, and the next connection after the reply obeys the new list.
+ */
+static void reload_allowlist(struct worker *w)
+{
+    const char *text = w->params.srv.pollux_allow_sources;
+    if (w->allow_text != NULL && strcmp(w->allow_text, text) == 0)
+        return;
+    struct cidr_list *l;
+    char err[160];
+    if (cidr_list_parse(text, &l, err, sizeof(err)) != 0) {
+        /* cannot happen: the value was checked when it was set */
+        log_warn("pollux-allow-sources: %s; keeping the previous list", err);
+        return;
+    }
+    cidr_list_destroy(w->allow);
+    mem_free(w->allow_text);
+    w->allow = l;
+    w->allow_text = mem_strdup(text);
+}
+
+bool worker_source_allowed(struct worker *w, const uint8_t addr[16])
+{
+    if (cidr_list_match(w->allow, addr))
+        return true;
+    w->stats.rejected_sources++;
+    return false;
+}
+
 void worker_reload_params(struct worker *w)
 {
     pthread_mutex_lock(&config.lock);
     params_copy(&w->params, &config.p);
     w->params_generation = config.generation;
     pthread_mutex_unlock(&config.lock);
+    reload_allowlist(w);
     slowlog_resize(w, (unsigned)w->params.srv.slowlog_max_len);
     config_obuf_parse(w->params.srv.client_output_buffer_limit, w->obuf);
     for (struct conn *c = w->conns; c != NULL; c = c->next)
@@ -464,11 +497,18 @@ static void accept_clients(struct worker *w, int lfd)
 {
     for (int i = 0; i < 64; i++) {
         char peer[64];
-        int fd = sock_accept(lfd, peer, sizeof(peer));
+        uint8_t addr[16];
+        int fd = sock_accept(lfd, peer, sizeof(peer), addr);
         if (fd < 0) {
             if (fd != -EAGAIN)
                 log_verbose("Accepting client connection: %s", strerror(-fd));
             return;
+        }
+        if (!worker_source_allowed(w, addr)) {
+            /* nothing read, nothing written: a reset, as the DPDK stack answers the SYN */
+            log_verbose("Refused %s: not in pollux-allow-sources", peer);
+            sock_abort(fd);
+            continue;
         }
         if (!admit_client(w)) {
             ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
@@ -867,6 +907,8 @@ void worker_destroy(struct worker *w)
     if (w->internal != NULL)
         conn_destroy(w->internal);
     mem_free(w->cmdstats);
+    cidr_list_destroy(w->allow);
+    mem_free(w->allow_text);
     params_free(&w->params);
     free(w);
 }

@@ -43,6 +43,7 @@ struct worker_stats {
     uint64_t commands;         /* total_commands_processed */
     uint64_t connections;      /* total_connections_received */
     uint64_t rejected_conn;    /* rejected_connections */
+    uint64_t rejected_sources; /* pollux_rejected_sources: refused by pollux-allow-sources */
     uint64_t net_input_bytes;  /* total_net_input_bytes */
     uint64_t net_output_bytes; /* total_net_output_bytes */
     uint64_t error_replies;    /* total_error_replies */
@@ -116,6 +117,8 @@ struct worker {
     struct params params;
     unsigned params_generation;
     struct obuf_limit obuf[OBUF_CLASSES]; /* client-output-buffer-limit, parsed */
+    struct cidr_list *allow;              /* pollux-allow-sources, parsed (NULL: everyone) */
+    char *allow_text;                     /* ... from this text */
 
     /* the shard */
     struct store *store;
@@ -170,6 +173,13 @@ size_t worker_shard_limit(const struct worker *w);
  * are consistent, so none is an outlier to filter out.
  */
 void worker_sample_overhead(void);
+
+/*
+ * Whether a new client from addr (16 bytes, IPv4 mapped) may connect, by
+ * pollux-allow-sources; a refusal is counted. Called once per connection
+ * attempt, before anything is read from it.
+ */
+bool worker_source_allowed(struct worker *w, const uint8_t addr[16]);
 
 /* Wake worker `id` if it sleeps in its poll (pollux-idle-sleep-us); any thread. */
 void worker_wake(unsigned id);

@@ -117,6 +117,16 @@ void worker_net_thread_init(struct worker *w)
 }
 #endif
 
+/* pollux-allow-sources on the stack: a refused source gets a RST and no connection block. */
+static enum net_syn_verdict allow_syn(void *arg, const struct net_endpoint *peer,
+                                      const struct net_endpoint *local)
+{
+    (void)local;
+    uint8_t addr[16];
+    cidr_addr_from_v4(peer->ip, addr);
+    return worker_source_allowed(arg, addr) ? NET_SYN_ALLOW : NET_SYN_RESET;
+}
+
 int worker_net_listen(struct worker *w, int port)
 {
     struct pktio *io = worker_pktio(w);
@@ -141,6 +151,8 @@ int worker_net_listen(struct worker *w, int port)
         .seed = util_rand64(),
         .rss = worker_rss(),
         .rss_queue = w->id,
+        .syn_hook = allow_syn,
+        .syn_hook_arg = w,
     };
     w->net = net_stack_create(&cfg);
     if (w->net == NULL)

@@ -769,6 +769,16 @@ def parse_info(text):
     return out
 
 
+def ipv6_loopback():
+    """Whether this host has ::1 (some containers run without IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def info_fields(raw_client, section):
     info = raw_client.command("INFO", section)
     merged = {}

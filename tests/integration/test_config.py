@@ -503,15 +503,6 @@ DENIED = (b"-DENIED Redis is running in protected mode because protected mode is
           b"outside.\r\n")
 
 
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 class ProtectedMode(unittest.TestCase):
     """Protected mode as Redis 7.0 has it: with no password, a client whose
     address is not 127.0.0.1 or ::1 gets -DENIED and is closed, whatever bind
@@ -548,7 +539,7 @@ class ProtectedMode(unittest.TestCase):
                 self.assertEqual(self.read_to_eof(s), DENIED)
             self.assertEqual(int(h.info_fields(c, "stats")["rejected_connections"]), before + 1)
             self.assertEqual(self.ping_from(srv, "127.0.0.1"), b"+PONG\r\n")
-            if ipv6_loopback():
+            if h.ipv6_loopback():
                 self.assertEqual(self.ping_from(srv, "::1", socket.AF_INET6, "::1"),
                                  b"+PONG\r\n")
             # turned off at run time: the same client is served
