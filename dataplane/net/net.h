@@ -47,6 +47,7 @@
     X(sndbuf, "pollux-net-sndbuf", MEMORY, 65536, 4096, 16777216, 0, NULL)                         \
     X(rcvbuf, "pollux-net-rcvbuf", MEMORY, 65536, 4096, 16777216, 0, NULL)                         \
     X(syn_backlog, "pollux-net-syn-backlog", INT, 256, 1, 65536, PARAM_MUTABLE, NULL)              \
+    X(syncookies, "pollux-net-syncookies", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                     \
     X(time_wait_max, "pollux-net-time-wait-max", INT, 8192, 0, 1048576, 0, NULL)                   \
     X(time_wait_ms, "pollux-net-time-wait-ms", INT, 60000, 1, 240000, PARAM_MUTABLE, NULL)         \
     X(fin_timeout_ms, "pollux-net-fin-timeout-ms", INT, 60000, 1, 600000, PARAM_MUTABLE, NULL)     \
@@ -128,7 +129,10 @@ extern const struct param_def net_param_defs[];
     X(tcp_drop_bad_header, "segments with a bad header length")                                    \
     X(tcp_drop_no_listener, "segments for no connection and no listener")                          \
     X(tcp_drop_backlog_full, "SYNs or handshake ACKs dropped: accept backlog full")                \
-    X(tcp_drop_syn_evicted, "half-open connections evicted: SYN queue full")                       \
+    X(tcp_drop_syn_evicted, "half-open connections evicted: SYN queue full, no cookies")           \
+    X(tcp_syncookies_sent, "SYN-ACKs sent with a cookie: SYN queue full")                          \
+    X(tcp_syncookies_recv, "ACKs with a valid cookie (connections made from them)")                \
+    X(tcp_syncookies_failed, "ACKs for a listener that sent cookies, with a bad or old cookie")    \
     X(tcp_drop_conn_limit, "SYNs refused: connection limit reached")                               \
     X(tcp_drop_syn_hook, "SYNs refused by the SYN hook")                                           \
     X(tcp_drop_window, "segments outside the receive window")                                      \

@@ -143,6 +143,8 @@ struct net_stack {
     struct tcb *all;      /* every connection block in use */
     struct net_sock *ready_head, *ready_tail;
     uint64_t isn_key[2];
+    uint64_t cookie_secret[2][2]; /* SYN cookies: this period's key, the previous one's */
+    uint64_t cookie_period;
     uint32_t ts_offset;
     uint32_t challenge_acks; /* this second */
     uint64_t challenge_second;

@@ -608,12 +608,79 @@ static void segment(struct net_stack *st, struct tcb *t, const struct tcp_seg *g
  * Passive open
  * ------------------------------------------------------------------------ */
 
+/* A new passive connection block for a SYN (g, or the one a cookie stands for) on l. */
+static struct tcb *passive_open(struct net_stack *st, struct tcp_listener *l,
+                                const struct tcp_seg *g)
+{
+    struct tcb *t = tcb_create(st);
+    t->lip = g->dst;
+    t->lport = g->dport;
+    t->rip = g->src;
+    t->rport = g->sport;
+    t->flags |= TF_PASSIVE | TF_SYNQ;
+    t->state = NET_TCP_SYN_RCVD;
+    take_syn(st, t, g);
+    t->last_rx = st->now;
+    t->listener = l;
+    tcb_queue_append(&l->syn_head, &l->syn_tail, t);
+    l->nsyn++;
+    st->nsynrcvd++;
+    st->ctr.tcp_passive_opens++;
+    return t;
+}
+
+/*
+ * An ACK for a listener and no connection: the third segment of a handshake
+ * answered with a cookie (tcp_cookie.c)? When it is, the connection is built
+ * from the ACK and the segment goes through SYN_RCVD's path as if the
+ * half-open block had been kept, its data included.
+ * @return false when the caller should answer with a RST.
+ */
+static bool cookie_ack(struct net_stack *st, struct tcp_listener *l, const struct tcp_seg *g)
+{
+    if (l->cookie_sent_ns == 0 || st->now - l->cookie_sent_ns >= 2 * TCP_COOKIE_PERIOD_NS ||
+        (g->flags & TH_SYN))
+        return false; /* no cookie out there: an ordinary stray ACK */
+    uint16_t mss;
+    if (!tcp_cookie_check(st, g, &mss)) {
+        st->ctr.tcp_syncookies_failed++;
+        return false;
+    }
+    st->ctr.tcp_syncookies_recv++;
+    if (l->nacc >= l->backlog) {
+        st->ctr.tcp_drop_backlog_full++; /* nothing kept: the peer's next segment tries again */
+        return true;
+    }
+    if (st->nconns >= st->max_conns) {
+        st->ctr.tcp_drop_conn_limit++;
+        return true;
+    }
+    /* The SYN the cookie stands for: the peer's ISN, the MSS it carries, and the
+     * window scale our timestamp echoed back (timestamps on only if echoed). */
+    struct tcp_seg syn = *g;
+    syn.seq = g->seq - 1;
+    syn.flags = TH_SYN;
+    syn.len = 0;
+    syn.mss = mss;
+    syn.wscale = -1;
+    if (g->ts && (g->tsecr & 15u) != 15u)
+        syn.wscale = (int8_t)MIN(g->tsecr & 15u, TCP_MAX_WSCALE);
+    struct tcb *t = passive_open(st, l, &syn);
+    t->iss = g->ack - 1;
+    tcb_init_send(st, t);
+    t->flags &= ~TF_RTT_TIMING; /* the SYN-ACK was not timed */
+    tcb_hash_insert(st, t);
+    segment(st, t, g);
+    return true;
+}
+
 static void listen_input(struct net_stack *st, struct tcp_listener *l, const struct tcp_seg *g)
 {
     if (g->flags & TH_RST)
         return;
     if (g->flags & TH_ACK) {
-        tcp_reply_rst(st, g);
+        if (!cookie_ack(st, l, g))
+            tcp_reply_rst(st, g);
         return;
     }
     if ((g->flags & (TH_SYN | TH_FIN)) != TH_SYN)
@@ -632,32 +699,28 @@ static void listen_input(struct net_stack *st, struct tcp_listener *l, const str
         st->ctr.tcp_drop_backlog_full++;
         return;
     }
-    if (l->nsyn >= (unsigned)st->p.syn_backlog && l->syn_head != NULL) {
-        /* SYN flood defence: the oldest half-open connection makes room. */
-        st->ctr.tcp_drop_syn_evicted++;
-        tcb_release(st, l->syn_head);
+    if (l->nsyn >= (unsigned)st->p.syn_backlog) {
+        if (st->p.syncookies) {
+            /* SYN flood defence: answer without keeping anything. */
+            tcp_send_cookie_synack(st, g, tcp_cookie_make(st, g));
+            l->cookie_sent_ns = st->now;
+            st->ctr.tcp_syncookies_sent++;
+            return;
+        }
+        if (l->syn_head != NULL) {
+            /* Without cookies: the oldest half-open connection makes room. */
+            st->ctr.tcp_drop_syn_evicted++;
+            tcb_release(st, l->syn_head);
+        }
     }
     if (st->nconns >= st->max_conns) {
         st->ctr.tcp_drop_conn_limit++;
         return;
     }
-    struct tcb *t = tcb_create(st);
-    t->lip = g->dst;
-    t->lport = g->dport;
-    t->rip = g->src;
-    t->rport = g->sport;
-    t->flags |= TF_PASSIVE | TF_SYNQ;
-    t->state = NET_TCP_SYN_RCVD;
-    take_syn(st, t, g);
+    struct tcb *t = passive_open(st, l, g);
     t->iss = tcp_isn(st, t->lip, t->lport, t->rip, t->rport);
     tcb_init_send(st, t);
-    t->last_rx = st->now;
-    t->listener = l;
-    tcb_queue_append(&l->syn_head, &l->syn_tail, t);
-    l->nsyn++;
-    st->nsynrcvd++;
     tcb_hash_insert(st, t);
-    st->ctr.tcp_passive_opens++;
     tcp_send_syn(st, t);
     tcp_rexmt_arm(st, t);
 }

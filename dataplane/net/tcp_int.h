@@ -28,6 +28,8 @@
 #define TCP_OOO_MAX      64
 #define TCP_PAWS_IDLE_NS (24ull * 86400 * 1000000000ull) /* RFC 7323 §5.5: 24 days */
 #define TCP_KEEP_PROBES  3
+/* SYN cookie secrets change every period; a cookie is good for one to two periods. */
+#define TCP_COOKIE_PERIOD_NS (64ull * 1000000000ull)
 
 /* tcb.flags */
 #define TF_ACK_NOW      (1u << 0)  /* send an ACK at the next output */
@@ -117,6 +119,7 @@ struct tcp_listener {
     uint16_t port;
     unsigned backlog;
     unsigned nsyn, nacc;
+    uint64_t cookie_sent_ns;         /* when it last answered a SYN with a cookie (0: never) */
     struct tcb *syn_head, *syn_tail; /* oldest first */
     struct tcb *acc_head, *acc_tail;
 };
@@ -197,6 +200,8 @@ bool tw_input(struct net_stack *st, struct tw_entry *e, const struct tcp_seg *g)
 void tcp_output(struct net_stack *st, struct tcb *t);
 void tcp_want_output(struct net_stack *st, struct tcb *t);
 void tcp_send_syn(struct net_stack *st, struct tcb *t);
+/* The SYN-ACK of a cookie for `syn`: nothing kept (tcp_cookie.c). */
+void tcp_send_cookie_synack(struct net_stack *st, const struct tcp_seg *syn, uint32_t cookie);
 void tcp_send_ack(struct net_stack *st, struct tcb *t);
 void tcp_send_rst(struct net_stack *st, struct tcb *t);
 /* Send one segment of the send buffer: [seq, seq+len), FIN when it reaches the end. */
@@ -209,6 +214,14 @@ void tcp_send_raw(struct net_stack *st, uint32_t lip, uint32_t rip, uint16_t lpo
                   uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, bool ts, uint32_t tsecr);
 uint16_t tcp_rcv_window(struct tcb *t);
 void tcp_challenge_ack(struct net_stack *st, struct tcb *t);
+
+/* tcp_cookie.c */
+/* The cookie (our ISS) for a SYN. */
+uint32_t tcp_cookie_make(struct net_stack *st, const struct tcp_seg *syn);
+/* Whether an ACK acknowledges a cookie of ours; *mss gets the MSS it carries. */
+bool tcp_cookie_check(struct net_stack *st, const struct tcp_seg *ack, uint16_t *mss);
+/* Our TSval in a cookie SYN-ACK: the peer's window-scale shift (-1: none) in its low 4 bits. */
+uint32_t tcp_cookie_tsval(struct net_stack *st, int wscale);
 
 /* tcp_timer.c */
 void wheel_init(struct wheel *w, uint64_t now);

@@ -133,26 +133,35 @@ void tcp_send_segment(struct net_stack *st, struct tcb *t, uint32_t seq, uint32_
                psum);
 }
 
+/* The options of a SYN or SYN-ACK at o: MSS, then window scale and timestamps when asked. */
+static unsigned put_syn_options(struct net_stack *st, uint8_t *o, bool wscale, bool ts,
+                                uint32_t tsval, uint32_t tsecr)
+{
+    unsigned n = 0;
+    o[n++] = TCPOPT_MSS;
+    o[n++] = 4;
+    net_wr16(o + n, (uint16_t)(st->mtu - IP_HLEN - TCP_HLEN));
+    n += 2;
+    if (wscale) {
+        o[n++] = TCPOPT_NOP;
+        o[n++] = TCPOPT_WSCALE;
+        o[n++] = 3;
+        o[n++] = st->rcv_wscale;
+    }
+    if (ts)
+        n += put_ts(o + n, tsval, tsecr);
+    return n;
+}
+
 void tcp_send_syn(struct net_stack *st, struct tcb *t)
 {
     struct net_buf *b = net_buf_get(st);
     if (b == NULL)
         return;
     bool active = t->state == NET_TCP_SYN_SENT;
-    uint8_t *o = b->data + NET_HDRS + TCP_HLEN;
-    unsigned n = 0;
-    o[n++] = TCPOPT_MSS;
-    o[n++] = 4;
-    net_wr16(o + n, (uint16_t)(st->mtu - IP_HLEN - TCP_HLEN));
-    n += 2;
-    if (active || (t->flags & TF_WSCALE)) {
-        o[n++] = TCPOPT_NOP;
-        o[n++] = TCPOPT_WSCALE;
-        o[n++] = 3;
-        o[n++] = st->rcv_wscale;
-    }
-    if (active || (t->flags & TF_TS))
-        n += put_ts(o + n, net_ts_now(st), active ? 0 : t->ts_recent);
+    unsigned n =
+        put_syn_options(st, b->data + NET_HDRS + TCP_HLEN, active || (t->flags & TF_WSCALE),
+                        active || (t->flags & TF_TS), net_ts_now(st), active ? 0 : t->ts_recent);
     if (t->backoff > 0)
         st->ctr.tcp_retrans_segs++;
     uint8_t flags = active ? TH_SYN : TH_SYN | TH_ACK;
@@ -161,6 +170,19 @@ void tcp_send_syn(struct net_stack *st, struct tcb *t)
     t->last_ack_sent = t->rcv_nxt;
     seg_finish(st, b, t->lip, t->rip, t->lport, t->rport, t->iss, active ? 0 : t->rcv_nxt, flags,
                wnd, n, 0, 0);
+}
+
+void tcp_send_cookie_synack(struct net_stack *st, const struct tcp_seg *syn, uint32_t cookie)
+{
+    struct net_buf *b = net_buf_get(st);
+    if (b == NULL)
+        return; /* the peer sends its SYN again */
+    /* scaling only where the ACK can tell us the peer's shift: in the timestamp echo */
+    unsigned n = put_syn_options(st, b->data + NET_HDRS + TCP_HLEN, syn->ts && syn->wscale >= 0,
+                                 syn->ts, tcp_cookie_tsval(st, syn->wscale), syn->tsval);
+    uint16_t wnd = (uint16_t)MIN(st->rpool.size, 65535u);
+    seg_finish(st, b, syn->dst, syn->src, syn->dport, syn->sport, cookie, syn->seq + 1,
+               TH_SYN | TH_ACK, wnd, n, 0, 0);
 }
 
 static void send_bare(struct net_stack *st, struct tcb *t, uint32_t seq, uint8_t flags)

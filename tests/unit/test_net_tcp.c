@@ -998,13 +998,15 @@ static void backlog_full(void **state)
     fx_teardown(&f);
 }
 
-/* A SYN flood: the SYN queue stays bounded, the oldest half-open entries make room. */
+/* A SYN flood without cookies: the SYN queue stays bounded, the oldest half-open entries
+ * make room. */
 static void syn_flood(void **state)
 {
     (void)state;
     struct net_params p;
     param_defaults(net_param_defs, &p);
     p.syn_backlog = 8;
+    p.syncookies = 0;
     struct fx f;
     fx_setup(&f, &p, 0);
     struct t_out o;
@@ -1060,6 +1062,243 @@ static void syn_hook(void **state)
     assert_int_equal(o.flags, T_SYN | T_ACK);
     assert_int_equal(calls, 3);
     assert_int_equal(ctr(&f)->tcp_drop_syn_hook, 2);
+    /* the refused SYNs cost no connection block; the allowed one has its own */
+    assert_int_equal(info_of(f.e.st).conns, 1);
+    assert_int_equal(ctr(&f)->tcp_passive_opens, 1);
+    fx_teardown(&f);
+}
+
+/* ---------------------------------------------------------------------------
+ * SYN cookies
+ * ------------------------------------------------------------------------ */
+
+#define FLOOD_NET NET_IP(198, 51, 100, 0) /* off-subnet: answers go to the gateway, PEER_IP */
+
+/* A segment from any source (the raw peer always sends from PEER_IP). */
+static void seg_from(struct fx *f, uint32_t src, uint16_t sport, uint32_t seq, uint32_t ack,
+                     uint8_t flags, int mss, int wscale, bool ts, uint32_t tsval, uint32_t tsecr,
+                     const void *data, size_t len)
+{
+    struct t_frame fr;
+    struct t_tcp s = {
+        .src = src,
+        .dst = T_IP,
+        .sport = sport,
+        .dport = PORT,
+        .seq = seq,
+        .ack = ack,
+        .flags = flags,
+        .wnd = 8192,
+        .mss = mss,
+        .wscale = wscale,
+        .ts = ts,
+        .tsval = tsval,
+        .tsecr = tsecr,
+        .data = data,
+        .len = len,
+    };
+    t_build_tcp(&fr, &s);
+    t_inject(&f->e, &fr);
+    t_poll(&f->e);
+}
+
+/* A stack whose listener has a SYN queue of 8, flooded by `n` SYNs from as many sources. */
+static void cookie_setup(struct fx *f, unsigned n)
+{
+    struct net_params p;
+    param_defaults(net_param_defs, &p);
+    p.syn_backlog = 8;
+    fx_setup(f, &p, 0);
+    net_set_gateway(f->e.st, PEER_IP);
+    unsigned synacks = 0;
+    for (unsigned i = 0; i < n; i++) {
+        seg_from(f, FLOOD_NET + 1 + i % 250, (uint16_t)(1024 + i), 77777u * i, 0, T_SYN, 1460, -1,
+                 false, 0, 0, NULL, 0);
+        struct t_out o;
+        while (t_pop_tcp(&f->e, &o)) {
+            assert_int_equal(o.flags, T_SYN | T_ACK);
+            assert_int_equal(o.ack, 77777u * i + 1);
+            synacks++;
+        }
+    }
+    assert_int_equal(synacks, n);                   /* every SYN answered, ... */
+    assert_int_equal(info_of(f->e.st).syn_rcvd, 8); /* ... 8 of them with state kept */
+    assert_int_equal(info_of(f->e.st).conns, 8);
+    assert_int_equal(ctr(f)->tcp_syncookies_sent, n - 8);
+    assert_int_equal(ctr(f)->tcp_drop_syn_evicted, 0);
+}
+
+/* A client through the flood: its SYN gets a cookie; its ACK (with data) makes the
+ * connection; the MSS, window scale and timestamps it offered survive. */
+static void syn_cookies_flood(void **state)
+{
+    (void)state;
+    struct fx f;
+    cookie_setup(&f, 1000);
+    const uint32_t iss = 123456789;
+    struct t_out o;
+    /* timestamps and window scale 7 offered, MSS 1300 */
+    seg_from(&f, PEER_IP, 3000, iss, 0, T_SYN, 1300, 7, true, 5000, 0, NULL, 0);
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_SYN | T_ACK);
+    assert_int_equal(o.ack, iss + 1);
+    assert_int_equal(o.mss, 1460);
+    assert_true(o.wscale >= 0);
+    assert_true(o.ts);
+    assert_int_equal(o.tsecr, 5000);
+    assert_int_equal(o.tsval & 15, 7); /* the peer's shift, for the ACK to bring back */
+    assert_int_equal(ctr(&f)->tcp_syncookies_sent, 993);
+    assert_int_equal(info_of(f.e.st).conns, 8); /* nothing kept for it */
+    uint32_t cookie = o.seq, ts_echo = o.tsval;
+    seg_from(&f, PEER_IP, 3000, iss + 1, cookie + 1, T_ACK | T_PSH, -1, -1, true, 5001, ts_echo,
+             "PING\r\n", 6);
+    assert_int_equal(ctr(&f)->tcp_syncookies_recv, 1);
+    assert_int_equal(ctr(&f)->tcp_syncookies_failed, 0);
+    struct net_sock *s = net_accept(f.ls, NULL);
+    assert_non_null(s);
+    assert_int_equal(net_sock_state(s), NET_TCP_ESTABLISHED);
+    char buf[64];
+    assert_int_equal(net_read(s, buf, sizeof(buf)), 6);
+    assert_memory_equal(buf, "PING\r\n", 6);
+    /* 3000 bytes leave as segments of the cookie's MSS (1300) less the timestamp option,
+     * each carrying a timestamp; the peer's window lets them all go */
+    static uint8_t big[3000];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(net_write(s, big, sizeof(big)), (ssize_t)sizeof(big));
+    net_flush(f.e.st, f.e.now);
+    size_t got = 0;
+    unsigned segs = 0;
+    uint32_t last_ts = ts_echo;
+    while (t_pop_tcp(&f.e, &o)) {
+        if (o.dlen == 0)
+            continue;
+        assert_true(o.dlen <= 1300 - 12);
+        assert_true(o.ts);
+        assert_true(o.tsval > last_ts); /* never behind the cookie's TSval (PAWS) */
+        assert_int_equal(o.tsecr, 5001);
+        assert_int_equal(o.seq, cookie + 1 + got);
+        got += o.dlen;
+        segs++;
+    }
+    assert_int_equal(got, sizeof(big));
+    assert_int_equal(segs, 3);
+    net_close(s);
+    fx_teardown(&f);
+}
+
+/* A SYN without timestamps: the cookie SYN-ACK offers no window scaling either. */
+static void syn_cookie_without_timestamps(void **state)
+{
+    (void)state;
+    struct fx f;
+    cookie_setup(&f, 20);
+    struct t_out o;
+    seg_from(&f, PEER_IP, 3001, 42, 0, T_SYN, 1000, 7, false, 0, 0, NULL, 0);
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_SYN | T_ACK);
+    assert_int_equal(o.wscale, -1);
+    assert_false(o.ts);
+    assert_int_equal(o.mss, 1460);
+    seg_from(&f, PEER_IP, 3001, 43, o.seq + 1, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    struct net_sock *s = net_accept(f.ls, NULL);
+    assert_non_null(s);
+    /* MSS 1000 is carried as 536, the largest cookie value not above it */
+    static uint8_t big[1200];
+    memset(big, 'y', sizeof(big));
+    assert_int_equal(net_write(s, big, sizeof(big)), (ssize_t)sizeof(big));
+    net_flush(f.e.st, f.e.now);
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.dlen, 536);
+    assert_false(o.ts);
+    net_close(s);
+    fx_teardown(&f);
+}
+
+/* 8 half-open connections from the flood's network (the SYN-ACKs thrown away). */
+static void fill_syn_queue(struct fx *f, uint16_t port)
+{
+    for (unsigned i = 0; i < 8; i++)
+        seg_from(f, FLOOD_NET + 1, (uint16_t)(port + i), i, 0, T_SYN, 1460, -1, false, 0, 0, NULL,
+                 0);
+    t_drain(&f->e);
+}
+
+/* Forged and stale cookies: a RST, counted, and no connection block. */
+static void syn_cookie_forged_ack(void **state)
+{
+    (void)state;
+    struct fx f;
+    cookie_setup(&f, 100);
+    struct t_out o;
+    unsigned conns = info_of(f.e.st).conns;
+    /* a guess of the cookie, with data */
+    seg_from(&f, PEER_IP, 4000, 1000, 0xdeadbeef, T_ACK | T_PSH, -1, -1, false, 0, 0, "SET k v\r\n",
+             9);
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_RST);
+    assert_int_equal(o.seq, 0xdeadbeef);
+    assert_int_equal(ctr(&f)->tcp_syncookies_failed, 1);
+    assert_int_equal(info_of(f.e.st).conns, conns);
+    assert_null(net_accept(f.ls, NULL));
+    /* a real cookie, but for another peer port, another ISN, or another cookie's MSS bits */
+    seg_from(&f, PEER_IP, 4001, 5000, 0, T_SYN, 1460, -1, false, 0, 0, NULL, 0);
+    assert_true(t_pop_tcp(&f.e, &o));
+    uint32_t cookie = o.seq;
+    seg_from(&f, PEER_IP, 4002, 5001, cookie + 1, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    seg_from(&f, PEER_IP, 4001, 5002, cookie + 1, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    seg_from(&f, PEER_IP, 4001, 5001, (cookie ^ 1) + 1, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    assert_int_equal(ctr(&f)->tcp_syncookies_failed, 4);
+    assert_int_equal(ctr(&f)->tcp_syncookies_recv, 0);
+    assert_null(net_accept(f.ls, NULL));
+    t_drain(&f.e);
+    /* a cookie from the previous period is still good ... */
+    seg_from(&f, PEER_IP, 4003, 7000, 0, T_SYN, 1460, -1, false, 0, 0, NULL, 0);
+    assert_true(t_pop_tcp(&f.e, &o));
+    uint32_t old = o.seq;
+    t_advance(&f.e, 70 * SEC);
+    t_drain(&f.e);
+    t_teach_arp(&f.e, PEER_IP, PEER_MAC); /* the gateway's entry expired meanwhile */
+    seg_from(&f, PEER_IP, 4003, 7001, old + 1, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    assert_int_equal(ctr(&f)->tcp_syncookies_recv, 1);
+    struct net_sock *s = net_accept(f.ls, NULL);
+    assert_non_null(s);
+    net_close(s);
+    t_drain(&f.e);
+    /* ... one from two periods ago is not, while cookies are being sent again */
+    fill_syn_queue(&f, 20000);
+    seg_from(&f, PEER_IP, 4004, 9000, 0, T_SYN, 1460, -1, false, 0, 0, NULL, 0);
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_SYN | T_ACK);
+    uint32_t stale = o.seq;
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 8); /* it was a cookie: nothing kept */
+    for (int i = 0; i < 130; i++)
+        t_advance(&f.e, SEC);
+    t_drain(&f.e);
+    assert_int_equal(info_of(f.e.st).syn_rcvd, 0); /* the flood's half-open entries gave up */
+    t_teach_arp(&f.e, PEER_IP, PEER_MAC);
+    fill_syn_queue(&f, 20100);
+    seg_from(&f, FLOOD_NET + 2, 20200, 1, 0, T_SYN, 1460, -1, false, 0, 0, NULL, 0); /* a cookie */
+    t_drain(&f.e);
+    unsigned failed = (unsigned)ctr(&f)->tcp_syncookies_failed;
+    seg_from(&f, PEER_IP, 4004, 9001, stale + 1, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_RST);
+    assert_int_equal(ctr(&f)->tcp_syncookies_failed, failed + 1);
+    assert_null(net_accept(f.ls, NULL));
+    fx_teardown(&f);
+}
+
+/* With no cookie sent lately, a stray ACK is an ordinary one: a RST, no cookie counted. */
+static void stray_ack_without_cookies(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_setup(&f, NULL, 0);
+    seg_from(&f, PEER_IP, 4100, 1, 12345, T_ACK, -1, -1, false, 0, 0, NULL, 0);
+    struct t_out o;
+    assert_true(t_pop_tcp(&f.e, &o));
+    assert_int_equal(o.flags, T_RST);
+    assert_int_equal(ctr(&f)->tcp_syncookies_failed, 0);
     fx_teardown(&f);
 }
 
@@ -1832,6 +2071,10 @@ int main(void)
         cmocka_unit_test(backlog_full),
         cmocka_unit_test(syn_flood),
         cmocka_unit_test(syn_hook),
+        cmocka_unit_test(syn_cookies_flood),
+        cmocka_unit_test(syn_cookie_without_timestamps),
+        cmocka_unit_test(syn_cookie_forged_ack),
+        cmocka_unit_test(stray_ack_without_cookies),
         cmocka_unit_test(no_listener_and_limits),
         cmocka_unit_test(tcp_checksums),
         cmocka_unit_test(tx_offload),
