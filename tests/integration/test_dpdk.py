@@ -25,12 +25,14 @@ a missing install step.
     POLLUX_BENCH=build/bench/loadgen/pollux-bench python3 test_dpdk.py --server ...
 """
 
+import errno
 import json
 import os
 import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -463,6 +465,144 @@ def _ping_at(host, port):
             return s.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def connect_from(host, source, timeout=10.0):
+    """A TCP connection to host:PORT from the local address `source`."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect((host, PORT))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def ping_from(host, source):
+    with connect_from(host, source) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(64)
+
+
+class AllowSources(unittest.TestCase):
+    """pollux-allow-sources on the stack: the kernel's end of the TAP device has two
+    addresses; a client from the one outside the list gets a RST to its SYN (connect()
+    is refused) and the stack keeps no connection block for it."""
+
+    def test_refused_at_syn(self):
+        srv = TapServer(98, args=["--pollux-allow-sources", "10.98.0.1/32"])
+        srv.start()
+        try:
+            sh("ip", "addr", "add", "10.98.0.3/24", "dev", srv.iface)
+            self.assertEqual(ping_from(srv.host, "10.98.0.1"), b"+PONG\r\n")
+            before = srv.info("network")
+            with self.assertRaises(ConnectionRefusedError):
+                connect_from(srv.host, "10.98.0.3").close()
+            after = srv.info("network")
+            self.assertEqual(int(srv.info("stats")["pollux_rejected_sources"]), 1)
+            self.assertEqual(int(after["net_tcp_drop_syn_hook"])
+                             - int(before["net_tcp_drop_syn_hook"]), 1)
+            # the only passive open between the two INFOs is the second INFO's connection
+            self.assertEqual(int(after["net_tcp_passive_opens"])
+                             - int(before["net_tcp_passive_opens"]), 1)
+            self.assertGreaterEqual(int(after["net_tcp_rst_out"]), 1)
+            # CONFIG SET: the next SYN obeys the new list
+            c = RawClient(srv.host, PORT)
+            try:
+                self.assertEqual(c.command("CONFIG", "SET", "pollux-allow-sources",
+                                           "10.98.0.0/24"), b"OK")
+                self.assertEqual(ping_from(srv.host, "10.98.0.3"), b"+PONG\r\n")
+                self.assertEqual(c.command("CONFIG", "SET", "pollux-allow-sources",
+                                           "10.98.0.1 192.0.2.0/24"), b"OK")
+                with self.assertRaises(ConnectionRefusedError):
+                    connect_from(srv.host, "10.98.0.3").close()
+                self.assertEqual(ping_from(srv.host, "10.98.0.1"), b"+PONG\r\n")
+            finally:
+                c.close()
+            self.assertEqual(int(srv.info("stats")["pollux_rejected_sources"]), 2)
+        finally:
+            srv.stop()
+
+
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def tcp_packet(src, dst, sport, dport, seq, ack, flags):
+    """An IPv4 packet holding a bare TCP segment (no options), checksums filled."""
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", inet_checksum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", inet_checksum(ip)) + ip[12:]
+    return ip + tcp
+
+
+class SynFlood(unittest.TestCase):
+    """A flood of SYNs from spoofed sources (raw packets from the test namespace through
+    the TAP device; the sources are off the subnet and never answer), then real clients:
+    the SYN queue stays at its bound, SYN cookies answer the rest, and a client still
+    connects, through a cookie, and moves data."""
+
+    BACKLOG = 16
+    FLOOD = 3000
+
+    def send_raw(self, raw, packets):
+        for pkt, dst in packets:
+            while True:
+                try:
+                    raw.sendto(pkt, (dst, 0))
+                    break
+                except OSError as e:
+                    if e.errno != errno.ENOBUFS:
+                        raise
+                    time.sleep(0.001)  # the TAP queue is full: let the stack drain it
+
+    def test_flood_then_clients(self):
+        srv = TapServer(99, args=["--pollux-net-syn-backlog", str(self.BACKLOG)])
+        srv.start()
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        try:
+            self.send_raw(raw, ((tcp_packet(f"198.51.100.{1 + i % 250}", srv.host,
+                                            1024 + i, PORT, 1000003 * i, 0, 0x02), srv.host)
+                                for i in range(self.FLOOD)))
+
+            def cookies():
+                info = srv.info("network")
+                return info if int(info["net_tcp_syncookies_sent"]) >= self.FLOOD // 3 else None
+            info = wait_until(cookies, 60)
+            self.assertIsNotNone(info, srv.info("network"))
+            self.assertLessEqual(int(info["net_syn_rcvd"]), self.BACKLOG)
+            self.assertEqual(int(info["net_tcp_drop_syn_evicted"]), 0)
+            recv = int(info["net_tcp_syncookies_recv"])
+            self.assertGreaterEqual(recv, 1)  # the INFO connection itself came through one
+            # real clients, while the half-open entries still fill the queue
+            r = srv.redis()
+            value = os.urandom(300000)  # more than a 64 KiB window: scaling survived
+            self.assertTrue(r.set("flood:key", value))
+            self.assertEqual(r.get("flood:key"), value)
+            r.close()
+            self.assertEqual(srv.cli("PING"), "PONG")
+            info = srv.info("network")
+            self.assertGreaterEqual(int(info["net_tcp_syncookies_recv"]), recv + 2)
+            self.assertLessEqual(int(info["net_syn_rcvd"]), self.BACKLOG)
+            # a forged handshake ACK: a bad cookie, counted and refused
+            failed = int(info["net_tcp_syncookies_failed"])
+            self.send_raw(raw, [(tcp_packet("198.51.100.7", srv.host, 4242, PORT, 555,
+                                            0x12345678, 0x10), srv.host)])
+            self.assertTrue(wait_until(
+                lambda: int(srv.info("network")["net_tcp_syncookies_failed"]) > failed, 30))
+        finally:
+            raw.close()
+            srv.stop()
 
 
 class BenchOnStack(unittest.TestCase):
