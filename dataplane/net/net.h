@@ -131,7 +131,7 @@ extern const struct param_def net_param_defs[];
     X(tcp_drop_backlog_full, "SYNs or handshake ACKs dropped: accept backlog full")                \
     X(tcp_drop_syn_evicted, "half-open connections evicted: SYN queue full, no cookies")           \
     X(tcp_syncookies_sent, "SYN-ACKs sent with a cookie: SYN queue full")                          \
-    X(tcp_syncookies_recv, "ACKs with a valid cookie (connections made from them)")                \
+    X(tcp_syncookies_recv, "handshake ACKs with a valid cookie")                                   \
     X(tcp_syncookies_failed, "ACKs for a listener that sent cookies, with a bad or old cookie")    \
     X(tcp_drop_conn_limit, "SYNs refused: connection limit reached")                               \
     X(tcp_drop_syn_hook, "SYNs refused by the SYN hook")                                           \
