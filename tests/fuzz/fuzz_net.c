@@ -4,10 +4,10 @@
  * unit tests drive it (tests/unit/net_test.h).
  *
  * The stack owns 10.0.0.1/24, knows the peer 10.0.0.2's MAC and listens on
- * port 6379; an application accepts every connection, and on request reads
- * everything, echoes it back or closes a connection. Input: one byte of
- * options (bit 0: also open an active connection to the peer first), then
- * records of
+ * port 6379 with a SYN queue of 2 (a third half-open handshake gets a SYN
+ * cookie, whose ACK an input can make with ctl bit 1 below); an application accepts every
+ * connection, and on request reads everything, echoes it back or closes a connection. Input: one
+ * byte of options (bit 0: also open an active connection to the peer first), then records of
  *
  *     ctl (1 byte), length (2 bytes, big-endian, taken modulo 1600), frame bytes
  *
@@ -238,8 +238,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e.dev = pktio_mem_create(&mc);
     FZ_CHECK(e.dev != NULL);
     e.now = 1000 * SEC;
+    /* A SYN queue of 2, so that a third SYN meets SYN cookies (tcp_cookie.c). */
+    struct net_params params;
+    param_defaults(net_param_defs, &params);
+    params.syn_backlog = 2;
     struct net_stack_config cfg = {
-        .io = pktio_mem_io(e.dev), .now_ns = e.now, .seed = 42, .max_conns = 16
+        .io = pktio_mem_io(e.dev), .now_ns = e.now, .seed = 42, .max_conns = 16, .params = &params
     };
     e.st = net_stack_create(&cfg);
     FZ_CHECK(e.st != NULL);
