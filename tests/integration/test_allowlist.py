@@ -181,6 +181,25 @@ class AllowSources(unittest.TestCase):
             self.assertEqual(reply_from(srv.port, "127.0.0.2"), b"")
             self.assertEqual(rejected(c), 1)
 
+    def test_outgoing_replication_not_affected(self):
+        # the replica's list names no address of its primary: its own connection to the
+        # primary is outgoing and works; the primary's list then refuses that replica
+        with h.Server(args=["--save", ""]) as primary, primary.raw() as p:
+            replica = SourceServer("127.0.0.2", args=[
+                "--protected-mode", "no", "--pollux-allow-sources", "127.0.0.2/32",
+                "--replicaof", h.HOST, str(primary.port)])
+            with replica, replica.client() as r:
+                self.assertEqual(p.command("SET", "k", "v"), b"OK")
+                self.assertTrue(h.wait_until(lambda: r.command("GET", "k") == b"v", 30),
+                                h.info_fields(r, "replication"))
+                self.assertEqual(h.info_fields(r, "replication")["master_link_status"], "up")
+                self.assertEqual(rejected(r), 0)
+                self.assertEqual(p.command("CONFIG", "SET", "pollux-allow-sources",
+                                           "127.0.0.2/32"), b"OK")
+                self.assertEqual(p.command("CLIENT", "KILL", "TYPE", "replica"), 1)
+                self.assertTrue(h.wait_until(lambda: rejected(p) >= 1, 30))
+                self.assertEqual(h.info_fields(r, "replication")["master_link_status"], "down")
+
     def test_ipv6(self):
         if not h.ipv6_loopback():
             self.skipTest("no IPv6 loopback on this host")
