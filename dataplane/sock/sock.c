@@ -1,7 +1,5 @@
 #include "sock.h"
 
-#include "cidr.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "cidr.h"
 
 int sock_listen(const char *addr, int port, int backlog)
 {
