@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "mem.h"
@@ -14,7 +15,7 @@ enum kind {
     K_LIST,   /* --name a b c (or a,b,c): sent comma-joined */
     K_FLAG,   /* --name / --no-name: sent as yes / no */
     K_PARAMS, /* --parameter-name-values ...: sent as one "parameter name=value" pair each */
-    K_FILE    /* --password-file F: the first line of F, sent as "password" (not on argv) */
+    K_FILE    /* --X-file F: the first line of F, sent as "X" (a secret: not on argv) */
 };
 
 struct opt {
@@ -27,7 +28,7 @@ struct opt {
 struct verb {
     const char *name;
     const char *help;
-    struct opt opts[9];
+    struct opt opts[12];
 };
 
 #define END                                                                                        \
@@ -42,6 +43,8 @@ static const struct verb verbs[] = {
         { "address", K_VALUE, true, "host:port the node listens on" },
         { "availability-zone", K_VALUE, true, "zone label, e.g. az-a" },
         { "node-type", K_VALUE, true, "node type, e.g. cache.r6g.large (sets maxmemory)" },
+        { "auth-token-file", K_FILE, false,
+          "the password the node already requires (first line; or $" CTL_CLI_TOKEN_ENV ")" },
         END } },
     { "deregister-node",
       "Forget a node that is in no replication group.",
@@ -59,6 +62,8 @@ static const struct verb verbs[] = {
         { "automatic-failover-enabled", K_FLAG, false, "promote a replica when the primary fails" },
         { "cache-parameter-group-name", K_VALUE, false, "default: default.redis7" },
         { "port", K_VALUE, false, "require every node to listen on this port" },
+        { "auth-token-file", K_FILE, false,
+          "every node requires this password (first line; or $" CTL_CLI_TOKEN_ENV ")" },
         END } },
     { "describe-replication-groups",
       "Show groups: status, members, offsets, endpoints.",
@@ -71,6 +76,10 @@ static const struct verb verbs[] = {
         { "multi-az", K_FLAG, false, "enable or disable Multi-AZ" },
         { "automatic-failover-enabled", K_FLAG, false, "enable or disable automatic failover" },
         { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
+        { "auth-token-file", K_FILE, false,
+          "the nodes' new password (first line; or $" CTL_CLI_TOKEN_ENV " with SET)" },
+        { "auth-token-update-strategy", K_VALUE, false,
+          "SET (default with a token) or DELETE; ROTATE is refused (see docs)" },
         END } },
     { "increase-replica-count",
       "Add registered nodes to a group as replicas.",
@@ -245,6 +254,28 @@ static int read_first_line(const char *path, char *buf, size_t cap, char *err, s
     return 0;
 }
 
+/*
+ * A node password not given with --auth-token-file comes from $POLLUX_AUTH_TOKEN, for the
+ * verbs that take one; modify-replication-group takes it only with an explicit
+ * --auth-token-update-strategy SET, so that a variable left set changes nothing by itself.
+ */
+static int token_from_env(struct ctl_cli_cmd *cmd, const struct verb *v, const bool *seen)
+{
+    const char *env = getenv(CTL_CLI_TOKEN_ENV);
+    const struct opt *o = find_opt(v, "auth-token-file");
+    if (env == NULL || env[0] == '\0' || o == NULL || seen[o - v->opts])
+        return 0;
+    if (find_opt(v, "auth-token-update-strategy") != NULL) {
+        bool set = false;
+        for (int i = 2; i + 1 < cmd->argc; i += 2)
+            set |= strcmp(cmd->argv[i], "auth-token-update-strategy") == 0 &&
+                   strcasecmp(cmd->argv[i + 1], "SET") == 0;
+        if (!set)
+            return 0;
+    }
+    return add2(cmd, "auth-token", env);
+}
+
 static bool is_option(const char *s)
 {
     return s[0] == '-' && s[1] == '-' && s[2] != '\0';
@@ -256,7 +287,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
     cmd->endpoint = env_endpoint && env_endpoint[0] ? env_endpoint : CTL_CLI_DEFAULT_EP;
     cmd->output = CTL_OUT_TABLE;
     const struct verb *v = NULL;
-    bool seen[9] = { false };
+    bool seen[12] = { false };
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
@@ -369,13 +400,14 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         }
         if (o->kind == K_FILE) {
             const char *path = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
-            char secret[CTL_AUTH_PASS_MAX + 2];
+            char secret[CTL_AUTH_PASS_MAX + 2], key[64];
+            snprintf(key, sizeof(key), "%.*s", (int)(strlen(o->name) - strlen("-file")), o->name);
             if (path == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a file name", o->name);
                 rc = -EINVAL;
             } else if ((rc = read_first_line(path, secret, sizeof(secret), cmd->err,
                                              sizeof(cmd->err))) == 0) {
-                rc = add2(cmd, "password", secret);
+                rc = add2(cmd, key, secret);
                 memset(secret, 0, sizeof(secret));
             }
             continue;
@@ -414,6 +446,8 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         snprintf(cmd->err, sizeof(cmd->err), "no verb given (polluxctl help lists the verbs)");
         rc = -EINVAL;
     }
+    if (rc == 0 && v != NULL && !cmd->help)
+        rc = token_from_env(cmd, v, seen);
     if (rc == 0 && v != NULL && !cmd->help) {
         for (const struct opt *o = v->opts; o->name; o++) {
             if (o->required && !seen[o - v->opts]) {
@@ -740,7 +774,7 @@ static const struct col user_cols[] = {
 
 static void group_block(FILE *out, const struct ctl_reply *g)
 {
-    char id[128], status[64], maz[32], af[32], pg[256], pe[300], re[300];
+    char id[128], status[64], maz[32], af[32], pg[256], pe[300], re[300], tok[16];
     cell(ctl_reply_get(g, "ReplicationGroupId"), id, sizeof(id));
     cell(ctl_reply_get(g, "Status"), status, sizeof(status));
     cell(ctl_reply_get(g, "MultiAZ"), maz, sizeof(maz));
@@ -748,8 +782,9 @@ static void group_block(FILE *out, const struct ctl_reply *g)
     cell(ctl_reply_get(g, "CacheParameterGroupName"), pg, sizeof(pg));
     cell(ctl_reply_get(g, "PrimaryEndpoint"), pe, sizeof(pe));
     cell(ctl_reply_get(g, "ReaderEndpoint"), re, sizeof(re));
-    fprintf(out, "%s  status %s  Multi-AZ %s  automatic failover %s  parameter group %s\n", id,
-            status, maz, af, pg);
+    cell(ctl_reply_get(g, "AuthTokenEnabled"), tok, sizeof(tok));
+    fprintf(out, "%s  status %s  Multi-AZ %s  automatic failover %s  parameter group %s%s\n", id,
+            status, maz, af, pg, strcmp(tok, "yes") == 0 ? "  auth token enabled" : "");
     fprintf(out, "  primary endpoint %s  reader endpoint %s\n", pe, re);
     table(out, ctl_reply_get(g, "NodeGroupMembers"), member_cols, NCOLS(member_cols), 2);
 }

@@ -20,6 +20,8 @@
 #define CTL_CLI_PASSWORD_ENV    "POLLUX_PASSWORD"
 #define CTL_CLI_PROFILE_ENV     "POLLUX_PROFILE"
 #define CTL_CLI_CREDENTIALS_ENV "POLLUX_CREDENTIALS_FILE" /* default: ~/.pollux/credentials */
+/* A node password (auth token) not given with --auth-token-file. */
+#define CTL_CLI_TOKEN_ENV "POLLUX_AUTH_TOKEN"
 
 /* Exit codes, as the AWS CLI uses them. */
 #define CTL_CLI_EXIT_OK      0
