@@ -606,6 +606,8 @@ static void probe_failed(struct node_rt *n)
         n->probe_retry = true;
         return;
     }
+    if (ctl_link_auth_error(n->link)[0])
+        node_answered(n); /* it answered, refusing our password: alive, not down */
     probe_failure(n);
 }
 
