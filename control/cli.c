@@ -334,12 +334,19 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             cmd->help = true;
             continue;
         }
+        if (strcmp(name, "tls") == 0 && inline_val == NULL) {
+            cmd->tls = true;
+            continue;
+        }
         if (strcmp(name, "endpoint") == 0 || strcmp(name, "output") == 0 ||
-            strcmp(name, "profile") == 0) {
+            strcmp(name, "profile") == 0 || strcmp(name, "ca-file") == 0) {
             const char *val = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
             if (val == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a value", name);
                 rc = -EINVAL;
+            } else if (name[0] == 'c') {
+                cmd->ca_file = val;
+                cmd->tls = true;
             } else if (name[0] == 'p') {
                 cmd->profile = val;
             } else if (name[0] == 'e') {
@@ -468,9 +475,12 @@ void ctl_cli_usage(FILE *out, const char *verb)
     if (v == NULL) {
         fprintf(out,
                 "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] "
-                "VERB [options]\n\nendpoint: --endpoint, else $%s, else %s\n"
+                "[--tls] [--ca-file FILE] VERB [options]\n\nendpoint: --endpoint, else $%s, "
+                "else %s\n"
                 "credentials: $%s and $%s, else the profile --profile (or $%s, or default) of "
-                "$%s or ~/.pollux/credentials\n\nverbs:\n",
+                "$%s or ~/.pollux/credentials\n"
+                "TLS: --tls (or tls = yes in the profile), verifying the server with the CA of "
+                "--ca-file (or ca_file in the profile; the system's CAs otherwise)\n\nverbs:\n",
                 CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP, CTL_CLI_USER_ENV, CTL_CLI_PASSWORD_ENV,
                 CTL_CLI_PROFILE_ENV, CTL_CLI_CREDENTIALS_ENV);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
@@ -494,6 +504,59 @@ void ctl_cli_usage(FILE *out, const char *verb)
     }
 }
 
+/*
+ * The credentials file ($POLLUX_CREDENTIALS_FILE, else ~/.pollux/credentials) into text
+ * (NUL-terminated; free it with strbuf_deinit), its name into path.
+ * @return 0; -ENOENT when it cannot be read (text is then empty).
+ */
+static int read_credentials_file(char *path, size_t cap, struct strbuf *text)
+{
+    const char *file = getenv(CTL_CLI_CREDENTIALS_ENV), *home = getenv("HOME");
+    if (file && file[0])
+        snprintf(path, cap, "%s", file);
+    else if (home && home[0])
+        snprintf(path, cap, "%s/.pollux/credentials", home);
+    else
+        path[0] = '\0';
+    strbuf_init(text);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return -ENOENT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text->len < (1u << 20))
+        strbuf_append(text, chunk, n);
+    fclose(f);
+    strbuf_append(text, "", 1); /* NUL-terminated */
+    return 0;
+}
+
+int ctl_cli_tls_settings(const char *profile, struct ctl_cli_cmd *cmd, char *err, size_t errcap)
+{
+    if (profile == NULL)
+        profile = getenv(CTL_CLI_PROFILE_ENV) ? getenv(CTL_CLI_PROFILE_ENV) : "default";
+    char path[1024], tls[16], why[128] = "";
+    struct strbuf text;
+    int rc = 0;
+    if (read_credentials_file(path, sizeof(path), &text) == 0) {
+        if (!cmd->tls && (rc = ctl_auth_profile_value(text.buf, profile, "tls", tls, sizeof(tls),
+                                                      why, sizeof(why))) == 0)
+            cmd->tls = strcmp(tls, "yes") == 0 || strcmp(tls, "true") == 0 || strcmp(tls, "1") == 0;
+        if (rc != -EINVAL && cmd->ca_file == NULL &&
+            (rc = ctl_auth_profile_value(text.buf, profile, "ca_file", cmd->ca_buf,
+                                         sizeof(cmd->ca_buf), why, sizeof(why))) == 0)
+            cmd->ca_file = cmd->ca_buf;
+    }
+    strbuf_deinit(&text);
+    if (rc == -EINVAL) {
+        snprintf(err, errcap, "%s: %s", path, why);
+        return rc;
+    }
+    if (cmd->ca_file != NULL)
+        cmd->tls = true;
+    return 0;
+}
+
 int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof(*out));
@@ -507,29 +570,14 @@ int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err
     if (profile == NULL)
         profile = explicit_profile ? getenv(CTL_CLI_PROFILE_ENV) : "default";
     char path[1024];
-    const char *file = getenv(CTL_CLI_CREDENTIALS_ENV), *home = getenv("HOME");
-    if (file && file[0])
-        snprintf(path, sizeof(path), "%s", file);
-    else if (home && home[0])
-        snprintf(path, sizeof(path), "%s/.pollux/credentials", home);
-    else
-        path[0] = '\0';
-    FILE *f = path[0] ? fopen(path, "r") : NULL;
-    if (f == NULL) {
+    struct strbuf text;
+    if (read_credentials_file(path, sizeof(path), &text) != 0) {
         if (!explicit_profile)
             return -ENOENT; /* no credentials: fine for a pollux-control without users */
         snprintf(err, errcap, "profile '%s' asked for, but %s cannot be read", profile,
                  path[0] ? path : "no credentials file");
         return -EINVAL;
     }
-    struct strbuf text;
-    strbuf_init(&text);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len < (1u << 20))
-        strbuf_append(&text, chunk, n);
-    fclose(f);
-    strbuf_append(&text, "", 1); /* NUL-terminated */
     char why[128] = "";
     int rc = ctl_auth_credentials_parse(text.buf, profile, out->user, sizeof(out->user), out->pass,
                                         sizeof(out->pass), why, sizeof(why));
