@@ -572,6 +572,7 @@ int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err
     char path[1024];
     struct strbuf text;
     if (read_credentials_file(path, sizeof(path), &text) != 0) {
+        strbuf_deinit(&text);
         if (!explicit_profile)
             return -ENOENT; /* no credentials: fine for a pollux-control without users */
         snprintf(err, errcap, "profile '%s' asked for, but %s cannot be read", profile,
