@@ -1044,6 +1044,11 @@ static bool token_update(struct ctl_app *a, struct args *x, const struct ctl_gro
                        "no --auth-token");
         return false;
     }
+    if (strcasecmp(how, "DELETE") == 0 && !g->auth_token[0]) {
+        reply_errorf(r, "InvalidParameterCombination replication group %s has no auth token",
+                     g->id);
+        return false;
+    }
     if (strcasecmp(how, "SET") != 0 && strcasecmp(how, "DELETE") != 0) {
         reply_errorf(r,
                      "InvalidParameterValue --auth-token-update-strategy is SET, ROTATE or "

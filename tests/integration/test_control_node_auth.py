@@ -165,6 +165,10 @@ class NodeAuth(ch.ClusterTestCase):
             self.wait(lambda: node.redis().ping() and not refuses_without_password(node),
                       what=f"{name} to require no password")
         self.assertIs(self.c.group("rg1")["AuthTokenEnabled"], False)
+        p = self.c.ctl("modify-replication-group", "--replication-group-id", "rg1",
+                       "--auth-token-update-strategy", "DELETE")
+        self.assertEqual(p.returncode, 254, p.stderr)
+        self.assertIn("has no auth token", p.stderr)
 
     def test_bad_tokens_refused(self):
         short = write_token(self.c, "short", "too-short")
