@@ -172,7 +172,7 @@ int main(int argc, char **argv)
             tls_cfg.ca_file = v;
         } else if (strcmp(a, "--tls-auth-clients") == 0) {
             tls_cfg.verify_clients = true;
-            i--; /* takes no value */
+            continue; /* takes no value */
         } else if (strcmp(a, "--bind") == 0 && v) {
             bind_addr = v;
         } else if (strcmp(a, "--state") == 0 && v) {
