@@ -42,6 +42,7 @@ struct ctl_link {
     int auth_left;                /* AUTH replies still to come on this connection */
     bool auth_ok;                 /* one was accepted, or the node has no password */
     char auth_error[160];         /* the node's answer when every one was refused */
+    char auth_logged[160];        /* the last refusal logged */
 };
 
 static void link_io(void *ctx, uint32_t events);
@@ -138,10 +139,14 @@ static void auth_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
     if (k->auth_left > 0)
         return;
     if (k->auth_ok) {
-        k->auth_error[0] = '\0';
+        k->auth_error[0] = k->auth_logged[0] = '\0';
         return;
     }
-    log_warn("node %s:%d refused pollux-control's password: %s", k->host, k->port, k->auth_error);
+    /* Once per change: the link tries again at every probe. */
+    if (strcmp(k->auth_error, k->auth_logged) != 0)
+        log_warn("node %s:%d refused pollux-control's password: %s", k->host, k->port,
+                 k->auth_error);
+    snprintf(k->auth_logged, sizeof(k->auth_logged), "%s", k->auth_error);
     link_close(k, true);
 }
 
