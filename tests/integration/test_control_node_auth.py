@@ -126,6 +126,7 @@ class NodeAuth(ch.ClusterTestCase):
         self.replicated([other], TOKEN, "after", b"2")
         # The old primary comes back empty and without a password: it is fenced, made to
         # require the token and to follow the new primary with it.
+        self.c.nodes["n1"].auth = ("default", TOKEN)
         self.c.nodes["n1"].restart()
         self.all_require(["n1"], TOKEN)
         self.replicated(["n1"], TOKEN, "after", b"2")
