@@ -24,6 +24,7 @@ enum tag {
     TAG_OP_PAUSE,   /* test failover: CLIENT PAUSE on the old primary */
     TAG_OP_OFFSET,  /* test failover: INFO replication of the paused primary */
     TAG_OP_PROMOTE, /* REPLICAOF NO ONE on the chosen replica */
+    TAG_MASTERAUTH, /* CONFIG SET masterauth just before a REPLICAOF */
 };
 #define TAG_KIND(t)  ((int)((t)&0xff))
 #define TAG_INDEX(t) ((int)((t) >> 8))
@@ -711,6 +712,7 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
         return;
     case TAG_FENCE:
     case TAG_UNPAUSE:
+    case TAG_MASTERAUTH:
         return;
     case TAG_CONFIG_SET:
     case TAG_CONFIG_GET:
@@ -771,6 +773,14 @@ static void replicaof(struct node_rt *n, const struct node_rt *primary)
         argv[2] = port;
     }
     n->fence_after = primary != NULL && n->info.role == CTL_SEEN_MASTER;
+    if (primary != NULL && n->node.auth_token[0]) {
+        /* The password to the primary first, on the same connection: the handshake that
+         * REPLICAOF starts must not see masterauth change under it (a Redis replica that gets
+         * it between sending and reading its handshake reads the replies out of step and
+         * waits for repl-timeout). Parameter application sets it again, to the same value. */
+        const char *ma[] = { "CONFIG", "SET", "masterauth", n->node.auth_token };
+        send_cmd(n, TAG_MASTERAUTH, 4, ma);
+    }
     if (send_cmd(n, TAG_ROLE_CHANGE, 3, argv) != 0) {
         n->fence_after = false;
         return;
