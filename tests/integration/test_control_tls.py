@@ -93,6 +93,27 @@ class TlsCluster(ch.ClusterTestCase):
                                  stdout=subprocess.PIPE, text=True, timeout=30).stdout
             self.assertEqual(out.split(), [HOST, str(self.c.nodes["n1"].port)])
 
+    def test_pubsub_over_tls(self):
+        """+switch-master reaches a subscriber on the TLS port (a push, not a reply)."""
+        self.c.create_group("rg1", "n1", ("n2",))
+        ctx = ssl.create_default_context(cafile=self.certs["ca.crt"])
+        with socket.create_connection((HOST, self.tls_port), timeout=30) as raw:
+            with ctx.wrap_socket(raw, server_hostname=HOST) as s:
+                s.sendall(h.encode_command("AUTH", *ch.ADMIN)
+                          + h.encode_command("SUBSCRIBE", "+switch-master"))
+                got = b""
+                while b"+switch-master\r\n:1\r\n" not in got:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, got)
+                    got += chunk
+                self.assertTrue(got.startswith(b"+OK\r\n"), got)
+                self.c.ctl_ok("test-failover", "--replication-group-id", "rg1")
+                want = f"rg1 {HOST} {self.c.nodes['n1'].port} {HOST} {self.c.nodes['n2'].port}"
+                while want.encode() not in got:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, got)
+                    got += chunk
+
     def test_wrong_ca_and_plaintext_refused(self):
         p = self.ctl_tls("describe-nodes", flags=["--ca-file", self.certs["other.crt"]])
         self.assertEqual(p.returncode, 255, p.stderr)
