@@ -74,6 +74,14 @@ class TlsCluster(ch.ClusterTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         p = self.ctl_tls("wait-replication-group-available", "--replication-group-id", "rg1")
         self.assertEqual(p.returncode, 0, p.stderr)
+        # A reply of many TLS records is the same as on the plain port.
+        p = self.ctl_tls("describe-cache-parameters", "--cache-parameter-group-name",
+                         "default.redis6.x")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(len(p.stdout), 16 * 1024)  # more than one TLS record
+        plain = self.c.ctl("describe-cache-parameters", "--cache-parameter-group-name",
+                           "default.redis6.x", output="json")
+        self.assertEqual(p.stdout, plain.stdout)
         # The same from a profile: user, password, tls and ca_file in the credentials file.
         creds = os.path.join(self.c.workdir, "credentials")
         with open(creds, "w") as f:
