@@ -69,7 +69,7 @@ static const struct verb verbs[] = {
       "Show groups: status, members, offsets, endpoints.",
       { { "replication-group-id", K_VALUE, false, "only this group" }, END } },
     { "modify-replication-group",
-      "Change a group's parameter group or failover settings.",
+      "Change a group's parameter group, failover settings or auth token.",
       { { "replication-group-id", K_VALUE, true, "id of the group" },
         { "replication-group-description", K_VALUE, false, "free text" },
         { "cache-parameter-group-name", K_VALUE, false, "parameter group to use" },
