@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,6 +196,7 @@ static void write_node(struct ctl_app *a, struct reply *r, const struct ctl_node
     kv_str(&o, "ReplicationGroupId", n->group[0] ? n->group : NULL);
     kv_str(&o, "CurrentRole", role_name(n->role));
     kv_str(&o, "Status", node_status(&v));
+    kv_str(&o, "AuthError", v.auth_error[0] ? v.auth_error : NULL);
     write_param_status(&o, n, &v);
     kv_str(&o, "ObservedRole",
            v.info.role == CTL_SEEN_MASTER    ? "primary"
@@ -271,6 +273,7 @@ static void write_member(struct ctl_app *a, struct reply *r, const struct ctl_no
     kv_str(&o, "AvailabilityZone", n->az);
     kv_str(&o, "CurrentRole", role_name(n->role));
     kv_str(&o, "Status", node_status(&v));
+    kv_str(&o, "AuthError", v.auth_error[0] ? v.auth_error : NULL);
     write_param_status(&o, n, &v);
     long long off = ctl_info_offset(&v.info);
     kv_int(&o, "ReplicationOffset", off);
@@ -340,6 +343,7 @@ static void write_group(struct ctl_app *a, struct reply *r, const struct ctl_gro
         write_member(a, r, &m.primary, poff, have_pv ? &pv : NULL);
     for (int i = 0; i < m.nreplicas; i++)
         write_member(a, r, &m.replicas[i], poff, have_pv ? &pv : NULL);
+    kv_bool(&o, "AuthTokenEnabled", g->auth_token[0] != '\0');
     kv_int(&o, "ConfigEpoch", g->epoch);
     kv_str(&o, "PendingFailoverFrom", g->failover_from[0] ? g->failover_from : NULL);
     kv_str(&o, "ReplicationGroupCreateTime", created);
@@ -414,6 +418,33 @@ static bool get_pg(struct ctl_app *a, const char *name, struct ctl_pgroup *pg, s
 }
 
 /* The effective value of parameter d in group pg into buf; true when a user value. */
+/*
+ * The auth-token option (a node password), checked: *out is NULL when it is not given.
+ * @return false with the error written.
+ */
+static bool token_arg(struct args *x, const char **out, struct reply *r)
+{
+    char err[200];
+    *out = arg(x, "auth-token");
+    if (*out != NULL && ctl_token_check(*out, err, sizeof(err)) != 0) {
+        reply_error(r, err);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Node n is to require `token` ("" none), its group's password. The one it requires now is
+ * kept as auth_token_prev, tried too, until the node has been set to the new one.
+ */
+static int node_token_set(struct ctl_app *a, const struct ctl_node *n, const char *token)
+{
+    if (strcmp(n->auth_token, token) == 0)
+        return 0;
+    return ctl_state_node_set_auth(a->st, n->id, token,
+                                   n->auth_token[0] ? n->auth_token : n->auth_token_prev);
+}
+
 static bool effective(struct ctl_app *a, const char *pg, const struct ctl_param_def *d, char *buf,
                       size_t len)
 {
@@ -468,6 +499,7 @@ struct reg_peer { /* one node asked for its run_id; peers[0] is the one being re
     char id[CTL_ID_MAX];
     char host[CTL_HOST_MAX];
     int port;
+    char token[CTL_TOKEN_MAX], token_prev[CTL_TOKEN_MAX]; /* its passwords */
     struct ctl_link *link;
     char run_id[CTL_RUN_ID_LEN + 1]; /* "" when it did not tell */
     char err[200];                   /* why not */
@@ -518,7 +550,9 @@ static void reg_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
     (void)tag;
     struct reg_peer *p = ctx;
     p->job->pending--;
-    if (r == NULL)
+    if (r == NULL && ctl_link_auth_error(p->link)[0])
+        snprintf(p->err, sizeof(p->err), "%s", ctl_link_auth_error(p->link));
+    else if (r == NULL)
         snprintf(p->err, sizeof(p->err), "no answer (refused, closed or timed out)");
     else if (r->type == CTL_R_ERROR)
         snprintf(p->err, sizeof(p->err), "%s", r->str);
@@ -535,6 +569,8 @@ static void reg_add_peer(void *ctx, const struct ctl_node *n)
     snprintf(p->id, sizeof(p->id), "%s", n->id);
     snprintf(p->host, sizeof(p->host), "%s", n->host);
     p->port = n->port;
+    snprintf(p->token, sizeof(p->token), "%s", n->auth_token);
+    snprintf(p->token_prev, sizeof(p->token_prev), "%s", n->auth_token_prev);
 }
 
 static void reg_start(struct ctl_app *a, const struct ctl_node *n, struct reply *r)
@@ -558,6 +594,7 @@ static void reg_start(struct ctl_app *a, const struct ctl_node *n, struct reply 
         struct reg_peer *p = &j->peers[i];
         p->job = j;
         p->link = ctl_link_create(a->loop, p->host, p->port, reg_timeout_ms);
+        ctl_link_set_auth(p->link, p->token, p->token_prev);
         int rc = ctl_link_send(p->link, 2, info, reg_reply, p, 0);
         if (rc == 0)
             j->pending++;
@@ -727,6 +764,10 @@ static void v_register_node(struct ctl_app *a, struct args *x, struct reply *r)
     }
     snprintf(n.az, sizeof(n.az), "%s", az);
     snprintf(n.type, sizeof(n.type), "%s", type);
+    const char *token;
+    if (!token_arg(x, &token, r))
+        return;
+    snprintf(n.auth_token, sizeof(n.auth_token), "%s", token ? token : "");
     if (reg_taken(a, &n, r))
         return;
     reg_start(a, &n, r);
@@ -843,6 +884,9 @@ static void v_create_group(struct ctl_app *a, struct args *x, struct reply *r)
         reply_errorf(r, "ReplicationGroupAlreadyExists replication group %s already exists", id);
         return;
     }
+    const char *token;
+    if (!token_arg(x, &token, r))
+        return;
     struct ctl_pgroup pg;
     if (!get_pg(a, pgname, &pg, r))
         return;
@@ -882,19 +926,26 @@ static void v_create_group(struct ctl_app *a, struct args *x, struct reply *r)
     g.auto_failover = auto_fo;
     snprintf(g.status, sizeof(g.status), "creating");
     snprintf(g.primary, sizeof(g.primary), "%s", pid);
+    snprintf(g.auth_token, sizeof(g.auth_token), "%s", token ? token : "");
     g.epoch = 1;
     if (!tx_begin(a, r))
         return;
     int rc = ctl_state_group_add(a->st, &g);
     if (rc == 0)
         rc = ctl_state_node_set_group(a->st, pid, id, CTL_ROLE_PRIMARY);
-    for (int i = 0; i < nr && rc == 0; i++)
+    if (rc == 0)
+        rc = node_token_set(a, &primary, g.auth_token);
+    for (int i = 0; i < nr && rc == 0; i++) {
         rc = ctl_state_node_set_group(a->st, rids[i], id, CTL_ROLE_REPLICA);
+        if (rc == 0)
+            rc = node_token_set(a, &reps[i], g.auth_token);
+    }
     if (rc == 0)
         rc = ctl_state_event_add(a->st, 0, "replication-group", id,
                                  "Replication group created: primary %s, %d replica(s), "
-                                 "Multi-AZ %s, parameter group %s",
-                                 pid, nr, multi_az ? "enabled" : "disabled", pgname);
+                                 "Multi-AZ %s, parameter group %s, auth token %s",
+                                 pid, nr, multi_az ? "enabled" : "disabled", pgname,
+                                 token ? "enabled" : "disabled");
     if (tx_end(a, rc, r))
         wrap_group(a, r, id, NULL);
 }
@@ -959,6 +1010,83 @@ static bool group_idle(const struct ctl_app *a, const struct ctl_group *g, struc
     return true;
 }
 
+/*
+ * modify-replication-group's auth-token and auth-token-update-strategy: SET (the default
+ * when a token is given) makes every member require the new token; DELETE makes them
+ * require none. ROTATE (old and new accepted together until SET) needs a second password for
+ * a node's default user, which requirepass cannot express: it is refused until polluxd has
+ * ACL users. A change is refused while the previous one has not reached every member.
+ * @return false with the error written; *change says whether the token changes.
+ */
+static bool token_update(struct ctl_app *a, struct args *x, const struct ctl_group *g,
+                         const char *token, bool *change, struct reply *r)
+{
+    const char *how = arg(x, "auth-token-update-strategy");
+    *change = token != NULL || how != NULL;
+    if (!*change)
+        return true;
+    if (how == NULL)
+        how = "SET";
+    if (strcasecmp(how, "ROTATE") == 0) {
+        reply_error(r, "InvalidParameterValue --auth-token-update-strategy ROTATE (the old "
+                       "and the new token accepted together) needs ACL users on the nodes, "
+                       "which polluxd does not have yet; use SET (connections already "
+                       "authenticated stay, new ones need the new token)");
+        return false;
+    }
+    if (strcasecmp(how, "SET") == 0 && token == NULL) {
+        reply_error(r, "InvalidParameterCombination --auth-token-update-strategy SET needs "
+                       "--auth-token");
+        return false;
+    }
+    if (strcasecmp(how, "DELETE") == 0 && token != NULL) {
+        reply_error(r, "InvalidParameterCombination --auth-token-update-strategy DELETE takes "
+                       "no --auth-token");
+        return false;
+    }
+    if (strcasecmp(how, "DELETE") == 0 && !g->auth_token[0]) {
+        reply_errorf(r, "InvalidParameterCombination replication group %s has no auth token",
+                     g->id);
+        return false;
+    }
+    if (strcasecmp(how, "SET") != 0 && strcasecmp(how, "DELETE") != 0) {
+        reply_errorf(r,
+                     "InvalidParameterValue --auth-token-update-strategy is SET, ROTATE or "
+                     "DELETE, not '%s'",
+                     how);
+        return false;
+    }
+    for (int i = -1; i < g->nreplicas; i++) {
+        struct ctl_node n;
+        const char *id = i < 0 ? g->primary : g->replicas[i];
+        if (ctl_state_node_get(a->st, id, &n) == 0 && n.auth_token_prev[0]) {
+            reply_errorf(r,
+                         "InvalidReplicationGroupState the previous auth token change has not "
+                         "reached node %s yet (is it reachable?)",
+                         id);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Every member of g is to require `token` ("" none); the event says so, not what it is. */
+static int group_token_set(struct ctl_app *a, const struct ctl_group *g, const char *token)
+{
+    int rc = ctl_state_group_set_auth_token(a->st, g->id, token);
+    for (int i = -1; i < g->nreplicas && rc == 0; i++) {
+        struct ctl_node n;
+        rc = ctl_state_node_get(a->st, i < 0 ? g->primary : g->replicas[i], &n);
+        if (rc == 0)
+            rc = node_token_set(a, &n, token);
+    }
+    if (rc == 0)
+        rc = ctl_state_event_add(a->st, 0, "replication-group", g->id,
+                                 token[0] ? "Auth token set: every node will require it"
+                                          : "Auth token removed: the nodes will require none");
+    return rc;
+}
+
 static void v_modify_group(struct ctl_app *a, struct args *x, struct reply *r)
 {
     const char *id = need(x, "replication-group-id", r);
@@ -1010,9 +1138,15 @@ static void v_modify_group(struct ctl_app *a, struct args *x, struct reply *r)
         }
         snprintf(next.pg, sizeof(next.pg), "%s", pgname);
     }
+    const char *token;
+    bool token_change;
+    if (!token_arg(x, &token, r) || !token_update(a, x, &g, token, &token_change, r))
+        return;
     if (!tx_begin(a, r))
         return;
     int rc = ctl_state_group_update(a->st, &next);
+    if (rc == 0 && token_change)
+        rc = group_token_set(a, &g, token ? token : "");
     if (rc == 0 && reboot_differs) {
         rc = ctl_state_node_set_pending_reboot(a->st, g.primary, true);
         for (int i = 0; i < g.nreplicas && rc == 0; i++)
@@ -1071,8 +1205,14 @@ static void v_increase_replicas(struct ctl_app *a, struct args *x, struct reply 
     if (!tx_begin(a, r))
         return;
     int rc = 0;
-    for (int i = 0; i < na && rc == 0; i++)
-        rc = ctl_state_node_set_group(a->st, add[i], id, CTL_ROLE_REPLICA);
+    for (int i = 0; i < na && rc == 0; i++) {
+        struct ctl_node nn;
+        rc = ctl_state_node_get(a->st, add[i], &nn);
+        if (rc == 0)
+            rc = ctl_state_node_set_group(a->st, add[i], id, CTL_ROLE_REPLICA);
+        if (rc == 0)
+            rc = node_token_set(a, &nn, g.auth_token);
+    }
     if (rc == 0)
         rc = ctl_state_event_add(a->st, 0, "replication-group", id, "Replica count increased to %d",
                                  n);
@@ -1777,17 +1917,18 @@ struct verb {
 #define RW CTL_ACCESS_ADMIN
 
 static const struct verb verbs[] = {
-    { "register-node", v_register_node, "node-id address availability-zone node-type", RW },
+    { "register-node", v_register_node, "node-id address availability-zone node-type auth-token",
+      RW },
     { "deregister-node", v_deregister_node, "node-id", RW },
     { "describe-nodes", v_describe_nodes, "node-id", RO },
     { "create-replication-group", v_create_group,
       "replication-group-id replication-group-description primary-node-id replica-node-ids "
-      "multi-az automatic-failover-enabled cache-parameter-group-name port",
+      "multi-az automatic-failover-enabled cache-parameter-group-name port auth-token",
       RW },
     { "describe-replication-groups", v_describe_groups, "replication-group-id", RO },
     { "modify-replication-group", v_modify_group,
       "replication-group-id replication-group-description cache-parameter-group-name multi-az "
-      "automatic-failover-enabled apply-immediately",
+      "automatic-failover-enabled apply-immediately auth-token auth-token-update-strategy",
       RW },
     { "increase-replica-count", v_increase_replicas,
       "replication-group-id replica-node-ids new-replica-count apply-immediately", RW },

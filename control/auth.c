@@ -138,12 +138,13 @@ static bool set_value(char *dst, size_t cap, const char *v, size_t n)
     return true;
 }
 
-int ctl_auth_credentials_parse(const char *text, const char *profile, char *user, size_t ucap,
-                               char *pass, size_t pcap, char *err, size_t errcap)
+int ctl_auth_profile_value(const char *text, const char *profile, const char *key, char *out,
+                           size_t cap, char *err, size_t errcap)
 {
-    bool in_profile = false, have_user = false, have_pass = false;
+    bool in_profile = false, have = false;
     int lineno = 0;
-    user[0] = pass[0] = '\0';
+    size_t keylen = strlen(key);
+    out[0] = '\0';
     for (const char *line = text; *line;) {
         const char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line);
         lineno++;
@@ -169,20 +170,25 @@ int ctl_auth_credentials_parse(const char *text, const char *profile, char *user
         }
         size_t kn, vn;
         const char *k = trim(l, eq, &kn), *v = trim(eq + 1, l + n, &vn);
-        if (!in_profile)
+        if (!in_profile || kn != keylen || memcmp(k, key, kn) != 0)
             continue;
-        bool ok = true;
-        if (kn == 4 && memcmp(k, "user", 4) == 0) {
-            ok = set_value(user, ucap, v, vn);
-            have_user = ok && vn > 0;
-        } else if (kn == 8 && memcmp(k, "password", 8) == 0) {
-            ok = set_value(pass, pcap, v, vn);
-            have_pass = ok && vn > 0;
-        }
-        if (!ok) {
+        if (!set_value(out, cap, v, vn)) {
             snprintf(err, errcap, "line %d: value too long", lineno);
             return -EINVAL;
         }
+        have = vn > 0;
     }
-    return have_user && have_pass ? 0 : -ENOENT;
+    return have ? 0 : -ENOENT;
+}
+
+int ctl_auth_credentials_parse(const char *text, const char *profile, char *user, size_t ucap,
+                               char *pass, size_t pcap, char *err, size_t errcap)
+{
+    int ru = ctl_auth_profile_value(text, profile, "user", user, ucap, err, errcap);
+    if (ru == -EINVAL)
+        return ru;
+    int rp = ctl_auth_profile_value(text, profile, "password", pass, pcap, err, errcap);
+    if (rp == -EINVAL)
+        return rp;
+    return ru == 0 && rp == 0 ? 0 : -ENOENT;
 }

@@ -59,5 +59,12 @@ bool ctl_auth_verify(const char *stored, const char *pass, size_t len);
  */
 int ctl_auth_credentials_parse(const char *text, const char *profile, char *user, size_t ucap,
                                char *pass, size_t pcap, char *err, size_t errcap);
+/*
+ * The value of `key` in `profile` of such a file (the last one when given twice), for the
+ * settings that live next to the credentials (tls, ca_file).
+ * @return 0; -ENOENT when absent or empty; -EINVAL with err set as above.
+ */
+int ctl_auth_profile_value(const char *text, const char *profile, const char *key, char *out,
+                           size_t cap, char *err, size_t errcap);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "mem.h"
@@ -14,7 +15,7 @@ enum kind {
     K_LIST,   /* --name a b c (or a,b,c): sent comma-joined */
     K_FLAG,   /* --name / --no-name: sent as yes / no */
     K_PARAMS, /* --parameter-name-values ...: sent as one "parameter name=value" pair each */
-    K_FILE    /* --password-file F: the first line of F, sent as "password" (not on argv) */
+    K_FILE    /* --X-file F: the first line of F, sent as "X" (a secret: not on argv) */
 };
 
 struct opt {
@@ -27,7 +28,7 @@ struct opt {
 struct verb {
     const char *name;
     const char *help;
-    struct opt opts[9];
+    struct opt opts[12];
 };
 
 #define END                                                                                        \
@@ -42,6 +43,8 @@ static const struct verb verbs[] = {
         { "address", K_VALUE, true, "host:port the node listens on" },
         { "availability-zone", K_VALUE, true, "zone label, e.g. az-a" },
         { "node-type", K_VALUE, true, "node type, e.g. cache.r6g.large (sets maxmemory)" },
+        { "auth-token-file", K_FILE, false,
+          "the password the node already requires (first line; or $" CTL_CLI_TOKEN_ENV ")" },
         END } },
     { "deregister-node",
       "Forget a node that is in no replication group.",
@@ -59,18 +62,24 @@ static const struct verb verbs[] = {
         { "automatic-failover-enabled", K_FLAG, false, "promote a replica when the primary fails" },
         { "cache-parameter-group-name", K_VALUE, false, "default: default.redis7" },
         { "port", K_VALUE, false, "require every node to listen on this port" },
+        { "auth-token-file", K_FILE, false,
+          "every node requires this password (first line; or $" CTL_CLI_TOKEN_ENV ")" },
         END } },
     { "describe-replication-groups",
       "Show groups: status, members, offsets, endpoints.",
       { { "replication-group-id", K_VALUE, false, "only this group" }, END } },
     { "modify-replication-group",
-      "Change a group's parameter group or failover settings.",
+      "Change a group's parameter group, failover settings or auth token.",
       { { "replication-group-id", K_VALUE, true, "id of the group" },
         { "replication-group-description", K_VALUE, false, "free text" },
         { "cache-parameter-group-name", K_VALUE, false, "parameter group to use" },
         { "multi-az", K_FLAG, false, "enable or disable Multi-AZ" },
         { "automatic-failover-enabled", K_FLAG, false, "enable or disable automatic failover" },
         { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
+        { "auth-token-file", K_FILE, false,
+          "the nodes' new password (first line; or $" CTL_CLI_TOKEN_ENV " with SET)" },
+        { "auth-token-update-strategy", K_VALUE, false,
+          "SET (default with a token) or DELETE; ROTATE is refused (see docs)" },
         END } },
     { "increase-replica-count",
       "Add registered nodes to a group as replicas.",
@@ -245,6 +254,28 @@ static int read_first_line(const char *path, char *buf, size_t cap, char *err, s
     return 0;
 }
 
+/*
+ * A node password not given with --auth-token-file comes from $POLLUX_AUTH_TOKEN, for the
+ * verbs that take one; modify-replication-group takes it only with an explicit
+ * --auth-token-update-strategy SET, so that a variable left set changes nothing by itself.
+ */
+static int token_from_env(struct ctl_cli_cmd *cmd, const struct verb *v, const bool *seen)
+{
+    const char *env = getenv(CTL_CLI_TOKEN_ENV);
+    const struct opt *o = find_opt(v, "auth-token-file");
+    if (env == NULL || env[0] == '\0' || o == NULL || seen[o - v->opts])
+        return 0;
+    if (find_opt(v, "auth-token-update-strategy") != NULL) {
+        bool set = false;
+        for (int i = 2; i + 1 < cmd->argc; i += 2)
+            set |= strcmp(cmd->argv[i], "auth-token-update-strategy") == 0 &&
+                   strcasecmp(cmd->argv[i + 1], "SET") == 0;
+        if (!set)
+            return 0;
+    }
+    return add2(cmd, "auth-token", env);
+}
+
 static bool is_option(const char *s)
 {
     return s[0] == '-' && s[1] == '-' && s[2] != '\0';
@@ -256,7 +287,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
     cmd->endpoint = env_endpoint && env_endpoint[0] ? env_endpoint : CTL_CLI_DEFAULT_EP;
     cmd->output = CTL_OUT_TABLE;
     const struct verb *v = NULL;
-    bool seen[9] = { false };
+    bool seen[12] = { false };
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
@@ -303,12 +334,19 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             cmd->help = true;
             continue;
         }
+        if (strcmp(name, "tls") == 0 && inline_val == NULL) {
+            cmd->tls = true;
+            continue;
+        }
         if (strcmp(name, "endpoint") == 0 || strcmp(name, "output") == 0 ||
-            strcmp(name, "profile") == 0) {
+            strcmp(name, "profile") == 0 || strcmp(name, "ca-file") == 0) {
             const char *val = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
             if (val == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a value", name);
                 rc = -EINVAL;
+            } else if (name[0] == 'c') {
+                cmd->ca_file = val;
+                cmd->tls = true;
             } else if (name[0] == 'p') {
                 cmd->profile = val;
             } else if (name[0] == 'e') {
@@ -369,13 +407,14 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         }
         if (o->kind == K_FILE) {
             const char *path = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
-            char secret[CTL_AUTH_PASS_MAX + 2];
+            char secret[CTL_AUTH_PASS_MAX + 2], key[64];
+            snprintf(key, sizeof(key), "%.*s", (int)(strlen(o->name) - strlen("-file")), o->name);
             if (path == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a file name", o->name);
                 rc = -EINVAL;
             } else if ((rc = read_first_line(path, secret, sizeof(secret), cmd->err,
                                              sizeof(cmd->err))) == 0) {
-                rc = add2(cmd, "password", secret);
+                rc = add2(cmd, key, secret);
                 memset(secret, 0, sizeof(secret));
             }
             continue;
@@ -414,6 +453,8 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         snprintf(cmd->err, sizeof(cmd->err), "no verb given (polluxctl help lists the verbs)");
         rc = -EINVAL;
     }
+    if (rc == 0 && v != NULL && !cmd->help)
+        rc = token_from_env(cmd, v, seen);
     if (rc == 0 && v != NULL && !cmd->help) {
         for (const struct opt *o = v->opts; o->name; o++) {
             if (o->required && !seen[o - v->opts]) {
@@ -434,9 +475,12 @@ void ctl_cli_usage(FILE *out, const char *verb)
     if (v == NULL) {
         fprintf(out,
                 "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] "
-                "VERB [options]\n\nendpoint: --endpoint, else $%s, else %s\n"
+                "[--tls] [--ca-file FILE] VERB [options]\n\nendpoint: --endpoint, else $%s, "
+                "else %s\n"
                 "credentials: $%s and $%s, else the profile --profile (or $%s, or default) of "
-                "$%s or ~/.pollux/credentials\n\nverbs:\n",
+                "$%s or ~/.pollux/credentials\n"
+                "TLS: --tls (or tls = yes in the profile), verifying the server with the CA of "
+                "--ca-file (or ca_file in the profile; the system's CAs otherwise)\n\nverbs:\n",
                 CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP, CTL_CLI_USER_ENV, CTL_CLI_PASSWORD_ENV,
                 CTL_CLI_PROFILE_ENV, CTL_CLI_CREDENTIALS_ENV);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
@@ -460,6 +504,59 @@ void ctl_cli_usage(FILE *out, const char *verb)
     }
 }
 
+/*
+ * The credentials file ($POLLUX_CREDENTIALS_FILE, else ~/.pollux/credentials) into text
+ * (NUL-terminated; free it with strbuf_deinit), its name into path.
+ * @return 0; -ENOENT when it cannot be read (text is then empty).
+ */
+static int read_credentials_file(char *path, size_t cap, struct strbuf *text)
+{
+    const char *file = getenv(CTL_CLI_CREDENTIALS_ENV), *home = getenv("HOME");
+    if (file && file[0])
+        snprintf(path, cap, "%s", file);
+    else if (home && home[0])
+        snprintf(path, cap, "%s/.pollux/credentials", home);
+    else
+        path[0] = '\0';
+    strbuf_init(text);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return -ENOENT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text->len < (1u << 20))
+        strbuf_append(text, chunk, n);
+    fclose(f);
+    strbuf_append(text, "", 1); /* NUL-terminated */
+    return 0;
+}
+
+int ctl_cli_tls_settings(const char *profile, struct ctl_cli_cmd *cmd, char *err, size_t errcap)
+{
+    if (profile == NULL)
+        profile = getenv(CTL_CLI_PROFILE_ENV) ? getenv(CTL_CLI_PROFILE_ENV) : "default";
+    char path[1024], tls[16], why[128] = "";
+    struct strbuf text;
+    int rc = 0;
+    if (read_credentials_file(path, sizeof(path), &text) == 0) {
+        if (!cmd->tls && (rc = ctl_auth_profile_value(text.buf, profile, "tls", tls, sizeof(tls),
+                                                      why, sizeof(why))) == 0)
+            cmd->tls = strcmp(tls, "yes") == 0 || strcmp(tls, "true") == 0 || strcmp(tls, "1") == 0;
+        if (rc != -EINVAL && cmd->ca_file == NULL &&
+            (rc = ctl_auth_profile_value(text.buf, profile, "ca_file", cmd->ca_buf,
+                                         sizeof(cmd->ca_buf), why, sizeof(why))) == 0)
+            cmd->ca_file = cmd->ca_buf;
+    }
+    strbuf_deinit(&text);
+    if (rc == -EINVAL) {
+        snprintf(err, errcap, "%s: %s", path, why);
+        return rc;
+    }
+    if (cmd->ca_file != NULL)
+        cmd->tls = true;
+    return 0;
+}
+
 int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof(*out));
@@ -473,29 +570,15 @@ int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err
     if (profile == NULL)
         profile = explicit_profile ? getenv(CTL_CLI_PROFILE_ENV) : "default";
     char path[1024];
-    const char *file = getenv(CTL_CLI_CREDENTIALS_ENV), *home = getenv("HOME");
-    if (file && file[0])
-        snprintf(path, sizeof(path), "%s", file);
-    else if (home && home[0])
-        snprintf(path, sizeof(path), "%s/.pollux/credentials", home);
-    else
-        path[0] = '\0';
-    FILE *f = path[0] ? fopen(path, "r") : NULL;
-    if (f == NULL) {
+    struct strbuf text;
+    if (read_credentials_file(path, sizeof(path), &text) != 0) {
+        strbuf_deinit(&text);
         if (!explicit_profile)
             return -ENOENT; /* no credentials: fine for a pollux-control without users */
         snprintf(err, errcap, "profile '%s' asked for, but %s cannot be read", profile,
                  path[0] ? path : "no credentials file");
         return -EINVAL;
     }
-    struct strbuf text;
-    strbuf_init(&text);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len < (1u << 20))
-        strbuf_append(&text, chunk, n);
-    fclose(f);
-    strbuf_append(&text, "", 1); /* NUL-terminated */
     char why[128] = "";
     int rc = ctl_auth_credentials_parse(text.buf, profile, out->user, sizeof(out->user), out->pass,
                                         sizeof(out->pass), why, sizeof(why));
@@ -740,7 +823,7 @@ static const struct col user_cols[] = {
 
 static void group_block(FILE *out, const struct ctl_reply *g)
 {
-    char id[128], status[64], maz[32], af[32], pg[256], pe[300], re[300];
+    char id[128], status[64], maz[32], af[32], pg[256], pe[300], re[300], tok[16];
     cell(ctl_reply_get(g, "ReplicationGroupId"), id, sizeof(id));
     cell(ctl_reply_get(g, "Status"), status, sizeof(status));
     cell(ctl_reply_get(g, "MultiAZ"), maz, sizeof(maz));
@@ -748,8 +831,9 @@ static void group_block(FILE *out, const struct ctl_reply *g)
     cell(ctl_reply_get(g, "CacheParameterGroupName"), pg, sizeof(pg));
     cell(ctl_reply_get(g, "PrimaryEndpoint"), pe, sizeof(pe));
     cell(ctl_reply_get(g, "ReaderEndpoint"), re, sizeof(re));
-    fprintf(out, "%s  status %s  Multi-AZ %s  automatic failover %s  parameter group %s\n", id,
-            status, maz, af, pg);
+    cell(ctl_reply_get(g, "AuthTokenEnabled"), tok, sizeof(tok));
+    fprintf(out, "%s  status %s  Multi-AZ %s  automatic failover %s  parameter group %s%s\n", id,
+            status, maz, af, pg, strcmp(tok, "yes") == 0 ? "  auth token enabled" : "");
     fprintf(out, "  primary endpoint %s  reader endpoint %s\n", pe, re);
     table(out, ctl_reply_get(g, "NodeGroupMembers"), member_cols, NCOLS(member_cols), 2);
 }

@@ -20,6 +20,8 @@
 #define CTL_CLI_PASSWORD_ENV    "POLLUX_PASSWORD"
 #define CTL_CLI_PROFILE_ENV     "POLLUX_PROFILE"
 #define CTL_CLI_CREDENTIALS_ENV "POLLUX_CREDENTIALS_FILE" /* default: ~/.pollux/credentials */
+/* A node password (auth token) not given with --auth-token-file. */
+#define CTL_CLI_TOKEN_ENV "POLLUX_AUTH_TOKEN"
 
 /* Exit codes, as the AWS CLI uses them. */
 #define CTL_CLI_EXIT_OK      0
@@ -34,6 +36,9 @@ struct ctl_cli_cmd {
     const char *endpoint; /* host:port */
     const char *profile;  /* --profile, or NULL */
     enum ctl_cli_output output;
+    bool tls;            /* --tls (or the profile's tls = yes) */
+    const char *ca_file; /* --ca-file (or the profile's ca_file): verify the server with it */
+    char ca_buf[1024];
     bool help; /* print usage (of the verb, when one is given) */
     int argc;  /* the command to send: POLLUX <verb> <name> <value> ... */
     char *argv[CTL_CLI_MAX_ARGS];
@@ -72,6 +77,13 @@ struct ctl_cli_auth {
  *         malformed.
  */
 int ctl_cli_credentials(const char *profile, struct ctl_cli_auth *out, char *err, size_t errcap);
+
+/*
+ * The TLS settings of the profile (as ctl_cli_credentials chooses it) that the command line
+ * did not give: tls = yes|no and ca_file = PATH. A CA file implies TLS.
+ * @return 0; -EINVAL with err set when the file is malformed.
+ */
+int ctl_cli_tls_settings(const char *profile, struct ctl_cli_cmd *cmd, char *err, size_t errcap);
 
 /* Split "host:port" ("[v6]:port" too). @return 0 or -EINVAL. */
 int ctl_cli_split_endpoint(const char *ep, char *host, size_t hostlen, int *port);

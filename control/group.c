@@ -42,6 +42,21 @@ static int member_check(const char *group_id, const struct ctl_node *n, int port
     return 0;
 }
 
+int ctl_token_check(const char *t, char *err, size_t errlen)
+{
+    size_t n = strlen(t);
+    bool ok = n >= CTL_TOKEN_MIN && n < CTL_TOKEN_MAX;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = t[i] > ' ' && t[i] <= '~' && t[i] != '"' && t[i] != '/' && t[i] != '@';
+    if (ok)
+        return 0;
+    snprintf(err, errlen,
+             "InvalidParameterValue an auth token is %d to %d printable characters without "
+             "spaces, '\"', '/' or '@'",
+             CTL_TOKEN_MIN, CTL_TOKEN_MAX - 1);
+    return -EINVAL;
+}
+
 int ctl_group_check(const char *group_id, const struct ctl_node *primary,
                     const struct ctl_node *const *replicas, int nreplicas, bool multi_az, int port,
                     char *err, size_t errlen)

@@ -19,6 +19,14 @@
 bool ctl_name_valid(const char *s, size_t max);
 
 /*
+ * Whether `t` is a valid node password (auth token), as ElastiCache's AuthToken: 16 to 128
+ * printable ASCII characters, none of them a space, '"', '/' or '@' (so it survives a
+ * redis.conf line and a URL).
+ * @return 0; -EINVAL with the reason in err (starting with the fault name).
+ */
+int ctl_token_check(const char *t, char *err, size_t errlen);
+
+/*
  * Check a proposed membership of group `group_id`: the primary and the replicas are
  * registered (non-NULL), all distinct, at most CTL_MAX_REPLICAS replicas, none in another
  * group; with `multi_az`, at least one replica is in a zone other than the primary's; with

@@ -24,6 +24,7 @@ enum tag {
     TAG_OP_PAUSE,   /* test failover: CLIENT PAUSE on the old primary */
     TAG_OP_OFFSET,  /* test failover: INFO replication of the paused primary */
     TAG_OP_PROMOTE, /* REPLICAOF NO ONE on the chosen replica */
+    TAG_MASTERAUTH, /* CONFIG SET masterauth just before a REPLICAOF */
 };
 #define TAG_KIND(t)  ((int)((t)&0xff))
 #define TAG_INDEX(t) ((int)((t) >> 8))
@@ -55,9 +56,11 @@ struct node_rt {
     struct ctl_repl_info info;
     uint64_t info_ns; /* when info was received */
 
-    bool action_inflight; /* a REPLICAOF is on its way */
-    bool fence_after;     /* disconnect clients once demoted */
-    bool standalone;      /* left its group: REPLICAOF NO ONE until it answers as a primary */
+    bool action_inflight;   /* a REPLICAOF is on its way */
+    bool fence_after;       /* disconnect clients once demoted */
+    bool standalone;        /* left its group: REPLICAOF NO ONE until it answers as a primary */
+    char refused[160];      /* its answer when it refused our password (NOAUTH, WRONGPASS) */
+    char refused_told[160]; /* the refusal the last event recorded ("" none since it was up) */
 
     /* parameter application */
     bool dirty;    /* values to apply */
@@ -211,6 +214,9 @@ static void reload_node(void *ctx, const struct ctl_node *row)
             n->action_inflight = true;
         n->standalone = true;
     }
+    if (strcmp(n->node.auth_token, row->auth_token) != 0 && row->group[0])
+        n->dirty = true; /* its group's token was set, changed or removed */
+    ctl_link_set_auth(n->link, row->auth_token, row->auth_token_prev);
     n->node = *row;
     n->gone = false;
 }
@@ -419,6 +425,20 @@ static void apply_done(struct node_rt *n)
     n->announce = false;
 }
 
+/*
+ * The node now requires `token`: when that is the password the store has for it, the one it
+ * required before is no longer tried, and no longer kept in the state file.
+ */
+static void password_applied(struct node_rt *n, const char *token)
+{
+    if (!n->node.auth_token_prev[0] || strcmp(token, n->node.auth_token) != 0)
+        return;
+    if (ctl_state_node_set_auth(n->h->st, n->node.id, n->node.auth_token, "") != 0)
+        return;
+    n->node.auth_token_prev[0] = '\0';
+    ctl_link_set_auth(n->link, n->node.auth_token, NULL);
+}
+
 static void config_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply *r)
 {
     int i = TAG_INDEX(tag);
@@ -428,6 +448,9 @@ static void config_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply
             j->failed = true;
             snprintf(j->error, sizeof(j->error), UNREACHABLE);
             n->dirty = true; /* try again when it is back */
+        } else if (r->type != CTL_R_ERROR) {
+            if (strcmp(j->key, "requirepass") == 0)
+                password_applied(n, j->value);
         } else if (r->type == CTL_R_ERROR) {
             if (j->reboot) {
                 /* Settings a node fixes at start: fine if it already has the value. */
@@ -458,7 +481,7 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
 {
     struct ctl_health *h = n->h;
     mem_free(n->jobs);
-    n->jobs = mem_calloc((ctl_param_count + 1) * sizeof(struct job));
+    n->jobs = mem_calloc((ctl_param_count + 3) * sizeof(struct job));
     n->njobs = 0;
     struct values vals = { g->g.pg, h->st, mem_calloc(ctl_param_count * sizeof(*vals.v)) };
     for (size_t i = 0; i < ctl_param_count; i++) {
@@ -483,6 +506,13 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
         add_job(n, "maxmemory", mm, false);
     }
     mem_free(vals.v);
+    /* The group's password: members require it, replicas authenticate with it (so do former
+     * primaries after a failover, hence every member). Managed while the group has one or a
+     * change of it is still to reach the node (auth_token_prev). */
+    if (g->g.auth_token[0] || n->node.auth_token_prev[0]) {
+        add_job(n, "masterauth", n->node.auth_token, false);
+        add_job(n, "requirepass", n->node.auth_token, false);
+    }
     n->dirty = false;
     n->full = false;
     n->applying = true;
@@ -538,10 +568,26 @@ static void node_answered(struct node_rt *n)
     n->failures = 0;
 }
 
+/*
+ * A node that refuses pollux-control's password is alive but cannot be observed or driven:
+ * it counts as unreachable, and an event says why, once per episode.
+ */
+static void auth_refusal(struct node_rt *n)
+{
+    const char *why = n->refused[0] ? n->refused : ctl_link_auth_error(n->link);
+    if (!why[0] || strcmp(why, n->refused_told) == 0)
+        return;
+    snprintf(n->refused_told, sizeof(n->refused_told), "%s", why);
+    EVENT(n->h, "cache-node", n->node.id, "Node refused pollux-control's password (%s): %s",
+          n->node.auth_token[0] ? "it requires another one" : "pollux-control has none for it",
+          why);
+}
+
 static void probe_failure(struct node_rt *n)
 {
     n->probe_pending = false;
     n->failures++;
+    auth_refusal(n);
     node_down(n);
 }
 
@@ -561,6 +607,8 @@ static void probe_failed(struct node_rt *n)
         n->probe_retry = true;
         return;
     }
+    if (ctl_link_auth_error(n->link)[0])
+        node_answered(n); /* it answered, refusing our password: alive, not down */
     probe_failure(n);
 }
 
@@ -583,6 +631,7 @@ static void node_up(struct node_rt *n)
 {
     struct ctl_health *h = n->h;
     node_answered(n);
+    n->refused[0] = n->refused_told[0] = '\0';
     if (n->up)
         return;
     bool returned = n->probed; /* it was seen down before */
@@ -601,6 +650,12 @@ static void node_up(struct node_rt *n)
 
 static void op_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply *r);
 
+static bool is_auth_error(const char *e)
+{
+    return strncmp(e, "NOAUTH", 6) == 0 || strncmp(e, "WRONGPASS", 9) == 0 ||
+           strncmp(e, "NOPERM", 6) == 0;
+}
+
 static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
 {
     struct node_rt *n = ctx;
@@ -612,10 +667,19 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
             probe_failed(n);
         else
             node_answered(n);
+        n->refused[0] = '\0';
+        if (r != NULL && r->type == CTL_R_ERROR && is_auth_error(r->str))
+            snprintf(n->refused, sizeof(n->refused), "%s", r->str);
         return;
     case TAG_INFO:
         if (r == NULL) {
             probe_failed(n);
+            return;
+        }
+        if (r->type == CTL_R_ERROR && is_auth_error(r->str)) {
+            /* alive (it answered), but it cannot be observed or driven */
+            snprintf(n->refused, sizeof(n->refused), "%s", r->str);
+            probe_failure(n);
             return;
         }
         n->probe_pending = false;
@@ -648,6 +712,7 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
         return;
     case TAG_FENCE:
     case TAG_UNPAUSE:
+    case TAG_MASTERAUTH:
         return;
     case TAG_CONFIG_SET:
     case TAG_CONFIG_GET:
@@ -708,6 +773,14 @@ static void replicaof(struct node_rt *n, const struct node_rt *primary)
         argv[2] = port;
     }
     n->fence_after = primary != NULL && n->info.role == CTL_SEEN_MASTER;
+    if (primary != NULL && n->node.auth_token[0]) {
+        /* The password to the primary first, on the same connection: the handshake that
+         * REPLICAOF starts must not see masterauth change under it (a Redis replica that gets
+         * it between sending and reading its handshake reads the replies out of step and
+         * waits for repl-timeout). Parameter application sets it again, to the same value. */
+        const char *ma[] = { "CONFIG", "SET", "masterauth", n->node.auth_token };
+        send_cmd(n, TAG_MASTERAUTH, 4, ma);
+    }
     if (send_cmd(n, TAG_ROLE_CHANGE, 3, argv) != 0) {
         n->fence_after = false;
         return;
@@ -1109,6 +1182,8 @@ int ctl_health_node_view(struct ctl_health *h, const char *node_id, struct ctl_n
     out->down_ms = n->up ? 0 : (int64_t)((clock_mono_ns() - n->last_ok_ns) / 1000000);
     out->applying = n->dirty || n->applying;
     out->info = n->info;
+    if (!n->up)
+        snprintf(out->auth_error, sizeof(out->auth_error), "%s", n->refused_told);
     return 0;
 }
 

@@ -49,6 +49,9 @@ struct ctl_node_view {
     int64_t down_ms;           /* how long it has not answered (0 when up) */
     bool applying;             /* parameter values still to be applied */
     struct ctl_repl_info info; /* from the last successful INFO */
+    /* Why it is unreachable when it refused pollux-control's password ("NOAUTH ...",
+     * "WRONGPASS ..."); "" otherwise. */
+    char auth_error[160];
 };
 
 struct ctl_health;

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
+#include "state.h"
 #include "strbuf.h"
 
 struct pending {
@@ -37,6 +38,11 @@ struct ctl_link {
     struct strbuf in;
     struct pending *q; /* ring of pending callbacks */
     int qhead, qlen, qcap;
+    char token[2][CTL_TOKEN_MAX]; /* passwords to try at connect ("" none) */
+    int auth_left;                /* AUTH replies still to come on this connection */
+    bool auth_ok;                 /* one was accepted, or the node has no password */
+    char auth_error[160];         /* the node's answer when every one was refused */
+    char auth_logged[160];        /* the last refusal logged */
 };
 
 static void link_io(void *ctx, uint32_t events);
@@ -99,6 +105,69 @@ void ctl_link_destroy(struct ctl_link *k)
     mem_free(k);
 }
 
+void ctl_link_set_auth(struct ctl_link *k, const char *token, const char *prev)
+{
+    snprintf(k->token[0], sizeof(k->token[0]), "%s", token ? token : "");
+    snprintf(k->token[1], sizeof(k->token[1]), "%s", prev ? prev : "");
+    if (strcmp(k->token[0], k->token[1]) == 0)
+        k->token[1][0] = '\0';
+}
+
+const char *ctl_link_auth_error(const struct ctl_link *k)
+{
+    return k->auth_error;
+}
+
+/*
+ * The answer to one of the AUTHs sent at connect. Accepted, or refused because the node has
+ * no password (Redis: "ERR AUTH <password> called without any password configured ..."),
+ * the link is usable. Every one refused: the commands queued behind them were answered
+ * NOAUTH, so the connection is closed and they fail.
+ */
+static void auth_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
+{
+    (void)tag;
+    struct ctl_link *k = ctx;
+    if (r == NULL)
+        return; /* the connection failed: every command fails with it */
+    k->auth_left--;
+    if (r->type != CTL_R_ERROR || strstr(r->str, "without any password configured") != NULL ||
+        strstr(r->str, "no password is set") != NULL)
+        k->auth_ok = true;
+    else if (!k->auth_error[0] || strncmp(r->str, "WRONGPASS", 9) != 0)
+        snprintf(k->auth_error, sizeof(k->auth_error), "%s", r->str);
+    if (k->auth_left > 0)
+        return;
+    if (k->auth_ok) {
+        k->auth_error[0] = k->auth_logged[0] = '\0';
+        return;
+    }
+    /* Once per change: the link tries again at every probe. */
+    if (strcmp(k->auth_error, k->auth_logged) != 0)
+        log_warn("node %s:%d refused pollux-control's password: %s", k->host, k->port,
+                 k->auth_error);
+    snprintf(k->auth_logged, sizeof(k->auth_logged), "%s", k->auth_error);
+    link_close(k, true);
+}
+
+static void push(struct ctl_link *k, ctl_link_fn fn, void *ctx, uint64_t tag, uint64_t deadline);
+
+/* The AUTHs that open a connection: the current password first. */
+static void auth_start(struct ctl_link *k)
+{
+    k->auth_left = 0;
+    k->auth_ok = false;
+    k->auth_error[0] = '\0';
+    for (int i = 0; i < 2; i++) {
+        if (!k->token[i][0])
+            continue;
+        const char *argv[] = { "AUTH", k->token[i] };
+        ctl_cmd_append(&k->out, 2, argv, NULL);
+        push(k, auth_reply, k, 0, clock_mono_ns() + k->timeout_ns);
+        k->auth_left++;
+    }
+}
+
 static int link_connect(struct ctl_link *k)
 {
     struct sockaddr_storage ss;
@@ -144,6 +213,7 @@ static int link_connect(struct ctl_link *k)
         k->io.fd = -1;
         return rc;
     }
+    auth_start(k);
     return 0;
 }
 

@@ -22,6 +22,17 @@ struct ctl_link;
 
 /* A link to host:port (numeric addresses are connected to without a resolver call). */
 struct ctl_link *ctl_link_create(struct ctl_loop *loop, const char *host, int port, int timeout_ms);
+/*
+ * The node's password (token, "" or NULL: none) and the one it may still require instead
+ * (prev). From the next connection on, the link sends AUTH with each before any command; it
+ * is authenticated when one is accepted or when the node has no password at all. When every
+ * one is refused (WRONGPASS), the connection is closed and every command on it fails;
+ * ctl_link_auth_error() then says why. Takes effect at the next connect.
+ */
+void ctl_link_set_auth(struct ctl_link *k, const char *token, const char *prev);
+/* Why the node refused the link's password at the last connect ("" when it did not). */
+const char *ctl_link_auth_error(const struct ctl_link *k);
+
 /* Close and free; pending callbacks are dropped without being called. */
 void ctl_link_destroy(struct ctl_link *k);
 

@@ -6,6 +6,11 @@
  *                  [--pause-ms 2000] [--failover-settle-ms 10000]
  *                  [--logfile path] [--loglevel notice]
  *                  [--bootstrap-user NAME [--bootstrap-password-file FILE]]
+ *                  [--tls-port N --tls-cert-file F --tls-key-file F
+ *                   [--tls-ca-cert-file F [--tls-auth-clients]]]
+ *
+ * TLS (docs/security.md): --tls-port adds a TLS port next to the plain one, serving the same
+ * API and Sentinel commands; with --port 0 there is no plain port (TLS only).
  *
  * Users (docs/operations.md, "Authentication"): --bootstrap-user creates that admin when
  * the state has no user of that name, with the password read from FILE (its first line) or
@@ -30,6 +35,7 @@
 #include "loop.h"
 #include "server.h"
 #include "state.h"
+#include "tls.h"
 #include "util.h"
 
 #define TICK_MS 5
@@ -48,7 +54,9 @@ static void usage(FILE *f)
                "                      [--probe-interval-ms N] [--down-after-ms N]\n"
                "                      [--timeout-ms N] [--pause-ms N] [--failover-settle-ms N]\n"
                "                      [--logfile PATH] [--loglevel debug|verbose|notice|warning]\n"
-               "                      [--bootstrap-user NAME [--bootstrap-password-file FILE]]\n");
+               "                      [--bootstrap-user NAME [--bootstrap-password-file FILE]]\n"
+               "                      [--tls-port N --tls-cert-file F --tls-key-file F\n"
+               "                       [--tls-ca-cert-file F [--tls-auth-clients]]]\n");
 }
 
 /*
@@ -142,6 +150,8 @@ int main(int argc, char **argv)
     int port = 26379;
     const char *bind_addr = "127.0.0.1", *state_path = "pollux-control.db", *logfile = "";
     const char *boot_user = NULL, *boot_pass_file = NULL;
+    int tls_port = -1;
+    struct ctl_tls_config tls_cfg = { .server = true };
     enum log_level level = LOG_NOTICE;
     struct ctl_health_opts opts = CTL_HEALTH_DEFAULTS;
     for (int i = 1; i < argc; i++) {
@@ -152,6 +162,17 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--port") == 0) {
             rc = parse_int(a, v, 0, 65535, &port);
+        } else if (strcmp(a, "--tls-port") == 0) {
+            rc = parse_int(a, v, 0, 65535, &tls_port);
+        } else if (strcmp(a, "--tls-cert-file") == 0 && v) {
+            tls_cfg.cert_file = v;
+        } else if (strcmp(a, "--tls-key-file") == 0 && v) {
+            tls_cfg.key_file = v;
+        } else if (strcmp(a, "--tls-ca-cert-file") == 0 && v) {
+            tls_cfg.ca_file = v;
+        } else if (strcmp(a, "--tls-auth-clients") == 0) {
+            tls_cfg.verify_clients = true;
+            continue; /* takes no value */
         } else if (strcmp(a, "--bind") == 0 && v) {
             bind_addr = v;
         } else if (strcmp(a, "--state") == 0 && v) {
@@ -209,6 +230,20 @@ int main(int argc, char **argv)
     app.started_ns = clock_mono_ns();
     make_id(app.myid);
     int status = 1;
+    struct ctl_tls_ctx *tls = NULL;
+    if (tls_port >= 0) {
+        char err[300];
+        tls = ctl_tls_ctx_create(&tls_cfg, err, sizeof(err));
+        if (tls == NULL) {
+            fprintf(stderr, "pollux-control: TLS: %s\n", err);
+            log_warn("TLS: %s", err);
+            log_teardown();
+            return 1;
+        }
+    } else if (tls_cfg.cert_file || tls_cfg.key_file || tls_cfg.ca_file) {
+        fprintf(stderr, "pollux-control: the --tls-* files need --tls-port\n");
+        return 2;
+    }
     struct ctl_loop *loop = ctl_loop_create();
     app.loop = loop;
     app.st = loop ? ctl_state_create(state_path) : NULL;
@@ -233,18 +268,25 @@ int main(int argc, char **argv)
         goto out;
     }
     app.h = ctl_health_create(loop, app.st, &opts, ctl_api_publish, &app);
-    app.srv = ctl_server_create(loop, bind_addr, port, ctl_api_command, &app);
-    if (app.srv == NULL)
+    /* With a TLS port, --port 0 means no plain port, as Redis's "port 0" with tls-port. */
+    app.srv =
+        ctl_server_create(loop, bind_addr, tls && port == 0 ? -1 : port, ctl_api_command, &app);
+    if (app.srv == NULL || (tls && ctl_server_listen_tls(app.srv, bind_addr, tls_port, tls) != 0))
         goto out;
     ctl_api_auth_setup(&app);
     if (users == 0)
         log_warn("WARNING no user is configured: the API on %s is open to every local client "
                  "(create one with --bootstrap-user or POLLUX CREATE-USER)",
                  bind_addr);
-    app.port = ctl_server_port(app.srv);
-    log_notice("pollux-control ready on %s:%d, state in %s (probe every %d ms, failover after "
+    app.port = tls && port == 0 ? ctl_server_tls_port(app.srv) : ctl_server_port(app.srv);
+    char tls_note[64] = "";
+    if (tls)
+        snprintf(tls_note, sizeof(tls_note), ", TLS on port %d%s", ctl_server_tls_port(app.srv),
+                 port == 0 ? " only" : "");
+    log_notice("pollux-control ready on %s:%d%s, state in %s (probe every %d ms, failover after "
                "%d ms)",
-               bind_addr, app.port, state_path, opts.probe_interval_ms, opts.down_after_ms);
+               bind_addr, app.port, tls_note, state_path, opts.probe_interval_ms,
+               opts.down_after_ms);
     while (!stop_requested) {
         if (ctl_loop_run_once(loop, TICK_MS) < 0)
             break;
@@ -261,6 +303,7 @@ out:
     ctl_health_destroy(app.h);
     ctl_state_destroy(app.st);
     ctl_loop_destroy(loop);
+    ctl_tls_ctx_destroy(tls);
     log_teardown();
     return status;
 }

@@ -1,8 +1,8 @@
 /*
  * polluxctl: the admin CLI of pollux-control.
  *
- *   polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] VERB [--option value
- * ...]
+ *   polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] [--tls]
+ *             [--ca-file FILE] VERB [--option value ...]
  *
  * Credentials come from $POLLUX_USER/$POLLUX_PASSWORD or a profile of
  * ~/.pollux/credentials (see ctl_cli_credentials), never from the command line.
@@ -21,11 +21,12 @@
 #include "cli.h"
 #include "clock.h"
 #include "respc.h"
+#include "tls.h"
 #include "util.h"
 
 #define TIMEOUT_MS 10000
 
-static int call(int fd, int argc, const char *const *argv, struct ctl_reply **out)
+static int call(struct ctl_client *fd, int argc, const char *const *argv, struct ctl_reply **out)
 {
     int rc = ctl_client_call(fd, argc, argv, TIMEOUT_MS, out);
     if (rc != 0)
@@ -34,7 +35,7 @@ static int call(int fd, int argc, const char *const *argv, struct ctl_reply **ou
 }
 
 /* Poll describe-replication-groups until the group's status is "available". */
-static int wait_available(int fd, struct ctl_cli_cmd *cmd)
+static int wait_available(struct ctl_client *fd, struct ctl_cli_cmd *cmd)
 {
     const char *id = NULL, *timeout = "60";
     for (int i = 2; i + 1 < cmd->argc; i += 2) {
@@ -94,23 +95,33 @@ int main(int argc, char **argv)
         ctl_cli_cmd_deinit(&cmd);
         return CTL_CLI_EXIT_USAGE;
     }
-    int fd = ctl_client_connect(host, port, 3000);
-    if (fd < 0) {
-        fprintf(stderr, "polluxctl: cannot connect to pollux-control at %s: %s\n", cmd.endpoint,
-                strerror(-fd));
-        ctl_cli_cmd_deinit(&cmd);
-        return CTL_CLI_EXIT_OTHER;
-    }
     int status = CTL_CLI_EXIT_OTHER;
     struct ctl_reply *r = NULL;
     struct ctl_cli_auth auth;
+    struct ctl_tls_ctx *tls = NULL;
+    struct ctl_client conn = { .fd = -1 };
     char err[1200];
     int crc = ctl_cli_credentials(cmd.profile, &auth, err, sizeof(err));
-    if (crc == -EINVAL) {
+    if (crc == -EINVAL || ctl_cli_tls_settings(cmd.profile, &cmd, err, sizeof(err)) != 0) {
         fprintf(stderr, "polluxctl: %s\n", err);
         status = CTL_CLI_EXIT_USAGE;
         goto out;
     }
+    if (cmd.tls) {
+        struct ctl_tls_config tc = { .ca_file = cmd.ca_file };
+        if ((tls = ctl_tls_ctx_create(&tc, err, sizeof(err))) == NULL) {
+            fprintf(stderr, "polluxctl: TLS: %s\n", err);
+            status = CTL_CLI_EXIT_USAGE;
+            goto out;
+        }
+    }
+    int crc2 = ctl_client_connect(&conn, host, port, 3000, tls);
+    if (crc2 != 0) {
+        fprintf(stderr, "polluxctl: cannot connect to pollux-control at %s: %s\n", cmd.endpoint,
+                conn.err[0] ? conn.err : strerror(-crc2));
+        goto out;
+    }
+    struct ctl_client *fd = &conn;
     const char *hello[] = { "HELLO", "3", "AUTH", auth.user, auth.pass };
     int rc = call(fd, crc == 0 ? 5 : 2, hello, &r);
     memset(&auth, 0, sizeof(auth));
@@ -152,8 +163,10 @@ int main(int argc, char **argv)
         ctl_cli_print_table(stdout, cmd.verb, r);
     status = CTL_CLI_EXIT_OK;
 out:
+    memset(&auth, 0, sizeof(auth));
     ctl_reply_free(r);
-    close(fd);
+    ctl_client_close(&conn);
+    ctl_tls_ctx_destroy(tls);
     ctl_cli_cmd_deinit(&cmd);
     return status;
 }

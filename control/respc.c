@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 
 #include "clock.h"
 #include "mem.h"
+#include "tls.h"
 #include "util.h"
 
 struct cursor {
@@ -232,7 +234,8 @@ static int left_ms(uint64_t deadline)
     return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 }
 
-int ctl_client_connect(const char *host, int port, int timeout_ms)
+/* TCP connect within the deadline. @return the fd or -errno. */
+static int tcp_connect(const char *host, int port, uint64_t deadline)
 {
     char service[16];
     snprintf(service, sizeof(service), "%d", port);
@@ -242,7 +245,6 @@ int ctl_client_connect(const char *host, int port, int timeout_ms)
     if (getaddrinfo(host, service, &hints, &ai) != 0 || ai == NULL)
         return -EHOSTUNREACH;
     int ret = -ECONNREFUSED;
-    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -277,7 +279,62 @@ int ctl_client_connect(const char *host, int port, int timeout_ms)
     return ret;
 }
 
-int ctl_client_call(int fd, int argc, const char *const *argv, int timeout_ms,
+/* send(2)/recv(2) over the client's connection: > 0 bytes, 0 closed, or -errno. */
+static ssize_t cl_io(struct ctl_client *c, bool out, void *buf, size_t len)
+{
+    if (c->tls != NULL)
+        return out ? ctl_tls_write(c->tls, buf, len) : ctl_tls_read(c->tls, buf, len);
+    ssize_t n = out ? send(c->fd, buf, len, MSG_NOSIGNAL) : recv(c->fd, buf, len, 0);
+    return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : n;
+}
+
+/* Wait until the connection can go on (after -EAGAIN). @return false at the deadline. */
+static bool cl_wait(struct ctl_client *c, bool out, uint64_t deadline)
+{
+    if (c->tls != NULL)
+        out = ctl_tls_want_write(c->tls);
+    struct pollfd pfd = { c->fd, (short)(out ? POLLOUT : POLLIN), 0 };
+    int wait = left_ms(deadline);
+    return wait > 0 && poll(&pfd, 1, wait) > 0;
+}
+
+int ctl_client_connect(struct ctl_client *c, const char *host, int port, int timeout_ms,
+                       struct ctl_tls_ctx *tls)
+{
+    memset(c, 0, sizeof(*c));
+    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
+    c->fd = tcp_connect(host, port, deadline);
+    if (c->fd < 0)
+        return c->fd;
+    if (tls == NULL)
+        return 0;
+    c->tls = ctl_tls_conn_create(tls, c->fd, host);
+    int rc = c->tls ? -EAGAIN : -ENOMEM;
+    while (rc == -EAGAIN) {
+        rc = ctl_tls_handshake(c->tls);
+        if (rc == -EAGAIN && !cl_wait(c, false, deadline))
+            rc = -ETIMEDOUT;
+    }
+    if (rc >= 0)
+        return 0;
+    if (c->tls && ctl_tls_error(c->tls)[0]) {
+        snprintf(c->err, sizeof(c->err), "%s", ctl_tls_error(c->tls));
+        rc = -EPROTO;
+    }
+    ctl_client_close(c);
+    return rc;
+}
+
+void ctl_client_close(struct ctl_client *c)
+{
+    ctl_tls_conn_destroy(c->tls);
+    c->tls = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+int ctl_client_call(struct ctl_client *c, int argc, const char *const *argv, int timeout_ms,
                     struct ctl_reply **out)
 {
     uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
@@ -287,17 +344,16 @@ int ctl_client_call(int fd, int argc, const char *const *argv, int timeout_ms,
     size_t off = 0;
     int ret = 0;
     while (off < req.len) {
-        ssize_t n = send(fd, req.buf + off, req.len - off, MSG_NOSIGNAL);
+        ssize_t n = cl_io(c, true, req.buf + off, req.len - off);
         if (n > 0) {
             off += (size_t)n;
             continue;
         }
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            ret = -errno;
+        if (n != -EAGAIN) {
+            ret = n < 0 ? (int)n : -ECONNRESET;
             break;
         }
-        struct pollfd pfd = { fd, POLLOUT, 0 };
-        if (poll(&pfd, 1, left_ms(deadline)) <= 0) {
+        if (!cl_wait(c, true, deadline)) {
             ret = -ETIMEDOUT;
             break;
         }
@@ -317,7 +373,7 @@ int ctl_client_call(int fd, int argc, const char *const *argv, int timeout_ms,
             }
         }
         char buf[16384];
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        ssize_t n = cl_io(c, false, buf, sizeof(buf));
         if (n > 0) {
             strbuf_append(&in, buf, (size_t)n);
             continue;
@@ -326,13 +382,11 @@ int ctl_client_call(int fd, int argc, const char *const *argv, int timeout_ms,
             ret = -ECONNRESET;
             break;
         }
-        if (errno != EAGAIN && errno != EINTR) {
-            ret = -errno;
+        if (n != -EAGAIN) {
+            ret = (int)n;
             break;
         }
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        int wait = left_ms(deadline);
-        if (wait == 0 || poll(&pfd, 1, wait) <= 0) {
+        if (!cl_wait(c, false, deadline)) {
             ret = -ETIMEDOUT;
             break;
         }

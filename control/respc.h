@@ -54,13 +54,29 @@ bool ctl_reply_is(const struct ctl_reply *r, const char *s);
 /* Append a command as a RESP multibulk; lens may be NULL for NUL-terminated argv. */
 void ctl_cmd_append(struct strbuf *out, int argc, const char *const *argv, const size_t *lens);
 
-/* Blocking client for polluxctl and tools: connect to host:port within timeout_ms. */
-int ctl_client_connect(const char *host, int port, int timeout_ms); /* fd or -errno */
+struct ctl_tls_ctx;
+struct ctl_tls_conn;
+
+/* Blocking client for polluxctl and tools, over TCP or TLS. */
+struct ctl_client {
+    int fd;
+    struct ctl_tls_conn *tls; /* NULL: plain TCP */
+    char err[256];            /* why connecting failed, when TLS says more than errno */
+};
+
+/*
+ * Connect to host:port within timeout_ms; with tls (a client context), also complete the
+ * TLS handshake, verifying that the server's certificate names `host`.
+ * @return 0; -errno (-EPROTO: the TLS handshake failed, c->err says why).
+ */
+int ctl_client_connect(struct ctl_client *c, const char *host, int port, int timeout_ms,
+                       struct ctl_tls_ctx *tls);
+void ctl_client_close(struct ctl_client *c);
 /*
  * Send a command and wait for its reply.
  * @return 0 with *out; -ETIMEDOUT, -ECONNRESET (closed), -EPROTO, or another -errno.
  */
-int ctl_client_call(int fd, int argc, const char *const *argv, int timeout_ms,
+int ctl_client_call(struct ctl_client *c, int argc, const char *const *argv, int timeout_ms,
                     struct ctl_reply **out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mem.h"
 #include "strbuf.h"
+#include "tls.h"
 #include "util.h"
 
 #define MAX_QUERY   (8u * 1024 * 1024)
@@ -27,6 +28,7 @@
 struct client {
     struct ctl_io io;
     struct ctl_server *s;
+    struct ctl_tls_conn *tls; /* NULL on the plain port */
     struct client *prev, *next;
     uint64_t id;
     char name[64];
@@ -53,8 +55,10 @@ struct client {
 
 struct ctl_server {
     struct ctl_loop *loop;
-    struct ctl_io lio;
-    int port;
+    struct ctl_io lio;  /* the plain port (fd -1: none) */
+    struct ctl_io tlio; /* the TLS port (fd -1: none) */
+    int port, tls_port;
+    struct ctl_tls_ctx *tls;
     ctl_server_cmd_fn fn;
     void *app;
     struct client *clients;
@@ -71,6 +75,7 @@ static void client_free(struct client *c)
 {
     struct ctl_server *s = c->s;
     ctl_loop_del(s->loop, &c->io);
+    ctl_tls_conn_destroy(c->tls);
     close(c->io.fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -100,6 +105,33 @@ static void take_reply(struct client *c, struct reply *r)
     reply_deinit(r);
 }
 
+/* recv(2) and send(2) on the client's connection, through TLS on the TLS port. */
+static ssize_t conn_recv(struct client *c, void *buf, size_t len)
+{
+    if (c->tls == NULL)
+        return recv(c->io.fd, buf, len, 0);
+    ssize_t n = ctl_tls_read(c->tls, buf, len);
+    if (n < 0 && n != -EAGAIN && ctl_tls_error(c->tls)[0])
+        log_verbose("client %s: %s", c->addr, ctl_tls_error(c->tls));
+    errno = n < 0 ? (int)-n : 0;
+    return n < 0 ? -1 : n;
+}
+
+static ssize_t conn_send(struct client *c, const void *buf, size_t len)
+{
+    if (c->tls == NULL)
+        return send(c->io.fd, buf, len, MSG_NOSIGNAL);
+    ssize_t n = ctl_tls_write(c->tls, buf, len);
+    errno = n < 0 ? (int)-n : 0;
+    return n < 0 ? -1 : n;
+}
+
+/* TLS may need the socket writable to go on (a handshake, a read that must send). */
+static uint32_t tls_out(const struct client *c)
+{
+    return c->tls && ctl_tls_want_write(c->tls) ? EPOLLOUT : 0;
+}
+
 static size_t unread(const struct client *c)
 {
     return c->out.len - c->out_off;
@@ -114,7 +146,7 @@ static size_t unread(const struct client *c)
 static bool client_flush(struct client *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->io.fd, c->out.buf + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, c->out.buf + c->out_off, c->out.len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
             c->sent += (uint64_t)n;
@@ -148,7 +180,7 @@ static bool client_flush(struct client *c)
         c->out_off = 0;
     }
     ctl_loop_mod(c->s->loop, &c->io,
-                 (c->paused || c->waiting ? 0 : EPOLLIN) | (left ? EPOLLOUT : 0));
+                 (c->paused || c->waiting ? 0 : EPOLLIN) | (left ? EPOLLOUT : 0) | tls_out(c));
     return true;
 }
 
@@ -522,14 +554,18 @@ static bool client_process(struct client *c)
 static void client_io(void *ctx, uint32_t events)
 {
     struct client *c = ctx;
+    /* A TLS handshake or read that waited for the socket to be writable goes on. */
+    if ((events & EPOLLOUT) && c->tls && ctl_tls_want_write(c->tls) && !c->paused && !c->waiting)
+        events |= EPOLLIN;
     if (events & EPOLLIN) {
-        /* A bounded read per event: what is left stays in the socket for the next one. */
-        for (size_t got = 0; got < READ_MAX;) {
+        /* A bounded read per event: what is left stays in the socket for the next one (and
+         * what OpenSSL already decrypted is taken too, since no event would announce it). */
+        for (size_t got = 0; got < READ_MAX || (c->tls && ctl_tls_pending(c->tls));) {
             if (c->incap - c->inlen < 4096) {
                 c->incap = c->incap ? c->incap * 2 : 16384;
                 c->in = mem_realloc(c->in, c->incap);
             }
-            ssize_t n = recv(c->io.fd, c->in + c->inlen, c->incap - c->inlen, 0);
+            ssize_t n = conn_recv(c, c->in + c->inlen, c->incap - c->inlen);
             if (n > 0) {
                 c->inlen += (size_t)n;
                 got += (size_t)n;
@@ -553,20 +589,21 @@ static void client_io(void *ctx, uint32_t events)
     }
 }
 
-static void accept_io(void *ctx, uint32_t events)
+/* Accept every pending client of a listener; on the TLS port each gets a TLS connection. */
+static void accept_on(struct ctl_server *s, struct ctl_io *l, struct ctl_tls_ctx *tls)
 {
-    (void)events;
-    struct ctl_server *s = ctx;
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(s->lio.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        if (s->nclients >= MAX_CLIENTS) {
+        struct ctl_tls_conn *t = tls ? ctl_tls_conn_create(tls, fd, NULL) : NULL;
+        if (s->nclients >= MAX_CLIENTS || (tls && t == NULL)) {
             const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+            ssize_t w = tls ? 0 : send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
             (void)w;
+            ctl_tls_conn_destroy(t);
             close(fd);
             continue;
         }
@@ -577,6 +614,7 @@ static void accept_io(void *ctx, uint32_t events)
         c->id = ++s->next_id;
         c->proto = 2;
         c->io.fd = fd;
+        c->tls = t;
         c->io.fn = client_io;
         c->io.ctx = c;
         char host[INET6_ADDRSTRLEN] = "?", port[8] = "0";
@@ -595,8 +633,26 @@ static void accept_io(void *ctx, uint32_t events)
     }
 }
 
-struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind_addr, int port,
-                                     ctl_server_cmd_fn fn, void *app)
+static void accept_io(void *ctx, uint32_t events)
+{
+    (void)events;
+    struct ctl_server *s = ctx;
+    accept_on(s, &s->lio, NULL);
+}
+
+static void accept_tls_io(void *ctx, uint32_t events)
+{
+    (void)events;
+    struct ctl_server *s = ctx;
+    accept_on(s, &s->tlio, s->tls);
+}
+
+/*
+ * A listening socket on bind:port (port 0: a free one) watched by io.
+ * @return 0 with io->fd set and *bound the port; -1 (logged).
+ */
+static int listen_on(struct ctl_loop *loop, const char *bind_addr, int port, struct ctl_io *io,
+                     int *bound)
 {
     struct addrinfo hints = { 0 }, *ai = NULL;
     hints.ai_socktype = SOCK_STREAM;
@@ -606,7 +662,7 @@ struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind_add
     int rc = getaddrinfo(bind_addr, svc, &hints, &ai);
     if (rc != 0 || ai == NULL) {
         log_warn("cannot resolve %s: %s", bind_addr, gai_strerror(rc));
-        return NULL;
+        return -1;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -617,27 +673,49 @@ struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind_add
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
-        return NULL;
+        return -1;
     }
     freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    io->fd = fd;
+    if (ctl_loop_add(loop, io, EPOLLIN) != 0) {
+        close(fd);
+        io->fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind_addr, int port,
+                                     ctl_server_cmd_fn fn, void *app)
+{
     struct ctl_server *s = mem_calloc(sizeof(*s));
     s->loop = loop;
     s->fn = fn;
     s->app = app;
-    s->lio.fd = fd;
-    s->lio.fn = accept_io;
-    s->lio.ctx = s;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    if (ctl_loop_add(loop, &s->lio, EPOLLIN) != 0) {
-        close(fd);
+    s->lio = (struct ctl_io){ .fd = -1, .fn = accept_io, .ctx = s };
+    s->tlio = (struct ctl_io){ .fd = -1, .fn = accept_tls_io, .ctx = s };
+    if (port >= 0 && listen_on(loop, bind_addr, port, &s->lio, &s->port) != 0) {
         mem_free(s);
         return NULL;
     }
     return s;
+}
+
+int ctl_server_listen_tls(struct ctl_server *s, const char *bind_addr, int port,
+                          struct ctl_tls_ctx *tls)
+{
+    s->tls = tls;
+    return listen_on(s->loop, bind_addr, port, &s->tlio, &s->tls_port) == 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+int ctl_server_tls_port(const struct ctl_server *s)
+{
+    return s->tlio.fd >= 0 ? s->tls_port : -1;
 }
 
 void ctl_server_destroy(struct ctl_server *s)
@@ -646,8 +724,13 @@ void ctl_server_destroy(struct ctl_server *s)
         return;
     while (s->clients)
         client_free(s->clients);
-    ctl_loop_del(s->loop, &s->lio);
-    close(s->lio.fd);
+    struct ctl_io *ls[] = { &s->lio, &s->tlio };
+    for (int i = 0; i < 2; i++) {
+        if (ls[i]->fd >= 0) {
+            ctl_loop_del(s->loop, ls[i]);
+            close(ls[i]->fd);
+        }
+    }
     mem_free(s);
 }
 

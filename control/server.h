@@ -40,14 +40,28 @@ typedef enum ctl_access (*ctl_server_auth_fn)(void *app, const char *user, const
 
 struct ctl_server;
 
+struct ctl_tls_ctx;
+
 /*
- * Listen on bind:port (port 0 picks a free one; see ctl_server_port).
+ * Listen on bind:port (port 0 picks a free one, see ctl_server_port; a negative port: no
+ * plain port, for a TLS-only server).
  * @return the server, or NULL (the reason is logged).
  */
 struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind, int port,
                                      ctl_server_cmd_fn fn, void *app);
 void ctl_server_destroy(struct ctl_server *s);
 int ctl_server_port(const struct ctl_server *s);
+
+/*
+ * Also listen on bind:port with TLS (tls: a server context, kept by the caller until
+ * ctl_server_destroy). Its clients are served exactly as the plain port's, Sentinel
+ * commands included; a client that does not speak TLS is closed at its first bytes.
+ * @return 0; -EADDRNOTAVAIL (the reason is logged).
+ */
+int ctl_server_listen_tls(struct ctl_server *s, const char *bind, int port,
+                          struct ctl_tls_ctx *tls);
+/* The TLS port (-1 when none). */
+int ctl_server_tls_port(const struct ctl_server *s);
 
 /*
  * From inside the command handler: the reply to the command being run will come later,

@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <fcntl.h>
 #include <sqlite3.h>
 
 #include "clock.h"
@@ -16,7 +19,7 @@
  * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to
  * date is migrated when opened; any other version is refused, not guessed at.
  */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 struct ctl_state {
     sqlite3 *db;
@@ -31,6 +34,7 @@ static const char SCHEMA[] =
     " node_type TEXT NOT NULL, group_id TEXT NOT NULL DEFAULT '', role INTEGER NOT NULL DEFAULT 0,"
     " pending_reboot INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
     " run_id TEXT NOT NULL DEFAULT '', apply_failed TEXT NOT NULL DEFAULT '',"
+    " auth_token TEXT NOT NULL DEFAULT '', auth_token_prev TEXT NOT NULL DEFAULT '',"
     " UNIQUE (host, port));"
     "CREATE TABLE IF NOT EXISTS param_groups ("
     " name TEXT PRIMARY KEY, family TEXT NOT NULL, description TEXT NOT NULL,"
@@ -42,7 +46,8 @@ static const char SCHEMA[] =
     " id TEXT PRIMARY KEY, description TEXT NOT NULL, pg TEXT NOT NULL, port INTEGER NOT NULL,"
     " multi_az INTEGER NOT NULL, auto_failover INTEGER NOT NULL, status TEXT NOT NULL,"
     " primary_id TEXT NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
-    " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '');"
+    " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '',"
+    " auth_token TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS events ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
     " source_id TEXT NOT NULL, message TEXT NOT NULL, user TEXT NOT NULL DEFAULT '');"
@@ -58,6 +63,15 @@ static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
     " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
     " source_id TEXT NOT NULL, message TEXT NOT NULL);"
     "ALTER TABLE events ADD COLUMN user TEXT NOT NULL DEFAULT '';",
+    /* Node passwords (auth tokens); repl_groups as version 4 had it, for a file without. */
+    "ALTER TABLE nodes ADD COLUMN auth_token TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE nodes ADD COLUMN auth_token_prev TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE IF NOT EXISTS repl_groups ("
+    " id TEXT PRIMARY KEY, description TEXT NOT NULL, pg TEXT NOT NULL, port INTEGER NOT NULL,"
+    " multi_az INTEGER NOT NULL, auto_failover INTEGER NOT NULL, status TEXT NOT NULL,"
+    " primary_id TEXT NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '');"
+    "ALTER TABLE repl_groups ADD COLUMN auth_token TEXT NOT NULL DEFAULT '';",
 };
 
 static int fail(struct ctl_state *st, const char *what)
@@ -161,8 +175,37 @@ static int add_default_groups(struct ctl_state *st)
     return 0;
 }
 
+/*
+ * The state holds the nodes' passwords in clear: the file is created mode 0600, and an
+ * existing one (and its -wal and -shm files, which SQLite creates with the mode of the
+ * database file) is brought down to it.
+ */
+static int restrict_mode(const char *path)
+{
+    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        log_warn("state: cannot create %s with mode 0600: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -errno;
+    }
+    close(fd);
+    static const char *const side[] = { "-wal", "-shm" };
+    for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s%s", path, side[i]);
+        if (chmod(p, 0600) != 0 && errno != ENOENT)
+            log_warn("state: cannot make %s mode 0600: %s", p, strerror(errno));
+    }
+    return 0;
+}
+
 struct ctl_state *ctl_state_create(const char *path)
 {
+    if (restrict_mode(path) != 0)
+        return NULL;
     struct ctl_state *st = mem_calloc(sizeof(*st));
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -253,7 +296,7 @@ uint64_t ctl_state_generation(const struct ctl_state *st)
 
 #define NODE_COLS                                                                                  \
     "id, host, port, az, node_type, group_id, role, pending_reboot, created_ms, run_id, "          \
-    "apply_failed"
+    "apply_failed, auth_token, auth_token_prev"
 
 static void node_row(sqlite3_stmt *s, struct ctl_node *n)
 {
@@ -268,6 +311,8 @@ static void node_row(sqlite3_stmt *s, struct ctl_node *n)
     n->created_ms = sqlite3_column_int64(s, 8);
     copy(n->run_id, sizeof(n->run_id), sqlite3_column_text(s, 9));
     copy(n->apply_failed, sizeof(n->apply_failed), sqlite3_column_text(s, 10));
+    copy(n->auth_token, sizeof(n->auth_token), sqlite3_column_text(s, 11));
+    copy(n->auth_token_prev, sizeof(n->auth_token_prev), sqlite3_column_text(s, 12));
 }
 
 /* Step a one-row query into `out` via `row`; -ENOENT when it returns nothing. */
@@ -296,12 +341,15 @@ static void node_row_v(sqlite3_stmt *s, void *out)
 int ctl_state_node_add(struct ctl_state *st, const struct ctl_node *n)
 {
     int64_t created = n->created_ms ? n->created_ms : clock_real_ms();
-    return run(st,
-               prep(st, "INSERT INTO nodes(" NODE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    "ssisssiiiss", n->id, n->host, (int64_t)n->port, n->az, n->type, n->group,
-                    (int64_t)n->role, (int64_t)n->pending_reboot, created, n->run_id,
-                    n->apply_failed),
-               NULL);
+    return run(
+        st,
+        prep(st, "INSERT INTO nodes(" NODE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             "ssisssiiiss"
+             "ss",
+             n->id, n->host, (int64_t)n->port, n->az, n->type, n->group, (int64_t)n->role,
+             (int64_t)n->pending_reboot, created, n->run_id, n->apply_failed, n->auth_token,
+             n->auth_token_prev),
+        NULL);
 }
 
 int ctl_state_node_get(struct ctl_state *st, const char *id, struct ctl_node *out)
@@ -344,6 +392,16 @@ int ctl_state_node_set_run_id(struct ctl_state *st, const char *id, const char *
 int ctl_state_node_set_apply_failed(struct ctl_state *st, const char *id, const char *names)
 {
     return run_one(st, prep(st, "UPDATE nodes SET apply_failed = ? WHERE id = ?", "ss", names, id));
+}
+
+int ctl_state_node_set_auth(struct ctl_state *st, const char *id, const char *token,
+                            const char *prev)
+{
+    if (prev == NULL)
+        return run_one(st,
+                       prep(st, "UPDATE nodes SET auth_token = ? WHERE id = ?", "ss", token, id));
+    return run_one(st, prep(st, "UPDATE nodes SET auth_token = ?, auth_token_prev = ? WHERE id = ?",
+                            "sss", token, prev, id));
 }
 
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx)
@@ -476,7 +534,7 @@ int ctl_state_pg_users(struct ctl_state *st, const char *pg, int *count)
 
 #define GROUP_COLS                                                                                 \
     "id, description, pg, port, multi_az, auto_failover, status, primary_id, epoch, "              \
-    "created_ms, failover_from, failover_kind"
+    "created_ms, failover_from, failover_kind, auth_token"
 
 static void group_row(sqlite3_stmt *s, void *out)
 {
@@ -494,6 +552,7 @@ static void group_row(sqlite3_stmt *s, void *out)
     g->created_ms = sqlite3_column_int64(s, 9);
     copy(g->failover_from, sizeof(g->failover_from), sqlite3_column_text(s, 10));
     copy(g->failover_kind, sizeof(g->failover_kind), sqlite3_column_text(s, 11));
+    copy(g->auth_token, sizeof(g->auth_token), sqlite3_column_text(s, 12));
 }
 
 static void add_replica(void *ctx, const struct ctl_node *n)
@@ -515,10 +574,12 @@ int ctl_state_group_add(struct ctl_state *st, const struct ctl_group *g)
     return run(st,
                prep(st,
                     "INSERT INTO repl_groups(" GROUP_COLS
-                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    "sssiiissiiss", g->id, g->desc, g->pg, (int64_t)g->port, (int64_t)g->multi_az,
+                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "sssiiissiiss"
+                    "s",
+                    g->id, g->desc, g->pg, (int64_t)g->port, (int64_t)g->multi_az,
                     (int64_t)g->auto_failover, g->status, g->primary, g->epoch, created,
-                    g->failover_from, g->failover_kind),
+                    g->failover_from, g->failover_kind, g->auth_token),
                NULL);
 }
 
@@ -544,6 +605,12 @@ int ctl_state_group_update(struct ctl_state *st, const struct ctl_group *g)
 int ctl_state_group_delete(struct ctl_state *st, const char *id)
 {
     return run_one(st, prep(st, "DELETE FROM repl_groups WHERE id = ?", "s", id));
+}
+
+int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token)
+{
+    return run_one(st,
+                   prep(st, "UPDATE repl_groups SET auth_token = ? WHERE id = ?", "ss", token, id));
 }
 
 int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx)

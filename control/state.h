@@ -25,6 +25,9 @@
 #define CTL_TEXT_MAX         256
 #define CTL_MAX_REPLICAS     5
 #define CTL_APPLY_FAILED_MAX 1024
+/* Node passwords (auth tokens): 16..128 printable ASCII characters, as ElastiCache's AuthToken. */
+#define CTL_TOKEN_MIN 16
+#define CTL_TOKEN_MAX 129
 
 enum ctl_role { CTL_ROLE_NONE = 0, CTL_ROLE_PRIMARY = 1, CTL_ROLE_REPLICA = 2 };
 
@@ -41,6 +44,14 @@ struct ctl_node {
     char run_id[48]; /* INFO server's run_id when last read ("" unknown); see register-node */
     /* The node settings it refused when parameter values were last applied ("a, b"). */
     char apply_failed[CTL_APPLY_FAILED_MAX];
+    /*
+     * The password pollux-control authenticates with ("" none): its group's auth token, kept
+     * when it leaves the group (the node still requires it). auth_token_prev is the one it
+     * required before, tried too until the node has been set to auth_token; then cleared.
+     * Stored in clear: the node needs them, unlike the API users' hashed passwords.
+     */
+    char auth_token[CTL_TOKEN_MAX];
+    char auth_token_prev[CTL_TOKEN_MAX];
 };
 
 struct ctl_pgroup {
@@ -64,6 +75,8 @@ struct ctl_group {
     /* A change of primary in progress: the old primary ("" when none) and its kind. */
     char failover_from[CTL_ID_MAX];
     char failover_kind[16]; /* "automatic" | "test" */
+    /* The password every member requires ("" none); written only by _group_set_auth_token. */
+    char auth_token[CTL_TOKEN_MAX];
     /* Filled from the node rows on reads; ignored by writes. */
     int nreplicas;
     char replicas[CTL_MAX_REPLICAS][CTL_ID_MAX];
@@ -89,7 +102,8 @@ struct ctl_state;
 
 /*
  * Open (creating when missing) the state file at `path` (":memory:" works too), create the
- * schema and the default.* parameter groups of every family.
+ * schema and the default.* parameter groups of every family. The file (and SQLite's -wal and
+ * -shm files next to it) is made mode 0600: it holds the nodes' passwords in clear.
  * @return the store, or NULL when the file cannot be opened or is not a Pollux state file.
  */
 struct ctl_state *ctl_state_create(const char *path);
@@ -115,6 +129,9 @@ int ctl_state_node_set_group(struct ctl_state *st, const char *id, const char *g
 int ctl_state_node_set_pending_reboot(struct ctl_state *st, const char *id, bool pending);
 int ctl_state_node_set_run_id(struct ctl_state *st, const char *id, const char *run_id);
 int ctl_state_node_set_apply_failed(struct ctl_state *st, const char *id, const char *names);
+/* The node's passwords (see struct ctl_node); prev NULL keeps the stored one. */
+int ctl_state_node_set_auth(struct ctl_state *st, const char *id, const char *token,
+                            const char *prev);
 typedef void (*ctl_state_node_fn)(void *ctx, const struct ctl_node *n);
 /* Every node (ordered by id), or those of one group when group != NULL. */
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx);
@@ -138,9 +155,10 @@ int ctl_state_pg_users(struct ctl_state *st, const char *pg, int *count);
 /* Replication groups. Members are the node rows whose group is the group's id. */
 int ctl_state_group_add(struct ctl_state *st, const struct ctl_group *g); /* -EEXIST */
 int ctl_state_group_get(struct ctl_state *st, const char *id, struct ctl_group *out);
-/* Write every column of g (matched by id); -ENOENT when it does not exist. */
+/* Write every column of g but auth_token (matched by id); -ENOENT when it does not exist. */
 int ctl_state_group_update(struct ctl_state *st, const struct ctl_group *g);
 int ctl_state_group_delete(struct ctl_state *st, const char *id);
+int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token);
 typedef void (*ctl_state_group_fn)(void *ctx, const struct ctl_group *g);
 int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx);
 

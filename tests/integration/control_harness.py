@@ -155,6 +155,9 @@ class Node(Process):
     def __init__(self, name, workdir):
         super().__init__(name, workdir)
         self.port = None
+        # ("default", password) once pollux-control may set a password on it (a restart
+        # answers PONG to AUTH default <anything> until the password is set again).
+        self.auth = None
 
     def argv(self):
         base = list(Opts.node_cmd) + ["--port", str(self.port), "--bind", HOST]
@@ -167,7 +170,7 @@ class Node(Process):
         for _ in range(6):
             self.port = port or h.free_port()
             self.spawn(self.argv())
-            if h.wait_until(lambda: _ping(self.port) or not self.alive(), 20):
+            if h.wait_until(lambda: _ping(self.port, auth=self.auth) or not self.alive(), 20):
                 if self.alive():
                     return self
             self.kill9()

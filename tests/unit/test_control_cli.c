@@ -142,6 +142,86 @@ static void credentials_sources(void **state)
     unsetenv(CTL_CLI_CREDENTIALS_ENV);
 }
 
+/* --auth-token-file sends "auth-token"; $POLLUX_AUTH_TOKEN only where it cannot surprise. */
+static void auth_token_file_and_env(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/polluxctl-tok-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "file-token-0123456789\n", 22), 22);
+    close(fd);
+    struct ctl_cli_cmd cmd;
+    unsetenv(CTL_CLI_TOKEN_ENV);
+    assert_int_equal(parse(&cmd, NULL, "create-replication-group", "--replication-group-id", "rg1",
+                           "--primary-node-id", "n1", "--auth-token-file", path, NULL),
+                     0);
+    assert_non_null(strstr(joined(&cmd), "auth-token file-token-0123456789"));
+    ctl_cli_cmd_deinit(&cmd);
+    setenv(CTL_CLI_TOKEN_ENV, "env-token-0123456789", 1);
+    assert_int_equal(parse(&cmd, NULL, "create-replication-group", "--replication-group-id", "rg1",
+                           "--primary-node-id", "n1", NULL),
+                     0);
+    assert_non_null(strstr(joined(&cmd), "auth-token env-token-0123456789"));
+    ctl_cli_cmd_deinit(&cmd);
+    /* The file wins over the environment. */
+    assert_int_equal(parse(&cmd, NULL, "register-node", "--node-id", "n1", "--address", "h:1",
+                           "--availability-zone", "a", "--node-type", "t", "--auth-token-file",
+                           path, NULL),
+                     0);
+    assert_null(strstr(joined(&cmd), "env-token"));
+    ctl_cli_cmd_deinit(&cmd);
+    /* modify-replication-group: only with an explicit SET. */
+    assert_int_equal(parse(&cmd, NULL, "modify-replication-group", "--replication-group-id", "rg1",
+                           "--multi-az", NULL),
+                     0);
+    assert_null(strstr(joined(&cmd), "auth-token"));
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "modify-replication-group", "--replication-group-id", "rg1",
+                           "--auth-token-update-strategy", "set", NULL),
+                     0);
+    assert_non_null(strstr(joined(&cmd), "auth-token env-token-0123456789"));
+    ctl_cli_cmd_deinit(&cmd);
+    unsetenv(CTL_CLI_TOKEN_ENV);
+    unlink(path);
+}
+
+/* --tls and --ca-file on the command line, else tls and ca_file in the profile. */
+static void tls_settings(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/polluxctl-cred-XXXXXX", err[1200];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "[default]\nuser = u\npassword = p\n[tls]\ntls = yes\n"
+                        "[ca]\nca_file = /etc/pollux/ca.crt\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    close(fd);
+    setenv(CTL_CLI_CREDENTIALS_ENV, path, 1);
+    unsetenv(CTL_CLI_PROFILE_ENV);
+    struct ctl_cli_cmd cmd;
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", "--ca-file", "/x/ca.pem", NULL), 0);
+    assert_true(cmd.tls);
+    assert_string_equal(cmd.ca_file, "/x/ca.pem");
+    assert_int_equal(ctl_cli_tls_settings("ca", &cmd, err, sizeof(err)), 0);
+    assert_string_equal(cmd.ca_file, "/x/ca.pem"); /* the command line wins */
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "describe-nodes", NULL), 0);
+    assert_int_equal(ctl_cli_tls_settings(NULL, &cmd, err, sizeof(err)), 0);
+    assert_false(cmd.tls);
+    assert_int_equal(ctl_cli_tls_settings("tls", &cmd, err, sizeof(err)), 0);
+    assert_true(cmd.tls);
+    assert_null(cmd.ca_file);
+    ctl_cli_cmd_deinit(&cmd);
+    assert_int_equal(parse(&cmd, NULL, "--tls", "describe-nodes", NULL), 0);
+    assert_true(cmd.tls);
+    assert_int_equal(ctl_cli_tls_settings("ca", &cmd, err, sizeof(err)), 0);
+    assert_string_equal(cmd.ca_file, "/etc/pollux/ca.crt");
+    ctl_cli_cmd_deinit(&cmd);
+    unsetenv(CTL_CLI_CREDENTIALS_ENV);
+    unlink(path);
+}
+
 static void parameter_name_values(void **state)
 {
     (void)state;
@@ -320,6 +400,8 @@ int main(void)
         cmocka_unit_test(parameter_name_values),
         cmocka_unit_test(password_file_and_profile),
         cmocka_unit_test(credentials_sources),
+        cmocka_unit_test(auth_token_file_and_env),
+        cmocka_unit_test(tls_settings),
         cmocka_unit_test(errors),
         cmocka_unit_test(help),
         cmocka_unit_test(endpoints),

@@ -23,6 +23,21 @@ static struct ctl_node node(const char *id, const char *az, int port, const char
 static void names(void **state)
 {
     (void)state;
+    char err[200];
+    assert_int_equal(ctl_token_check("0123456789abcdef", err, sizeof(err)), 0);
+    assert_int_equal(ctl_token_check("0123456789abcde", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "InvalidParameterValue"));
+    assert_int_equal(ctl_token_check("0123456789 abcdef", err, sizeof(err)), -EINVAL);
+    assert_int_equal(ctl_token_check("0123456789/abcdef", err, sizeof(err)), -EINVAL);
+    assert_int_equal(ctl_token_check("0123456789@abcdef", err, sizeof(err)), -EINVAL);
+    assert_int_equal(ctl_token_check("0123456789\"abcdef", err, sizeof(err)), -EINVAL);
+    char t[CTL_TOKEN_MAX + 1];
+    memset(t, 'x', sizeof(t) - 1);
+    t[CTL_TOKEN_MAX - 1] = '\0'; /* 128 */
+    assert_int_equal(ctl_token_check(t, err, sizeof(err)), 0);
+    t[CTL_TOKEN_MAX - 1] = 'x';
+    t[CTL_TOKEN_MAX] = '\0'; /* 129 */
+    assert_int_equal(ctl_token_check(t, err, sizeof(err)), -EINVAL);
     assert_true(ctl_name_valid("rg1", 40));
     assert_true(ctl_name_valid("my-group-2", 40));
     assert_false(ctl_name_valid("", 40));

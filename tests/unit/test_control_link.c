@@ -172,6 +172,77 @@ static void closed_is_not_a_timeout(void **state)
     assert_false(s.timed_out);
 }
 
+/* Connect with the passwords set, send PING, and check the peer reads `want` (the AUTHs, then
+ * the PING); answer `answer`, run the loop until the PING's callback ran. */
+static void auth_exchange(struct fixture *f, const char *want, const char *answer, struct seen *s)
+{
+    const char *argv[] = { "PING" };
+    s->link = f->link;
+    assert_int_equal(ctl_link_send(f->link, 1, argv, on_reply, s, 0), 0);
+    f->peer = accept(f->lfd, NULL, NULL);
+    assert_true(f->peer >= 0);
+    char got[256];
+    size_t have = 0, len = strlen(want);
+    for (int i = 0; i < 1000 && have < len; i++) {
+        ctl_loop_run_once(f->loop, 10);
+        ssize_t n = recv(f->peer, got + have, len - have, MSG_DONTWAIT);
+        if (n > 0)
+            have += (size_t)n;
+    }
+    assert_int_equal(have, len);
+    assert_memory_equal(got, want, len);
+    assert_int_equal(send(f->peer, answer, strlen(answer), 0), (ssize_t)strlen(answer));
+    for (int i = 0; i < 1000 && s->calls == 0; i++)
+        ctl_loop_run_once(f->loop, 10);
+    assert_int_equal(s->calls, 1);
+}
+
+#define AUTH_CUR  "*2\r\n$4\r\nAUTH\r\n$3\r\ncur\r\n"
+#define AUTH_OLD  "*2\r\n$4\r\nAUTH\r\n$3\r\nold\r\n"
+#define PING_CMD  "*1\r\n$4\r\nPING\r\n"
+#define WRONGPASS "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+
+/* Both passwords refused: the command behind them fails, and the link says why. */
+static void auth_refused_fails_the_link(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    ctl_link_set_auth(f->link, "cur", "old");
+    auth_exchange(f, AUTH_CUR AUTH_OLD PING_CMD,
+                  WRONGPASS WRONGPASS "-NOAUTH Authentication required.\r\n", &s);
+    assert_false(s.reply);
+    assert_false(ctl_link_connected(f->link));
+    assert_memory_equal(ctl_link_auth_error(f->link), "WRONGPASS", 9);
+}
+
+/* The previous password still works (a change not yet applied): the link is usable. */
+static void auth_previous_accepted(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    ctl_link_set_auth(f->link, "cur", "old");
+    auth_exchange(f, AUTH_CUR AUTH_OLD PING_CMD, WRONGPASS "+OK\r\n+PONG\r\n", &s);
+    assert_true(s.reply);
+    assert_string_equal(s.text, "PONG");
+    assert_string_equal(ctl_link_auth_error(f->link), "");
+    assert_true(ctl_link_connected(f->link));
+}
+
+/* A node without a password refuses AUTH as Redis does: the link is usable all the same. */
+static void auth_to_a_node_without_password(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    ctl_link_set_auth(f->link, "cur", NULL);
+    auth_exchange(f, AUTH_CUR PING_CMD,
+                  "-ERR AUTH <password> called without any password configured for the "
+                  "default user. Are you sure your configuration is correct?\r\n+PONG\r\n",
+                  &s);
+    assert_true(s.reply);
+    assert_string_equal(s.text, "PONG");
+    assert_true(ctl_link_connected(f->link));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +250,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(no_answer_is_a_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(deadlines_per_command, setup, teardown),
         cmocka_unit_test_setup_teardown(closed_is_not_a_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_refused_fails_the_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_previous_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_to_a_node_without_password, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

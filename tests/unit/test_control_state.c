@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -245,6 +246,16 @@ static void write_file(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* The nodes table of an older schema (with `more` columns), and one node in it. */
+#define OLD_NODES(more)                                                                            \
+    "CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL, az "      \
+    "TEXT NOT NULL, node_type TEXT NOT NULL, group_id TEXT NOT NULL DEFAULT '', role INTEGER NOT " \
+    "NULL DEFAULT 0, pending_reboot INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT "           \
+    "NULL" more ", UNIQUE (host, port));"
+#define OLD_NODE                                                                                   \
+    "INSERT INTO nodes(id, host, port, az, node_type, created_ms) VALUES ('old', '127.0.0.1', "    \
+    "7000, 'az-a', 'cache.t3.micro', 1);"
+
 static void run_ids_and_schema_migration(void **state)
 {
     struct fixture *f = *state;
@@ -262,13 +273,7 @@ static void run_ids_and_schema_migration(void **state)
     /* A file written by the first schema (no run_id) is migrated and keeps its rows. */
     char path[128];
     snprintf(path, sizeof(path), "%s/v1.db", f->dir);
-    write_file(path, "CREATE TABLE nodes (id TEXT PRIMARY KEY, host TEXT NOT NULL, port INTEGER "
-                     "NOT NULL, az TEXT NOT NULL, node_type TEXT NOT NULL, group_id TEXT NOT "
-                     "NULL DEFAULT '', role INTEGER NOT NULL DEFAULT 0, pending_reboot INTEGER "
-                     "NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, UNIQUE (host, port));"
-                     "INSERT INTO nodes(id, host, port, az, node_type, created_ms) VALUES "
-                     "('old', '127.0.0.1', 7000, 'az-a', 'cache.t3.micro', 1);"
-                     "PRAGMA user_version = 1;");
+    write_file(path, OLD_NODES("") OLD_NODE "PRAGMA user_version = 1;");
     struct ctl_state *st = ctl_state_create(path);
     assert_non_null(st);
     assert_int_equal(ctl_state_node_get(st, "old", &out), 0);
@@ -359,6 +364,61 @@ static void version_3_file_gets_users(void **state)
     ctl_state_destroy(st);
 }
 
+/* Node passwords: stored, kept apart from group updates, and the file is its owner's only. */
+static void auth_tokens_and_file_mode(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    struct ctl_node a = make_node("n1", 7001, "az-a"), out;
+    assert_int_equal(ctl_state_node_add(f->st, &a), 0);
+    assert_int_equal(ctl_state_node_set_auth(f->st, "n1", "new-token-0123456789", "old"), 0);
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &out), 0);
+    assert_string_equal(out.auth_token, "new-token-0123456789");
+    assert_string_equal(out.auth_token_prev, "old");
+    assert_int_equal(ctl_state_node_set_auth(f->st, "n1", "third", NULL), 0); /* prev kept */
+    assert_int_equal(ctl_state_node_get(f->st, "n1", &out), 0);
+    assert_string_equal(out.auth_token_prev, "old");
+    assert_int_equal(ctl_state_node_set_auth(f->st, "nope", "x", ""), -ENOENT);
+    struct ctl_group g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.id, sizeof(g.id), "rg1");
+    snprintf(g.primary, sizeof(g.primary), "n1");
+    snprintf(g.auth_token, sizeof(g.auth_token), "group-token-0123456789");
+    assert_int_equal(ctl_state_group_add(f->st, &g), 0);
+    struct ctl_group got;
+    assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
+    assert_string_equal(got.auth_token, "group-token-0123456789");
+    /* A group update (the health engine's, with a stale copy) leaves the token alone. */
+    got.auth_token[0] = '\0';
+    assert_int_equal(ctl_state_group_update(f->st, &got), 0);
+    assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
+    assert_string_equal(got.auth_token, "group-token-0123456789");
+    assert_int_equal(ctl_state_group_set_auth_token(f->st, "rg1", ""), 0);
+    assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
+    assert_string_equal(got.auth_token, "");
+
+    /* An existing file readable by others is brought down to 0600 when opened. */
+    ctl_state_destroy(f->st);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    f->st = ctl_state_create(f->path);
+    assert_non_null(f->st);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* A version-4 file (no auth columns) is migrated and keeps its rows. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/v4.db", f->dir);
+    write_file(path, OLD_NODES(", run_id TEXT NOT NULL DEFAULT '', apply_failed TEXT NOT NULL "
+                               "DEFAULT ''") OLD_NODE "PRAGMA user_version = 4;");
+    struct ctl_state *st = ctl_state_create(path);
+    assert_non_null(st);
+    assert_int_equal(ctl_state_node_get(st, "old", &out), 0);
+    assert_string_equal(out.auth_token, "");
+    ctl_state_destroy(st);
+}
+
 static void long_events_are_cut_at_a_word(void **state)
 {
     struct fixture *f = *state;
@@ -403,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(long_events_are_cut_at_a_word, setup, teardown),
         cmocka_unit_test_setup_teardown(users_and_event_users, setup, teardown),
         cmocka_unit_test_setup_teardown(version_3_file_gets_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_tokens_and_file_mode, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
