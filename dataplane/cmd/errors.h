@@ -103,9 +103,8 @@
 /* Formats (reply_errorf). */
 #define ERRF_INVALID_EXPIRE      "ERR invalid expire time in '%s' command"
 #define ERRF_ARITY               "ERR wrong number of arguments for '%s' command"
-#define ERRF_UNKNOWN_SUB         "ERR unknown subcommand '%.128s'. Try %s HELP."
 #define ERRF_UNSUPPORTED_OPTION  "ERR Unsupported option %.*s"                 /* (int)len, ptr */
-#define ERRF_UNKNOWN_SUB_N       "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
+#define ERRF_UNKNOWN_SUB         "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
 #define ERRF_SUB_ARITY           "ERR wrong number of arguments for '%s|%s' command"
 #define ERRF_UNKNOWN_COMMAND     "ERR unknown command '%.*s', with args beginning with: %s"
 #define ERRF_REPLCONF_OPTION     "ERR Unrecognized REPLCONF option: %.*s"

@@ -57,7 +57,7 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
                 upper[i] = (char)toupper((unsigned char)argv[0].ptr[i]);
             upper[n] = '\0';
             int slen = argv[1].len < 128 ? (int)argv[1].len : 128;
-            reply_errorf(r, ERRF_UNKNOWN_SUB_N, slen, argv[1].ptr, upper);
+            reply_errorf(r, ERRF_UNKNOWN_SUB, slen, argv[1].ptr, upper);
             return NULL;
         }
         *parent = d;
