@@ -22,7 +22,7 @@ set -euo pipefail
 # iproute2 and iputils-ping are for the dpdk suite (ip netns, ip addr, ping), which a
 # minimal Debian lacks.
 RUNTIME_PKGS="build-essential meson ninja-build pkg-config libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev
-              libsqlite3-dev libssl-dev libdpdk-dev"
+              libsqlite3-dev libssl-dev libdpdk-dev libxxhash-dev"
 DEV_PKGS="libbenchmark-dev redis-server redis-tools python3-redis memcached iproute2 iputils-ping
           clang clang-format gnuplot-nox"
 CROSS_PKGS="crossbuild-essential-arm64 qemu-user"

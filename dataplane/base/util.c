@@ -9,6 +9,9 @@
 #include <limits.h>
 #include <strings.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 bool util_str2ll(const char *s, size_t len, long long *out)
 {
     const char *p = s;
@@ -355,71 +358,33 @@ unsigned util_key_slot(const char *key, size_t len)
 }
 
 /*
- * The table hash: 16-byte blocks folded through 64x64->128 multiplies, the
- * low and high halves xored together. Seeded per process so that keys chosen
- * by a client cannot be aimed at one bucket.
+ * The table hash: XXH3 (libxxhash, inlined here so the hot path makes no call
+ * into a shared library; it picks NEON on ARM64 and SSE2/AVX2 on x86-64 by
+ * itself). Seeded per process so that keys chosen by a client cannot be aimed
+ * at one bucket. The store takes its bucket index from the low bits and its
+ * tag byte from the top 7 bits, so both ends of the word must be well mixed;
+ * tests/unit/test_base_hash.c checks that, and docs/design.md has the numbers
+ * against the hash this replaced.
+ *
+ * Keys shorter than 240 bytes use the seed directly; longer ones use a secret
+ * derived from the same seed once here (the _withSeed variant would derive it
+ * on every call), which gives exactly XXH3_64bits_withSeed's values.
  */
-static uint64_t hash_seed = 0x243f6a8885a308d3ull;
-
-#define HK0 0xa0761d6478bd642full
-#define HK1 0xe7037ed1a0b428dbull
-#define HK2 0x8ebc6af09c88c6e3ull
-
-static inline uint64_t hmix(uint64_t a, uint64_t b)
-{
-#if defined(__SIZEOF_INT128__)
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-#else
-    uint64_t ha = a >> 32, la = (uint32_t)a, hb = b >> 32, lb = (uint32_t)b;
-    uint64_t rh = ha * hb, rm0 = ha * lb, rm1 = hb * la, rl = la * lb;
-    uint64_t t = rl + (rm0 << 32), c = t < rl;
-    uint64_t lo = t + (rm1 << 32);
-    c += lo < t;
-    uint64_t hi = rh + (rm0 >> 32) + (rm1 >> 32) + c;
-    return lo ^ hi;
-#endif
-}
-
-static inline uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint64_t load_tail(const uint8_t *p, size_t n)
-{
-    /* n in 1..7 */
-    uint64_t v = 0;
-    memcpy(&v, p, n);
-    return v;
-}
+static uint64_t hash_seed;
+static _Alignas(64) unsigned char hash_secret_buf[XXH3_SECRET_DEFAULT_SIZE];
+static const void *hash_secret = XXH3_kSecret; /* seed 0's secret until setup */
 
 void util_hash_setup(uint64_t seed)
 {
-    hash_seed = seed ^ HK0;
+    XXH3_generateSecret_fromSeed(hash_secret_buf, seed);
+    hash_secret = hash_secret_buf;
+    hash_seed = seed;
 }
 
 uint64_t util_hash(const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    uint64_t h = hash_seed ^ hmix(len ^ HK1, HK0);
-    while (len >= 16) {
-        h = hmix(load64(p) ^ HK1, load64(p + 8) ^ h);
-        p += 16;
-        len -= 16;
-    }
-    uint64_t a = 0, b = 0;
-    if (len >= 8) {
-        a = load64(p);
-        if (len > 8)
-            b = load_tail(p + 8, len - 8);
-    } else if (len > 0) {
-        a = load_tail(p, len);
-    }
-    h = hmix(a ^ HK2 ^ h, b ^ HK1);
-    return hmix(h ^ HK0, HK2 ^ (uint64_t)len);
+    return XXH3_64bits_withSecretandSeed(data, len, hash_secret, XXH3_SECRET_DEFAULT_SIZE,
+                                         hash_seed);
 }
 
 bool util_strcaseeq(const char *s, size_t len, const char *cstr)

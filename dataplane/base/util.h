@@ -47,7 +47,11 @@ uint16_t util_crc16(const char *buf, size_t len);
 unsigned util_key_slot(const char *key, size_t len);
 #define UTIL_SLOTS 16384
 
-/* Seeded 64-bit hash for hash tables; util_hash_setup() picks a random seed. */
+/*
+ * Seeded 64-bit hash for hash tables: XXH3_64bits_withSeed(data, len, seed).
+ * util_hash_setup() sets the seed (polluxd passes a random one; 0 until called)
+ * and is not thread-safe: call it before the workers start.
+ */
 void util_hash_setup(uint64_t seed);
 uint64_t util_hash(const void *data, size_t len);
 

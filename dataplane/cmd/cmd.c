@@ -1,4 +1,5 @@
 #include "cmd.h"
+#include "errors.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -98,8 +99,7 @@ enum kv_enc cmd_string_encoding(const char *v, size_t len)
 void cmd_reply_arity(struct cmd_ctx *c)
 {
     if (c->parent != NULL)
-        reply_errorf(c->reply, "ERR wrong number of arguments for '%s|%s' command", c->parent->name,
-                     c->cmd->name);
+        reply_errorf(c->reply, ERRF_SUB_ARITY, c->parent->name, c->cmd->name);
     else
         reply_errorf(c->reply, ERRF_ARITY, c->cmd->name);
 }

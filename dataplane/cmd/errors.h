@@ -60,10 +60,63 @@
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "       \
     "switching between policies at runtime LRU and LFU data will take some time to adjust."
 
+#define ERR_SYNC_NO_LINK "NOMASTERLINK Can't SYNC while not connected with my master"
+#define ERR_WAIT_ON_REPLICA                                                                        \
+    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a "  \
+    "replica is configured to be writable (which is not the default) writes to replicas are just " \
+    "local and are not propagated."
+#define ERR_TIMEOUT_NEGATIVE "ERR timeout is negative"
+#define ERR_MASTER_PORT      "ERR Invalid master port"
+#define ERR_LOADING          "LOADING Redis is loading the dataset in memory"
+#define ERR_MASTERDOWN                                                                             \
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+#define ERR_NOREPLICAS          "NOREPLICAS Not enough good replicas to write."
+#define ERR_BGSAVE_RUNNING      "ERR Background save already in progress"
+#define ERR_BARE                "ERR" /* a failed SAVE: Redis gives no reason either */
+#define ERR_NO_SHUTDOWN         "ERR No shutdown in progress."
+#define ERR_COUNT_MIN_ONE       "ERR count should be greater than or equal to -1"
+#define ERR_CONFIG_SET_ARITY    "ERR wrong number of arguments for 'config|set' command"
+#define ERR_CONFIG_SET_TOO_MANY "ERR CONFIG SET failed - too many parameters"
+#define ERR_NO_CONFIG_FILE      "ERR The server is running without a config file"
+#define ERR_CLIENT_NAME         "ERR Client names cannot contain spaces, newlines or special characters."
+#define ERR_HELLO_NOAUTH                                                                           \
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH " \
+    "<user> <pass> option can be used to authenticate the client and select the RESP protocol "    \
+    "version at the same time"
+#define ERR_CLIENT_ID       "ERR Invalid client ID"
+#define ERR_CLIENT_ID_ZERO  "ERR client-id should be greater than 0"
+#define ERR_NO_SUCH_CLIENT  "ERR No such client"
+#define ERR_INVALID_COMMAND "ERR Invalid command specified"
+#define ERR_GETKEYS_ARITY   "ERR Invalid number of arguments specified for command"
+#define ERR_NO_KEY_ARGS     "ERR The command has no key arguments"
+
+/* Protocol errors (resp/parse.c): the reply before the connection is closed. */
+#define ERR_PROTO_MBULK_BIG     "ERR Protocol error: too big mbulk count string"
+#define ERR_PROTO_MBULK_LEN     "ERR Protocol error: invalid multibulk length"
+#define ERR_PROTO_MBULK_UNAUTH  "ERR Protocol error: unauthenticated multibulk length"
+#define ERR_PROTO_BULK_BIG      "ERR Protocol error: too big bulk count string"
+#define ERR_PROTO_BULK_LEN      "ERR Protocol error: invalid bulk length"
+#define ERR_PROTO_BULK_UNAUTH   "ERR Protocol error: unauthenticated bulk length"
+#define ERR_PROTO_INLINE_BIG    "ERR Protocol error: too big inline request"
+#define ERR_PROTO_INLINE_QUOTES "ERR Protocol error: unbalanced quotes in request"
+
 /* Formats (reply_errorf). */
-#define ERRF_INVALID_EXPIRE     "ERR invalid expire time in '%s' command"
-#define ERRF_ARITY              "ERR wrong number of arguments for '%s' command"
-#define ERRF_UNKNOWN_SUB        "ERR unknown subcommand '%.128s'. Try %s HELP."
-#define ERRF_UNSUPPORTED_OPTION "ERR Unsupported option %.*s" /* (int)len, ptr */
+#define ERRF_INVALID_EXPIRE      "ERR invalid expire time in '%s' command"
+#define ERRF_ARITY               "ERR wrong number of arguments for '%s' command"
+#define ERRF_UNSUPPORTED_OPTION  "ERR Unsupported option %.*s"                 /* (int)len, ptr */
+#define ERRF_UNKNOWN_SUB         "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
+#define ERRF_SUB_ARITY           "ERR wrong number of arguments for '%s|%s' command"
+#define ERRF_UNKNOWN_COMMAND     "ERR unknown command '%.*s', with args beginning with: %s"
+#define ERRF_REPLCONF_OPTION     "ERR Unrecognized REPLCONF option: %.*s"
+#define ERRF_HELLO_OPTION        "ERR Syntax error in HELLO option '%.*s'"
+#define ERRF_UNRECOGNIZED_OPTION "ERR Unrecognized option '%.*s'"
+#define ERRF_NAME_CHARS          "ERR %.*s cannot contain spaces, newlines or special characters."
+#define ERRF_CLIENT_TYPE         "ERR Unknown client type '%.*s'"
+#define ERRF_NO_SUCH_USER        "ERR No such user '%.*s'"
+#define ERRF_CONFIG_SET_UNKNOWN  "ERR Unknown option or number of arguments for CONFIG SET - '%s'"
+#define ERRF_CONFIG_SET_FAILED   "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+#define ERRF_CONFIG_REWRITE      "ERR Rewriting config file: %s"
+/* Protocol error with the offending byte (resp/parse.c). */
+#define ERRF_PROTO_EXPECTED "ERR Protocol error: expected '$', got '%c'"
 
 #endif

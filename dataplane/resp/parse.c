@@ -28,18 +28,9 @@
 #include <string.h>
 
 #include "args.h"
+#include "cmd/errors.h"
 #include "mem.h"
 #include "util.h"
-
-#define RESP_ERR_MBULK_BIG     "ERR Protocol error: too big mbulk count string"
-#define RESP_ERR_MBULK_LEN     "ERR Protocol error: invalid multibulk length"
-#define RESP_ERR_MBULK_UNAUTH  "ERR Protocol error: unauthenticated multibulk length"
-#define RESP_ERR_BULK_BIG      "ERR Protocol error: too big bulk count string"
-#define RESP_ERR_BULK_LEN      "ERR Protocol error: invalid bulk length"
-#define RESP_ERR_BULK_UNAUTH   "ERR Protocol error: unauthenticated bulk length"
-#define RESP_ERR_EXPECTED      "ERR Protocol error: expected '$', got '%c'"
-#define RESP_ERR_INLINE_BIG    "ERR Protocol error: too big inline request"
-#define RESP_ERR_INLINE_QUOTES "ERR Protocol error: unbalanced quotes in request"
 
 /* argv capacity kept between commands; a larger one is given back after use */
 #define RESP_ARGV_KEEP 1024
@@ -172,12 +163,12 @@ static int parse_inline(struct resp_parser *p, char *cmd, size_t avail)
 {
     size_t nl = line_end(p, cmd, avail, '\n');
     if (nl == NOT_FOUND)
-        return avail > RESP_INLINE_MAX ? proto_error(p, RESP_ERR_INLINE_BIG) : RESP_EAGAIN;
+        return avail > RESP_INLINE_MAX ? proto_error(p, ERR_PROTO_INLINE_BIG) : RESP_EAGAIN;
     size_t n = nl > 0 && cmd[nl - 1] == '\r' ? nl - 1 : nl;
     p->pos = nl + 1;
     int argc = split_inline(p, cmd, n);
     if (argc < 0)
-        return proto_error(p, RESP_ERR_INLINE_QUOTES);
+        return proto_error(p, ERR_PROTO_INLINE_QUOTES);
     if (argc == 0)
         return PARSE_EMPTY;
     p->argc = argc;
@@ -195,13 +186,13 @@ static int parse_multibulk(struct resp_parser *p, char *cmd, size_t avail)
     if (p->stage == STAGE_COUNT) {
         size_t cr = line_end(p, cmd, avail, '\r');
         if (cr == NOT_FOUND)
-            return avail > RESP_INLINE_MAX ? proto_error(p, RESP_ERR_MBULK_BIG) : RESP_EAGAIN;
+            return avail > RESP_INLINE_MAX ? proto_error(p, ERR_PROTO_MBULK_BIG) : RESP_EAGAIN;
         if (cr + 1 >= avail)
             return RESP_EAGAIN;
         if (!util_str2ll(cmd + 1, cr - 1, &ll) || ll > INT_MAX)
-            return proto_error(p, RESP_ERR_MBULK_LEN);
+            return proto_error(p, ERR_PROTO_MBULK_LEN);
         if (ll > RESP_UNAUTH_MAX_ARGS && p->auth_required)
-            return proto_error(p, RESP_ERR_MBULK_UNAUTH);
+            return proto_error(p, ERR_PROTO_MBULK_UNAUTH);
         p->pos = cr + 2;
         if (ll <= 0)
             return PARSE_EMPTY;
@@ -215,22 +206,22 @@ static int parse_multibulk(struct resp_parser *p, char *cmd, size_t avail)
         if (p->bulk_len < 0) {
             size_t cr = line_end(p, cmd, avail, '\r');
             if (cr == NOT_FOUND)
-                return avail - p->pos > RESP_INLINE_MAX ? proto_error(p, RESP_ERR_BULK_BIG)
+                return avail - p->pos > RESP_INLINE_MAX ? proto_error(p, ERR_PROTO_BULK_BIG)
                                                         : RESP_EAGAIN;
             if (cr + 1 >= avail)
                 return RESP_EAGAIN;
             char c = cmd[p->pos];
             if (c != '$') {
                 /* Redis turns CR and LF in an error into spaces */
-                snprintf(p->errbuf, sizeof(p->errbuf), RESP_ERR_EXPECTED,
+                snprintf(p->errbuf, sizeof(p->errbuf), ERRF_PROTO_EXPECTED,
                          c == '\r' || c == '\n' ? ' ' : c);
                 return proto_error(p, p->errbuf);
             }
             if (!util_str2ll(cmd + p->pos + 1, cr - p->pos - 1, &ll) || ll < 0 ||
                 ll > p->max_bulk_len)
-                return proto_error(p, RESP_ERR_BULK_LEN);
+                return proto_error(p, ERR_PROTO_BULK_LEN);
             if (ll > RESP_UNAUTH_MAX_BULK && p->auth_required)
-                return proto_error(p, RESP_ERR_BULK_UNAUTH);
+                return proto_error(p, ERR_PROTO_BULK_UNAUTH);
             p->pos = cr + 2;
             p->bulk_len = ll;
         }

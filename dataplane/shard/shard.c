@@ -184,11 +184,16 @@ unsigned shard_flush(struct shard_port *p)
     for (unsigned d = 0; d < p->n; d++) {
         bool sent = false;
         while (p->outbox_head[d] != NULL) {
-            struct shard_msg *m = p->outbox_head[d];
+            /*
+             * Read the link before the enqueue: once m is on the ring it belongs to
+             * worker d, which may already have answered it (its own outbox or
+             * deferred queue rewrites m->next).
+             */
+            struct shard_msg *m = p->outbox_head[d], *next = m->next;
             if (!ring_enqueue(p->mesh->ring[p->id][d], m))
                 break;
-            p->outbox_head[d] = m->next;
-            if (p->outbox_head[d] == NULL)
+            p->outbox_head[d] = next;
+            if (next == NULL)
                 p->outbox_tail[d] = NULL;
             p->outbox_len--;
             sent = true;

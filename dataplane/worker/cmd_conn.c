@@ -11,6 +11,7 @@
 #include "strbuf.h"
 #include "util.h"
 #include "worker.h"
+#include "errors.h"
 
 static struct conn *client_of(struct cmd_ctx *c)
 {
@@ -136,14 +137,13 @@ static void cmd_hello(struct cmd_ctx *c)
         } else if (cmd_arg_is(c, i, "SETNAME") && more >= 1) {
             name = &c->argv[i + 1];
             if (!valid_client_name(name->ptr, name->len)) {
-                reply_error(c->reply, "ERR Client names cannot contain spaces, newlines or "
-                                      "special characters.");
+                reply_error(c->reply, ERR_CLIENT_NAME);
                 return;
             }
             i++;
         } else {
-            reply_errorf(c->reply, "ERR Syntax error in HELLO option '%.*s'",
-                         (int)MIN(c->argv[i].len, 128), c->argv[i].ptr);
+            reply_errorf(c->reply, ERRF_HELLO_OPTION, (int)MIN(c->argv[i].len, 128),
+                         c->argv[i].ptr);
             return;
         }
     }
@@ -155,10 +155,7 @@ static void cmd_hello(struct cmd_ctx *c)
         set_authenticated(cl);
     }
     if (!cl->authenticated) {
-        reply_error(c->reply,
-                    "NOAUTH HELLO must be called with the client already authenticated, "
-                    "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
-                    "the client and select the RESP protocol version at the same time");
+        reply_error(c->reply, ERR_HELLO_NOAUTH);
         return;
     }
     if (name != NULL)
@@ -270,8 +267,7 @@ static void cmd_client_getname(struct cmd_ctx *c)
 static void cmd_client_setname(struct cmd_ctx *c)
 {
     if (!valid_client_name(c->argv[2].ptr, c->argv[2].len)) {
-        reply_error(c->reply,
-                    "ERR Client names cannot contain spaces, newlines or special characters.");
+        reply_error(c->reply, ERR_CLIENT_NAME);
         return;
     }
     set_name(client_of(c), &c->argv[2]);
@@ -288,13 +284,12 @@ static void cmd_client_setinfo(struct cmd_ctx *c)
     else if (cmd_arg_is(c, 2, "LIB-VER"))
         field = &cl->lib_ver;
     else {
-        reply_errorf(c->reply, "ERR Unrecognized option '%.*s'", (int)MIN(c->argv[2].len, 128),
+        reply_errorf(c->reply, ERRF_UNRECOGNIZED_OPTION, (int)MIN(c->argv[2].len, 128),
                      c->argv[2].ptr);
         return;
     }
     if (!valid_client_name(v->ptr, v->len)) {
-        reply_errorf(c->reply, "ERR %.*s cannot contain spaces, newlines or special characters.",
-                     (int)c->argv[2].len, c->argv[2].ptr);
+        reply_errorf(c->reply, ERRF_NAME_CHARS, (int)c->argv[2].len, c->argv[2].ptr);
         return;
     }
     mem_free(*field);
@@ -368,14 +363,13 @@ static void cmd_client_list(struct cmd_ctx *c)
             want_type = (int)parse_type(&c->argv[i]);
             if (want_type != CT_BAD)
                 continue;
-            reply_errorf(c->reply, "ERR Unknown client type '%.*s'", (int)c->argv[i].len,
-                         c->argv[i].ptr);
+            reply_errorf(c->reply, ERRF_CLIENT_TYPE, (int)c->argv[i].len, c->argv[i].ptr);
             return;
         } else if (cmd_arg_is(c, i, "ID") && i + 1 < c->argc) {
             for (i++; i < c->argc && nids < 64; i++) {
                 long long id;
                 if (!util_str2ll(c->argv[i].ptr, c->argv[i].len, &id) || id <= 0) {
-                    reply_error(c->reply, "ERR Invalid client ID");
+                    reply_error(c->reply, ERR_CLIENT_ID);
                     return;
                 }
                 ids[nids++] = (uint64_t)id;
@@ -453,7 +447,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
             const struct resp_arg *v = &c->argv[i + 1];
             if (cmd_arg_is(c, i, "ID")) {
                 if (!util_str2ll(v->ptr, v->len, &id) || id <= 0) {
-                    reply_error(c->reply, "ERR client-id should be greater than 0");
+                    reply_error(c->reply, ERR_CLIENT_ID_ZERO);
                     return;
                 }
             } else if (cmd_arg_is(c, i, "ADDR")) {
@@ -464,7 +458,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
                 laddrl = v->len;
             } else if (cmd_arg_is(c, i, "USER")) {
                 if (!util_strcaseeq(v->ptr, v->len, "default")) {
-                    reply_errorf(c->reply, "ERR No such user '%.*s'", (int)v->len, v->ptr);
+                    reply_errorf(c->reply, ERRF_NO_SUCH_USER, (int)v->len, v->ptr);
                     return;
                 }
             } else if (cmd_arg_is(c, i, "SKIPME")) {
@@ -479,7 +473,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
             } else if (cmd_arg_is(c, i, "TYPE")) {
                 want_type = (int)parse_type(v);
                 if (want_type == CT_BAD) {
-                    reply_errorf(c->reply, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
+                    reply_errorf(c->reply, ERRF_CLIENT_TYPE, (int)v->len, v->ptr);
                     return;
                 }
             } else {
@@ -509,7 +503,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
     }
     if (old_form) {
         if (killed == 0)
-            reply_error(c->reply, "ERR No such client");
+            reply_error(c->reply, ERR_NO_SUCH_CLIENT);
         else
             reply_ok(c->reply);
     } else {

@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "server.h"
 #include "util.h"
+#include "errors.h"
 
 /* ---------------------------------------------------------------------------
  * The syntax grammar
@@ -598,24 +599,24 @@ void cmd_command_getkeys(struct cmd_ctx *c)
     const struct resp_arg *argv = c->argv + 2;
     const struct cmd_def *d = server_command_lookup(argv[0].ptr, argv[0].len);
     if (d == NULL) {
-        reply_error(c->reply, "ERR Invalid command specified");
+        reply_error(c->reply, ERR_INVALID_COMMAND);
         return;
     }
     if (d->subs != NULL && argc >= 2) {
         d = server_subcommand_lookup(d, argv[1].ptr, argv[1].len);
         if (d == NULL) {
-            reply_error(c->reply, "ERR Invalid command specified");
+            reply_error(c->reply, ERR_INVALID_COMMAND);
             return;
         }
     }
     if ((d->arity > 0 && argc != d->arity) || argc < -d->arity) {
-        reply_error(c->reply, "ERR Invalid number of arguments specified for command");
+        reply_error(c->reply, ERR_GETKEYS_ARITY);
         return;
     }
     int keys[256];
     int nk = cmd_get_keys(d, argc, argv, keys, (int)ARRAY_SIZE(keys));
     if (nk == 0) {
-        reply_error(c->reply, "ERR The command has no key arguments");
+        reply_error(c->reply, ERR_NO_KEY_ARGS);
         return;
     }
     reply_array(c->reply, nk);

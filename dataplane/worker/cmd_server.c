@@ -14,6 +14,7 @@
 #include "strbuf.h"
 #include "util.h"
 #include "worker.h"
+#include "errors.h"
 
 void server_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n)
 {
@@ -56,7 +57,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
             return;
         }
         if (cmd_arg_is(c, i, "ABORT")) {
-            reply_error(c->reply, "ERR No shutdown in progress.");
+            reply_error(c->reply, ERR_NO_SHUTDOWN);
             return;
         }
     }
@@ -82,7 +83,7 @@ static void cmd_slowlog_get(struct cmd_ctx *c)
     long long count = 10;
     if (c->argc == 3) {
         if (!util_str2ll(c->argv[2].ptr, c->argv[2].len, &count) || count < -1) {
-            reply_error(c->reply, "ERR count should be greater than or equal to -1");
+            reply_error(c->reply, ERR_COUNT_MIN_ONE);
             return;
         }
         if (count == -1)
@@ -217,7 +218,7 @@ static void cmd_config_get(struct cmd_ctx *c)
 static void cmd_config_set(struct cmd_ctx *c)
 {
     if ((c->argc - 2) % 2 != 0) {
-        reply_error(c->reply, "ERR wrong number of arguments for 'config|set' command");
+        reply_error(c->reply, ERR_CONFIG_SET_ARITY);
         return;
     }
     int npairs = (c->argc - 2) / 2;

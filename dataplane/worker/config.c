@@ -17,6 +17,7 @@
 #include "server.h"
 #include "strbuf.h"
 #include "util.h"
+#include "errors.h"
 
 const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
                                               "warning", "nothing", NULL };
@@ -451,13 +452,12 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
     char why[512];
     struct param_ref refs[64];
     if (npairs > (int)ARRAY_SIZE(refs)) {
-        snprintf(err, errcap, "ERR CONFIG SET failed - too many parameters");
+        snprintf(err, errcap, ERR_CONFIG_SET_TOO_MANY);
         return -1;
     }
     for (int i = 0; i < npairs; i++) {
         if (!params_lookup(names[i], &refs[i])) {
-            snprintf(err, errcap, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
-                     names[i]);
+            snprintf(err, errcap, ERRF_CONFIG_SET_UNKNOWN, names[i]);
             return -1;
         }
     }
@@ -473,16 +473,14 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
             fail = why;
         if (fail != NULL) {
             pthread_mutex_unlock(&config.lock);
-            snprintf(err, errcap, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                     names[i], fail);
+            snprintf(err, errcap, ERRF_CONFIG_SET_FAILED, names[i], fail);
             return -1;
         }
     }
     for (int i = 0; i < npairs; i++) {
         if (apply_hook(&refs[i], values[i], why, sizeof(why)) != 0) {
             pthread_mutex_unlock(&config.lock);
-            snprintf(err, errcap, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                     names[i], why);
+            snprintf(err, errcap, ERRF_CONFIG_SET_FAILED, names[i], why);
             return -1;
         }
         const char *v = values[i];
@@ -700,7 +698,7 @@ static void rewrite_text(FILE *in, struct strbuf *text)
 int config_rewrite(char *err, size_t errcap)
 {
     if (config.file == NULL) {
-        snprintf(err, errcap, "ERR The server is running without a config file");
+        snprintf(err, errcap, ERR_NO_CONFIG_FILE);
         return -1;
     }
     struct strbuf text;
@@ -724,7 +722,7 @@ int config_rewrite(char *err, size_t errcap)
     if (rc == 0 && rename(tmp, config.file) != 0)
         rc = -errno;
     if (rc != 0) {
-        snprintf(err, errcap, "ERR Rewriting config file: %s", strerror(-rc));
+        snprintf(err, errcap, ERRF_CONFIG_REWRITE, strerror(-rc));
         unlink(tmp);
         rc = -1;
     }

@@ -15,6 +15,7 @@
 #include "shard.h"
 #include "slowlog.h"
 #include "worker.h"
+#include "errors.h"
 
 /* Redis's text for an unknown command: the name and the first arguments, quoted. */
 static void reply_unknown_command(struct reply *r, int argc, const struct resp_arg *argv)
@@ -28,8 +29,7 @@ static void reply_unknown_command(struct reply *r, int argc, const struct resp_a
         n += (size_t)snprintf(args + n, sizeof(args) - n, "'%.*s' ", len, argv[i].ptr);
     }
     int nlen = argv[0].len < 128 ? (int)argv[0].len : 128;
-    reply_errorf(r, "ERR unknown command '%.*s', with args beginning with: %s", nlen, argv[0].ptr,
-                 args);
+    reply_errorf(r, ERRF_UNKNOWN_COMMAND, nlen, argv[0].ptr, args);
 }
 
 /*
@@ -57,8 +57,7 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
                 upper[i] = (char)toupper((unsigned char)argv[0].ptr[i]);
             upper[n] = '\0';
             int slen = argv[1].len < 128 ? (int)argv[1].len : 128;
-            reply_errorf(r, "ERR unknown subcommand '%.*s'. Try %s HELP.", slen, argv[1].ptr,
-                         upper);
+            reply_errorf(r, ERRF_UNKNOWN_SUB, slen, argv[1].ptr, upper);
             return NULL;
         }
         *parent = d;
@@ -66,10 +65,9 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
     }
     if ((d->arity > 0 && argc != d->arity) || (d->arity < 0 && argc < -d->arity)) {
         if (*parent)
-            reply_errorf(r, "ERR wrong number of arguments for '%s|%s' command", (*parent)->name,
-                         d->name);
+            reply_errorf(r, ERRF_SUB_ARITY, (*parent)->name, d->name);
         else
-            reply_errorf(r, "ERR wrong number of arguments for '%s' command", d->name);
+            reply_errorf(r, ERRF_ARITY, d->name);
         *bad_arity = true;
     }
     return d;

@@ -100,6 +100,30 @@ static void human(char *buf, size_t cap, double n)
         snprintf(buf, cap, "%.2fT", n / (1024.0 * 1024 * 1024 * 1024));
 }
 
+const struct worker_stat_def worker_stat_defs[WSTAT_N] = {
+#define WORKER_STAT_DEF(field, name_, section_, kind_)                                             \
+    [WSTAT_##field] = { .name = name_, .section = section_, .kind = kind_ },
+    WORKER_STATS(WORKER_STAT_DEF)
+#undef WORKER_STAT_DEF
+};
+
+_Static_assert(sizeof(struct worker_stats) == WSTAT_N * sizeof(uint64_t),
+               "struct worker_stats is the table's counters, nothing else");
+
+/* The INFO lines of the worker counters first..last (totals in t), in table order. */
+static void worker_stat_lines(struct strbuf *s, const struct worker_stats *t,
+                              enum worker_stat_id first, enum worker_stat_id last)
+{
+    const uint64_t *v = (const uint64_t *)t;
+    for (unsigned i = first; i <= last; i++) {
+        const struct worker_stat_def *d = &worker_stat_defs[i];
+        if (d->name == NULL)
+            continue;
+        strbuf_printf(s, "%s:%llu\r\n", d->name,
+                      (unsigned long long)(d->kind == WSTAT_USEC ? v[i] / 1000 : v[i]));
+    }
+}
+
 static void sum_stats(struct worker_stats *t, struct store_stats *ss)
 {
     memset(t, 0, sizeof(*t));
@@ -309,71 +333,63 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
         in += avg_samples(server.workers[i]->in_samples);
         out += avg_samples(server.workers[i]->out_samples);
     }
-    strbuf_printf(
-        s,
-        "# Stats\r\n"
-        "total_connections_received:%llu\r\n"
-        "total_commands_processed:%llu\r\n"
-        "instantaneous_ops_per_sec:%llu\r\n"
-        "total_net_input_bytes:%llu\r\n"
-        "total_net_output_bytes:%llu\r\n"
-        "total_net_repl_input_bytes:%llu\r\n"
-        "total_net_repl_output_bytes:%llu\r\n"
-        "instantaneous_input_kbps:%.2f\r\n"
-        "instantaneous_output_kbps:%.2f\r\n"
-        "instantaneous_input_repl_kbps:0.00\r\n"
-        "instantaneous_output_repl_kbps:0.00\r\n"
-        "rejected_connections:%llu\r\n"
-        "sync_full:%llu\r\n"
-        "sync_partial_ok:%llu\r\n"
-        "sync_partial_err:%llu\r\n"
-        "expired_keys:%llu\r\n"
-        "expired_stale_perc:%.2f\r\n"
-        "expired_time_cap_reached_count:%llu\r\n"
-        "expire_cycle_cpu_milliseconds:0\r\n"
-        "evicted_keys:%llu\r\n"
-        "evicted_clients:0\r\n"
-        "total_eviction_exceeded_time:0\r\n"
-        "current_eviction_exceeded_time:0\r\n"
-        "keyspace_hits:%llu\r\n"
-        "keyspace_misses:%llu\r\n"
-        "pubsub_channels:0\r\n"
-        "pubsub_patterns:0\r\n"
-        "pubsubshard_channels:0\r\n"
-        "latest_fork_usec:0\r\n"
-        "total_forks:0\r\n"
-        "migrate_cached_sockets:0\r\n"
-        "slave_expires_tracked_keys:0\r\n"
-        "active_defrag_hits:0\r\n"
-        "active_defrag_misses:0\r\n"
-        "active_defrag_key_hits:0\r\n"
-        "active_defrag_key_misses:0\r\n"
-        "total_active_defrag_time:0\r\n"
-        "current_active_defrag_time:0\r\n"
-        "tracking_total_keys:0\r\n"
-        "tracking_total_items:0\r\n"
-        "tracking_total_prefixes:0\r\n"
-        "unexpected_error_replies:%llu\r\n"
-        "total_error_replies:%llu\r\n"
-        "dump_payload_sanitizations:0\r\n"
-        "total_reads_processed:%llu\r\n"
-        "total_writes_processed:%llu\r\n"
-        "io_threaded_reads_processed:0\r\n"
-        "io_threaded_writes_processed:0\r\n"
-        "reply_buffer_shrinks:0\r\n"
-        "reply_buffer_expands:0\r\n"
-        "pollux_rejected_sources:%llu\r\n",
-        (unsigned long long)t->connections, (unsigned long long)t->commands,
-        (unsigned long long)ops, (unsigned long long)t->net_input_bytes,
-        (unsigned long long)t->net_output_bytes, (unsigned long long)rin, (unsigned long long)rout,
-        (double)in / 1024, (double)out / 1024, (unsigned long long)t->rejected_conn,
-        (unsigned long long)full, (unsigned long long)pok, (unsigned long long)perr,
-        (unsigned long long)ss->expired_keys, (double)ss->expired_stale_perc,
-        (unsigned long long)ss->expired_time_cap_reached_count,
-        (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
-        (unsigned long long)ss->keyspace_misses, (unsigned long long)t->unexpected_error_replies,
-        (unsigned long long)t->error_replies, (unsigned long long)t->reads,
-        (unsigned long long)t->writes, (unsigned long long)t->rejected_sources);
+    strbuf_printf(s, "# Stats\r\n");
+    worker_stat_lines(s, t, WSTAT_connections, WSTAT_commands);
+    strbuf_printf(s, "instantaneous_ops_per_sec:%llu\r\n", (unsigned long long)ops);
+    worker_stat_lines(s, t, WSTAT_net_input_bytes, WSTAT_net_output_bytes);
+    strbuf_printf(s,
+                  "total_net_repl_input_bytes:%llu\r\n"
+                  "total_net_repl_output_bytes:%llu\r\n"
+                  "instantaneous_input_kbps:%.2f\r\n"
+                  "instantaneous_output_kbps:%.2f\r\n"
+                  "instantaneous_input_repl_kbps:0.00\r\n"
+                  "instantaneous_output_repl_kbps:0.00\r\n",
+                  (unsigned long long)rin, (unsigned long long)rout, (double)in / 1024,
+                  (double)out / 1024);
+    worker_stat_lines(s, t, WSTAT_rejected_conn, WSTAT_rejected_conn);
+    strbuf_printf(s,
+                  "sync_full:%llu\r\n"
+                  "sync_partial_ok:%llu\r\n"
+                  "sync_partial_err:%llu\r\n"
+                  "expired_keys:%llu\r\n"
+                  "expired_stale_perc:%.2f\r\n"
+                  "expired_time_cap_reached_count:%llu\r\n"
+                  "expire_cycle_cpu_milliseconds:0\r\n"
+                  "evicted_keys:%llu\r\n"
+                  "evicted_clients:0\r\n"
+                  "total_eviction_exceeded_time:0\r\n"
+                  "current_eviction_exceeded_time:0\r\n"
+                  "keyspace_hits:%llu\r\n"
+                  "keyspace_misses:%llu\r\n"
+                  "pubsub_channels:0\r\n"
+                  "pubsub_patterns:0\r\n"
+                  "pubsubshard_channels:0\r\n"
+                  "latest_fork_usec:0\r\n"
+                  "total_forks:0\r\n"
+                  "migrate_cached_sockets:0\r\n"
+                  "slave_expires_tracked_keys:0\r\n"
+                  "active_defrag_hits:0\r\n"
+                  "active_defrag_misses:0\r\n"
+                  "active_defrag_key_hits:0\r\n"
+                  "active_defrag_key_misses:0\r\n"
+                  "total_active_defrag_time:0\r\n"
+                  "current_active_defrag_time:0\r\n"
+                  "tracking_total_keys:0\r\n"
+                  "tracking_total_items:0\r\n"
+                  "tracking_total_prefixes:0\r\n",
+                  (unsigned long long)full, (unsigned long long)pok, (unsigned long long)perr,
+                  (unsigned long long)ss->expired_keys, (double)ss->expired_stale_perc,
+                  (unsigned long long)ss->expired_time_cap_reached_count,
+                  (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
+                  (unsigned long long)ss->keyspace_misses);
+    worker_stat_lines(s, t, WSTAT_unexpected_error_replies, WSTAT_error_replies);
+    strbuf_printf(s, "dump_payload_sanitizations:0\r\n");
+    worker_stat_lines(s, t, WSTAT_reads, WSTAT_writes);
+    strbuf_printf(s, "io_threaded_reads_processed:0\r\n"
+                     "io_threaded_writes_processed:0\r\n"
+                     "reply_buffer_shrinks:0\r\n"
+                     "reply_buffer_expands:0\r\n");
+    worker_stat_lines(s, t, WSTAT_rejected_sources, WSTAT_rejected_sources);
 }
 
 static void section_replication(struct strbuf *s)
@@ -496,18 +512,12 @@ static void section_pollux(struct strbuf *s, const struct worker_stats *t)
                   "# Pollux\r\n"
                   "pollux_version:%s\r\n"
                   "pollux_backend:%s\r\n"
-                  "pollux_workers:%u\r\n"
-                  "pollux_forwarded_requests:%llu\r\n"
-                  "pollux_transactions:%llu\r\n"
-                  "pollux_memory_overhead:%zu\r\n"
-                  "pollux_loop_passes:%llu\r\n"
-                  "pollux_busy_passes:%llu\r\n"
-                  "pollux_busy_usec:%llu\r\n",
+                  "pollux_workers:%u\r\n",
                   POLLUX_VERSION, config_backend_names[w0->params.srv.pollux_backend],
-                  server.nworkers, (unsigned long long)t->forwarded,
-                  (unsigned long long)t->transactions, atomic_load(&server.mem_overhead),
-                  (unsigned long long)t->loop_passes, (unsigned long long)t->busy_passes,
-                  (unsigned long long)(t->busy_ns / 1000));
+                  server.nworkers);
+    worker_stat_lines(s, t, WSTAT_forwarded, WSTAT_transactions);
+    strbuf_printf(s, "pollux_memory_overhead:%zu\r\n", atomic_load(&server.mem_overhead));
+    worker_stat_lines(s, t, WSTAT_loop_passes, WSTAT_busy_ns);
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];
         strbuf_printf(s,

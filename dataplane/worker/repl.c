@@ -22,6 +22,7 @@
 #include "server.h"
 #include "util.h"
 #include "worker.h"
+#include "errors.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
 
@@ -659,7 +660,7 @@ bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
         return true;
     if (unlikely(atomic_load_explicit(&repl_node.loading, memory_order_relaxed)) &&
         !(d->flags & CMD_LOADING)) {
-        reply_error(&c->out, "LOADING Redis is loading the dataset in memory");
+        reply_error(&c->out, ERR_LOADING);
         return false;
     }
     struct worker *w = c->w;
@@ -675,8 +676,7 @@ bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
         }
         if (!w->params.repl.replica_serve_stale_data && !(d->flags & CMD_STALE) &&
             atomic_load_explicit(&repl_node.link_state, memory_order_relaxed) != LINK_CONNECTED) {
-            reply_error(&c->out, "MASTERDOWN Link with MASTER is down and "
-                                 "replica-serve-stale-data is set to 'no'.");
+            reply_error(&c->out, ERR_MASTERDOWN);
             return false;
         }
         return true;
@@ -685,7 +685,7 @@ bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
         w->params.repl.min_replicas_max_lag > 0 &&
         atomic_load_explicit(&repl_node.good_replicas, memory_order_relaxed) <
             w->params.repl.min_replicas_to_write) {
-        reply_error(&c->out, "NOREPLICAS Not enough good replicas to write.");
+        reply_error(&c->out, ERR_NOREPLICAS);
         return false;
     }
     return true;

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "strbuf.h"
 #include "worker.h"
+#include "errors.h"
 
 static const char *link_state_name(int s)
 {
@@ -234,7 +235,7 @@ static void save_request(struct cmd_ctx *c, bool background)
     struct conn *cl = c->client;
     struct worker *w = c->worker;
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running)) {
-        reply_error(c->reply, "ERR Background save already in progress");
+        reply_error(c->reply, ERR_BGSAVE_RUNNING);
         return;
     }
     cl->save_reply_at_start = background;
@@ -273,7 +274,7 @@ void repl_save_hold_ready(struct worker *w, struct conn *c)
     if (atomic_load(&repl_node.sync) != NULL) {
         /* a replica's snapshot got there first */
         if (c != w->internal) {
-            reply_error(&c->out, "ERR Background save already in progress");
+            reply_error(&c->out, ERR_BGSAVE_RUNNING);
             c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
             w->blocked_clients--;
             conn_want_flush(c);
@@ -335,7 +336,7 @@ void repl_save_cron(struct worker *w)
             struct repl_sync *sy = c->save_sync;
             if (sy != NULL && atomic_load_explicit(&sy->done, memory_order_acquire)) {
                 if (atomic_load(&sy->failed))
-                    reply_error(&c->out, "ERR");
+                    reply_error(&c->out, ERR_BARE);
                 else
                     reply_ok(&c->out);
                 atomic_fetch_sub(&sy->readers, 1);

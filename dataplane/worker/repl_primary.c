@@ -25,6 +25,7 @@
 #include "server.h"
 #include "util.h"
 #include "worker.h"
+#include "errors.h"
 
 static const char *const rstate_names[] = { "wait_bgsave", "wait_bgsave", "send_bulk", "online" };
 
@@ -79,7 +80,7 @@ static void cmd_replconf(struct cmd_ctx *c)
             /* accepted, as Redis 7 does; Pollux always sends the whole */
         } else {
             int n = opt->len > 128 ? 128 : (int)opt->len;
-            reply_errorf(c->reply, "ERR Unrecognized REPLCONF option: %.*s", n, opt->ptr);
+            reply_errorf(c->reply, ERRF_REPLCONF_OPTION, n, opt->ptr);
             return;
         }
     }
@@ -141,7 +142,7 @@ static void psync_generic(struct cmd_ctx *c, bool legacy)
         return; /* already a replica: ignore, as Redis does */
     if (atomic_load(&repl_node.role) == REPL_REPLICA &&
         atomic_load(&repl_node.link_state) != LINK_CONNECTED) {
-        reply_error(c->reply, "NOMASTERLINK Can't SYNC while not connected with my master");
+        reply_error(c->reply, ERR_SYNC_NO_LINK);
         return;
     }
     long long want = -1;
@@ -492,16 +493,13 @@ static void cmd_wait(struct cmd_ctx *c)
 {
     long long want, timeout;
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
-        reply_error(c->reply, "ERR WAIT cannot be used with replica instances. Please also note "
-                              "that since Redis 4.0 if a replica is configured to be writable "
-                              "(which is not the default) writes to replicas are just local and "
-                              "are not propagated.");
+        reply_error(c->reply, ERR_WAIT_ON_REPLICA);
         return;
     }
     if (!cmd_arg_ll(c, 1, &want) || !cmd_arg_ll(c, 2, &timeout))
         return;
     if (timeout < 0) {
-        reply_error(c->reply, "ERR timeout is negative");
+        reply_error(c->reply, ERR_TIMEOUT_NEGATIVE);
         return;
     }
     struct conn *cl = c->client;

@@ -35,6 +35,7 @@
 #include "shard.h"
 #include "util.h"
 #include "worker.h"
+#include "errors.h"
 
 enum hs_state {
     HS_NONE = 0,
@@ -979,7 +980,7 @@ static void cmd_replicaof(struct cmd_ctx *c)
     if (!cmd_arg_ll(c, 2, &port))
         return;
     if (port < 0 || port > 65535) {
-        reply_error(c->reply, "ERR Invalid master port");
+        reply_error(c->reply, ERR_MASTER_PORT);
         return;
     }
     char host[256];

@@ -39,25 +39,67 @@ struct error_stat {
     uint64_t count;
 };
 
+/*
+ * The counters of one worker, one row each: X(field, INFO name, INFO section,
+ * kind). The rows make struct worker_stats (uint64_t fields in this order) and
+ * worker_stat_defs; INFO sums every field over the workers and prints the rows
+ * of a section in table order, so a section's rows are listed in the order its
+ * INFO lines appear (the lines between them that are not worker counters are
+ * printed by info.c). The INFO name is NULL for a counter INFO does not total.
+ *   WSTAT_COUNT  printed as summed
+ *   WSTAT_USEC   kept in nanoseconds, printed in microseconds
+ */
+#define WORKER_STATS(X)                                                                            \
+    X(connections, "total_connections_received", WSTAT_STATS, WSTAT_COUNT)                         \
+    X(commands, "total_commands_processed", WSTAT_STATS, WSTAT_COUNT)                              \
+    X(net_input_bytes, "total_net_input_bytes", WSTAT_STATS, WSTAT_COUNT)                          \
+    X(net_output_bytes, "total_net_output_bytes", WSTAT_STATS, WSTAT_COUNT)                        \
+    X(rejected_conn, "rejected_connections", WSTAT_STATS, WSTAT_COUNT)                             \
+    X(unexpected_error_replies, "unexpected_error_replies", WSTAT_STATS, WSTAT_COUNT)              \
+    X(error_replies, "total_error_replies", WSTAT_STATS, WSTAT_COUNT)                              \
+    X(reads, "total_reads_processed", WSTAT_STATS, WSTAT_COUNT)                                    \
+    X(writes, "total_writes_processed", WSTAT_STATS, WSTAT_COUNT)                                  \
+    X(rejected_sources, "pollux_rejected_sources", WSTAT_STATS, WSTAT_COUNT)                       \
+    X(forwarded, "pollux_forwarded_requests", WSTAT_POLLUX, WSTAT_COUNT)                           \
+    X(transactions, "pollux_transactions", WSTAT_POLLUX, WSTAT_COUNT)                              \
+    X(loop_passes, "pollux_loop_passes", WSTAT_POLLUX, WSTAT_COUNT)                                \
+    X(busy_passes, "pollux_busy_passes", WSTAT_POLLUX, WSTAT_COUNT)                                \
+    X(busy_ns, "pollux_busy_usec", WSTAT_POLLUX, WSTAT_USEC)                                       \
+    X(forwarded_in, NULL, WSTAT_NONE, WSTAT_COUNT)                                                 \
+    X(client_qbuf_limit_disconnections, NULL, WSTAT_NONE, WSTAT_COUNT)
+
+/*
+ * What the rows mean: connections and commands accepted and run by this worker;
+ * bytes and read/writev calls on its client sockets; error replies (by code in
+ * errorstats); forwarded: requests sent to another shard, forwarded_in: run
+ * here for another shard (both shown per worker in INFO pollux); transactions:
+ * multi-shard transactions coordinated; loop_passes, busy_passes: passes of the
+ * loop and those that found work, busy_ns the time spent in the latter (the
+ * worker's load, busy-polling or not).
+ */
+enum worker_stat_section { WSTAT_NONE, WSTAT_STATS, WSTAT_POLLUX };
+enum worker_stat_kind { WSTAT_COUNT, WSTAT_USEC };
+
+enum worker_stat_id {
+#define WORKER_STAT_ID(field, name, section, kind) WSTAT_##field,
+    WORKER_STATS(WORKER_STAT_ID)
+#undef WORKER_STAT_ID
+        WSTAT_N
+};
+
 struct worker_stats {
-    uint64_t commands;         /* total_commands_processed */
-    uint64_t connections;      /* total_connections_received */
-    uint64_t rejected_conn;    /* rejected_connections */
-    uint64_t rejected_sources; /* pollux_rejected_sources: refused by pollux-allow-sources */
-    uint64_t net_input_bytes;  /* total_net_input_bytes */
-    uint64_t net_output_bytes; /* total_net_output_bytes */
-    uint64_t error_replies;    /* total_error_replies */
-    uint64_t forwarded;        /* requests sent to another shard */
-    uint64_t forwarded_in;     /* requests executed for another shard */
-    uint64_t transactions;     /* multi-shard transactions coordinated */
-    uint64_t client_qbuf_limit_disconnections;
-    uint64_t unexpected_error_replies;
-    uint64_t reads;       /* total_reads_processed: read calls on client sockets */
-    uint64_t writes;      /* total_writes_processed: writev calls on client sockets */
-    uint64_t loop_passes; /* passes of the worker loop (INFO pollux) */
-    uint64_t busy_passes; /* ... of which found work */
-    uint64_t busy_ns;     /* time spent in those: the worker's load, busy-polling or not */
-};                        /* only uint64_t counters: INFO sums them word by word */
+#define WORKER_STAT_FIELD(field, name, section, kind) uint64_t field;
+    WORKER_STATS(WORKER_STAT_FIELD)
+#undef WORKER_STAT_FIELD
+}; /* only uint64_t counters, in table order: INFO sums them word by word */
+
+struct worker_stat_def {
+    const char *name; /* INFO field, NULL: not totalled in INFO */
+    enum worker_stat_section section;
+    enum worker_stat_kind kind;
+};
+
+extern const struct worker_stat_def worker_stat_defs[WSTAT_N];
 
 struct error_stats {
     unsigned n; /* used rows; codes beyond the table are not itemised */

@@ -118,6 +118,133 @@ static void too_many_words(void **state)
     assert_int_equal(args_split(buf, words, 3), -E2BIG);
 }
 
+/* \v and \f are blanks between words but, as in sdssplitargs, do not end a word. */
+static void vertical_tab_and_form_feed(void **state)
+{
+    (void)state;
+    char w[MAXW][256];
+    assert_int_equal(split("\v\fport\v6379", w), 1);
+    assert_string_equal(w[0], "port\v6379");
+    assert_int_equal(split("x \"a\"\v", w), 2); /* a closing quote may be followed by \v */
+    assert_string_equal(w[1], "a");
+    assert_int_equal(split("x 'a'\f y", w), 3);
+    /* \r alone separates words (a CRLF file, or a stray CR) */
+    assert_int_equal(split("a\rb", w), 2);
+    assert_string_equal(w[1], "b");
+}
+
+/* The escapes at the edges of the buffer, through args_next with explicit lengths. */
+static void escapes_at_the_end_of_the_input(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t n;
+        int rc;
+        const char *word;
+        size_t len;
+    } cases[] = {
+        /* a backslash as the last byte inside quotes: the quote never closes */
+        { "\"ab\\", 4, -EINVAL, NULL, 0 },
+        /* \x with one byte left before the quote, then not hex past 'f': a literal x */
+        { "\"\\x4\"", 5, 1, "x4", 2 },
+        { "\"\\xg1\"", 6, 1, "xg1", 3 },
+        /* \ followed by a NUL byte inside quotes keeps the NUL */
+        { "\"\\\0\"", 4, 1, "\0", 1 },
+        /* single quotes: a backslash as the last byte, or before anything but ' */
+        { "'a\\", 3, -EINVAL, NULL, 0 },
+        { "'a\\b\\'", 6, -EINVAL, NULL, 0 },
+        { "'a\\b' ", 6, 1, "a\\b", 3 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[16];
+        size_t pos = 0, start, len;
+        memcpy(buf, cases[i].in, cases[i].n);
+        int rc = args_next(buf, cases[i].n, &pos, &start, &len);
+        if (rc != cases[i].rc ||
+            (rc == 1 && (len != cases[i].len || memcmp(buf + start, cases[i].word, len) != 0)))
+            fail_msg("case %zu: rc %d", i, rc);
+    }
+}
+
+/* args_next walks a buffer that is not NUL-terminated and says when only blanks remain. */
+static void next_walks_a_counted_buffer(void **state)
+{
+    (void)state;
+    char buf[] = "  one \"t w o\"\tthree   XXXX";
+    size_t n = strlen(buf) - 4; /* the XXXX is past the end */
+    size_t pos = 0, start, len;
+    const char *want[] = { "one", "t w o", "three" };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(args_next(buf, n, &pos, &start, &len), 1);
+        assert_int_equal(len, strlen(want[i]));
+        assert_memory_equal(buf + start, want[i], len);
+    }
+    assert_int_equal(args_next(buf, n, &pos, &start, &len), 0);
+    assert_int_equal(pos, n);
+    assert_int_equal(args_next(buf, n, &pos, &start, &len), 0);
+    /* a word that runs to the end of the buffer */
+    char tail[] = "last";
+    pos = 0;
+    assert_int_equal(args_next(tail, 4, &pos, &start, &len), 1);
+    assert_int_equal(pos, 4);
+    assert_int_equal(len, 4);
+}
+
+static void nul_escape_ends_the_word(void **state)
+{
+    (void)state;
+    char w[MAXW][256];
+    assert_int_equal(split("requirepass \"ab\\x00cd\" next", w), 3);
+    assert_string_equal(w[1], "ab");
+    assert_string_equal(w[2], "next");
+}
+
+static void errors_after_good_words_and_exact_capacity(void **state)
+{
+    (void)state;
+    char w[MAXW][256];
+    /* words before the bad one do not make it a success */
+    assert_int_equal(split("a b c \"d", w), -EINVAL);
+    assert_int_equal(split("\"\"\"\"", w), -EINVAL); /* a quote right after a closing one */
+    char buf[64] = "a b c";
+    char *words[3];
+    assert_int_equal(args_split(buf, words, 3), 3); /* exactly max words fit */
+    assert_string_equal(words[2], "c");
+    char buf2[64] = "a b c   \n";
+    assert_int_equal(args_split(buf2, words, 3), 3); /* trailing blanks are not a word */
+}
+
+/* A very long line: long words, many words, nothing truncated. */
+static void very_long_lines(void **state)
+{
+    (void)state;
+    enum { WORD = 100000, NWORDS = 2000 };
+    char *line = malloc(WORD + 64);
+    memcpy(line, "requirepass \"", 13);
+    for (size_t i = 0; i < WORD; i++)
+        line[13 + i] = (char)('a' + i % 26);
+    memcpy(line + 13 + WORD, "\" x", 4);
+    char *words[4];
+    assert_int_equal(args_split(line, words, 4), 3);
+    assert_int_equal(strlen(words[1]), WORD);
+    assert_int_equal(words[1][WORD - 1], (char)('a' + (WORD - 1) % 26));
+    assert_string_equal(words[2], "x");
+    free(line);
+
+    line = malloc(NWORDS * 2 + 1);
+    for (size_t i = 0; i < NWORDS; i++) {
+        line[2 * i] = 'w';
+        line[2 * i + 1] = ' ';
+    }
+    line[NWORDS * 2] = '\0';
+    char **many = malloc(sizeof(char *) * NWORDS);
+    assert_int_equal(args_split(line, many, NWORDS), NWORDS);
+    assert_string_equal(many[NWORDS - 1], "w");
+    free(many);
+    free(line);
+}
+
 static char *quoted(const char *s, bool word)
 {
     struct strbuf b;
@@ -204,6 +331,12 @@ int main(void)
         cmocka_unit_test(single_quotes),
         cmocka_unit_test(unbalanced_quotes),
         cmocka_unit_test(too_many_words),
+        cmocka_unit_test(vertical_tab_and_form_feed),
+        cmocka_unit_test(escapes_at_the_end_of_the_input),
+        cmocka_unit_test(next_walks_a_counted_buffer),
+        cmocka_unit_test(nul_escape_ends_the_word),
+        cmocka_unit_test(errors_after_good_words_and_exact_capacity),
+        cmocka_unit_test(very_long_lines),
         cmocka_unit_test(quote_writes_what_redis_writes),
         cmocka_unit_test(word_is_bare_only_when_safe),
         cmocka_unit_test(quote_round_trips_every_byte),

@@ -265,7 +265,8 @@ static void average_ttl(void **state)
     for (int i = 0; i < 400; i++)
         store_expire_cycle(s, 0, 1000);
     long long avg = store_avg_ttl(s, 0);
-    assert_true(avg > 4500 && avg < 5500);
+    /* TTLs 4000 and 6000 in equal numbers: the running average must not drift low */
+    assert_true(avg > 4800 && avg < 5200);
     store_flush(s, 0);
     assert_int_equal(store_avg_ttl(s, 0), 0);
     store_destroy(s);
