@@ -26,6 +26,7 @@
 
 #include "cio.h"
 #include "clock.h"
+#include "commands.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -949,7 +950,7 @@ static void set_expiry_all(struct cmd_ctx *c, enum store_expiry mode)
         store_set_expiry(c->stores[i], mode);
 }
 
-static void cmd_replicaof(struct cmd_ctx *c)
+void cmd_replicaof(struct cmd_ctx *c)
 {
     if (cmd_arg_is(c, 1, "no") && cmd_arg_is(c, 2, "one")) {
         if (atomic_load(&repl_node.role) == REPL_REPLICA) {
@@ -1026,17 +1027,3 @@ void repl_configure_replica(const char *spec)
     for (unsigned i = 0; i < server.nworkers; i++)
         store_set_expiry(server.stores[i], STORE_EXPIRY_REPLICA);
 }
-
-/* clang-format off */
-const struct cmd_def repl_replica_table[] = {
-    { .name = "replicaof", .fn = cmd_replicaof, .arity = 3,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, .route = ROUTE_ALL,
-      .group = "server", .since = "5.0.0", .summary = "Make the server a replica of another instance, or promote it as master",
-      .complexity = "O(1)", .syntax = "host port", .acl = "@admin @slow @dangerous" },
-    { .name = "slaveof", .fn = cmd_replicaof, .arity = 3,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, .route = ROUTE_ALL,
-      .group = "server", .since = "1.0.0", .summary = "Make the server a replica of another instance, or promote it as master",
-      .complexity = "O(1)", .syntax = "host port", .acl = "@admin @slow @dangerous" },
-    { .name = NULL },
-};
-/* clang-format on */
