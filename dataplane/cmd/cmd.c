@@ -59,20 +59,17 @@ static int keys_from_spec(const struct cmd_key_spec *ks, int argc, const struct 
     return n;
 }
 
-int cmd_get_keys_spec(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
-                      int *spec, int max)
+int cmd_get_keys_flags(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
+                       uint32_t *flags, int max)
 {
+    if (d->getkeys != NULL)
+        return d->getkeys(argc, argv, keys, flags, max);
     int n = 0;
     for (unsigned s = 0; s < d->nkeyspecs && n < max; s++) {
         int got = keys_from_spec(&d->keyspecs[s], argc, argv, keys + n, max - n);
-        for (int i = 0; spec != NULL && i < got; i++)
-            spec[n + i] = (int)s;
+        for (int i = 0; flags != NULL && i < got; i++)
+            flags[n + i] = d->keyspecs[s].flags;
         n += got;
-    }
-    if (d->getkeys != NULL && n == 0) {
-        n = d->getkeys(argc, argv, keys, max);
-        for (int i = 0; spec != NULL && i < n; i++)
-            spec[i] = -1;
     }
     return n;
 }
@@ -84,7 +81,7 @@ int cmd_get_keys_spec(const struct cmd_def *d, int argc, const struct resp_arg *
 int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys, int max)
 {
     if (d->flags & CMD_MOVABLEKEYS)
-        return cmd_get_keys_spec(d, argc, argv, keys, NULL, max);
+        return cmd_get_keys_flags(d, argc, argv, keys, NULL, max);
     if (d->first_key <= 0)
         return 0;
     int last = d->last_key < 0 ? argc + d->last_key : d->last_key;

@@ -202,8 +202,13 @@ enum cmd_doc_flag {
 
 struct cmd_ctx;
 typedef void (*cmd_fn)(struct cmd_ctx *c);
-/* Key positions for commands whose keys no key spec finds. Returns the count. */
-typedef int (*cmd_getkeys_fn)(int argc, const struct resp_arg *argv, int *keys, int max);
+/*
+ * Key positions (and, when flags is not NULL, each key's CMD_KS_* flags) for
+ * commands whose keys or key flags the key specs alone cannot give.
+ * @return the number of keys written (at most max).
+ */
+typedef int (*cmd_getkeys_fn)(int argc, const struct resp_arg *argv, int *keys, uint32_t *flags,
+                              int max);
 
 /*
  * A row of the command table (generated from commands.table). The fields
@@ -220,7 +225,7 @@ struct cmd_def {
     int8_t first_key, last_key, key_step; /* legacy triple, derived from the key specs */
     uint8_t nsubs, nargs, nkeyspecs;
     const struct cmd_def *subs; /* container commands: subcommands, NULL-name ended */
-    cmd_getkeys_fn getkeys;     /* keys no spec describes (movablekeys), else NULL */
+    cmd_getkeys_fn getkeys;     /* keys or key flags the specs cannot give, else NULL */
     const struct cmd_key_spec *keyspecs;
     const struct cmd_arg *args;
     /* COMMAND DOCS and INFO */
@@ -318,14 +323,14 @@ static inline unsigned cmd_key_shard(const char *key, size_t len, unsigned nshar
 
 /*
  * Key positions of a request, per its row: the legacy triple for fixed
- * positions, else the key specs (keyword, keynum) and the row's getkeys.
- * spec[i], when not NULL, receives the key spec each key came from (-1 from getkeys).
+ * positions (the dispatcher's path), else the row's getkeys or key specs.
  * @return the number of keys written to keys[] (at most max).
  */
 int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
                  int max);
-int cmd_get_keys_spec(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
-                      int *spec, int max);
+/* The same with each key's CMD_KS_* flags (COMMAND GETKEYSANDFLAGS): getkeys, else the specs. */
+int cmd_get_keys_flags(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
+                       uint32_t *flags, int max);
 
 /* Argument helpers; on failure they write Redis's error reply and return false. */
 bool cmd_arg_ll(struct cmd_ctx *c, int i, long long *v);   /* "value is not an integer..." */

@@ -241,6 +241,24 @@ void cmd_get(struct cmd_ctx *c)
         reply_value(c->reply, e);
 }
 
+/*
+ * SET's key is always argv[1]; its flags depend on GET: with it the value is
+ * read and then updated (RW, access), without it overwritten (OW).
+ */
+int cmd_set_keys(int argc, const struct resp_arg *argv, int *keys, uint32_t *flags, int max)
+{
+    if (max < 1 || argc < 2)
+        return 0;
+    keys[0] = 1;
+    if (flags != NULL) {
+        flags[0] = CMD_KS_OW | CMD_KS_UPDATE;
+        for (int i = 3; i < argc; i++)
+            if (util_strcaseeq(argv[i].ptr, argv[i].len, "get"))
+                flags[0] = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE;
+    }
+    return 1;
+}
+
 void cmd_set(struct cmd_ctx *c)
 {
     unsigned flags = 0;

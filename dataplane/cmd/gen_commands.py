@@ -286,7 +286,8 @@ def generate(src, c_path, h_path):
     fns = sorted({r.f["fn"] for r in allrows if "fn" in r.f})
     h += [f"void {fn}(struct cmd_ctx *c);" for fn in fns]
     gks = sorted({r.f["getkeys"] for r in allrows if "getkeys" in r.f})
-    h += [f"int {g}(int argc, const struct resp_arg *argv, int *keys, int max);" for g in gks]
+    h += [f"int {g}(int argc, const struct resp_arg *argv, int *keys, uint32_t *flags, int max);"
+          for g in gks]
     h += ["", "#endif", ""]
 
     c = ["/* Generated from commands.table by gen_commands.py: do not edit. */",

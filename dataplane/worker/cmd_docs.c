@@ -240,10 +240,10 @@ static void reply_info_one(struct reply *r, const struct cmd_def *d, const struc
     reply_int(r, d->key_step);
     reply_acl_categories(r, d->acl);
     reply_tips(r, d->tips);
-    reply_array(r, d->nkeyspecs);
+    reply_set(r, d->nkeyspecs);
     for (unsigned i = 0; i < d->nkeyspecs; i++)
         reply_key_spec(r, &d->keyspecs[i]);
-    reply_array(r, d->nsubs);
+    reply_set(r, d->nsubs);
     for (unsigned i = 0; i < d->nsubs; i++)
         reply_info_one(r, &d->subs[i], d);
 }
@@ -364,8 +364,9 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
         reply_error(c->reply, "ERR Invalid number of arguments specified for command");
         return;
     }
-    int keys[256], spec[256];
-    int nk = cmd_get_keys_spec(d, argc, argv, keys, spec, (int)ARRAY_SIZE(keys));
+    int keys[256];
+    uint32_t flags[256];
+    int nk = cmd_get_keys_flags(d, argc, argv, keys, flags, (int)ARRAY_SIZE(keys));
     if (nk == 0) {
         reply_error(c->reply, "ERR The command has no key arguments");
         return;
@@ -375,8 +376,7 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
         if (with_flags) {
             reply_array(c->reply, 2);
             reply_bulk(c->reply, argv[keys[i]].ptr, argv[keys[i]].len);
-            reply_bit_names(c->reply, spec[i] >= 0 ? d->keyspecs[spec[i]].flags : 0,
-                            cmd_ks_flag_names);
+            reply_bit_names(c->reply, flags[i], cmd_ks_flag_names);
         } else {
             reply_bulk(c->reply, argv[keys[i]].ptr, argv[keys[i]].len);
         }
