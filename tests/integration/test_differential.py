@@ -329,7 +329,8 @@ def show(reply, limit=300):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class Differential(unittest.TestCase):
+class AgainstRedis(unittest.TestCase):
+    """A redis-server (the reference) and the server under test, for the whole class."""
 
     @classmethod
     def setUpClass(cls):
@@ -343,6 +344,9 @@ class Differential(unittest.TestCase):
             cls.server.stop()
         finally:
             cls.reference.stop()
+
+
+class Differential(AgainstRedis):
 
     def run_script(self, seed, proto):
         script = Script(seed).generate(COMMANDS)
@@ -460,22 +464,13 @@ GETKEYS_SAMPLES = [
 ]
 
 
-class CommandTable(unittest.TestCase):
+class CommandTable(AgainstRedis):
 
     @classmethod
     def setUpClass(cls):
-        ref = h.Config.tool("redis-server")
-        cls.reference = h.Server(cmd=[ref, "--save", "", "--appendonly", "no"]).start()
-        cls.server = h.Server().start()
+        super().setUpClass()
         with cls.server.raw() as c:
             cls.names = sorted(c.command("COMMAND", "LIST"))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.reference.stop()
 
     def clients(self, proto):
         ref, sut = self.reference.raw(), self.server.raw()
