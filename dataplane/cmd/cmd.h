@@ -201,6 +201,8 @@ enum cmd_doc_flag {
 };
 
 struct cmd_ctx;
+struct conn;
+struct worker;
 typedef void (*cmd_fn)(struct cmd_ctx *c);
 /*
  * Key positions (and, when flags is not NULL, each key's CMD_KS_* flags) for
@@ -296,9 +298,13 @@ struct cmd_ctx {
 
     long long max_bulk_len; /* proto-max-bulk-len: largest string a command may build */
 
-    /* Client side, for commands that run on the client's own worker (opaque here). */
-    void *client;
-    void *worker;
+    /*
+     * The worker running the command and, when it runs on the client's own
+     * worker, the client (NULL for a forwarded command). The worker's types,
+     * opaque here.
+     */
+    struct conn *client;
+    struct worker *worker;
 
     /*
      * Replication: a handler whose effect must reach replicas in another form

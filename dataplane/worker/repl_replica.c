@@ -971,7 +971,7 @@ void cmd_replicaof(struct cmd_ctx *c)
             atomic_store(&repl_node.loading, false);
             set_expiry_all(c, STORE_EXPIRY_ACTIVE);
             log_notice("MASTER MODE enabled (user request from 'id=%llu')",
-                       (unsigned long long)((struct conn *)c->client)->id);
+                       (unsigned long long)c->client->id);
         }
         reply_ok(c->reply);
         return;
@@ -1008,7 +1008,7 @@ void cmd_replicaof(struct cmd_ctx *c)
     kick_replicas();
     log_notice("Connecting to MASTER %s:%lld", host, port);
     log_notice("REPLICAOF %s:%lld enabled (user request from 'id=%llu')", host, port,
-               (unsigned long long)((struct conn *)c->client)->id);
+               (unsigned long long)c->client->id);
     reply_ok(c->reply);
 }
 
