@@ -162,6 +162,13 @@ enum kv_enc cmd_string_encoding(const char *v, size_t len)
     return len <= 44 ? KV_ENC_EMBSTR : KV_ENC_RAW;
 }
 
+void cmd_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n)
+{
+    reply_array(c->reply, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_status(c->reply, lines[i]);
+}
+
 void cmd_reply_arity(struct cmd_ctx *c)
 {
     if (c->parent != NULL)

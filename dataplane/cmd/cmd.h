@@ -401,6 +401,8 @@ enum kv_enc cmd_string_encoding(const char *v, size_t len);
 /* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands).
  */
 void cmd_reply_arity(struct cmd_ctx *c);
+/* Reply to a HELP subcommand: the lines as status replies in an array. */
+void cmd_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n);
 
 #include "util.h"
 static inline unsigned cmd_key_shard(const char *key, size_t len, unsigned nshards)

@@ -557,5 +557,5 @@ void cmd_client_help(struct cmd_ctx *c)
         "HELP",
         "    Print this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
 }

@@ -1,11 +1,10 @@
-/* Server commands: PING, ECHO, TIME, LASTSAVE, SHUTDOWN, WAIT, SLOWLOG, CONFIG, INFO. */
+/* Server commands that reach the worker: SHUTDOWN, SLOWLOG, CONFIG, INFO. */
 #include "cmd_server.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "commands.h"
 #include "conn.h"
 #include "log.h"
@@ -15,38 +14,6 @@
 #include "strbuf.h"
 #include "util.h"
 #include "worker.h"
-
-void server_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n)
-{
-    reply_array(c->reply, (long long)n);
-    for (size_t i = 0; i < n; i++)
-        reply_status(c->reply, lines[i]);
-}
-
-void cmd_ping(struct cmd_ctx *c)
-{
-    if (c->argc > 2) {
-        cmd_reply_arity(c);
-        return;
-    }
-    if (c->argc == 2)
-        reply_bulk(c->reply, c->argv[1].ptr, c->argv[1].len);
-    else
-        reply_status(c->reply, "PONG");
-}
-
-void cmd_echo(struct cmd_ctx *c)
-{
-    reply_bulk(c->reply, c->argv[1].ptr, c->argv[1].len);
-}
-
-void cmd_time(struct cmd_ctx *c)
-{
-    int64_t us = clock_real_us();
-    reply_array(c->reply, 2);
-    reply_bulk_ll(c->reply, us / 1000000);
-    reply_bulk_ll(c->reply, us % 1000000);
-}
 
 void cmd_shutdown(struct cmd_ctx *c)
 {
@@ -156,7 +123,7 @@ void cmd_slowlog_help(struct cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
 }
 
 /* ---------------------------------------------------------------------------
@@ -292,7 +259,7 @@ void cmd_config_help(struct cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
 }
 
 /* ---------------------------------------------------------------------------

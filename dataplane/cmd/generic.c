@@ -79,13 +79,6 @@ static const char *encoding_name(const struct kv *e)
     return "raw";
 }
 
-static void reply_help(struct reply *r, const char *const *lines, size_t n)
-{
-    reply_array(r, (long long)n);
-    for (size_t i = 0; i < n; i++)
-        reply_status(r, lines[i]);
-}
-
 /* ---- DEL, EXISTS, TOUCH, TYPE ------------------------------------------- */
 
 void cmd_del(struct cmd_ctx *c)
@@ -826,7 +819,7 @@ static const char *const object_help[] = {
 
 void cmd_object_help(struct cmd_ctx *c)
 {
-    reply_help(c->reply, object_help, ARRAY_SIZE(object_help));
+    cmd_reply_help(c, object_help, ARRAY_SIZE(object_help));
 }
 
 /* ---- MEMORY ------------------------------------------------------------- */
@@ -868,7 +861,7 @@ static const char *const memory_help[] = {
 
 void cmd_memory_help(struct cmd_ctx *c)
 {
-    reply_help(c->reply, memory_help, ARRAY_SIZE(memory_help));
+    cmd_reply_help(c, memory_help, ARRAY_SIZE(memory_help));
 }
 
 /* ---- the tables --------------------------------------------------------- */

@@ -1,15 +1,18 @@
 /*
- * COMMAND and its subcommands: every reply is read from the rows of the
- * command table (commands.table): flags, ACL categories, tips and key
- * specifications for COMMAND INFO, the documentation and the argument tree
- * for COMMAND DOCS (which redis-cli builds its hints from).
+ * Server commands that read only the command table and the clock: COMMAND
+ * and its subcommands, TIME. Every COMMAND reply is read from the rows of the
+ * table (commands.table): flags, ACL categories, tips and key specifications
+ * for COMMAND INFO, the documentation and the argument tree for COMMAND DOCS
+ * (which redis-cli builds its hints from). The server commands that need the
+ * worker (INFO, CONFIG, SLOWLOG, SHUTDOWN) are still in worker/cmd_server.c.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd_server.h"
+#include "clock.h"
+#include "cmd.h"
 #include "commands.h"
-#include "server.h"
+#include "common.h"
 #include "util.h"
 
 static int count_bits(uint64_t set, const struct cmd_bit_name *names)
@@ -418,5 +421,13 @@ void cmd_command_help(struct cmd_ctx *c)
         "HELP",
         "    Print this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+void cmd_time(struct cmd_ctx *c)
+{
+    int64_t us = clock_real_us();
+    reply_array(c->reply, 2);
+    reply_bulk_ll(c->reply, us / 1000000);
+    reply_bulk_ll(c->reply, us % 1000000);
 }
