@@ -243,10 +243,10 @@ def emit_keys(out, prefix, keys):
                  f"{int(bs[2])} }} }}")
         else:
             b = ".bs_type = CMD_KS_BEGIN_UNKNOWN"
-        if fk[0] == "range":
-            k = f".fk_type = CMD_KS_RANGE, .fk = {{ .range = {{ {int(fk[1])}, {int(fk[2])}, {int(fk[3])} }} }}"
-        elif fk[0] == "keynum":
-            k = f".fk_type = CMD_KS_KEYNUM, .fk = {{ .keynum = {{ {int(fk[1])}, {int(fk[2])}, {int(fk[3])} }} }}"
+        if fk[0] in ("range", "keynum"):
+            kind = "RANGE" if fk[0] == "range" else "KEYNUM"
+            nums = ", ".join(str(int(x)) for x in fk[1:4])
+            k = f".fk_type = CMD_KS_{kind}, .fk = {{ .{fk[0]} = {{ {nums} }} }}"
         else:
             k = ".fk_type = CMD_KS_FIND_UNKNOWN"
         out.append(f"    {{ .flags = {fl}, .notes = {c_str(notes)}, {b}, {k} }},")
@@ -254,23 +254,25 @@ def emit_keys(out, prefix, keys):
     return name
 
 
-def emit_row(out, r, subs_name, extra):
+def emit_row(r, subs_name, extra):
+    """One struct cmd_def initializer, a field per line."""
     flags = " | ".join("CMD_" + f.upper() for f in r.flags) or "0"
     acl = " | ".join("CMD_ACL_" + a.upper() for a in r.acl) or "0"
-    tips = r.f.get("tips")
-    return (
-        f"    {{ .name = {c_str(r.name)}, .fn = {r.f.get('fn', 'NULL')}, .arity = {int(r.f['arity'])}, "
-        f".flags = {flags}, .acl = cmd_acl({flags}, {acl}), .id = CMD_ID_{ident(r.full).upper()}, "
-        f".route = ROUTE_{r.route.upper()}, .first_key = {r.triple[0]}, "
-        f".last_key = {r.triple[1]}, .key_step = {r.triple[2]}, "
-        f".nsubs = {len(r.subs)}, .subs = {subs_name or 'NULL'}, "
-        f".getkeys = {r.f.get('getkeys', 'NULL')}, "
-        f".group = {c_str(r.f['group'])}, .since = {c_str(r.f['since'])}, "
-        f".summary = {c_str(r.f['summary'])}, .complexity = {c_str(r.f.get('complexity'))}, "
-        f".doc_flags = {' | '.join('CMD_DOC_' + d.upper() for d in r.f.get('doc_flags', '').split()) or '0'}, "
-        f".deprecated_since = {c_str(r.f.get('deprecated_since'))}, "
-        f".replaced_by = {c_str(r.f.get('replaced_by'))}, .tips = {c_str(tips)}, "
-        f"{extra} }},")
+    doc_flags = " | ".join("CMD_DOC_" + d.upper() for d in r.f.get("doc_flags", "").split())
+    fields = [
+        f".name = {c_str(r.name)}", f".fn = {r.f.get('fn', 'NULL')}",
+        f".arity = {int(r.f['arity'])}", f".flags = {flags}", f".acl = cmd_acl({flags}, {acl})",
+        f".id = CMD_ID_{ident(r.full).upper()}", f".route = ROUTE_{r.route.upper()}",
+        f".first_key = {r.triple[0]}", f".last_key = {r.triple[1]}",
+        f".key_step = {r.triple[2]}", f".nsubs = {len(r.subs)}",
+        f".subs = {subs_name or 'NULL'}", f".getkeys = {r.f.get('getkeys', 'NULL')}",
+        f".group = {c_str(r.f['group'])}", f".since = {c_str(r.f['since'])}",
+        f".summary = {c_str(r.f['summary'])}", f".complexity = {c_str(r.f.get('complexity'))}",
+        f".doc_flags = {doc_flags or '0'}",
+        f".deprecated_since = {c_str(r.f.get('deprecated_since'))}",
+        f".replaced_by = {c_str(r.f.get('replaced_by'))}", f".tips = {c_str(r.f.get('tips'))}",
+    ] + extra
+    return "    {\n" + "".join(f"        {f},\n" for f in fields) + "    },"
 
 
 def generate(src, c_path, h_path):
@@ -278,7 +280,8 @@ def generate(src, c_path, h_path):
     allrows = [x for r in tops for x in [r] + r.subs]
     h = ["/* Generated from commands.table by gen_commands.py: do not edit. */",
          "#ifndef POLLUX_COMMANDS_H", "#define POLLUX_COMMANDS_H", "",
-         '#include "cmd.h"', "", "/* One id per row, subcommands included: ACL bits, statistics. */",
+         '#include "cmd.h"', "",
+         "/* One id per row, subcommands included: ACL bits, statistics. */",
          "enum cmd_id {"]
     for r in allrows:
         h.append(f"    CMD_ID_{ident(r.full).upper()},")
@@ -297,20 +300,20 @@ def generate(src, c_path, h_path):
         p = ident(r.full)
         a = emit_args(c, p, r.args) if r.args else None
         k = emit_keys(c, p, r.keys) if r.keys else None
-        return (f".nargs = {len(r.args)}, .args = {a or 'NULL'}, "
-                f".nkeyspecs = {len(r.keys)}, .keyspecs = {k or 'NULL'}")
+        return [f".nargs = {len(r.args)}", f".args = {a or 'NULL'}",
+                f".nkeyspecs = {len(r.keys)}", f".keyspecs = {k or 'NULL'}"]
 
     body = []
     for r in tops:
         subs_name = None
         if r.subs:
-            lines = [emit_row(None, s, None, parts(s)) for s in r.subs]
+            lines = [emit_row(s, None, parts(s)) for s in r.subs]
             subs_name = f"subs_{ident(r.full)}"
             c.append(f"static const struct cmd_def {subs_name}[] = {{")
             c += lines
             c.append("    { .name = NULL },")
             c.append("};")
-        body.append(emit_row(None, r, subs_name, parts(r)))
+        body.append(emit_row(r, subs_name, parts(r)))
     c.append("const struct cmd_def cmd_table[] = {")
     c += body
     c.append("    { .name = NULL },")
