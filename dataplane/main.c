@@ -190,7 +190,7 @@ int main(int argc, char **argv)
         }
     }
 
-    server_commands_setup(); /* before the config: rename-command edits the table */
+    cmd_table_setup(); /* before the config: rename-command edits the table */
     config_setup();
     if (config_load(file, argc - first_opt, argv + first_opt) != 0)
         return 1;
@@ -353,7 +353,7 @@ int main(int argc, char **argv)
     if (sp->pidfile[0] != '\0')
         unlink(sp->pidfile);
     log_warn("Pollux is now ready to exit, bye bye...");
-    server_commands_teardown();
+    cmd_table_teardown();
     config_teardown();
     log_teardown();
     return exit_code;

@@ -12,10 +12,77 @@ struct store *cmd_store(struct cmd_ctx *c, const char *key, size_t len)
     return c->stores[cmd_key_shard(key, len, c->nshards)];
 }
 
-int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys, int max)
+/* Keys one spec finds: begin_search gives the first, find_keys the rest (Redis 7's rules). */
+static int keys_from_spec(const struct cmd_key_spec *ks, int argc, const struct resp_arg *argv,
+                          int *keys, int max)
+{
+    int first;
+    if (ks->bs_type == CMD_KS_INDEX) {
+        first = ks->bs.index;
+    } else if (ks->bs_type == CMD_KS_KEYWORD) {
+        int from = ks->bs.keyword.startfrom;
+        int i = from >= 0 ? from : argc + from, step = from >= 0 ? 1 : -1;
+        for (; i > 0 && i < argc; i += step)
+            if (util_strcaseeq(argv[i].ptr, argv[i].len, ks->bs.keyword.keyword))
+                break;
+        if (i <= 0 || i >= argc)
+            return 0;
+        first = i + 1;
+    } else {
+        return 0;
+    }
+    if (first <= 0 || first >= argc)
+        return 0;
+    int last, step;
+    if (ks->fk_type == CMD_KS_RANGE) {
+        int lastkey = ks->fk.range.lastkey, limit = ks->fk.range.limit;
+        step = ks->fk.range.keystep > 0 ? ks->fk.range.keystep : 1;
+        if (lastkey >= 0)
+            last = first + lastkey;
+        else if (limit <= 1)
+            last = argc + lastkey;
+        else
+            last = first + (argc - first) / limit + lastkey;
+    } else if (ks->fk_type == CMD_KS_KEYNUM) {
+        int at = first + ks->fk.keynum.keynumidx;
+        long long num;
+        if (at >= argc || !util_str2ll(argv[at].ptr, argv[at].len, &num) || num < 0 || num > argc)
+            return 0;
+        step = ks->fk.keynum.keystep > 0 ? ks->fk.keynum.keystep : 1;
+        first += ks->fk.keynum.firstkey;
+        last = first + ((int)num - 1) * step;
+    } else {
+        return 0;
+    }
+    int n = 0;
+    for (int i = first; i <= last && i < argc && n < max; i += step)
+        keys[n++] = i;
+    return n;
+}
+
+int cmd_get_keys_flags(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
+                       uint32_t *flags, int max)
 {
     if (d->getkeys != NULL)
-        return d->getkeys(argc, argv, keys, max);
+        return d->getkeys(argc, argv, keys, flags, max);
+    int n = 0;
+    for (unsigned s = 0; s < d->nkeyspecs && n < max; s++) {
+        int got = keys_from_spec(&d->keyspecs[s], argc, argv, keys + n, max - n);
+        for (int i = 0; flags != NULL && i < got; i++)
+            flags[n + i] = d->keyspecs[s].flags;
+        n += got;
+    }
+    return n;
+}
+
+/*
+ * The legacy triple (derived from the key specs by gen_commands.py) finds the
+ * keys of every command whose keys do not move, without walking the specs.
+ */
+int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys, int max)
+{
+    if (d->flags & CMD_MOVABLEKEYS)
+        return cmd_get_keys_flags(d, argc, argv, keys, NULL, max);
     if (d->first_key <= 0)
         return 0;
     int last = d->last_key < 0 ? argc + d->last_key : d->last_key;
@@ -94,6 +161,13 @@ enum kv_enc cmd_string_encoding(const char *v, size_t len)
     if (len <= 20 && util_str2ll(v, len, &ll))
         return KV_ENC_INT;
     return len <= 44 ? KV_ENC_EMBSTR : KV_ENC_RAW;
+}
+
+void cmd_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n)
+{
+    reply_array(c->reply, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_status(c->reply, lines[i]);
 }
 
 void cmd_reply_arity(struct cmd_ctx *c)

@@ -1,15 +1,16 @@
 /*
  * The command layer: a table row per command and one handler per row.
  *
- * A row carries name, handler, arity (negative = at least), flags and key
- * positions. Arity, key extraction, shard routing, OOM checks and statistics
- * are done once, centrally, from the row (worker/dispatch.c). A handler reads
- * argv, calls store_*, and writes its reply only through the reply API; it
- * never sees a socket, a ring or another thread.
+ * The rows are data: commands.table describes every command and subcommand
+ * (name, handler, arity, flags, ACL categories, key specifications, the
+ * documentation and the argument tree), and gen_commands.py turns it into
+ * cmd_table[] and the ids in commands.h at build time. Arity, key extraction,
+ * shard routing, OOM checks and statistics are done once, centrally, from the
+ * row (worker/dispatch.c); COMMAND and INFO commandstats read the same rows. A
+ * handler reads argv, calls store_*, and writes its reply only through the
+ * reply API; it never sees a socket, a ring or another thread.
  *
- * Keyspace families live here (cmd_string.c, cmd_keys.c); server and
- * connection commands that need the worker (CLIENT, CONFIG, INFO, HELLO...)
- * live in worker/ and are added to the same table there.
+ * A new command is one block in commands.table and one function.
  */
 #ifndef POLLUX_CMD_H
 #define POLLUX_CMD_H
@@ -23,6 +24,7 @@
 #include "reply.h"
 #include "store.h"
 
+/* Command flags (COMMAND INFO names them: cmd_flag_names). */
 enum cmd_flag {
     CMD_WRITE = 1u << 0,    /* may modify the keyspace */
     CMD_READONLY = 1u << 1, /* reads the keyspace */
@@ -41,9 +43,78 @@ enum cmd_flag {
     CMD_NO_MULTI = 1u << 14,
     CMD_ALLOW_BUSY = 1u << 15,
     CMD_SENTINEL = 1u << 16,
-    CMD_MOVABLE_KEYS = 1u << 17, /* key positions depend on arguments (getkeys_fn) */
-    CMD_TX_CONTROL = 1u << 18,   /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT, RESET */
+    CMD_MOVABLEKEYS = 1u << 17, /* key positions depend on arguments (derived from the specs) */
+    CMD_TX_CONTROL = 1u << 18,  /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT, RESET */
+    CMD_NO_ASYNC_LOADING = 1u << 19, /* not during an asynchronous load (reported only) */
 };
+
+/*
+ * ACL categories, one bit each, in the order Redis lists them; a row's set
+ * is a bitmask (cmd_def.acl) so that a permission check is a bit test.
+ */
+#define CMD_ACL_CATEGORIES(X)                                                                      \
+    X(KEYSPACE, "keyspace")                                                                        \
+    X(READ, "read")                                                                                \
+    X(WRITE, "write")                                                                              \
+    X(SET, "set")                                                                                  \
+    X(SORTEDSET, "sortedset")                                                                      \
+    X(LIST, "list")                                                                                \
+    X(HASH, "hash")                                                                                \
+    X(STRING, "string")                                                                            \
+    X(BITMAP, "bitmap")                                                                            \
+    X(HYPERLOGLOG, "hyperloglog")                                                                  \
+    X(GEO, "geo")                                                                                  \
+    X(STREAM, "stream")                                                                            \
+    X(PUBSUB, "pubsub")                                                                            \
+    X(ADMIN, "admin")                                                                              \
+    X(FAST, "fast")                                                                                \
+    X(SLOW, "slow")                                                                                \
+    X(BLOCKING, "blocking")                                                                        \
+    X(DANGEROUS, "dangerous")                                                                      \
+    X(CONNECTION, "connection")                                                                    \
+    X(TRANSACTION, "transaction")                                                                  \
+    X(SCRIPTING, "scripting")
+
+enum cmd_acl_index {
+#define CMD_ACL_INDEX(id, name) CMD_ACL_INDEX_##id,
+    CMD_ACL_CATEGORIES(CMD_ACL_INDEX) CMD_ACL_NCATEGORIES
+#undef CMD_ACL_INDEX
+};
+#define CMD_ACL_BIT(id)     (1ull << CMD_ACL_INDEX_##id)
+#define CMD_ACL_KEYSPACE    CMD_ACL_BIT(KEYSPACE)
+#define CMD_ACL_READ        CMD_ACL_BIT(READ)
+#define CMD_ACL_WRITE       CMD_ACL_BIT(WRITE)
+#define CMD_ACL_SET         CMD_ACL_BIT(SET)
+#define CMD_ACL_SORTEDSET   CMD_ACL_BIT(SORTEDSET)
+#define CMD_ACL_LIST        CMD_ACL_BIT(LIST)
+#define CMD_ACL_HASH        CMD_ACL_BIT(HASH)
+#define CMD_ACL_STRING      CMD_ACL_BIT(STRING)
+#define CMD_ACL_BITMAP      CMD_ACL_BIT(BITMAP)
+#define CMD_ACL_HYPERLOGLOG CMD_ACL_BIT(HYPERLOGLOG)
+#define CMD_ACL_GEO         CMD_ACL_BIT(GEO)
+#define CMD_ACL_STREAM      CMD_ACL_BIT(STREAM)
+#define CMD_ACL_PUBSUB      CMD_ACL_BIT(PUBSUB)
+#define CMD_ACL_ADMIN       CMD_ACL_BIT(ADMIN)
+#define CMD_ACL_FAST        CMD_ACL_BIT(FAST)
+#define CMD_ACL_SLOW        CMD_ACL_BIT(SLOW)
+#define CMD_ACL_BLOCKING    CMD_ACL_BIT(BLOCKING)
+#define CMD_ACL_DANGEROUS   CMD_ACL_BIT(DANGEROUS)
+#define CMD_ACL_CONNECTION  CMD_ACL_BIT(CONNECTION)
+#define CMD_ACL_TRANSACTION CMD_ACL_BIT(TRANSACTION)
+#define CMD_ACL_SCRIPTING   CMD_ACL_BIT(SCRIPTING)
+
+/* The categories the flags imply, as Redis derives them (a constant expression). */
+#define CMD_ACL_FROM_FLAGS(f)                                                                      \
+    ((((f)&CMD_WRITE) ? CMD_ACL_WRITE : 0) | (((f)&CMD_READONLY) ? CMD_ACL_READ : 0) |             \
+     (((f)&CMD_ADMIN) ? CMD_ACL_ADMIN | CMD_ACL_DANGEROUS : 0) |                                   \
+     (((f)&CMD_PUBSUB) ? CMD_ACL_PUBSUB : 0) | (((f)&CMD_FAST) ? CMD_ACL_FAST : 0) |               \
+     (((f)&CMD_BLOCKING) ? CMD_ACL_BLOCKING : 0))
+/* A row's category set: implied plus explicit, and @slow for whatever is not @fast. */
+#define cmd_acl(flags, explicit)                                                                   \
+    ((uint64_t)(CMD_ACL_FROM_FLAGS(flags) | (explicit) |                                           \
+                (((CMD_ACL_FROM_FLAGS(flags) | (explicit)) & CMD_ACL_FAST) ? 0 : CMD_ACL_SLOW)))
+/* The name of category i ("string"), NULL past the last. */
+const char *cmd_acl_name(unsigned i);
 
 /* Where a command runs (the dispatcher reads this). */
 enum cmd_route {
@@ -54,35 +125,153 @@ enum cmd_route {
     ROUTE_EXEC,      /* the shards of the client's queued MULTI commands (never forwarded) */
 };
 
-struct cmd_ctx;
-typedef void (*cmd_fn)(struct cmd_ctx *c);
-/* Key positions for commands whose keys move with their arguments. Returns the count. */
-typedef int (*cmd_getkeys_fn)(int argc, const struct resp_arg *argv, int *keys, int max);
+/* Key specification flags (Redis 7). */
+enum cmd_ks_flag {
+    CMD_KS_RO = 1u << 0,     /* read-only access to the key's value */
+    CMD_KS_RW = 1u << 1,     /* read and modify */
+    CMD_KS_OW = 1u << 2,     /* overwrite without reading */
+    CMD_KS_RM = 1u << 3,     /* remove the key */
+    CMD_KS_ACCESS = 1u << 4, /* returns, copies or uses the user data */
+    CMD_KS_UPDATE = 1u << 5, /* updates the value */
+    CMD_KS_INSERT = 1u << 6, /* adds data, does not modify or delete */
+    CMD_KS_DELETE = 1u << 7, /* deletes data */
+    CMD_KS_NOT_KEY = 1u << 8,
+    CMD_KS_INCOMPLETE = 1u << 9,      /* may not find every key */
+    CMD_KS_VARIABLE_FLAGS = 1u << 10, /* flags depend on the arguments */
+};
+enum cmd_ks_begin { CMD_KS_INDEX, CMD_KS_KEYWORD, CMD_KS_BEGIN_UNKNOWN };
+enum cmd_ks_find { CMD_KS_RANGE, CMD_KS_KEYNUM, CMD_KS_FIND_UNKNOWN };
 
+/* Where a command's keys are: begin_search, then find_keys from there (Redis 7's key spec). */
+struct cmd_key_spec {
+    uint32_t flags; /* CMD_KS_* */
+    const char *notes;
+    uint8_t bs_type; /* enum cmd_ks_begin */
+    uint8_t fk_type; /* enum cmd_ks_find */
+    union {
+        int index; /* argv index of the first key */
+        struct {
+            const char *keyword; /* the key follows this word */
+            int startfrom;       /* search from here (negative: from the end, backwards) */
+        } keyword;
+    } bs;
+    union {
+        struct {
+            int lastkey, keystep, limit; /* lastkey relative to the first, -1 = last argument */
+        } range;
+        struct {
+            int keynumidx, firstkey, keystep; /* the count at +keynumidx, keys from +firstkey */
+        } keynum;
+    } fk;
+};
+
+/* COMMAND DOCS argument types and flags. */
+enum cmd_arg_type {
+    CMD_ARG_STRING,
+    CMD_ARG_INTEGER,
+    CMD_ARG_DOUBLE,
+    CMD_ARG_KEY,
+    CMD_ARG_PATTERN,
+    CMD_ARG_UNIX_TIME,
+    CMD_ARG_PURE_TOKEN,
+    CMD_ARG_ONEOF,
+    CMD_ARG_BLOCK,
+};
+enum cmd_arg_flag {
+    CMD_ARG_OPTIONAL = 1u << 0,
+    CMD_ARG_MULTIPLE = 1u << 1,
+    CMD_ARG_MULTIPLE_TOKEN = 1u << 2,
+};
+
+/* One argument of a command's syntax; oneof and block have children. */
+struct cmd_arg {
+    const char *name;
+    uint8_t type;    /* enum cmd_arg_type */
+    uint8_t flags;   /* CMD_ARG_* */
+    int8_t key_spec; /* index into the row's key specs for a key, else -1 */
+    uint8_t nargs;
+    const char *token; /* the literal word before the value (EX, NX ...), or NULL */
+    const char *summary, *since, *deprecated_since;
+    const struct cmd_arg *args;
+};
+
+enum cmd_doc_flag {
+    CMD_DOC_DEPRECATED = 1u << 0,
+    CMD_DOC_SYSCMD = 1u << 1,
+};
+
+struct cmd_ctx;
+struct conn;
+struct worker;
+typedef void (*cmd_fn)(struct cmd_ctx *c);
+/*
+ * Key positions (and, when flags is not NULL, each key's CMD_KS_* flags) for
+ * commands whose keys or key flags the key specs alone cannot give.
+ * @return the number of keys written (at most max).
+ */
+typedef int (*cmd_getkeys_fn)(int argc, const struct resp_arg *argv, int *keys, uint32_t *flags,
+                              int max);
+
+/*
+ * A row of the command table (generated from commands.table). The fields
+ * dispatch reads per request come first.
+ */
 struct cmd_def {
     const char *name; /* lower case; for subcommands the subcommand name ("get") */
-    cmd_fn fn;
-    int arity;
-    uint32_t flags;
-    int8_t first_key, last_key, key_step; /* Redis's legacy key spec; last_key -1 = last arg */
-    uint8_t route;
-    const char *group;      /* "string", "generic", "server", "connection" */
-    const char *since;      /* "1.0.0" */
-    const char *summary;    /* one line, for COMMAND DOCS and redis-cli's help */
-    const char *complexity; /* "O(1)" */
-    /*
-     * Argument grammar for COMMAND DOCS and redis-cli's hints, in the syntax
-     * of Redis's documentation: "key value [NX | XX] [GET] [EX seconds | PX
-     * milliseconds | KEEPTTL]". Lower-case words are named arguments (their
-     * type inferred: key, integer for seconds/milliseconds/count/...,
-     * pattern, string otherwise); upper-case words are tokens; "..." repeats.
-     */
-    const char *syntax;
-    const char *acl;            /* ACL categories beyond those derived from flags, e.g. "@string" */
-    const struct cmd_def *subs; /* container commands: table of subcommands, NULL-name ended */
-    cmd_getkeys_fn getkeys;
-    int id; /* index into per-worker statistics: assigned in the server's copy of the table */
+    cmd_fn fn;        /* NULL for a container that only has subcommands */
+    int arity;        /* words with the name: N exactly, -N at least */
+    uint32_t flags;   /* CMD_* */
+    uint64_t acl;     /* ACL category bits (CMD_ACL_*), implied and explicit */
+    uint16_t id;      /* enum cmd_id: statistics slot, ACL command bit */
+    uint8_t route;    /* enum cmd_route */
+    int8_t first_key, last_key, key_step; /* legacy triple, derived from the key specs */
+    uint8_t nsubs, nargs, nkeyspecs;
+    const struct cmd_def *subs; /* container commands: subcommands, NULL-name ended */
+    cmd_getkeys_fn getkeys;     /* keys or key flags the specs cannot give, else NULL */
+    const struct cmd_key_spec *keyspecs;
+    const struct cmd_arg *args;
+    /* COMMAND DOCS and INFO */
+    const char *group; /* "string", "generic", "server", "connection" ... */
+    const char *since, *summary, *complexity;
+    uint32_t doc_flags; /* CMD_DOC_* */
+    const char *deprecated_since, *replaced_by;
+    const char *tips; /* space-separated COMMAND INFO tips, or NULL */
 };
+
+/* Every top-level command, NULL-name ended (commands.c). */
+extern const struct cmd_def cmd_table[];
+
+/*
+ * The registry: a case-insensitive index by name over cmd_table[].
+ * cmd_table_setup builds it (before the config: rename-command edits it).
+ */
+void cmd_table_setup(void);
+void cmd_table_teardown(void);
+/* The command found as `name` (after renames), or NULL. */
+const struct cmd_def *cmd_lookup(const char *name, size_t len);
+/* A subcommand of a container, or NULL. */
+const struct cmd_def *cmd_lookup_sub(const struct cmd_def *parent, const char *name, size_t len);
+/* "name" or "container|sub" (COMMAND INFO/DOCS); *parent is set for a subcommand. */
+const struct cmd_def *cmd_lookup_full(const char *name, size_t len, const struct cmd_def **parent);
+/* Top-level commands: how many rows cmd_table[] holds. */
+unsigned cmd_table_count(void);
+/*
+ * rename-command (config file only, before workers start): `name` is found as
+ * `to` from now on, or not at all when `to` is empty. The row keeps its own
+ * name for COMMAND, statistics and error texts, as in Redis.
+ * @return 0, or -1 with Redis's reason in *why.
+ */
+int cmd_table_rename(const char *name, const char *to, const char **why);
+
+/* COMMAND INFO's names for the flag and key-spec flag bits, in its order (NULL-name ended). */
+struct cmd_bit_name {
+    uint32_t bit;
+    const char *name;
+};
+extern const struct cmd_bit_name cmd_flag_names[];
+extern const struct cmd_bit_name cmd_ks_flag_names[];
+/* COMMAND DOCS name of an argument type ("pure-token"). */
+const char *cmd_arg_type_name(unsigned type);
 
 /*
  * Execution context handed to a handler. Built by the dispatcher on the
@@ -109,9 +298,13 @@ struct cmd_ctx {
 
     long long max_bulk_len; /* proto-max-bulk-len: largest string a command may build */
 
-    /* Client side, for commands that run on the client's own worker (opaque here). */
-    void *client;
-    void *worker;
+    /*
+     * The worker running the command and, when it runs on the client's own
+     * worker, the client (NULL for a forwarded command). The worker's types,
+     * opaque here.
+     */
+    struct conn *client;
+    struct worker *worker;
 
     /*
      * Replication: a handler whose effect must reach replicas in another form
@@ -135,11 +328,15 @@ struct store *cmd_store(struct cmd_ctx *c, const char *key, size_t len);
 static inline unsigned cmd_key_shard(const char *key, size_t len, unsigned nshards);
 
 /*
- * Key positions of a request, per its row (legacy spec or getkeys).
+ * Key positions of a request, per its row: the legacy triple for fixed
+ * positions (the dispatcher's path), else the row's getkeys or key specs.
  * @return the number of keys written to keys[] (at most max).
  */
 int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
                  int max);
+/* The same with each key's CMD_KS_* flags (COMMAND GETKEYSANDFLAGS): getkeys, else the specs. */
+int cmd_get_keys_flags(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
+                       uint32_t *flags, int max);
 
 /* Argument helpers; on failure they write Redis's error reply and return false. */
 bool cmd_arg_ll(struct cmd_ctx *c, int i, long long *v);   /* "value is not an integer..." */
@@ -204,10 +401,8 @@ enum kv_enc cmd_string_encoding(const char *v, size_t len);
 /* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands).
  */
 void cmd_reply_arity(struct cmd_ctx *c);
-
-/* Tables the keyspace families export (NULL-name terminated). */
-extern const struct cmd_def cmd_string_table[];
-extern const struct cmd_def cmd_keys_table[];
+/* Reply to a HELP subcommand: the lines as status replies in an array. */
+void cmd_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n);
 
 #include "util.h"
 static inline unsigned cmd_key_shard(const char *key, size_t len, unsigned nshards)

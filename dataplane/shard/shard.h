@@ -39,6 +39,9 @@ enum shard_msg_type {
     SHARD_LOADED,   /* LOAD returning */
 };
 
+struct conn;
+struct cmd_def;
+
 struct shard_msg {
     struct shard_msg *next; /* outbox and deferred-queue link */
     uint8_t type;
@@ -47,10 +50,10 @@ struct shard_msg {
     uint8_t proto;       /* RESP version of the client (REQ); LOAD: 1 = empty the shard first */
     uint8_t from_master; /* REQ: part of the stream from our primary */
     int db;
-    void *conn;         /* REQ: the origin connection (opaque) */
-    const void *cmd;    /* REQ: struct cmd_def * */
-    const void *parent; /* REQ: container row for subcommands */
-    int64_t arg;        /* free use by the sender */
+    struct conn *conn;            /* REQ: the origin connection (opaque here) */
+    const struct cmd_def *cmd;    /* REQ: the command's row */
+    const struct cmd_def *parent; /* REQ: container row for subcommands */
+    int64_t arg;                  /* free use by the sender */
 
     int argc;
     struct resp_arg *argv;

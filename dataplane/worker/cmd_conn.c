@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd_server.h"
+#include "commands.h"
 #include "conn.h"
 #include "mem.h"
 #include "multi.h"
@@ -55,7 +56,7 @@ static void set_authenticated(struct conn *cl)
     cl->parser.auth_required = false;
 }
 
-static void cmd_auth(struct cmd_ctx *c)
+void cmd_auth(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
     struct worker *w = worker_of(c);
@@ -112,7 +113,7 @@ static void reply_hello(struct cmd_ctx *c, struct conn *cl)
     reply_empty_array(r);
 }
 
-static void cmd_hello(struct cmd_ctx *c)
+void cmd_hello(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
     long long ver = 0;
@@ -167,7 +168,7 @@ static void cmd_hello(struct cmd_ctx *c)
     reply_hello(c, cl);
 }
 
-static void cmd_select(struct cmd_ctx *c)
+void cmd_select(struct cmd_ctx *c)
 {
     int db;
     if (!cmd_arg_int(c, 1, &db))
@@ -180,13 +181,13 @@ static void cmd_select(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-static void cmd_quit(struct cmd_ctx *c)
+void cmd_quit(struct cmd_ctx *c)
 {
     reply_ok(c->reply);
     c->close_after = true;
 }
 
-static void cmd_reset(struct cmd_ctx *c)
+void cmd_reset(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
     struct worker *w = worker_of(c);
@@ -250,12 +251,12 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
                   cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
 }
 
-static void cmd_client_id(struct cmd_ctx *c)
+void cmd_client_id(struct cmd_ctx *c)
 {
     reply_int(c->reply, (long long)client_of(c)->id);
 }
 
-static void cmd_client_getname(struct cmd_ctx *c)
+void cmd_client_getname(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
     if (cl->name)
@@ -264,7 +265,7 @@ static void cmd_client_getname(struct cmd_ctx *c)
         reply_null(c->reply);
 }
 
-static void cmd_client_setname(struct cmd_ctx *c)
+void cmd_client_setname(struct cmd_ctx *c)
 {
     if (!valid_client_name(c->argv[2].ptr, c->argv[2].len)) {
         reply_error(c->reply, ERR_CLIENT_NAME);
@@ -274,7 +275,7 @@ static void cmd_client_setname(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-static void cmd_client_setinfo(struct cmd_ctx *c)
+void cmd_client_setinfo(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
     const struct resp_arg *v = &c->argv[3];
@@ -297,7 +298,7 @@ static void cmd_client_setinfo(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-static void cmd_client_info(struct cmd_ctx *c)
+void cmd_client_info(struct cmd_ctx *c)
 {
     struct strbuf s;
     strbuf_init(&s);
@@ -306,7 +307,7 @@ static void cmd_client_info(struct cmd_ctx *c)
     strbuf_deinit(&s);
 }
 
-static void cmd_client_no_evict(struct cmd_ctx *c)
+void cmd_client_no_evict(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
     if (cmd_arg_is(c, 2, "ON"))
@@ -352,7 +353,7 @@ static int conn_by_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void cmd_client_list(struct cmd_ctx *c)
+void cmd_client_list(struct cmd_ctx *c)
 {
     uint64_t ids[64];
     int nids = 0;
@@ -425,7 +426,7 @@ static void kill_conn(struct conn *cl, struct conn *me)
  * USER, SKIPME, TYPE (new form: the number killed). Every shard is held, so
  * other workers' connections are only marked; their owners close them.
  */
-static void cmd_client_kill(struct cmd_ctx *c)
+void cmd_client_kill(struct cmd_ctx *c)
 {
     struct conn *me = client_of(c);
     const char *addr = NULL, *laddr = NULL;
@@ -511,7 +512,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
     }
 }
 
-static void cmd_client_help(struct cmd_ctx *c)
+void cmd_client_help(struct cmd_ctx *c)
 {
     static const char *const lines[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -550,69 +551,5 @@ static void cmd_client_help(struct cmd_ctx *c)
         "HELP",
         "    Print this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
 }
-
-/* clang-format off */
-static const struct cmd_def client_subs[] = {
-    { .name = "id", .fn = cmd_client_id, .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "5.0.0", .summary = "Returns the client ID for the current connection",
-      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
-    { .name = "getname", .fn = cmd_client_getname, .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "2.6.9", .summary = "Get the current connection name",
-      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
-    { .name = "setname", .fn = cmd_client_setname, .arity = 3, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "2.6.9", .summary = "Set the current connection name",
-      .complexity = "O(1)", .syntax = "connection-name", .acl = "@connection" },
-    { .name = "setinfo", .fn = cmd_client_setinfo, .arity = 4, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "7.2.0", .summary = "Set client or connection specific info",
-      .complexity = "O(1)", .syntax = "LIB-NAME libname | LIB-VER libver", .acl = "@connection" },
-    { .name = "info", .fn = cmd_client_info, .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "6.2.0", .summary = "Returns information about the current client connection.",
-      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
-    { .name = "list", .fn = cmd_client_list, .arity = -2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL, .group = "connection", .since = "2.4.0", .summary = "Get the list of client connections",
-      .complexity = "O(N) where N is the number of client connections",
-      .syntax = "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id ...]", .acl = "@connection" },
-    { .name = "kill", .fn = cmd_client_kill, .arity = -3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL, .group = "connection", .since = "2.4.0", .summary = "Kill the connection of a client",
-      .complexity = "O(N) where N is the number of client connections",
-      .syntax = "ip:port | [ID client-id] [TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES | NO]",
-      .acl = "@connection" },
-    { .name = "no-evict", .fn = cmd_client_no_evict, .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "7.0.0", .summary = "Set client eviction mode for the current connection",
-      .complexity = "O(1)", .syntax = "ON | OFF", .acl = "@connection" },
-    { .name = "help", .fn = cmd_client_help, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "connection", .since = "5.0.0", .summary = "Show helpful text about the different subcommands",
-      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
-    { .name = NULL },
-};
-
-const struct cmd_def server_conn_table[] = {
-    { .name = "auth", .fn = cmd_auth, .arity = -2,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY,
-      .group = "connection", .since = "1.0.0", .summary = "Authenticate to the server",
-      .complexity = "O(N) where N is the number of passwords defined for the user",
-      .syntax = "[username] password", .acl = "@connection" },
-    { .name = "hello", .fn = cmd_hello, .arity = -1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY,
-      .group = "connection", .since = "6.0.0", .summary = "Handshake with Redis",
-      .complexity = "O(1)", .syntax = "[protover [AUTH username password] [SETNAME clientname]]",
-      .acl = "@connection" },
-    { .name = "select", .fn = cmd_select, .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
-      .group = "connection", .since = "1.0.0", .summary = "Change the selected database for the current connection",
-      .complexity = "O(1)", .syntax = "index", .acl = "@connection" },
-    { .name = "quit", .fn = cmd_quit, .arity = -1,
-      .flags = CMD_ALLOW_BUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_TX_CONTROL,
-      .group = "connection", .since = "1.0.0", .summary = "Close the connection",
-      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
-    { .name = "reset", .fn = cmd_reset, .arity = 1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_TX_CONTROL,
-      .group = "connection", .since = "6.2.0", .summary = "Reset the connection",
-      .complexity = "O(1)", .syntax = "", .acl = "@connection" },
-    { .name = "client", .arity = -2, .flags = CMD_SENTINEL, .group = "connection", .since = "2.4.0",
-      .summary = "A container for client connection commands", .complexity = "Depends on subcommand.",
-      .syntax = "", .acl = "@slow", .subs = client_subs },
-    { .name = NULL },
-};
-/* clang-format on */

@@ -1,11 +1,11 @@
-/* Server commands: PING, ECHO, TIME, LASTSAVE, SHUTDOWN, WAIT, SLOWLOG, CONFIG, INFO. */
+/* Server commands that reach the worker: SHUTDOWN, SLOWLOG, CONFIG, INFO. */
 #include "cmd_server.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "commands.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -16,39 +16,7 @@
 #include "worker.h"
 #include "errors.h"
 
-void server_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n)
-{
-    reply_array(c->reply, (long long)n);
-    for (size_t i = 0; i < n; i++)
-        reply_status(c->reply, lines[i]);
-}
-
-static void cmd_ping(struct cmd_ctx *c)
-{
-    if (c->argc > 2) {
-        cmd_reply_arity(c);
-        return;
-    }
-    if (c->argc == 2)
-        reply_bulk(c->reply, c->argv[1].ptr, c->argv[1].len);
-    else
-        reply_status(c->reply, "PONG");
-}
-
-static void cmd_echo(struct cmd_ctx *c)
-{
-    reply_bulk(c->reply, c->argv[1].ptr, c->argv[1].len);
-}
-
-static void cmd_time(struct cmd_ctx *c)
-{
-    int64_t us = clock_real_us();
-    reply_array(c->reply, 2);
-    reply_bulk_ll(c->reply, us / 1000000);
-    reply_bulk_ll(c->reply, us % 1000000);
-}
-
-static void cmd_shutdown(struct cmd_ctx *c)
+void cmd_shutdown(struct cmd_ctx *c)
 {
     for (int i = 1; i < c->argc; i++) {
         if (!(cmd_arg_is(c, i, "NOSAVE") || cmd_arg_is(c, i, "SAVE") || cmd_arg_is(c, i, "NOW") ||
@@ -78,7 +46,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
  * SLOWLOG (GET/LEN/RESET hold every shard and read every worker's log)
  * ------------------------------------------------------------------------ */
 
-static void cmd_slowlog_get(struct cmd_ctx *c)
+void cmd_slowlog_get(struct cmd_ctx *c)
 {
     long long count = 10;
     if (c->argc == 3) {
@@ -125,7 +93,7 @@ static void cmd_slowlog_get(struct cmd_ctx *c)
     }
 }
 
-static void cmd_slowlog_len(struct cmd_ctx *c)
+void cmd_slowlog_len(struct cmd_ctx *c)
 {
     long long total = 0;
     for (unsigned i = 0; i < server.nworkers; i++)
@@ -133,14 +101,14 @@ static void cmd_slowlog_len(struct cmd_ctx *c)
     reply_int(c->reply, total);
 }
 
-static void cmd_slowlog_reset(struct cmd_ctx *c)
+void cmd_slowlog_reset(struct cmd_ctx *c)
 {
     for (unsigned i = 0; i < server.nworkers; i++)
         slowlog_reset(server.workers[i]);
     reply_ok(c->reply);
 }
 
-static void cmd_slowlog_help(struct cmd_ctx *c)
+void cmd_slowlog_help(struct cmd_ctx *c)
 {
     static const char *const lines[] = {
         "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -156,7 +124,7 @@ static void cmd_slowlog_help(struct cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
 }
 
 /* ---------------------------------------------------------------------------
@@ -199,7 +167,7 @@ static void config_get_one(void *arg, const struct param_ref *ref)
     st->count++;
 }
 
-static void cmd_config_get(struct cmd_ctx *c)
+void cmd_config_get(struct cmd_ctx *c)
 {
     struct config_get_state st;
     memset(&st, 0, sizeof(st));
@@ -215,7 +183,7 @@ static void cmd_config_get(struct cmd_ctx *c)
     reply_defer_set(c->reply, hdr, REPLY_AGG_MAP, st.count);
 }
 
-static void cmd_config_set(struct cmd_ctx *c)
+void cmd_config_set(struct cmd_ctx *c)
 {
     if ((c->argc - 2) % 2 != 0) {
         reply_error(c->reply, ERR_CONFIG_SET_ARITY);
@@ -248,7 +216,7 @@ static void cmd_config_set(struct cmd_ctx *c)
         mem_free(owned[i]);
 }
 
-static void cmd_config_rewrite(struct cmd_ctx *c)
+void cmd_config_rewrite(struct cmd_ctx *c)
 {
     char err[1024];
     if (config_rewrite(err, sizeof(err)) != 0) {
@@ -260,13 +228,13 @@ static void cmd_config_rewrite(struct cmd_ctx *c)
 }
 
 /* Every shard is held: reset each worker's and store's counters. */
-static void cmd_config_resetstat(struct cmd_ctx *c)
+void cmd_config_resetstat(struct cmd_ctx *c)
 {
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];
         memset(&w->stats, 0, sizeof(w->stats));
         memset(&w->errstats, 0, sizeof(w->errstats));
-        memset(w->cmdstats, 0, sizeof(struct cmd_stat) * server_command_ids());
+        memset(w->cmdstats, 0, sizeof(struct cmd_stat) * CMD_ID_COUNT);
         memset(store_stats(w->store), 0, sizeof(struct store_stats));
         w->ops_sample_count = 0;
         w->in_sample = w->out_sample = 0;
@@ -277,7 +245,7 @@ static void cmd_config_resetstat(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-static void cmd_config_help(struct cmd_ctx *c)
+void cmd_config_help(struct cmd_ctx *c)
 {
     static const char *const lines[] = {
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -292,14 +260,14 @@ static void cmd_config_help(struct cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    server_reply_help(c, lines, ARRAY_SIZE(lines));
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
 }
 
 /* ---------------------------------------------------------------------------
  * INFO (every shard held)
  * ------------------------------------------------------------------------ */
 
-static void cmd_info(struct cmd_ctx *c)
+void cmd_info(struct cmd_ctx *c)
 {
     struct strbuf s;
     strbuf_init(&s);
@@ -307,103 +275,3 @@ static void cmd_info(struct cmd_ctx *c)
     reply_verbatim(c->reply, s.buf, s.len, "txt");
     strbuf_deinit(&s);
 }
-
-/* clang-format off */
-static const struct cmd_def slowlog_subs[] = {
-    { .name = "get", .fn = cmd_slowlog_get, .arity = -2, .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL, .group = "server", .since = "2.2.12", .summary = "Get the slow log's entries",
-      .complexity = "O(N) where N is the number of entries returned", .syntax = "[count]",
-      .acl = "@admin @slow @dangerous" },
-    { .name = "len", .fn = cmd_slowlog_len, .arity = 2, .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL, .group = "server", .since = "2.2.12", .summary = "Get the slow log's length",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @slow @dangerous" },
-    { .name = "reset", .fn = cmd_slowlog_reset, .arity = 2, .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL, .group = "server", .since = "2.2.12", .summary = "Clear all entries from the slow log",
-      .complexity = "O(N) where N is the number of entries in the slowlog", .syntax = "",
-      .acl = "@admin @slow @dangerous" },
-    { .name = "help", .fn = cmd_slowlog_help, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "6.2.0", .summary = "Show helpful text about the different subcommands",
-      .complexity = "O(1)", .syntax = "", .acl = "@slow" },
-    { .name = NULL },
-};
-
-static const struct cmd_def config_subs[] = {
-    { .name = "get", .fn = cmd_config_get, .arity = -3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "2.0.0", .summary = "Get the values of configuration parameters",
-      .complexity = "O(N) when N is the number of configuration parameters provided",
-      .syntax = "parameter ...", .acl = "@admin @slow @dangerous" },
-    { .name = "set", .fn = cmd_config_set, .arity = -4, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL,
-      .group = "server", .since = "2.0.0", .summary = "Set configuration parameters to the given values",
-      .complexity = "O(N) when N is the number of configuration parameters provided",
-      .syntax = "(parameter value) ...", .acl = "@admin @slow @dangerous" },
-    { .name = "resetstat", .fn = cmd_config_resetstat, .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .route = ROUTE_ALL, .group = "server", .since = "2.0.0", .summary = "Reset the stats returned by INFO",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @slow @dangerous" },
-    { .name = "rewrite", .fn = cmd_config_rewrite, .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "2.8.0", .summary = "Rewrite the configuration file with the in memory configuration",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @slow @dangerous" },
-    { .name = "help", .fn = cmd_config_help, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "5.0.0", .summary = "Show helpful text about the different subcommands",
-      .complexity = "O(1)", .syntax = "", .acl = "@slow" },
-    { .name = NULL },
-};
-
-static const struct cmd_def command_subs[] = {
-    { .name = "count", .fn = cmd_command_count, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "2.8.13", .summary = "Get total number of Redis commands",
-      .complexity = "O(1)", .syntax = "", .acl = "@slow @connection" },
-    { .name = "info", .fn = cmd_command_info, .arity = -2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "2.8.13", .summary = "Get array of specific Redis command details, or all when no argument is given.",
-      .complexity = "O(N) where N is the number of commands to look up", .syntax = "[command-name ...]",
-      .acl = "@slow @connection" },
-    { .name = "docs", .fn = cmd_command_docs, .arity = -2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "7.0.0", .summary = "Get array of specific Redis command documentation",
-      .complexity = "O(N) where N is the number of commands to look up", .syntax = "[command-name ...]",
-      .acl = "@slow @connection" },
-    { .name = "list", .fn = cmd_command_list, .arity = -2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "7.0.0", .summary = "Get an array of Redis command names",
-      .complexity = "O(N) where N is the total number of Redis commands",
-      .syntax = "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", .acl = "@slow @connection" },
-    { .name = "getkeys", .fn = cmd_command_getkeys, .arity = -4, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "2.8.13", .summary = "Extract keys given a full Redis command",
-      .complexity = "O(N) where N is the number of arguments to the command",
-      .syntax = "command arg ...", .acl = "@slow @connection" },
-    { .name = "help", .fn = cmd_command_help, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-      .group = "server", .since = "5.0.0", .summary = "Show helpful text about the different subcommands",
-      .complexity = "O(1)", .syntax = "", .acl = "@slow @connection" },
-    { .name = NULL },
-};
-
-const struct cmd_def server_cmd_table[] = {
-    { .name = "ping", .fn = cmd_ping, .arity = -1, .flags = CMD_FAST | CMD_SENTINEL,
-      .group = "connection", .since = "1.0.0", .summary = "Ping the server",
-      .complexity = "O(1)", .syntax = "[message]", .acl = "@connection" },
-    { .name = "echo", .fn = cmd_echo, .arity = 2, .flags = CMD_FAST,
-      .group = "connection", .since = "1.0.0", .summary = "Echo the given string",
-      .complexity = "O(1)", .syntax = "message", .acl = "@connection" },
-    { .name = "time", .fn = cmd_time, .arity = 1, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
-      .group = "server", .since = "2.6.0", .summary = "Return the current server time",
-      .complexity = "O(1)", .syntax = "" },
-    { .name = "shutdown", .fn = cmd_shutdown, .arity = -1,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY,
-      .group = "server", .since = "1.0.0", .summary = "Synchronously save the dataset to disk and then shut down the server",
-      .complexity = "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-      .syntax = "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", .acl = "@admin @dangerous" },
-    { .name = "slowlog", .arity = -2, .group = "server", .since = "2.2.12",
-      .summary = "A container for slow log commands", .complexity = "Depends on subcommand.",
-      .syntax = "", .acl = "@slow", .subs = slowlog_subs },
-    { .name = "config", .arity = -2, .group = "server", .since = "2.0.0",
-      .summary = "A container for server configuration commands", .complexity = "Depends on subcommand.",
-      .syntax = "", .acl = "@slow", .subs = config_subs },
-    { .name = "info", .fn = cmd_info, .arity = -1, .flags = CMD_LOADING | CMD_STALE | CMD_SENTINEL,
-      .route = ROUTE_ALL, .group = "server", .since = "1.0.0",
-      .summary = "Get information and statistics about the server",
-      .complexity = "O(1)", .syntax = "[section ...]", .acl = "@slow @dangerous" },
-    { .name = "command", .fn = cmd_command, .arity = -1, .flags = CMD_LOADING | CMD_STALE | CMD_SENTINEL,
-      .group = "server", .since = "2.8.13", .summary = "Get array of Redis command details",
-      .complexity = "O(N) where N is the total number of Redis commands", .syntax = "",
-      .acl = "@slow @connection", .subs = command_subs },
-    { .name = NULL },
-};
-/* clang-format on */

@@ -1,4 +1,4 @@
-/* Server and connection command families (rows live in cmd_server.c, cmd_conn.c, cmd_docs.c). */
+/* Server and connection commands that reach the worker (cmd_server.c, cmd_conn.c). */
 #ifndef POLLUX_CMD_SERVER_H
 #define POLLUX_CMD_SERVER_H
 
@@ -9,21 +9,6 @@
 /* The Redis version Pollux is compatible with (clients check it). */
 #define SERVER_REDIS_VERSION "7.0.15"
 #define POLLUX_VERSION       "0.1.0"
-
-extern const struct cmd_def server_cmd_table[];
-extern const struct cmd_def server_conn_table[];
-
-/* Reply to a HELP subcommand: the lines as status replies in an array. */
-void server_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n);
-
-/* COMMAND INFO / DOCS / LIST / COUNT / GETKEYS (cmd_docs.c). */
-void cmd_command(struct cmd_ctx *c);
-void cmd_command_count(struct cmd_ctx *c);
-void cmd_command_info(struct cmd_ctx *c);
-void cmd_command_docs(struct cmd_ctx *c);
-void cmd_command_list(struct cmd_ctx *c);
-void cmd_command_getkeys(struct cmd_ctx *c);
-void cmd_command_help(struct cmd_ctx *c);
 
 /* INFO text for the given sections (info.c). Every shard must be held. */
 struct strbuf;

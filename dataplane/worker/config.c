@@ -335,7 +335,7 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
     if (strcasecmp(words[0], "rename-command") == 0) {
         /* not a parameter: the command table changes, once, before anything runs */
         const char *why = "Bad directive or wrong number of arguments";
-        if (n == 3 && server_command_rename(words[1], words[2], &why) == 0)
+        if (n == 3 && cmd_table_rename(words[1], words[2], &why) == 0)
             return 0;
         load_fatal(ctx, why);
         return -1;

@@ -43,13 +43,13 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
 {
     *parent = NULL;
     *bad_arity = false;
-    const struct cmd_def *d = server_command_lookup(argv[0].ptr, argv[0].len);
+    const struct cmd_def *d = cmd_lookup(argv[0].ptr, argv[0].len);
     if (d == NULL) {
         reply_unknown_command(r, argc, argv);
         return NULL;
     }
     if (d->subs != NULL && argc >= 2) {
-        const struct cmd_def *sub = server_subcommand_lookup(d, argv[1].ptr, argv[1].len);
+        const struct cmd_def *sub = cmd_lookup_sub(d, argv[1].ptr, argv[1].len);
         if (sub == NULL) {
             char upper[129];
             size_t n = argv[0].len < 128 ? argv[0].len : 128;

@@ -473,10 +473,7 @@ static void section_errorstats(struct strbuf *s)
 static void section_commandstats(struct strbuf *s)
 {
     strbuf_printf(s, "# Commandstats\r\n");
-    unsigned n;
-    const struct cmd_def *const *cmds = server_commands(&n);
-    for (unsigned i = 0; i < n; i++) {
-        const struct cmd_def *d = cmds[i];
+    for (const struct cmd_def *d = cmd_table; d->name != NULL; d++) {
         if (d->fn)
             commandstat_line(s, d, NULL);
         for (const struct cmd_def *sub = d->subs; sub && sub->name; sub++)

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "commands.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "mem.h"
@@ -59,7 +60,7 @@ void multi_flag(struct conn *c)
         c->multi->aborted = true;
 }
 
-static void cmd_multi(struct cmd_ctx *c)
+void cmd_multi(struct cmd_ctx *c)
 {
     struct conn *cl = c->client;
     if (cl->multi != NULL) {
@@ -70,7 +71,7 @@ static void cmd_multi(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-static void cmd_discard(struct cmd_ctx *c)
+void cmd_discard(struct cmd_ctx *c)
 {
     struct conn *cl = c->client;
     if (cl->multi == NULL) {
@@ -86,7 +87,7 @@ static void cmd_discard(struct cmd_ctx *c)
  * queued command goes through the dispatcher's execution step, so it counts
  * in its own statistics and slow log as in Redis.
  */
-static void cmd_exec(struct cmd_ctx *c)
+void cmd_exec(struct cmd_ctx *c)
 {
     struct conn *cl = c->client;
     struct multi_state *ms = cl->multi;
@@ -104,24 +105,3 @@ static void cmd_exec(struct cmd_ctx *c)
         dispatch_run_queued(c, q);
     multi_discard(cl);
 }
-
-/* clang-format off */
-const struct cmd_def server_multi_table[] = {
-    { .name = "multi", .fn = cmd_multi, .arity = 1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL,
-      .group = "transactions", .since = "1.2.0", .summary = "Mark the start of a transaction block",
-      .complexity = "O(1)", .syntax = "", .acl = "@transaction" },
-    { .name = "exec", .fn = cmd_exec, .arity = 1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG | CMD_TX_CONTROL,
-      .route = ROUTE_EXEC, .group = "transactions", .since = "1.2.0",
-      .summary = "Execute all commands issued after MULTI",
-      .complexity = "Depends on commands in the transaction", .syntax = "",
-      .acl = "@transaction" },
-    { .name = "discard", .fn = cmd_discard, .arity = 1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL,
-      .group = "transactions", .since = "2.0.0", .summary = "Discard all commands issued after MULTI",
-      .complexity = "O(N), when N is the number of queued commands", .syntax = "",
-      .acl = "@transaction" },
-    { .name = NULL },
-};
-/* clang-format on */

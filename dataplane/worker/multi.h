@@ -40,7 +40,4 @@ void multi_discard(struct conn *c);
 /* A refusal while c is in MULTI: its EXEC will fail. */
 void multi_flag(struct conn *c);
 
-/* Rows for MULTI, EXEC and DISCARD. */
-extern const struct cmd_def server_multi_table[];
-
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "commands.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -181,7 +182,7 @@ void repl_info_stats(uint64_t *full, uint64_t *ok, uint64_t *err, uint64_t *in, 
 }
 
 /* ROLE: ["master", offset, [[ip, port, offset], ...]] or ["slave", host, port, state, offset]. */
-static void cmd_role(struct cmd_ctx *c)
+void cmd_role(struct cmd_ctx *c)
 {
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
         char host[256];
@@ -243,12 +244,12 @@ static void save_request(struct cmd_ctx *c, bool background)
     w->blocked_clients++;
 }
 
-static void cmd_save(struct cmd_ctx *c)
+void cmd_save(struct cmd_ctx *c)
 {
     save_request(c, false);
 }
 
-static void cmd_bgsave(struct cmd_ctx *c)
+void cmd_bgsave(struct cmd_ctx *c)
 {
     if (c->argc > 2 || (c->argc == 2 && !cmd_arg_is(c, 1, "schedule"))) {
         reply_error(c->reply, ERR_SYNTAX);
@@ -263,7 +264,7 @@ static void cmd_bgsave(struct cmd_ctx *c)
     save_request(c, true);
 }
 
-static void cmd_lastsave(struct cmd_ctx *c)
+void cmd_lastsave(struct cmd_ctx *c)
 {
     reply_int(c->reply, (long long)atomic_load(&repl_node.lastsave));
 }
@@ -366,24 +367,3 @@ void repl_save_cron(struct worker *w)
                         server.nworkers == 64 ? ~0ull : (1ull << server.nworkers) - 1);
     }
 }
-
-/* clang-format off */
-const struct cmd_def repl_cmd_table[] = {
-    { .name = "role", .fn = cmd_role, .arity = 1,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_SENTINEL,
-      .group = "server", .since = "2.8.12", .summary = "Return the role of the instance in the context of replication",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @fast @dangerous" },
-    { .name = "save", .fn = cmd_save, .arity = 1,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
-      .group = "server", .since = "1.0.0", .summary = "Synchronously save the dataset to disk",
-      .complexity = "O(N) where N is the total number of keys in all databases", .syntax = "",
-      .acl = "@admin @slow @dangerous" },
-    { .name = "bgsave", .fn = cmd_bgsave, .arity = -1, .flags = CMD_ADMIN | CMD_NOSCRIPT,
-      .group = "server", .since = "1.0.0", .summary = "Asynchronously save the dataset to disk",
-      .complexity = "O(1)", .syntax = "[SCHEDULE]", .acl = "@admin @slow @dangerous" },
-    { .name = "lastsave", .fn = cmd_lastsave, .arity = 1, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
-      .group = "server", .since = "1.0.0", .summary = "Get the UNIX time stamp of the last successful save to disk",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @dangerous" },
-    { .name = NULL },
-};
-/* clang-format on */

@@ -16,21 +16,18 @@ void repl_merge_wake(void);
 void repl_stream_unlock(void);
 
 /* repl_primary.c */
-extern const struct cmd_def repl_primary_table[];
 void repl_primary_hold_ready(struct worker *w, struct conn *c);
 void repl_replicas_pass(struct worker *w);
 void repl_wait_cron(struct worker *w);
 const char *repl_rstate_name(int state);
 
 /* repl_replica.c */
-extern const struct cmd_def repl_replica_table[];
 void repl_link_send_ack(struct conn *c);
 void repl_link_cron(struct worker *w);
 /* Worker 0, every pass: load a received RDB while one is being loaded. @return work done. */
 unsigned repl_link_pass(struct worker *w);
 
 /* repl_cmd.c */
-extern const struct cmd_def repl_cmd_table[];
 void repl_save_hold_ready(struct worker *w, struct conn *c);
 void repl_save_cron(struct worker *w);
 

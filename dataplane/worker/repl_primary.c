@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cio.h"
+#include "commands.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -38,7 +39,7 @@ const char *repl_rstate_name(int state)
  * Commands
  * ------------------------------------------------------------------------ */
 
-static void cmd_replconf(struct cmd_ctx *c)
+void cmd_replconf(struct cmd_ctx *c)
 {
     struct conn *cl = c->client;
     if ((c->argc % 2) == 0) {
@@ -188,12 +189,12 @@ static void psync_generic(struct cmd_ctx *c, bool legacy)
     log_notice("Replica %s:%d asks for synchronization; full resync", r->ip, r->port);
 }
 
-static void cmd_psync(struct cmd_ctx *c)
+void cmd_psync(struct cmd_ctx *c)
 {
     psync_generic(c, false);
 }
 
-static void cmd_sync(struct cmd_ctx *c)
+void cmd_sync(struct cmd_ctx *c)
 {
     psync_generic(c, true);
 }
@@ -489,7 +490,7 @@ static int acked_at(uint64_t offset)
     return n;
 }
 
-static void cmd_wait(struct cmd_ctx *c)
+void cmd_wait(struct cmd_ctx *c)
 {
     long long want, timeout;
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
@@ -565,24 +566,3 @@ void repl_wait_cron(struct worker *w)
                       c->wait_stage == 2 ? acked : acked_at(repl_stream_end(&repl_node.stream)));
     }
 }
-
-/* clang-format off */
-const struct cmd_def repl_primary_table[] = {
-    { .name = "replconf", .fn = cmd_replconf, .arity = -1,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY,
-      .group = "server", .since = "3.0.0", .summary = "An internal command for configuring the replication stream",
-      .complexity = "O(1)", .syntax = "", .acl = "@admin @slow @dangerous" },
-    { .name = "psync", .fn = cmd_psync, .arity = -3,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
-      .group = "server", .since = "2.8.0", .summary = "An internal command used in replication",
-      .complexity = "", .syntax = "replicationid offset", .acl = "@admin @slow @dangerous" },
-    { .name = "sync", .fn = cmd_sync, .arity = 1,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
-      .group = "server", .since = "1.0.0", .summary = "An internal command used in replication",
-      .complexity = "", .syntax = "", .acl = "@admin @slow @dangerous" },
-    { .name = "wait", .fn = cmd_wait, .arity = 3, .flags = CMD_NOSCRIPT,
-      .group = "generic", .since = "3.0.0", .summary = "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
-      .complexity = "O(1)", .syntax = "numreplicas timeout", .acl = "@connection" },
-    { .name = NULL },
-};
-/* clang-format on */

@@ -26,6 +26,7 @@
 
 #include "cio.h"
 #include "clock.h"
+#include "commands.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -950,7 +951,7 @@ static void set_expiry_all(struct cmd_ctx *c, enum store_expiry mode)
         store_set_expiry(c->stores[i], mode);
 }
 
-static void cmd_replicaof(struct cmd_ctx *c)
+void cmd_replicaof(struct cmd_ctx *c)
 {
     if (cmd_arg_is(c, 1, "no") && cmd_arg_is(c, 2, "one")) {
         if (atomic_load(&repl_node.role) == REPL_REPLICA) {
@@ -971,7 +972,7 @@ static void cmd_replicaof(struct cmd_ctx *c)
             atomic_store(&repl_node.loading, false);
             set_expiry_all(c, STORE_EXPIRY_ACTIVE);
             log_notice("MASTER MODE enabled (user request from 'id=%llu')",
-                       (unsigned long long)((struct conn *)c->client)->id);
+                       (unsigned long long)c->client->id);
         }
         reply_ok(c->reply);
         return;
@@ -1008,7 +1009,7 @@ static void cmd_replicaof(struct cmd_ctx *c)
     kick_replicas();
     log_notice("Connecting to MASTER %s:%lld", host, port);
     log_notice("REPLICAOF %s:%lld enabled (user request from 'id=%llu')", host, port,
-               (unsigned long long)((struct conn *)c->client)->id);
+               (unsigned long long)c->client->id);
     reply_ok(c->reply);
 }
 
@@ -1027,17 +1028,3 @@ void repl_configure_replica(const char *spec)
     for (unsigned i = 0; i < server.nworkers; i++)
         store_set_expiry(server.stores[i], STORE_EXPIRY_REPLICA);
 }
-
-/* clang-format off */
-const struct cmd_def repl_replica_table[] = {
-    { .name = "replicaof", .fn = cmd_replicaof, .arity = 3,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, .route = ROUTE_ALL,
-      .group = "server", .since = "5.0.0", .summary = "Make the server a replica of another instance, or promote it as master",
-      .complexity = "O(1)", .syntax = "host port", .acl = "@admin @slow @dangerous" },
-    { .name = "slaveof", .fn = cmd_replicaof, .arity = 3,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, .route = ROUTE_ALL,
-      .group = "server", .since = "1.0.0", .summary = "Make the server a replica of another instance, or promote it as master",
-      .complexity = "O(1)", .syntax = "host port", .acl = "@admin @slow @dangerous" },
-    { .name = NULL },
-};
-/* clang-format on */

@@ -42,24 +42,6 @@ struct server {
 
 extern struct server server;
 
-/* Command table: find by name (case-insensitive). */
-const struct cmd_def *server_command_lookup(const char *name, size_t len);
-/* Subcommand of a container. */
-const struct cmd_def *server_subcommand_lookup(const struct cmd_def *parent, const char *name,
-                                               size_t len);
-/* Iterate top-level commands. */
-const struct cmd_def *const *server_commands(unsigned *count);
-unsigned server_command_ids(void); /* number of statistics slots */
-void server_commands_setup(void);
-void server_commands_teardown(void);
-/*
- * rename-command (config file only, before workers start): `name` is found as
- * `to` from now on, or not at all when `to` is empty. The row keeps its own
- * name for COMMAND, statistics and error texts, as in Redis.
- * @return 0, or -1 with Redis's reason in *why.
- */
-int server_command_rename(const char *name, const char *to, const char **why);
-
 /* Request a clean shutdown (from any thread). */
 void server_request_shutdown(int exit_code);
 

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "cio.h"
 #include "clock.h"
+#include "commands.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
@@ -135,7 +136,7 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     w->store = store_create(&w->params.store);
     shard_port_init(&w->port, &srv->mesh, id);
     w->port.notify = notify;
-    w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * server_command_ids());
+    w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * CMD_ID_COUNT);
     rdb_buf_init(&w->repl_collect);
     atomic_init(&w->dirty, 0);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -13,6 +13,11 @@ Relative TTLs are unique and at least 1000 s apart, and absolute ones lie
 months ahead, so no key expires during a run and every EXPIRE GT/LT
 comparison has the same outcome on both servers.
 
+CommandTable compares COMMAND INFO and COMMAND DOCS, for every command and
+subcommand Pollux has, and COMMAND GETKEYS / GETKEYSANDFLAGS for a sample
+of requests, with redis-server's; the differences that are deliberate are
+listed in DELIBERATE and in the normalisation (see there), and nowhere else.
+
 On a mismatch the test prints the seed, the protocol and the first
 differences (command, expected, got), and writes the whole transcript of
 the run to a file whose path it prints.
@@ -324,7 +329,8 @@ def show(reply, limit=300):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class Differential(unittest.TestCase):
+class AgainstRedis(unittest.TestCase):
+    """A redis-server (the reference) and the server under test, for the whole class."""
 
     @classmethod
     def setUpClass(cls):
@@ -338,6 +344,9 @@ class Differential(unittest.TestCase):
             cls.server.stop()
         finally:
             cls.reference.stop()
+
+
+class Differential(AgainstRedis):
 
     def run_script(self, seed, proto):
         script = Script(seed).generate(COMMANDS)
@@ -389,6 +398,154 @@ class Differential(unittest.TestCase):
         now = time.time()
         self.assertEqual(Script(5, now).generate(500), Script(5, now).generate(500))
         self.assertNotEqual(Script(5, now).generate(500), Script(6, now).generate(500))
+
+
+# ---------------------------------------------------------------------------
+# The command table against redis-server's
+# ---------------------------------------------------------------------------
+
+# Deliberate differences from redis-server 7.0.15, per command: what is dropped
+# from both replies before they are compared, and why.
+DELIBERATE = {
+    # Redis 7.2's CLIENT SETINFO, which redis-py 5 sends on connect: 7.0.15 lacks it.
+    b"client|setinfo": {"absent": "Redis 7.2 command"},
+    # Refused inside MULTI: the role change holds every shard and flushes the dataset.
+    b"replicaof": {"info_flag": b"no_multi"},
+    b"slaveof": {"info_flag": b"no_multi"},
+}
+# Everywhere: a container lists only the subcommands Pollux has, and COMMAND DOCS has
+# no "history" (Pollux documents each command as it behaves now).
+
+
+def ordered(v):
+    """A reply with its maps as ordered item lists and its sets tagged, for comparison."""
+    if isinstance(v, dict):
+        return ("map", [(k, ordered(x)) for k, x in v.items()])
+    if isinstance(v, h.RespSet):
+        return ("set", [ordered(x) for x in v])
+    if isinstance(v, list):
+        return [ordered(x) for x in v]
+    return v
+
+
+def info_normalised(info, have):
+    """COMMAND INFO of a container with only the subcommands in `have`, in name order
+    (Redis lists them in its hash table's order)."""
+    info = list(info)
+    info[9] = sorted((s for s in info[9] if s[0] in have), key=lambda s: s[0])
+    return info
+
+
+def info_without_flag(info, flag):
+    info = list(info)
+    info[2] = h.RespSet(f for f in info[2] if f != flag)
+    return info
+
+
+def docs_normalised(docs, have):
+    docs = dict(docs)
+    docs.pop(b"history", None)
+    if b"subcommands" in docs:
+        docs[b"subcommands"] = {k: docs_normalised(v, have)
+                                for k, v in sorted(docs[b"subcommands"].items()) if k in have}
+    return docs
+
+
+# Requests whose keys both servers must find alike (GETKEYS, GETKEYSANDFLAGS).
+GETKEYS_SAMPLES = [
+    ["GET", "k"], ["SET", "k", "v", "EX", "10"], ["SET", "k", "v", "GET"], ["SETNX", "k", "v"],
+    ["GETDEL", "k"], ["GETEX", "k", "PERSIST"], ["MGET", "a", "b", "c"],
+    ["MSET", "a", "1", "b", "2"], ["MSETNX", "a", "1", "b", "2"], ["APPEND", "k", "v"],
+    ["INCRBYFLOAT", "k", "1.5"], ["SETRANGE", "k", "0", "v"], ["DEL", "a", "b"],
+    ["UNLINK", "a"], ["EXISTS", "a", "b"], ["TOUCH", "a"], ["EXPIRE", "k", "10", "NX"],
+    ["PERSIST", "k"], ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["COPY", "a", "b"],
+    ["MOVE", "k", "1"], ["OBJECT", "ENCODING", "k"], ["MEMORY", "USAGE", "k"], ["TYPE", "k"],
+    ["PING"], ["KEYS", "*"], ["GET"], ["NOSUCH", "k"],
+]
+
+
+class CommandTable(AgainstRedis):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        with cls.server.raw() as c:
+            cls.names = sorted(c.command("COMMAND", "LIST"))
+
+    def clients(self, proto):
+        ref, sut = self.reference.raw(), self.server.raw()
+        self.addCleanup(ref.close)
+        self.addCleanup(sut.close)
+        if proto == 3:
+            for c in (ref, sut):
+                self.assertIsInstance(c.command("HELLO", "3"), dict)
+        return ref, sut
+
+    def compare(self, subcommand, proto):
+        """COMMAND <subcommand> <name> for every command, normalised per DELIBERATE."""
+        ref, sut = self.clients(proto)
+        have = {n for n in self.names if "absent" not in DELIBERATE.get(n, {})}
+        differ = []
+        for name in self.names:
+            rule = DELIBERATE.get(name, {})
+            want = ref.command("COMMAND", subcommand, name)
+            want_raw = ref.last_raw
+            got = sut.command("COMMAND", subcommand, name)
+            got_raw = sut.last_raw
+            if "absent" in rule:
+                self.assertIn(want, ([None], [], {}), name)  # documented: not in redis-server
+                continue
+            if proto == 2:
+                # RESP2 flattens maps: bytes must match unless normalisation applies
+                if rule or (subcommand == "DOCS" and b"history" in want_raw) or \
+                        (subcommand == "INFO" and want and want[0] and want[0][9]) or \
+                        (subcommand == "DOCS" and b"subcommands" in want_raw):
+                    continue
+                if want_raw != got_raw:
+                    differ.append((name, want_raw, got_raw))
+                continue
+            if subcommand == "INFO":
+                want, got = info_normalised(want[0], have), info_normalised(got[0], have)
+                if "info_flag" in rule:
+                    self.assertIn(rule["info_flag"], got[2], name)  # still deliberate?
+                    got = info_without_flag(got, rule["info_flag"])
+            else:
+                want = {k: docs_normalised(v, have) for k, v in want.items()}
+                got = {k: docs_normalised(v, have) for k, v in got.items()}
+            if ordered(want) != ordered(got):
+                differ.append((name, want, got))
+        self.assertEqual(differ, [], "\n".join(
+            f"{name!r}:\n  redis-server: {want!r}\n  pollux:       {got!r}"
+            for name, want, got in differ[:5]))
+
+    def test_info_resp3(self):
+        self.compare("INFO", 3)
+
+    def test_info_resp2(self):
+        self.compare("INFO", 2)
+
+    def test_docs_resp3(self):
+        self.compare("DOCS", 3)
+
+    def test_docs_resp2(self):
+        self.compare("DOCS", 2)
+
+    def test_every_command_is_documented(self):
+        with self.server.raw() as c:
+            self.assertIsInstance(c.command("HELLO", "3"), dict)
+            docs = c.command("COMMAND", "DOCS")
+            info = c.command("COMMAND")
+        self.assertEqual(len(info), len(docs))
+        for name, d in docs.items():
+            self.assertTrue(d.get(b"summary") and d.get(b"since") and d.get(b"group"), name)
+
+    def test_getkeys(self):
+        ref, sut = self.clients(3)
+        for sub in ("GETKEYS", "GETKEYSANDFLAGS"):
+            for req in GETKEYS_SAMPLES:
+                with self.subTest(sub=sub, req=req):
+                    self.assertEqual(sut.command_raw("COMMAND", sub, *req),
+                                     ref.command_raw("COMMAND", sub, *req))
 
 
 if __name__ == "__main__":

@@ -35,14 +35,12 @@ struct fx {
     long long dirty; /* c.dirty of the last command */
 };
 
-/* Every row the families export, for lookups by name. */
+/* A top-level row of the command table, by name. */
 static inline const struct cmd_def *find_row(const char *name, size_t len)
 {
-    const struct cmd_def *tables[] = { cmd_string_table, cmd_keys_table };
-    for (size_t t = 0; t < 2; t++)
-        for (const struct cmd_def *d = tables[t]; d->name != NULL; d++)
-            if (util_strcaseeq(name, len, d->name))
-                return d;
+    for (const struct cmd_def *d = cmd_table; d->name != NULL; d++)
+        if (util_strcaseeq(name, len, d->name))
+            return d;
     return NULL;
 }
 

@@ -646,15 +646,21 @@ static void table_rows(void **state)
                             "strlen",   "incr",     "decr",  "incrby", "decrby", "incrbyfloat",
                             "getrange", "setrange", "substr" };
     size_t n = 0;
-    for (const struct cmd_def *d = cmd_string_table; d->name != NULL; d++, n++) {
+    for (const struct cmd_def *d = cmd_table; d->name != NULL; d++) {
+        if (strcmp(d->group, "string") != 0)
+            continue;
+        assert_string_equal(d->name, names[n++]);
         assert_non_null(d->fn);
         assert_int_not_equal(d->arity, 0);
         assert_non_null(d->summary);
         assert_non_null(d->since);
         assert_non_null(d->complexity);
-        assert_non_null(d->syntax);
-        assert_string_equal(d->group, "string");
-        assert_string_equal(d->acl, "@string");
+        assert_true(d->nargs > 0 && d->args[0].name != NULL);
+        assert_true(d->nkeyspecs > 0);
+        assert_true(d->acl & CMD_ACL_STRING);
+        assert_true(!!(d->acl & CMD_ACL_WRITE) == !!(d->flags & CMD_WRITE));
+        assert_true(!!(d->acl & CMD_ACL_READ) == !!(d->flags & CMD_READONLY));
+        assert_true(!!(d->acl & CMD_ACL_FAST) != !!(d->acl & CMD_ACL_SLOW));
         assert_int_equal(d->route, ROUTE_KEYS);
         assert_int_equal(d->first_key, 1);
         assert_true(!!(d->flags & CMD_WRITE) != !!(d->flags & CMD_READONLY));

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "commands.h"
 #include "common.h"
 #include "mem.h"
 #include "util.h"
@@ -78,16 +79,9 @@ static const char *encoding_name(const struct kv *e)
     return "raw";
 }
 
-static void reply_help(struct reply *r, const char *const *lines, size_t n)
-{
-    reply_array(r, (long long)n);
-    for (size_t i = 0; i < n; i++)
-        reply_status(r, lines[i]);
-}
-
 /* ---- DEL, EXISTS, TOUCH, TYPE ------------------------------------------- */
 
-static void cmd_del(struct cmd_ctx *c)
+void cmd_del(struct cmd_ctx *c)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
@@ -101,7 +95,7 @@ static void cmd_del(struct cmd_ctx *c)
 }
 
 /* Every argument counts, so a key named twice is counted twice. */
-static void cmd_exists(struct cmd_ctx *c)
+void cmd_exists(struct cmd_ctx *c)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
@@ -113,7 +107,7 @@ static void cmd_exists(struct cmd_ctx *c)
     reply_int(c->reply, n);
 }
 
-static void cmd_touch(struct cmd_ctx *c)
+void cmd_touch(struct cmd_ctx *c)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
@@ -125,7 +119,7 @@ static void cmd_touch(struct cmd_ctx *c)
     reply_int(c->reply, n);
 }
 
-static void cmd_type(struct cmd_ctx *c)
+void cmd_type(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -218,22 +212,22 @@ invalid:
     reply_errorf(c->reply, ERRF_INVALID_EXPIRE, c->cmd->name);
 }
 
-static void cmd_expire(struct cmd_ctx *c)
+void cmd_expire(struct cmd_ctx *c)
 {
     expire_generic(c, true, true);
 }
 
-static void cmd_pexpire(struct cmd_ctx *c)
+void cmd_pexpire(struct cmd_ctx *c)
 {
     expire_generic(c, false, true);
 }
 
-static void cmd_expireat(struct cmd_ctx *c)
+void cmd_expireat(struct cmd_ctx *c)
 {
     expire_generic(c, true, false);
 }
 
-static void cmd_pexpireat(struct cmd_ctx *c)
+void cmd_pexpireat(struct cmd_ctx *c)
 {
     expire_generic(c, false, false);
 }
@@ -260,27 +254,27 @@ static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
     reply_int(c->reply, ms ? v : v / 1000 + (v % 1000 >= 500));
 }
 
-static void cmd_ttl(struct cmd_ctx *c)
+void cmd_ttl(struct cmd_ctx *c)
 {
     ttl_generic(c, false, false);
 }
 
-static void cmd_pttl(struct cmd_ctx *c)
+void cmd_pttl(struct cmd_ctx *c)
 {
     ttl_generic(c, true, false);
 }
 
-static void cmd_expiretime(struct cmd_ctx *c)
+void cmd_expiretime(struct cmd_ctx *c)
 {
     ttl_generic(c, false, true);
 }
 
-static void cmd_pexpiretime(struct cmd_ctx *c)
+void cmd_pexpiretime(struct cmd_ctx *c)
 {
     ttl_generic(c, true, true);
 }
 
-static void cmd_persist(struct cmd_ctx *c)
+void cmd_persist(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -319,7 +313,7 @@ static void keys_visit(void *arg, struct kv *e)
 }
 
 /* KEYS pattern: every live matching key of every shard (expired ones are skipped, not deleted). */
-static void cmd_keys(struct cmd_ctx *c)
+void cmd_keys(struct cmd_ctx *c)
 {
     struct keys_walk w = {
         .r = c->reply,
@@ -425,7 +419,7 @@ static size_t scan_keep(struct cmd_ctx *c, struct store *s, const struct scan_fi
  * seen as many entries as it holds, or, for a later held shard, when it is
  * empty.
  */
-static void cmd_scan(struct cmd_ctx *c)
+void cmd_scan(struct cmd_ctx *c)
 {
     uint64_t cursor;
     if (!cmd_parse_cursor(c->argv[1].ptr, c->argv[1].len, &cursor)) {
@@ -514,7 +508,7 @@ static void cmd_scan(struct cmd_ctx *c)
  * then a random key there. store_random() empties a shard of expired keys
  * when it finds no live one, so the loop ends (bounded all the same).
  */
-static void cmd_randomkey(struct cmd_ctx *c)
+void cmd_randomkey(struct cmd_ctx *c)
 {
     unsigned n = held_count(c);
     for (int round = 0; round < 100; round++) {
@@ -544,7 +538,7 @@ static void cmd_randomkey(struct cmd_ctx *c)
     reply_null(c->reply);
 }
 
-static void cmd_dbsize(struct cmd_ctx *c)
+void cmd_dbsize(struct cmd_ctx *c)
 {
     size_t total = 0;
     for (unsigned i = 0; i < held_count(c); i++)
@@ -593,18 +587,18 @@ static void rename_generic(struct cmd_ctx *c, bool nx)
         reply_ok(c->reply);
 }
 
-static void cmd_rename(struct cmd_ctx *c)
+void cmd_rename(struct cmd_ctx *c)
 {
     rename_generic(c, false);
 }
 
-static void cmd_renamenx(struct cmd_ctx *c)
+void cmd_renamenx(struct cmd_ctx *c)
 {
     rename_generic(c, true);
 }
 
 /* COPY source destination [DB destination-db] [REPLACE] */
-static void cmd_copy(struct cmd_ctx *c)
+void cmd_copy(struct cmd_ctx *c)
 {
     struct skey ks, kd;
     struct store *ss = key_store(c, 1, &ks);
@@ -645,7 +639,7 @@ static void cmd_copy(struct cmd_ctx *c)
     reply_int(c->reply, 1);
 }
 
-static void cmd_move(struct cmd_ctx *c)
+void cmd_move(struct cmd_ctx *c)
 {
     int dbid;
     if (!cmd_arg_int(c, 2, &dbid))
@@ -684,7 +678,7 @@ static bool db_index(const struct resp_arg *a, const char *err, struct cmd_ctx *
     return true;
 }
 
-static void cmd_swapdb(struct cmd_ctx *c)
+void cmd_swapdb(struct cmd_ctx *c)
 {
     int a, b;
     if (!db_index(&c->argv[1], ERR_SWAPDB_FIRST, c, &a) ||
@@ -712,7 +706,7 @@ static bool flush_args_ok(struct cmd_ctx *c)
     return true;
 }
 
-static void cmd_flushdb(struct cmd_ctx *c)
+void cmd_flushdb(struct cmd_ctx *c)
 {
     if (!flush_args_ok(c))
         return;
@@ -725,7 +719,7 @@ static void cmd_flushdb(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-static void cmd_flushall(struct cmd_ctx *c)
+void cmd_flushall(struct cmd_ctx *c)
 {
     if (!flush_args_ok(c))
         return;
@@ -756,7 +750,7 @@ static struct kv *object_lookup(struct cmd_ctx *c, struct store **sp)
     return e;
 }
 
-static void cmd_object_encoding(struct cmd_ctx *c)
+void cmd_object_encoding(struct cmd_ctx *c)
 {
     struct store *s;
     struct kv *e = object_lookup(c, &s);
@@ -764,7 +758,7 @@ static void cmd_object_encoding(struct cmd_ctx *c)
         reply_bulk_cstr(c->reply, encoding_name(e));
 }
 
-static void cmd_object_refcount(struct cmd_ctx *c)
+void cmd_object_refcount(struct cmd_ctx *c)
 {
     struct store *s;
     struct kv *e = object_lookup(c, &s);
@@ -779,7 +773,7 @@ static void cmd_object_refcount(struct cmd_ctx *c)
         reply_int(c->reply, 1);
 }
 
-static void cmd_object_idletime(struct cmd_ctx *c)
+void cmd_object_idletime(struct cmd_ctx *c)
 {
     struct store *s;
     struct kv *e = object_lookup(c, &s);
@@ -792,7 +786,7 @@ static void cmd_object_idletime(struct cmd_ctx *c)
     reply_int(c->reply, store_idle_seconds(s, e, c->now_ms));
 }
 
-static void cmd_object_freq(struct cmd_ctx *c)
+void cmd_object_freq(struct cmd_ctx *c)
 {
     struct store *s;
     struct kv *e = object_lookup(c, &s);
@@ -823,15 +817,15 @@ static const char *const object_help[] = {
     "    Prints this help.",
 };
 
-static void cmd_object_help(struct cmd_ctx *c)
+void cmd_object_help(struct cmd_ctx *c)
 {
-    reply_help(c->reply, object_help, ARRAY_SIZE(object_help));
+    cmd_reply_help(c, object_help, ARRAY_SIZE(object_help));
 }
 
 /* ---- MEMORY ------------------------------------------------------------- */
 
 /* MEMORY USAGE key [SAMPLES count]: the entry's bytes (strings have nothing to sample). */
-static void cmd_memory_usage(struct cmd_ctx *c)
+void cmd_memory_usage(struct cmd_ctx *c)
 {
     for (int j = 3; j < c->argc; j += 2) {
         long long samples;
@@ -865,382 +859,9 @@ static const char *const memory_help[] = {
     "    Prints this help.",
 };
 
-static void cmd_memory_help(struct cmd_ctx *c)
+void cmd_memory_help(struct cmd_ctx *c)
 {
-    reply_help(c->reply, memory_help, ARRAY_SIZE(memory_help));
+    cmd_reply_help(c, memory_help, ARRAY_SIZE(memory_help));
 }
 
 /* ---- the tables --------------------------------------------------------- */
-
-#define KEY1  .first_key = 1, .last_key = 1, .key_step = 1, .route = ROUTE_KEYS
-#define KEY2  .first_key = 2, .last_key = 2, .key_step = 1, .route = ROUTE_KEYS
-#define KEYS  .first_key = 1, .last_key = -1, .key_step = 1, .route = ROUTE_KEYS
-#define KEY12 .first_key = 1, .last_key = 2, .key_step = 1, .route = ROUTE_KEYS
-#define GEN   .group = "generic", .acl = "@keyspace"
-#define SRV   .group = "server", .acl = "@keyspace"
-
-static const struct cmd_def object_subs[] = {
-    { .name = "encoding",
-      .fn = cmd_object_encoding,
-      .arity = 3,
-      .flags = CMD_READONLY,
-      KEY2,
-      GEN,
-      .since = "2.2.3",
-      .summary = "Inspect the internal encoding of a Redis object",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "freq",
-      .fn = cmd_object_freq,
-      .arity = 3,
-      .flags = CMD_READONLY,
-      KEY2,
-      GEN,
-      .since = "4.0.0",
-      .summary = "Get the logarithmic access frequency counter of a Redis object",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "idletime",
-      .fn = cmd_object_idletime,
-      .arity = 3,
-      .flags = CMD_READONLY,
-      KEY2,
-      GEN,
-      .since = "2.2.3",
-      .summary = "Get the time since a Redis object was last accessed",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "refcount",
-      .fn = cmd_object_refcount,
-      .arity = 3,
-      .flags = CMD_READONLY,
-      KEY2,
-      GEN,
-      .since = "2.2.3",
-      .summary = "Get the number of references to the value of the key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "help",
-      .fn = cmd_object_help,
-      .arity = 2,
-      .flags = CMD_LOADING | CMD_STALE,
-      GEN,
-      .since = "6.2.0",
-      .summary = "Show helpful text about the different subcommands",
-      .complexity = "O(1)",
-      .syntax = "" },
-    { .name = NULL },
-};
-
-static const struct cmd_def memory_subs[] = {
-    { .name = "usage",
-      .fn = cmd_memory_usage,
-      .arity = -3,
-      .flags = CMD_READONLY,
-      KEY2,
-      .group = "server",
-      .since = "4.0.0",
-      .summary = "Estimate the memory usage of a key",
-      .complexity = "O(N) where N is the number of samples.",
-      .syntax = "key [SAMPLES count]" },
-    { .name = "help",
-      .fn = cmd_memory_help,
-      .arity = 2,
-      .flags = CMD_LOADING | CMD_STALE,
-      .group = "server",
-      .since = "4.0.0",
-      .summary = "Show helpful text about the different subcommands",
-      .complexity = "O(1)",
-      .syntax = "" },
-    { .name = NULL },
-};
-
-#define EXPIRE_CONDITION "[NX | XX | GT | LT]"
-
-const struct cmd_def cmd_keys_table[] = {
-    { .name = "del",
-      .fn = cmd_del,
-      .arity = -2,
-      .flags = CMD_WRITE,
-      KEYS,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Delete a key",
-      .complexity = "O(N) where N is the number of keys that will be removed. When a key to "
-                    "remove holds a value other than a string, the individual complexity for "
-                    "this key is O(M) where M is the number of elements in the list, set, "
-                    "sorted set or hash. Removing a single key that holds a string value is "
-                    "O(1).",
-      .syntax = "key [key ...]" },
-    { .name = "unlink",
-      .fn = cmd_del,
-      .arity = -2,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEYS,
-      GEN,
-      .since = "4.0.0",
-      .summary = "Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
-                 "but non blocking.",
-      .complexity = "O(1) for each key removed regardless of its size. Then the command does "
-                    "O(N) work in a different thread in order to reclaim memory, where N is "
-                    "the number of allocations the deleted objects where composed of.",
-      .syntax = "key [key ...]" },
-    { .name = "exists",
-      .fn = cmd_exists,
-      .arity = -2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEYS,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Determine if a key exists",
-      .complexity = "O(N) where N is the number of keys to check.",
-      .syntax = "key [key ...]" },
-    { .name = "touch",
-      .fn = cmd_touch,
-      .arity = -2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEYS,
-      GEN,
-      .since = "3.2.1",
-      .summary = "Alters the last access time of a key(s). Returns the number of existing "
-                 "keys specified.",
-      .complexity = "O(N) where N is the number of keys that will be touched.",
-      .syntax = "key [key ...]" },
-    { .name = "type",
-      .fn = cmd_type,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Determine the type stored at key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "expire",
-      .fn = cmd_expire,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Set a key's time to live in seconds",
-      .complexity = "O(1)",
-      .syntax = "key seconds " EXPIRE_CONDITION },
-    { .name = "pexpire",
-      .fn = cmd_pexpire,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "2.6.0",
-      .summary = "Set a key's time to live in milliseconds",
-      .complexity = "O(1)",
-      .syntax = "key milliseconds " EXPIRE_CONDITION },
-    { .name = "expireat",
-      .fn = cmd_expireat,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "1.2.0",
-      .summary = "Set the expiration for a key as a UNIX timestamp",
-      .complexity = "O(1)",
-      .syntax = "key unix-time-seconds " EXPIRE_CONDITION },
-    { .name = "pexpireat",
-      .fn = cmd_pexpireat,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "2.6.0",
-      .summary = "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-      .complexity = "O(1)",
-      .syntax = "key unix-time-milliseconds " EXPIRE_CONDITION },
-    { .name = "ttl",
-      .fn = cmd_ttl,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Get the time to live for a key in seconds",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "pttl",
-      .fn = cmd_pttl,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "2.6.0",
-      .summary = "Get the time to live for a key in milliseconds",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "expiretime",
-      .fn = cmd_expiretime,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "7.0.0",
-      .summary = "Get the expiration Unix timestamp for a key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "pexpiretime",
-      .fn = cmd_pexpiretime,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "7.0.0",
-      .summary = "Get the expiration Unix timestamp for a key in milliseconds",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "persist",
-      .fn = cmd_persist,
-      .arity = 2,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "2.2.0",
-      .summary = "Remove the expiration from a key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "keys",
-      .fn = cmd_keys,
-      .arity = 2,
-      .flags = CMD_READONLY,
-      .route = ROUTE_ALL,
-      .group = "generic",
-      .acl = "@keyspace @dangerous",
-      .since = "1.0.0",
-      .summary = "Find all keys matching the given pattern",
-      .complexity = "O(N) with N being the number of keys in the database, under the "
-                    "assumption that the key names in the database and the given pattern have "
-                    "limited length.",
-      .syntax = "pattern" },
-    { .name = "scan",
-      .fn = cmd_scan,
-      .arity = -2,
-      .flags = CMD_READONLY,
-      .route = ROUTE_SCAN,
-      GEN,
-      .since = "2.8.0",
-      .summary = "Incrementally iterate the keys space",
-      .complexity = "O(1) for every call. O(N) for a complete iteration, including enough "
-                    "command calls for the cursor to return back to 0. N is the number of "
-                    "elements inside the collection.",
-      .syntax = "cursor [MATCH pattern] [COUNT count] [TYPE type]" },
-    { .name = "randomkey",
-      .fn = cmd_randomkey,
-      .arity = 1,
-      .flags = CMD_READONLY,
-      .route = ROUTE_ALL,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Return a random key from the keyspace",
-      .complexity = "O(1)",
-      .syntax = "" },
-    { .name = "rename",
-      .fn = cmd_rename,
-      .arity = 3,
-      .flags = CMD_WRITE,
-      KEY12,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Rename a key",
-      .complexity = "O(1)",
-      .syntax = "key newkey" },
-    { .name = "renamenx",
-      .fn = cmd_renamenx,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY12,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Rename a key, only if the new key does not exist",
-      .complexity = "O(1)",
-      .syntax = "key newkey" },
-    { .name = "copy",
-      .fn = cmd_copy,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      KEY12,
-      GEN,
-      .since = "6.2.0",
-      .summary = "Copy a key",
-      .complexity = "O(N) worst case for collections, where N is the number of nested items. "
-                    "O(1) for string values.",
-      .syntax = "source destination [DB destination-db] [REPLACE]" },
-    { .name = "move",
-      .fn = cmd_move,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      GEN,
-      .since = "1.0.0",
-      .summary = "Move a key to another database",
-      .complexity = "O(1)",
-      .syntax = "key db" },
-    { .name = "dbsize",
-      .fn = cmd_dbsize,
-      .arity = 1,
-      .flags = CMD_READONLY | CMD_FAST,
-      .route = ROUTE_ALL,
-      SRV,
-      .since = "1.0.0",
-      .summary = "Return the number of keys in the selected database",
-      .complexity = "O(1)",
-      .syntax = "" },
-    { .name = "flushdb",
-      .fn = cmd_flushdb,
-      .arity = -1,
-      .flags = CMD_WRITE,
-      .route = ROUTE_ALL,
-      .group = "server",
-      .acl = "@keyspace @dangerous",
-      .since = "1.0.0",
-      .summary = "Remove all keys from the current database",
-      .complexity = "O(N) where N is the number of keys in the selected database",
-      .syntax = "[ASYNC | SYNC]" },
-    { .name = "flushall",
-      .fn = cmd_flushall,
-      .arity = -1,
-      .flags = CMD_WRITE,
-      .route = ROUTE_ALL,
-      .group = "server",
-      .acl = "@keyspace @dangerous",
-      .since = "1.0.0",
-      .summary = "Remove all keys from all databases",
-      .complexity = "O(N) where N is the total number of keys in all databases",
-      .syntax = "[ASYNC | SYNC]" },
-    { .name = "swapdb",
-      .fn = cmd_swapdb,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_FAST,
-      .route = ROUTE_ALL,
-      .group = "server",
-      .acl = "@keyspace @dangerous",
-      .since = "4.0.0",
-      .summary = "Swaps two Redis databases",
-      .complexity = "O(N) where N is the count of clients watching or blocking on keys from "
-                    "both databases.",
-      .syntax = "index1 index2" },
-    { .name = "object",
-      .arity = -2,
-      .group = "generic",
-      .since = "2.2.3",
-      .summary = "A container for object introspection commands",
-      .complexity = "Depends on subcommand.",
-      .syntax = "",
-      .subs = object_subs },
-    { .name = "memory",
-      .arity = -2,
-      .group = "server",
-      .since = "4.0.0",
-      .summary = "A container for memory diagnostics commands",
-      .complexity = "Depends on subcommand.",
-      .syntax = "",
-      .subs = memory_subs },
-    { .name = NULL },
-};

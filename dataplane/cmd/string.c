@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "commands.h"
 #include "common.h"
 #include "util.h"
 
@@ -227,7 +228,7 @@ static void set_generic(struct cmd_ctx *c, int vi, unsigned flags, int64_t when)
 
 /* ---- GET / SET family --------------------------------------------------- */
 
-static void cmd_get(struct cmd_ctx *c)
+void cmd_get(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -240,7 +241,25 @@ static void cmd_get(struct cmd_ctx *c)
         reply_value(c->reply, e);
 }
 
-static void cmd_set(struct cmd_ctx *c)
+/*
+ * SET's key is always argv[1]; its flags depend on GET: with it the value is
+ * read and then updated (RW, access), without it overwritten (OW).
+ */
+int cmd_set_keys(int argc, const struct resp_arg *argv, int *keys, uint32_t *flags, int max)
+{
+    if (max < 1 || argc < 2)
+        return 0;
+    keys[0] = 1;
+    if (flags != NULL) {
+        flags[0] = CMD_KS_OW | CMD_KS_UPDATE;
+        for (int i = 3; i < argc; i++)
+            if (util_strcaseeq(argv[i].ptr, argv[i].len, "get"))
+                flags[0] = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE;
+    }
+    return 1;
+}
+
+void cmd_set(struct cmd_ctx *c)
 {
     unsigned flags = 0;
     int exp_arg = 0;
@@ -252,7 +271,7 @@ static void cmd_set(struct cmd_ctx *c)
     set_generic(c, 2, flags, when);
 }
 
-static void cmd_setnx(struct cmd_ctx *c)
+void cmd_setnx(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -266,26 +285,26 @@ static void cmd_setnx(struct cmd_ctx *c)
     reply_int(c->reply, 1);
 }
 
-static void cmd_setex(struct cmd_ctx *c)
+void cmd_setex(struct cmd_ctx *c)
 {
     int64_t when;
     if (expire_value(c, 2, SO_EX, &when))
         set_generic(c, 3, 0, when);
 }
 
-static void cmd_psetex(struct cmd_ctx *c)
+void cmd_psetex(struct cmd_ctx *c)
 {
     int64_t when;
     if (expire_value(c, 2, SO_PX, &when))
         set_generic(c, 3, 0, when);
 }
 
-static void cmd_getset(struct cmd_ctx *c)
+void cmd_getset(struct cmd_ctx *c)
 {
     set_generic(c, 2, SO_GET, -1);
 }
 
-static void cmd_getdel(struct cmd_ctx *c)
+void cmd_getdel(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -307,7 +326,7 @@ static void cmd_getdel(struct cmd_ctx *c)
  * lookup and the expiry value after it (a missing key answers null even
  * with a bad value), as Redis does. An EXAT/PXAT in the past deletes the key.
  */
-static void cmd_getex(struct cmd_ctx *c)
+void cmd_getex(struct cmd_ctx *c)
 {
     unsigned flags = 0;
     int exp_arg = 0;
@@ -344,7 +363,7 @@ static void cmd_getex(struct cmd_ctx *c)
 
 /* ---- multi-key ---------------------------------------------------------- */
 
-static void cmd_mget(struct cmd_ctx *c)
+void cmd_mget(struct cmd_ctx *c)
 {
     reply_array(c->reply, c->argc - 1);
     for (int i = 1; i < c->argc; i++) {
@@ -369,7 +388,7 @@ static void mset_all(struct cmd_ctx *c)
     c->dirty += (c->argc - 1) / 2;
 }
 
-static void cmd_mset(struct cmd_ctx *c)
+void cmd_mset(struct cmd_ctx *c)
 {
     if ((c->argc & 1) == 0) {
         cmd_reply_arity(c);
@@ -380,7 +399,7 @@ static void cmd_mset(struct cmd_ctx *c)
 }
 
 /* All or nothing: every key is checked before the first is written. */
-static void cmd_msetnx(struct cmd_ctx *c)
+void cmd_msetnx(struct cmd_ctx *c)
 {
     if ((c->argc & 1) == 0) {
         cmd_reply_arity(c);
@@ -448,24 +467,24 @@ static void incr_generic(struct cmd_ctx *c, long long by)
     reply_int(c->reply, v);
 }
 
-static void cmd_incr(struct cmd_ctx *c)
+void cmd_incr(struct cmd_ctx *c)
 {
     incr_generic(c, 1);
 }
 
-static void cmd_decr(struct cmd_ctx *c)
+void cmd_decr(struct cmd_ctx *c)
 {
     incr_generic(c, -1);
 }
 
-static void cmd_incrby(struct cmd_ctx *c)
+void cmd_incrby(struct cmd_ctx *c)
 {
     long long by;
     if (cmd_arg_ll(c, 2, &by))
         incr_generic(c, by);
 }
 
-static void cmd_decrby(struct cmd_ctx *c)
+void cmd_decrby(struct cmd_ctx *c)
 {
     long long by;
     if (!cmd_arg_ll(c, 2, &by))
@@ -481,7 +500,7 @@ static void cmd_decrby(struct cmd_ctx *c)
  * INCRBYFLOAT works in long double and stores the result as text
  * (util_ld2str: "%.17Lf" without trailing zeros), never as an int encoding.
  */
-static void cmd_incrbyfloat(struct cmd_ctx *c)
+void cmd_incrbyfloat(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -529,7 +548,7 @@ static bool length_ok(struct cmd_ctx *c, unsigned long long have, unsigned long 
     return true;
 }
 
-static void cmd_append(struct cmd_ctx *c)
+void cmd_append(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -557,7 +576,7 @@ static void cmd_append(struct cmd_ctx *c)
     reply_int(c->reply, (long long)(olen + v->len));
 }
 
-static void cmd_strlen(struct cmd_ctx *c)
+void cmd_strlen(struct cmd_ctx *c)
 {
     struct skey k;
     struct store *s = key_store(c, 1, &k);
@@ -577,7 +596,7 @@ static void cmd_strlen(struct cmd_ctx *c)
  * GETRANGE start end: negative indexes count from the end; both are clamped
  * into the string; an empty range (or a missing key) is an empty string.
  */
-static void cmd_getrange(struct cmd_ctx *c)
+void cmd_getrange(struct cmd_ctx *c)
 {
     long long start, end;
     if (!cmd_arg_ll(c, 2, &start) || !cmd_arg_ll(c, 3, &end))
@@ -619,7 +638,7 @@ static void cmd_getrange(struct cmd_ctx *c)
  * An empty value changes nothing (and creates nothing); the result may not
  * exceed proto-max-bulk-len.
  */
-static void cmd_setrange(struct cmd_ctx *c)
+void cmd_setrange(struct cmd_ctx *c)
 {
     long long off;
     if (!cmd_arg_ll(c, 2, &off))
@@ -667,243 +686,3 @@ static void cmd_setrange(struct cmd_ctx *c)
 }
 
 /* ---- the table ---------------------------------------------------------- */
-
-#define KEY1 .first_key = 1, .last_key = 1, .key_step = 1, .route = ROUTE_KEYS
-#define STR  .group = "string", .acl = "@string"
-
-const struct cmd_def cmd_string_table[] = {
-    { .name = "get",
-      .fn = cmd_get,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Get the value of a key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "set",
-      .fn = cmd_set,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Set the string value of a key",
-      .complexity = "O(1)",
-      .syntax = "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT "
-                "unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]" },
-    { .name = "setnx",
-      .fn = cmd_setnx,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Set the value of a key, only if the key does not exist",
-      .complexity = "O(1)",
-      .syntax = "key value" },
-    { .name = "setex",
-      .fn = cmd_setex,
-      .arity = 4,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      KEY1,
-      STR,
-      .since = "2.0.0",
-      .summary = "Set the value and expiration of a key",
-      .complexity = "O(1)",
-      .syntax = "key seconds value" },
-    { .name = "psetex",
-      .fn = cmd_psetex,
-      .arity = 4,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      KEY1,
-      STR,
-      .since = "2.6.0",
-      .summary = "Set the value and expiration in milliseconds of a key",
-      .complexity = "O(1)",
-      .syntax = "key milliseconds value" },
-    { .name = "getset",
-      .fn = cmd_getset,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Set the string value of a key and return its old value",
-      .complexity = "O(1)",
-      .syntax = "key value" },
-    { .name = "getdel",
-      .fn = cmd_getdel,
-      .arity = 2,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "6.2.0",
-      .summary = "Get the value of a key and delete the key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "getex",
-      .fn = cmd_getex,
-      .arity = -2,
-      .flags = CMD_WRITE | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "6.2.0",
-      .summary = "Get the value of a key and optionally set its expiration",
-      .complexity = "O(1)",
-      .syntax = "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT "
-                "unix-time-milliseconds | PERSIST]" },
-    { .name = "mget",
-      .fn = cmd_mget,
-      .arity = -2,
-      .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1,
-      .last_key = -1,
-      .key_step = 1,
-      .route = ROUTE_KEYS,
-      STR,
-      .since = "1.0.0",
-      .summary = "Get the values of all the given keys",
-      .complexity = "O(N) where N is the number of keys to retrieve.",
-      .syntax = "key [key ...]" },
-    { .name = "mset",
-      .fn = cmd_mset,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      .first_key = 1,
-      .last_key = -1,
-      .key_step = 2,
-      .route = ROUTE_KEYS,
-      STR,
-      .since = "1.0.1",
-      .summary = "Set multiple keys to multiple values",
-      .complexity = "O(N) where N is the number of keys to set.",
-      .syntax = "(key value) ..." },
-    { .name = "msetnx",
-      .fn = cmd_msetnx,
-      .arity = -3,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      .first_key = 1,
-      .last_key = -1,
-      .key_step = 2,
-      .route = ROUTE_KEYS,
-      STR,
-      .since = "1.0.1",
-      .summary = "Set multiple keys to multiple values, only if none of the keys exist",
-      .complexity = "O(N) where N is the number of keys to set.",
-      .syntax = "(key value) ..." },
-    { .name = "append",
-      .fn = cmd_append,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "2.0.0",
-      .summary = "Append a value to a key",
-      .complexity = "O(1). The amortized time complexity is O(1) assuming the appended value "
-                    "is small and the already present value is of any size, since the dynamic "
-                    "string library used by Redis will double the free space available on "
-                    "every reallocation.",
-      .syntax = "key value" },
-    { .name = "strlen",
-      .fn = cmd_strlen,
-      .arity = 2,
-      .flags = CMD_READONLY | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "2.2.0",
-      .summary = "Get the length of the value stored in a key",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "incr",
-      .fn = cmd_incr,
-      .arity = 2,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Increment the integer value of a key by one",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "decr",
-      .fn = cmd_decr,
-      .arity = 2,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Decrement the integer value of a key by one",
-      .complexity = "O(1)",
-      .syntax = "key" },
-    { .name = "incrby",
-      .fn = cmd_incrby,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Increment the integer value of a key by the given amount",
-      .complexity = "O(1)",
-      .syntax = "key increment" },
-    { .name = "decrby",
-      .fn = cmd_decrby,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Decrement the integer value of a key by the given number",
-      .complexity = "O(1)",
-      .syntax = "key decrement" },
-    { .name = "incrbyfloat",
-      .fn = cmd_incrbyfloat,
-      .arity = 3,
-      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
-      KEY1,
-      STR,
-      .since = "2.6.0",
-      .summary = "Increment the float value of a key by the given amount",
-      .complexity = "O(1)",
-      .syntax = "key increment:double" },
-    { .name = "getrange",
-      .fn = cmd_getrange,
-      .arity = 4,
-      .flags = CMD_READONLY,
-      KEY1,
-      STR,
-      .since = "2.4.0",
-      .summary = "Get a substring of the string stored at a key",
-      .complexity = "O(N) where N is the length of the returned string. The complexity is "
-                    "ultimately determined by the returned length, but because creating a "
-                    "substring from an existing string is very cheap, it can be considered "
-                    "O(1) for small strings.",
-      .syntax = "key start end" },
-    { .name = "setrange",
-      .fn = cmd_setrange,
-      .arity = 4,
-      .flags = CMD_WRITE | CMD_DENYOOM,
-      KEY1,
-      STR,
-      .since = "2.2.0",
-      .summary = "Overwrite part of a string at key starting at the specified offset",
-      .complexity = "O(1), not counting the time taken to copy the new string in place. "
-                    "Usually, this string is very small so the amortized complexity is O(1). "
-                    "Otherwise, complexity is O(M) with M being the length of the value "
-                    "argument.",
-      .syntax = "key offset value" },
-    { .name = "substr",
-      .fn = cmd_getrange,
-      .arity = 4,
-      .flags = CMD_READONLY,
-      KEY1,
-      STR,
-      .since = "1.0.0",
-      .summary = "Get a substring of the string stored at a key",
-      .complexity = "O(N) where N is the length of the returned string. The complexity is "
-                    "ultimately determined by the returned length, but because creating a "
-                    "substring from an existing string is very cheap, it can be considered "
-                    "O(1) for small strings.",
-      .syntax = "key start end" },
-    { .name = NULL },
-};
