@@ -197,7 +197,7 @@ static void pool_recycles_and_is_bounded(void **state)
     struct shard_port *p = &f->port[1];
     struct shard_msg *a = shard_msg_get(p);
     a->type = SHARD_REPLY;
-    a->conn = a;
+    a->conn = (struct conn *)&f->port[0]; /* any non-NULL pointer: put must clear it */
     a->argc = 3;
     shard_msg_put(p, a);
     assert_int_equal(p->pool_len, 1);

@@ -35,7 +35,7 @@ static char out[4096];
 static int setup(void **state)
 {
     (void)state;
-    server_commands_setup();
+    cmd_table_setup();
     config_setup();
     memset(&server, 0, sizeof(server));
     server.nworkers = NW;
@@ -64,7 +64,7 @@ static int teardown(void **state)
     }
     shard_mesh_deinit(&server.mesh, drop);
     config_teardown();
-    server_commands_teardown();
+    cmd_table_teardown();
     return 0;
 }
 
@@ -109,7 +109,7 @@ static enum dispatch_result run_words(const char *const *words)
 
 static const struct cmd_stat *stat_of(unsigned w, const char *name)
 {
-    const struct cmd_def *d = server_command_lookup(name, strlen(name));
+    const struct cmd_def *d = cmd_lookup(name, strlen(name));
     assert_non_null(d);
     return &server.workers[w]->cmdstats[d->id];
 }
