@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "commands.h"
+#include "errors.h"
 #include "common.h"
 #include "util.h"
 
@@ -353,25 +354,25 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
     const struct resp_arg *argv = c->argv + 2;
     const struct cmd_def *d = cmd_lookup(argv[0].ptr, argv[0].len);
     if (d == NULL) {
-        reply_error(c->reply, "ERR Invalid command specified");
+        reply_error(c->reply, ERR_INVALID_COMMAND);
         return;
     }
     if (d->subs != NULL && argc >= 2) {
         d = cmd_lookup_sub(d, argv[1].ptr, argv[1].len);
         if (d == NULL) {
-            reply_error(c->reply, "ERR Invalid command specified");
+            reply_error(c->reply, ERR_INVALID_COMMAND);
             return;
         }
     }
     if ((d->arity > 0 && argc != d->arity) || argc < -d->arity) {
-        reply_error(c->reply, "ERR Invalid number of arguments specified for command");
+        reply_error(c->reply, ERR_GETKEYS_ARITY);
         return;
     }
     int keys[256];
     uint32_t flags[256];
     int nk = cmd_get_keys_flags(d, argc, argv, keys, flags, (int)ARRAY_SIZE(keys));
     if (nk == 0) {
-        reply_error(c->reply, "ERR The command has no key arguments");
+        reply_error(c->reply, ERR_NO_KEY_ARGS);
         return;
     }
     reply_array(c->reply, nk);
