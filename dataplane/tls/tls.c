@@ -60,7 +60,7 @@ bool tls_param_affects_ctx(const char *name)
 /* OpenSSL's last queued error as "error:...:reason", or `fallback`. */
 static void openssl_error(char *buf, size_t cap, const char *fallback)
 {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = ERR_peek_error();
     if (e != 0)
         ERR_error_string_n(e, buf, cap);
     else

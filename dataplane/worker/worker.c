@@ -22,6 +22,7 @@
 #include "server.h"
 #include "slowlog.h"
 #include "sock.h"
+#include "tls.h"
 #include "util.h"
 
 #define EV_BATCH   256
@@ -76,6 +77,11 @@ void worker_reload_params(struct worker *w)
     pthread_mutex_lock(&config.lock);
     params_copy(&w->params, &config.p);
     w->params_generation = config.generation;
+    if (w->tls != config.tls) {
+        /* new connections use the new context; those open keep theirs */
+        tls_ctx_release(w->tls);
+        w->tls = tls_ctx_retain(config.tls);
+    }
     pthread_mutex_unlock(&config.lock);
     slowlog_resize(w, (unsigned)w->params.srv.slowlog_max_len);
     config_obuf_parse(w->params.srv.client_output_buffer_limit, w->obuf);
@@ -116,6 +122,43 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     return w;
 }
 
+/* Listen on `port` of every bind address; the first port 0 the kernel picks is server.port. */
+static int listen_port(struct worker *w, int port, bool tls)
+{
+    char addrs[1024];
+    snprintf(addrs, sizeof(addrs), "%s", w->params.srv.bind);
+    char *save = NULL;
+    int opened = 0;
+    for (char *a = strtok_r(addrs, " ", &save); a != NULL; a = strtok_r(NULL, " ", &save)) {
+        bool optional = a[0] == '-';
+        if (optional)
+            a++;
+        if (!tls && server.port != 0)
+            port = server.port;
+        int fd = sock_listen(a, port, (int)w->params.srv.tcp_backlog);
+        if (fd < 0) {
+            if (optional)
+                continue;
+            log_warn("Warning: Could not create server %s listening socket %s:%d: %s",
+                     tls ? "TLS" : "TCP", a, port, strerror(-fd));
+            return fd;
+        }
+        if (!tls && server.port == 0)
+            server.port = sock_bound_port(fd);
+        if (w->nlfds == WORKER_MAX_LISTENERS) {
+            close(fd);
+            break;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)w->nlfds };
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (tls)
+            w->lfds_tls |= 1u << w->nlfds;
+        w->lfds[w->nlfds++] = fd;
+        opened++;
+    }
+    return opened > 0 ? 0 : -EADDRNOTAVAIL;
+}
+
 int worker_listen(struct worker *w)
 {
     if (w->params.srv.pollux_backend == BACKEND_DPDK) {
@@ -131,33 +174,13 @@ int worker_listen(struct worker *w)
             server.port = port;
         return rc;
     }
-    char addrs[1024];
-    snprintf(addrs, sizeof(addrs), "%s", w->params.srv.bind);
-    char *save = NULL;
-    for (char *a = strtok_r(addrs, " ", &save); a != NULL; a = strtok_r(NULL, " ", &save)) {
-        bool optional = a[0] == '-';
-        if (optional)
-            a++;
-        int port = server.port ? server.port : (int)w->params.srv.port;
-        int fd = sock_listen(a, port, (int)w->params.srv.tcp_backlog);
-        if (fd < 0) {
-            if (optional)
-                continue;
-            log_warn("Warning: Could not create server TCP listening socket %s:%d: %s", a, port,
-                     strerror(-fd));
-            return fd;
-        }
-        if (server.port == 0)
-            server.port = sock_bound_port(fd);
-        if (w->nlfds == WORKER_MAX_LISTENERS) {
-            close(fd);
-            break;
-        }
-        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)w->nlfds };
-        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
-        w->lfds[w->nlfds++] = fd;
-    }
-    return w->nlfds > 0 ? 0 : -EADDRNOTAVAIL;
+    /* port 0 with a tls-port: TLS only, as Redis; both 0: a port the kernel picks */
+    int rc = 0;
+    if (w->params.srv.port != 0 || w->params.tls.port == 0)
+        rc = listen_port(w, server.port ? server.port : (int)w->params.srv.port, false);
+    if (rc == 0 && w->params.tls.port != 0)
+        rc = listen_port(w, (int)w->params.tls.port, true);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------
@@ -460,7 +483,7 @@ static void protected_mode_check(struct worker *w, struct conn *c)
     conn_want_flush(c);
 }
 
-static void accept_clients(struct worker *w, int lfd)
+static void accept_clients(struct worker *w, int lfd, bool tls)
 {
     for (int i = 0; i < 64; i++) {
         char peer[64];
@@ -471,8 +494,10 @@ static void accept_clients(struct worker *w, int lfd)
             return;
         }
         if (!admit_client(w)) {
-            ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
-            (void)r;
+            if (!tls) { /* a TLS client could not read it before a handshake */
+                ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
+                (void)r;
+            }
             close(fd);
             continue;
         }
@@ -480,7 +505,8 @@ static void accept_clients(struct worker *w, int lfd)
             sock_keepalive(fd, (int)w->params.srv.tcp_keepalive);
         struct conn *c = conn_create(w, fd, peer);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+            (tls && cio_tls_start(c, false) != 0)) {
             conn_close(c);
             continue;
         }
@@ -559,7 +585,7 @@ static unsigned poll_epoll(struct worker *w, int timeout)
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
         if (tag < WORKER_MAX_LISTENERS) {
-            accept_clients(w, w->lfds[tag]);
+            accept_clients(w, w->lfds[tag], (w->lfds_tls >> tag) & 1u);
         } else if (tag == EV_EVENTFD) {
             uint64_t v;
             ssize_t r = read(w->evfd, &v, sizeof(v));
@@ -619,6 +645,16 @@ static unsigned poll_net(struct worker *w, int timeout)
     return n;
 }
 
+/* TLS connections with decrypted input left in their session (cio.h): read them again. */
+static unsigned poll_tls_ready(struct worker *w)
+{
+    unsigned n = 0;
+    cio_tls_ready_round(w);
+    for (struct conn *c; (c = cio_tls_ready_next(w)) != NULL; n++)
+        on_conn_event(w, c, CIO_IN);
+    return n;
+}
+
 static void flush_clients(struct worker *w)
 {
     struct conn *c = w->flush_head;
@@ -649,15 +685,24 @@ static void flush_clients(struct worker *w)
     }
 }
 
-/* Once a second: idle clients past `timeout` are closed. */
+/*
+ * Once a second: idle clients past `timeout` are closed, and so are TLS
+ * connections still in their handshake after pollux-tls-handshake-timeout
+ * (a peer that never finishes one holds a connection, never a worker).
+ */
 static void clients_cron(struct worker *w)
 {
     long long timeout = w->params.srv.timeout;
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING | CONN_MASTER)) &&
-            c->replica == NULL && (w->now_ms - c->last_ms) / 1000 >= timeout && c->inflight == 0) {
+        if (cio_tls_handshaking(c) && !(c->flags & CONN_MASTER) &&
+            w->now_ms - c->ctime_ms >= w->params.tls.handshake_timeout * 1000) {
+            log_verbose("Closing client %s: TLS handshake not finished", c->peer);
+            conn_close(c);
+        } else if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING | CONN_MASTER)) &&
+                   c->replica == NULL && (w->now_ms - c->last_ms) / 1000 >= timeout &&
+                   c->inflight == 0) {
             log_verbose("Closing idle client");
             conn_close(c);
         } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
@@ -783,6 +828,8 @@ static void *worker_main(void *arg)
             }
             work += w->net != NULL ? poll_net(w, timeout) : poll_epoll(w, timeout);
         }
+        if (w->tls_ready != NULL)
+            work += poll_tls_ready(w);
         work += poll_messages(w);
         if (w->hold.holder != -1) {
             /* A LOCK was granted: from here on the holder owns store and counters. */
@@ -856,6 +903,7 @@ void worker_destroy(struct worker *w)
     if (w == NULL)
         return;
     worker_net_destroy(w);
+    tls_ctx_release(w->tls);
     if (w->store)
         store_destroy(w->store);
     if (w->epfd >= 0)
