@@ -100,9 +100,11 @@ static ssize_t tls_recv(struct conn *c)
     return n;
 }
 
+/* During the handshake only its own messages are waited on: replies wait for its end. */
 static void tls_interest(struct conn *c)
 {
-    set_interest(c, (c->flags & CONN_TLS_WANT_WRITE) || tls_out_pending(c->tls) > 0);
+    bool user = (c->flags & CONN_TLS_WANT_WRITE) && tls_established(c->tls);
+    set_interest(c, user || tls_out_pending(c->tls) > 0);
 }
 
 /* Report c readable again on the next pass (its session holds input the socket does not). */

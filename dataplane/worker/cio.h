@@ -9,6 +9,12 @@
  * that leaves bytes unread, or ignores its input while blocked, is reported
  * again on the next pass; with write interest on it is reported while it can
  * write.
+ *
+ * A connection accepted on the tls-port, or opened with tls, has a TLS session
+ * (tls/tls.h) between these calls and its socket, on either backend: reads
+ * return plaintext, writes take plaintext, and the handshake, alerts and
+ * close_notify travel underneath. A TLS error reads as -EPROTO (the caller
+ * closes that connection only).
  */
 #ifndef POLLUX_CIO_H
 #define POLLUX_CIO_H
