@@ -163,13 +163,15 @@ int worker_listen(struct worker *w)
 {
     if (w->params.srv.pollux_backend == BACKEND_DPDK) {
         /* The stack listens on its own addresses; bind is the kernel backend's. */
+        int tls_port = (int)w->params.tls.port;
+        bool tls_only = w->params.srv.port == 0 && tls_port != 0;
         int port = server.port ? server.port : (int)w->params.srv.port;
-        if (port == 0)
+        if (port == 0 && !tls_only)
             port = 6379;
-        int rc = worker_net_listen(w, port);
+        int rc = worker_net_listen(w, port, tls_port);
         if (rc != 0)
-            log_warn("Worker %u: could not listen on the DPDK stack, port %d: %s", w->id, port,
-                     strerror(-rc));
+            log_warn("Worker %u: could not listen on the DPDK stack, port %d (tls-port %d): %s",
+                     w->id, port, tls_port, strerror(-rc));
         else
             server.port = port;
         return rc;
@@ -517,16 +519,25 @@ static void accept_clients(struct worker *w, int lfd, bool tls)
 
 static void accept_net(struct worker *w, struct net_sock *ls)
 {
+    bool tls = false;
+    for (unsigned i = 0; i < w->nnls; i++)
+        if (w->nls[i] == ls)
+            tls = (w->nls_tls >> i) & 1u;
     struct net_sock *s;
     while ((s = net_accept(ls, NULL)) != NULL) {
         if (!admit_client(w)) {
-            net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
+            if (!tls)
+                net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
             net_close(s);
             continue;
         }
         if (w->params.srv.tcp_keepalive > 0)
             net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
         struct conn *c = conn_create_net(w, s);
+        if (tls && cio_tls_start(c, false) != 0) {
+            conn_close(c);
+            continue;
+        }
         log_verbose("Accepted %s", c->peer);
         protected_mode_check(w, c);
     }

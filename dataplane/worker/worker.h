@@ -117,6 +117,7 @@ struct worker {
     struct pktio_fault *net_fault; /* between the stack and the queue, when faults are on */
     struct net_sock *nls[WORKER_MAX_LISTENERS];
     unsigned nnls;
+    uint32_t nls_tls; /* bit i: nls[i] is the tls-port */
 
     /* parameters: this worker's own copy, reloaded by CONFIG SET */
     struct params params;

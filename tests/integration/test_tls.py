@@ -37,12 +37,13 @@ def openssl(*args):
                    stderr=subprocess.DEVNULL)
 
 
-def make_certs():
-    """CA, server, client; other-ca with other-server and other-client."""
+def make_certs(addresses=("127.0.0.1",)):
+    """CA, server, client; other-ca with other-server and other-client (valid for localhost
+    and `addresses`). @return the directory."""
     d = tempfile.mkdtemp(prefix="pollux-tls-")
     p = lambda name: os.path.join(d, name)  # noqa: E731
     with open(p("san.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        f.write("subjectAltName=DNS:localhost" + "".join(f",IP:{a}" for a in addresses) + "\n")
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     for ca in ("ca", "other-ca"):
         openssl("req", "-x509", "-new", *key, "-days", "2", "-keyout", p(ca + ".key"),
