@@ -147,6 +147,7 @@ void cio_tls_ready_round(struct worker *w)
 static ssize_t tls_conn_read(struct conn *c, void *buf, size_t len)
 {
     bool was_up = tls_established(c->tls);
+    bool drained = false; /* a read returned less than it asked for: the socket is empty */
     size_t got = 0;
     ssize_t end = -EAGAIN; /* why reading stopped short: -EAGAIN, 0 (end of stream), -errno */
     while (got < len) {
@@ -164,9 +165,15 @@ static ssize_t tls_conn_read(struct conn *c, void *buf, size_t len)
             end = -EPROTO;
             break;
         }
+        if (drained)
+            break; /* no read() that would only say EAGAIN: the plaintext path makes none */
+        size_t room;
+        tls_in_space(c->tls, &room);
         ssize_t r = tls_recv(c);
-        if (r > 0)
+        if (r > 0) {
+            drained = (size_t)r < room;
             continue;
+        }
         if (r == -ENOBUFS)
             tls_ready(c);
         end = r == -ENOBUFS ? -EAGAIN : r;
