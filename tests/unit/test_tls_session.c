@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include "tls.h"
@@ -446,13 +447,85 @@ static void test_ctx_errors(void **state)
     tls_ctx_release(ctx);
 }
 
+/* Every allocation OpenSSL makes goes through these (installed before its first one). */
+static unsigned long openssl_allocs;
+static long openssl_live; /* blocks allocated and not yet freed */
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    openssl_allocs++;
+    openssl_live++;
+    return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    openssl_allocs++;
+    if (p == NULL)
+        openssl_live++;
+    return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    if (p != NULL)
+        openssl_live--;
+    free(p);
+}
+
+/*
+ * After the handshake and a first exchange, requests and replies add no memory: the
+ * session's buffers are reused, and what allocates at all is OpenSSL 3.0's record writer
+ * (WPACKET, a few small blocks per record, freed before SSL_write returns), a constant per
+ * record whatever its size, so a pipelined batch of replies shares it.
+ */
+static void test_no_allocation_per_request(void **state)
+{
+    (void)state;
+    struct tls_params p;
+    params_init(&p);
+    p.auth_clients = TLS_AUTH_NO;
+    struct pair x;
+    pair_open(&x, &p, &p);
+    assert_int_equal(handshake(x.srv, x.cli, SIZE_MAX), 0);
+    static const char req[] = "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n";
+    char rep[4096], out[4096];
+    memset(rep, 'v', sizeof(rep));
+    unsigned long allocs = 0;
+    long live = 0;
+    for (int i = 0; i < 1010; i++) {
+        if (i == 10) {
+            allocs = openssl_allocs;
+            live = openssl_live;
+        }
+        transfer(x.cli, x.srv, req, sizeof(req) - 1, out);
+        /* replies of 1 to 4096 bytes: the count must not depend on the size */
+        transfer(x.srv, x.cli, rep, 1 + (size_t)(i * 997) % sizeof(rep), out);
+    }
+    assert_int_equal(openssl_live, live);
+    /* 2000 records were written */
+    assert_true(openssl_allocs - allocs <= 4 * 2000);
+    pair_close(&x);
+}
+
 int main(void)
 {
+    CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_and_data),  cmocka_unit_test(test_byte_at_a_time),
-        cmocka_unit_test(test_client_certificates), cmocka_unit_test(test_client_verifies_server),
-        cmocka_unit_test(test_plaintext_refused),   cmocka_unit_test(test_renegotiation_refused),
+        cmocka_unit_test(test_handshake_and_data),
+        cmocka_unit_test(test_byte_at_a_time),
+        cmocka_unit_test(test_client_certificates),
+        cmocka_unit_test(test_client_verifies_server),
+        cmocka_unit_test(test_plaintext_refused),
+        cmocka_unit_test(test_renegotiation_refused),
         cmocka_unit_test(test_ctx_errors),
+        cmocka_unit_test(test_no_allocation_per_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
