@@ -183,8 +183,8 @@ static ssize_t tls_conn_read(struct conn *c, void *buf, size_t len)
     tls_interest(c);
     if (!was_up && tls_established(c->tls) && c->out.bytes > 0)
         conn_want_flush(c); /* replies queued before the handshake (protected mode) */
-    if (got == len)
-        tls_ready(c);
+    if (got == len || (got > 0 && end != -EAGAIN))
+        tls_ready(c); /* more input, or the end of the stream, to report next pass */
     if (got > 0)
         return (ssize_t)got;
     if (end == -EAGAIN && sent < 0)

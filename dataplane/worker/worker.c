@@ -824,11 +824,15 @@ static void *worker_main(void *arg)
         }
         store_set_clock(w->store, w->now_ms);
         w->stats.loop_passes++;
+        /* Before the poll: what a read left in a TLS session last pass, after its replies
+         * were flushed (an end of stream found with a command must not drop the reply). */
+        if (w->tls_ready != NULL)
+            work += poll_tls_ready(w);
         {
             int timeout = 0;
             long long idle_us = w->params.srv.pollux_idle_sleep_us;
             if (idle_us > 0 && w->now_ns - w->idle_since_ns > (uint64_t)idle_us * 1000 &&
-                w->port.outbox_len == 0 && w->flush_head == NULL) {
+                w->port.outbox_len == 0 && w->flush_head == NULL && w->tls_ready == NULL) {
                 atomic_store(&w->sleeping, true);
                 atomic_thread_fence(memory_order_seq_cst);
                 bool pending = false;
@@ -839,8 +843,6 @@ static void *worker_main(void *arg)
             }
             work += w->net != NULL ? poll_net(w, timeout) : poll_epoll(w, timeout);
         }
-        if (w->tls_ready != NULL)
-            work += poll_tls_ready(w);
         work += poll_messages(w);
         if (w->hold.holder != -1) {
             /* A LOCK was granted: from here on the holder owns store and counters. */

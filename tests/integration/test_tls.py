@@ -251,6 +251,59 @@ class Clients(unittest.TestCase):
         self.assertEqual(self.srv.redis().ping(), True)
         good.close()
 
+    def test_close_notify_after_a_command(self):
+        """A command and close_notify in one segment, the TCP connection left open: the
+        command is answered, then the server closes too."""
+        ctx = ssl.create_default_context(cafile=cert("ca.crt"))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(cert("client.crt"), cert("client.key"))
+        inc, outg = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, outg)
+        with socket.create_connection((h.HOST, self.srv.tls_port), timeout=20) as s:
+            def pump_out():
+                data = outg.read()
+                if data:
+                    s.sendall(data)
+
+            def pump_in():
+                data = s.recv(65536)
+                if data:
+                    inc.write(data)
+                else:
+                    inc.write_eof()
+                return data
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    pump_out()
+                    self.assertTrue(pump_in(), "closed during the handshake")
+            pump_out()
+            tls.write(b"*1\r\n$4\r\nPING\r\n")
+            try:
+                tls.unwrap()
+            except ssl.SSLWantReadError:
+                pass
+            s.sendall(outg.read())  # the command and close_notify, in one write
+            got, closed = b"", False
+            while not closed:
+                try:
+                    chunk = tls.read(4096)
+                    if not chunk:
+                        closed = True
+                    got += chunk
+                except ssl.SSLWantReadError:
+                    try:
+                        if not pump_in():
+                            closed = True
+                    except socket.timeout:
+                        self.fail(f"not closed after close_notify (read {got!r})")
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    closed = True
+            self.assertEqual(got, b"+PONG\r\n")
+        self.assert_served()
+
     @h.skip_if_real_redis("pollux-tls-handshake-timeout is Pollux's")
     def test_handshake_that_never_finishes(self):
         # Peers that connect and stop: before the ClientHello, and half way through one.
