@@ -506,10 +506,50 @@ class Tls(unittest.TestCase):
             self.assertNotIn(f":{self.TLS_PORT} ", listening)
             self.assertGreater(int(srv.info("network")["net_tcp_accepted"]), 0)
             r.close()
+            self.replication_over_tls(srv, c)
         finally:
             if srv is not None:
                 srv.stop()
             shutil.rmtree(certs, ignore_errors=True)
+
+    def replication_over_tls(self, node, c):
+        """tls-replication both ways with redis-server on the kernel's end: the stack's node as
+        the TLS client (its replica link) and as the TLS server (a replica on its tls-port)."""
+        import redis
+        redis_server = Config.tool("redis-server")
+        require(self, redis_server is not None, "redis-server not installed")
+        tls = ["--tls-cert-file", c("server.crt"), "--tls-key-file", c("server.key"),
+               "--tls-ca-cert-file", c("ca.crt"), "--tls-replication", "yes"]
+        tls_port = harness.free_port()
+        peer = Server(cmd=[redis_server, "--save", "", "--appendonly", "no",
+                           "--protected-mode", "no", "--tls-port", str(tls_port)] + tls)
+        peer.cmd += ["--bind", node.peer_ip]
+        peer.command_line = lambda p: peer.cmd + ["--port", str(p)]
+        peer._ping = lambda p: _ping_at(node.peer_ip, p)
+        peer.start()
+        try:
+            pr = redis.Redis(host=node.peer_ip, port=peer.port, socket_timeout=30)
+            for i in range(300):
+                pr.set(f"t:{i}", f"v{i}")
+            r = node.redis()
+            self.assertTrue(r.config_set("tls-replication", "yes"))
+            self.assertTrue(r.execute_command("REPLICAOF", node.peer_ip, str(tls_port)))
+            self.assertTrue(wait_until(lambda: synced_get(r, "t:299") == b"v299", timeout=30),
+                            node.log_tail())
+            pr.set("t:stream", "after-sync")
+            self.assertTrue(wait_until(lambda: synced_get(r, "t:stream") == b"after-sync",
+                                       timeout=30))
+            self.assertEqual(node.info("replication")["master_link_status"], "up")
+            # the other way: redis-server replicates from the node's tls-port
+            self.assertTrue(r.execute_command("REPLICAOF", "NO", "ONE"))
+            r.set("d:1", "from-dpdk-over-tls")
+            self.assertTrue(pr.execute_command("REPLICAOF", node.host, str(self.TLS_PORT)))
+            self.assertTrue(wait_until(lambda: synced_get(pr, "d:1") == b"from-dpdk-over-tls",
+                                       timeout=30), node.log_tail())
+            r.set("d:2", "streamed")
+            self.assertTrue(wait_until(lambda: synced_get(pr, "d:2") == b"streamed", timeout=30))
+        finally:
+            peer.stop()
 
 
 def synced_get(r, key):
