@@ -549,17 +549,18 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
                  blame);
         return -1;
     }
-    if (tls_changed) {
-        tls_ctx_release(config.tls);
-        config.tls = tls_new;
-    }
+    /* Every side effect that can fail first, then the values: a refused pair leaves all of
+     * them as they were (as Redis restores them). */
     for (int i = 0; i < npairs; i++) {
         if (apply_hook(&refs[i], values[i], why, sizeof(why)) != 0) {
+            tls_ctx_release(tls_new);
             pthread_mutex_unlock(&config.lock);
             snprintf(err, errcap, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                      names[i], why);
             return -1;
         }
+    }
+    for (int i = 0; i < npairs; i++) {
         const char *v = values[i];
         char merged[512];
         if (strcmp(refs[i].def->name, "client-output-buffer-limit") == 0) {
@@ -567,6 +568,11 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
             v = merged;
         }
         param_set(refs[i].def, params_module(&config.p, &refs[i]), v, why, sizeof(why));
+    }
+    if (tls_changed) {
+        /* workers take it when they reload; connections open keep the old one */
+        tls_ctx_release(config.tls);
+        config.tls = tls_new;
     }
     config.generation++;
     pthread_mutex_unlock(&config.lock);

@@ -398,6 +398,23 @@ class Reload(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_reload_refused_with_another_parameter(self):
+        """A good certificate set together with a parameter that fails: nothing changes, even
+        after a later CONFIG SET of something else."""
+        srv = tls_node()
+        try:
+            c = srv.redis()
+            with self.assertRaises(redis.exceptions.ResponseError) as e:
+                c.execute_command("CONFIG", "SET", "tls-cert-file", cert("other-server.crt"),
+                                  "tls-key-file", cert("other-server.key"),
+                                  "dir", "/nonexistent/dir")
+            self.assertIn("possibly related to argument 'dir'", str(e.exception))
+            self.assertTrue(c.config_set("timeout", "0"))
+            self.assertEqual(c.config_get("tls-cert-file")["tls-cert-file"], cert("server.crt"))
+            self.assertTrue(srv.tls().ping())  # still the first CA's server certificate
+        finally:
+            srv.stop()
+
     @h.skip_if_real_redis("starts polluxd with a missing certificate")
     def test_bad_certificate_at_start(self):
         srv = TlsServer(args=["--tls-cert-file", "/nonexistent.pem", "--tls-key-file",
