@@ -296,6 +296,11 @@ int cio_flush(struct conn *c)
     return rc < 0 ? -1 : 0;
 }
 
+bool cio_out_pending(const struct conn *c)
+{
+    return c->tls != NULL && tls_out_pending(c->tls) > 0;
+}
+
 ssize_t cio_read(struct conn *c, void *buf, size_t len)
 {
     return c->tls != NULL ? tls_conn_read(c, buf, len) : raw_read(c, buf, len);

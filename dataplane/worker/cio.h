@@ -72,6 +72,8 @@ int cio_tls_start(struct conn *c, bool client);
 bool cio_tls_handshaking(const struct conn *c);
 /* Send ciphertext a TLS connection still holds (plain: nothing). @return 0 or -1. */
 int cio_flush(struct conn *c);
+/* Whether c holds output its socket has not taken yet below the reply chain (TLS). */
+bool cio_out_pending(const struct conn *c);
 /*
  * Connections whose session kept decrypted input after a read filled the
  * caller's buffer: the socket has nothing left to report, so the worker reads

@@ -557,6 +557,8 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
             conn_close(c);
             return;
         }
+        if (c->flags & CONN_CLOSE_AFTER_REPLY)
+            conn_want_flush(c); /* the flush pass closes it once everything is out */
     }
     if (events & CIO_IN) {
         if (c->flags & CONN_READ_PAUSED) {
@@ -688,7 +690,7 @@ static void flush_clients(struct worker *w)
             if ((c->out.bytes > 0 || c->replica != NULL) && conn_write(c) < 0) {
                 conn_close(c);
             } else if ((c->flags & CONN_CLOSE_AFTER_REPLY) && c->out.bytes == 0 &&
-                       c->inflight == 0) {
+                       c->inflight == 0 && !cio_out_pending(c)) {
                 conn_close(c);
             }
         }

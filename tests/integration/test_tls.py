@@ -304,6 +304,42 @@ class Clients(unittest.TestCase):
             self.assertEqual(got, b"+PONG\r\n")
         self.assert_served()
 
+    def test_reply_before_quit_arrives_whole(self):
+        """A large reply then QUIT to a client that reads only once the server has encrypted
+        all of it: the connection closes after the last encrypted byte, not before."""
+        value = os.urandom(1 << 20)
+        self.assertTrue(self.srv.redis().set("quit:big", value))
+        ctx = ssl.create_default_context(cafile=cert("ca.crt"))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(cert("client.crt"), cert("client.key"))
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(30)
+        raw.connect((h.HOST, self.srv.tls_port))
+        with ctx.wrap_socket(raw) as s:
+            s.sendall(b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$5\r\ndrain\r\n"
+                      b"*2\r\n$3\r\nGET\r\n$8\r\nquit:big\r\n*1\r\n$4\r\nQUIT\r\n")
+            plain = self.srv.redis()
+
+            def replies_encrypted():
+                mine = [c for c in plain.client_list() if c.get("name") == "drain"]
+                return not mine or mine[0]["omem"] == "0"
+            # The server has encrypted every reply (or dropped the connection): what is left is
+            # in its TLS buffer and the sockets, which the client has not read.
+            self.assertTrue(h.wait_until(replies_encrypted, 60))
+            got = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                got += chunk
+        want = b"+OK\r\n$%d\r\n%s\r\n+OK\r\n" % (len(value), value)
+        self.assertEqual(len(got), len(want))
+        self.assertEqual(got, want)
+
     @h.skip_if_real_redis("pollux-tls-handshake-timeout is Pollux's")
     def test_handshake_that_never_finishes(self):
         # Peers that connect and stop: before the ClientHello, and half way through one.
