@@ -381,6 +381,28 @@ class Clients(unittest.TestCase):
         self.assert_served(keep)  # opened before any of it
         keep.close()
 
+    def test_protocols(self):
+        """tls-protocols TLSv1.3: a client that stops at TLS 1.2 is refused, then served again
+        once TLSv1.2 is back."""
+        def client(max_version):
+            ctx = ssl.create_default_context(cafile=cert("ca.crt"))
+            ctx.check_hostname = False
+            ctx.maximum_version = max_version
+            ctx.load_cert_chain(cert("client.crt"), cert("client.key"))
+            with socket.create_connection((h.HOST, self.srv.tls_port), timeout=20) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(64), s.version()
+        c = self.srv.redis()
+        try:
+            self.assertTrue(c.config_set("tls-protocols", "TLSv1.3"))
+            self.assertEqual(client(ssl.TLSVersion.TLSv1_3), (b"+PONG\r\n", "TLSv1.3"))
+            with self.assertRaises((ssl.SSLError, ConnectionError)):
+                client(ssl.TLSVersion.TLSv1_2)
+        finally:
+            self.assertTrue(c.config_set("tls-protocols", ""))
+        self.assertEqual(client(ssl.TLSVersion.TLSv1_2), (b"+PONG\r\n", "TLSv1.2"))
+
     def test_config_get(self):
         got = self.srv.redis().config_get("tls-*")
         self.assertEqual(got["tls-port"], str(self.srv.tls_port))
