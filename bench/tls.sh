@@ -52,6 +52,10 @@ bench() { # name pipeline test tls(0/1)
     printf '%s\n' "${runs[@]}" | sort -n | awk -v m=$(((repeat + 1) / 2)) 'NR == m'
 }
 
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+echo "server on cpu $server_cpu, redis-benchmark on cpu $client_cpu, median of $repeat runs," \
+    "$requests requests each"
 printf '| server | load | plain rps | TLS rps | TLS / plain | worker µs/req plain | TLS |\n'
 printf '| --- | --- | ---: | ---: | ---: | ---: | ---: |\n'
 for name in polluxd redis; do
