@@ -199,6 +199,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
         return 1;
     }
+    if (config_tls_setup() != 0)
+        return 1;
     if (sp->pollux_backend == BACKEND_DPDK && !backend_dpdk_available()) {
         log_warn("pollux-backend dpdk is not available in this build (built without "
                  "libdpdk-dev); use 'kernel'");

@@ -20,11 +20,11 @@ set -euo pipefail
 # One line per set; adding a package is a one-word change. libdpdk-dev is in the runtime
 # set: the DPDK backend is part of the default build (meson's dpdk option is `enabled`).
 # iproute2 and iputils-ping are for the dpdk suite (ip netns, ip addr, ping), which a
-# minimal Debian lacks.
+# minimal Debian lacks; openssl (the CLI) makes the certificates of the TLS tests.
 RUNTIME_PKGS="build-essential meson ninja-build pkg-config libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev
               libsqlite3-dev libssl-dev libdpdk-dev libxxhash-dev"
 DEV_PKGS="libbenchmark-dev redis-server redis-tools python3-redis memcached iproute2 iputils-ping
-          clang clang-format gnuplot-nox"
+          clang clang-format gnuplot-nox openssl"
 CROSS_PKGS="crossbuild-essential-arm64 qemu-user"
 FORMAT_PKGS="clang-format"
 

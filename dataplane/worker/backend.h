@@ -28,10 +28,11 @@ void backend_dpdk_stop(void);
 
 /*
  * Main thread: create w's stack on its queue (pollux-dpdk-ip, pollux-net-*,
- * fault injection when pollux-net-fault-* is set) and listen on `port` of
- * every stack address. @return 0 or -errno.
+ * fault injection when pollux-net-fault-* is set) and listen on `port` and
+ * on the TLS port `tls_port` of every stack address (0: not that one).
+ * @return 0 or -errno.
  */
-int worker_net_listen(struct worker *w, int port);
+int worker_net_listen(struct worker *w, int port, int tls_port);
 /* The worker's thread, before its first pass. */
 void worker_net_thread_init(struct worker *w);
 /* Parameters changed (CONFIG SET): give the stack the new ones. */

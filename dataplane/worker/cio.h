@@ -9,6 +9,12 @@
  * that leaves bytes unread, or ignores its input while blocked, is reported
  * again on the next pass; with write interest on it is reported while it can
  * write.
+ *
+ * A connection accepted on the tls-port, or opened with tls, has a TLS session
+ * (tls/tls.h) between these calls and its socket, on either backend: reads
+ * return plaintext, writes take plaintext, and the handshake, alerts and
+ * close_notify travel underneath. A TLS error reads as -EPROTO (the caller
+ * closes that connection only).
  */
 #ifndef POLLUX_CIO_H
 #define POLLUX_CIO_H
@@ -44,12 +50,38 @@ void cio_close(struct conn *c);
 void cio_keepalive(struct conn *c, int seconds);
 
 /*
- * Start a non-blocking connection to host:port on w's backend; CIO_OUT is
- * reported when it completes (cio_connect_error says how).
+ * Start a non-blocking connection to host:port on w's backend, in TLS when
+ * `tls` (w's context, client side); CIO_OUT or CIO_IN is reported as it
+ * progresses (cio_connect_error says how far).
  * @return the connection (on w->conns), or NULL with a message logged.
  */
-struct conn *cio_connect(struct worker *w, const char *host, int port);
-/* 0 when the connection c started is up, else the errno that ended it. */
+struct conn *cio_connect(struct worker *w, const char *host, int port, bool tls);
+/*
+ * 0 when the connection c started is up (its TLS handshake done), EINPROGRESS
+ * while it is not, else the errno that ended it (EPROTO: TLS refused).
+ */
 int cio_connect_error(struct conn *c);
+
+/*
+ * TLS (either backend). cio_tls_start gives c a session on its worker's
+ * context: the server side for a connection accepted on the tls-port, the
+ * client side for one we opened. @return 0, or -1 when there is no context.
+ */
+int cio_tls_start(struct conn *c, bool client);
+/* Whether c is a TLS connection whose handshake has not finished. */
+bool cio_tls_handshaking(const struct conn *c);
+/* Send ciphertext a TLS connection still holds (plain: nothing). @return 0 or -1. */
+int cio_flush(struct conn *c);
+/* Whether c holds output its socket has not taken yet below the reply chain (TLS). */
+bool cio_out_pending(const struct conn *c);
+/*
+ * Connections whose session kept decrypted input after a read filled the
+ * caller's buffer: the socket has nothing left to report, so the worker reads
+ * them again on its next pass. cio_tls_ready_round starts a pass's round;
+ * cio_tls_ready_next returns its connections one by one (a connection closed
+ * meanwhile leaves the round), then NULL.
+ */
+void cio_tls_ready_round(struct worker *w);
+struct conn *cio_tls_ready_next(struct worker *w);
 
 #endif

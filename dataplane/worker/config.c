@@ -43,6 +43,7 @@ static const struct {
     { net_param_defs, offsetof(struct params, net) },
     { pktio_fault_param_defs, offsetof(struct params, fault) },
     { dpdk_param_defs, offsetof(struct params, dpdk) },
+    { tls_param_defs, offsetof(struct params, tls) },
 };
 
 /* Old names Redis still accepts. */
@@ -274,6 +275,8 @@ void config_setup(void)
 
 void config_teardown(void)
 {
+    tls_ctx_release(config.tls);
+    config.tls = NULL;
     params_free(&config.p);
     mem_free(config.file);
     config.file = NULL;
@@ -446,6 +449,61 @@ int config_load(const char *file, int argc, char **argv)
     return 0;
 }
 
+static bool tls_wanted(const struct tls_params *p)
+{
+    return p->port != 0 || p->replication || p->cluster;
+}
+
+int config_tls_setup(void)
+{
+    if (!tls_wanted(&config.p.tls))
+        return 0;
+    char err[512];
+    config.tls = tls_ctx_create(&config.p.tls, err, sizeof(err));
+    if (config.tls != NULL)
+        return 0;
+    log_warn("%s", err);
+    log_warn("Failed to configure TLS. Check logs for more info.");
+    return -1;
+}
+
+/*
+ * CONFIG SET of tls-* parameters (config.lock held, values validated): build
+ * the context the new values describe before anything is applied, so a bad
+ * file is refused and the old context stays. @return 0 with *out the new
+ * context (NULL: TLS is off), or -1 with the name of the parameter to blame.
+ */
+static int tls_prepare(int npairs, const struct param_ref *refs, const char *const *names,
+                       const char *const *values, struct tls_ctx **out, const char **blame)
+{
+    struct params cand;
+    char why[512];
+    *blame = NULL;
+    memset(&cand, 0, sizeof(cand));
+    params_copy(&cand, &config.p);
+    for (int i = 0; i < npairs; i++) {
+        if (refs[i].base != offsetof(struct params, tls))
+            continue;
+        param_set(refs[i].def, params_module(&cand, &refs[i]), values[i], why, sizeof(why));
+        if (tls_param_affects_ctx(names[i]) && *blame == NULL)
+            *blame = names[i];
+    }
+    int rc = 0;
+    *out = NULL;
+    if (tls_wanted(&cand.tls)) {
+        *out = tls_ctx_create(&cand.tls, why, sizeof(why));
+        if (*out == NULL) {
+            log_warn("%s", why);
+            log_warn("Failed applying new configuration. Possibly related to new %s setting. "
+                     "Restoring previous settings.",
+                     *blame);
+            rc = -1;
+        }
+    }
+    params_free(&cand);
+    return rc;
+}
+
 int config_set(int npairs, const char *const *names, const char *const *values, char *err,
                size_t errcap)
 {
@@ -477,12 +535,30 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
             return -1;
         }
     }
+    bool tls_changed = false;
+    for (int i = 0; i < npairs; i++)
+        tls_changed |= tls_param_affects_ctx(names[i]);
+    struct tls_ctx *tls_new = NULL;
+    const char *blame = NULL;
+    if (tls_changed && tls_prepare(npairs, refs, names, values, &tls_new, &blame) != 0) {
+        pthread_mutex_unlock(&config.lock);
+        snprintf(err, errcap,
+                 "ERR CONFIG SET failed (possibly related to argument '%s') - Unable to update "
+                 "TLS configuration. Check server logs.",
+                 blame);
+        return -1;
+    }
+    /* Every side effect that can fail first, then the values: a refused pair leaves all of
+     * them as they were (as Redis restores them). */
     for (int i = 0; i < npairs; i++) {
         if (apply_hook(&refs[i], values[i], why, sizeof(why)) != 0) {
+            tls_ctx_release(tls_new);
             pthread_mutex_unlock(&config.lock);
             snprintf(err, errcap, ERRF_CONFIG_SET_FAILED, names[i], why);
             return -1;
         }
+    }
+    for (int i = 0; i < npairs; i++) {
         const char *v = values[i];
         char merged[512];
         if (strcmp(refs[i].def->name, "client-output-buffer-limit") == 0) {
@@ -490,6 +566,11 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
             v = merged;
         }
         param_set(refs[i].def, params_module(&config.p, &refs[i]), v, why, sizeof(why));
+    }
+    if (tls_changed) {
+        /* workers take it when they reload; connections open keep the old one */
+        tls_ctx_release(config.tls);
+        config.tls = tls_new;
     }
     config.generation++;
     pthread_mutex_unlock(&config.lock);

@@ -23,6 +23,7 @@
 #include "pktio.h"
 #include "repl.h"
 #include "store.h"
+#include "tls.h"
 
 extern const char *const config_loglevel_names[];
 extern const char *const config_backend_names[];
@@ -135,6 +136,7 @@ struct params {
     struct net_params net;           /* pollux-net-*: the userspace stack */
     struct pktio_fault_params fault; /* pollux-net-fault-*: fault injection under the stack */
     struct dpdk_params dpdk;
+    struct tls_params tls; /* tls-*: dataplane/tls */
 };
 
 void params_defaults(struct params *p);
@@ -160,6 +162,9 @@ struct config {
     struct params p;
     char *file; /* absolute path of the config file, or NULL */
     unsigned generation;
+    /* built from p.tls when tls-port or tls-replication is on, else NULL; workers take
+     * their reference to it under the lock (worker_reload_params) */
+    struct tls_ctx *tls;
 };
 extern struct config config;
 
@@ -181,6 +186,12 @@ int config_load(const char *file, int argc, char **argv);
  */
 int config_set(int npairs, const char *const *names, const char *const *values, char *err,
                size_t errcap);
+
+/*
+ * Build the TLS context the parameters ask for (none without tls-port and
+ * tls-replication). @return 0, or -1 with the reason logged (Redis's lines).
+ */
+int config_tls_setup(void);
 
 /* CONFIG REWRITE. @return 0 or -1 with err set. */
 int config_rewrite(char *err, size_t errcap);

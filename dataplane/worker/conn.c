@@ -303,6 +303,8 @@ static int write_chain(struct conn *c);
 
 int conn_write(struct conn *c)
 {
+    if (cio_flush(c) != 0)
+        return -1;
     if (c->flags & CONN_MASTER) {
         discard_output(c);
         return 0;

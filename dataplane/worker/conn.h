@@ -23,6 +23,7 @@ struct repl_replica;
 struct repl_sync;
 struct cmd_def;
 struct net_sock;
+struct tls_session;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -39,6 +40,8 @@ enum conn_flags {
     CONN_SYNC_START = 1u << 11,       /* queued for a hold of every shard to start a snapshot */
     CONN_SAVE_WAIT = 1u << 12,        /* blocked in SAVE until the dump is written */
     CONN_MASTER = 1u << 13,           /* the link to our primary: apply, never reply */
+    CONN_TLS_READY = 1u << 14,        /* TLS: decrypted input left over, read again next pass */
+    CONN_TLS_WANT_WRITE = 1u << 15,   /* TLS: the connection asked to be told it can write */
 };
 
 /*
@@ -58,8 +61,10 @@ struct conn {
     struct conn *flush_next;
     struct conn *tx_next;
     struct worker *w;
-    int fd;              /* kernel backend: the socket, else -1 */
-    struct net_sock *ns; /* DPDK backend: the socket of the worker's stack, else NULL */
+    int fd;                  /* kernel backend: the socket, else -1 */
+    struct net_sock *ns;     /* DPDK backend: the socket of the worker's stack, else NULL */
+    struct tls_session *tls; /* a TLS connection (either backend), else NULL (cio.c) */
+    struct conn *tls_next;   /* worker->tls_ready / tls_ready_run while CONN_TLS_READY */
     uint32_t flags;
     uint64_t id;
 

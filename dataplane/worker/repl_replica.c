@@ -154,7 +154,7 @@ static void link_drop(struct worker *w, const char *why)
 
 static int link_connect(struct worker *w, const char *host, int port)
 {
-    struct conn *c = cio_connect(w, host, port);
+    struct conn *c = cio_connect(w, host, port, w->params.tls.replication != 0);
     if (c == NULL)
         return -1;
     c->flags |= CONN_MASTER;
@@ -189,7 +189,9 @@ static char *next_line(struct conn *c, size_t *len)
 static void send_port_and_capa(struct worker *w, struct conn *c)
 {
     char port[16];
-    snprintf(port, sizeof(port), "%d", server.port);
+    /* over TLS the primary reaches us on the tls-port (Redis announces it likewise) */
+    bool tls = w->params.tls.replication && w->params.tls.port != 0;
+    snprintf(port, sizeof(port), "%d", tls ? (int)w->params.tls.port : server.port);
     const char *a[] = { "REPLCONF", "listening-port", port };
     link_send(c, 3, a);
     lnk.hs = HS_PORT;
@@ -670,7 +672,8 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
 void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (lnk.hs == HS_CONNECTING) {
-        if (!(events & CIO_OUT))
+        /* a TLS handshake moves on input too */
+        if (!(events & (CIO_OUT | CIO_IN)))
             return;
         int err = cio_connect_error(c);
         if (err == EINPROGRESS)
@@ -685,6 +688,10 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
         const char *ping[] = { "PING" };
         link_send(c, 1, ping);
         lnk.hs = HS_PONG;
+        return;
+    }
+    if ((events & CIO_OUT) && cio_flush(c) != 0) {
+        link_drop(w, "connection closed by MASTER");
         return;
     }
     if (!(events & CIO_IN))

@@ -23,6 +23,7 @@
 #include "server.h"
 #include "slowlog.h"
 #include "sock.h"
+#include "tls.h"
 #include "util.h"
 
 #define EV_BATCH   256
@@ -109,6 +110,11 @@ void worker_reload_params(struct worker *w)
     pthread_mutex_lock(&config.lock);
     params_copy(&w->params, &config.p);
     w->params_generation = config.generation;
+    if (w->tls != config.tls) {
+        /* new connections use the new context; those open keep theirs */
+        tls_ctx_release(w->tls);
+        w->tls = tls_ctx_retain(config.tls);
+    }
     pthread_mutex_unlock(&config.lock);
     reload_allowlist(w);
     slowlog_resize(w, (unsigned)w->params.srv.slowlog_max_len);
@@ -150,38 +156,28 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     return w;
 }
 
-int worker_listen(struct worker *w)
+/* Listen on `port` of every bind address; the first port 0 the kernel picks is server.port. */
+static int listen_port(struct worker *w, int port, bool tls)
 {
-    if (w->params.srv.pollux_backend == BACKEND_DPDK) {
-        /* The stack listens on its own addresses; bind is the kernel backend's. */
-        int port = server.port ? server.port : (int)w->params.srv.port;
-        if (port == 0)
-            port = 6379;
-        int rc = worker_net_listen(w, port);
-        if (rc != 0)
-            log_warn("Worker %u: could not listen on the DPDK stack, port %d: %s", w->id, port,
-                     strerror(-rc));
-        else
-            server.port = port;
-        return rc;
-    }
     char addrs[1024];
     snprintf(addrs, sizeof(addrs), "%s", w->params.srv.bind);
     char *save = NULL;
+    int opened = 0;
     for (char *a = strtok_r(addrs, " ", &save); a != NULL; a = strtok_r(NULL, " ", &save)) {
         bool optional = a[0] == '-';
         if (optional)
             a++;
-        int port = server.port ? server.port : (int)w->params.srv.port;
+        if (!tls && server.port != 0)
+            port = server.port;
         int fd = sock_listen(a, port, (int)w->params.srv.tcp_backlog);
         if (fd < 0) {
             if (optional)
                 continue;
-            log_warn("Warning: Could not create server TCP listening socket %s:%d: %s", a, port,
-                     strerror(-fd));
+            log_warn("Warning: Could not create server %s listening socket %s:%d: %s",
+                     tls ? "TLS" : "TCP", a, port, strerror(-fd));
             return fd;
         }
-        if (server.port == 0)
+        if (!tls && server.port == 0)
             server.port = sock_bound_port(fd);
         if (w->nlfds == WORKER_MAX_LISTENERS) {
             close(fd);
@@ -189,9 +185,38 @@ int worker_listen(struct worker *w)
         }
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)w->nlfds };
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (tls)
+            w->lfds_tls |= 1u << w->nlfds;
         w->lfds[w->nlfds++] = fd;
+        opened++;
     }
-    return w->nlfds > 0 ? 0 : -EADDRNOTAVAIL;
+    return opened > 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+int worker_listen(struct worker *w)
+{
+    if (w->params.srv.pollux_backend == BACKEND_DPDK) {
+        /* The stack listens on its own addresses; bind is the kernel backend's. */
+        int tls_port = (int)w->params.tls.port;
+        bool tls_only = w->params.srv.port == 0 && tls_port != 0;
+        int port = server.port ? server.port : (int)w->params.srv.port;
+        if (port == 0 && !tls_only)
+            port = 6379;
+        int rc = worker_net_listen(w, port, tls_port);
+        if (rc != 0)
+            log_warn("Worker %u: could not listen on the DPDK stack, port %d (tls-port %d): %s",
+                     w->id, port, tls_port, strerror(-rc));
+        else
+            server.port = port;
+        return rc;
+    }
+    /* port 0 with a tls-port: TLS only, as Redis; both 0: a port the kernel picks */
+    int rc = 0;
+    if (w->params.srv.port != 0 || w->params.tls.port == 0)
+        rc = listen_port(w, server.port ? server.port : (int)w->params.srv.port, false);
+    if (rc == 0 && w->params.tls.port != 0)
+        rc = listen_port(w, (int)w->params.tls.port, true);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------
@@ -494,7 +519,7 @@ static void protected_mode_check(struct worker *w, struct conn *c)
     conn_want_flush(c);
 }
 
-static void accept_clients(struct worker *w, int lfd)
+static void accept_clients(struct worker *w, int lfd, bool tls)
 {
     for (int i = 0; i < 64; i++) {
         char peer[64];
@@ -512,8 +537,10 @@ static void accept_clients(struct worker *w, int lfd)
             continue;
         }
         if (!admit_client(w)) {
-            ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
-            (void)r;
+            if (!tls) { /* a TLS client could not read it before a handshake */
+                ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
+                (void)r;
+            }
             close(fd);
             continue;
         }
@@ -521,7 +548,8 @@ static void accept_clients(struct worker *w, int lfd)
             sock_keepalive(fd, (int)w->params.srv.tcp_keepalive);
         struct conn *c = conn_create(w, fd, peer);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+            (tls && cio_tls_start(c, false) != 0)) {
             conn_close(c);
             continue;
         }
@@ -532,16 +560,25 @@ static void accept_clients(struct worker *w, int lfd)
 
 static void accept_net(struct worker *w, struct net_sock *ls)
 {
+    bool tls = false;
+    for (unsigned i = 0; i < w->nnls; i++)
+        if (w->nls[i] == ls)
+            tls = (w->nls_tls >> i) & 1u;
     struct net_sock *s;
     while ((s = net_accept(ls, NULL)) != NULL) {
         if (!admit_client(w)) {
-            net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
+            if (!tls)
+                net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
             net_close(s);
             continue;
         }
         if (w->params.srv.tcp_keepalive > 0)
             net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
         struct conn *c = conn_create_net(w, s);
+        if (tls && cio_tls_start(c, false) != 0) {
+            conn_close(c);
+            continue;
+        }
         log_verbose("Accepted %s", c->peer);
         protected_mode_check(w, c);
     }
@@ -561,6 +598,8 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
             conn_close(c);
             return;
         }
+        if (c->flags & CONN_CLOSE_AFTER_REPLY)
+            conn_want_flush(c); /* the flush pass closes it once everything is out */
     }
     if (events & CIO_IN) {
         if (c->flags & CONN_READ_PAUSED) {
@@ -600,7 +639,7 @@ static unsigned poll_epoll(struct worker *w, int timeout)
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
         if (tag < WORKER_MAX_LISTENERS) {
-            accept_clients(w, w->lfds[tag]);
+            accept_clients(w, w->lfds[tag], (w->lfds_tls >> tag) & 1u);
         } else if (tag == EV_EVENTFD) {
             uint64_t v;
             ssize_t r = read(w->evfd, &v, sizeof(v));
@@ -660,6 +699,16 @@ static unsigned poll_net(struct worker *w, int timeout)
     return n;
 }
 
+/* TLS connections with decrypted input left in their session (cio.h): read them again. */
+static unsigned poll_tls_ready(struct worker *w)
+{
+    unsigned n = 0;
+    cio_tls_ready_round(w);
+    for (struct conn *c; (c = cio_tls_ready_next(w)) != NULL; n++)
+        on_conn_event(w, c, CIO_IN);
+    return n;
+}
+
 static void flush_clients(struct worker *w)
 {
     struct conn *c = w->flush_head;
@@ -682,7 +731,7 @@ static void flush_clients(struct worker *w)
             if ((c->out.bytes > 0 || c->replica != NULL) && conn_write(c) < 0) {
                 conn_close(c);
             } else if ((c->flags & CONN_CLOSE_AFTER_REPLY) && c->out.bytes == 0 &&
-                       c->inflight == 0) {
+                       c->inflight == 0 && !cio_out_pending(c)) {
                 conn_close(c);
             }
         }
@@ -690,15 +739,24 @@ static void flush_clients(struct worker *w)
     }
 }
 
-/* Once a second: idle clients past `timeout` are closed. */
+/*
+ * Once a second: idle clients past `timeout` are closed, and so are TLS
+ * connections still in their handshake after pollux-tls-handshake-timeout
+ * (a peer that never finishes one holds a connection, never a worker).
+ */
 static void clients_cron(struct worker *w)
 {
     long long timeout = w->params.srv.timeout;
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING | CONN_MASTER)) &&
-            c->replica == NULL && (w->now_ms - c->last_ms) / 1000 >= timeout && c->inflight == 0) {
+        if (cio_tls_handshaking(c) && !(c->flags & CONN_MASTER) &&
+            w->now_ms - c->ctime_ms >= w->params.tls.handshake_timeout * 1000) {
+            log_verbose("Closing client %s: TLS handshake not finished", c->peer);
+            conn_close(c);
+        } else if (timeout > 0 && !(c->flags & (CONN_BLOCKED | CONN_WAITING | CONN_MASTER)) &&
+                   c->replica == NULL && (w->now_ms - c->last_ms) / 1000 >= timeout &&
+                   c->inflight == 0) {
             log_verbose("Closing idle client");
             conn_close(c);
         } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
@@ -809,11 +867,15 @@ static void *worker_main(void *arg)
         }
         store_set_clock(w->store, w->now_ms);
         w->stats.loop_passes++;
+        /* Before the poll: what a read left in a TLS session last pass, after its replies
+         * were flushed (an end of stream found with a command must not drop the reply). */
+        if (w->tls_ready != NULL)
+            work += poll_tls_ready(w);
         {
             int timeout = 0;
             long long idle_us = w->params.srv.pollux_idle_sleep_us;
             if (idle_us > 0 && w->now_ns - w->idle_since_ns > (uint64_t)idle_us * 1000 &&
-                w->port.outbox_len == 0 && w->flush_head == NULL) {
+                w->port.outbox_len == 0 && w->flush_head == NULL && w->tls_ready == NULL) {
                 atomic_store(&w->sleeping, true);
                 atomic_thread_fence(memory_order_seq_cst);
                 bool pending = false;
@@ -897,6 +959,7 @@ void worker_destroy(struct worker *w)
     if (w == NULL)
         return;
     worker_net_destroy(w);
+    tls_ctx_release(w->tls);
     if (w->store)
         store_destroy(w->store);
     if (w->epfd >= 0)

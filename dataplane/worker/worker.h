@@ -27,6 +27,7 @@ struct server;
 struct net_stack;
 struct net_sock;
 struct pktio_fault;
+struct tls_ctx;
 
 #define WORKER_MAX_LISTENERS 16
 
@@ -149,11 +150,17 @@ struct worker {
     int evfd;
     int lfds[WORKER_MAX_LISTENERS];
     int nlfds;
+    uint32_t lfds_tls; /* bit i: lfds[i] is the tls-port */
+    /* TLS: this worker's reference to the context (taken in worker_reload_params), and the
+     * connections whose session holds input their last read had no room for (cio.c) */
+    struct tls_ctx *tls;
+    struct conn *tls_ready, *tls_ready_run;
     /* DPDK backend (worker_net.c): this worker's TCP/IP stack; NULL on the kernel backend */
     struct net_stack *net;
     struct pktio_fault *net_fault; /* between the stack and the queue, when faults are on */
     struct net_sock *nls[WORKER_MAX_LISTENERS];
     unsigned nnls;
+    uint32_t nls_tls; /* bit i: nls[i] is the tls-port */
 
     /* parameters: this worker's own copy, reloaded by CONFIG SET */
     struct params params;

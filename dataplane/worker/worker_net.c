@@ -127,7 +127,7 @@ static enum net_syn_verdict allow_syn(void *arg, const struct net_endpoint *peer
     return worker_source_allowed(arg, addr) ? NET_SYN_ALLOW : NET_SYN_RESET;
 }
 
-int worker_net_listen(struct worker *w, int port)
+int worker_net_listen(struct worker *w, int port, int tls_port)
 {
     struct pktio *io = worker_pktio(w);
     if (io == NULL)
@@ -167,10 +167,18 @@ int worker_net_listen(struct worker *w, int port)
     if (w->params.dpdk.gateway[0] != '\0' && net_ip_parse(w->params.dpdk.gateway, &ip) == 0)
         net_set_gateway(w->net, ip);
     unsigned backlog = (unsigned)(w->params.srv.tcp_backlog > 0 ? w->params.srv.tcp_backlog : 511);
-    rc = net_listen(w->net, 0, (uint16_t)port, backlog, NULL, &w->nls[0]);
-    if (rc != 0)
-        return rc;
-    w->nnls = 1;
+    if (port != 0) {
+        rc = net_listen(w->net, 0, (uint16_t)port, backlog, NULL, &w->nls[w->nnls]);
+        if (rc != 0)
+            return rc;
+        w->nnls++;
+    }
+    if (tls_port != 0) {
+        rc = net_listen(w->net, 0, (uint16_t)tls_port, backlog, NULL, &w->nls[w->nnls]);
+        if (rc != 0)
+            return rc;
+        w->nls_tls |= 1u << w->nnls++;
+    }
     return 0;
 }
 
@@ -191,6 +199,7 @@ void worker_net_destroy(struct worker *w)
     for (unsigned i = 0; i < w->nnls; i++)
         net_close(w->nls[i]);
     w->nnls = 0;
+    w->nls_tls = 0;
     if (w->net != NULL)
         net_stack_destroy(w->net);
     w->net = NULL;

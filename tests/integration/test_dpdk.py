@@ -449,6 +449,111 @@ class Replication(unittest.TestCase):
             node.stop()
 
 
+class Tls(unittest.TestCase):
+    """The tls-port on the stack: OpenSSL over the worker's own TCP through memory BIOs, no
+    kernel socket; the same clients as on the kernel backend (test_tls.py)."""
+
+    TLS_PORT = 6380
+
+    def test_tls_on_stack(self):
+        import redis
+        from test_tls import make_certs
+        srv = None
+        certs = make_certs(addresses=("10.94.0.2",))
+        try:
+            c = lambda name: os.path.join(certs, name)  # noqa: E731
+            srv = TapServer(94, workers=2, args=[
+                "--tls-port", str(self.TLS_PORT), "--tls-cert-file", c("server.crt"),
+                "--tls-key-file", c("server.key"), "--tls-ca-cert-file", c("ca.crt")]).start()
+
+            def tls_client(cert="client.crt", key="client.key"):
+                return redis.Redis(host=srv.host, port=self.TLS_PORT, ssl=True,
+                                   ssl_ca_certs=c("ca.crt"),
+                                   ssl_certfile=c(cert) if cert else None,
+                                   ssl_keyfile=c(key) if key else None, socket_timeout=60)
+            out = subprocess.run([Config.tool("redis-cli"), "--tls", "--cacert", c("ca.crt"),
+                                  "--cert", c("client.crt"), "--key", c("client.key"),
+                                  "-h", srv.host, "-p", str(self.TLS_PORT), "SET", "tls:k", "v"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.stdout.strip(), "OK", out.stderr)
+            self.assertEqual(srv.cli("GET", "tls:k"), "v")  # the plain port, same data
+
+            r = tls_client()
+            for size in (1, 65536, 1 << 20, (1 << 20) + 17):
+                v = os.urandom(size)
+                self.assertTrue(r.set(f"big:{size}", v))
+                self.assertEqual(r.get(f"big:{size}"), v, size)
+            p = r.pipeline(transaction=False)
+            for i in range(3000):
+                p.set(f"p:{i}", i)
+            for i in range(3000):
+                p.get(f"p:{i}")
+            self.assertEqual(p.execute()[3000:], [str(i).encode() for i in range(3000)])
+
+            # Refused: no client certificate, a certificate of another CA, plaintext.
+            for cert, key in ((None, None), ("other-client.crt", "other-client.key")):
+                with self.assertRaises((redis.exceptions.ConnectionError, OSError)):
+                    tls_client(cert, key).ping()
+            with socket.create_connection((srv.host, self.TLS_PORT), timeout=10) as s:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                s.settimeout(30)
+                try:
+                    self.assertEqual(s.recv(4096), b"")
+                except ConnectionResetError:
+                    pass
+            self.assertTrue(r.ping())  # the client from before, still served
+
+            # No kernel socket listens on the TLS port: the stack owns it.
+            listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
+            self.assertNotIn(f":{self.TLS_PORT} ", listening)
+            self.assertGreater(int(srv.info("network")["net_tcp_accepted"]), 0)
+            r.close()
+            self.replication_over_tls(srv, c)
+        finally:
+            if srv is not None:
+                srv.stop()
+            shutil.rmtree(certs, ignore_errors=True)
+
+    def replication_over_tls(self, node, c):
+        """tls-replication both ways with redis-server on the kernel's end: the stack's node as
+        the TLS client (its replica link) and as the TLS server (a replica on its tls-port)."""
+        import redis
+        redis_server = Config.tool("redis-server")
+        require(self, redis_server is not None, "redis-server not installed")
+        tls = ["--tls-cert-file", c("server.crt"), "--tls-key-file", c("server.key"),
+               "--tls-ca-cert-file", c("ca.crt"), "--tls-replication", "yes"]
+        tls_port = harness.free_port()
+        peer = Server(cmd=[redis_server, "--save", "", "--appendonly", "no",
+                           "--protected-mode", "no", "--tls-port", str(tls_port)] + tls)
+        peer.cmd += ["--bind", node.peer_ip]
+        peer.command_line = lambda p: peer.cmd + ["--port", str(p)]
+        peer._ping = lambda p: _ping_at(node.peer_ip, p)
+        peer.start()
+        try:
+            pr = redis.Redis(host=node.peer_ip, port=peer.port, socket_timeout=30)
+            for i in range(300):
+                pr.set(f"t:{i}", f"v{i}")
+            r = node.redis()
+            self.assertTrue(r.config_set("tls-replication", "yes"))
+            self.assertTrue(r.execute_command("REPLICAOF", node.peer_ip, str(tls_port)))
+            self.assertTrue(wait_until(lambda: synced_get(r, "t:299") == b"v299", timeout=30),
+                            node.log_tail())
+            pr.set("t:stream", "after-sync")
+            self.assertTrue(wait_until(lambda: synced_get(r, "t:stream") == b"after-sync",
+                                       timeout=30))
+            self.assertEqual(node.info("replication")["master_link_status"], "up")
+            # the other way: redis-server replicates from the node's tls-port
+            self.assertTrue(r.execute_command("REPLICAOF", "NO", "ONE"))
+            r.set("d:1", "from-dpdk-over-tls")
+            self.assertTrue(pr.execute_command("REPLICAOF", node.host, str(self.TLS_PORT)))
+            self.assertTrue(wait_until(lambda: synced_get(pr, "d:1") == b"from-dpdk-over-tls",
+                                       timeout=30), node.log_tail())
+            r.set("d:2", "streamed")
+            self.assertTrue(wait_until(lambda: synced_get(pr, "d:2") == b"streamed", timeout=30))
+        finally:
+            peer.stop()
+
+
 def synced_get(r, key):
     """GET, or None while a replica loads what its primary sent (-LOADING)."""
     import redis
