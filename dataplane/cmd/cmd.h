@@ -43,6 +43,7 @@ enum cmd_flag {
     CMD_SENTINEL = 1u << 16,
     CMD_MOVABLE_KEYS = 1u << 17, /* key positions depend on arguments (getkeys_fn) */
     CMD_TX_CONTROL = 1u << 18,   /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT, RESET */
+    CMD_PROTECTED = 1u << 19,    /* DEBUG, MODULE LOAD...: enable-debug/module-command decide */
 };
 
 /* Where a command runs (the dispatcher reads this). */

@@ -44,6 +44,12 @@
     "option. 4) Setup a an authentication password for the default user. NOTE: You only need "     \
     "to do one of the above things in order for the server to start accepting connections from "   \
     "the outside."
+/* DEBUG and MODULE LOAD/LOADEX/UNLOAD refused by enable-debug-command / enable-module-command
+ * (printf: "DEBUG" or "MODULE", then the setting's name). */
+#define ERR_PROTECTED_COMMAND_FMT                                                                  \
+    "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "     \
+    "local connection, otherwise you need to set this option in the configuration file, and then " \
+    "restart the server."
 #define ERR_READONLY         "READONLY You can't write against a read only replica."
 #define ERR_MULTI_NESTED     "ERR MULTI calls can not be nested"
 #define ERR_EXEC_NO_MULTI    "ERR EXEC without MULTI"

@@ -1,4 +1,4 @@
-/* Server commands: PING, ECHO, TIME, LASTSAVE, SHUTDOWN, WAIT, SLOWLOG, CONFIG, INFO. */
+/* Server commands: PING, ECHO, TIME, SHUTDOWN, SLOWLOG, CONFIG, INFO, DEBUG, MODULE. */
 #include "cmd_server.h"
 
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "server.h"
 #include "slowlog.h"
+#include "sock.h"
 #include "strbuf.h"
 #include "util.h"
 #include "worker.h"
@@ -235,7 +236,11 @@ static void cmd_config_set(struct cmd_ctx *c)
         values[i] = owned[nowned - 1];
     }
     char err[1024];
-    if (config_set(npairs, names, values, err, sizeof(err)) != 0) {
+    const struct conn *cl = c->client;
+    const struct worker *w = c->worker;
+    bool allow = config_protected_allows(w->params.srv.enable_protected_configs,
+                                         cl != NULL && sock_peer_is_local(cl->peer));
+    if (config_set(npairs, names, values, allow, err, sizeof(err)) != 0) {
         reply_error(c->reply, err);
     } else {
         /* Every shard is held: each worker's copy changes before the reply goes out. */
@@ -288,6 +293,65 @@ static void cmd_config_help(struct cmd_ctx *c)
         "    Reset statistics reported by the INFO command.",
         "REWRITE",
         "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    };
+    server_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+/* ---------------------------------------------------------------------------
+ * DEBUG and MODULE: both exist for their gates (enable-debug-command,
+ * enable-module-command, checked by the dispatcher on CMD_PROTECTED rows).
+ * Pollux has no DEBUG subcommand but HELP yet, and no modules: MODULE LIST
+ * is empty and LOAD fails as a library Redis cannot load does.
+ * ------------------------------------------------------------------------ */
+
+static void cmd_debug(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "HELP",
+        "    Prints this help.",
+    };
+    if (c->argc == 2 && cmd_arg_is(c, 1, "HELP")) {
+        server_reply_help(c, lines, ARRAY_SIZE(lines));
+        return;
+    }
+    reply_errorf(c->reply,
+                 "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
+                 c->argv[1].len < 128 ? (int)c->argv[1].len : 128, c->argv[1].ptr);
+}
+
+static void cmd_module_list(struct cmd_ctx *c)
+{
+    reply_array(c->reply, 0);
+}
+
+static void cmd_module_load(struct cmd_ctx *c)
+{
+    log_warn("Module %.*s failed to load: this server has no module support",
+             c->argv[2].len < 256 ? (int)c->argv[2].len : 256, c->argv[2].ptr);
+    reply_error(c->reply, "ERR Error loading the extension. Please check the server logs.");
+}
+
+static void cmd_module_unload(struct cmd_ctx *c)
+{
+    reply_error(c->reply, "ERR Error unloading module: no such module with that name");
+}
+
+static void cmd_module_help(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST",
+        "    Return a list of loaded modules.",
+        "LOAD <path> [<arg> ...]",
+        "    Load a module library from <path>, passing to it any optional arguments.",
+        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+        "    Load a module library from <path>, while passing it module configurations and "
+        "optional arguments.",
+        "UNLOAD <name>",
+        "    Unload a module.",
         "HELP",
         "    Prints this help.",
     };
@@ -348,6 +412,26 @@ static const struct cmd_def config_subs[] = {
     { .name = NULL },
 };
 
+static const struct cmd_def module_subs[] = {
+    { .name = "list", .fn = cmd_module_list, .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT,
+      .group = "server", .since = "4.0.0", .summary = "List all modules loaded by the server",
+      .complexity = "O(N) where N is the number of loaded modules.", .syntax = "",
+      .acl = "@admin @slow @dangerous" },
+    { .name = "load", .fn = cmd_module_load, .arity = -3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_PROTECTED,
+      .group = "server", .since = "4.0.0", .summary = "Load a module", .complexity = "O(1)",
+      .syntax = "path [arg ...]", .acl = "@admin @slow @dangerous" },
+    { .name = "loadex", .fn = cmd_module_load, .arity = -3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_PROTECTED,
+      .group = "server", .since = "7.0.0", .summary = "Load a module with extended parameters",
+      .complexity = "O(1)", .syntax = "path [arg ...]", .acl = "@admin @slow @dangerous" },
+    { .name = "unload", .fn = cmd_module_unload, .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_PROTECTED,
+      .group = "server", .since = "4.0.0", .summary = "Unload a module", .complexity = "O(1)",
+      .syntax = "name", .acl = "@admin @slow @dangerous" },
+    { .name = "help", .fn = cmd_module_help, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
+      .group = "server", .since = "5.0.0", .summary = "Show helpful text about the different subcommands",
+      .complexity = "O(1)", .syntax = "", .acl = "@slow" },
+    { .name = NULL },
+};
+
 static const struct cmd_def command_subs[] = {
     { .name = "count", .fn = cmd_command_count, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
       .group = "server", .since = "2.8.13", .summary = "Get total number of Redis commands",
@@ -395,6 +479,13 @@ const struct cmd_def server_cmd_table[] = {
     { .name = "config", .arity = -2, .group = "server", .since = "2.0.0",
       .summary = "A container for server configuration commands", .complexity = "Depends on subcommand.",
       .syntax = "", .acl = "@slow", .subs = config_subs },
+    { .name = "debug", .fn = cmd_debug, .arity = -2,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED,
+      .group = "server", .since = "1.0.0", .summary = "A container for debugging commands",
+      .complexity = "Depends on subcommand.", .syntax = "", .acl = "@admin @slow @dangerous" },
+    { .name = "module", .arity = -2, .group = "server", .since = "4.0.0",
+      .summary = "A container for module commands", .complexity = "Depends on subcommand.",
+      .syntax = "", .acl = "@slow", .subs = module_subs },
     { .name = "info", .fn = cmd_info, .arity = -1, .flags = CMD_LOADING | CMD_STALE | CMD_SENTINEL,
       .route = ROUTE_ALL, .group = "server", .since = "1.0.0",
       .summary = "Get information and statistics about the server",

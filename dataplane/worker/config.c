@@ -22,6 +22,7 @@ const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
                                               "warning", "nothing", NULL };
 const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
 const char *const config_supervised_names[] = { "upstart", "systemd", "auto", "no", NULL };
+const char *const config_protected_names[] = { "no", "yes", "local", NULL };
 
 #define PARAM_S server_params
 const struct param_def server_param_defs[] = { SERVER_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
@@ -141,6 +142,14 @@ const char *config_check_save(const char *v)
     }
     if (n % 2 != 0)
         return "Invalid save parameters";
+    return NULL;
+}
+
+/* Redis's isValidDBfilename: a name inside `dir`, never a path out of it. */
+const char *config_check_dbfilename(const char *v)
+{
+    if (strchr(v, '/') != NULL || strchr(v, '\\') != NULL)
+        return "dbfilename can't be a path, just a filename";
     return NULL;
 }
 
@@ -445,8 +454,8 @@ int config_load(const char *file, int argc, char **argv)
     return 0;
 }
 
-int config_set(int npairs, const char *const *names, const char *const *values, char *err,
-               size_t errcap)
+int config_set(int npairs, const char *const *names, const char *const *values,
+               bool allow_protected, char *err, size_t errcap)
 {
     char why[512];
     struct param_ref refs[64];
@@ -469,6 +478,8 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
                 fail = "duplicate parameter";
         if (fail == NULL && !(refs[i].def->flags & PARAM_MUTABLE))
             fail = "can't set immutable config";
+        if (fail == NULL && (refs[i].def->flags & PARAM_PROTECTED) && !allow_protected)
+            fail = "can't set protected config";
         if (fail == NULL && param_validate(refs[i].def, values[i], why, sizeof(why)) != 0)
             fail = why;
         if (fail != NULL) {
