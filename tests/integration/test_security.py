@@ -16,7 +16,6 @@ Every check also holds against Debian's redis-server 7.0:
 
 import os
 import shutil
-import socket
 import tempfile
 import time
 import unittest
@@ -49,17 +48,8 @@ CRON = b"\n\n*/1 * * * * root sh -c 'touch /tmp/pwned'\n\n"
 
 
 def client_from(srv, source):
-    """A RawClient whose socket is bound to `source` (another loopback address)."""
-    c = h.RawClient.__new__(h.RawClient)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((source, 0))
-    s.settimeout(30)
-    s.connect((h.HOST, srv.port))
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.sock = s
-    c.reader = h.RespReader(c._fill)
-    c.last_raw = b""
-    return c
+    """A RawClient connecting from `source` (another loopback address)."""
+    return h.RawClient(h.HOST, srv.port, source=source)
 
 
 def wait_bgsave(c):
