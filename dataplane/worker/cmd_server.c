@@ -348,8 +348,8 @@ static void cmd_module_help(struct cmd_ctx *c)
         "LOAD <path> [<arg> ...]",
         "    Load a module library from <path>, passing to it any optional arguments.",
         "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
-        "    Load a module library from <path>, while passing it module configurations and "
-        "optional arguments.",
+        ("    Load a module library from <path>, while passing it module configurations and "
+         "optional arguments."),
         "UNLOAD <name>",
         "    Unload a module.",
         "HELP",
