@@ -514,7 +514,7 @@ int config_set(int npairs, const char *const *names, const char *const *values,
  * the same value, whatever bytes it holds: strings as one quoted word with
  * Redis's escapes (so a value with a newline or a quote cannot become a
  * directive of its own), and the list-valued parameters in Redis's own forms:
- * bind and replicaof as words, one save line per pair, one
+ * bind and replicaof as words (each quoted when it needs it), one save line per pair, one
  * client-output-buffer-limit line per class.
  *
  * Each line is "forced" when it says something other than the default. As in
@@ -581,16 +581,20 @@ static void rewrite_build(struct rewrite_lines *rl, const struct param_ref *ref,
     } else if (strcmp(name, "bind") == 0 || strcmp(name, "replicaof") == 0) {
         if (cur[0] == '\0')
             return;
-        char *copy = mem_strdup(cur);
-        char *words[64];
-        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+        /* The words as the server reads them, split at each space (empty ones too, so the
+         * value reads back byte for byte), each one quoted when it needs it. */
         strbuf_printf(&rl->text, "%s", name);
-        for (int i = 0; i < n; i++) {
+        for (const char *w = cur;;) {
+            const char *sp = strchr(w, ' ');
+            char *word = mem_strndup(w, sp != NULL ? (size_t)(sp - w) : strlen(w));
             strbuf_append(&rl->text, " ", 1);
-            args_word(&rl->text, words[i]);
+            args_word(&rl->text, word);
+            mem_free(word);
+            if (sp == NULL)
+                break;
+            w = sp + 1;
         }
         rewrite_end(rl, changed);
-        mem_free(copy);
     } else if (d->type == PARAM_STRING) {
         strbuf_printf(&rl->text, "%s ", name);
         args_quote(&rl->text, cur);
