@@ -14,8 +14,8 @@
  *    reads back as itself.
  *
  * The loader's side effects are undone after each input: the working directory (`dir`
- * changes it), the log level, the command table (`rename-command`). Files live in a
- * private directory under /dev/shm (or /tmp), removed at exit.
+ * changes it), the log level, the command table (`rename-command`). The config file is
+ * /dev/shm/pollux-fuzz-config-PID.conf (or under /tmp), removed after each input.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +34,8 @@
 
 #define MAX_ARGS 64
 
-static char dir[64];
 static char conf[96];
 static int home = -1; /* the working directory at start */
-
-static void cleanup(void)
-{
-    unlink(conf);
-    rmdir(dir);
-}
 
 static void once(void)
 {
@@ -50,13 +43,9 @@ static void once(void)
         return;
     home = open(".", O_RDONLY | O_DIRECTORY);
     FZ_CHECK(home >= 0);
-    snprintf(dir, sizeof(dir), "/dev/shm/fuzz-config-XXXXXX");
-    if (mkdtemp(dir) == NULL) {
-        snprintf(dir, sizeof(dir), "/tmp/fuzz-config-XXXXXX");
-        FZ_CHECK(mkdtemp(dir) != NULL);
-    }
-    snprintf(conf, sizeof(conf), "%s/pollux.conf", dir);
-    atexit(cleanup);
+    /* tmpfs when there is one: CONFIG REWRITE syncs the file it writes */
+    const char *d = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(conf, sizeof(conf), "%s/pollux-fuzz-config-%d.conf", d, (int)getpid());
     log_set_level(LOG_NOTHING);
     server_commands_setup();
 }
@@ -196,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strbuf_deinit(&second.text);
     }
     unload();
+    unlink(conf);
     free(argbuf);
     return 0;
 }
