@@ -122,27 +122,27 @@ const char *config_check_cpus(const char *v)
     return NULL;
 }
 
+/*
+ * save: "" or pairs of "<seconds> <changes>", split at each space as Redis splits them, so
+ * an empty word (leading, trailing or doubled spaces, save "" "") is refused as in Redis
+ * and every value that is accepted reads back from CONFIG REWRITE as itself.
+ */
 const char *config_check_save(const char *v)
 {
-    /* Pairs of "<seconds> <changes>", or empty. */
+    if (v[0] == '\0')
+        return NULL;
     int n = 0;
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *s = p;
-        while (*p && *p != ' ')
-            p++;
+    for (const char *p = v;; n++) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
         long long x;
-        if (!util_str2ll(s, (size_t)(p - s), &x) || x < 0)
+        if (len == 0 || !util_str2ll(p, len, &x) || x < 0)
             return "Invalid save parameters";
-        n++;
+        if (sp == NULL)
+            break;
+        p = sp + 1;
     }
-    if (n % 2 != 0)
-        return "Invalid save parameters";
-    return NULL;
+    return n % 2 == 0 ? "Invalid save parameters" : NULL; /* n + 1 words */
 }
 
 /* Redis's isValidDBfilename: a name inside `dir`, never a path out of it. */

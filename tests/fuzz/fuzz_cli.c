@@ -10,12 +10,12 @@
  *  - flags bit 1 set: the first word is a profile name, the rest of the input (NULs and all)
  *    a credentials file, read by ctl_auth_credentials_parse.
  *
- * Checks: a command line is accepted or refused with a message; an accepted one is the
- * POLLUX command the daemon reads (POLLUX, the verb, then name/value pairs: an even count),
- * with at most CTL_CLI_MAX_ARGS words; a password read from a file is the file's first line
- * (or, when that is too long for the daemon, longer than it accepts); the endpoint splits
- * into a host and a port in 1..65535 or is refused; help output for any verb. Credentials:
- * found (user and password non-empty), not found, or refused with a message.
+ * Checks: a command line is accepted or refused with a message; an accepted one (not asking
+ * for help) is the POLLUX command the daemon reads (POLLUX, the verb, then name/value pairs: an
+ * even count), with at most CTL_CLI_MAX_ARGS words; a password read from a file is the file's first
+ * line (or, when that is too long for the daemon, longer than it accepts); the endpoint splits into
+ * a host and a port in 1..65535 or is refused; help output for any verb. Credentials: found (user
+ * and password non-empty), not found, or refused with a message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FZ_CHECK(cmd.endpoint != NULL);
         FZ_CHECK(cmd.argc >= 0 && cmd.argc <= CTL_CLI_MAX_ARGS);
-        if (cmd.argc > 0) {
+        if (cmd.argc > 0 && !cmd.help) { /* with --help nothing is sent */
             FZ_CHECK(cmd.argc >= 2 && cmd.argc % 2 == 0);
             FZ_CHECK(strcmp(cmd.argv[0], "POLLUX") == 0);
             FZ_CHECK(cmd.verb != NULL && strcmp(cmd.argv[1], cmd.verb) == 0);

@@ -108,6 +108,22 @@ class StockRedisConf(unittest.TestCase):
         err = start_fails(self, self.workdir, "# fine\n\nmaxmemory 'lots'\n")
         self.assertIn("at line 3\n>>> 'maxmemory 'lots''\nargument must be a memory value", err)
 
+    def test_save_words(self):
+        """save is "" or number pairs split at each space, as Redis splits it: an empty word
+        is refused (spaces only, doubled, leading, trailing; save "" ""). Polluxd once took
+        spaces only for "no save points" and wrote them back as "" (found by
+        tests/fuzz/fuzz_config)."""
+        invalid = b"ERR CONFIG SET failed (possibly related to argument 'save') - " \
+                  b"Invalid save parameters"
+        with h.Server() as srv, srv.raw() as c:
+            for value in (" ", "  900   1  ", "900  1", " 900 1", "900 1 ", "900", "1 x"):
+                self.assertEqual(c.command("CONFIG", "SET", "save", value), invalid, value)
+            self.assertEqual(c.command("CONFIG", "SET", "save", "900 1 300 10"), b"OK")
+            self.assertEqual(c.command("CONFIG", "GET", "save"), [b"save", b"900 1 300 10"])
+            self.assertEqual(c.command("CONFIG", "SET", "save", ""), b"OK")
+        err = start_fails(self, self.workdir, 'save "" ""\n')
+        self.assertIn("Invalid save parameters", err)
+
     def test_daemonize_pidfile_logfile(self):
         """daemonize yes: the command returns, the server lives on in the
         background with its pid in the pidfile and its log in the logfile; the
