@@ -94,18 +94,29 @@ static inline void fz_resp_check(const char *p, size_t n, size_t *pos, int depth
         }
     }
     switch (type) {
-    case '+': case '-': case ':': case ',': case '(': case '#': case '_':
+    case '+':
+    case '-':
+    case ':':
+    case ',':
+    case '(':
+    case '#':
+    case '_':
         return;
-    case '$': case '=': case '!':
+    case '$':
+    case '=':
+    case '!':
         FZ_CHECK((unsigned long long)v <= n - *pos && n - *pos - (size_t)v >= 2);
         *pos += (size_t)v;
         FZ_CHECK(p[*pos] == '\r' && p[*pos + 1] == '\n');
         *pos += 2;
         return;
-    case '%': case '|':
+    case '%':
+    case '|':
         v *= 2;
         /* fall through */
-    case '*': case '~': case '>':
+    case '*':
+    case '~':
+    case '>':
         for (long long i = 0; i < v; i++)
             fz_resp_check(p, n, pos, depth + 1);
         return;
