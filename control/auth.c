@@ -1,9 +1,15 @@
 #include "auth.h"
 
+#include "mem.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -191,4 +197,102 @@ int ctl_auth_credentials_parse(const char *text, const char *profile, char *user
     if (rp == -EINVAL)
         return rp;
     return ru == 0 && rp == 0 ? 0 : -ENOENT;
+}
+
+/* ---- throttling of failed attempts -------------------------------------------------------- */
+
+uint64_t ctl_auth_backoff_left_ms(const struct ctl_auth_backoff *b, uint64_t now_ns)
+{
+    if (b->until_ns <= now_ns)
+        return 0;
+    return (b->until_ns - now_ns + 999999) / 1000000;
+}
+
+uint64_t ctl_auth_backoff_fail(struct ctl_auth_backoff *b, unsigned free, uint64_t now_ns)
+{
+    if (b->fails > 0 && now_ns - b->last_ns >= (uint64_t)CTL_AUTH_FORGET_MS * 1000000)
+        b->fails = 0;
+    if (b->fails < UINT32_MAX)
+        b->fails++;
+    b->last_ns = now_ns;
+    if (b->fails < free)
+        return 0;
+    uint64_t ms = CTL_AUTH_BACKOFF_MS;
+    for (uint32_t i = free; i < b->fails && ms < CTL_AUTH_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > CTL_AUTH_BACKOFF_MAX_MS)
+        ms = CTL_AUTH_BACKOFF_MAX_MS;
+    b->until_ns = now_ns + ms * 1000000;
+    return ms;
+}
+
+void ctl_auth_backoff_clear(struct ctl_auth_backoff *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void ctl_auth_source_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &in->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            memcpy(key, a, 16);
+        else
+            memcpy(key, a, 8);
+    }
+}
+
+struct ctl_auth_sources {
+    struct source {
+        uint8_t key[16];
+        char user[CTL_AUTH_USER_MAX];
+        bool used;
+        struct ctl_auth_backoff b;
+    } s[CTL_AUTH_SOURCES];
+};
+
+struct ctl_auth_sources *ctl_auth_sources_create(void)
+{
+    return mem_calloc(sizeof(struct ctl_auth_sources));
+}
+
+void ctl_auth_sources_destroy(struct ctl_auth_sources *t)
+{
+    mem_free(t);
+}
+
+/*
+ * A linear scan: it runs once per AUTH, which already costs a password check, and a fixed
+ * table keeps an attacker with many addresses from growing pollux-control's memory.
+ */
+struct ctl_auth_backoff *ctl_auth_sources_get(struct ctl_auth_sources *t, const uint8_t key[16],
+                                              const char *user, bool create)
+{
+    char name[CTL_AUTH_USER_MAX];
+    snprintf(name, sizeof(name), "%s", user);
+    struct source *oldest = NULL;
+    for (size_t i = 0; i < CTL_AUTH_SOURCES; i++) {
+        struct source *e = &t->s[i];
+        if (e->used && memcmp(e->key, key, 16) == 0 && strcmp(e->user, name) == 0)
+            return &e->b;
+        /* the first free entry, else the one whose last failure is the oldest */
+        if (!e->used) {
+            if (oldest == NULL || oldest->used)
+                oldest = e;
+        } else if (oldest == NULL || (oldest->used && e->b.last_ns < oldest->b.last_ns)) {
+            oldest = e;
+        }
+    }
+    if (!create)
+        return NULL;
+    memcpy(oldest->key, key, 16);
+    memcpy(oldest->user, name, sizeof(name));
+    oldest->used = true;
+    ctl_auth_backoff_clear(&oldest->b);
+    return &oldest->b;
 }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mem.h"
 #include "strbuf.h"
@@ -41,7 +42,9 @@ struct client {
     uint8_t proto;
     enum ctl_access access; /* what the client authenticated for (NONE: not authenticated) */
     char user[CTL_AUTH_USER_MAX];
-    bool closing;      /* close once the output is sent */
+    uint8_t source[16];              /* ctl_auth_source_key of its address */
+    struct ctl_auth_backoff backoff; /* its failed AUTH attempts */
+    bool closing;                    /* close once the output is sent */
     bool paused;       /* too many unread replies: no request is read until it catches up */
     bool waiting;      /* a command's reply is deferred: nothing more is run until it is given */
     uint64_t sent;     /* bytes of replies sent so far */
@@ -67,6 +70,7 @@ struct ctl_server {
     struct client *current; /* the client whose command the handler is running */
     ctl_server_auth_fn auth;
     bool auth_required; /* clients must AUTH before anything but AUTH, HELLO, QUIT, RESET */
+    struct ctl_auth_sources *sources; /* failed AUTH attempts by source address */
 };
 
 static void client_io(void *ctx, uint32_t events);
@@ -303,24 +307,48 @@ static enum ctl_access access_of(const struct client *c)
 
 /*
  * AUTH user pass (and HELLO ... AUTH user pass): checked by the application's hook. A wrong
- * pair leaves the client as it was, as Redis does. @return whether it succeeded.
+ * pair leaves the client as it was, as Redis does. While the client's connection or source
+ * address backs off from failed attempts (auth.h), the attempt is refused unchecked, so a
+ * brute force costs this thread a password check only now and then and other clients are
+ * served meanwhile. @return whether it succeeded.
  */
 static bool authenticate(struct client *c, const struct resp_arg *user, const struct resp_arg *pass,
                          struct reply *r)
 {
-    char name[CTL_AUTH_USER_MAX];
-    enum ctl_access a = CTL_ACCESS_NONE;
-    if (user->len < sizeof(name) && memchr(user->ptr, '\0', user->len) == NULL &&
-        c->s->auth != NULL) {
+    char name[CTL_AUTH_USER_MAX] = "";
+    bool valid = user->len < sizeof(name) && memchr(user->ptr, '\0', user->len) == NULL;
+    if (valid) {
         memcpy(name, user->ptr, user->len);
         name[user->len] = '\0';
-        a = c->s->auth(c->s->app, name, pass->ptr, pass->len);
     }
+    uint64_t now = clock_mono_ns();
+    struct ctl_auth_backoff *src = ctl_auth_sources_get(c->s->sources, c->source, name, false);
+    uint64_t wait = ctl_auth_backoff_left_ms(&c->backoff, now);
+    if (src != NULL && ctl_auth_backoff_left_ms(src, now) > wait)
+        wait = ctl_auth_backoff_left_ms(src, now);
+    if (wait > 0) {
+        reply_errorf(r, "WRONGPASS too many failed authentication attempts, retry in %llu ms",
+                     (unsigned long long)wait);
+        return false;
+    }
+    enum ctl_access a = CTL_ACCESS_NONE;
+    if (valid && c->s->auth != NULL)
+        a = c->s->auth(c->s->app, name, pass->ptr, pass->len);
     if (a == CTL_ACCESS_NONE) {
         log_verbose("client %s: authentication failed", c->addr);
+        if (src == NULL)
+            src = ctl_auth_sources_get(c->s->sources, c->source, name, true);
+        uint64_t ms = ctl_auth_backoff_fail(&c->backoff, CTL_AUTH_FREE_CONN, now);
+        uint64_t sms = ctl_auth_backoff_fail(src, CTL_AUTH_FREE_SOURCE, now);
+        if (ms > 0 || sms > 0)
+            log_notice("client %s: %u failed authentication attempts on this connection, %u "
+                       "for this user from its address: no more checked for %llu ms",
+                       c->addr, c->backoff.fails, src->fails,
+                       (unsigned long long)(ms > sms ? ms : sms));
         reply_error(r, "WRONGPASS invalid username-password pair or user is disabled.");
         return false;
     }
+    ctl_auth_backoff_clear(&c->backoff);
     c->access = a;
     memcpy(c->user, name, sizeof(name));
     return true;
@@ -621,6 +649,7 @@ static void accept_on(struct ctl_server *s, struct ctl_io *l, struct ctl_tls_ctx
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
+        ctl_auth_source_key((struct sockaddr *)&ss, c->source);
         resp_parser_init(&c->p, CTL_SERVER_MAX_BULK);
         strbuf_init(&c->out);
         c->next = s->clients;
@@ -694,12 +723,14 @@ struct ctl_server *ctl_server_create(struct ctl_loop *loop, const char *bind_add
                                      ctl_server_cmd_fn fn, void *app)
 {
     struct ctl_server *s = mem_calloc(sizeof(*s));
+    s->sources = ctl_auth_sources_create();
     s->loop = loop;
     s->fn = fn;
     s->app = app;
     s->lio = (struct ctl_io){ .fd = -1, .fn = accept_io, .ctx = s };
     s->tlio = (struct ctl_io){ .fd = -1, .fn = accept_tls_io, .ctx = s };
     if (port >= 0 && listen_on(loop, bind_addr, port, &s->lio, &s->port) != 0) {
+        ctl_auth_sources_destroy(s->sources);
         mem_free(s);
         return NULL;
     }
@@ -731,6 +762,7 @@ void ctl_server_destroy(struct ctl_server *s)
             close(ls[i]->fd);
         }
     }
+    ctl_auth_sources_destroy(s->sources);
     mem_free(s);
 }
 

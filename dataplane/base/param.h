@@ -32,6 +32,7 @@ enum param_flags {
     PARAM_MUTABLE = 1u << 0,   /* CONFIG SET allowed at run time */
     PARAM_SENSITIVE = 1u << 1, /* never logged (passwords) */
     PARAM_HIDDEN = 1u << 2,    /* not listed by CONFIG GET * */
+    PARAM_PROTECTED = 1u << 3, /* CONFIG SET only where enable-protected-configs allows it */
 };
 
 /* Returns NULL when `value` is acceptable, else the reason (static string). */

@@ -46,6 +46,7 @@ enum cmd_flag {
     CMD_MOVABLEKEYS = 1u << 17, /* key positions depend on arguments (derived from the specs) */
     CMD_TX_CONTROL = 1u << 18,  /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT, RESET */
     CMD_NO_ASYNC_LOADING = 1u << 19, /* not during an asynchronous load (reported only) */
+    CMD_PROTECTED = 1u << 20,        /* DEBUG, MODULE LOAD...: enable-debug/module-command decide */
 };
 
 /*

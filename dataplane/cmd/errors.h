@@ -44,6 +44,12 @@
     "option. 4) Setup a an authentication password for the default user. NOTE: You only need "     \
     "to do one of the above things in order for the server to start accepting connections from "   \
     "the outside."
+/* DEBUG and MODULE LOAD/LOADEX/UNLOAD refused by enable-debug-command / enable-module-command
+ * (printf: "DEBUG" or "MODULE", then the setting's name). */
+#define ERR_PROTECTED_COMMAND_FMT                                                                  \
+    "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "     \
+    "local connection, otherwise you need to set this option in the configuration file, and then " \
+    "restart the server."
 #define ERR_READONLY         "READONLY You can't write against a read only replica."
 #define ERR_MULTI_NESTED     "ERR MULTI calls can not be nested"
 #define ERR_EXEC_NO_MULTI    "ERR EXEC without MULTI"
@@ -116,6 +122,11 @@
 #define ERRF_CONFIG_SET_UNKNOWN  "ERR Unknown option or number of arguments for CONFIG SET - '%s'"
 #define ERRF_CONFIG_SET_FAILED   "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
 #define ERRF_CONFIG_REWRITE      "ERR Rewriting config file: %s"
+/* DEBUG and MODULE when their gates let a client through (worker/cmd_server.c). */
+#define ERRF_DEBUG_UNKNOWN                                                                         \
+    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP."
+#define ERR_MODULE_LOAD   "ERR Error loading the extension. Please check the server logs."
+#define ERR_MODULE_UNLOAD "ERR Error unloading module: no such module with that name"
 /* Protocol error with the offending byte (resp/parse.c). */
 #define ERRF_PROTO_EXPECTED "ERR Protocol error: expected '$', got '%c'"
 

@@ -148,7 +148,8 @@ const char *cmd_acl_name(unsigned i)
     return i < (unsigned)ARRAY_SIZE(names) ? names[i] : NULL;
 }
 
-/* Redis's COMMAND INFO order; may_replicate, sentinel and tx_control are not reported. */
+/* Redis's COMMAND INFO order; may_replicate, sentinel, tx_control and protected are not reported.
+ */
 const struct cmd_bit_name cmd_flag_names[] = {
     { CMD_WRITE, "write" },
     { CMD_READONLY, "readonly" },

@@ -1,4 +1,4 @@
-/* Server commands that reach the worker: SHUTDOWN, SLOWLOG, CONFIG, INFO. */
+/* Server commands that reach the worker: SHUTDOWN, SLOWLOG, CONFIG, INFO, DEBUG, MODULE. */
 #include "cmd_server.h"
 
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "server.h"
 #include "slowlog.h"
+#include "sock.h"
 #include "strbuf.h"
 #include "util.h"
 #include "worker.h"
@@ -204,7 +205,11 @@ void cmd_config_set(struct cmd_ctx *c)
         values[i] = owned[nowned - 1];
     }
     char err[1024];
-    if (config_set(npairs, names, values, err, sizeof(err)) != 0) {
+    const struct conn *cl = c->client;
+    const struct worker *w = c->worker;
+    bool allow = config_protected_allows(w->params.srv.enable_protected_configs,
+                                         cl != NULL && sock_peer_is_local(cl->peer));
+    if (config_set(npairs, names, values, allow, err, sizeof(err)) != 0) {
         reply_error(c->reply, err);
     } else {
         /* Every shard is held: each worker's copy changes before the reply goes out. */
@@ -257,6 +262,64 @@ void cmd_config_help(struct cmd_ctx *c)
         "    Reset statistics reported by the INFO command.",
         "REWRITE",
         "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    };
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+/* ---------------------------------------------------------------------------
+ * DEBUG and MODULE: both exist for their gates (enable-debug-command,
+ * enable-module-command, checked by the dispatcher on CMD_PROTECTED rows).
+ * Pollux has no DEBUG subcommand but HELP yet, and no modules: MODULE LIST
+ * is empty and LOAD fails as a library Redis cannot load does.
+ * ------------------------------------------------------------------------ */
+
+void cmd_debug(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "HELP",
+        "    Prints this help.",
+    };
+    if (c->argc == 2 && cmd_arg_is(c, 1, "HELP")) {
+        cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+        return;
+    }
+    reply_errorf(c->reply, ERRF_DEBUG_UNKNOWN, c->argv[1].len < 128 ? (int)c->argv[1].len : 128,
+                 c->argv[1].ptr);
+}
+
+void cmd_module_list(struct cmd_ctx *c)
+{
+    reply_array(c->reply, 0);
+}
+
+void cmd_module_load(struct cmd_ctx *c)
+{
+    log_warn("Module %.*s failed to load: this server has no module support",
+             c->argv[2].len < 256 ? (int)c->argv[2].len : 256, c->argv[2].ptr);
+    reply_error(c->reply, ERR_MODULE_LOAD);
+}
+
+void cmd_module_unload(struct cmd_ctx *c)
+{
+    reply_error(c->reply, ERR_MODULE_UNLOAD);
+}
+
+void cmd_module_help(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST",
+        "    Return a list of loaded modules.",
+        "LOAD <path> [<arg> ...]",
+        "    Load a module library from <path>, passing to it any optional arguments.",
+        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+        ("    Load a module library from <path>, while passing it module configurations and "
+         "optional arguments."),
+        "UNLOAD <name>",
+        "    Unload a module.",
         "HELP",
         "    Prints this help.",
     };

@@ -23,6 +23,7 @@ const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
                                               "warning", "nothing", NULL };
 const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
 const char *const config_supervised_names[] = { "upstart", "systemd", "auto", "no", NULL };
+const char *const config_protected_names[] = { "no", "yes", "local", NULL };
 
 #define PARAM_S server_params
 const struct param_def server_param_defs[] = { SERVER_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
@@ -123,26 +124,34 @@ const char *config_check_cpus(const char *v)
     return NULL;
 }
 
+/*
+ * save: "" or pairs of "<seconds> <changes>", split at each space as Redis splits them, so
+ * an empty word (leading, trailing or doubled spaces, save "" "") is refused as in Redis
+ * and every value that is accepted reads back from CONFIG REWRITE as itself.
+ */
 const char *config_check_save(const char *v)
 {
-    /* Pairs of "<seconds> <changes>", or empty. */
+    if (v[0] == '\0')
+        return NULL;
     int n = 0;
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *s = p;
-        while (*p && *p != ' ')
-            p++;
+    for (const char *p = v;; n++) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
         long long x;
-        if (!util_str2ll(s, (size_t)(p - s), &x) || x < 0)
+        if (len == 0 || !util_str2ll(p, len, &x) || x < 0)
             return "Invalid save parameters";
-        n++;
+        if (sp == NULL)
+            break;
+        p = sp + 1;
     }
-    if (n % 2 != 0)
-        return "Invalid save parameters";
+    return n % 2 == 0 ? "Invalid save parameters" : NULL; /* n + 1 words */
+}
+
+/* Redis's isValidDBfilename: a name inside `dir`, never a path out of it. */
+const char *config_check_dbfilename(const char *v)
+{
+    if (strchr(v, '/') != NULL || strchr(v, '\\') != NULL)
+        return "dbfilename can't be a path, just a filename";
     return NULL;
 }
 
@@ -504,8 +513,8 @@ static int tls_prepare(int npairs, const struct param_ref *refs, const char *con
     return rc;
 }
 
-int config_set(int npairs, const char *const *names, const char *const *values, char *err,
-               size_t errcap)
+int config_set(int npairs, const char *const *names, const char *const *values,
+               bool allow_protected, char *err, size_t errcap)
 {
     char why[512];
     struct param_ref refs[64];
@@ -527,6 +536,8 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
                 fail = "duplicate parameter";
         if (fail == NULL && !(refs[i].def->flags & PARAM_MUTABLE))
             fail = "can't set immutable config";
+        if (fail == NULL && (refs[i].def->flags & PARAM_PROTECTED) && !allow_protected)
+            fail = "can't set protected config";
         if (fail == NULL && param_validate(refs[i].def, values[i], why, sizeof(why)) != 0)
             fail = why;
         if (fail != NULL) {
@@ -542,10 +553,8 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
     const char *blame = NULL;
     if (tls_changed && tls_prepare(npairs, refs, names, values, &tls_new, &blame) != 0) {
         pthread_mutex_unlock(&config.lock);
-        snprintf(err, errcap,
-                 "ERR CONFIG SET failed (possibly related to argument '%s') - Unable to update "
-                 "TLS configuration. Check server logs.",
-                 blame);
+        snprintf(err, errcap, ERRF_CONFIG_SET_FAILED, blame,
+                 "Unable to update TLS configuration. Check server logs.");
         return -1;
     }
     /* Every side effect that can fail first, then the values: a refused pair leaves all of
@@ -582,7 +591,7 @@ int config_set(int npairs, const char *const *names, const char *const *values, 
  * the same value, whatever bytes it holds: strings as one quoted word with
  * Redis's escapes (so a value with a newline or a quote cannot become a
  * directive of its own), and the list-valued parameters in Redis's own forms:
- * bind and replicaof as words, one save line per pair, one
+ * bind and replicaof as words (each quoted when it needs it), one save line per pair, one
  * client-output-buffer-limit line per class.
  *
  * Each line is "forced" when it says something other than the default. As in
@@ -649,16 +658,20 @@ static void rewrite_build(struct rewrite_lines *rl, const struct param_ref *ref,
     } else if (strcmp(name, "bind") == 0 || strcmp(name, "replicaof") == 0) {
         if (cur[0] == '\0')
             return;
-        char *copy = mem_strdup(cur);
-        char *words[64];
-        int n = args_split(copy, words, (int)ARRAY_SIZE(words));
+        /* The words as the server reads them, split at each space (empty ones too, so the
+         * value reads back byte for byte), each one quoted when it needs it. */
         strbuf_printf(&rl->text, "%s", name);
-        for (int i = 0; i < n; i++) {
+        for (const char *w = cur;;) {
+            const char *sp = strchr(w, ' ');
+            char *word = mem_strndup(w, sp != NULL ? (size_t)(sp - w) : strlen(w));
             strbuf_append(&rl->text, " ", 1);
-            args_word(&rl->text, words[i]);
+            args_word(&rl->text, word);
+            mem_free(word);
+            if (sp == NULL)
+                break;
+            w = sp + 1;
         }
         rewrite_end(rl, changed);
-        mem_free(copy);
     } else if (d->type == PARAM_STRING) {
         strbuf_printf(&rl->text, "%s ", name);
         args_quote(&rl->text, cur);

@@ -29,6 +29,12 @@ extern const char *const config_loglevel_names[];
 extern const char *const config_backend_names[];
 extern const char *const config_yesno_names[];
 extern const char *const config_supervised_names[];
+/*
+ * enable-protected-configs, enable-debug-command, enable-module-command: Redis 7's
+ * values, in its order (no, yes, local = only from a loopback client).
+ */
+extern const char *const config_protected_names[];
+enum config_protected { CONFIG_PROTECTED_NO, CONFIG_PROTECTED_YES, CONFIG_PROTECTED_LOCAL };
 /* supervised: Redis's order of names */
 enum config_supervised {
     CONFIG_SUPERVISED_UPSTART,
@@ -41,6 +47,7 @@ const char *config_check_bind(const char *v);
 const char *config_check_cpus(const char *v);
 const char *config_check_save(const char *v);
 const char *config_check_obuf(const char *v);
+const char *config_check_dbfilename(const char *v);
 
 /* client-output-buffer-limit, per class: hard limit, soft limit (bytes), soft seconds. */
 enum obuf_class { OBUF_NORMAL = 0, OBUF_REPLICA, OBUF_PUBSUB, OBUF_CLASSES };
@@ -74,8 +81,15 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(slowlog_max_len, "slowlog-max-len", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)              \
     X(save, "save", STRING, "3600 1 300 100 60 10000", 0, 0, PARAM_MUTABLE, config_check_save)     \
     X(appendonly, "appendonly", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                                \
-    X(dir, "dir", STRING, "", 0, 0, PARAM_MUTABLE, NULL)                                           \
-    X(dbfilename, "dbfilename", STRING, "dump.rdb", 0, 0, PARAM_MUTABLE, NULL)                     \
+    X(dir, "dir", STRING, "", 0, 0, PARAM_MUTABLE | PARAM_PROTECTED, NULL)                         \
+    X(dbfilename, "dbfilename", STRING, "dump.rdb", 0, 0, PARAM_MUTABLE | PARAM_PROTECTED,         \
+      config_check_dbfilename)                                                                     \
+    X(enable_protected_configs, "enable-protected-configs", ENUM, CONFIG_PROTECTED_NO, 0, 0, 0,    \
+      config_protected_names)                                                                      \
+    X(enable_debug_command, "enable-debug-command", ENUM, CONFIG_PROTECTED_NO, 0, 0, 0,            \
+      config_protected_names)                                                                      \
+    X(enable_module_command, "enable-module-command", ENUM, CONFIG_PROTECTED_NO, 0, 0, 0,          \
+      config_protected_names)                                                                      \
     X(protected_mode, "protected-mode", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                        \
     X(io_threads, "io-threads", INT, 1, 1, 128, 0, NULL)                                           \
     X(lazyfree_lazy_eviction, "lazyfree-lazy-eviction", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
@@ -181,11 +195,25 @@ int config_load(const char *file, int argc, char **argv);
 
 /*
  * CONFIG SET: validate all name/value pairs, then apply them all to the
- * master copy. On error nothing is applied and err holds Redis's text.
+ * master copy. A PARAM_PROTECTED parameter (dir, dbfilename: where SAVE
+ * writes) is refused unless `allow_protected` (the client passes
+ * enable-protected-configs, see config_protected_allows). On error nothing
+ * is applied and err holds Redis's text.
  * @return 0 or -1.
  */
-int config_set(int npairs, const char *const *names, const char *const *values, char *err,
-               size_t errcap);
+int config_set(int npairs, const char *const *names, const char *const *values,
+               bool allow_protected, char *err, size_t errcap);
+
+/*
+ * Whether a setting of config_protected_names (enable-protected-configs,
+ * enable-debug-command, enable-module-command) lets a client through: `yes`
+ * always, `local` when the client is local (its address is 127.0.0.1 or ::1,
+ * as Redis 7's islocalClient), `no` never.
+ */
+static inline bool config_protected_allows(long long setting, bool local)
+{
+    return setting == CONFIG_PROTECTED_YES || (setting == CONFIG_PROTECTED_LOCAL && local);
+}
 
 /*
  * Build the TLS context the parameters ask for (none without tls-port and

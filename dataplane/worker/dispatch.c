@@ -14,6 +14,7 @@
 #include "server.h"
 #include "shard.h"
 #include "slowlog.h"
+#include "sock.h"
 #include "worker.h"
 #include "errors.h"
 
@@ -71,6 +72,25 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
         *bad_arity = true;
     }
     return d;
+}
+
+/*
+ * DEBUG and MODULE LOAD/LOADEX/UNLOAD (rows flagged CMD_PROTECTED) run only
+ * where enable-debug-command / enable-module-command let the client through,
+ * as in Redis 7: checked right after the arity, before AUTH, so even a client
+ * that knows the password needs the setting. Both settings are fixed at start.
+ * @return false when refused (error already written).
+ */
+static bool protected_command_ok(struct conn *c, const struct cmd_def *top)
+{
+    bool module = strcmp(top->name, "module") == 0;
+    const struct server_params *p = &c->w->params.srv;
+    long long setting = module ? p->enable_module_command : p->enable_debug_command;
+    if (config_protected_allows(setting, sock_peer_is_local(c->peer)))
+        return true;
+    reply_errorf(&c->out, ERR_PROTECTED_COMMAND_FMT, module ? "MODULE" : "DEBUG",
+                 module ? "enable-module-command" : "enable-debug-command");
+    return false;
 }
 
 /*
@@ -296,6 +316,10 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     bool bad_arity;
     const struct cmd_def *d = resolve(&c->out, argc, argv, &parent, &bad_arity);
     if (d == NULL || bad_arity) {
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
+    if (unlikely(d->flags & CMD_PROTECTED) && !protected_command_ok(c, parent ? parent : d)) {
         reject_client(c, d);
         return DISPATCH_DONE;
     }

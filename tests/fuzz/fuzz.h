@@ -63,4 +63,66 @@ static inline uint32_t fz_next(uint32_t *s)
     return *s = x;
 }
 
+/*
+ * One complete, well-formed RESP2/RESP3 reply at p[*pos..n): every line ends in CRLF and
+ * holds no CR or LF, lengths and counts are decimal numbers that fit, bulk payloads are
+ * followed by CRLF, aggregates hold their count of elements (twice that for maps). Aborts
+ * (FZ_CHECK) on anything else; moves *pos past the reply.
+ */
+static inline void fz_resp_check(const char *p, size_t n, size_t *pos, int depth)
+{
+    FZ_CHECK(depth < 64 && *pos < n);
+    char type = p[(*pos)++];
+    const char *s = p + *pos;
+    const char *cr = memchr(s, '\r', n - *pos);
+    FZ_CHECK(cr != NULL && cr + 1 < p + n && cr[1] == '\n');
+    size_t len = (size_t)(cr - s);
+    FZ_CHECK(memchr(s, '\n', len) == NULL);
+    *pos += len + 2;
+    long long v = 0;
+    if (strchr("$*%~>=!|", type) != NULL) {
+        FZ_CHECK(len > 0 && len < 20);
+        size_t i = s[0] == '-' ? 1 : 0;
+        FZ_CHECK(i < len);
+        for (; i < len; i++) {
+            FZ_CHECK(s[i] >= '0' && s[i] <= '9');
+            v = v * 10 + (s[i] - '0');
+        }
+        if (s[0] == '-') {
+            FZ_CHECK(len == 2 && s[1] == '1' && (type == '$' || type == '*'));
+            return; /* RESP2 null */
+        }
+    }
+    switch (type) {
+    case '+':
+    case '-':
+    case ':':
+    case ',':
+    case '(':
+    case '#':
+    case '_':
+        return;
+    case '$':
+    case '=':
+    case '!':
+        FZ_CHECK((unsigned long long)v <= n - *pos && n - *pos - (size_t)v >= 2);
+        *pos += (size_t)v;
+        FZ_CHECK(p[*pos] == '\r' && p[*pos + 1] == '\n');
+        *pos += 2;
+        return;
+    case '%':
+    case '|':
+        v *= 2;
+        /* fall through */
+    case '*':
+    case '~':
+    case '>':
+        for (long long i = 0; i < v; i++)
+            fz_resp_check(p, n, pos, depth + 1);
+        return;
+    default:
+        FZ_CHECK(!"unknown RESP type");
+    }
+}
+
 #endif

@@ -674,8 +674,11 @@ def encode_command(*args):
 class RawClient:
     """A plain-socket RESP client that reads exactly one reply at a time."""
 
-    def __init__(self, host, port, timeout=30.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=30.0, source=None):
+        """source: the local address to connect from (127.0.0.2 is loopback to the kernel but
+        not a "local" client to Redis 7.0)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = RespReader(self._fill)
         self.last_raw = b""

@@ -108,6 +108,22 @@ class StockRedisConf(unittest.TestCase):
         err = start_fails(self, self.workdir, "# fine\n\nmaxmemory 'lots'\n")
         self.assertIn("at line 3\n>>> 'maxmemory 'lots''\nargument must be a memory value", err)
 
+    def test_save_words(self):
+        """save is "" or number pairs split at each space, as Redis splits it: an empty word
+        is refused (spaces only, doubled, leading, trailing; save "" ""). Polluxd once took
+        spaces only for "no save points" and wrote them back as "" (found by
+        tests/fuzz/fuzz_config)."""
+        invalid = b"ERR CONFIG SET failed (possibly related to argument 'save') - " \
+                  b"Invalid save parameters"
+        with h.Server() as srv, srv.raw() as c:
+            for value in (" ", "  900   1  ", "900  1", " 900 1", "900 1 ", "900", "1 x"):
+                self.assertEqual(c.command("CONFIG", "SET", "save", value), invalid, value)
+            self.assertEqual(c.command("CONFIG", "SET", "save", "900 1 300 10"), b"OK")
+            self.assertEqual(c.command("CONFIG", "GET", "save"), [b"save", b"900 1 300 10"])
+            self.assertEqual(c.command("CONFIG", "SET", "save", ""), b"OK")
+        err = start_fails(self, self.workdir, 'save "" ""\n')
+        self.assertIn("Invalid save parameters", err)
+
     def test_daemonize_pidfile_logfile(self):
         """daemonize yes: the command returns, the server lives on in the
         background with its pid in the pidfile and its log in the logfile; the
@@ -319,6 +335,26 @@ class Rewrite(unittest.TestCase):
         again = h.Server(conf=conf, workdir=self.workdir)
         with again, again.raw() as c:
             self.assertEqual(c.command("CONFIG", "GET", "save"), [b"save", pairs])
+
+    @h.skip_if_real_redis("Redis 7.0 writes bind's words unquoted: its rewritten file fails")
+    def test_bind_words_quoted(self):
+        """bind is written word by word, each word quoted when it needs it: an address with
+        a quote or a newline in it reads back as itself. (Split by the file's quoting rules
+        instead, a quote made the rewritten file say `bind` alone, which does not load.)
+        Found by tests/fuzz/fuzz_config."""
+        conf = os.path.join(self.workdir, "bind.conf")
+        with open(conf, "w") as f:
+            f.write("# bind test\n")
+        odd = '127.0.0.1 -x"y -a\nb'
+        srv = h.Server(conf=conf, args=["--bind", odd], workdir=self.workdir)
+        with srv, srv.raw() as c:
+            self.assertEqual(c.command("CONFIG", "GET", "bind"), [b"bind", odd.encode()])
+            self.assertEqual(c.command("CONFIG", "REWRITE"), b"OK")
+        self.assertIn('bind 127.0.0.1 "-x\\"y" "-a\\nb"\n', read_text(conf))
+        # the rewritten file loads (the harness's own --bind comes after it)
+        again = h.Server(conf=conf, workdir=self.workdir)
+        with again, again.raw() as c:
+            self.assertEqual(c.command("PING"), b"PONG")
 
     def test_lines_match_redis(self):
         ref = h.Config.tool("redis-server")

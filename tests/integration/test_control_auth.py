@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -278,6 +279,88 @@ class AuthCluster(ch.ClusterTestCase):
         run("--profile", "nope", "describe-users", code=252, text="no profile 'nope'")
         env["POLLUX_PROFILE"] = "admin"
         run("describe-users", code=0)
+
+
+WRONG = b"WRONGPASS invalid username-password pair or user is disabled."
+THROTTLED = b"WRONGPASS too many failed authentication attempts, retry in "
+
+
+class AuthThrottle(unittest.TestCase):
+    """Password guessing against pollux-control. Each wrong guess that is checked costs a
+    PBKDF2 computation on its only thread; past a few failures a connection, and a source
+    address for one user, back off, and their guesses are refused unchecked. The attacker
+    connects from 127.0.0.2; the other clients from 127.0.0.1. No assertion on time: the
+    bounds on checked guesses are loose (a back-off of 250 ms that doubles lets through a
+    handful more in a minute), and without throttling every guess is checked."""
+
+    GUESSES = 500
+    MAX_CHECKED = 50
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="pollux-ctl-throttle-")
+        self.control = ch.Control(self.workdir).start()
+
+    def tearDown(self):
+        try:
+            self.control.stop()
+        finally:
+            if ch.test_failed(self):
+                print(self.control.tail(), file=sys.stderr)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def client(self, source=ch.HOST):
+        return h.RawClient(ch.HOST, self.control.port, timeout=120, source=source)
+
+    def count(self, replies):
+        checked = sum(r == WRONG for r in replies)
+        throttled = sum(r.startswith(THROTTLED) for r in replies)
+        self.assertEqual(checked + throttled, len(replies), set(replies))
+        return checked, throttled
+
+    def test_pipelined_brute_force_does_not_starve_others(self):
+        with self.client() as admin:
+            self.assertEqual(admin.command("AUTH", *ch.ADMIN), b"OK")
+            reply = admin.command("POLLUX", "create-user", "user-name", "viewer", "role",
+                                  "readonly", "password", "viewer-pw")
+            self.assertNotIsInstance(reply, h.ErrorReply)
+        with self.client("127.0.0.2") as attacker:
+            attacker.send(b"".join(h.encode_command("AUTH", ch.ADMIN[0], f"guess-{i}")
+                                   for i in range(self.GUESSES)))
+            # served meanwhile: another address, and another user of the attacker's address
+            with self.client() as other:
+                self.assertEqual(other.command("AUTH", *ch.ADMIN), b"OK")
+                self.assertEqual(other.command("PING"), b"PONG")
+            with self.client("127.0.0.2") as viewer:
+                self.assertEqual(viewer.command("AUTH", "viewer", "viewer-pw"), b"OK")
+                self.assertIsInstance(viewer.command("ROLE"), list)
+            checked, throttled = self.count([attacker.read_reply()
+                                             for _ in range(self.GUESSES)])
+            self.assertLessEqual(checked, self.MAX_CHECKED)
+            self.assertGreaterEqual(checked, 3)  # the first failures are checked
+            self.assertTrue(attacker.command("PING").startswith(b"NOAUTH"))
+            # refused guesses do not lengthen the back-off: once it ends, the right password
+            # is checked and accepted on the same connection
+            last = h.wait_until(lambda: attacker.command("AUTH", *ch.ADMIN) == b"OK", 90, 0.2)
+            self.assertTrue(last, "the right password was never accepted")
+            self.assertEqual(attacker.command("PING"), b"PONG")
+        print(f"\n    {self.GUESSES} guesses: {checked} checked, {throttled} refused unchecked",
+              flush=True)
+
+    def test_many_connections_from_one_address(self):
+        conns = [self.client("127.0.0.2") for _ in range(20)]
+        try:
+            for c in conns:
+                c.send(b"".join(h.encode_command("AUTH", ch.ADMIN[0], f"guess-{i}")
+                                for i in range(20)))
+            replies = [c.read_reply() for c in conns for _ in range(20)]
+        finally:
+            for c in conns:
+                c.close()
+        checked, _ = self.count(replies)
+        # 20 connections would get 3 checks each (60) without the per-address count
+        self.assertLessEqual(checked, self.MAX_CHECKED)
+        with self.client() as other:
+            self.assertEqual(other.command("AUTH", *ch.ADMIN), b"OK")
 
 
 class Binding(unittest.TestCase):

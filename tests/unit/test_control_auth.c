@@ -1,4 +1,7 @@
-/* control/auth.c: password hashing and verification, roles, the credentials file parser. */
+/*
+ * control/auth.c: password hashing and verification, roles, the credentials file parser, the
+ * throttling of failed attempts (on a fake clock).
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 
@@ -150,12 +157,107 @@ static void credentials_file(void **state)
     }
 }
 
+#define MS 1000000ull
+
+/* Free failures, then a back-off that doubles up to its cap; refused time is not counted. */
+static void backoff_doubles(void **state)
+{
+    (void)state;
+    struct ctl_auth_backoff b = { 0 };
+    uint64_t t = 1000 * MS;
+    assert_int_equal(ctl_auth_backoff_left_ms(&b, t), 0);
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), 0);
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), 0);
+    assert_int_equal(ctl_auth_backoff_left_ms(&b, t), 0);
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), CTL_AUTH_BACKOFF_MS);
+    assert_int_equal(ctl_auth_backoff_left_ms(&b, t), CTL_AUTH_BACKOFF_MS);
+    assert_int_equal(ctl_auth_backoff_left_ms(&b, t + 1), CTL_AUTH_BACKOFF_MS); /* rounded up */
+    assert_int_equal(ctl_auth_backoff_left_ms(&b, t + CTL_AUTH_BACKOFF_MS * MS), 0);
+    t += CTL_AUTH_BACKOFF_MS * MS;
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), 2 * CTL_AUTH_BACKOFF_MS);
+    t += 2 * CTL_AUTH_BACKOFF_MS * MS;
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), 4 * CTL_AUTH_BACKOFF_MS);
+    for (int i = 0; i < 40; i++)
+        ctl_auth_backoff_fail(&b, 3, t);
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), CTL_AUTH_BACKOFF_MAX_MS);
+    /* forgotten after a quiet period: free failures again */
+    t += (uint64_t)CTL_AUTH_FORGET_MS * MS;
+    assert_int_equal(ctl_auth_backoff_fail(&b, 3, t), 0);
+    assert_int_equal(b.fails, 1);
+    ctl_auth_backoff_clear(&b);
+    assert_int_equal(b.fails, 0);
+    assert_int_equal(ctl_auth_backoff_left_ms(&b, t), 0);
+}
+
+static void source_keys(void **state)
+{
+    (void)state;
+    uint8_t k1[16], k2[16];
+    struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(1) };
+    inet_pton(AF_INET, "192.0.2.7", &a4.sin_addr);
+    ctl_auth_source_key((struct sockaddr *)&a4, k1);
+    /* the same address as IPv4-mapped IPv6 (a dual-stack listener) is the same source */
+    struct sockaddr_in6 m6 = { .sin6_family = AF_INET6, .sin6_port = htons(2) };
+    inet_pton(AF_INET6, "::ffff:192.0.2.7", &m6.sin6_addr);
+    ctl_auth_source_key((struct sockaddr *)&m6, k2);
+    assert_memory_equal(k1, k2, 16);
+    a4.sin_addr.s_addr ^= htonl(1);
+    ctl_auth_source_key((struct sockaddr *)&a4, k2);
+    assert_memory_not_equal(k1, k2, 16);
+    /* IPv6: one /64 is one source */
+    struct sockaddr_in6 b6 = { .sin6_family = AF_INET6 };
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &b6.sin6_addr);
+    ctl_auth_source_key((struct sockaddr *)&b6, k1);
+    inet_pton(AF_INET6, "2001:db8:1:2:ffff::9", &b6.sin6_addr);
+    ctl_auth_source_key((struct sockaddr *)&b6, k2);
+    assert_memory_equal(k1, k2, 16);
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &b6.sin6_addr);
+    ctl_auth_source_key((struct sockaddr *)&b6, k2);
+    assert_memory_not_equal(k1, k2, 16);
+}
+
+/* A fixed table: found again by source and user; when full, the least recent failure makes room. */
+static void source_table(void **state)
+{
+    (void)state;
+    struct ctl_auth_sources *t = ctl_auth_sources_create();
+    uint8_t key[16] = { 0 };
+    assert_null(ctl_auth_sources_get(t, key, "u", false));
+    for (unsigned i = 0; i < CTL_AUTH_SOURCES; i++) {
+        memcpy(key, &i, sizeof(i));
+        struct ctl_auth_backoff *b = ctl_auth_sources_get(t, key, "u", true);
+        assert_non_null(b);
+        ctl_auth_backoff_fail(b, 1, (uint64_t)(i + 1) * MS);
+    }
+    unsigned first = 0, second = 1;
+    memcpy(key, &first, sizeof(first));
+    struct ctl_auth_backoff *b0 = ctl_auth_sources_get(t, key, "u", false);
+    assert_non_null(b0);
+    assert_int_equal(b0->fails, 1);
+    ctl_auth_backoff_fail(b0, 1, 10000 * MS); /* source 0 is now the most recent */
+    unsigned fresh = CTL_AUTH_SOURCES;
+    memcpy(key, &fresh, sizeof(fresh));
+    struct ctl_auth_backoff *nb = ctl_auth_sources_get(t, key, "u", true);
+    assert_int_equal(nb->fails, 0);
+    memcpy(key, &second, sizeof(second)); /* the oldest one went */
+    assert_null(ctl_auth_sources_get(t, key, "u", false));
+    memcpy(key, &first, sizeof(first));
+    assert_non_null(ctl_auth_sources_get(t, key, "u", false));
+    /* the same source for another user is another entry */
+    assert_null(ctl_auth_sources_get(t, key, "v", false));
+    struct ctl_auth_backoff *v = ctl_auth_sources_get(t, key, "v", true);
+    assert_ptr_not_equal(v, ctl_auth_sources_get(t, key, "u", false));
+    assert_ptr_equal(v, ctl_auth_sources_get(t, key, "v", false));
+    ctl_auth_sources_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hash_and_verify),  cmocka_unit_test(malformed_hashes_never_verify),
         cmocka_unit_test(known_answer),     cmocka_unit_test(roles_and_names),
-        cmocka_unit_test(credentials_file),
+        cmocka_unit_test(credentials_file), cmocka_unit_test(backoff_doubles),
+        cmocka_unit_test(source_keys),      cmocka_unit_test(source_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
