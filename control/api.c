@@ -1326,8 +1326,11 @@ static void v_create_pg(struct ctl_app *a, struct args *x, struct reply *r)
         return;
     }
     if (ctl_family_find(fam) == NULL) {
-        reply_errorf(r, "InvalidParameterValue unknown family '%s' (families: redis6.x, redis7)",
-                     fam);
+        char names[128] = "";
+        for (size_t i = 0, off = 0; i < ctl_family_count && off < sizeof(names); i++)
+            off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ", " : "",
+                                    ctl_families[i].name);
+        reply_errorf(r, "InvalidParameterValue unknown family '%s' (families: %s)", fam, names);
         return;
     }
     struct ctl_pgroup pg;

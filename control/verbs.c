@@ -167,7 +167,7 @@ const struct ctl_verb ctl_verbs[CTL_VERB_COUNT] = {
       false,
       "Create a parameter group of a family.",
       { OPT_STR("cache-parameter-group-name", true, "name of the group"),
-        OPT_STR("cache-parameter-group-family", true, "redis6.x or redis7"),
+        OPT_STR("cache-parameter-group-family", true, "redis6.x, redis7 or pollux7"),
         OPT_STR("description", false, "free text") } },
     { CTL_VERB_DESCRIBE_PGS,
       "describe-cache-parameter-groups",
