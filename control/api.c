@@ -1939,8 +1939,7 @@ static bool args_read(struct args *x, int argc, struct resp_arg *argv, struct re
 static bool args_check(struct args *x, struct reply *r)
 {
     const struct ctl_verb *v = x->verb;
-    CTL_VERB_FOREACH_OPT(v, o)
-    {
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
         size_t i = (size_t)(o - v->opts);
         bool given = o->kind == CTL_OPT_PARAMS ? x->nparams > 0 : x->s[i] && x->s[i][0];
         if (!o->required || given)
@@ -1951,8 +1950,7 @@ static bool args_check(struct args *x, struct reply *r)
             reply_errorf(r, "MissingParameter the option --%s is required", o->key);
         return false;
     }
-    CTL_VERB_FOREACH_OPT(v, o)
-    {
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
         size_t i = (size_t)(o - v->opts);
         char err[1024];
         if (x->s[i] && ctl_verb_value(o, x->s[i], &x->b[i], &x->i[i], err, sizeof(err)) != 0) {

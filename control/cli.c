@@ -300,8 +300,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
     if (rc == 0 && v != NULL && !cmd->help)
         rc = token_from_env(cmd, v, seen);
     if (rc == 0 && v != NULL && !cmd->help) {
-        CTL_VERB_FOREACH_OPT(v, o)
-        {
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             if (o->required && !seen[o - v->opts]) {
                 snprintf(cmd->err, sizeof(cmd->err), "%s needs --%s", v->name, o->name);
                 rc = -EINVAL;
@@ -334,8 +333,7 @@ void ctl_cli_usage(FILE *out, const char *verb)
         return;
     }
     fprintf(out, "usage: polluxctl %s", v->name);
-    CTL_VERB_FOREACH_OPT(v, o)
-    {
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
         const char *arg = o->kind == CTL_OPT_FLAG     ? ""
                           : o->kind == CTL_OPT_STRING ? " VALUE"
                           : o->kind == CTL_OPT_INT    ? " N"
@@ -343,9 +341,12 @@ void ctl_cli_usage(FILE *out, const char *verb)
                                                       : " VALUE...";
         fprintf(out, o->required ? " --%s%s" : " [--%s%s]", o->name, arg);
     }
-    fprintf(out, "\n\n%s\n\n", v->summary);
-    CTL_VERB_FOREACH_OPT(v, o)
-    {
+    fprintf(out, "\n\n%s\n", v->summary);
+    if (!v->local)
+        fprintf(out, "Needs the %s role%s.\n", ctl_auth_role_name(v->access),
+                v->mutates ? "; changes state (the events name the user)" : "");
+    fputc('\n', out);
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
         char name[80];
         snprintf(name, sizeof(name), o->kind == CTL_OPT_FLAG ? "--[no-]%s" : "--%s", o->name);
         fprintf(out, "  %-36s %s%s\n", name, o->help, o->required ? " (required)" : "");

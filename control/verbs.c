@@ -290,6 +290,11 @@ size_t ctl_verb_nopts(const struct ctl_verb *v)
     return n;
 }
 
+const struct ctl_verb_opt *ctl_verb_opts_end(const struct ctl_verb *v)
+{
+    return v->opts + ctl_verb_nopts(v);
+}
+
 int ctl_verb_value(const struct ctl_verb_opt *o, const char *v, bool *b, long long *i, char *err,
                    size_t errcap)
 {

@@ -76,11 +76,6 @@ struct ctl_verb {
     struct ctl_verb_opt opts[CTL_VERB_MAX_OPTS]; /* ends at the first without a name */
 };
 
-/* Each option o of verb v. */
-#define CTL_VERB_FOREACH_OPT(v, o)                                                                 \
-    for (const struct ctl_verb_opt *o = (v)->opts; o < (v)->opts + CTL_VERB_MAX_OPTS && o->name;   \
-         o++)
-
 /* The table, in the order of `polluxctl help` and POLLUX VERBS; ctl_verbs[i].id == i. */
 extern const struct ctl_verb ctl_verbs[CTL_VERB_COUNT];
 
@@ -91,8 +86,9 @@ const struct ctl_verb *ctl_verb_find(const char *name, size_t len, bool nocase);
 const struct ctl_verb_opt *ctl_verb_opt_find(const struct ctl_verb *v, const char *name, size_t len,
                                              bool by_key);
 
-/* The number of options of v. */
+/* The number of options of v, and the end of its options (v->opts + that number). */
 size_t ctl_verb_nopts(const struct ctl_verb *v);
+const struct ctl_verb_opt *ctl_verb_opts_end(const struct ctl_verb *v);
 
 /*
  * Check a value of option o (a yes/no flag or an integer in bounds); *b and *i receive it.

@@ -101,8 +101,7 @@ static void table_is_consistent(void **state)
         assert_true(!v->mutates || v->access == CTL_ACCESS_ADMIN);
         size_t n = ctl_verb_nopts(v);
         assert_true(n < CTL_VERB_MAX_OPTS);
-        CTL_VERB_FOREACH_OPT(v, o)
-        {
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             assert_true(o->key && o->key[0] && o->help && o->help[0]);
             assert_true(o->kind >= CTL_OPT_STRING && o->kind <= CTL_OPT_PARAMS);
             assert_ptr_equal(ctl_verb_opt_find(v, o->name, strlen(o->name), false), o);
@@ -160,8 +159,11 @@ static void help_lists_every_verb_and_option(void **state)
         ctl_cli_usage(out, v->name);
         fclose(out);
         assert_non_null(strstr(text, v->summary));
-        CTL_VERB_FOREACH_OPT(v, o)
-        {
+        char role[64];
+        snprintf(role, sizeof(role), "Needs the %s role%s", ctl_auth_role_name(v->access),
+                 v->mutates ? "; changes state" : ".");
+        assert_true(v->local || strstr(text, role) != NULL);
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             char name[96];
             snprintf(name, sizeof(name), o->kind == CTL_OPT_FLAG ? "--[no-]%s " : "--%s ", o->name);
             assert_non_null(strstr(text, name));
@@ -184,8 +186,7 @@ static int cli(struct fixture *f, const struct ctl_verb *v,
     argv[argc++] = "polluxctl";
     argv[argc++] = (char *)v->name;
     char ints[CTL_VERB_MAX_OPTS][32];
-    CTL_VERB_FOREACH_OPT(v, o)
-    {
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
         if (!with(o, ctx))
             continue;
         static char names[CTL_VERB_MAX_OPTS][96];
@@ -267,8 +268,7 @@ static void cli_and_api_accept_the_same_sets(void **state)
             }
             ctl_cli_cmd_deinit(&cmd);
         }
-        CTL_VERB_FOREACH_OPT(v, o)
-        {
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             int rc = cli(f, v, all_but, o, NULL, &cmd);
             if (!o->required) {
                 assert_int_equal(rc, 0);
@@ -312,8 +312,7 @@ static void cli_and_api_accept_the_same_sets(void **state)
         assert_true(starts(reply, want));
         free(reply);
         /* polluxctl's spelling of an option is not the API's where they differ. */
-        CTL_VERB_FOREACH_OPT(v, o)
-        {
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             if (strcmp(o->name, o->key) == 0)
                 continue;
             argv[cmd.argc] = (char *)o->name;
@@ -322,8 +321,7 @@ static void cli_and_api_accept_the_same_sets(void **state)
             free(reply);
         }
         /* The API checks flags and integers; polluxctl leaves that to it. */
-        CTL_VERB_FOREACH_OPT(v, o)
-        {
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             if (o->kind != CTL_OPT_FLAG && o->kind != CTL_OPT_INT)
                 continue;
             argv[cmd.argc] = (char *)o->key;
