@@ -30,9 +30,10 @@
  */
 struct args {
     const struct ctl_verb *verb;
-    const char *s[CTL_VERB_MAX_OPTS]; /* the value as sent; NULL when absent */
-    bool b[CTL_VERB_MAX_OPTS];        /* a flag's value */
-    long long i[CTL_VERB_MAX_OPTS];   /* an integer's value */
+    /* Per option of the row; the last slot stands for an option the verb does not have. */
+    const char *s[CTL_VERB_MAX_OPTS + 1]; /* the value as sent; NULL when absent */
+    bool b[CTL_VERB_MAX_OPTS + 1];        /* a flag's value */
+    long long i[CTL_VERB_MAX_OPTS + 1];   /* an integer's value */
     int nparams;
     char *params[MAX_ARGS];
     int n; /* the copies of the request's names and values */
@@ -40,12 +41,15 @@ struct args {
     char *v[MAX_ARGS];
 };
 
-/* The index of the verb's option with API name k (a handler asks only for its own). */
+/*
+ * The index of the verb's option with API name k. A handler asks only for its own options;
+ * were it not so, the option reads as absent (and a debug build stops here).
+ */
 static size_t opt_index(const struct args *a, const char *k)
 {
     const struct ctl_verb_opt *o = ctl_verb_opt_find(a->verb, k, strlen(k), true);
     assert(o != NULL);
-    return (size_t)(o - a->verb->opts);
+    return o ? (size_t)(o - a->verb->opts) : CTL_VERB_MAX_OPTS;
 }
 
 static const char *arg(const struct args *a, const char *k)
