@@ -1,5 +1,6 @@
 #include "api.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,22 +18,43 @@
 #include "server.h"
 #include "common.h"
 #include "util.h"
+#include "verbs.h"
 
-#define MAX_ARGS    64
-#define MAX_MINUTES 52560000 /* describe-events --duration: a century */
+#define MAX_ARGS 64
 
+/*
+ * A request's options, checked against its verb's row (verbs.c) before the handler runs:
+ * every option is one of the verb's, every required one is given and not empty, flags are
+ * yes/no and integers in their bounds. An option given twice counts once (the first); the
+ * parameter list (`parameter name=value`, repeated) is kept in order in params.
+ */
 struct args {
-    int n;
+    const struct ctl_verb *verb;
+    /* Per option of the row; the last slot stands for an option the verb does not have. */
+    const char *s[CTL_VERB_MAX_OPTS + 1]; /* the value as sent; NULL when absent */
+    bool b[CTL_VERB_MAX_OPTS + 1];        /* a flag's value */
+    long long i[CTL_VERB_MAX_OPTS + 1];   /* an integer's value */
+    int nparams;
+    char *params[MAX_ARGS];
+    int n; /* the copies of the request's names and values */
     char *k[MAX_ARGS];
     char *v[MAX_ARGS];
 };
 
+/*
+ * The index of the verb's option with API name k. A handler asks only for its own options;
+ * were it not so, the option reads as absent (and a debug build stops here).
+ */
+static size_t opt_index(const struct args *a, const char *k)
+{
+    const struct ctl_verb_opt *o = ctl_verb_opt_find(a->verb, k, strlen(k), true);
+    assert(o != NULL);
+    return o ? (size_t)(o - a->verb->opts) : CTL_VERB_MAX_OPTS;
+}
+
 static const char *arg(const struct args *a, const char *k)
 {
-    for (int i = 0; i < a->n; i++)
-        if (strcmp(a->k[i], k) == 0)
-            return a->v[i];
-    return NULL;
+    return a->s[opt_index(a, k)];
 }
 
 static const char *arg_or(const struct args *a, const char *k, const char *def)
@@ -41,30 +63,18 @@ static const char *arg_or(const struct args *a, const char *k, const char *def)
     return v ? v : def;
 }
 
-/* yes/no (true/false) option; def when absent. @return false (error written) on junk. */
-static bool arg_bool(const struct args *a, const char *k, bool def, bool *out, struct reply *r)
+/* A yes/no option; def when absent. */
+static bool arg_flag(const struct args *a, const char *k, bool def)
 {
-    const char *v = arg(a, k);
-    *out = def;
-    if (v == NULL)
-        return true;
-    if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
-        *out = true;
-    else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
-        *out = false;
-    else {
-        reply_errorf(r, "InvalidParameterValue --%s takes yes or no, not '%s'", k, v);
-        return false;
-    }
-    return true;
+    size_t i = opt_index(a, k);
+    return a->s[i] ? a->b[i] : def;
 }
 
-static const char *need(const struct args *a, const char *k, struct reply *r)
+/* An integer option; def when absent. */
+static long long arg_int(const struct args *a, const char *k, long long def)
 {
-    const char *v = arg(a, k);
-    if (v == NULL || !v[0])
-        reply_errorf(r, "MissingParameter the option --%s is required", k);
-    return v && v[0] ? v : NULL;
+    size_t i = opt_index(a, k);
+    return a->s[i] ? a->i[i] : def;
 }
 
 /* Split a comma-separated list in place; @return the count, -1 when more than max. */
@@ -709,18 +719,8 @@ void ctl_api_deinit(struct ctl_app *a)
 
 static void v_register_node(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "node-id", r);
-    if (!id)
-        return;
-    const char *addr = need(x, "address", r);
-    if (!addr)
-        return;
-    const char *az = need(x, "availability-zone", r);
-    if (!az)
-        return;
-    const char *type = need(x, "node-type", r);
-    if (!type)
-        return;
+    const char *id = arg(x, "node-id"), *addr = arg(x, "address");
+    const char *az = arg(x, "availability-zone"), *type = arg(x, "node-type");
     if (!ctl_name_valid(id, 40)) {
         reply_errorf(r,
                      "InvalidParameterValue node id '%s' must be 1 to 40 letters, digits or "
@@ -775,9 +775,7 @@ static void v_register_node(struct ctl_app *a, struct args *x, struct reply *r)
 
 static void v_deregister_node(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "node-id", r);
-    if (!id)
-        return;
+    const char *id = arg(x, "node-id");
     struct ctl_node n;
     if (ctl_state_node_get(a->st, id, &n) != 0) {
         reply_errorf(r, "CacheNodeNotFound node %s not found", id);
@@ -847,12 +845,7 @@ static bool load_nodes(struct ctl_app *a, char **ids, int n, struct ctl_node *ou
 
 static void v_create_group(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "replication-group-id", r);
-    if (!id)
-        return;
-    const char *pid = need(x, "primary-node-id", r);
-    if (!pid)
-        return;
+    const char *id = arg(x, "replication-group-id"), *pid = arg(x, "primary-node-id");
     if (!ctl_name_valid(id, 40)) {
         reply_errorf(r,
                      "InvalidParameterValue replication group id '%s' must be 1 to 40 "
@@ -861,11 +854,8 @@ static void v_create_group(struct ctl_app *a, struct args *x, struct reply *r)
                      id);
         return;
     }
-    bool multi_az, auto_fo;
-    if (!arg_bool(x, "multi-az", false, &multi_az, r))
-        return;
-    if (!arg_bool(x, "automatic-failover-enabled", multi_az, &auto_fo, r))
-        return;
+    bool multi_az = arg_flag(x, "multi-az", false);
+    bool auto_fo = arg_flag(x, "automatic-failover-enabled", multi_az);
     if (multi_az && !auto_fo) {
         reply_error(r, "InvalidParameterCombination Multi-AZ requires automatic failover");
         return;
@@ -873,12 +863,7 @@ static void v_create_group(struct ctl_app *a, struct args *x, struct reply *r)
     const char *pgname = arg(x, "cache-parameter-group-name");
     if (pgname == NULL)
         pgname = "default.redis7";
-    long long port = 0;
-    const char *ps = arg(x, "port");
-    if (ps && (!util_str2ll(ps, strlen(ps), &port) || port < 1 || port > 65535)) {
-        reply_errorf(r, "InvalidParameterValue --port must be 1 to 65535, not '%s'", ps);
-        return;
-    }
+    long long port = arg_int(x, "port", 0);
     struct ctl_group g;
     if (ctl_state_group_get(a->st, id, &g) == 0) {
         reply_errorf(r, "ReplicationGroupAlreadyExists replication group %s already exists", id);
@@ -1089,16 +1074,14 @@ static int group_token_set(struct ctl_app *a, const struct ctl_group *g, const c
 
 static void v_modify_group(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "replication-group-id", r);
+    const char *id = arg(x, "replication-group-id");
     struct ctl_group g;
-    if (!id || !get_group(a, id, &g, r) || !group_idle(a, &g, r))
+    if (!get_group(a, id, &g, r) || !group_idle(a, &g, r))
         return;
     struct ctl_group next = g;
-    if (!arg_bool(x, "multi-az", g.multi_az, &next.multi_az, r))
-        return;
+    next.multi_az = arg_flag(x, "multi-az", g.multi_az);
     bool af_default = next.multi_az && !g.multi_az ? true : g.auto_failover;
-    if (!arg_bool(x, "automatic-failover-enabled", af_default, &next.auto_failover, r))
-        return;
+    next.auto_failover = arg_flag(x, "automatic-failover-enabled", af_default);
     if (next.multi_az && !next.auto_failover) {
         reply_error(r, "InvalidParameterCombination Multi-AZ requires automatic failover");
         return;
@@ -1167,13 +1150,11 @@ static void v_modify_group(struct ctl_app *a, struct args *x, struct reply *r)
 
 static void v_increase_replicas(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "replication-group-id", r);
+    const char *id = arg(x, "replication-group-id");
     struct ctl_group g;
-    if (!id || !get_group(a, id, &g, r) || !group_idle(a, &g, r))
+    if (!get_group(a, id, &g, r) || !group_idle(a, &g, r))
         return;
-    const char *rl = need(x, "replica-node-ids", r);
-    if (!rl)
-        return;
+    const char *rl = arg(x, "replica-node-ids");
     char rbuf[1024];
     snprintf(rbuf, sizeof(rbuf), "%s", rl);
     char *add[CTL_MAX_REPLICAS + 1];
@@ -1192,8 +1173,7 @@ static void v_increase_replicas(struct ctl_app *a, struct args *x, struct reply 
         return;
     }
     const char *want = arg(x, "new-replica-count");
-    long long wn;
-    if (want && (!util_str2ll(want, strlen(want), &wn) || wn != n)) {
+    if (want && arg_int(x, "new-replica-count", 0) != n) {
         reply_errorf(r,
                      "InvalidParameterCombination --new-replica-count %s does not match the "
                      "%d replicas the group would have",
@@ -1222,13 +1202,11 @@ static void v_increase_replicas(struct ctl_app *a, struct args *x, struct reply 
 
 static void v_decrease_replicas(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "replication-group-id", r);
+    const char *id = arg(x, "replication-group-id");
     struct ctl_group g;
-    if (!id || !get_group(a, id, &g, r) || !group_idle(a, &g, r))
+    if (!get_group(a, id, &g, r) || !group_idle(a, &g, r))
         return;
-    const char *rl = need(x, "replicas-to-remove", r);
-    if (!rl)
-        return;
+    const char *rl = arg(x, "replicas-to-remove");
     char rbuf[1024];
     snprintf(rbuf, sizeof(rbuf), "%s", rl);
     char *rm[CTL_MAX_REPLICAS + 1];
@@ -1276,9 +1254,9 @@ static void v_decrease_replicas(struct ctl_app *a, struct args *x, struct reply 
 
 static void v_delete_group(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "replication-group-id", r);
+    const char *id = arg(x, "replication-group-id");
     struct ctl_group g;
-    if (!id || !get_group(a, id, &g, r))
+    if (!get_group(a, id, &g, r))
         return;
     /* The reply shows the group as it was, in status deleting. */
     struct reply body;
@@ -1306,9 +1284,9 @@ static void v_delete_group(struct ctl_app *a, struct args *x, struct reply *r)
 
 static void v_test_failover(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "replication-group-id", r);
+    const char *id = arg(x, "replication-group-id");
     struct ctl_group g;
-    if (!id || !get_group(a, id, &g, r))
+    if (!get_group(a, id, &g, r))
         return;
     char err[256];
     if (ctl_health_test_failover(a->h, id, arg(x, "node-id"), err, sizeof(err)) != 0) {
@@ -1320,9 +1298,7 @@ static void v_test_failover(struct ctl_app *a, struct args *x, struct reply *r)
 
 static void v_reboot_node(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *id = need(x, "node-id", r);
-    if (!id)
-        return;
+    const char *id = arg(x, "node-id");
     struct ctl_node n;
     if (ctl_state_node_get(a->st, id, &n) != 0) {
         reply_errorf(r, "CacheNodeNotFound node %s not found", id);
@@ -1343,12 +1319,8 @@ static void v_reboot_node(struct ctl_app *a, struct args *x, struct reply *r)
 
 static void v_create_pg(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *name = need(x, "cache-parameter-group-name", r);
-    if (!name)
-        return;
-    const char *fam = need(x, "cache-parameter-group-family", r);
-    if (!fam)
-        return;
+    const char *name = arg(x, "cache-parameter-group-name");
+    const char *fam = arg(x, "cache-parameter-group-family");
     if (!ctl_name_valid(name, 255)) {
         reply_errorf(r,
                      "InvalidParameterValue parameter group name '%s' must be 1 to 255 "
@@ -1358,8 +1330,11 @@ static void v_create_pg(struct ctl_app *a, struct args *x, struct reply *r)
         return;
     }
     if (ctl_family_find(fam) == NULL) {
-        reply_errorf(r, "InvalidParameterValue unknown family '%s' (families: redis6.x, redis7)",
-                     fam);
+        char names[128] = "";
+        for (size_t i = 0, off = 0; i < ctl_family_count && off < sizeof(names); i++)
+            off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ", " : "",
+                                    ctl_families[i].name);
+        reply_errorf(r, "InvalidParameterValue unknown family '%s' (families: %s)", fam, names);
         return;
     }
     struct ctl_pgroup pg;
@@ -1415,9 +1390,9 @@ static void v_describe_pgs(struct ctl_app *a, struct args *x, struct reply *r)
 
 static void v_describe_params(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *name = need(x, "cache-parameter-group-name", r);
+    const char *name = arg(x, "cache-parameter-group-name");
     struct ctl_pgroup pg;
-    if (!name || !get_pg(a, name, &pg, r))
+    if (!get_pg(a, name, &pg, r))
         return;
     const char *source = arg(x, "source");
     if (source && strcmp(source, "user") != 0 && strcmp(source, "system") != 0 &&
@@ -1475,10 +1450,8 @@ static int parse_changes(struct ctl_app *a, struct args *x, const struct ctl_pgr
 {
     const struct ctl_family *f = ctl_family_find(pg->family);
     int n = 0;
-    for (int i = 0; i < x->n; i++) {
-        if (strcmp(x->k[i], "parameter") != 0)
-            continue;
-        char *nv = x->v[i];
+    for (int i = 0; i < x->nparams; i++) {
+        char *nv = x->params[i];
         char *eq = strchr(nv, '=');
         if (eq)
             *eq = '\0';
@@ -1524,9 +1497,9 @@ static int parse_changes(struct ctl_app *a, struct args *x, const struct ctl_pgr
 
 static void modify_or_reset(struct ctl_app *a, struct args *x, struct reply *r, bool reset)
 {
-    const char *name = need(x, "cache-parameter-group-name", r);
+    const char *name = arg(x, "cache-parameter-group-name");
     struct ctl_pgroup pg;
-    if (!name || !get_pg(a, name, &pg, r))
+    if (!get_pg(a, name, &pg, r))
         return;
     if (pg.is_default) {
         reply_errorf(r,
@@ -1535,9 +1508,7 @@ static void modify_or_reset(struct ctl_app *a, struct args *x, struct reply *r, 
                      name);
         return;
     }
-    bool all = false;
-    if (reset && !arg_bool(x, "reset-all-parameters", false, &all, r))
-        return;
+    bool all = reset && arg_flag(x, "reset-all-parameters", false);
     struct pchange ch[MAX_ARGS];
     int n = parse_changes(a, x, &pg, reset, ch, MAX_ARGS, r);
     if (n < 0)
@@ -1626,9 +1597,9 @@ static void pg_user(void *ctx, const struct ctl_group *g)
 
 static void v_delete_pg(struct ctl_app *a, struct args *x, struct reply *r)
 {
-    const char *name = need(x, "cache-parameter-group-name", r);
+    const char *name = arg(x, "cache-parameter-group-name");
     struct ctl_pgroup pg;
-    if (!name || !get_pg(a, name, &pg, r))
+    if (!get_pg(a, name, &pg, r))
         return;
     if (pg.is_default) {
         reply_errorf(r,
@@ -1685,17 +1656,7 @@ static void v_describe_events(struct ctl_app *a, struct args *x, struct reply *r
                      type);
         return;
     }
-    long long duration = 0, max = 0;
-    const char *d = arg(x, "duration"), *m = arg(x, "max-records");
-    if (d && (!util_str2ll(d, strlen(d), &duration) || duration < 1 || duration > MAX_MINUTES)) {
-        reply_errorf(r, "InvalidParameterValue --duration is 1 to %d minutes, not '%s'",
-                     MAX_MINUTES, d);
-        return;
-    }
-    if (m && (!util_str2ll(m, strlen(m), &max) || max < 1 || max > 100000)) {
-        reply_errorf(r, "InvalidParameterValue --max-records is 1 to 100000, not '%s'", m);
-        return;
-    }
+    long long duration = arg_int(x, "duration", 0), max = arg_int(x, "max-records", 0);
     int64_t since = duration ? clock_real_ms() - duration * 60000 : 0;
     reply_map(r, 1);
     reply_bulk_cstr(r, "Events");
@@ -1737,11 +1698,9 @@ bool ctl_api_permit(struct ctl_app *a, enum ctl_access need, const char *what, s
     return true;
 }
 
-static bool user_args(struct args *x, bool need_role, struct ctl_user *u, struct reply *r)
+static bool user_args(struct args *x, struct ctl_user *u, struct reply *r)
 {
-    const char *name = need(x, "user-name", r);
-    if (!name)
-        return false;
+    const char *name = arg(x, "user-name");
     if (!ctl_auth_user_valid(name)) {
         reply_errorf(r,
                      "InvalidParameterValue --user-name is 1 to %d of letters, digits and "
@@ -1750,9 +1709,7 @@ static bool user_args(struct args *x, bool need_role, struct ctl_user *u, struct
         return false;
     }
     snprintf(u->name, sizeof(u->name), "%s", name);
-    const char *role = need_role ? need(x, "role", r) : arg(x, "role");
-    if (need_role && !role)
-        return false;
+    const char *role = ctl_verb_opt_find(x->verb, "role", 4, true) ? arg(x, "role") : NULL;
     if (role && ctl_auth_role_parse(role) == CTL_ACCESS_NONE) {
         reply_errorf(r, "InvalidParameterValue --role is admin or readonly, not '%.64s'", role);
         return false;
@@ -1795,7 +1752,7 @@ static void user_done(struct ctl_app *a, struct reply *r, const struct ctl_user 
 static void v_create_user(struct ctl_app *a, struct args *x, struct reply *r)
 {
     struct ctl_user u = { 0 };
-    if (!user_args(x, true, &u, r) || !need(x, "password", r) || !set_password(x, &u, r))
+    if (!user_args(x, &u, r) || !set_password(x, &u, r))
         return;
     u.created_ms = clock_real_ms();
     if (!tx_begin(a, r))
@@ -1825,7 +1782,7 @@ static bool last_admin(struct ctl_app *a, const struct ctl_user *u, struct reply
 static void v_modify_user(struct ctl_app *a, struct args *x, struct reply *r)
 {
     struct ctl_user want = { 0 }, u;
-    if (!user_args(x, false, &want, r))
+    if (!user_args(x, &want, r))
         return;
     if (ctl_state_user_get(a->st, want.name, &u) != 0) {
         reply_errorf(r, "UserNotFound user %s not found", want.name);
@@ -1858,7 +1815,7 @@ static void v_modify_user(struct ctl_app *a, struct args *x, struct reply *r)
 static void v_delete_user(struct ctl_app *a, struct args *x, struct reply *r)
 {
     struct ctl_user u;
-    if (!user_args(x, false, &u, r))
+    if (!user_args(x, &u, r))
         return;
     if (ctl_state_user_get(a->st, u.name, &u) != 0) {
         reply_errorf(r, "UserNotFound user %s not found", u.name);
@@ -1906,64 +1863,106 @@ static void v_describe_users(struct ctl_app *a, struct args *x, struct reply *r)
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-struct verb {
-    const char *name;
-    void (*fn)(struct ctl_app *, struct args *, struct reply *);
-    const char *keys;       /* the options it takes, space-separated */
-    enum ctl_access access; /* who may run it */
+typedef void (*verb_fn)(struct ctl_app *a, struct args *x, struct reply *r);
+
+/* The handler of each verb of the table (verbs.c); polluxctl runs the local ones itself. */
+static const verb_fn handlers[CTL_VERB_COUNT] = {
+    [CTL_VERB_REGISTER_NODE] = v_register_node,
+    [CTL_VERB_DEREGISTER_NODE] = v_deregister_node,
+    [CTL_VERB_DESCRIBE_NODES] = v_describe_nodes,
+    [CTL_VERB_CREATE_GROUP] = v_create_group,
+    [CTL_VERB_DESCRIBE_GROUPS] = v_describe_groups,
+    [CTL_VERB_MODIFY_GROUP] = v_modify_group,
+    [CTL_VERB_INCREASE_REPLICAS] = v_increase_replicas,
+    [CTL_VERB_DECREASE_REPLICAS] = v_decrease_replicas,
+    [CTL_VERB_DELETE_GROUP] = v_delete_group,
+    [CTL_VERB_TEST_FAILOVER] = v_test_failover,
+    [CTL_VERB_REBOOT_NODE] = v_reboot_node,
+    [CTL_VERB_CREATE_PG] = v_create_pg,
+    [CTL_VERB_DESCRIBE_PGS] = v_describe_pgs,
+    [CTL_VERB_DESCRIBE_PARAMS] = v_describe_params,
+    [CTL_VERB_MODIFY_PG] = v_modify_pg,
+    [CTL_VERB_RESET_PG] = v_reset_pg,
+    [CTL_VERB_DELETE_PG] = v_delete_pg,
+    [CTL_VERB_DESCRIBE_EVENTS] = v_describe_events,
+    [CTL_VERB_CREATE_USER] = v_create_user,
+    [CTL_VERB_MODIFY_USER] = v_modify_user,
+    [CTL_VERB_DELETE_USER] = v_delete_user,
+    [CTL_VERB_DESCRIBE_USERS] = v_describe_users,
 };
 
-#define RO CTL_ACCESS_READONLY
-#define RW CTL_ACCESS_ADMIN
-
-static const struct verb verbs[] = {
-    { "register-node", v_register_node, "node-id address availability-zone node-type auth-token",
-      RW },
-    { "deregister-node", v_deregister_node, "node-id", RW },
-    { "describe-nodes", v_describe_nodes, "node-id", RO },
-    { "create-replication-group", v_create_group,
-      "replication-group-id replication-group-description primary-node-id replica-node-ids "
-      "multi-az automatic-failover-enabled cache-parameter-group-name port auth-token",
-      RW },
-    { "describe-replication-groups", v_describe_groups, "replication-group-id", RO },
-    { "modify-replication-group", v_modify_group,
-      "replication-group-id replication-group-description cache-parameter-group-name multi-az "
-      "automatic-failover-enabled apply-immediately auth-token auth-token-update-strategy",
-      RW },
-    { "increase-replica-count", v_increase_replicas,
-      "replication-group-id replica-node-ids new-replica-count apply-immediately", RW },
-    { "decrease-replica-count", v_decrease_replicas,
-      "replication-group-id replicas-to-remove apply-immediately", RW },
-    { "delete-replication-group", v_delete_group, "replication-group-id", RW },
-    { "test-failover", v_test_failover, "replication-group-id node-id node-group-id", RW },
-    { "reboot-node", v_reboot_node, "node-id", RW },
-    { "create-cache-parameter-group", v_create_pg,
-      "cache-parameter-group-name cache-parameter-group-family description", RW },
-    { "describe-cache-parameter-groups", v_describe_pgs, "cache-parameter-group-name", RO },
-    { "describe-cache-parameters", v_describe_params, "cache-parameter-group-name source", RO },
-    { "modify-cache-parameter-group", v_modify_pg, "cache-parameter-group-name parameter", RW },
-    { "reset-cache-parameter-group", v_reset_pg,
-      "cache-parameter-group-name parameter reset-all-parameters", RW },
-    { "delete-cache-parameter-group", v_delete_pg, "cache-parameter-group-name", RW },
-    { "describe-events", v_describe_events, "source-identifier source-type duration max-records",
-      RO },
-    { "create-user", v_create_user, "user-name role password", RW },
-    { "modify-user", v_modify_user, "user-name role password", RW },
-    { "delete-user", v_delete_user, "user-name", RW },
-    { "describe-users", v_describe_users, "user-name", RW },
-};
-
-/* Whether k[0..len) is one of the space-separated words of `keys` (an empty k is not). */
-static bool key_allowed(const char *keys, const char *k, size_t len)
+bool ctl_api_handles(const struct ctl_verb *v)
 {
-    for (const char *p = keys; *p;) {
-        size_t n = strcspn(p, " ");
-        if (n > 0 && n == len && memcmp(p, k, n) == 0)
-            return true;
-        p += n;
-        p += strspn(p, " ");
+    return handlers[v->id] != NULL;
+}
+
+/* The POLLUX verb called p[0..len): a row with a handler. */
+static const struct ctl_verb *api_verb(const char *p, size_t len)
+{
+    const struct ctl_verb *v = ctl_verb_find(p, len, true);
+    return v && handlers[v->id] ? v : NULL;
+}
+
+/*
+ * The names and values of a request into x, against its verb's row. The checks that need no
+ * permission (unknown option, NUL byte) come first, as the row's shape is public; the
+ * others run once the user may run the verb.
+ * @return false with the error written.
+ */
+static bool args_read(struct args *x, int argc, struct resp_arg *argv, struct reply *r)
+{
+    const struct ctl_verb *v = x->verb;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (x->n == MAX_ARGS) {
+            reply_error(r, "InvalidParameterValue too many options");
+            return false;
+        }
+        const struct ctl_verb_opt *o = ctl_verb_opt_find(v, argv[i].ptr, argv[i].len, true);
+        if (o == NULL) {
+            reply_errorf(r, "InvalidParameterValue unknown option --%.*s for %s",
+                         (int)MIN(argv[i].len, 64), argv[i].ptr, v->name);
+            return false;
+        }
+        char *val = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
+        x->k[x->n] = mem_strndup(argv[i].ptr, argv[i].len);
+        x->v[x->n++] = val;
+        if (strlen(val) != argv[i + 1].len) {
+            reply_errorf(r, "InvalidParameterValue the value of --%s contains a NUL byte", o->key);
+            return false;
+        }
+        size_t idx = (size_t)(o - v->opts);
+        if (o->kind == CTL_OPT_PARAMS)
+            x->params[x->nparams++] = val;
+        if (x->s[idx] == NULL)
+            x->s[idx] = val;
     }
-    return false;
+    return true;
+}
+
+/* Required options present, flags and integers well-formed. @return false, error written. */
+static bool args_check(struct args *x, struct reply *r)
+{
+    const struct ctl_verb *v = x->verb;
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
+        size_t i = (size_t)(o - v->opts);
+        bool given = o->kind == CTL_OPT_PARAMS ? x->nparams > 0 : x->s[i] && x->s[i][0];
+        if (!o->required || given)
+            continue;
+        if (o->kind == CTL_OPT_PARAMS) /* its key is "parameter"; say the name people type */
+            reply_errorf(r, "MissingParameter give --%s", o->name);
+        else
+            reply_errorf(r, "MissingParameter the option --%s is required", o->key);
+        return false;
+    }
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
+        size_t i = (size_t)(o - v->opts);
+        char err[1024];
+        if (x->s[i] && ctl_verb_value(o, x->s[i], &x->b[i], &x->i[i], err, sizeof(err)) != 0) {
+            reply_errorf(r, "InvalidParameterValue %s", err);
+            return false;
+        }
+    }
+    return true;
 }
 
 static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, struct reply *r)
@@ -1972,15 +1971,18 @@ static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, s
         reply_error(r, "ERR wrong number of arguments for 'pollux' command");
         return;
     }
-    const struct verb *v = NULL;
-    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        if (util_strcaseeq(argv[1].ptr, argv[1].len, verbs[i].name))
-            v = &verbs[i];
+    const struct ctl_verb *v = api_verb(argv[1].ptr, argv[1].len);
     if (v == NULL) {
         if (util_strcaseeq(argv[1].ptr, argv[1].len, "verbs")) {
-            reply_array(r, (long long)(sizeof(verbs) / sizeof(verbs[0])));
-            for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-                reply_bulk_cstr(r, verbs[i].name);
+            struct rblock *ph = reply_defer(r);
+            long long n = 0;
+            for (size_t i = 0; i < CTL_VERB_COUNT; i++) {
+                if (handlers[i] != NULL) {
+                    reply_bulk_cstr(r, ctl_verbs[i].name);
+                    n++;
+                }
+            }
+            reply_defer_set(r, ph, REPLY_AGG_ARRAY, n);
             return;
         }
         reply_errorf(r, "InvalidAction unknown verb '%.*s' (POLLUX VERBS lists them)",
@@ -1991,31 +1993,11 @@ static void pollux_command(struct ctl_app *a, int argc, struct resp_arg *argv, s
         reply_errorf(r, "InvalidParameterValue %s takes option/value pairs", v->name);
         return;
     }
-    struct args x = { 0 };
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (x.n == MAX_ARGS) {
-            reply_error(r, "InvalidParameterValue too many options");
-            goto out;
-        }
-        if (!key_allowed(v->keys, argv[i].ptr, argv[i].len)) {
-            reply_errorf(r, "InvalidParameterValue unknown option --%.*s for %s",
-                         (int)MIN(argv[i].len, 64), argv[i].ptr, v->name);
-            goto out;
-        }
-        x.k[x.n] = mem_strndup(argv[i].ptr, argv[i].len);
-        x.v[x.n] = mem_strndup(argv[i + 1].ptr, argv[i + 1].len);
-        x.n++;
-        if (strlen(x.v[x.n - 1]) != argv[i + 1].len) {
-            reply_errorf(r, "InvalidParameterValue the value of --%s contains a NUL byte",
-                         x.k[x.n - 1]);
-            goto out;
-        }
-    }
+    struct args x = { .verb = v };
     char what[64];
     snprintf(what, sizeof(what), "pollux|%s", v->name);
-    if (ctl_api_permit(a, v->access, what, r))
-        v->fn(a, &x, r);
-out:
+    if (args_read(&x, argc, argv, r) && ctl_api_permit(a, v->access, what, r) && args_check(&x, r))
+        handlers[v->id](a, &x, r);
     for (int i = 0; i < x.n; i++) {
         mem_free(x.k[i]);
         mem_free(x.v[i]);

@@ -66,6 +66,10 @@ int ctl_api_auth_setup(struct ctl_app *a);
  */
 bool ctl_api_permit(struct ctl_app *a, enum ctl_access need, const char *what, struct reply *r);
 
+struct ctl_verb;
+/* Whether pollux-control runs verb v (polluxctl runs the others itself). */
+bool ctl_api_handles(const struct ctl_verb *v);
+
 /* Health's publish hook: forwards to the server's Pub/Sub. */
 void ctl_api_publish(void *app, const char *channel, const char *message);
 

@@ -9,179 +9,17 @@
 #include "mem.h"
 #include "strbuf.h"
 #include "util.h"
+#include "verbs.h"
 
-enum kind {
-    K_VALUE,  /* --name value */
-    K_LIST,   /* --name a b c (or a,b,c): sent comma-joined */
-    K_FLAG,   /* --name / --no-name: sent as yes / no */
-    K_PARAMS, /* --parameter-name-values ...: sent as one "parameter name=value" pair each */
-    K_FILE    /* --X-file F: the first line of F, sent as "X" (a secret: not on argv) */
-};
-
-struct opt {
-    const char *name;
-    enum kind kind;
-    bool required;
-    const char *help;
-};
-
-struct verb {
-    const char *name;
-    const char *help;
-    struct opt opts[12];
-};
-
-#define END                                                                                        \
-    {                                                                                              \
-        NULL, K_VALUE, false, NULL                                                                 \
-    }
-
-static const struct verb verbs[] = {
-    { "register-node",
-      "Register a node (a polluxd or Redis server) with its zone and type.",
-      { { "node-id", K_VALUE, true, "id of the node" },
-        { "address", K_VALUE, true, "host:port the node listens on" },
-        { "availability-zone", K_VALUE, true, "zone label, e.g. az-a" },
-        { "node-type", K_VALUE, true, "node type, e.g. cache.r6g.large (sets maxmemory)" },
-        { "auth-token-file", K_FILE, false,
-          "the password the node already requires (first line; or $" CTL_CLI_TOKEN_ENV ")" },
-        END } },
-    { "deregister-node",
-      "Forget a node that is in no replication group.",
-      { { "node-id", K_VALUE, true, "id of the node" }, END } },
-    { "describe-nodes",
-      "List nodes, their groups, roles and health.",
-      { { "node-id", K_VALUE, false, "only this node" }, END } },
-    { "create-replication-group",
-      "Create a replication group from registered nodes.",
-      { { "replication-group-id", K_VALUE, true, "id of the group" },
-        { "replication-group-description", K_VALUE, false, "free text" },
-        { "primary-node-id", K_VALUE, true, "the node that starts as primary" },
-        { "replica-node-ids", K_LIST, false, "0 to 5 replica nodes" },
-        { "multi-az", K_FLAG, false, "require a replica in another zone; automatic failover" },
-        { "automatic-failover-enabled", K_FLAG, false, "promote a replica when the primary fails" },
-        { "cache-parameter-group-name", K_VALUE, false, "default: default.redis7" },
-        { "port", K_VALUE, false, "require every node to listen on this port" },
-        { "auth-token-file", K_FILE, false,
-          "every node requires this password (first line; or $" CTL_CLI_TOKEN_ENV ")" },
-        END } },
-    { "describe-replication-groups",
-      "Show groups: status, members, offsets, endpoints.",
-      { { "replication-group-id", K_VALUE, false, "only this group" }, END } },
-    { "modify-replication-group",
-      "Change a group's parameter group, failover settings or auth token.",
-      { { "replication-group-id", K_VALUE, true, "id of the group" },
-        { "replication-group-description", K_VALUE, false, "free text" },
-        { "cache-parameter-group-name", K_VALUE, false, "parameter group to use" },
-        { "multi-az", K_FLAG, false, "enable or disable Multi-AZ" },
-        { "automatic-failover-enabled", K_FLAG, false, "enable or disable automatic failover" },
-        { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
-        { "auth-token-file", K_FILE, false,
-          "the nodes' new password (first line; or $" CTL_CLI_TOKEN_ENV " with SET)" },
-        { "auth-token-update-strategy", K_VALUE, false,
-          "SET (default with a token) or DELETE; ROTATE is refused (see docs)" },
-        END } },
-    { "increase-replica-count",
-      "Add registered nodes to a group as replicas.",
-      { { "replication-group-id", K_VALUE, true, "id of the group" },
-        { "replica-node-ids", K_LIST, true, "nodes to add" },
-        { "new-replica-count", K_VALUE, false, "expected replica count afterwards" },
-        { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
-        END } },
-    { "decrease-replica-count",
-      "Remove replicas from a group.",
-      { { "replication-group-id", K_VALUE, true, "id of the group" },
-        { "replicas-to-remove", K_LIST, true, "replica nodes to remove" },
-        { "apply-immediately", K_FLAG, false, "accepted; changes always apply at once" },
-        END } },
-    { "delete-replication-group",
-      "Delete a group; its nodes become standalone.",
-      { { "replication-group-id", K_VALUE, true, "id of the group" }, END } },
-    { "test-failover",
-      "Switch the primary of a healthy group to a replica.",
-      { { "replication-group-id", K_VALUE, true, "id of the group" },
-        { "node-id", K_VALUE, false, "the replica to promote (default: the best one)" },
-        { "node-group-id", K_VALUE, false, "accepted for compatibility (one node group)" },
-        END } },
-    { "reboot-node",
-      "Apply a node's pending requires-reboot parameter values.",
-      { { "node-id", K_VALUE, true, "id of the node" }, END } },
-    { "create-cache-parameter-group",
-      "Create a parameter group of a family.",
-      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
-        { "cache-parameter-group-family", K_VALUE, true, "redis6.x or redis7" },
-        { "description", K_VALUE, false, "free text" },
-        END } },
-    { "describe-cache-parameter-groups",
-      "List parameter groups.",
-      { { "cache-parameter-group-name", K_VALUE, false, "only this group" }, END } },
-    { "describe-cache-parameters",
-      "List the parameters of a parameter group.",
-      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
-        { "source", K_VALUE, false, "user, system or engine-default" },
-        END } },
-    { "modify-cache-parameter-group",
-      "Set parameter values in a parameter group.",
-      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
-        { "parameter-name-values", K_PARAMS, true,
-          "name=value ... or ParameterName=n,ParameterValue=v ..." },
-        END } },
-    { "reset-cache-parameter-group",
-      "Put parameters back to their defaults.",
-      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" },
-        { "parameter-name-values", K_PARAMS, false, "names (or ParameterName=n) to reset" },
-        { "reset-all-parameters", K_FLAG, false, "reset every parameter" },
-        END } },
-    { "delete-cache-parameter-group",
-      "Delete a parameter group no group uses.",
-      { { "cache-parameter-group-name", K_VALUE, true, "name of the group" }, END } },
-    { "describe-events",
-      "What happened to which resource.",
-      { { "source-identifier", K_VALUE, false, "only events of this resource" },
-        { "source-type", K_VALUE, false,
-          "replication-group, cache-node, cache-parameter-group, user" },
-        { "duration", K_VALUE, false, "only the last N minutes" },
-        { "max-records", K_VALUE, false, "at most N (the newest)" },
-        END } },
-    { "create-user",
-      "Create a user of the control API (admin only).",
-      { { "user-name", K_VALUE, true, "name of the user" },
-        { "role", K_VALUE, true, "admin or readonly" },
-        { "password-file", K_FILE, true, "file whose first line is the password" },
-        END } },
-    { "modify-user",
-      "Change a user's role or password (admin only).",
-      { { "user-name", K_VALUE, true, "name of the user" },
-        { "role", K_VALUE, false, "admin or readonly" },
-        { "password-file", K_FILE, false, "file whose first line is the new password" },
-        END } },
-    { "delete-user",
-      "Delete a user (admin only; not the last admin).",
-      { { "user-name", K_VALUE, true, "name of the user" }, END } },
-    { "describe-users",
-      "List the users and their roles (admin only).",
-      { { "user-name", K_VALUE, false, "only this user" }, END } },
-    { "wait-replication-group-available",
-      "Wait until a group's status is available (polls describe-replication-groups).",
-      { { "replication-group-id", K_VALUE, true, "id of the group" },
-        { "timeout-seconds", K_VALUE, false, "give up after this long (default 60)" },
-        END } },
-};
-
-static const struct verb *find_verb(const char *name)
+/* The verbs and their options come from the one table (verbs.c) that the API checks with. */
+static const struct ctl_verb *find_verb(const char *name)
 {
-    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        if (strcmp(verbs[i].name, name) == 0)
-            return &verbs[i];
-    return NULL;
+    return ctl_verb_find(name, strlen(name), false);
 }
 
-static const struct opt *find_opt(const struct verb *v, const char *name)
+static const struct ctl_verb_opt *find_opt(const struct ctl_verb *v, const char *name)
 {
-    for (const struct opt *o = v->opts; o->name; o++)
-        if (strcmp(o->name, name) == 0)
-            return o;
-    return NULL;
+    return ctl_verb_opt_find(v, name, strlen(name), false);
 }
 
 void ctl_cli_cmd_deinit(struct ctl_cli_cmd *cmd)
@@ -259,10 +97,10 @@ static int read_first_line(const char *path, char *buf, size_t cap, char *err, s
  * verbs that take one; modify-replication-group takes it only with an explicit
  * --auth-token-update-strategy SET, so that a variable left set changes nothing by itself.
  */
-static int token_from_env(struct ctl_cli_cmd *cmd, const struct verb *v, const bool *seen)
+static int token_from_env(struct ctl_cli_cmd *cmd, const struct ctl_verb *v, const bool *seen)
 {
     const char *env = getenv(CTL_CLI_TOKEN_ENV);
-    const struct opt *o = find_opt(v, "auth-token-file");
+    const struct ctl_verb_opt *o = find_opt(v, "auth-token-file");
     if (env == NULL || env[0] == '\0' || o == NULL || seen[o - v->opts])
         return 0;
     if (find_opt(v, "auth-token-update-strategy") != NULL) {
@@ -286,8 +124,8 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
     memset(cmd, 0, sizeof(*cmd));
     cmd->endpoint = env_endpoint && env_endpoint[0] ? env_endpoint : CTL_CLI_DEFAULT_EP;
     cmd->output = CTL_OUT_TABLE;
-    const struct verb *v = NULL;
-    bool seen[12] = { false };
+    const struct ctl_verb *v = NULL;
+    bool seen[CTL_VERB_MAX_OPTS] = { false };
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
@@ -367,10 +205,10 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             break;
         }
         bool negated = false;
-        const struct opt *o = find_opt(v, name);
+        const struct ctl_verb_opt *o = find_opt(v, name);
         if (o == NULL && strncmp(name, "no-", 3) == 0) {
             o = find_opt(v, name + 3);
-            negated = o != NULL && o->kind == K_FLAG;
+            negated = o != NULL && o->kind == CTL_OPT_FLAG;
             if (!negated)
                 o = NULL;
         }
@@ -386,35 +224,41 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             break;
         }
         seen[idx] = true;
-        if (o->kind == K_FLAG) {
+        if (o->kind == CTL_OPT_FLAG) {
             if (inline_val) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s takes no value", name);
                 rc = -EINVAL;
                 break;
             }
-            rc = add2(cmd, o->name, negated ? "no" : "yes");
+            rc = add2(cmd, o->key, negated ? "no" : "yes");
             continue;
         }
-        if (o->kind == K_VALUE) {
+        if (o->kind == CTL_OPT_STRING || o->kind == CTL_OPT_INT) {
             const char *val = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
+            bool b;
+            long long n;
             if (val == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a value", o->name);
                 rc = -EINVAL;
                 break;
             }
-            rc = add2(cmd, o->name, val);
+            /* pollux-control checks the values of its verbs; polluxctl those it runs itself. */
+            if (v->local && ctl_verb_value(o, val, &b, &n, cmd->err, sizeof(cmd->err)) != 0) {
+                rc = -EINVAL;
+                break;
+            }
+            rc = add2(cmd, o->key, val);
             continue;
         }
-        if (o->kind == K_FILE) {
+        if (o->kind == CTL_OPT_SECRET) {
             const char *path = inline_val ? inline_val : (i + 1 < argc ? argv[++i] : NULL);
-            char secret[CTL_AUTH_PASS_MAX + 2], key[64];
-            snprintf(key, sizeof(key), "%.*s", (int)(strlen(o->name) - strlen("-file")), o->name);
+            char secret[CTL_AUTH_PASS_MAX + 2];
             if (path == NULL) {
                 snprintf(cmd->err, sizeof(cmd->err), "--%s needs a file name", o->name);
                 rc = -EINVAL;
             } else if ((rc = read_first_line(path, secret, sizeof(secret), cmd->err,
                                              sizeof(cmd->err))) == 0) {
-                rc = add2(cmd, key, secret);
+                rc = add2(cmd, o->key, secret);
                 memset(secret, 0, sizeof(secret));
             }
             continue;
@@ -424,7 +268,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         struct strbuf joined;
         strbuf_init(&joined);
         if (inline_val) {
-            if (o->kind == K_LIST)
+            if (o->kind == CTL_OPT_LIST)
                 strbuf_append(&joined, inline_val, strlen(inline_val));
             else
                 rc = add_param(cmd, inline_val);
@@ -432,7 +276,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         }
         while (rc == 0 && i + 1 < argc && !is_option(argv[i + 1])) {
             const char *item = argv[++i];
-            if (o->kind == K_LIST) {
+            if (o->kind == CTL_OPT_LIST) {
                 if (joined.len)
                     strbuf_append(&joined, ",", 1);
                 strbuf_append(&joined, item, strlen(item));
@@ -445,8 +289,8 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
             snprintf(cmd->err, sizeof(cmd->err), "--%s needs at least one value", o->name);
             rc = -EINVAL;
         }
-        if (rc == 0 && o->kind == K_LIST)
-            rc = add2(cmd, o->name, joined.len ? joined.buf : "");
+        if (rc == 0 && o->kind == CTL_OPT_LIST)
+            rc = add2(cmd, o->key, joined.len ? joined.buf : "");
         strbuf_deinit(&joined);
     }
     if (rc == 0 && v == NULL && !cmd->help) {
@@ -456,7 +300,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
     if (rc == 0 && v != NULL && !cmd->help)
         rc = token_from_env(cmd, v, seen);
     if (rc == 0 && v != NULL && !cmd->help) {
-        for (const struct opt *o = v->opts; o->name; o++) {
+        for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
             if (o->required && !seen[o - v->opts]) {
                 snprintf(cmd->err, sizeof(cmd->err), "%s needs --%s", v->name, o->name);
                 rc = -EINVAL;
@@ -471,7 +315,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
 
 void ctl_cli_usage(FILE *out, const char *verb)
 {
-    const struct verb *v = verb ? find_verb(verb) : NULL;
+    const struct ctl_verb *v = verb ? find_verb(verb) : NULL;
     if (v == NULL) {
         fprintf(out,
                 "usage: polluxctl [--endpoint HOST:PORT] [--output table|json] [--profile NAME] "
@@ -483,23 +327,28 @@ void ctl_cli_usage(FILE *out, const char *verb)
                 "--ca-file (or ca_file in the profile; the system's CAs otherwise)\n\nverbs:\n",
                 CTL_CLI_ENDPOINT_ENV, CTL_CLI_DEFAULT_EP, CTL_CLI_USER_ENV, CTL_CLI_PASSWORD_ENV,
                 CTL_CLI_PROFILE_ENV, CTL_CLI_CREDENTIALS_ENV);
-        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-            fprintf(out, "  %-34s %s\n", verbs[i].name, verbs[i].help);
+        for (size_t i = 0; i < CTL_VERB_COUNT; i++)
+            fprintf(out, "  %-34s %s\n", ctl_verbs[i].name, ctl_verbs[i].summary);
         fprintf(out, "\npolluxctl help VERB shows the options of a verb.\n");
         return;
     }
     fprintf(out, "usage: polluxctl %s", v->name);
-    for (const struct opt *o = v->opts; o->name; o++) {
-        const char *arg = o->kind == K_FLAG    ? ""
-                          : o->kind == K_VALUE ? " VALUE"
-                          : o->kind == K_FILE  ? " FILE"
-                                               : " VALUE...";
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
+        const char *arg = o->kind == CTL_OPT_FLAG     ? ""
+                          : o->kind == CTL_OPT_STRING ? " VALUE"
+                          : o->kind == CTL_OPT_INT    ? " N"
+                          : o->kind == CTL_OPT_SECRET ? " FILE"
+                                                      : " VALUE...";
         fprintf(out, o->required ? " --%s%s" : " [--%s%s]", o->name, arg);
     }
-    fprintf(out, "\n\n%s\n\n", v->help);
-    for (const struct opt *o = v->opts; o->name; o++) {
+    fprintf(out, "\n\n%s\n", v->summary);
+    if (!v->local)
+        fprintf(out, "Needs the %s role%s.\n", ctl_auth_role_name(v->access),
+                v->mutates ? "; changes state (the events name the user)" : "");
+    fputc('\n', out);
+    for (const struct ctl_verb_opt *o = v->opts; o < ctl_verb_opts_end(v); o++) {
         char name[80];
-        snprintf(name, sizeof(name), o->kind == K_FLAG ? "--[no-]%s" : "--%s", o->name);
+        snprintf(name, sizeof(name), o->kind == CTL_OPT_FLAG ? "--[no-]%s" : "--%s", o->name);
         fprintf(out, "  %-36s %s%s\n", name, o->help, o->required ? " (required)" : "");
     }
 }

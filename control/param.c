@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "util.h"
 
 const struct ctl_param_def ctl_param_defs[] = {
@@ -17,6 +18,8 @@ const size_t ctl_param_count = sizeof(ctl_param_defs) / sizeof(ctl_param_defs[0]
 const struct ctl_family ctl_families[] = {
     { "redis6.x", CTL_FAM_6X, "default.redis6.x", "6.2" },
     { "redis7", CTL_FAM_7, "default.redis7", "7.0" },
+    /* For groups of polluxd nodes: redis7, and the settings only polluxd has. */
+    { "pollux7", CTL_FAM_7 | CTL_FAM_PX, "default.pollux7", "7.0" },
 };
 const size_t ctl_family_count = sizeof(ctl_families) / sizeof(ctl_families[0]);
 
@@ -201,6 +204,19 @@ int ctl_param_validate(const struct ctl_param_def *d, unsigned fam, const char *
         }
         return 0;
     }
+    if (strlen(value) > CTL_PARAM_VALUE_MAX) {
+        snprintf(err, errlen, "invalid value for parameter %s: longer than %d bytes", d->name,
+                 CTL_PARAM_VALUE_MAX);
+        return -EINVAL;
+    }
+    if (d->allowed == NULL && strcmp(d->name, "pollux-allow-sources") == 0) {
+        const char *why = cidr_list_check(value); /* the node's own parser */
+        if (why != NULL) {
+            snprintf(err, errlen, "invalid value '%s' for parameter %s: %s", value, d->name, why);
+            return -EINVAL;
+        }
+        return 0;
+    }
     bool ok =
         d->allowed ? list_has(d->allowed, value, strlen(value)) : keyspace_events_ok(fam, value);
     if (!ok) {
@@ -214,7 +230,11 @@ int ctl_param_validate(const struct ctl_param_def *d, unsigned fam, const char *
 void ctl_param_allowed(const struct ctl_param_def *d, char *buf, size_t len)
 {
     if (d->type == CTL_PT_STRING) {
-        snprintf(buf, len, "%s", d->allowed ? d->allowed : "a set of the letters KEg$lshzxetmnA");
+        snprintf(buf, len, "%s",
+                 d->allowed ? d->allowed
+                 : strcmp(d->name, "pollux-allow-sources") == 0
+                     ? "IPv4 and IPv6 prefixes"
+                     : "a set of the letters KEg$lshzxetmnA");
         return;
     }
     if (d->max == 9223372036854775807LL)

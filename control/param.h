@@ -16,6 +16,12 @@ enum ctl_change { CTL_CHANGE_IMMEDIATE, CTL_CHANGE_REBOOT };
 
 #define CTL_FAM_6X 1u
 #define CTL_FAM_7  2u
+#define CTL_FAM_PX                                                                                 \
+    4u /* polluxd's own settings (pollux-*); the pollux7 family is redis7 + these                  \
+        */
+
+/* The longest parameter value (the store and the node settings keep values this long). */
+#define CTL_PARAM_VALUE_MAX 159
 
 struct ctl_param_def {
     const char *name;
@@ -32,7 +38,7 @@ struct ctl_param_def {
 
 struct ctl_family {
     const char *name;          /* "redis7" */
-    unsigned bit;              /* CTL_FAM_* */
+    unsigned bit;              /* the CTL_FAM_* bits of its rows */
     const char *default_group; /* "default.redis7" */
     const char *engine;        /* engine version the family describes */
 };

@@ -193,7 +193,63 @@ class ParameterGroups(ch.ClusterTestCase):
     # Parameters consumed by pollux-control or fixed by the family: no node setting.
     NOT_NODE_SETTINGS = {"reserved-memory-percent", "close-on-slave-write", "cluster-enabled",
                          "lua-time-limit", "maxclients",
-                         "client-output-buffer-limit-replica-soft-seconds"}
+                         "client-output-buffer-limit-replica-soft-seconds",
+                         "enable-protected-configs", "enable-debug-command",
+                         "enable-module-command"}
+
+    POLLUX_SETTINGS = {"pollux-allow-sources", "pollux-net-syncookies"}
+
+    def test_pollux7_family_and_startup_only_settings(self):
+        """pollux7 is redis7 plus polluxd's own settings, which redis7 refuses (its groups may
+        hold redis-server nodes); Redis 7's enable-* settings are shown, never modifiable."""
+        c = self.c
+
+        def params(pg):
+            return {p["ParameterName"]: p for p in c.ctl_json(
+                "describe-cache-parameters", "--cache-parameter-group-name", pg)["Parameters"]}
+
+        r7, px = params("default.redis7"), params("default.pollux7")
+        self.assertEqual(set(px) - set(r7), self.POLLUX_SETTINGS)
+        self.assertEqual(set(r7) - set(px), set())
+        for name in ("enable-protected-configs", "enable-debug-command", "enable-module-command"):
+            self.assertFalse(r7[name]["IsModifiable"], name)
+            self.assertEqual(r7[name]["ChangeType"], "requires-reboot")
+            self.assertEqual(r7[name]["ParameterValue"], "no")
+        for name in self.POLLUX_SETTINGS:
+            self.assertTrue(px[name]["IsModifiable"], name)
+            self.assertEqual(px[name]["ChangeType"], "immediate")
+        for fam in ("redis7", "pollux7"):
+            c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", f"pg-{fam}",
+                     "--cache-parameter-group-family", fam)
+        modify = ["modify-cache-parameter-group", "--cache-parameter-group-name"]
+        for fam in ("redis7", "pollux7"):
+            p = self.c.ctl(*modify, f"pg-{fam}", "--parameter-name-values",
+                           "enable-protected-configs=yes")
+            self.assertEqual(p.returncode, 254, p.stderr)
+            self.assertIn("parameter enable-protected-configs is not modifiable", p.stderr)
+        p = self.c.ctl(*modify, "pg-redis7", "--parameter-name-values", "pollux-allow-sources=")
+        self.assertEqual(p.returncode, 254, p.stderr)
+        self.assertIn("unknown parameter 'pollux-allow-sources' for family redis7", p.stderr)
+        p = self.c.ctl(*modify, "pg-pollux7", "--parameter-name-values",
+                       "pollux-allow-sources=10.0.0.0/33")
+        self.assertEqual(p.returncode, 254, p.stderr)
+        self.assertIn("InvalidParameterValue", p.stderr)
+        allow = f"{ch.HOST}/32 ::1/128"
+        c.ctl_ok(*modify, "pg-pollux7", "--parameter-name-values",
+                 f"pollux-allow-sources={allow}", "pollux-net-syncookies=no")
+        px = params("pg-pollux7")
+        self.assertEqual(px["pollux-allow-sources"]["ParameterValue"], allow)
+        self.assertEqual(px["pollux-net-syncookies"]["ParameterValue"], "no")
+        if "pollux-workers" not in c.nodes["n1"].redis().config_get("pollux-workers"):
+            return  # redis-server nodes: a pollux7 group is for polluxd nodes only
+        # polluxd nodes: the values reach every member, and the group stays in sync.
+        c.create_group("rg1", "n1", ("n2", "n3"), "--cache-parameter-group-name", "pg-pollux7")
+        for n in c.nodes.values():
+            self.wait(lambda: config_get(n, "pollux-allow-sources") == allow
+                      and config_get(n, "pollux-net-syncookies") == "no",
+                      what=f"{n.name} pollux settings")
+        self.wait(lambda: all(n["ParameterStatus"] == "in-sync"
+                              for n in c.ctl_json("describe-nodes")["Nodes"]), what="in sync")
 
     def test_redis7_family_is_what_the_node_accepts(self):
         c = self.c

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "api.h"
+#include "control_test.h"
 #include "clock.h"
 #include "health.h"
 #include "loop.h"
@@ -117,14 +118,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     f->loop = ctl_loop_create();
     assert_non_null(f->loop);
-    struct ctl_health_opts opts = CTL_HEALTH_DEFAULTS;
-    f->app.opts = opts;
-    f->app.loop = f->loop;
-    f->app.started_ns = clock_mono_ns();
-    memset(f->app.myid, 'a', 40);
-    f->app.st = ctl_state_create(":memory:");
-    assert_non_null(f->app.st);
-    f->app.h = ctl_health_create(f->loop, f->app.st, &opts, ctl_api_publish, &f->app);
+    control_test_app_init(&f->app, f->loop);
     f->app.srv = ctl_server_create(f->loop, "127.0.0.1", 0, ctl_api_command, &f->app);
     assert_non_null(f->app.srv);
     f->app.port = ctl_server_port(f->app.srv);
@@ -138,11 +132,9 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     alarm(0);
-    ctl_api_deinit(&f->app);
     fakes_stop(f);
     ctl_server_destroy(f->app.srv);
-    ctl_health_destroy(f->app.h);
-    ctl_state_destroy(f->app.st);
+    control_test_app_deinit(&f->app);
     ctl_loop_destroy(f->loop);
     for (int i = 0; i < f->ncorpus; i++)
         free(f->corpus[i].data);

@@ -40,6 +40,60 @@ static void table_rows_are_consistent(void **state)
     }
 }
 
+/*
+ * pollux7 is redis7 plus polluxd's own settings; redis7 and redis6.x (whose groups may hold
+ * redis-server nodes, which refuse pollux-*) have none of those. Redis 7's startup-only
+ * enable-* settings are shown and never modifiable or sent.
+ */
+static void pollux7_family_and_startup_only_settings(void **state)
+{
+    (void)state;
+    const struct ctl_family *px = ctl_family_find("pollux7");
+    assert_non_null(px);
+    assert_string_equal(px->default_group, "default.pollux7");
+    for (size_t i = 0; i < ctl_param_count; i++) {
+        const struct ctl_param_def *d = &ctl_param_defs[i];
+        if (d->families & CTL_FAM_7)
+            assert_ptr_equal(ctl_param_find(px->bit, d->name), d);
+    }
+    static const char *const own[] = { "pollux-allow-sources", "pollux-net-syncookies" };
+    for (int i = 0; i < 2; i++) {
+        const struct ctl_param_def *d = ctl_param_find(px->bit, own[i]);
+        assert_non_null(d);
+        assert_true(d->modifiable && ctl_param_applies_to_node(d));
+        assert_int_equal(d->change, CTL_CHANGE_IMMEDIATE);
+        assert_null(ctl_param_find(CTL_FAM_7, own[i]));
+        assert_null(ctl_param_find(CTL_FAM_6X, own[i]));
+    }
+    char err[320];
+    const struct ctl_param_def *src = ctl_param_find(px->bit, "pollux-allow-sources");
+    assert_int_equal(ctl_param_validate(src, px->bit, "10.0.0.0/8 ::1/128", err, sizeof(err)), 0);
+    assert_int_equal(ctl_param_validate(src, px->bit, "", err, sizeof(err)), 0);
+    assert_int_equal(ctl_param_validate(src, px->bit, "10.0.0.0/33", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "pollux-allow-sources"));
+    char longest[CTL_PARAM_VALUE_MAX + 2];
+    memset(longest, ' ', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    assert_int_equal(ctl_param_validate(src, px->bit, longest, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "longer than"));
+    const struct ctl_param_def *sc = ctl_param_find(px->bit, "pollux-net-syncookies");
+    assert_int_equal(ctl_param_validate(sc, px->bit, "no", err, sizeof(err)), 0);
+    assert_int_equal(ctl_param_validate(sc, px->bit, "maybe", err, sizeof(err)), -EINVAL);
+    static const char *const fixed[] = { "enable-protected-configs", "enable-debug-command",
+                                         "enable-module-command" };
+    for (int i = 0; i < 3; i++) {
+        const struct ctl_param_def *d = ctl_param_find(CTL_FAM_7, fixed[i]);
+        assert_non_null(d);
+        assert_ptr_equal(ctl_param_find(px->bit, fixed[i]), d);
+        assert_null(ctl_param_find(CTL_FAM_6X, fixed[i]));
+        assert_false(d->modifiable);
+        assert_false(ctl_param_applies_to_node(d));
+        assert_int_equal(d->change, CTL_CHANGE_REBOOT);
+        assert_int_equal(ctl_param_validate(d, CTL_FAM_7, "yes", err, sizeof(err)), -EPERM);
+        assert_non_null(strstr(err, "is not modifiable"));
+    }
+}
+
 static void family_specific_names(void **state)
 {
     (void)state;
@@ -217,6 +271,7 @@ int main(void)
         cmocka_unit_test(families_and_defaults_exist),
         cmocka_unit_test(table_rows_are_consistent),
         cmocka_unit_test(family_specific_names),
+        cmocka_unit_test(pollux7_family_and_startup_only_settings),
         cmocka_unit_test(integer_validation),
         cmocka_unit_test(string_validation),
         cmocka_unit_test(fixed_parameters_are_refused),

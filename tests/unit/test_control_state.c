@@ -68,16 +68,18 @@ static void default_groups_are_created_once(void **state)
     assert_true(pg.is_default);
     assert_string_equal(pg.family, "redis7");
     assert_int_equal(ctl_state_pg_get(f->st, "default.redis6.x", &pg), 0);
+    assert_int_equal(ctl_state_pg_get(f->st, "default.pollux7", &pg), 0);
+    assert_string_equal(pg.family, "pollux7");
     int n = 0;
     assert_int_equal(ctl_state_pg_each(f->st, count_pg, &n), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     /* Reopening does not duplicate them. */
     ctl_state_destroy(f->st);
     f->st = ctl_state_create(f->path);
     assert_non_null(f->st);
     n = 0;
     ctl_state_pg_each(f->st, count_pg, &n);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
 }
 
 static void nodes_round_trip_and_are_unique(void **state)
