@@ -308,7 +308,10 @@ int main(int argc, char **argv)
     repl_start_thread();
     log_notice("Server initialized: %u worker%s, %s backend", nworkers, nworkers == 1 ? "" : "s",
                config_backend_names[sp->pollux_backend]);
-    log_notice("Ready to accept connections tcp on port %d", server.port);
+    if (server.port != 0 || config.p.tls.port == 0)
+        log_notice("Ready to accept connections tcp on port %d", server.port);
+    if (config.p.tls.port != 0)
+        log_notice("Ready to accept connections tls on port %lld", (long long)config.p.tls.port);
     if (supervised == CONFIG_SUPERVISED_SYSTEMD) {
         notify_systemd(config.p.repl.replicaof[0] == '\0'
                            ? "STATUS=Ready to accept connections\n"

@@ -483,44 +483,105 @@ class Reload(unittest.TestCase):
         self.assertIn("Failed to configure TLS. Check logs for more info.", srv.log_tail(200))
 
 
+def run_tls_only(argv, tls_port, workdir, check, password=None):
+    """Start argv (a server with no plain port) in workdir, wait for a PONG on tls_port,
+    run check(client, proc), stop the server."""
+    with open(os.path.join(workdir, "log"), "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=workdir,
+                                start_new_session=True)
+    try:
+        def ping():
+            try:
+                c = redis.Redis(host=h.HOST, port=tls_port, ssl=True,
+                                ssl_ca_certs=cert("ca.crt"), ssl_certfile=cert("client.crt"),
+                                ssl_keyfile=cert("client.key"), socket_timeout=5,
+                                password=password)
+                return c.ping() and c
+            except (redis.exceptions.ConnectionError, OSError):
+                return False
+        c = h.wait_until(ping, h.Config.start_timeout)
+        if not c:
+            raise AssertionError("no PONG on the tls-port")
+        try:
+            check(c, proc)
+        finally:
+            c.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=h.Config.stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class TlsOnly(unittest.TestCase):
     """port 0 with a tls-port: no plain port at all."""
 
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="pollux-it-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+
+    def only_tls_listens(self, proc, tls_port):
+        listening = subprocess.run(["ss", "-ltnpH"], capture_output=True).stdout.decode()
+        mine = [ln for ln in listening.splitlines() if f"pid={proc.pid}," in ln]
+        self.assertTrue(mine, listening)
+        self.assertTrue(all(f":{tls_port} " in ln for ln in mine), mine)
+
     def test_tls_only(self):
-        server = h.Config.server_cmd
         tls_port = h.free_port()
-        workdir = tempfile.mkdtemp(prefix="pollux-it-")
-        argv = server + ["--port", "0", "--bind", h.HOST, "--tls-port", str(tls_port),
-                         "--save", ""] + tls_args()
-        with open(os.path.join(workdir, "log"), "wb") as log:
-            proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=workdir,
-                                    start_new_session=True)
-        try:
-            def ping():
-                try:
-                    c = redis.Redis(host=h.HOST, port=tls_port, ssl=True,
-                                    ssl_ca_certs=cert("ca.crt"),
-                                    ssl_certfile=cert("client.crt"),
-                                    ssl_keyfile=cert("client.key"), socket_timeout=5)
-                    return c.ping() and c
-                except (redis.exceptions.ConnectionError, OSError):
-                    return False
-            c = h.wait_until(ping, h.Config.start_timeout)
-            self.assertTrue(c, "no PONG on the tls-port")
+        argv = h.Config.server_cmd + ["--port", "0", "--bind", h.HOST, "--tls-port",
+                                      str(tls_port), "--save", ""] + tls_args()
+
+        def check(c, proc):
             self.assertEqual(c.config_get("port")["port"], "0")
-            listening = subprocess.run(["ss", "-ltnpH"], capture_output=True).stdout.decode()
-            mine = [ln for ln in listening.splitlines() if f"pid={proc.pid}," in ln]
-            self.assertTrue(mine, listening)
-            self.assertTrue(all(f":{tls_port} " in ln for ln in mine), mine)
-            c.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=h.Config.stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            shutil.rmtree(workdir, ignore_errors=True)
+            self.only_tls_listens(proc, tls_port)
+        run_tls_only(argv, tls_port, self.workdir, check)
+
+    def test_hardened_configuration_of_the_docs(self):
+        """docs/security.md's hardened node configuration, with this test's addresses,
+        certificates and password, loads and does what the docs say."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "..", "docs", "security.md")) as f:
+            doc = f.read()
+        block = doc[doc.index("## A hardened configuration"):]
+        conf = block[block.index("```\n") + 4:block.index("```", block.index("```\n") + 4)]
+        tls_port = h.free_port()
+        subst = {"bind 10.0.1.5": f"bind {h.HOST}", "tls-port 6379": f"tls-port {tls_port}",
+                 "/etc/pollux/tls/node.crt": cert("server.crt"),
+                 "/etc/pollux/tls/node.key": cert("server.key"),
+                 "/etc/pollux/tls/ca.crt": cert("ca.crt"),
+                 "10.0.2.0/24 10.0.1.0/24": f"{h.HOST}/32",
+                 "<32 random bytes: openssl rand -base64 32>": "hardened-pw",
+                 "<the same>": "hardened-pw"}
+        for old, new in subst.items():
+            self.assertIn(old, conf)
+            conf = conf.replace(old, new)
+        if h.Config.server_is_redis():  # Redis has no source allowlist
+            conf = "\n".join(ln for ln in conf.split("\n")
+                             if not ln.startswith("pollux-allow-sources"))
+        path = os.path.join(self.workdir, "hardened.conf")
+        with open(path, "w") as f:
+            f.write(conf + "save \"\"\n")
+        argv = h.Config.server_cmd + [path]
+
+        def check(c, proc):
+            self.only_tls_listens(proc, tls_port)
+            with self.assertRaises(redis.exceptions.ResponseError) as e:
+                c.execute_command("KEYS", "*")
+            self.assertIn("unknown command", str(e.exception))
+            with self.assertRaises(redis.exceptions.ResponseError) as e:
+                c.config_set("dir", "/tmp")
+            self.assertIn("can't set protected config", str(e.exception))
+            with self.assertRaises(redis.exceptions.ResponseError) as e:
+                c.execute_command("DEBUG", "HELP")
+            self.assertIn("DEBUG command not allowed", str(e.exception))
+            anonymous = redis.Redis(host=h.HOST, port=tls_port, ssl=True,
+                                    ssl_ca_certs=cert("ca.crt"), socket_timeout=5)
+            with self.assertRaises(redis.exceptions.AuthenticationError):
+                anonymous.get("k")  # tls-auth-clients optional: no certificate, no password
+            anonymous.close()
+        run_tls_only(argv, tls_port, self.workdir, check, password="hardened-pw")
 
 
 def info(srv, section="replication"):
