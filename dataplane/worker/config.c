@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "args.h"
 #include "common.h"
 #include "log.h"
@@ -19,6 +20,7 @@
 #include "util.h"
 #include "errors.h"
 
+const char *const config_acl_pubsub_names[] = { "resetchannels", "allchannels", NULL };
 const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",
                                               "warning", "nothing", NULL };
 const char *const config_backend_names[] = { "kernel", "dpdk", NULL };
@@ -290,6 +292,12 @@ static int apply_hook(const struct param_ref *ref, const char *value, char *err,
         }
     } else if (strcmp(ref->def->name, "jemalloc-bg-thread") == 0) {
         mem_background_purge(strcasecmp(value, "yes") == 0 || strcmp(value, "1") == 0);
+    } else if (strcmp(ref->def->name, "requirepass") == 0) {
+        acl_set_default_password(value); /* the default user's password, as Redis 7 */
+    } else if (strcmp(ref->def->name, "acllog-max-len") == 0) {
+        acl_log_set_max(strtoll(value, NULL, 10));
+    } else if (strcmp(ref->def->name, "acl-pubsub-default") == 0) {
+        acl_set_pubsub_default(strcasecmp(value, "allchannels") == 0);
     } else if (strcmp(ref->def->name, "loglevel") == 0) {
         for (int i = 0; config_loglevel_names[i] != NULL; i++)
             if (strcasecmp(config_loglevel_names[i], value) == 0)

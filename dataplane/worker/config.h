@@ -25,6 +25,7 @@
 #include "store.h"
 
 extern const char *const config_loglevel_names[];
+extern const char *const config_acl_pubsub_names[]; /* resetchannels, allchannels */
 extern const char *const config_backend_names[];
 extern const char *const config_yesno_names[];
 extern const char *const config_supervised_names[];
@@ -61,6 +62,9 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(client_query_buffer_limit, "client-query-buffer-limit", MEMORY, 1024LL * 1024 * 1024,        \
       1024 * 1024, LLONG_MAX, PARAM_MUTABLE, NULL)                                                 \
     X(requirepass, "requirepass", STRING, "", 0, 0, PARAM_MUTABLE | PARAM_SENSITIVE, NULL)         \
+    X(acllog_max_len, "acllog-max-len", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)                \
+    X(acl_pubsub_default, "acl-pubsub-default", ENUM, 0, 0, 0, PARAM_MUTABLE,                      \
+      config_acl_pubsub_names)                                                                     \
     X(loglevel, "loglevel", ENUM, 2, 0, 0, PARAM_MUTABLE, config_loglevel_names)                   \
     X(logfile, "logfile", STRING, "", 0, 0, 0, NULL)                                               \
     X(daemonize, "daemonize", BOOL, 0, 0, 1, 0, NULL)                                              \

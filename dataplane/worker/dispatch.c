@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "clock.h"
+#include "cmd_server.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -289,6 +291,32 @@ static void finish_local(struct conn *c, struct cmd_ctx *ctx)
         c->flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
+/*
+ * The connection's user may run this request: one load of the user's snapshot
+ * and a bit test for a user with allkeys. Checked here, on the client's worker,
+ * before the request is queued in MULTI or forwarded to another shard, so no
+ * path runs a command unchecked. A refusal is answered with NOPERM and logged;
+ * a deleted user's connection is closed.
+ */
+static bool acl_permitted(struct conn *c, const struct cmd_def *d, const struct cmd_def *parent,
+                          int argc, const struct resp_arg *argv)
+{
+    const struct acl_rules *r = acl_rules_of(c->user);
+    int pos;
+    enum acl_result res = acl_check_fast(r, d, argc, argv, &pos);
+    if (likely(res == ACL_OK))
+        return true;
+    if (r->flags & ACL_DELETED) {
+        c->flags |= CONN_CLOSE_ASAP;
+        return false;
+    }
+    char text[256];
+    acl_denied_text(res, d, parent, &argv[pos], false, text, sizeof(text));
+    reply_error(&c->out, text);
+    cmd_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
+    return false;
+}
+
 enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv)
 {
     struct worker *w = c->w;
@@ -303,6 +331,11 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     c->last_parent = parent;
     if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
         reply_error(&c->out, ERR_NOAUTH);
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
+    if (c->user != NULL && !((parent != NULL ? parent : d)->flags & CMD_NO_AUTH) &&
+        unlikely(!acl_permitted(c, d, parent, argc, argv))) {
         reject_client(c, d);
         return DISPATCH_DONE;
     }

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "backend.h"
 #include "cio.h"
 #include "clock.h"
@@ -808,6 +809,7 @@ static void *worker_main(void *arg)
             continue;
         }
         store_set_clock(w->store, w->now_ms);
+        acl_quiescent(w->id); /* no ACL snapshot is held between passes */
         w->stats.loop_passes++;
         {
             int timeout = 0;
