@@ -386,6 +386,15 @@ static bool is(const char *op, size_t len, const char *word)
     return util_strcaseeq(op, len, word);
 }
 
+/* Patterns are words of ACL LIST lines: no spaces (Redis refuses them too). */
+static bool has_space(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return true;
+    return false;
+}
+
 static int key_rule(struct acl_rules *r, const char *op, size_t len)
 {
     uint8_t perm = ACL_PERM_READ | ACL_PERM_WRITE;
@@ -406,6 +415,8 @@ static int key_rule(struct acl_rules *r, const char *op, size_t len)
     }
     const char *pat = op + off;
     size_t plen = len - off;
+    if (has_space(pat, plen))
+        return EINVAL;
     if (plen == 1 && pat[0] == '*' && perm == (ACL_PERM_READ | ACL_PERM_WRITE)) {
         r->flags |= ACL_ALLKEYS;
         patterns_clear(&r->keys, &r->nkeys);
@@ -482,6 +493,8 @@ static int apply_rule(struct acl_rules *r, const char *op, size_t len)
         r->flags &= ~ACL_ALLCHANNELS;
         patterns_clear(&r->channels, &r->nchannels);
     } else if (op[0] == '&') {
+        if (has_space(op + 1, len - 1))
+            return EINVAL;
         if (r->flags & ACL_ALLCHANNELS)
             return EISDIR;
         pattern_add(&r->channels, &r->nchannels, op + 1, len - 1, 0);
@@ -536,6 +549,10 @@ static const char *rule_error(int e)
 int acl_setuser(const char *name, size_t nlen, int nrules, const char *const *rules,
                 const size_t *lens, char *err, size_t errcap)
 {
+    if (has_space(name, nlen)) {
+        snprintf(err, errcap, "ERR Usernames can't contain spaces or null characters");
+        return -1;
+    }
     pthread_mutex_lock(&acl.lock);
     struct acl_user *u = find(name, nlen);
     struct acl_rules *r;

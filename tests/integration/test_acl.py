@@ -3,7 +3,11 @@
 key patterns with read/write permissions, ACL LOG, MULTI, users changed or deleted under
 live connections; and ACL commands compared reply by reply with Debian's redis-server."""
 
+import os
+import shutil
 import subprocess
+import tempfile
+import unittest
 
 import harness as h
 from test_differential import AgainstRedis
@@ -204,6 +208,44 @@ class Acl(h.ServerTestCase):
             self.assertEqual(a.command("ACL", "LIST")[-1], b"user default on nopass ~* &* +@all")
 
 
+class AclConfig(unittest.TestCase):
+    """Users from the config file and the command line; CONFIG REWRITE keeps them."""
+
+    def test_users_in_config_and_rewrite(self):
+        workdir = tempfile.mkdtemp(prefix="pollux-acl-")
+        conf = os.path.join(workdir, "node.conf")
+        with open(conf, "w") as f:
+            f.write("# acl test\nuser app on >pw ~app:* +@all -@dangerous\n")
+        with h.Server(conf=conf, args=["--user", "ops", "on", ">ops-pw", "allkeys", "+@all"],
+                      workdir=workdir) as srv:
+            with srv.raw() as c:
+                self.assertEqual(c.command("AUTH", "app", "pw"), b"OK")
+                self.assertEqual(c.command("CONFIG", "GET", "dir"),
+                                 err(NOPERM_CMD.format("config|get")))
+                self.assertEqual(c.command("AUTH", "ops", "ops-pw"), b"OK")
+                self.assertEqual(c.command("ACL", "SETUSER", "late", "on", "nopass", "+get"),
+                                 b"OK")
+                self.assertEqual(c.command("CONFIG", "REWRITE"), b"OK")
+            with open(conf) as f:
+                text = f.read()
+            self.assertIn("# acl test\n", text)
+            users = [line for line in text.splitlines() if line.startswith("user ")]
+            self.assertEqual(len(users), 4, text)
+            self.assertIn("user late on nopass resetchannels -@all +get", users)
+        # the rewritten file starts a node with the same users
+        with h.Server(conf=conf, workdir=workdir) as srv, srv.raw() as c:
+            self.assertEqual(c.command("AUTH", "ops", "ops-pw"), b"OK")
+            self.assertEqual(c.command("ACL", "USERS"), [b"app", b"default", b"late", b"ops"])
+            self.assertEqual(c.command("ACL", "LIST"), [line.encode() for line in users])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def test_bad_user_line_is_fatal(self):
+        srv = h.Server(args=["--user", "bad", "on", "~a b"])
+        with self.assertRaises(h.ServerError):
+            srv.start(attempts=1)
+        self.assertIn("Error in user declaration 'bad': Syntax error", srv.stderr_text())
+
+
 # ACL commands whose replies must be the same as redis-server 7.0.15's. ACL LIST and GETUSER
 # describe command rules by category, then single commands; the users here need at most one
 # single command, because Redis lists several in its hash order (Pollux: table order).
@@ -237,6 +279,13 @@ SCRIPT = [
     ("ACL", "SETUSER", "bob", "-@nosuchcategory"),
     ("ACL", "SETUSER", "bob", "%X~k"),
     ("ACL", "SETUSER", "carol", "allkeys", "~foo"),
+    ("ACL", "SETUSER", "a b"),
+    ("ACL", "SETUSER", "carol", "~a b"),
+    ("ACL", "SETUSER", "carol", "&a b"),
+    ("ACL", "SETUSER", "carol", "%R~a b"),
+    ("ACL", "SETUSER", "carol", "%~x"),
+    ("ACL", "SETUSER", "frank", "~", "&", ">"),
+    ("ACL", "GETUSER", "frank"),
     ("ACL", "SETUSER", "carol", "allchannels", "&foo"),
     ("ACL", "USERS"),
     ("ACL", "DRYRUN", "bob", "GET", "a"),
