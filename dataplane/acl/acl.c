@@ -935,11 +935,11 @@ void acl_log_add(enum acl_result why, bool in_multi, const char *object, size_t 
     pthread_mutex_unlock(&acl.log_lock);
 }
 
+/* As Redis, a smaller maximum takes effect at the next entry. */
 void acl_log_set_max(long long max)
 {
     pthread_mutex_lock(&acl.log_lock);
     acl.log_max = max < 0 ? 0 : max;
-    log_trim();
     pthread_mutex_unlock(&acl.log_lock);
 }
 

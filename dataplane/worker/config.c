@@ -352,11 +352,20 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
         /* an ACL user: "user <name> [rule ...]", as ACL SETUSER (Redis 7) */
         const char *e = "Bad directive or wrong number of arguments";
         if (n >= 2) {
-            size_t lens[256];
+            /* a user that exists (default) is reset first, as Redis loads configured users */
+            const char *rules[257];
+            size_t lens[257];
+            int nr = 0;
+            struct acl_user *old = acl_user_get(words[1], strlen(words[1]));
+            if (old != NULL)
+                rules[nr++] = "reset";
+            acl_user_put(old);
             for (int i = 2; i < n; i++)
-                lens[i] = strlen(words[i]);
-            if (acl_setuser(words[1], strlen(words[1]), n - 2, (const char *const *)words + 2,
-                            lens + 2, err, sizeof(err)) == 0)
+                rules[nr++] = words[i];
+            for (int i = 0; i < nr; i++)
+                lens[i] = strlen(rules[i]);
+            int rc = acl_setuser(words[1], strlen(words[1]), nr, rules, lens, err, sizeof(err));
+            if (rc == 0)
                 return 0;
             /* Redis's text: "Error in user declaration '<name>': <reason>" */
             const char *why = strstr(err, "': ") ? strstr(err, "': ") + 3 : err;

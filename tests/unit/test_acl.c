@@ -304,7 +304,11 @@ static void log_grouping(void **state)
     acl_log_foreach(-1, log_start, log_entry, &s);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.first_count, 1);
-    acl_log_set_max(1);
+    acl_log_set_max(1); /* applies at the next entry, as Redis */
+    memset(&s, 0, sizeof(s));
+    acl_log_foreach(-1, log_start, log_entry, &s);
+    assert_int_equal(s.n, 3);
+    acl_log_add(ACL_DENIED_KEY, false, "k2", 2, "u", 1, "id=3", 70000);
     memset(&s, 0, sizeof(s));
     acl_log_foreach(-1, log_start, log_entry, &s);
     assert_int_equal(s.n, 1);
