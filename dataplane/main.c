@@ -197,6 +197,8 @@ int main(int argc, char **argv)
     if (config_load(file, argc - first_opt, argv + first_opt) != 0)
         return 1;
     struct server_params *sp = &config.p.srv;
+    if (sp->aclfile[0] != '\0' && config_load_aclfile() != 0)
+        return 1;
     if (log_setup(sp->logfile, (enum log_level)sp->loglevel) != 0) {
         fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
         return 1;

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "args.h"
 #include "mem.h"
 #include "util.h"
 
@@ -182,6 +184,7 @@ struct acl_user *acl_user_get(const char *name, size_t len)
 }
 
 static int apply_rule(struct acl_rules *r, const char *op, size_t len);
+static const char *rule_error(int e);
 
 void acl_set_readers(unsigned n)
 {
@@ -581,23 +584,138 @@ int acl_setuser(const char *name, size_t nlen, int nrules, const char *const *ru
     return 0;
 }
 
+/* Take *pp out of the registry (lock held). */
+static void unlink_user(struct acl_user **pp)
+{
+    struct acl_user *u = *pp;
+    *pp = u->next;
+    /* its connections hold the handle: they see the deletion at their next command */
+    struct acl_rules *r = rules_copy(acl_rules_of(u));
+    r->flags = (r->flags & ~ACL_ON) | ACL_DELETED;
+    publish(u, r);
+    acl_user_put(u);
+}
+
 int acl_deluser(const char *name, size_t nlen)
 {
     pthread_mutex_lock(&acl.lock);
     struct acl_user **pp = &acl.users;
     while (*pp != NULL && !(strlen((*pp)->name) == nlen && memcmp((*pp)->name, name, nlen) == 0))
         pp = &(*pp)->next;
-    struct acl_user *u = *pp;
-    if (u != NULL) {
-        *pp = u->next;
-        /* its connections hold the handle: they see the deletion at their next command */
-        struct acl_rules *r = rules_copy(acl_rules_of(u));
-        r->flags = (r->flags & ~ACL_ON) | ACL_DELETED;
-        publish(u, r);
-        acl_user_put(u);
+    bool found = *pp != NULL;
+    if (found)
+        unlink_user(pp);
+    pthread_mutex_unlock(&acl.lock);
+    return found;
+}
+
+/* A user as ACL SETUSER creates it: "off resetchannels -@all" (lock held). */
+static struct acl_rules *rules_new(void)
+{
+    struct acl_rules *r = mem_calloc(sizeof(*r));
+    if (acl.pubsub_all)
+        r->flags |= ACL_ALLCHANNELS;
+    return r;
+}
+
+struct loaded {
+    char *name;
+    struct acl_rules *r;
+};
+
+/* One line of an ACL file into out[*n] (lock held). @return 0 or -1 with Redis's text. */
+static int load_line(char *line, const char *path, int lineno, struct loaded *out, int *n,
+                     struct strbuf *err)
+{
+    char *w[1024];
+    int nw = args_split(line, w, (int)ARRAY_SIZE(w));
+    if (nw == 0)
+        return 0;
+    if (nw < 2 || strcmp(w[0], "user") != 0) {
+        strbuf_printf(err, "%s:%d should start with user keyword followed by the username. ", path,
+                      lineno);
+        return -1;
+    }
+    for (int i = 0; i < *n; i++) {
+        if (strcmp(out[i].name, w[1]) == 0) {
+            strbuf_printf(err, "WARNING: Duplicate user '%s' found on line %d. ", w[1], lineno);
+            return -1;
+        }
+    }
+    struct acl_rules *r = rules_new();
+    for (int i = 2; i < nw; i++) {
+        int e = apply_rule(r, w[i], strlen(w[i]));
+        if (e != 0) {
+            strbuf_printf(err, "%s:%d: Error in applying operation '%s': %s. ", path, lineno, w[i],
+                          rule_error(e));
+            rules_free(r);
+            return -1;
+        }
+    }
+    out[*n] = (struct loaded){ mem_strdup(w[1]), r };
+    (*n)++;
+    return 0;
+}
+
+int acl_load_text(const char *text, const char *path, struct strbuf *err)
+{
+    size_t cap = 16;
+    int n = 0, rc = 0, lineno = 0;
+    struct loaded *users = mem_alloc(cap * sizeof(*users));
+    char *copy = mem_strdup(text);
+    pthread_mutex_lock(&acl.lock);
+    for (char *line = copy, *next; line != NULL && rc == 0; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\r')
+            line[len - 1] = '\0';
+        lineno++;
+        if ((size_t)n == cap)
+            users = mem_realloc(users, (cap *= 2) * sizeof(*users));
+        rc = load_line(line, path, lineno, users, &n, err);
+    }
+    if (rc == 0) {
+        /* all parsed: users not in the file go (default is recreated), the others change */
+        for (struct acl_user **pp = &acl.users; *pp != NULL;) {
+            bool kept = strcmp((*pp)->name, "default") == 0;
+            for (int i = 0; i < n && !kept; i++)
+                kept = strcmp(users[i].name, (*pp)->name) == 0;
+            if (kept)
+                pp = &(*pp)->next;
+            else
+                unlink_user(pp);
+        }
+        bool have_default = false;
+        for (int i = 0; i < n; i++) {
+            struct acl_user *u = find(users[i].name, strlen(users[i].name));
+            have_default |= strcmp(users[i].name, "default") == 0;
+            if (u != NULL)
+                publish(u, users[i].r);
+            else
+                user_new(users[i].name, strlen(users[i].name), users[i].r);
+            users[i].r = NULL;
+        }
+        if (!have_default) {
+            struct acl_rules *r = rules_new();
+            static const char *const rules[] = { "on", "nopass", "~*", "&*", "+@all" };
+            for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+                apply_rule(r, rules[i], strlen(rules[i]));
+            publish(acl.def, r);
+        }
+    } else {
+        strbuf_printf(err, "WARNING: ACL errors detected, no change to the previously active ACL "
+                           "rules was performed");
     }
     pthread_mutex_unlock(&acl.lock);
-    return u != NULL;
+    for (int i = 0; i < n; i++) {
+        rules_free(users[i].r);
+        mem_free(users[i].name);
+    }
+    mem_free(users);
+    mem_free(copy);
+    return rc;
 }
 
 void acl_set_default_password(const char *pass)
@@ -964,4 +1082,67 @@ void acl_log_foreach(long long n, void (*start)(void *arg, long long count),
     for (struct acl_log_entry *e = acl.log; e != NULL && (n < 0 || i < n); e = e->next, i++)
         fn(arg, e);
     pthread_mutex_unlock(&acl.log_lock);
+}
+
+/* ---------------------------------------------------------------------------
+ * aclfile
+ * ------------------------------------------------------------------------ */
+
+int acl_load_file(const char *path, struct strbuf *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        strbuf_printf(err, "Error loading ACLs, opening file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    struct strbuf text;
+    strbuf_init(&text);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        strbuf_append(&text, buf, n);
+    fclose(f);
+    int rc = acl_load_text(text.buf ? text.buf : "", path, err);
+    strbuf_deinit(&text);
+    return rc;
+}
+
+static void describe_start(void *arg, long long n)
+{
+    (void)arg;
+    (void)n;
+}
+
+static void describe_line(void *arg, struct acl_user *u)
+{
+    acl_describe(u, arg);
+    strbuf_append(arg, "\n", 1);
+}
+
+void acl_describe_all(struct strbuf *s)
+{
+    acl_foreach(describe_start, describe_line, s);
+}
+
+int acl_save_file(const char *path)
+{
+    struct strbuf text;
+    strbuf_init(&text);
+    acl_describe_all(&text);
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
+    int rc = 0;
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fwrite(text.buf, 1, text.len, f) != text.len || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0)
+        rc = -errno;
+    if (f != NULL && fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0)
+        unlink(tmp);
+    strbuf_deinit(&text);
+    errno = -rc;
+    return rc == 0 ? 0 : -1;
 }

@@ -106,6 +106,17 @@ int acl_setuser(const char *name, size_t nlen, int nrules, const char *const *ru
                 const size_t *lens, char *err, size_t errcap);
 /* ACL DELUSER: @return 1 when a user was removed, 0 when none had the name. */
 int acl_deluser(const char *name, size_t nlen);
+/*
+ * ACL LOAD and aclfile: replace every user with the file's "user <name> <rule>..."
+ * lines, all or nothing; users not in the file are deleted, default is recreated
+ * when absent. @return 0, or -1 with Redis's text in err (nothing changed).
+ */
+int acl_load_text(const char *text, const char *path, struct strbuf *err);
+/* The same from a file; "Error loading ACLs, opening file ..." when it cannot be read. */
+int acl_load_file(const char *path, struct strbuf *err);
+/* ACL SAVE: every user as ACL LIST lines, written to a temporary file renamed over path.
+ * @return 0, or -1 with errno set. */
+int acl_save_file(const char *path);
 /* requirepass: the default user's only password, or nopass for "". */
 void acl_set_default_password(const char *pass);
 /* acl-pubsub-default: allchannels for new users when true. */
@@ -132,6 +143,8 @@ static inline enum acl_result acl_check_fast(const struct acl_rules *r, const st
 
 /* ACL LIST line ("user NAME on nopass ~* &* +@all") of a user, appended to s. */
 void acl_describe(struct acl_user *u, struct strbuf *s);
+/* Every user's ACL LIST line, each ending in a newline (ACL SAVE, CONFIG REWRITE). */
+void acl_describe_all(struct strbuf *s);
 /* The key patterns ("~foo* %R~bar*") and channels ("&*", or [resetchannels] "&a &b"). */
 void acl_describe_keys(const struct acl_rules *r, struct strbuf *s);
 void acl_describe_channels(const struct acl_rules *r, struct strbuf *s, bool reset);

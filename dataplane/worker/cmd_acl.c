@@ -1,4 +1,5 @@
 /* ACL and its subcommands (the users and the check are in acl/). */
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cmd_server.h"
 #include "commands.h"
 #include "conn.h"
+#include "log.h"
 #include "mem.h"
 #include "multi.h"
 #include "strbuf.h"
@@ -341,6 +343,48 @@ void cmd_acl_dryrun(struct cmd_ctx *c)
     acl_user_put(u);
 }
 
+#define ERR_NO_ACLFILE                                                                             \
+    "ERR This Redis instance is not configured to use an ACL file. You may want to specify "       \
+    "users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a "      \
+    "Redis configuration file set) in order to store users in the Redis configuration."
+
+void cmd_acl_load(struct cmd_ctx *c)
+{
+    const char *path = c->worker->params.srv.aclfile;
+    if (path[0] == '\0') {
+        reply_error(c->reply, ERR_NO_ACLFILE);
+        return;
+    }
+    struct strbuf err;
+    strbuf_init(&err);
+    if (acl_load_file(path, &err) == 0) {
+        reply_ok(c->reply);
+    } else {
+        struct strbuf msg;
+        strbuf_init(&msg);
+        strbuf_printf(&msg, "ERR %.*s", (int)err.len, err.buf);
+        reply_error(c->reply, msg.buf);
+        strbuf_deinit(&msg);
+    }
+    strbuf_deinit(&err);
+}
+
+void cmd_acl_save(struct cmd_ctx *c)
+{
+    const char *path = c->worker->params.srv.aclfile;
+    if (path[0] == '\0') {
+        reply_error(c->reply, ERR_NO_ACLFILE);
+        return;
+    }
+    if (acl_save_file(path) != 0) {
+        log_warn("Saving the ACL file '%s': %s", path, strerror(errno));
+        reply_error(c->reply, "ERR There was an error trying to save the ACLs. Please check the "
+                              "server logs for more information");
+        return;
+    }
+    reply_ok(c->reply);
+}
+
 void cmd_acl_help(struct cmd_ctx *c)
 {
     static const char *const lines[] = {
@@ -359,8 +403,12 @@ void cmd_acl_help(struct cmd_ctx *c)
         "    be used to specify a different size.",
         "LIST",
         "    Show users details in config file format.",
+        "LOAD",
+        "    Reload users from the ACL file.",
         "LOG [<count> | RESET]",
         "    Show the ACL log entries.",
+        "SAVE",
+        "    Save the current config to the ACL file.",
         "SETUSER <username> <attribute> [<attribute> ...]",
         "    Create or modify a user with the specified attributes.",
         "USERS",

@@ -62,6 +62,7 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(client_query_buffer_limit, "client-query-buffer-limit", MEMORY, 1024LL * 1024 * 1024,        \
       1024 * 1024, LLONG_MAX, PARAM_MUTABLE, NULL)                                                 \
     X(requirepass, "requirepass", STRING, "", 0, 0, PARAM_MUTABLE | PARAM_SENSITIVE, NULL)         \
+    X(aclfile, "aclfile", STRING, "", 0, 0, 0, NULL)                                               \
     X(acllog_max_len, "acllog-max-len", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)                \
     X(acl_pubsub_default, "acl-pubsub-default", ENUM, 0, 0, 0, PARAM_MUTABLE,                      \
       config_acl_pubsub_names)                                                                     \
@@ -160,6 +161,7 @@ static inline void *params_module(struct params *p, const struct param_ref *ref)
 
 /* The master copy. */
 struct config {
+    bool users_declared; /* the config had user lines (refused together with aclfile) */
     pthread_mutex_t lock;
     struct params p;
     char *file; /* absolute path of the config file, or NULL */
@@ -185,6 +187,12 @@ int config_load(const char *file, int argc, char **argv);
  */
 int config_set(int npairs, const char *const *names, const char *const *values, char *err,
                size_t errcap);
+
+/*
+ * aclfile at start: the users come from it, never from user lines as well.
+ * @return 0, or -1 with Redis's message printed.
+ */
+int config_load_aclfile(void);
 
 /* CONFIG REWRITE. @return 0 or -1 with err set. */
 int config_rewrite(char *err, size_t errcap);

@@ -214,14 +214,29 @@ class Acl(h.ServerTestCase):
             self.assertEqual(a.command("ACL", "LIST")[-1], b"user default on nopass ~* &* +@all")
 
 
+def workdir_with(name, text):
+    """A fresh directory holding one file; @return (directory, file path)."""
+    workdir = tempfile.mkdtemp(prefix="pollux-acl-")
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return workdir, path
+
+
+def start_fails(test, args, workdir=None):
+    """The server refuses to start with args; @return what it printed."""
+    srv = h.Server(args=args, workdir=workdir)
+    with test.assertRaises(h.ServerError):
+        srv.start(attempts=1)
+    return srv.stderr_text() + srv.log_tail()
+
+
 class AclConfig(unittest.TestCase):
     """Users from the config file and the command line; CONFIG REWRITE keeps them."""
 
     def test_users_in_config_and_rewrite(self):
-        workdir = tempfile.mkdtemp(prefix="pollux-acl-")
-        conf = os.path.join(workdir, "node.conf")
-        with open(conf, "w") as f:
-            f.write("# acl test\nuser app on >pw ~app:* +@all -@dangerous\n")
+        workdir, conf = workdir_with("node.conf",
+                                     "# acl test\nuser app on >pw ~app:* +@all -@dangerous\n")
         with h.Server(conf=conf, args=["--user", "ops", "on", ">ops-pw", "allkeys", "+@all"],
                       workdir=workdir) as srv:
             with srv.raw() as c:
@@ -249,10 +264,56 @@ class AclConfig(unittest.TestCase):
         shutil.rmtree(workdir, ignore_errors=True)
 
     def test_bad_user_line_is_fatal(self):
-        srv = h.Server(args=["--user", "bad", "on", "~a b"])
-        with self.assertRaises(h.ServerError):
-            srv.start(attempts=1)
-        self.assertIn("Error in user declaration 'bad': Syntax error", srv.stderr_text())
+        self.assertIn("Error in user declaration 'bad': Syntax error",
+                      start_fails(self, ["--user", "bad", "on", "~a b"]))
+
+
+class AclFile(unittest.TestCase):
+    """aclfile, ACL SAVE (temporary file and rename) and ACL LOAD (all or nothing)."""
+
+    def test_save_and_load(self):
+        workdir, path = workdir_with("users.acl",
+                                     "user a on >pa +get allkeys\n\nuser b on nopass ~k* +@read\n")
+        with h.Server(args=["--aclfile", path], workdir=workdir) as srv, srv.raw() as c:
+            self.assertEqual(c.command("ACL", "USERS"), [b"a", b"b", b"default"])
+            self.assertEqual(c.command("CONFIG", "SET", "aclfile", "/tmp/other.acl"), err(
+                "ERR CONFIG SET failed (possibly related to argument 'aclfile') - can't set "
+                "immutable config"))
+            self.assertEqual(c.command("ACL", "SETUSER", "c", "on", ">pc", "+set", "~c:*"), b"OK")
+            self.assertEqual(c.command("ACL", "SAVE"), b"OK")
+            with open(path) as f:
+                saved = f.read().splitlines()
+            self.assertEqual([line.encode() for line in saved], c.command("ACL", "LIST"))
+            self.assertEqual([n for n in os.listdir(workdir) if n.startswith("users.acl.")], [])
+            # a bad file changes nothing
+            with open(path, "w") as f:
+                f.write("user a on +get\nuser d on +nosuchcmd\n")
+            reply = c.command("ACL", "LOAD")
+            self.assertIsInstance(reply, h.ErrorReply)
+            self.assertIn(b":2: Error in applying operation '+nosuchcmd': Unknown command or "
+                          b"category name in ACL", reply)
+            self.assertEqual(c.command("ACL", "USERS"), [b"a", b"b", b"c", b"default"])
+            # a good one replaces every user
+            with open(path, "w") as f:
+                f.write("user a on >pa2 +get allkeys\nuser d on nopass +ping\n")
+            with srv.raw() as b_conn:
+                self.assertEqual(b_conn.command("AUTH", "b", "x"), b"OK")
+                self.assertEqual(c.command("ACL", "LOAD"), b"OK")
+                self.assertEqual(c.command("ACL", "USERS"), [b"a", b"d", b"default"])
+                self.assertEqual(c.command("AUTH", "a", "pa"), err(
+                    "WRONGPASS invalid username-password pair or user is disabled."))
+                self.assertEqual(c.command("AUTH", "a", "pa2"), b"OK")
+                if not h.Config.server_is_redis():
+                    # Pollux closes a removed user's connection at its next command
+                    b_conn.send_command("PING")
+                    self.assertTrue(b_conn.expect_closed(timeout=30))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def test_aclfile_and_user_lines_refused_together(self):
+        workdir, path = workdir_with("users.acl", "user a on nopass +get\n")
+        self.assertIn("please define either an ACL file or declare users directly",
+                      start_fails(self, ["--aclfile", path, "--user", "x", "on"], workdir))
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class AclReplication(unittest.TestCase):
@@ -367,6 +428,8 @@ SCRIPT = [
     ("ACL", "GENPASS", "x"),
     ("ACL", "LOG", "RESET"),
     ("ACL", "LOG"),
+    ("ACL", "LOAD"),
+    ("ACL", "SAVE"),
     ("ACL", "NOSUCHSUB"),
     ("ACL",),
 ]
