@@ -420,10 +420,34 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     return DISPATCH_DONE;
 }
 
+/*
+ * EXEC checks each queued command again: the user's rules may have changed
+ * since it was queued (Redis 7.0's text and an ACL LOG entry, context multi).
+ */
+static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct reply *r)
+{
+    if (c->user == NULL || ((q->parent != NULL ? q->parent : q->cmd)->flags & CMD_NO_AUTH))
+        return true;
+    int pos;
+    enum acl_result res = acl_check_fast(acl_rules_of(c->user), q->cmd, q->argc, q->argv, &pos);
+    if (likely(res == ACL_OK))
+        return true;
+    reply_errorf(r,
+                 "NOPERM ACLs rules changed between the moment the transaction was accumulated "
+                 "and the EXEC call. This command is no longer allowed for the following reason: "
+                 "%s",
+                 res == ACL_DENIED_KEY ? "no permission to touch the specified keys"
+                                       : "no permission to execute the command or subcommand");
+    cmd_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
+    return false;
+}
+
 void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
 {
     struct worker *w = exec->worker;
     struct conn *c = exec->client;
+    if (!still_permitted(c, q, exec->reply))
+        return;
     struct cmd_ctx ctx;
     ctx_init(&ctx, w, q->cmd, q->parent, q->argc, q->argv, exec->reply, c->db);
     ctx.client = c;

@@ -182,6 +182,22 @@ class Acl(h.ServerTestCase):
             log = a.command("ACL", "LOG")
             self.assertEqual(dict(zip(log[0][::2], log[0][1::2]))[b"context"], b"multi")
 
+    def test_exec_checks_queued_commands_again(self):
+        with self.admin() as a:
+            a.command("ACL", "SETUSER", "app", "on", ">pw", "allkeys", "+@all")
+            with self.login("app", "pw") as c:
+                c.command("MULTI")
+                c.command("SET", "k", "v")
+                c.command("GET", "k")
+                a.command("ACL", "SETUSER", "app", "-set")
+                self.assertEqual(c.command("EXEC"), [err(
+                    "NOPERM ACLs rules changed between the moment the transaction was "
+                    "accumulated and the EXEC call. This command is no longer allowed for the "
+                    "following reason: no permission to execute the command or subcommand"),
+                    None])
+            entry = a.command("ACL", "LOG", "1")[0]
+            self.assertEqual(entry[1:10:2], [1, b"command", b"multi", b"set", b"app"])
+
     def test_changes_reach_live_connections(self):
         with self.admin() as a:
             a.command("ACL", "SETUSER", "app", "on", ">pw", "allkeys", "+@all")
