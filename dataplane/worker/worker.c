@@ -691,7 +691,7 @@ static void flush_clients(struct worker *w)
     }
 }
 
-/* Once a second: idle clients past `timeout` are closed. */
+/* Once a second: idle clients past `timeout`, and clients of deleted ACL users, are closed. */
 static void clients_cron(struct worker *w)
 {
     long long timeout = w->params.srv.timeout;
@@ -702,6 +702,9 @@ static void clients_cron(struct worker *w)
             c->replica == NULL && (w->now_ms - c->last_ms) / 1000 >= timeout && c->inflight == 0) {
             log_verbose("Closing idle client");
             conn_close(c);
+        } else if (c->user != NULL && (acl_rules_of(c->user)->flags & ACL_DELETED) &&
+                   c->inflight == 0) {
+            conn_close(c); /* ACL DELUSER, or ACL LOAD without the user: as Redis, at once */
         } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
             /* Give back a big query buffer once it is empty. */
             mem_free(c->rbuf);

@@ -206,8 +206,10 @@ class Acl(h.ServerTestCase):
                 a.command("ACL", "SETUSER", "app", "-set")
                 self.assertEqual(c.command("SET", "k", "v"), err(NOPERM_CMD.format("set")))
                 self.assertEqual(c.command("GET", "k"), b"v")
-                # deleting the user closes its connection (at its next command)
-                self.assertEqual(a.command("ACL", "DELUSER", "app", "ghost"), 1)
+                # deleting the user closes its connection, idle or not
+                with self.login("app", "pw") as idle:
+                    self.assertEqual(a.command("ACL", "DELUSER", "app", "ghost"), 1)
+                    self.assertTrue(idle.expect_closed(timeout=30))
                 c.send_command("GET", "k")
                 self.assertTrue(c.expect_closed(timeout=30))
             self.assertEqual(a.command("PING"), b"PONG")
@@ -319,10 +321,7 @@ class AclFile(unittest.TestCase):
                 self.assertEqual(c.command("AUTH", "a", "pa"), err(
                     "WRONGPASS invalid username-password pair or user is disabled."))
                 self.assertEqual(c.command("AUTH", "a", "pa2"), b"OK")
-                if not h.Config.server_is_redis():
-                    # Pollux closes a removed user's connection at its next command
-                    b_conn.send_command("PING")
-                    self.assertTrue(b_conn.expect_closed(timeout=30))
+                self.assertTrue(b_conn.expect_closed(timeout=30))  # a removed user's
         shutil.rmtree(workdir, ignore_errors=True)
 
     def test_aclfile_and_user_lines_refused_together(self):
