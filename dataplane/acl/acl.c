@@ -41,17 +41,26 @@ static struct {
  * Snapshots
  * ------------------------------------------------------------------------ */
 
-static void rules_free(struct acl_rules *r)
+/* What a rule set owns (not the set itself: selectors live in an array). */
+static void rules_clear(struct acl_rules *r)
 {
-    if (r == NULL)
-        return;
     for (unsigned i = 0; i < r->nkeys; i++)
         mem_free(r->keys[i].pat);
     for (unsigned i = 0; i < r->nchannels; i++)
         mem_free(r->channels[i].pat);
+    for (unsigned i = 0; i < r->nselectors; i++)
+        rules_clear(&r->selectors[i]);
     mem_free(r->keys);
     mem_free(r->channels);
     mem_free(r->pass);
+    mem_free(r->selectors);
+}
+
+static void rules_free(struct acl_rules *r)
+{
+    if (r == NULL)
+        return;
+    rules_clear(r);
     mem_free(r);
 }
 
@@ -67,9 +76,8 @@ static struct acl_pattern *patterns_copy(const struct acl_pattern *p, unsigned n
     return c;
 }
 
-static struct acl_rules *rules_copy(const struct acl_rules *r)
+static void rules_copy_into(struct acl_rules *c, const struct acl_rules *r)
 {
-    struct acl_rules *c = mem_alloc(sizeof(*c));
     *c = *r;
     c->pass = NULL;
     if (r->npass) {
@@ -78,6 +86,18 @@ static struct acl_rules *rules_copy(const struct acl_rules *r)
     }
     c->keys = patterns_copy(r->keys, r->nkeys);
     c->channels = patterns_copy(r->channels, r->nchannels);
+    c->selectors = NULL;
+    if (r->nselectors) {
+        c->selectors = mem_alloc(r->nselectors * sizeof(*c->selectors));
+        for (unsigned i = 0; i < r->nselectors; i++)
+            rules_copy_into(&c->selectors[i], &r->selectors[i]);
+    }
+}
+
+static struct acl_rules *rules_copy(const struct acl_rules *r)
+{
+    struct acl_rules *c = mem_alloc(sizeof(*c));
+    rules_copy_into(c, r);
     return c;
 }
 
@@ -185,6 +205,7 @@ struct acl_user *acl_user_get(const char *name, size_t len)
 
 static int apply_rule(struct acl_rules *r, const char *op, size_t len);
 static const char *rule_error(int e);
+static int add_selector(struct acl_rules *r, const char *op, size_t len);
 
 void acl_set_readers(unsigned n)
 {
@@ -508,8 +529,8 @@ static int apply_rule(struct acl_rules *r, const char *op, size_t len)
     } else if ((op[0] == '+' || op[0] == '-') && len > 1) {
         return command_rule(r, op, len);
     } else if (is(op, len, "reset")) {
-        static const char *const seq[] = { "resetpass", "resetkeys", "resetchannels", "off",
-                                           "-@all" };
+        static const char *const seq[] = { "resetpass", "resetkeys", "resetchannels",
+                                           "off",       "-@all",     "clearselectors" };
         for (size_t i = 0; i < ARRAY_SIZE(seq); i++)
             apply_rule(r, seq[i], strlen(seq[i]));
         r->flags = (r->flags & ~ACL_SKIP_SANITIZE) | ACL_SANITIZE;
@@ -520,10 +541,51 @@ static int apply_rule(struct acl_rules *r, const char *op, size_t len)
     } else if (is(op, len, "skip-sanitize-payload")) {
         r->flags = (r->flags & ~ACL_SANITIZE) | ACL_SKIP_SANITIZE;
     } else if (is(op, len, "clearselectors")) {
-        /* no selectors: nothing to clear */
+        for (unsigned i = 0; i < r->nselectors; i++)
+            rules_clear(&r->selectors[i]);
+        mem_free(r->selectors);
+        r->selectors = NULL;
+        r->nselectors = 0;
+    } else if (op[0] == '(' && len >= 2 && op[len - 1] == ')') {
+        return add_selector(r, op, len);
     } else {
         return EINVAL;
     }
+    return 0;
+}
+
+/* The rules a selector may hold: commands, keys, channels (Redis's ACLSetSelector). */
+static bool selector_rule(const char *op, size_t len)
+{
+    static const char *const words[] = { "allkeys",       "resetkeys",   "allchannels",
+                                         "resetchannels", "allcommands", "nocommands" };
+    for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+        if (is(op, len, words[i]))
+            return true;
+    return len > 0 && strchr("~%&+-", op[0]) != NULL;
+}
+
+/* "(rule rule ...)": a new selector, "off resetchannels -@all" plus the rules. */
+static int add_selector(struct acl_rules *r, const char *op, size_t len)
+{
+    struct acl_rules sel;
+    memset(&sel, 0, sizeof(sel));
+    if (acl.pubsub_all)
+        sel.flags |= ACL_ALLCHANNELS;
+    char *inner = mem_strndup(op + 1, len - 2);
+    int e = 0;
+    for (char *save, *t = strtok_r(inner, " ", &save); t != NULL && e == 0;
+         t = strtok_r(NULL, " ", &save))
+        /* a word ending in ')' would end the selector early when ACL LIST is read back */
+        e = selector_rule(t, strlen(t)) && t[strlen(t) - 1] != ')' ? apply_rule(&sel, t, strlen(t))
+                                                                   : EINVAL;
+    mem_free(inner);
+    if (e != 0) {
+        rules_clear(&sel);
+        return e;
+    }
+    r->selectors = mem_realloc(r->selectors, (r->nselectors + 1) * sizeof(*r->selectors));
+    r->selectors[r->nselectors++] = sel;
     return 0;
 }
 
@@ -567,14 +629,42 @@ int acl_setuser(const char *name, size_t nlen, int nrules, const char *const *ru
             r->flags |= ACL_ALLCHANNELS;
     }
     for (int i = 0; i < nrules; i++) {
-        int e = apply_rule(r, rules[i], lens[i]);
+        /* a selector may span arguments: "(~k*" "+get)" is "(~k* +get)" */
+        const char *op = rules[i];
+        size_t len = lens[i];
+        struct strbuf joined;
+        strbuf_init(&joined);
+        if (len > 0 && op[0] == '(' && op[len - 1] != ')') {
+            int j = i;
+            strbuf_append(&joined, op, len);
+            while (++j < nrules) {
+                strbuf_printf(&joined, " %.*s", (int)lens[j], rules[j]);
+                if (lens[j] > 0 && rules[j][lens[j] - 1] == ')')
+                    break;
+            }
+            if (j == nrules) {
+                snprintf(err, errcap,
+                         "ERR Unmatched parenthesis in acl selector starting at '%.*s'.",
+                         (int)MIN(len, 128), op);
+                strbuf_deinit(&joined);
+                rules_free(r);
+                pthread_mutex_unlock(&acl.lock);
+                return -1;
+            }
+            i = j;
+            op = joined.buf;
+            len = joined.len;
+        }
+        int e = apply_rule(r, op, len);
         if (e != 0) {
             snprintf(err, errcap, "ERR Error in ACL SETUSER modifier '%.*s': %s",
-                     (int)MIN(lens[i], 128), rules[i], rule_error(e));
+                     (int)MIN(len, 128), op, rule_error(e));
+            strbuf_deinit(&joined);
             rules_free(r);
             pthread_mutex_unlock(&acl.lock);
             return -1;
         }
+        strbuf_deinit(&joined);
     }
     if (u == NULL)
         user_new(name, nlen, r);
@@ -766,12 +856,36 @@ static bool key_allowed(const struct acl_rules *r, const struct resp_arg *k, uin
     return false;
 }
 
+static enum acl_result check_one(const struct acl_rules *r, const struct cmd_def *d, int argc,
+                                 const struct resp_arg *argv, int *errpos);
+
+/*
+ * The root rules, then each selector: the first that allows the request wins.
+ * Refused by all, the answer is the first key refusal (a rule set that allowed the
+ * command but not a key says more), else the command refusal, as Redis reports it.
+ */
 enum acl_result acl_check(const struct acl_rules *r, const struct cmd_def *d, int argc,
                           const struct resp_arg *argv, int *errpos)
 {
     *errpos = 0;
     if (r->flags & ACL_DELETED)
         return ACL_DENIED_AUTH;
+    enum acl_result res = check_one(r, d, argc, argv, errpos);
+    for (unsigned i = 0; i < r->nselectors && res != ACL_OK; i++) {
+        int pos = 0;
+        enum acl_result sr = check_one(&r->selectors[i], d, argc, argv, &pos);
+        if (sr == ACL_OK || (sr == ACL_DENIED_KEY && res == ACL_DENIED_CMD)) {
+            res = sr;
+            *errpos = pos;
+        }
+    }
+    return res;
+}
+
+static enum acl_result check_one(const struct acl_rules *r, const struct cmd_def *d, int argc,
+                                 const struct resp_arg *argv, int *errpos)
+{
+    *errpos = 0;
     if (!acl_cmd_allowed(r, d))
         return ACL_DENIED_CMD;
     if ((r->flags & ACL_ALLKEYS) || (d->nkeyspecs == 0 && d->getkeys == NULL))
@@ -941,6 +1055,17 @@ void acl_describe_channels(const struct acl_rules *r, struct strbuf *s, bool res
     }
 }
 
+void acl_describe_selector(const struct acl_rules *r, struct strbuf *s)
+{
+    if ((r->flags & ACL_ALLKEYS) || r->nkeys) {
+        acl_describe_keys(r, s);
+        strbuf_append(s, " ", 1);
+    }
+    acl_describe_channels(r, s, true);
+    strbuf_append(s, " ", 1);
+    acl_describe_commands(r, s);
+}
+
 void acl_describe(struct acl_user *u, struct strbuf *s)
 {
     const struct acl_rules *r = acl_rules_of(u);
@@ -964,6 +1089,11 @@ void acl_describe(struct acl_user *u, struct strbuf *s)
     acl_describe_channels(r, s, true);
     strbuf_append(s, " ", 1);
     acl_describe_commands(r, s);
+    for (unsigned i = 0; i < r->nselectors; i++) {
+        strbuf_append(s, " (", 2);
+        acl_describe_selector(&r->selectors[i], s);
+        strbuf_append(s, ")", 1);
+    }
 }
 
 /* ---------------------------------------------------------------------------

@@ -55,6 +55,9 @@ struct acl_rules {
     unsigned npass, nkeys, nchannels;
     uint8_t (*pass)[ACL_HASH_LEN];
     struct acl_pattern *keys, *channels;
+    /* selectors "(~k* +get)": more rule sets, any of which may allow a request */
+    unsigned nselectors;
+    struct acl_rules *selectors;
 };
 
 struct acl_user {
@@ -141,6 +144,8 @@ static inline enum acl_result acl_check_fast(const struct acl_rules *r, const st
     return acl_check(r, d, argc, argv, errpos);
 }
 
+/* A selector's description ("~k* resetchannels -@all +get"), appended to s. */
+void acl_describe_selector(const struct acl_rules *r, struct strbuf *s);
 /* ACL LIST line ("user NAME on nopass ~* &* +@all") of a user, appended to s. */
 void acl_describe(struct acl_user *u, struct strbuf *s);
 /* Every user's ACL LIST line, each ending in a newline (ACL SAVE, CONFIG REWRITE). */

@@ -178,7 +178,20 @@ void cmd_acl_getuser(struct cmd_ctx *c)
     acl_describe_channels(r, &s, false);
     reply_strbuf(rp, &s);
     reply_bulk_cstr(rp, "selectors");
-    reply_empty_array(rp);
+    reply_array(rp, r->nselectors);
+    for (unsigned i = 0; i < r->nselectors; i++) {
+        const struct acl_rules *sel = &r->selectors[i];
+        reply_map(rp, 3);
+        reply_bulk_cstr(rp, "commands");
+        acl_describe_commands(sel, &s);
+        reply_strbuf(rp, &s);
+        reply_bulk_cstr(rp, "keys");
+        acl_describe_keys(sel, &s);
+        reply_strbuf(rp, &s);
+        reply_bulk_cstr(rp, "channels");
+        acl_describe_channels(sel, &s, false);
+        reply_strbuf(rp, &s);
+    }
     strbuf_deinit(&s);
     acl_user_put(u);
 }

@@ -249,6 +249,36 @@ static void key_patterns(void **state)
     assert_int_equal(check("k", 1, ARGV(A("dbsize")), NULL), ACL_OK); /* no keys */
 }
 
+static void selectors(void **state)
+{
+    (void)state;
+    char line[512], err[512];
+    int pos;
+    ok("s", "on nopass ~a* +get (~b* +set) (%R~c* &ch +@read)");
+    describe("s", line, sizeof(line));
+    assert_string_equal(line, "user s on nopass ~a* resetchannels -@all +get (~b* resetchannels "
+                              "-@all +set) (%R~c* resetchannels &ch -@all +@read)");
+    assert_int_equal(check("s", 2, ARGV(A("get"), A("a1")), NULL), ACL_OK);
+    assert_int_equal(check("s", 3, ARGV(A("set"), A("b1"), A("v")), NULL), ACL_OK);
+    assert_int_equal(check("s", 2, ARGV(A("get"), A("c1")), NULL), ACL_OK);
+    /* refused by all: the key refusal of the selector that allowed the command */
+    assert_int_equal(check("s", 3, ARGV(A("set"), A("a1"), A("v")), &pos), ACL_DENIED_KEY);
+    assert_int_equal(pos, 1);
+    assert_int_equal(check("s", 2, ARGV(A("del"), A("a1")), NULL), ACL_DENIED_CMD);
+    /* user rules are not selector rules; a selector may span words */
+    assert_int_equal(setuser("s", "(on)", err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR Error in ACL SETUSER modifier '(on)': Syntax error");
+    assert_int_equal(setuser("s", "(~x", err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR Unmatched parenthesis in acl selector starting at '(~x'.");
+    ok("s", "clearselectors (~x +del)");
+    describe("s", line, sizeof(line));
+    assert_string_equal(line, "user s on nopass ~a* resetchannels -@all +get (~x resetchannels "
+                              "-@all +del)");
+    ok("s", "reset");
+    describe("s", line, sizeof(line));
+    assert_string_equal(line, "user s off sanitize-payload resetchannels -@all");
+}
+
 static void deleted(void **state)
 {
     (void)state;
@@ -344,6 +374,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(passwords, setup, teardown),
         cmocka_unit_test_setup_teardown(commands, setup, teardown),
         cmocka_unit_test_setup_teardown(key_patterns, setup, teardown),
+        cmocka_unit_test_setup_teardown(selectors, setup, teardown),
         cmocka_unit_test_setup_teardown(deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(log_grouping, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_reclaim, setup, teardown),
