@@ -449,6 +449,14 @@ static int key_rule(struct acl_rules *r, const char *op, size_t len)
     if (r->flags & ACL_ALLKEYS)
         return EEXIST;
     pattern_add(&r->keys, &r->nkeys, pat, plen, perm);
+    for (unsigned i = 0; i < r->nkeys; i++) {
+        /* %R~* then %W~* is ~*: allkeys, or ACL LIST could not be read back */
+        if (r->keys[i].len == 1 && r->keys[i].pat[0] == '*' &&
+            r->keys[i].perm == (ACL_PERM_READ | ACL_PERM_WRITE)) {
+            r->flags |= ACL_ALLKEYS;
+            patterns_clear(&r->keys, &r->nkeys);
+        }
+    }
     return 0;
 }
 

@@ -246,6 +246,12 @@ static void key_patterns(void **state)
     assert_non_null(strstr(line, " ~ro:* "));
     ok("k", "resetkeys");
     assert_int_equal(check("k", 2, ARGV(A("get"), A("app:1")), NULL), ACL_DENIED_KEY);
+    /* read and write on * is allkeys, so ACL LIST's "~*" reads back (found by fuzz_acl) */
+    ok("k", "%R~* %W~*");
+    describe("k", line, sizeof(line));
+    assert_string_equal(line, "user k on nopass ~* resetchannels +@all");
+    assert_true(check("k", 3, ARGV(A("set"), A("any"), A("v")), NULL) == ACL_OK);
+    ok("k", "resetkeys");
     assert_int_equal(check("k", 1, ARGV(A("dbsize")), NULL), ACL_OK); /* no keys */
 }
 
