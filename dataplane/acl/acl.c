@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -50,6 +51,12 @@ static void rules_clear(struct acl_rules *r)
         mem_free(r->channels[i].pat);
     for (unsigned i = 0; i < r->nselectors; i++)
         rules_clear(&r->selectors[i]);
+    for (unsigned i = 0; i < r->nfirstargs; i++) {
+        for (unsigned j = 0; j < r->firstargs[i].n; j++)
+            mem_free(r->firstargs[i].args[j]);
+        mem_free(r->firstargs[i].args);
+    }
+    mem_free(r->firstargs);
     mem_free(r->keys);
     mem_free(r->channels);
     mem_free(r->pass);
@@ -86,6 +93,16 @@ static void rules_copy_into(struct acl_rules *c, const struct acl_rules *r)
     }
     c->keys = patterns_copy(r->keys, r->nkeys);
     c->channels = patterns_copy(r->channels, r->nchannels);
+    c->firstargs = NULL;
+    if (r->nfirstargs) {
+        c->firstargs = mem_alloc(r->nfirstargs * sizeof(*c->firstargs));
+        for (unsigned i = 0; i < r->nfirstargs; i++) {
+            c->firstargs[i] = r->firstargs[i];
+            c->firstargs[i].args = mem_alloc(r->firstargs[i].n * sizeof(char *));
+            for (unsigned j = 0; j < r->firstargs[i].n; j++)
+                c->firstargs[i].args[j] = mem_strdup(r->firstargs[i].args[j]);
+        }
+    }
     c->selectors = NULL;
     if (r->nselectors) {
         c->selectors = mem_alloc(r->nselectors * sizeof(*c->selectors));
@@ -347,8 +364,53 @@ struct acl_user *acl_authenticate(const char *name, size_t nlen, const char *pas
  * Rules
  * ------------------------------------------------------------------------ */
 
+/* A command's allowed first arguments go when its bit is set either way (Redis's). */
+static void firstargs_reset(struct acl_rules *r, uint16_t id)
+{
+    for (unsigned i = 0; i < r->nfirstargs; i++) {
+        if (r->firstargs[i].id == id) {
+            for (unsigned j = 0; j < r->firstargs[i].n; j++)
+                mem_free(r->firstargs[i].args[j]);
+            mem_free(r->firstargs[i].args);
+            r->firstargs[i] = r->firstargs[--r->nfirstargs];
+            return;
+        }
+    }
+}
+
+static void firstarg_add(struct acl_rules *r, uint16_t id, const char *arg, size_t len)
+{
+    struct acl_firstargs *f = NULL;
+    for (unsigned i = 0; i < r->nfirstargs && f == NULL; i++)
+        if (r->firstargs[i].id == id)
+            f = &r->firstargs[i];
+    if (f == NULL) {
+        r->firstargs = mem_realloc(r->firstargs, (r->nfirstargs + 1) * sizeof(*r->firstargs));
+        f = &r->firstargs[r->nfirstargs++];
+        *f = (struct acl_firstargs){ id, 0, NULL };
+    }
+    for (unsigned j = 0; j < f->n; j++)
+        if (strlen(f->args[j]) == len && strncasecmp(f->args[j], arg, len) == 0)
+            return;
+    f->args = mem_realloc(f->args, (f->n + 1) * sizeof(char *));
+    f->args[f->n++] = mem_strndup(arg, len);
+}
+
+static bool firstarg_allowed(const struct acl_rules *r, const struct cmd_def *d,
+                             const struct resp_arg *arg)
+{
+    for (unsigned i = 0; i < r->nfirstargs; i++)
+        if (r->firstargs[i].id == d->id)
+            for (unsigned j = 0; j < r->firstargs[i].n; j++)
+                if (util_strcaseeq(arg->ptr, arg->len, r->firstargs[i].args[j]))
+                    return true;
+    return false;
+}
+
 static void cmd_bit(struct acl_rules *r, const struct cmd_def *d, bool on)
 {
+    if (r->nfirstargs)
+        firstargs_reset(r, d->id);
     if (on)
         r->cmds[d->id >> 6] |= 1ull << (d->id & 63);
     else
@@ -466,6 +528,8 @@ static int command_rule(struct acl_rules *r, const char *op, size_t len)
     if (len > 1 && op[1] == '@') {
         if (is(op + 2, len - 2, "all")) {
             memset(r->cmds, on ? 0xff : 0, sizeof(r->cmds));
+            while (r->nfirstargs > 0)
+                firstargs_reset(r, r->firstargs[0].id);
             r->flags = on ? r->flags | ACL_ALLCOMMANDS : r->flags & ~ACL_ALLCOMMANDS;
             return 0;
         }
@@ -477,8 +541,19 @@ static int command_rule(struct acl_rules *r, const char *op, size_t len)
     }
     const struct cmd_def *parent = NULL;
     const struct cmd_def *d = cmd_lookup_full(op + 1, len - 1, &parent);
-    if (d == NULL)
-        return ENOENT;
+    if (d == NULL) {
+        /* "+select|0": a first argument of a command without subcommands (Redis 7.0) */
+        const char *bar = memchr(op + 1, '|', len - 1);
+        d = bar != NULL ? cmd_lookup(op + 1, (size_t)(bar - op - 1)) : NULL;
+        if (!on || d == NULL || d->subs != NULL || bar + 1 == op + len ||
+            memchr(bar + 1, '|', (size_t)(op + len - bar - 1)) != NULL)
+            return ENOENT;
+        if (has_space(bar + 1, (size_t)(op + len - bar - 1)) || op[len - 1] == ')')
+            return EINVAL; /* one word of an ACL LIST line */
+        if (!acl_cmd_allowed(r, d))
+            firstarg_add(r, d->id, bar + 1, (size_t)(op + len - bar - 1));
+        return 0;
+    }
     cmd_perm(r, d, on);
     return 0;
 }
@@ -894,7 +969,7 @@ static enum acl_result check_one(const struct acl_rules *r, const struct cmd_def
                                  const struct resp_arg *argv, int *errpos)
 {
     *errpos = 0;
-    if (!acl_cmd_allowed(r, d))
+    if (!acl_cmd_allowed(r, d) && !(r->nfirstargs && argc > 1 && firstarg_allowed(r, d, &argv[1])))
         return ACL_DENIED_CMD;
     if ((r->flags & ACL_ALLKEYS) || (d->nkeyspecs == 0 && d->getkeys == NULL))
         return ACL_OK;
@@ -974,6 +1049,10 @@ static void describe_singles(const struct acl_rules *r, struct acl_rules *fake, 
                 strbuf_printf(s, "%c%s ", ub ? '+' : '-', d->name);
             cmd_perm(fake, d, ub);
         }
+        for (unsigned i = 0; i < r->nfirstargs; i++)
+            if (r->firstargs[i].id == d->id)
+                for (unsigned j = 0; j < r->firstargs[i].n; j++)
+                    strbuf_printf(s, "+%s|%s ", d->name, r->firstargs[i].args[j]);
         if (d->subs != NULL)
             describe_singles(r, fake, s, d, d->subs);
     }

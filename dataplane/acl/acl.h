@@ -55,6 +55,13 @@ struct acl_rules {
     unsigned npass, nkeys, nchannels;
     uint8_t (*pass)[ACL_HASH_LEN];
     struct acl_pattern *keys, *channels;
+    /* "+select|0": first arguments allowed for a command whose bit is off (Redis 7.0) */
+    unsigned nfirstargs;
+    struct acl_firstargs {
+        uint16_t id;
+        unsigned n;
+        char **args;
+    } * firstargs;
     /* selectors "(~k* +get)": more rule sets, any of which may allow a request */
     unsigned nselectors;
     struct acl_rules *selectors;

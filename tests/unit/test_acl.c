@@ -285,6 +285,28 @@ static void selectors(void **state)
     assert_string_equal(line, "user s off sanitize-payload resetchannels -@all");
 }
 
+/* "+select|0": first arguments of a command without subcommands, as Redis 7.0 */
+static void first_args(void **state)
+{
+    (void)state;
+    char line[512], err[512];
+    ok("f", "on nopass allkeys +select|0 +select|1");
+    describe("f", line, sizeof(line));
+    assert_string_equal(line, "user f on nopass ~* resetchannels -@all +select|0 +select|1");
+    assert_int_equal(check("f", 2, ARGV(A("select"), A("0")), NULL), ACL_OK);
+    assert_int_equal(check("f", 2, ARGV(A("SELECT"), A("1")), NULL), ACL_OK);
+    assert_int_equal(check("f", 2, ARGV(A("select"), A("2")), NULL), ACL_DENIED_CMD);
+    assert_int_equal(setuser("f", "-select|2", err, sizeof(err)), -1);
+    assert_int_equal(setuser("f", "+config|nosuch", err, sizeof(err)), -1);
+    /* setting the command's bit either way drops them */
+    ok("f", "-select +select|5");
+    describe("f", line, sizeof(line));
+    assert_string_equal(line, "user f on nopass ~* resetchannels -@all +select|5");
+    ok("f", "-@all");
+    describe("f", line, sizeof(line));
+    assert_string_equal(line, "user f on nopass ~* resetchannels -@all");
+}
+
 static void deleted(void **state)
 {
     (void)state;
@@ -381,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(commands, setup, teardown),
         cmocka_unit_test_setup_teardown(key_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(selectors, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_args, setup, teardown),
         cmocka_unit_test_setup_teardown(deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(log_grouping, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_reclaim, setup, teardown),
