@@ -74,6 +74,15 @@ static void describe(const char *name, char *out, size_t cap)
     acl_user_put(u);
 }
 
+/* ACL SETUSER name rules, then the user's ACL LIST line must be want. */
+static void expect_line(const char *name, const char *rules, const char *want)
+{
+    char line[512];
+    ok(name, rules);
+    describe(name, line, sizeof(line));
+    assert_string_equal(line, want);
+}
+
 static enum acl_result check(const char *user, int argc, const struct resp_arg *argv, int *pos)
 {
     struct acl_user *u = acl_user_get(user, strlen(user));
@@ -207,12 +216,8 @@ static void commands(void **state)
     describe("v", line, sizeof(line));
     assert_string_equal(line, "user v on nopass ~* resetchannels +@all -@dangerous");
     /* +@all remembers itself (future commands), nocommands forgets */
-    ok("w", "nocommands +set allcommands -get");
-    describe("w", line, sizeof(line));
-    assert_string_equal(line, "user w off resetchannels +@all -get");
-    ok("w", "reset");
-    describe("w", line, sizeof(line));
-    assert_string_equal(line, "user w off sanitize-payload resetchannels -@all");
+    expect_line("w", "nocommands +set allcommands -get", "user w off resetchannels +@all -get");
+    expect_line("w", "reset", "user w off sanitize-payload resetchannels -@all");
 }
 
 static void key_patterns(void **state)
@@ -220,9 +225,8 @@ static void key_patterns(void **state)
     (void)state;
     char line[512];
     int pos = -1;
-    ok("k", "on nopass +@all ~app:* %R~ro:* %W~wo:*");
-    describe("k", line, sizeof(line));
-    assert_string_equal(line, "user k on nopass ~app:* %R~ro:* %W~wo:* resetchannels +@all");
+    expect_line("k", "on nopass +@all ~app:* %R~ro:* %W~wo:*",
+                "user k on nopass ~app:* %R~ro:* %W~wo:* resetchannels +@all");
     assert_int_equal(check("k", 2, ARGV(A("get"), A("app:1")), NULL), ACL_OK);
     assert_int_equal(check("k", 3, ARGV(A("set"), A("app:1"), A("v")), NULL), ACL_OK);
     assert_int_equal(check("k", 2, ARGV(A("get"), A("other")), &pos), ACL_DENIED_KEY);
@@ -247,9 +251,7 @@ static void key_patterns(void **state)
     ok("k", "resetkeys");
     assert_int_equal(check("k", 2, ARGV(A("get"), A("app:1")), NULL), ACL_DENIED_KEY);
     /* read and write on * is allkeys, so ACL LIST's "~*" reads back (found by fuzz_acl) */
-    ok("k", "%R~* %W~*");
-    describe("k", line, sizeof(line));
-    assert_string_equal(line, "user k on nopass ~* resetchannels +@all");
+    expect_line("k", "%R~* %W~*", "user k on nopass ~* resetchannels +@all");
     assert_true(check("k", 3, ARGV(A("set"), A("any"), A("v")), NULL) == ACL_OK);
     ok("k", "resetkeys");
     assert_int_equal(check("k", 1, ARGV(A("dbsize")), NULL), ACL_OK); /* no keys */
@@ -258,12 +260,11 @@ static void key_patterns(void **state)
 static void selectors(void **state)
 {
     (void)state;
-    char line[512], err[512];
+    char err[512];
     int pos;
-    ok("s", "on nopass ~a* +get (~b* +set) (%R~c* &ch +@read)");
-    describe("s", line, sizeof(line));
-    assert_string_equal(line, "user s on nopass ~a* resetchannels -@all +get (~b* resetchannels "
-                              "-@all +set) (%R~c* resetchannels &ch -@all +@read)");
+    expect_line("s", "on nopass ~a* +get (~b* +set) (%R~c* &ch +@read)",
+                "user s on nopass ~a* resetchannels -@all +get (~b* resetchannels "
+                "-@all +set) (%R~c* resetchannels &ch -@all +@read)");
     assert_int_equal(check("s", 2, ARGV(A("get"), A("a1")), NULL), ACL_OK);
     assert_int_equal(check("s", 3, ARGV(A("set"), A("b1"), A("v")), NULL), ACL_OK);
     assert_int_equal(check("s", 2, ARGV(A("get"), A("c1")), NULL), ACL_OK);
@@ -276,35 +277,27 @@ static void selectors(void **state)
     assert_string_equal(err, "ERR Error in ACL SETUSER modifier '(on)': Syntax error");
     assert_int_equal(setuser("s", "(~x", err, sizeof(err)), -1);
     assert_string_equal(err, "ERR Unmatched parenthesis in acl selector starting at '(~x'.");
-    ok("s", "clearselectors (~x +del)");
-    describe("s", line, sizeof(line));
-    assert_string_equal(line, "user s on nopass ~a* resetchannels -@all +get (~x resetchannels "
-                              "-@all +del)");
-    ok("s", "reset");
-    describe("s", line, sizeof(line));
-    assert_string_equal(line, "user s off sanitize-payload resetchannels -@all");
+    expect_line("s", "clearselectors (~x +del)",
+                "user s on nopass ~a* resetchannels -@all +get (~x resetchannels "
+                "-@all +del)");
+    expect_line("s", "reset", "user s off sanitize-payload resetchannels -@all");
 }
 
 /* "+select|0": first arguments of a command without subcommands, as Redis 7.0 */
 static void first_args(void **state)
 {
     (void)state;
-    char line[512], err[512];
-    ok("f", "on nopass allkeys +select|0 +select|1");
-    describe("f", line, sizeof(line));
-    assert_string_equal(line, "user f on nopass ~* resetchannels -@all +select|0 +select|1");
+    char err[512];
+    expect_line("f", "on nopass allkeys +select|0 +select|1",
+                "user f on nopass ~* resetchannels -@all +select|0 +select|1");
     assert_int_equal(check("f", 2, ARGV(A("select"), A("0")), NULL), ACL_OK);
     assert_int_equal(check("f", 2, ARGV(A("SELECT"), A("1")), NULL), ACL_OK);
     assert_int_equal(check("f", 2, ARGV(A("select"), A("2")), NULL), ACL_DENIED_CMD);
     assert_int_equal(setuser("f", "-select|2", err, sizeof(err)), -1);
     assert_int_equal(setuser("f", "+config|nosuch", err, sizeof(err)), -1);
     /* setting the command's bit either way drops them */
-    ok("f", "-select +select|5");
-    describe("f", line, sizeof(line));
-    assert_string_equal(line, "user f on nopass ~* resetchannels -@all +select|5");
-    ok("f", "-@all");
-    describe("f", line, sizeof(line));
-    assert_string_equal(line, "user f on nopass ~* resetchannels -@all");
+    expect_line("f", "-select +select|5", "user f on nopass ~* resetchannels -@all +select|5");
+    expect_line("f", "-@all", "user f on nopass ~* resetchannels -@all");
 }
 
 static void deleted(void **state)
