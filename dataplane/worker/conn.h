@@ -24,6 +24,7 @@ struct repl_sync;
 struct cmd_def;
 struct net_sock;
 struct tls_session;
+struct acl_user;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -82,6 +83,7 @@ struct conn {
     int db;
     uint8_t proto; /* 2 or 3 */
     bool authenticated;
+    struct acl_user *user; /* ACL user (a reference); NULL: unrestricted (the primary's link) */
     char *name, *lib_name, *lib_ver;
     int64_t ctime_ms, last_ms;
     const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
