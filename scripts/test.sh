@@ -280,9 +280,9 @@ stage_cross() {
 }
 
 # The libFuzzer targets: their corpora as regression tests, then FUZZ_SECONDS (default
-# 20) of fuzzing each (scripts/fuzz.sh; docs/security.md).
+# 30) of fuzzing each (scripts/fuzz.sh; docs/security.md).
 stage_fuzz() {
-    scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 }
 
 # The C sources and headers that clang-format owns.
