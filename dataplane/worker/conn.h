@@ -98,6 +98,8 @@ struct conn {
     char repl_ip[64];            /* REPLCONF ip-address */
     struct repl_sync *save_sync; /* SAVE/BGSAVE waiting on this snapshot */
     bool save_reply_at_start;    /* BGSAVE: answer once the snapshot started */
+    bool save_failed;            /* SAVE: how its snapshot ended, kept until it is retired */
+    const void *save_retiring;   /* SAVE: the finished snapshot, compared only, never read */
     uint64_t *wait_want;         /* WAIT: feed records that must be merged first (per shard) */
     uint64_t wait_offset;        /* WAIT: stream position replicas must acknowledge */
     int wait_numreplicas;
