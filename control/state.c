@@ -19,7 +19,7 @@
  * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to
  * date is migrated when opened; any other version is refused, not guessed at.
  */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 struct ctl_state {
     sqlite3 *db;
@@ -52,7 +52,8 @@ static const char SCHEMA[] =
     " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
     " source_id TEXT NOT NULL, message TEXT NOT NULL, user TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS users ("
-    " name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL);";
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS node_users (name TEXT PRIMARY KEY, password TEXT NOT NULL);";
 
 /* MIGRATIONS[v - 1] brings a version-v file to version v + 1. */
 static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
@@ -72,6 +73,8 @@ static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
     " primary_id TEXT NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
     " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '');"
     "ALTER TABLE repl_groups ADD COLUMN auth_token TEXT NOT NULL DEFAULT '';",
+    /* pollux-control's ACL users on its nodes: the table is created by SCHEMA. */
+    "SELECT 1;",
 };
 
 static int fail(struct ctl_state *st, const char *what)
@@ -336,6 +339,24 @@ static int get_one(struct ctl_state *st, sqlite3_stmt *s, void (*row)(sqlite3_st
 static void node_row_v(sqlite3_stmt *s, void *out)
 {
     node_row(s, out);
+}
+
+static void password_row(sqlite3_stmt *s, void *out)
+{
+    copy(out, CTL_NODE_USER_PASS_LEN + 1, sqlite3_column_text(s, 0));
+}
+
+int ctl_state_node_user_password(struct ctl_state *st, const char *user,
+                                 char out[CTL_NODE_USER_PASS_LEN + 1])
+{
+    int rc = get_one(st, prep(st, "SELECT password FROM node_users WHERE name = ?", "s", user),
+                     password_row, out);
+    if (rc != -ENOENT)
+        return rc;
+    if (ctl_auth_random_password(out, CTL_NODE_USER_PASS_LEN + 1) != 0)
+        return -EIO;
+    return run_one(
+        st, prep(st, "INSERT INTO node_users (name, password) VALUES (?, ?)", "ss", user, out));
 }
 
 int ctl_state_node_add(struct ctl_state *st, const struct ctl_node *n)

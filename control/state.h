@@ -136,6 +136,17 @@ typedef void (*ctl_state_node_fn)(void *ctx, const struct ctl_node *n);
 /* Every node (ordered by id), or those of one group when group != NULL. */
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx);
 
+/* pollux-control's own ACL users on the members of a group with an auth token. */
+#define CTL_NODE_USER "pollux-control"
+#define CTL_REPL_USER "pollux-replica"
+
+/*
+ * The password of one of pollux-control's own ACL users on its nodes ("pollux-control",
+ * "pollux-replica"): generated at first use, then kept in the store (as the auth tokens).
+ */
+int ctl_state_node_user_password(struct ctl_state *st, const char *user,
+                                 char out[CTL_NODE_USER_PASS_LEN + 1]);
+
 /* Parameter groups and their values (only values that differ from the family default). */
 int ctl_state_pg_add(struct ctl_state *st, const struct ctl_pgroup *pg); /* -EEXIST */
 int ctl_state_pg_get(struct ctl_state *st, const char *name, struct ctl_pgroup *out);
