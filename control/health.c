@@ -31,8 +31,8 @@ enum tag {
 
 struct job { /* one node setting to apply */
     char key[64];
-    char value[160];
-    bool reboot;      /* a requires-reboot parameter */
+    char value[2 * CTL_TOKEN_MAX]; /* a setting's value; a ROTATE job's "new\0old" */
+    bool reboot;                   /* a requires-reboot parameter */
     bool acl;         /* not a setting: ACL SETUSER of pollux-control's user named key */
     unsigned dropped; /* acl: rules (bit i: the i-th) for commands the node does not have */
     bool failed;
@@ -121,6 +121,8 @@ static const char *const CTL_USER_RULES[] = {
 };
 static const char *const REPL_USER_RULES[] = { "+psync", "+replconf", "+ping" };
 #define RULES_MAX 10
+/* The ">password" words of an ACL SETUSER: two tokens (ROTATE) or a node user's password. */
+#define ACL_PASS_BUF (2 * CTL_TOKEN_MAX + 4)
 _Static_assert(sizeof(CTL_USER_RULES) / sizeof(*CTL_USER_RULES) <= RULES_MAX, "RULES_MAX");
 
 static uint64_t ms_ns(int ms)
@@ -254,6 +256,11 @@ static void reload_group(void *ctx, const struct ctl_group *row)
             h->groups = mem_realloc(h->groups, (size_t)h->capgroups * sizeof(*h->groups));
         }
         h->groups[h->ngroups++] = g;
+    } else if (strcmp(g->g.auth_token_old, row->auth_token_old) != 0) {
+        /* ROTATE, or the SET or DELETE that ends it: every member's passwords change. */
+        for (int i = 0; i < h->nnodes; i++)
+            if (strcmp(h->nodes[i]->node.group, row->id) == 0)
+                h->nodes[i]->dirty = true;
     }
     g->g = *row;
     g->gone = false;
@@ -399,6 +406,15 @@ static const char *const *user_rules(const struct job *j, size_t *n)
 static int acl_argv(const struct ctl_health *h, const struct job *j, const char **argv, char *pass,
                     size_t cap)
 {
+    if (strcmp(j->key, "default") == 0) {
+        /* ROTATE: the default user's two passwords, value "new\0old" (see apply_start). */
+        size_t l1 = strlen(j->value) + 1;
+        snprintf(pass, cap, ">%s", j->value);
+        snprintf(pass + l1 + 1, cap - l1 - 1, ">%s", j->value + l1);
+        const char *v[] = { "ACL", "SETUSER", "default", "on", "resetpass", pass, pass + l1 + 1 };
+        memcpy(argv, v, sizeof(v));
+        return 7;
+    }
     size_t nrules;
     const char *const *rules = user_rules(j, &nrules);
     snprintf(pass, cap, ">%s", rules == CTL_USER_RULES ? h->ctl_pass : h->repl_pass);
@@ -433,7 +449,7 @@ static bool acl_retry(struct node_rt *n, uint64_t tag, struct job *j, const char
             continue;
         j->dropped |= 1u << i;
         const char *argv[6 + RULES_MAX];
-        char pass[CTL_NODE_USER_PASS_LEN + 2];
+        char pass[ACL_PASS_BUF];
         int argc = acl_argv(n->h, j, argv, pass, sizeof(pass));
         n->outstanding++;
         if (send_cmd(n, tag, argc, argv) == 0)
@@ -536,7 +552,7 @@ static void config_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply
             snprintf(j->error, sizeof(j->error), UNREACHABLE);
             n->dirty = true; /* try again when it is back */
         } else if (r->type != CTL_R_ERROR) {
-            if (strcmp(j->key, "requirepass") == 0)
+            if (strcmp(j->key, "requirepass") == 0 || strcmp(j->key, "default") == 0)
                 password_applied(n, j->value);
         } else if (r->type == CTL_R_ERROR) {
             if (j->acl && acl_retry(n, tag, j, r->str)) {
@@ -608,7 +624,17 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
     if (g->g.auth_token[0] || n->node.auth_token_prev[0]) {
         add_job(n, "masteruser", users ? CTL_REPL_USER : "", false);
         add_job(n, "masterauth", users ? h->repl_pass : n->node.auth_token, false);
-        add_job(n, "requirepass", n->node.auth_token, false);
+        if (g->g.auth_token_old[0] && n->node.auth_token[0]) {
+            /* ROTATE: both tokens, which requirepass cannot express. */
+            add_job(n, "default", "", false);
+            struct job *j = &n->jobs[n->njobs - 1];
+            j->acl = true;
+            size_t l1 = strlen(n->node.auth_token) + 1;
+            memcpy(j->value, n->node.auth_token, l1);
+            snprintf(j->value + l1, sizeof(j->value) - l1, "%s", g->g.auth_token_old);
+        } else {
+            add_job(n, "requirepass", n->node.auth_token, false);
+        }
     }
     n->dirty = false;
     n->full = false;
@@ -616,7 +642,7 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
     n->outstanding = 1; /* held until every command is queued */
     for (int i = 0; i < n->njobs; i++) {
         const char *argv[6 + RULES_MAX] = { "CONFIG", "SET", n->jobs[i].key, n->jobs[i].value };
-        char pass[CTL_NODE_USER_PASS_LEN + 2];
+        char pass[ACL_PASS_BUF];
         int argc = n->jobs[i].acl ? acl_argv(h, &n->jobs[i], argv, pass, sizeof(pass)) : 4;
         n->outstanding++;
         if (send_cmd(n, TAG_CONFIG_SET | ((uint64_t)i << 8), argc, argv) != 0) {

@@ -77,6 +77,9 @@ struct ctl_group {
     char failover_kind[16]; /* "automatic" | "test" */
     /* The password every member requires ("" none); written only by _group_set_auth_token. */
     char auth_token[CTL_TOKEN_MAX];
+    /* After a ROTATE: the previous token, which the members accept too until a SET or a
+     * DELETE ("" none); written only by _group_set_auth_token. */
+    char auth_token_old[CTL_TOKEN_MAX];
     /* Filled from the node rows on reads; ignored by writes. */
     int nreplicas;
     char replicas[CTL_MAX_REPLICAS][CTL_ID_MAX];
@@ -169,7 +172,9 @@ int ctl_state_group_get(struct ctl_state *st, const char *id, struct ctl_group *
 /* Write every column of g but auth_token (matched by id); -ENOENT when it does not exist. */
 int ctl_state_group_update(struct ctl_state *st, const struct ctl_group *g);
 int ctl_state_group_delete(struct ctl_state *st, const char *id);
-int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token);
+/* The group's token and the previous one still accepted (old NULL or "": none). */
+int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token,
+                                   const char *old);
 typedef void (*ctl_state_group_fn)(void *ctx, const struct ctl_group *g);
 int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx);
 

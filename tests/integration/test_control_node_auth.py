@@ -241,13 +241,30 @@ class NodeAuth(ch.ClusterTestCase):
     def test_rotation_and_new_replica(self):
         self.create(["n2"])
         self.all_require(["n1", "n2"], TOKEN)
-        p = self.c.ctl("modify-replication-group", "--replication-group-id", "rg1",
-                       "--auth-token-file", write_token(self.c, "token2", TOKEN2),
-                       "--auth-token-update-strategy", "ROTATE")
-        self.assertEqual(p.returncode, 254, p.stderr)
-        self.assertIn("ROTATE", p.stderr)
-        self.assertIn("use SET", p.stderr)
-        # SET, the new token from the environment.
+        def prev_cleared():
+            with sqlite3.connect(self.c.control.state) as db:
+                rows = db.execute("SELECT auth_token_prev FROM nodes").fetchall()
+            return all(r[0] == "" for r in rows)
+        # ROTATE: the old and the new token both accepted (the default user's two passwords).
+        self.c.ctl_ok("modify-replication-group", "--replication-group-id", "rg1",
+                      "--auth-token-file", write_token(self.c, "token2", TOKEN2),
+                      "--auth-token-update-strategy", "ROTATE")
+        for name in ("n1", "n2"):
+            node = self.c.nodes[name]
+            self.wait(lambda: accepts(node, TOKEN2) and accepts(node, TOKEN),
+                      what=f"{name} to accept both tokens")
+            self.assertTrue(refuses_without_password(node))
+        self.wait(prev_cleared, what="the rotation to reach every node")
+        self.assertTrue(any("Auth token rotated" in e for e in self.c.events("rg1")))
+        # A node restarted meanwhile gets both again.
+        self.c.nodes["n2"].kill9()
+        self.c.nodes["n2"].auth = ("default", TOKEN2)
+        self.c.nodes["n2"].restart()
+        self.wait(lambda: accepts(self.c.nodes["n2"], TOKEN2) and
+                  accepts(self.c.nodes["n2"], TOKEN) and
+                  refuses_without_password(self.c.nodes["n2"]),
+                  what="n2 to accept both tokens after its restart")
+        # SET, the new token from the environment: only the new one from now on.
         env = self.c.control.ctl_env()
         env["POLLUX_AUTH_TOKEN"] = TOKEN2
         p = self.c.ctl("modify-replication-group", "--replication-group-id", "rg1",
@@ -258,10 +275,6 @@ class NodeAuth(ch.ClusterTestCase):
             self.wait(lambda: accepts(node, TOKEN2) and not accepts(node, TOKEN),
                       what=f"{name} to take the new token only")
         # Once applied, the old token is no longer kept in the state file.
-        def prev_cleared():
-            with sqlite3.connect(self.c.control.state) as db:
-                rows = db.execute("SELECT auth_token_prev FROM nodes").fetchall()
-            return all(r[0] == "" for r in rows)
         self.wait(prev_cleared, what="the previous token to be forgotten")
         self.c.nodes["n1"].redis(password=TOKEN2).set("rotated", "1")
         self.replicated(["n2"], TOKEN2, "rotated", b"1")

@@ -397,7 +397,7 @@ static void auth_tokens_and_file_mode(void **state)
     assert_int_equal(ctl_state_group_update(f->st, &got), 0);
     assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
     assert_string_equal(got.auth_token, "group-token-0123456789");
-    assert_int_equal(ctl_state_group_set_auth_token(f->st, "rg1", ""), 0);
+    assert_int_equal(ctl_state_group_set_auth_token(f->st, "rg1", "", NULL), 0);
     assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
     assert_string_equal(got.auth_token, "");
 
