@@ -30,6 +30,12 @@ struct ctl_link *ctl_link_create(struct ctl_loop *loop, const char *host, int po
  * ctl_link_auth_error() then says why. Takes effect at the next connect.
  */
 void ctl_link_set_auth(struct ctl_link *k, const char *token, const char *prev);
+/*
+ * An ACL user of the node (user "" or NULL: none) the link also authenticates as, after the
+ * passwords, so that it works as that user wherever the node has it and falls back to the
+ * password elsewhere. Takes effect at the next connect.
+ */
+void ctl_link_set_user(struct ctl_link *k, const char *user, const char *pass);
 /* Why the node refused the link's password at the last connect ("" when it did not). */
 const char *ctl_link_auth_error(const struct ctl_link *k);
 
