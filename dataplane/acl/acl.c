@@ -29,7 +29,10 @@ static struct {
     } * retired;
     unsigned nreaders;
     _Atomic uint64_t epoch;
-    _Atomic uint64_t seen[ACL_MAX_READERS];
+    /* each reader's last epoch, a cache line each: a worker writes its own every loop pass */
+    struct acl_seen {
+        CACHE_ALIGNED _Atomic uint64_t epoch;
+    } seen[ACL_MAX_READERS];
     /* the log */
     pthread_mutex_t log_lock;
     struct acl_log_entry *log;
@@ -123,7 +126,7 @@ static void reclaim(void)
 {
     uint64_t min = atomic_load(&acl.epoch);
     for (unsigned i = 0; i < acl.nreaders; i++) {
-        uint64_t s = atomic_load(&acl.seen[i]);
+        uint64_t s = atomic_load(&acl.seen[i].epoch);
         if (s < min)
             min = s;
     }
@@ -156,10 +159,12 @@ static void publish(struct acl_user *u, struct acl_rules *r)
 
 void acl_quiescent(unsigned reader)
 {
-    if (reader < ACL_MAX_READERS)
-        atomic_store_explicit(&acl.seen[reader],
-                              atomic_load_explicit(&acl.epoch, memory_order_acquire),
-                              memory_order_release);
+    if (reader >= ACL_MAX_READERS)
+        return;
+    /* a store only when the epoch moved: the line stays shared-clean between changes */
+    uint64_t e = atomic_load_explicit(&acl.epoch, memory_order_acquire);
+    if (atomic_load_explicit(&acl.seen[reader].epoch, memory_order_relaxed) != e)
+        atomic_store_explicit(&acl.seen[reader].epoch, e, memory_order_release);
 }
 
 /* ---------------------------------------------------------------------------
@@ -229,7 +234,7 @@ void acl_set_readers(unsigned n)
     pthread_mutex_lock(&acl.lock);
     acl.nreaders = n < ACL_MAX_READERS ? n : ACL_MAX_READERS;
     for (unsigned i = 0; i < acl.nreaders; i++)
-        atomic_store(&acl.seen[i], atomic_load(&acl.epoch));
+        atomic_store(&acl.seen[i].epoch, atomic_load(&acl.epoch));
     pthread_mutex_unlock(&acl.lock);
 }
 

@@ -77,7 +77,7 @@ void cmd_acl_cat(struct cmd_ctx *c)
     }
     int cat = acl_category(c->argv[2].ptr, c->argv[2].len);
     if (cat < 0) {
-        reply_errorf(c->reply, "ERR Unknown category '%.*s'", arg_len(&c->argv[2]), c->argv[2].ptr);
+        reply_errorf(c->reply, ERRF_ACL_UNKNOWN_CATEGORY, arg_len(&c->argv[2]), c->argv[2].ptr);
         return;
     }
     uint64_t bit = 1ull << cat;
@@ -124,7 +124,7 @@ void cmd_acl_deluser(struct cmd_ctx *c)
     long long n = 0;
     for (int i = 2; i < c->argc; i++) {
         if (c->argv[i].len == 7 && memcmp(c->argv[i].ptr, "default", 7) == 0) {
-            reply_error(c->reply, "ERR The 'default' user cannot be removed");
+            reply_error(c->reply, ERR_ACL_DELETE_DEFAULT);
             return;
         }
         n += acl_deluser(c->argv[i].ptr, c->argv[i].len);
@@ -253,15 +253,14 @@ void cmd_acl_genpass(struct cmd_ctx *c)
     if (c->argc == 3 && !cmd_arg_ll(c, 2, &bits))
         return;
     if (bits <= 0 || bits > 4096) {
-        reply_error(c->reply, "ERR ACL GENPASS argument must be the number of bits for the output "
-                              "password, a positive number up to 4096");
+        reply_error(c->reply, ERR_ACL_GENPASS_BITS);
         return;
     }
     size_t chars = (size_t)(bits + 3) / 4;
     unsigned char raw[512];
     char hex[1025];
     if (RAND_bytes(raw, (int)((chars + 1) / 2)) != 1) {
-        reply_error(c->reply, "ERR Failed to generate random bytes");
+        reply_error(c->reply, ERR_ACL_RANDOM);
         return;
     }
     for (size_t i = 0; i < (chars + 1) / 2; i++)
@@ -311,7 +310,7 @@ void cmd_acl_log(struct cmd_ctx *c)
         if (!cmd_arg_ll(c, 2, &n))
             return;
         if (n < 0) {
-            reply_error(c->reply, "ERR value is out of range, must be positive");
+            reply_error(c->reply, ERR_POSITIVE_RANGE);
             return;
         }
     }
@@ -323,7 +322,7 @@ void cmd_acl_dryrun(struct cmd_ctx *c)
 {
     struct acl_user *u = acl_user_get(c->argv[2].ptr, c->argv[2].len);
     if (u == NULL) {
-        reply_errorf(c->reply, "ERR User '%.*s' not found", arg_len(&c->argv[2]), c->argv[2].ptr);
+        reply_errorf(c->reply, ERRF_ACL_NO_USER, arg_len(&c->argv[2]), c->argv[2].ptr);
         return;
     }
     int argc = c->argc - 3;
@@ -335,17 +334,16 @@ void cmd_acl_dryrun(struct cmd_ctx *c)
         d = cmd_lookup_sub(d, argv[1].ptr, argv[1].len);
     }
     if (d == NULL) {
-        reply_errorf(c->reply, "ERR Command '%.*s' not found", arg_len(&argv[0]), argv[0].ptr);
-    } else if ((d->arity > 0 && argc != d->arity) || (d->arity < 0 && argc < -d->arity)) {
+        reply_errorf(c->reply, ERRF_ACL_NO_COMMAND, arg_len(&argv[0]), argv[0].ptr);
+    } else if (!cmd_arity_ok(d, argc)) {
         if (parent != NULL)
-            reply_errorf(c->reply, "ERR wrong number of arguments for '%s|%s' command",
-                         parent->name, d->name);
+            reply_errorf(c->reply, ERRF_SUB_ARITY, parent->name, d->name);
         else
-            reply_errorf(c->reply, "ERR wrong number of arguments for '%s' command", d->name);
+            reply_errorf(c->reply, ERRF_ARITY, d->name);
     } else {
         int pos;
         enum acl_result res = acl_check(acl_rules_of(u), d, argc, argv, &pos);
-        if (res == ACL_OK || ((parent ? parent : d)->flags & CMD_NO_AUTH)) {
+        if (res == ACL_OK || cmd_acl_exempt(d, parent)) {
             reply_ok(c->reply);
         } else {
             char text[256];
@@ -355,11 +353,6 @@ void cmd_acl_dryrun(struct cmd_ctx *c)
     }
     acl_user_put(u);
 }
-
-#define ERR_NO_ACLFILE                                                                             \
-    "ERR This Redis instance is not configured to use an ACL file. You may want to specify "       \
-    "users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a "      \
-    "Redis configuration file set) in order to store users in the Redis configuration."
 
 void cmd_acl_load(struct cmd_ctx *c)
 {
@@ -373,11 +366,7 @@ void cmd_acl_load(struct cmd_ctx *c)
     if (acl_load_file(path, &err) == 0) {
         reply_ok(c->reply);
     } else {
-        struct strbuf msg;
-        strbuf_init(&msg);
-        strbuf_printf(&msg, "ERR %.*s", (int)err.len, err.buf);
-        reply_error(c->reply, msg.buf);
-        strbuf_deinit(&msg);
+        reply_errorf(c->reply, ERRF_ACL_LOAD, (int)err.len, err.buf);
     }
     strbuf_deinit(&err);
 }
@@ -391,8 +380,7 @@ void cmd_acl_save(struct cmd_ctx *c)
     }
     if (acl_save_file(path) != 0) {
         log_warn("Saving the ACL file '%s': %s", path, strerror(errno));
-        reply_error(c->reply, "ERR There was an error trying to save the ACLs. Please check the "
-                              "server logs for more information");
+        reply_error(c->reply, ERR_ACL_SAVE);
         return;
     }
     reply_ok(c->reply);

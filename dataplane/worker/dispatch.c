@@ -66,7 +66,7 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
         *parent = d;
         d = sub;
     }
-    if ((d->arity > 0 && argc != d->arity) || (d->arity < 0 && argc < -d->arity)) {
+    if (!cmd_arity_ok(d, argc)) {
         if (*parent)
             reply_errorf(r, ERRF_SUB_ARITY, (*parent)->name, d->name);
         else
@@ -358,7 +358,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         reject_client(c, d);
         return DISPATCH_DONE;
     }
-    if (c->user != NULL && !((parent != NULL ? parent : d)->flags & CMD_NO_AUTH) &&
+    if (c->user != NULL && !cmd_acl_exempt(d, parent) &&
         unlikely(!acl_permitted(c, d, parent, argc, argv))) {
         reject_client(c, d);
         return DISPATCH_DONE;
@@ -450,16 +450,13 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
  */
 static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct reply *r)
 {
-    if (c->user == NULL || ((q->parent != NULL ? q->parent : q->cmd)->flags & CMD_NO_AUTH))
+    if (c->user == NULL || cmd_acl_exempt(q->cmd, q->parent))
         return true;
     int pos;
     enum acl_result res = acl_check_fast(acl_rules_of(c->user), q->cmd, q->argc, q->argv, &pos);
     if (likely(res == ACL_OK))
         return true;
-    reply_errorf(r,
-                 "NOPERM ACLs rules changed between the moment the transaction was accumulated "
-                 "and the EXEC call. This command is no longer allowed for the following reason: "
-                 "%s",
+    reply_errorf(r, ERRF_NOPERM_EXEC_CHANGED,
                  res == ACL_DENIED_KEY ? "no permission to touch the specified keys"
                                        : "no permission to execute the command or subcommand");
     cmd_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
