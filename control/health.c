@@ -47,6 +47,7 @@ struct node_rt {
     bool replaced; /* its address changed: a new entry took over */
 
     bool probed, up;
+    unsigned link_gen; /* ctl_link_connections() when its values were last marked to apply */
     uint64_t last_ok_ns; /* last answer to a probe, a late one too (or when we started watching) */
     uint64_t next_probe_ns;
     bool probe_pending;         /* its outcome (answer or failure) not counted yet */
@@ -773,6 +774,21 @@ static void node_up(struct node_rt *n)
     }
 }
 
+/*
+ * A node answering on a new connection may be a new process that restarted between two
+ * probes, too fast to be seen down, with its own defaults: its group's values apply again
+ * (the passwords of a ROTATE among them, which its configuration file cannot hold both of).
+ */
+static void node_reconnected(struct node_rt *n)
+{
+    unsigned gen = ctl_link_connections(n->link);
+    if (gen == n->link_gen)
+        return;
+    n->link_gen = gen;
+    if (n->node.group[0])
+        n->dirty = true;
+}
+
 static void op_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply *r);
 
 static bool is_auth_error(const char *e)
@@ -811,6 +827,7 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
         if (r->type == CTL_R_BULK && ctl_info_parse(r->str, r->len, &n->info) == 0) {
             n->info_ns = h->now_ns;
             node_up(n);
+            node_reconnected(n);
             check_apply_errors(n);
             if (n->standalone && !n->node.group[0] && n->info.role == CTL_SEEN_REPLICA &&
                 !n->action_inflight) {

@@ -33,6 +33,7 @@ struct ctl_link {
     uint64_t timeout_ns;
     bool connecting;
     bool timed_out; /* the last close was a command past its deadline */
+    unsigned connections; /* connections opened so far */
     struct strbuf out;
     size_t out_off;
     struct strbuf in;
@@ -234,6 +235,7 @@ static int link_connect(struct ctl_link *k)
         k->io.fd = -1;
         return rc;
     }
+    k->connections++;
     auth_start(k);
     return 0;
 }
@@ -401,6 +403,11 @@ bool ctl_link_timed_out(const struct ctl_link *k)
 int ctl_link_pending(const struct ctl_link *k)
 {
     return k->qlen;
+}
+
+unsigned ctl_link_connections(const struct ctl_link *k)
+{
+    return k->connections;
 }
 
 bool ctl_link_connected(const struct ctl_link *k)

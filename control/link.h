@@ -62,6 +62,9 @@ void ctl_link_tick(struct ctl_link *k, uint64_t now_ns);
 /* Commands sent and not yet answered. */
 int ctl_link_pending(const struct ctl_link *k);
 bool ctl_link_connected(const struct ctl_link *k);
+
+/* Connections opened so far: a new one may reach a new process of the node (a restart). */
+unsigned ctl_link_connections(const struct ctl_link *k);
 /* Whether the connection was last closed because a command passed its deadline (a slow node)
  * rather than by an error or the peer (a dead one). */
 bool ctl_link_timed_out(const struct ctl_link *k);
