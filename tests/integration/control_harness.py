@@ -142,6 +142,13 @@ class Process:
             pass
         self.proc.wait()
 
+    def pause(self):
+        """SIGSTOP: the process keeps its sockets but runs no more (a starved or hung node)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def tail(self, n=60):
         try:
             with open(self.log, "rb") as f:
@@ -189,13 +196,6 @@ class Node(Process):
 
     def raw(self):
         return h.RawClient(HOST, self.port, timeout=10)
-
-    def pause(self):
-        """SIGSTOP: the process keeps its sockets but runs no more (a starved or hung node)."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self):
-        os.kill(self.proc.pid, signal.SIGCONT)
 
     def stop(self):
         if self.alive():

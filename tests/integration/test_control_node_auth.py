@@ -144,6 +144,18 @@ class NodeAuth(ch.ClusterTestCase):
         self.c.wait_available("rg1")
         self.all_require(["n1", "n2", "n3"], TOKEN)
 
+    def restart_unseen(self, name, auth):
+        """kill -9 and restart a node while pollux-control is stopped: it never sees the node
+        down, only its connection reset and a new process answering on the next one."""
+        node = self.c.nodes[name]
+        self.c.control.pause()
+        try:
+            node.kill9()
+            node.auth = auth
+            node.restart()
+        finally:
+            self.c.control.resume()
+
     def has_users(self, name, token):
         """Wait for pollux-control's two ACL users on the node; return them."""
         node = self.c.nodes[name]
@@ -205,9 +217,7 @@ class NodeAuth(ch.ClusterTestCase):
         self.create(["n2"])
         self.has_users("n2", TOKEN)
         # n2 restarts without its users and without a password (nothing rewritten).
-        self.c.nodes["n2"].kill9()
-        self.c.nodes["n2"].auth = ("default", TOKEN)
-        self.c.nodes["n2"].restart()
+        self.restart_unseen("n2", ("default", TOKEN))
         self.has_users("n2", TOKEN)
         self.all_require(["n2"], TOKEN)
         self.c.nodes["n1"].redis(password=TOKEN).set("after-restart", "1")
@@ -257,9 +267,7 @@ class NodeAuth(ch.ClusterTestCase):
         self.wait(prev_cleared, what="the rotation to reach every node")
         self.assertTrue(any("Auth token rotated" in e for e in self.c.events("rg1")))
         # A node restarted meanwhile gets both again.
-        self.c.nodes["n2"].kill9()
-        self.c.nodes["n2"].auth = ("default", TOKEN2)
-        self.c.nodes["n2"].restart()
+        self.restart_unseen("n2", ("default", TOKEN2))
         self.wait(lambda: accepts(self.c.nodes["n2"], TOKEN2) and
                   accepts(self.c.nodes["n2"], TOKEN) and
                   refuses_without_password(self.c.nodes["n2"]),
