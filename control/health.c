@@ -47,7 +47,7 @@ struct node_rt {
     bool replaced; /* its address changed: a new entry took over */
 
     bool probed, up;
-    unsigned link_gen; /* ctl_link_connections() when its values were last marked to apply */
+    unsigned link_gen;   /* ctl_link_connections() when its values were last marked to apply */
     uint64_t last_ok_ns; /* last answer to a probe, a late one too (or when we started watching) */
     uint64_t next_probe_ns;
     bool probe_pending;         /* its outcome (answer or failure) not counted yet */

@@ -32,7 +32,7 @@ struct ctl_link {
     int port;
     uint64_t timeout_ns;
     bool connecting;
-    bool timed_out; /* the last close was a command past its deadline */
+    bool timed_out;       /* the last close was a command past its deadline */
     unsigned connections; /* connections opened so far */
     struct strbuf out;
     size_t out_off;
