@@ -61,7 +61,7 @@ static uint64_t random_seed(void)
     return seed;
 }
 
-/* The CPUs to pin workers to: pollux-cpus, or the CPUs this process may run on. */
+/* pollux-cpus, or (for the default worker count) the CPUs this process may run on. */
 static int cpu_list(const char *spec, int *cpus, int max)
 {
     int n = 0;
@@ -269,9 +269,17 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Workers are pinned only to the CPUs pollux-cpus names. Pinned busy-polling threads
+     * cannot move away from whatever else shares their core (another node on the host, a
+     * build): the kernel then leaves a new one nearly unscheduled for tens of seconds
+     * (docs/architecture.md, "Threads"). Unpinned, the scheduler places them. */
+    bool pin = sp->pollux_cpus[0] != '\0' && ncpus > 0;
     int worker_cpus[MAX_WORKERS];
     for (unsigned i = 0; i < nworkers; i++)
-        worker_cpus[i] = ncpus > 0 ? cpus[i % (unsigned)ncpus] : -1;
+        worker_cpus[i] = pin ? cpus[i % (unsigned)ncpus] : -1;
+    /* The EAL pins the main thread, and threads inherit that: unpinned workers get these. */
+    cpu_set_t anywhere;
+    bool have_anywhere = sched_getaffinity(0, sizeof(anywhere), &anywhere) == 0;
     if (sp->pollux_backend == BACKEND_DPDK &&
         backend_dpdk_start(argv[0], nworkers, worker_cpus) != 0)
         return 1;
@@ -305,14 +313,15 @@ int main(int argc, char **argv)
     write_pidfile(sp->pidfile);
 
     for (unsigned i = 0; i < nworkers; i++) {
-        if (worker_start(server.workers[i]) != 0) {
+        if (worker_start(server.workers[i], have_anywhere ? &anywhere : NULL) != 0) {
             log_warn("Could not start worker thread %u", i);
             return 1;
         }
     }
     repl_start_thread();
-    log_notice("Server initialized: %u worker%s, %s backend", nworkers, nworkers == 1 ? "" : "s",
-               config_backend_names[sp->pollux_backend]);
+    log_notice("Server initialized: %u worker%s, %s backend, %s%s", nworkers,
+               nworkers == 1 ? "" : "s", config_backend_names[sp->pollux_backend],
+               pin ? "pinned to CPUs " : "not pinned", pin ? sp->pollux_cpus : "");
     if (server.port != 0 || config.p.tls.port == 0)
         log_notice("Ready to accept connections tcp on port %d", server.port);
     if (config.p.tls.port != 0)

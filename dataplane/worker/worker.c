@@ -920,9 +920,16 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int worker_start(struct worker *w)
+int worker_start(struct worker *w, const cpu_set_t *anywhere)
 {
-    return -pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0 && w->cpu < 0 && anywhere != NULL)
+        rc = pthread_attr_setaffinity_np(&attr, sizeof(*anywhere), anywhere);
+    if (rc == 0)
+        rc = pthread_create(&w->thread, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    return -rc;
 }
 
 void worker_join(struct worker *w)

@@ -11,6 +11,7 @@
 #define POLLUX_WORKER_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -240,7 +241,9 @@ void worker_count_error(struct worker *w, const char *code);
 struct worker *worker_create(struct server *srv, unsigned id, int cpu);
 /* Open this worker's listeners on every bind address. @return 0 or -errno. */
 int worker_listen(struct worker *w);
-int worker_start(struct worker *w);
+/* Start the thread. An unpinned worker (cpu -1) may run on `anywhere` (the process's CPUs
+ * before the DPDK EAL pinned the main thread); NULL: wherever the main thread may. */
+int worker_start(struct worker *w, const cpu_set_t *anywhere);
 void worker_join(struct worker *w);
 
 /*

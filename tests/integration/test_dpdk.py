@@ -364,6 +364,12 @@ class TwoWorkers(unittest.TestCase):
         srv = TapServer(93, workers=2)
         srv.start()
         try:
+            # The EAL pins the main thread to one CPU; unpinned workers are not confined there.
+            allowed = sorted(os.sched_getaffinity(0))
+            for tid in os.listdir(f"/proc/{srv.proc.pid}/task"):
+                with open(f"/proc/{srv.proc.pid}/task/{tid}/comm") as f:
+                    if f.read().startswith("pollux-w"):
+                        self.assertEqual(sorted(os.sched_getaffinity(int(tid))), allowed)
             socks = [socket.create_connection((srv.host, PORT), timeout=10) for _ in range(64)]
             for i, s in enumerate(socks):
                 k = f"rss:{i}".encode()

@@ -453,6 +453,29 @@ class ConfigFile(unittest.TestCase):
             self.assertEqual(c.command("CONFIG", "GET", "pollux-workers"),
                              [b"pollux-workers", given.encode()])
 
+    @h.skip_if_real_redis("pollux-cpus is polluxd's own")
+    def test_workers_pinned_only_to_the_cpus_named(self):
+        # Unset, workers may run wherever the process may: a busy-polling worker pinned to a
+        # core it shares with another process can be left unscheduled for tens of seconds.
+        allowed = sorted(os.sched_getaffinity(0))
+        with h.Server() as srv:
+            cpus = worker_cpus(srv.proc.pid)
+            self.assertGreater(len(cpus), 0)
+            self.assertEqual(cpus, [allowed] * len(cpus))
+        with h.Server(args=["--pollux-cpus", str(allowed[-1])]) as srv:
+            cpus = worker_cpus(srv.proc.pid)
+            self.assertEqual(cpus, [[allowed[-1]]] * len(cpus))
+
+
+def worker_cpus(pid):
+    """The CPUs each worker thread of process `pid` may run on, in thread order."""
+    out = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            if f.read().startswith("pollux-w"):
+                out.append(sorted(os.sched_getaffinity(int(tid))))
+    return out
+
 
 class Info(h.ServerTestCase):
 
