@@ -172,7 +172,7 @@ static void release_output(struct conn *c)
 void conn_destroy(struct conn *c)
 {
     multi_discard(c);
-    mem_free(c->wait_want);
+    repl_conn_release(&c->repl);
     release_output(c);
     resp_parser_deinit(&c->parser);
     mem_free(c->rbuf);
@@ -188,8 +188,7 @@ void conn_close(struct conn *c)
     struct worker *w = c->w;
     if (c->flags & CONN_ZOMBIE)
         return;
-    if (c->replica != NULL || c->save_sync != NULL)
-        repl_conn_closed(c);
+    repl_conn_closed(c);
     if (c->flags & CONN_MASTER) {
         c->flags &= ~CONN_MASTER;
         repl_link_conn_closed(c);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "parse.h"
+#include "repl.h"
 #include "reply.h"
 
 struct worker;
@@ -92,19 +93,7 @@ struct conn {
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */
-    struct conn *replica_next;    /* worker->replica_conns */
-    int repl_port;                /* REPLCONF listening-port */
-    bool repl_capa_eof, repl_capa_psync2;
-    char repl_ip[64];            /* REPLCONF ip-address */
-    struct repl_sync *save_sync; /* SAVE/BGSAVE waiting on this snapshot */
-    bool save_reply_at_start;    /* BGSAVE: answer once the snapshot started */
-    bool save_failed;            /* SAVE: how its snapshot ended, kept until it is retired */
-    const void *save_retiring;   /* SAVE: the finished snapshot, compared only, never read */
-    uint64_t *wait_want;         /* WAIT: feed records that must be merged first (per shard) */
-    uint64_t wait_offset;        /* WAIT: stream position replicas must acknowledge */
-    int wait_numreplicas;
-    uint8_t wait_stage;        /* 0 wait for forwards, 1 for the merge, 2 for acks */
-    int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
+    struct repl_conn repl;        /* replication's own state (repl.h); the worker keeps it only */
     char peer[64];
     char local[64];
 };

@@ -12,7 +12,6 @@
 #include "mem.h"
 #include "multi.h"
 #include "repl.h"
-#include "repl_int.h"
 #include "server.h"
 #include "shard.h"
 #include "slowlog.h"

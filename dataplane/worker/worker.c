@@ -20,7 +20,6 @@
 #include "mem.h"
 #include "net.h"
 #include "repl.h"
-#include "repl_int.h"
 #include "server.h"
 #include "slowlog.h"
 #include "sock.h"
@@ -144,7 +143,7 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     shard_port_init(&w->port, &srv->mesh, id);
     w->port.notify = notify;
     w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * CMD_ID_COUNT);
-    rdb_buf_init(&w->repl_collect);
+    repl_worker_init(&w->repl);
     atomic_init(&w->dirty, 0);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -973,7 +972,7 @@ void worker_destroy(struct worker *w)
     if (w->evfd >= 0)
         close(w->evfd);
     slowlog_free(w);
-    rdb_buf_deinit(&w->repl_collect);
+    repl_worker_deinit(&w->repl);
     if (w->internal != NULL)
         conn_destroy(w->internal);
     mem_free(w->cmdstats);

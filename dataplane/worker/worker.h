@@ -19,6 +19,7 @@
 #include "common.h"
 #include "config.h"
 #include "rdb.h"
+#include "repl.h"
 #include "shard.h"
 #include "store.h"
 
@@ -198,13 +199,9 @@ struct worker {
     uint64_t in_sample, out_sample;
     uint64_t in_samples[16], out_samples[16];
 
-    /* replication (repl.c) */
-    bool repl_collecting;        /* a multi-shard write or EXEC block is running */
-    struct rdb_buf repl_collect; /* its commands */
-    uint64_t repl_txseq;
-    struct conn *replica_conns; /* connections of replicas on this worker */
+    /* replication */
+    struct repl_worker repl;    /* replication's own state (repl.h); the worker keeps it only */
     struct conn *internal;      /* a connection of our own for holds nobody asked for */
-    int64_t repl_save_check_s;
     atomic_uint_fast64_t dirty; /* keyspace changes made here (saves, INFO) */
 };
 

@@ -16,16 +16,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "cio.h"
+#include "host.h"
 #include "commands.h"
-#include "conn.h"
 #include "log.h"
 #include "mem.h"
 #include "repl.h"
 #include "repl_int.h"
-#include "server.h"
 #include "util.h"
-#include "worker.h"
 #include "errors.h"
 
 static const char *const rstate_names[] = { "wait_bgsave", "wait_bgsave", "send_bulk", "online" };
@@ -52,16 +49,16 @@ void cmd_replconf(struct cmd_ctx *c)
             long long port;
             if (!cmd_arg_ll(c, j + 1, &port))
                 return;
-            cl->repl_port = (int)port;
+            cl->repl.port = (int)port;
         } else if (util_strcaseeq(opt->ptr, opt->len, "ip-address")) {
-            size_t n = MIN(val->len, sizeof(cl->repl_ip) - 1);
-            memcpy(cl->repl_ip, val->ptr, n);
-            cl->repl_ip[n] = '\0';
+            size_t n = MIN(val->len, sizeof(cl->repl.ip) - 1);
+            memcpy(cl->repl.ip, val->ptr, n);
+            cl->repl.ip[n] = '\0';
         } else if (util_strcaseeq(opt->ptr, opt->len, "capa")) {
             if (util_strcaseeq(val->ptr, val->len, "eof"))
-                cl->repl_capa_eof = true;
+                cl->repl.capa_eof = true;
             else if (util_strcaseeq(val->ptr, val->len, "psync2"))
-                cl->repl_capa_psync2 = true;
+                cl->repl.capa_psync2 = true;
         } else if (util_strcaseeq(opt->ptr, opt->len, "ack")) {
             /* From a replica, no reply: the offset it has processed. */
             long long off;
@@ -94,24 +91,24 @@ static struct repl_replica *become_replica(struct cmd_ctx *c, struct conn *cl)
     struct worker *w = c->worker;
     struct repl_replica *r = mem_calloc(sizeof(*r));
     r->id = cl->id;
-    if (cl->repl_ip[0] != '\0') {
-        snprintf(r->ip, sizeof(r->ip), "%s", cl->repl_ip);
+    if (cl->repl.ip[0] != '\0') {
+        snprintf(r->ip, sizeof(r->ip), "%s", cl->repl.ip);
     } else {
         snprintf(r->ip, sizeof(r->ip), "%s", cl->peer);
         char *colon = strrchr(r->ip, ':');
         if (colon != NULL)
             *colon = '\0';
     }
-    r->port = cl->repl_port;
-    r->eof_capa = cl->repl_capa_eof;
+    r->port = cl->repl.port;
+    r->eof_capa = cl->repl.capa_eof;
     r->conn = cl;
     r->kick_gen = atomic_load(&repl_node.kick_gen);
     atomic_init(&r->ack_time_ms, c->now_ms);
     for (int i = 0; i < 40; i++)
         r->mark[i] = "0123456789abcdef"[util_rand64() & 15];
     cl->replica = r;
-    cl->replica_next = w->replica_conns;
-    w->replica_conns = cl;
+    cl->repl.replica_next = w->repl.replica_conns;
+    w->repl.replica_conns = cl;
     pthread_mutex_lock(&repl_node.lock);
     r->next = repl_node.replicas;
     repl_node.replicas = r;
@@ -168,7 +165,7 @@ static void psync_generic(struct cmd_ctx *c, bool legacy)
         r->start = (uint64_t)want - 1;
         atomic_store(&r->state, RSTATE_ONLINE);
         char line[64];
-        int n = cl->repl_capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", replid)
+        int n = cl->repl.capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", replid)
                                      : snprintf(line, sizeof(line), "+CONTINUE\r\n");
         reply_raw(c->reply, line, (size_t)n);
         atomic_fetch_add(&repl_node.sync_partial_ok, 1);
@@ -384,7 +381,7 @@ bool repl_replica_pending(struct conn *c)
 void repl_replicas_pass(struct worker *w)
 {
     const struct obuf_limit *lim = &w->obuf[OBUF_REPLICA];
-    for (struct conn *c = w->replica_conns; c != NULL; c = c->replica_next) {
+    for (struct conn *c = w->repl.replica_conns; c != NULL; c = c->repl.replica_next) {
         struct repl_replica *r = c->replica;
         if (c->flags & (CONN_ZOMBIE | CONN_CLOSE_ASAP))
             continue;
@@ -437,20 +434,26 @@ void repl_replicas_pass(struct worker *w)
     }
 }
 
+void repl_conn_release(struct repl_conn *rc)
+{
+    mem_free(rc->wait_want);
+    rc->wait_want = NULL;
+}
+
 void repl_conn_closed(struct conn *c)
 {
-    if (c->save_sync != NULL) {
+    if (c->repl.save_sync != NULL) {
         /* a SAVE whose client left: the snapshot goes on, without this reader */
-        atomic_fetch_sub(&c->save_sync->readers, 1);
-        c->save_sync = NULL;
+        atomic_fetch_sub(&c->repl.save_sync->readers, 1);
+        c->repl.save_sync = NULL;
     }
     struct repl_replica *r = c->replica;
     if (r == NULL)
         return;
     struct worker *w = c->w;
-    for (struct conn **pp = &w->replica_conns; *pp != NULL; pp = &(*pp)->replica_next) {
+    for (struct conn **pp = &w->repl.replica_conns; *pp != NULL; pp = &(*pp)->repl.replica_next) {
         if (*pp == c) {
-            *pp = c->replica_next;
+            *pp = c->repl.replica_next;
             break;
         }
     }
@@ -511,11 +514,11 @@ void cmd_wait(struct cmd_ctx *c)
         return;
     }
     cl->flags |= CONN_WAITING | CONN_BLOCKED;
-    cl->block_deadline_ms = timeout ? c->now_ms + timeout : 0;
-    cl->wait_numreplicas = want > INT32_MAX ? INT32_MAX : (int)want;
-    cl->wait_stage = 0;
-    if (cl->wait_want == NULL)
-        cl->wait_want = mem_calloc(sizeof(uint64_t) * MAX_WORKERS);
+    cl->repl.block_deadline_ms = timeout ? c->now_ms + timeout : 0;
+    cl->repl.wait_numreplicas = want > INT32_MAX ? INT32_MAX : (int)want;
+    cl->repl.wait_stage = 0;
+    if (cl->repl.wait_want == NULL)
+        cl->repl.wait_want = mem_calloc(sizeof(uint64_t) * MAX_WORKERS);
     w->blocked_clients++;
 }
 
@@ -538,31 +541,33 @@ void repl_wait_cron(struct worker *w)
         next = c->next;
         if (!(c->flags & CONN_WAITING))
             continue;
-        if (c->wait_stage == 0 && c->inflight == 0) {
+        if (c->repl.wait_stage == 0 && c->inflight == 0) {
             for (unsigned i = 0; i < n; i++)
-                c->wait_want[i] =
+                c->repl.wait_want[i] =
                     atomic_load_explicit(&repl_node.shards[i].feed.records, memory_order_acquire);
-            c->wait_stage = 1;
+            c->repl.wait_stage = 1;
         }
-        if (c->wait_stage == 1) {
+        if (c->repl.wait_stage == 1) {
             bool merged = true;
             for (unsigned i = 0; i < n && merged; i++)
                 merged = atomic_load_explicit(&repl_node.merged[i], memory_order_acquire) >=
-                         c->wait_want[i];
+                         c->repl.wait_want[i];
             if (merged) {
-                c->wait_offset = atomic_load_explicit(&repl_node.data_end, memory_order_acquire);
-                c->wait_stage = 2;
+                c->repl.wait_offset =
+                    atomic_load_explicit(&repl_node.data_end, memory_order_acquire);
+                c->repl.wait_stage = 2;
                 atomic_store(&repl_node.getack, true);
                 repl_merge_wake();
             }
         }
-        int acked = c->wait_stage == 2 ? acked_at(c->wait_offset) : 0;
-        if (c->wait_stage == 2 && acked >= c->wait_numreplicas) {
+        int acked = c->repl.wait_stage == 2 ? acked_at(c->repl.wait_offset) : 0;
+        if (c->repl.wait_stage == 2 && acked >= c->repl.wait_numreplicas) {
             wait_done(w, c, acked);
             continue;
         }
-        if (c->block_deadline_ms > 0 && w->now_ms >= c->block_deadline_ms)
+        if (c->repl.block_deadline_ms > 0 && w->now_ms >= c->repl.block_deadline_ms)
             wait_done(w, c,
-                      c->wait_stage == 2 ? acked : acked_at(repl_stream_end(&repl_node.stream)));
+                      c->repl.wait_stage == 2 ? acked
+                                              : acked_at(repl_stream_end(&repl_node.stream)));
     }
 }

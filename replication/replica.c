@@ -25,18 +25,15 @@
 #include <unistd.h>
 
 #include "acl.h"
-#include "cio.h"
+#include "host.h"
 #include "clock.h"
 #include "commands.h"
-#include "conn.h"
 #include "log.h"
 #include "mem.h"
 #include "repl.h"
 #include "repl_int.h"
-#include "server.h"
 #include "shard.h"
 #include "util.h"
-#include "worker.h"
 #include "errors.h"
 
 enum hs_state {

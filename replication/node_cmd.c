@@ -8,14 +8,12 @@
 
 #include "clock.h"
 #include "commands.h"
-#include "conn.h"
+#include "host.h"
 #include "log.h"
 #include "mem.h"
 #include "repl.h"
 #include "repl_int.h"
-#include "server.h"
 #include "strbuf.h"
-#include "worker.h"
 #include "errors.h"
 
 static const char *link_state_name(int s)
@@ -239,7 +237,7 @@ static void save_request(struct cmd_ctx *c, bool background)
         reply_error(c->reply, ERR_BGSAVE_RUNNING);
         return;
     }
-    cl->save_reply_at_start = background;
+    cl->repl.save_reply_at_start = background;
     cl->flags |= CONN_BLOCKED | CONN_SYNC_START | CONN_SAVE_WAIT;
     w->blocked_clients++;
 }
@@ -284,18 +282,18 @@ void repl_save_hold_ready(struct worker *w, struct conn *c)
     }
     struct repl_sync *sy = repl_sync_begin(w, false, w->params.srv.dbfilename);
     log_notice("%s saving started (forkless snapshot, %u shards)",
-               c == w->internal || c->save_reply_at_start ? "Background" : "Foreground",
+               c == w->internal || c->repl.save_reply_at_start ? "Background" : "Foreground",
                server.nworkers);
     if (c == w->internal)
         return;
-    if (c->save_reply_at_start) {
+    if (c->repl.save_reply_at_start) {
         reply_status(&c->out, "Background saving started");
         c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
         w->blocked_clients--;
         conn_want_flush(c);
         return;
     }
-    c->save_sync = sy;
+    c->repl.save_sync = sy;
     atomic_fetch_add(&sy->readers, 1); /* keeps sy until this SAVE has seen it end */
     c->flags |= CONN_BLOCKED;
 }
@@ -334,23 +332,23 @@ void repl_save_cron(struct worker *w)
                 worker_tx_begin(w, c, all);
                 continue;
             }
-            struct repl_sync *sy = c->save_sync;
+            struct repl_sync *sy = c->repl.save_sync;
             if (sy != NULL && atomic_load_explicit(&sy->done, memory_order_acquire)) {
                 /* The file is written: let the merge thread retire the snapshot, and answer
                  * once it has, so a SAVE's client finds no save in progress afterwards (a
                  * BGSAVE right after it starts, as in Redis). */
-                c->save_failed = atomic_load(&sy->failed);
-                c->save_retiring = sy;
+                c->repl.save_failed = atomic_load(&sy->failed);
+                c->repl.save_retiring = sy;
                 atomic_fetch_sub(&sy->readers, 1);
-                c->save_sync = NULL;
+                c->repl.save_sync = NULL;
             }
-            if (c->save_retiring != NULL &&
-                (const void *)atomic_load(&repl_node.sync) != c->save_retiring) {
-                if (c->save_failed)
+            if (c->repl.save_retiring != NULL &&
+                (const void *)atomic_load(&repl_node.sync) != c->repl.save_retiring) {
+                if (c->repl.save_failed)
                     reply_error(&c->out, ERR_BARE);
                 else
                     reply_ok(&c->out);
-                c->save_retiring = NULL;
+                c->repl.save_retiring = NULL;
                 c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
                 w->blocked_clients--;
                 conn_want_flush(c);
@@ -365,8 +363,8 @@ void repl_save_cron(struct worker *w)
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running))
         return;
     bool want = atomic_exchange(&repl_node.bgsave_scheduled, false);
-    if (!want && w->params.srv.save[0] != '\0' && w->now_ms / 1000 != w->repl_save_check_s) {
-        w->repl_save_check_s = w->now_ms / 1000;
+    if (!want && w->params.srv.save[0] != '\0' && w->now_ms / 1000 != w->repl.save_check_s) {
+        w->repl.save_check_s = w->now_ms / 1000;
         want = save_due(w->params.srv.save, w->now_ms / 1000 - atomic_load(&repl_node.lastsave),
                         repl_dirty_total() - atomic_load(&repl_node.dirty_saved));
     }

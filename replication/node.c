@@ -13,15 +13,11 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "cmd_server.h"
-#include "config.h"
-#include "conn.h"
+#include "host.h"
 #include "log.h"
 #include "mem.h"
 #include "repl_int.h"
-#include "server.h"
 #include "util.h"
-#include "worker.h"
 #include "errors.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
@@ -119,14 +115,14 @@ static inline bool feeding(void)
 
 static void record(struct worker *w, unsigned shard, int db, int argc, const struct resp_arg *argv)
 {
-    if (w->repl_collecting) {
+    if (w->repl.collecting) {
         size_t n = repl_resp_size(argc, argv);
         struct feed_sub sub = { db, (uint32_t)n };
-        rdb_buf_reserve(&w->repl_collect, sizeof(sub) + n);
-        memcpy(w->repl_collect.p + w->repl_collect.len, &sub, sizeof(sub));
-        w->repl_collect.len += sizeof(sub);
-        repl_resp_write(w->repl_collect.p + w->repl_collect.len, argc, argv);
-        w->repl_collect.len += n;
+        rdb_buf_reserve(&w->repl.collect, sizeof(sub) + n);
+        memcpy(w->repl.collect.p + w->repl.collect.len, &sub, sizeof(sub));
+        w->repl.collect.len += sizeof(sub);
+        repl_resp_write(w->repl.collect.p + w->repl.collect.len, argc, argv);
+        w->repl.collect.len += n;
         return;
     }
     repl_feed_command(&repl_node.shards[shard].feed, db, argc, argv);
@@ -144,32 +140,42 @@ void repl_feed_write(struct worker *w, struct cmd_ctx *ctx)
         record(w, w->id, ctx->db, ctx->argc, ctx->argv);
 }
 
+void repl_worker_init(struct repl_worker *rw)
+{
+    rdb_buf_init(&rw->collect);
+}
+
+void repl_worker_deinit(struct repl_worker *rw)
+{
+    rdb_buf_deinit(&rw->collect);
+}
+
 void repl_collect_begin(struct worker *w)
 {
-    w->repl_collecting = true;
-    w->repl_collect.len = 0;
+    w->repl.collecting = true;
+    w->repl.collect.len = 0;
 }
 
 void repl_collect_end(struct worker *w, uint64_t shards, bool wrap)
 {
-    w->repl_collecting = false;
-    if (w->repl_collect.len == 0)
+    w->repl.collecting = false;
+    if (w->repl.collect.len == 0)
         return;
-    uint64_t id = ((uint64_t)w->id << 56) | (++w->repl_txseq & ((1ull << 56) - 1));
+    uint64_t id = ((uint64_t)w->id << 56) | (++w->repl.txseq & ((1ull << 56) - 1));
     unsigned nparts = (unsigned)__builtin_popcountll(shards);
     for (unsigned s = 0; s < server.nworkers; s++) {
         if (!(shards & (1ull << s)))
             continue;
-        size_t len = s == w->id ? w->repl_collect.len : 0;
+        size_t len = s == w->id ? w->repl.collect.len : 0;
         void *p = repl_feed_reserve(&repl_node.shards[s].feed, FEED_MULTI, 0, len);
         if (len > 0)
-            memcpy(p, w->repl_collect.p, len);
+            memcpy(p, w->repl.collect.p, len);
         struct feed_rec *h = repl_feed_last(&repl_node.shards[s].feed);
         h->id = id;
         h->nparts = (uint16_t)nparts;
         h->flags = wrap ? FEED_WRAP : 0;
     }
-    w->repl_collect.len = 0;
+    w->repl.collect.len = 0;
 }
 
 void *repl_propagate_fn(void)
@@ -228,7 +234,7 @@ static void snap_emit(void *arg, int db, const struct kv *e)
 /* ---------------------------------------------------------------------------
  * Starting a snapshot: with every shard held, so that the cut is the same
  * point in every shard's feed. c is the connection that asked (a replica, or
- * a client running SAVE/BGSAVE); see repl_primary.c and repl_cmd.c.
+ * a client running SAVE/BGSAVE); see primary.c and node_cmd.c.
  * ------------------------------------------------------------------------ */
 
 struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const char *path)
@@ -639,7 +645,7 @@ uint64_t repl_dirty_total(void)
     return t;
 }
 
-/* The link to a primary appends what it applied (repl_replica.c). */
+/* The link to a primary appends what it applied (replica.c). */
 void repl_stream_lock(void)
 {
     pthread_mutex_lock(&producer_lock);

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""The interface between the worker and replication's node side (replication/NOTES.md).
+
+    python3 tests/unit/test_repl_layering.py REPO_ROOT
+
+- replication/'s sources reach the worker's headers (dataplane/worker/*.h) only through
+  replication/host.h;
+- nothing outside replication/ includes repl_int.h (the worker calls repl.h only);
+- the worker does not name replication's per-worker or per-connection fields: they are
+  in struct repl_worker and struct repl_conn (w->repl, c->repl), and the only ones it
+  touches are the init/release calls.
+"""
+
+import os
+import re
+import sys
+import unittest
+
+ROOT = None
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def sources(folder):
+    top = os.path.join(ROOT, folder)
+    for dirpath, _, names in os.walk(top):
+        for n in sorted(names):
+            if n.endswith((".c", ".h")):
+                yield os.path.join(dirpath, n)
+
+
+def includes(path):
+    with open(path, encoding="utf-8") as f:
+        return [os.path.basename(i) for i in INCLUDE.findall(f.read())]
+
+
+class Layering(unittest.TestCase):
+    def test_replication_reaches_worker_through_host_h(self):
+        worker_headers = {n for n in os.listdir(os.path.join(ROOT, "dataplane", "worker"))
+                          if n.endswith(".h")}
+        self.assertIn("worker.h", worker_headers)
+        bad = []
+        for p in sources("replication"):
+            if os.path.basename(p) == "host.h":
+                continue
+            for i in includes(p):
+                if i in worker_headers:
+                    bad.append(f"{os.path.relpath(p, ROOT)} includes {i}")
+        self.assertEqual(bad, [], "include host.h instead")
+
+    def test_repl_int_h_stays_in_replication(self):
+        bad = [os.path.relpath(p, ROOT) for folder in ("dataplane", "control", "tests")
+               for p in sources(folder) if "repl_int.h" in includes(p)]
+        self.assertEqual(bad, [], "the worker calls repl.h only")
+
+    def test_worker_keeps_replication_state_without_reading_it(self):
+        fields = re.compile(r"->repl\.\w+|->repl_(collecting|collect|txseq|save_check_s|port|ip)\b|"
+                            r"->(save_(sync|reply_at_start|failed|retiring)|wait_\w+|replica_next|replica_conns|block_deadline_ms)\b")
+        bad = []
+        for p in sources(os.path.join("dataplane", "worker")):
+            with open(p, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if fields.search(line):
+                        bad.append(f"{os.path.relpath(p, ROOT)}:{n}: {line.strip()}")
+        self.assertEqual(bad, [], "replication's fields belong to replication/")
+
+
+if __name__ == "__main__":
+    ROOT = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else
+                           os.path.join(os.path.dirname(__file__), "..", ".."))
+    unittest.main()
