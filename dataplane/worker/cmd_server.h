@@ -1,6 +1,6 @@
 /*
- * What the worker shares with the commands of cmd/: the versions (cmd/node.h),
- * INFO's text and the ACL LOG entry for a command or key the dispatcher refused
+ * What the worker shares with the commands of cmd/: the versions (cmd/node.h)
+ * and the ACL LOG entry for a command or key the dispatcher refused
  * (client.c, with the connection's CLIENT LIST line).
  */
 #ifndef POLLUX_CMD_SERVER_H
@@ -10,10 +10,6 @@
 
 #include "cmd.h"
 #include "node.h"
-
-/* INFO text for the given sections (info.c). Every shard must be held. */
-struct strbuf;
-void server_info(struct strbuf *s, int nsections, const struct resp_arg *sections, int64_t now_ms);
 
 struct conn;
 void client_acl_log_denial(struct conn *cl, int why, const struct cmd_def *d,

@@ -1,19 +1,21 @@
-/* ACL and its subcommands (the users and the check are in acl/). */
+/*
+ * ACL and its subcommands (the server group's; the users, the rules and the
+ * check are in acl/, the log entries of a refused client in worker/client.c).
+ */
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "acl.h"
-#include "cmd_server.h"
+#include "client.h"
+#include "cmd.h"
 #include "commands.h"
-#include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "node.h"
 #include "strbuf.h"
 #include "util.h"
-#include "worker.h"
-#include "errors.h"
 
 /* How much of an argument an error message quotes. */
 static int arg_len(const struct resp_arg *a)
@@ -200,8 +202,8 @@ void cmd_acl_users(struct cmd_ctx *c)
 
 void cmd_acl_whoami(struct cmd_ctx *c)
 {
-    struct conn *cl = c->client;
-    reply_bulk_cstr(c->reply, cl != NULL && cl->user != NULL ? cl->user->name : "default");
+    const struct cmd_client *cl = cmd_client(c);
+    reply_bulk_cstr(c->reply, cl != NULL ? client_user_name(cl) : "default");
 }
 
 void cmd_acl_genpass(struct cmd_ctx *c)
@@ -317,7 +319,7 @@ void cmd_acl_dryrun(struct cmd_ctx *c)
 
 void cmd_acl_load(struct cmd_ctx *c)
 {
-    const char *path = c->worker->params.srv.aclfile;
+    const char *path = node_aclfile(c);
     if (path[0] == '\0') {
         reply_error(c->reply, ERR_NO_ACLFILE);
         return;
@@ -334,7 +336,7 @@ void cmd_acl_load(struct cmd_ctx *c)
 
 void cmd_acl_save(struct cmd_ctx *c)
 {
-    const char *path = c->worker->params.srv.aclfile;
+    const char *path = node_aclfile(c);
     if (path[0] == '\0') {
         reply_error(c->reply, ERR_NO_ACLFILE);
         return;
