@@ -332,7 +332,7 @@ static bool acl_permitted(struct conn *c, const struct cmd_def *d, const struct 
     char text[256];
     acl_denied_text(res, d, parent, &argv[pos], false, text, sizeof(text));
     reply_error(&c->out, text);
-    cmd_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
+    client_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
     return false;
 }
 
@@ -458,7 +458,7 @@ static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct re
     reply_errorf(r, ERRF_NOPERM_EXEC_CHANGED,
                  res == ACL_DENIED_KEY ? "no permission to touch the specified keys"
                                        : "no permission to execute the command or subcommand");
-    cmd_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
+    client_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
     return false;
 }
 

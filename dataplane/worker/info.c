@@ -527,7 +527,7 @@ static void section_pollux(struct strbuf *s, const struct worker_stats *t)
     }
 }
 
-void server_info(struct strbuf *s, int nsections, const struct resp_arg *sections, int64_t now_ms)
+void node_info(struct strbuf *s, int nsections, const struct resp_arg *sections, int64_t now_ms)
 {
     unsigned mask = parse_sections(nsections, sections);
     struct worker *w0 = server.workers[0];
