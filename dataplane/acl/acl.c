@@ -900,16 +900,20 @@ void acl_set_default_password(const char *pass)
 {
     const char *rules[2] = { "resetpass", NULL };
     size_t lens[2] = { 9, 0 };
-    char op[1024];
+    char *op = NULL; /* ">password", of any length (requirepass has no limit) */
     if (pass[0] == '\0') {
         rules[1] = "nopass";
         lens[1] = 6;
     } else {
-        lens[1] = (size_t)snprintf(op, sizeof(op), ">%s", pass);
+        lens[1] = strlen(pass) + 1;
+        op = mem_alloc(lens[1] + 1);
+        op[0] = '>';
+        memcpy(op + 1, pass, lens[1]);
         rules[1] = op;
     }
     char err[256];
     acl_setuser("default", 7, 2, rules, lens, err, sizeof(err));
+    mem_free(op);
 }
 
 void acl_set_pubsub_default(bool allchannels)

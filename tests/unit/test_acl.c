@@ -115,6 +115,14 @@ static void default_user(void **state)
     u = acl_authenticate("default", 7, "s3cret", 6);
     assert_non_null(u);
     acl_user_put(u);
+    /* of any length: a 5000-byte requirepass is that password, whole */
+    static char longpass[5001];
+    memset(longpass, 'p', 5000);
+    acl_set_default_password(longpass);
+    u = acl_authenticate("default", 7, longpass, 5000);
+    assert_non_null(u);
+    acl_user_put(u);
+    assert_null(acl_authenticate("default", 7, longpass, 1022));
     acl_set_default_password("");
     describe("default", line, sizeof(line));
     assert_string_equal(line, "user default on nopass ~* &* +@all");
