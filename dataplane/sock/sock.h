@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "netio.h"
+
 /*
  * Open a non-blocking listening socket on addr:port with SO_REUSEPORT.
  * @return the fd, or -errno.
@@ -44,5 +46,9 @@ int sock_local_name(int fd, char *buf, size_t cap);
 
 /* Port a listening socket is bound to (useful with port 0). */
 int sock_bound_port(int fd);
+
+/* The connection operations of the kernel backend (base/netio.h); ctx: the worker's epoll fd (int
+ * *). */
+extern const struct netio_ops sock_netio_ops;
 
 #endif

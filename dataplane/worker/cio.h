@@ -26,7 +26,6 @@
 
 struct conn;
 struct worker;
-struct net_sock;
 
 /* Readiness, as the worker's event dispatch passes it on. */
 #define CIO_IN  1u /* bytes, end of stream or an error to read */
@@ -44,6 +43,11 @@ int cio_write_all(struct conn *c, const void *buf, size_t len);
 void cio_write_interest(struct conn *c, bool on);
 /* c did not take the input it was told about: tell it again next pass. */
 void cio_rearm(struct conn *c);
+/*
+ * Have c's socket reported to the worker's poll (events carry c), with write
+ * interest when want_write. @return 0 or -errno.
+ */
+int cio_attach(struct conn *c, bool want_write);
 /* Close the socket (the structure is the caller's). */
 void cio_close(struct conn *c);
 /* tcp-keepalive seconds (0: off). */

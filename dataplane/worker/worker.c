@@ -153,6 +153,7 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     }
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_EVENTFD };
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+    w->io = (struct netio){ .ops = &sock_netio_ops, .ctx = &w->epfd };
     return w;
 }
 
@@ -546,10 +547,8 @@ static void accept_clients(struct worker *w, int lfd, bool tls)
         }
         if (w->params.srv.tcp_keepalive > 0)
             sock_keepalive(fd, (int)w->params.srv.tcp_keepalive);
-        struct conn *c = conn_create(w, fd, peer);
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-            (tls && cio_tls_start(c, false) != 0)) {
+        struct conn *c = conn_create(w, (union netio_handle){ .fd = fd }, peer);
+        if (cio_attach(c, false) < 0 || (tls && cio_tls_start(c, false) != 0)) {
             conn_close(c);
             continue;
         }
@@ -574,8 +573,12 @@ static void accept_net(struct worker *w, struct net_sock *ls)
         }
         if (w->params.srv.tcp_keepalive > 0)
             net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
-        struct conn *c = conn_create_net(w, s);
-        if (tls && cio_tls_start(c, false) != 0) {
+        struct net_endpoint ep;
+        char ip[16], peer[64];
+        net_sock_peer(s, &ep);
+        snprintf(peer, sizeof(peer), "%s:%u", net_ip_format(ep.ip, ip), ep.port);
+        struct conn *c = conn_create(w, (union netio_handle){ .p = s }, peer);
+        if (cio_attach(c, false) < 0 || (tls && cio_tls_start(c, false) != 0)) {
             conn_close(c);
             continue;
         }

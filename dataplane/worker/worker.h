@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "common.h"
 #include "config.h"
+#include "netio.h"
 #include "rdb.h"
 #include "shard.h"
 #include "store.h"
@@ -146,6 +147,7 @@ struct worker {
     int64_t now_ms;
 
     /* network */
+    struct netio io; /* the backend's connection operations (base/netio.h) */
     int epfd;
     int evfd;
     int lfds[WORKER_MAX_LISTENERS];

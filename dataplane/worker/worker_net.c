@@ -157,6 +157,7 @@ int worker_net_listen(struct worker *w, int port, int tls_port)
     w->net = net_stack_create(&cfg);
     if (w->net == NULL)
         return -ENOMEM;
+    w->io = (struct netio){ .ops = &net_netio_ops, .ctx = w->net };
     uint32_t ip;
     unsigned len;
     if (net_prefix_parse(w->params.dpdk.ip, &ip, &len) != 0)

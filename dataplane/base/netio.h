@@ -1,0 +1,64 @@
+/*
+ * The connection half of a network backend, as a table of operations chosen
+ * once per worker: the kernel's sockets under epoll (sock/sock_io.c) or the
+ * worker's userspace TCP/IP stack (net/net_io.c). The connection code
+ * (worker/cio.c, with TLS above it) calls these through the worker's table
+ * and never asks which backend runs; a new backend (io_uring) is one folder
+ * that fills in a struct netio_ops (docs/architecture.md).
+ *
+ * A handle is the backend's socket: a kernel fd, or a stack socket pointer.
+ * `ctx` is the backend's per-worker state (the epoll fd, the stack); `user`
+ * is what the backend's events report for that socket (the connection).
+ * Semantics are those of a non-blocking socket under level-triggered epoll
+ * (worker/cio.h).
+ */
+#ifndef POLLUX_NETIO_H
+#define POLLUX_NETIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+union netio_handle {
+    int fd;  /* kernel backend */
+    void *p; /* userspace stack: its struct net_sock */
+};
+
+struct netio_ops {
+    const char *name;
+    /* @return bytes read (> 0), 0 at end of stream, -EAGAIN, or another -errno. */
+    ssize_t (*read)(union netio_handle h, void *buf, size_t len);
+    /* @return bytes taken (>= 0), -EAGAIN when nothing fits, or another -errno. */
+    ssize_t (*writev)(union netio_handle h, const struct iovec *iov, int iovcnt);
+    /* Report h's events with `user`; with write interest when want_write. @return 0 or -errno. */
+    int (*attach)(void *ctx, union netio_handle h, void *user, bool want_write);
+    /* Write interest on or off (was_on: what it was). */
+    void (*interest)(void *ctx, union netio_handle h, void *user, bool on, bool was_on);
+    /* Input left unread or ignored: report it again on the next pass. */
+    void (*rearm)(union netio_handle h);
+    /* Close gracefully (the backend's events stop). */
+    void (*close)(void *ctx, union netio_handle h);
+    /* tcp-keepalive idle seconds (0: off). */
+    void (*keepalive)(union netio_handle h, int seconds);
+    /*
+     * Start a non-blocking connection to host:port.
+     * @return 0 with *h set, or -1 with the reason in err.
+     */
+    int (*connect)(void *ctx, const char *host, int port, union netio_handle *h, char *err,
+                   size_t errcap);
+    /* 0 once a connection connect started is up, EINPROGRESS before, else its errno. */
+    int (*connect_error)(union netio_handle h);
+    /* "ip:port" of the local end. */
+    void (*local_name)(union netio_handle h, char *buf, size_t cap);
+    /* The kernel fd (CLIENT LIST's fd=), or -1. */
+    int (*fd)(union netio_handle h);
+};
+
+/* One worker's backend: its operations and their per-worker state. */
+struct netio {
+    const struct netio_ops *ops;
+    void *ctx;
+};
+
+#endif
