@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -31,6 +32,15 @@ struct netio_ops {
     ssize_t (*read)(union netio_handle h, void *buf, size_t len);
     /* @return bytes taken (>= 0), -EAGAIN when nothing fits, or another -errno. */
     ssize_t (*writev)(union netio_handle h, const struct iovec *iov, int iovcnt);
+    /*
+     * Take one connection a listener holds: *h, its peer as "ip:port" and as 16 bytes
+     * of IPv6 (IPv4 mapped, base/cidr.h). @return 0, -EAGAIN when none is pending,
+     * or another -errno.
+     */
+    int (*accept)(void *ctx, union netio_handle listener, union netio_handle *h, char *peer,
+                  size_t peercap, uint8_t *addr);
+    /* Refuse an accepted connection: a reset where the backend can, nothing read or written. */
+    void (*abort)(void *ctx, union netio_handle h);
     /* Report h's events with `user`; with write interest when want_write. @return 0 or -errno. */
     int (*attach)(void *ctx, union netio_handle h, void *user, bool want_write);
     /* Write interest on or off (was_on: what it was). */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
 #include "net.h"
 #include "netio.h"
 
@@ -25,6 +26,22 @@ static ssize_t nio_read(union netio_handle h, void *buf, size_t len)
 static ssize_t nio_writev(union netio_handle h, const struct iovec *iov, int iovcnt)
 {
     return net_writev(h.p, iov, iovcnt);
+}
+
+static int nio_accept(void *ctx, union netio_handle listener, union netio_handle *h, char *peer,
+                      size_t peercap, uint8_t *addr)
+{
+    (void)ctx;
+    struct net_sock *s = net_accept(listener.p, NULL);
+    if (s == NULL)
+        return -EAGAIN;
+    struct net_endpoint ep;
+    char ip[16];
+    net_sock_peer(s, &ep);
+    snprintf(peer, peercap, "%s:%u", net_ip_format(ep.ip, ip), ep.port);
+    cidr_addr_from_v4(ep.ip, addr);
+    h->p = s;
+    return 0;
 }
 
 static int nio_attach(void *ctx, union netio_handle h, void *user, bool want_write)
@@ -55,6 +72,12 @@ static void nio_close(void *ctx, union netio_handle h)
 {
     (void)ctx;
     net_close(h.p);
+}
+
+/* The stack resets a connection closed with unread input; a refused one has read nothing. */
+static void nio_abort(void *ctx, union netio_handle h)
+{
+    nio_close(ctx, h);
 }
 
 static void nio_keepalive(union netio_handle h, int seconds)
@@ -121,6 +144,8 @@ const struct netio_ops net_netio_ops = {
     .name = "stack",
     .read = nio_read,
     .writev = nio_writev,
+    .accept = nio_accept,
+    .abort = nio_abort,
     .attach = nio_attach,
     .interest = nio_interest,
     .rearm = nio_rearm,

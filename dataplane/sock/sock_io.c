@@ -37,6 +37,23 @@ static ssize_t kio_writev(union netio_handle h, const struct iovec *iov, int iov
     }
 }
 
+static int kio_accept(void *ctx, union netio_handle listener, union netio_handle *h, char *peer,
+                      size_t peercap, uint8_t *addr)
+{
+    (void)ctx;
+    int fd = sock_accept(listener.fd, peer, peercap, addr);
+    if (fd < 0)
+        return fd;
+    h->fd = fd;
+    return 0;
+}
+
+static void kio_abort(void *ctx, union netio_handle h)
+{
+    (void)ctx;
+    sock_abort(h.fd);
+}
+
 static int kio_attach(void *ctx, union netio_handle h, void *user, bool want_write)
 {
     struct epoll_event ev = { .events = EPOLLIN | (want_write ? EPOLLOUT : 0), .data.ptr = user };
@@ -121,6 +138,8 @@ const struct netio_ops sock_netio_ops = {
     .name = "kernel",
     .read = kio_read,
     .writev = kio_writev,
+    .accept = kio_accept,
+    .abort = kio_abort,
     .attach = kio_attach,
     .interest = kio_interest,
     .rearm = kio_rearm,

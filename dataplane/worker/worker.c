@@ -520,69 +520,46 @@ static void protected_mode_check(struct worker *w, struct conn *c)
     conn_want_flush(c);
 }
 
-static void accept_clients(struct worker *w, int lfd, bool tls)
+/*
+ * Accept what listener l holds (at most `max`), on either backend: the source
+ * allowlist (a reset, nothing read or written, as the DPDK stack answers the
+ * SYN), maxclients, tcp-keepalive, TLS on the tls-port, protected mode.
+ */
+static void accept_clients(struct worker *w, union netio_handle l, bool tls, unsigned max)
 {
-    for (int i = 0; i < 64; i++) {
+    const struct netio_ops *io = w->io.ops;
+    for (unsigned i = 0; i < max; i++) {
         char peer[64];
         uint8_t addr[16];
-        int fd = sock_accept(lfd, peer, sizeof(peer), addr);
-        if (fd < 0) {
-            if (fd != -EAGAIN)
-                log_verbose("Accepting client connection: %s", strerror(-fd));
+        union netio_handle h;
+        int rc = io->accept(w->io.ctx, l, &h, peer, sizeof(peer), addr);
+        if (rc < 0) {
+            if (rc != -EAGAIN)
+                log_verbose("Accepting client connection: %s", strerror(-rc));
             return;
         }
         if (!worker_source_allowed(w, addr)) {
-            /* nothing read, nothing written: a reset, as the DPDK stack answers the SYN */
             log_verbose("Refused %s: not in pollux-allow-sources", peer);
-            sock_abort(fd);
+            io->abort(w->io.ctx, h);
             continue;
         }
         if (!admit_client(w)) {
             if (!tls) { /* a TLS client could not read it before a handshake */
-                ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
-                (void)r;
+                struct iovec iov = { .iov_base = (char *)maxclients_err,
+                                     .iov_len = sizeof(maxclients_err) - 1 };
+                (void)io->writev(h, &iov, 1);
             }
-            close(fd);
+            io->close(w->io.ctx, h);
             continue;
         }
         if (w->params.srv.tcp_keepalive > 0)
-            sock_keepalive(fd, (int)w->params.srv.tcp_keepalive);
-        struct conn *c = conn_create(w, (union netio_handle){ .fd = fd }, peer);
+            io->keepalive(h, (int)w->params.srv.tcp_keepalive);
+        struct conn *c = conn_create(w, h, peer);
         if (cio_attach(c, false) < 0 || (tls && cio_tls_start(c, false) != 0)) {
             conn_close(c);
             continue;
         }
         log_verbose("Accepted %s", peer);
-        protected_mode_check(w, c);
-    }
-}
-
-static void accept_net(struct worker *w, struct net_sock *ls)
-{
-    bool tls = false;
-    for (unsigned i = 0; i < w->nnls; i++)
-        if (w->nls[i] == ls)
-            tls = (w->nls_tls >> i) & 1u;
-    struct net_sock *s;
-    while ((s = net_accept(ls, NULL)) != NULL) {
-        if (!admit_client(w)) {
-            if (!tls)
-                net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
-            net_close(s);
-            continue;
-        }
-        if (w->params.srv.tcp_keepalive > 0)
-            net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
-        struct net_endpoint ep;
-        char ip[16], peer[64];
-        net_sock_peer(s, &ep);
-        snprintf(peer, sizeof(peer), "%s:%u", net_ip_format(ep.ip, ip), ep.port);
-        struct conn *c = conn_create(w, (union netio_handle){ .p = s }, peer);
-        if (cio_attach(c, false) < 0 || (tls && cio_tls_start(c, false) != 0)) {
-            conn_close(c);
-            continue;
-        }
-        log_verbose("Accepted %s", c->peer);
         protected_mode_check(w, c);
     }
 }
@@ -642,7 +619,8 @@ static unsigned poll_epoll(struct worker *w, int timeout)
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
         if (tag < WORKER_MAX_LISTENERS) {
-            accept_clients(w, w->lfds[tag], (w->lfds_tls >> tag) & 1u);
+            accept_clients(w, (union netio_handle){ .fd = w->lfds[tag] }, (w->lfds_tls >> tag) & 1u,
+                           64);
         } else if (tag == EV_EVENTFD) {
             uint64_t v;
             ssize_t r = read(w->evfd, &v, sizeof(v));
@@ -688,7 +666,11 @@ static unsigned poll_net(struct worker *w, int timeout)
     for (unsigned i = 0; i < n; i++) {
         uint32_t e = ev[i].events, cio = 0;
         if (e & NET_EV_ACCEPT) {
-            accept_net(w, ev[i].sock);
+            bool tls = false;
+            for (unsigned l = 0; l < w->nnls; l++)
+                if (w->nls[l] == ev[i].sock)
+                    tls = (w->nls_tls >> l) & 1u;
+            accept_clients(w, (union netio_handle){ .p = ev[i].sock }, tls, UINT_MAX);
             continue;
         }
         if (ev[i].user == NULL)
