@@ -998,30 +998,27 @@ static bool group_idle(const struct ctl_app *a, const struct ctl_group *g, struc
 /*
  * modify-replication-group's auth-token and auth-token-update-strategy: SET (the default
  * when a token is given) makes every member require the new token; DELETE makes them
- * require none. ROTATE (old and new accepted together until SET) needs a second password for
- * a node's default user, which requirepass cannot express: it is refused until polluxd has
- * ACL users. A change is refused while the previous one has not reached every member.
+ * require none; ROTATE makes them accept the new token and the current one (a second
+ * password of the default user, ACL SETUSER) until a SET or DELETE. A change is refused
+ * while the previous one has not reached every member.
  * @return false with the error written; *change says whether the token changes.
  */
 static bool token_update(struct ctl_app *a, struct args *x, const struct ctl_group *g,
-                         const char *token, bool *change, struct reply *r)
+                         const char *token, bool *change, bool *rotate, struct reply *r)
 {
+    *rotate = false;
     const char *how = arg(x, "auth-token-update-strategy");
     *change = token != NULL || how != NULL;
     if (!*change)
         return true;
     if (how == NULL)
         how = "SET";
-    if (strcasecmp(how, "ROTATE") == 0) {
-        reply_error(r, "InvalidParameterValue --auth-token-update-strategy ROTATE (the old "
-                       "and the new token accepted together) needs ACL users on the nodes, "
-                       "which polluxd does not have yet; use SET (connections already "
-                       "authenticated stay, new ones need the new token)");
-        return false;
-    }
-    if (strcasecmp(how, "SET") == 0 && token == NULL) {
-        reply_error(r, "InvalidParameterCombination --auth-token-update-strategy SET needs "
-                       "--auth-token");
+    *rotate = strcasecmp(how, "ROTATE") == 0;
+    if ((strcasecmp(how, "SET") == 0 || *rotate) && token == NULL) {
+        reply_errorf(r,
+                     "InvalidParameterCombination --auth-token-update-strategy %s needs "
+                     "--auth-token",
+                     *rotate ? "ROTATE" : "SET");
         return false;
     }
     if (strcasecmp(how, "DELETE") == 0 && token != NULL) {
@@ -1034,7 +1031,7 @@ static bool token_update(struct ctl_app *a, struct args *x, const struct ctl_gro
                      g->id);
         return false;
     }
-    if (strcasecmp(how, "SET") != 0 && strcasecmp(how, "DELETE") != 0) {
+    if (strcasecmp(how, "SET") != 0 && strcasecmp(how, "DELETE") != 0 && !*rotate) {
         reply_errorf(r,
                      "InvalidParameterValue --auth-token-update-strategy is SET, ROTATE or "
                      "DELETE, not '%s'",
@@ -1055,10 +1052,15 @@ static bool token_update(struct ctl_app *a, struct args *x, const struct ctl_gro
     return true;
 }
 
-/* Every member of g is to require `token` ("" none); the event says so, not what it is. */
-static int group_token_set(struct ctl_app *a, const struct ctl_group *g, const char *token)
+/*
+ * Every member of g is to require `token` ("" none), and with rotate to accept its current
+ * token too; the event says so, not what either is.
+ */
+static int group_token_set(struct ctl_app *a, const struct ctl_group *g, const char *token,
+                           bool rotate)
 {
-    int rc = ctl_state_group_set_auth_token(a->st, g->id, token);
+    const char *old = rotate && strcmp(g->auth_token, token) != 0 ? g->auth_token : "";
+    int rc = ctl_state_group_set_auth_token(a->st, g->id, token, old);
     for (int i = -1; i < g->nreplicas && rc == 0; i++) {
         struct ctl_node n;
         rc = ctl_state_node_get(a->st, i < 0 ? g->primary : g->replicas[i], &n);
@@ -1067,8 +1069,10 @@ static int group_token_set(struct ctl_app *a, const struct ctl_group *g, const c
     }
     if (rc == 0)
         rc = ctl_state_event_add(a->st, 0, "replication-group", g->id,
-                                 token[0] ? "Auth token set: every node will require it"
-                                          : "Auth token removed: the nodes will require none");
+                                 old[0]     ? "Auth token rotated: every node will accept the new "
+                                              "token and the previous one until SET"
+                                 : token[0] ? "Auth token set: every node will require it"
+                                            : "Auth token removed: the nodes will require none");
     return rc;
 }
 
@@ -1122,14 +1126,14 @@ static void v_modify_group(struct ctl_app *a, struct args *x, struct reply *r)
         snprintf(next.pg, sizeof(next.pg), "%s", pgname);
     }
     const char *token;
-    bool token_change;
-    if (!token_arg(x, &token, r) || !token_update(a, x, &g, token, &token_change, r))
+    bool token_change, rotate;
+    if (!token_arg(x, &token, r) || !token_update(a, x, &g, token, &token_change, &rotate, r))
         return;
     if (!tx_begin(a, r))
         return;
     int rc = ctl_state_group_update(a->st, &next);
     if (rc == 0 && token_change)
-        rc = group_token_set(a, &g, token ? token : "");
+        rc = group_token_set(a, &g, token ? token : "", rotate);
     if (rc == 0 && reboot_differs) {
         rc = ctl_state_node_set_pending_reboot(a->st, g.primary, true);
         for (int i = 0; i < g.nreplicas && rc == 0; i++)

@@ -88,6 +88,16 @@ static int derive(const char *pass, size_t len, const unsigned char *salt, int i
                : -EIO;
 }
 
+int ctl_auth_random_password(char *out, size_t cap)
+{
+    unsigned char raw[CTL_NODE_USER_PASS_LEN / 2];
+    if (cap < sizeof(raw) * 2 + 1 || RAND_bytes(raw, sizeof(raw)) != 1)
+        return -EIO;
+    to_hex(raw, sizeof(raw), out);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return 0;
+}
+
 int ctl_auth_hash(const char *pass, size_t len, char *out, size_t cap)
 {
     if (len == 0 || len >= CTL_AUTH_PASS_MAX || cap < CTL_AUTH_HASH_MAX)

@@ -39,6 +39,11 @@ bool ctl_auth_user_valid(const char *name);
  * Hash a password with a fresh random salt into out (CTL_AUTH_HASH_MAX bytes).
  * @return 0, -EINVAL (empty or too long a password), -EIO (no randomness or crypto failure).
  */
+/* The password of pollux-control's own ACL users on its nodes: 64 random hex digits. */
+#define CTL_NODE_USER_PASS_LEN 64
+/* A new random node-user password (CTL_NODE_USER_PASS_LEN hex digits) into out. */
+int ctl_auth_random_password(char *out, size_t cap);
+
 int ctl_auth_hash(const char *pass, size_t len, char *out, size_t cap);
 /* Whether the password matches a stored hash (false for a malformed hash). */
 bool ctl_auth_verify(const char *stored, const char *pass, size_t len);

@@ -31,8 +31,10 @@ enum tag {
 
 struct job { /* one node setting to apply */
     char key[64];
-    char value[160];
-    bool reboot; /* a requires-reboot parameter */
+    char value[2 * CTL_TOKEN_MAX]; /* a setting's value; a ROTATE job's "new\0old" */
+    bool reboot;                   /* a requires-reboot parameter */
+    bool acl;         /* not a setting: ACL SETUSER of pollux-control's user named key */
+    unsigned dropped; /* acl: rules (bit i: the i-th) for commands the node does not have */
     bool failed;
     char error[160];
 };
@@ -45,6 +47,7 @@ struct node_rt {
     bool replaced; /* its address changed: a new entry took over */
 
     bool probed, up;
+    unsigned link_gen; /* ctl_link_connections() when its values were last marked to apply */
     uint64_t last_ok_ns; /* last answer to a probe, a late one too (or when we started watching) */
     uint64_t next_probe_ns;
     bool probe_pending;         /* its outcome (answer or failure) not counted yet */
@@ -102,7 +105,26 @@ struct ctl_health {
     int ngroups, capgroups;
     uint64_t now_ns;
     uint64_t started_ns;
+    /* The passwords of pollux-control's own ACL users on the members of groups with a token
+     * ("" when the store could not give them: the token alone is used). */
+    char ctl_pass[CTL_NODE_USER_PASS_LEN + 1];
+    char repl_pass[CTL_NODE_USER_PASS_LEN + 1];
 };
+
+/*
+ * The rules of pollux-control's ACL users (after "reset on >password"): its own user may
+ * run exactly the commands control/ sends to a node, on no key and no channel; the
+ * replicas' user what a replica sends to its primary.
+ */
+static const char *const CTL_USER_RULES[] = {
+    "+ping",       "+info",        "+replicaof",    "+slaveof",        "+config|get",
+    "+config|set", "+client|kill", "+client|pause", "+client|unpause", "+acl|setuser",
+};
+static const char *const REPL_USER_RULES[] = { "+psync", "+replconf", "+ping" };
+#define RULES_MAX 10
+/* The ">password" words of an ACL SETUSER: two tokens (ROTATE) or a node user's password. */
+#define ACL_PASS_BUF (2 * CTL_TOKEN_MAX + 4)
+_Static_assert(sizeof(CTL_USER_RULES) / sizeof(*CTL_USER_RULES) <= RULES_MAX, "RULES_MAX");
 
 static uint64_t ms_ns(int ms)
 {
@@ -217,6 +239,9 @@ static void reload_node(void *ctx, const struct ctl_node *row)
     if (strcmp(n->node.auth_token, row->auth_token) != 0 && row->group[0])
         n->dirty = true; /* its group's token was set, changed or removed */
     ctl_link_set_auth(n->link, row->auth_token, row->auth_token_prev);
+    /* Its users exist only where its group has (had) a token. */
+    ctl_link_set_user(n->link, row->auth_token[0] && h->ctl_pass[0] ? CTL_NODE_USER : NULL,
+                      h->ctl_pass);
     n->node = *row;
     n->gone = false;
 }
@@ -232,6 +257,11 @@ static void reload_group(void *ctx, const struct ctl_group *row)
             h->groups = mem_realloc(h->groups, (size_t)h->capgroups * sizeof(*h->groups));
         }
         h->groups[h->ngroups++] = g;
+    } else if (strcmp(g->g.auth_token_old, row->auth_token_old) != 0) {
+        /* ROTATE, or the SET or DELETE that ends it: every member's passwords change. */
+        for (int i = 0; i < h->nnodes; i++)
+            if (strcmp(h->nodes[i]->node.group, row->id) == 0)
+                h->nodes[i]->dirty = true;
     }
     g->g = *row;
     g->gone = false;
@@ -289,6 +319,11 @@ struct ctl_health *ctl_health_create(struct ctl_loop *loop, struct ctl_state *st
     h->publish = publish_fn;
     h->publish_ctx = publish_ctx;
     h->now_ns = h->started_ns = clock_mono_ns();
+    if (ctl_state_node_user_password(st, CTL_NODE_USER, h->ctl_pass) != 0 ||
+        ctl_state_node_user_password(st, CTL_REPL_USER, h->repl_pass) != 0) {
+        log_warn("state: no password for pollux-control's node users: nodes get the token only");
+        h->ctl_pass[0] = h->repl_pass[0] = '\0';
+    }
     ctl_health_reload(h);
     /* Every member gets its full set of values once: nodes may have restarted meanwhile. */
     for (int i = 0; i < h->nnodes; i++) {
@@ -355,6 +390,75 @@ static void add_job(struct node_rt *n, const char *key, const char *value, bool 
     snprintf(j->key, sizeof(j->key), "%s", key);
     snprintf(j->value, sizeof(j->value), "%s", value);
     j->reboot = reboot;
+}
+
+/* The rules of the user an ACL job provisions. */
+static const char *const *user_rules(const struct job *j, size_t *n)
+{
+    if (strcmp(j->key, CTL_NODE_USER) == 0) {
+        *n = sizeof(CTL_USER_RULES) / sizeof(*CTL_USER_RULES);
+        return CTL_USER_RULES;
+    }
+    *n = sizeof(REPL_USER_RULES) / sizeof(*REPL_USER_RULES);
+    return REPL_USER_RULES;
+}
+
+/* ACL SETUSER of one of pollux-control's users: its argv (the job's key is the user). */
+static int acl_argv(const struct ctl_health *h, const struct job *j, const char **argv, char *pass,
+                    size_t cap)
+{
+    if (strcmp(j->key, "default") == 0) {
+        /* ROTATE: the default user's two passwords, value "new\0old" (see apply_start). */
+        size_t l1 = strlen(j->value) + 1;
+        snprintf(pass, cap, ">%s", j->value);
+        snprintf(pass + l1 + 1, cap - l1 - 1, ">%s", j->value + l1);
+        const char *v[] = { "ACL", "SETUSER", "default", "on", "resetpass", pass, pass + l1 + 1 };
+        memcpy(argv, v, sizeof(v));
+        return 7;
+    }
+    size_t nrules;
+    const char *const *rules = user_rules(j, &nrules);
+    snprintf(pass, cap, ">%s", rules == CTL_USER_RULES ? h->ctl_pass : h->repl_pass);
+    int argc = 0;
+    argv[argc++] = "ACL";
+    argv[argc++] = "SETUSER";
+    argv[argc++] = j->key;
+    argv[argc++] = "reset";
+    argv[argc++] = "on";
+    argv[argc++] = pass;
+    for (size_t i = 0; i < nrules; i++)
+        if (!(j->dropped & (1u << i)))
+            argv[argc++] = rules[i];
+    return argc;
+}
+
+/*
+ * ACL SETUSER refused one of the rules because the node has no such command (polluxd has no
+ * CLIENT PAUSE): the user need not be allowed what the node cannot run. Sends the command
+ * again without it; false when the error is another one.
+ */
+static bool acl_retry(struct node_rt *n, uint64_t tag, struct job *j, const char *err)
+{
+    size_t nrules;
+    const char *const *rules = user_rules(j, &nrules);
+    if (strstr(err, "Unknown command") == NULL)
+        return false;
+    for (size_t i = 0; i < nrules; i++) {
+        char quoted[64];
+        snprintf(quoted, sizeof(quoted), "'%s'", rules[i]);
+        if ((j->dropped & (1u << i)) || strstr(err, quoted) == NULL)
+            continue;
+        j->dropped |= 1u << i;
+        const char *argv[6 + RULES_MAX];
+        char pass[ACL_PASS_BUF];
+        int argc = acl_argv(n->h, j, argv, pass, sizeof(pass));
+        n->outstanding++;
+        if (send_cmd(n, tag, argc, argv) == 0)
+            return true;
+        n->outstanding--;
+        return false;
+    }
+    return false;
 }
 
 #define UNREACHABLE "node unreachable" /* a job error that is retried, not a refusal */
@@ -449,10 +553,12 @@ static void config_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply
             snprintf(j->error, sizeof(j->error), UNREACHABLE);
             n->dirty = true; /* try again when it is back */
         } else if (r->type != CTL_R_ERROR) {
-            if (strcmp(j->key, "requirepass") == 0)
+            if (strcmp(j->key, "requirepass") == 0 || strcmp(j->key, "default") == 0)
                 password_applied(n, j->value);
         } else if (r->type == CTL_R_ERROR) {
-            if (j->reboot) {
+            if (j->acl && acl_retry(n, tag, j, r->str)) {
+                /* answered again */
+            } else if (j->reboot) {
                 /* Settings a node fixes at start: fine if it already has the value. */
                 const char *argv[] = { "CONFIG", "GET", j->key };
                 n->outstanding++;
@@ -481,7 +587,7 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
 {
     struct ctl_health *h = n->h;
     mem_free(n->jobs);
-    n->jobs = mem_calloc((ctl_param_count + 3) * sizeof(struct job));
+    n->jobs = mem_calloc((ctl_param_count + 6) * sizeof(struct job));
     n->njobs = 0;
     struct values vals = { g->g.pg, h->st, mem_calloc(ctl_param_count * sizeof(*vals.v)) };
     for (size_t i = 0; i < ctl_param_count; i++) {
@@ -509,18 +615,38 @@ static void apply_start(struct node_rt *n, struct group_rt *g)
     /* The group's password: members require it, replicas authenticate with it (so do former
      * primaries after a failover, hence every member). Managed while the group has one or a
      * change of it is still to reach the node (auth_token_prev). */
+    bool users = n->node.auth_token[0] && h->ctl_pass[0];
+    if (users) { /* before the settings that rely on them */
+        add_job(n, CTL_NODE_USER, "", false);
+        n->jobs[n->njobs - 1].acl = true;
+        add_job(n, CTL_REPL_USER, "", false);
+        n->jobs[n->njobs - 1].acl = true;
+    }
     if (g->g.auth_token[0] || n->node.auth_token_prev[0]) {
-        add_job(n, "masterauth", n->node.auth_token, false);
-        add_job(n, "requirepass", n->node.auth_token, false);
+        add_job(n, "masteruser", users ? CTL_REPL_USER : "", false);
+        add_job(n, "masterauth", users ? h->repl_pass : n->node.auth_token, false);
+        if (g->g.auth_token_old[0] && n->node.auth_token[0]) {
+            /* ROTATE: both tokens, which requirepass cannot express. */
+            add_job(n, "default", "", false);
+            struct job *j = &n->jobs[n->njobs - 1];
+            j->acl = true;
+            size_t l1 = strlen(n->node.auth_token) + 1;
+            memcpy(j->value, n->node.auth_token, l1);
+            snprintf(j->value + l1, sizeof(j->value) - l1, "%s", g->g.auth_token_old);
+        } else {
+            add_job(n, "requirepass", n->node.auth_token, false);
+        }
     }
     n->dirty = false;
     n->full = false;
     n->applying = true;
     n->outstanding = 1; /* held until every command is queued */
     for (int i = 0; i < n->njobs; i++) {
-        const char *argv[] = { "CONFIG", "SET", n->jobs[i].key, n->jobs[i].value };
+        const char *argv[6 + RULES_MAX] = { "CONFIG", "SET", n->jobs[i].key, n->jobs[i].value };
+        char pass[ACL_PASS_BUF];
+        int argc = n->jobs[i].acl ? acl_argv(h, &n->jobs[i], argv, pass, sizeof(pass)) : 4;
         n->outstanding++;
-        if (send_cmd(n, TAG_CONFIG_SET | ((uint64_t)i << 8), 4, argv) != 0) {
+        if (send_cmd(n, TAG_CONFIG_SET | ((uint64_t)i << 8), argc, argv) != 0) {
             n->outstanding--;
             n->jobs[i].failed = true;
             snprintf(n->jobs[i].error, sizeof(n->jobs[i].error), UNREACHABLE);
@@ -648,6 +774,21 @@ static void node_up(struct node_rt *n)
     }
 }
 
+/*
+ * A node answering on a new connection may be a new process that restarted between two
+ * probes, too fast to be seen down, with its own defaults: its group's values apply again
+ * (the passwords of a ROTATE among them, which its configuration file cannot hold both of).
+ */
+static void node_reconnected(struct node_rt *n)
+{
+    unsigned gen = ctl_link_connections(n->link);
+    if (gen == n->link_gen)
+        return;
+    n->link_gen = gen;
+    if (n->node.group[0])
+        n->dirty = true;
+}
+
 static void op_reply(struct node_rt *n, uint64_t tag, const struct ctl_reply *r);
 
 static bool is_auth_error(const char *e)
@@ -686,6 +827,7 @@ static void on_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
         if (r->type == CTL_R_BULK && ctl_info_parse(r->str, r->len, &n->info) == 0) {
             n->info_ns = h->now_ns;
             node_up(n);
+            node_reconnected(n);
             check_apply_errors(n);
             if (n->standalone && !n->node.group[0] && n->info.role == CTL_SEEN_REPLICA &&
                 !n->action_inflight) {
@@ -778,7 +920,11 @@ static void replicaof(struct node_rt *n, const struct node_rt *primary)
          * REPLICAOF starts must not see masterauth change under it (a Redis replica that gets
          * it between sending and reading its handshake reads the replies out of step and
          * waits for repl-timeout). Parameter application sets it again, to the same value. */
-        const char *ma[] = { "CONFIG", "SET", "masterauth", n->node.auth_token };
+        bool users = n->h->ctl_pass[0] != '\0';
+        const char *mu[] = { "CONFIG", "SET", "masteruser", users ? CTL_REPL_USER : "" };
+        const char *ma[] = { "CONFIG", "SET", "masterauth",
+                             users ? n->h->repl_pass : n->node.auth_token };
+        send_cmd(n, TAG_MASTERAUTH, 4, mu);
         send_cmd(n, TAG_MASTERAUTH, 4, ma);
     }
     if (send_cmd(n, TAG_ROLE_CHANGE, 3, argv) != 0) {

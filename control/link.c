@@ -33,16 +33,19 @@ struct ctl_link {
     uint64_t timeout_ns;
     bool connecting;
     bool timed_out; /* the last close was a command past its deadline */
+    unsigned connections; /* connections opened so far */
     struct strbuf out;
     size_t out_off;
     struct strbuf in;
     struct pending *q; /* ring of pending callbacks */
     int qhead, qlen, qcap;
     char token[2][CTL_TOKEN_MAX]; /* passwords to try at connect ("" none) */
-    int auth_left;                /* AUTH replies still to come on this connection */
-    bool auth_ok;                 /* one was accepted, or the node has no password */
-    char auth_error[160];         /* the node's answer when every one was refused */
-    char auth_logged[160];        /* the last refusal logged */
+    char user[32];                /* an ACL user to authenticate as, tried last ("" none) */
+    char user_pass[CTL_NODE_USER_PASS_LEN + 1];
+    int auth_left;         /* AUTH replies still to come on this connection */
+    bool auth_ok;          /* one was accepted, or the node has no password */
+    char auth_error[160];  /* the node's answer when every one was refused */
+    char auth_logged[160]; /* the last refusal logged */
 };
 
 static void link_io(void *ctx, uint32_t events);
@@ -113,6 +116,12 @@ void ctl_link_set_auth(struct ctl_link *k, const char *token, const char *prev)
         k->token[1][0] = '\0';
 }
 
+void ctl_link_set_user(struct ctl_link *k, const char *user, const char *pass)
+{
+    snprintf(k->user, sizeof(k->user), "%s", user && pass ? user : "");
+    snprintf(k->user_pass, sizeof(k->user_pass), "%s", user && pass ? pass : "");
+}
+
 const char *ctl_link_auth_error(const struct ctl_link *k)
 {
     return k->auth_error;
@@ -152,7 +161,18 @@ static void auth_reply(void *ctx, uint64_t tag, const struct ctl_reply *r)
 
 static void push(struct ctl_link *k, ctl_link_fn fn, void *ctx, uint64_t tag, uint64_t deadline);
 
-/* The AUTHs that open a connection: the current password first. */
+static void auth_send(struct ctl_link *k, int argc, const char *const *argv)
+{
+    ctl_cmd_append(&k->out, argc, argv, NULL);
+    push(k, auth_reply, k, 0, clock_mono_ns() + k->timeout_ns);
+    k->auth_left++;
+}
+
+/*
+ * The AUTHs that open a connection: the current password first, the ACL user last, so that
+ * the connection ends up as that user when the node knows it (a refused AUTH leaves the
+ * connection as it was).
+ */
 static void auth_start(struct ctl_link *k)
 {
     k->auth_left = 0;
@@ -162,9 +182,11 @@ static void auth_start(struct ctl_link *k)
         if (!k->token[i][0])
             continue;
         const char *argv[] = { "AUTH", k->token[i] };
-        ctl_cmd_append(&k->out, 2, argv, NULL);
-        push(k, auth_reply, k, 0, clock_mono_ns() + k->timeout_ns);
-        k->auth_left++;
+        auth_send(k, 2, argv);
+    }
+    if (k->user[0]) {
+        const char *argv[] = { "AUTH", k->user, k->user_pass };
+        auth_send(k, 3, argv);
     }
 }
 
@@ -213,6 +235,7 @@ static int link_connect(struct ctl_link *k)
         k->io.fd = -1;
         return rc;
     }
+    k->connections++;
     auth_start(k);
     return 0;
 }
@@ -380,6 +403,11 @@ bool ctl_link_timed_out(const struct ctl_link *k)
 int ctl_link_pending(const struct ctl_link *k)
 {
     return k->qlen;
+}
+
+unsigned ctl_link_connections(const struct ctl_link *k)
+{
+    return k->connections;
 }
 
 bool ctl_link_connected(const struct ctl_link *k)

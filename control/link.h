@@ -30,6 +30,12 @@ struct ctl_link *ctl_link_create(struct ctl_loop *loop, const char *host, int po
  * ctl_link_auth_error() then says why. Takes effect at the next connect.
  */
 void ctl_link_set_auth(struct ctl_link *k, const char *token, const char *prev);
+/*
+ * An ACL user of the node (user "" or NULL: none) the link also authenticates as, after the
+ * passwords, so that it works as that user wherever the node has it and falls back to the
+ * password elsewhere. Takes effect at the next connect.
+ */
+void ctl_link_set_user(struct ctl_link *k, const char *user, const char *pass);
 /* Why the node refused the link's password at the last connect ("" when it did not). */
 const char *ctl_link_auth_error(const struct ctl_link *k);
 
@@ -56,6 +62,9 @@ void ctl_link_tick(struct ctl_link *k, uint64_t now_ns);
 /* Commands sent and not yet answered. */
 int ctl_link_pending(const struct ctl_link *k);
 bool ctl_link_connected(const struct ctl_link *k);
+
+/* Connections opened so far: a new one may reach a new process of the node (a restart). */
+unsigned ctl_link_connections(const struct ctl_link *k);
 /* Whether the connection was last closed because a command passed its deadline (a slow node)
  * rather than by an error or the peer (a dead one). */
 bool ctl_link_timed_out(const struct ctl_link *k);

@@ -19,7 +19,7 @@
  * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to
  * date is migrated when opened; any other version is refused, not guessed at.
  */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 7
 
 struct ctl_state {
     sqlite3 *db;
@@ -47,12 +47,13 @@ static const char SCHEMA[] =
     " multi_az INTEGER NOT NULL, auto_failover INTEGER NOT NULL, status TEXT NOT NULL,"
     " primary_id TEXT NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
     " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '',"
-    " auth_token TEXT NOT NULL DEFAULT '');"
+    " auth_token TEXT NOT NULL DEFAULT '', auth_token_old TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS events ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, source_type TEXT NOT NULL,"
     " source_id TEXT NOT NULL, message TEXT NOT NULL, user TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS users ("
-    " name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL);";
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS node_users (name TEXT PRIMARY KEY, password TEXT NOT NULL);";
 
 /* MIGRATIONS[v - 1] brings a version-v file to version v + 1. */
 static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
@@ -72,6 +73,10 @@ static const char *const MIGRATIONS[SCHEMA_VERSION - 1] = {
     " primary_id TEXT NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
     " failover_from TEXT NOT NULL DEFAULT '', failover_kind TEXT NOT NULL DEFAULT '');"
     "ALTER TABLE repl_groups ADD COLUMN auth_token TEXT NOT NULL DEFAULT '';",
+    /* pollux-control's ACL users on its nodes: the table is created by SCHEMA. */
+    "SELECT 1;",
+    /* ROTATE: the token the members still accept besides auth_token. */
+    "ALTER TABLE repl_groups ADD COLUMN auth_token_old TEXT NOT NULL DEFAULT '';",
 };
 
 static int fail(struct ctl_state *st, const char *what)
@@ -338,6 +343,24 @@ static void node_row_v(sqlite3_stmt *s, void *out)
     node_row(s, out);
 }
 
+static void password_row(sqlite3_stmt *s, void *out)
+{
+    copy(out, CTL_NODE_USER_PASS_LEN + 1, sqlite3_column_text(s, 0));
+}
+
+int ctl_state_node_user_password(struct ctl_state *st, const char *user,
+                                 char out[CTL_NODE_USER_PASS_LEN + 1])
+{
+    int rc = get_one(st, prep(st, "SELECT password FROM node_users WHERE name = ?", "s", user),
+                     password_row, out);
+    if (rc != -ENOENT)
+        return rc;
+    if (ctl_auth_random_password(out, CTL_NODE_USER_PASS_LEN + 1) != 0)
+        return -EIO;
+    return run_one(
+        st, prep(st, "INSERT INTO node_users (name, password) VALUES (?, ?)", "ss", user, out));
+}
+
 int ctl_state_node_add(struct ctl_state *st, const struct ctl_node *n)
 {
     int64_t created = n->created_ms ? n->created_ms : clock_real_ms();
@@ -535,6 +558,8 @@ int ctl_state_pg_users(struct ctl_state *st, const char *pg, int *count)
 #define GROUP_COLS                                                                                 \
     "id, description, pg, port, multi_az, auto_failover, status, primary_id, epoch, "              \
     "created_ms, failover_from, failover_kind, auth_token"
+/* Read only: auth_token_old is written by _group_set_auth_token alone. */
+#define GROUP_READ_COLS GROUP_COLS ", auth_token_old"
 
 static void group_row(sqlite3_stmt *s, void *out)
 {
@@ -553,6 +578,7 @@ static void group_row(sqlite3_stmt *s, void *out)
     copy(g->failover_from, sizeof(g->failover_from), sqlite3_column_text(s, 10));
     copy(g->failover_kind, sizeof(g->failover_kind), sqlite3_column_text(s, 11));
     copy(g->auth_token, sizeof(g->auth_token), sqlite3_column_text(s, 12));
+    copy(g->auth_token_old, sizeof(g->auth_token_old), sqlite3_column_text(s, 13));
 }
 
 static void add_replica(void *ctx, const struct ctl_node *n)
@@ -585,8 +611,9 @@ int ctl_state_group_add(struct ctl_state *st, const struct ctl_group *g)
 
 int ctl_state_group_get(struct ctl_state *st, const char *id, struct ctl_group *out)
 {
-    int rc = get_one(st, prep(st, "SELECT " GROUP_COLS " FROM repl_groups WHERE id = ?", "s", id),
-                     group_row, out);
+    int rc =
+        get_one(st, prep(st, "SELECT " GROUP_READ_COLS " FROM repl_groups WHERE id = ?", "s", id),
+                group_row, out);
     return rc ? rc : group_members(st, out);
 }
 
@@ -607,15 +634,17 @@ int ctl_state_group_delete(struct ctl_state *st, const char *id)
     return run_one(st, prep(st, "DELETE FROM repl_groups WHERE id = ?", "s", id));
 }
 
-int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token)
+int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token,
+                                   const char *old)
 {
-    return run_one(st,
-                   prep(st, "UPDATE repl_groups SET auth_token = ? WHERE id = ?", "ss", token, id));
+    return run_one(
+        st, prep(st, "UPDATE repl_groups SET auth_token = ?, auth_token_old = ? WHERE id = ?",
+                 "sss", token, old ? old : "", id));
 }
 
 int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx)
 {
-    sqlite3_stmt *s = prep(st, "SELECT " GROUP_COLS " FROM repl_groups ORDER BY id", "");
+    sqlite3_stmt *s = prep(st, "SELECT " GROUP_READ_COLS " FROM repl_groups ORDER BY id", "");
     if (s == NULL)
         return -EIO;
     int rc;

@@ -77,6 +77,9 @@ struct ctl_group {
     char failover_kind[16]; /* "automatic" | "test" */
     /* The password every member requires ("" none); written only by _group_set_auth_token. */
     char auth_token[CTL_TOKEN_MAX];
+    /* After a ROTATE: the previous token, which the members accept too until a SET or a
+     * DELETE ("" none); written only by _group_set_auth_token. */
+    char auth_token_old[CTL_TOKEN_MAX];
     /* Filled from the node rows on reads; ignored by writes. */
     int nreplicas;
     char replicas[CTL_MAX_REPLICAS][CTL_ID_MAX];
@@ -136,6 +139,17 @@ typedef void (*ctl_state_node_fn)(void *ctx, const struct ctl_node *n);
 /* Every node (ordered by id), or those of one group when group != NULL. */
 int ctl_state_node_each(struct ctl_state *st, const char *group, ctl_state_node_fn fn, void *ctx);
 
+/* pollux-control's own ACL users on the members of a group with an auth token. */
+#define CTL_NODE_USER "pollux-control"
+#define CTL_REPL_USER "pollux-replica"
+
+/*
+ * The password of one of pollux-control's own ACL users on its nodes ("pollux-control",
+ * "pollux-replica"): generated at first use, then kept in the store (as the auth tokens).
+ */
+int ctl_state_node_user_password(struct ctl_state *st, const char *user,
+                                 char out[CTL_NODE_USER_PASS_LEN + 1]);
+
 /* Parameter groups and their values (only values that differ from the family default). */
 int ctl_state_pg_add(struct ctl_state *st, const struct ctl_pgroup *pg); /* -EEXIST */
 int ctl_state_pg_get(struct ctl_state *st, const char *name, struct ctl_pgroup *out);
@@ -158,7 +172,9 @@ int ctl_state_group_get(struct ctl_state *st, const char *id, struct ctl_group *
 /* Write every column of g but auth_token (matched by id); -ENOENT when it does not exist. */
 int ctl_state_group_update(struct ctl_state *st, const struct ctl_group *g);
 int ctl_state_group_delete(struct ctl_state *st, const char *id);
-int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token);
+/* The group's token and the previous one still accepted (old NULL or "": none). */
+int ctl_state_group_set_auth_token(struct ctl_state *st, const char *id, const char *token,
+                                   const char *old);
 typedef void (*ctl_state_group_fn)(void *ctx, const struct ctl_group *g);
 int ctl_state_group_each(struct ctl_state *st, ctl_state_group_fn fn, void *ctx);
 

@@ -115,8 +115,9 @@ const struct ctl_verb ctl_verbs[CTL_VERB_COUNT] = {
         OPT_FLAG("apply-immediately", "accepted; changes always apply at once"),
         OPT_SECRET("auth-token", false,
                    "the nodes' new password (first line; or " TOKEN_ENV " with SET)"),
-        OPT_STR("auth-token-update-strategy", false,
-                "SET (default with a token) or DELETE; ROTATE is refused (see docs)") } },
+        OPT_STR(
+            "auth-token-update-strategy", false,
+            "SET (default with a token), ROTATE (old and new both valid until SET) or DELETE") } },
     { CTL_VERB_INCREASE_REPLICAS,
       "increase-replica-count",
       RW,

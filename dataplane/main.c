@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "backend.h"
 #include "clock.h"
 #include "cmd_server.h"
@@ -191,10 +192,13 @@ int main(int argc, char **argv)
     }
 
     cmd_table_setup(); /* before the config: rename-command edits the table */
+    acl_setup();       /* before the config: requirepass sets the default user's password */
     config_setup();
     if (config_load(file, argc - first_opt, argv + first_opt) != 0)
         return 1;
     struct server_params *sp = &config.p.srv;
+    if (sp->aclfile[0] != '\0' && config_load_aclfile() != 0)
+        return 1;
     if (log_setup(sp->logfile, (enum log_level)sp->loglevel) != 0) {
         fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
         return 1;
@@ -242,6 +246,7 @@ int main(int argc, char **argv)
     if (nworkers > MAX_WORKERS)
         nworkers = MAX_WORKERS;
     server.nworkers = nworkers;
+    acl_set_readers(nworkers);
 
     if (shard_mesh_init(&server.mesh, nworkers) != 0) {
         log_warn("Out of memory creating the shard mesh");

@@ -242,6 +242,19 @@ struct cmd_def {
 /* Every top-level command, NULL-name ended (commands.c). */
 extern const struct cmd_def cmd_table[];
 
+/* Whether argc words (the name included) fit d's arity: N exactly, -N at least. */
+static inline bool cmd_arity_ok(const struct cmd_def *d, int argc)
+{
+    return d->arity > 0 ? argc == d->arity : argc >= -d->arity;
+}
+
+/* Whether ACL leaves d alone: what runs before authentication (AUTH, HELLO, ...), decided
+ * by the top-level row of a subcommand. */
+static inline bool cmd_acl_exempt(const struct cmd_def *d, const struct cmd_def *parent)
+{
+    return ((parent != NULL ? parent : d)->flags & CMD_NO_AUTH) != 0;
+}
+
 /*
  * The registry: a case-insensitive index by name over cmd_table[].
  * cmd_table_setup builds it (before the config: rename-command edits it).

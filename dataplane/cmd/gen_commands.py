@@ -120,6 +120,8 @@ def parse(path):
             elif word in FIELDS:
                 if word in cur.f:
                     raise TableError(f"{where}: {word} given twice")
+                if len(rest) >= 2 and rest[0] == "'" and rest[-1] == "'":
+                    rest = rest[1:-1]  # a quoted value keeps its edge spaces
                 cur.f[word] = rest
             else:
                 raise TableError(f"{where}: unknown attribute {word!r}")

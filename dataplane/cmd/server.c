@@ -364,7 +364,7 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
             return;
         }
     }
-    if ((d->arity > 0 && argc != d->arity) || argc < -d->arity) {
+    if (!cmd_arity_ok(d, argc)) {
         reply_error(c->reply, ERR_GETKEYS_ARITY);
         return;
     }

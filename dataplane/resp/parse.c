@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "args.h"
-#include "cmd/errors.h"
+#include "errors.h"
 #include "mem.h"
 #include "util.h"
 

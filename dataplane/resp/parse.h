@@ -12,7 +12,7 @@
  * Empty commands ("*0", "*-1", blank inline lines) are skipped.
  *
  * Errors and limits follow Redis 7.0 to the byte: see the ERR_PROTO_* texts in
- * cmd/errors.h and tests/unit/test_resp_parse.c.
+ * base/errors.h and tests/unit/test_resp_parse.c.
  */
 #ifndef POLLUX_RESP_PARSE_H
 #define POLLUX_RESP_PARSE_H

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cmd_server.h"
 #include "commands.h"
 #include "conn.h"
@@ -24,47 +25,43 @@ static struct worker *worker_of(struct cmd_ctx *c)
     return c->worker;
 }
 
-/* Constant-time comparison, so a password's prefix cannot be found by timing. */
-static bool secret_equal(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    unsigned diff = (unsigned)(alen ^ blen);
-    for (size_t i = 0; i < alen; i++)
-        diff |= (unsigned)(a[i] ^ b[blen ? i % blen : 0]);
-    return diff == 0 && blen > 0;
-}
-
 /*
- * Check a username/password pair. The only user is "default"; with no
- * requirepass it accepts any password (Redis's "nopass").
- * @return true when it matches (the client is then authenticated).
+ * Check a username/password pair (no username: the default user) and make the
+ * connection that user. A failure is logged in ACL LOG (reason auth).
+ * @return true when it matches.
  */
 static bool check_auth(struct cmd_ctx *c, const struct resp_arg *user, const struct resp_arg *pass)
 {
-    struct worker *w = worker_of(c);
-    const char *required = w->params.srv.requirepass;
-    if (user != NULL && !util_strcaseeq(user->ptr, user->len, "default"))
+    struct conn *cl = client_of(c);
+    struct acl_user *u =
+        acl_authenticate(user ? user->ptr : NULL, user ? user->len : 0, pass->ptr, pass->len);
+    if (u == NULL) {
+        cmd_acl_log_auth(cl, user ? user->ptr : "default", user ? user->len : 7);
         return false;
-    if (required[0] == '\0')
-        return true;
-    return secret_equal(pass->ptr, pass->len, required);
-}
-
-static void set_authenticated(struct conn *cl)
-{
+    }
+    acl_user_put(cl->user);
+    cl->user = u;
     cl->authenticated = true;
     cl->parser.auth_required = false;
+    return true;
+}
+
+/* The default user needs no password (AUTH <password> is then an error, as in Redis). */
+static bool default_nopass(void)
+{
+    struct acl_user *def = acl_default_get();
+    bool nopass = def != NULL && (acl_rules_of(def)->flags & ACL_NOPASS);
+    acl_user_put(def);
+    return nopass;
 }
 
 void cmd_auth(struct cmd_ctx *c)
 {
-    struct conn *cl = client_of(c);
-    struct worker *w = worker_of(c);
     if (c->argc > 3) {
         reply_error(c->reply, ERR_SYNTAX);
         return;
     }
-    if (c->argc == 2 && w->params.srv.requirepass[0] == '\0') {
+    if (c->argc == 2 && default_nopass()) {
         reply_error(c->reply, ERR_AUTH_NOPASS);
         return;
     }
@@ -74,7 +71,6 @@ void cmd_auth(struct cmd_ctx *c)
         reply_error(c->reply, ERR_WRONGPASS);
         return;
     }
-    set_authenticated(cl);
     reply_ok(c->reply);
 }
 
@@ -153,7 +149,6 @@ void cmd_hello(struct cmd_ctx *c)
             reply_error(c->reply, ERR_WRONGPASS);
             return;
         }
-        set_authenticated(cl);
     }
     if (!cl->authenticated) {
         reply_error(c->reply, ERR_HELLO_NOAUTH);
@@ -190,7 +185,6 @@ void cmd_quit(struct cmd_ctx *c)
 void cmd_reset(struct cmd_ctx *c)
 {
     struct conn *cl = client_of(c);
-    struct worker *w = worker_of(c);
     c->select_db = 0;
     multi_discard(cl);
     cl->proto = 2;
@@ -198,9 +192,12 @@ void cmd_reset(struct cmd_ctx *c)
     mem_free(cl->name);
     cl->name = NULL;
     cl->flags &= ~CONN_NO_EVICT;
-    if (w->params.srv.requirepass[0] != '\0') {
-        cl->authenticated = false;
-        cl->parser.auth_required = true;
+    if (cl->user != NULL) {
+        /* back to the default user, authenticated only if it needs no password (Redis's) */
+        acl_user_put(cl->user);
+        cl->user = acl_default_get();
+        cl->authenticated = cl->user == NULL || acl_rules_nopass(acl_rules_of(cl->user));
+        cl->parser.auth_required = !cl->authenticated;
     }
     reply_status(c->reply, "RESET");
 }
@@ -210,7 +207,7 @@ void cmd_reset(struct cmd_ctx *c)
  * ------------------------------------------------------------------------ */
 
 /* One line of CLIENT LIST / CLIENT INFO, in Redis's field order. */
-static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
+void conn_client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
 {
     size_t qbuf = cl->rlen - cl->rpos;
     size_t omem = conn_output_bytes(cl);
@@ -237,19 +234,19 @@ static void client_line(struct strbuf *s, struct conn *cl, int64_t now_ms)
         snprintf(cmd, sizeof(cmd), "%s|%s", cl->last_parent->name, cl->last_cmd->name);
     else
         snprintf(cmd, sizeof(cmd), "%s", cl->last_cmd->name);
-    strbuf_printf(s,
-                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                  "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
-                  "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
-                  "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
-                  (unsigned long long)cl->id, cl->peer, cl->local,
-                  cl->io != NULL ? cl->io->fd(cl->sock) : -1, cl->name ? cl->name : "",
-                  (long long)((now_ms - cl->ctime_ms) / 1000),
-                  (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db,
-                  cl->multi ? (int)cl->multi->count : -1, qbuf, cl->rcap - cl->rlen,
-                  cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap, omem,
-                  cl->rcap + omem + sizeof(*cl), omem ? "w" : "", cmd, cl->proto,
-                  cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
+    strbuf_printf(
+        s,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+        "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
+        "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
+        "user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+        (unsigned long long)cl->id, cl->peer, cl->local, cl->io != NULL ? cl->io->fd(cl->sock) : -1,
+        cl->name ? cl->name : "", (long long)((now_ms - cl->ctime_ms) / 1000),
+        (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db,
+        cl->multi ? (int)cl->multi->count : -1, qbuf, cl->rcap - cl->rlen,
+        cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl),
+        omem ? "w" : "", cmd, cl->user != NULL ? cl->user->name : "default", cl->proto,
+        cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
 }
 
 void cmd_client_id(struct cmd_ctx *c)
@@ -303,7 +300,7 @@ void cmd_client_info(struct cmd_ctx *c)
 {
     struct strbuf s;
     strbuf_init(&s);
-    client_line(&s, client_of(c), c->now_ms);
+    conn_client_line(&s, client_of(c), c->now_ms);
     reply_verbatim(c->reply, s.buf, s.len, "txt");
     strbuf_deinit(&s);
 }
@@ -406,7 +403,7 @@ void cmd_client_list(struct cmd_ctx *c)
     struct strbuf s;
     strbuf_init(&s);
     for (size_t i = 0; i < n; i++)
-        client_line(&s, all[i], c->now_ms);
+        conn_client_line(&s, all[i], c->now_ms);
     mem_free(all);
     reply_verbatim(c->reply, s.buf, s.len, "txt");
     strbuf_deinit(&s);

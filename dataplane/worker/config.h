@@ -26,6 +26,7 @@
 #include "tls.h"
 
 extern const char *const config_loglevel_names[];
+extern const char *const config_acl_pubsub_names[]; /* resetchannels, allchannels */
 extern const char *const config_backend_names[];
 extern const char *const config_yesno_names[];
 extern const char *const config_supervised_names[];
@@ -69,6 +70,10 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(client_query_buffer_limit, "client-query-buffer-limit", MEMORY, 1024LL * 1024 * 1024,        \
       1024 * 1024, LLONG_MAX, PARAM_MUTABLE, NULL)                                                 \
     X(requirepass, "requirepass", STRING, "", 0, 0, PARAM_MUTABLE | PARAM_SENSITIVE, NULL)         \
+    X(aclfile, "aclfile", STRING, "", 0, 0, 0, NULL)                                               \
+    X(acllog_max_len, "acllog-max-len", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)                \
+    X(acl_pubsub_default, "acl-pubsub-default", ENUM, 0, 0, 0, PARAM_MUTABLE,                      \
+      config_acl_pubsub_names)                                                                     \
     X(loglevel, "loglevel", ENUM, 2, 0, 0, PARAM_MUTABLE, config_loglevel_names)                   \
     X(logfile, "logfile", STRING, "", 0, 0, 0, NULL)                                               \
     X(daemonize, "daemonize", BOOL, 0, 0, 1, 0, NULL)                                              \
@@ -172,6 +177,7 @@ static inline void *params_module(struct params *p, const struct param_ref *ref)
 
 /* The master copy. */
 struct config {
+    bool users_declared; /* the config had user lines (refused together with aclfile) */
     pthread_mutex_t lock;
     struct params p;
     char *file; /* absolute path of the config file, or NULL */
@@ -220,6 +226,12 @@ static inline bool config_protected_allows(long long setting, bool local)
  * tls-replication). @return 0, or -1 with the reason logged (Redis's lines).
  */
 int config_tls_setup(void);
+
+/*
+ * aclfile at start: the users come from it, never from user lines as well.
+ * @return 0, or -1 with Redis's message printed.
+ */
+int config_load_aclfile(void);
 
 /* CONFIG REWRITE. @return 0 or -1 with err set. */
 int config_rewrite(char *err, size_t errcap);

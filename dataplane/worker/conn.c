@@ -16,6 +16,7 @@
 #include "repl.h"
 #include "server.h"
 #include "shard.h"
+#include "acl.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -33,7 +34,8 @@ static struct conn *conn_new(struct worker *w)
     c->id = atomic_fetch_add(&server.next_client_id, 1);
     c->proto = 2;
     c->db = 0;
-    c->authenticated = w->params.srv.requirepass[0] == '\0';
+    c->user = acl_default_get();
+    c->authenticated = c->user == NULL || acl_rules_nopass(acl_rules_of(c->user));
     resp_parser_init(&c->parser, w->params.srv.proto_max_bulk_len);
     c->parser.auth_required = !c->authenticated;
     reply_init(&c->out, 2);
@@ -158,6 +160,7 @@ void conn_destroy(struct conn *c)
     release_output(c);
     resp_parser_deinit(&c->parser);
     mem_free(c->rbuf);
+    acl_user_put(c->user);
     mem_free(c->name);
     mem_free(c->lib_name);
     mem_free(c->lib_ver);

@@ -24,6 +24,7 @@ struct repl_replica;
 struct repl_sync;
 struct cmd_def;
 struct tls_session;
+struct acl_user;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -82,6 +83,7 @@ struct conn {
     int db;
     uint8_t proto; /* 2 or 3 */
     bool authenticated;
+    struct acl_user *user; /* ACL user (a reference); NULL: unrestricted (the primary's link) */
     char *name, *lib_name, *lib_ver;
     int64_t ctime_ms, last_ms;
     const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
@@ -96,6 +98,8 @@ struct conn {
     char repl_ip[64];            /* REPLCONF ip-address */
     struct repl_sync *save_sync; /* SAVE/BGSAVE waiting on this snapshot */
     bool save_reply_at_start;    /* BGSAVE: answer once the snapshot started */
+    bool save_failed;            /* SAVE: how its snapshot ended, kept until it is retired */
+    const void *save_retiring;   /* SAVE: the finished snapshot, compared only, never read */
     uint64_t *wait_want;         /* WAIT: feed records that must be merged first (per shard) */
     uint64_t wait_offset;        /* WAIT: stream position replicas must acknowledge */
     int wait_numreplicas;

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "clock.h"
+#include "cmd_server.h"
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
@@ -64,7 +66,7 @@ static const struct cmd_def *resolve(struct reply *r, int argc, const struct res
         *parent = d;
         d = sub;
     }
-    if ((d->arity > 0 && argc != d->arity) || (d->arity < 0 && argc < -d->arity)) {
+    if (!cmd_arity_ok(d, argc)) {
         if (*parent)
             reply_errorf(r, ERRF_SUB_ARITY, (*parent)->name, d->name);
         else
@@ -309,6 +311,32 @@ static void finish_local(struct conn *c, struct cmd_ctx *ctx)
         c->flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
+/*
+ * The connection's user may run this request: one load of the user's snapshot
+ * and a bit test for a user with allkeys. Checked here, on the client's worker,
+ * before the request is queued in MULTI or forwarded to another shard, so no
+ * path runs a command unchecked. A refusal is answered with NOPERM and logged;
+ * a deleted user's connection is closed.
+ */
+static bool acl_permitted(struct conn *c, const struct cmd_def *d, const struct cmd_def *parent,
+                          int argc, const struct resp_arg *argv)
+{
+    const struct acl_rules *r = acl_rules_of(c->user);
+    int pos;
+    enum acl_result res = acl_check_fast(r, d, argc, argv, &pos);
+    if (likely(res == ACL_OK))
+        return true;
+    if (r->flags & ACL_DELETED) {
+        c->flags |= CONN_CLOSE_ASAP;
+        return false;
+    }
+    char text[256];
+    acl_denied_text(res, d, parent, &argv[pos], false, text, sizeof(text));
+    reply_error(&c->out, text);
+    cmd_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
+    return false;
+}
+
 enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv)
 {
     struct worker *w = c->w;
@@ -327,6 +355,11 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     c->last_parent = parent;
     if (!c->authenticated && !(d->flags & CMD_NO_AUTH)) {
         reply_error(&c->out, ERR_NOAUTH);
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
+    if (c->user != NULL && !cmd_acl_exempt(d, parent) &&
+        unlikely(!acl_permitted(c, d, parent, argc, argv))) {
         reject_client(c, d);
         return DISPATCH_DONE;
     }
@@ -411,10 +444,31 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     return DISPATCH_DONE;
 }
 
+/*
+ * EXEC checks each queued command again: the user's rules may have changed
+ * since it was queued (Redis 7.0's text and an ACL LOG entry, context multi).
+ */
+static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct reply *r)
+{
+    if (c->user == NULL || cmd_acl_exempt(q->cmd, q->parent))
+        return true;
+    int pos;
+    enum acl_result res = acl_check_fast(acl_rules_of(c->user), q->cmd, q->argc, q->argv, &pos);
+    if (likely(res == ACL_OK))
+        return true;
+    reply_errorf(r, ERRF_NOPERM_EXEC_CHANGED,
+                 res == ACL_DENIED_KEY ? "no permission to touch the specified keys"
+                                       : "no permission to execute the command or subcommand");
+    cmd_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
+    return false;
+}
+
 void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
 {
     struct worker *w = exec->worker;
     struct conn *c = exec->client;
+    if (!still_permitted(c, q, exec->reply))
+        return;
     struct cmd_ctx ctx;
     ctx_init(&ctx, w, q->cmd, q->parent, q->argc, q->argv, exec->reply, c->db);
     ctx.client = c;

@@ -336,12 +336,21 @@ void repl_save_cron(struct worker *w)
             }
             struct repl_sync *sy = c->save_sync;
             if (sy != NULL && atomic_load_explicit(&sy->done, memory_order_acquire)) {
-                if (atomic_load(&sy->failed))
+                /* The file is written: let the merge thread retire the snapshot, and answer
+                 * once it has, so a SAVE's client finds no save in progress afterwards (a
+                 * BGSAVE right after it starts, as in Redis). */
+                c->save_failed = atomic_load(&sy->failed);
+                c->save_retiring = sy;
+                atomic_fetch_sub(&sy->readers, 1);
+                c->save_sync = NULL;
+            }
+            if (c->save_retiring != NULL &&
+                (const void *)atomic_load(&repl_node.sync) != c->save_retiring) {
+                if (c->save_failed)
                     reply_error(&c->out, ERR_BARE);
                 else
                     reply_ok(&c->out);
-                atomic_fetch_sub(&sy->readers, 1);
-                c->save_sync = NULL;
+                c->save_retiring = NULL;
                 c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
                 w->blocked_clients--;
                 conn_want_flush(c);

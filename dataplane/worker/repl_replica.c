@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "cio.h"
 #include "clock.h"
 #include "commands.h"
@@ -158,6 +159,8 @@ static int link_connect(struct worker *w, const char *host, int port)
     if (c == NULL)
         return -1;
     c->flags |= CONN_MASTER;
+    acl_user_put(c->user); /* the primary's stream is applied whatever the ACL says */
+    c->user = NULL;
     c->authenticated = true;
     c->parser.auth_required = false;
     lnk.c = c;

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "backend.h"
 #include "cio.h"
 #include "clock.h"
@@ -727,7 +728,8 @@ static void flush_clients(struct worker *w)
 /*
  * Once a second: idle clients past `timeout` are closed, and so are TLS
  * connections still in their handshake after pollux-tls-handshake-timeout
- * (a peer that never finishes one holds a connection, never a worker).
+ * (a peer that never finishes one holds a connection, never a worker) and
+ * clients of deleted ACL users.
  */
 static void clients_cron(struct worker *w)
 {
@@ -744,6 +746,9 @@ static void clients_cron(struct worker *w)
                    c->inflight == 0) {
             log_verbose("Closing idle client");
             conn_close(c);
+        } else if (c->user != NULL && (acl_rules_of(c->user)->flags & ACL_DELETED) &&
+                   c->inflight == 0) {
+            conn_close(c); /* ACL DELUSER, or ACL LOAD without the user: as Redis, at once */
         } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
             /* Give back a big query buffer once it is empty. */
             mem_free(c->rbuf);
@@ -851,6 +856,7 @@ static void *worker_main(void *arg)
             continue;
         }
         store_set_clock(w->store, w->now_ms);
+        acl_quiescent(w->id); /* no ACL snapshot is held between passes */
         w->stats.loop_passes++;
         /* Before the poll: what a read left in a TLS session last pass, after its replies
          * were flushed (an end of stream found with a command must not drop the reply). */

@@ -47,7 +47,7 @@ static void once(void)
     const char *d = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(conf, sizeof(conf), "%s/pollux-fuzz-config-%d.conf", d, (int)getpid());
     log_set_level(LOG_NOTHING);
-    server_commands_setup();
+    cmd_table_setup();
 }
 
 /* Split, quote back, split again: the same words. */
@@ -118,8 +118,8 @@ static bool write_file(const char *text, size_t n)
 static int load(int argc, char **argv)
 {
     FZ_CHECK(fchdir(home) == 0);
-    server_commands_teardown();
-    server_commands_setup();
+    cmd_table_teardown();
+    cmd_table_setup();
     config_setup();
     return config_load(conf, argc, argv);
 }

@@ -429,9 +429,11 @@ class OutputLimits(unittest.TestCase):
                     if pause:
                         time.sleep(pause)  # spread the growth out; no assertion on time
                 peak = rss_bytes(srv.proc.pid)
-                ids = self.client_ids(admin)
-                gone = h.wait_until(lambda: self.client_ids(admin) == before, 30)
-                self.assertTrue(gone, f"never-reading client still connected ({ids})")
+                # every connection now is one of those before (a subset: the harness's
+                # start-up probe may still have been closing when `before` was read)
+                gone = h.wait_until(lambda: self.client_ids(admin) <= before, 30)
+                self.assertTrue(gone, f"never-reading client still connected "
+                                      f"({self.client_ids(admin)} against {before})")
                 return nr.dropped, max(peak, rss_bytes(srv.proc.pid)) - base
             finally:
                 nr.close()

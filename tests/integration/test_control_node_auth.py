@@ -3,8 +3,10 @@
 without it get NOAUTH, pollux-control authenticates on every connection it opens to a
 node, the replicas authenticate to their primary (masterauth), and that holds across a
 failover, the old primary's return, a new replica, a restart of pollux-control and a
-change of the token; a node whose password pollux-control does not know is shown
-unreachable with the node's answer, and nothing crashes.
+change of the token; pollux-control's own ACL users (pollux-control, pollux-replica) are on
+every member with exactly their rules, and again on a node restarted without them; a node
+whose password pollux-control does not know is shown unreachable with the node's answer,
+and nothing crashes.
 
     python3 test_control_node_auth.py --control build/control/pollux-control \
         --ctl build/control/polluxctl [--node-server redis-server]
@@ -21,6 +23,37 @@ redis = h.require_redis_py()
 
 TOKEN = "first-token-0123456789"
 TOKEN2 = "second-token-9876543210"
+
+
+CTL_RULES = {"+ping", "+info", "+replicaof", "+slaveof", "+config|get", "+config|set",
+             "+client|kill", "+client|pause", "+client|unpause", "+acl|setuser"}
+REPL_RULES = {"+psync", "+replconf", "+ping"}
+
+
+def node_user_password(c, user):
+    """The password pollux-control generated for one of its ACL users (its state file)."""
+    with sqlite3.connect(c.control.state) as db:
+        row = db.execute("SELECT password FROM node_users WHERE name = ?", (user,)).fetchone()
+    return row[0] if row else None
+
+
+def getuser(node, token, user):
+    """ACL GETUSER as a dict of str, None while the node does not have the user."""
+    try:
+        r = node.redis(password=token).execute_command("ACL", "GETUSER", user)
+    except (redis.AuthenticationError, redis.ResponseError):
+        return None
+    if r is None:
+        return None
+    if isinstance(r, list):
+        r = dict(zip(r[0::2], r[1::2]))
+    dec = (lambda v: v.decode() if isinstance(v, bytes) else
+           [dec(x) for x in v] if isinstance(v, list) else v)
+    return {dec(k): dec(v) for k, v in r.items()}
+
+
+def rule_words(u):
+    return set(u["commands"].split()) - {"-@all"}
 
 
 def write_token(c, name, token):
@@ -111,6 +144,75 @@ class NodeAuth(ch.ClusterTestCase):
         self.c.wait_available("rg1")
         self.all_require(["n1", "n2", "n3"], TOKEN)
 
+    def has_users(self, name, token):
+        """Wait for pollux-control's two ACL users on the node; return them."""
+        node = self.c.nodes[name]
+        users = {}
+        for user in ("pollux-control", "pollux-replica"):
+            users[user] = self.wait(lambda: getuser(node, token, user),
+                                    what=f"user {user} on {name}")
+        return users
+
+    def test_node_users(self):
+        self.create(["n2"])
+        self.all_require(["n1", "n2"], TOKEN)
+        ctl_pass = node_user_password(self.c, "pollux-control")
+        repl_pass = node_user_password(self.c, "pollux-replica")
+        self.assertEqual(len(ctl_pass), 64)
+        self.assertEqual(len(repl_pass), 64)
+        self.assertNotEqual(ctl_pass, repl_pass)
+        for name in ("n1", "n2"):
+            users = self.has_users(name, TOKEN)
+            ctl, rep = users["pollux-control"], users["pollux-replica"]
+            # Exactly the commands each needs, on no key and no channel.
+            # polluxd has no CLIENT PAUSE: a node is not asked to allow what it cannot run.
+            want = CTL_RULES if ch.node_is_redis() else CTL_RULES - {"+client|pause",
+                                                                       "+client|unpause"}
+            self.assertEqual(rule_words(ctl), want)
+            self.assertEqual(rule_words(rep), REPL_RULES)
+            for u in (ctl, rep):
+                self.assertIn("on", u["flags"])
+                self.assertNotIn("nopass", u["flags"])
+                self.assertEqual(u["keys"], "")
+                self.assertEqual(u["channels"], "")
+            node = self.c.nodes[name]
+            r = node.redis(username="pollux-control", password=ctl_pass)
+            self.assertTrue(r.ping())
+            # NOPERM (redis-py strips the code into the exception's class).
+            with self.assertRaises(redis.exceptions.NoPermissionError):
+                r.get("k1")
+            with self.assertRaises(redis.exceptions.NoPermissionError):
+                node.redis(username="pollux-replica", password=repl_pass).get("k1")
+            # The replicas authenticate to their primary as pollux-replica.
+            cfg = node.redis(password=TOKEN).config_get("masteruser")
+            self.assertEqual(cfg["masteruser"], "pollux-replica")
+        self.c.nodes["n1"].redis(password=TOKEN).set("k1", "v1")
+        self.replicated(["n2"], TOKEN, "k1", b"v1")
+        # pollux-control works as its own user: a node whose default password changed
+        # behind its back stays reachable.
+        self.c.nodes["n2"].redis(password=TOKEN).config_set("requirepass",
+                                                             "somebody-elses-password")
+        self.c.nodes["n2"].redis(password="somebody-elses-password").execute_command(
+            "CLIENT", "KILL", "TYPE", "normal")
+        # (This connection stays authenticated when pollux-control sets the token again.)
+        n2 = self.c.nodes["n2"].redis(password="somebody-elses-password")
+        self.assertTrue(n2.ping())
+        self.wait(lambda: any(c.get("user") == "pollux-control" for c in n2.client_list()),
+                  what="pollux-control connected to n2 as its user")
+        self.assertNotIn("refused pollux-control's password", "\n".join(self.c.events("n2")))
+
+    def test_restarted_node_is_provisioned_again(self):
+        self.create(["n2"])
+        self.has_users("n2", TOKEN)
+        # n2 restarts without its users and without a password (nothing rewritten).
+        self.c.nodes["n2"].kill9()
+        self.c.nodes["n2"].auth = ("default", TOKEN)
+        self.c.nodes["n2"].restart()
+        self.has_users("n2", TOKEN)
+        self.all_require(["n2"], TOKEN)
+        self.c.nodes["n1"].redis(password=TOKEN).set("after-restart", "1")
+        self.replicated(["n2"], TOKEN, "after-restart", b"1")
+
     def test_failover_keeps_replication_authenticated(self):
         self.create(["n2", "n3"])
         self.all_require(["n1", "n2", "n3"], TOKEN)
@@ -131,17 +233,38 @@ class NodeAuth(ch.ClusterTestCase):
         self.all_require(["n1"], TOKEN)
         self.replicated(["n1"], TOKEN, "after", b"2")
         self.c.wait_available("rg1")
+        # It got pollux-control's users back and syncs through masteruser.
+        self.has_users("n1", TOKEN)
+        self.assertEqual(self.c.nodes["n1"].redis(password=TOKEN).config_get("masteruser"),
+                         {"masteruser": "pollux-replica"})
 
     def test_rotation_and_new_replica(self):
         self.create(["n2"])
         self.all_require(["n1", "n2"], TOKEN)
-        p = self.c.ctl("modify-replication-group", "--replication-group-id", "rg1",
-                       "--auth-token-file", write_token(self.c, "token2", TOKEN2),
-                       "--auth-token-update-strategy", "ROTATE")
-        self.assertEqual(p.returncode, 254, p.stderr)
-        self.assertIn("ROTATE", p.stderr)
-        self.assertIn("use SET", p.stderr)
-        # SET, the new token from the environment.
+        def prev_cleared():
+            with sqlite3.connect(self.c.control.state) as db:
+                rows = db.execute("SELECT auth_token_prev FROM nodes").fetchall()
+            return all(r[0] == "" for r in rows)
+        # ROTATE: the old and the new token both accepted (the default user's two passwords).
+        self.c.ctl_ok("modify-replication-group", "--replication-group-id", "rg1",
+                      "--auth-token-file", write_token(self.c, "token2", TOKEN2),
+                      "--auth-token-update-strategy", "ROTATE")
+        for name in ("n1", "n2"):
+            node = self.c.nodes[name]
+            self.wait(lambda: accepts(node, TOKEN2) and accepts(node, TOKEN),
+                      what=f"{name} to accept both tokens")
+            self.assertTrue(refuses_without_password(node))
+        self.wait(prev_cleared, what="the rotation to reach every node")
+        self.assertTrue(any("Auth token rotated" in e for e in self.c.events("rg1")))
+        # A node restarted meanwhile gets both again.
+        self.c.nodes["n2"].kill9()
+        self.c.nodes["n2"].auth = ("default", TOKEN2)
+        self.c.nodes["n2"].restart()
+        self.wait(lambda: accepts(self.c.nodes["n2"], TOKEN2) and
+                  accepts(self.c.nodes["n2"], TOKEN) and
+                  refuses_without_password(self.c.nodes["n2"]),
+                  what="n2 to accept both tokens after its restart")
+        # SET, the new token from the environment: only the new one from now on.
         env = self.c.control.ctl_env()
         env["POLLUX_AUTH_TOKEN"] = TOKEN2
         p = self.c.ctl("modify-replication-group", "--replication-group-id", "rg1",
@@ -152,10 +275,6 @@ class NodeAuth(ch.ClusterTestCase):
             self.wait(lambda: accepts(node, TOKEN2) and not accepts(node, TOKEN),
                       what=f"{name} to take the new token only")
         # Once applied, the old token is no longer kept in the state file.
-        def prev_cleared():
-            with sqlite3.connect(self.c.control.state) as db:
-                rows = db.execute("SELECT auth_token_prev FROM nodes").fetchall()
-            return all(r[0] == "" for r in rows)
         self.wait(prev_cleared, what="the previous token to be forgotten")
         self.c.nodes["n1"].redis(password=TOKEN2).set("rotated", "1")
         self.replicated(["n2"], TOKEN2, "rotated", b"1")
@@ -192,9 +311,11 @@ class NodeAuth(ch.ClusterTestCase):
     def test_unknown_password_is_reported(self):
         self.create(["n2"])
         self.all_require(["n1", "n2"], TOKEN)
-        # Someone changes n2's password behind pollux-control's back and drops its
-        # connections: pollux-control's next connection is refused (WRONGPASS).
+        # Someone changes n2's password and disables pollux-control's user behind its back,
+        # and drops its connections: pollux-control's next connection is refused (WRONGPASS).
         n2 = self.c.nodes["n2"].redis(password=TOKEN)
+        self.has_users("n2", TOKEN)
+        n2.execute_command("ACL", "SETUSER", "pollux-control", "resetpass", "nopass", "off")
         n2.config_set("requirepass", "somebody-elses-password")
         n2.execute_command("CLIENT", "KILL", "TYPE", "normal")
 

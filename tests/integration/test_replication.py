@@ -682,6 +682,31 @@ class Persistence(h.unittest.TestCase):
         finally:
             s.stop()
 
+    def test_bgsave_right_after_save(self):
+        """SAVE answers once its snapshot is over: a BGSAVE sent right behind it (same
+        connection, pipelined, or another client) starts, as in Redis."""
+        d = h.tempfile.mkdtemp(prefix="pollux-it-save2-")
+        workers = ["--pollux-workers", "2"] if not h.Config.server_is_redis() else []
+        s = h.Server(args=["--save", ""] + workers, workdir=d).start()
+        try:
+            r, other = s.redis(), s.redis()
+            r.set("k", "v")
+            for _ in range(20):
+                with r.pipeline(transaction=False) as p:
+                    p.save()
+                    p.bgsave()
+                    save, bgsave = p.execute(raise_on_error=False)
+                self.assertIs(save, True)
+                self.assertIs(bgsave, True, bgsave)  # "Background saving started"
+                self.assertTrue(h.wait_until(
+                    lambda: info(s, "persistence")["rdb_bgsave_in_progress"] == "0", 20))
+                self.assertTrue(r.save())
+                self.assertTrue(other.bgsave())
+                self.assertTrue(h.wait_until(
+                    lambda: info(s, "persistence")["rdb_bgsave_in_progress"] == "0", 20))
+        finally:
+            s.stop()
+
     @h.skip_if_real_redis("polluxd's own refusal message")
     def test_corrupt_dump_refused(self):
         d = h.tempfile.mkdtemp(prefix="pollux-it-bad-")

@@ -501,7 +501,9 @@ def run_tls_only(argv, tls_port, workdir, check, password=None):
                 return False
         c = h.wait_until(ping, h.Config.start_timeout)
         if not c:
-            raise AssertionError("no PONG on the tls-port")
+            with open(os.path.join(workdir, "log"), errors="replace") as f:
+                raise AssertionError("no PONG on the tls-port; the server's log ends:\n" +
+                                     "".join(f.readlines()[-15:]))
         try:
             check(c, proc)
         finally:
@@ -563,7 +565,8 @@ class TlsOnly(unittest.TestCase):
         path = os.path.join(self.workdir, "hardened.conf")
         with open(path, "w") as f:
             f.write(conf + "save \"\"\n")
-        argv = h.Config.server_cmd + [path]
+        # the config file comes first, then the harness's options (--server-args)
+        argv = h.Config.server_cmd[:1] + [path] + h.Config.server_cmd[1:]
 
         def check(c, proc):
             self.only_tls_listens(proc, tls_port)

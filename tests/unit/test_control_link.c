@@ -243,6 +243,34 @@ static void auth_to_a_node_without_password(void **state)
     assert_true(ctl_link_connected(f->link));
 }
 
+#define AUTH_USER "*3\r\n$4\r\nAUTH\r\n$14\r\npollux-control\r\n$2\r\npw\r\n"
+
+/* pollux-control's own user, tried after the token: accepted alone, the link is usable. */
+static void auth_as_own_user_after_the_token(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    ctl_link_set_auth(f->link, "cur", NULL);
+    ctl_link_set_user(f->link, "pollux-control", "pw");
+    auth_exchange(f, AUTH_CUR AUTH_USER PING_CMD, WRONGPASS "+OK\r\n+PONG\r\n", &s);
+    assert_true(s.reply);
+    assert_string_equal(s.text, "PONG");
+    assert_string_equal(ctl_link_auth_error(f->link), "");
+    assert_true(ctl_link_connected(f->link));
+}
+
+/* A node without the user (not provisioned yet): the token carries the link. */
+static void auth_token_when_user_unknown(void **state)
+{
+    struct fixture *f = *state;
+    struct seen s = { 0 };
+    ctl_link_set_auth(f->link, "cur", NULL);
+    ctl_link_set_user(f->link, "pollux-control", "pw");
+    auth_exchange(f, AUTH_CUR AUTH_USER PING_CMD, "+OK\r\n" WRONGPASS "+PONG\r\n", &s);
+    assert_true(s.reply);
+    assert_true(ctl_link_connected(f->link));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +281,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(auth_refused_fails_the_link, setup, teardown),
         cmocka_unit_test_setup_teardown(auth_previous_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(auth_to_a_node_without_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_as_own_user_after_the_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_token_when_user_unknown, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -397,7 +397,7 @@ static void auth_tokens_and_file_mode(void **state)
     assert_int_equal(ctl_state_group_update(f->st, &got), 0);
     assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
     assert_string_equal(got.auth_token, "group-token-0123456789");
-    assert_int_equal(ctl_state_group_set_auth_token(f->st, "rg1", ""), 0);
+    assert_int_equal(ctl_state_group_set_auth_token(f->st, "rg1", "", NULL), 0);
     assert_int_equal(ctl_state_group_get(f->st, "rg1", &got), 0);
     assert_string_equal(got.auth_token, "");
 
@@ -419,6 +419,24 @@ static void auth_tokens_and_file_mode(void **state)
     assert_int_equal(ctl_state_node_get(st, "old", &out), 0);
     assert_string_equal(out.auth_token, "");
     ctl_state_destroy(st);
+}
+
+/* pollux-control's node users: a random password each, generated once and kept. */
+static void node_user_passwords_are_kept(void **state)
+{
+    struct fixture *f = *state;
+    char a[CTL_NODE_USER_PASS_LEN + 1], b[CTL_NODE_USER_PASS_LEN + 1];
+    char a2[CTL_NODE_USER_PASS_LEN + 1];
+    assert_int_equal(ctl_state_node_user_password(f->st, CTL_NODE_USER, a), 0);
+    assert_int_equal(ctl_state_node_user_password(f->st, CTL_REPL_USER, b), 0);
+    assert_int_equal(strlen(a), CTL_NODE_USER_PASS_LEN);
+    assert_int_equal(strspn(a, "0123456789abcdef"), CTL_NODE_USER_PASS_LEN);
+    assert_string_not_equal(a, b);
+    ctl_state_destroy(f->st);
+    f->st = ctl_state_create(f->path);
+    assert_non_null(f->st);
+    assert_int_equal(ctl_state_node_user_password(f->st, CTL_NODE_USER, a2), 0);
+    assert_string_equal(a, a2);
 }
 
 static void long_events_are_cut_at_a_word(void **state)
@@ -466,6 +484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(users_and_event_users, setup, teardown),
         cmocka_unit_test_setup_teardown(version_3_file_gets_users, setup, teardown),
         cmocka_unit_test_setup_teardown(auth_tokens_and_file_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(node_user_passwords_are_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "acl.h"
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
@@ -36,6 +37,7 @@ static int setup(void **state)
 {
     (void)state;
     cmd_table_setup();
+    acl_setup();
     config_setup();
     memset(&server, 0, sizeof(server));
     server.nworkers = NW;
@@ -64,6 +66,7 @@ static int teardown(void **state)
     }
     shard_mesh_deinit(&server.mesh, drop);
     config_teardown();
+    acl_teardown();
     cmd_table_teardown();
     return 0;
 }

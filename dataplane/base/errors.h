@@ -107,11 +107,32 @@
 #define ERR_PROTO_INLINE_QUOTES "ERR Protocol error: unbalanced quotes in request"
 
 /* Formats (reply_errorf). */
-#define ERRF_INVALID_EXPIRE      "ERR invalid expire time in '%s' command"
-#define ERRF_ARITY               "ERR wrong number of arguments for '%s' command"
-#define ERRF_UNSUPPORTED_OPTION  "ERR Unsupported option %.*s"                 /* (int)len, ptr */
-#define ERRF_UNKNOWN_SUB         "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
-#define ERRF_SUB_ARITY           "ERR wrong number of arguments for '%s|%s' command"
+#define ERRF_INVALID_EXPIRE     "ERR invalid expire time in '%s' command"
+#define ERRF_ARITY              "ERR wrong number of arguments for '%s' command"
+#define ERRF_UNSUPPORTED_OPTION "ERR Unsupported option %.*s"                 /* (int)len, ptr */
+#define ERRF_UNKNOWN_SUB        "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
+#define ERRF_SUB_ARITY          "ERR wrong number of arguments for '%s|%s' command"
+#define ERR_POSITIVE_RANGE      "ERR value is out of range, must be positive"
+/* ACL (worker/cmd_acl.c, worker/dispatch.c). */
+#define ERRF_ACL_UNKNOWN_CATEGORY "ERR Unknown category '%.*s'"
+#define ERRF_ACL_NO_USER          "ERR User '%.*s' not found"
+#define ERRF_ACL_NO_COMMAND       "ERR Command '%.*s' not found"
+#define ERRF_ACL_LOAD             "ERR %.*s" /* the loader's reason: file, line, rule */
+#define ERR_ACL_DELETE_DEFAULT    "ERR The 'default' user cannot be removed"
+#define ERR_ACL_RANDOM            "ERR Failed to generate random bytes"
+#define ERR_ACL_GENPASS_BITS                                                                       \
+    "ERR ACL GENPASS argument must be the number of bits for the output password, a positive "     \
+    "number up to 4096"
+#define ERR_ACL_SAVE                                                                               \
+    "ERR There was an error trying to save the ACLs. Please check the server logs for more "       \
+    "information"
+#define ERR_NO_ACLFILE                                                                             \
+    "ERR This Redis instance is not configured to use an ACL file. You may want to specify "       \
+    "users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a "      \
+    "Redis configuration file set) in order to store users in the Redis configuration."
+#define ERRF_NOPERM_EXEC_CHANGED                                                                   \
+    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC "   \
+    "call. This command is no longer allowed for the following reason: %s"
 #define ERRF_UNKNOWN_COMMAND     "ERR unknown command '%.*s', with args beginning with: %s"
 #define ERRF_REPLCONF_OPTION     "ERR Unrecognized REPLCONF option: %.*s"
 #define ERRF_HELLO_OPTION        "ERR Syntax error in HELLO option '%.*s'"
