@@ -1,16 +1,17 @@
 /*
- * The connection half of a network backend, as a table of operations chosen
- * once per worker: the kernel's sockets under epoll (sock/sock_io.c) or the
- * worker's userspace TCP/IP stack (net/net_io.c). The connection code
- * (worker/cio.c, with TLS above it) calls these through the worker's table
- * and never asks which backend runs; a new backend (io_uring) is one folder
- * that fills in a struct netio_ops (docs/architecture.md).
+ * A network backend as a table of operations chosen once per worker: the
+ * kernel's sockets under epoll (sock/sock_io.c) or the worker's userspace
+ * TCP/IP stack (net/net_io.c). The worker's loop listens, polls and flushes
+ * through it, the connection code (worker/cio.c, with TLS above it) reads,
+ * writes, connects and closes through it, and neither asks which backend
+ * runs; a new backend (io_uring) is one folder that fills in a struct
+ * netio_ops and a constructor (docs/architecture.md).
  *
  * A handle is the backend's socket: a kernel fd, or a stack socket pointer.
- * `ctx` is the backend's per-worker state (the epoll fd, the stack); `user`
- * is what the backend's events report for that socket (the connection).
- * Semantics are those of a non-blocking socket under level-triggered epoll
- * (worker/cio.h).
+ * `ctx` is the backend's per-worker state (its poll set, listeners, the
+ * stack); `user` is what the backend's events report for that socket (the
+ * connection). Semantics are those of a non-blocking socket under
+ * level-triggered epoll (worker/cio.h).
  */
 #ifndef POLLUX_NETIO_H
 #define POLLUX_NETIO_H
@@ -26,8 +27,46 @@ union netio_handle {
     void *p; /* userspace stack: its struct net_sock */
 };
 
+/* At most this many listeners per worker (bind addresses times the two ports). */
+#define NETIO_MAX_LISTENERS 16
+
+/* struct netio_event.events */
+#define NETIO_IN     1u /* bytes, end of stream or an error to read (CIO_IN) */
+#define NETIO_OUT    2u /* room to write, or a connect() finished (CIO_OUT) */
+#define NETIO_ACCEPT 4u /* `listener` holds connections to accept */
+#define NETIO_TLS    8u /* with NETIO_ACCEPT: that listener is the tls-port */
+
+/* What poll reports: a listener with connections, or a socket's events for its `user`. */
+struct netio_event {
+    uint32_t events;
+    void *user;                  /* NETIO_IN/NETIO_OUT: what attach was given */
+    union netio_handle listener; /* NETIO_ACCEPT */
+};
+
 struct netio_ops {
     const char *name;
+    /* Connections accepted per NETIO_ACCEPT event before the loop moves on. */
+    unsigned accept_batch;
+    /*
+     * Listen on `port` (0: the backend picks one, *bound tells which) of each
+     * address in `bind` (space-separated, a leading '-' marks one that may be
+     * missing); a backend with addresses of its own (the stack) ignores bind.
+     * Its NETIO_ACCEPT events carry NETIO_TLS when tls. @return 0 or -errno
+     * (the reason logged).
+     */
+    int (*listen)(void *ctx, const char *bind, int port, int backlog, bool tls, int *bound);
+    /*
+     * One pass of the backend: wait at most timeout_ms (0: do not wait) for an
+     * event or the worker's wake-up fd, run what the backend runs itself (the
+     * stack: receive a burst, timers), then report up to max events. now_ns is
+     * the worker's clock at the start of the pass. @return events written to ev.
+     */
+    unsigned (*poll)(void *ctx, uint64_t now_ns, int timeout_ms, struct netio_event *ev,
+                     unsigned max);
+    /* End of the pass: send what it queued (the stack's transmit burst). */
+    void (*flush)(void *ctx, uint64_t now_ns);
+    /* After every connection is closed: the listeners, the poll set, ctx itself. */
+    void (*destroy)(void *ctx);
     /* @return bytes read (> 0), 0 at end of stream, -EAGAIN, or another -errno. */
     ssize_t (*read)(union netio_handle h, void *buf, size_t len);
     /* @return bytes taken (>= 0), -EAGAIN when nothing fits, or another -errno. */

@@ -47,8 +47,14 @@ int sock_local_name(int fd, char *buf, size_t cap);
 /* Port a listening socket is bound to (useful with port 0). */
 int sock_bound_port(int fd);
 
-/* The connection operations of the kernel backend (base/netio.h); ctx: the worker's epoll fd (int
- * *). */
+/* The kernel backend's operations (base/netio.h); their ctx comes from sock_io_create. */
 extern const struct netio_ops sock_netio_ops;
+
+/*
+ * A worker's kernel backend: an epoll set watching wakefd (-1: none), which
+ * poll drains when it fires (the worker's wake-up eventfd, worker.h).
+ * @return 0 with *io set, or -errno. ops->destroy frees it.
+ */
+int sock_io_create(int wakefd, struct netio *io);
 
 #endif

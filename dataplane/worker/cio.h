@@ -24,12 +24,14 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "netio.h"
+
 struct conn;
 struct worker;
 
 /* Readiness, as the worker's event dispatch passes it on. */
-#define CIO_IN  1u /* bytes, end of stream or an error to read */
-#define CIO_OUT 2u /* room to write, or a connect() finished */
+#define CIO_IN  NETIO_IN  /* bytes, end of stream or an error to read */
+#define CIO_OUT NETIO_OUT /* room to write, or a connect() finished */
 
 /* Whether c still has a socket. */
 bool cio_open(const struct conn *c);
