@@ -175,9 +175,10 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
         "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
         "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
         "user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
-        (unsigned long long)cl->id, cl->peer, cl->local, cl->fd, cl->name ? cl->name : "",
-        (long long)((now_ms - cl->ctime_ms) / 1000), (long long)((now_ms - cl->last_ms) / 1000),
-        flags, cl->db, cl->multi ? (int)cl->multi->count : -1, qbuf, cl->rcap - cl->rlen,
+        (unsigned long long)cl->id, cl->peer, cl->local, cl->io != NULL ? cl->io->fd(cl->sock) : -1,
+        cl->name ? cl->name : "", (long long)((now_ms - cl->ctime_ms) / 1000),
+        (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db,
+        cl->multi ? (int)cl->multi->count : -1, qbuf, cl->rcap - cl->rlen,
         cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl),
         omem ? "w" : "", cmd, cl->user != NULL ? cl->user->name : "default", cl->proto,
         cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");

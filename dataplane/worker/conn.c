@@ -13,12 +13,10 @@
 #include "log.h"
 #include "mem.h"
 #include "multi.h"
-#include "net.h"
 #include "repl.h"
 #include "server.h"
 #include "shard.h"
 #include "acl.h"
-#include "sock.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -29,12 +27,10 @@
 
 static void obuf_grow(struct reply *r);
 
-static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
+static struct conn *conn_new(struct worker *w)
 {
     struct conn *c = mem_calloc(sizeof(*c));
     c->w = w;
-    c->fd = fd;
-    c->ns = ns;
     c->id = atomic_fetch_add(&server.next_client_id, 1);
     c->proto = 2;
     c->db = 0;
@@ -54,24 +50,13 @@ static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
     return c;
 }
 
-struct conn *conn_create(struct worker *w, int fd, const char *peer)
+struct conn *conn_create(struct worker *w, union netio_handle h, const char *peer)
 {
-    struct conn *c = conn_new(w, fd, NULL);
+    struct conn *c = conn_new(w);
+    c->io = w->io.ops;
+    c->sock = h;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    sock_local_name(fd, c->local, sizeof(c->local));
-    return c;
-}
-
-struct conn *conn_create_net(struct worker *w, struct net_sock *s)
-{
-    struct conn *c = conn_new(w, -1, s);
-    struct net_endpoint peer, local;
-    char ip[16];
-    net_sock_peer(s, &peer);
-    net_sock_local(s, &local);
-    snprintf(c->peer, sizeof(c->peer), "%s:%u", net_ip_format(peer.ip, ip), peer.port);
-    snprintf(c->local, sizeof(c->local), "%s:%u", net_ip_format(local.ip, ip), local.port);
-    net_sock_set_user(s, c);
+    c->io->local_name(h, c->local, sizeof(c->local));
     return c;
 }
 
@@ -79,7 +64,6 @@ struct conn *conn_create_internal(struct worker *w)
 {
     struct conn *c = mem_calloc(sizeof(*c));
     c->w = w;
-    c->fd = -1;
     c->id = atomic_fetch_add(&server.next_client_id, 1);
     c->proto = 2;
     c->authenticated = true;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "netio.h"
 #include "parse.h"
 #include "repl.h"
 #include "reply.h"
@@ -23,7 +24,6 @@ struct multi_state;
 struct repl_replica;
 struct repl_sync;
 struct cmd_def;
-struct net_sock;
 struct tls_session;
 struct acl_user;
 
@@ -63,10 +63,10 @@ struct conn {
     struct conn *flush_next;
     struct conn *tx_next;
     struct worker *w;
-    int fd;                  /* kernel backend: the socket, else -1 */
-    struct net_sock *ns;     /* DPDK backend: the socket of the worker's stack, else NULL */
-    struct tls_session *tls; /* a TLS connection (either backend), else NULL (cio.c) */
-    struct conn *tls_next;   /* worker->tls_ready / tls_ready_run while CONN_TLS_READY */
+    const struct netio_ops *io; /* the worker's backend while c has a socket, else NULL */
+    union netio_handle sock;    /* the socket, on that backend (cio.c) */
+    struct tls_session *tls;    /* a TLS connection (either backend), else NULL (cio.c) */
+    struct conn *tls_next;      /* worker->tls_ready / tls_ready_run while CONN_TLS_READY */
     uint32_t flags;
     uint64_t id;
 
@@ -98,9 +98,8 @@ struct conn {
     char local[64];
 };
 
-struct conn *conn_create(struct worker *w, int fd, const char *peer);
-/* A connection on a socket of w's userspace stack (its user pointer is set to c). */
-struct conn *conn_create_net(struct worker *w, struct net_sock *s);
+/* A connection on socket h of w's backend (not yet attached to its events: cio_attach). */
+struct conn *conn_create(struct worker *w, union netio_handle h, const char *peer);
 /* A connection with no socket, on no list: a worker's own, for holds nobody asked for. */
 struct conn *conn_create_internal(struct worker *w);
 /* Close the socket; the structure lives on while forwarded replies are due. */
