@@ -3,6 +3,9 @@
  * place: node.c, node_cmd.c, primary.c and replica.c include this header and none of
  * the worker's own. The other direction, what the worker calls, is repl.h.
  *
+ * A connection (struct conn) is a handle: replication reads and changes it only
+ * through the host_conn_* functions below (dataplane/worker/repl_host.c).
+ *
  * The worker's services:
  * - the running worker and the process: worker_self, server.workers[] (worker 0 owns
  *   the link to a primary and the save schedule);
@@ -11,7 +14,7 @@
  *   connection; repl_hold_ready is called once they are held);
  * - connections: conn_create_internal (a connection of the worker's own, to hold
  *   shards nobody asked for), conn_read and conn_process (run the input of the link
- *   to a primary as commands), conn_close;
+ *   to a primary as commands), conn_close; the host_conn_* accessors;
  * - bytes: cio_writev (a replica's RDB and stream, straight from the shared blocks),
  *   cio_write_all, cio_flush, cio_write_interest and cio_rearm (the handshake with a
  *   primary), cio_connect and cio_connect_error (connecting to it, TCP or TLS);
@@ -19,10 +22,8 @@
  *
  * Fields it still reads or writes in place of accessors (the remaining reach-ins,
  * replication/NOTES.md): of struct worker `id`, `now_ms`, `params`, `store`, `stats`,
- * `obuf`, `conns`, `blocked_clients`, `internal`, `tx`, `port`; of struct conn `w`,
- * `worker`, `flags`, `db`, `out`, `reply`, `client`, `replica`, `argc`/`argv`, `next`,
- * `id`, `peer`, `done`, `inflight`, `now_ms`, `offset_known`, `parser`, `rbuf`/`rlen`/
- * `rpos`, `user`, `authenticated`, `multi`, `nshards`, `stores`.
+ * `obuf`, `internal`, `repl`, `dirty`, and of struct server `workers`, `nworkers`,
+ * `stores`, `port`.
  */
 #ifndef POLLUX_REPL_HOST_H
 #define POLLUX_REPL_HOST_H
@@ -32,5 +33,81 @@
 #include "conn.h"
 #include "server.h"
 #include "worker.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct worker;
+struct reply;
+struct resp_arg;
+struct repl_conn;
+struct repl_replica;
+
+/*
+ * A connection, through its handle (worker/repl_host.c). None of these is on the
+ * request path: they serve replicas' connections once per pass, the link to a
+ * primary once per read or applied command, and WAIT/SAVE clients.
+ */
+struct worker *host_conn_worker(const struct conn *c);
+uint64_t host_conn_id(const struct conn *c);
+const char *host_conn_peer(const struct conn *c); /* "ip:port" */
+/* Its output: replies written here go out at the end of the pass (host_conn_want_flush). */
+struct reply *host_conn_out(struct conn *c);
+/* Replication's own state on the connection (the worker keeps it without reading it). */
+struct repl_conn *host_conn_repl(struct conn *c);
+/* The replica this connection is the link of (after SYNC/PSYNC), else NULL. */
+struct repl_replica *host_conn_replica(const struct conn *c);
+void host_conn_set_replica(struct conn *c, struct repl_replica *r);
+/* The worker's client connections, oldest first (host_worker_conns(w) is the first). */
+struct conn *host_worker_conns(struct worker *w);
+struct conn *host_conn_next(const struct conn *c);
+/* Forwarded requests not yet answered. */
+unsigned host_conn_inflight(const struct conn *c);
+bool host_conn_in_multi(const struct conn *c);
+/* Flush its output at the end of the pass (conn_want_flush). */
+void host_conn_want_flush(struct conn *c);
+/* Close it at the end of the pass, dropping its output; already so, or closed. */
+void host_conn_close_asap(struct conn *c);
+bool host_conn_closing(const struct conn *c);
+/* Waiting for the socket to take more output (the worker flushes it when it can). */
+bool host_conn_write_pending(const struct conn *c);
+
+/*
+ * Blocked clients: WAIT, and SAVE/BGSAVE until their snapshot starts or ends. A
+ * blocked connection parses no input; host_conn_unblock counts it out, schedules
+ * its reply and leaves the input for conn_process.
+ */
+enum host_block { HOST_BLOCK_WAIT, HOST_BLOCK_SAVE };
+void host_conn_block(struct conn *c, enum host_block why);
+bool host_conn_blocked_for(const struct conn *c, enum host_block why);
+void host_conn_unblock(struct conn *c);
+/* Still blocked once the hold of every shard for it ends (a SAVE waits for its file). */
+void host_conn_keep_blocked(struct conn *c);
+
+/*
+ * Holding every shard for a connection (a snapshot starts between two commands):
+ * host_conn_hold_all asks for it, repl_hold_ready is called once they are held.
+ */
+void host_conn_hold_all(struct conn *c);
+/* It asked (SAVE, or host_conn_hold_all), and the hold did not start yet... */
+bool host_conn_hold_wanted(const struct conn *c);
+/* ...is queued for it or holds it now. */
+bool host_conn_hold_queued(const struct conn *c);
+
+/*
+ * The link to a primary, a client connection the node made (cio_connect): its
+ * commands run unauthenticated by ACL and are never answered.
+ */
+void host_conn_set_master(struct conn *c, bool on);
+bool host_conn_is_master(const struct conn *c);
+/* Its input is not read now (blocked, or too many requests in flight). */
+bool host_conn_input_paused(const struct conn *c);
+/* The bytes read and not parsed yet; host_conn_consume drops n of them. */
+char *host_conn_input(struct conn *c, size_t *len);
+void host_conn_consume(struct conn *c, size_t n);
+/* The command name of the request being run (argv[0]). */
+const struct resp_arg *host_conn_cmd_name(const struct conn *c);
 
 #endif

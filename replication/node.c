@@ -278,7 +278,7 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
 
 void repl_hold_ready(struct worker *w, struct conn *c)
 {
-    if (c->replica != NULL)
+    if (host_conn_replica(c) != NULL)
         repl_primary_hold_ready(w, c);
     else
         repl_save_hold_ready(w, c);
@@ -662,27 +662,26 @@ void repl_stream_unlock(void)
 
 bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
 {
-    if (c->flags & CONN_MASTER)
+    if (host_conn_is_master(c))
         return true;
     if (unlikely(atomic_load_explicit(&repl_node.loading, memory_order_relaxed)) &&
         !(d->flags & CMD_LOADING)) {
-        reply_error(&c->out, ERR_LOADING);
+        reply_error(host_conn_out(c), ERR_LOADING);
         return false;
     }
-    struct worker *w = c->w;
+    struct worker *w = host_conn_worker(c);
     if (atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA) {
         if ((d->flags & CMD_WRITE) && w->params.repl.replica_read_only) {
             if (w->params.repl.close_on_slave_write) {
                 /* the client reconnects, and finds the primary (close-on-replica-write) */
-                c->flags |= CONN_CLOSE_ASAP;
-                conn_want_flush(c);
+                host_conn_close_asap(c);
             }
-            reply_error(&c->out, ERR_READONLY);
+            reply_error(host_conn_out(c), ERR_READONLY);
             return false;
         }
         if (!w->params.repl.replica_serve_stale_data && !(d->flags & CMD_STALE) &&
             atomic_load_explicit(&repl_node.link_state, memory_order_relaxed) != LINK_CONNECTED) {
-            reply_error(&c->out, ERR_MASTERDOWN);
+            reply_error(host_conn_out(c), ERR_MASTERDOWN);
             return false;
         }
         return true;
@@ -691,7 +690,7 @@ bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
         w->params.repl.min_replicas_max_lag > 0 &&
         atomic_load_explicit(&repl_node.good_replicas, memory_order_relaxed) <
             w->params.repl.min_replicas_to_write) {
-        reply_error(&c->out, ERR_NOREPLICAS);
+        reply_error(host_conn_out(c), ERR_NOREPLICAS);
         return false;
     }
     return true;

@@ -232,14 +232,12 @@ void cmd_role(struct cmd_ctx *c)
 static void save_request(struct cmd_ctx *c, bool background)
 {
     struct conn *cl = c->client;
-    struct worker *w = c->worker;
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running)) {
         reply_error(c->reply, ERR_BGSAVE_RUNNING);
         return;
     }
-    cl->repl.save_reply_at_start = background;
-    cl->flags |= CONN_BLOCKED | CONN_SYNC_START | CONN_SAVE_WAIT;
-    w->blocked_clients++;
+    host_conn_repl(cl)->save_reply_at_start = background;
+    host_conn_block(cl, HOST_BLOCK_SAVE);
 }
 
 void cmd_save(struct cmd_ctx *c)
@@ -273,29 +271,26 @@ void repl_save_hold_ready(struct worker *w, struct conn *c)
     if (atomic_load(&repl_node.sync) != NULL) {
         /* a replica's snapshot got there first */
         if (c != w->internal) {
-            reply_error(&c->out, ERR_BGSAVE_RUNNING);
-            c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
-            w->blocked_clients--;
-            conn_want_flush(c);
+            reply_error(host_conn_out(c), ERR_BGSAVE_RUNNING);
+            host_conn_unblock(c);
         }
         return;
     }
     struct repl_sync *sy = repl_sync_begin(w, false, w->params.srv.dbfilename);
+    struct repl_conn *rc = c == w->internal ? NULL : host_conn_repl(c);
     log_notice("%s saving started (forkless snapshot, %u shards)",
-               c == w->internal || c->repl.save_reply_at_start ? "Background" : "Foreground",
+               rc == NULL || rc->save_reply_at_start ? "Background" : "Foreground",
                server.nworkers);
-    if (c == w->internal)
+    if (rc == NULL)
         return;
-    if (c->repl.save_reply_at_start) {
-        reply_status(&c->out, "Background saving started");
-        c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
-        w->blocked_clients--;
-        conn_want_flush(c);
+    if (rc->save_reply_at_start) {
+        reply_status(host_conn_out(c), "Background saving started");
+        host_conn_unblock(c);
         return;
     }
-    c->repl.save_sync = sy;
+    rc->save_sync = sy;
     atomic_fetch_add(&sy->readers, 1); /* keeps sy until this SAVE has seen it end */
-    c->flags |= CONN_BLOCKED;
+    host_conn_keep_blocked(c);
 }
 
 /* Parse "seconds changes [seconds changes ...]"; @return whether a point is due. */
@@ -321,44 +316,40 @@ void repl_save_cron(struct worker *w)
 {
     /* SAVE clients whose file is written, and clients queued for a snapshot */
     if (w->blocked_clients > 0) {
-        unsigned n = server.nworkers;
-        uint64_t all = n == 64 ? ~0ull : (1ull << n) - 1;
         struct conn *next;
-        for (struct conn *c = w->conns; c != NULL; c = next) {
-            next = c->next;
-            if (!(c->flags & CONN_SAVE_WAIT))
+        for (struct conn *c = host_worker_conns(w); c != NULL; c = next) {
+            next = host_conn_next(c);
+            if (!host_conn_blocked_for(c, HOST_BLOCK_SAVE))
                 continue;
-            if ((c->flags & CONN_SYNC_START) && !(c->flags & CONN_TX_QUEUED) && w->tx.conn != c) {
-                worker_tx_begin(w, c, all);
+            if (host_conn_hold_wanted(c) && !host_conn_hold_queued(c)) {
+                host_conn_hold_all(c);
                 continue;
             }
-            struct repl_sync *sy = c->repl.save_sync;
+            struct repl_conn *rc = host_conn_repl(c);
+            struct repl_sync *sy = rc->save_sync;
             if (sy != NULL && atomic_load_explicit(&sy->done, memory_order_acquire)) {
                 /* The file is written: let the merge thread retire the snapshot, and answer
                  * once it has, so a SAVE's client finds no save in progress afterwards (a
                  * BGSAVE right after it starts, as in Redis). */
-                c->repl.save_failed = atomic_load(&sy->failed);
-                c->repl.save_retiring = sy;
+                rc->save_failed = atomic_load(&sy->failed);
+                rc->save_retiring = sy;
                 atomic_fetch_sub(&sy->readers, 1);
-                c->repl.save_sync = NULL;
+                rc->save_sync = NULL;
             }
-            if (c->repl.save_retiring != NULL &&
-                (const void *)atomic_load(&repl_node.sync) != c->repl.save_retiring) {
-                if (c->repl.save_failed)
-                    reply_error(&c->out, ERR_BARE);
+            if (rc->save_retiring != NULL &&
+                (const void *)atomic_load(&repl_node.sync) != rc->save_retiring) {
+                if (rc->save_failed)
+                    reply_error(host_conn_out(c), ERR_BARE);
                 else
-                    reply_ok(&c->out);
-                c->repl.save_retiring = NULL;
-                c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
-                w->blocked_clients--;
-                conn_want_flush(c);
+                    reply_ok(host_conn_out(c));
+                rc->save_retiring = NULL;
+                host_conn_unblock(c);
                 conn_process(c);
             }
         }
     }
     /* worker 0 runs the `save` schedule and BGSAVE SCHEDULE through its own connection */
-    if (w->id != 0 || w->internal == NULL || (w->internal->flags & CONN_TX_QUEUED) ||
-        w->tx.conn == w->internal)
+    if (w->id != 0 || w->internal == NULL || host_conn_hold_queued(w->internal))
         return;
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running))
         return;
@@ -368,9 +359,6 @@ void repl_save_cron(struct worker *w)
         want = save_due(w->params.srv.save, w->now_ms / 1000 - atomic_load(&repl_node.lastsave),
                         repl_dirty_total() - atomic_load(&repl_node.dirty_saved));
     }
-    if (want) {
-        w->internal->flags |= CONN_SYNC_START;
-        worker_tx_begin(w, w->internal,
-                        server.nworkers == 64 ? ~0ull : (1ull << server.nworkers) - 1);
-    }
+    if (want)
+        host_conn_hold_all(w->internal);
 }

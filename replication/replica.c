@@ -127,7 +127,7 @@ static void link_drop(struct worker *w, const char *why)
     if (why != NULL)
         log_warn("Connection with master lost: %s", why);
     if (lnk.c != NULL) {
-        lnk.c->flags &= ~CONN_MASTER;
+        host_conn_set_master(lnk.c, false);
         conn_close(lnk.c);
         lnk.c = NULL;
     }
@@ -155,11 +155,7 @@ static int link_connect(struct worker *w, const char *host, int port)
     struct conn *c = cio_connect(w, host, port, w->params.tls.replication != 0);
     if (c == NULL)
         return -1;
-    c->flags |= CONN_MASTER;
-    acl_user_put(c->user); /* the primary's stream is applied whatever the ACL says */
-    c->user = NULL;
-    c->authenticated = true;
-    c->parser.auth_required = false;
+    host_conn_set_master(c, true);
     lnk.c = c;
     lnk.hs = HS_CONNECTING;
     lnk.last_io_ms = w->now_ms;
@@ -172,13 +168,13 @@ static int link_connect(struct worker *w, const char *host, int port)
 /* The next CRLF-terminated line of c's input, without the CRLF; NULL when incomplete. */
 static char *next_line(struct conn *c, size_t *len)
 {
-    char *s = c->rbuf + c->rpos;
-    size_t avail = c->rlen - c->rpos;
+    size_t avail;
+    char *s = host_conn_input(c, &avail);
     char *nl = memchr(s, '\n', avail);
     if (nl == NULL)
         return NULL;
     size_t n = (size_t)(nl - s);
-    c->rpos += n + 1;
+    host_conn_consume(c, n + 1);
     if (n > 0 && s[n - 1] == '\r')
         n--;
     s[n] = '\0';
@@ -306,8 +302,8 @@ static void begin_load(struct worker *w);
  */
 static int bulk_input(struct worker *w, struct conn *c)
 {
-    char *p = c->rbuf + c->rpos;
-    size_t n = c->rlen - c->rpos;
+    size_t n;
+    char *p = host_conn_input(c, &n);
     size_t take = n;
     if (!lnk.eof_mode && take > lnk.bulk_left)
         take = (size_t)lnk.bulk_left;
@@ -322,15 +318,15 @@ static int bulk_input(struct worker *w, struct conn *c)
         }
         if (bulk_bytes(w, p, used) != 0)
             return -1;
-        c->rpos += used;
+        host_conn_consume(c, used);
         if (rc == RDB_DONE) {
-            if (c->rlen - c->rpos < 40)
+            if (n - used < 40)
                 return 0; /* the mark is still on its way */
-            if (memcmp(c->rbuf + c->rpos, lnk.mark, 40) != 0) {
+            if (memcmp(p + used, lnk.mark, 40) != 0) {
                 log_warn("Bad EOF mark after the RDB from MASTER");
                 return -1;
             }
-            c->rpos += 40;
+            host_conn_consume(c, 40);
             begin_load(w);
         }
         return 0;
@@ -344,7 +340,7 @@ static int bulk_input(struct worker *w, struct conn *c)
     }
     if (bulk_bytes(w, p, take) != 0)
         return -1;
-    c->rpos += take;
+    host_conn_consume(c, take);
     lnk.bulk_left -= take;
     if (lnk.bulk_left == 0) {
         if (rc != RDB_DONE || used != take) {
@@ -557,8 +553,12 @@ static void load_finish(struct worker *w)
     log_notice("MASTER <-> REPLICA sync: Finished with success (%llu keys)",
                (unsigned long long)lnk.loaded);
     /* the stream that arrived meanwhile */
-    if (lnk.c != NULL && lnk.c->rpos < lnk.c->rlen)
-        conn_process(lnk.c);
+    if (lnk.c != NULL) {
+        size_t pending;
+        host_conn_input(lnk.c, &pending);
+        if (pending > 0)
+            conn_process(lnk.c);
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -696,8 +696,7 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
     }
     if (!(events & CIO_IN))
         return;
-    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT ||
-        (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED))) {
+    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT || host_conn_input_paused(c)) {
         /* The stream waits in the socket until the load is done. */
         cio_rearm(c);
         return;
@@ -725,8 +724,6 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
     }
     if (lnk.c == c && lnk.hs == HS_STREAM)
         conn_process(c);
-    if (lnk.c == c && c->rpos == c->rlen)
-        c->rpos = c->rlen = 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -786,10 +783,10 @@ static void reply_error_at(const char *p, size_t len, const char *code, const ch
 static void apply_failed(struct conn *c, const char *name, size_t nlen, const char *err,
                          size_t elen, bool applied_after)
 {
-    struct worker *w = c->w;
+    struct worker *w = host_conn_worker(c);
     if (applied_after)
         lnk.need_full = true;
-    if (c->flags & CONN_CLOSE_ASAP)
+    if (host_conn_closing(c))
         return; /* the link is closing already, for an earlier command */
     char text[sizeof(repl_node.apply_error)];
     apply_error_text(text, sizeof(text), name, nlen, err, elen);
@@ -811,8 +808,7 @@ static void apply_failed(struct conn *c, const char *name, size_t nlen, const ch
     } else {
         lnk.not_logged++;
     }
-    c->flags |= CONN_CLOSE_ASAP;
-    conn_want_flush(c);
+    host_conn_close_asap(c);
 }
 
 void repl_link_forward_failed(struct conn *c, struct shard_msg *m)
@@ -841,24 +837,26 @@ static bool no_data(const struct resp_arg *cmd)
 /* A command of the stream ran: unless it failed, it joins our own stream, at the same offset. */
 int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl_apply_mark *m)
 {
-    if (unlikely(c->out.errors != m->errors) && !no_data(&c->parser.argv[0])) {
+    struct reply *out = host_conn_out(c);
+    if (unlikely(out->errors != m->errors) && !no_data(host_conn_cmd_name(c))) {
         /* Its reply starts where the tail was, or in the block after it (a reply's error
          * line is written in one piece). */
         const struct rblock *b = m->tail;
         uint32_t off = m->tail_len;
         if (b == NULL || b->len <= off) {
-            b = b != NULL ? b->next : c->out.head;
+            b = b != NULL ? b->next : out->head;
             off = 0;
         }
         const char *err;
         size_t elen;
-        reply_error_at(b ? b->data + off : "", b ? b->len - off : 0, c->out.err_code, &err, &elen);
-        const struct resp_arg *cmd = &c->parser.argv[0];
-        bool executed = c->w->stats.commands != m->commands;
+        reply_error_at(b ? b->data + off : "", b ? b->len - off : 0, out->err_code, &err, &elen);
+        const struct resp_arg *cmd = host_conn_cmd_name(c);
+        bool executed = host_conn_worker(c)->stats.commands != m->commands;
         apply_failed(c, cmd->ptr, MIN(cmd->len, 64), err, elen, executed);
         return -1;
     }
-    if (c->multi != NULL || lnk.tx.len > 0) {
+    bool in_multi = host_conn_in_multi(c);
+    if (in_multi || lnk.tx.len > 0) {
         /* MULTI and what it queues count as applied only with the EXEC (or DISCARD) that
          * ends them, as on a Redis replica: a link lost in between (or a queued command
          * refused) resumes at the MULTI, and this node's own stream, which its replicas
@@ -866,7 +864,7 @@ int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl
         rdb_buf_reserve(&lnk.tx, n);
         memcpy(lnk.tx.p + lnk.tx.len, p, n);
         lnk.tx.len += n;
-        if (c->multi != NULL)
+        if (in_multi)
             return 0;
         p = lnk.tx.p;
         n = lnk.tx.len;

@@ -8,7 +8,9 @@
 - nothing outside replication/ includes repl_int.h (the worker calls repl.h only);
 - the worker does not name replication's per-worker or per-connection fields: they are
   in struct repl_worker and struct repl_conn (w->repl, c->repl), and the only ones it
-  touches are the init/release calls.
+  touches are the init/release calls;
+- replication/ reads no field of struct conn and no CONN_* flag: it calls host.h's
+  host_conn_* functions (worker/repl_host.c).
 """
 
 import os
@@ -31,6 +33,14 @@ def sources(folder):
 def includes(path):
     with open(path, encoding="utf-8") as f:
         return [os.path.basename(i) for i in INCLUDE.findall(f.read())]
+
+
+def code_lines(path):
+    """The file's lines with C comments blanked (line numbers kept)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
+    return re.sub(r"//[^\n]*", "", text).split("\n")
 
 
 class Layering(unittest.TestCase):
@@ -62,6 +72,22 @@ class Layering(unittest.TestCase):
                     if fields.search(line):
                         bad.append(f"{os.path.relpath(p, ROOT)}:{n}: {line.strip()}")
         self.assertEqual(bad, [], "replication's fields belong to replication/")
+
+    def test_replication_reads_no_connection_field(self):
+        # struct conn is the worker's: replication/ goes through host.h's host_conn_* calls
+        # (its own per-connection state through host_conn_repl, the flags through what
+        # they mean). The names below exist only in struct conn and conn.h, not in
+        # struct cmd_ctx, which replication's command handlers read.
+        fields = re.compile(r"\bCONN_[A-Z_]+\b|->(rbuf|rpos|rlen|rcap|parser|inflight|"
+                            r"peer|multi|replica|authenticated|user|out)\b")
+        bad = []
+        for p in sources("replication"):
+            if os.path.basename(p) == "host.h":
+                continue
+            for n, line in enumerate(code_lines(p), 1):
+                if fields.search(line):
+                    bad.append(f"{os.path.relpath(p, ROOT)}:{n}: {line.strip()}")
+        self.assertEqual(bad, [], "use host.h's connection calls")
 
 
 if __name__ == "__main__":

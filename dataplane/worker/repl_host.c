@@ -1,0 +1,177 @@
+/*
+ * What the node side of replication uses of the worker (replication/host.h):
+ * the connection and worker handles it holds are the worker's own structs,
+ * read and changed only here.
+ */
+#include "host.h"
+
+#include "acl.h"
+#include "conn.h"
+#include "repl.h"
+#include "server.h"
+#include "worker.h"
+
+struct worker *host_conn_worker(const struct conn *c)
+{
+    return c->w;
+}
+
+uint64_t host_conn_id(const struct conn *c)
+{
+    return c->id;
+}
+
+const char *host_conn_peer(const struct conn *c)
+{
+    return c->peer;
+}
+
+struct reply *host_conn_out(struct conn *c)
+{
+    return &c->out;
+}
+
+struct repl_conn *host_conn_repl(struct conn *c)
+{
+    return &c->repl;
+}
+
+struct repl_replica *host_conn_replica(const struct conn *c)
+{
+    return c->replica;
+}
+
+void host_conn_set_replica(struct conn *c, struct repl_replica *r)
+{
+    c->replica = r;
+}
+
+struct conn *host_worker_conns(struct worker *w)
+{
+    return w->conns;
+}
+
+struct conn *host_conn_next(const struct conn *c)
+{
+    return c->next;
+}
+
+unsigned host_conn_inflight(const struct conn *c)
+{
+    return c->inflight;
+}
+
+bool host_conn_in_multi(const struct conn *c)
+{
+    return c->multi != NULL;
+}
+
+void host_conn_want_flush(struct conn *c)
+{
+    conn_want_flush(c);
+}
+
+void host_conn_close_asap(struct conn *c)
+{
+    c->flags |= CONN_CLOSE_ASAP;
+    conn_want_flush(c);
+}
+
+bool host_conn_closing(const struct conn *c)
+{
+    return (c->flags & (CONN_ZOMBIE | CONN_CLOSE_ASAP)) != 0;
+}
+
+bool host_conn_write_pending(const struct conn *c)
+{
+    return (c->flags & CONN_WANT_WRITE) != 0;
+}
+
+static uint32_t block_flag(enum host_block why)
+{
+    return why == HOST_BLOCK_WAIT ? CONN_WAITING : CONN_SAVE_WAIT;
+}
+
+void host_conn_block(struct conn *c, enum host_block why)
+{
+    /* a SAVE waits for a hold of every shard first (its snapshot starts there) */
+    c->flags |= CONN_BLOCKED | block_flag(why) | (why == HOST_BLOCK_SAVE ? CONN_SYNC_START : 0);
+    c->w->blocked_clients++;
+}
+
+bool host_conn_blocked_for(const struct conn *c, enum host_block why)
+{
+    return (c->flags & block_flag(why)) != 0;
+}
+
+void host_conn_unblock(struct conn *c)
+{
+    c->flags &= ~(CONN_BLOCKED | CONN_BLOCKED_CLIENT);
+    c->w->blocked_clients--;
+    conn_want_flush(c);
+}
+
+void host_conn_keep_blocked(struct conn *c)
+{
+    c->flags |= CONN_BLOCKED;
+}
+
+static uint64_t all_shards(void)
+{
+    return server.nworkers == 64 ? ~0ull : (1ull << server.nworkers) - 1;
+}
+
+void host_conn_hold_all(struct conn *c)
+{
+    c->flags |= CONN_SYNC_START;
+    worker_tx_begin(c->w, c, all_shards());
+}
+
+bool host_conn_hold_wanted(const struct conn *c)
+{
+    return (c->flags & CONN_SYNC_START) != 0;
+}
+
+bool host_conn_hold_queued(const struct conn *c)
+{
+    return (c->flags & CONN_TX_QUEUED) || c->w->tx.conn == c;
+}
+
+void host_conn_set_master(struct conn *c, bool on)
+{
+    if (!on) {
+        c->flags &= ~CONN_MASTER;
+        return;
+    }
+    c->flags |= CONN_MASTER;
+    acl_user_put(c->user); /* the primary's stream is applied whatever the ACL says */
+    c->user = NULL;
+    c->authenticated = true;
+    c->parser.auth_required = false;
+}
+
+bool host_conn_is_master(const struct conn *c)
+{
+    return (c->flags & CONN_MASTER) != 0;
+}
+
+bool host_conn_input_paused(const struct conn *c)
+{
+    return (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)) != 0;
+}
+
+char *host_conn_input(struct conn *c, size_t *len)
+{
+    *len = c->rlen - c->rpos;
+    return c->rbuf + c->rpos;
+}
+
+void host_conn_consume(struct conn *c, size_t n)
+{
+    c->rpos += n;
+}
+
+const struct resp_arg *host_conn_cmd_name(const struct conn *c)
+{
+    return &c->parser.argv[0];
+}
