@@ -21,9 +21,9 @@
  * - SERVER_REDIS_VERSION (cmd_server.h), the version written into RDBs' aux fields.
  *
  * Fields it still reads or writes in place of accessors (the remaining reach-ins,
- * replication/NOTES.md): of struct worker `id`, `now_ms`, `params`, `store`, `stats`,
- * `obuf`, `internal`, `repl`, `dirty`, and of struct server `workers`, `nworkers`,
- * `stores`, `port`.
+ * replication/NOTES.md): of struct worker `id`, `repl`, `params` in the write-stream
+ * hooks (per write: no accessor call there), `dirty`; of struct server `workers`,
+ * `nworkers`, `stores`, `port`.
  */
 #ifndef POLLUX_REPL_HOST_H
 #define POLLUX_REPL_HOST_H
@@ -44,6 +44,44 @@ struct reply;
 struct resp_arg;
 struct repl_conn;
 struct repl_replica;
+struct repl_params;
+struct repl_worker;
+struct shard_port;
+struct store;
+
+/*
+ * A worker, through its handle (worker/repl_host.c): what the loop, the cron, the
+ * snapshots and the link to a primary read of it. The write-stream hooks, on the
+ * request path, do not call these (replication/NOTES.md).
+ */
+unsigned host_worker_id(const struct worker *w);
+/* The loop pass's wall clock (ms). */
+int64_t host_now_ms(const struct worker *w);
+/* Its shard's store, and its end of the shard message ports (loading a sync). */
+struct store *host_worker_store(struct worker *w);
+struct shard_port *host_worker_shard_port(struct worker *w);
+/* Replication's own state on the worker (the worker keeps it without reading it). */
+struct repl_worker *host_worker_repl(struct worker *w);
+/* Its copy of the parameters: replication's, and the few others it needs. */
+const struct repl_params *host_repl_params(const struct worker *w);
+const char *host_param_dbfilename(const struct worker *w);
+const char *host_param_save(const struct worker *w); /* the save schedule */
+long long host_param_max_bulk_len(const struct worker *w);
+bool host_tls_replication(const struct worker *w); /* tls-replication */
+int host_tls_port(const struct worker *w);
+/* client-output-buffer-limit for replicas (0: none). */
+struct host_obuf_limit {
+    unsigned long long hard, soft, soft_seconds;
+};
+void host_replica_obuf_limit(const struct worker *w, struct host_obuf_limit *lim);
+/* Counters: a write to a socket of `bytes`, and the commands run so far. */
+void host_worker_count_write(struct worker *w, uint64_t bytes);
+uint64_t host_worker_commands(const struct worker *w);
+/* Clients blocked in WAIT or SAVE on this worker. */
+uint64_t host_worker_blocked(const struct worker *w);
+/* The worker's own connection (holds nobody asked for: the save schedule), made once. */
+void host_worker_make_internal(struct worker *w);
+struct conn *host_worker_internal(const struct worker *w);
 
 /*
  * A connection, through its handle (worker/repl_host.c). None of these is on the

@@ -63,7 +63,7 @@ int repl_setup(unsigned nworkers, const struct repl_params *p)
         store_set_removed_hook(server.stores[i], repl_store_removed, sh);
     }
     repl_merge_init(&repl_node.merge, repl_node.feedp, nworkers, &merge_ops, NULL);
-    server.workers[0]->internal = conn_create_internal(server.workers[0]);
+    host_worker_make_internal(server.workers[0]);
     atomic_store(&repl_node.lastsave, clock_real_ms() / 1000);
     repl_node.no_replicas_since_ms = clock_real_ms();
     repl_node.merge_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -244,9 +244,9 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
     sy->for_replicas = for_replicas;
     sy->path = path ? mem_strdup(path) : NULL;
     sy->db = -1;
-    sy->start_ms = w->now_ms;
+    sy->start_ms = host_now_ms(w);
     sy->dirty_start = repl_dirty_total();
-    rdb_writer_init(&sy->wr, w->params.repl.rdbchecksum != 0);
+    rdb_writer_init(&sy->wr, host_repl_params(w)->rdbchecksum != 0);
     rdb_buf_init(&sy->buf);
     pthread_mutex_lock(&repl_node.lock);
     sy->id = ++repl_node.next_sync_id;
@@ -263,8 +263,8 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
         sh->snapping = true;
         sh->snap_id = sy->id;
         sh->snapdb = -1;
-        sh->now_ms = w->now_ms;
-        sh->enc.compress = w->params.repl.rdbcompression != 0;
+        sh->now_ms = host_now_ms(w);
+        sh->enc.compress = host_repl_params(w)->rdbcompression != 0;
         store_snap_begin(server.stores[i], snap_emit, sh);
     }
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
@@ -293,23 +293,24 @@ void repl_worker_cron(struct worker *w)
 
 unsigned repl_worker_pass(struct worker *w, unsigned busy)
 {
-    struct repl_shard *sh = &repl_node.shards[w->id];
+    struct repl_shard *sh = &repl_node.shards[host_worker_id(w)];
     unsigned work = 0;
     if (sh->snapping) {
         struct repl_sync *sy = atomic_load(&repl_node.sync);
         if (sy != NULL && sy->id == sh->snap_id &&
             atomic_load_explicit(&sy->abandoned, memory_order_relaxed))
-            store_snap_abort(w->store); /* nobody reads it: end this shard's part now */
-        if (store_snap_active(w->store)) {
+            store_snap_abort(host_worker_store(w)); /* nobody reads it: end this shard's part now */
+        if (store_snap_active(host_worker_store(w))) {
             size_t queued = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
             bool throttle = sy != NULL && atomic_load_explicit(&sy->throttle, memory_order_relaxed);
             if (!throttle && queued < FEED_QUEUE_MAX) {
-                sh->now_ms = w->now_ms;
+                sh->now_ms = host_now_ms(w);
                 /* a short slice between requests, a long one when there are none */
-                store_snap_step(w->store, busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4);
+                store_snap_step(host_worker_store(w),
+                                busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4);
             }
         }
-        if (!store_snap_active(w->store)) {
+        if (!store_snap_active(host_worker_store(w))) {
             snap_flush(sh);
             repl_feed_reserve(&sh->feed, FEED_RDB_END, -1, 0);
             sh->snapping = false;
@@ -321,10 +322,10 @@ unsigned repl_worker_pass(struct worker *w, unsigned busy)
     repl_feed_flush(&sh->feed);
     if (atomic_load_explicit(&sh->feed.queued, memory_order_relaxed) != before)
         repl_merge_wake();
-    if (w->blocked_clients > 0)
+    if (host_worker_blocked(w) > 0)
         repl_wait_cron(w); /* WAIT answers within the pass its acknowledgement arrives */
     repl_replicas_pass(w);
-    if (w->id == 0)
+    if (host_worker_id(w) == 0)
         work += repl_link_pass(w);
     return work;
 }

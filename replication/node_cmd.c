@@ -91,9 +91,9 @@ void repl_info(struct strbuf *s)
             strbuf_printf(s, "master_link_down_since_seconds:%lld\r\n",
                           (long long)(now_ms - atomic_load(&repl_node.link_down_since_ms)) / 1000);
         strbuf_printf(s, "slave_priority:%lld\r\nslave_read_only:%d\r\nreplica_announced:%d\r\n",
-                      w ? w->params.repl.replica_priority : 100,
-                      w ? (int)w->params.repl.replica_read_only : 1,
-                      w ? (int)w->params.repl.replica_announced : 1);
+                      w ? host_repl_params(w)->replica_priority : 100,
+                      w ? (int)host_repl_params(w)->replica_read_only : 1,
+                      w ? (int)host_repl_params(w)->replica_announced : 1);
         char last[sizeof(repl_node.apply_error)];
         pthread_mutex_lock(&repl_node.lock);
         memcpy(last, repl_node.apply_error, sizeof(last));
@@ -119,7 +119,7 @@ void repl_info(struct strbuf *s)
                   "repl_backlog_active:%d\r\nrepl_backlog_size:%lld\r\n"
                   "repl_backlog_first_byte_offset:%llu\r\nrepl_backlog_histlen:%llu\r\n",
                   replid, replid2, (unsigned long long)end, second, active ? 1 : 0,
-                  w ? w->params.repl.repl_backlog_size : 1048576,
+                  w ? host_repl_params(w)->repl_backlog_size : 1048576,
                   active ? (unsigned long long)first + 1 : 0ull,
                   active ? (unsigned long long)(end - first) : 0ull);
 }
@@ -270,14 +270,14 @@ void repl_save_hold_ready(struct worker *w, struct conn *c)
 {
     if (atomic_load(&repl_node.sync) != NULL) {
         /* a replica's snapshot got there first */
-        if (c != w->internal) {
+        if (c != host_worker_internal(w)) {
             reply_error(host_conn_out(c), ERR_BGSAVE_RUNNING);
             host_conn_unblock(c);
         }
         return;
     }
-    struct repl_sync *sy = repl_sync_begin(w, false, w->params.srv.dbfilename);
-    struct repl_conn *rc = c == w->internal ? NULL : host_conn_repl(c);
+    struct repl_sync *sy = repl_sync_begin(w, false, host_param_dbfilename(w));
+    struct repl_conn *rc = c == host_worker_internal(w) ? NULL : host_conn_repl(c);
     log_notice("%s saving started (forkless snapshot, %u shards)",
                rc == NULL || rc->save_reply_at_start ? "Background" : "Foreground",
                server.nworkers);
@@ -315,7 +315,7 @@ static bool save_due(const char *sched, int64_t since_s, uint64_t dirty)
 void repl_save_cron(struct worker *w)
 {
     /* SAVE clients whose file is written, and clients queued for a snapshot */
-    if (w->blocked_clients > 0) {
+    if (host_worker_blocked(w) > 0) {
         struct conn *next;
         for (struct conn *c = host_worker_conns(w); c != NULL; c = next) {
             next = host_conn_next(c);
@@ -349,16 +349,19 @@ void repl_save_cron(struct worker *w)
         }
     }
     /* worker 0 runs the `save` schedule and BGSAVE SCHEDULE through its own connection */
-    if (w->id != 0 || w->internal == NULL || host_conn_hold_queued(w->internal))
+    if (host_worker_id(w) != 0 || host_worker_internal(w) == NULL ||
+        host_conn_hold_queued(host_worker_internal(w)))
         return;
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running))
         return;
     bool want = atomic_exchange(&repl_node.bgsave_scheduled, false);
-    if (!want && w->params.srv.save[0] != '\0' && w->now_ms / 1000 != w->repl.save_check_s) {
-        w->repl.save_check_s = w->now_ms / 1000;
-        want = save_due(w->params.srv.save, w->now_ms / 1000 - atomic_load(&repl_node.lastsave),
-                        repl_dirty_total() - atomic_load(&repl_node.dirty_saved));
+    if (!want && host_param_save(w)[0] != '\0' &&
+        host_now_ms(w) / 1000 != host_worker_repl(w)->save_check_s) {
+        host_worker_repl(w)->save_check_s = host_now_ms(w) / 1000;
+        want =
+            save_due(host_param_save(w), host_now_ms(w) / 1000 - atomic_load(&repl_node.lastsave),
+                     repl_dirty_total() - atomic_load(&repl_node.dirty_saved));
     }
     if (want)
-        host_conn_hold_all(w->internal);
+        host_conn_hold_all(host_worker_internal(w));
 }

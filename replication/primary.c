@@ -109,8 +109,8 @@ static struct repl_replica *become_replica(struct cmd_ctx *c, struct conn *cl)
     for (int i = 0; i < 40; i++)
         r->mark[i] = "0123456789abcdef"[util_rand64() & 15];
     host_conn_set_replica(cl, r);
-    rc->replica_next = w->repl.replica_conns;
-    w->repl.replica_conns = cl;
+    rc->replica_next = host_worker_repl(w)->replica_conns;
+    host_worker_repl(w)->replica_conns = cl;
     pthread_mutex_lock(&repl_node.lock);
     r->next = repl_node.replicas;
     repl_node.replicas = r;
@@ -322,7 +322,7 @@ int repl_replica_write(struct conn *c)
                 cur->pos == repl_stream_end(&sy->rdb)) {
                 leave_sync(r);
                 atomic_store(&r->state, RSTATE_ONLINE);
-                atomic_store(&r->ack_time_ms, w->now_ms);
+                atomic_store(&r->ack_time_ms, host_now_ms(w));
                 log_notice("Synchronization with replica %s:%d succeeded", r->ip, r->port);
                 if (r->eof_capa) {
                     reply_raw(host_conn_out(c), r->mark, 40);
@@ -348,10 +348,9 @@ int repl_replica_write(struct conn *c)
             }
         }
         ssize_t wr = cio_writev(c, iov, n);
-        w->stats.writes++;
+        host_worker_count_write(w, wr < 0 ? 0 : (uint64_t)wr);
         if (wr < 0)
             return wr == -EAGAIN ? 0 : -1;
-        w->stats.net_output_bytes += (uint64_t)wr;
         atomic_fetch_add_explicit(&repl_node.repl_out_bytes, (uint64_t)wr, memory_order_relaxed);
         repl_cursor_advance(cur, (size_t)wr);
         budget -= (size_t)wr;
@@ -383,8 +382,10 @@ bool repl_replica_pending(struct conn *c)
 /* Every pass: start the syncs replicas wait for, flush those with something to send. */
 void repl_replicas_pass(struct worker *w)
 {
-    const struct obuf_limit *lim = &w->obuf[OBUF_REPLICA];
-    for (struct conn *c = w->repl.replica_conns; c != NULL; c = host_conn_repl(c)->replica_next) {
+    struct host_obuf_limit lim;
+    host_replica_obuf_limit(w, &lim);
+    for (struct conn *c = host_worker_repl(w)->replica_conns; c != NULL;
+         c = host_conn_repl(c)->replica_next) {
         struct repl_replica *r = host_conn_replica(c);
         if (host_conn_closing(c))
             continue;
@@ -401,8 +402,8 @@ void repl_replicas_pass(struct worker *w)
             continue;
         }
         if (state == RSTATE_ONLINE && !r->legacy &&
-            w->now_ms - atomic_load_explicit(&r->ack_time_ms, memory_order_relaxed) >
-                w->params.repl.repl_timeout * 1000) {
+            host_now_ms(w) - atomic_load_explicit(&r->ack_time_ms, memory_order_relaxed) >
+                host_repl_params(w)->repl_timeout * 1000) {
             log_warn("Disconnecting timedout replica (streaming sync): %s:%d", r->ip, r->port);
             host_conn_close_asap(c);
             continue;
@@ -410,13 +411,14 @@ void repl_replicas_pass(struct worker *w)
         /* the stream cursor is ours once the snapshot's offset was seen (SEND_RDB on) */
         if (state >= RSTATE_SEND_RDB && r->stream_cur.registered) {
             uint64_t lag = repl_cursor_lag(&repl_node.stream, &r->stream_cur);
-            bool over_soft = lim->soft > 0 && lag > lim->soft;
+            bool over_soft = lim.soft > 0 && lag > lim.soft;
             if (!over_soft)
                 r->soft_since_ms = 0;
             else if (r->soft_since_ms == 0)
-                r->soft_since_ms = w->now_ms;
-            if ((lim->hard > 0 && lag > lim->hard) ||
-                (over_soft && w->now_ms - r->soft_since_ms > (int64_t)lim->soft_seconds * 1000)) {
+                r->soft_since_ms = host_now_ms(w);
+            if ((lim.hard > 0 && lag > lim.hard) ||
+                (over_soft &&
+                 host_now_ms(w) - r->soft_since_ms > (int64_t)lim.soft_seconds * 1000)) {
                 log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of "
                          "output buffer limits (replica %llu bytes behind, at %llu of %llu).",
                          (unsigned long long)host_conn_id(c), host_conn_peer(c),
@@ -449,7 +451,7 @@ void repl_conn_closed(struct conn *c)
     if (r == NULL)
         return;
     struct worker *w = host_conn_worker(c);
-    for (struct conn **pp = &w->repl.replica_conns; *pp != NULL;
+    for (struct conn **pp = &host_worker_repl(w)->replica_conns; *pp != NULL;
          pp = &host_conn_repl(*pp)->replica_next) {
         if (*pp == c) {
             *pp = rc->replica_next;
@@ -529,7 +531,7 @@ static void wait_done(struct conn *c, int acked)
 
 void repl_wait_cron(struct worker *w)
 {
-    if (w->blocked_clients == 0)
+    if (host_worker_blocked(w) == 0)
         return;
     unsigned n = server.nworkers;
     struct conn *next;
@@ -561,7 +563,7 @@ void repl_wait_cron(struct worker *w)
             wait_done(c, acked);
             continue;
         }
-        if (rc->block_deadline_ms > 0 && w->now_ms >= rc->block_deadline_ms)
+        if (rc->block_deadline_ms > 0 && host_now_ms(w) >= rc->block_deadline_ms)
             wait_done(c,
                       rc->wait_stage == 2 ? acked : acked_at(repl_stream_end(&repl_node.stream)));
     }

@@ -145,21 +145,21 @@ static void link_drop(struct worker *w, const char *why)
         rdb_buf_deinit(&lnk.tx);
     lnk.tx.len = 0; /* a transaction cut short: the next PSYNC starts at its MULTI */
     lnk.hs = HS_NONE;
-    lnk.next_try_ms = w->now_ms + RETRY_MS;
+    lnk.next_try_ms = host_now_ms(w) + RETRY_MS;
     if (atomic_load(&repl_node.role) == REPL_REPLICA)
         link_set_state(LINK_CONNECT);
 }
 
 static int link_connect(struct worker *w, const char *host, int port)
 {
-    struct conn *c = cio_connect(w, host, port, w->params.tls.replication != 0);
+    struct conn *c = cio_connect(w, host, port, host_tls_replication(w));
     if (c == NULL)
         return -1;
     host_conn_set_master(c, true);
     lnk.c = c;
     lnk.hs = HS_CONNECTING;
-    lnk.last_io_ms = w->now_ms;
-    atomic_store(&repl_node.master_last_io_ms, w->now_ms);
+    lnk.last_io_ms = host_now_ms(w);
+    atomic_store(&repl_node.master_last_io_ms, host_now_ms(w));
     link_set_state(LINK_CONNECTING);
     log_notice("Connecting to MASTER %s:%d", host, port);
     return 0;
@@ -186,8 +186,8 @@ static void send_port_and_capa(struct worker *w, struct conn *c)
 {
     char port[16];
     /* over TLS the primary reaches us on the tls-port (Redis announces it likewise) */
-    bool tls = w->params.tls.replication && w->params.tls.port != 0;
-    snprintf(port, sizeof(port), "%d", tls ? (int)w->params.tls.port : server.port);
+    bool tls = host_tls_replication(w) && host_tls_port(w) != 0;
+    snprintf(port, sizeof(port), "%d", tls ? host_tls_port(w) : server.port);
     const char *a[] = { "REPLCONF", "listening-port", port };
     link_send(c, 3, a);
     lnk.hs = HS_PORT;
@@ -370,7 +370,7 @@ static void batch_send(struct worker *w, unsigned s)
         return;
     lnk.batch[s] = NULL;
     lnk.inflight[s]++;
-    shard_send(&w->port, s, m);
+    shard_send(host_worker_shard_port(w), s, m);
 }
 
 static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
@@ -381,7 +381,7 @@ static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
         m = NULL;
     }
     if (m == NULL) {
-        m = shard_msg_get(&w->port);
+        m = shard_msg_get(host_worker_shard_port(w));
         m->type = SHARD_LOAD;
         size_t cap = need > LOAD_BATCH ? need : LOAD_BATCH;
         m->abuf = mem_alloc(cap);
@@ -407,12 +407,12 @@ static int load_string(void *arg, int db, const char *key, size_t klen, const ch
 {
     struct worker *w = arg;
     (void)lru_idle, (void)lfu_freq;
-    if (db >= store_databases(w->store))
+    if (db >= store_databases(host_worker_store(w)))
         return 0;
     lnk.loaded++;
     unsigned s = cmd_key_shard(key, klen, server.nworkers);
-    if (s == w->id) {
-        insert(w->store, db, key, klen, val, vlen, expire_ms);
+    if (s == host_worker_id(w)) {
+        insert(host_worker_store(w), db, key, klen, val, vlen, expire_ms);
         return 0;
     }
     struct load_rec r = { db, (uint32_t)klen, (uint32_t)vlen, expire_ms };
@@ -430,13 +430,13 @@ static int load_string(void *arg, int db, const char *key, size_t klen, const ch
 void repl_load_apply(struct worker *w, struct shard_msg *m)
 {
     if (m->proto & 1)
-        store_flush(w->store, -1);
+        store_flush(host_worker_store(w), -1);
     size_t off = 0, len = (size_t)m->arg;
     while (off < len) {
         struct load_rec r;
         memcpy(&r, m->abuf + off, sizeof(r));
         const char *key = m->abuf + off + sizeof(r);
-        insert(w->store, r.db, key, r.klen, key + r.klen, r.vlen, r.expire);
+        insert(host_worker_store(w), r.db, key, r.klen, key + r.klen, r.vlen, r.expire);
         off += sizeof(r) + r.klen + r.vlen;
     }
 }
@@ -444,7 +444,7 @@ void repl_load_apply(struct worker *w, struct shard_msg *m)
 void repl_load_returned(struct worker *w, struct shard_msg *m)
 {
     lnk.inflight[m->db]--;
-    shard_msg_put(&w->port, m);
+    shard_msg_put(host_worker_shard_port(w), m);
 }
 
 static void load_discard(void)
@@ -455,7 +455,7 @@ static void load_discard(void)
     struct worker *w = server.workers[0];
     for (unsigned s = 0; s < server.nworkers; s++) {
         if (lnk.batch[s] != NULL) {
-            shard_msg_put(&w->port, lnk.batch[s]);
+            shard_msg_put(host_worker_shard_port(w), lnk.batch[s]);
             lnk.batch[s] = NULL;
         }
     }
@@ -475,17 +475,17 @@ static void begin_load(struct worker *w)
                (unsigned long long)lnk.bulk_bytes);
     atomic_store(&repl_node.loading, true);
     kick_replicas();
-    store_flush(w->store, -1);
+    store_flush(host_worker_store(w), -1);
     for (unsigned s = 0; s < server.nworkers; s++) {
-        if (s == w->id)
+        if (s == host_worker_id(w))
             continue;
         struct shard_msg *m = batch_get(w, s, 0);
         m->proto = 1; /* flush first */
         batch_send(w, s);
     }
     struct rdb_callbacks cb = { .string = load_string };
-    struct rdb_parser_opts opts = { .max_len = (uint64_t)w->params.srv.proto_max_bulk_len,
-                                    .databases = store_databases(w->store) };
+    struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
+                                    .databases = store_databases(host_worker_store(w)) };
     rdb_parser_init(&lnk.load, &cb, w, &opts);
     lnk.load_live = true;
     lnk.loaded = 0;
@@ -576,11 +576,12 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             link_drop(w, line);
             return;
         }
-        if (w->params.repl.masterauth[0] != '\0') {
-            const char *a2[] = { "AUTH", w->params.repl.masterauth };
-            const char *a3[] = { "AUTH", w->params.repl.masteruser, w->params.repl.masterauth };
-            link_send(c, w->params.repl.masteruser[0] ? 3 : 2,
-                      w->params.repl.masteruser[0] ? a3 : a2);
+        if (host_repl_params(w)->masterauth[0] != '\0') {
+            const char *a2[] = { "AUTH", host_repl_params(w)->masterauth };
+            const char *a3[] = { "AUTH", host_repl_params(w)->masteruser,
+                                 host_repl_params(w)->masterauth };
+            link_send(c, host_repl_params(w)->masteruser[0] ? 3 : 2,
+                      host_repl_params(w)->masteruser[0] ? a3 : a2);
             lnk.hs = HS_AUTH;
         } else {
             send_port_and_capa(w, c);
@@ -644,7 +645,7 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             lnk.bulk_left = (uint64_t)n;
             atomic_store(&repl_node.sync_total_bytes, (uint64_t)n);
         }
-        snprintf(lnk.path, sizeof(lnk.path), "temp-%lld.%d.rdb", (long long)w->now_ms,
+        snprintf(lnk.path, sizeof(lnk.path), "temp-%lld.%d.rdb", (long long)host_now_ms(w),
                  (int)getpid());
         lnk.fd = open(lnk.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (lnk.fd < 0) {
@@ -654,8 +655,8 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             return;
         }
         struct rdb_callbacks cb = { .string = check_string };
-        struct rdb_parser_opts opts = { .max_len = (uint64_t)w->params.srv.proto_max_bulk_len,
-                                        .databases = store_databases(w->store) };
+        struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
+                                        .databases = store_databases(host_worker_store(w)) };
         rdb_parser_init(&lnk.check, &cb, NULL, &opts);
         lnk.check_live = true;
         lnk.bulk_bytes = 0;
@@ -708,8 +709,8 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
     }
     if (r == 0)
         return;
-    lnk.last_io_ms = w->now_ms;
-    atomic_store(&repl_node.master_last_io_ms, w->now_ms);
+    lnk.last_io_ms = host_now_ms(w);
+    atomic_store(&repl_node.master_last_io_ms, host_now_ms(w));
     atomic_fetch_add_explicit(&repl_node.repl_in_bytes, (uint64_t)r, memory_order_relaxed);
     while (lnk.c == c && lnk.hs < HS_BULK && lnk.hs != HS_STREAM) {
         size_t len;
@@ -794,7 +795,7 @@ static void apply_failed(struct conn *c, const char *name, size_t nlen, const ch
     pthread_mutex_lock(&repl_node.lock);
     memcpy(repl_node.apply_error, text, sizeof(text));
     pthread_mutex_unlock(&repl_node.lock);
-    if (strcmp(text, lnk.logged) != 0 || w->now_ms - lnk.logged_ms >= APPLY_ERROR_LOG_MS) {
+    if (strcmp(text, lnk.logged) != 0 || host_now_ms(w) - lnk.logged_ms >= APPLY_ERROR_LOG_MS) {
         char again[64] = "";
         if (lnk.not_logged > 0 && strcmp(text, lnk.logged) == 0)
             snprintf(again, sizeof(again), " (%u more times since the last report)",
@@ -803,7 +804,7 @@ static void apply_failed(struct conn *c, const char *name, size_t nlen, const ch
                  "does not diverge%s: %s%s",
                  lnk.need_full ? " (full resync next)" : "", text, again);
         memcpy(lnk.logged, text, sizeof(text));
-        lnk.logged_ms = w->now_ms;
+        lnk.logged_ms = host_now_ms(w);
         lnk.not_logged = 0;
     } else {
         lnk.not_logged++;
@@ -851,7 +852,7 @@ int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl
         size_t elen;
         reply_error_at(b ? b->data + off : "", b ? b->len - off : 0, out->err_code, &err, &elen);
         const struct resp_arg *cmd = host_conn_cmd_name(c);
-        bool executed = host_conn_worker(c)->stats.commands != m->commands;
+        bool executed = host_worker_commands(host_conn_worker(c)) != m->commands;
         apply_failed(c, cmd->ptr, MIN(cmd->len, 64), err, elen, executed);
         return -1;
     }
@@ -905,7 +906,7 @@ unsigned repl_link_pass(struct worker *w)
 /* Worker 0, every millisecond. */
 void repl_link_cron(struct worker *w)
 {
-    if (w->id != 0)
+    if (host_worker_id(w) != 0)
         return;
     bool replica = atomic_load(&repl_node.role) == REPL_REPLICA;
     unsigned gen = atomic_load(&repl_node.master_gen);
@@ -921,7 +922,7 @@ void repl_link_cron(struct worker *w)
     if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
         return; /* repl_link_pass does it, every pass */
     if (lnk.c == NULL) {
-        if (w->now_ms < lnk.next_try_ms)
+        if (host_now_ms(w) < lnk.next_try_ms)
             return;
         char host[256];
         int port;
@@ -931,18 +932,18 @@ void repl_link_cron(struct worker *w)
         pthread_mutex_unlock(&repl_node.lock);
         lnk.gen = gen;
         if (link_connect(w, host, port) != 0)
-            lnk.next_try_ms = w->now_ms + RETRY_MS;
+            lnk.next_try_ms = host_now_ms(w) + RETRY_MS;
         return;
     }
-    int64_t timeout_ms = w->params.repl.repl_timeout * 1000;
-    if (w->now_ms - lnk.last_io_ms > timeout_ms) {
+    int64_t timeout_ms = host_repl_params(w)->repl_timeout * 1000;
+    if (host_now_ms(w) - lnk.last_io_ms > timeout_ms) {
         link_drop(w, lnk.hs == HS_STREAM ? "MASTER timeout: no data nor PING received..."
                                          : "Timeout connecting to the MASTER...");
         return;
     }
-    if (lnk.hs == HS_STREAM && w->now_ms - lnk.last_ack_ms >= 1000) {
+    if (lnk.hs == HS_STREAM && host_now_ms(w) - lnk.last_ack_ms >= 1000) {
         repl_link_send_ack(lnk.c);
-        lnk.last_ack_ms = w->now_ms;
+        lnk.last_ack_ms = host_now_ms(w);
     }
 }
 

@@ -11,6 +11,95 @@
 #include "server.h"
 #include "worker.h"
 
+unsigned host_worker_id(const struct worker *w)
+{
+    return w->id;
+}
+
+int64_t host_now_ms(const struct worker *w)
+{
+    return w->now_ms;
+}
+
+struct store *host_worker_store(struct worker *w)
+{
+    return w->store;
+}
+
+struct shard_port *host_worker_shard_port(struct worker *w)
+{
+    return &w->port;
+}
+
+struct repl_worker *host_worker_repl(struct worker *w)
+{
+    return &w->repl;
+}
+
+const struct repl_params *host_repl_params(const struct worker *w)
+{
+    return &w->params.repl;
+}
+
+const char *host_param_dbfilename(const struct worker *w)
+{
+    return w->params.srv.dbfilename;
+}
+
+const char *host_param_save(const struct worker *w)
+{
+    return w->params.srv.save;
+}
+
+long long host_param_max_bulk_len(const struct worker *w)
+{
+    return w->params.srv.proto_max_bulk_len;
+}
+
+bool host_tls_replication(const struct worker *w)
+{
+    return w->params.tls.replication != 0;
+}
+
+int host_tls_port(const struct worker *w)
+{
+    return (int)w->params.tls.port;
+}
+
+void host_replica_obuf_limit(const struct worker *w, struct host_obuf_limit *lim)
+{
+    const struct obuf_limit *l = &w->obuf[OBUF_REPLICA];
+    lim->hard = l->hard;
+    lim->soft = l->soft;
+    lim->soft_seconds = l->soft_seconds;
+}
+
+void host_worker_count_write(struct worker *w, uint64_t bytes)
+{
+    w->stats.writes++;
+    w->stats.net_output_bytes += bytes;
+}
+
+uint64_t host_worker_commands(const struct worker *w)
+{
+    return w->stats.commands;
+}
+
+uint64_t host_worker_blocked(const struct worker *w)
+{
+    return w->blocked_clients;
+}
+
+void host_worker_make_internal(struct worker *w)
+{
+    w->internal = conn_create_internal(w);
+}
+
+struct conn *host_worker_internal(const struct worker *w)
+{
+    return w->internal;
+}
+
 struct worker *host_conn_worker(const struct conn *c)
 {
     return c->w;

@@ -10,7 +10,8 @@
   in struct repl_worker and struct repl_conn (w->repl, c->repl), and the only ones it
   touches are the init/release calls;
 - replication/ reads no field of struct conn and no CONN_* flag: it calls host.h's
-  host_conn_* functions (worker/repl_host.c).
+  host_conn_* functions (worker/repl_host.c), nor struct worker's counters, output
+  limits or own connection (host_worker_*).
 """
 
 import os
@@ -73,13 +74,15 @@ class Layering(unittest.TestCase):
                         bad.append(f"{os.path.relpath(p, ROOT)}:{n}: {line.strip()}")
         self.assertEqual(bad, [], "replication's fields belong to replication/")
 
-    def test_replication_reads_no_connection_field(self):
+    def test_replication_reads_worker_structs_through_host_calls(self):
         # struct conn is the worker's: replication/ goes through host.h's host_conn_* calls
         # (its own per-connection state through host_conn_repl, the flags through what
         # they mean). The names below exist only in struct conn and conn.h, not in
         # struct cmd_ctx, which replication's command handlers read.
         fields = re.compile(r"\bCONN_[A-Z_]+\b|->(rbuf|rpos|rlen|rcap|parser|inflight|"
-                            r"peer|multi|replica|authenticated|user|out)\b")
+                            r"peer|multi|replica|authenticated|user|out)\b|"
+                            # and of struct worker's, those the host_worker_* calls cover
+                            r"->(blocked_clients|internal|obuf|stats)\b")
         bad = []
         for p in sources("replication"):
             if os.path.basename(p) == "host.h":
