@@ -67,6 +67,8 @@ const struct repl_params *host_repl_params(const struct worker *w);
 const char *host_param_dbfilename(const struct worker *w);
 const char *host_param_save(const struct worker *w); /* the save schedule */
 long long host_param_max_bulk_len(const struct worker *w);
+/* lazyfree-lazy-eviction (evicted) or lazyfree-lazy-expire: a removal goes out as UNLINK. */
+bool host_param_lazyfree(const struct worker *w, bool evicted);
 bool host_tls_replication(const struct worker *w); /* tls-replication */
 int host_tls_port(const struct worker *w);
 /* client-output-buffer-limit for replicas (0: none). */

@@ -61,6 +61,7 @@ int repl_setup(unsigned nworkers, const struct repl_params *p)
         rdb_encode_opts_init(&sh->enc);
         repl_node.feedp[i] = &sh->feed;
         store_set_removed_hook(server.stores[i], repl_store_removed, sh);
+        host_worker_repl(server.workers[i])->id = i;
     }
     repl_merge_init(&repl_node.merge, repl_node.feedp, nworkers, &merge_ops, NULL);
     host_worker_make_internal(server.workers[0]);
@@ -113,31 +114,30 @@ static inline bool feeding(void)
     return atomic_load_explicit(&repl_node.feeding, memory_order_relaxed);
 }
 
-static void record(struct worker *w, unsigned shard, int db, int argc, const struct resp_arg *argv)
+static void record(struct repl_worker *rw, int db, int argc, const struct resp_arg *argv)
 {
-    if (w->repl.collecting) {
+    if (rw->collecting) {
         size_t n = repl_resp_size(argc, argv);
         struct feed_sub sub = { db, (uint32_t)n };
-        rdb_buf_reserve(&w->repl.collect, sizeof(sub) + n);
-        memcpy(w->repl.collect.p + w->repl.collect.len, &sub, sizeof(sub));
-        w->repl.collect.len += sizeof(sub);
-        repl_resp_write(w->repl.collect.p + w->repl.collect.len, argc, argv);
-        w->repl.collect.len += n;
+        rdb_buf_reserve(&rw->collect, sizeof(sub) + n);
+        memcpy(rw->collect.p + rw->collect.len, &sub, sizeof(sub));
+        rw->collect.len += sizeof(sub);
+        repl_resp_write(rw->collect.p + rw->collect.len, argc, argv);
+        rw->collect.len += n;
         return;
     }
-    repl_feed_command(&repl_node.shards[shard].feed, db, argc, argv);
+    repl_feed_command(&repl_node.shards[rw->id].feed, db, argc, argv);
 }
 
 static void propagate(struct cmd_ctx *c, int argc, const struct resp_arg *argv)
 {
-    struct worker *w = c->worker;
-    record(w, w->id, c->db, argc, argv);
+    record(host_worker_repl(c->worker), c->db, argc, argv);
 }
 
-void repl_feed_write(struct worker *w, struct cmd_ctx *ctx)
+void repl_feed_write(struct repl_worker *rw, struct cmd_ctx *ctx)
 {
     if (!ctx->propagated)
-        record(w, w->id, ctx->db, ctx->argc, ctx->argv);
+        record(rw, ctx->db, ctx->argc, ctx->argv);
 }
 
 void repl_worker_init(struct repl_worker *rw)
@@ -150,32 +150,32 @@ void repl_worker_deinit(struct repl_worker *rw)
     rdb_buf_deinit(&rw->collect);
 }
 
-void repl_collect_begin(struct worker *w)
+void repl_collect_begin(struct repl_worker *rw)
 {
-    w->repl.collecting = true;
-    w->repl.collect.len = 0;
+    rw->collecting = true;
+    rw->collect.len = 0;
 }
 
-void repl_collect_end(struct worker *w, uint64_t shards, bool wrap)
+void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap)
 {
-    w->repl.collecting = false;
-    if (w->repl.collect.len == 0)
+    rw->collecting = false;
+    if (rw->collect.len == 0)
         return;
-    uint64_t id = ((uint64_t)w->id << 56) | (++w->repl.txseq & ((1ull << 56) - 1));
+    uint64_t id = ((uint64_t)rw->id << 56) | (++rw->txseq & ((1ull << 56) - 1));
     unsigned nparts = (unsigned)__builtin_popcountll(shards);
     for (unsigned s = 0; s < server.nworkers; s++) {
         if (!(shards & (1ull << s)))
             continue;
-        size_t len = s == w->id ? w->repl.collect.len : 0;
+        size_t len = s == rw->id ? rw->collect.len : 0;
         void *p = repl_feed_reserve(&repl_node.shards[s].feed, FEED_MULTI, 0, len);
         if (len > 0)
-            memcpy(p, w->repl.collect.p, len);
+            memcpy(p, rw->collect.p, len);
         struct feed_rec *h = repl_feed_last(&repl_node.shards[s].feed);
         h->id = id;
         h->nparts = (uint16_t)nparts;
         h->flags = wrap ? FEED_WRAP : 0;
     }
-    w->repl.collect.len = 0;
+    rw->collect.len = 0;
 }
 
 void *repl_propagate_fn(void)
@@ -191,8 +191,7 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
     if (!feeding() || atomic_load_explicit(&repl_node.role, memory_order_relaxed) != REPL_PRIMARY)
         return;
     struct worker *w = worker_self();
-    bool lazy = w != NULL && (evicted ? w->params.srv.lazyfree_lazy_eviction
-                                      : w->params.srv.lazyfree_lazy_expire);
+    bool lazy = w != NULL && host_param_lazyfree(w, evicted);
     size_t klen;
     const char *key = kv_key(e, &klen);
     struct resp_arg argv[2] = { { lazy ? (char *)"UNLINK" : (char *)"DEL", lazy ? 6u : 3u },
@@ -661,36 +660,32 @@ void repl_stream_unlock(void)
  * What replicas refuse, and what a primary refuses without enough replicas
  * ------------------------------------------------------------------------ */
 
-bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
+bool repl_write_allowed(struct conn *c, const struct cmd_def *d, const struct repl_params *p)
 {
-    if (host_conn_is_master(c))
-        return true;
     if (unlikely(atomic_load_explicit(&repl_node.loading, memory_order_relaxed)) &&
         !(d->flags & CMD_LOADING)) {
         reply_error(host_conn_out(c), ERR_LOADING);
         return false;
     }
-    struct worker *w = host_conn_worker(c);
     if (atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA) {
-        if ((d->flags & CMD_WRITE) && w->params.repl.replica_read_only) {
-            if (w->params.repl.close_on_slave_write) {
+        if ((d->flags & CMD_WRITE) && p->replica_read_only) {
+            if (p->close_on_slave_write) {
                 /* the client reconnects, and finds the primary (close-on-replica-write) */
                 host_conn_close_asap(c);
             }
             reply_error(host_conn_out(c), ERR_READONLY);
             return false;
         }
-        if (!w->params.repl.replica_serve_stale_data && !(d->flags & CMD_STALE) &&
+        if (!p->replica_serve_stale_data && !(d->flags & CMD_STALE) &&
             atomic_load_explicit(&repl_node.link_state, memory_order_relaxed) != LINK_CONNECTED) {
             reply_error(host_conn_out(c), ERR_MASTERDOWN);
             return false;
         }
         return true;
     }
-    if ((d->flags & CMD_WRITE) && w->params.repl.min_replicas_to_write > 0 &&
-        w->params.repl.min_replicas_max_lag > 0 &&
+    if ((d->flags & CMD_WRITE) && p->min_replicas_to_write > 0 && p->min_replicas_max_lag > 0 &&
         atomic_load_explicit(&repl_node.good_replicas, memory_order_relaxed) <
-            w->params.repl.min_replicas_to_write) {
+            p->min_replicas_to_write) {
         reply_error(host_conn_out(c), ERR_NOREPLICAS);
         return false;
     }

@@ -56,6 +56,11 @@ long long host_param_max_bulk_len(const struct worker *w)
     return w->params.srv.proto_max_bulk_len;
 }
 
+bool host_param_lazyfree(const struct worker *w, bool evicted)
+{
+    return evicted ? w->params.srv.lazyfree_lazy_eviction : w->params.srv.lazyfree_lazy_expire;
+}
+
 bool host_tls_replication(const struct worker *w)
 {
     return w->params.tls.replication != 0;
