@@ -48,6 +48,7 @@ static const struct repl_merge_ops merge_ops;
 int repl_setup(unsigned nworkers, const struct repl_params *p)
 {
     memset(&repl_node, 0, sizeof(repl_node));
+    repl_node.nworkers = nworkers;
     pthread_mutex_init(&repl_node.lock, NULL);
     new_replid(repl_node.replid);
     memset(repl_node.replid2, '0', 40);
@@ -60,11 +61,11 @@ int repl_setup(unsigned nworkers, const struct repl_params *p)
         rdb_buf_init(&sh->snapbuf);
         rdb_encode_opts_init(&sh->enc);
         repl_node.feedp[i] = &sh->feed;
-        store_set_removed_hook(server.stores[i], repl_store_removed, sh);
-        host_worker_repl(server.workers[i])->id = i;
+        store_set_removed_hook(host_store(i), repl_store_removed, sh);
+        host_worker_repl(host_worker(i))->id = i;
     }
     repl_merge_init(&repl_node.merge, repl_node.feedp, nworkers, &merge_ops, NULL);
-    host_worker_make_internal(server.workers[0]);
+    host_worker_make_internal(host_worker(0));
     atomic_store(&repl_node.lastsave, clock_real_ms() / 1000);
     repl_node.no_replicas_since_ms = clock_real_ms();
     repl_node.merge_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -90,7 +91,7 @@ void repl_teardown(void)
     if (atomic_load(&repl_node.sync) != NULL)
         sync_free(atomic_load(&repl_node.sync));
     atomic_store(&repl_node.sync, NULL);
-    for (unsigned i = 0; i < server.nworkers; i++) {
+    for (unsigned i = 0; i < repl_node.nworkers; i++) {
         repl_feed_deinit(&repl_node.shards[i].feed);
         rdb_buf_deinit(&repl_node.shards[i].snapbuf);
     }
@@ -163,7 +164,7 @@ void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap)
         return;
     uint64_t id = ((uint64_t)rw->id << 56) | (++rw->txseq & ((1ull << 56) - 1));
     unsigned nparts = (unsigned)__builtin_popcountll(shards);
-    for (unsigned s = 0; s < server.nworkers; s++) {
+    for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (!(shards & (1ull << s)))
             continue;
         size_t len = s == rw->id ? rw->collect.len : 0;
@@ -190,7 +191,7 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
     struct repl_shard *sh = arg;
     if (!feeding() || atomic_load_explicit(&repl_node.role, memory_order_relaxed) != REPL_PRIMARY)
         return;
-    struct worker *w = worker_self();
+    struct worker *w = host_worker_self();
     bool lazy = w != NULL && host_param_lazyfree(w, evicted);
     size_t klen;
     const char *key = kv_key(e, &klen);
@@ -252,7 +253,7 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
     atomic_store(&repl_node.sync, sy);
     pthread_mutex_unlock(&repl_node.lock);
     atomic_store(&repl_node.bgsave_running, path != NULL);
-    unsigned n = server.nworkers;
+    unsigned n = repl_node.nworkers;
     for (unsigned i = 0; i < n; i++) {
         struct repl_shard *sh = &repl_node.shards[i];
         repl_feed_reserve(&sh->feed, FEED_SNAP, -1, 0);
@@ -264,7 +265,7 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
         sh->snapdb = -1;
         sh->now_ms = host_now_ms(w);
         sh->enc.compress = host_repl_params(w)->rdbcompression != 0;
-        store_snap_begin(server.stores[i], snap_emit, sh);
+        store_snap_begin(host_store(i), snap_emit, sh);
     }
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
         /* A replica's stream is the primary's, appended as it is applied:
@@ -466,7 +467,7 @@ static void on_rdb_end(void *arg, unsigned shard)
     if (sy == NULL)
         return;
     sync_out_buf(sy);
-    if (++sy->shards_done == server.nworkers)
+    if (++sy->shards_done == repl_node.nworkers)
         sync_finish(sy);
 }
 
@@ -505,6 +506,25 @@ static void sync_housekeeping(void)
     }
 }
 
+/* What the merge thread reads of the parameters, ten times a second. */
+struct merge_params {
+    long long ping_period, max_lag, backlog_size, backlog_ttl;
+};
+
+static void read_merge_params(const struct repl_params *p, void *arg)
+{
+    struct merge_params *mp = arg;
+    mp->ping_period = p->repl_ping_replica_period;
+    mp->max_lag = p->min_replicas_max_lag;
+    mp->backlog_size = p->repl_backlog_size;
+    mp->backlog_ttl = p->repl_backlog_ttl;
+}
+
+static void read_checksum(const struct repl_params *p, void *arg)
+{
+    *(bool *)arg = p->rdbchecksum != 0;
+}
+
 /* Once a second: replicas in good standing (min-replicas-*), the backlog's TTL. */
 static void replicas_housekeeping(int64_t now_ms, long long max_lag)
 {
@@ -532,7 +552,7 @@ static void merge_sleep(int us)
     atomic_store(&repl_node.merge_sleeping, true);
     atomic_thread_fence(memory_order_seq_cst);
     bool pending = atomic_load(&repl_node.getack);
-    for (unsigned i = 0; i < server.nworkers && !pending; i++)
+    for (unsigned i = 0; i < repl_node.nworkers && !pending; i++)
         pending = atomic_load_explicit(&repl_node.shards[i].feed.queued, memory_order_relaxed) > 0;
     if (!pending) {
         struct pollfd pfd = { .fd = repl_node.merge_evfd, .events = POLLIN };
@@ -592,22 +612,22 @@ static void *merge_main(void *arg)
             last_ping = now_ms;
         }
         pthread_mutex_unlock(&producer_lock);
-        for (unsigned i = 0; i < server.nworkers; i++)
+        for (unsigned i = 0; i < repl_node.nworkers; i++)
             atomic_store_explicit(&repl_node.merged[i], repl_node.merge.consumed[i],
                                   memory_order_release);
         /* new stream or RDB bytes: workers asleep in their poll have replicas to feed */
         if (n > 0 && atomic_load(&repl_node.nreplicas) > 0)
-            for (unsigned i = 0; i < server.nworkers; i++)
-                worker_wake(i);
+            for (unsigned i = 0; i < repl_node.nworkers; i++)
+                host_worker_wake(i);
         sync_housekeeping();
         if (now_ms / 100 != last_second / 100) {
             /* Ten times a second: parameters, the backlog window, replicas' standing. */
-            pthread_mutex_lock(&config.lock);
-            ping_period = config.p.repl.repl_ping_replica_period;
-            max_lag = config.p.repl.min_replicas_max_lag;
-            long long size = config.p.repl.repl_backlog_size;
-            long long ttl = config.p.repl.repl_backlog_ttl;
-            pthread_mutex_unlock(&config.lock);
+            struct merge_params mp;
+            host_config_read(read_merge_params, &mp);
+            ping_period = mp.ping_period;
+            max_lag = mp.max_lag;
+            long long size = mp.backlog_size;
+            long long ttl = mp.backlog_ttl;
             if (size != backlog) {
                 backlog = size;
                 repl_stream_set_window(&repl_node.stream, (uint64_t)size);
@@ -640,8 +660,8 @@ static void *merge_main(void *arg)
 uint64_t repl_dirty_total(void)
 {
     uint64_t t = 0;
-    for (unsigned i = 0; i < server.nworkers; i++)
-        t += atomic_load_explicit(&server.workers[i]->dirty, memory_order_relaxed);
+    for (unsigned i = 0; i < repl_node.nworkers; i++)
+        t += host_worker_dirty(host_worker(i));
     return t;
 }
 
@@ -727,7 +747,7 @@ static int load_entry(void *arg, int db, const char *key, size_t klen, const cha
         l->expired++; /* a primary drops what expired while it was down, as Redis does */
         return 0;
     }
-    struct store *s = server.stores[cmd_key_shard(key, klen, server.nworkers)];
+    struct store *s = host_store(cmd_key_shard(key, klen, repl_node.nworkers));
     if (db >= store_databases(s))
         return 0;
     struct skey k;
@@ -745,7 +765,7 @@ int repl_load_file(const char *path)
     int64_t t0 = clock_real_ms();
     struct load_ctx l = { .now_ms = t0, .primary = atomic_load(&repl_node.role) == REPL_PRIMARY };
     struct rdb_callbacks cb = { .aux = load_aux, .string = load_entry };
-    struct rdb_parser_opts opts = { .databases = store_databases(server.stores[0]) };
+    struct rdb_parser_opts opts = { .databases = store_databases(host_store(0)) };
     struct rdb_parser p;
     rdb_parser_init(&p, &cb, &l, &opts);
     char buf[1 << 16];
@@ -826,7 +846,9 @@ int repl_save_now(const char *path)
                  strerror(errno));
         return -1;
     }
-    rdb_writer_init(&s.wr, config.p.repl.rdbchecksum != 0);
+    bool checksum;
+    host_config_read(read_checksum, &checksum);
+    rdb_writer_init(&s.wr, checksum);
     rdb_buf_init(&s.b);
     struct mem_stats ms;
     mem_stats(&ms);
@@ -840,10 +862,10 @@ int repl_save_now(const char *path)
     };
     rdb_encode_header(&s.b, RDB_VERSION);
     rdb_encode_aux_fields(&s.b, &aux);
-    for (unsigned i = 0; i < server.nworkers; i++) {
-        store_snap_begin(server.stores[i], save_entry, &s);
-        while (store_snap_active(server.stores[i]))
-            store_snap_step(server.stores[i], 1u << 20);
+    for (unsigned i = 0; i < repl_node.nworkers; i++) {
+        store_snap_begin(host_store(i), save_entry, &s);
+        while (store_snap_active(host_store(i)))
+            store_snap_step(host_store(i), 1u << 20);
         save_flush(&s);
     }
     save_flush(&s);

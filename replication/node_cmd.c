@@ -54,7 +54,7 @@ static void replica_lines(struct strbuf *s, int64_t now_ms, int *count)
 void repl_info(struct strbuf *s)
 {
     int64_t now_ms = clock_real_ms();
-    struct worker *w = worker_self();
+    struct worker *w = host_worker_self();
     bool replica = atomic_load(&repl_node.role) == REPL_REPLICA;
     strbuf_printf(s, "# Replication\r\nrole:%s\r\n", replica ? "slave" : "master");
     if (replica) {
@@ -280,7 +280,7 @@ void repl_save_hold_ready(struct worker *w, struct conn *c)
     struct repl_conn *rc = c == host_worker_internal(w) ? NULL : host_conn_repl(c);
     log_notice("%s saving started (forkless snapshot, %u shards)",
                rc == NULL || rc->save_reply_at_start ? "Background" : "Foreground",
-               server.nworkers);
+               repl_node.nworkers);
     if (rc == NULL)
         return;
     if (rc->save_reply_at_start) {
@@ -344,7 +344,7 @@ void repl_save_cron(struct worker *w)
                     reply_ok(host_conn_out(c));
                 rc->save_retiring = NULL;
                 host_conn_unblock(c);
-                conn_process(c);
+                host_conn_process(c);
             }
         }
     }

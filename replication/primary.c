@@ -238,7 +238,7 @@ void repl_primary_hold_ready(struct worker *w, struct conn *cl)
     }
     pthread_mutex_unlock(&repl_node.lock);
     atomic_store(&r->state, RSTATE_WAIT_OFFSET);
-    log_notice("Starting a snapshot for replication (diskless, %u shards)", server.nworkers);
+    log_notice("Starting a snapshot for replication (diskless, %u shards)", repl_node.nworkers);
 }
 
 /*
@@ -347,7 +347,7 @@ int repl_replica_write(struct conn *c)
                 break;
             }
         }
-        ssize_t wr = cio_writev(c, iov, n);
+        ssize_t wr = host_conn_writev(c, iov, n);
         host_worker_count_write(w, wr < 0 ? 0 : (uint64_t)wr);
         if (wr < 0)
             return wr == -EAGAIN ? 0 : -1;
@@ -526,14 +526,14 @@ static void wait_done(struct conn *c, int acked)
 {
     reply_int(host_conn_out(c), acked);
     host_conn_unblock(c);
-    conn_process(c);
+    host_conn_process(c);
 }
 
 void repl_wait_cron(struct worker *w)
 {
     if (host_worker_blocked(w) == 0)
         return;
-    unsigned n = server.nworkers;
+    unsigned n = repl_node.nworkers;
     struct conn *next;
     for (struct conn *c = host_worker_conns(w); c != NULL; c = next) {
         next = host_conn_next(c);

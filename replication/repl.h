@@ -163,6 +163,7 @@ struct repl_shard {
 };
 
 struct repl_node {
+    unsigned nworkers;    /* workers, one shard each (repl_setup) */
     pthread_mutex_t lock; /* ids, registry, sync, link target */
     atomic_int role;
     char replid[41], replid2[41];

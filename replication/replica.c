@@ -107,7 +107,7 @@ static int link_send(struct conn *c, int argc, const char *const *argv)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
     if (n >= sizeof(buf))
         return -1;
-    return cio_write_all(c, buf, n);
+    return host_conn_write_all(c, buf, n);
 }
 
 void repl_link_send_ack(struct conn *c)
@@ -128,7 +128,7 @@ static void link_drop(struct worker *w, const char *why)
         log_warn("Connection with master lost: %s", why);
     if (lnk.c != NULL) {
         host_conn_set_master(lnk.c, false);
-        conn_close(lnk.c);
+        host_conn_close(lnk.c);
         lnk.c = NULL;
     }
     if (lnk.check_live)
@@ -152,7 +152,7 @@ static void link_drop(struct worker *w, const char *why)
 
 static int link_connect(struct worker *w, const char *host, int port)
 {
-    struct conn *c = cio_connect(w, host, port, host_tls_replication(w));
+    struct conn *c = host_connect(w, host, port, host_tls_replication(w));
     if (c == NULL)
         return -1;
     host_conn_set_master(c, true);
@@ -187,7 +187,7 @@ static void send_port_and_capa(struct worker *w, struct conn *c)
     char port[16];
     /* over TLS the primary reaches us on the tls-port (Redis announces it likewise) */
     bool tls = host_tls_replication(w) && host_tls_port(w) != 0;
-    snprintf(port, sizeof(port), "%d", tls ? host_tls_port(w) : server.port);
+    snprintf(port, sizeof(port), "%d", tls ? host_tls_port(w) : host_port());
     const char *a[] = { "REPLCONF", "listening-port", port };
     link_send(c, 3, a);
     lnk.hs = HS_PORT;
@@ -410,7 +410,7 @@ static int load_string(void *arg, int db, const char *key, size_t klen, const ch
     if (db >= store_databases(host_worker_store(w)))
         return 0;
     lnk.loaded++;
-    unsigned s = cmd_key_shard(key, klen, server.nworkers);
+    unsigned s = cmd_key_shard(key, klen, repl_node.nworkers);
     if (s == host_worker_id(w)) {
         insert(host_worker_store(w), db, key, klen, val, vlen, expire_ms);
         return 0;
@@ -452,8 +452,8 @@ static void load_discard(void)
     if (lnk.load_live)
         rdb_parser_deinit(&lnk.load);
     lnk.load_live = false;
-    struct worker *w = server.workers[0];
-    for (unsigned s = 0; s < server.nworkers; s++) {
+    struct worker *w = host_worker(0);
+    for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (lnk.batch[s] != NULL) {
             shard_msg_put(host_worker_shard_port(w), lnk.batch[s]);
             lnk.batch[s] = NULL;
@@ -476,7 +476,7 @@ static void begin_load(struct worker *w)
     atomic_store(&repl_node.loading, true);
     kick_replicas();
     store_flush(host_worker_store(w), -1);
-    for (unsigned s = 0; s < server.nworkers; s++) {
+    for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (s == host_worker_id(w))
             continue;
         struct shard_msg *m = batch_get(w, s, 0);
@@ -495,7 +495,7 @@ static void begin_load(struct worker *w)
 /* A slice of the file per call, while batches are not piling up. */
 static void load_step(struct worker *w)
 {
-    for (unsigned s = 0; s < server.nworkers; s++)
+    for (unsigned s = 0; s < repl_node.nworkers; s++)
         if (lnk.inflight[s] >= LOAD_INFLIGHT)
             return;
     char buf[LOAD_SLICE];
@@ -512,7 +512,7 @@ static void load_step(struct worker *w)
         return;
     }
     if (rc == RDB_DONE || n == 0) {
-        for (unsigned s = 0; s < server.nworkers; s++)
+        for (unsigned s = 0; s < repl_node.nworkers; s++)
             batch_send(w, s);
         rdb_parser_deinit(&lnk.load);
         lnk.load_live = false;
@@ -528,7 +528,7 @@ static void load_step(struct worker *w)
 static void load_finish(struct worker *w)
 {
     (void)w;
-    for (unsigned s = 0; s < server.nworkers; s++)
+    for (unsigned s = 0; s < repl_node.nworkers; s++)
         if (lnk.inflight[s] > 0)
             return;
     if (atomic_load(&repl_node.nreplicas) > 0)
@@ -557,7 +557,7 @@ static void load_finish(struct worker *w)
         size_t pending;
         host_conn_input(lnk.c, &pending);
         if (pending > 0)
-            conn_process(lnk.c);
+            host_conn_process(lnk.c);
     }
 }
 
@@ -674,9 +674,9 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (lnk.hs == HS_CONNECTING) {
         /* a TLS handshake moves on input too */
-        if (!(events & (CIO_OUT | CIO_IN)))
+        if (!(events & (HOST_OUT | HOST_IN)))
             return;
-        int err = cio_connect_error(c);
+        int err = host_connect_error(c);
         if (err == EINPROGRESS)
             return;
         if (err != 0) {
@@ -684,25 +684,25 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
             link_drop(w, NULL);
             return;
         }
-        cio_write_interest(c, false);
+        host_conn_write_interest(c, false);
         log_notice("MASTER <-> REPLICA sync started");
         const char *ping[] = { "PING" };
         link_send(c, 1, ping);
         lnk.hs = HS_PONG;
         return;
     }
-    if ((events & CIO_OUT) && cio_flush(c) != 0) {
+    if ((events & HOST_OUT) && host_conn_flush(c) != 0) {
         link_drop(w, "connection closed by MASTER");
         return;
     }
-    if (!(events & CIO_IN))
+    if (!(events & HOST_IN))
         return;
     if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT || host_conn_input_paused(c)) {
         /* The stream waits in the socket until the load is done. */
-        cio_rearm(c);
+        host_conn_rearm(c);
         return;
     }
-    int r = conn_read(c);
+    int r = host_conn_read(c);
     if (r < 0) {
         link_drop(w, "connection closed by MASTER");
         return;
@@ -724,7 +724,7 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
         return;
     }
     if (lnk.c == c && lnk.hs == HS_STREAM)
-        conn_process(c);
+        host_conn_process(c);
 }
 
 /* ---------------------------------------------------------------------------
@@ -885,7 +885,7 @@ void repl_link_conn_closed(struct conn *c)
 {
     if (lnk.c == c) {
         lnk.c = NULL;
-        struct worker *w = server.workers[0];
+        struct worker *w = host_worker(0);
         link_drop(w, NULL);
     }
 }
@@ -978,7 +978,7 @@ void cmd_replicaof(struct cmd_ctx *c)
             atomic_store(&repl_node.loading, false);
             set_expiry_all(c, STORE_EXPIRY_ACTIVE);
             log_notice("MASTER MODE enabled (user request from 'id=%llu')",
-                       (unsigned long long)c->client->id);
+                       (unsigned long long)host_conn_id(c->client));
         }
         reply_ok(c->reply);
         return;
@@ -1015,7 +1015,7 @@ void cmd_replicaof(struct cmd_ctx *c)
     kick_replicas();
     log_notice("Connecting to MASTER %s:%lld", host, port);
     log_notice("REPLICAOF %s:%lld enabled (user request from 'id=%llu')", host, port,
-               (unsigned long long)c->client->id);
+               (unsigned long long)host_conn_id(c->client));
     reply_ok(c->reply);
 }
 
@@ -1031,6 +1031,6 @@ void repl_configure_replica(const char *spec)
     atomic_store(&repl_node.role, REPL_REPLICA);
     atomic_store(&repl_node.link_state, LINK_CONNECT);
     atomic_store(&repl_node.link_down_since_ms, clock_real_ms());
-    for (unsigned i = 0; i < server.nworkers; i++)
-        store_set_expiry(server.stores[i], STORE_EXPIRY_REPLICA);
+    for (unsigned i = 0; i < repl_node.nworkers; i++)
+        store_set_expiry(host_store(i), STORE_EXPIRY_REPLICA);
 }

@@ -6,10 +6,46 @@
 #include "host.h"
 
 #include "acl.h"
+#include "cio.h"
+#include "config.h"
 #include "conn.h"
 #include "repl.h"
 #include "server.h"
 #include "worker.h"
+
+_Static_assert(HOST_IN == CIO_IN && HOST_OUT == CIO_OUT, "repl_link_event gets cio's events");
+
+void host_config_read(void (*fn)(const struct repl_params *p, void *arg), void *arg)
+{
+    pthread_mutex_lock(&config.lock);
+    fn(&config.p.repl, arg);
+    pthread_mutex_unlock(&config.lock);
+}
+
+struct worker *host_worker(unsigned i)
+{
+    return server.workers[i];
+}
+
+struct store *host_store(unsigned i)
+{
+    return server.stores[i];
+}
+
+struct worker *host_worker_self(void)
+{
+    return worker_self();
+}
+
+void host_worker_wake(unsigned i)
+{
+    worker_wake(i);
+}
+
+int host_port(void)
+{
+    return server.port;
+}
 
 unsigned host_worker_id(const struct worker *w)
 {
@@ -88,6 +124,11 @@ void host_worker_count_write(struct worker *w, uint64_t bytes)
 uint64_t host_worker_commands(const struct worker *w)
 {
     return w->stats.commands;
+}
+
+uint64_t host_worker_dirty(const struct worker *w)
+{
+    return atomic_load_explicit(&w->dirty, memory_order_relaxed);
 }
 
 uint64_t host_worker_blocked(const struct worker *w)
@@ -268,4 +309,54 @@ void host_conn_consume(struct conn *c, size_t n)
 const struct resp_arg *host_conn_cmd_name(const struct conn *c)
 {
     return &c->parser.argv[0];
+}
+
+int host_conn_read(struct conn *c)
+{
+    return conn_read(c);
+}
+
+void host_conn_process(struct conn *c)
+{
+    conn_process(c);
+}
+
+void host_conn_close(struct conn *c)
+{
+    conn_close(c);
+}
+
+ssize_t host_conn_writev(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+    return cio_writev(c, iov, iovcnt);
+}
+
+int host_conn_write_all(struct conn *c, const void *buf, size_t len)
+{
+    return cio_write_all(c, buf, len);
+}
+
+int host_conn_flush(struct conn *c)
+{
+    return cio_flush(c);
+}
+
+void host_conn_write_interest(struct conn *c, bool on)
+{
+    cio_write_interest(c, on);
+}
+
+void host_conn_rearm(struct conn *c)
+{
+    cio_rearm(c);
+}
+
+struct conn *host_connect(struct worker *w, const char *host, int port, bool tls)
+{
+    return cio_connect(w, host, port, tls);
+}
+
+int host_connect_error(struct conn *c)
+{
+    return cio_connect_error(c);
 }

@@ -3,8 +3,9 @@
 
     python3 tests/unit/test_repl_layering.py REPO_ROOT
 
-- replication/'s sources reach the worker's headers (dataplane/worker/*.h) only through
-  replication/host.h;
+- replication/'s sources, host.h included, include none of the worker's headers
+  (dataplane/worker/*.h), and the node library is built without dataplane/worker/ on
+  its include path: the worker implements host.h (worker/repl_host.c);
 - nothing outside replication/ includes repl_int.h (the worker calls repl.h only);
 - the worker does not name replication's per-worker or per-connection fields: they are
   in struct repl_worker and struct repl_conn (w->repl, c->repl), and the only ones it
@@ -45,18 +46,24 @@ def code_lines(path):
 
 
 class Layering(unittest.TestCase):
-    def test_replication_reaches_worker_through_host_h(self):
+    def test_replication_includes_no_worker_header(self):
         worker_headers = {n for n in os.listdir(os.path.join(ROOT, "dataplane", "worker"))
                           if n.endswith(".h")}
         self.assertIn("worker.h", worker_headers)
         bad = []
         for p in sources("replication"):
-            if os.path.basename(p) == "host.h":
-                continue
             for i in includes(p):
                 if i in worker_headers:
                     bad.append(f"{os.path.relpath(p, ROOT)} includes {i}")
-        self.assertEqual(bad, [], "include host.h instead")
+        self.assertEqual(bad, [], "declare what is needed in host.h (worker/repl_host.c)")
+
+    def test_node_library_built_without_worker_path(self):
+        with open(os.path.join(ROOT, "replication", "meson.build"), encoding="utf-8") as f:
+            text = f.read()
+        m = re.search(r"static_library\('pollux_repl_node',(.*?)\)\n", text, re.S)
+        self.assertIsNotNone(m, "the node library's static_library() call")
+        self.assertIn("implicit_include_directories : false", m.group(1))
+        self.assertNotIn("worker", m.group(1))
 
     def test_repl_int_h_stays_in_replication(self):
         bad = [os.path.relpath(p, ROOT) for folder in ("dataplane", "control", "tests")
