@@ -163,6 +163,7 @@ struct repl_shard {
 };
 
 struct repl_node {
+    unsigned nworkers;    /* workers, one shard each (repl_setup) */
     pthread_mutex_t lock; /* ids, registry, sync, link target */
     atomic_int role;
     char replid[41], replid2[41];
@@ -229,6 +230,7 @@ enum repl_link_state {
 
 /* Replication's state on one worker (struct worker's `repl`). */
 struct repl_worker {
+    unsigned id;            /* the worker's index, its shard's (set by repl_setup) */
     bool collecting;        /* a multi-shard write or EXEC block is running */
     struct rdb_buf collect; /* its commands */
     uint64_t txseq;
@@ -272,13 +274,13 @@ void repl_teardown(void);
  * INCRBYFLOAT, GETDEL) call ctx->propagate instead; this appends the command
  * as it came otherwise.
  */
-void repl_feed_write(struct worker *w, struct cmd_ctx *ctx);
+void repl_feed_write(struct repl_worker *rw, struct cmd_ctx *ctx);
 /* The propagate callback for handlers when the node feeds replicas, else NULL. */
 void *repl_propagate_fn(void);
 /* A multi-shard write (or an EXEC block) collects its commands... */
-void repl_collect_begin(struct worker *w);
+void repl_collect_begin(struct repl_worker *rw);
 /* ...and writes them as one MULTI record with a part for every held shard. */
-void repl_collect_end(struct worker *w, uint64_t shards, bool wrap);
+void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap);
 /* The store removed a key itself (expiry, eviction): replicas delete it too. */
 void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted);
 
@@ -297,9 +299,12 @@ struct cmd_def;
 void repl_info(struct strbuf *s);
 void repl_info_persistence(struct strbuf *s);
 void repl_info_stats(uint64_t *full, uint64_t *ok, uint64_t *err, uint64_t *in, uint64_t *out);
-/* Refuse a write on a replica / with too few replicas. @return false when refused (reply written).
+/*
+ * Refuse a write on a replica / with too few replicas, for a client other than the
+ * link to a primary; p is the worker's copy of the parameters (no call to read them:
+ * this runs for every command). @return false when refused (reply written).
  */
-bool repl_write_allowed(struct conn *c, const struct cmd_def *d);
+bool repl_write_allowed(struct conn *c, const struct cmd_def *d, const struct repl_params *p);
 /* The link to a primary (replica.c), for the worker loop and the connection code. */
 struct shard_msg;
 void repl_link_event(struct worker *w, struct conn *c, uint32_t events);

@@ -171,7 +171,7 @@ static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
             &w->dirty, atomic_load_explicit(&w->dirty, memory_order_relaxed) + (uint64_t)ctx->dirty,
             memory_order_relaxed);
         if (ctx->propagate != NULL && (d->flags & CMD_WRITE))
-            repl_feed_write(w, ctx);
+            repl_feed_write(&w->repl, ctx);
     }
     struct cmd_stat *st = &w->cmdstats[d->id];
     st->calls++;
@@ -362,7 +362,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         reject_client(c, d);
         return DISPATCH_DONE;
     }
-    if (!repl_write_allowed(c, d)) {
+    if (!(c->flags & CONN_MASTER) && !repl_write_allowed(c, d, &w->params.repl)) {
         reject_client(c, d);
         return DISPATCH_DONE;
     }
@@ -415,12 +415,12 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         /* a write over several shards reaches replicas as one piece */
         bool collect = ctx.propagate != NULL;
         if (collect)
-            repl_collect_begin(w);
+            repl_collect_begin(&w->repl);
         expiry_for(&ctx, w->tx.have, master, true);
         slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
         expiry_for(&ctx, w->tx.have, master, false);
         if (collect)
-            repl_collect_end(w, w->tx.have, d->route == ROUTE_EXEC);
+            repl_collect_end(&w->repl, w->tx.have, d->route == ROUTE_EXEC);
         finish_local(c, &ctx);
         worker_tx_end(w);
         return DISPATCH_DONE;
@@ -433,12 +433,12 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     }
     bool collect = ctx.propagate != NULL && d->route == ROUTE_EXEC;
     if (collect)
-        repl_collect_begin(w);
+        repl_collect_begin(&w->repl);
     expiry_for(&ctx, 0, master, true);
     slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
     expiry_for(&ctx, 0, master, false);
     if (collect)
-        repl_collect_end(w, 1ull << w->id, true);
+        repl_collect_end(&w->repl, 1ull << w->id, true);
     finish_local(c, &ctx);
     return DISPATCH_DONE;
 }
