@@ -35,7 +35,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "node.h" /* dataplane/cmd/node.h: SERVER_REDIS_VERSION */
+#include "cmd/node.h" /* dataplane/cmd/node.h: SERVER_REDIS_VERSION */
 
 struct conn;
 struct worker;

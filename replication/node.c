@@ -2,7 +2,7 @@
  * The node's replication state, the write feed, snapshots and the merge
  * thread. See repl.h for the threads and docs/replication.md for the whole.
  */
-#include "repl.h"
+#include "replication/repl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,13 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "host.h"
-#include "log.h"
-#include "mem.h"
-#include "repl_int.h"
-#include "util.h"
-#include "errors.h"
+#include "base/clock.h"
+#include "replication/host.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl_int.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
 

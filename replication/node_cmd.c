@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "commands.h"
-#include "host.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "strbuf.h"
-#include "errors.h"
+#include "base/clock.h"
+#include "cmd/commands.h"
+#include "replication/host.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "replication/repl_int.h"
+#include "base/strbuf.h"
+#include "base/errors.h"
 
 static const char *link_state_name(int s)
 {

@@ -16,14 +16,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "host.h"
-#include "commands.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "util.h"
-#include "errors.h"
+#include "replication/host.h"
+#include "cmd/commands.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "replication/repl_int.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 static const char *const rstate_names[] = { "wait_bgsave", "wait_bgsave", "send_bulk", "online" };
 

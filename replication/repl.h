@@ -10,7 +10,7 @@
  * worker. The worker calls:
  *
  * - process: repl_setup / repl_start_thread / repl_teardown, repl_load_file,
- *   repl_save_now, repl_configure_replica (main.c, server.c);
+ *   repl_save_now, repl_configure_replica (main.c, worker/process.c);
  * - the write stream, after a write ran on a shard: repl_feed_write, or
  *   repl_collect_begin/_end around a multi-shard write or an EXEC block, and
  *   repl_store_removed from the store (expiry, eviction); repl_write_allowed
@@ -45,11 +45,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "feed.h"
-#include "param.h"
-#include "rdb.h"
-#include "store.h"
-#include "stream.h"
+#include "replication/feed.h"
+#include "base/param.h"
+#include "replication/rdb.h"
+#include "store/store.h"
+#include "replication/stream.h"
 
 struct conn;
 struct worker;

@@ -3,8 +3,8 @@
 #ifndef POLLUX_REPL_INT_H
 #define POLLUX_REPL_INT_H
 
-#include "cmd.h"
-#include "repl.h"
+#include "cmd/cmd.h"
+#include "replication/repl.h"
 
 /* With every shard held: a snapshot for replicas (path NULL) or a dump file. */
 struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const char *path);

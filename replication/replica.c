@@ -24,17 +24,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "acl.h"
-#include "host.h"
-#include "clock.h"
-#include "commands.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "shard.h"
-#include "util.h"
-#include "errors.h"
+#include "acl/acl.h"
+#include "replication/host.h"
+#include "base/clock.h"
+#include "cmd/commands.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "replication/repl_int.h"
+#include "shard/shard.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 enum hs_state {
     HS_NONE = 0,

@@ -113,7 +113,7 @@
 #define ERRF_UNKNOWN_SUB        "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
 #define ERRF_SUB_ARITY          "ERR wrong number of arguments for '%s|%s' command"
 #define ERR_POSITIVE_RANGE      "ERR value is out of range, must be positive"
-/* ACL (cmd/acl.c, worker/dispatch.c). */
+/* ACL (cmd/server_acl.c, worker/dispatch.c). */
 #define ERRF_ACL_UNKNOWN_CATEGORY "ERR Unknown category '%.*s'"
 #define ERRF_ACL_NO_USER          "ERR User '%.*s' not found"
 #define ERRF_ACL_NO_COMMAND       "ERR Command '%.*s' not found"

@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acl.h"
-#include "client.h"
-#include "cmd.h"
-#include "commands.h"
-#include "mem.h"
-#include "node.h"
-#include "strbuf.h"
-#include "util.h"
+#include "acl/acl.h"
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/mem.h"
+#include "cmd/node.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 void cmd_ping(struct cmd_ctx *c)
 {

@@ -1,7 +1,7 @@
 /*
  * The node as the server commands in cmd/ see it (CONFIG, INFO, SLOWLOG,
  * SHUTDOWN, SELECT, ACL LOAD/SAVE): narrow calls into the machinery the
- * worker keeps (worker/node.c), so a handler parses and replies while the
+ * worker keeps (worker/cmd_node.c), so a handler parses and replies while the
  * parameters, the workers' counters and slow logs stay the worker's.
  *
  * Calls marked "every shard held" read or write every worker's memory: only

@@ -10,17 +10,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client.h"
-#include "clock.h"
-#include "cmd.h"
-#include "commands.h"
-#include "errors.h"
-#include "common.h"
-#include "log.h"
-#include "mem.h"
-#include "node.h"
-#include "strbuf.h"
-#include "util.h"
+#include "cmd/client.h"
+#include "base/clock.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/errors.h"
+#include "base/common.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "cmd/node.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 static int count_bits(uint64_t set, const struct cmd_bit_name *names)
 {

@@ -3,9 +3,9 @@
  * (cmd/client.h); the dispatcher fills it and runs EXEC over the shards of
  * the queued commands (worker/multi.c, worker/dispatch.c).
  */
-#include "client.h"
-#include "cmd.h"
-#include "commands.h"
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
 
 void cmd_multi(struct cmd_ctx *c)
 {

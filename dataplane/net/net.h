@@ -35,10 +35,10 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "netio.h"
-#include "param.h"
-#include "pktio.h"
-#include "rss.h"
+#include "base/netio.h"
+#include "base/param.h"
+#include "net/pktio.h"
+#include "net/rss.h"
 
 /* ---------------------------------------------------------------------------
  * Parameters (param.h table). Buffer and table sizes are fixed when a stack

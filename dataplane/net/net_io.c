@@ -16,11 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cidr.h"
-#include "clock.h"
-#include "log.h"
-#include "net.h"
-#include "netio.h"
+#include "base/cidr.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "base/netio.h"
 
 #define POLL_BATCH 256 /* stack events taken per pass */
 

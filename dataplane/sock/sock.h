@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "netio.h"
+#include "base/netio.h"
 
 /*
  * Open a non-blocking listening socket on addr:port with SO_REUSEPORT.

@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "sock.h"
+#include "base/log.h"
+#include "sock/sock.h"
 
 #define TAG_WAKE   1000 /* epoll data of the wake-up eventfd */
 #define POLL_BATCH 256  /* epoll events taken per pass */

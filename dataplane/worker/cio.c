@@ -1,15 +1,15 @@
-#include "cio.h"
+#include "worker/cio.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "conn.h"
-#include "log.h"
-#include "server.h"
-#include "tls.h"
-#include "worker.h"
+#include "worker/conn.h"
+#include "base/log.h"
+#include "worker/process.h"
+#include "tls/tls.h"
+#include "worker/worker.h"
 
 bool cio_open(const struct conn *c)
 {

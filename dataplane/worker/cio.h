@@ -24,7 +24,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "netio.h"
+#include "base/netio.h"
 
 struct conn;
 struct worker;

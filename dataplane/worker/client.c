@@ -4,21 +4,21 @@
  * here. Also the ACL LOG entries for a connection (dispatch's refusals, a
  * failed AUTH), which carry its CLIENT LIST line.
  */
-#include "client.h"
+#include "cmd/client.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
-#include "cmd_server.h"
-#include "conn.h"
-#include "dispatch.h"
-#include "mem.h"
-#include "multi.h"
-#include "server.h"
-#include "sock.h"
-#include "strbuf.h"
-#include "worker.h"
+#include "acl/acl.h"
+#include "worker/cmd_server.h"
+#include "worker/conn.h"
+#include "worker/dispatch.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "worker/process.h"
+#include "sock/sock.h"
+#include "base/strbuf.h"
+#include "worker/worker.h"
 
 static struct conn *conn_of(struct cmd_client *cl)
 {

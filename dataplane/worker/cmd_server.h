@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "cmd.h"
-#include "node.h"
+#include "cmd/cmd.h"
+#include "cmd/node.h"
 
 struct conn;
 void client_acl_log_denial(struct conn *cl, int why, const struct cmd_def *d,

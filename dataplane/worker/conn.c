@@ -1,4 +1,4 @@
-#include "conn.h"
+#include "worker/conn.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -8,18 +8,18 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "cio.h"
-#include "dispatch.h"
-#include "log.h"
-#include "mem.h"
-#include "multi.h"
-#include "repl.h"
-#include "server.h"
-#include "shard.h"
-#include "acl.h"
-#include "store.h"
-#include "util.h"
-#include "worker.h"
+#include "worker/cio.h"
+#include "worker/dispatch.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "shard/shard.h"
+#include "acl/acl.h"
+#include "store/store.h"
+#include "base/util.h"
+#include "worker/worker.h"
 
 #define RBUF_INITIAL  16384
 #define RBUF_READ_MIN 16384 /* free space a read asks for */

@@ -13,10 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "netio.h"
-#include "parse.h"
-#include "repl.h"
-#include "reply.h"
+#include "base/netio.h"
+#include "resp/parse.h"
+#include "replication/repl.h"
+#include "resp/reply.h"
 
 struct worker;
 struct shard_msg;

@@ -1,23 +1,23 @@
-#include "dispatch.h"
+#include "worker/dispatch.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
-#include "clock.h"
-#include "cmd_server.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "multi.h"
-#include "repl.h"
-#include "server.h"
-#include "shard.h"
-#include "slowlog.h"
-#include "sock.h"
-#include "worker.h"
-#include "errors.h"
+#include "acl/acl.h"
+#include "base/clock.h"
+#include "worker/cmd_server.h"
+#include "worker/conn.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "shard/shard.h"
+#include "worker/slowlog.h"
+#include "sock/sock.h"
+#include "worker/worker.h"
+#include "base/errors.h"
 
 /* Redis's text for an unknown command: the name and the first arguments, quoted. */
 static void reply_unknown_command(struct reply *r, int argc, const struct resp_arg *argv)

@@ -1,10 +1,10 @@
 /* A connection's MULTI queue; see multi.h (the commands are cmd/transactions.c). */
-#include "multi.h"
+#include "worker/multi.h"
 
 #include <string.h>
 
-#include "conn.h"
-#include "mem.h"
+#include "worker/conn.h"
+#include "base/mem.h"
 
 void multi_queue(struct conn *c, const struct cmd_def *d, const struct cmd_def *parent, int argc,
                  const struct resp_arg *argv)

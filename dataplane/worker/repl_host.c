@@ -3,15 +3,15 @@
  * the connection and worker handles it holds are the worker's own structs,
  * read and changed only here.
  */
-#include "host.h"
+#include "replication/host.h"
 
-#include "acl.h"
-#include "cio.h"
-#include "config.h"
-#include "conn.h"
-#include "repl.h"
-#include "server.h"
-#include "worker.h"
+#include "acl/acl.h"
+#include "worker/cio.h"
+#include "worker/config.h"
+#include "worker/conn.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "worker/worker.h"
 
 _Static_assert(HOST_IN == CIO_IN && HOST_OUT == CIO_OUT, "repl_link_event gets cio's events");
 

@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "worker/worker.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -8,21 +8,21 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "acl.h"
-#include "backend.h"
-#include "cio.h"
-#include "clock.h"
-#include "commands.h"
-#include "conn.h"
-#include "dispatch.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "server.h"
-#include "slowlog.h"
-#include "sock.h"
-#include "tls.h"
-#include "util.h"
+#include "acl/acl.h"
+#include "worker/backend.h"
+#include "worker/cio.h"
+#include "base/clock.h"
+#include "cmd/commands.h"
+#include "worker/conn.h"
+#include "worker/dispatch.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "worker/slowlog.h"
+#include "sock/sock.h"
+#include "tls/tls.h"
+#include "base/util.h"
 
 #define EV_BATCH   256
 #define RING_BATCH 256

@@ -15,14 +15,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "common.h"
-#include "config.h"
-#include "netio.h"
-#include "rdb.h"
-#include "repl.h"
-#include "shard.h"
-#include "store.h"
+#include "cmd/cmd.h"
+#include "base/common.h"
+#include "worker/config.h"
+#include "base/netio.h"
+#include "replication/rdb.h"
+#include "replication/repl.h"
+#include "shard/shard.h"
+#include "store/store.h"
 
 struct conn;
 struct server;

@@ -11,17 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "clock.h"
-#include "config.h"
-#include "log.h"
-#include "net.h"
-#include "pktio.h"
-#include "server.h"
-#include "util.h"
-#include "worker.h"
+#include "worker/backend.h"
+#include "base/clock.h"
+#include "worker/config.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "net/pktio.h"
+#include "worker/process.h"
+#include "base/util.h"
+#include "worker/worker.h"
 #ifdef POLLUX_HAVE_DPDK
-#include "dpdk.h"
+#include "dpdk/dpdk.h"
 #endif
 
 bool backend_dpdk_available(void)

@@ -2,9 +2,9 @@
  * stacks on an in-memory wire, each driven only through its adapter's table
  * as the worker loop drives it (listen, poll, flush, accept, connect, attach,
  * read, writev, close, destroy), on the tests' fake clock. */
-#include "net_test.h"
+#include "tests/unit/net_test.h"
 
-#include "netio.h"
+#include "base/netio.h"
 
 struct side {
     struct t_env env;

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "netio.h"
-#include "sock.h"
+#include "base/netio.h"
+#include "sock/sock.h"
 
 static const struct netio_ops *io = &sock_netio_ops;
 

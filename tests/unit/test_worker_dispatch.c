@@ -18,17 +18,17 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "acl.h"
-#include "client.h"
-#include "cmd.h"
-#include "config.h"
-#include "conn.h"
-#include "dispatch.h"
-#include "mem.h"
-#include "multi.h"
-#include "server.h"
-#include "shard.h"
-#include "worker.h"
+#include "acl/acl.h"
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+#include "worker/config.h"
+#include "worker/conn.h"
+#include "worker/dispatch.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "worker/process.h"
+#include "shard/shard.h"
+#include "worker/worker.h"
 
 #define NW 2
 

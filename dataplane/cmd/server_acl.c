@@ -7,15 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
-#include "client.h"
-#include "cmd.h"
-#include "commands.h"
-#include "log.h"
-#include "mem.h"
-#include "node.h"
-#include "strbuf.h"
-#include "util.h"
+#include "acl/acl.h"
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "cmd/node.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 /* How much of an argument an error message quotes. */
 static int arg_len(const struct resp_arg *a)

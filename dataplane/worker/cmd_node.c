@@ -2,21 +2,21 @@
  * The node interface of cmd/node.h: what the server commands ask of the
  * workers, the parameters and the slow logs (INFO's sections are in info.c).
  */
-#include "node.h"
+#include "cmd/node.h"
 
 #include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "commands.h"
-#include "config.h"
-#include "log.h"
-#include "server.h"
-#include "slowlog.h"
-#include "util.h"
-#include "worker.h"
+#include "cmd/client.h"
+#include "cmd/commands.h"
+#include "worker/config.h"
+#include "base/log.h"
+#include "worker/process.h"
+#include "worker/slowlog.h"
+#include "base/util.h"
+#include "worker/worker.h"
 
 int node_databases(const struct cmd_ctx *c)
 {
