@@ -135,7 +135,7 @@ static void propagate(struct cmd_ctx *c, int argc, const struct resp_arg *argv)
     record(host_worker_repl(c->worker), c->db, argc, argv);
 }
 
-void repl_feed_write(struct repl_worker *rw, struct cmd_ctx *ctx)
+void repl_after_write(struct repl_worker *rw, struct cmd_ctx *ctx)
 {
     if (!ctx->propagated)
         record(rw, ctx->db, ctx->argc, ctx->argv);

@@ -11,7 +11,7 @@
  *
  * - process: repl_setup / repl_start_thread / repl_teardown, repl_load_file,
  *   repl_save_now, repl_configure_replica (main.c, worker/process.c);
- * - the write stream, after a write ran on a shard: repl_feed_write, or
+ * - the write stream, after a write ran on a shard: repl_after_write, or
  *   repl_collect_begin/_end around a multi-shard write or an EXEC block, and
  *   repl_store_removed from the store (expiry, eviction); repl_write_allowed
  *   before a write (read-only replica, min-replicas-to-write);
@@ -274,7 +274,7 @@ void repl_teardown(void);
  * INCRBYFLOAT, GETDEL) call ctx->propagate instead; this appends the command
  * as it came otherwise.
  */
-void repl_feed_write(struct repl_worker *rw, struct cmd_ctx *ctx);
+void repl_after_write(struct repl_worker *rw, struct cmd_ctx *ctx);
 /* The propagate callback for handlers when the node feeds replicas, else NULL. */
 void *repl_propagate_fn(void);
 /* A multi-shard write (or an EXEC block) collects its commands... */

@@ -171,7 +171,7 @@ static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
             &w->dirty, atomic_load_explicit(&w->dirty, memory_order_relaxed) + (uint64_t)ctx->dirty,
             memory_order_relaxed);
         if (ctx->propagate != NULL && (d->flags & CMD_WRITE))
-            repl_feed_write(&w->repl, ctx);
+            repl_after_write(&w->repl, ctx);
     }
     struct cmd_stat *st = &w->cmdstats[d->id];
     st->calls++;
