@@ -1,4 +1,4 @@
-#include "api.h"
+#include "control/api.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -8,17 +8,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "group.h"
-#include "info.h"
-#include "link.h"
-#include "log.h"
-#include "mem.h"
-#include "param.h"
-#include "server.h"
-#include "common.h"
-#include "util.h"
-#include "verbs.h"
+#include "base/clock.h"
+#include "control/group.h"
+#include "control/node_info.h"
+#include "control/link.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "control/param_group.h"
+#include "control/resp_server.h"
+#include "base/common.h"
+#include "base/util.h"
+#include "control/verbs.h"
 
 #define MAX_ARGS 64
 

@@ -20,11 +20,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "health.h"
-#include "parse.h"
-#include "reply.h"
-#include "state.h"
+#include "control/auth.h"
+#include "control/health.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
+#include "control/state.h"
 
 struct ctl_server;
 struct ctl_loop;

@@ -1,6 +1,6 @@
-#include "auth.h"
+#include "control/auth.h"
 
-#include "mem.h"
+#include "base/mem.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,15 +1,15 @@
-#include "cli.h"
+#include "control/cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
-#include "mem.h"
-#include "strbuf.h"
-#include "util.h"
-#include "verbs.h"
+#include "base/common.h"
+#include "base/mem.h"
+#include "base/strbuf.h"
+#include "base/util.h"
+#include "control/verbs.h"
 
 /* The verbs and their options come from the one table (verbs.c) that the API checks with. */
 static const struct ctl_verb *find_verb(const char *name)

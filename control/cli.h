@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "auth.h"
-#include "respc.h"
+#include "control/auth.h"
+#include "control/respc.h"
 
 #define CTL_CLI_MAX_ARGS     160
 #define CTL_CLI_DEFAULT_EP   "127.0.0.1:26379"

@@ -1,4 +1,4 @@
-#include "group.h"
+#include "control/group.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state.h"
+#include "control/state.h"
 
 /*
  * Whether `s` is a valid resource id: 1 to `max` characters, letters, digits and hyphens,

@@ -1,16 +1,16 @@
-#include "health.h"
+#include "control/health.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
-#include "group.h"
-#include "link.h"
-#include "log.h"
-#include "mem.h"
-#include "param.h"
+#include "base/clock.h"
+#include "control/group.h"
+#include "control/link.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "control/param_group.h"
 
 /* What a reply on a node's link answers (the tag of ctl_link_send). */
 enum tag {

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "info.h"
-#include "loop.h"
-#include "state.h"
+#include "control/node_info.h"
+#include "control/loop.h"
+#include "control/state.h"
 
 struct ctl_health_opts {
     int probe_interval_ms; /* time between probes of one node */

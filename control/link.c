@@ -1,4 +1,4 @@
-#include "link.h"
+#include "control/link.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -12,11 +12,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "state.h"
-#include "strbuf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "control/state.h"
+#include "base/strbuf.h"
 
 struct pending {
     ctl_link_fn fn;

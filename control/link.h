@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "loop.h"
-#include "respc.h"
+#include "control/loop.h"
+#include "control/respc.h"
 
 /* r is NULL when the command failed (connect error, timeout, closed); never kept. */
 typedef void (*ctl_link_fn)(void *ctx, uint64_t tag, const struct ctl_reply *r);

@@ -1,10 +1,10 @@
-#include "loop.h"
+#include "control/loop.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "base/mem.h"
 
 #define BATCH 64
 

@@ -28,15 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "clock.h"
-#include "health.h"
-#include "log.h"
-#include "loop.h"
-#include "server.h"
-#include "state.h"
-#include "tls.h"
-#include "util.h"
+#include "control/api.h"
+#include "base/clock.h"
+#include "control/health.h"
+#include "base/log.h"
+#include "control/loop.h"
+#include "control/resp_server.h"
+#include "control/state.h"
+#include "control/tls_socket.h"
+#include "base/util.h"
 
 #define TICK_MS 5
 

@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "clock.h"
-#include "respc.h"
-#include "tls.h"
-#include "util.h"
+#include "control/cli.h"
+#include "base/clock.h"
+#include "control/respc.h"
+#include "control/tls_socket.h"
+#include "base/util.h"
 
 #define TIMEOUT_MS 10000
 

@@ -1,4 +1,4 @@
-#include "respc.h"
+#include "control/respc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +14,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "clock.h"
-#include "mem.h"
-#include "tls.h"
-#include "util.h"
+#include "base/clock.h"
+#include "base/mem.h"
+#include "control/tls_socket.h"
+#include "base/util.h"
 
 struct cursor {
     const char *buf;

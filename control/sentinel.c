@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "clock.h"
-#include "server.h"
-#include "common.h"
-#include "strbuf.h"
-#include "util.h"
+#include "control/api.h"
+#include "base/clock.h"
+#include "control/resp_server.h"
+#include "base/common.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 struct field_writer {
     struct reply *r;

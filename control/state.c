@@ -1,4 +1,4 @@
-#include "state.h"
+#include "control/state.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,10 +10,10 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "param.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "control/param_group.h"
 
 /*
  * Bump with every schema change. A file of an older version that MIGRATIONS can bring up to

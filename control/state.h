@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
+#include "control/auth.h"
 
 #define CTL_ID_MAX           64  /* node and replication group ids (ElastiCache allows 40) */
 #define CTL_NAME_MAX         256 /* parameter group names (ElastiCache allows 255) */

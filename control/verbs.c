@@ -3,15 +3,15 @@
  * texts are polluxctl's. Lookups are linear: some twenty verbs of at most ten options, on the
  * control path only.
  */
-#include "verbs.h"
+#include "control/verbs.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "state.h"
-#include "util.h"
+#include "control/state.h"
+#include "base/util.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)

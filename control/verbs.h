@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "auth.h"
+#include "control/auth.h"
 
 #define CTL_VERB_MAX_OPTS 10
 

@@ -20,17 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "acl.h"
-#include "backend.h"
-#include "clock.h"
-#include "cmd_server.h"
-#include "config.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "server.h"
-#include "util.h"
-#include "worker.h"
+#include "acl/acl.h"
+#include "worker/backend.h"
+#include "base/clock.h"
+#include "worker/cmd_server.h"
+#include "worker/config.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "base/util.h"
+#include "worker/worker.h"
 
 /* The pid file of a daemonized server that names none (Redis: /var/run/redis.pid). */
 #define POLLUXD_DEFAULT_PIDFILE "/var/run/polluxd.pid"

@@ -1,12 +1,12 @@
 /* Shard feeds and their merge; see feed.h. */
-#include "feed.h"
+#include "replication/feed.h"
 
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
-#include "mem.h"
+#include "base/common.h"
+#include "base/mem.h"
 
 int repl_feed_init(struct repl_feed *f)
 {

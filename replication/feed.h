@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parse.h"
-#include "ring.h"
+#include "resp/parse.h"
+#include "base/ring.h"
 
 #define FEED_CHUNK_SIZE (64 * 1024)
 #define FEED_RING_SIZE  1024

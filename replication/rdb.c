@@ -1,4 +1,4 @@
-#include "rdb.h"
+#include "replication/rdb.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -8,10 +8,10 @@
 
 #include <lzf.h>
 
-#include "common.h"
-#include "crc64.h"
-#include "mem.h"
-#include "util.h"
+#include "base/common.h"
+#include "replication/crc64.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 /* Record opcodes (the byte before a record; below 0xF5 it is a value type). */
 #define OP_FUNCTION2       0xF5

@@ -1,11 +1,11 @@
 /* The replication stream; see stream.h for the concurrency rules. */
-#include "stream.h"
+#include "replication/stream.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "common.h"
-#include "mem.h"
+#include "base/common.h"
+#include "base/mem.h"
 
 /* Freed blocks kept for reuse: a stream that flows (a full sync's RDB, a busy primary)
  * recycles the same memory instead of leaving a trail of freed pages behind it. */

@@ -2,7 +2,7 @@
  * The replication stream: an append-only byte sequence shared by one
  * producer and any number of readers on other threads.
  *
- * On a primary the producer is the merge thread (repl.c), which writes the
+ * On a primary the producer is the merge thread (node.c), which writes the
  * shards' merged writes; on a replica it is the worker that owns the link to
  * the primary, which appends the bytes it applied. The same structure holds
  * an RDB being streamed to replicas during a full sync.

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hist.h"
-#include "keygen.h"
-#include "transport.h"
+#include "bench/loadgen/hist.h"
+#include "bench/loadgen/keygen.h"
+#include "bench/loadgen/transport.h"
 
 enum bench_protocol {
     BENCH_REDIS,

@@ -1,5 +1,5 @@
 /* hist.c - see hist.h for the bucket layout. */
-#include "hist.h"
+#include "bench/loadgen/hist.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* keygen.c - xoshiro256** generator and key distributions; see keygen.h. */
-#include "keygen.h"
+#include "bench/loadgen/keygen.h"
 
 #include <math.h>
 

@@ -1,11 +1,11 @@
 /*
  * main.c - pollux-bench: option parsing, thread start-up, progress and the final report.
  *
- * The run is split evenly over --threads threads; each runs bench_thread_main() (worker.c)
+ * The run is split evenly over --threads threads; each runs bench_thread_main() (thread.c)
  * with its own connections, poll loop and histogram.  Results are merged here once every
  * thread has finished.
  */
-#include "bench.h"
+#include "bench/loadgen/bench.h"
 
 #include <errno.h>
 #include <getopt.h>

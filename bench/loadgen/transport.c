@@ -1,5 +1,5 @@
 /* transport.c - the transports pollux-bench knows, by the name --transport takes. */
-#include "transport.h"
+#include "bench/loadgen/transport.h"
 
 #include <string.h>
 

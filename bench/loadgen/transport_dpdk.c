@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "dpdk.h"
-#include "net.h"
-#include "transport.h"
+#include "dpdk/dpdk.h"
+#include "net/net.h"
+#include "bench/loadgen/transport.h"
 
 #define DPDK_MAX_EVENTS    256
 #define CONNECT_TIMEOUT_NS 5000000000ull

@@ -2,7 +2,7 @@
  * transport_tcp.c - the kernel TCP transport: getaddrinfo + blocking connect, then
  * non-blocking sockets with TCP_NODELAY watched by one epoll instance per loop.
  */
-#include "transport.h"
+#include "bench/loadgen/transport.h"
 
 #include <errno.h>
 #include <fcntl.h>

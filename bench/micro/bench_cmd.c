@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
-#include "bench.h"
-#include "cmd.h"
+#include "acl/acl.h"
+#include "bench/micro/microbench.h"
+#include "cmd/cmd.h"
 
 #define A(s)                                                                                       \
     {                                                                                              \

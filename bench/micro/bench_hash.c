@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bench.h"
-#include "util.h"
+#include "bench/micro/microbench.h"
+#include "base/util.h"
 
 #define NKEYS   1024
 #define MAX_LEN 256

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "parse.h"
-#include "reply.h"
+#include "bench/micro/microbench.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
 
 #define MAX_BULK     (512LL * 1024 * 1024) /* proto-max-bulk-len default */
 #define RESET_BYTES  (1u << 20)

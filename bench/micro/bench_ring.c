@@ -9,8 +9,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "bench.h"
-#include "ring.h"
+#include "bench/micro/microbench.h"
+#include "base/ring.h"
 
 #define RING_CAP 1024
 

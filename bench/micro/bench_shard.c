@@ -12,8 +12,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "bench.h"
-#include "shard.h"
+#include "bench/micro/microbench.h"
+#include "shard/shard.h"
 
 static struct shard_mesh mesh;
 static struct shard_port ports[2]; /* ports[i] is used by thread i only */

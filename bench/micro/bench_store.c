@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "store.h"
+#include "bench/micro/microbench.h"
+#include "store/store.h"
 
 #define NOW_MS    1000000LL /* the store's clock during the benchmarks */
 #define VAL_LEN   32

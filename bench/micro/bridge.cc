@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "bench.h"
+#include "bench/micro/microbench.h"
 
 namespace
 {

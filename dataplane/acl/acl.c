@@ -1,5 +1,5 @@
 /* ACL: users, rules, the permission check, the log. See acl.h and NOTES.md. */
-#include "acl.h"
+#include "acl/acl.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -11,9 +11,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "args.h"
-#include "mem.h"
-#include "util.h"
+#include "base/args.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 /* The registry: written under `lock` (ACL commands, AUTH), read lock-free through snapshots. */
 static struct {

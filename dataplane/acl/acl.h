@@ -20,10 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "common.h"
-#include "commands.h"
-#include "strbuf.h"
+#include "cmd/cmd.h"
+#include "base/common.h"
+#include "cmd/commands.h"
+#include "base/strbuf.h"
 
 #define ACL_CMD_WORDS   ((CMD_ID_COUNT + 63) / 64)
 #define ACL_MAX_READERS 64 /* workers that read snapshots */

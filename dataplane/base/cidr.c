@@ -1,12 +1,12 @@
-#include "cidr.h"
+#include "base/cidr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
-#include "mem.h"
+#include "base/common.h"
+#include "base/mem.h"
 
 void cidr_addr_from_v4(uint32_t ip, uint8_t out[16])
 {

@@ -113,7 +113,7 @@
 #define ERRF_UNKNOWN_SUB        "ERR unknown subcommand '%.*s'. Try %s HELP." /* (int)len, ptr */
 #define ERRF_SUB_ARITY          "ERR wrong number of arguments for '%s|%s' command"
 #define ERR_POSITIVE_RANGE      "ERR value is out of range, must be positive"
-/* ACL (worker/cmd_acl.c, worker/dispatch.c). */
+/* ACL (cmd/server_acl.c, worker/dispatch.c). */
 #define ERRF_ACL_UNKNOWN_CATEGORY "ERR Unknown category '%.*s'"
 #define ERRF_ACL_NO_USER          "ERR User '%.*s' not found"
 #define ERRF_ACL_NO_COMMAND       "ERR Command '%.*s' not found"
@@ -143,7 +143,7 @@
 #define ERRF_CONFIG_SET_UNKNOWN  "ERR Unknown option or number of arguments for CONFIG SET - '%s'"
 #define ERRF_CONFIG_SET_FAILED   "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
 #define ERRF_CONFIG_REWRITE      "ERR Rewriting config file: %s"
-/* DEBUG and MODULE when their gates let a client through (worker/cmd_server.c). */
+/* DEBUG and MODULE when their gates let a client through (cmd/server.c). */
 #define ERRF_DEBUG_UNKNOWN                                                                         \
     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP."
 #define ERR_MODULE_LOAD   "ERR Error loading the extension. Please check the server logs."

@@ -1,12 +1,12 @@
-#include "param.h"
+#include "base/param.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "mem.h"
-#include "util.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 const struct param_def *param_find(const struct param_def *defs, const char *name)
 {

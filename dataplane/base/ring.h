@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "base/common.h"
 
 struct ring {
     CACHE_ALIGNED atomic_uint_fast32_t tail; /* written by producer */

@@ -1,5 +1,5 @@
-#include "cmd.h"
-#include "errors.h"
+#include "cmd/cmd.h"
+#include "base/errors.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "parse.h"
-#include "reply.h"
-#include "store.h"
+#include "base/errors.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
+#include "store/store.h"
 
 /* Command flags (COMMAND INFO names them: cmd_flag_names). */
 enum cmd_flag {
@@ -418,7 +418,7 @@ void cmd_reply_arity(struct cmd_ctx *c);
 /* Reply to a HELP subcommand: the lines as status replies in an array. */
 void cmd_reply_help(struct cmd_ctx *c, const char *const *lines, size_t n);
 
-#include "util.h"
+#include "base/util.h"
 static inline unsigned cmd_key_shard(const char *key, size_t len, unsigned nshards)
 {
     return nshards == 1 ? 0 : util_key_slot(key, len) % nshards;

@@ -283,7 +283,7 @@ def generate(src, c_path, h_path):
     allrows = [x for r in tops for x in [r] + r.subs]
     h = ["/* Generated from commands.table by gen_commands.py: do not edit. */",
          "#ifndef POLLUX_COMMANDS_H", "#define POLLUX_COMMANDS_H", "",
-         '#include "cmd.h"', "",
+         '#include "cmd/cmd.h"', "",
          "/* One id per row, subcommands included: ACL bits, statistics. */",
          "enum cmd_id {"]
     for r in allrows:
@@ -297,7 +297,7 @@ def generate(src, c_path, h_path):
     h += ["", "#endif", ""]
 
     c = ["/* Generated from commands.table by gen_commands.py: do not edit. */",
-         '#include "commands.h"', "", "#include <stddef.h>", ""]
+         '#include "cmd/commands.h"', "", "#include <stddef.h>", ""]
 
     def parts(r):
         p = ident(r.full)

@@ -9,15 +9,15 @@
  * entries with store_set (RENAME, COPY, MOVE), so a key keeps its value,
  * encoding and expiry but starts a fresh LRU/LFU history.
  */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <limits.h>
 #include <string.h>
 
-#include "commands.h"
-#include "common.h"
-#include "mem.h"
-#include "util.h"
+#include "cmd/commands.h"
+#include "base/common.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 static inline struct store *key_store(struct cmd_ctx *c, int i, struct skey *k)
 {

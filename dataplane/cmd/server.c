@@ -1,20 +1,26 @@
 /*
- * Server commands that read only the command table and the clock: COMMAND
- * and its subcommands, TIME. Every COMMAND reply is read from the rows of the
- * table (commands.table): flags, ACL categories, tips and key specifications
- * for COMMAND INFO, the documentation and the argument tree for COMMAND DOCS
- * (which redis-cli builds its hints from). The server commands that need the
- * worker (INFO, CONFIG, SLOWLOG, SHUTDOWN) are still in worker/cmd_server.c.
+ * The server group (ACL apart: acl.c). COMMAND and its subcommands and TIME
+ * read only the command table and the clock: every COMMAND reply is read from
+ * the rows of the table (commands.table): flags, ACL categories, tips and key
+ * specifications for COMMAND INFO, the documentation and the argument tree for
+ * COMMAND DOCS (which redis-cli builds its hints from). SHUTDOWN, SLOWLOG,
+ * CONFIG, INFO, DEBUG and MODULE reach the node through cmd/node.h.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
-#include "cmd.h"
-#include "commands.h"
-#include "errors.h"
-#include "common.h"
-#include "util.h"
+#include "cmd/client.h"
+#include "base/clock.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/errors.h"
+#include "base/common.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "cmd/node.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 static int count_bits(uint64_t set, const struct cmd_bit_name *names)
 {
@@ -431,4 +437,215 @@ void cmd_time(struct cmd_ctx *c)
     reply_array(c->reply, 2);
     reply_bulk_ll(c->reply, us / 1000000);
     reply_bulk_ll(c->reply, us % 1000000);
+}
+
+/* ---------------------------------------------------------------------------
+ * SHUTDOWN, SLOWLOG, CONFIG, INFO, DEBUG, MODULE: what they read or change is
+ * the node's (cmd/node.h)
+ * ------------------------------------------------------------------------ */
+
+void cmd_shutdown(struct cmd_ctx *c)
+{
+    for (int i = 1; i < c->argc; i++) {
+        if (!(cmd_arg_is(c, i, "NOSAVE") || cmd_arg_is(c, i, "SAVE") || cmd_arg_is(c, i, "NOW") ||
+              cmd_arg_is(c, i, "FORCE") || cmd_arg_is(c, i, "ABORT"))) {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+        if (cmd_arg_is(c, i, "ABORT")) {
+            reply_error(c->reply, ERR_NO_SHUTDOWN);
+            return;
+        }
+    }
+    int save = -1;
+    for (int i = 1; i < c->argc; i++) {
+        if (cmd_arg_is(c, i, "NOSAVE"))
+            save = 0;
+        else if (cmd_arg_is(c, i, "SAVE"))
+            save = 1;
+    }
+    node_shutdown(save);
+    /* No reply: the connection closes as the server stops. */
+    client_close_now(cmd_client(c));
+}
+
+/* SLOWLOG GET/LEN/RESET hold every shard and read every worker's log. */
+void cmd_slowlog_get(struct cmd_ctx *c)
+{
+    long long count = 10;
+    if (c->argc == 3) {
+        if (!util_str2ll(c->argv[2].ptr, c->argv[2].len, &count) || count < -1) {
+            reply_error(c->reply, ERR_COUNT_MIN_ONE);
+            return;
+        }
+        if (count == -1)
+            count = LLONG_MAX;
+    }
+    node_slowlog_reply(c->reply, count);
+}
+
+void cmd_slowlog_len(struct cmd_ctx *c)
+{
+    reply_int(c->reply, node_slowlog_len());
+}
+
+void cmd_slowlog_reset(struct cmd_ctx *c)
+{
+    node_slowlog_reset();
+    reply_ok(c->reply);
+}
+void cmd_slowlog_help(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Prints this help.",
+    };
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+void cmd_config_get(struct cmd_ctx *c)
+{
+    node_config_get(c->reply, c->argc - 2, c->argv + 2);
+}
+
+void cmd_config_set(struct cmd_ctx *c)
+{
+    if ((c->argc - 2) % 2 != 0) {
+        reply_error(c->reply, ERR_CONFIG_SET_ARITY);
+        return;
+    }
+    int npairs = (c->argc - 2) / 2;
+    const char *names[64], *values[64];
+    char *owned[128];
+    int nowned = 0;
+    if (npairs > 64) {
+        reply_error(c->reply, ERR_SYNTAX);
+        return;
+    }
+    for (int i = 0; i < npairs; i++) {
+        owned[nowned++] = mem_strndup(c->argv[2 + 2 * i].ptr, c->argv[2 + 2 * i].len);
+        owned[nowned++] = mem_strndup(c->argv[3 + 2 * i].ptr, c->argv[3 + 2 * i].len);
+        names[i] = owned[nowned - 2];
+        values[i] = owned[nowned - 1];
+    }
+    char err[1024];
+    if (node_config_set(c, npairs, names, values, err, sizeof(err)) != 0)
+        reply_error(c->reply, err);
+    else
+        reply_ok(c->reply);
+    for (int i = 0; i < nowned; i++)
+        mem_free(owned[i]);
+}
+
+void cmd_config_rewrite(struct cmd_ctx *c)
+{
+    char err[1024];
+    if (node_config_rewrite(err, sizeof(err)) != 0) {
+        reply_error(c->reply, err);
+        return;
+    }
+    reply_ok(c->reply);
+}
+
+/* Every shard is held: reset each worker's and store's counters. */
+void cmd_config_resetstat(struct cmd_ctx *c)
+{
+    node_reset_stats();
+    reply_ok(c->reply);
+}
+
+void cmd_config_help(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    };
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+/* ---------------------------------------------------------------------------
+ * DEBUG and MODULE: both exist for their gates (enable-debug-command,
+ * enable-module-command, checked by the dispatcher on CMD_PROTECTED rows).
+ * Pollux has no DEBUG subcommand but HELP yet, and no modules: MODULE LIST
+ * is empty and LOAD fails as a library Redis cannot load does.
+ * ------------------------------------------------------------------------ */
+
+void cmd_debug(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "HELP",
+        "    Prints this help.",
+    };
+    if (c->argc == 2 && cmd_arg_is(c, 1, "HELP")) {
+        cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+        return;
+    }
+    reply_errorf(c->reply, ERRF_DEBUG_UNKNOWN, c->argv[1].len < 128 ? (int)c->argv[1].len : 128,
+                 c->argv[1].ptr);
+}
+
+void cmd_module_list(struct cmd_ctx *c)
+{
+    reply_array(c->reply, 0);
+}
+
+void cmd_module_load(struct cmd_ctx *c)
+{
+    log_warn("Module %.*s failed to load: this server has no module support",
+             c->argv[2].len < 256 ? (int)c->argv[2].len : 256, c->argv[2].ptr);
+    reply_error(c->reply, ERR_MODULE_LOAD);
+}
+
+void cmd_module_unload(struct cmd_ctx *c)
+{
+    reply_error(c->reply, ERR_MODULE_UNLOAD);
+}
+
+void cmd_module_help(struct cmd_ctx *c)
+{
+    static const char *const lines[] = {
+        "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST",
+        "    Return a list of loaded modules.",
+        "LOAD <path> [<arg> ...]",
+        "    Load a module library from <path>, passing to it any optional arguments.",
+        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+        ("    Load a module library from <path>, while passing it module configurations and "
+         "optional arguments."),
+        "UNLOAD <name>",
+        "    Unload a module.",
+        "HELP",
+        "    Prints this help.",
+    };
+    cmd_reply_help(c, lines, ARRAY_SIZE(lines));
+}
+
+/* INFO: every shard held. */
+void cmd_info(struct cmd_ctx *c)
+{
+    struct strbuf s;
+    strbuf_init(&s);
+    node_info(&s, c->argc - 1, c->argv + 1, c->now_ms);
+    reply_verbatim(c->reply, s.buf, s.len, "txt");
+    strbuf_deinit(&s);
 }

@@ -7,15 +7,15 @@
  * recognise options by length and first letter. A key's hash is computed once
  * (struct skey) and reused by every lookup and insert of the command.
  */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#include "commands.h"
-#include "common.h"
-#include "util.h"
+#include "cmd/commands.h"
+#include "base/common.h"
+#include "base/util.h"
 
 /* Strings up to this length are created "embstr" by Redis, longer ones "raw". */
 #define EMBSTR_MAX 44

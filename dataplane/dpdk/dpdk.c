@@ -20,7 +20,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "dpdk_int.h"
+#include "dpdk/dpdk_int.h"
 
 #define EAL_ARGS_MAX  64
 #define STEER_RING    4096

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pktio.h"
-#include "rss.h"
-#include "strbuf.h"
+#include "net/pktio.h"
+#include "net/rss.h"
+#include "base/strbuf.h"
 
 #define DPDK_MAX_QUEUES 64
 

@@ -9,8 +9,8 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include "common.h"
-#include "dpdk.h"
+#include "base/common.h"
+#include "dpdk/dpdk.h"
 
 /* Whether a queue may use the NIC's RSS hash instead of computing the Toeplitz hash itself. */
 enum hw_hash_state { HW_HASH_CHECKING = 0, HW_HASH_TRUSTED, HW_HASH_DISTRUSTED };

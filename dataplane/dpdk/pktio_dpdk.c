@@ -9,8 +9,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "dpdk_int.h"
-#include "rss.h"
+#include "dpdk/dpdk_int.h"
+#include "net/rss.h"
 
 #define BURST_MAX     64
 #define HW_HASH_TESTS 256 /* TCP frames a queue checks before trusting the NIC's hash */

@@ -13,8 +13,8 @@
  */
 #include <errno.h>
 
-#include "mem.h"
-#include "net_int.h"
+#include "base/mem.h"
+#include "net/net_int.h"
 
 #define ARP_LEN     28
 #define ARP_REQUEST 1

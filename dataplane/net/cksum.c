@@ -1,7 +1,7 @@
-#include "cksum.h"
+#include "net/cksum.h"
 
-#include "net_int.h"
-#include "pktio.h"
+#include "net/net_int.h"
+#include "net/pktio.h"
 
 static inline uint32_t fold64(uint64_t s)
 {

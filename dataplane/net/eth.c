@@ -2,7 +2,7 @@
  * Ethernet: accept frames for our MAC and broadcast, dispatch by EtherType;
  * build headers and batch frames for the device.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 const uint8_t eth_broadcast[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 

@@ -2,8 +2,8 @@
  * ICMP: echo requests to our addresses are answered in the buffer they came
  * in (RFC 792, RFC 1122 §3.2.2.6); everything else is counted and ignored.
  */
-#include "cksum.h"
-#include "net_int.h"
+#include "net/cksum.h"
+#include "net/net_int.h"
 
 #define ICMP_ECHO_REPLY   0
 #define ICMP_ECHO_REQUEST 8

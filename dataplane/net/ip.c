@@ -3,8 +3,8 @@
  * one gateway; no forwarding, no options sent, no reassembly — fragments are
  * dropped and counted (the stack always sends with DF and an MSS that fits).
  */
-#include "cksum.h"
-#include "net_int.h"
+#include "net/cksum.h"
+#include "net/net_int.h"
 
 void ip_input(struct net_stack *st, struct net_buf *b)
 {

@@ -35,9 +35,10 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "param.h"
-#include "pktio.h"
-#include "rss.h"
+#include "base/netio.h"
+#include "base/param.h"
+#include "net/pktio.h"
+#include "net/rss.h"
 
 /* ---------------------------------------------------------------------------
  * Parameters (param.h table). Buffer and table sizes are fixed when a stack
@@ -363,5 +364,16 @@ int net_ip_parse(const char *s, uint32_t *ip);
 /* "a.b.c.d/len" (len 1..32). @return 0 with *ip and *len; -EINVAL otherwise. */
 int net_prefix_parse(const char *s, uint32_t *ip, unsigned *len);
 #define NET_IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((c) << 8) | (d))
+
+/* The stack as a backend of the worker (base/netio.h); their ctx comes from net_io_create. */
+extern const struct netio_ops net_netio_ops;
+
+/*
+ * A worker's stack as its backend: poll sleeps on wakefd (the worker's
+ * wake-up eventfd, drained when it fires) when asked to wait. The stack stays
+ * the caller's: ops->destroy closes the listeners and frees the adapter, then
+ * the caller destroys the stack. @return 0 with *io set, or -ENOMEM.
+ */
+int net_io_create(struct net_stack *stack, int wakefd, struct netio *io);
 
 #endif

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common.h"
-#include "net.h"
-#include "pktio.h"
+#include "base/common.h"
+#include "net/net.h"
+#include "net/pktio.h"
 
 #define ETH_HLEN      14
 #define ETH_ALEN      6

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "param.h"
+#include "base/param.h"
 
 /* net_buf.flags set by a device on receive */
 #define NET_BUF_RX_IP_CKSUM_GOOD (1u << 0) /* IPv4 header checksum verified */

@@ -1,10 +1,10 @@
 /*
  * pktio_fault: a fault-injecting wrapper around another pktio. See pktio.h.
  */
-#include "cksum.h"
-#include "mem.h"
-#include "net_int.h"
-#include "pktio.h"
+#include "net/cksum.h"
+#include "base/mem.h"
+#include "net/net_int.h"
+#include "net/pktio.h"
 
 #define PARAM_S pktio_fault_params
 const struct param_def pktio_fault_param_defs[] = { PKTIO_FAULT_PARAMS(PARAM_X_DEF)

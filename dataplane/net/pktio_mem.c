@@ -4,10 +4,10 @@
  */
 #include <errno.h>
 
-#include "cksum.h"
-#include "mem.h"
-#include "net_int.h"
-#include "pktio.h"
+#include "net/cksum.h"
+#include "base/mem.h"
+#include "net/net_int.h"
+#include "net/pktio.h"
 
 #define HEADROOM 128
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "net_int.h"
-#include "tcp_int.h"
+#include "base/mem.h"
+#include "net/net_int.h"
+#include "net/tcp_int.h"
 
 #define PARAM_S net_params
 const struct param_def net_param_defs[] = { NET_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };

@@ -30,7 +30,7 @@
  * only while the listener has sent cookies in the last two periods (other
  * ACKs for no connection get their RST as before, uncounted).
  */
-#include "tcp_int.h"
+#include "net/tcp_int.h"
 
 /* MSS values a cookie can carry (index in 3 bits), ascending. */
 static const uint16_t cookie_mss[8] = { 536, 1200, 1300, 1360, 1400, 1440, 1460, 8960 };

@@ -13,8 +13,8 @@
  */
 #include <errno.h>
 
-#include "cksum.h"
-#include "tcp_int.h"
+#include "net/cksum.h"
+#include "net/tcp_int.h"
 
 static void parse_options(struct tcp_seg *g, const uint8_t *p, const uint8_t *end)
 {

@@ -2,7 +2,7 @@
 #ifndef POLLUX_NET_TCP_INT_H
 #define POLLUX_NET_TCP_INT_H
 
-#include "net_int.h"
+#include "net/net_int.h"
 
 /* Sequence-number comparisons, correct across the 2^32 wrap (RFC 9293 §3.4). */
 #define SEQ_LT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)

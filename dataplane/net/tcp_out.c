@@ -7,8 +7,8 @@
  * no Nagle: whatever the windows allow leaves at the next flush, in
  * MSS-sized segments, and the last one carries PSH.
  */
-#include "cksum.h"
-#include "tcp_int.h"
+#include "net/cksum.h"
+#include "net/tcp_int.h"
 
 static unsigned put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
 {

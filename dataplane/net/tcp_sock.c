@@ -10,8 +10,8 @@
  */
 #include <errno.h>
 
-#include "mem.h"
-#include "tcp_int.h"
+#include "base/mem.h"
+#include "net/tcp_int.h"
 
 static uint32_t pow2_at_least(uint64_t v)
 {

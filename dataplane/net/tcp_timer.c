@@ -13,7 +13,7 @@
  */
 #include <errno.h>
 
-#include "tcp_int.h"
+#include "net/tcp_int.h"
 
 #define TICK_NS NET_TICK_NS
 #define MASK    (NET_WHEEL_SLOTS - 1)

@@ -10,8 +10,8 @@
  * is dropped early (counted), which bounds memory under any close rate; a
  * retransmitted FIN moves its entry to the tail with a fresh expiry.
  */
-#include "mem.h"
-#include "tcp_int.h"
+#include "base/mem.h"
+#include "net/tcp_int.h"
 
 static uint32_t tw_hash(const struct net_stack *st, uint32_t lip, uint16_t lport, uint32_t rip,
                         uint16_t rport)

@@ -20,17 +20,17 @@
  * scanned once however it is split, and a waiting bulk costs one comparison
  * per call.
  */
-#include "parse.h"
+#include "resp/parse.h"
 
 #include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "args.h"
-#include "errors.h"
-#include "mem.h"
-#include "util.h"
+#include "base/args.h"
+#include "base/errors.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 /* argv capacity kept between commands; a larger one is given back after use */
 #define RESP_ARGV_KEEP 1024

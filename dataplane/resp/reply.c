@@ -1,10 +1,10 @@
-#include "reply.h"
+#include "resp/reply.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "mem.h"
-#include "util.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 void reply_init(struct reply *r, uint8_t proto)
 {

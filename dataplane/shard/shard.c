@@ -1,8 +1,8 @@
-#include "shard.h"
+#include "shard/shard.h"
 
 #include <string.h>
 
-#include "mem.h"
+#include "base/mem.h"
 
 #define SHARD_POOL_MAX 1024 /* idle messages kept per worker (~1.3 KB each) */
 

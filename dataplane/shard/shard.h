@@ -18,10 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common.h"
-#include "parse.h"
-#include "reply.h"
-#include "ring.h"
+#include "base/common.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
+#include "base/ring.h"
 
 #define SHARD_RING_SIZE    4096
 #define SHARD_REPLY_INLINE 512 /* reply bytes carried in the message itself */

@@ -1,4 +1,4 @@
-#include "sock.h"
+#include "sock/sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cidr.h"
+#include "base/cidr.h"
 
 int sock_listen(const char *addr, int port, int backlog)
 {

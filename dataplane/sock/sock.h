@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "base/netio.h"
+
 /*
  * Open a non-blocking listening socket on addr:port with SO_REUSEPORT.
  * @return the fd, or -errno.
@@ -44,5 +46,15 @@ int sock_local_name(int fd, char *buf, size_t cap);
 
 /* Port a listening socket is bound to (useful with port 0). */
 int sock_bound_port(int fd);
+
+/* The kernel backend's operations (base/netio.h); their ctx comes from sock_io_create. */
+extern const struct netio_ops sock_netio_ops;
+
+/*
+ * A worker's kernel backend: an epoll set watching wakefd (-1: none), which
+ * poll drains when it fires (the worker's wake-up eventfd, worker.h).
+ * @return 0 with *io set, or -errno. ops->destroy frees it.
+ */
+int sock_io_create(int wakefd, struct netio *io);
 
 #endif

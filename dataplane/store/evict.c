@@ -14,8 +14,8 @@
  */
 #include <errno.h>
 
-#include "store_int.h"
-#include "util.h"
+#include "store/store_int.h"
+#include "base/util.h"
 
 #define MAX_SAMPLES 64
 

@@ -10,7 +10,7 @@
  * while the expired fraction of the sample stays above 10% (1% at effort
  * 10), so the work tracks how much is actually stale.
  */
-#include "store_int.h"
+#include "store/store_int.h"
 
 struct expire_ctx {
     struct store *s;

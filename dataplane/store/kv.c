@@ -6,8 +6,8 @@
  * (194 days); under an LFU policy it is 16 bits of minutes modulo 2^16 (the
  * last decrement) and an 8-bit logarithmic access counter.
  */
-#include "store_int.h"
-#include "util.h"
+#include "store/store_int.h"
+#include "base/util.h"
 
 #define LRU_MAX      KV_LRU_MASK
 #define LFU_INIT_VAL 5

@@ -15,8 +15,8 @@
  *
  * Emptying a database (FLUSHDB/FLUSHALL) saves whatever is left of it first.
  */
-#include "store_int.h"
-#include "util.h"
+#include "store/store_int.h"
+#include "base/util.h"
 
 struct db_snap {
     uint64_t *seen;

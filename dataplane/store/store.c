@@ -4,8 +4,8 @@
  */
 #include <assert.h>
 
-#include "store_int.h"
-#include "util.h"
+#include "store/store_int.h"
+#include "base/util.h"
 
 const char *const store_policy_names[] = {
     "volatile-lru", "volatile-lfu",   "volatile-random", "volatile-ttl", "allkeys-lru",

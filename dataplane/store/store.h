@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "param.h"
+#include "base/param.h"
 
 enum store_policy {
     POLICY_VOLATILE_LRU = 0,

@@ -28,9 +28,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common.h"
-#include "mem.h"
-#include "store.h"
+#include "base/common.h"
+#include "base/mem.h"
+#include "store/store.h"
 
 /* ---- entries ---------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
  * Per-database hash tables: bucket chains, sizing, incremental rehash, the
  * SCAN cursor, random picks and eviction samples.
  */
-#include "store_int.h"
-#include "util.h"
+#include "store/store_int.h"
+#include "base/util.h"
 
 /*
  * Sizing, in keys per bucket (a bucket has seven slots). Grow past 7, every

@@ -9,7 +9,7 @@
  * SSL_write does not stop half way in the common case; when it does, the same
  * bytes are offered again (the connection's output stays queued until taken).
  */
-#include "tls.h"
+#include "tls/tls.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "mem.h"
+#include "base/mem.h"
 
 const char *const tls_auth_clients_names[] = { "no", "yes", "optional", NULL };
 

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "param.h"
+#include "base/param.h"
 
 extern const char *const tls_auth_clients_names[];
 enum tls_auth_clients { TLS_AUTH_NO = 0, TLS_AUTH_YES, TLS_AUTH_OPTIONAL };

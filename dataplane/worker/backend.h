@@ -1,14 +1,15 @@
 /*
  * The network backend of the node: the kernel's sockets (the default) or the
  * DPDK environment with one userspace TCP/IP stack per worker (net/, dpdk/).
- * worker.c runs the same loop on both; these are the parts that differ.
+ * worker.c runs the same loop on both through the backend's operations
+ * (base/netio.h); these are the DPDK parts only the node can set up.
  */
 #ifndef POLLUX_BACKEND_H
 #define POLLUX_BACKEND_H
 
 #include <stdbool.h>
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 struct worker;
 
@@ -27,17 +28,16 @@ int backend_dpdk_start(const char *prog, unsigned nworkers, const int *cpus);
 void backend_dpdk_stop(void);
 
 /*
- * Main thread: create w's stack on its queue (pollux-dpdk-ip, pollux-net-*,
- * fault injection when pollux-net-fault-* is set) and listen on `port` and
- * on the TLS port `tls_port` of every stack address (0: not that one).
- * @return 0 or -errno.
+ * Main thread, from worker_create: create w's stack on its queue
+ * (pollux-dpdk-ip, pollux-net-*, fault injection when pollux-net-fault-* is
+ * set) and make it w's backend (w->io, net/net_io.c). @return 0 or -errno.
  */
-int worker_net_listen(struct worker *w, int port, int tls_port);
+int worker_net_create(struct worker *w);
 /* The worker's thread, before its first pass. */
 void worker_net_thread_init(struct worker *w);
 /* Parameters changed (CONFIG SET): give the stack the new ones. */
 void worker_net_reload(struct worker *w);
-/* After worker_close_conns: the stack, the fault wrapper. */
+/* After the backend's destroy: the stack, the fault wrapper. */
 void worker_net_destroy(struct worker *w);
 
 /* INFO network (every shard held): addresses, port, link, stack counters summed and per worker. */

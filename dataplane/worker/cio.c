@@ -1,58 +1,29 @@
-#include "cio.h"
+#include "worker/cio.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "conn.h"
-#include "log.h"
-#include "net.h"
-#include "server.h"
-#include "sock.h"
-#include "tls.h"
-#include "worker.h"
+#include "worker/conn.h"
+#include "base/log.h"
+#include "worker/process.h"
+#include "tls/tls.h"
+#include "worker/worker.h"
 
 bool cio_open(const struct conn *c)
 {
-    return c->fd >= 0 || c->ns != NULL;
+    return c->io != NULL;
 }
 
 static ssize_t raw_read(struct conn *c, void *buf, size_t len)
 {
-    if (c->ns != NULL) {
-        ssize_t n = net_read(c->ns, buf, len);
-        /* Level-triggered like the kernel backend: what is left is reported again. */
-        if (n > 0 && net_sock_readable(c->ns) > 0)
-            net_sock_rearm(c->ns);
-        return n;
-    }
-    for (;;) {
-        ssize_t n = read(c->fd, buf, len);
-        if (n >= 0)
-            return n;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    return c->io->read(c->sock, buf, len);
 }
 
 static ssize_t raw_writev(struct conn *c, const struct iovec *iov, int iovcnt)
 {
-    if (c->ns != NULL)
-        return net_writev(c->ns, iov, iovcnt);
-    for (;;) {
-        ssize_t n = writev(c->fd, iov, iovcnt);
-        if (n >= 0)
-            return n;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    return c->io->writev(c->sock, iov, iovcnt);
 }
 
 /* ---------------------------------------------------------------------------
@@ -326,19 +297,18 @@ int cio_write_all(struct conn *c, const void *buf, size_t len)
 
 static void set_interest(struct conn *c, bool on)
 {
-    if (c->ns != NULL) {
-        /* The stack reports room after a short write; a writer that stopped for
-         * another reason (a budget) asks to be told again. */
-        if (on)
-            net_sock_rearm(c->ns);
-        c->flags = on ? c->flags | CONN_WANT_WRITE : c->flags & ~CONN_WANT_WRITE;
+    if (c->io == NULL)
         return;
-    }
-    if (on == !!(c->flags & CONN_WANT_WRITE) || c->fd < 0)
-        return;
-    struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c };
-    epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-    c->flags ^= CONN_WANT_WRITE;
+    c->io->interest(c->w->io.ctx, c->sock, c, on, c->flags & CONN_WANT_WRITE);
+    c->flags = on ? c->flags | CONN_WANT_WRITE : c->flags & ~CONN_WANT_WRITE;
+}
+
+int cio_attach(struct conn *c, bool want_write)
+{
+    int rc = c->io->attach(c->w->io.ctx, c->sock, c, want_write);
+    if (rc == 0 && want_write)
+        c->flags |= CONN_WANT_WRITE;
+    return rc;
 }
 
 void cio_write_interest(struct conn *c, bool on)
@@ -355,9 +325,8 @@ void cio_rearm(struct conn *c)
 {
     if (c->tls != NULL)
         tls_ready(c); /* the session may hold input the socket no longer reports */
-    if (c->ns != NULL)
-        net_sock_rearm(c->ns);
-    /* epoll is level-triggered: nothing to do */
+    if (c->io != NULL)
+        c->io->rearm(c->sock);
 }
 
 void cio_close(struct conn *c)
@@ -373,94 +342,29 @@ void cio_close(struct conn *c)
         tls_session_destroy(c->tls);
         c->tls = NULL;
     }
-    if (c->ns != NULL) {
-        net_close(c->ns);
-        c->ns = NULL;
-    } else if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
+    if (c->io != NULL) {
+        c->io->close(c->w->io.ctx, c->sock);
+        c->io = NULL;
     }
 }
 
 void cio_keepalive(struct conn *c, int seconds)
 {
-    if (c->ns != NULL)
-        net_set_keepalive(c->ns, seconds);
-    else if (c->fd >= 0)
-        sock_keepalive(c->fd, seconds);
-}
-
-/* The first IPv4 address of host (a dotted quad or a name). */
-static int resolve_ipv4(const char *host, uint32_t *ip)
-{
-    if (net_ip_parse(host, ip) == 0)
-        return 0;
-    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0)
-        return rc;
-    *ip = ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
-    freeaddrinfo(res);
-    return 0;
-}
-
-static struct conn *connect_net(struct worker *w, const char *host, int port)
-{
-    uint32_t ip;
-    int rc = resolve_ipv4(host, &ip);
-    if (rc != 0) {
-        log_warn("Unable to connect to MASTER: %s", gai_strerror(rc));
-        return NULL;
-    }
-    struct net_sock *s;
-    rc = net_connect(w->net, ip, (uint16_t)port, 0, NULL, &s);
-    if (rc != 0) {
-        log_warn("Unable to connect to MASTER: %s", strerror(-rc));
-        return NULL;
-    }
-    struct conn *c = conn_create_net(w, s);
-    net_sock_set_user(s, c);
-    return c;
-}
-
-static struct conn *connect_kernel(struct worker *w, const char *host, int port)
-{
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        log_warn("Unable to connect to MASTER: %s", gai_strerror(rc));
-        return NULL;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(res);
-        return NULL;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    rc = connect(fd, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (rc < 0 && errno != EINPROGRESS) {
-        log_warn("Unable to connect to MASTER: %s", strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    char peer[300];
-    snprintf(peer, sizeof(peer), "%s:%d", host, port);
-    struct conn *c = conn_create(w, fd, peer);
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
-    c->flags |= CONN_WANT_WRITE;
-    return c;
+    if (c->io != NULL)
+        c->io->keepalive(c->sock, seconds);
 }
 
 struct conn *cio_connect(struct worker *w, const char *host, int port, bool tls)
 {
-    struct conn *c = w->net != NULL ? connect_net(w, host, port) : connect_kernel(w, host, port);
-    if (c == NULL)
+    union netio_handle h;
+    char err[128], peer[300];
+    if (w->io.ops->connect(w->io.ctx, host, port, &h, err, sizeof(err)) != 0) {
+        log_warn("Unable to connect to MASTER: %s", err);
         return NULL;
+    }
+    snprintf(peer, sizeof(peer), "%s:%d", host, port);
+    struct conn *c = conn_create(w, h, peer);
+    cio_attach(c, true);
     atomic_fetch_add(&server.clients, 1);
     if (tls && cio_tls_start(c, true) != 0) {
         log_warn("Unable to connect to MASTER: no TLS context (tls-cert-file, tls-key-file)");
@@ -499,24 +403,9 @@ static int tls_connect_step(struct conn *c)
     return h == 0 ? 0 : EINPROGRESS;
 }
 
-static int tcp_connect_error(struct conn *c)
-{
-    if (c->ns != NULL) {
-        int err = net_sock_error(c->ns);
-        if (err == 0 && net_sock_state(c->ns) < NET_TCP_ESTABLISHED)
-            err = EINPROGRESS;
-        return err;
-    }
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        err = errno;
-    return err;
-}
-
 int cio_connect_error(struct conn *c)
 {
-    int err = tcp_connect_error(c);
+    int err = c->io->connect_error(c->sock);
     if (err != 0 || c->tls == NULL || tls_established(c->tls))
         return err;
     return tls_connect_step(c);

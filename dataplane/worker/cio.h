@@ -24,13 +24,14 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "base/netio.h"
+
 struct conn;
 struct worker;
-struct net_sock;
 
 /* Readiness, as the worker's event dispatch passes it on. */
-#define CIO_IN  1u /* bytes, end of stream or an error to read */
-#define CIO_OUT 2u /* room to write, or a connect() finished */
+#define CIO_IN  NETIO_IN  /* bytes, end of stream or an error to read */
+#define CIO_OUT NETIO_OUT /* room to write, or a connect() finished */
 
 /* Whether c still has a socket. */
 bool cio_open(const struct conn *c);
@@ -44,6 +45,11 @@ int cio_write_all(struct conn *c, const void *buf, size_t len);
 void cio_write_interest(struct conn *c, bool on);
 /* c did not take the input it was told about: tell it again next pass. */
 void cio_rearm(struct conn *c);
+/*
+ * Have c's socket reported to the worker's poll (events carry c), with write
+ * interest when want_write. @return 0 or -errno.
+ */
+int cio_attach(struct conn *c, bool want_write);
 /* Close the socket (the structure is the caller's). */
 void cio_close(struct conn *c);
 /* tcp-keepalive seconds (0: off). */

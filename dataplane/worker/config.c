@@ -1,4 +1,4 @@
-#include "config.h"
+#include "worker/config.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -10,15 +10,15 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "acl.h"
-#include "args.h"
-#include "common.h"
-#include "log.h"
-#include "mem.h"
-#include "server.h"
-#include "strbuf.h"
-#include "util.h"
-#include "errors.h"
+#include "acl/acl.h"
+#include "base/args.h"
+#include "base/common.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "worker/process.h"
+#include "base/strbuf.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 const char *const config_acl_pubsub_names[] = { "resetchannels", "allchannels", NULL };
 const char *const config_loglevel_names[] = { "debug",   "verbose", "notice",

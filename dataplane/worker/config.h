@@ -17,13 +17,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "cidr.h"
-#include "net.h"
-#include "param.h"
-#include "pktio.h"
-#include "repl.h"
-#include "store.h"
-#include "tls.h"
+#include "base/cidr.h"
+#include "net/net.h"
+#include "base/param.h"
+#include "net/pktio.h"
+#include "replication/repl.h"
+#include "store/store.h"
+#include "tls/tls.h"
 
 extern const char *const config_loglevel_names[];
 extern const char *const config_acl_pubsub_names[]; /* resetchannels, allchannels */

@@ -1,4 +1,4 @@
-#include "conn.h"
+#include "worker/conn.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -8,20 +8,18 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "cio.h"
-#include "dispatch.h"
-#include "log.h"
-#include "mem.h"
-#include "multi.h"
-#include "net.h"
-#include "repl.h"
-#include "server.h"
-#include "shard.h"
-#include "acl.h"
-#include "sock.h"
-#include "store.h"
-#include "util.h"
-#include "worker.h"
+#include "worker/cio.h"
+#include "worker/dispatch.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "shard/shard.h"
+#include "acl/acl.h"
+#include "store/store.h"
+#include "base/util.h"
+#include "worker/worker.h"
 
 #define RBUF_INITIAL  16384
 #define RBUF_READ_MIN 16384 /* free space a read asks for */
@@ -29,12 +27,10 @@
 
 static void obuf_grow(struct reply *r);
 
-static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
+static struct conn *conn_new(struct worker *w)
 {
     struct conn *c = mem_calloc(sizeof(*c));
     c->w = w;
-    c->fd = fd;
-    c->ns = ns;
     c->id = atomic_fetch_add(&server.next_client_id, 1);
     c->proto = 2;
     c->db = 0;
@@ -54,24 +50,13 @@ static struct conn *conn_new(struct worker *w, int fd, struct net_sock *ns)
     return c;
 }
 
-struct conn *conn_create(struct worker *w, int fd, const char *peer)
+struct conn *conn_create(struct worker *w, union netio_handle h, const char *peer)
 {
-    struct conn *c = conn_new(w, fd, NULL);
+    struct conn *c = conn_new(w);
+    c->io = w->io.ops;
+    c->sock = h;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    sock_local_name(fd, c->local, sizeof(c->local));
-    return c;
-}
-
-struct conn *conn_create_net(struct worker *w, struct net_sock *s)
-{
-    struct conn *c = conn_new(w, -1, s);
-    struct net_endpoint peer, local;
-    char ip[16];
-    net_sock_peer(s, &peer);
-    net_sock_local(s, &local);
-    snprintf(c->peer, sizeof(c->peer), "%s:%u", net_ip_format(peer.ip, ip), peer.port);
-    snprintf(c->local, sizeof(c->local), "%s:%u", net_ip_format(local.ip, ip), local.port);
-    net_sock_set_user(s, c);
+    c->io->local_name(h, c->local, sizeof(c->local));
     return c;
 }
 
@@ -79,7 +64,6 @@ struct conn *conn_create_internal(struct worker *w)
 {
     struct conn *c = mem_calloc(sizeof(*c));
     c->w = w;
-    c->fd = -1;
     c->id = atomic_fetch_add(&server.next_client_id, 1);
     c->proto = 2;
     c->authenticated = true;
@@ -172,7 +156,7 @@ static void release_output(struct conn *c)
 void conn_destroy(struct conn *c)
 {
     multi_discard(c);
-    mem_free(c->wait_want);
+    repl_conn_release(&c->repl);
     release_output(c);
     resp_parser_deinit(&c->parser);
     mem_free(c->rbuf);
@@ -188,8 +172,7 @@ void conn_close(struct conn *c)
     struct worker *w = c->w;
     if (c->flags & CONN_ZOMBIE)
         return;
-    if (c->replica != NULL || c->save_sync != NULL)
-        repl_conn_closed(c);
+    repl_conn_closed(c);
     if (c->flags & CONN_MASTER) {
         c->flags &= ~CONN_MASTER;
         repl_link_conn_closed(c);

@@ -13,8 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "parse.h"
-#include "reply.h"
+#include "base/netio.h"
+#include "resp/parse.h"
+#include "replication/repl.h"
+#include "resp/reply.h"
 
 struct worker;
 struct shard_msg;
@@ -22,7 +24,6 @@ struct multi_state;
 struct repl_replica;
 struct repl_sync;
 struct cmd_def;
-struct net_sock;
 struct tls_session;
 struct acl_user;
 
@@ -62,10 +63,10 @@ struct conn {
     struct conn *flush_next;
     struct conn *tx_next;
     struct worker *w;
-    int fd;                  /* kernel backend: the socket, else -1 */
-    struct net_sock *ns;     /* DPDK backend: the socket of the worker's stack, else NULL */
-    struct tls_session *tls; /* a TLS connection (either backend), else NULL (cio.c) */
-    struct conn *tls_next;   /* worker->tls_ready / tls_ready_run while CONN_TLS_READY */
+    const struct netio_ops *io; /* the worker's backend while c has a socket, else NULL */
+    union netio_handle sock;    /* the socket, on that backend (cio.c) */
+    struct tls_session *tls;    /* a TLS connection (either backend), else NULL (cio.c) */
+    struct conn *tls_next;      /* worker->tls_ready / tls_ready_run while CONN_TLS_READY */
     uint32_t flags;
     uint64_t id;
 
@@ -92,26 +93,13 @@ struct conn {
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */
-    struct conn *replica_next;    /* worker->replica_conns */
-    int repl_port;                /* REPLCONF listening-port */
-    bool repl_capa_eof, repl_capa_psync2;
-    char repl_ip[64];            /* REPLCONF ip-address */
-    struct repl_sync *save_sync; /* SAVE/BGSAVE waiting on this snapshot */
-    bool save_reply_at_start;    /* BGSAVE: answer once the snapshot started */
-    bool save_failed;            /* SAVE: how its snapshot ended, kept until it is retired */
-    const void *save_retiring;   /* SAVE: the finished snapshot, compared only, never read */
-    uint64_t *wait_want;         /* WAIT: feed records that must be merged first (per shard) */
-    uint64_t wait_offset;        /* WAIT: stream position replicas must acknowledge */
-    int wait_numreplicas;
-    uint8_t wait_stage;        /* 0 wait for forwards, 1 for the merge, 2 for acks */
-    int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
+    struct repl_conn repl;        /* replication's own state (repl.h); the worker keeps it only */
     char peer[64];
     char local[64];
 };
 
-struct conn *conn_create(struct worker *w, int fd, const char *peer);
-/* A connection on a socket of w's userspace stack (its user pointer is set to c). */
-struct conn *conn_create_net(struct worker *w, struct net_sock *s);
+/* A connection on socket h of w's backend (not yet attached to its events: cio_attach). */
+struct conn *conn_create(struct worker *w, union netio_handle h, const char *peer);
 /* A connection with no socket, on no list: a worker's own, for holds nobody asked for. */
 struct conn *conn_create_internal(struct worker *w);
 /* Close the socket; the structure lives on while forwarded replies are due. */

@@ -1,24 +1,23 @@
-#include "dispatch.h"
+#include "worker/dispatch.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
-#include "clock.h"
-#include "cmd_server.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "multi.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "server.h"
-#include "shard.h"
-#include "slowlog.h"
-#include "sock.h"
-#include "worker.h"
-#include "errors.h"
+#include "acl/acl.h"
+#include "base/clock.h"
+#include "worker/cmd_server.h"
+#include "worker/conn.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "shard/shard.h"
+#include "worker/slowlog.h"
+#include "sock/sock.h"
+#include "worker/worker.h"
+#include "base/errors.h"
 
 /* Redis's text for an unknown command: the name and the first arguments, quoted. */
 static void reply_unknown_command(struct reply *r, int argc, const struct resp_arg *argv)
@@ -172,7 +171,7 @@ static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
             &w->dirty, atomic_load_explicit(&w->dirty, memory_order_relaxed) + (uint64_t)ctx->dirty,
             memory_order_relaxed);
         if (ctx->propagate != NULL && (d->flags & CMD_WRITE))
-            repl_feed_write(w, ctx);
+            repl_after_write(&w->repl, ctx);
     }
     struct cmd_stat *st = &w->cmdstats[d->id];
     st->calls++;
@@ -333,7 +332,7 @@ static bool acl_permitted(struct conn *c, const struct cmd_def *d, const struct 
     char text[256];
     acl_denied_text(res, d, parent, &argv[pos], false, text, sizeof(text));
     reply_error(&c->out, text);
-    cmd_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
+    client_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
     return false;
 }
 
@@ -363,7 +362,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         reject_client(c, d);
         return DISPATCH_DONE;
     }
-    if (!repl_write_allowed(c, d)) {
+    if (!(c->flags & CONN_MASTER) && !repl_write_allowed(c, d, &w->params.repl)) {
         reject_client(c, d);
         return DISPATCH_DONE;
     }
@@ -416,12 +415,12 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         /* a write over several shards reaches replicas as one piece */
         bool collect = ctx.propagate != NULL;
         if (collect)
-            repl_collect_begin(w);
+            repl_collect_begin(&w->repl);
         expiry_for(&ctx, w->tx.have, master, true);
         slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
         expiry_for(&ctx, w->tx.have, master, false);
         if (collect)
-            repl_collect_end(w, w->tx.have, d->route == ROUTE_EXEC);
+            repl_collect_end(&w->repl, w->tx.have, d->route == ROUTE_EXEC);
         finish_local(c, &ctx);
         worker_tx_end(w);
         return DISPATCH_DONE;
@@ -434,12 +433,12 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     }
     bool collect = ctx.propagate != NULL && d->route == ROUTE_EXEC;
     if (collect)
-        repl_collect_begin(w);
+        repl_collect_begin(&w->repl);
     expiry_for(&ctx, 0, master, true);
     slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
     expiry_for(&ctx, 0, master, false);
     if (collect)
-        repl_collect_end(w, 1ull << w->id, true);
+        repl_collect_end(&w->repl, 1ull << w->id, true);
     finish_local(c, &ctx);
     return DISPATCH_DONE;
 }
@@ -459,7 +458,7 @@ static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct re
     reply_errorf(r, ERRF_NOPERM_EXEC_CHANGED,
                  res == ACL_DENIED_KEY ? "no permission to touch the specified keys"
                                        : "no permission to execute the command or subcommand");
-    cmd_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
+    client_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
     return false;
 }
 

@@ -6,7 +6,7 @@
 #ifndef POLLUX_DISPATCH_H
 #define POLLUX_DISPATCH_H
 
-#include "parse.h"
+#include "resp/parse.h"
 
 struct conn;
 struct worker;

@@ -11,16 +11,16 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "clock.h"
-#include "cmd_server.h"
-#include "conn.h"
-#include "mem.h"
-#include "repl.h"
-#include "server.h"
-#include "strbuf.h"
-#include "util.h"
-#include "worker.h"
+#include "worker/backend.h"
+#include "base/clock.h"
+#include "worker/cmd_server.h"
+#include "worker/conn.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "base/strbuf.h"
+#include "base/util.h"
+#include "worker/worker.h"
 
 static atomic_size_t memory_peak;
 
@@ -527,7 +527,7 @@ static void section_pollux(struct strbuf *s, const struct worker_stats *t)
     }
 }
 
-void server_info(struct strbuf *s, int nsections, const struct resp_arg *sections, int64_t now_ms)
+void node_info(struct strbuf *s, int nsections, const struct resp_arg *sections, int64_t now_ms)
 {
     unsigned mask = parse_sections(nsections, sections);
     struct worker *w0 = server.workers[0];

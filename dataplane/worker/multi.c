@@ -1,12 +1,10 @@
-/* MULTI, EXEC and DISCARD; see multi.h. */
-#include "multi.h"
+/* A connection's MULTI queue; see multi.h (the commands are cmd/transactions.c). */
+#include "worker/multi.h"
 
 #include <string.h>
 
-#include "commands.h"
-#include "conn.h"
-#include "dispatch.h"
-#include "mem.h"
+#include "worker/conn.h"
+#include "base/mem.h"
 
 void multi_queue(struct conn *c, const struct cmd_def *d, const struct cmd_def *parent, int argc,
                  const struct resp_arg *argv)
@@ -58,50 +56,4 @@ void multi_flag(struct conn *c)
 {
     if (c->multi != NULL)
         c->multi->aborted = true;
-}
-
-void cmd_multi(struct cmd_ctx *c)
-{
-    struct conn *cl = c->client;
-    if (cl->multi != NULL) {
-        reply_error(c->reply, ERR_MULTI_NESTED);
-        return;
-    }
-    cl->multi = mem_calloc(sizeof(*cl->multi));
-    reply_ok(c->reply);
-}
-
-void cmd_discard(struct cmd_ctx *c)
-{
-    struct conn *cl = c->client;
-    if (cl->multi == NULL) {
-        reply_error(c->reply, ERR_DISCARD_NO_MULTI);
-        return;
-    }
-    multi_discard(cl);
-    reply_ok(c->reply);
-}
-
-/*
- * Runs with every shard of the queue held (or all of them local). Each
- * queued command goes through the dispatcher's execution step, so it counts
- * in its own statistics and slow log as in Redis.
- */
-void cmd_exec(struct cmd_ctx *c)
-{
-    struct conn *cl = c->client;
-    struct multi_state *ms = cl->multi;
-    if (ms == NULL) {
-        reply_error(c->reply, ERR_EXEC_NO_MULTI);
-        return;
-    }
-    if (ms->aborted) {
-        multi_discard(cl);
-        reply_error(c->reply, ERR_EXECABORT);
-        return;
-    }
-    reply_array(c->reply, ms->count);
-    for (const struct multi_cmd *q = ms->head; q != NULL; q = q->next)
-        dispatch_run_queued(c, q);
-    multi_discard(cl);
 }

@@ -1,12 +1,12 @@
-#include "slowlog.h"
+#include "worker/slowlog.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "mem.h"
-#include "server.h"
-#include "worker.h"
+#include "base/mem.h"
+#include "worker/process.h"
+#include "worker/worker.h"
 
 static void entry_free(struct slowlog_entry *e)
 {

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "parse.h"
+#include "resp/parse.h"
 
 struct worker;
 

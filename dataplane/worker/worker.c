@@ -1,35 +1,31 @@
-#include "worker.h"
+#include "worker/worker.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "acl.h"
-#include "backend.h"
-#include "cio.h"
-#include "clock.h"
-#include "commands.h"
-#include "conn.h"
-#include "dispatch.h"
-#include "log.h"
-#include "mem.h"
-#include "net.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "server.h"
-#include "slowlog.h"
-#include "sock.h"
-#include "tls.h"
-#include "util.h"
+#include "acl/acl.h"
+#include "worker/backend.h"
+#include "worker/cio.h"
+#include "base/clock.h"
+#include "cmd/commands.h"
+#include "worker/conn.h"
+#include "worker/dispatch.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "worker/process.h"
+#include "worker/slowlog.h"
+#include "sock/sock.h"
+#include "tls/tls.h"
+#include "base/util.h"
 
 #define EV_BATCH   256
 #define RING_BATCH 256
-#define EV_EVENTFD 1000       /* epoll data of the wake-up eventfd; listeners use 0..15 */
 #define CRON_NS    1000000ull /* timers run at most once per millisecond */
 
 static _Thread_local struct worker *self;
@@ -39,7 +35,7 @@ struct worker *worker_self(void)
     return self;
 }
 
-/* Wake `dst` if it sleeps in epoll_wait (adaptive mode); a no-op when busy-polling. */
+/* Wake `dst` if it sleeps in its backend's poll (adaptive mode); a no-op when busy-polling. */
 static void notify(void *arg, unsigned dst)
 {
     (void)arg;
@@ -125,6 +121,28 @@ void worker_reload_params(struct worker *w)
     worker_net_reload(w);
 }
 
+/*
+ * The backend pollux-backend names, chosen once for the worker's life (w->io):
+ * from here on the loop and the connections only call its operations.
+ * @return 0 or -errno, the reason logged.
+ */
+static int backend_create(struct worker *w)
+{
+    int rc;
+    switch (w->params.srv.pollux_backend) {
+    case BACKEND_DPDK:
+        rc = worker_net_create(w);
+        break;
+    default:
+        rc = sock_io_create(w->evfd, &w->io);
+        break;
+    }
+    if (rc != 0)
+        log_warn("Worker %u: could not set up the %s backend: %s", w->id,
+                 config_backend_names[w->params.srv.pollux_backend], strerror(-rc));
+    return rc;
+}
+
 struct worker *worker_create(struct server *srv, unsigned id, int cpu)
 {
     struct worker *w = aligned_alloc(CACHE_LINE_SIZE, sizeof(struct worker));
@@ -134,7 +152,6 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     w->id = id;
     w->srv = srv;
     w->cpu = cpu;
-    w->epfd = -1;
     w->evfd = -1;
     atomic_init(&w->stop, false);
     atomic_init(&w->sleeping, false);
@@ -144,79 +161,38 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     shard_port_init(&w->port, &srv->mesh, id);
     w->port.notify = notify;
     w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * CMD_ID_COUNT);
-    rdb_buf_init(&w->repl_collect);
+    repl_worker_init(&w->repl);
     atomic_init(&w->dirty, 0);
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->epfd < 0 || w->evfd < 0) {
+    if (w->evfd < 0 || backend_create(w) != 0) {
         worker_destroy(w);
         return NULL;
     }
-    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_EVENTFD };
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
     return w;
 }
 
-/* Listen on `port` of every bind address; the first port 0 the kernel picks is server.port. */
-static int listen_port(struct worker *w, int port, bool tls)
-{
-    char addrs[1024];
-    snprintf(addrs, sizeof(addrs), "%s", w->params.srv.bind);
-    char *save = NULL;
-    int opened = 0;
-    for (char *a = strtok_r(addrs, " ", &save); a != NULL; a = strtok_r(NULL, " ", &save)) {
-        bool optional = a[0] == '-';
-        if (optional)
-            a++;
-        if (!tls && server.port != 0)
-            port = server.port;
-        int fd = sock_listen(a, port, (int)w->params.srv.tcp_backlog);
-        if (fd < 0) {
-            if (optional)
-                continue;
-            log_warn("Warning: Could not create server %s listening socket %s:%d: %s",
-                     tls ? "TLS" : "TCP", a, port, strerror(-fd));
-            return fd;
-        }
-        if (!tls && server.port == 0)
-            server.port = sock_bound_port(fd);
-        if (w->nlfds == WORKER_MAX_LISTENERS) {
-            close(fd);
-            break;
-        }
-        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)w->nlfds };
-        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
-        if (tls)
-            w->lfds_tls |= 1u << w->nlfds;
-        w->lfds[w->nlfds++] = fd;
-        opened++;
-    }
-    return opened > 0 ? 0 : -EADDRNOTAVAIL;
-}
-
+/*
+ * Listen through the backend: on `port` and on the tls-port. Port 0 with a
+ * tls-port is TLS only, as Redis; both 0 is a port the backend picks, and the
+ * first worker's choice (server.port) is every other worker's.
+ */
 int worker_listen(struct worker *w)
 {
-    if (w->params.srv.pollux_backend == BACKEND_DPDK) {
-        /* The stack listens on its own addresses; bind is the kernel backend's. */
-        int tls_port = (int)w->params.tls.port;
-        bool tls_only = w->params.srv.port == 0 && tls_port != 0;
-        int port = server.port ? server.port : (int)w->params.srv.port;
-        if (port == 0 && !tls_only)
-            port = 6379;
-        int rc = worker_net_listen(w, port, tls_port);
-        if (rc != 0)
-            log_warn("Worker %u: could not listen on the DPDK stack, port %d (tls-port %d): %s",
-                     w->id, port, tls_port, strerror(-rc));
-        else
-            server.port = port;
-        return rc;
+    const struct netio_ops *io = w->io.ops;
+    const char *bind = w->params.srv.bind;
+    int backlog = (int)w->params.srv.tcp_backlog;
+    int rc = 0, bound = 0;
+    if (w->params.srv.port != 0 || w->params.tls.port == 0) {
+        rc = io->listen(w->io.ctx, bind, server.port ? server.port : (int)w->params.srv.port,
+                        backlog, false, &bound);
+        if (rc == 0 && server.port == 0)
+            server.port = bound;
     }
-    /* port 0 with a tls-port: TLS only, as Redis; both 0: a port the kernel picks */
-    int rc = 0;
-    if (w->params.srv.port != 0 || w->params.tls.port == 0)
-        rc = listen_port(w, server.port ? server.port : (int)w->params.srv.port, false);
     if (rc == 0 && w->params.tls.port != 0)
-        rc = listen_port(w, (int)w->params.tls.port, true);
+        rc = io->listen(w->io.ctx, bind, (int)w->params.tls.port, backlog, true, &bound);
+    if (rc != 0)
+        log_warn("Worker %u: could not listen on the %s backend: %s", w->id, io->name,
+                 strerror(-rc));
     return rc;
 }
 
@@ -520,67 +496,46 @@ static void protected_mode_check(struct worker *w, struct conn *c)
     conn_want_flush(c);
 }
 
-static void accept_clients(struct worker *w, int lfd, bool tls)
+/*
+ * Accept what listener l holds (at most `max`), on either backend: the source
+ * allowlist (a reset, nothing read or written, as the DPDK stack answers the
+ * SYN), maxclients, tcp-keepalive, TLS on the tls-port, protected mode.
+ */
+static void accept_clients(struct worker *w, union netio_handle l, bool tls, unsigned max)
 {
-    for (int i = 0; i < 64; i++) {
+    const struct netio_ops *io = w->io.ops;
+    for (unsigned i = 0; i < max; i++) {
         char peer[64];
         uint8_t addr[16];
-        int fd = sock_accept(lfd, peer, sizeof(peer), addr);
-        if (fd < 0) {
-            if (fd != -EAGAIN)
-                log_verbose("Accepting client connection: %s", strerror(-fd));
+        union netio_handle h;
+        int rc = io->accept(w->io.ctx, l, &h, peer, sizeof(peer), addr);
+        if (rc < 0) {
+            if (rc != -EAGAIN)
+                log_verbose("Accepting client connection: %s", strerror(-rc));
             return;
         }
         if (!worker_source_allowed(w, addr)) {
-            /* nothing read, nothing written: a reset, as the DPDK stack answers the SYN */
             log_verbose("Refused %s: not in pollux-allow-sources", peer);
-            sock_abort(fd);
+            io->abort(w->io.ctx, h);
             continue;
         }
         if (!admit_client(w)) {
             if (!tls) { /* a TLS client could not read it before a handshake */
-                ssize_t r = write(fd, maxclients_err, sizeof(maxclients_err) - 1);
-                (void)r;
+                struct iovec iov = { .iov_base = (char *)maxclients_err,
+                                     .iov_len = sizeof(maxclients_err) - 1 };
+                (void)io->writev(h, &iov, 1);
             }
-            close(fd);
+            io->close(w->io.ctx, h);
             continue;
         }
         if (w->params.srv.tcp_keepalive > 0)
-            sock_keepalive(fd, (int)w->params.srv.tcp_keepalive);
-        struct conn *c = conn_create(w, fd, peer);
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-            (tls && cio_tls_start(c, false) != 0)) {
+            io->keepalive(h, (int)w->params.srv.tcp_keepalive);
+        struct conn *c = conn_create(w, h, peer);
+        if (cio_attach(c, false) < 0 || (tls && cio_tls_start(c, false) != 0)) {
             conn_close(c);
             continue;
         }
         log_verbose("Accepted %s", peer);
-        protected_mode_check(w, c);
-    }
-}
-
-static void accept_net(struct worker *w, struct net_sock *ls)
-{
-    bool tls = false;
-    for (unsigned i = 0; i < w->nnls; i++)
-        if (w->nls[i] == ls)
-            tls = (w->nls_tls >> i) & 1u;
-    struct net_sock *s;
-    while ((s = net_accept(ls, NULL)) != NULL) {
-        if (!admit_client(w)) {
-            if (!tls)
-                net_write(s, maxclients_err, sizeof(maxclients_err) - 1);
-            net_close(s);
-            continue;
-        }
-        if (w->params.srv.tcp_keepalive > 0)
-            net_set_keepalive(s, (int)w->params.srv.tcp_keepalive);
-        struct conn *c = conn_create_net(w, s);
-        if (tls && cio_tls_start(c, false) != 0) {
-            conn_close(c);
-            continue;
-        }
-        log_verbose("Accepted %s", c->peer);
         protected_mode_check(w, c);
     }
 }
@@ -627,75 +582,24 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
     }
 }
 
-/* The kernel backend's poll. @return events handled. */
-static unsigned poll_epoll(struct worker *w, int timeout)
+/*
+ * The backend's pass: wait when asked to (timeout_ms > 0, adaptive mode),
+ * then accept and serve what it reports. @return events handled.
+ */
+static unsigned poll_network(struct worker *w, int timeout_ms)
 {
-    struct epoll_event evs[EV_BATCH];
-    int n = epoll_wait(w->epfd, evs, EV_BATCH, timeout);
+    struct netio_event ev[EV_BATCH];
+    unsigned n = w->io.ops->poll(w->io.ctx, w->now_ns, timeout_ms, ev, EV_BATCH);
     atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
-    if (timeout > 0) {
+    if (timeout_ms > 0) {
         w->now_ns = clock_mono_ns();
         w->now_ms = clock_real_ms();
     }
-    for (int i = 0; i < n; i++) {
-        uint64_t tag = evs[i].data.u64;
-        if (tag < WORKER_MAX_LISTENERS) {
-            accept_clients(w, w->lfds[tag], (w->lfds_tls >> tag) & 1u);
-        } else if (tag == EV_EVENTFD) {
-            uint64_t v;
-            ssize_t r = read(w->evfd, &v, sizeof(v));
-            (void)r;
-        } else {
-            uint32_t e = evs[i].events, cio = 0;
-            if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                cio |= CIO_IN;
-            if (e & (EPOLLOUT | EPOLLERR))
-                cio |= CIO_OUT;
-            on_conn_event(w, evs[i].data.ptr, cio);
-        }
-    }
-    return n > 0 ? (unsigned)n : 0;
-}
-
-/*
- * The DPDK backend's poll: a pass of the worker's stack (receive a burst,
- * timers), then its socket events. Sleeps (for the wake-up eventfd, at most
- * until the stack's next timer) only when asked to with timeout.
- * @return events handled.
- */
-static unsigned poll_net(struct worker *w, int timeout)
-{
-    if (timeout > 0) {
-        uint64_t next = net_next_timer(w->net);
-        if (next > w->now_ns) {
-            struct epoll_event ev;
-            int n = epoll_wait(w->epfd, &ev, 1, timeout);
-            if (n > 0) {
-                uint64_t v;
-                ssize_t r = read(w->evfd, &v, sizeof(v));
-                (void)r;
-            }
-            w->now_ns = clock_mono_ns();
-            w->now_ms = clock_real_ms();
-        }
-    }
-    atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
-    net_poll(w->net, w->now_ns);
-    struct net_event ev[EV_BATCH];
-    unsigned n = net_events(w->net, ev, EV_BATCH);
     for (unsigned i = 0; i < n; i++) {
-        uint32_t e = ev[i].events, cio = 0;
-        if (e & NET_EV_ACCEPT) {
-            accept_net(w, ev[i].sock);
-            continue;
-        }
-        if (ev[i].user == NULL)
-            continue;
-        if (e & (NET_EV_READ | NET_EV_HUP | NET_EV_ERROR))
-            cio |= CIO_IN;
-        if (e & (NET_EV_WRITE | NET_EV_CONNECTED | NET_EV_ERROR))
-            cio |= CIO_OUT;
-        on_conn_event(w, ev[i].user, cio);
+        if (ev[i].events & NETIO_ACCEPT)
+            accept_clients(w, ev[i].listener, ev[i].events & NETIO_TLS, w->io.ops->accept_batch);
+        else
+            on_conn_event(w, ev[i].user, ev[i].events);
     }
     return n;
 }
@@ -890,7 +794,7 @@ static void *worker_main(void *arg)
                         pending = true;
                 timeout = pending ? 0 : 1;
             }
-            work += w->net != NULL ? poll_net(w, timeout) : poll_epoll(w, timeout);
+            work += poll_network(w, timeout);
         }
         work += poll_messages(w);
         if (w->hold.holder != -1) {
@@ -907,8 +811,7 @@ static void *worker_main(void *arg)
             flush_clients(w);
             work++;
         }
-        if (w->net != NULL)
-            net_flush(w->net, w->now_ns);
+        w->io.ops->flush(w->io.ctx, w->now_ns);
         shard_flush(&w->port);
         if (work > 0) {
             w->idle_since_ns = w->now_ns;
@@ -937,7 +840,7 @@ void worker_join(struct worker *w)
     pthread_join(w->thread, NULL);
 }
 
-/* Teardown step 1, after every worker thread has stopped: connections and listeners. */
+/* Teardown step 1, after every worker thread has stopped: the connections. */
 void worker_close_conns(struct worker *w)
 {
     for (struct conn *c = w->flush_head; c != NULL; c = c->flush_next)
@@ -952,9 +855,6 @@ void worker_close_conns(struct worker *w)
         c->flags &= ~(CONN_ZOMBIE_LISTED | CONN_IN_FLUSH);
         conn_destroy(c);
     }
-    for (int i = 0; i < w->nlfds; i++)
-        close(w->lfds[i]);
-    w->nlfds = 0;
 }
 
 /* Teardown step 2: messages deferred, pooled or outboxed here. */
@@ -971,16 +871,16 @@ void worker_destroy(struct worker *w)
 {
     if (w == NULL)
         return;
+    if (w->io.ops != NULL)
+        w->io.ops->destroy(w->io.ctx); /* the listeners; connections are closed (step 1) */
     worker_net_destroy(w);
     tls_ctx_release(w->tls);
     if (w->store)
         store_destroy(w->store);
-    if (w->epfd >= 0)
-        close(w->epfd);
     if (w->evfd >= 0)
         close(w->evfd);
     slowlog_free(w);
-    rdb_buf_deinit(&w->repl_collect);
+    repl_worker_deinit(&w->repl);
     if (w->internal != NULL)
         conn_destroy(w->internal);
     mem_free(w->cmdstats);

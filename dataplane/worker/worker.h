@@ -16,21 +16,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "common.h"
-#include "config.h"
-#include "rdb.h"
-#include "shard.h"
-#include "store.h"
+#include "cmd/cmd.h"
+#include "base/common.h"
+#include "worker/config.h"
+#include "base/netio.h"
+#include "replication/rdb.h"
+#include "replication/repl.h"
+#include "shard/shard.h"
+#include "store/store.h"
 
 struct conn;
 struct server;
 struct net_stack;
-struct net_sock;
 struct pktio_fault;
 struct tls_ctx;
-
-#define WORKER_MAX_LISTENERS 16
 
 /* Counters of one worker; INFO sums them over workers. */
 /* errorstats: replies counted by their error code ("ERR", "WRONGTYPE", ...) */
@@ -140,28 +139,22 @@ struct worker {
     pthread_t thread;
     int cpu; /* -1: not pinned */
     atomic_bool stop;
-    atomic_bool sleeping; /* blocked in epoll_wait: senders must kick evfd */
+    atomic_bool sleeping; /* waiting in the backend's poll: senders must kick evfd */
 
     /* time, read once per pass */
     uint64_t now_ns;
     int64_t now_ms;
 
     /* network */
-    int epfd;
-    int evfd;
-    int lfds[WORKER_MAX_LISTENERS];
-    int nlfds;
-    uint32_t lfds_tls; /* bit i: lfds[i] is the tls-port */
+    struct netio io; /* the network backend, chosen once (base/netio.h) */
+    int evfd;        /* wake-up eventfd: the backend's poll returns when it is written */
     /* TLS: this worker's reference to the context (taken in worker_reload_params), and the
      * connections whose session holds input their last read had no room for (cio.c) */
     struct tls_ctx *tls;
     struct conn *tls_ready, *tls_ready_run;
-    /* DPDK backend (worker_net.c): this worker's TCP/IP stack; NULL on the kernel backend */
+    /* DPDK backend (worker_net.c, behind io): this worker's TCP/IP stack; NULL on the kernel one */
     struct net_stack *net;
     struct pktio_fault *net_fault; /* between the stack and the queue, when faults are on */
-    struct net_sock *nls[WORKER_MAX_LISTENERS];
-    unsigned nnls;
-    uint32_t nls_tls; /* bit i: nls[i] is the tls-port */
 
     /* parameters: this worker's own copy, reloaded by CONFIG SET */
     struct params params;
@@ -199,13 +192,9 @@ struct worker {
     uint64_t in_sample, out_sample;
     uint64_t in_samples[16], out_samples[16];
 
-    /* replication (repl.c) */
-    bool repl_collecting;        /* a multi-shard write or EXEC block is running */
-    struct rdb_buf repl_collect; /* its commands */
-    uint64_t repl_txseq;
-    struct conn *replica_conns; /* connections of replicas on this worker */
+    /* replication */
+    struct repl_worker repl;    /* replication's own state (repl.h); the worker keeps it only */
     struct conn *internal;      /* a connection of our own for holds nobody asked for */
-    int64_t repl_save_check_s;
     atomic_uint_fast64_t dirty; /* keyspace changes made here (saves, INFO) */
 };
 

@@ -1,24 +1,27 @@
 /*
- * The DPDK backend's side of the worker: one userspace TCP/IP stack per
- * worker on the worker's own NIC queue. The loop itself (worker.c) polls it
- * in place of epoll; connections use it through cio.c.
+ * The DPDK backend's glue to the worker: the DPDK environment, and one
+ * userspace TCP/IP stack per worker on the worker's own NIC queue (with the
+ * fault injector and the source allowlist at SYN time), handed to the worker
+ * as its backend through the stack's adapter (net/net_io.c). The loop and the
+ * connections see only the adapter's operations (base/netio.h); what is left
+ * here is what only the node knows: parameters, queues, INFO.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "clock.h"
-#include "config.h"
-#include "log.h"
-#include "net.h"
-#include "pktio.h"
-#include "server.h"
-#include "util.h"
-#include "worker.h"
+#include "worker/backend.h"
+#include "base/clock.h"
+#include "worker/config.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "net/pktio.h"
+#include "worker/process.h"
+#include "base/util.h"
+#include "worker/worker.h"
 #ifdef POLLUX_HAVE_DPDK
-#include "dpdk.h"
+#include "dpdk/dpdk.h"
 #endif
 
 bool backend_dpdk_available(void)
@@ -127,7 +130,7 @@ static enum net_syn_verdict allow_syn(void *arg, const struct net_endpoint *peer
     return worker_source_allowed(arg, addr) ? NET_SYN_ALLOW : NET_SYN_RESET;
 }
 
-int worker_net_listen(struct worker *w, int port, int tls_port)
+int worker_net_create(struct worker *w)
 {
     struct pktio *io = worker_pktio(w);
     if (io == NULL)
@@ -166,20 +169,7 @@ int worker_net_listen(struct worker *w, int port, int tls_port)
         return rc;
     if (w->params.dpdk.gateway[0] != '\0' && net_ip_parse(w->params.dpdk.gateway, &ip) == 0)
         net_set_gateway(w->net, ip);
-    unsigned backlog = (unsigned)(w->params.srv.tcp_backlog > 0 ? w->params.srv.tcp_backlog : 511);
-    if (port != 0) {
-        rc = net_listen(w->net, 0, (uint16_t)port, backlog, NULL, &w->nls[w->nnls]);
-        if (rc != 0)
-            return rc;
-        w->nnls++;
-    }
-    if (tls_port != 0) {
-        rc = net_listen(w->net, 0, (uint16_t)tls_port, backlog, NULL, &w->nls[w->nnls]);
-        if (rc != 0)
-            return rc;
-        w->nls_tls |= 1u << w->nnls++;
-    }
-    return 0;
+    return net_io_create(w->net, w->evfd, &w->io);
 }
 
 void worker_net_reload(struct worker *w)
@@ -196,10 +186,6 @@ void worker_net_reload(struct worker *w)
 
 void worker_net_destroy(struct worker *w)
 {
-    for (unsigned i = 0; i < w->nnls; i++)
-        net_close(w->nls[i]);
-    w->nnls = 0;
-    w->nls_tls = 0;
     if (w->net != NULL)
         net_stack_destroy(w->net);
     w->net = NULL;

@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "acl.h"
-#include "cmd.h"
-#include "fuzz.h"
-#include "strbuf.h"
+#include "acl/acl.h"
+#include "cmd/cmd.h"
+#include "tests/fuzz/fuzz.h"
+#include "base/strbuf.h"
 
 #define MAX_RULES 64
 

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "cli.h"
-#include "fuzz.h"
+#include "control/auth.h"
+#include "control/cli.h"
+#include "tests/fuzz/fuzz.h"
 
 #define MAX_WORDS 200
 

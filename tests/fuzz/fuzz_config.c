@@ -25,12 +25,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "args.h"
-#include "config.h"
-#include "fuzz.h"
-#include "log.h"
-#include "server.h"
-#include "strbuf.h"
+#include "base/args.h"
+#include "worker/config.h"
+#include "tests/fuzz/fuzz.h"
+#include "base/log.h"
+#include "worker/process.h"
+#include "base/strbuf.h"
 
 #define MAX_ARGS 64
 

@@ -19,14 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api.h"
-#include "clock.h"
-#include "fuzz.h"
-#include "health.h"
-#include "loop.h"
-#include "parse.h"
-#include "reply.h"
-#include "state.h"
+#include "control/api.h"
+#include "base/clock.h"
+#include "tests/fuzz/fuzz.h"
+#include "control/health.h"
+#include "control/loop.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
+#include "control/state.h"
 
 #define MAX_COMMANDS 64
 #define MAX_BULK     (4LL * 1024 * 1024)

@@ -29,9 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz.h"
-#include "net.h"
-#include "pktio.h"
+#include "tests/fuzz/fuzz.h"
+#include "net/net.h"
+#include "net/pktio.h"
 
 #define NBUFS   512
 #define MAXSOCK 8

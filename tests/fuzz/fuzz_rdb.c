@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz.h"
-#include "rdb.h"
+#include "tests/fuzz/fuzz.h"
+#include "replication/rdb.h"
 
 #define FZ_MAX_LEN (1u << 20)
 #define FZ_DBS     16

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz.h"
-#include "parse.h"
+#include "tests/fuzz/fuzz.h"
+#include "resp/parse.h"
 
 #define MAX_BULK (512LL * 1024 * 1024)
 

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz.h"
-#include "parse.h"
-#include "reply.h"
+#include "tests/fuzz/fuzz.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
 
 enum ex_kind { EX_AGG, EX_BULK, EX_LINE, EX_DOUBLE };
 

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cmd.h"
-#include "common.h"
-#include "mem.h"
-#include "util.h"
+#include "cmd/cmd.h"
+#include "base/common.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 #define NSHARDS 3
 #define T0      1700000000000LL /* the fake clock's start, unix ms */

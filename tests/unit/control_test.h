@@ -8,11 +8,11 @@
 
 #include <string.h>
 
-#include "api.h"
-#include "clock.h"
-#include "health.h"
-#include "loop.h"
-#include "state.h"
+#include "control/api.h"
+#include "base/clock.h"
+#include "control/health.h"
+#include "control/loop.h"
+#include "control/state.h"
 
 static inline void control_test_app_init(struct ctl_app *app, struct ctl_loop *loop)
 {

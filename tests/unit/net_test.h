@@ -17,9 +17,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common.h"
-#include "net.h"
-#include "pktio.h"
+#include "base/common.h"
+#include "net/net.h"
+#include "net/pktio.h"
 
 #define MS  1000000ull
 #define SEC 1000000000ull

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "acl.h"
-#include "cmd.h"
-#include "commands.h"
-#include "common.h"
-#include "strbuf.h"
+#include "acl/acl.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/common.h"
+#include "base/strbuf.h"
 
 #define ARGV(...) ((const struct resp_arg[]){ __VA_ARGS__ })
 #define A(s)                                                                                       \

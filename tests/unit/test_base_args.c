@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "args.h"
-#include "strbuf.h"
+#include "base/args.h"
+#include "base/strbuf.h"
 
 #define MAXW 16
 

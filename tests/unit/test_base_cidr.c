@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cidr.h"
+#include "base/cidr.h"
 
 /* An address in text, as the 16 bytes the matcher takes (IPv4 mapped). */
 static void addr_of(const char *text, uint8_t out[16])

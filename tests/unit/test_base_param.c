@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "param.h"
+#include "base/param.h"
 
 static const char *const colors[] = { "red", "green", "blue", NULL };
 

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <cmocka.h>
 
-#include "ring.h"
+#include "base/ring.h"
 
 static void fills_and_drains(void **state)
 {

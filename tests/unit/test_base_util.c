@@ -5,7 +5,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static void str2ll_accepts_what_redis_accepts(void **state)
 {

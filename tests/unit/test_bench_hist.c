@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "hist.h"
+#include "bench/loadgen/hist.h"
 
 static struct hist h, h2;
 

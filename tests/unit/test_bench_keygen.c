@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "keygen.h"
+#include "bench/loadgen/keygen.h"
 
 #define N 1000
 static uint64_t hits[N];

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "reply.h"
+#include "bench/loadgen/reply_parse.h"
 
 struct seen {
     char type;
@@ -25,8 +25,8 @@ struct seen {
  */
 static int feed(bool memcache, const char *in, size_t len, size_t cut, struct seen *out, int max)
 {
-    struct reply_parser p;
-    reply_parser_init(&p, memcache);
+    struct srv_reply_parser p;
+    srv_reply_parser_init(&p, memcache);
     char buf[1024];
     size_t have = 0, given = 0;
     int n = 0;
@@ -37,12 +37,12 @@ static int feed(bool memcache, const char *in, size_t len, size_t cut, struct se
         given = upto;
         for (;;) {
             size_t used = 0;
-            struct reply r;
-            int rc = reply_parse(&p, buf, have, &used, &r);
+            struct srv_reply r;
+            int rc = srv_reply_parse(&p, buf, have, &used, &r);
             assert_true(used <= have);
-            if (rc == REPLY_ERROR)
+            if (rc == SRV_REPLY_ERROR)
                 return -1;
-            if (rc == REPLY_DONE) {
+            if (rc == SRV_REPLY_DONE) {
                 assert_true(n < max);
                 out[n].type = r.type;
                 out[n].is_error = r.is_error;
@@ -56,7 +56,7 @@ static int feed(bool memcache, const char *in, size_t len, size_t cut, struct se
             }
             memmove(buf, buf + used, have - used);
             have -= used;
-            if (rc == REPLY_AGAIN)
+            if (rc == SRV_REPLY_AGAIN)
                 break;
         }
     }
@@ -185,18 +185,18 @@ static void malformed_input_is_an_error(void **state)
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(feed(false, bad[i], strlen(bad[i]), strlen(bad[i]), s, 4), -1);
 
-    struct reply_parser p;
-    reply_parser_init(&p, false);
+    struct srv_reply_parser p;
+    srv_reply_parser_init(&p, false);
     size_t used;
-    struct reply r;
+    struct srv_reply r;
     const char *b = bad[5];
-    assert_int_equal(reply_parse(&p, b, strlen(b), &used, &r), REPLY_DONE);
+    assert_int_equal(srv_reply_parse(&p, b, strlen(b), &used, &r), SRV_REPLY_DONE);
     assert_int_equal(used, 4);
-    assert_int_equal(reply_parse(&p, b + used, strlen(b) - used, &used, &r), REPLY_AGAIN);
+    assert_int_equal(srv_reply_parse(&p, b + used, strlen(b) - used, &used, &r), SRV_REPLY_AGAIN);
     assert_true(p.need > 0);
 
-    char deep[4 * (REPLY_MAX_DEPTH + 1) + 1];
-    for (int i = 0; i <= REPLY_MAX_DEPTH; i++)
+    char deep[4 * (SRV_REPLY_MAX_DEPTH + 1) + 1];
+    for (int i = 0; i <= SRV_REPLY_MAX_DEPTH; i++)
         memcpy(deep + 4 * i, "*1\r\n", 4);
     assert_int_equal(feed(false, deep, sizeof(deep) - 1, sizeof(deep) - 1, s, 4), -1);
 
@@ -208,12 +208,12 @@ static void malformed_input_is_an_error(void **state)
 static void need_hint_for_a_large_blob(void **state)
 {
     (void)state;
-    struct reply_parser p;
-    reply_parser_init(&p, false);
+    struct srv_reply_parser p;
+    srv_reply_parser_init(&p, false);
     static const char head[] = "$100000\r\nabc";
     size_t used;
-    struct reply r;
-    assert_int_equal(reply_parse(&p, head, sizeof(head) - 1, &used, &r), REPLY_AGAIN);
+    struct srv_reply r;
+    assert_int_equal(srv_reply_parse(&p, head, sizeof(head) - 1, &used, &r), SRV_REPLY_AGAIN);
     assert_int_equal(used, 0);
     assert_int_equal(p.need, 9 + 100000 + 2);
 }

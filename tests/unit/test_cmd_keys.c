@@ -2,7 +2,7 @@
  * Keyspace commands, reply bytes compared exactly with what Redis 7.0
  * answers; the multi-key and whole-keyspace commands also over three shards.
  */
-#include "cmd_test.h"
+#include "tests/unit/cmd_test.h"
 
 #define OK   "+OK\r\n"
 #define NIL  "$-1\r\n"

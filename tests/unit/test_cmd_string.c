@@ -1,7 +1,7 @@
 /*
  * String commands, reply bytes compared exactly with what Redis 7.0 answers.
  */
-#include "cmd_test.h"
+#include "tests/unit/cmd_test.h"
 
 #define OK   "+OK\r\n"
 #define NIL  "$-1\r\n"

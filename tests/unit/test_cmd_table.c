@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cmd.h"
-#include "commands.h"
-#include "common.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/common.h"
 
 static int setup(void **state)
 {

@@ -28,15 +28,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "api.h"
-#include "control_test.h"
-#include "clock.h"
-#include "health.h"
-#include "loop.h"
-#include "respc.h"
-#include "server.h"
-#include "state.h"
-#include "strbuf.h"
+#include "control/api.h"
+#include "tests/unit/control_test.h"
+#include "base/clock.h"
+#include "control/health.h"
+#include "control/loop.h"
+#include "control/respc.h"
+#include "control/resp_server.h"
+#include "control/state.h"
+#include "base/strbuf.h"
 
 #define MUTATIONS 1500
 #define MAX_PUMPS 200000 /* loop passes allowed for one input (each waits at most 1 ms) */

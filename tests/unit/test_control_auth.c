@@ -15,7 +15,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "auth.h"
+#include "control/auth.h"
 
 static void hash_and_verify(void **state)
 {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cli.h"
+#include "control/cli.h"
 
 static int parse(struct ctl_cli_cmd *cmd, const char *env, ...)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "group.h"
+#include "control/group.h"
 
 static struct ctl_node node(const char *id, const char *az, int port, const char *group)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "info.h"
+#include "control/node_info.h"
 
 static void replica_fields(void **state)
 {

@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "link.h"
-#include "loop.h"
+#include "base/clock.h"
+#include "control/link.h"
+#include "control/loop.h"
 
 #define SEC 1000000000ULL
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "param.h"
+#include "control/param_group.h"
 
 static void families_and_defaults_exist(void **state)
 {

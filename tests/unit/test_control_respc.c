@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "respc.h"
+#include "control/respc.h"
 
 /* Parse `in` whole, and check that every strict prefix asks for more bytes. */
 static struct ctl_reply *parse_all(const char *in, size_t len)

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "state.h"
+#include "control/state.h"
 
 struct fixture {
     char dir[64];

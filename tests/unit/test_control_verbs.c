@@ -16,10 +16,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "api.h"
-#include "cli.h"
-#include "control_test.h"
-#include "verbs.h"
+#include "control/api.h"
+#include "control/cli.h"
+#include "tests/unit/control_test.h"
+#include "control/verbs.h"
 
 struct fixture {
     struct ctl_loop *loop;

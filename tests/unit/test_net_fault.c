@@ -2,9 +2,9 @@
  * The fault-injecting pktio, and two stacks exchanging megabytes through it
  * with 1% of frames dropped, duplicated, reordered and corrupted.
  */
-#include "net_test.h"
+#include "tests/unit/net_test.h"
 
-#include "cksum.h"
+#include "net/cksum.h"
 
 #define NFRAMES 2000
 

@@ -1,7 +1,7 @@
 /* Ethernet, ARP, IPv4 and ICMP of the userspace stack, against a fake device and clock. */
-#include "net_test.h"
+#include "tests/unit/net_test.h"
 
-#include "cksum.h"
+#include "net/cksum.h"
 
 static void build_arp(uint8_t *f, uint16_t op, const uint8_t *eth_dst, const uint8_t *sha,
                       uint32_t spa, const uint8_t *tha, uint32_t tpa)

@@ -1,7 +1,7 @@
 /* Toeplitz RSS hash against the published verification vectors; queue and port helpers. */
-#include "net_test.h"
+#include "tests/unit/net_test.h"
 
-#include "rss.h"
+#include "net/rss.h"
 
 struct vec {
     uint32_t dst;

@@ -3,7 +3,7 @@
  * stacks on a wire the test pumps (dropping or holding frames), all on a fake
  * clock.
  */
-#include "net_test.h"
+#include "tests/unit/net_test.h"
 
 #define PORT 7000
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "crc64.h"
+#include "replication/crc64.h"
 
 /* One bit at a time, straight from the definition. */
 static uint64_t crc_ref(uint64_t crc, const unsigned char *p, size_t n)

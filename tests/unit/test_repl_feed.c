@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "feed.h"
-#include "mem.h"
+#include "replication/feed.h"
+#include "base/mem.h"
 
 static char out[1 << 20];
 static size_t outlen;

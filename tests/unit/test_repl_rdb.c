@@ -21,10 +21,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sbuf_test.h"
+#include "tests/unit/sbuf_test.h"
 
-#include "crc64.h"
-#include "rdb.h"
+#include "replication/crc64.h"
+#include "replication/rdb.h"
 
 #ifndef TEST_DATA_DIR
 #define TEST_DATA_DIR "tests/unit/data"

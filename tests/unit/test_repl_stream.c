@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "stream.h"
+#include "replication/stream.h"
 
 static uint8_t byte_at(uint64_t pos)
 {

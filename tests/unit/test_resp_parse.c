@@ -21,9 +21,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sbuf_test.h"
+#include "tests/unit/sbuf_test.h"
 
-#include "parse.h"
+#include "resp/parse.h"
 
 #define MAX_BULK (512LL * 1024 * 1024)
 

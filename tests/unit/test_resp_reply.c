@@ -17,7 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "reply.h"
+#include "resp/reply.h"
 
 struct flat {
     char *p;

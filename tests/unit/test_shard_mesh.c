@@ -17,7 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "shard.h"
+#include "shard/shard.h"
 
 struct fx {
     struct shard_mesh mesh;

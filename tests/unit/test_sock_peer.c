@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "sock.h"
+#include "sock/sock.h"
 
 static void loopback_addresses_are_local(void **state)
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store.h"
-#include "util.h"
+#include "store/store.h"
+#include "base/util.h"
 
 #define T0 1000000000LL /* ms; the LRU clock counts seconds, the LFU clock minutes */
 

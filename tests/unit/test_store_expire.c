@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store.h"
-#include "util.h"
+#include "store/store.h"
+#include "base/util.h"
 
 static struct store_params params;
 

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mem.h"
-#include "store.h"
-#include "util.h"
+#include "base/mem.h"
+#include "store/store.h"
+#include "base/util.h"
 
 #define NKEYS 20000
 #define NDB   4

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mem.h"
-#include "store.h"
-#include "store_int.h"
-#include "util.h"
+#include "base/mem.h"
+#include "store/store.h"
+#include "store/store_int.h"
+#include "base/util.h"
 
 static struct store_params params;
 

@@ -17,7 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#include "tls.h"
+#include "tls/tls.h"
 
 #define DATA TEST_DATA_DIR "/tls/"
 

@@ -5,8 +5,9 @@
  * dispatch_request. Checks what the rows imply, done once for every
  * command: lookup and the unknown-command text, arity, authentication,
  * MULTI queueing and its refusals, statistics, routing (run here, or
- * forwarded to the owner and executed there by dispatch_forwarded), and the
- * maxmemory refusal of commands flagged DENYOOM.
+ * forwarded to the owner and executed there by dispatch_forwarded), the
+ * maxmemory refusal of commands flagged DENYOOM, and the client interface the
+ * connection commands of cmd/ use (cmd/client.h over the connection).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,16 +18,17 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "acl.h"
-#include "cmd.h"
-#include "config.h"
-#include "conn.h"
-#include "dispatch.h"
-#include "mem.h"
-#include "multi.h"
-#include "server.h"
-#include "shard.h"
-#include "worker.h"
+#include "acl/acl.h"
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+#include "worker/config.h"
+#include "worker/conn.h"
+#include "worker/dispatch.h"
+#include "base/mem.h"
+#include "worker/multi.h"
+#include "worker/process.h"
+#include "shard/shard.h"
+#include "worker/worker.h"
 
 #define NW 2
 
@@ -278,6 +280,67 @@ static void maxmemory_refuses_denyoom_commands(void **state)
     w->params.store.maxmemory = saved;
 }
 
+/* cmd/client.h is the connection seen from the commands: what it sets, the connection has. */
+static void client_interface_reaches_the_connection(void **state)
+{
+    (void)state;
+    struct cmd_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.reply = &conn->out;
+    assert_null(cmd_client(&ctx)); /* a forwarded command has no client */
+    ctx.client = conn;
+    struct cmd_client *cl = cmd_client(&ctx);
+    assert_non_null(cl);
+    assert_int_equal(client_id(cl), conn->id);
+    client_set_name(cl, "app", 3);
+    assert_string_equal(conn->name, "app");
+    assert_string_equal(client_name(cl), "app");
+    RUN("CLIENT", "GETNAME"); /* the handler in cmd/connection.c reads the same */
+    assert_string_equal(take_output(conn), "$3\r\napp\r\n");
+    client_set_name(cl, NULL, 0);
+    assert_null(conn->name);
+    client_set_proto(cl, &ctx, 3);
+    assert_int_equal(conn->proto, 3);
+    assert_int_equal(conn->out.proto, 3);
+    client_set_proto(cl, &ctx, 2);
+    client_set_no_evict(cl, true);
+    assert_true(conn->flags & CONN_NO_EVICT);
+    client_set_no_evict(cl, false);
+    assert_false(conn->flags & CONN_NO_EVICT);
+    assert_string_equal(client_user_name(cl), "default");
+    assert_false(client_in_multi(cl));
+    client_multi_start(cl);
+    assert_non_null(conn->multi);
+    assert_int_equal(client_multi_count(cl), 0);
+    assert_false(client_multi_aborted(cl));
+    client_multi_discard(cl);
+    assert_null(conn->multi);
+}
+
+/* client_next walks every worker's connection list, worker by worker, then stops. */
+static void client_next_walks_every_worker(void **state)
+{
+    (void)state;
+    struct conn *other = conn_create_internal(server.workers[1]);
+    struct conn *saved0 = server.workers[0]->conns, *saved1 = server.workers[1]->conns;
+    server.workers[0]->conns = NULL;
+    server.workers[1]->conns = other; /* worker 0 has none: the walk starts on worker 1 */
+    struct cmd_client *cl = client_next(NULL);
+    assert_non_null(cl);
+    assert_int_equal(client_id(cl), other->id);
+    assert_null(client_next(cl));
+    server.workers[0]->conns = conn; /* now one each, worker 0's first */
+    conn->next = NULL;
+    cl = client_next(NULL);
+    assert_int_equal(client_id(cl), conn->id);
+    cl = client_next(cl);
+    assert_int_equal(client_id(cl), other->id);
+    assert_null(client_next(cl));
+    server.workers[0]->conns = saved0;
+    server.workers[1]->conns = saved1;
+    conn_destroy(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +352,8 @@ int main(void)
         cmocka_unit_test_setup(several_shards_wait_for_a_transaction, fresh_conn),
         cmocka_unit_test_setup(multi_queues_and_refuses, fresh_conn),
         cmocka_unit_test_setup(maxmemory_refuses_denyoom_commands, fresh_conn),
+        cmocka_unit_test_setup(client_interface_reaches_the_connection, fresh_conn),
+        cmocka_unit_test_setup(client_next_walks_every_worker, fresh_conn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

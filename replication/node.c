@@ -2,7 +2,7 @@
  * The node's replication state, the write feed, snapshots and the merge
  * thread. See repl.h for the threads and docs/replication.md for the whole.
  */
-#include "repl.h"
+#include "replication/repl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,17 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "cmd_server.h"
-#include "config.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "repl_int.h"
-#include "server.h"
-#include "util.h"
-#include "worker.h"
-#include "errors.h"
+#include "base/clock.h"
+#include "replication/host.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl_int.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
 
@@ -52,6 +48,7 @@ static const struct repl_merge_ops merge_ops;
 int repl_setup(unsigned nworkers, const struct repl_params *p)
 {
     memset(&repl_node, 0, sizeof(repl_node));
+    repl_node.nworkers = nworkers;
     pthread_mutex_init(&repl_node.lock, NULL);
     new_replid(repl_node.replid);
     memset(repl_node.replid2, '0', 40);
@@ -64,10 +61,11 @@ int repl_setup(unsigned nworkers, const struct repl_params *p)
         rdb_buf_init(&sh->snapbuf);
         rdb_encode_opts_init(&sh->enc);
         repl_node.feedp[i] = &sh->feed;
-        store_set_removed_hook(server.stores[i], repl_store_removed, sh);
+        store_set_removed_hook(host_store(i), repl_store_removed, sh);
+        host_worker_repl(host_worker(i))->id = i;
     }
     repl_merge_init(&repl_node.merge, repl_node.feedp, nworkers, &merge_ops, NULL);
-    server.workers[0]->internal = conn_create_internal(server.workers[0]);
+    host_worker_make_internal(host_worker(0));
     atomic_store(&repl_node.lastsave, clock_real_ms() / 1000);
     repl_node.no_replicas_since_ms = clock_real_ms();
     repl_node.merge_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -93,7 +91,7 @@ void repl_teardown(void)
     if (atomic_load(&repl_node.sync) != NULL)
         sync_free(atomic_load(&repl_node.sync));
     atomic_store(&repl_node.sync, NULL);
-    for (unsigned i = 0; i < server.nworkers; i++) {
+    for (unsigned i = 0; i < repl_node.nworkers; i++) {
         repl_feed_deinit(&repl_node.shards[i].feed);
         rdb_buf_deinit(&repl_node.shards[i].snapbuf);
     }
@@ -117,59 +115,68 @@ static inline bool feeding(void)
     return atomic_load_explicit(&repl_node.feeding, memory_order_relaxed);
 }
 
-static void record(struct worker *w, unsigned shard, int db, int argc, const struct resp_arg *argv)
+static void record(struct repl_worker *rw, int db, int argc, const struct resp_arg *argv)
 {
-    if (w->repl_collecting) {
+    if (rw->collecting) {
         size_t n = repl_resp_size(argc, argv);
         struct feed_sub sub = { db, (uint32_t)n };
-        rdb_buf_reserve(&w->repl_collect, sizeof(sub) + n);
-        memcpy(w->repl_collect.p + w->repl_collect.len, &sub, sizeof(sub));
-        w->repl_collect.len += sizeof(sub);
-        repl_resp_write(w->repl_collect.p + w->repl_collect.len, argc, argv);
-        w->repl_collect.len += n;
+        rdb_buf_reserve(&rw->collect, sizeof(sub) + n);
+        memcpy(rw->collect.p + rw->collect.len, &sub, sizeof(sub));
+        rw->collect.len += sizeof(sub);
+        repl_resp_write(rw->collect.p + rw->collect.len, argc, argv);
+        rw->collect.len += n;
         return;
     }
-    repl_feed_command(&repl_node.shards[shard].feed, db, argc, argv);
+    repl_feed_command(&repl_node.shards[rw->id].feed, db, argc, argv);
 }
 
 static void propagate(struct cmd_ctx *c, int argc, const struct resp_arg *argv)
 {
-    struct worker *w = c->worker;
-    record(w, w->id, c->db, argc, argv);
+    record(host_worker_repl(c->worker), c->db, argc, argv);
 }
 
-void repl_feed_write(struct worker *w, struct cmd_ctx *ctx)
+void repl_after_write(struct repl_worker *rw, struct cmd_ctx *ctx)
 {
     if (!ctx->propagated)
-        record(w, w->id, ctx->db, ctx->argc, ctx->argv);
+        record(rw, ctx->db, ctx->argc, ctx->argv);
 }
 
-void repl_collect_begin(struct worker *w)
+void repl_worker_init(struct repl_worker *rw)
 {
-    w->repl_collecting = true;
-    w->repl_collect.len = 0;
+    rdb_buf_init(&rw->collect);
 }
 
-void repl_collect_end(struct worker *w, uint64_t shards, bool wrap)
+void repl_worker_deinit(struct repl_worker *rw)
 {
-    w->repl_collecting = false;
-    if (w->repl_collect.len == 0)
+    rdb_buf_deinit(&rw->collect);
+}
+
+void repl_collect_begin(struct repl_worker *rw)
+{
+    rw->collecting = true;
+    rw->collect.len = 0;
+}
+
+void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap)
+{
+    rw->collecting = false;
+    if (rw->collect.len == 0)
         return;
-    uint64_t id = ((uint64_t)w->id << 56) | (++w->repl_txseq & ((1ull << 56) - 1));
+    uint64_t id = ((uint64_t)rw->id << 56) | (++rw->txseq & ((1ull << 56) - 1));
     unsigned nparts = (unsigned)__builtin_popcountll(shards);
-    for (unsigned s = 0; s < server.nworkers; s++) {
+    for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (!(shards & (1ull << s)))
             continue;
-        size_t len = s == w->id ? w->repl_collect.len : 0;
+        size_t len = s == rw->id ? rw->collect.len : 0;
         void *p = repl_feed_reserve(&repl_node.shards[s].feed, FEED_MULTI, 0, len);
         if (len > 0)
-            memcpy(p, w->repl_collect.p, len);
+            memcpy(p, rw->collect.p, len);
         struct feed_rec *h = repl_feed_last(&repl_node.shards[s].feed);
         h->id = id;
         h->nparts = (uint16_t)nparts;
         h->flags = wrap ? FEED_WRAP : 0;
     }
-    w->repl_collect.len = 0;
+    rw->collect.len = 0;
 }
 
 void *repl_propagate_fn(void)
@@ -184,9 +191,8 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
     struct repl_shard *sh = arg;
     if (!feeding() || atomic_load_explicit(&repl_node.role, memory_order_relaxed) != REPL_PRIMARY)
         return;
-    struct worker *w = worker_self();
-    bool lazy = w != NULL && (evicted ? w->params.srv.lazyfree_lazy_eviction
-                                      : w->params.srv.lazyfree_lazy_expire);
+    struct worker *w = host_worker_self();
+    bool lazy = w != NULL && host_param_lazyfree(w, evicted);
     size_t klen;
     const char *key = kv_key(e, &klen);
     struct resp_arg argv[2] = { { lazy ? (char *)"UNLINK" : (char *)"DEL", lazy ? 6u : 3u },
@@ -228,7 +234,7 @@ static void snap_emit(void *arg, int db, const struct kv *e)
 /* ---------------------------------------------------------------------------
  * Starting a snapshot: with every shard held, so that the cut is the same
  * point in every shard's feed. c is the connection that asked (a replica, or
- * a client running SAVE/BGSAVE); see repl_primary.c and repl_cmd.c.
+ * a client running SAVE/BGSAVE); see primary.c and node_cmd.c.
  * ------------------------------------------------------------------------ */
 
 struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const char *path)
@@ -238,16 +244,16 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
     sy->for_replicas = for_replicas;
     sy->path = path ? mem_strdup(path) : NULL;
     sy->db = -1;
-    sy->start_ms = w->now_ms;
+    sy->start_ms = host_now_ms(w);
     sy->dirty_start = repl_dirty_total();
-    rdb_writer_init(&sy->wr, w->params.repl.rdbchecksum != 0);
+    rdb_writer_init(&sy->wr, host_repl_params(w)->rdbchecksum != 0);
     rdb_buf_init(&sy->buf);
     pthread_mutex_lock(&repl_node.lock);
     sy->id = ++repl_node.next_sync_id;
     atomic_store(&repl_node.sync, sy);
     pthread_mutex_unlock(&repl_node.lock);
     atomic_store(&repl_node.bgsave_running, path != NULL);
-    unsigned n = server.nworkers;
+    unsigned n = repl_node.nworkers;
     for (unsigned i = 0; i < n; i++) {
         struct repl_shard *sh = &repl_node.shards[i];
         repl_feed_reserve(&sh->feed, FEED_SNAP, -1, 0);
@@ -257,9 +263,9 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
         sh->snapping = true;
         sh->snap_id = sy->id;
         sh->snapdb = -1;
-        sh->now_ms = w->now_ms;
-        sh->enc.compress = w->params.repl.rdbcompression != 0;
-        store_snap_begin(server.stores[i], snap_emit, sh);
+        sh->now_ms = host_now_ms(w);
+        sh->enc.compress = host_repl_params(w)->rdbcompression != 0;
+        store_snap_begin(host_store(i), snap_emit, sh);
     }
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
         /* A replica's stream is the primary's, appended as it is applied:
@@ -272,7 +278,7 @@ struct repl_sync *repl_sync_begin(struct worker *w, bool for_replicas, const cha
 
 void repl_hold_ready(struct worker *w, struct conn *c)
 {
-    if (c->replica != NULL)
+    if (host_conn_replica(c) != NULL)
         repl_primary_hold_ready(w, c);
     else
         repl_save_hold_ready(w, c);
@@ -287,23 +293,24 @@ void repl_worker_cron(struct worker *w)
 
 unsigned repl_worker_pass(struct worker *w, unsigned busy)
 {
-    struct repl_shard *sh = &repl_node.shards[w->id];
+    struct repl_shard *sh = &repl_node.shards[host_worker_id(w)];
     unsigned work = 0;
     if (sh->snapping) {
         struct repl_sync *sy = atomic_load(&repl_node.sync);
         if (sy != NULL && sy->id == sh->snap_id &&
             atomic_load_explicit(&sy->abandoned, memory_order_relaxed))
-            store_snap_abort(w->store); /* nobody reads it: end this shard's part now */
-        if (store_snap_active(w->store)) {
+            store_snap_abort(host_worker_store(w)); /* nobody reads it: end this shard's part now */
+        if (store_snap_active(host_worker_store(w))) {
             size_t queued = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
             bool throttle = sy != NULL && atomic_load_explicit(&sy->throttle, memory_order_relaxed);
             if (!throttle && queued < FEED_QUEUE_MAX) {
-                sh->now_ms = w->now_ms;
+                sh->now_ms = host_now_ms(w);
                 /* a short slice between requests, a long one when there are none */
-                store_snap_step(w->store, busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4);
+                store_snap_step(host_worker_store(w),
+                                busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4);
             }
         }
-        if (!store_snap_active(w->store)) {
+        if (!store_snap_active(host_worker_store(w))) {
             snap_flush(sh);
             repl_feed_reserve(&sh->feed, FEED_RDB_END, -1, 0);
             sh->snapping = false;
@@ -315,10 +322,10 @@ unsigned repl_worker_pass(struct worker *w, unsigned busy)
     repl_feed_flush(&sh->feed);
     if (atomic_load_explicit(&sh->feed.queued, memory_order_relaxed) != before)
         repl_merge_wake();
-    if (w->blocked_clients > 0)
+    if (host_worker_blocked(w) > 0)
         repl_wait_cron(w); /* WAIT answers within the pass its acknowledgement arrives */
     repl_replicas_pass(w);
-    if (w->id == 0)
+    if (host_worker_id(w) == 0)
         work += repl_link_pass(w);
     return work;
 }
@@ -460,7 +467,7 @@ static void on_rdb_end(void *arg, unsigned shard)
     if (sy == NULL)
         return;
     sync_out_buf(sy);
-    if (++sy->shards_done == server.nworkers)
+    if (++sy->shards_done == repl_node.nworkers)
         sync_finish(sy);
 }
 
@@ -499,6 +506,25 @@ static void sync_housekeeping(void)
     }
 }
 
+/* What the merge thread reads of the parameters, ten times a second. */
+struct merge_params {
+    long long ping_period, max_lag, backlog_size, backlog_ttl;
+};
+
+static void read_merge_params(const struct repl_params *p, void *arg)
+{
+    struct merge_params *mp = arg;
+    mp->ping_period = p->repl_ping_replica_period;
+    mp->max_lag = p->min_replicas_max_lag;
+    mp->backlog_size = p->repl_backlog_size;
+    mp->backlog_ttl = p->repl_backlog_ttl;
+}
+
+static void read_checksum(const struct repl_params *p, void *arg)
+{
+    *(bool *)arg = p->rdbchecksum != 0;
+}
+
 /* Once a second: replicas in good standing (min-replicas-*), the backlog's TTL. */
 static void replicas_housekeeping(int64_t now_ms, long long max_lag)
 {
@@ -526,7 +552,7 @@ static void merge_sleep(int us)
     atomic_store(&repl_node.merge_sleeping, true);
     atomic_thread_fence(memory_order_seq_cst);
     bool pending = atomic_load(&repl_node.getack);
-    for (unsigned i = 0; i < server.nworkers && !pending; i++)
+    for (unsigned i = 0; i < repl_node.nworkers && !pending; i++)
         pending = atomic_load_explicit(&repl_node.shards[i].feed.queued, memory_order_relaxed) > 0;
     if (!pending) {
         struct pollfd pfd = { .fd = repl_node.merge_evfd, .events = POLLIN };
@@ -586,22 +612,22 @@ static void *merge_main(void *arg)
             last_ping = now_ms;
         }
         pthread_mutex_unlock(&producer_lock);
-        for (unsigned i = 0; i < server.nworkers; i++)
+        for (unsigned i = 0; i < repl_node.nworkers; i++)
             atomic_store_explicit(&repl_node.merged[i], repl_node.merge.consumed[i],
                                   memory_order_release);
         /* new stream or RDB bytes: workers asleep in their poll have replicas to feed */
         if (n > 0 && atomic_load(&repl_node.nreplicas) > 0)
-            for (unsigned i = 0; i < server.nworkers; i++)
-                worker_wake(i);
+            for (unsigned i = 0; i < repl_node.nworkers; i++)
+                host_worker_wake(i);
         sync_housekeeping();
         if (now_ms / 100 != last_second / 100) {
             /* Ten times a second: parameters, the backlog window, replicas' standing. */
-            pthread_mutex_lock(&config.lock);
-            ping_period = config.p.repl.repl_ping_replica_period;
-            max_lag = config.p.repl.min_replicas_max_lag;
-            long long size = config.p.repl.repl_backlog_size;
-            long long ttl = config.p.repl.repl_backlog_ttl;
-            pthread_mutex_unlock(&config.lock);
+            struct merge_params mp;
+            host_config_read(read_merge_params, &mp);
+            ping_period = mp.ping_period;
+            max_lag = mp.max_lag;
+            long long size = mp.backlog_size;
+            long long ttl = mp.backlog_ttl;
             if (size != backlog) {
                 backlog = size;
                 repl_stream_set_window(&repl_node.stream, (uint64_t)size);
@@ -634,12 +660,12 @@ static void *merge_main(void *arg)
 uint64_t repl_dirty_total(void)
 {
     uint64_t t = 0;
-    for (unsigned i = 0; i < server.nworkers; i++)
-        t += atomic_load_explicit(&server.workers[i]->dirty, memory_order_relaxed);
+    for (unsigned i = 0; i < repl_node.nworkers; i++)
+        t += host_worker_dirty(host_worker(i));
     return t;
 }
 
-/* The link to a primary appends what it applied (repl_replica.c). */
+/* The link to a primary appends what it applied (replica.c). */
 void repl_stream_lock(void)
 {
     pthread_mutex_lock(&producer_lock);
@@ -654,38 +680,33 @@ void repl_stream_unlock(void)
  * What replicas refuse, and what a primary refuses without enough replicas
  * ------------------------------------------------------------------------ */
 
-bool repl_write_allowed(struct conn *c, const struct cmd_def *d)
+bool repl_write_allowed(struct conn *c, const struct cmd_def *d, const struct repl_params *p)
 {
-    if (c->flags & CONN_MASTER)
-        return true;
     if (unlikely(atomic_load_explicit(&repl_node.loading, memory_order_relaxed)) &&
         !(d->flags & CMD_LOADING)) {
-        reply_error(&c->out, ERR_LOADING);
+        reply_error(host_conn_out(c), ERR_LOADING);
         return false;
     }
-    struct worker *w = c->w;
     if (atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA) {
-        if ((d->flags & CMD_WRITE) && w->params.repl.replica_read_only) {
-            if (w->params.repl.close_on_slave_write) {
+        if ((d->flags & CMD_WRITE) && p->replica_read_only) {
+            if (p->close_on_slave_write) {
                 /* the client reconnects, and finds the primary (close-on-replica-write) */
-                c->flags |= CONN_CLOSE_ASAP;
-                conn_want_flush(c);
+                host_conn_close_asap(c);
             }
-            reply_error(&c->out, ERR_READONLY);
+            reply_error(host_conn_out(c), ERR_READONLY);
             return false;
         }
-        if (!w->params.repl.replica_serve_stale_data && !(d->flags & CMD_STALE) &&
+        if (!p->replica_serve_stale_data && !(d->flags & CMD_STALE) &&
             atomic_load_explicit(&repl_node.link_state, memory_order_relaxed) != LINK_CONNECTED) {
-            reply_error(&c->out, ERR_MASTERDOWN);
+            reply_error(host_conn_out(c), ERR_MASTERDOWN);
             return false;
         }
         return true;
     }
-    if ((d->flags & CMD_WRITE) && w->params.repl.min_replicas_to_write > 0 &&
-        w->params.repl.min_replicas_max_lag > 0 &&
+    if ((d->flags & CMD_WRITE) && p->min_replicas_to_write > 0 && p->min_replicas_max_lag > 0 &&
         atomic_load_explicit(&repl_node.good_replicas, memory_order_relaxed) <
-            w->params.repl.min_replicas_to_write) {
-        reply_error(&c->out, ERR_NOREPLICAS);
+            p->min_replicas_to_write) {
+        reply_error(host_conn_out(c), ERR_NOREPLICAS);
         return false;
     }
     return true;
@@ -726,7 +747,7 @@ static int load_entry(void *arg, int db, const char *key, size_t klen, const cha
         l->expired++; /* a primary drops what expired while it was down, as Redis does */
         return 0;
     }
-    struct store *s = server.stores[cmd_key_shard(key, klen, server.nworkers)];
+    struct store *s = host_store(cmd_key_shard(key, klen, repl_node.nworkers));
     if (db >= store_databases(s))
         return 0;
     struct skey k;
@@ -744,7 +765,7 @@ int repl_load_file(const char *path)
     int64_t t0 = clock_real_ms();
     struct load_ctx l = { .now_ms = t0, .primary = atomic_load(&repl_node.role) == REPL_PRIMARY };
     struct rdb_callbacks cb = { .aux = load_aux, .string = load_entry };
-    struct rdb_parser_opts opts = { .databases = store_databases(server.stores[0]) };
+    struct rdb_parser_opts opts = { .databases = store_databases(host_store(0)) };
     struct rdb_parser p;
     rdb_parser_init(&p, &cb, &l, &opts);
     char buf[1 << 16];
@@ -825,7 +846,9 @@ int repl_save_now(const char *path)
                  strerror(errno));
         return -1;
     }
-    rdb_writer_init(&s.wr, config.p.repl.rdbchecksum != 0);
+    bool checksum;
+    host_config_read(read_checksum, &checksum);
+    rdb_writer_init(&s.wr, checksum);
     rdb_buf_init(&s.b);
     struct mem_stats ms;
     mem_stats(&ms);
@@ -839,10 +862,10 @@ int repl_save_now(const char *path)
     };
     rdb_encode_header(&s.b, RDB_VERSION);
     rdb_encode_aux_fields(&s.b, &aux);
-    for (unsigned i = 0; i < server.nworkers; i++) {
-        store_snap_begin(server.stores[i], save_entry, &s);
-        while (store_snap_active(server.stores[i]))
-            store_snap_step(server.stores[i], 1u << 20);
+    for (unsigned i = 0; i < repl_node.nworkers; i++) {
+        store_snap_begin(host_store(i), save_entry, &s);
+        while (store_snap_active(host_store(i)))
+            store_snap_step(host_store(i), 1u << 20);
         save_flush(&s);
     }
     save_flush(&s);

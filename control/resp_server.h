@@ -5,17 +5,17 @@
  * SETNAME/GETNAME/ID/INFO, and Pub/Sub (SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE).
  * Every other command goes to the application's handler.
  */
-#ifndef POLLUX_CTL_SERVER_H
-#define POLLUX_CTL_SERVER_H
+#ifndef POLLUX_CTL_RESP_SERVER_H
+#define POLLUX_CTL_RESP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "loop.h"
-#include "parse.h"
-#include "reply.h"
+#include "control/auth.h"
+#include "control/loop.h"
+#include "resp/parse.h"
+#include "resp/reply.h"
 
 /* The longest bulk argument a client may send (4 MiB); a longer one is a protocol error. */
 #define CTL_SERVER_MAX_BULK (4LL * 1024 * 1024)

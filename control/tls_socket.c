@@ -1,4 +1,4 @@
-#include "tls.h"
+#include "control/tls_socket.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "mem.h"
+#include "base/mem.h"
 
 struct ctl_tls_ctx {
     SSL_CTX *ctx;

@@ -6,17 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "commands.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "server.h"
-#include "strbuf.h"
-#include "worker.h"
-#include "errors.h"
+#include "base/clock.h"
+#include "cmd/commands.h"
+#include "replication/host.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "replication/repl_int.h"
+#include "base/strbuf.h"
+#include "base/errors.h"
 
 static const char *link_state_name(int s)
 {
@@ -56,7 +54,7 @@ static void replica_lines(struct strbuf *s, int64_t now_ms, int *count)
 void repl_info(struct strbuf *s)
 {
     int64_t now_ms = clock_real_ms();
-    struct worker *w = worker_self();
+    struct worker *w = host_worker_self();
     bool replica = atomic_load(&repl_node.role) == REPL_REPLICA;
     strbuf_printf(s, "# Replication\r\nrole:%s\r\n", replica ? "slave" : "master");
     if (replica) {
@@ -93,9 +91,9 @@ void repl_info(struct strbuf *s)
             strbuf_printf(s, "master_link_down_since_seconds:%lld\r\n",
                           (long long)(now_ms - atomic_load(&repl_node.link_down_since_ms)) / 1000);
         strbuf_printf(s, "slave_priority:%lld\r\nslave_read_only:%d\r\nreplica_announced:%d\r\n",
-                      w ? w->params.repl.replica_priority : 100,
-                      w ? (int)w->params.repl.replica_read_only : 1,
-                      w ? (int)w->params.repl.replica_announced : 1);
+                      w ? host_repl_params(w)->replica_priority : 100,
+                      w ? (int)host_repl_params(w)->replica_read_only : 1,
+                      w ? (int)host_repl_params(w)->replica_announced : 1);
         char last[sizeof(repl_node.apply_error)];
         pthread_mutex_lock(&repl_node.lock);
         memcpy(last, repl_node.apply_error, sizeof(last));
@@ -121,7 +119,7 @@ void repl_info(struct strbuf *s)
                   "repl_backlog_active:%d\r\nrepl_backlog_size:%lld\r\n"
                   "repl_backlog_first_byte_offset:%llu\r\nrepl_backlog_histlen:%llu\r\n",
                   replid, replid2, (unsigned long long)end, second, active ? 1 : 0,
-                  w ? w->params.repl.repl_backlog_size : 1048576,
+                  w ? host_repl_params(w)->repl_backlog_size : 1048576,
                   active ? (unsigned long long)first + 1 : 0ull,
                   active ? (unsigned long long)(end - first) : 0ull);
 }
@@ -234,14 +232,12 @@ void cmd_role(struct cmd_ctx *c)
 static void save_request(struct cmd_ctx *c, bool background)
 {
     struct conn *cl = c->client;
-    struct worker *w = c->worker;
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running)) {
         reply_error(c->reply, ERR_BGSAVE_RUNNING);
         return;
     }
-    cl->save_reply_at_start = background;
-    cl->flags |= CONN_BLOCKED | CONN_SYNC_START | CONN_SAVE_WAIT;
-    w->blocked_clients++;
+    host_conn_repl(cl)->save_reply_at_start = background;
+    host_conn_block(cl, HOST_BLOCK_SAVE);
 }
 
 void cmd_save(struct cmd_ctx *c)
@@ -274,30 +270,27 @@ void repl_save_hold_ready(struct worker *w, struct conn *c)
 {
     if (atomic_load(&repl_node.sync) != NULL) {
         /* a replica's snapshot got there first */
-        if (c != w->internal) {
-            reply_error(&c->out, ERR_BGSAVE_RUNNING);
-            c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
-            w->blocked_clients--;
-            conn_want_flush(c);
+        if (c != host_worker_internal(w)) {
+            reply_error(host_conn_out(c), ERR_BGSAVE_RUNNING);
+            host_conn_unblock(c);
         }
         return;
     }
-    struct repl_sync *sy = repl_sync_begin(w, false, w->params.srv.dbfilename);
+    struct repl_sync *sy = repl_sync_begin(w, false, host_param_dbfilename(w));
+    struct repl_conn *rc = c == host_worker_internal(w) ? NULL : host_conn_repl(c);
     log_notice("%s saving started (forkless snapshot, %u shards)",
-               c == w->internal || c->save_reply_at_start ? "Background" : "Foreground",
-               server.nworkers);
-    if (c == w->internal)
+               rc == NULL || rc->save_reply_at_start ? "Background" : "Foreground",
+               repl_node.nworkers);
+    if (rc == NULL)
         return;
-    if (c->save_reply_at_start) {
-        reply_status(&c->out, "Background saving started");
-        c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
-        w->blocked_clients--;
-        conn_want_flush(c);
+    if (rc->save_reply_at_start) {
+        reply_status(host_conn_out(c), "Background saving started");
+        host_conn_unblock(c);
         return;
     }
-    c->save_sync = sy;
+    rc->save_sync = sy;
     atomic_fetch_add(&sy->readers, 1); /* keeps sy until this SAVE has seen it end */
-    c->flags |= CONN_BLOCKED;
+    host_conn_keep_blocked(c);
 }
 
 /* Parse "seconds changes [seconds changes ...]"; @return whether a point is due. */
@@ -322,57 +315,53 @@ static bool save_due(const char *sched, int64_t since_s, uint64_t dirty)
 void repl_save_cron(struct worker *w)
 {
     /* SAVE clients whose file is written, and clients queued for a snapshot */
-    if (w->blocked_clients > 0) {
-        unsigned n = server.nworkers;
-        uint64_t all = n == 64 ? ~0ull : (1ull << n) - 1;
+    if (host_worker_blocked(w) > 0) {
         struct conn *next;
-        for (struct conn *c = w->conns; c != NULL; c = next) {
-            next = c->next;
-            if (!(c->flags & CONN_SAVE_WAIT))
+        for (struct conn *c = host_worker_conns(w); c != NULL; c = next) {
+            next = host_conn_next(c);
+            if (!host_conn_blocked_for(c, HOST_BLOCK_SAVE))
                 continue;
-            if ((c->flags & CONN_SYNC_START) && !(c->flags & CONN_TX_QUEUED) && w->tx.conn != c) {
-                worker_tx_begin(w, c, all);
+            if (host_conn_hold_wanted(c) && !host_conn_hold_queued(c)) {
+                host_conn_hold_all(c);
                 continue;
             }
-            struct repl_sync *sy = c->save_sync;
+            struct repl_conn *rc = host_conn_repl(c);
+            struct repl_sync *sy = rc->save_sync;
             if (sy != NULL && atomic_load_explicit(&sy->done, memory_order_acquire)) {
                 /* The file is written: let the merge thread retire the snapshot, and answer
                  * once it has, so a SAVE's client finds no save in progress afterwards (a
                  * BGSAVE right after it starts, as in Redis). */
-                c->save_failed = atomic_load(&sy->failed);
-                c->save_retiring = sy;
+                rc->save_failed = atomic_load(&sy->failed);
+                rc->save_retiring = sy;
                 atomic_fetch_sub(&sy->readers, 1);
-                c->save_sync = NULL;
+                rc->save_sync = NULL;
             }
-            if (c->save_retiring != NULL &&
-                (const void *)atomic_load(&repl_node.sync) != c->save_retiring) {
-                if (c->save_failed)
-                    reply_error(&c->out, ERR_BARE);
+            if (rc->save_retiring != NULL &&
+                (const void *)atomic_load(&repl_node.sync) != rc->save_retiring) {
+                if (rc->save_failed)
+                    reply_error(host_conn_out(c), ERR_BARE);
                 else
-                    reply_ok(&c->out);
-                c->save_retiring = NULL;
-                c->flags &= ~(CONN_BLOCKED | CONN_SAVE_WAIT);
-                w->blocked_clients--;
-                conn_want_flush(c);
-                conn_process(c);
+                    reply_ok(host_conn_out(c));
+                rc->save_retiring = NULL;
+                host_conn_unblock(c);
+                host_conn_process(c);
             }
         }
     }
     /* worker 0 runs the `save` schedule and BGSAVE SCHEDULE through its own connection */
-    if (w->id != 0 || w->internal == NULL || (w->internal->flags & CONN_TX_QUEUED) ||
-        w->tx.conn == w->internal)
+    if (host_worker_id(w) != 0 || host_worker_internal(w) == NULL ||
+        host_conn_hold_queued(host_worker_internal(w)))
         return;
     if (atomic_load(&repl_node.sync) != NULL || atomic_load(&repl_node.bgsave_running))
         return;
     bool want = atomic_exchange(&repl_node.bgsave_scheduled, false);
-    if (!want && w->params.srv.save[0] != '\0' && w->now_ms / 1000 != w->repl_save_check_s) {
-        w->repl_save_check_s = w->now_ms / 1000;
-        want = save_due(w->params.srv.save, w->now_ms / 1000 - atomic_load(&repl_node.lastsave),
-                        repl_dirty_total() - atomic_load(&repl_node.dirty_saved));
+    if (!want && host_param_save(w)[0] != '\0' &&
+        host_now_ms(w) / 1000 != host_worker_repl(w)->save_check_s) {
+        host_worker_repl(w)->save_check_s = host_now_ms(w) / 1000;
+        want =
+            save_due(host_param_save(w), host_now_ms(w) / 1000 - atomic_load(&repl_node.lastsave),
+                     repl_dirty_total() - atomic_load(&repl_node.dirty_saved));
     }
-    if (want) {
-        w->internal->flags |= CONN_SYNC_START;
-        worker_tx_begin(w, w->internal,
-                        server.nworkers == 64 ? ~0ull : (1ull << server.nworkers) - 1);
-    }
+    if (want)
+        host_conn_hold_all(host_worker_internal(w));
 }

@@ -10,10 +10,10 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "common.h"
-#include "mem.h"
-#include "util.h"
+#include "cmd/cmd.h"
+#include "base/common.h"
+#include "base/mem.h"
+#include "base/util.h"
 
 static const struct cmd_def **top; /* top-level rows, cmd_table order */
 static unsigned top_len;

@@ -2,8 +2,33 @@
  * Replication and persistence on the node: the role (primary or replica),
  * the replication ids and stream, the per-shard feeds and the merge thread,
  * full syncs and the snapshots behind them, SAVE/BGSAVE, and the link to a
- * primary. docs/replication.md describes the whole; the pure pieces (stream,
- * feeds and their merge, the RDB codec) live in replication/.
+ * primary. docs/replication.md describes the whole; replication/NOTES.md says
+ * which file holds what.
+ *
+ * The interface with the worker. This header is everything the worker, dispatch
+ * and the connection code call; host.h is everything replication uses of the
+ * worker. The worker calls:
+ *
+ * - process: repl_setup / repl_start_thread / repl_teardown, repl_load_file,
+ *   repl_save_now, repl_configure_replica (main.c, worker/process.c);
+ * - the write stream, after a write ran on a shard: repl_after_write, or
+ *   repl_collect_begin/_end around a multi-shard write or an EXEC block, and
+ *   repl_store_removed from the store (expiry, eviction); repl_write_allowed
+ *   before a write (read-only replica, min-replicas-to-write);
+ * - the loop: repl_worker_pass every pass, repl_worker_cron every millisecond,
+ *   repl_hold_ready when every shard is held for a connection that asked;
+ * - connection events: a replica's connection writable (repl_replica_pending,
+ *   repl_replica_write), a connection closed (repl_conn_closed), the link to a
+ *   primary readable/writable (repl_link_event), a command of the link applied or
+ *   forwarded (repl_link_applied, repl_link_forward_failed, repl_load_*), the link
+ *   closed (repl_link_conn_closed);
+ * - INFO replication/persistence (repl_info, repl_info_persistence,
+ *   repl_info_stats, repl_dirty_total); ROLE, SAVE, BGSAVE, LASTSAVE, REPLCONF,
+ *   PSYNC, SYNC, WAIT and REPLICAOF are rows of the command table (cmd/commands.table).
+ *
+ * The worker keeps replication's per-worker and per-connection state
+ * (struct repl_worker, struct repl_conn) without reading it: it initialises and
+ * releases it through repl_worker_init/_deinit and repl_conn_release.
  *
  * Threads. Workers produce: each appends what its shard executed to its own
  * feed and serialises its own snapshot. The merge thread ("pollux-repl")
@@ -20,11 +45,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "feed.h"
-#include "param.h"
-#include "rdb.h"
-#include "store.h"
-#include "stream.h"
+#include "replication/feed.h"
+#include "base/param.h"
+#include "replication/rdb.h"
+#include "store/store.h"
+#include "replication/stream.h"
 
 struct conn;
 struct worker;
@@ -138,6 +163,7 @@ struct repl_shard {
 };
 
 struct repl_node {
+    unsigned nworkers;    /* workers, one shard each (repl_setup) */
     pthread_mutex_t lock; /* ids, registry, sync, link target */
     atomic_int role;
     char replid[41], replid2[41];
@@ -202,6 +228,39 @@ enum repl_link_state {
     LINK_CONNECTED,  /* streaming */
 };
 
+/* Replication's state on one worker (struct worker's `repl`). */
+struct repl_worker {
+    unsigned id;            /* the worker's index, its shard's (set by repl_setup) */
+    bool collecting;        /* a multi-shard write or EXEC block is running */
+    struct rdb_buf collect; /* its commands */
+    uint64_t txseq;
+    struct conn *replica_conns; /* connections of replicas on this worker */
+    int64_t save_check_s;       /* the save schedule was last checked (seconds) */
+};
+void repl_worker_init(struct repl_worker *rw);
+void repl_worker_deinit(struct repl_worker *rw);
+
+/* Replication's state on a client connection (struct conn's `repl`). */
+struct repl_conn {
+    struct conn *replica_next; /* repl_worker.replica_conns */
+    int port;                  /* REPLCONF listening-port */
+    bool capa_eof, capa_psync2;
+    char ip[64];                 /* REPLCONF ip-address */
+    struct repl_sync *save_sync; /* SAVE/BGSAVE waiting on this snapshot */
+    bool save_reply_at_start;    /* BGSAVE: answer once the snapshot started */
+    bool save_failed;            /* SAVE: how its snapshot ended, kept until it is retired */
+    const void *save_retiring;   /* SAVE: the finished snapshot, compared only, never read */
+    uint64_t *wait_want;         /* WAIT: feed records that must be merged first (per shard) */
+    uint64_t wait_offset;        /* WAIT: stream position replicas must acknowledge */
+    int wait_numreplicas;
+    uint8_t wait_stage;        /* 0 wait for forwards, 1 for the merge, 2 for acks */
+    int64_t block_deadline_ms; /* WAIT: reply when reached (0 = forever) */
+};
+/* The connection is destroyed: free what its state holds. */
+void repl_conn_release(struct repl_conn *rc);
+/* A connection closes: drop its replica record, or its hold on the snapshot of its SAVE. */
+void repl_conn_closed(struct conn *c);
+
 /* Start (after workers exist) and stop (after they stopped) the node's replication state. */
 int repl_setup(unsigned nworkers, const struct repl_params *p);
 void repl_start_thread(void);
@@ -215,11 +274,13 @@ void repl_teardown(void);
  * INCRBYFLOAT, GETDEL) call ctx->propagate instead; this appends the command
  * as it came otherwise.
  */
-void repl_feed_write(struct worker *w, struct cmd_ctx *ctx);
+void repl_after_write(struct repl_worker *rw, struct cmd_ctx *ctx);
+/* The propagate callback for handlers when the node feeds replicas, else NULL. */
+void *repl_propagate_fn(void);
 /* A multi-shard write (or an EXEC block) collects its commands... */
-void repl_collect_begin(struct worker *w);
+void repl_collect_begin(struct repl_worker *rw);
 /* ...and writes them as one MULTI record with a part for every held shard. */
-void repl_collect_end(struct worker *w, uint64_t shards, bool wrap);
+void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap);
 /* The store removed a key itself (expiry, eviction): replicas delete it too. */
 void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted);
 
@@ -233,15 +294,18 @@ void repl_worker_cron(struct worker *w);
 /* Holding every shard for c: start the full sync (or BGSAVE) c asked for. */
 void repl_hold_ready(struct worker *w, struct conn *c);
 
-/* ---- INFO, ROLE, refusals (repl_cmd.c, repl.c) ---- */
+/* ---- INFO, ROLE, refusals (node_cmd.c, node.c) ---- */
 struct cmd_def;
 void repl_info(struct strbuf *s);
 void repl_info_persistence(struct strbuf *s);
 void repl_info_stats(uint64_t *full, uint64_t *ok, uint64_t *err, uint64_t *in, uint64_t *out);
-/* Refuse a write on a replica / with too few replicas. @return false when refused (reply written).
+/*
+ * Refuse a write on a replica / with too few replicas, for a client other than the
+ * link to a primary; p is the worker's copy of the parameters (no call to read them:
+ * this runs for every command). @return false when refused (reply written).
  */
-bool repl_write_allowed(struct conn *c, const struct cmd_def *d);
-/* The link to a primary (repl_replica.c), for the worker loop and the connection code. */
+bool repl_write_allowed(struct conn *c, const struct cmd_def *d, const struct repl_params *p);
+/* The link to a primary (replica.c), for the worker loop and the connection code. */
 struct shard_msg;
 void repl_link_event(struct worker *w, struct conn *c, uint32_t events);
 /* Where a command's reply starts in the link's output, and the errors written before it. */
@@ -274,7 +338,5 @@ bool repl_replica_pending(struct conn *c);
 
 /* Keyspace changes made since the start, over all workers. */
 uint64_t repl_dirty_total(void);
-/* A connection closes: drop its replica record, or its hold on the snapshot of its SAVE. */
-void repl_conn_closed(struct conn *c);
 
 #endif

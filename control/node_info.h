@@ -1,6 +1,6 @@
 /* Parsing of a node's INFO replication text into the fields the health checker uses. */
-#ifndef POLLUX_CTL_INFO_H
-#define POLLUX_CTL_INFO_H
+#ifndef POLLUX_CTL_NODE_INFO_H
+#define POLLUX_CTL_NODE_INFO_H
 
 #include <stdbool.h>
 #include <stddef.h>

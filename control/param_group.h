@@ -5,8 +5,8 @@
  * X-macro); this header gives the typed view of it, validation of a proposed value, and the
  * translation of parameter values into node settings (CONFIG SET name value).
  */
-#ifndef POLLUX_CTL_PARAM_H
-#define POLLUX_CTL_PARAM_H
+#ifndef POLLUX_CTL_PARAM_GROUP_H
+#define POLLUX_CTL_PARAM_GROUP_H
 
 #include <stdbool.h>
 #include <stddef.h>

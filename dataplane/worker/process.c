@@ -1,4 +1,4 @@
-#include "server.h"
+#include "worker/process.h"
 
 #include <signal.h>
 #include <unistd.h>

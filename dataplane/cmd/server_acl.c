@@ -1,58 +1,21 @@
-/* ACL and its subcommands (the users and the check are in acl/). */
+/*
+ * ACL and its subcommands (the server group's; the users, the rules and the
+ * check are in acl/, the log entries of a refused client in worker/client.c).
+ */
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "acl.h"
-#include "cmd_server.h"
-#include "commands.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "multi.h"
-#include "strbuf.h"
-#include "util.h"
-#include "worker.h"
-#include "errors.h"
-
-/* The CLIENT LIST line of a connection, without its newline, for ACL LOG. */
-static void client_info(struct conn *cl, struct strbuf *s)
-{
-    conn_client_line(s, cl, cl->w->now_ms);
-    if (s->len > 0 && s->buf[s->len - 1] == '\n')
-        s->buf[--s->len] = '\0';
-}
-
-static void log_add(struct conn *cl, enum acl_result why, const char *object, size_t olen,
-                    const char *user, size_t ulen)
-{
-    struct strbuf info;
-    strbuf_init(&info);
-    client_info(cl, &info);
-    acl_log_add(why, cl->multi != NULL, object, olen, user, ulen, info.buf ? info.buf : "",
-                cl->w->now_ms);
-    strbuf_deinit(&info);
-}
-
-void cmd_acl_log_denial(struct conn *cl, int why, const struct cmd_def *d,
-                        const struct cmd_def *parent, const struct resp_arg *key)
-{
-    char full[160];
-    if (key != NULL) {
-        log_add(cl, (enum acl_result)why, key->ptr, key->len, cl->user->name,
-                strlen(cl->user->name));
-        return;
-    }
-    int n = parent != NULL ? snprintf(full, sizeof(full), "%s|%s", parent->name, d->name)
-                           : snprintf(full, sizeof(full), "%s", d->name);
-    log_add(cl, (enum acl_result)why, full, (size_t)n, cl->user->name, strlen(cl->user->name));
-}
-
-void cmd_acl_log_auth(struct conn *cl, const char *user, size_t len)
-{
-    log_add(cl, ACL_DENIED_AUTH, "AUTH", 4, user, len);
-}
+#include "acl/acl.h"
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "cmd/node.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 /* How much of an argument an error message quotes. */
 static int arg_len(const struct resp_arg *a)
@@ -239,8 +202,8 @@ void cmd_acl_users(struct cmd_ctx *c)
 
 void cmd_acl_whoami(struct cmd_ctx *c)
 {
-    struct conn *cl = c->client;
-    reply_bulk_cstr(c->reply, cl != NULL && cl->user != NULL ? cl->user->name : "default");
+    const struct cmd_client *cl = cmd_client(c);
+    reply_bulk_cstr(c->reply, cl != NULL ? client_user_name(cl) : "default");
 }
 
 void cmd_acl_genpass(struct cmd_ctx *c)
@@ -356,7 +319,7 @@ void cmd_acl_dryrun(struct cmd_ctx *c)
 
 void cmd_acl_load(struct cmd_ctx *c)
 {
-    const char *path = c->worker->params.srv.aclfile;
+    const char *path = node_aclfile(c);
     if (path[0] == '\0') {
         reply_error(c->reply, ERR_NO_ACLFILE);
         return;
@@ -373,7 +336,7 @@ void cmd_acl_load(struct cmd_ctx *c)
 
 void cmd_acl_save(struct cmd_ctx *c)
 {
-    const char *path = c->worker->params.srv.aclfile;
+    const char *path = node_aclfile(c);
     if (path[0] == '\0') {
         reply_error(c->reply, ERR_NO_ACLFILE);
         return;

@@ -1,4 +1,4 @@
-#include "server.h"
+#include "control/resp_server.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -13,12 +13,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "strbuf.h"
-#include "tls.h"
-#include "util.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/strbuf.h"
+#include "control/tls_socket.h"
+#include "base/util.h"
 
 #define MAX_QUERY   (8u * 1024 * 1024)
 #define MAX_CLIENTS 4096

@@ -1,9 +1,9 @@
-/* reply.c - RESP2/RESP3 and memcached text reply parsers; see reply.h. */
-#include "reply.h"
+/* reply_parse.c - RESP2/RESP3 and memcached text reply parsers; see reply_parse.h. */
+#include "bench/loadgen/reply_parse.h"
 
 #include <string.h>
 
-void reply_parser_init(struct reply_parser *p, bool memcache)
+void srv_reply_parser_init(struct srv_reply_parser *p, bool memcache)
 {
     memset(p, 0, sizeof(*p));
     p->memcache = memcache;
@@ -50,7 +50,7 @@ static bool parse_i64(const char *s, const char *e, int64_t *v)
  * Account one finished element (or a finished aggregate) against the open aggregates.
  * Returns true when this completes the top-level reply.
  */
-static bool resp_finish(struct reply_parser *p, bool was_attr)
+static bool resp_finish(struct srv_reply_parser *p, bool was_attr)
 {
     for (;;) {
         if (p->depth == 0)
@@ -65,8 +65,8 @@ static bool resp_finish(struct reply_parser *p, bool was_attr)
     }
 }
 
-static int resp_parse(struct reply_parser *p, const char *buf, size_t len, size_t *consumed,
-                      struct reply *out)
+static int resp_parse(struct srv_reply_parser *p, const char *buf, size_t len, size_t *consumed,
+                      struct srv_reply *out)
 {
     size_t pos = 0;
     p->need = 0;
@@ -108,7 +108,7 @@ static int resp_parse(struct reply_parser *p, const char *buf, size_t len, size_
         case '!':
         case '=': {
             if (!parse_i64(arg, end, &n) || n < -1)
-                return *consumed = pos, REPLY_ERROR;
+                return *consumed = pos, SRV_REPLY_ERROR;
             size_t total = line_end;
             if (n >= 0) {
                 total += (size_t)n + 2;
@@ -117,7 +117,7 @@ static int resp_parse(struct reply_parser *p, const char *buf, size_t len, size_
                     goto again;
                 }
                 if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
-                    return *consumed = pos, REPLY_ERROR;
+                    return *consumed = pos, SRV_REPLY_ERROR;
             }
             if (top && !p->have_top) {
                 p->cur.type = t;
@@ -137,7 +137,7 @@ static int resp_parse(struct reply_parser *p, const char *buf, size_t len, size_
         case '>':
         case '|': {
             if (!parse_i64(arg, end, &n) || n < -1)
-                return *consumed = pos, REPLY_ERROR;
+                return *consumed = pos, SRV_REPLY_ERROR;
             bool is_attr = t == '|';
             if (top && !p->have_top && !is_attr) {
                 p->cur.type = t;
@@ -152,8 +152,8 @@ static int resp_parse(struct reply_parser *p, const char *buf, size_t len, size_
                 done = resp_finish(p, is_attr);
                 break;
             }
-            if (p->depth == REPLY_MAX_DEPTH)
-                return *consumed = pos, REPLY_ERROR;
+            if (p->depth == SRV_REPLY_MAX_DEPTH)
+                return *consumed = pos, SRV_REPLY_ERROR;
             p->left[p->depth] = n;
             p->attr[p->depth] = is_attr;
             p->depth++;
@@ -161,18 +161,18 @@ static int resp_parse(struct reply_parser *p, const char *buf, size_t len, size_
             break;
         }
         default:
-            return *consumed = pos, REPLY_ERROR;
+            return *consumed = pos, SRV_REPLY_ERROR;
         }
         if (done) {
             *out = p->cur;
             p->have_top = false;
             *consumed = pos;
-            return REPLY_DONE;
+            return SRV_REPLY_DONE;
         }
     }
 again:
     *consumed = pos;
-    return REPLY_AGAIN;
+    return SRV_REPLY_AGAIN;
 }
 
 static bool line_is(const char *s, const char *e, const char *word)
@@ -185,11 +185,11 @@ static bool line_is(const char *s, const char *e, const char *word)
  * memcached replies are parsed atomically: nothing is consumed until a whole reply (for a
  * retrieval, every VALUE block and the final END) is buffered.
  */
-static int mc_parse(struct reply_parser *p, const char *buf, size_t len, size_t *consumed,
-                    struct reply *out)
+static int mc_parse(struct srv_reply_parser *p, const char *buf, size_t len, size_t *consumed,
+                    struct srv_reply *out)
 {
     size_t pos = 0;
-    struct reply r = { .type = 'M' };
+    struct srv_reply r = { .type = 'M' };
     bool in_values = false;
     *consumed = 0;
     p->need = 0;
@@ -197,7 +197,7 @@ static int mc_parse(struct reply_parser *p, const char *buf, size_t len, size_t 
         long cr = find_crlf(buf, pos, len);
         if (cr < 0) {
             p->need = len + 1;
-            return REPLY_AGAIN;
+            return SRV_REPLY_AGAIN;
         }
         const char *s = buf + pos, *e = buf + cr;
         size_t next = (size_t)cr + 2;
@@ -211,19 +211,19 @@ static int mc_parse(struct reply_parser *p, const char *buf, size_t len, size_t 
                 if (fe == NULL)
                     fe = e;
                 if (field == 2 && !parse_i64(f, fe, &bytes))
-                    return REPLY_ERROR;
+                    return SRV_REPLY_ERROR;
                 field++;
                 f = fe + 1;
             }
             if (bytes < 0)
-                return REPLY_ERROR;
+                return SRV_REPLY_ERROR;
             size_t total = next + (size_t)bytes + 2;
             if (total > len) {
                 p->need = total + 5;
-                return REPLY_AGAIN;
+                return SRV_REPLY_AGAIN;
             }
             if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
-                return REPLY_ERROR;
+                return SRV_REPLY_ERROR;
             if (!in_values) {
                 r.str = buf + next;
                 r.len = (size_t)bytes;
@@ -235,7 +235,7 @@ static int mc_parse(struct reply_parser *p, const char *buf, size_t len, size_t 
         if (line_is(s, e, "END")) {
             r.is_nil = !in_values;
         } else if (in_values) {
-            return REPLY_ERROR;
+            return SRV_REPLY_ERROR;
         } else if (line_is(s, e, "ERROR") || line_is(s, e, "CLIENT_ERROR") ||
                    line_is(s, e, "SERVER_ERROR")) {
             r.is_error = true;
@@ -248,12 +248,12 @@ static int mc_parse(struct reply_parser *p, const char *buf, size_t len, size_t 
         }
         *consumed = next;
         *out = r;
-        return REPLY_DONE;
+        return SRV_REPLY_DONE;
     }
 }
 
-int reply_parse(struct reply_parser *p, const char *buf, size_t len, size_t *consumed,
-                struct reply *out)
+int srv_reply_parse(struct srv_reply_parser *p, const char *buf, size_t len, size_t *consumed,
+                    struct srv_reply *out)
 {
     if (p->memcache)
         return mc_parse(p, buf, len, consumed, out);

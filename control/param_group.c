@@ -1,16 +1,16 @@
-#include "param.h"
+#include "control/param_group.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cidr.h"
-#include "util.h"
+#include "base/cidr.h"
+#include "base/util.h"
 
 const struct ctl_param_def ctl_param_defs[] = {
 #define CTL_PARAM(name, node, type, def, min, max, allowed, mod, change, fam, text)                \
     { name, node, type, def, min, max, allowed, mod, change, fam, text },
-#include "params.def"
+#include "control/params.def"
 #undef CTL_PARAM
 };
 const size_t ctl_param_count = sizeof(ctl_param_defs) / sizeof(ctl_param_defs[0]);

@@ -24,20 +24,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "acl.h"
-#include "cio.h"
-#include "clock.h"
-#include "commands.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "server.h"
-#include "shard.h"
-#include "util.h"
-#include "worker.h"
-#include "errors.h"
+#include "acl/acl.h"
+#include "replication/host.h"
+#include "base/clock.h"
+#include "cmd/commands.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "replication/repl_int.h"
+#include "shard/shard.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 enum hs_state {
     HS_NONE = 0,
@@ -110,7 +107,7 @@ static int link_send(struct conn *c, int argc, const char *const *argv)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
     if (n >= sizeof(buf))
         return -1;
-    return cio_write_all(c, buf, n);
+    return host_conn_write_all(c, buf, n);
 }
 
 void repl_link_send_ack(struct conn *c)
@@ -130,8 +127,8 @@ static void link_drop(struct worker *w, const char *why)
     if (why != NULL)
         log_warn("Connection with master lost: %s", why);
     if (lnk.c != NULL) {
-        lnk.c->flags &= ~CONN_MASTER;
-        conn_close(lnk.c);
+        host_conn_set_master(lnk.c, false);
+        host_conn_close(lnk.c);
         lnk.c = NULL;
     }
     if (lnk.check_live)
@@ -148,25 +145,21 @@ static void link_drop(struct worker *w, const char *why)
         rdb_buf_deinit(&lnk.tx);
     lnk.tx.len = 0; /* a transaction cut short: the next PSYNC starts at its MULTI */
     lnk.hs = HS_NONE;
-    lnk.next_try_ms = w->now_ms + RETRY_MS;
+    lnk.next_try_ms = host_now_ms(w) + RETRY_MS;
     if (atomic_load(&repl_node.role) == REPL_REPLICA)
         link_set_state(LINK_CONNECT);
 }
 
 static int link_connect(struct worker *w, const char *host, int port)
 {
-    struct conn *c = cio_connect(w, host, port, w->params.tls.replication != 0);
+    struct conn *c = host_connect(w, host, port, host_tls_replication(w));
     if (c == NULL)
         return -1;
-    c->flags |= CONN_MASTER;
-    acl_user_put(c->user); /* the primary's stream is applied whatever the ACL says */
-    c->user = NULL;
-    c->authenticated = true;
-    c->parser.auth_required = false;
+    host_conn_set_master(c, true);
     lnk.c = c;
     lnk.hs = HS_CONNECTING;
-    lnk.last_io_ms = w->now_ms;
-    atomic_store(&repl_node.master_last_io_ms, w->now_ms);
+    lnk.last_io_ms = host_now_ms(w);
+    atomic_store(&repl_node.master_last_io_ms, host_now_ms(w));
     link_set_state(LINK_CONNECTING);
     log_notice("Connecting to MASTER %s:%d", host, port);
     return 0;
@@ -175,13 +168,13 @@ static int link_connect(struct worker *w, const char *host, int port)
 /* The next CRLF-terminated line of c's input, without the CRLF; NULL when incomplete. */
 static char *next_line(struct conn *c, size_t *len)
 {
-    char *s = c->rbuf + c->rpos;
-    size_t avail = c->rlen - c->rpos;
+    size_t avail;
+    char *s = host_conn_input(c, &avail);
     char *nl = memchr(s, '\n', avail);
     if (nl == NULL)
         return NULL;
     size_t n = (size_t)(nl - s);
-    c->rpos += n + 1;
+    host_conn_consume(c, n + 1);
     if (n > 0 && s[n - 1] == '\r')
         n--;
     s[n] = '\0';
@@ -193,8 +186,8 @@ static void send_port_and_capa(struct worker *w, struct conn *c)
 {
     char port[16];
     /* over TLS the primary reaches us on the tls-port (Redis announces it likewise) */
-    bool tls = w->params.tls.replication && w->params.tls.port != 0;
-    snprintf(port, sizeof(port), "%d", tls ? (int)w->params.tls.port : server.port);
+    bool tls = host_tls_replication(w) && host_tls_port(w) != 0;
+    snprintf(port, sizeof(port), "%d", tls ? host_tls_port(w) : host_port());
     const char *a[] = { "REPLCONF", "listening-port", port };
     link_send(c, 3, a);
     lnk.hs = HS_PORT;
@@ -309,8 +302,8 @@ static void begin_load(struct worker *w);
  */
 static int bulk_input(struct worker *w, struct conn *c)
 {
-    char *p = c->rbuf + c->rpos;
-    size_t n = c->rlen - c->rpos;
+    size_t n;
+    char *p = host_conn_input(c, &n);
     size_t take = n;
     if (!lnk.eof_mode && take > lnk.bulk_left)
         take = (size_t)lnk.bulk_left;
@@ -325,15 +318,15 @@ static int bulk_input(struct worker *w, struct conn *c)
         }
         if (bulk_bytes(w, p, used) != 0)
             return -1;
-        c->rpos += used;
+        host_conn_consume(c, used);
         if (rc == RDB_DONE) {
-            if (c->rlen - c->rpos < 40)
+            if (n - used < 40)
                 return 0; /* the mark is still on its way */
-            if (memcmp(c->rbuf + c->rpos, lnk.mark, 40) != 0) {
+            if (memcmp(p + used, lnk.mark, 40) != 0) {
                 log_warn("Bad EOF mark after the RDB from MASTER");
                 return -1;
             }
-            c->rpos += 40;
+            host_conn_consume(c, 40);
             begin_load(w);
         }
         return 0;
@@ -347,7 +340,7 @@ static int bulk_input(struct worker *w, struct conn *c)
     }
     if (bulk_bytes(w, p, take) != 0)
         return -1;
-    c->rpos += take;
+    host_conn_consume(c, take);
     lnk.bulk_left -= take;
     if (lnk.bulk_left == 0) {
         if (rc != RDB_DONE || used != take) {
@@ -377,7 +370,7 @@ static void batch_send(struct worker *w, unsigned s)
         return;
     lnk.batch[s] = NULL;
     lnk.inflight[s]++;
-    shard_send(&w->port, s, m);
+    shard_send(host_worker_shard_port(w), s, m);
 }
 
 static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
@@ -388,7 +381,7 @@ static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
         m = NULL;
     }
     if (m == NULL) {
-        m = shard_msg_get(&w->port);
+        m = shard_msg_get(host_worker_shard_port(w));
         m->type = SHARD_LOAD;
         size_t cap = need > LOAD_BATCH ? need : LOAD_BATCH;
         m->abuf = mem_alloc(cap);
@@ -414,12 +407,12 @@ static int load_string(void *arg, int db, const char *key, size_t klen, const ch
 {
     struct worker *w = arg;
     (void)lru_idle, (void)lfu_freq;
-    if (db >= store_databases(w->store))
+    if (db >= store_databases(host_worker_store(w)))
         return 0;
     lnk.loaded++;
-    unsigned s = cmd_key_shard(key, klen, server.nworkers);
-    if (s == w->id) {
-        insert(w->store, db, key, klen, val, vlen, expire_ms);
+    unsigned s = cmd_key_shard(key, klen, repl_node.nworkers);
+    if (s == host_worker_id(w)) {
+        insert(host_worker_store(w), db, key, klen, val, vlen, expire_ms);
         return 0;
     }
     struct load_rec r = { db, (uint32_t)klen, (uint32_t)vlen, expire_ms };
@@ -437,13 +430,13 @@ static int load_string(void *arg, int db, const char *key, size_t klen, const ch
 void repl_load_apply(struct worker *w, struct shard_msg *m)
 {
     if (m->proto & 1)
-        store_flush(w->store, -1);
+        store_flush(host_worker_store(w), -1);
     size_t off = 0, len = (size_t)m->arg;
     while (off < len) {
         struct load_rec r;
         memcpy(&r, m->abuf + off, sizeof(r));
         const char *key = m->abuf + off + sizeof(r);
-        insert(w->store, r.db, key, r.klen, key + r.klen, r.vlen, r.expire);
+        insert(host_worker_store(w), r.db, key, r.klen, key + r.klen, r.vlen, r.expire);
         off += sizeof(r) + r.klen + r.vlen;
     }
 }
@@ -451,7 +444,7 @@ void repl_load_apply(struct worker *w, struct shard_msg *m)
 void repl_load_returned(struct worker *w, struct shard_msg *m)
 {
     lnk.inflight[m->db]--;
-    shard_msg_put(&w->port, m);
+    shard_msg_put(host_worker_shard_port(w), m);
 }
 
 static void load_discard(void)
@@ -459,10 +452,10 @@ static void load_discard(void)
     if (lnk.load_live)
         rdb_parser_deinit(&lnk.load);
     lnk.load_live = false;
-    struct worker *w = server.workers[0];
-    for (unsigned s = 0; s < server.nworkers; s++) {
+    struct worker *w = host_worker(0);
+    for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (lnk.batch[s] != NULL) {
-            shard_msg_put(&w->port, lnk.batch[s]);
+            shard_msg_put(host_worker_shard_port(w), lnk.batch[s]);
             lnk.batch[s] = NULL;
         }
     }
@@ -482,17 +475,17 @@ static void begin_load(struct worker *w)
                (unsigned long long)lnk.bulk_bytes);
     atomic_store(&repl_node.loading, true);
     kick_replicas();
-    store_flush(w->store, -1);
-    for (unsigned s = 0; s < server.nworkers; s++) {
-        if (s == w->id)
+    store_flush(host_worker_store(w), -1);
+    for (unsigned s = 0; s < repl_node.nworkers; s++) {
+        if (s == host_worker_id(w))
             continue;
         struct shard_msg *m = batch_get(w, s, 0);
         m->proto = 1; /* flush first */
         batch_send(w, s);
     }
     struct rdb_callbacks cb = { .string = load_string };
-    struct rdb_parser_opts opts = { .max_len = (uint64_t)w->params.srv.proto_max_bulk_len,
-                                    .databases = store_databases(w->store) };
+    struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
+                                    .databases = store_databases(host_worker_store(w)) };
     rdb_parser_init(&lnk.load, &cb, w, &opts);
     lnk.load_live = true;
     lnk.loaded = 0;
@@ -502,7 +495,7 @@ static void begin_load(struct worker *w)
 /* A slice of the file per call, while batches are not piling up. */
 static void load_step(struct worker *w)
 {
-    for (unsigned s = 0; s < server.nworkers; s++)
+    for (unsigned s = 0; s < repl_node.nworkers; s++)
         if (lnk.inflight[s] >= LOAD_INFLIGHT)
             return;
     char buf[LOAD_SLICE];
@@ -519,7 +512,7 @@ static void load_step(struct worker *w)
         return;
     }
     if (rc == RDB_DONE || n == 0) {
-        for (unsigned s = 0; s < server.nworkers; s++)
+        for (unsigned s = 0; s < repl_node.nworkers; s++)
             batch_send(w, s);
         rdb_parser_deinit(&lnk.load);
         lnk.load_live = false;
@@ -535,7 +528,7 @@ static void load_step(struct worker *w)
 static void load_finish(struct worker *w)
 {
     (void)w;
-    for (unsigned s = 0; s < server.nworkers; s++)
+    for (unsigned s = 0; s < repl_node.nworkers; s++)
         if (lnk.inflight[s] > 0)
             return;
     if (atomic_load(&repl_node.nreplicas) > 0)
@@ -560,8 +553,12 @@ static void load_finish(struct worker *w)
     log_notice("MASTER <-> REPLICA sync: Finished with success (%llu keys)",
                (unsigned long long)lnk.loaded);
     /* the stream that arrived meanwhile */
-    if (lnk.c != NULL && lnk.c->rpos < lnk.c->rlen)
-        conn_process(lnk.c);
+    if (lnk.c != NULL) {
+        size_t pending;
+        host_conn_input(lnk.c, &pending);
+        if (pending > 0)
+            host_conn_process(lnk.c);
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -579,11 +576,12 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             link_drop(w, line);
             return;
         }
-        if (w->params.repl.masterauth[0] != '\0') {
-            const char *a2[] = { "AUTH", w->params.repl.masterauth };
-            const char *a3[] = { "AUTH", w->params.repl.masteruser, w->params.repl.masterauth };
-            link_send(c, w->params.repl.masteruser[0] ? 3 : 2,
-                      w->params.repl.masteruser[0] ? a3 : a2);
+        if (host_repl_params(w)->masterauth[0] != '\0') {
+            const char *a2[] = { "AUTH", host_repl_params(w)->masterauth };
+            const char *a3[] = { "AUTH", host_repl_params(w)->masteruser,
+                                 host_repl_params(w)->masterauth };
+            link_send(c, host_repl_params(w)->masteruser[0] ? 3 : 2,
+                      host_repl_params(w)->masteruser[0] ? a3 : a2);
             lnk.hs = HS_AUTH;
         } else {
             send_port_and_capa(w, c);
@@ -647,7 +645,7 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             lnk.bulk_left = (uint64_t)n;
             atomic_store(&repl_node.sync_total_bytes, (uint64_t)n);
         }
-        snprintf(lnk.path, sizeof(lnk.path), "temp-%lld.%d.rdb", (long long)w->now_ms,
+        snprintf(lnk.path, sizeof(lnk.path), "temp-%lld.%d.rdb", (long long)host_now_ms(w),
                  (int)getpid());
         lnk.fd = open(lnk.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (lnk.fd < 0) {
@@ -657,8 +655,8 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             return;
         }
         struct rdb_callbacks cb = { .string = check_string };
-        struct rdb_parser_opts opts = { .max_len = (uint64_t)w->params.srv.proto_max_bulk_len,
-                                        .databases = store_databases(w->store) };
+        struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
+                                        .databases = store_databases(host_worker_store(w)) };
         rdb_parser_init(&lnk.check, &cb, NULL, &opts);
         lnk.check_live = true;
         lnk.bulk_bytes = 0;
@@ -676,9 +674,9 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (lnk.hs == HS_CONNECTING) {
         /* a TLS handshake moves on input too */
-        if (!(events & (CIO_OUT | CIO_IN)))
+        if (!(events & (HOST_OUT | HOST_IN)))
             return;
-        int err = cio_connect_error(c);
+        int err = host_connect_error(c);
         if (err == EINPROGRESS)
             return;
         if (err != 0) {
@@ -686,34 +684,33 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
             link_drop(w, NULL);
             return;
         }
-        cio_write_interest(c, false);
+        host_conn_write_interest(c, false);
         log_notice("MASTER <-> REPLICA sync started");
         const char *ping[] = { "PING" };
         link_send(c, 1, ping);
         lnk.hs = HS_PONG;
         return;
     }
-    if ((events & CIO_OUT) && cio_flush(c) != 0) {
+    if ((events & HOST_OUT) && host_conn_flush(c) != 0) {
         link_drop(w, "connection closed by MASTER");
         return;
     }
-    if (!(events & CIO_IN))
+    if (!(events & HOST_IN))
         return;
-    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT ||
-        (c->flags & (CONN_BLOCKED | CONN_READ_PAUSED))) {
+    if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT || host_conn_input_paused(c)) {
         /* The stream waits in the socket until the load is done. */
-        cio_rearm(c);
+        host_conn_rearm(c);
         return;
     }
-    int r = conn_read(c);
+    int r = host_conn_read(c);
     if (r < 0) {
         link_drop(w, "connection closed by MASTER");
         return;
     }
     if (r == 0)
         return;
-    lnk.last_io_ms = w->now_ms;
-    atomic_store(&repl_node.master_last_io_ms, w->now_ms);
+    lnk.last_io_ms = host_now_ms(w);
+    atomic_store(&repl_node.master_last_io_ms, host_now_ms(w));
     atomic_fetch_add_explicit(&repl_node.repl_in_bytes, (uint64_t)r, memory_order_relaxed);
     while (lnk.c == c && lnk.hs < HS_BULK && lnk.hs != HS_STREAM) {
         size_t len;
@@ -727,9 +724,7 @@ void repl_link_event(struct worker *w, struct conn *c, uint32_t events)
         return;
     }
     if (lnk.c == c && lnk.hs == HS_STREAM)
-        conn_process(c);
-    if (lnk.c == c && c->rpos == c->rlen)
-        c->rpos = c->rlen = 0;
+        host_conn_process(c);
 }
 
 /* ---------------------------------------------------------------------------
@@ -789,10 +784,10 @@ static void reply_error_at(const char *p, size_t len, const char *code, const ch
 static void apply_failed(struct conn *c, const char *name, size_t nlen, const char *err,
                          size_t elen, bool applied_after)
 {
-    struct worker *w = c->w;
+    struct worker *w = host_conn_worker(c);
     if (applied_after)
         lnk.need_full = true;
-    if (c->flags & CONN_CLOSE_ASAP)
+    if (host_conn_closing(c))
         return; /* the link is closing already, for an earlier command */
     char text[sizeof(repl_node.apply_error)];
     apply_error_text(text, sizeof(text), name, nlen, err, elen);
@@ -800,7 +795,7 @@ static void apply_failed(struct conn *c, const char *name, size_t nlen, const ch
     pthread_mutex_lock(&repl_node.lock);
     memcpy(repl_node.apply_error, text, sizeof(text));
     pthread_mutex_unlock(&repl_node.lock);
-    if (strcmp(text, lnk.logged) != 0 || w->now_ms - lnk.logged_ms >= APPLY_ERROR_LOG_MS) {
+    if (strcmp(text, lnk.logged) != 0 || host_now_ms(w) - lnk.logged_ms >= APPLY_ERROR_LOG_MS) {
         char again[64] = "";
         if (lnk.not_logged > 0 && strcmp(text, lnk.logged) == 0)
             snprintf(again, sizeof(again), " (%u more times since the last report)",
@@ -809,13 +804,12 @@ static void apply_failed(struct conn *c, const char *name, size_t nlen, const ch
                  "does not diverge%s: %s%s",
                  lnk.need_full ? " (full resync next)" : "", text, again);
         memcpy(lnk.logged, text, sizeof(text));
-        lnk.logged_ms = w->now_ms;
+        lnk.logged_ms = host_now_ms(w);
         lnk.not_logged = 0;
     } else {
         lnk.not_logged++;
     }
-    c->flags |= CONN_CLOSE_ASAP;
-    conn_want_flush(c);
+    host_conn_close_asap(c);
 }
 
 void repl_link_forward_failed(struct conn *c, struct shard_msg *m)
@@ -844,24 +838,26 @@ static bool no_data(const struct resp_arg *cmd)
 /* A command of the stream ran: unless it failed, it joins our own stream, at the same offset. */
 int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl_apply_mark *m)
 {
-    if (unlikely(c->out.errors != m->errors) && !no_data(&c->parser.argv[0])) {
+    struct reply *out = host_conn_out(c);
+    if (unlikely(out->errors != m->errors) && !no_data(host_conn_cmd_name(c))) {
         /* Its reply starts where the tail was, or in the block after it (a reply's error
          * line is written in one piece). */
         const struct rblock *b = m->tail;
         uint32_t off = m->tail_len;
         if (b == NULL || b->len <= off) {
-            b = b != NULL ? b->next : c->out.head;
+            b = b != NULL ? b->next : out->head;
             off = 0;
         }
         const char *err;
         size_t elen;
-        reply_error_at(b ? b->data + off : "", b ? b->len - off : 0, c->out.err_code, &err, &elen);
-        const struct resp_arg *cmd = &c->parser.argv[0];
-        bool executed = c->w->stats.commands != m->commands;
+        reply_error_at(b ? b->data + off : "", b ? b->len - off : 0, out->err_code, &err, &elen);
+        const struct resp_arg *cmd = host_conn_cmd_name(c);
+        bool executed = host_worker_commands(host_conn_worker(c)) != m->commands;
         apply_failed(c, cmd->ptr, MIN(cmd->len, 64), err, elen, executed);
         return -1;
     }
-    if (c->multi != NULL || lnk.tx.len > 0) {
+    bool in_multi = host_conn_in_multi(c);
+    if (in_multi || lnk.tx.len > 0) {
         /* MULTI and what it queues count as applied only with the EXEC (or DISCARD) that
          * ends them, as on a Redis replica: a link lost in between (or a queued command
          * refused) resumes at the MULTI, and this node's own stream, which its replicas
@@ -869,7 +865,7 @@ int repl_link_applied(struct conn *c, const char *p, size_t n, const struct repl
         rdb_buf_reserve(&lnk.tx, n);
         memcpy(lnk.tx.p + lnk.tx.len, p, n);
         lnk.tx.len += n;
-        if (c->multi != NULL)
+        if (in_multi)
             return 0;
         p = lnk.tx.p;
         n = lnk.tx.len;
@@ -889,7 +885,7 @@ void repl_link_conn_closed(struct conn *c)
 {
     if (lnk.c == c) {
         lnk.c = NULL;
-        struct worker *w = server.workers[0];
+        struct worker *w = host_worker(0);
         link_drop(w, NULL);
     }
 }
@@ -910,7 +906,7 @@ unsigned repl_link_pass(struct worker *w)
 /* Worker 0, every millisecond. */
 void repl_link_cron(struct worker *w)
 {
-    if (w->id != 0)
+    if (host_worker_id(w) != 0)
         return;
     bool replica = atomic_load(&repl_node.role) == REPL_REPLICA;
     unsigned gen = atomic_load(&repl_node.master_gen);
@@ -926,7 +922,7 @@ void repl_link_cron(struct worker *w)
     if (lnk.hs == HS_LOAD || lnk.hs == HS_LOAD_WAIT)
         return; /* repl_link_pass does it, every pass */
     if (lnk.c == NULL) {
-        if (w->now_ms < lnk.next_try_ms)
+        if (host_now_ms(w) < lnk.next_try_ms)
             return;
         char host[256];
         int port;
@@ -936,18 +932,18 @@ void repl_link_cron(struct worker *w)
         pthread_mutex_unlock(&repl_node.lock);
         lnk.gen = gen;
         if (link_connect(w, host, port) != 0)
-            lnk.next_try_ms = w->now_ms + RETRY_MS;
+            lnk.next_try_ms = host_now_ms(w) + RETRY_MS;
         return;
     }
-    int64_t timeout_ms = w->params.repl.repl_timeout * 1000;
-    if (w->now_ms - lnk.last_io_ms > timeout_ms) {
+    int64_t timeout_ms = host_repl_params(w)->repl_timeout * 1000;
+    if (host_now_ms(w) - lnk.last_io_ms > timeout_ms) {
         link_drop(w, lnk.hs == HS_STREAM ? "MASTER timeout: no data nor PING received..."
                                          : "Timeout connecting to the MASTER...");
         return;
     }
-    if (lnk.hs == HS_STREAM && w->now_ms - lnk.last_ack_ms >= 1000) {
+    if (lnk.hs == HS_STREAM && host_now_ms(w) - lnk.last_ack_ms >= 1000) {
         repl_link_send_ack(lnk.c);
-        lnk.last_ack_ms = w->now_ms;
+        lnk.last_ack_ms = host_now_ms(w);
     }
 }
 
@@ -982,7 +978,7 @@ void cmd_replicaof(struct cmd_ctx *c)
             atomic_store(&repl_node.loading, false);
             set_expiry_all(c, STORE_EXPIRY_ACTIVE);
             log_notice("MASTER MODE enabled (user request from 'id=%llu')",
-                       (unsigned long long)c->client->id);
+                       (unsigned long long)host_conn_id(c->client));
         }
         reply_ok(c->reply);
         return;
@@ -1019,7 +1015,7 @@ void cmd_replicaof(struct cmd_ctx *c)
     kick_replicas();
     log_notice("Connecting to MASTER %s:%lld", host, port);
     log_notice("REPLICAOF %s:%lld enabled (user request from 'id=%llu')", host, port,
-               (unsigned long long)c->client->id);
+               (unsigned long long)host_conn_id(c->client));
     reply_ok(c->reply);
 }
 
@@ -1035,6 +1031,6 @@ void repl_configure_replica(const char *spec)
     atomic_store(&repl_node.role, REPL_REPLICA);
     atomic_store(&repl_node.link_state, LINK_CONNECT);
     atomic_store(&repl_node.link_down_since_ms, clock_real_ms());
-    for (unsigned i = 0; i < server.nworkers; i++)
-        store_set_expiry(server.stores[i], STORE_EXPIRY_REPLICA);
+    for (unsigned i = 0; i < repl_node.nworkers; i++)
+        store_set_expiry(host_store(i), STORE_EXPIRY_REPLICA);
 }

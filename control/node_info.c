@@ -1,11 +1,11 @@
-#include "info.h"
+#include "control/node_info.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static bool to_ll(const char *v, size_t n, long long *out)
 {

@@ -1,5 +1,5 @@
 /*
- * worker.c - one benchmark thread: its connections, its poll loop, request generation,
+ * thread.c - one benchmark thread: its connections, its poll loop, request generation,
  * reply accounting and --verify checks.
  *
  * Each connection keeps up to `pipeline` requests in flight.  Whenever replies free slots the
@@ -9,8 +9,8 @@
  * clock read just after the read that completes its reply.  All I/O goes through the
  * transport interface, never directly to sockets.
  */
-#include "bench.h"
-#include "reply.h"
+#include "bench/loadgen/bench.h"
+#include "bench/loadgen/reply_parse.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -42,7 +42,7 @@ struct conn {
     size_t wcap, wlen, woff;
     char *rbuf;
     size_t rcap, rlen;
-    struct reply_parser rp;
+    struct srv_reply_parser rp;
     struct inflight *ring;
     uint32_t rhead, rcount, rsize;
     uint32_t unsent; /* ring entries at the tail not yet stamped/written */
@@ -405,7 +405,7 @@ static void report_mismatch(struct worker *w, uint64_t key, const char *why, uin
                 (unsigned long long)key, why, got, min);
 }
 
-static void check_get(struct worker *w, const struct inflight *e, const struct reply *r)
+static void check_get(struct worker *w, const struct inflight *e, const struct srv_reply *r)
 {
     const struct bench_config *cfg = w->cfg;
     const struct verify_key *vk = &w->t->vkeys[e->key];
@@ -433,7 +433,7 @@ static void check_get(struct worker *w, const struct inflight *e, const struct r
         report_mismatch(w, e->key, "version never written", ver, e->ver);
 }
 
-static void on_reply(struct worker *w, struct conn *c, const struct reply *r, uint64_t now)
+static void on_reply(struct worker *w, struct conn *c, const struct srv_reply *r, uint64_t now)
 {
     const struct bench_config *cfg = w->cfg;
     struct bench_stats *st = &w->t->st;
@@ -509,13 +509,13 @@ static void conn_read(struct worker *w, struct conn *c)
     w->t->st.bytes_in += (uint64_t)n;
     size_t pos = 0;
     for (;;) {
-        struct reply r;
+        struct srv_reply r;
         size_t used = 0;
-        int rc = reply_parse(&c->rp, c->rbuf + pos, c->rlen - pos, &used, &r);
+        int rc = srv_reply_parse(&c->rp, c->rbuf + pos, c->rlen - pos, &used, &r);
         pos += used;
-        if (rc == REPLY_AGAIN)
+        if (rc == SRV_REPLY_AGAIN)
             break;
-        if (rc == REPLY_ERROR) {
+        if (rc == SRV_REPLY_ERROR) {
             w->t->st.protocol_errors++;
             conn_fail(w, c, "malformed reply", 0);
             return;
@@ -572,7 +572,7 @@ static int conn_open(struct worker *w, struct conn *c)
     c->rbuf = malloc(c->rcap);
     if (c->ring == NULL || c->wbuf == NULL || c->rbuf == NULL)
         return -ENOMEM;
-    reply_parser_init(&c->rp, cfg->protocol == BENCH_MEMCACHE);
+    srv_reply_parser_init(&c->rp, cfg->protocol == BENCH_MEMCACHE);
     int rc = w->ops->connect(w->loop, &c->tc, cfg->host, cfg->port);
     if (rc < 0)
         return rc;

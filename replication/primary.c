@@ -16,17 +16,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "cio.h"
-#include "commands.h"
-#include "conn.h"
-#include "log.h"
-#include "mem.h"
-#include "repl.h"
-#include "repl_int.h"
-#include "server.h"
-#include "util.h"
-#include "worker.h"
-#include "errors.h"
+#include "replication/host.h"
+#include "cmd/commands.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "replication/repl.h"
+#include "replication/repl_int.h"
+#include "base/util.h"
+#include "base/errors.h"
 
 static const char *const rstate_names[] = { "wait_bgsave", "wait_bgsave", "send_bulk", "online" };
 
@@ -42,6 +39,7 @@ const char *repl_rstate_name(int state)
 void cmd_replconf(struct cmd_ctx *c)
 {
     struct conn *cl = c->client;
+    struct repl_conn *rc = host_conn_repl(cl);
     if ((c->argc % 2) == 0) {
         cmd_reply_arity(c);
         return;
@@ -52,28 +50,28 @@ void cmd_replconf(struct cmd_ctx *c)
             long long port;
             if (!cmd_arg_ll(c, j + 1, &port))
                 return;
-            cl->repl_port = (int)port;
+            rc->port = (int)port;
         } else if (util_strcaseeq(opt->ptr, opt->len, "ip-address")) {
-            size_t n = MIN(val->len, sizeof(cl->repl_ip) - 1);
-            memcpy(cl->repl_ip, val->ptr, n);
-            cl->repl_ip[n] = '\0';
+            size_t n = MIN(val->len, sizeof(rc->ip) - 1);
+            memcpy(rc->ip, val->ptr, n);
+            rc->ip[n] = '\0';
         } else if (util_strcaseeq(opt->ptr, opt->len, "capa")) {
             if (util_strcaseeq(val->ptr, val->len, "eof"))
-                cl->repl_capa_eof = true;
+                rc->capa_eof = true;
             else if (util_strcaseeq(val->ptr, val->len, "psync2"))
-                cl->repl_capa_psync2 = true;
+                rc->capa_psync2 = true;
         } else if (util_strcaseeq(opt->ptr, opt->len, "ack")) {
             /* From a replica, no reply: the offset it has processed. */
             long long off;
-            if (cl->replica == NULL || !util_str2ll(val->ptr, val->len, &off))
+            struct repl_replica *r = host_conn_replica(cl);
+            if (r == NULL || !util_str2ll(val->ptr, val->len, &off))
                 return;
-            struct repl_replica *r = cl->replica;
             if ((uint64_t)off > atomic_load(&r->ack))
                 atomic_store(&r->ack, (uint64_t)off);
             atomic_store(&r->ack_time_ms, c->now_ms);
             return;
         } else if (util_strcaseeq(opt->ptr, opt->len, "getack")) {
-            if (cl->flags & CONN_MASTER)
+            if (host_conn_is_master(cl))
                 repl_link_send_ack(cl);
             return;
         } else if (util_strcaseeq(opt->ptr, opt->len, "rdb-only") ||
@@ -92,26 +90,27 @@ void cmd_replconf(struct cmd_ctx *c)
 static struct repl_replica *become_replica(struct cmd_ctx *c, struct conn *cl)
 {
     struct worker *w = c->worker;
+    struct repl_conn *rc = host_conn_repl(cl);
     struct repl_replica *r = mem_calloc(sizeof(*r));
-    r->id = cl->id;
-    if (cl->repl_ip[0] != '\0') {
-        snprintf(r->ip, sizeof(r->ip), "%s", cl->repl_ip);
+    r->id = host_conn_id(cl);
+    if (rc->ip[0] != '\0') {
+        snprintf(r->ip, sizeof(r->ip), "%s", rc->ip);
     } else {
-        snprintf(r->ip, sizeof(r->ip), "%s", cl->peer);
+        snprintf(r->ip, sizeof(r->ip), "%s", host_conn_peer(cl));
         char *colon = strrchr(r->ip, ':');
         if (colon != NULL)
             *colon = '\0';
     }
-    r->port = cl->repl_port;
-    r->eof_capa = cl->repl_capa_eof;
+    r->port = rc->port;
+    r->eof_capa = rc->capa_eof;
     r->conn = cl;
     r->kick_gen = atomic_load(&repl_node.kick_gen);
     atomic_init(&r->ack_time_ms, c->now_ms);
     for (int i = 0; i < 40; i++)
         r->mark[i] = "0123456789abcdef"[util_rand64() & 15];
-    cl->replica = r;
-    cl->replica_next = w->replica_conns;
-    w->replica_conns = cl;
+    host_conn_set_replica(cl, r);
+    rc->replica_next = host_worker_repl(w)->replica_conns;
+    host_worker_repl(w)->replica_conns = cl;
     pthread_mutex_lock(&repl_node.lock);
     r->next = repl_node.replicas;
     repl_node.replicas = r;
@@ -139,7 +138,7 @@ static bool can_continue(const char *id, size_t idlen, long long pos, char *repl
 static void psync_generic(struct cmd_ctx *c, bool legacy)
 {
     struct conn *cl = c->client;
-    if (cl->replica != NULL)
+    if (host_conn_replica(cl) != NULL)
         return; /* already a replica: ignore, as Redis does */
     if (atomic_load(&repl_node.role) == REPL_REPLICA &&
         atomic_load(&repl_node.link_state) != LINK_CONNECTED) {
@@ -168,8 +167,9 @@ static void psync_generic(struct cmd_ctx *c, bool legacy)
         r->start = (uint64_t)want - 1;
         atomic_store(&r->state, RSTATE_ONLINE);
         char line[64];
-        int n = cl->repl_capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", replid)
-                                     : snprintf(line, sizeof(line), "+CONTINUE\r\n");
+        int n = host_conn_repl(cl)->capa_psync2
+                    ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", replid)
+                    : snprintf(line, sizeof(line), "+CONTINUE\r\n");
         reply_raw(c->reply, line, (size_t)n);
         atomic_fetch_add(&repl_node.sync_partial_ok, 1);
         log_notice("Partial resynchronization request from %s:%d accepted. Sending %llu bytes of "
@@ -206,7 +206,7 @@ void cmd_sync(struct cmd_ctx *c)
 /* With every shard held for replica connection cl: start or join a snapshot. */
 void repl_primary_hold_ready(struct worker *w, struct conn *cl)
 {
-    struct repl_replica *r = cl->replica;
+    struct repl_replica *r = host_conn_replica(cl);
     if (atomic_load(&r->state) != RSTATE_WAIT_SYNC)
         return;
     struct repl_sync *sy = NULL;
@@ -238,7 +238,7 @@ void repl_primary_hold_ready(struct worker *w, struct conn *cl)
     }
     pthread_mutex_unlock(&repl_node.lock);
     atomic_store(&r->state, RSTATE_WAIT_OFFSET);
-    log_notice("Starting a snapshot for replication (diskless, %u shards)", server.nworkers);
+    log_notice("Starting a snapshot for replication (diskless, %u shards)", repl_node.nworkers);
 }
 
 /*
@@ -280,8 +280,8 @@ static void leave_sync(struct repl_replica *r)
 
 int repl_replica_write(struct conn *c)
 {
-    struct repl_replica *r = c->replica;
-    struct worker *w = c->w;
+    struct repl_replica *r = host_conn_replica(c);
+    struct worker *w = host_conn_worker(c);
     size_t budget = REPLICA_WRITE_SLICE;
     for (;;) {
         int state = atomic_load_explicit(&r->state, memory_order_relaxed);
@@ -311,7 +311,7 @@ int repl_replica_write(struct conn *c)
             else
                 n += snprintf(line + n, sizeof(line) - (size_t)n, "$%llu\r\n",
                               (unsigned long long)repl_stream_end(&sy->rdb));
-            reply_raw(&c->out, line, (size_t)n);
+            reply_raw(host_conn_out(c), line, (size_t)n);
             atomic_store(&r->state, RSTATE_SEND_RDB);
             return 1;
         } else if (state == RSTATE_SEND_RDB) {
@@ -322,10 +322,10 @@ int repl_replica_write(struct conn *c)
                 cur->pos == repl_stream_end(&sy->rdb)) {
                 leave_sync(r);
                 atomic_store(&r->state, RSTATE_ONLINE);
-                atomic_store(&r->ack_time_ms, w->now_ms);
+                atomic_store(&r->ack_time_ms, host_now_ms(w));
                 log_notice("Synchronization with replica %s:%d succeeded", r->ip, r->port);
                 if (r->eof_capa) {
-                    reply_raw(&c->out, r->mark, 40);
+                    reply_raw(host_conn_out(c), r->mark, 40);
                     return 1;
                 }
                 continue;
@@ -347,11 +347,10 @@ int repl_replica_write(struct conn *c)
                 break;
             }
         }
-        ssize_t wr = cio_writev(c, iov, n);
-        w->stats.writes++;
+        ssize_t wr = host_conn_writev(c, iov, n);
+        host_worker_count_write(w, wr < 0 ? 0 : (uint64_t)wr);
         if (wr < 0)
             return wr == -EAGAIN ? 0 : -1;
-        w->stats.net_output_bytes += (uint64_t)wr;
         atomic_fetch_add_explicit(&repl_node.repl_out_bytes, (uint64_t)wr, memory_order_relaxed);
         repl_cursor_advance(cur, (size_t)wr);
         budget -= (size_t)wr;
@@ -363,7 +362,7 @@ int repl_replica_write(struct conn *c)
 /* Whether a replica connection has bytes its sources could write now. */
 bool repl_replica_pending(struct conn *c)
 {
-    struct repl_replica *r = c->replica;
+    struct repl_replica *r = host_conn_replica(c);
     int state = atomic_load_explicit(&r->state, memory_order_relaxed);
     struct iovec iov[1];
     switch (state) {
@@ -383,74 +382,79 @@ bool repl_replica_pending(struct conn *c)
 /* Every pass: start the syncs replicas wait for, flush those with something to send. */
 void repl_replicas_pass(struct worker *w)
 {
-    const struct obuf_limit *lim = &w->obuf[OBUF_REPLICA];
-    for (struct conn *c = w->replica_conns; c != NULL; c = c->replica_next) {
-        struct repl_replica *r = c->replica;
-        if (c->flags & (CONN_ZOMBIE | CONN_CLOSE_ASAP))
+    struct host_obuf_limit lim;
+    host_replica_obuf_limit(w, &lim);
+    for (struct conn *c = host_worker_repl(w)->replica_conns; c != NULL;
+         c = host_conn_repl(c)->replica_next) {
+        struct repl_replica *r = host_conn_replica(c);
+        if (host_conn_closing(c))
             continue;
         if (r->kick_gen != atomic_load_explicit(&repl_node.kick_gen, memory_order_relaxed)) {
             /* this node's history changed under it (a new primary): it must resync */
-            c->flags |= CONN_CLOSE_ASAP;
-            conn_want_flush(c);
+            host_conn_close_asap(c);
             continue;
         }
         int state = atomic_load_explicit(&r->state, memory_order_relaxed);
         if (state == RSTATE_WAIT_SYNC) {
-            if (!(c->flags & (CONN_SYNC_START | CONN_TX_QUEUED)) &&
-                atomic_load(&repl_node.sync) == NULL) {
-                c->flags |= CONN_SYNC_START;
-                worker_tx_begin(w, c,
-                                server.nworkers == 64 ? ~0ull : (1ull << server.nworkers) - 1);
-            }
+            if (!host_conn_hold_wanted(c) && !host_conn_hold_queued(c) &&
+                atomic_load(&repl_node.sync) == NULL)
+                host_conn_hold_all(c);
             continue;
         }
         if (state == RSTATE_ONLINE && !r->legacy &&
-            w->now_ms - atomic_load_explicit(&r->ack_time_ms, memory_order_relaxed) >
-                w->params.repl.repl_timeout * 1000) {
+            host_now_ms(w) - atomic_load_explicit(&r->ack_time_ms, memory_order_relaxed) >
+                host_repl_params(w)->repl_timeout * 1000) {
             log_warn("Disconnecting timedout replica (streaming sync): %s:%d", r->ip, r->port);
-            c->flags |= CONN_CLOSE_ASAP;
-            conn_want_flush(c);
+            host_conn_close_asap(c);
             continue;
         }
         /* the stream cursor is ours once the snapshot's offset was seen (SEND_RDB on) */
         if (state >= RSTATE_SEND_RDB && r->stream_cur.registered) {
             uint64_t lag = repl_cursor_lag(&repl_node.stream, &r->stream_cur);
-            bool over_soft = lim->soft > 0 && lag > lim->soft;
+            bool over_soft = lim.soft > 0 && lag > lim.soft;
             if (!over_soft)
                 r->soft_since_ms = 0;
             else if (r->soft_since_ms == 0)
-                r->soft_since_ms = w->now_ms;
-            if ((lim->hard > 0 && lag > lim->hard) ||
-                (over_soft && w->now_ms - r->soft_since_ms > (int64_t)lim->soft_seconds * 1000)) {
+                r->soft_since_ms = host_now_ms(w);
+            if ((lim.hard > 0 && lag > lim.hard) ||
+                (over_soft &&
+                 host_now_ms(w) - r->soft_since_ms > (int64_t)lim.soft_seconds * 1000)) {
                 log_warn("Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of "
                          "output buffer limits (replica %llu bytes behind, at %llu of %llu).",
-                         (unsigned long long)c->id, c->peer, (unsigned long long)lag,
-                         (unsigned long long)r->stream_cur.pos,
+                         (unsigned long long)host_conn_id(c), host_conn_peer(c),
+                         (unsigned long long)lag, (unsigned long long)r->stream_cur.pos,
                          (unsigned long long)repl_stream_end(&repl_node.stream));
-                c->flags |= CONN_CLOSE_ASAP;
-                conn_want_flush(c);
+                host_conn_close_asap(c);
                 continue;
             }
         }
-        if (!(c->flags & CONN_WANT_WRITE) && repl_replica_pending(c))
-            conn_want_flush(c);
+        if (!host_conn_write_pending(c) && repl_replica_pending(c))
+            host_conn_want_flush(c);
     }
+}
+
+void repl_conn_release(struct repl_conn *rc)
+{
+    mem_free(rc->wait_want);
+    rc->wait_want = NULL;
 }
 
 void repl_conn_closed(struct conn *c)
 {
-    if (c->save_sync != NULL) {
+    struct repl_conn *rc = host_conn_repl(c);
+    if (rc->save_sync != NULL) {
         /* a SAVE whose client left: the snapshot goes on, without this reader */
-        atomic_fetch_sub(&c->save_sync->readers, 1);
-        c->save_sync = NULL;
+        atomic_fetch_sub(&rc->save_sync->readers, 1);
+        rc->save_sync = NULL;
     }
-    struct repl_replica *r = c->replica;
+    struct repl_replica *r = host_conn_replica(c);
     if (r == NULL)
         return;
-    struct worker *w = c->w;
-    for (struct conn **pp = &w->replica_conns; *pp != NULL; pp = &(*pp)->replica_next) {
+    struct worker *w = host_conn_worker(c);
+    for (struct conn **pp = &host_worker_repl(w)->replica_conns; *pp != NULL;
+         pp = &host_conn_repl(*pp)->replica_next) {
         if (*pp == c) {
-            *pp = c->replica_next;
+            *pp = rc->replica_next;
             break;
         }
     }
@@ -467,7 +471,7 @@ void repl_conn_closed(struct conn *c)
     repl_cursor_detach(&repl_node.stream, &r->stream_cur);
     atomic_fetch_sub(&repl_node.nreplicas, 1);
     log_notice("Connection with replica %s:%d lost.", r->ip, r->port);
-    c->replica = NULL;
+    host_conn_set_replica(c, NULL);
     mem_free(r);
 }
 
@@ -504,65 +508,63 @@ void cmd_wait(struct cmd_ctx *c)
         return;
     }
     struct conn *cl = c->client;
-    struct worker *w = c->worker;
-    if (cl->multi != NULL) {
+    if (host_conn_in_multi(cl)) {
         /* inside EXEC: answer at once, as Redis does */
         reply_int(c->reply, acked_at(repl_stream_end(&repl_node.stream)));
         return;
     }
-    cl->flags |= CONN_WAITING | CONN_BLOCKED;
-    cl->block_deadline_ms = timeout ? c->now_ms + timeout : 0;
-    cl->wait_numreplicas = want > INT32_MAX ? INT32_MAX : (int)want;
-    cl->wait_stage = 0;
-    if (cl->wait_want == NULL)
-        cl->wait_want = mem_calloc(sizeof(uint64_t) * MAX_WORKERS);
-    w->blocked_clients++;
+    struct repl_conn *rc = host_conn_repl(cl);
+    rc->block_deadline_ms = timeout ? c->now_ms + timeout : 0;
+    rc->wait_numreplicas = want > INT32_MAX ? INT32_MAX : (int)want;
+    rc->wait_stage = 0;
+    if (rc->wait_want == NULL)
+        rc->wait_want = mem_calloc(sizeof(uint64_t) * MAX_WORKERS);
+    host_conn_block(cl, HOST_BLOCK_WAIT);
 }
 
-static void wait_done(struct worker *w, struct conn *c, int acked)
+static void wait_done(struct conn *c, int acked)
 {
-    c->flags &= ~(CONN_WAITING | CONN_BLOCKED);
-    w->blocked_clients--;
-    reply_int(&c->out, acked);
-    conn_want_flush(c);
-    conn_process(c);
+    reply_int(host_conn_out(c), acked);
+    host_conn_unblock(c);
+    host_conn_process(c);
 }
 
 void repl_wait_cron(struct worker *w)
 {
-    if (w->blocked_clients == 0)
+    if (host_worker_blocked(w) == 0)
         return;
-    unsigned n = server.nworkers;
+    unsigned n = repl_node.nworkers;
     struct conn *next;
-    for (struct conn *c = w->conns; c != NULL; c = next) {
-        next = c->next;
-        if (!(c->flags & CONN_WAITING))
+    for (struct conn *c = host_worker_conns(w); c != NULL; c = next) {
+        next = host_conn_next(c);
+        if (!host_conn_blocked_for(c, HOST_BLOCK_WAIT))
             continue;
-        if (c->wait_stage == 0 && c->inflight == 0) {
+        struct repl_conn *rc = host_conn_repl(c);
+        if (rc->wait_stage == 0 && host_conn_inflight(c) == 0) {
             for (unsigned i = 0; i < n; i++)
-                c->wait_want[i] =
+                rc->wait_want[i] =
                     atomic_load_explicit(&repl_node.shards[i].feed.records, memory_order_acquire);
-            c->wait_stage = 1;
+            rc->wait_stage = 1;
         }
-        if (c->wait_stage == 1) {
+        if (rc->wait_stage == 1) {
             bool merged = true;
             for (unsigned i = 0; i < n && merged; i++)
                 merged = atomic_load_explicit(&repl_node.merged[i], memory_order_acquire) >=
-                         c->wait_want[i];
+                         rc->wait_want[i];
             if (merged) {
-                c->wait_offset = atomic_load_explicit(&repl_node.data_end, memory_order_acquire);
-                c->wait_stage = 2;
+                rc->wait_offset = atomic_load_explicit(&repl_node.data_end, memory_order_acquire);
+                rc->wait_stage = 2;
                 atomic_store(&repl_node.getack, true);
                 repl_merge_wake();
             }
         }
-        int acked = c->wait_stage == 2 ? acked_at(c->wait_offset) : 0;
-        if (c->wait_stage == 2 && acked >= c->wait_numreplicas) {
-            wait_done(w, c, acked);
+        int acked = rc->wait_stage == 2 ? acked_at(rc->wait_offset) : 0;
+        if (rc->wait_stage == 2 && acked >= rc->wait_numreplicas) {
+            wait_done(c, acked);
             continue;
         }
-        if (c->block_deadline_ms > 0 && w->now_ms >= c->block_deadline_ms)
-            wait_done(w, c,
-                      c->wait_stage == 2 ? acked : acked_at(repl_stream_end(&repl_node.stream)));
+        if (rc->block_deadline_ms > 0 && host_now_ms(w) >= rc->block_deadline_ms)
+            wait_done(c,
+                      rc->wait_stage == 2 ? acked : acked_at(repl_stream_end(&repl_node.stream)));
     }
 }

@@ -3,16 +3,16 @@
  * process-wide facts INFO reports. Written at start and at shutdown; during
  * operation workers read only immutable fields and atomics here.
  */
-#ifndef POLLUX_SERVER_H
-#define POLLUX_SERVER_H
+#ifndef POLLUX_PROCESS_H
+#define POLLUX_PROCESS_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "shard.h"
-#include "worker.h"
+#include "cmd/cmd.h"
+#include "shard/shard.h"
+#include "worker/worker.h"
 
 struct server {
     unsigned nworkers;
