@@ -175,11 +175,43 @@ typedef int (*rdb_resizedb_fn)(void *arg, uint64_t keys, uint64_t expires);
 typedef int (*rdb_string_fn)(void *arg, int db, const char *key, size_t klen, const char *val,
                              size_t vlen, int64_t expire_ms, int64_t lru_idle, int lfu_freq);
 
+/* The four collection types, numbered as the value type bytes of their plain encodings. */
+enum rdb_coll_kind {
+    RDB_COLL_LIST = 1,
+    RDB_COLL_SET = 2,
+    RDB_COLL_ZSET = 3,
+    RDB_COLL_HASH = 4,
+};
+
+/*
+ * A collection of database db begins: kind, key, and the metadata as for a
+ * string. count_hint is the number of items the record announces (pairs count
+ * once), 0 for a list stored as a quicklist (it counts nodes, not items). It is
+ * a hint read from the file: never allocate from it. An empty collection
+ * (Redis skips those on load) is handed over as begin, end.
+ */
+typedef int (*rdb_coll_begin_fn)(void *arg, int db, int kind, const char *key, size_t klen,
+                                 uint64_t count_hint, int64_t expire_ms, int64_t lru_idle,
+                                 int lfu_freq);
+/*
+ * One item of the collection begun last, in file order: a list's or set's
+ * element in a (b NULL); a hash's field in a and value in b; a sorted set's
+ * member in a and its score (never NaN; score is 0 for the other kinds).
+ * Duplicates are handed over as they are: the caller decides.
+ */
+typedef int (*rdb_coll_item_fn)(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                                double score);
+/* The collection begun last is complete. */
+typedef int (*rdb_coll_end_fn)(void *arg);
+
 struct rdb_callbacks {
     rdb_aux_fn aux;
     rdb_selectdb_fn selectdb;
     rdb_resizedb_fn resizedb;
     rdb_string_fn string;
+    rdb_coll_begin_fn coll_begin;
+    rdb_coll_item_fn coll_item;
+    rdb_coll_end_fn coll_end;
 };
 
 struct rdb_parser_opts {
@@ -193,7 +225,7 @@ struct rdb_parser {
     /* results, readable at any time */
     int version;           /* of the file, once the header is read; else 0 */
     uint64_t offset;       /* bytes of the RDB consumed so far */
-    uint64_t keys;         /* string entries handed to the callback */
+    uint64_t keys;         /* keys (strings and collections) handed over */
     int cb_rc;             /* RDB_ECALLBACK: what the callback returned */
     char err[RDB_ERR_MAX]; /* the error, e.g. "bad RDB version 12"; "" while none */
 
@@ -209,6 +241,10 @@ struct rdb_parser {
     int64_t expire_ms; /* metadata records waiting for the next key */
     int64_t lru_idle;
     int lfu_freq;
+    /* the collection being read one element (or quicklist node) at a time */
+    int coll_type;      /* its value type byte */
+    uint64_t coll_left; /* elements, pairs or nodes still to come */
+    uint64_t coll_off;  /* file offset of its record */
     /* the record in progress when it did not fit in one feed */
     char *rec;
     size_t rec_len, rec_cap;

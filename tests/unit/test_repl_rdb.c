@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,20 @@ struct collector {
     struct sbuf t;
     int abort_after; /* the string callback fails on this call (1-based); 0: never */
     int strings;
+    bool keys_only; /* no aux, database or size lines */
+    /* the collection in progress: its kind and item lines (sorted at its end
+     * unless it is a list, whose order is part of its value) */
+    int kind;
+    struct sbuf *lines;
+    size_t nlines, caplines;
+    int colls;
 };
 
 static int on_aux(void *arg, const char *k, size_t kn, const char *v, size_t vn)
 {
     struct collector *c = arg;
+    if (c->keys_only)
+        return 0;
     sb_add(&c->t, "A", 1);
     tr_str(&c->t, k, kn);
     tr_str(&c->t, v, vn);
@@ -92,14 +102,16 @@ static int on_aux(void *arg, const char *k, size_t kn, const char *v, size_t vn)
 static int on_select(void *arg, int db)
 {
     struct collector *c = arg;
-    sb_fmt(&c->t, "D %d\n", db);
+    if (!c->keys_only)
+        sb_fmt(&c->t, "D %d\n", db);
     return 0;
 }
 
 static int on_resize(void *arg, uint64_t keys, uint64_t expires)
 {
     struct collector *c = arg;
-    sb_fmt(&c->t, "R %llu %llu\n", (unsigned long long)keys, (unsigned long long)expires);
+    if (!c->keys_only)
+        sb_fmt(&c->t, "R %llu %llu\n", (unsigned long long)keys, (unsigned long long)expires);
     return 0;
 }
 
@@ -114,7 +126,74 @@ static int on_string(void *arg, int db, const char *k, size_t kn, const char *v,
     return 0;
 }
 
-static const struct rdb_callbacks callbacks = { on_aux, on_select, on_resize, on_string };
+static int on_coll_begin(void *arg, int db, int kind, const char *k, size_t kn, uint64_t hint,
+                         int64_t expire, int64_t idle, int freq)
+{
+    struct collector *c = arg;
+    assert_int_equal(c->nlines, 0);
+    c->kind = kind;
+    sb_fmt(&c->t, "C %d %d", db, kind);
+    tr_str(&c->t, k, kn);
+    sb_fmt(&c->t, " %llu %lld %lld %d\n", (unsigned long long)hint, (long long)expire,
+           (long long)idle, freq);
+    return 0;
+}
+
+static int on_coll_item(void *arg, const char *a, size_t an, const char *b, size_t bn, double score)
+{
+    struct collector *c = arg;
+    if (c->nlines == c->caplines) {
+        c->caplines = c->caplines ? 2 * c->caplines : 16;
+        c->lines = realloc(c->lines, c->caplines * sizeof(*c->lines));
+        assert_non_null(c->lines);
+    }
+    struct sbuf *l = &c->lines[c->nlines++];
+    memset(l, 0, sizeof(*l));
+    sb_add(l, "I", 1);
+    tr_str(l, a, an);
+    if (c->kind == RDB_COLL_HASH)
+        tr_str(l, b, bn);
+    else
+        assert_null(b);
+    if (c->kind == RDB_COLL_ZSET)
+        sb_fmt(l, " %.17g", score);
+    else
+        assert_true(score == 0);
+    sb_add(l, "\n", 1);
+    return 0;
+}
+
+static int line_cmp(const void *x, const void *y)
+{
+    const struct sbuf *a = x, *b = y;
+    int d = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+    return d != 0 ? d : (a->len > b->len) - (a->len < b->len);
+}
+
+static void drop_lines(struct collector *c)
+{
+    for (size_t i = 0; i < c->nlines; i++)
+        sb_free(&c->lines[i]);
+    free(c->lines);
+    c->lines = NULL;
+    c->nlines = c->caplines = 0;
+}
+
+static int on_coll_end(void *arg)
+{
+    struct collector *c = arg;
+    if (c->kind != RDB_COLL_LIST && c->nlines > 1)
+        qsort(c->lines, c->nlines, sizeof(*c->lines), line_cmp);
+    for (size_t i = 0; i < c->nlines; i++)
+        sb_add(&c->t, c->lines[i].p, c->lines[i].len);
+    sb_fmt(&c->t, "E %zu\n", c->nlines);
+    drop_lines(c);
+    c->colls++;
+    return 0;
+}
+
+static const struct rdb_callbacks callbacks = { on_aux,        on_select,    on_resize,  on_string,
+                                                on_coll_begin, on_coll_item, on_coll_end };
 
 /* The outcome of one decode. */
 struct result {
@@ -173,6 +252,8 @@ static void decode_cuts(const struct sbuf *in, cut_fn next_cut, void *cut_arg,
         pos = end;
     }
     int fin = rdb_parser_finish(&p);
+    if (c != NULL) /* what a failed load left of a collection */
+        drop_lines(c);
     if (r->rc == RDB_DONE)
         assert_int_equal(fin, RDB_DONE);
     else if (r->rc < 0)
@@ -678,33 +759,35 @@ static void redis_lfu_lru_files(void **state)
     sb_free(&file);
 }
 
-/* Lists, hashes, sets, sorted sets and streams are refused, naming type and key. */
+/* The small files of one collection each load; streams are refused, naming type and key. */
 static void redis_other_types_refused(void **state)
 {
     (void)state;
-    static const struct {
-        const char *file, *msg;
-    } cases[] = {
-        { "redis7-list.rdb",
-          "unsupported value type 'list' (18, quicklist 2) for key 'mylist' at offset 169" },
-        { "redis7-hash.rdb",
-          "unsupported value type 'hash' (16, listpack) for key 'myhash' at offset 169" },
-        { "redis7-set.rdb",
-          "unsupported value type 'set' (11, intset) for key 'myset' at offset 169" },
-        { "redis7-zset.rdb",
-          "unsupported value type 'zset' (17, listpack) for key 'myzset' at offset 169" },
-        { "redis7-stream.rdb",
-          "unsupported value type 'stream' (19, listpacks 2) for key 'mystream' at offset 169" },
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    static const char *const loaded[] = { "redis7-list.rdb", "redis7-hash.rdb", "redis7-set.rdb",
+                                          "redis7-zset.rdb" };
+    for (size_t i = 0; i < sizeof(loaded) / sizeof(loaded[0]); i++) {
         struct sbuf file;
         struct collector c = { 0 };
         struct result r;
-        read_file(cases[i].file, &file);
+        read_file(loaded[i], &file);
+        decode(&file, NULL, &c, &r);
+        if (r.rc != RDB_DONE)
+            fail_msg("%s: rc %d: %s", loaded[i], r.rc, r.err);
+        assert_int_equal(c.colls, 1);
+        decode_every_split(&file, &c.t, RDB_DONE, file.len);
+        sb_free(&c.t);
+        sb_free(&file);
+    }
+    {
+        struct sbuf file;
+        struct collector c = { 0 };
+        struct result r;
+        read_file("redis7-stream.rdb", &file);
         decode(&file, NULL, &c, &r);
         assert_int_equal(r.rc, RDB_EUNSUPPORTED);
-        assert_string_equal(r.err, cases[i].msg);
-        assert_int_equal(c.strings, 0);
+        assert_string_equal(
+            r.err,
+            "unsupported value type 'stream' (19, listpacks 2) for key 'mystream' at offset 169");
         decode_every_split(&file, NULL, RDB_EUNSUPPORTED, 0);
         sb_free(&c.t);
         sb_free(&file);
@@ -1053,6 +1136,207 @@ static void writer_pieces(void **state)
         rdb_buf_deinit(&shard[s]);
 }
 
+/* ---- collections: the Redis 7.0 file ---- */
+
+static void exp_begin(struct collector *e, int db, int kind, const char *key, uint64_t hint,
+                      int64_t expire)
+{
+    on_coll_begin(e, db, kind, key, strlen(key), hint, expire, -1, -1);
+}
+
+static void exp_item(struct collector *e, const char *a, const char *b, double score)
+{
+    on_coll_item(e, a, strlen(a), b, b != NULL ? strlen(b) : 0, score);
+}
+
+/* An item named by a prefix and a number ("item:" 7 is "item:7"). */
+static void exp_num(struct collector *e, const char *prefix, long long v, double score)
+{
+    char a[64];
+    snprintf(a, sizeof(a), "%s%lld", prefix, v);
+    exp_item(e, a, NULL, score);
+}
+
+static char *rep(char ch, size_t n)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memset(s, ch, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* What redis7-collections.rdb holds: tests/unit/data/make_rdb_fixtures.sh made it. */
+static void collections_file_expected(struct collector *e)
+{
+    char *s63 = rep('a', 63), *s64 = rep('b', 64), *s4095 = rep('c', 4095), *s4096 = rep('d', 4096),
+         *big = rep('e', 16378), *p200 = rep('p', 200), *x30 = rep('x', 30);
+    char a[32], b[32];
+
+    exp_begin(e, 0, RDB_COLL_HASH, "hash:lp", 17, 4102444800000ll);
+    static const char *const hash_lp[][2] = {
+        { "a", "1" },
+        { "b", "-1" },
+        { "int7", "127" },
+        { "n128", "128" },
+        { "int13", "-4096" },
+        { "int16", "32767" },
+        { "int24", "-8388608" },
+        { "int32", "2147483647" },
+        { "int64", "-9223372036854775808" },
+        { "bigint", "18446744073709551615" },
+        { "empty", "" },
+        { "", "emptyfield" },
+    };
+    for (size_t i = 0; i < sizeof(hash_lp) / sizeof(hash_lp[0]); i++)
+        exp_item(e, hash_lp[i][0], hash_lp[i][1], 0);
+    exp_item(e, "s63", s63, 0);
+    exp_item(e, "s64", s64, 0);
+    exp_item(e, "s4095", s4095, 0);
+    exp_item(e, "s4096", s4096, 0);
+    exp_item(e, "big", big, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 1, RDB_COLL_HASH, "hash:ht", 200, -1);
+    for (int i = 0; i < 200; i++) {
+        snprintf(a, sizeof(a), "field:%d", i);
+        snprintf(b, sizeof(b), i % 2 == 0 ? "%d" : "value:%d", i);
+        exp_item(e, a, b, 0);
+    }
+    on_coll_end(e);
+
+    exp_begin(e, 2, RDB_COLL_LIST, "list:lp", 0, -1);
+    static const char *const list_lp[] = {
+        "a",
+        "",
+        "0",
+        "127",
+        "-4096",
+        "4095",
+        "32767",
+        "-32768",
+        "8388607",
+        "-8388608",
+        "2147483647",
+        "-2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551616",
+    };
+    for (size_t i = 0; i < sizeof(list_lp) / sizeof(list_lp[0]); i++)
+        exp_item(e, list_lp[i], NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 3, RDB_COLL_LIST, "list:big", 0, -1);
+    for (int i = 0; i < 1000; i++)
+        exp_num(e, i % 3 == 0 ? "" : "item:", i % 3 == 0 ? i * 1000ll - 500000 : i, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 4, RDB_COLL_LIST, "list:plain", 0, -1);
+    exp_item(e, "small1", NULL, 0);
+    exp_item(e, p200, NULL, 0);
+    exp_item(e, "small2", NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 5, RDB_COLL_SET, "set:int16", 6, -1);
+    static const char *const set16[] = { "1", "2", "-3", "100", "-32768", "32767" };
+    for (size_t i = 0; i < 6; i++)
+        exp_item(e, set16[i], NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 6, RDB_COLL_SET, "set:int64", 5, -1);
+    static const char *const set64[] = { "1", "70000", "-5000000000", "9223372036854775807",
+                                         "-9223372036854775808" };
+    for (size_t i = 0; i < 5; i++)
+        exp_item(e, set64[i], NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 7, RDB_COLL_SET, "set:str", 6, -1);
+    static const char *const set_str[] = { "apple", "banana", "", "12", "-7" };
+    for (size_t i = 0; i < 5; i++)
+        exp_item(e, set_str[i], NULL, 0);
+    exp_item(e, x30, NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 8, RDB_COLL_SET, "set:big", 600, -1);
+    for (int i = 0; i < 600; i++)
+        exp_num(e, "", i * 7, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 9, RDB_COLL_ZSET, "zset:lp", 11, -1);
+    static const struct {
+        const char *m;
+        double score;
+    } zset_lp[] = {
+        { "m1", 1 },        { "m2", 2.5 },
+        { "m3", -3 },       { "m4", 1e100 },
+        { "m5", INFINITY }, { "m6", -INFINITY },
+        { "m7", 0.1 },      { "m8", 0 },
+        { "m9", 1234567 },  { "m10", 9007199254740993.0 },
+        { "", -0.5 },
+    };
+    for (size_t i = 0; i < sizeof(zset_lp) / sizeof(zset_lp[0]); i++)
+        exp_item(e, zset_lp[i].m, NULL, zset_lp[i].score);
+    on_coll_end(e);
+
+    exp_begin(e, 10, RDB_COLL_ZSET, "zset:sl", 200, -1);
+    for (int i = 0; i < 200; i++) {
+        int n = i * 3 - 200;
+        exp_num(e, "m:", i, n >= 0 ? n + 0.5 : n - 0.5);
+    }
+    on_coll_end(e);
+
+    tr_string(&e->t, 11, "plain", 5, "value", 5, -1, -1, -1);
+    free(s63);
+    free(s64);
+    free(s4095);
+    free(s4096);
+    free(big);
+    free(p200);
+    free(x30);
+}
+
+/* Every encoding Redis 7.0 writes for the four collection types, element by element. */
+static void redis_collections_file(void **state)
+{
+    (void)state;
+    struct sbuf file;
+    struct collector want = { .keys_only = true }, c = { .keys_only = true };
+    struct result r;
+    read_file("redis7-collections.rdb", &file);
+    collections_file_expected(&want);
+    decode(&file, NULL, &c, &r);
+    if (r.rc != RDB_DONE)
+        fail_msg("rc %d: %s", r.rc, r.err);
+    assert_int_equal(r.keys, 12);
+    assert_int_equal(c.colls, 11);
+    if (!sb_eq(&c.t, &want.t)) {
+        FILE *f = fopen("/tmp/rdbcoll-got.txt", "w");
+        fwrite(c.t.p, 1, c.t.len, f);
+        fclose(f);
+        f = fopen("/tmp/rdbcoll-want.txt", "w");
+        fwrite(want.t.p, 1, want.t.len, f);
+        fclose(f);
+        fail_msg("transcript differs (/tmp/rdbcoll-got.txt, /tmp/rdbcoll-want.txt)");
+    }
+    /* In pieces of every size class, and one byte at a time. */
+    uint64_t seed = 7;
+    struct collector c2 = { .keys_only = true };
+    decode_cuts(&file, cut_varying, &seed, NULL, &c2, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c2.t, &want.t));
+    struct collector c3 = { .keys_only = true };
+    size_t one = 1;
+    decode_cuts(&file, cut_chunk, &one, NULL, &c3, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c3.t, &want.t));
+    sb_free(&c.t);
+    sb_free(&c2.t);
+    sb_free(&c3.t);
+    sb_free(&want.t);
+    sb_free(&file);
+}
+
 /* ---- versions and hand-made records ---- */
 
 /* A file of version v with the records in `body` (raw bytes) and a trailer. */
@@ -1184,10 +1468,10 @@ static const struct bad_case bad_records[] = {
     { "module value", BODY("\x07\x03mod\x81\x00"), RDB_EUNSUPPORTED,
       "unsupported value type 'module' (7, module 2) for key 'mod' at offset 9" },
     { "binary key in message",
-      BODY("\x01\x04"
+      BODY("\x0f\x04"
            "a\x00'\xff"),
       RDB_EUNSUPPORTED,
-      "unsupported value type 'list' (1, linked list) for key 'a\\x00\\x27\\xff' at offset 9" },
+      "unsupported value type 'stream' (15, listpacks) for key 'a\\x00\\x27\\xff' at offset 9" },
     { "idle time", BODY("\xf8\x81\x80\x00\x00\x00\x00\x00\x00\x00"), RDB_EFORMAT,
       "bad idle time 9223372036854775808 at offset 9" },
 };
@@ -1551,6 +1835,7 @@ int main(void)
         cmocka_unit_test(redis_strings_file),
         cmocka_unit_test(redis_lfu_lru_files),
         cmocka_unit_test(redis_other_types_refused),
+        cmocka_unit_test(redis_collections_file),
         cmocka_unit_test(round_trip_many),
         cmocka_unit_test(round_trip_large),
         cmocka_unit_test(trailing_bytes),
