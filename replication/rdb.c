@@ -1,6 +1,7 @@
 #include "replication/rdb.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -278,14 +279,19 @@ void rdb_encode_resizedb(struct rdb_buf *b, uint64_t keys, uint64_t expires)
     put_len(b, expires);
 }
 
-void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const void *val,
-                       size_t vlen, int64_t expire_ms, const struct rdb_encode_opts *o)
+static const struct rdb_encode_opts *opts_or_default(const struct rdb_encode_opts *o,
+                                                     struct rdb_encode_opts *def)
 {
-    struct rdb_encode_opts def;
-    if (o == NULL) {
-        rdb_encode_opts_init(&def);
-        o = &def;
-    }
+    if (o != NULL)
+        return o;
+    rdb_encode_opts_init(def);
+    return def;
+}
+
+/* Metadata, type and key: the start of every entry. */
+static void put_entry_head(struct rdb_buf *b, int type, const void *key, size_t klen,
+                           int64_t expire_ms, const struct rdb_encode_opts *o)
+{
     if (expire_ms >= 0) {
         put_byte(b, OP_EXPIRETIME_MS);
         put_le(b, (uint64_t)expire_ms, 8);
@@ -298,8 +304,16 @@ void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const vo
         put_byte(b, OP_FREQ);
         put_byte(b, (unsigned)MIN(o->lfu_freq, 255));
     }
-    put_byte(b, TYPE_STRING);
+    put_byte(b, (unsigned)type);
     put_string(b, key, klen, o);
+}
+
+void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const void *val,
+                       size_t vlen, int64_t expire_ms, const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    o = opts_or_default(o, &def);
+    put_entry_head(b, TYPE_STRING, key, klen, expire_ms, o);
     put_string(b, val, vlen, o);
 }
 
@@ -1601,4 +1615,220 @@ int rdb_parser_finish(struct rdb_parser *p)
     return fail(p, RDB_ETRUNC,
                 "truncated RDB: the input ends at offset %llu, before the EOF record",
                 (unsigned long long)p->offset);
+}
+
+/* ---- Encoder: collections ---- */
+
+static void put_double_le(struct rdb_buf *b, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    put_le(b, u, 8);
+}
+
+/* A listpack's back length: the entry's size l, 7 bits a byte, the first
+ * byte without the "more" flag, the others with it. */
+static void lp_put_backlen(struct rdb_buf *t, uint64_t l)
+{
+    size_t n = lp_backlen_size(l);
+    for (size_t i = 0; i < n; i++)
+        put_byte(t, (unsigned)((l >> (7 * (n - 1 - i))) & 0x7f) | (i > 0 ? 0x80u : 0));
+}
+
+/* A listpack integer entry in the smallest encoding that holds v. */
+static void lp_put_int(struct rdb_buf *t, long long v)
+{
+    size_t start = t->len;
+    if (v >= 0 && v <= 127) {
+        put_byte(t, (unsigned)v);
+    } else if (v >= -4096 && v <= 4095) {
+        unsigned u = (unsigned)(v < 0 ? v + 8192 : v);
+        put_byte(t, 0xC0 | (u >> 8));
+        put_byte(t, u & 0xff);
+    } else {
+        int w = v >= INT16_MIN && v <= INT16_MAX   ? 2
+                : v >= -8388608 && v <= 8388607    ? 3
+                : v >= INT32_MIN && v <= INT32_MAX ? 4
+                                                   : 8;
+        put_byte(t, w == 2 ? 0xF1 : w == 3 ? 0xF2 : w == 4 ? 0xF3 : 0xF4);
+        put_le(t, (uint64_t)v, w);
+    }
+    lp_put_backlen(t, t->len - start);
+}
+
+/* A listpack entry for s: an integer when s is the canonical decimal form of
+ * an int64 (Redis's rule), else a string with a 6-, 12- or 32-bit length. */
+static void lp_put(struct rdb_buf *t, const void *s, size_t n)
+{
+    long long v;
+    if (util_str2ll(s, n, &v)) {
+        lp_put_int(t, v);
+        return;
+    }
+    assert(n <= UINT32_MAX);
+    size_t start = t->len;
+    if (n < 64) {
+        put_byte(t, 0x80 | (unsigned)n);
+    } else if (n < 4096) {
+        put_byte(t, 0xE0 | (unsigned)(n >> 8));
+        put_byte(t, n & 0xff);
+    } else {
+        put_byte(t, 0xF0);
+        put_le(t, n, 4);
+    }
+    put(t, s, n);
+    lp_put_backlen(t, t->len - start);
+}
+
+/* A score as Redis 7.0 keeps it in a listpack: an integer's decimal form when
+ * the score is one below 2^52, "inf", "-inf", "-0", else "%.17g". */
+static size_t score_text(char *buf, size_t cap, double d)
+{
+    if (isinf(d))
+        return (size_t)snprintf(buf, cap, d > 0 ? "inf" : "-inf");
+    if (d == 0)
+        return (size_t)snprintf(buf, cap, signbit(d) ? "-0" : "0");
+    if (d > -4503599627370495.0 && d < 4503599627370496.0 && d == (double)(long long)d)
+        return util_ll2str(buf, (long long)d);
+    return (size_t)snprintf(buf, cap, "%.17g", d);
+}
+
+/* Start a listpack in t (emptied), finish it with its header once count
+ * entries are in, then write it as one RDB string. */
+static void lp_begin(struct rdb_buf *t)
+{
+    static const char hdr[LP_HEADER] = { 0 };
+    t->len = 0;
+    put(t, hdr, sizeof(hdr));
+}
+
+static void lp_finish(struct rdb_buf *b, struct rdb_buf *t, uint64_t count,
+                      const struct rdb_encode_opts *o)
+{
+    put_byte(t, BLOB_END);
+    assert(t->len <= UINT32_MAX);
+    for (int i = 0; i < 4; i++)
+        t->p[i] = (char)(t->len >> (8 * i));
+    uint64_t c = MIN(count, (uint64_t)COUNT_UNKNOWN);
+    t->p[4] = (char)c;
+    t->p[5] = (char)(c >> 8);
+    put_string(b, t->p, t->len, o);
+}
+
+static const unsigned char plain_types[] = {
+    [RDB_COLL_LIST] = TYPE_LIST_QUICKLIST_2,
+    [RDB_COLL_SET] = TYPE_SET,
+    [RDB_COLL_ZSET] = TYPE_ZSET_2,
+    [RDB_COLL_HASH] = TYPE_HASH,
+};
+
+void rdb_encode_coll_begin(struct rdb_buf *b, int kind, const void *key, size_t klen,
+                           uint64_t count, int64_t expire_ms, const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    assert(kind >= RDB_COLL_LIST && kind <= RDB_COLL_HASH);
+    o = opts_or_default(o, &def);
+    put_entry_head(b, plain_types[kind], key, klen, expire_ms, o);
+    put_len(b, count);
+}
+
+void rdb_encode_coll_item(struct rdb_buf *b, int kind, const struct rdb_item *it,
+                          const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    assert(kind == RDB_COLL_SET || kind == RDB_COLL_ZSET || kind == RDB_COLL_HASH);
+    o = opts_or_default(o, &def);
+    put_string(b, it->a, it->alen, o);
+    if (kind == RDB_COLL_HASH)
+        put_string(b, it->b, it->blen, o);
+    else if (kind == RDB_COLL_ZSET)
+        put_double_le(b, it->score);
+}
+
+/* The items of a list, hash or sorted set as listpack entries in t. */
+static void lp_put_items(struct rdb_buf *t, int kind, const struct rdb_item *items, size_t n)
+{
+    char num[64];
+    for (size_t i = 0; i < n; i++) {
+        lp_put(t, items[i].a, items[i].alen);
+        if (kind == RDB_COLL_HASH)
+            lp_put(t, items[i].b, items[i].blen);
+        else if (kind == RDB_COLL_ZSET)
+            lp_put(t, num, score_text(num, sizeof(num), items[i].score));
+    }
+}
+
+void rdb_encode_list_node(struct rdb_buf *b, const struct rdb_item *items, size_t n,
+                          const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    struct rdb_buf t;
+    assert(n >= 1);
+    o = opts_or_default(o, &def);
+    rdb_buf_init(&t);
+    lp_begin(&t);
+    lp_put_items(&t, RDB_COLL_LIST, items, n);
+    put_len(b, QL_PACKED);
+    lp_finish(b, &t, n, o);
+    rdb_buf_deinit(&t);
+}
+
+static int ll_cmp(const void *x, const void *y)
+{
+    long long a = *(const long long *)x, b = *(const long long *)y;
+    return (a > b) - (a < b);
+}
+
+/* An intset: the width that holds every member, the count, the members
+ * ascending, little-endian. @return false when a member is not an integer. */
+static bool put_intset(struct rdb_buf *t, const struct rdb_item *items, size_t n)
+{
+    long long *v = mem_alloc(MAX(n, 1) * sizeof(*v));
+    int w = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (!util_str2ll(items[i].a, items[i].alen, &v[i])) {
+            mem_free(v);
+            return false;
+        }
+        if (v[i] < INT16_MIN || v[i] > INT16_MAX)
+            w = MAX(w, v[i] < INT32_MIN || v[i] > INT32_MAX ? 8 : 4);
+    }
+    qsort(v, n, sizeof(*v), ll_cmp);
+    put_le(t, (uint64_t)w, 4);
+    put_le(t, n, 4);
+    for (size_t i = 0; i < n; i++)
+        put_le(t, (uint64_t)v[i], w);
+    mem_free(v);
+    return true;
+}
+
+int rdb_encode_coll_small(struct rdb_buf *b, int kind, const void *key, size_t klen,
+                          const struct rdb_item *items, size_t n, int64_t expire_ms,
+                          const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    struct rdb_buf t;
+    o = opts_or_default(o, &def);
+    rdb_buf_init(&t);
+    if (kind == RDB_COLL_SET) {
+        if (!put_intset(&t, items, n)) {
+            rdb_buf_deinit(&t);
+            return -EINVAL;
+        }
+        put_entry_head(b, TYPE_SET_INTSET, key, klen, expire_ms, o);
+        put_string(b, t.p, t.len, o);
+    } else if (kind == RDB_COLL_LIST) {
+        rdb_encode_coll_begin(b, kind, key, klen, n > 0 ? 1 : 0, expire_ms, o);
+        if (n > 0)
+            rdb_encode_list_node(b, items, n, o);
+    } else {
+        assert(kind == RDB_COLL_HASH || kind == RDB_COLL_ZSET);
+        put_entry_head(b, kind == RDB_COLL_HASH ? TYPE_HASH_LISTPACK : TYPE_ZSET_LISTPACK, key,
+                       klen, expire_ms, o);
+        lp_begin(&t);
+        lp_put_items(&t, kind, items, n);
+        lp_finish(b, &t, 2 * (uint64_t)n, o);
+    }
+    rdb_buf_deinit(&t);
+    return 0;
 }

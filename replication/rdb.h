@@ -134,6 +134,74 @@ void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const vo
                        size_t vlen, int64_t expire_ms, const struct rdb_encode_opts *o);
 
 /*
+ * Collections. A big one is written in slices, without ever being whole in a
+ * buffer: rdb_encode_coll_begin (the metadata, the type, the key and the
+ * count), then its items, in as many calls and buffers as the caller likes.
+ * These are the encodings Redis 7.0 writes for big collections: set (2),
+ * zset with binary scores (5), hash (4), and for lists quicklist 2 (18) made
+ * of packed listpack nodes.
+ *
+ *     rdb_encode_coll_begin(&b, RDB_COLL_ZSET, key, klen, n, expire_ms, &o);
+ *     for each item:  rdb_encode_coll_item(&b, RDB_COLL_ZSET, &item, &o);
+ *
+ *     rdb_encode_coll_begin(&b, RDB_COLL_LIST, key, klen, rdb_list_nodes(n), expire_ms, &o);
+ *     for each slice of RDB_LIST_NODE_ITEMS items (the last one shorter):
+ *         rdb_encode_list_node(&b, items, nslice, &o);
+ *
+ * Small collections take the compact record of rdb_encode_coll_small, byte for
+ * byte what Redis 7.0 writes for them.
+ */
+
+/* An item: a list's or set's element in a (b unused); a hash's field in a and
+ * value in b; a sorted set's member in a and its score (not NaN). */
+struct rdb_item {
+    const void *a, *b;
+    size_t alen, blen;
+    double score;
+};
+
+/* Items per quicklist node in a list written by slices; a node is one listpack,
+ * whose size must stay below 4 GB. */
+#define RDB_LIST_NODE_ITEMS 128
+
+/* Nodes of a list of n items written in slices of RDB_LIST_NODE_ITEMS. */
+static inline uint64_t rdb_list_nodes(uint64_t n)
+{
+    return (n + RDB_LIST_NODE_ITEMS - 1) / RDB_LIST_NODE_ITEMS;
+}
+
+/*
+ * The start of a collection record: EXPIRETIME_MS, IDLE and FREQ as for a
+ * string, the type (set 2, zset 5, hash 4, list 18), the key and count: the
+ * number of items (pairs count once) that follow, or for a list the number of
+ * nodes (rdb_list_nodes). kind: enum rdb_coll_kind. o NULL: the defaults.
+ */
+void rdb_encode_coll_begin(struct rdb_buf *b, int kind, const void *key, size_t klen,
+                           uint64_t count, int64_t expire_ms, const struct rdb_encode_opts *o);
+/* One item of a set, sorted set or hash: its strings (as rdb_encode_string writes
+ * them), and for a sorted set the score as 8 little-endian bytes. */
+void rdb_encode_coll_item(struct rdb_buf *b, int kind, const struct rdb_item *it,
+                          const struct rdb_encode_opts *o);
+/* One list node: n >= 1 items in a listpack (container 2, "packed"). */
+void rdb_encode_list_node(struct rdb_buf *b, const struct rdb_item *items, size_t n,
+                          const struct rdb_encode_opts *o);
+
+/*
+ * A small collection in one compact record, as Redis 7.0 writes it when the
+ * collection is under its *-max-listpack-* / set-max-intset-entries limits:
+ * hash listpack (16), zset listpack (17; items in the set's order, by score),
+ * set intset (11; every member the canonical decimal form of an int64, all
+ * distinct) and list quicklist 2 with one node (18). Integers in a listpack
+ * take its integer encodings; a score is written as Redis 7.0 formats it.
+ * @return 0; -EINVAL for a set with a member that is not an integer, which
+ *         Redis 7.0 writes as a plain set (rdb_encode_coll_begin): nothing is
+ *         written then.
+ */
+int rdb_encode_coll_small(struct rdb_buf *b, int kind, const void *key, size_t klen,
+                          const struct rdb_item *items, size_t n, int64_t expire_ms,
+                          const struct rdb_encode_opts *o);
+
+/*
  * The trailer: the EOF opcode (0xFF) and the CRC64 in 8 little-endian bytes.
  * crc is the CRC of every byte of the file before the EOF opcode (the function
  * folds the opcode in), or 0 for a file without a checksum (rdbchecksum no;
