@@ -980,9 +980,7 @@ static int zm_next(struct rdb_parser *p, struct blob *bl, struct elem *e)
     const unsigned char *u = bl->s;
     size_t pos = bl->pos, room = bl->n - 1 - pos, h = 1;
     bool value = bl->count % 2 == 1;
-    uint64_t len = u[pos], skip = 0;
-    if (len == BLOB_END)
-        return blob_fail(p, bl, "a value is missing at byte %zu", pos);
+    uint64_t len = u[pos], skip = 0; /* not BLOB_END: blob_next saw to it */
     if (len == 0xFE) {
         h = 5;
         if (room < h)
