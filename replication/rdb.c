@@ -1305,7 +1305,10 @@ static int parse_entry(struct rdb_parser *p, struct cursor *c, int type)
 
     if ((rc = read_string(p, c, &k, "key")) != 0)
         return rc;
-    if (type != TYPE_STRING && (size_t)type < ARRAY_SIZE(coll_types) && coll_types[type].kind != 0)
+    /* A caller without a coll_begin callback cannot keep collections: refused,
+     * as are streams and modules, rather than dropped. */
+    if (type != TYPE_STRING && (size_t)type < ARRAY_SIZE(coll_types) &&
+        coll_types[type].kind != 0 && p->cb.coll_begin != NULL)
         return parse_coll(p, c, type, &k);
     if (type != TYPE_STRING) {
         /* Only the key is needed to say what is refused. */

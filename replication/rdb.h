@@ -3,10 +3,11 @@
  * 7.0 writes it), used by full resynchronisation (both directions), SAVE,
  * BGSAVE and loading a dump at start.
  *
- * Pollux stores only strings, so the codec writes and reads the string type
- * fully and recognises every other value type in order to refuse it with an
- * error naming the type and the key. The subset, the limits and the checksum:
- * replication/NOTES.md.
+ * The codec reads strings and the four collection types (lists, sets, sorted
+ * sets, hashes) in every encoding Redis writes up to RDB 11, and writes them
+ * as Redis 7.0 does; streams and module values are recognised in order to be
+ * refused with an error naming the type and the key. The subset, the limits
+ * and the checksum: replication/NOTES.md.
  *
  * Encoding. An RDB of a node with N shards is put together from pieces made
  * on different threads: the header and aux fields made once, the entries of
@@ -30,7 +31,10 @@
  * between calls and buffers only the record it is in the middle of. It calls
  * back for every aux field, database selection, size hint and key, as they are
  * read: the checksum is only known at the end, so a caller that gets an error
- * (RDB_ECHECKSUM included) must drop what it loaded.
+ * (RDB_ECHECKSUM included) must drop what it loaded. A collection comes as
+ * coll_begin, one coll_item per element (or field-value pair, or member with
+ * its score), coll_end; the big ones are read one element at a time, so the
+ * parser never holds a whole collection.
  *
  *     struct rdb_parser p;
  *     rdb_parser_init(&p, &callbacks, arg, &(struct rdb_parser_opts){ max_len, databases });
@@ -61,9 +65,11 @@ enum rdb_status {
     RDB_EFORMAT = -1,      /* corrupt: bad opcode, length or string encoding, bad LZF data */
     RDB_EVERSION = -2,     /* not an RDB (bad signature) or a version outside 1..11 */
     RDB_ECHECKSUM = -3,    /* the trailer's CRC64 differs from the data's */
-    RDB_EUNSUPPORTED = -4, /* well-formed but not loadable: a non-string value type,
-                            * functions (FUNCTION2) or module data (MODULE_AUX) */
-    RDB_ELIMIT = -5,       /* a string longer than max_len, or a database >= databases */
+    RDB_EUNSUPPORTED = -4, /* well-formed but not loadable: a stream or module value, a
+                            * collection when there is no coll_begin callback, functions
+                            * (FUNCTION2) or module data (MODULE_AUX) */
+    RDB_ELIMIT = -5,       /* a string or element longer than max_len, or a database >=
+                            * databases */
     RDB_ETRUNC = -6,       /* rdb_parser_finish: the input ended before the EOF record */
     RDB_ECALLBACK = -7,    /* a callback returned non-zero (its value is in cb_rc) */
 };
@@ -229,9 +235,12 @@ void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b);
 /* ---- Decoder ---- */
 
 /*
- * Callbacks. Any may be NULL (the record is read and dropped). Byte strings are
- * contiguous and valid only during the call; a key or value that was stored as
- * an integer is handed over as its decimal text. A callback returns 0 to go on,
+ * Callbacks. Any may be NULL (the record is read and dropped), except that
+ * without coll_begin a collection is refused with RDB_EUNSUPPORTED rather than
+ * dropped, as it was before the codec read collections. Byte strings are
+ * contiguous and valid only during the call; a key, value or element that was
+ * stored as an integer (integer-encoded string, ziplist, listpack or intset
+ * integer) is handed over as its decimal text. A callback returns 0 to go on,
  * anything else to abort the load with RDB_ECALLBACK.
  */
 typedef int (*rdb_aux_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);

@@ -760,7 +760,8 @@ static void redis_lfu_lru_files(void **state)
     sb_free(&file);
 }
 
-/* The small files of one collection each load; streams are refused, naming type and key. */
+/* The small files of one collection each load (and are refused when the caller
+ * takes no collections); streams are refused, naming type and key. */
 static void redis_other_types_refused(void **state)
 {
     (void)state;
@@ -776,6 +777,32 @@ static void redis_other_types_refused(void **state)
             fail_msg("%s: rc %d: %s", loaded[i], r.rc, r.err);
         assert_int_equal(c.colls, 1);
         decode_every_split(&file, &c.t, RDB_DONE, file.len);
+        sb_free(&c.t);
+        sb_free(&file);
+    }
+    /* A caller without collection callbacks gets them refused, not dropped. */
+    static const struct {
+        const char *file, *msg;
+    } refused[] = {
+        { "redis7-list.rdb",
+          "unsupported value type 'list' (18, quicklist 2) for key 'mylist' at offset 169" },
+        { "redis7-hash.rdb",
+          "unsupported value type 'hash' (16, listpack) for key 'myhash' at offset 169" },
+        { "redis7-set.rdb",
+          "unsupported value type 'set' (11, intset) for key 'myset' at offset 169" },
+        { "redis7-zset.rdb",
+          "unsupported value type 'zset' (17, listpack) for key 'myzset' at offset 169" },
+    };
+    static const struct rdb_callbacks strings_only = { on_aux, on_select, on_resize, on_string };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct sbuf file;
+        struct collector c = { 0 };
+        struct rdb_parser p;
+        read_file(refused[i].file, &file);
+        rdb_parser_init(&p, &strings_only, &c, NULL);
+        assert_int_equal(rdb_parser_feed(&p, file.p, file.len, NULL), RDB_EUNSUPPORTED);
+        assert_string_equal(p.err, refused[i].msg);
+        rdb_parser_deinit(&p);
         sb_free(&c.t);
         sb_free(&file);
     }
