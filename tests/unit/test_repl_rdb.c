@@ -23,6 +23,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/unit/rdb_values_test.h"
 #include "tests/unit/sbuf_test.h"
 
 #include "replication/crc64.h"
@@ -1916,39 +1917,13 @@ static void random_damage(void **state)
 
 /* ---- collections: round trips and the older encodings ---- */
 
-/* Strings at every listpack and intset integer boundary, and look-alikes that are not integers. */
-static const char *const rt_values[] = {
-    "0",
-    "127",
-    "128",
-    "-1",
-    "4095",
-    "4096",
-    "-4096",
-    "-4097",
-    "32767",
-    "32768",
-    "-32768",
-    "-32769",
-    "8388607",
-    "8388608",
-    "-8388608",
-    "-8388609",
-    "2147483647",
-    "2147483648",
-    "-2147483648",
-    "-2147483649",
-    "9223372036854775807",
-    "-9223372036854775808",
-    "9223372036854775808",
-    "",
-    "-0",
-    "01",
-    " 1",
-    "+1",
-    "a",
+/* Integers at every listpack and intset boundary (rdb_values_test.h), then
+ * look-alikes that are not integers. */
+static const char *const rt_lookalikes[] = {
+    "9223372036854775808", "", "-0", "01", " 1", "+1", "a",
 };
-#define RT_N (sizeof(rt_values) / sizeof(rt_values[0]))
+#define RT_N (RDB_TEST_NINTS + sizeof(rt_lookalikes) / sizeof(rt_lookalikes[0]))
+static const char *rt_values[RT_N];
 
 static struct rdb_item rt_item(const char *a, const char *b, double score)
 {
@@ -2149,6 +2124,8 @@ static void coll_file(struct sbuf *out, struct sbuf *want_tr, bool crc, bool big
     rdb_buf_init(&f);
     rdb_encode_header(&f, RDB_VERSION);
 
+    for (size_t i = 0; i < RT_N; i++)
+        rt_values[i] = i < RDB_TEST_NINTS ? rdb_test_ints[i] : rt_lookalikes[i - RDB_TEST_NINTS];
     for (size_t i = 0; i < RT_N; i++)
         it[n++] = rt_item(rt_values[i], rt_values[RT_N - 1 - i], (double)i - 3.5);
     if (big) {
