@@ -1681,17 +1681,23 @@ static void lp_put(struct rdb_buf *t, const void *s, size_t n)
     lp_put_backlen(t, t->len - start);
 }
 
-/* A score as Redis 7.0 keeps it in a listpack: an integer's decimal form when
- * the score is one below 2^52, "inf", "-inf", "-0", else "%.17g". */
-static size_t score_text(char *buf, size_t cap, double d)
+/* A score as Redis 7.0 puts it in a listpack: an integer entry when it is an
+ * integer of magnitude at most 2^62 (-0 too), else its text: "inf", "-inf",
+ * or "%.17g". */
+static void lp_put_score(struct rdb_buf *t, double d)
 {
+    char num[40];
+    int n;
+    if (!isinf(d) && d >= -(double)(LLONG_MAX / 2) && d <= (double)(LLONG_MAX / 2) &&
+        d == (double)(long long)d) {
+        lp_put_int(t, (long long)d);
+        return;
+    }
     if (isinf(d))
-        return (size_t)snprintf(buf, cap, d > 0 ? "inf" : "-inf");
-    if (d == 0)
-        return (size_t)snprintf(buf, cap, signbit(d) ? "-0" : "0");
-    if (d > -4503599627370495.0 && d < 4503599627370496.0 && d == (double)(long long)d)
-        return util_ll2str(buf, (long long)d);
-    return (size_t)snprintf(buf, cap, "%.17g", d);
+        n = snprintf(num, sizeof(num), "%s", d > 0 ? "inf" : "-inf");
+    else
+        n = snprintf(num, sizeof(num), "%.17g", d);
+    lp_put(t, num, (size_t)n);
 }
 
 /* Start a listpack in t (emptied), finish it with its header once count
@@ -1749,13 +1755,12 @@ void rdb_encode_coll_item(struct rdb_buf *b, int kind, const struct rdb_item *it
 /* The items of a list, hash or sorted set as listpack entries in t. */
 static void lp_put_items(struct rdb_buf *t, int kind, const struct rdb_item *items, size_t n)
 {
-    char num[64];
     for (size_t i = 0; i < n; i++) {
         lp_put(t, items[i].a, items[i].alen);
         if (kind == RDB_COLL_HASH)
             lp_put(t, items[i].b, items[i].blen);
         else if (kind == RDB_COLL_ZSET)
-            lp_put(t, num, score_text(num, sizeof(num), items[i].score));
+            lp_put_score(t, items[i].score);
     }
 }
 

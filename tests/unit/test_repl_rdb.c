@@ -1489,6 +1489,40 @@ static void encode_like_redis(void **state)
             fail_msg("the record of %s differs from redis-server's", c->key);
         rdb_buf_deinit(&b);
     }
+    /* Scores as redis-server 7.0.15 puts them in a listpack: DUMP of a zset (the
+     * type, the blob as an RDB string, then the DUMP's version and CRC). */
+    {
+        static const char dump_hex[] =
+            "11c3409940b413b40000001800816a02842d696e6605816602f40120121c0000f0ff0981680200018163"
+            "028631652d3330300781620293302e3130e00500033114816440170033e006002017026502f420492000"
+            "041000098161400c118a5d7845630109816702f450f330a64b9bb6200c006b401960001f4009816c0296"
+            "392e32323333373230333638353437373538652b313817816902008320a30104ff0a00952fdb8d02c51c"
+            "4d";
+        unsigned char dump[sizeof(dump_hex) / 2];
+        hex_to(dump_hex, dump, sizeof(dump));
+        struct rdb_item z[] = {
+            { "j", NULL, 1, 0, -INFINITY },
+            { "f", NULL, 1, 0, -4503599627370495.0 },
+            { "h", NULL, 1, 0, -0.0 },
+            { "c", NULL, 1, 0, 1e-300 },
+            { "b", NULL, 1, 0, 0.1 },
+            { "d", NULL, 1, 0, 0.3333333333333333 },
+            { "e", NULL, 1, 0, 4503599627370496.0 },
+            { "a", NULL, 1, 0, 1e17 },
+            { "g", NULL, 1, 0, 123456789012345678.0 },
+            { "k", NULL, 1, 0, 4611686018427387904.0 },
+            { "l", NULL, 1, 0, 9223372036854775807.0 },
+            { "i", NULL, 1, 0, INFINITY },
+        };
+        struct rdb_buf zb;
+        rdb_buf_init(&zb);
+        assert_int_equal(rdb_encode_coll_small(&zb, RDB_COLL_ZSET, "z", 1, z, 12, -1, NULL), 0);
+        /* ours: type, key "\x01z", blob; the DUMP: type, blob, 10 bytes */
+        assert_int_equal(zb.len - 2, sizeof(dump) - 10);
+        assert_int_equal((unsigned char)zb.p[0], dump[0]);
+        assert_memory_equal(zb.p + 3, dump + 1, zb.len - 3);
+        rdb_buf_deinit(&zb);
+    }
     /* A set with a member that is not an integer has no compact record in 7.0. */
     struct rdb_buf b;
     rdb_buf_init(&b);
@@ -1949,10 +1983,13 @@ static void rt_coll(struct rdb_buf *f, struct collector *want, int db, int kind,
             rdb_encode_coll_item(f, kind, &it[i], &o);
     }
     on_coll_begin(want, db, kind, key, strlen(key), kind == RDB_COLL_LIST ? 0 : n, expire, -1, -1);
+    /* a listpack keeps the score -0 as the integer 0, as Redis does: + 0.0 makes it so */
     for (size_t i = 0; i < n; i++)
         on_coll_item(want, it[i].a, it[i].alen, kind == RDB_COLL_HASH ? it[i].b : NULL,
                      kind == RDB_COLL_HASH ? it[i].blen : 0,
-                     kind == RDB_COLL_ZSET ? it[i].score : 0);
+                     kind != RDB_COLL_ZSET ? 0
+                     : small               ? it[i].score + 0.0
+                                           : it[i].score);
     on_coll_end(want);
 }
 
