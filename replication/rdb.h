@@ -3,10 +3,11 @@
  * 7.0 writes it), used by full resynchronisation (both directions), SAVE,
  * BGSAVE and loading a dump at start.
  *
- * Pollux stores only strings, so the codec writes and reads the string type
- * fully and recognises every other value type in order to refuse it with an
- * error naming the type and the key. The subset, the limits and the checksum:
- * replication/NOTES.md.
+ * The codec reads strings and the four collection types (lists, sets, sorted
+ * sets, hashes) in every encoding Redis writes up to RDB 11, and writes them
+ * as Redis 7.0 does; streams and module values are recognised in order to be
+ * refused with an error naming the type and the key. The subset, the limits
+ * and the checksum: replication/NOTES.md.
  *
  * Encoding. An RDB of a node with N shards is put together from pieces made
  * on different threads: the header and aux fields made once, the entries of
@@ -30,7 +31,10 @@
  * between calls and buffers only the record it is in the middle of. It calls
  * back for every aux field, database selection, size hint and key, as they are
  * read: the checksum is only known at the end, so a caller that gets an error
- * (RDB_ECHECKSUM included) must drop what it loaded.
+ * (RDB_ECHECKSUM included) must drop what it loaded. A collection comes as
+ * coll_begin, one coll_item per element (or field-value pair, or member with
+ * its score), coll_end; the big ones are read one element at a time, so the
+ * parser never holds a whole collection.
  *
  *     struct rdb_parser p;
  *     rdb_parser_init(&p, &callbacks, arg, &(struct rdb_parser_opts){ max_len, databases });
@@ -61,9 +65,11 @@ enum rdb_status {
     RDB_EFORMAT = -1,      /* corrupt: bad opcode, length or string encoding, bad LZF data */
     RDB_EVERSION = -2,     /* not an RDB (bad signature) or a version outside 1..11 */
     RDB_ECHECKSUM = -3,    /* the trailer's CRC64 differs from the data's */
-    RDB_EUNSUPPORTED = -4, /* well-formed but not loadable: a non-string value type,
-                            * functions (FUNCTION2) or module data (MODULE_AUX) */
-    RDB_ELIMIT = -5,       /* a string longer than max_len, or a database >= databases */
+    RDB_EUNSUPPORTED = -4, /* well-formed but not loadable: a stream or module value, a
+                            * collection when there is no coll_begin callback, functions
+                            * (FUNCTION2) or module data (MODULE_AUX) */
+    RDB_ELIMIT = -5,       /* a string or element longer than max_len, or a database >=
+                            * databases */
     RDB_ETRUNC = -6,       /* rdb_parser_finish: the input ended before the EOF record */
     RDB_ECALLBACK = -7,    /* a callback returned non-zero (its value is in cb_rc) */
 };
@@ -134,6 +140,74 @@ void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const vo
                        size_t vlen, int64_t expire_ms, const struct rdb_encode_opts *o);
 
 /*
+ * Collections. A big one is written in slices, without ever being whole in a
+ * buffer: rdb_encode_coll_begin (the metadata, the type, the key and the
+ * count), then its items, in as many calls and buffers as the caller likes.
+ * These are the encodings Redis 7.0 writes for big collections: set (2),
+ * zset with binary scores (5), hash (4), and for lists quicklist 2 (18) made
+ * of packed listpack nodes.
+ *
+ *     rdb_encode_coll_begin(&b, RDB_COLL_ZSET, key, klen, n, expire_ms, &o);
+ *     for each item:  rdb_encode_coll_item(&b, RDB_COLL_ZSET, &item, &o);
+ *
+ *     rdb_encode_coll_begin(&b, RDB_COLL_LIST, key, klen, rdb_list_nodes(n), expire_ms, &o);
+ *     for each slice of RDB_LIST_NODE_ITEMS items (the last one shorter):
+ *         rdb_encode_list_node(&b, items, nslice, &o);
+ *
+ * Small collections take the compact record of rdb_encode_coll_small, byte for
+ * byte what Redis 7.0 writes for them.
+ */
+
+/* An item: a list's or set's element in a (b unused); a hash's field in a and
+ * value in b; a sorted set's member in a and its score (not NaN). */
+struct rdb_item {
+    const void *a, *b;
+    size_t alen, blen;
+    double score;
+};
+
+/* Items per quicklist node in a list written by slices; a node is one listpack,
+ * whose size must stay below 4 GB. */
+#define RDB_LIST_NODE_ITEMS 128
+
+/* Nodes of a list of n items written in slices of RDB_LIST_NODE_ITEMS. */
+static inline uint64_t rdb_list_nodes(uint64_t n)
+{
+    return (n + RDB_LIST_NODE_ITEMS - 1) / RDB_LIST_NODE_ITEMS;
+}
+
+/*
+ * The start of a collection record: EXPIRETIME_MS, IDLE and FREQ as for a
+ * string, the type (set 2, zset 5, hash 4, list 18), the key and count: the
+ * number of items (pairs count once) that follow, or for a list the number of
+ * nodes (rdb_list_nodes). kind: enum rdb_coll_kind. o NULL: the defaults.
+ */
+void rdb_encode_coll_begin(struct rdb_buf *b, int kind, const void *key, size_t klen,
+                           uint64_t count, int64_t expire_ms, const struct rdb_encode_opts *o);
+/* One item of a set, sorted set or hash: its strings (as rdb_encode_string writes
+ * them), and for a sorted set the score as 8 little-endian bytes. */
+void rdb_encode_coll_item(struct rdb_buf *b, int kind, const struct rdb_item *it,
+                          const struct rdb_encode_opts *o);
+/* One list node: n >= 1 items in a listpack (container 2, "packed"). */
+void rdb_encode_list_node(struct rdb_buf *b, const struct rdb_item *items, size_t n,
+                          const struct rdb_encode_opts *o);
+
+/*
+ * A small collection in one compact record, as Redis 7.0 writes it when the
+ * collection is under its *-max-listpack-* / set-max-intset-entries limits:
+ * hash listpack (16), zset listpack (17; items in the set's order, by score),
+ * set intset (11; every member the canonical decimal form of an int64, all
+ * distinct) and list quicklist 2 with one node (18). Integers in a listpack
+ * take its integer encodings; a score is written as Redis 7.0 formats it.
+ * @return 0; -EINVAL for a set with a member that is not an integer, which
+ *         Redis 7.0 writes as a plain set (rdb_encode_coll_begin): nothing is
+ *         written then.
+ */
+int rdb_encode_coll_small(struct rdb_buf *b, int kind, const void *key, size_t klen,
+                          const struct rdb_item *items, size_t n, int64_t expire_ms,
+                          const struct rdb_encode_opts *o);
+
+/*
  * The trailer: the EOF opcode (0xFF) and the CRC64 in 8 little-endian bytes.
  * crc is the CRC of every byte of the file before the EOF opcode (the function
  * folds the opcode in), or 0 for a file without a checksum (rdbchecksum no;
@@ -161,9 +235,12 @@ void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b);
 /* ---- Decoder ---- */
 
 /*
- * Callbacks. Any may be NULL (the record is read and dropped). Byte strings are
- * contiguous and valid only during the call; a key or value that was stored as
- * an integer is handed over as its decimal text. A callback returns 0 to go on,
+ * Callbacks. Any may be NULL (the record is read and dropped), except that
+ * without coll_begin a collection is refused with RDB_EUNSUPPORTED rather than
+ * dropped, as it was before the codec read collections. Byte strings are
+ * contiguous and valid only during the call; a key, value or element that was
+ * stored as an integer (integer-encoded string, ziplist, listpack or intset
+ * integer) is handed over as its decimal text. A callback returns 0 to go on,
  * anything else to abort the load with RDB_ECALLBACK.
  */
 typedef int (*rdb_aux_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
@@ -175,11 +252,43 @@ typedef int (*rdb_resizedb_fn)(void *arg, uint64_t keys, uint64_t expires);
 typedef int (*rdb_string_fn)(void *arg, int db, const char *key, size_t klen, const char *val,
                              size_t vlen, int64_t expire_ms, int64_t lru_idle, int lfu_freq);
 
+/* The four collection types, numbered as the value type bytes of their plain encodings. */
+enum rdb_coll_kind {
+    RDB_COLL_LIST = 1,
+    RDB_COLL_SET = 2,
+    RDB_COLL_ZSET = 3,
+    RDB_COLL_HASH = 4,
+};
+
+/*
+ * A collection of database db begins: kind, key, and the metadata as for a
+ * string. count_hint is the number of items the record announces (pairs count
+ * once), 0 for a list stored as a quicklist (it counts nodes, not items). It is
+ * a hint read from the file: never allocate from it. An empty collection
+ * (Redis skips those on load) is handed over as begin, end.
+ */
+typedef int (*rdb_coll_begin_fn)(void *arg, int db, int kind, const char *key, size_t klen,
+                                 uint64_t count_hint, int64_t expire_ms, int64_t lru_idle,
+                                 int lfu_freq);
+/*
+ * One item of the collection begun last, in file order: a list's or set's
+ * element in a (b NULL); a hash's field in a and value in b; a sorted set's
+ * member in a and its score (never NaN; score is 0 for the other kinds).
+ * Duplicates are handed over as they are: the caller decides.
+ */
+typedef int (*rdb_coll_item_fn)(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                                double score);
+/* The collection begun last is complete. */
+typedef int (*rdb_coll_end_fn)(void *arg);
+
 struct rdb_callbacks {
     rdb_aux_fn aux;
     rdb_selectdb_fn selectdb;
     rdb_resizedb_fn resizedb;
     rdb_string_fn string;
+    rdb_coll_begin_fn coll_begin;
+    rdb_coll_item_fn coll_item;
+    rdb_coll_end_fn coll_end;
 };
 
 struct rdb_parser_opts {
@@ -193,7 +302,7 @@ struct rdb_parser {
     /* results, readable at any time */
     int version;           /* of the file, once the header is read; else 0 */
     uint64_t offset;       /* bytes of the RDB consumed so far */
-    uint64_t keys;         /* string entries handed to the callback */
+    uint64_t keys;         /* keys (strings and collections) handed over */
     int cb_rc;             /* RDB_ECALLBACK: what the callback returned */
     char err[RDB_ERR_MAX]; /* the error, e.g. "bad RDB version 12"; "" while none */
 
@@ -209,6 +318,10 @@ struct rdb_parser {
     int64_t expire_ms; /* metadata records waiting for the next key */
     int64_t lru_idle;
     int lfu_freq;
+    /* the collection being read one element (or quicklist node) at a time */
+    int coll_type;      /* its value type byte */
+    uint64_t coll_left; /* elements, pairs or nodes still to come */
+    uint64_t coll_off;  /* file offset of its record */
     /* the record in progress when it did not fit in one feed */
     char *rec;
     size_t rec_len, rec_cap;

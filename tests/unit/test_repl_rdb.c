@@ -10,17 +10,20 @@
  * The files under tests/unit/data/ were written by Debian's redis-server
  * 7.0.15 (SAVE); their expected contents are listed below.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/unit/rdb_values_test.h"
 #include "tests/unit/sbuf_test.h"
 
 #include "replication/crc64.h"
@@ -77,11 +80,20 @@ struct collector {
     struct sbuf t;
     int abort_after; /* the string callback fails on this call (1-based); 0: never */
     int strings;
+    bool keys_only; /* no aux, database or size lines */
+    /* the collection in progress: its kind and item lines (sorted at its end
+     * unless it is a list, whose order is part of its value) */
+    int kind;
+    struct sbuf *lines;
+    size_t nlines, caplines;
+    int colls;
 };
 
 static int on_aux(void *arg, const char *k, size_t kn, const char *v, size_t vn)
 {
     struct collector *c = arg;
+    if (c->keys_only)
+        return 0;
     sb_add(&c->t, "A", 1);
     tr_str(&c->t, k, kn);
     tr_str(&c->t, v, vn);
@@ -92,14 +104,16 @@ static int on_aux(void *arg, const char *k, size_t kn, const char *v, size_t vn)
 static int on_select(void *arg, int db)
 {
     struct collector *c = arg;
-    sb_fmt(&c->t, "D %d\n", db);
+    if (!c->keys_only)
+        sb_fmt(&c->t, "D %d\n", db);
     return 0;
 }
 
 static int on_resize(void *arg, uint64_t keys, uint64_t expires)
 {
     struct collector *c = arg;
-    sb_fmt(&c->t, "R %llu %llu\n", (unsigned long long)keys, (unsigned long long)expires);
+    if (!c->keys_only)
+        sb_fmt(&c->t, "R %llu %llu\n", (unsigned long long)keys, (unsigned long long)expires);
     return 0;
 }
 
@@ -114,7 +128,74 @@ static int on_string(void *arg, int db, const char *k, size_t kn, const char *v,
     return 0;
 }
 
-static const struct rdb_callbacks callbacks = { on_aux, on_select, on_resize, on_string };
+static int on_coll_begin(void *arg, int db, int kind, const char *k, size_t kn, uint64_t hint,
+                         int64_t expire, int64_t idle, int freq)
+{
+    struct collector *c = arg;
+    assert_int_equal(c->nlines, 0);
+    c->kind = kind;
+    sb_fmt(&c->t, "C %d %d", db, kind);
+    tr_str(&c->t, k, kn);
+    sb_fmt(&c->t, " %llu %lld %lld %d\n", (unsigned long long)hint, (long long)expire,
+           (long long)idle, freq);
+    return 0;
+}
+
+static int on_coll_item(void *arg, const char *a, size_t an, const char *b, size_t bn, double score)
+{
+    struct collector *c = arg;
+    if (c->nlines == c->caplines) {
+        c->caplines = c->caplines ? 2 * c->caplines : 16;
+        c->lines = realloc(c->lines, c->caplines * sizeof(*c->lines));
+        assert_non_null(c->lines);
+    }
+    struct sbuf *l = &c->lines[c->nlines++];
+    memset(l, 0, sizeof(*l));
+    sb_add(l, "I", 1);
+    tr_str(l, a, an);
+    if (c->kind == RDB_COLL_HASH)
+        tr_str(l, b, bn);
+    else
+        assert_null(b);
+    if (c->kind == RDB_COLL_ZSET)
+        sb_fmt(l, " %.17g", score);
+    else
+        assert_true(score == 0);
+    sb_add(l, "\n", 1);
+    return 0;
+}
+
+static int line_cmp(const void *x, const void *y)
+{
+    const struct sbuf *a = x, *b = y;
+    int d = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+    return d != 0 ? d : (a->len > b->len) - (a->len < b->len);
+}
+
+static void drop_lines(struct collector *c)
+{
+    for (size_t i = 0; i < c->nlines; i++)
+        sb_free(&c->lines[i]);
+    free(c->lines);
+    c->lines = NULL;
+    c->nlines = c->caplines = 0;
+}
+
+static int on_coll_end(void *arg)
+{
+    struct collector *c = arg;
+    if (c->kind != RDB_COLL_LIST && c->nlines > 1)
+        qsort(c->lines, c->nlines, sizeof(*c->lines), line_cmp);
+    for (size_t i = 0; i < c->nlines; i++)
+        sb_add(&c->t, c->lines[i].p, c->lines[i].len);
+    sb_fmt(&c->t, "E %zu\n", c->nlines);
+    drop_lines(c);
+    c->colls++;
+    return 0;
+}
+
+static const struct rdb_callbacks callbacks = { on_aux,        on_select,    on_resize,  on_string,
+                                                on_coll_begin, on_coll_item, on_coll_end };
 
 /* The outcome of one decode. */
 struct result {
@@ -173,6 +254,8 @@ static void decode_cuts(const struct sbuf *in, cut_fn next_cut, void *cut_arg,
         pos = end;
     }
     int fin = rdb_parser_finish(&p);
+    if (c != NULL) /* what a failed load left of a collection */
+        drop_lines(c);
     if (r->rc == RDB_DONE)
         assert_int_equal(fin, RDB_DONE);
     else if (r->rc < 0)
@@ -678,13 +761,30 @@ static void redis_lfu_lru_files(void **state)
     sb_free(&file);
 }
 
-/* Lists, hashes, sets, sorted sets and streams are refused, naming type and key. */
+/* The small files of one collection each load (and are refused when the caller
+ * takes no collections); streams are refused, naming type and key. */
 static void redis_other_types_refused(void **state)
 {
     (void)state;
+    static const char *const loaded[] = { "redis7-list.rdb", "redis7-hash.rdb", "redis7-set.rdb",
+                                          "redis7-zset.rdb" };
+    for (size_t i = 0; i < sizeof(loaded) / sizeof(loaded[0]); i++) {
+        struct sbuf file;
+        struct collector c = { 0 };
+        struct result r;
+        read_file(loaded[i], &file);
+        decode(&file, NULL, &c, &r);
+        if (r.rc != RDB_DONE)
+            fail_msg("%s: rc %d: %s", loaded[i], r.rc, r.err);
+        assert_int_equal(c.colls, 1);
+        decode_every_split(&file, &c.t, RDB_DONE, file.len);
+        sb_free(&c.t);
+        sb_free(&file);
+    }
+    /* A caller without collection callbacks gets them refused, not dropped. */
     static const struct {
         const char *file, *msg;
-    } cases[] = {
+    } refused[] = {
         { "redis7-list.rdb",
           "unsupported value type 'list' (18, quicklist 2) for key 'mylist' at offset 169" },
         { "redis7-hash.rdb",
@@ -693,18 +793,30 @@ static void redis_other_types_refused(void **state)
           "unsupported value type 'set' (11, intset) for key 'myset' at offset 169" },
         { "redis7-zset.rdb",
           "unsupported value type 'zset' (17, listpack) for key 'myzset' at offset 169" },
-        { "redis7-stream.rdb",
-          "unsupported value type 'stream' (19, listpacks 2) for key 'mystream' at offset 169" },
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    static const struct rdb_callbacks strings_only = { on_aux, on_select, on_resize, on_string };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct sbuf file;
+        struct collector c = { 0 };
+        struct rdb_parser p;
+        read_file(refused[i].file, &file);
+        rdb_parser_init(&p, &strings_only, &c, NULL);
+        assert_int_equal(rdb_parser_feed(&p, file.p, file.len, NULL), RDB_EUNSUPPORTED);
+        assert_string_equal(p.err, refused[i].msg);
+        rdb_parser_deinit(&p);
+        sb_free(&c.t);
+        sb_free(&file);
+    }
+    {
         struct sbuf file;
         struct collector c = { 0 };
         struct result r;
-        read_file(cases[i].file, &file);
+        read_file("redis7-stream.rdb", &file);
         decode(&file, NULL, &c, &r);
         assert_int_equal(r.rc, RDB_EUNSUPPORTED);
-        assert_string_equal(r.err, cases[i].msg);
-        assert_int_equal(c.strings, 0);
+        assert_string_equal(
+            r.err,
+            "unsupported value type 'stream' (19, listpacks 2) for key 'mystream' at offset 169");
         decode_every_split(&file, NULL, RDB_EUNSUPPORTED, 0);
         sb_free(&c.t);
         sb_free(&file);
@@ -1053,6 +1165,375 @@ static void writer_pieces(void **state)
         rdb_buf_deinit(&shard[s]);
 }
 
+/* ---- collections: the Redis 7.0 file ---- */
+
+/* Fail showing the first line where the transcripts part. */
+static void assert_same_transcript(const struct sbuf *got, const struct sbuf *want)
+{
+    if (sb_eq(got, want))
+        return;
+    size_t i = 0, line = 0;
+    while (i < got->len && i < want->len && got->p[i] == want->p[i])
+        i++;
+    while (line < i && i - line < 2000 && got->p[i - line - 1] != '\n')
+        line++;
+    fail_msg("transcripts part at byte %zu:\n got: %.200s\nwant: %.200s", i, got->p + i - line,
+             want->p + i - line);
+}
+
+static void exp_begin(struct collector *e, int db, int kind, const char *key, uint64_t hint,
+                      int64_t expire)
+{
+    on_coll_begin(e, db, kind, key, strlen(key), hint, expire, -1, -1);
+}
+
+static void exp_item(struct collector *e, const char *a, const char *b, double score)
+{
+    on_coll_item(e, a, strlen(a), b, b != NULL ? strlen(b) : 0, score);
+}
+
+/* An item named by a prefix and a number ("item:" 7 is "item:7"). */
+static void exp_num(struct collector *e, const char *prefix, long long v, double score)
+{
+    char a[64];
+    snprintf(a, sizeof(a), "%s%lld", prefix, v);
+    exp_item(e, a, NULL, score);
+}
+
+static char *rep(char ch, size_t n)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memset(s, ch, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* What redis7-collections.rdb holds: tests/unit/data/make_rdb_fixtures.sh made it. */
+static void collections_file_expected(struct collector *e)
+{
+    char *s63 = rep('a', 63), *s64 = rep('b', 64), *s4095 = rep('c', 4095), *s4096 = rep('d', 4096),
+         *big = rep('e', 16378), *p200 = rep('p', 200), *x30 = rep('x', 30);
+    char a[32], b[32];
+
+    exp_begin(e, 0, RDB_COLL_HASH, "hash:lp", 17, 4102444800000ll);
+    static const char *const hash_lp[][2] = {
+        { "a", "1" },
+        { "b", "-1" },
+        { "int7", "127" },
+        { "n128", "128" },
+        { "int13", "-4096" },
+        { "int16", "32767" },
+        { "int24", "-8388608" },
+        { "int32", "2147483647" },
+        { "int64", "-9223372036854775808" },
+        { "bigint", "18446744073709551615" },
+        { "empty", "" },
+        { "", "emptyfield" },
+    };
+    for (size_t i = 0; i < sizeof(hash_lp) / sizeof(hash_lp[0]); i++)
+        exp_item(e, hash_lp[i][0], hash_lp[i][1], 0);
+    exp_item(e, "s63", s63, 0);
+    exp_item(e, "s64", s64, 0);
+    exp_item(e, "s4095", s4095, 0);
+    exp_item(e, "s4096", s4096, 0);
+    exp_item(e, "big", big, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 1, RDB_COLL_HASH, "hash:ht", 200, -1);
+    for (int i = 0; i < 200; i++) {
+        snprintf(a, sizeof(a), "field:%d", i);
+        snprintf(b, sizeof(b), i % 2 == 0 ? "%d" : "value:%d", i);
+        exp_item(e, a, b, 0);
+    }
+    on_coll_end(e);
+
+    exp_begin(e, 2, RDB_COLL_LIST, "list:lp", 0, -1);
+    static const char *const list_lp[] = {
+        "a",
+        "",
+        "0",
+        "127",
+        "-4096",
+        "4095",
+        "32767",
+        "-32768",
+        "8388607",
+        "-8388608",
+        "2147483647",
+        "-2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551616",
+    };
+    for (size_t i = 0; i < sizeof(list_lp) / sizeof(list_lp[0]); i++)
+        exp_item(e, list_lp[i], NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 3, RDB_COLL_LIST, "list:big", 0, -1);
+    for (int i = 0; i < 1000; i++)
+        exp_num(e, i % 3 == 0 ? "" : "item:", i % 3 == 0 ? i * 1000ll - 500000 : i, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 4, RDB_COLL_LIST, "list:plain", 0, -1);
+    exp_item(e, "small1", NULL, 0);
+    exp_item(e, p200, NULL, 0);
+    exp_item(e, "small2", NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 5, RDB_COLL_SET, "set:int16", 6, -1);
+    static const char *const set16[] = { "1", "2", "-3", "100", "-32768", "32767" };
+    for (size_t i = 0; i < 6; i++)
+        exp_item(e, set16[i], NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 6, RDB_COLL_SET, "set:int64", 5, -1);
+    static const char *const set64[] = { "1", "70000", "-5000000000", "9223372036854775807",
+                                         "-9223372036854775808" };
+    for (size_t i = 0; i < 5; i++)
+        exp_item(e, set64[i], NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 7, RDB_COLL_SET, "set:str", 6, -1);
+    static const char *const set_str[] = { "apple", "banana", "", "12", "-7" };
+    for (size_t i = 0; i < 5; i++)
+        exp_item(e, set_str[i], NULL, 0);
+    exp_item(e, x30, NULL, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 8, RDB_COLL_SET, "set:big", 600, -1);
+    for (int i = 0; i < 600; i++)
+        exp_num(e, "", i * 7, 0);
+    on_coll_end(e);
+
+    exp_begin(e, 9, RDB_COLL_ZSET, "zset:lp", 11, -1);
+    static const struct {
+        const char *m;
+        double score;
+    } zset_lp[] = {
+        { "m1", 1 },        { "m2", 2.5 },
+        { "m3", -3 },       { "m4", 1e100 },
+        { "m5", INFINITY }, { "m6", -INFINITY },
+        { "m7", 0.1 },      { "m8", 0 },
+        { "m9", 1234567 },  { "m10", 9007199254740993.0 },
+        { "", -0.5 },
+    };
+    for (size_t i = 0; i < sizeof(zset_lp) / sizeof(zset_lp[0]); i++)
+        exp_item(e, zset_lp[i].m, NULL, zset_lp[i].score);
+    on_coll_end(e);
+
+    exp_begin(e, 10, RDB_COLL_ZSET, "zset:sl", 200, -1);
+    for (int i = 0; i < 200; i++) {
+        int n = i * 3 - 200;
+        exp_num(e, "m:", i, n >= 0 ? n + 0.5 : n - 0.5);
+    }
+    on_coll_end(e);
+
+    tr_string(&e->t, 11, "plain", 5, "value", 5, -1, -1, -1);
+    free(s63);
+    free(s64);
+    free(s4095);
+    free(s4096);
+    free(big);
+    free(p200);
+    free(x30);
+}
+
+/* Every encoding Redis 7.0 writes for the four collection types, element by element. */
+static void redis_collections_file(void **state)
+{
+    (void)state;
+    struct sbuf file;
+    struct collector want = { .keys_only = true }, c = { .keys_only = true };
+    struct result r;
+    read_file("redis7-collections.rdb", &file);
+    collections_file_expected(&want);
+    decode(&file, NULL, &c, &r);
+    if (r.rc != RDB_DONE)
+        fail_msg("rc %d: %s", r.rc, r.err);
+    assert_int_equal(r.keys, 12);
+    assert_int_equal(c.colls, 11);
+    assert_same_transcript(&c.t, &want.t);
+    /* In pieces of every size class, and one byte at a time. */
+    uint64_t seed = 7;
+    struct collector c2 = { .keys_only = true };
+    decode_cuts(&file, cut_varying, &seed, NULL, &c2, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c2.t, &want.t));
+    struct collector c3 = { .keys_only = true };
+    size_t one = 1;
+    decode_cuts(&file, cut_chunk, &one, NULL, &c3, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c3.t, &want.t));
+    sb_free(&c.t);
+    sb_free(&c2.t);
+    sb_free(&c3.t);
+    sb_free(&want.t);
+    sb_free(&file);
+}
+
+/* ---- collections: the encoder ---- */
+
+/* Collections decoded and kept whole, items in file order. */
+struct kept_coll {
+    int db, kind;
+    char *key;
+    size_t klen;
+    int64_t expire;
+    struct rdb_item *items;
+    size_t n, cap;
+};
+
+struct keeper {
+    struct kept_coll c[16];
+    int n;
+};
+
+static char *dup_bytes(const void *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    assert_non_null(d);
+    if (n > 0)
+        memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static int keep_begin(void *arg, int db, int kind, const char *k, size_t kn, uint64_t hint,
+                      int64_t expire, int64_t idle, int freq)
+{
+    struct keeper *kp = arg;
+    (void)hint, (void)idle, (void)freq;
+    assert_true(kp->n < 16);
+    struct kept_coll *c = &kp->c[kp->n++];
+    memset(c, 0, sizeof(*c));
+    c->db = db;
+    c->kind = kind;
+    c->key = dup_bytes(k, kn);
+    c->klen = kn;
+    c->expire = expire;
+    return 0;
+}
+
+static int keep_item(void *arg, const char *a, size_t an, const char *b, size_t bn, double score)
+{
+    struct keeper *kp = arg;
+    struct kept_coll *c = &kp->c[kp->n - 1];
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->items = realloc(c->items, c->cap * sizeof(*c->items));
+        assert_non_null(c->items);
+    }
+    c->items[c->n++] =
+        (struct rdb_item){ dup_bytes(a, an), b != NULL ? dup_bytes(b, bn) : NULL, an, bn, score };
+    return 0;
+}
+
+static void keeper_free(struct keeper *kp)
+{
+    for (int i = 0; i < kp->n; i++) {
+        for (size_t j = 0; j < kp->c[i].n; j++) {
+            free((void *)kp->c[i].items[j].a);
+            free((void *)kp->c[i].items[j].b);
+        }
+        free(kp->c[i].items);
+        free(kp->c[i].key);
+    }
+    kp->n = 0;
+}
+
+static bool contains(const struct sbuf *hay, const struct rdb_buf *needle)
+{
+    return memmem(hay->p, hay->len, needle->p, needle->len) != NULL;
+}
+
+/*
+ * Every collection of the Redis 7.0 file that Pollux can write (all but the
+ * list with a plain node) is encoded again from its decoded items: the record
+ * must be the file's, byte for byte — compact records, LZF-compressed blobs,
+ * plain records and a list in nodes of 8 included.
+ */
+static void encode_like_redis(void **state)
+{
+    (void)state;
+    static const struct rdb_callbacks keep_cb = { .coll_begin = keep_begin,
+                                                  .coll_item = keep_item };
+    struct sbuf file;
+    struct keeper kp = { .n = 0 };
+    struct rdb_parser p;
+    read_file("redis7-collections.rdb", &file);
+    rdb_parser_init(&p, &keep_cb, &kp, NULL);
+    assert_int_equal(rdb_parser_feed(&p, file.p, file.len, NULL), RDB_DONE);
+    rdb_parser_deinit(&p);
+    assert_int_equal(kp.n, 11);
+    for (int i = 0; i < kp.n; i++) {
+        struct kept_coll *c = &kp.c[i];
+        struct rdb_buf b;
+        rdb_buf_init(&b);
+        if (strcmp(c->key, "list:plain") == 0) {
+            continue;
+        } else if (strcmp(c->key, "list:big") == 0) {
+            rdb_encode_coll_begin(&b, c->kind, c->key, c->klen, c->n / 8, c->expire, NULL);
+            for (size_t j = 0; j < c->n; j += 8)
+                rdb_encode_list_node(&b, c->items + j, 8, NULL);
+        } else if (c->n <= 128 && strcmp(c->key, "set:str") != 0) {
+            assert_int_equal(rdb_encode_coll_small(&b, c->kind, c->key, c->klen, c->items, c->n,
+                                                   c->expire, NULL),
+                             0);
+        } else {
+            rdb_encode_coll_begin(&b, c->kind, c->key, c->klen, c->n, c->expire, NULL);
+            for (size_t j = 0; j < c->n; j++)
+                rdb_encode_coll_item(&b, c->kind, &c->items[j], NULL);
+        }
+        if (!contains(&file, &b))
+            fail_msg("the record of %s differs from redis-server's", c->key);
+        rdb_buf_deinit(&b);
+    }
+    /* Scores as redis-server 7.0.15 puts them in a listpack: DUMP of a zset (the
+     * type, the blob as an RDB string, then the DUMP's version and CRC). */
+    {
+        static const char dump_hex[] =
+            "11c3409940b413b40000001800816a02842d696e6605816602f40120121c0000f0ff0981680200018163"
+            "028631652d3330300781620293302e3130e00500033114816440170033e006002017026502f420492000"
+            "041000098161400c118a5d7845630109816702f450f330a64b9bb6200c006b401960001f4009816c0296"
+            "392e32323333373230333638353437373538652b313817816902008320a30104ff0a00952fdb8d02c51c"
+            "4d";
+        unsigned char dump[sizeof(dump_hex) / 2];
+        hex_to(dump_hex, dump, sizeof(dump));
+        struct rdb_item z[] = {
+            { "j", NULL, 1, 0, -INFINITY },
+            { "f", NULL, 1, 0, -4503599627370495.0 },
+            { "h", NULL, 1, 0, -0.0 },
+            { "c", NULL, 1, 0, 1e-300 },
+            { "b", NULL, 1, 0, 0.1 },
+            { "d", NULL, 1, 0, 0.3333333333333333 },
+            { "e", NULL, 1, 0, 4503599627370496.0 },
+            { "a", NULL, 1, 0, 1e17 },
+            { "g", NULL, 1, 0, 123456789012345678.0 },
+            { "k", NULL, 1, 0, 4611686018427387904.0 },
+            { "l", NULL, 1, 0, 9223372036854775807.0 },
+            { "i", NULL, 1, 0, INFINITY },
+        };
+        struct rdb_buf zb;
+        rdb_buf_init(&zb);
+        assert_int_equal(rdb_encode_coll_small(&zb, RDB_COLL_ZSET, "z", 1, z, 12, -1, NULL), 0);
+        /* ours: type, key "\x01z", blob; the DUMP: type, blob, 10 bytes */
+        assert_int_equal(zb.len - 2, sizeof(dump) - 10);
+        assert_int_equal((unsigned char)zb.p[0], dump[0]);
+        assert_memory_equal(zb.p + 3, dump + 1, zb.len - 3);
+        rdb_buf_deinit(&zb);
+    }
+    /* A set with a member that is not an integer has no compact record in 7.0. */
+    struct rdb_buf b;
+    rdb_buf_init(&b);
+    struct rdb_item it[2] = { { "1", NULL, 1, 0, 0 }, { "x", NULL, 1, 0, 0 } };
+    assert_int_equal(rdb_encode_coll_small(&b, RDB_COLL_SET, "k", 1, it, 2, -1, NULL), -EINVAL);
+    assert_int_equal(b.len, 0);
+    rdb_buf_deinit(&b);
+    keeper_free(&kp);
+    sb_free(&file);
+}
+
 /* ---- versions and hand-made records ---- */
 
 /* A file of version v with the records in `body` (raw bytes) and a trailer. */
@@ -1184,12 +1665,72 @@ static const struct bad_case bad_records[] = {
     { "module value", BODY("\x07\x03mod\x81\x00"), RDB_EUNSUPPORTED,
       "unsupported value type 'module' (7, module 2) for key 'mod' at offset 9" },
     { "binary key in message",
-      BODY("\x01\x04"
+      BODY("\x0f\x04"
            "a\x00'\xff"),
       RDB_EUNSUPPORTED,
-      "unsupported value type 'list' (1, linked list) for key 'a\\x00\\x27\\xff' at offset 9" },
+      "unsupported value type 'stream' (15, listpacks) for key 'a\\x00\\x27\\xff' at offset 9" },
     { "idle time", BODY("\xf8\x81\x80\x00\x00\x00\x00\x00\x00\x00"), RDB_EFORMAT,
       "bad idle time 9223372036854775808 at offset 9" },
+    /* collections: the blob's header, entries, end and count; scores; counts */
+    { "listpack size", BODY("\x10\x01k\x07\x08\x00\x00\x00\x00\x00\xff"), RDB_EFORMAT,
+      "corrupt listpack of 7 bytes at offset 12: its header says 8 bytes" },
+    { "listpack end", BODY("\x10\x01k\x07\x07\x00\x00\x00\x00\x00\xfe"), RDB_EFORMAT,
+      "corrupt listpack of 7 bytes at offset 12: no end mark" },
+    { "listpack too short", BODY("\x10\x01k\x03\x03\x00\xff"), RDB_EFORMAT,
+      "corrupt listpack of 3 bytes at offset 12: shorter than a header and an end mark" },
+    { "listpack entry past the end", BODY("\x10\x01k\x09\x09\x00\x00\x00\x01\x00\x85\x61\xff"),
+      RDB_EFORMAT,
+      "corrupt listpack of 9 bytes at offset 12: the entry at byte 6 runs past the end" },
+    { "listpack 32-bit length past the end",
+      BODY("\x14\x01k\x0d\x0d\x00\x00\x00\x01\x00\xf0\xff\xff\xff\x7f\x01\xff"), RDB_EFORMAT,
+      "corrupt listpack of 13 bytes at offset 12: the entry at byte 6 runs past the end" },
+    { "listpack back length", BODY("\x14\x01k\x0a\x0a\x00\x00\x00\x01\x00\x81\x61\x03\xff"),
+      RDB_EFORMAT, "the entry at byte 6 has 2 bytes, its back length says 3" },
+    { "listpack count", BODY("\x14\x01k\x0a\x0a\x00\x00\x00\x02\x00\x81\x61\x02\xff"), RDB_EFORMAT,
+      "its header says 2 elements, it holds 1" },
+    { "listpack encoding", BODY("\x14\x01k\x09\x09\x00\x00\x00\x01\x00\xf5\x01\xff"), RDB_EFORMAT,
+      "bad encoding 0xf5 at byte 6" },
+    { "hash listpack of one element", BODY("\x10\x01k\x0a\x0a\x00\x00\x00\x01\x00\x81\x61\x02\xff"),
+      RDB_EFORMAT, "1 elements: a hash needs pairs" },
+    { "intset width", BODY("\x0b\x01k\x08\x03\x00\x00\x00\x00\x00\x00\x00"), RDB_EFORMAT,
+      "corrupt intset of 8 bytes at offset 12: bad integer width 3" },
+    { "intset count", BODY("\x0b\x01k\x0a\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00"), RDB_EFORMAT,
+      "its header says 2 integers of 2 bytes" },
+    { "intset order", BODY("\x0b\x01k\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x05\x00\x03\x00"),
+      RDB_EFORMAT, "member 3 at byte 10 is not above the previous one, 5" },
+    { "ziplist previous length",
+      BODY("\x0a\x01k\x11\x11\x00\x00\x00\x0d\x00\x00\x00\x02\x00\x00\x01\x61\x05\x01\x62\xff"),
+      RDB_EFORMAT, "the entry at byte 13 says the previous one has 5 bytes, not 3" },
+    { "ziplist tail",
+      BODY("\x0a\x01k\x11\x11\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\x01\x61\x03\x01\x62\xff"),
+      RDB_EFORMAT, "its header puts the last entry at byte 10, not 13" },
+    { "ziplist encoding", BODY("\x0a\x01k\x0d\x0d\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\xc8\xff"),
+      RDB_EFORMAT, "bad encoding 0xc8 at byte 11" },
+    { "zipmap value past the end", BODY("\x09\x01k\x05\x01\x01\x61\x05\xff"), RDB_EFORMAT,
+      "corrupt zipmap of 5 bytes at offset 12: the entry at byte 3 runs past the end" },
+    { "zipmap without a value", BODY("\x09\x01k\x04\x01\x01\x61\xff"), RDB_EFORMAT,
+      "its header says 2 elements, it holds 1" },
+    { "zipmap of unknown count without a value", BODY("\x09\x01k\x04\xfe\x01\x61\xff"), RDB_EFORMAT,
+      "1 elements: a hash needs pairs" },
+    { "NaN binary score", BODY("\x05\x01k\x01\x01m\x00\x00\x00\x00\x00\x00\xf8\x7f"), RDB_EFORMAT,
+      "NaN score at offset 13" },
+    { "NaN text score", BODY("\x03\x01k\x01\x01m\xfd"), RDB_EFORMAT, "NaN score at offset 13" },
+    { "bad text score",
+      BODY("\x03\x01k\x01\x01m\x03"
+           "1x5"),
+      RDB_EFORMAT, "bad score '1x5' at offset 13" },
+    { "NaN listpack score", BODY("\x11\x01k\x0f\x0f\x00\x00\x00\x02\x00\x81m\x02\x83nan\x04\xff"),
+      RDB_EFORMAT, "bad score 'nan' at offset 12" },
+    { "quicklist container", BODY("\x12\x01k\x01\x03"), RDB_EFORMAT,
+      "bad quicklist node container 3 at offset 13" },
+    { "count of 2^60",
+      BODY("\x02\x01k\x81\x10\x00\x00\x00\x00\x00\x00\x00\x01"
+           "a"),
+      RDB_EFORMAT, "bad string encoding 63 of element at offset 23" },
+    { "element over the limit", BODY("\x02\x01k\x01\x80\xff\xff\xff\xff"), RDB_ELIMIT,
+      "element of 4294967295 bytes at offset 13 exceeds the limit" },
+    { "blob over the limit", BODY("\x10\x01k\x80\xff\xff\xff\xff"), RDB_ELIMIT,
+      "listpack of 4294967295 bytes at offset 12 exceeds the limit" },
 };
 
 static void bad_records_refused(void **state)
@@ -1408,6 +1949,468 @@ static void random_damage(void **state)
     sb_free(&want);
 }
 
+/* ---- collections: round trips and the older encodings ---- */
+
+/* Integers at every listpack and intset boundary (rdb_values_test.h), then
+ * look-alikes that are not integers. */
+static const char *const rt_lookalikes[] = {
+    "9223372036854775808", "", "-0", "01", " 1", "+1", "a",
+};
+#define RT_N (RDB_TEST_NINTS + sizeof(rt_lookalikes) / sizeof(rt_lookalikes[0]))
+static const char *rt_values[RT_N];
+
+static struct rdb_item rt_item(const char *a, const char *b, double score)
+{
+    return (struct rdb_item){ a, b, strlen(a), b != NULL ? strlen(b) : 0, score };
+}
+
+/* Encode items of kind into f (compact when small) and expect them in want. */
+static void rt_coll(struct rdb_buf *f, struct collector *want, int db, int kind, const char *key,
+                    const struct rdb_item *it, size_t n, bool small, int64_t expire)
+{
+    struct rdb_encode_opts o;
+    rdb_encode_opts_init(&o);
+    if (small) {
+        assert_int_equal(rdb_encode_coll_small(f, kind, key, strlen(key), it, n, expire, &o), 0);
+    } else if (kind == RDB_COLL_LIST) {
+        rdb_encode_coll_begin(f, kind, key, strlen(key), rdb_list_nodes(n), expire, &o);
+        for (size_t i = 0; i < n; i += RDB_LIST_NODE_ITEMS)
+            rdb_encode_list_node(f, it + i,
+                                 n - i < RDB_LIST_NODE_ITEMS ? n - i : RDB_LIST_NODE_ITEMS, &o);
+    } else {
+        rdb_encode_coll_begin(f, kind, key, strlen(key), n, expire, &o);
+        for (size_t i = 0; i < n; i++)
+            rdb_encode_coll_item(f, kind, &it[i], &o);
+    }
+    on_coll_begin(want, db, kind, key, strlen(key), kind == RDB_COLL_LIST ? 0 : n, expire, -1, -1);
+    /* a listpack keeps the score -0 as the integer 0, as Redis does: + 0.0 makes it so */
+    for (size_t i = 0; i < n; i++)
+        on_coll_item(want, it[i].a, it[i].alen, kind == RDB_COLL_HASH ? it[i].b : NULL,
+                     kind == RDB_COLL_HASH ? it[i].blen : 0,
+                     kind != RDB_COLL_ZSET ? 0
+                     : small               ? it[i].score + 0.0
+                                           : it[i].score);
+    on_coll_end(want);
+}
+
+/* A raw record: type, a 1-byte key, then the body (a length or a blob string). */
+static void raw_record(struct rdb_buf *f, int type, const char *key, const void *body, size_t n)
+{
+    rdb_buf_reserve(f, 2 + strlen(key) + n);
+    f->p[f->len++] = (char)type;
+    f->p[f->len++] = (char)strlen(key);
+    memcpy(f->p + f->len, key, strlen(key));
+    f->len += strlen(key);
+    memcpy(f->p + f->len, body, n);
+    f->len += n;
+}
+
+static void raw_bytes(struct rdb_buf *f, const void *s, size_t n)
+{
+    rdb_buf_reserve(f, n);
+    memcpy(f->p + f->len, s, n);
+    f->len += n;
+}
+
+/* A plain RDB string (length and bytes; short lengths only). */
+static void raw_string(struct rdb_buf *f, const void *s, size_t n)
+{
+    assert_true(n < 16384);
+    rdb_buf_reserve(f, n + 2);
+    if (n < 64) {
+        f->p[f->len++] = (char)n;
+    } else {
+        f->p[f->len++] = (char)(0x40 | (n >> 8));
+        f->p[f->len++] = (char)(n & 0xff);
+    }
+    memcpy(f->p + f->len, s, n);
+    f->len += n;
+}
+
+/* A ziplist, written from the format: prevlen, encoding, data; integers when
+ * the text is a canonical int64, each in the width given by ints[i] (0: the
+ * 4-bit immediate). */
+struct zl {
+    struct rdb_buf t;
+    size_t prev, last;
+    unsigned count;
+};
+
+static void zl_begin(struct zl *z)
+{
+    rdb_buf_init(&z->t);
+    rdb_buf_reserve(&z->t, 10);
+    memset(z->t.p, 0, 10);
+    z->t.len = 10;
+    z->prev = 0;
+    z->last = 10;
+    z->count = 0;
+}
+
+static void zl_bytes(struct zl *z, const void *s, size_t n)
+{
+    rdb_buf_reserve(&z->t, n);
+    memcpy(z->t.p + z->t.len, s, n);
+    z->t.len += n;
+}
+
+static void zl_entry_head(struct zl *z)
+{
+    unsigned char h[5];
+    z->last = z->t.len;
+    if (z->prev < 254) {
+        h[0] = (unsigned char)z->prev;
+        zl_bytes(z, h, 1);
+    } else {
+        h[0] = 0xfe;
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (unsigned char)(z->prev >> (8 * i));
+        zl_bytes(z, h, 5);
+    }
+}
+
+static void zl_str(struct zl *z, const char *s, size_t n)
+{
+    unsigned char h[5];
+    size_t start = z->t.len;
+    zl_entry_head(z);
+    if (n < 64) {
+        h[0] = (unsigned char)n;
+        zl_bytes(z, h, 1);
+    } else if (n < 16384) {
+        h[0] = (unsigned char)(0x40 | (n >> 8));
+        h[1] = (unsigned char)n;
+        zl_bytes(z, h, 2);
+    } else {
+        h[0] = 0x80;
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (unsigned char)(n >> (8 * (3 - i)));
+        zl_bytes(z, h, 5);
+    }
+    zl_bytes(z, s, n);
+    z->prev = z->t.len - start;
+    z->count++;
+}
+
+static void zl_int(struct zl *z, long long v, int w)
+{
+    static const unsigned char enc[9] = {
+        [1] = 0xfe, [2] = 0xc0, [3] = 0xf0, [4] = 0xd0, [8] = 0xe0
+    };
+    unsigned char h[9];
+    size_t start = z->t.len;
+    zl_entry_head(z);
+    if (w == 0) {
+        h[0] = (unsigned char)(0xf1 + v);
+        zl_bytes(z, h, 1);
+    } else {
+        h[0] = enc[w];
+        for (int i = 0; i < w; i++)
+            h[1 + i] = (unsigned char)((unsigned long long)v >> (8 * i));
+        zl_bytes(z, h, 1 + (size_t)w);
+    }
+    z->prev = z->t.len - start;
+    z->count++;
+}
+
+/* End the ziplist and append it to f as an RDB string. */
+static void zl_end(struct zl *z, struct rdb_buf *f)
+{
+    unsigned char e = 0xff;
+    zl_bytes(z, &e, 1);
+    for (int i = 0; i < 4; i++) {
+        z->t.p[i] = (char)(z->t.len >> (8 * i));
+        z->t.p[4 + i] = (char)(z->last >> (8 * i));
+    }
+    z->t.p[8] = (char)z->count;
+    z->t.p[9] = (char)(z->count >> 8);
+    raw_string(f, z->t.p, z->t.len);
+    rdb_buf_deinit(&z->t);
+}
+
+/* Every ziplist integer width with its value as text, and a string. */
+static const struct {
+    long long v;
+    int w;
+    const char *text;
+} zl_ints[] = {
+    { 0, 0, "0" },
+    { 12, 0, "12" },
+    { -5, 1, "-5" },
+    { -300, 2, "-300" },
+    { 70000, 3, "70000" },
+    { -8388608, 3, "-8388608" },
+    { 1 << 30, 4, "1073741824" },
+    { -(1ll << 40), 8, "-1099511627776" },
+};
+
+/*
+ * A file with every collection kind in every encoding: written by the encoder
+ * (compact and plain), and the older ones written by hand from the format
+ * (list 1, zset 3, zipmap 9, ziplists 10, 12, 13, quicklist 14, set listpack
+ * 20). want gets the transcript expected; big adds strings long enough for
+ * every listpack back length size.
+ */
+static void coll_file(struct sbuf *out, struct sbuf *want_tr, bool crc, bool big)
+{
+    struct rdb_buf f;
+    struct collector want = { 0 };
+    struct rdb_item it[RT_N + 3];
+    size_t n = 0;
+    char *longs[3] = { NULL, NULL, NULL };
+    rdb_buf_init(&f);
+    rdb_encode_header(&f, RDB_VERSION);
+
+    for (size_t i = 0; i < RT_N; i++)
+        rt_values[i] = i < RDB_TEST_NINTS ? rdb_test_ints[i] : rt_lookalikes[i - RDB_TEST_NINTS];
+    for (size_t i = 0; i < RT_N; i++)
+        it[n++] = rt_item(rt_values[i], rt_values[RT_N - 1 - i], (double)i - 3.5);
+    if (big) {
+        static const size_t sizes[] = { 200, 16378, 20000 };
+        for (int i = 0; i < 3; i++) {
+            longs[i] = rep((char)('p' + i), sizes[i]);
+            it[n++] = rt_item(longs[i], longs[i], 1e300);
+        }
+    }
+    /* lists and hashes: compact and plain; sets and sorted sets need distinct members */
+    rt_coll(&f, &want, 0, RDB_COLL_LIST, "list:s", it, n, true, -1);
+    rt_coll(&f, &want, 0, RDB_COLL_LIST, "list:p", it, n, false, 1234567890123ll);
+    rt_coll(&f, &want, 0, RDB_COLL_HASH, "hash:s", it, n, true, -1);
+    rt_coll(&f, &want, 0, RDB_COLL_HASH, "hash:p", it, n, false, -1);
+    rt_coll(&f, &want, 0, RDB_COLL_SET, "set:p", it, n, false, -1);
+    rt_coll(&f, &want, 0, RDB_COLL_ZSET, "zset:s", it, n, true, -1);
+    rt_coll(&f, &want, 0, RDB_COLL_ZSET, "zset:p", it, n, false, -1);
+    /* intsets of each width: the first 2, 11 and 20 values are the integers up to it */
+    rdb_encode_selectdb(&f, 1);
+    on_select(&want, 1);
+    static const size_t widths[] = { 3, 4, 12, 20, 22 };
+    for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++)
+        rt_coll(&f, &want, 1, RDB_COLL_SET, "set:int", it, widths[w], true, -1);
+    /* empty ones */
+    rt_coll(&f, &want, 1, RDB_COLL_LIST, "list:empty", it, 0, true, -1);
+    rt_coll(&f, &want, 1, RDB_COLL_HASH, "hash:empty", it, 0, true, -1);
+    rt_coll(&f, &want, 1, RDB_COLL_SET, "set:empty", it, 0, false, -1);
+    /* scores Redis formats specially */
+    struct rdb_item zs[] = { rt_item("inf", NULL, INFINITY), rt_item("-inf", NULL, -INFINITY),
+                             rt_item("-0", NULL, -0.0),      rt_item("big", NULL, 1e17),
+                             rt_item("tiny", NULL, 1e-300),  rt_item("third", NULL, 1.0 / 3) };
+    rt_coll(&f, &want, 1, RDB_COLL_ZSET, "zset:scores", zs, 6, true, -1);
+    rt_coll(&f, &want, 1, RDB_COLL_ZSET, "zset:scores", zs, 6, false, -1);
+
+    /* ---- the older encodings, by hand ---- */
+    rdb_encode_selectdb(&f, 2);
+    on_select(&want, 2);
+    /* list (1): count, then strings */
+    raw_record(&f, 1, "l1", "\x02", 1);
+    raw_string(&f, "x", 1);
+    raw_string(&f, "", 0);
+    on_coll_begin(&want, 2, RDB_COLL_LIST, "l1", 2, 2, -1, -1, -1);
+    on_coll_item(&want, "x", 1, NULL, 0, 0);
+    on_coll_item(&want, "", 0, NULL, 0, 0);
+    on_coll_end(&want);
+    /* zset (3): member, then the score as text, 254 +inf, 255 -inf */
+    raw_record(&f, 3, "z3", "\x03", 1);
+    raw_string(&f, "a", 1);
+    raw_bytes(&f, "\x04-1.5", 5);
+    raw_string(&f, "b", 1);
+    raw_bytes(&f, "\xfe", 1);
+    raw_string(&f, "c", 1);
+    raw_bytes(&f, "\xff", 1);
+    on_coll_begin(&want, 2, RDB_COLL_ZSET, "z3", 2, 3, -1, -1, -1);
+    on_coll_item(&want, "a", 1, NULL, 0, -1.5);
+    on_coll_item(&want, "b", 1, NULL, 0, INFINITY);
+    on_coll_item(&want, "c", 1, NULL, 0, -INFINITY);
+    on_coll_end(&want);
+    /* zipmap (9): "f" => "v" with 2 free bytes, "" => a 300-byte value (5-byte length) */
+    {
+        char *v300 = rep('z', 300);
+        struct rdb_buf zm;
+        rdb_buf_init(&zm);
+        rdb_buf_reserve(&zm, 400);
+        memcpy(zm.p,
+               "\x02\x01"
+               "f"
+               "\x01\x02"
+               "vXY"
+               "\x00"
+               "\xfe\x2c\x01\x00\x00\x00",
+               15);
+        zm.len = 15;
+        memcpy(zm.p + zm.len, v300, 300);
+        zm.len += 300;
+        zm.p[zm.len++] = (char)0xff;
+        raw_record(&f, 9, "zm", "", 0);
+        raw_string(&f, zm.p, zm.len);
+        on_coll_begin(&want, 2, RDB_COLL_HASH, "zm", 2, 2, -1, -1, -1);
+        on_coll_item(&want, "f", 1, "v", 1, 0);
+        on_coll_item(&want, "", 0, v300, 300, 0);
+        on_coll_end(&want);
+        rdb_buf_deinit(&zm);
+        free(v300);
+    }
+    /* ziplists: list (10), hash (13), zset (12), and a quicklist (14) of two */
+    {
+        struct zl z;
+        char *s300 = rep('q', 300);
+        size_t nz = sizeof(zl_ints) / sizeof(zl_ints[0]);
+        zl_begin(&z);
+        on_coll_begin(&want, 2, RDB_COLL_LIST, "zl10", 4, nz + 2, -1, -1, -1);
+        for (size_t i = 0; i < nz; i++) {
+            zl_int(&z, zl_ints[i].v, zl_ints[i].w);
+            on_coll_item(&want, zl_ints[i].text, strlen(zl_ints[i].text), NULL, 0, 0);
+        }
+        zl_str(&z, s300, 300); /* a 14-bit length, and a 5-byte prevlen after it */
+        zl_str(&z, "", 0);
+        on_coll_item(&want, s300, 300, NULL, 0, 0);
+        on_coll_item(&want, "", 0, NULL, 0, 0);
+        on_coll_end(&want);
+        raw_record(&f, 10, "zl10", "", 0);
+        zl_end(&z, &f);
+
+        zl_begin(&z);
+        zl_str(&z, "f", 1);
+        zl_int(&z, -300, 2);
+        zl_str(&z, "g", 1);
+        zl_str(&z, "text", 4);
+        raw_record(&f, 13, "zl13", "", 0);
+        zl_end(&z, &f);
+        on_coll_begin(&want, 2, RDB_COLL_HASH, "zl13", 4, 2, -1, -1, -1);
+        on_coll_item(&want, "f", 1, "-300", 4, 0);
+        on_coll_item(&want, "g", 1, "text", 4, 0);
+        on_coll_end(&want);
+
+        zl_begin(&z);
+        zl_str(&z, "m", 1);
+        zl_int(&z, 7, 0);
+        zl_str(&z, "n", 1);
+        zl_str(&z, "2.25", 4);
+        raw_record(&f, 12, "zl12", "", 0);
+        zl_end(&z, &f);
+        on_coll_begin(&want, 2, RDB_COLL_ZSET, "zl12", 4, 2, -1, -1, -1);
+        on_coll_item(&want, "m", 1, NULL, 0, 7);
+        on_coll_item(&want, "n", 1, NULL, 0, 2.25);
+        on_coll_end(&want);
+
+        raw_record(&f, 14, "ql", "\x02", 1);
+        on_coll_begin(&want, 2, RDB_COLL_LIST, "ql", 2, 0, -1, -1, -1);
+        for (int node = 0; node < 2; node++) {
+            zl_begin(&z);
+            zl_str(&z, node == 0 ? "n0" : "n1", 2);
+            zl_int(&z, node, 0);
+            zl_end(&z, &f);
+            on_coll_item(&want, node == 0 ? "n0" : "n1", 2, NULL, 0, 0);
+            on_coll_item(&want, node == 0 ? "0" : "1", 1, NULL, 0, 0);
+        }
+        on_coll_end(&want);
+        free(s300);
+    }
+    /* set listpack (20): the listpack of a one-node list, under another type */
+    {
+        struct rdb_buf l;
+        rdb_buf_init(&l);
+        struct rdb_item m[] = { rt_item("a", NULL, 0), rt_item("-4097", NULL, 0),
+                                rt_item("", NULL, 0) };
+        struct rdb_encode_opts o;
+        rdb_encode_opts_init(&o);
+        o.compress = false;
+        rdb_encode_list_node(&l, m, 3, &o); /* container 2, then the listpack as a string */
+        raw_record(&f, 20, "s20", l.p + 1, l.len - 1);
+        on_coll_begin(&want, 2, RDB_COLL_SET, "s20", 3, 3, -1, -1, -1);
+        for (int i = 0; i < 3; i++)
+            on_coll_item(&want, m[i].a, m[i].alen, NULL, 0, 0);
+        on_coll_end(&want);
+        rdb_buf_deinit(&l);
+    }
+    /* a plain quicklist 2 node between packed ones */
+    {
+        struct rdb_item m[] = { rt_item("before", NULL, 0), rt_item("after", NULL, 0) };
+        rdb_encode_coll_begin(&f, RDB_COLL_LIST, "qlp", 3, 3, -1, NULL);
+        rdb_encode_list_node(&f, &m[0], 1, NULL);
+        raw_bytes(&f, "\x01", 1); /* container 1: one element, plain */
+        raw_string(&f, "plain", 5);
+        rdb_encode_list_node(&f, &m[1], 1, NULL);
+        on_coll_begin(&want, 2, RDB_COLL_LIST, "qlp", 3, 0, -1, -1, -1);
+        on_coll_item(&want, "before", 6, NULL, 0, 0);
+        on_coll_item(&want, "plain", 5, NULL, 0, 0);
+        on_coll_item(&want, "after", 5, NULL, 0, 0);
+        on_coll_end(&want);
+    }
+    if (crc)
+        finish_file(&f);
+    else
+        rdb_encode_eof(&f, 0);
+    to_sbuf(&f, out);
+    rdb_buf_deinit(&f);
+    for (int i = 0; i < 3; i++)
+        free(longs[i]);
+    *want_tr = want.t;
+}
+
+/* Every kind, encoding and integer width comes back as written, in any feeding. */
+static void round_trip_collections(void **state)
+{
+    (void)state;
+    struct sbuf file, want;
+    struct collector c = { 0 };
+    struct result r;
+    coll_file(&file, &want, true, false);
+    decode(&file, NULL, &c, &r);
+    if (r.rc != RDB_DONE)
+        fail_msg("rc %d: %s", r.rc, r.err);
+    assert_same_transcript(&c.t, &want);
+    sb_free(&c.t);
+    decode_every_split(&file, &want, RDB_DONE, file.len);
+    sb_free(&file);
+    sb_free(&want);
+
+    /* long strings: every back length size, LZF-compressed blobs and elements */
+    coll_file(&file, &want, true, true);
+    decode(&file, NULL, &c, &r);
+    if (r.rc != RDB_DONE)
+        fail_msg("rc %d: %s", r.rc, r.err);
+    assert_same_transcript(&c.t, &want);
+    sb_free(&c.t);
+    size_t one = 1;
+    decode_cuts(&file, cut_chunk, &one, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c.t, &want));
+    sb_free(&c.t);
+    uint64_t seed = 99;
+    decode_cuts(&file, cut_varying, &seed, NULL, &c, &r);
+    assert_int_equal(r.rc, RDB_DONE);
+    assert_true(sb_eq(&c.t, &want));
+    sb_free(&c.t);
+    sb_free(&file);
+    sb_free(&want);
+}
+
+/* A file cut anywhere is truncated, a damaged one fails: never a bad read. */
+static void collections_damaged(void **state)
+{
+    (void)state;
+    struct sbuf file, want;
+    coll_file(&file, &want, true, false);
+    for (size_t n = 1; n < file.len; n++) {
+        struct sbuf prefix = { 0 };
+        sb_add(&prefix, file.p, n);
+        struct collector c = { 0 };
+        struct result r;
+        decode(&prefix, NULL, &c, &r);
+        if (r.rc != RDB_ETRUNC)
+            fail_msg("prefix of %zu bytes: rc %d (%s)", n, r.rc, r.err);
+        assert_true(c.t.len <= want.len);
+        sb_free(&prefix);
+        sb_free(&c.t);
+    }
+    assert_true(flip_each_byte(&file, true) > 0);
+    sb_free(&file);
+    sb_free(&want);
+    coll_file(&file, &want, false, false);
+    flip_each_byte(&file, false);
+    sb_free(&file);
+    sb_free(&want);
+}
+
 static void checksum_errors(void **state)
 {
     (void)state;
@@ -1551,6 +2554,10 @@ int main(void)
         cmocka_unit_test(redis_strings_file),
         cmocka_unit_test(redis_lfu_lru_files),
         cmocka_unit_test(redis_other_types_refused),
+        cmocka_unit_test(redis_collections_file),
+        cmocka_unit_test(encode_like_redis),
+        cmocka_unit_test(round_trip_collections),
+        cmocka_unit_test(collections_damaged),
         cmocka_unit_test(round_trip_many),
         cmocka_unit_test(round_trip_large),
         cmocka_unit_test(trailing_bytes),
