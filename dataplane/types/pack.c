@@ -431,6 +431,10 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
     }
     uint64_t add = 0;
     for (uint32_t k = 0; k < nins; k++) {
+        /* a string inside the pack would be moved or overwritten under the copy */
+        assert(ins[k].kind != PACK_STR || ins[k].len == 0 ||
+               (uintptr_t)ins[k].s + ins[k].len <= (uintptr_t)p ||
+               (uintptr_t)ins[k].s >= (uintptr_t)p + bytes);
         size_t sz = pack_elem_size(&ins[k]);
         if (sz == 0)
             return -EINVAL;
