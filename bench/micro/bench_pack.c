@@ -137,14 +137,17 @@ static void run_find(struct bench_state *st, bool hit)
     struct slab s;
     slab_init(&s);
     fill_hash(&s, n);
-    char b[32];
+    char(*names)[32] = malloc((size_t)n * 32);
+    struct pack_elem *keys = malloc((size_t)n * sizeof(*keys));
+    for (int k = 0; k < n; k++)
+        keys[k] = name(names[k], hit ? "field:" : "fieldx", k);
     int i = 0;
     uint64_t found = 0;
     while (bench_keep_running(st)) {
-        struct pack_elem f = name(b, hit ? "field:" : "fieldx", i);
+        const struct pack_elem *f = &keys[i];
         i = (i + 37) % n;
         struct pack_needle nd;
-        pack_needle_str(&nd, f.s, f.len);
+        pack_needle_str(&nd, f->s, f->len);
         uint32_t off = pack_find(s.p, pack_first(s.p), &nd, 2);
         if (off != 0) {
             struct pack_elem v;
@@ -154,6 +157,8 @@ static void run_find(struct bench_state *st, bool hit)
     }
     BENCH_KEEP(found);
     bench_set_items(st, bench_iterations(st));
+    free(keys);
+    free(names);
     free(s.p);
 }
 

@@ -306,10 +306,13 @@ size_t pack_elem_size(const struct pack_elem *e)
     return norm_size(&n);
 }
 
-/* Encode a normalized element at dst; returns its size. */
-static uint32_t encode(unsigned char *dst, const struct pack_elem *e)
+/*
+ * Write the head of a normalized element at dst, up to its string bytes (tag and length):
+ * for a number that is the whole head, for a string the part before its bytes.
+ * @return the bytes written.
+ */
+static uint32_t head_write(unsigned char *dst, const struct pack_elem *e)
 {
-    uint32_t s;
     switch (e->kind) {
     case PACK_INT:
         if (e->i >= 0 && e->i < 128) {
@@ -320,7 +323,7 @@ static uint32_t encode(unsigned char *dst, const struct pack_elem *e)
             uint64_t u = (uint64_t)e->i & 0x1FFF;
             dst[0] = (unsigned char)(T_INT13 | u >> 8);
             dst[1] = (unsigned char)u;
-            s = 2;
+            return 2;
         } else {
             unsigned w = int_bytes(e->i);
             dst[0] = (unsigned char)(w == 2   ? T_INT16
@@ -328,74 +331,84 @@ static uint32_t encode(unsigned char *dst, const struct pack_elem *e)
                                      : w == 4 ? T_INT32
                                               : T_INT64);
             wr_le(dst + 1, (uint64_t)e->i, w);
-            s = w + 1;
+            return w + 1;
         }
-        break;
     case PACK_DBL: {
         uint64_t bits;
         memcpy(&bits, &e->d, 8);
         dst[0] = T_DBL;
         wr_le(dst + 1, bits, 8);
-        s = 9;
-        break;
+        return 9;
     }
     case PACK_STR:
     default:
         if (e->len <= STR6_MAX) {
             dst[0] = (unsigned char)(T_STR6 | e->len);
-            s = 1;
+            return 1;
         } else if (e->len <= STR16_MAX) {
             dst[0] = T_STR16;
             wr_le(dst + 1, e->len, 2);
-            s = 3;
-        } else {
-            dst[0] = T_STR32;
-            wr_le(dst + 1, e->len, 4);
-            s = 5;
+            return 3;
         }
-        if (e->len > 0)
-            memcpy(dst + s, e->s, e->len);
+        dst[0] = T_STR32;
+        wr_le(dst + 1, e->len, 4);
+        return 5;
+    }
+}
+
+/* Encode a normalized element at dst; returns its size. */
+static uint32_t encode(unsigned char *dst, const struct pack_elem *e)
+{
+    uint32_t s = head_write(dst, e);
+    if (e->kind == PACK_INT && s == 1)
+        return 1; /* 0..127: no tail */
+    if (e->kind == PACK_STR && e->len > 0) {
+        memcpy(dst + s, e->s, e->len);
         s += (uint32_t)e->len;
-        break;
     }
     return s + tail_write(dst + s, s);
 }
 
+/*
+ * A needle is the head an equal element would have: since pack_splice writes every
+ * element in one canonical form, equality is a comparison of those bytes (then of the
+ * string's bytes). The first byte alone rejects most elements.
+ */
+static void needle_init(struct pack_needle *n, const struct pack_elem *e)
+{
+    bool str = e->kind == PACK_STR;
+    n->s = str ? e->s : NULL;
+    n->len = str ? e->len : 0;
+    if (str && e->len >= STR_LIMIT) { /* longer than any element: a tag no pack holds */
+        n->head[0] = 0xFF;
+        n->head_len = 1;
+        return;
+    }
+    n->head_len = (uint8_t)head_write(n->head, e);
+}
+
 void pack_needle_str(struct pack_needle *n, const void *s, size_t len)
 {
-    n->s = s;
-    n->len = len;
-    n->i = 0;
-    n->is_int = str_is_int(s, len, &n->i);
+    struct pack_elem e = { .kind = PACK_STR, .s = s, .len = len }, norm;
+    normalize(&e, &norm);
+    needle_init(n, &norm);
 }
 
 void pack_needle_int(struct pack_needle *n, int64_t v)
 {
-    n->is_int = true;
-    n->i = v;
-    n->s = NULL;
-    n->len = 0;
+    struct pack_elem e = { .kind = PACK_INT, .i = v };
+    needle_init(n, &e);
 }
 
 static inline bool eq_at(const unsigned char *h, const struct pack_needle *n)
 {
-    unsigned t = h[0];
-    if (n->is_int) {
-        if (t < T_STR6)
-            return n->i == (int64_t)t;
-        if (t < T_INT13 || t > T_INT64)
-            return false;
-        struct pack_elem e;
-        pack_get(h, 0, &e);
-        return e.i == n->i;
-    }
-    if (t >= T_STR6 && t < T_INT13)
-        return (t & 0x3F) == n->len && memcmp(h + 1, n->s, n->len) == 0;
-    if (t == T_STR16 || t == T_STR32) {
-        unsigned w = t == T_STR16 ? 2 : 4;
-        return rd_le(h + 1, w) == n->len && memcmp(h + 1 + w, n->s, n->len) == 0;
-    }
-    return false;
+    if (h[0] != n->head[0] || memcmp(h + 1, n->head + 1, n->head_len - 1u) != 0)
+        return false;
+    if (n->len == 0)
+        return true;
+    /* names often share a prefix ("field:1", "field:2"): the last byte tells them apart */
+    const unsigned char *d = h + n->head_len;
+    return d[n->len - 1] == n->s[n->len - 1] && memcmp(d, n->s, n->len - 1) == 0;
 }
 
 bool pack_eq(const unsigned char *p, uint32_t off, const struct pack_needle *n)
@@ -451,7 +464,7 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
             return -ENOMEM;
         p = q;
     }
-    if (off + add != end)
+    if (off + add != end && end < bytes)
         memmove(p + off + add, p + end, bytes - end);
     unsigned char *w = p + off;
     for (uint32_t k = 0; k < nins; k++) {

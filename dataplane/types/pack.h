@@ -55,8 +55,8 @@ struct pack_elem {
 
 /* A value to look for (pack_find, pack_eq): prepared once, compared against many elements. */
 struct pack_needle {
-    bool is_int;
-    int64_t i;
+    uint8_t head_len;
+    unsigned char head[9]; /* the head an equal element has, up to its string bytes */
     const unsigned char *s;
     size_t len;
 };
