@@ -108,7 +108,10 @@ bool pack_elem_double(const struct pack_elem *e, double *out);
 /* Prepare a needle for a string (an integer when it is canonical) or for an integer. */
 void pack_needle_str(struct pack_needle *n, const void *s, size_t len);
 void pack_needle_int(struct pack_needle *n, int64_t v);
-/* Whether the element at off equals the needle ("10" == 10, "010" != 10). */
+/*
+ * Whether the element at off equals the needle ("10" == 10, "010" != 10). A double element
+ * equals no needle: sorted sets look members up, not scores.
+ */
 bool pack_eq(const unsigned char *p, uint32_t off, const struct pack_needle *n);
 /*
  * The first element equal to n at off or at off + k*step elements (step >= 1: 2 visits a
