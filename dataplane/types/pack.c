@@ -6,12 +6,14 @@
  * end of an element can only be such an integer, because every tail's last byte has its top
  * bit set. Tags:
  *
- *   0x00..0x7F  integer 0..127                         1 byte, no tail
- *   0x80..0xBF  string of length 0..63 (tag & 0x3F)    1 + len + 1
- *   0xC0..0xDF  integer -4096..4095: 13 bits, the top five in the tag, then one byte   2 + 1
- *   0xE0..0xE3  integer in 2, 3, 4 or 8 bytes (little-endian two's complement)      + 1
- *   0xE4        double, 8 bytes (IEEE 754 bits, little-endian)                       9 + 1
- *   0xE5, 0xE6  string with a 2- or 4-byte length                         3/5 + len + 1..5
+ *   tag          element                                          bytes all told
+ *   0x00..0x7F   integer 0..127 (the tag is the value)            1 (no tail)
+ *   0x80..0xBF   string of length 0..63 (tag & 0x3F), its bytes   len + 2
+ *   0xC0..0xDF   integer -4096..4095: 13 bits, the top 5 in the   3
+ *                tag, the low 8 in the next byte
+ *   0xE0..0xE3   integer in 2, 3, 4, 8 bytes (LE two's complement) 4, 5, 6, 10
+ *   0xE4         double, 8 bytes (IEEE 754 bits, LE)              10
+ *   0xE5, 0xE6   string with a 2- or 4-byte length (LE)           len + 5 .. len + 10
  *
  * Tail: v = head size - 1. The last byte is 0x80 | (more ? 0x40 : 0) | (v & 0x3F); each
  * byte before it holds the next 7 bits, its top bit set when another byte precedes it. A
@@ -84,7 +86,7 @@ static uint32_t tail_write(unsigned char *dst, uint32_t s)
     return n;
 }
 
-/* Bytes of the integer encodings 0xE0..0xE3, and of the double. */
+/* Data bytes of the integer encodings 0xE0..0xE3. */
 static const unsigned char int_width[] = { 2, 3, 4, 8 };
 
 /* The whole element's size, from its head. */
@@ -103,16 +105,15 @@ static inline uint32_t elem_size(const unsigned char *e)
     return s + tail_size(s);
 }
 
-void pack_init(unsigned char *p)
-{
-    wr_le(p, PACK_HDR, 4);
-    wr_le(p + 4, 0, 2);
-}
-
 static inline void set_header(unsigned char *p, uint32_t bytes, uint32_t count)
 {
     wr_le(p, bytes, 4);
     wr_le(p + 4, count, 2);
+}
+
+void pack_init(unsigned char *p)
+{
+    set_header(p, PACK_HDR, 0);
 }
 
 uint32_t pack_first(const unsigned char *p)
