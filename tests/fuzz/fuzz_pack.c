@@ -155,6 +155,7 @@ static void run_edits(const uint8_t *d, size_t n)
     free(p);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
