@@ -19,6 +19,7 @@
 #include "replication/repl_int.h"
 #include "base/util.h"
 #include "base/errors.h"
+#include "types/pack.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
 
@@ -205,6 +206,50 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
  * entry records on its feed; the merge thread assembles them.
  * ------------------------------------------------------------------------ */
 
+/*
+ * One entry as an RDB record. A hash is a pack: Redis 7.0's listpack record while it is
+ * within Redis's default listpack limits (128 pairs, 64-byte values), else a plain hash
+ * record; either loads into Redis and back.
+ */
+static void encode_entry(struct rdb_buf *b, const struct kv *e, int64_t exp,
+                         const struct rdb_encode_opts *o)
+{
+    size_t klen, vlen;
+    const char *key = kv_key(e, &klen);
+    const char *val = kv_val((struct kv *)e, &vlen);
+    if (kv_type(e) != KV_HASH) {
+        rdb_encode_string(b, key, klen, val, vlen, exp, o);
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)val;
+    uint32_t n = pack_count(p) / 2;
+    struct rdb_item *items = mem_alloc((n > 0 ? n : 1) * sizeof(*items));
+    char(*text)[2][PACK_TEXT_BUF] = mem_alloc((n > 0 ? n : 1) * sizeof(*text));
+    bool small = n <= 128;
+    uint32_t i = 0;
+    for (uint32_t off = pack_first(p); off != 0; off = pack_next(p, pack_next(p, off)), i++) {
+        struct pack_elem f, v;
+        const unsigned char *ft, *vt;
+        pack_get(p, off, &f);
+        pack_get(p, pack_next(p, off), &v);
+        items[i].alen = pack_elem_text(&f, text[i][0], &ft);
+        items[i].blen = pack_elem_text(&v, text[i][1], &vt);
+        items[i].a = ft;
+        items[i].b = vt;
+        if (items[i].alen > 64 || items[i].blen > 64)
+            small = false;
+    }
+    if (small) {
+        rdb_encode_coll_small(b, RDB_COLL_HASH, key, klen, items, n, exp, o);
+    } else {
+        rdb_encode_coll_begin(b, RDB_COLL_HASH, key, klen, n, exp, o);
+        for (i = 0; i < n; i++)
+            rdb_encode_coll_item(b, RDB_COLL_HASH, &items[i], o);
+    }
+    mem_free(text);
+    mem_free(items);
+}
+
 static void snap_flush(struct repl_shard *sh)
 {
     if (sh->snapbuf.len == 0)
@@ -223,10 +268,7 @@ static void snap_emit(void *arg, int db, const struct kv *e)
     if (db != sh->snapdb)
         snap_flush(sh);
     sh->snapdb = db;
-    size_t klen, vlen;
-    const char *key = kv_key(e, &klen);
-    const char *val = kv_val((struct kv *)e, &vlen);
-    rdb_encode_string(&sh->snapbuf, key, klen, val, vlen, exp, &sh->enc);
+    encode_entry(&sh->snapbuf, e, exp, &sh->enc);
     if (sh->snapbuf.len >= SNAPBUF_FLUSH)
         snap_flush(sh);
 }
@@ -827,10 +869,7 @@ static void save_entry(void *arg, int db, const struct kv *e)
         rdb_encode_selectdb(&s->b, db);
         s->db = db;
     }
-    size_t klen, vlen;
-    const char *key = kv_key(e, &klen);
-    const char *val = kv_val((struct kv *)e, &vlen);
-    rdb_encode_string(&s->b, key, klen, val, vlen, exp, NULL);
+    encode_entry(&s->b, e, exp, NULL);
     if (s->b.len >= SNAPBUF_FLUSH)
         save_flush(s);
 }

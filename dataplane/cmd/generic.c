@@ -62,12 +62,22 @@ static const char *type_name(const struct kv *e)
     switch (kv_type(e)) {
     case KV_STRING:
         return "string";
+    case KV_LIST:
+        return "list";
+    case KV_SET:
+        return "set";
+    case KV_ZSET:
+        return "zset";
+    case KV_HASH:
+        return "hash";
     }
     return "none";
 }
 
 static const char *encoding_name(const struct kv *e)
 {
+    if (kv_type(e) == KV_HASH)
+        return "listpack"; /* a pack: the role Redis 7.0's listpack plays */
     switch (kv_enc(e)) {
     case KV_ENC_INT:
         return "int";
@@ -374,7 +384,7 @@ static struct store *scan_store(const struct cmd_ctx *c, uint64_t mask, unsigned
 
 struct scan_filter {
     const struct resp_arg *pat; /* NULL: every key */
-    bool want_string;           /* TYPE absent or "string" */
+    int type;                   /* TYPE: an enum kv_type, -1 absent, -2 a type no key has */
 };
 
 /*
@@ -391,7 +401,7 @@ static size_t scan_keep(struct cmd_ctx *c, struct store *s, const struct scan_fi
         const char *key = kv_key(e, &klen);
         if (f->pat != NULL && !util_glob_match(f->pat->ptr, f->pat->len, key, klen, false))
             continue;
-        if (!f->want_string || kv_type(e) != KV_STRING)
+        if (f->type != -1 && (int)kv_type(e) != f->type)
             continue;
         if (expired(e, c->now_ms)) {
             struct skey k;
@@ -427,7 +437,7 @@ void cmd_scan(struct cmd_ctx *c)
         return;
     }
     long long count = 10;
-    struct scan_filter f = { .pat = NULL, .want_string = true };
+    struct scan_filter f = { .pat = NULL, .type = -1 };
     for (int j = 2; j < c->argc; j += 2) {
         bool more = j + 1 < c->argc;
         if (more && cmd_arg_is(c, j, "count")) {
@@ -440,7 +450,11 @@ void cmd_scan(struct cmd_ctx *c)
         } else if (more && cmd_arg_is(c, j, "match")) {
             f.pat = &c->argv[j + 1];
         } else if (more && cmd_arg_is(c, j, "type")) {
-            f.want_string = util_strcaseeq(c->argv[j + 1].ptr, c->argv[j + 1].len, "string");
+            static const char *const names[] = { "string", "list", "set", "zset", "hash" };
+            f.type = -2;
+            for (int t = 0; t < (int)ARRAY_SIZE(names); t++)
+                if (util_strcaseeq(c->argv[j + 1].ptr, c->argv[j + 1].len, names[t]))
+                    f.type = t; /* the index is the enum kv_type */
         } else {
             reply_error(c->reply, ERR_SYNTAX);
             return;
@@ -553,7 +567,8 @@ static void copy_entry(struct store *s, int db, const struct skey *k, struct kv 
 {
     size_t vlen;
     const char *v = kv_val(e, &vlen);
-    store_set(s, db, k, v, vlen, kv_enc(e), kv_expire(e), 0);
+    struct kv *n = store_set(s, db, k, v, vlen, kv_enc(e), kv_expire(e), 0);
+    kv_set_type(n, kv_type(e)); /* a collection inline in the entry is its bytes */
 }
 
 static void rename_generic(struct cmd_ctx *c, bool nx)

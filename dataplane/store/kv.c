@@ -47,6 +47,11 @@ void kv_set_enc(struct kv *e, enum kv_enc enc)
     e->bits = (e->bits & ~KV_ENC_MASK) | (((uint32_t)enc << KV_ENC_SHIFT) & KV_ENC_MASK);
 }
 
+void kv_set_type(struct kv *e, enum kv_type type)
+{
+    e->bits = (e->bits & ~KV_TYPE_MASK) | (((uint32_t)type << KV_TYPE_SHIFT) & KV_TYPE_MASK);
+}
+
 int64_t kv_expire(const struct kv *e)
 {
     return kv_has_expire(e) ? kv_expire_raw(e) : -1;

@@ -51,8 +51,13 @@ extern const char *const store_policy_names[];
 PARAM_STRUCT(store_params, STORE_PARAMS);
 extern const struct param_def store_param_defs[];
 
-enum kv_type { KV_STRING = 0 }; /* more types later: list, set, zset, hash, stream */
-enum kv_enc { KV_ENC_RAW = 0, KV_ENC_INT, KV_ENC_EMBSTR };
+/* Value types, numbered as RDB's plain type bytes and rdb.h's enum rdb_coll_kind. */
+enum kv_type { KV_STRING = 0, KV_LIST = 1, KV_SET = 2, KV_ZSET = 3, KV_HASH = 4 };
+/*
+ * Encodings. Strings: raw, int, embstr. Collections: a pack (types/pack.h) inline in the
+ * value bytes (KV_ENC_PACK); the large encodings come with the member table (docs/data-types.md).
+ */
+enum kv_enc { KV_ENC_RAW = 0, KV_ENC_INT, KV_ENC_EMBSTR, KV_ENC_PACK = 0 };
 
 struct kv; /* opaque: header + key + value in one allocation */
 
@@ -70,6 +75,8 @@ char *kv_val(struct kv *e, size_t *len); /* KV_STRING: the value bytes (writable
 enum kv_type kv_type(const struct kv *e);
 enum kv_enc kv_enc(const struct kv *e);
 void kv_set_enc(struct kv *e, enum kv_enc enc);
+/* Set the type of an entry store_set just made (store_set makes strings). */
+void kv_set_type(struct kv *e, enum kv_type type);
 int64_t kv_expire(const struct kv *e); /* absolute unix ms, or -1 when persistent */
 
 /* Counters a store keeps (read by INFO; reset by CONFIG RESETSTAT). */
