@@ -765,6 +765,10 @@ struct load_ctx {
     char replid[41];
     long long offset;
     bool have_id, have_offset;
+    /* the collection being loaded: NULL when skipped (expired, database out of range) */
+    struct store *cs;
+    int cdb;
+    struct kv *ce;
 };
 
 static int load_aux(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
@@ -799,6 +803,54 @@ static int load_entry(void *arg, int db, const char *key, size_t klen, const cha
     return 0;
 }
 
+/* A hash is loaded field by field; other collection types are not stored yet. */
+static int load_coll_begin(void *arg, int db, int kind, const char *key, size_t klen,
+                           uint64_t count_hint, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    struct load_ctx *l = arg;
+    (void)count_hint, (void)lru_idle, (void)lfu_freq;
+    l->ce = NULL;
+    if (kind != RDB_COLL_HASH) {
+        log_warn("Cannot load key '%.*s': Pollux does not store %ss yet", (int)MIN(klen, 128), key,
+                 rdb_type_name(kind));
+        return -1;
+    }
+    if (l->primary && expire_ms >= 0 && expire_ms < l->now_ms) {
+        l->expired++;
+        return 0;
+    }
+    struct store *s = host_store(cmd_key_shard(key, klen, repl_node.nworkers));
+    if (db >= store_databases(s))
+        return 0;
+    struct skey k;
+    skey_init(&k, key, klen);
+    l->cs = s;
+    l->cdb = db;
+    l->ce = cmd_hash_new(s, db, &k, expire_ms);
+    l->keys++;
+    return 0;
+}
+
+static int load_coll_item(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                          double score)
+{
+    struct load_ctx *l = arg;
+    (void)score;
+    return l->ce == NULL ? 0 : cmd_hash_set(l->cs, l->cdb, &l->ce, a, alen, b, blen);
+}
+
+static int load_coll_end(void *arg)
+{
+    struct load_ctx *l = arg;
+    size_t n;
+    if (l->ce != NULL && pack_count((const unsigned char *)kv_val(l->ce, &n)) == 0) {
+        store_delete_entry(l->cs, l->cdb, l->ce); /* Redis drops an empty collection */
+        l->keys--;
+    }
+    l->ce = NULL;
+    return 0;
+}
+
 int repl_load_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -806,7 +858,11 @@ int repl_load_file(const char *path)
         return 0; /* no dump: an empty dataset, as Redis starts */
     int64_t t0 = clock_real_ms();
     struct load_ctx l = { .now_ms = t0, .primary = atomic_load(&repl_node.role) == REPL_PRIMARY };
-    struct rdb_callbacks cb = { .aux = load_aux, .string = load_entry };
+    struct rdb_callbacks cb = { .aux = load_aux,
+                                .string = load_entry,
+                                .coll_begin = load_coll_begin,
+                                .coll_item = load_coll_item,
+                                .coll_end = load_coll_end };
     struct rdb_parser_opts opts = { .databases = store_databases(host_store(0)) };
     struct rdb_parser p;
     rdb_parser_init(&p, &cb, &l, &opts);

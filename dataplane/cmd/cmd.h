@@ -412,6 +412,15 @@ void cmd_propagate_set(struct cmd_ctx *c, const struct resp_arg *key, const char
 /* Encoding Redis gives a freshly SET string value (int, embstr or raw). */
 enum kv_enc cmd_string_encoding(const char *v, size_t len);
 
+/*
+ * Hashes for the loaders (RDB files, a replica's full sync): an empty hash at k with expiry
+ * expire_ms (-1: none), and one field set in the hash *e (which may move).
+ * @return 0; -E2BIG past the pack's limits, -EINVAL for a field that cannot be stored.
+ */
+struct kv *cmd_hash_new(struct store *s, int db, const struct skey *k, int64_t expire_ms);
+int cmd_hash_set(struct store *s, int db, struct kv **e, const char *f, size_t flen, const char *v,
+                 size_t vlen);
+
 /* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands).
  */
 void cmd_reply_arity(struct cmd_ctx *c);

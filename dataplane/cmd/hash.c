@@ -61,20 +61,18 @@ static unsigned char *grow_entry(void *arg, unsigned char *p, size_t bytes)
     return hash_pack(g->e);
 }
 
-/* An empty hash at k. */
-static struct kv *hash_create(struct cmd_ctx *c, struct store *s, const struct skey *k)
+struct kv *cmd_hash_new(struct store *s, int db, const struct skey *k, int64_t expire_ms)
 {
-    struct kv *e = store_set(s, c->db, k, NULL, PACK_HDR, KV_ENC_PACK, -1, 0);
+    struct kv *e = store_set(s, db, k, NULL, PACK_HDR, KV_ENC_PACK, expire_ms, 0);
     kv_set_type(e, KV_HASH);
     pack_init(hash_pack(e));
     return e;
 }
 
-static inline struct pack_elem str_elem(const struct resp_arg *a)
+/* An empty hash at k. */
+static struct kv *hash_create(struct cmd_ctx *c, struct store *s, const struct skey *k)
 {
-    struct pack_elem el = { .kind = PACK_STR, .len = a->len };
-    el.s = (const unsigned char *)a->ptr;
-    return el;
+    return cmd_hash_new(s, c->db, k, -1);
 }
 
 /* The offset of field f's value, or 0. */
@@ -96,23 +94,42 @@ static void reply_elem(struct reply *r, const unsigned char *p, uint32_t off)
     reply_bulk(r, t, n);
 }
 
+/* Set field f to v in g->e. @return 1 new, 0 overwritten, or the pack's error. */
+static int put(struct grow_ctx *g, const char *f, size_t flen, const char *v, size_t vlen)
+{
+    unsigned char *p = hash_pack(g->e);
+    uint32_t off = find_value(p, f, flen);
+    struct pack_elem el[2] = { { .kind = PACK_STR, .len = flen },
+                               { .kind = PACK_STR, .len = vlen } };
+    el[0].s = (const unsigned char *)f;
+    el[1].s = (const unsigned char *)v;
+    int rc = off != 0 ? pack_splice(&p, off, 1, &el[1], 1, grow_entry, g, NULL)
+                      : pack_splice(&p, pack_bytes(p), 0, el, 2, grow_entry, g, NULL);
+    return rc != 0 ? rc : off == 0;
+}
+
+int cmd_hash_set(struct store *s, int db, struct kv **e, const char *f, size_t flen, const char *v,
+                 size_t vlen)
+{
+    struct grow_ctx g = { s, db, *e };
+    int rc = put(&g, f, flen, v, vlen);
+    *e = g.e;
+    return rc < 0 ? rc : 0;
+}
+
 /*
- * Set field a to value b in the hash (created when g->e is NULL).
+ * Set field a to value b in the hash.
  * @return 1 when the field is new, 0 when it was overwritten, -1 on error (replied).
  */
 static int hash_put(struct cmd_ctx *c, struct grow_ctx *g, const struct resp_arg *f,
                     const struct resp_arg *v)
 {
-    unsigned char *p = hash_pack(g->e);
-    uint32_t off = find_value(p, f->ptr, f->len);
-    struct pack_elem el[2] = { str_elem(f), str_elem(v) };
-    int rc = off != 0 ? pack_splice(&p, off, 1, &el[1], 1, grow_entry, g, NULL)
-                      : pack_splice(&p, pack_bytes(p), 0, el, 2, grow_entry, g, NULL);
-    if (rc != 0) {
-        reply_error(c->reply, rc == -E2BIG ? ERR_HASH_TOO_BIG : ERR_NOT_INTEGER);
+    int rc = put(g, f->ptr, f->len, v->ptr, v->len);
+    if (rc < 0) {
+        reply_error(c->reply, ERR_HASH_TOO_BIG);
         return -1;
     }
-    return off == 0;
+    return rc;
 }
 
 static bool put_result(struct cmd_ctx *c, struct grow_ctx *g, const char *text, size_t n);
