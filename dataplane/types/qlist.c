@@ -155,7 +155,10 @@ static unsigned char *node_resize(void *ctx, unsigned char *p, size_t new_bytes)
     struct qlist_node *nd = node_at(r->l, r->i);
     assert(nd->pack == p && nd->refs == 1);
     (void)p;
-    size_t want = mem_size_class(NODE_HDR + new_bytes);
+    size_t need = NODE_HDR + new_bytes;
+    if (need <= nd->cap && need >= (size_t)nd->cap * 3 / 4)
+        return nd->pack; /* most edits: no size-class lookup */
+    size_t want = mem_size_class(need);
     if (want == nd->cap || (want < nd->cap && want >= (size_t)nd->cap * 3 / 4))
         return nd->pack;
     uint32_t old = nd->cap;
