@@ -375,6 +375,15 @@ static void random_vs_model(void **state)
         rng_state = 0x9E3779B97F4A7C15ull + li;
         struct qlist *l = make(&LIMITS[li]);
         struct model m = { 0 };
+        /* start long, so the byte limits (4 and 8 KB) also see many nodes */
+        char buf[640];
+        for (int i = 0; i < 2000; i++) {
+            size_t len = rand_value(buf);
+            struct pack_elem e = as_elem(buf, len);
+            assert_int_equal(qlist_push(l, false, &e), 0);
+            model_insert(&m, m.n, buf, len);
+        }
+        assert_same(l, &m);
         for (int step = 0; step < 4000; step++) {
             random_op(l, &m);
             if (step % 16 == 0)
