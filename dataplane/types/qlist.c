@@ -330,6 +330,16 @@ static void insert_at(struct qlist *l, int64_t i, uint32_t off, const struct pac
 }
 
 /* ---- the list ---- */
+/*
+ * Bytes e takes in a node's pack, or 0 when a node cannot hold it: what a pack refuses, and
+ * anything over QLIST_MAX_ELEM, so that a node's size stays within its 32-bit size field
+ * whatever the allocator rounds it up to.
+ */
+static size_t elem_size(const struct pack_elem *e)
+{
+    size_t sz = pack_elem_size(e);
+    return sz > QLIST_MAX_ELEM ? 0 : sz;
+}
 
 struct qlist *qlist_create_limits(uint32_t max_count, uint32_t max_node_bytes)
 {
@@ -382,7 +392,7 @@ uint32_t qlist_nodes(const struct qlist *l)
 
 int qlist_push(struct qlist *l, bool head, const struct pack_elem *e)
 {
-    size_t esz = pack_elem_size(e);
+    size_t esz = elem_size(e);
     if (esz == 0)
         return -EINVAL;
     if (l->n == 0)
@@ -420,7 +430,7 @@ bool qlist_pop(struct qlist *l, bool head)
 
 int qlist_replace(struct qlist *l, int64_t idx, const struct pack_elem *e)
 {
-    size_t esz = pack_elem_size(e);
+    size_t esz = elem_size(e);
     if (esz == 0)
         return -EINVAL;
     uint64_t u;
@@ -539,7 +549,7 @@ void qlist_iter_del(struct qlist_iter *it)
 int qlist_iter_insert(struct qlist_iter *it, bool after, const struct pack_elem *e)
 {
     struct qlist *l = it->l;
-    size_t esz = pack_elem_size(e);
+    size_t esz = elem_size(e);
     if (esz == 0)
         return -EINVAL;
     int64_t i = it->cur_node;

@@ -32,8 +32,9 @@
 
 #include "types/pack.h"
 
-#define QLIST_FILL_DEFAULT (-2)  /* list-max-listpack-size's default: 8 KB nodes */
-#define QLIST_SAFETY_BYTES 8192u /* byte cap of a node under an element-count limit */
+#define QLIST_FILL_DEFAULT (-2)             /* list-max-listpack-size's default: 8 KB nodes */
+#define QLIST_SAFETY_BYTES 8192u            /* byte cap of a node under an element-count limit */
+#define QLIST_MAX_ELEM     (UINT32_MAX / 2) /* bytes of the largest element a node holds */
 
 struct qlist;
 struct qlist_node;
@@ -66,7 +67,8 @@ uint32_t qlist_nodes(const struct qlist *l);
 
 /*
  * Add e at the head or the tail (LPUSH, RPUSH).
- * @return 0; -EINVAL for an element a pack cannot hold (pack_elem_size() == 0).
+ * @return 0; -EINVAL for an element a pack cannot hold (pack_elem_size() == 0) or one of more
+ *         than QLIST_MAX_ELEM bytes (2 GiB).
  */
 int qlist_push(struct qlist *l, bool head, const struct pack_elem *e);
 

@@ -534,9 +534,15 @@ static void refusals(void **state)
     struct pack_elem nan = { .kind = PACK_DBL, .d = __builtin_nan("") };
     struct pack_elem one = { .kind = PACK_INT, .i = 1 };
     assert_int_equal(qlist_push(l, true, &nan), -EINVAL);
+    /* over QLIST_MAX_ELEM: refused before a byte of it is read */
+    struct pack_elem huge = { .kind = PACK_STR,
+                              .s = (const unsigned char *)"x",
+                              .len = (size_t)QLIST_MAX_ELEM + 1 };
+    assert_int_equal(qlist_push(l, false, &huge), -EINVAL);
     assert_int_equal(qlist_replace(l, 0, &one), -ERANGE);
     assert_int_equal(qlist_push(l, true, &one), 0);
     assert_int_equal(qlist_replace(l, 0, &nan), -EINVAL);
+    assert_int_equal(qlist_replace(l, 0, &huge), -EINVAL);
     assert_int_equal(qlist_replace(l, 1, &one), -ERANGE);
     assert_int_equal(qlist_replace(l, -2, &one), -ERANGE);
     assert_int_equal(qlist_del_range(l, 1, 5), 0);
