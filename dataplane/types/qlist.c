@@ -395,9 +395,7 @@ int qlist_push(struct qlist *l, bool head, const struct pack_elem *e)
     size_t esz = elem_size(e);
     if (esz == 0)
         return -EINVAL;
-    if (l->n == 0)
-        insert_at(l, 0, PACK_HDR, e, esz);
-    else if (head)
+    if (head || l->n == 0)
         insert_at(l, 0, PACK_HDR, e, esz);
     else
         insert_at(l, l->n - 1, pack_bytes(pack_at(l, l->n - 1)), e, esz);
