@@ -227,8 +227,8 @@ static void entries_close(struct node *nd, unsigned pos)
     nd->n--;
 }
 
-/* Split a full node: its upper half goes to a new right sibling, returned. */
-static struct node *node_split(struct zindex *z, struct node *nd)
+/* Split a full node: its entries from index keep on go to a new right sibling, returned. */
+static struct node *node_split(struct zindex *z, struct node *nd, unsigned keep)
 {
     struct node *r;
     if (nd->height == 0) {
@@ -243,27 +243,40 @@ static struct node *node_split(struct zindex *z, struct node *nd)
     } else {
         r = node_new(z, sizeof(struct inner), nd->height);
     }
-    unsigned half = nd->n / 2;
-    entries_copy(r, 0, nd, half, nd->n - half);
-    r->n = (uint16_t)(nd->n - half);
-    nd->n = (uint16_t)half;
+    entries_copy(r, 0, nd, keep, nd->n - keep);
+    r->n = (uint16_t)(nd->n - keep);
+    nd->n = (uint16_t)keep;
     return r;
 }
 
+/* Where a node sits in the tree: on the left edge (lowest keys), the right edge, both or none. */
+enum edge { EDGE_LEFT = 1, EDGE_RIGHT = 2 };
+
 /*
- * Room for one entry at *pos of nd: nd itself, or when full, the half of it that *pos falls in
- * after the split (*pos rebased; *right receives the new sibling).
+ * Room for one entry at *pos of nd: nd itself, or when full, the part of it that *pos falls in
+ * after the split (*pos rebased; *right receives the new sibling). A full node splits in
+ * halves, except on the edges of the tree: an entry past the end of the last leaf (or before
+ * the start of the first) gets a leaf of its own, and an inner node on the edge keeps all its
+ * children but one. Ascending or descending inserts (timestamps as scores) then leave full
+ * nodes behind them instead of half-full ones. Every inner node but the root keeps at least
+ * two children, so a leaf always has a sibling to borrow from or merge with.
  */
 static struct node *make_room(struct zindex *z, struct node *nd, unsigned cap, unsigned *pos,
-                              struct node **right)
+                              unsigned edge, struct node **right)
 {
     *right = NULL;
     if (nd->n < cap)
         return nd;
-    *right = node_split(z, nd);
-    if (*pos <= nd->n)
+    /* an inner node hands one old child along, so neither half has fewer than two */
+    unsigned n = nd->n, keep = n / 2, along = nd->height > 0;
+    if ((edge & EDGE_RIGHT) && *pos == n)
+        keep = n - along;
+    else if ((edge & EDGE_LEFT) && *pos == along) /* a split child's sibling comes at 1 */
+        keep = along;
+    *right = node_split(z, nd, keep);
+    if (*pos < keep || (*pos == keep && keep < n))
         return nd;
-    *pos -= nd->n;
+    *pos -= keep;
     return *right;
 }
 
@@ -309,7 +322,8 @@ void zindex_deinit(struct zindex *z)
  * Insert under nd. @return a new right sibling when nd split (the caller links it), else NULL;
  * *err is set on a duplicate.
  */
-static struct node *insert_rec(struct zindex *z, struct node *nd, struct bound *b, int *err)
+static struct node *insert_rec(struct zindex *z, struct node *nd, unsigned edge, struct bound *b,
+                               int *err)
 {
     if (nd->height == 0) {
         struct zindex_leaf *l = (struct zindex_leaf *)nd;
@@ -320,7 +334,7 @@ static struct node *insert_rec(struct zindex *z, struct node *nd, struct bound *
             return NULL;
         }
         struct node *r;
-        l = (struct zindex_leaf *)make_room(z, nd, LEAF_CAP, &pos, &r);
+        l = (struct zindex_leaf *)make_room(z, nd, LEAF_CAP, &pos, edge, &r);
         entries_open(&l->h, pos);
         l->score[pos] = b->score;
         l->elem[pos] = b->elem;
@@ -329,7 +343,8 @@ static struct node *insert_rec(struct zindex *z, struct node *nd, struct bound *
     struct inner *in = (struct inner *)nd;
     b->kind = B_KEY_LE;
     unsigned j = child_for(z, b, in);
-    struct node *cr = insert_rec(z, in->child[j], b, err);
+    unsigned cedge = (j == 0 ? edge & EDGE_LEFT : 0) | (j + 1u == in->h.n ? edge & EDGE_RIGHT : 0);
+    struct node *cr = insert_rec(z, in->child[j], cedge, b, err);
     if (*err != 0)
         return NULL;
     if (cr == NULL) {
@@ -340,7 +355,7 @@ static struct node *insert_rec(struct zindex *z, struct node *nd, struct bound *
     inner_sync(in, j);
     struct node *r;
     unsigned pos = j + 1;
-    in = (struct inner *)make_room(z, nd, INNER_CAP, &pos, &r);
+    in = (struct inner *)make_room(z, nd, INNER_CAP, &pos, edge, &r);
     entries_open(&in->h, pos);
     in->child[pos] = cr;
     inner_sync(in, pos);
@@ -360,7 +375,7 @@ int zindex_insert(struct zindex *z, double score, const void *elem)
     }
     struct bound b = { .score = score, .elem = elem };
     int err = 0;
-    struct node *r = insert_rec(z, z->root, &b, &err);
+    struct node *r = insert_rec(z, z->root, EDGE_LEFT | EDGE_RIGHT, &b, &err);
     if (err != 0)
         return err;
     if (r != NULL) {
