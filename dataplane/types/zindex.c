@@ -290,6 +290,27 @@ static bool key_at(const struct zindex *z, struct bound *b, const struct zindex_
     return before(z, b, l->score[pos], l->elem[pos]);
 }
 
+/* Even out the entries of in's children li and li + 1 (siblings of one height). */
+static void share(struct inner *in, unsigned li)
+{
+    struct node *l = in->child[li], *r = in->child[li + 1];
+    unsigned want = (l->n + r->n) / 2; /* entries left keeps */
+    if (l->n > want) {
+        unsigned k = l->n - want;
+        entries_copy(r, k, r, 0, r->n);
+        entries_copy(r, 0, l, want, k);
+        r->n = (uint16_t)(r->n + k);
+    } else {
+        unsigned k = want - l->n;
+        entries_copy(l, l->n, r, 0, k);
+        entries_copy(r, 0, r, k, r->n - k);
+        r->n = (uint16_t)(r->n - k);
+    }
+    l->n = (uint16_t)want;
+    inner_sync(in, li);
+    inner_sync(in, li + 1);
+}
+
 void zindex_init(struct zindex *z, zindex_member_fn member, void *ctx)
 {
     memset(z, 0, sizeof(*z));
@@ -343,6 +364,18 @@ static struct node *insert_rec(struct zindex *z, struct node *nd, unsigned edge,
     struct inner *in = (struct inner *)nd;
     b->kind = B_KEY_LE;
     unsigned j = child_for(z, b, in);
+    if (in->child[j]->height == 0 && in->child[j]->n == LEAF_CAP) {
+        /*
+         * A full leaf shares its entries with a sibling that has room rather than split
+         * (B*-tree style): random inserts leave leaves fuller than the 2/3 that splits alone
+         * give. The key's leaf is chosen again after the move.
+         */
+        if (j > 0 && in->child[j - 1]->n < LEAF_CAP - 1)
+            share(in, j - 1);
+        else if (j + 1u < in->h.n && in->child[j + 1]->n < LEAF_CAP - 1)
+            share(in, j);
+        j = child_for(z, b, in);
+    }
     unsigned cedge = (j == 0 ? edge & EDGE_LEFT : 0) | (j + 1u == in->h.n ? edge & EDGE_RIGHT : 0);
     struct node *cr = insert_rec(z, in->child[j], cedge, b, err);
     if (*err != 0)
@@ -418,22 +451,7 @@ static void rebalance(struct zindex *z, struct inner *in, unsigned j)
         inner_sync(in, li);
         return;
     }
-    unsigned want = total / 2; /* entries left keeps */
-    if (l->n > want) {
-        unsigned k = l->n - want;
-        entries_copy(r, k, r, 0, r->n);
-        entries_copy(r, 0, l, want, k);
-        r->n = (uint16_t)(r->n + k);
-        l->n = (uint16_t)want;
-    } else {
-        unsigned k = want - l->n;
-        entries_copy(l, l->n, r, 0, k);
-        entries_copy(r, 0, r, k, r->n - k);
-        l->n = (uint16_t)want;
-        r->n = (uint16_t)(r->n - k);
-    }
-    inner_sync(in, li);
-    inner_sync(in, ri);
+    share(in, li);
 }
 
 static int delete_rec(struct zindex *z, struct node *nd, struct bound *b)

@@ -322,9 +322,10 @@ static void million_build_teardown(void **state)
     for (size_t i = 0; i < n; i++)
         assert_int_equal(zindex_insert(&z, pool[order[i]].score, &pool[order[i]]), 0);
     assert_int_equal(zindex_count(&z), n);
-    /* full leaves would be 16 bytes per element; random order leaves them 2/3 full or more */
+    /* full leaves would be 18.3 bytes per element (plus inner nodes); random order leaves them
+     * about 3/4 full */
     assert_true(zindex_bytes(&z) > 16 * n);
-    assert_true(zindex_bytes(&z) < 40 * n);
+    assert_true(zindex_bytes(&z) < 30 * n); /* full leaves share with siblings before splitting */
     for (int t = 0; t < 2000; t++) {
         size_t k = (size_t)(rnd() % n);
         size_t r;
