@@ -13,8 +13,10 @@
  * siblings moves whole (key, child, count) columns, and a separator always names a live
  * element (deleting an element's last reference updates the keys on its path).
  *
- * Fill: nodes split in two halves when full; a node below half full after a delete takes
- * entries from a sibling, or merges with it when both fit in one node. The root is exempt;
+ * Fill: a full leaf first shares its entries with a sibling that has room; nodes split in two
+ * halves when full, except on the tree's edges, where ascending or descending keys leave full
+ * nodes behind (make_room); a node below half full after a delete takes entries from a
+ * sibling, or merges with it when both fit in one node. The root is exempt;
  * an inner root with one child is replaced by that child, an empty leaf root is freed.
  */
 #include "types/zindex.h"
