@@ -485,6 +485,31 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
     return 0;
 }
 
+int pack_append_from(unsigned char **pp, const unsigned char *q, uint32_t off,
+                     pack_resize_fn resize, void *ctx)
+{
+    unsigned char *p = *pp;
+    uint32_t qbytes = pack_bytes(q), bytes = pack_bytes(p);
+    if (off == 0 || off >= qbytes)
+        return 0;
+    uint32_t n = 0;
+    if (off == PACK_HDR)
+        n = pack_count(q);
+    else
+        for (uint32_t o = off; o != 0; o = pack_next(q, o))
+            n++;
+    uint64_t nbytes = (uint64_t)bytes + (qbytes - off);
+    if (nbytes > PACK_MAX_BYTES || (uint64_t)pack_count(p) + n > PACK_MAX_COUNT)
+        return -E2BIG;
+    p = resize(ctx, p, (size_t)nbytes);
+    if (p == NULL)
+        return -ENOMEM;
+    memcpy(p + bytes, q + off, qbytes - off);
+    set_header(p, (uint32_t)nbytes, pack_count(p) + n);
+    *pp = p;
+    return 0;
+}
+
 /*
  * One element of an untrusted pack at h, `room` bytes before the pack's end: its size, or 0
  * when it is out of bounds, badly encoded, or not in the form pack_splice writes (pack_eq

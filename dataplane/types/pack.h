@@ -141,6 +141,16 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
                 uint32_t nins, pack_resize_fn resize, void *ctx, uint32_t *out_off);
 
 /*
+ * Append the elements of q from the one at off to its end (off = pack_first(q): all of
+ * them) to *pp, as one byte copy: an element's encoding does not depend on its position.
+ * How a chunked list splits and merges its nodes. *pp may move (resize); q must not be *pp.
+ * @return 0; -E2BIG if the result would exceed PACK_MAX_COUNT or PACK_MAX_BYTES; -ENOMEM if
+ *         the resize failed. On error *pp is unchanged.
+ */
+int pack_append_from(unsigned char **pp, const unsigned char *q, uint32_t off,
+                     pack_resize_fn resize, void *ctx);
+
+/*
  * Check a pack of `bytes` bytes from an untrusted source (an RDB, a replica stream): header,
  * every element's bounds and encoding, both size copies, the count.
  * @return true when every pack_* reader is safe on it.

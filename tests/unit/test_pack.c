@@ -315,6 +315,56 @@ static void errors_change_nothing(void **state)
     free(p);
 }
 
+/* pack_append_from: a suffix or all of one pack copied onto another; E2BIG leaves it alone. */
+static void append_from_copies_suffix(void **state)
+{
+    (void)state;
+    struct buf a, q;
+    unsigned char *pa = buf_new(&a), *pq = buf_new(&q);
+    append(&pa, &a, str("x"));
+    append(&pq, &q, num(5));
+    append(&pq, &q, str("two"));
+    append(&pq, &q, num(-300));
+    append(&pq, &q, dbl(1.5));
+    /* from the second element on */
+    assert_int_equal(pack_append_from(&pa, pq, pack_next(pq, pack_first(pq)), buf_resize, &a), 0);
+    assert_int_equal(pack_count(pa), 4);
+    assert_true(pack_validate(pa, pack_bytes(pa)));
+    char t[64];
+    assert_string_equal(text_at(pa, pack_seek(pa, 1), t, sizeof(t)), "two");
+    assert_string_equal(text_at(pa, pack_last(pa), t, sizeof(t)), "1.5");
+    assert_string_equal(text_at(pa, pack_prev(pa, pack_seek(pa, 1)), t, sizeof(t)), "x");
+    /* all of it; then nothing (off 0) */
+    assert_int_equal(pack_append_from(&pa, pq, pack_first(pq), buf_resize, &a), 0);
+    assert_int_equal(pack_count(pa), 8);
+    assert_string_equal(text_at(pa, pack_seek(pa, 4), t, sizeof(t)), "5");
+    uint32_t bytes = pack_bytes(pa);
+    assert_int_equal(pack_append_from(&pa, pq, 0, buf_resize, &a), 0);
+    assert_int_equal(pack_bytes(pa), bytes);
+    assert_true(pack_validate(pa, pack_bytes(pa)));
+    /* over PACK_MAX_COUNT: refused, unchanged */
+    struct pack_elem *many = malloc(PACK_MAX_COUNT * sizeof(*many));
+    assert_non_null(many);
+    for (uint32_t k = 0; k < PACK_MAX_COUNT - 8; k++)
+        many[k] = num(k % 128);
+    assert_int_equal(
+        pack_splice(&pa, pack_bytes(pa), 0, many, PACK_MAX_COUNT - 8, buf_resize, &a, NULL), 0);
+    bytes = pack_bytes(pa);
+    assert_int_equal(pack_append_from(&pa, pq, pack_first(pq), buf_resize, &a), -E2BIG);
+    assert_int_equal(pack_bytes(pa), bytes);
+    assert_int_equal(pack_count(pa), PACK_MAX_COUNT);
+    /* a failed resize: -ENOMEM, unchanged */
+    struct buf c;
+    unsigned char *pc = buf_new(&c);
+    c.fail = true;
+    assert_int_equal(pack_append_from(&pc, pq, pack_first(pq), buf_resize, &c), -ENOMEM);
+    assert_int_equal(pack_bytes(pc), PACK_HDR);
+    free(many);
+    free(pa);
+    free(pq);
+    free(pc);
+}
+
 static void validate_rejects_bad_packs(void **state)
 {
     (void)state;
@@ -731,6 +781,7 @@ int main(void)
         cmocka_unit_test(compares_like_redis),
         cmocka_unit_test(score_text_as_redis_replies),
         cmocka_unit_test(errors_change_nothing),
+        cmocka_unit_test(append_from_copies_suffix),
         cmocka_unit_test(validate_rejects_bad_packs),
         cmocka_unit_test(long_strings_walk_both_ways),
         cmocka_unit_test(random_splices_match_model),
