@@ -19,7 +19,7 @@
 #include "replication/repl_int.h"
 #include "base/util.h"
 #include "base/errors.h"
-#include "types/pack.h"
+#include "cmd/coll.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
 
@@ -206,48 +206,18 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
  * entry records on its feed; the merge thread assembles them.
  * ------------------------------------------------------------------------ */
 
-/*
- * One entry as an RDB record. A hash is a pack: Redis 7.0's listpack record while it is
- * within Redis's default listpack limits (128 pairs, 64-byte values), else a plain hash
- * record; either loads into Redis and back.
- */
+/* One entry as an RDB record: a string, or a collection as cmd/coll.c writes it. */
 static void encode_entry(struct rdb_buf *b, const struct kv *e, int64_t exp,
                          const struct rdb_encode_opts *o)
 {
+    if (kv_type(e) != KV_STRING) {
+        coll_encode(b, e, exp, o);
+        return;
+    }
     size_t klen, vlen;
     const char *key = kv_key(e, &klen);
     const char *val = kv_val((struct kv *)e, &vlen);
-    if (kv_type(e) != KV_HASH) {
-        rdb_encode_string(b, key, klen, val, vlen, exp, o);
-        return;
-    }
-    const unsigned char *p = (const unsigned char *)val;
-    uint32_t n = pack_count(p) / 2;
-    struct rdb_item *items = mem_alloc((n > 0 ? n : 1) * sizeof(*items));
-    char(*text)[2][PACK_TEXT_BUF] = mem_alloc((n > 0 ? n : 1) * sizeof(*text));
-    bool small = n <= 128;
-    uint32_t i = 0;
-    for (uint32_t off = pack_first(p); off != 0; off = pack_next(p, pack_next(p, off)), i++) {
-        struct pack_elem f, v;
-        const unsigned char *ft, *vt;
-        pack_get(p, off, &f);
-        pack_get(p, pack_next(p, off), &v);
-        items[i].alen = pack_elem_text(&f, text[i][0], &ft);
-        items[i].blen = pack_elem_text(&v, text[i][1], &vt);
-        items[i].a = ft;
-        items[i].b = vt;
-        if (items[i].alen > 64 || items[i].blen > 64)
-            small = false;
-    }
-    if (small) {
-        rdb_encode_coll_small(b, RDB_COLL_HASH, key, klen, items, n, exp, o);
-    } else {
-        rdb_encode_coll_begin(b, RDB_COLL_HASH, key, klen, n, exp, o);
-        for (i = 0; i < n; i++)
-            rdb_encode_coll_item(b, RDB_COLL_HASH, &items[i], o);
-    }
-    mem_free(text);
-    mem_free(items);
+    rdb_encode_string(b, key, klen, val, vlen, exp, o);
 }
 
 static void snap_flush(struct repl_shard *sh)
@@ -765,10 +735,8 @@ struct load_ctx {
     char replid[41];
     long long offset;
     bool have_id, have_offset;
-    /* the collection being loaded: NULL when skipped (expired, database out of range) */
-    struct store *cs;
-    int cdb;
-    struct kv *ce;
+    /* the collection being loaded (e NULL: skipped, expired or database out of range) */
+    struct coll_loader coll;
 };
 
 static int load_aux(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
@@ -803,30 +771,29 @@ static int load_entry(void *arg, int db, const char *key, size_t klen, const cha
     return 0;
 }
 
-/* A hash is loaded field by field; other collection types are not stored yet. */
+/* A collection is loaded element by element, as its commands would add them. */
 static int load_coll_begin(void *arg, int db, int kind, const char *key, size_t klen,
                            uint64_t count_hint, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
 {
     struct load_ctx *l = arg;
     (void)count_hint, (void)lru_idle, (void)lfu_freq;
-    l->ce = NULL;
-    if (kind != RDB_COLL_HASH) {
-        log_warn("Cannot load key '%.*s': Pollux does not store %ss yet", (int)MIN(klen, 128), key,
-                 rdb_type_name(kind));
-        return -1;
-    }
+    l->coll.e = NULL;
     if (l->primary && expire_ms >= 0 && expire_ms < l->now_ms) {
         l->expired++;
         return 0;
     }
-    struct store *s = host_store(cmd_key_shard(key, klen, repl_node.nworkers));
+    unsigned shard = cmd_key_shard(key, klen, repl_node.nworkers);
+    struct store *s = host_store(shard);
     if (db >= store_databases(s))
         return 0;
     struct skey k;
     skey_init(&k, key, klen);
-    l->cs = s;
-    l->cdb = db;
-    l->ce = cmd_hash_new(s, db, &k, expire_ms);
+    if (coll_load_begin(&l->coll, s, db, kind, &k, expire_ms,
+                        host_coll_params(host_worker(shard))) != 0) {
+        log_warn("Cannot load key '%.*s': Pollux does not store %ss yet", (int)MIN(klen, 128), key,
+                 rdb_type_name(kind));
+        return -1;
+    }
     l->keys++;
     return 0;
 }
@@ -835,20 +802,15 @@ static int load_coll_item(void *arg, const char *a, size_t alen, const char *b, 
                           double score)
 {
     struct load_ctx *l = arg;
-    (void)score;
-    return l->ce == NULL ? 0 : cmd_hash_set(l->cs, l->cdb, &l->ce, a, alen, b, blen);
+    return l->coll.e == NULL ? 0 : coll_load_item(&l->coll, a, alen, b, blen, score);
 }
 
 static int load_coll_end(void *arg)
 {
     struct load_ctx *l = arg;
-    size_t n;
-    if (l->ce != NULL && pack_count((const unsigned char *)kv_val(l->ce, &n)) == 0) {
-        store_delete_entry(l->cs, l->cdb, l->ce); /* Redis drops an empty collection */
-        l->keys--;
-    }
-    l->ce = NULL;
-    return 0;
+    if (l->coll.e != NULL && coll_count(l->coll.e) == 0)
+        l->keys--; /* Redis drops an empty collection */
+    return coll_load_end(&l->coll);
 }
 
 int repl_load_file(const char *path)

@@ -32,6 +32,13 @@ char *kv_val(struct kv *e, size_t *len)
     return (char *)e->body + kv_key_off(e) + klen;
 }
 
+void *kv_big(const struct kv *e)
+{
+    void *obj;
+    memcpy(&obj, e->body + kv_key_off(e) + kv_klen(e), sizeof(obj));
+    return obj;
+}
+
 enum kv_type kv_type(const struct kv *e)
 {
     return (enum kv_type)((e->bits & KV_TYPE_MASK) >> KV_TYPE_SHIFT);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cmd/cmd.h"
+#include "cmd/coll.h"
 #include "base/common.h"
 #include "base/mem.h"
 #include "base/util.h"
@@ -61,6 +62,7 @@ static inline int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     param_defaults(store_param_defs, &f->params);
+    coll_init();
     for (int i = 0; i < NSHARDS; i++)
         f->st[i] = store_create(&f->params);
     reply_init(&f->r, 2);
