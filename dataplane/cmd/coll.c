@@ -128,12 +128,24 @@ int coll_load_end(struct coll_loader *l)
 
 /* ---- SCAN over elements ----------------------------------------------- */
 
-bool coll_scan_args(struct cmd_ctx *c, struct coll_scan *a)
+bool coll_scan_cursor(struct cmd_ctx *c, struct coll_scan *a)
 {
     if (!cmd_parse_cursor(c->argv[2].ptr, c->argv[2].len, &a->cursor)) {
         reply_error(c->reply, ERR_INVALID_CURSOR);
         return false;
     }
+    return true;
+}
+
+void coll_scan_empty(struct cmd_ctx *c)
+{
+    reply_array(c->reply, 2);
+    cmd_reply_cursor(c->reply, 0);
+    reply_empty_array(c->reply);
+}
+
+bool coll_scan_opts(struct cmd_ctx *c, struct coll_scan *a)
+{
     a->count = 10;
     a->pat = NULL;
     for (int j = 3; j < c->argc; j += 2) {

@@ -92,8 +92,14 @@ struct coll_scan {
     long long count;
     const struct resp_arg *pat; /* NULL: every element */
 };
-/* Parse argv[2..]. @return false when it replied with an error. */
-bool coll_scan_args(struct cmd_ctx *c, struct coll_scan *a);
+/*
+ * In Redis's order: the cursor (argv[2]), then the key (absent: coll_scan_empty, before any
+ * option is read; WRONGTYPE), then the options (argv[3..]).
+ * @return false when it replied with an error.
+ */
+bool coll_scan_cursor(struct cmd_ctx *c, struct coll_scan *a);
+void coll_scan_empty(struct cmd_ctx *c);
+bool coll_scan_opts(struct cmd_ctx *c, struct coll_scan *a);
 /* Whether an element's text passes MATCH. */
 bool coll_scan_match(const struct coll_scan *a, const char *s, size_t len);
 /*

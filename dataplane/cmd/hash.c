@@ -451,9 +451,11 @@ static void put_result(struct cmd_ctx *c, const char *text, size_t n)
 void cmd_hincrby(struct cmd_ctx *c)
 {
     long long by, v = 0;
+    if (!cmd_arg_ll(c, 3, &by))
+        return;
     bool wrong;
     struct kv *e = hash_read(c, &wrong);
-    if (wrong || !cmd_arg_ll(c, 3, &by))
+    if (wrong)
         return;
     char buf[PACK_TEXT_BUF];
     size_t n;
@@ -475,14 +477,16 @@ void cmd_hincrby(struct cmd_ctx *c)
 void cmd_hincrbyfloat(struct cmd_ctx *c)
 {
     long double by, v = 0;
-    bool wrong;
-    struct kv *e = hash_read(c, &wrong);
-    if (wrong || !cmd_arg_ld(c, 3, &by))
+    if (!cmd_arg_ld(c, 3, &by))
         return;
     if (isnan(by) || isinf(by)) {
         reply_error(c->reply, ERR_HASH_NAN_INCR);
         return;
     }
+    bool wrong;
+    struct kv *e = hash_read(c, &wrong);
+    if (wrong)
+        return;
     char buf[PACK_TEXT_BUF];
     size_t n;
     const char *t = e != NULL ? hash_get(e, c->argv[2].ptr, c->argv[2].len, buf, &n) : NULL;
@@ -643,26 +647,30 @@ static void hscan_one(void *arg, const char *f, size_t flen, const char *v, size
 void cmd_hscan(struct cmd_ctx *c)
 {
     struct coll_scan a;
-    if (!coll_scan_args(c, &a))
+    if (!coll_scan_cursor(c, &a))
         return;
     bool wrong;
     struct kv *e = hash_read(c, &wrong);
     if (wrong)
         return;
-    if (e != NULL && is_big(e)) {
+    if (e == NULL) {
+        coll_scan_empty(c);
+        return;
+    }
+    if (!coll_scan_opts(c, &a))
+        return;
+    if (is_big(e)) {
         coll_scan_members(c, members(e), &a, 2, emit_member);
         return;
     }
     /* a pack is returned whole, with cursor 0, as Redis does for a listpack */
     struct hscan_ctx x = { &a, NULL, 0 };
-    if (e != NULL)
-        hash_each(e, hscan_one, &x);
+    hash_each(e, hscan_one, &x);
     reply_array(c->reply, 2);
     cmd_reply_cursor(c->reply, 0);
     reply_array(c->reply, (long long)x.n * 2);
     x.r = c->reply;
-    if (e != NULL)
-        hash_each(e, hscan_one, &x);
+    hash_each(e, hscan_one, &x);
 }
 
 /* ---- the collection interface (cmd/coll.h) -------------------------------------------- */
