@@ -36,6 +36,11 @@ static const struct coll_type *coll_of(const struct kv *e)
     return type_of(kv_type(e));
 }
 
+bool coll_kind_stored(int kind)
+{
+    return kind > 0 && type_of((enum kv_type)kind) != NULL;
+}
+
 void coll_init(void)
 {
     for (size_t t = 0; t < ARRAY_SIZE(types); t++)

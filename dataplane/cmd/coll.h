@@ -74,6 +74,8 @@ struct coll_loader {
     struct kv *e;
     const struct coll_params *p;
 };
+/* Whether this node stores collections of an RDB kind (enum rdb_coll_kind). */
+bool coll_kind_stored(int kind);
 int coll_load_begin(struct coll_loader *l, struct store *s, int db, int kind, const struct skey *k,
                     int64_t expire_ms, const struct coll_params *p);
 int coll_load_item(struct coll_loader *l, const char *a, size_t alen, const char *b, size_t blen,

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Collections across the node: every stored type (hashes; lists, sets and sorted sets as
+they land) in both encodings, through SAVE and a restart, a full sync and the stream to a
+Pollux replica, a full sync from a Redis 7.0 primary into Pollux and from Pollux into a
+Redis 7.0 replica, each compared key by key (type, content, absolute expiry) with
+harness.keyspace; keys spread over every shard (2 workers) and several databases.
+"""
+import tempfile
+
+import harness as h
+import test_replication as tr
+
+redis = h.require_redis_py()
+
+
+def fill(w, tag):
+    """Collections of every stored type, small and big, some with TTLs, in databases 0 and 3."""
+    for db in (0, 3):
+        w.execute_command("SELECT", db)
+        for i, k in enumerate(h.keys_by_shard(f"{tag}:h", 6)):
+            w.hset(k, mapping={f"f{j}": f"v{j}" for j in range(3 + i)})
+        w.hset(f"{tag}:hbig", mapping={f"f{j}": j for j in range(600)})
+        w.hset(f"{tag}:hlong", "f", "x" * 100)
+        w.hset(f"{tag}:hint", mapping={"1": "2", "-5": "9223372036854775807", "x": "3.5"})
+        w.hset(f"{tag}:httl", "a", "b")
+        w.pexpire(f"{tag}:httl", 500_000)
+        w.hset(f"{tag}:hbigttl", mapping={f"f{j}": "v" for j in range(700)})
+        w.expire(f"{tag}:hbigttl", 900)
+    w.execute_command("SELECT", 0)
+
+
+def stream_writes(w, tag):
+    """Writes after a sync: every command that changes a hash, and conversions."""
+    w.hset(f"{tag}:hs", "a", "1")
+    w.hincrby(f"{tag}:hs", "n", 5)
+    w.hincrbyfloat(f"{tag}:hs", "f", "1.25")
+    w.hsetnx(f"{tag}:hs", "a", "no")
+    w.hdel(f"{tag}:hbig", "f1", "f2")
+    w.hset(f"{tag}:hconv", mapping={f"k{j}": "v" for j in range(520)})
+    w.hset(f"{tag}:hconv2", "a", "y" * 65)
+    w.rename(f"{tag}:hlong", f"{tag}:hlong2")
+    w.copy(f"{tag}:hbig", f"{tag}:hbigcopy")
+    w.delete(f"{tag}:hint")
+
+
+def same(a, b):
+    return h.keyspace_diff(h.keyspace(a), h.keyspace(b))
+
+
+def pollux(d):
+    """A node with two workers whose dump lives in d (kept across restarts)."""
+    return tr.node(["--pollux-workers", "2", "--dbfilename", "dump.rdb"], workdir=d)
+
+
+class Persistence(h.unittest.TestCase):
+    def test_save_and_restart(self):
+        with tempfile.TemporaryDirectory() as d:
+            srv = pollux(d)
+            try:
+                w = srv.redis()
+                fill(w, "p")
+                want = h.keyspace(srv)
+                self.assertEqual(w.object("encoding", "p:hbig"), b"hashtable")
+                self.assertEqual(w.object("encoding", "p:hlong"), b"hashtable")
+                self.assertEqual(w.object("encoding", "p:hint"), b"listpack")
+                self.assertTrue(w.save())
+                w.close()
+            finally:
+                srv.stop()
+            srv = pollux(d)
+            try:
+                self.assertEqual(h.keyspace_diff(want, h.keyspace(srv)), "")
+                r = srv.redis()
+                self.assertEqual(r.object("encoding", "p:hbig"), b"hashtable")
+                self.assertEqual(r.object("encoding", "p:hint"), b"listpack")
+                r.close()
+            finally:
+                srv.stop()
+
+    def test_redis_loads_our_dump_and_we_load_its(self):
+        with tempfile.TemporaryDirectory() as d:
+            srv = pollux(d)
+            try:
+                w = srv.redis()
+                fill(w, "x")
+                want = h.keyspace(srv)
+                self.assertTrue(w.save())
+                w.close()
+            finally:
+                srv.stop()
+            ref = h.Server(cmd=[h.Config.tool("redis-server"), "--save", "", "--appendonly",
+                                "no", "--dbfilename", "dump.rdb",
+                                "--sanitize-dump-payload", "yes"], workdir=d).start()
+            try:
+                self.assertEqual(h.keyspace_diff(want, h.keyspace(ref)), "", "redis-server")
+                rr = ref.redis()
+                rr.hset("fromredis", mapping={f"f{j}": j for j in range(1000)})
+                rr.hset("fromredis:small", "a", "b")
+                want = h.keyspace(ref)
+                self.assertTrue(rr.save())
+                rr.close()
+            finally:
+                ref.stop()
+            srv = pollux(d)
+            try:
+                self.assertEqual(h.keyspace_diff(want, h.keyspace(srv)), "", "loaded back")
+            finally:
+                srv.stop()
+
+
+class Replication(h.unittest.TestCase):
+    def test_pollux_to_pollux(self):
+        primary = tr.node(["--pollux-workers", "2"])
+        try:
+            w = primary.redis()
+            fill(w, "a")
+            replica = tr.node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            try:
+                tr.wait_online(primary, [replica])
+                self.assertEqual(same(primary, replica), "", "after the full sync")
+                stream_writes(w, "a")
+                tr.wait_offset(primary, replica)
+                self.assertEqual(same(primary, replica), "", "after the stream")
+                r = replica.redis()
+                self.assertEqual(r.object("encoding", "a:hconv"), b"hashtable")
+                self.assertEqual(r.object("encoding", "a:hs"), b"listpack")
+                r.close()
+            finally:
+                replica.stop()
+            w.close()
+        finally:
+            primary.stop()
+
+    def test_redis_primary_to_pollux(self):
+        primary = tr.node(redis_peer=True)
+        try:
+            w = primary.redis()
+            fill(w, "b")
+            replica = tr.node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
+            try:
+                tr.wait_online(primary, [replica])
+                self.assertEqual(same(primary, replica), "", "after the full sync")
+                stream_writes(w, "b")
+                tr.wait_offset(primary, replica)
+                self.assertEqual(same(primary, replica), "", "after the stream")
+            finally:
+                replica.stop()
+            w.close()
+        finally:
+            primary.stop()
+
+    def test_pollux_primary_to_redis(self):
+        primary = tr.node(["--pollux-workers", "2"])
+        try:
+            w = primary.redis()
+            fill(w, "c")
+            replica = tr.node(["--replicaof", h.HOST, str(primary.port)], redis_peer=True)
+            try:
+                tr.wait_online(primary, [replica])
+                self.assertEqual(same(primary, replica), "", "after the full sync")
+                stream_writes(w, "c")
+                tr.wait_offset(primary, replica)
+                self.assertEqual(same(primary, replica), "", "after the stream")
+            finally:
+                replica.stop()
+            w.close()
+        finally:
+            primary.stop()
+
+
+if __name__ == "__main__":
+    h.main(requires=["redis-server"])
