@@ -168,5 +168,67 @@ class Replication(h.unittest.TestCase):
             primary.stop()
 
 
+class Eviction(h.ServerTestCase):
+    """Collections count in maxmemory, whatever their encoding: big ones through their member
+    stores, so eviction keeps memory bounded and frees them whole."""
+
+    def fill_until_evicted(self, policy, ttl):
+        r = self.r
+        r.flushall()
+        base = r.info("memory")["used_memory"]
+        maxmemory = base + 8 * 1024 * 1024
+        r.config_set("maxmemory", maxmemory)
+        r.config_set("maxmemory-policy", policy)
+        r.config_resetstat()
+        try:
+            for i in range(150):
+                with r.pipeline(transaction=False) as p:
+                    # a big hash (~150 KB) and ten small ones per round: ~3x the budget
+                    p.hset(f"big:{i}", mapping={f"field:{j}": "v" * 20 for j in range(2000)})
+                    for j in range(10):
+                        p.hset(f"small:{i}:{j}", mapping={"a": i, "b": "x" * 30})
+                    if ttl:
+                        p.expire(f"big:{i}", 1000 + i)
+                        for j in range(10):
+                            p.expire(f"small:{i}:{j}", 1000 + i)
+                    p.execute()
+            mem = r.info("memory")
+            stats = r.info("stats")
+            self.assertGreater(stats["evicted_keys"], 0)
+            self.assertLessEqual(mem["used_memory"], maxmemory * 1.05, mem)
+            # what is left is whole: every big hash still there has all its fields
+            for k in r.scan_iter("big:*"):
+                self.assertEqual(r.hlen(k), 2000, k)
+                self.assertEqual(r.object("encoding", k), b"hashtable")
+            return stats["evicted_keys"]
+        finally:
+            r.config_set("maxmemory", 0)
+            r.config_set("maxmemory-policy", "noeviction")
+
+    def test_allkeys_lru(self):
+        self.fill_until_evicted("allkeys-lru", ttl=False)
+
+    def test_allkeys_lfu(self):
+        self.fill_until_evicted("allkeys-lfu", ttl=False)
+
+    def test_volatile_ttl(self):
+        self.fill_until_evicted("volatile-ttl", ttl=True)
+
+    def test_freed_memory_returns(self):
+        # the dataset's size (the stores' accounting; the client's buffers aside)
+        r = self.r
+        r.flushall()
+        base = r.info("memory")["used_memory_dataset"]
+        r.hset("h", mapping={f"f{j}": "v" * 50 for j in range(50000)})
+        grown = r.info("memory")["used_memory_dataset"] - base
+        self.assertGreater(grown, 50000 * 50)
+        self.assertGreater(r.memory_usage("h"), 50000 * 50)
+        self.assertLess(r.memory_usage("h"), grown * 1.1)
+        r.copy("h", "h2")
+        self.assertGreater(r.info("memory")["used_memory_dataset"] - base, grown * 1.9)
+        r.delete("h", "h2")
+        self.assertEqual(r.info("memory")["used_memory_dataset"], base)
+
+
 if __name__ == "__main__":
     h.main(requires=["redis-server"])
