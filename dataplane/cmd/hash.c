@@ -448,18 +448,28 @@ static void put_result(struct cmd_ctx *c, const char *text, size_t n)
     c->dirty++;
 }
 
+/*
+ * The text of field argv[2] of the hash at argv[1] (*t NULL: no such field or key).
+ * @return false when the key holds another type (replied).
+ */
+static bool field_text(struct cmd_ctx *c, char buf[PACK_TEXT_BUF], const char **t, size_t *n)
+{
+    bool wrong;
+    struct kv *e = hash_read(c, &wrong);
+    *t = e != NULL ? hash_get(e, c->argv[2].ptr, c->argv[2].len, buf, n) : NULL;
+    return !wrong;
+}
+
 void cmd_hincrby(struct cmd_ctx *c)
 {
     long long by, v = 0;
     if (!cmd_arg_ll(c, 3, &by))
         return;
-    bool wrong;
-    struct kv *e = hash_read(c, &wrong);
-    if (wrong)
-        return;
     char buf[PACK_TEXT_BUF];
     size_t n;
-    const char *t = e != NULL ? hash_get(e, c->argv[2].ptr, c->argv[2].len, buf, &n) : NULL;
+    const char *t;
+    if (!field_text(c, buf, &t, &n))
+        return;
     if (t != NULL && !util_str2ll(t, n, &v)) {
         reply_error(c->reply, ERR_HASH_NOT_INT);
         return;
@@ -483,13 +493,11 @@ void cmd_hincrbyfloat(struct cmd_ctx *c)
         reply_error(c->reply, ERR_HASH_NAN_INCR);
         return;
     }
-    bool wrong;
-    struct kv *e = hash_read(c, &wrong);
-    if (wrong)
-        return;
     char buf[PACK_TEXT_BUF];
     size_t n;
-    const char *t = e != NULL ? hash_get(e, c->argv[2].ptr, c->argv[2].len, buf, &n) : NULL;
+    const char *t;
+    if (!field_text(c, buf, &t, &n))
+        return;
     if (t != NULL && !util_str2ld(t, n, &v)) {
         reply_error(c->reply, ERR_HASH_NOT_FLOAT);
         return;

@@ -109,63 +109,37 @@ class Persistence(h.unittest.TestCase):
 
 
 class Replication(h.unittest.TestCase):
+    def sync_and_stream(self, tag, redis_primary=False, redis_replica=False):
+        """A primary filled with collections, a replica started after: the same keyspace
+        after the full sync and after more writes on the stream. @return the replica."""
+        workers = ["--pollux-workers", "2"]
+        primary = tr.node([] if redis_primary else workers, redis_peer=redis_primary)
+        self.addCleanup(primary.stop)
+        w = primary.redis()
+        self.addCleanup(w.close)
+        fill(w, tag)
+        replica = tr.node(([] if redis_replica else workers) +
+                          ["--replicaof", h.HOST, str(primary.port)], redis_peer=redis_replica)
+        self.addCleanup(replica.stop)
+        tr.wait_online(primary, [replica])
+        self.assertEqual(same(primary, replica), "", "after the full sync")
+        stream_writes(w, tag)
+        tr.wait_offset(primary, replica)
+        self.assertEqual(same(primary, replica), "", "after the stream")
+        return replica
+
     def test_pollux_to_pollux(self):
-        primary = tr.node(["--pollux-workers", "2"])
-        try:
-            w = primary.redis()
-            fill(w, "a")
-            replica = tr.node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
-            try:
-                tr.wait_online(primary, [replica])
-                self.assertEqual(same(primary, replica), "", "after the full sync")
-                stream_writes(w, "a")
-                tr.wait_offset(primary, replica)
-                self.assertEqual(same(primary, replica), "", "after the stream")
-                r = replica.redis()
-                self.assertEqual(r.object("encoding", "a:hconv"), b"hashtable")
-                self.assertEqual(r.object("encoding", "a:hs"), b"listpack")
-                r.close()
-            finally:
-                replica.stop()
-            w.close()
-        finally:
-            primary.stop()
+        replica = self.sync_and_stream("a")
+        r = replica.redis()
+        self.assertEqual(r.object("encoding", "a:hconv"), b"hashtable")
+        self.assertEqual(r.object("encoding", "a:hs"), b"listpack")
+        r.close()
 
     def test_redis_primary_to_pollux(self):
-        primary = tr.node(redis_peer=True)
-        try:
-            w = primary.redis()
-            fill(w, "b")
-            replica = tr.node(["--pollux-workers", "2", "--replicaof", h.HOST, str(primary.port)])
-            try:
-                tr.wait_online(primary, [replica])
-                self.assertEqual(same(primary, replica), "", "after the full sync")
-                stream_writes(w, "b")
-                tr.wait_offset(primary, replica)
-                self.assertEqual(same(primary, replica), "", "after the stream")
-            finally:
-                replica.stop()
-            w.close()
-        finally:
-            primary.stop()
+        self.sync_and_stream("b", redis_primary=True)
 
     def test_pollux_primary_to_redis(self):
-        primary = tr.node(["--pollux-workers", "2"])
-        try:
-            w = primary.redis()
-            fill(w, "c")
-            replica = tr.node(["--replicaof", h.HOST, str(primary.port)], redis_peer=True)
-            try:
-                tr.wait_online(primary, [replica])
-                self.assertEqual(same(primary, replica), "", "after the full sync")
-                stream_writes(w, "c")
-                tr.wait_offset(primary, replica)
-                self.assertEqual(same(primary, replica), "", "after the stream")
-            finally:
-                replica.stop()
-            w.close()
-        finally:
-            primary.stop()
+        self.sync_and_stream("c", redis_replica=True)
 
 
 class Eviction(h.ServerTestCase):
