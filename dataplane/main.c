@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/coll.h"
 #include "acl/acl.h"
 #include "worker/backend.h"
 #include "base/clock.h"
@@ -284,6 +285,7 @@ int main(int argc, char **argv)
         backend_dpdk_start(argv[0], nworkers, worker_cpus) != 0)
         return 1;
     int rc = 0;
+    coll_init(); /* before the first store: big values' free hooks */
     for (unsigned i = 0; i < nworkers; i++) {
         server.workers[i] = worker_create(&server, i, worker_cpus[i]);
         if (server.workers[i] == NULL) {

@@ -44,6 +44,7 @@ struct resp_arg;
 struct repl_conn;
 struct repl_replica;
 struct repl_params;
+struct coll_params;
 struct repl_worker;
 struct shard_port;
 struct store;
@@ -80,6 +81,8 @@ struct shard_port *host_worker_shard_port(struct worker *w);
 struct repl_worker *host_worker_repl(struct worker *w);
 /* Its copy of the parameters: replication's, and the few others it needs. */
 const struct repl_params *host_repl_params(const struct worker *w);
+/* The worker's collection parameters (cmd/coll.h): the loaders convert encodings by them. */
+const struct coll_params *host_coll_params(const struct worker *w);
 const char *host_param_dbfilename(const struct worker *w);
 const char *host_param_save(const struct worker *w); /* the save schedule */
 long long host_param_max_bulk_len(const struct worker *w);

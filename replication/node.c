@@ -19,6 +19,7 @@
 #include "replication/repl_int.h"
 #include "base/util.h"
 #include "base/errors.h"
+#include "cmd/coll.h"
 
 const char *const repl_diskless_load_names[] = { "disabled", "on-empty-db", "swapdb", NULL };
 
@@ -205,6 +206,20 @@ void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
  * entry records on its feed; the merge thread assembles them.
  * ------------------------------------------------------------------------ */
 
+/* One entry as an RDB record: a string, or a collection as cmd/coll.c writes it. */
+static void encode_entry(struct rdb_buf *b, const struct kv *e, int64_t exp,
+                         const struct rdb_encode_opts *o)
+{
+    if (kv_type(e) != KV_STRING) {
+        coll_encode(b, e, exp, o);
+        return;
+    }
+    size_t klen, vlen;
+    const char *key = kv_key(e, &klen);
+    const char *val = kv_val((struct kv *)e, &vlen);
+    rdb_encode_string(b, key, klen, val, vlen, exp, o);
+}
+
 static void snap_flush(struct repl_shard *sh)
 {
     if (sh->snapbuf.len == 0)
@@ -223,10 +238,7 @@ static void snap_emit(void *arg, int db, const struct kv *e)
     if (db != sh->snapdb)
         snap_flush(sh);
     sh->snapdb = db;
-    size_t klen, vlen;
-    const char *key = kv_key(e, &klen);
-    const char *val = kv_val((struct kv *)e, &vlen);
-    rdb_encode_string(&sh->snapbuf, key, klen, val, vlen, exp, &sh->enc);
+    encode_entry(&sh->snapbuf, e, exp, &sh->enc);
     if (sh->snapbuf.len >= SNAPBUF_FLUSH)
         snap_flush(sh);
 }
@@ -723,6 +735,8 @@ struct load_ctx {
     char replid[41];
     long long offset;
     bool have_id, have_offset;
+    /* the collection being loaded (e NULL: skipped, expired or database out of range) */
+    struct coll_loader coll;
 };
 
 static int load_aux(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
@@ -757,6 +771,48 @@ static int load_entry(void *arg, int db, const char *key, size_t klen, const cha
     return 0;
 }
 
+/* A collection is loaded element by element, as its commands would add them. */
+static int load_coll_begin(void *arg, int db, int kind, const char *key, size_t klen,
+                           uint64_t count_hint, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    struct load_ctx *l = arg;
+    (void)count_hint, (void)lru_idle, (void)lfu_freq;
+    l->coll.e = NULL;
+    if (l->primary && expire_ms >= 0 && expire_ms < l->now_ms) {
+        l->expired++;
+        return 0;
+    }
+    unsigned shard = cmd_key_shard(key, klen, repl_node.nworkers);
+    struct store *s = host_store(shard);
+    if (db >= store_databases(s))
+        return 0;
+    struct skey k;
+    skey_init(&k, key, klen);
+    if (coll_load_begin(&l->coll, s, db, kind, &k, expire_ms,
+                        host_coll_params(host_worker(shard))) != 0) {
+        log_warn("Cannot load key '%.*s': Pollux does not store %ss yet", (int)MIN(klen, 128), key,
+                 rdb_type_name(kind));
+        return -1;
+    }
+    l->keys++;
+    return 0;
+}
+
+static int load_coll_item(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                          double score)
+{
+    struct load_ctx *l = arg;
+    return l->coll.e == NULL ? 0 : coll_load_item(&l->coll, a, alen, b, blen, score);
+}
+
+static int load_coll_end(void *arg)
+{
+    struct load_ctx *l = arg;
+    if (l->coll.e != NULL && coll_count(l->coll.e) == 0)
+        l->keys--; /* Redis drops an empty collection */
+    return coll_load_end(&l->coll);
+}
+
 int repl_load_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -764,7 +820,11 @@ int repl_load_file(const char *path)
         return 0; /* no dump: an empty dataset, as Redis starts */
     int64_t t0 = clock_real_ms();
     struct load_ctx l = { .now_ms = t0, .primary = atomic_load(&repl_node.role) == REPL_PRIMARY };
-    struct rdb_callbacks cb = { .aux = load_aux, .string = load_entry };
+    struct rdb_callbacks cb = { .aux = load_aux,
+                                .string = load_entry,
+                                .coll_begin = load_coll_begin,
+                                .coll_item = load_coll_item,
+                                .coll_end = load_coll_end };
     struct rdb_parser_opts opts = { .databases = store_databases(host_store(0)) };
     struct rdb_parser p;
     rdb_parser_init(&p, &cb, &l, &opts);
@@ -827,10 +887,7 @@ static void save_entry(void *arg, int db, const struct kv *e)
         rdb_encode_selectdb(&s->b, db);
         s->db = db;
     }
-    size_t klen, vlen;
-    const char *key = kv_key(e, &klen);
-    const char *val = kv_val((struct kv *)e, &vlen);
-    rdb_encode_string(&s->b, key, klen, val, vlen, exp, NULL);
+    encode_entry(&s->b, e, exp, NULL);
     if (s->b.len >= SNAPBUF_FLUSH)
         save_flush(s);
 }

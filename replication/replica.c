@@ -26,6 +26,7 @@
 
 #include "acl/acl.h"
 #include "replication/host.h"
+#include "cmd/coll.h"
 #include "base/clock.h"
 #include "cmd/commands.h"
 #include "base/log.h"
@@ -272,6 +273,31 @@ static int check_string(void *arg, int db, const char *key, size_t klen, const c
     return 0;
 }
 
+/* A collection of a type this node does not store fails the sync before anything is lost. */
+static int check_coll_begin(void *arg, int db, int kind, const char *key, size_t klen,
+                            uint64_t count_hint, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    (void)arg, (void)db, (void)count_hint, (void)expire_ms, (void)lru_idle, (void)lfu_freq;
+    if (coll_kind_stored(kind))
+        return 0;
+    log_warn("Cannot load key '%.*s' from MASTER: Pollux does not store %ss yet",
+             (int)MIN(klen, 128), key, rdb_type_name(kind));
+    return -1;
+}
+
+static int check_coll_item(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                           double score)
+{
+    (void)arg, (void)a, (void)alen, (void)b, (void)blen, (void)score;
+    return 0;
+}
+
+static int check_coll_end(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
 /* RDB bytes from the socket: into the file and through the checking parser. */
 static int bulk_bytes(struct worker *w, const char *p, size_t n)
 {
@@ -357,11 +383,22 @@ static int bulk_input(struct worker *w, struct conn *c)
  * Loading: keys go to their shards in batches
  * ------------------------------------------------------------------------ */
 
+/*
+ * One record of a load batch, followed by its bytes: a string (key, value), a collection's
+ * start (key; kind), one of its items (a, b; the score in `expire`'s bytes) or its end.
+ * A collection's records all go to its key's shard, in order.
+ */
+enum { LOAD_STRING, LOAD_COLL_BEGIN, LOAD_COLL_ITEM, LOAD_COLL_END };
+
 struct load_rec {
     int32_t db;
+    uint8_t op, kind;
     uint32_t klen, vlen;
     int64_t expire;
 };
+
+/* Per shard, the collection being loaded (used only by that shard's thread). */
+static struct coll_loader shard_coll[MAX_WORKERS];
 
 static void batch_send(struct worker *w, unsigned s)
 {
@@ -394,12 +431,52 @@ static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
     return m;
 }
 
-static void insert(struct store *st, int db, const char *key, size_t klen, const char *val,
-                   size_t vlen, int64_t expire)
+/* Apply one record on shard w's own thread (its store). */
+static void apply_rec(struct worker *w, const struct load_rec *r, const char *a, const char *b)
 {
+    struct store *st = host_worker_store(w);
+    struct coll_loader *cl = &shard_coll[host_worker_id(w)];
     struct skey k;
-    skey_init(&k, key, klen);
-    store_set(st, db, &k, val, vlen, cmd_string_encoding(val, vlen), expire, 0);
+    switch (r->op) {
+    case LOAD_STRING:
+        skey_init(&k, a, r->klen);
+        store_set(st, r->db, &k, b, r->vlen, cmd_string_encoding(b, r->vlen), r->expire, 0);
+        break;
+    case LOAD_COLL_BEGIN:
+        skey_init(&k, a, r->klen);
+        store_delete(st, r->db, &k, 0); /* a key twice in the RDB: the later one wins */
+        coll_load_begin(cl, st, r->db, r->kind, &k, r->expire, host_coll_params(w));
+        break;
+    case LOAD_COLL_ITEM:
+        if (cl->e != NULL) {
+            double score;
+            memcpy(&score, &r->expire, sizeof(score));
+            coll_load_item(cl, a, r->klen, b, r->vlen, score);
+        }
+        break;
+    case LOAD_COLL_END:
+        coll_load_end(cl);
+        break;
+    }
+}
+
+/* Send a record to shard s (applied at once when s is this worker's). */
+static void load_put(struct worker *w, unsigned s, const struct load_rec *r, const char *a,
+                     const char *b)
+{
+    if (s == host_worker_id(w)) {
+        apply_rec(w, r, a, b);
+        return;
+    }
+    size_t need = sizeof(*r) + r->klen + r->vlen;
+    struct shard_msg *m = batch_get(w, s, need);
+    char *p = m->abuf + m->arg;
+    memcpy(p, r, sizeof(*r));
+    if (r->klen > 0)
+        memcpy(p + sizeof(*r), a, r->klen);
+    if (r->vlen > 0)
+        memcpy(p + sizeof(*r) + r->klen, b, r->vlen);
+    m->arg += (int64_t)need;
 }
 
 static int load_string(void *arg, int db, const char *key, size_t klen, const char *val,
@@ -410,19 +487,49 @@ static int load_string(void *arg, int db, const char *key, size_t klen, const ch
     if (db >= store_databases(host_worker_store(w)))
         return 0;
     lnk.loaded++;
-    unsigned s = cmd_key_shard(key, klen, repl_node.nworkers);
-    if (s == host_worker_id(w)) {
-        insert(host_worker_store(w), db, key, klen, val, vlen, expire_ms);
+    struct load_rec r = { db, LOAD_STRING, 0, (uint32_t)klen, (uint32_t)vlen, expire_ms };
+    load_put(w, cmd_key_shard(key, klen, repl_node.nworkers), &r, key, val);
+    return 0;
+}
+
+/* The shard of the collection being loaded; -1 when it is skipped. */
+static int load_coll_shard = -1;
+static int load_coll_db;
+
+static int load_coll_begin(void *arg, int db, int kind, const char *key, size_t klen,
+                           uint64_t count_hint, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
+{
+    struct worker *w = arg;
+    (void)count_hint, (void)lru_idle, (void)lfu_freq;
+    load_coll_shard = -1;
+    if (db >= store_databases(host_worker_store(w)))
         return 0;
-    }
-    struct load_rec r = { db, (uint32_t)klen, (uint32_t)vlen, expire_ms };
-    size_t need = sizeof(r) + klen + vlen;
-    struct shard_msg *m = batch_get(w, s, need);
-    char *p = m->abuf + m->arg;
-    memcpy(p, &r, sizeof(r));
-    memcpy(p + sizeof(r), key, klen);
-    memcpy(p + sizeof(r) + klen, val, vlen);
-    m->arg += (int64_t)need;
+    lnk.loaded++;
+    load_coll_shard = (int)cmd_key_shard(key, klen, repl_node.nworkers);
+    load_coll_db = db;
+    struct load_rec r = { db, LOAD_COLL_BEGIN, (uint8_t)kind, (uint32_t)klen, 0, expire_ms };
+    load_put(w, (unsigned)load_coll_shard, &r, key, NULL);
+    return 0;
+}
+
+static int load_coll_item(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                          double score)
+{
+    if (load_coll_shard < 0)
+        return 0;
+    struct load_rec r = { load_coll_db, LOAD_COLL_ITEM, 0, (uint32_t)alen, (uint32_t)blen, 0 };
+    memcpy(&r.expire, &score, sizeof(score));
+    load_put(arg, (unsigned)load_coll_shard, &r, a, b);
+    return 0;
+}
+
+static int load_coll_end(void *arg)
+{
+    if (load_coll_shard < 0)
+        return 0;
+    struct load_rec r = { load_coll_db, LOAD_COLL_END, 0, 0, 0, 0 };
+    load_put(arg, (unsigned)load_coll_shard, &r, NULL, NULL);
+    load_coll_shard = -1;
     return 0;
 }
 
@@ -435,8 +542,8 @@ void repl_load_apply(struct worker *w, struct shard_msg *m)
     while (off < len) {
         struct load_rec r;
         memcpy(&r, m->abuf + off, sizeof(r));
-        const char *key = m->abuf + off + sizeof(r);
-        insert(host_worker_store(w), r.db, key, r.klen, key + r.klen, r.vlen, r.expire);
+        const char *a = m->abuf + off + sizeof(r);
+        apply_rec(w, &r, a, a + r.klen);
         off += sizeof(r) + r.klen + r.vlen;
     }
 }
@@ -483,7 +590,10 @@ static void begin_load(struct worker *w)
         m->proto = 1; /* flush first */
         batch_send(w, s);
     }
-    struct rdb_callbacks cb = { .string = load_string };
+    struct rdb_callbacks cb = { .string = load_string,
+                                .coll_begin = load_coll_begin,
+                                .coll_item = load_coll_item,
+                                .coll_end = load_coll_end };
     struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
                                     .databases = store_databases(host_worker_store(w)) };
     rdb_parser_init(&lnk.load, &cb, w, &opts);
@@ -654,7 +764,10 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
             link_drop(w, NULL);
             return;
         }
-        struct rdb_callbacks cb = { .string = check_string };
+        struct rdb_callbacks cb = { .string = check_string,
+                                    .coll_begin = check_coll_begin,
+                                    .coll_item = check_coll_item,
+                                    .coll_end = check_coll_end };
         struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
                                         .databases = store_databases(host_worker_store(w)) };
         rdb_parser_init(&lnk.check, &cb, NULL, &opts);

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/common.h"
+#include "base/mem.h"
+#include "base/util.h"
+
 struct store *cmd_store(struct cmd_ctx *c, const char *key, size_t len)
 {
     if (c->store != NULL)
@@ -221,4 +225,39 @@ void cmd_propagate_set(struct cmd_ctx *c, const struct resp_arg *key, const char
     } else {
         cmd_propagate(c, 3, a);
     }
+}
+
+void cmd_scan_acc_init(struct scan_acc *a)
+{
+    a->n = 0;
+    a->cap = ARRAY_SIZE(a->inl);
+    a->v = a->inl;
+}
+
+void cmd_scan_visit(void *arg, struct kv *e)
+{
+    struct scan_acc *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap * 2;
+        if (a->v == a->inl) {
+            a->v = mem_alloc(cap * sizeof(*a->v));
+            memcpy(a->v, a->inl, a->n * sizeof(*a->v));
+        } else {
+            a->v = mem_realloc(a->v, cap * sizeof(*a->v));
+        }
+        a->cap = cap;
+    }
+    a->v[a->n++] = e;
+}
+
+void cmd_scan_acc_free(struct scan_acc *a)
+{
+    if (a->v != a->inl)
+        mem_free(a->v);
+}
+
+void cmd_reply_cursor(struct reply *r, uint64_t cur)
+{
+    char buf[24];
+    reply_bulk(r, buf, util_ull2str(buf, cur));
 }

@@ -202,6 +202,7 @@ enum cmd_doc_flag {
 };
 
 struct cmd_ctx;
+struct coll_params;
 struct conn;
 struct worker;
 typedef void (*cmd_fn)(struct cmd_ctx *c);
@@ -311,6 +312,7 @@ struct cmd_ctx {
     unsigned shard; /* single-shard execution: the index of `store` */
 
     long long max_bulk_len; /* proto-max-bulk-len: largest string a command may build */
+    const struct coll_params *coll; /* collection encodings' thresholds (cmd/coll.h) */
 
     /*
      * The worker running the command and, when it runs on the client's own
@@ -367,6 +369,17 @@ bool cmd_arg_int(struct cmd_ctx *c, int i, int *v);
  * and SCAN both decode it with these helpers.
  */
 bool cmd_parse_cursor(const char *s, size_t len, uint64_t *cursor);
+/* The entries one SCAN-family call collects (store_scan's callback: cmd_scan_visit). */
+struct scan_acc {
+    struct kv **v;
+    size_t n, cap;
+    struct kv *inl[64];
+};
+void cmd_scan_acc_init(struct scan_acc *a);
+void cmd_scan_visit(void *arg, struct kv *e);
+void cmd_scan_acc_free(struct scan_acc *a);
+/* A SCAN-family cursor as its bulk string. */
+void cmd_reply_cursor(struct reply *r, uint64_t cur);
 static inline unsigned cmd_scan_bits(unsigned nshards)
 {
     unsigned bits = 0;
@@ -411,6 +424,9 @@ void cmd_propagate_set(struct cmd_ctx *c, const struct resp_arg *key, const char
 
 /* Encoding Redis gives a freshly SET string value (int, embstr or raw). */
 enum kv_enc cmd_string_encoding(const char *v, size_t len);
+
+/* An empty hash at k with expiry expire_ms (-1: none). */
+struct kv *cmd_hash_new(struct store *s, int db, const struct skey *k, int64_t expire_ms);
 
 /* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands).
  */

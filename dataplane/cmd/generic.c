@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "cmd/coll.h"
 #include "cmd/commands.h"
 #include "base/common.h"
 #include "base/mem.h"
@@ -62,18 +63,29 @@ static const char *type_name(const struct kv *e)
     switch (kv_type(e)) {
     case KV_STRING:
         return "string";
+    case KV_LIST:
+        return "list";
+    case KV_SET:
+        return "set";
+    case KV_ZSET:
+        return "zset";
+    case KV_HASH:
+        return "hash";
     }
     return "none";
 }
 
 static const char *encoding_name(const struct kv *e)
 {
+    if (kv_type(e) != KV_STRING)
+        return coll_encoding(e);
     switch (kv_enc(e)) {
     case KV_ENC_INT:
         return "int";
     case KV_ENC_EMBSTR:
         return "embstr";
     case KV_ENC_RAW:
+    case KV_ENC_BIG:
         break;
     }
     return "raw";
@@ -334,34 +346,6 @@ void cmd_keys(struct cmd_ctx *c)
 }
 
 /* Entries a SCAN call visited, in order; grows from an inline array. */
-struct scan_acc {
-    struct kv **v;
-    size_t n, cap;
-    struct kv *inl[64];
-};
-
-static void scan_visit(void *arg, struct kv *e)
-{
-    struct scan_acc *a = arg;
-    if (a->n == a->cap) {
-        size_t cap = a->cap * 2;
-        if (a->v == a->inl) {
-            a->v = mem_alloc(cap * sizeof(*a->v));
-            memcpy(a->v, a->inl, a->n * sizeof(*a->v));
-        } else {
-            a->v = mem_realloc(a->v, cap * sizeof(*a->v));
-        }
-        a->cap = cap;
-    }
-    a->v[a->n++] = e;
-}
-
-static void reply_cursor(struct reply *r, uint64_t cur)
-{
-    char buf[24];
-    reply_bulk(r, buf, util_ull2str(buf, cur));
-}
-
 /* Shard i's store when this SCAN call may read it (see cmd_scan_mask), else NULL. */
 static struct store *scan_store(const struct cmd_ctx *c, uint64_t mask, unsigned i)
 {
@@ -374,7 +358,7 @@ static struct store *scan_store(const struct cmd_ctx *c, uint64_t mask, unsigned
 
 struct scan_filter {
     const struct resp_arg *pat; /* NULL: every key */
-    bool want_string;           /* TYPE absent or "string" */
+    int type;                   /* TYPE: an enum kv_type, -1 absent, -2 a type no key has */
 };
 
 /*
@@ -391,7 +375,7 @@ static size_t scan_keep(struct cmd_ctx *c, struct store *s, const struct scan_fi
         const char *key = kv_key(e, &klen);
         if (f->pat != NULL && !util_glob_match(f->pat->ptr, f->pat->len, key, klen, false))
             continue;
-        if (!f->want_string || kv_type(e) != KV_STRING)
+        if (f->type != -1 && (int)kv_type(e) != f->type)
             continue;
         if (expired(e, c->now_ms)) {
             struct skey k;
@@ -427,7 +411,7 @@ void cmd_scan(struct cmd_ctx *c)
         return;
     }
     long long count = 10;
-    struct scan_filter f = { .pat = NULL, .want_string = true };
+    struct scan_filter f = { .pat = NULL, .type = -1 };
     for (int j = 2; j < c->argc; j += 2) {
         bool more = j + 1 < c->argc;
         if (more && cmd_arg_is(c, j, "count")) {
@@ -440,7 +424,11 @@ void cmd_scan(struct cmd_ctx *c)
         } else if (more && cmd_arg_is(c, j, "match")) {
             f.pat = &c->argv[j + 1];
         } else if (more && cmd_arg_is(c, j, "type")) {
-            f.want_string = util_strcaseeq(c->argv[j + 1].ptr, c->argv[j + 1].len, "string");
+            static const char *const names[] = { "string", "list", "set", "zset", "hash" };
+            f.type = -2;
+            for (int t = 0; t < (int)ARRAY_SIZE(names); t++)
+                if (util_strcaseeq(c->argv[j + 1].ptr, c->argv[j + 1].len, names[t]))
+                    f.type = t; /* the index is the enum kv_type */
         } else {
             reply_error(c->reply, ERR_SYNTAX);
             return;
@@ -457,13 +445,14 @@ void cmd_scan(struct cmd_ctx *c)
     if (s == NULL) {
         /* A cursor no SCAN handed out: nothing more to visit. */
         reply_array(c->reply, 2);
-        reply_cursor(c->reply, 0);
+        cmd_reply_cursor(c->reply, 0);
         reply_empty_array(c->reply);
         return;
     }
 
-    struct scan_acc acc = { .n = 0, .cap = ARRAY_SIZE(acc.inl) };
-    acc.v = acc.inl;
+    struct scan_acc acc;
+    cmd_scan_acc_init(&acc);
+
     uint64_t cur = cursor >> bits;
     long long budget = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
     size_t seen = 0, kept = 0;
@@ -471,7 +460,7 @@ void cmd_scan(struct cmd_ctx *c)
         bool whole = cur == 0;
         size_t from = acc.n;
         do
-            cur = store_scan(s, c->db, cur, scan_visit, &acc);
+            cur = store_scan(s, c->db, cur, cmd_scan_visit, &acc);
         while (cur != 0 && budget-- > 0 && seen + (acc.n - from) < (size_t)count);
         if (whole && acc.n - from == store_count(s, c->db))
             cur = 0;
@@ -492,15 +481,14 @@ void cmd_scan(struct cmd_ctx *c)
     /* Mid-shard, the store cursor and the shard; else the start of the next shard, or 0. */
     uint64_t next = cur != 0 ? (cur << bits) | shard : shard < nshards ? shard : 0;
     reply_array(c->reply, 2);
-    reply_cursor(c->reply, next);
+    cmd_reply_cursor(c->reply, next);
     reply_array(c->reply, (long long)kept);
     for (size_t i = 0; i < kept; i++) {
         size_t klen;
         const char *key = kv_key(acc.v[i], &klen);
         reply_bulk(c->reply, key, klen);
     }
-    if (acc.v != acc.inl)
-        mem_free(acc.v);
+    cmd_scan_acc_free(&acc);
 }
 
 /*
@@ -551,9 +539,25 @@ void cmd_dbsize(struct cmd_ctx *c)
 /* Write a copy of e (value, encoding, expiry) as key k of database db in store s. */
 static void copy_entry(struct store *s, int db, const struct skey *k, struct kv *e)
 {
+    if (kv_type(e) != KV_STRING) {
+        coll_copy(s, db, k, e, kv_expire(e));
+        return;
+    }
     size_t vlen;
     const char *v = kv_val(e, &vlen);
     store_set(s, db, k, v, vlen, kv_enc(e), kv_expire(e), 0);
+}
+
+/* Move e from database sdb of ss to key k of database ddb of ds (RENAME, MOVE). */
+static void move_entry(struct store *ss, int sdb, struct kv *e, struct store *ds, int ddb,
+                       const struct skey *k)
+{
+    if (kv_type(e) != KV_STRING) {
+        coll_move(ss, sdb, e, ds, ddb, k);
+        return;
+    }
+    copy_entry(ds, ddb, k, e);
+    store_delete_entry(ss, sdb, e);
 }
 
 static void rename_generic(struct cmd_ctx *c, bool nx)
@@ -578,8 +582,7 @@ static void rename_generic(struct cmd_ctx *c, bool nx)
         reply_int(c->reply, 0);
         return;
     }
-    copy_entry(sd, c->db, &kd, e);
-    store_delete_entry(ss, c->db, e);
+    move_entry(ss, c->db, e, sd, c->db, &kd);
     c->dirty++;
     if (nx)
         reply_int(c->reply, 1);
@@ -659,8 +662,7 @@ void cmd_move(struct cmd_ctx *c)
         reply_int(c->reply, 0);
         return;
     }
-    copy_entry(s, dbid, &k, e);
-    store_delete_entry(s, c->db, e);
+    move_entry(s, c->db, e, s, dbid, &k);
     c->dirty++;
     reply_int(c->reply, 1);
 }
@@ -847,7 +849,8 @@ void cmd_memory_usage(struct cmd_ctx *c)
     if (e == NULL)
         reply_null(c->reply);
     else
-        reply_int(c->reply, (long long)store_entry_usage(s, e));
+        reply_int(c->reply, (long long)(store_entry_usage(s, e) +
+                                        (kv_type(e) != KV_STRING ? coll_big_bytes(e) : 0)));
 }
 
 static const char *const memory_help[] = {

@@ -32,6 +32,13 @@ char *kv_val(struct kv *e, size_t *len)
     return (char *)e->body + kv_key_off(e) + klen;
 }
 
+void *kv_big(const struct kv *e)
+{
+    void *obj;
+    memcpy(&obj, e->body + kv_key_off(e) + kv_klen(e), sizeof(obj));
+    return obj;
+}
+
 enum kv_type kv_type(const struct kv *e)
 {
     return (enum kv_type)((e->bits & KV_TYPE_MASK) >> KV_TYPE_SHIFT);
@@ -45,6 +52,11 @@ enum kv_enc kv_enc(const struct kv *e)
 void kv_set_enc(struct kv *e, enum kv_enc enc)
 {
     e->bits = (e->bits & ~KV_ENC_MASK) | (((uint32_t)enc << KV_ENC_SHIFT) & KV_ENC_MASK);
+}
+
+void kv_set_type(struct kv *e, enum kv_type type)
+{
+    e->bits = (e->bits & ~KV_TYPE_MASK) | (((uint32_t)type << KV_TYPE_SHIFT) & KV_TYPE_MASK);
 }
 
 int64_t kv_expire(const struct kv *e)

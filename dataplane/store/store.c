@@ -163,10 +163,75 @@ static struct kv *kv_create(struct store *s, uint32_t bits, int64_t expire, cons
     return e;
 }
 
-void store_entry_free(struct store *s, struct kv *e)
+/* ---- big values -------------------------------------------------------- */
+
+static store_big_free_fn big_free[KV_TYPE_MASK >> KV_TYPE_SHIFT];
+
+void store_set_big_free(enum kv_type type, store_big_free_fn fn)
+{
+    big_free[type] = fn;
+}
+
+/* Free the object of a big entry (the entry itself stays). */
+static void big_release(struct store *s, const struct kv *e)
+{
+    if (kv_is_big(e)) {
+        store_big_free_fn fn = big_free[kv_type(e)];
+        assert(fn != NULL);
+        fn(s, kv_big(e));
+    }
+}
+
+static void entry_bytes_free(struct store *s, struct kv *e)
 {
     store_mem_sub(s, mem_size_class(kv_size(e)));
     mem_free(e);
+}
+
+void store_entry_free(struct store *s, struct kv *e)
+{
+    big_release(s, e);
+    entry_bytes_free(s, e);
+}
+
+void store_account_add(struct store *s, size_t n)
+{
+    store_mem_add(s, n);
+}
+
+void store_account_sub(struct store *s, size_t n)
+{
+    store_mem_sub(s, n);
+}
+
+/* ---- member stores ---------------------------------------------------- */
+
+static const struct store_params member_params = { .maxmemory_policy = POLICY_NOEVICTION,
+                                                   .maxmemory_samples = 5,
+                                                   .databases = 1 };
+
+struct store *store_members_new(struct store *owner)
+{
+    struct store *m = store_create(&member_params);
+    m->expiry = STORE_EXPIRY_NONE;
+    store_members_reown(m, owner);
+    return m;
+}
+
+void store_members_free(struct store *m)
+{
+    store_members_reown(m, NULL);
+    store_destroy(m);
+}
+
+void store_members_reown(struct store *m, struct store *owner)
+{
+    size_t n = atomic_load_explicit(&m->used, memory_order_relaxed);
+    if (m->owner != NULL)
+        store_mem_sub(m->owner, n);
+    m->owner = owner;
+    if (owner != NULL)
+        store_mem_add(owner, n);
 }
 
 void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i)
@@ -236,6 +301,7 @@ static struct kv *overwrite(struct store *s, struct db *d, struct loc *loc, cons
 {
     struct kv *old = loc->b->slot[loc->i];
     bool was_volatile = kv_has_expire(old);
+    big_release(s, old);
     uint32_t lru = store_policy_is_lfu(s) ? (old->bits & KV_LRU_MASK) : store_lru_now(s);
     uint32_t bits = kv_bits(lru, KV_STRING, enc);
     size_t old_size = kv_size(old), size = kv_size_for(expire >= 0, k->len, vlen);
@@ -250,7 +316,7 @@ static struct kv *overwrite(struct store *s, struct db *d, struct loc *loc, cons
     } else {
         e = kv_create(s, bits, expire, k, val, vlen);
         loc->b->slot[loc->i] = e;
-        store_entry_free(s, old);
+        entry_bytes_free(s, old);
     }
     if (was_volatile != (expire >= 0)) {
         bucket_set_volatile(loc->b, loc->i, expire >= 0);
@@ -398,6 +464,23 @@ bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
     }
     store_db_after_remove(s, d);
     return live;
+}
+
+struct kv *store_set_big(struct store *s, int db, const struct skey *k, enum kv_type type,
+                         void *obj, int64_t expire_ms)
+{
+    struct kv *e = store_set(s, db, k, &obj, sizeof(obj), KV_ENC_BIG, expire_ms, 0);
+    kv_set_type(e, type);
+    return e;
+}
+
+void *store_take_big(struct store *s, int db, struct kv *e)
+{
+    void *obj = kv_big(e);
+    snap_before_entry(s, db, e); /* the snapshot has the value now; the entry can change */
+    kv_set_enc(e, KV_ENC_RAW);
+    store_delete_entry(s, db, e);
+    return obj;
 }
 
 void store_delete_entry(struct store *s, int db, struct kv *e)

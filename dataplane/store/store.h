@@ -51,8 +51,15 @@ extern const char *const store_policy_names[];
 PARAM_STRUCT(store_params, STORE_PARAMS);
 extern const struct param_def store_param_defs[];
 
-enum kv_type { KV_STRING = 0 }; /* more types later: list, set, zset, hash, stream */
-enum kv_enc { KV_ENC_RAW = 0, KV_ENC_INT, KV_ENC_EMBSTR };
+/* Value types, numbered as RDB's plain type bytes and rdb.h's enum rdb_coll_kind. */
+enum kv_type { KV_STRING = 0, KV_LIST = 1, KV_SET = 2, KV_ZSET = 3, KV_HASH = 4 };
+/*
+ * Encodings. Strings: raw, int, embstr. Collections: a pack (types/pack.h) inline in the
+ * value bytes (KV_ENC_PACK), or a big value (KV_ENC_BIG): the value bytes are a pointer to an
+ * object the type's code owns (a member store, a chunked list), freed through the type's
+ * hook (store_set_big_free). Docs: docs/data-types.md.
+ */
+enum kv_enc { KV_ENC_RAW = 0, KV_ENC_INT, KV_ENC_EMBSTR, KV_ENC_PACK = 0, KV_ENC_BIG = 3 };
 
 struct kv; /* opaque: header + key + value in one allocation */
 
@@ -70,7 +77,11 @@ char *kv_val(struct kv *e, size_t *len); /* KV_STRING: the value bytes (writable
 enum kv_type kv_type(const struct kv *e);
 enum kv_enc kv_enc(const struct kv *e);
 void kv_set_enc(struct kv *e, enum kv_enc enc);
+/* Set the type of an entry store_set just made (store_set makes strings). */
+void kv_set_type(struct kv *e, enum kv_type type);
 int64_t kv_expire(const struct kv *e); /* absolute unix ms, or -1 when persistent */
+/* The object of a KV_ENC_BIG entry. */
+void *kv_big(const struct kv *e);
 
 /* Counters a store keeps (read by INFO; reset by CONFIG RESETSTAT). */
 struct store_stats {
@@ -156,6 +167,35 @@ struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t n
  */
 struct kv *store_set(struct store *s, int db, const struct skey *k, const void *val, size_t vlen,
                      enum kv_enc enc, int64_t expire_ms, int flags);
+
+/*
+ * Big values. A hook per type frees a big value's object when its entry goes (overwrite,
+ * delete, expiry, eviction, FLUSHALL); `s` is the store the entry was in. Set once at start,
+ * before any store exists. store_set_big inserts or overwrites k with a big value of `type`
+ * (the object's memory is accounted by the type's code: store_account).
+ */
+typedef void (*store_big_free_fn)(struct store *s, void *obj);
+void store_set_big_free(enum kv_type type, store_big_free_fn fn);
+struct kv *store_set_big(struct store *s, int db, const struct skey *k, enum kv_type type,
+                         void *obj, int64_t expire_ms);
+/* Remove e from the keyspace without freeing its big value: @return the object (RENAME). */
+void *store_take_big(struct store *s, int db, struct kv *e);
+/* Count n more (after allocating) or fewer (before freeing) bytes held by a big value. */
+void store_account_add(struct store *s, size_t n);
+void store_account_sub(struct store *s, size_t n);
+
+/*
+ * Member stores: the elements of a big hash, set or sorted set kept in a store of one
+ * database, each element an entry (the member as its key, the element's value bytes as its
+ * value), so a collection gets the keyspace's table (SCAN's guarantees, incremental rehash,
+ * random picks, snapshots) for free. Its memory counts in `owner` too (store_used of the
+ * owner includes it). Use store_lookup/store_set/store_delete... with db 0 and STORE_NOTOUCH.
+ */
+struct store *store_members_new(struct store *owner);
+/* Free a member store and everything in it (the owner's count drops by its size). */
+void store_members_free(struct store *m);
+/* Count a member store in another owner (a collection moved to another shard's store). */
+void store_members_reown(struct store *m, struct store *owner);
 
 /* Resize e's string value to vlen bytes, keeping the first min(old, new). May move e. */
 struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen);

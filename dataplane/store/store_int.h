@@ -310,6 +310,7 @@ struct pool_slot {
 
 struct store {
     const struct store_params *params;
+    struct store *owner; /* a member store: the store its memory also counts in */
     struct db *db;
     int ndb;
     /*
@@ -410,15 +411,24 @@ uint64_t store_idle_ms(uint32_t lru, int64_t now_ms);
 /* Account n more bytes (after allocating them); a plain store, the store has one writer. */
 static inline void store_mem_add(struct store *s, size_t n)
 {
-    atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+    do
+        atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+    while (unlikely((s = s->owner) != NULL));
 }
 
 /* Account n fewer bytes (before freeing them). */
 static inline void store_mem_sub(struct store *s, size_t n)
 {
-    atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) - n,
-                          memory_order_relaxed);
+    do
+        atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) - n,
+                              memory_order_relaxed);
+    while (unlikely((s = s->owner) != NULL));
+}
+
+static inline bool kv_is_big(const struct kv *e)
+{
+    return (e->bits & KV_ENC_MASK) == ((uint32_t)KV_ENC_BIG << KV_ENC_SHIFT);
 }
 
 #endif

@@ -47,6 +47,7 @@ static const struct {
     { pktio_fault_param_defs, offsetof(struct params, fault) },
     { dpdk_param_defs, offsetof(struct params, dpdk) },
     { tls_param_defs, offsetof(struct params, tls) },
+    { coll_param_defs, offsetof(struct params, coll) },
 };
 
 /* Old names Redis still accepts. */
@@ -64,6 +65,11 @@ static const struct {
     { "repl-ping-slave-period", "repl-ping-replica-period" },
     { "min-slaves-to-write", "min-replicas-to-write" },
     { "min-slaves-max-lag", "min-replicas-max-lag" },
+    { "hash-max-ziplist-entries", "hash-max-listpack-entries" },
+    { "hash-max-ziplist-value", "hash-max-listpack-value" },
+    { "list-max-ziplist-size", "list-max-listpack-size" },
+    { "zset-max-ziplist-entries", "zset-max-listpack-entries" },
+    { "zset-max-ziplist-value", "zset-max-listpack-value" },
 };
 
 const char *config_check_bind(const char *v)

@@ -24,6 +24,7 @@
 #include "replication/repl.h"
 #include "store/store.h"
 #include "tls/tls.h"
+#include "cmd/coll.h"
 
 extern const char *const config_loglevel_names[];
 extern const char *const config_acl_pubsub_names[]; /* resetchannels, allchannels */
@@ -156,6 +157,7 @@ struct params {
     struct pktio_fault_params fault; /* pollux-net-fault-*: fault injection under the stack */
     struct dpdk_params dpdk;
     struct tls_params tls; /* tls-*: dataplane/tls */
+    struct coll_params coll; /* collection encodings: cmd/coll.h */
 };
 
 void params_defaults(struct params *p);

@@ -215,6 +215,7 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->nshards = server.nworkers;
     ctx->select_db = -1;
     ctx->max_bulk_len = w->params.srv.proto_max_bulk_len;
+    ctx->coll = &w->params.coll;
     ctx->worker = w;
     ctx->propagate = repl_propagate_fn();
 }

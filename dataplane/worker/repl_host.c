@@ -77,6 +77,11 @@ const struct repl_params *host_repl_params(const struct worker *w)
     return &w->params.repl;
 }
 
+const struct coll_params *host_coll_params(const struct worker *w)
+{
+    return &w->params.coll;
+}
+
 const char *host_param_dbfilename(const struct worker *w)
 {
     return w->params.srv.dbfilename;

@@ -851,20 +851,66 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _queue_read(p, t, key):
+    """Queue the read of a key of type t (see read_value)."""
+    if t == b"string":
+        p.get(key)
+    elif t == b"list":
+        p.lrange(key, 0, -1)
+    elif t == b"set":
+        p.smembers(key)
+    elif t == b"hash":
+        p.hgetall(key)
+    elif t == b"zset":
+        p.zrange(key, 0, -1, withscores=True)
+    else:
+        p.exists(key)
+
+
+def _shape(t, v):
+    if t == b"none":
+        return None
+    if t == b"list":
+        return tuple(v)
+    if t == b"set":
+        return tuple(sorted(v))
+    if t == b"hash":
+        return tuple(sorted(v.items()))
+    if t == b"zset":
+        return tuple(v)
+    return v
+
+
+def read_value(r, key):
+    """(type, content, expiry) of a key, read in one transaction, in a form two servers
+    compare exactly: a string's bytes, a list's items, a set's sorted members, a hash's
+    sorted (field, value) pairs, a sorted set's (member, score) pairs in order; the expiry as
+    PEXPIRETIME gives it (absolute unix ms, -1 for none)."""
+    for _ in range(10):
+        t = r.type(key)
+        with r.pipeline(transaction=True) as p:
+            p.type(key)
+            _queue_read(p, t, key)
+            p.pexpiretime(key)
+            got, v, at = p.execute()
+        if got == t:
+            return t, _shape(t, v), at
+    raise AssertionError(f"{key!r} keeps changing type")
+
+
 def keyspace(srv, dbs=16):
-    """{(db, key): (value, expiry)} of every string key of every database, the expiry as
-    PEXPIRETIME gives it (absolute unix ms, -1 for none). Two servers read one after the
-    other compare exactly, where remaining TTLs would differ by the time between reads."""
+    """{(db, key): (value, expiry)} of every key of every database: a string's bytes, a
+    collection's (type, content) as read_value gives them. Expiry times are absolute, so two
+    servers read one after the other compare exactly, where remaining TTLs would differ by
+    the time between reads."""
     out = {}
     r = srv.redis()
     try:
         for db in range(dbs):
             r.execute_command("SELECT", db)
             for k in r.keys("*"):
-                with r.pipeline(transaction=True) as p:
-                    p.get(k)
-                    p.pexpiretime(k)
-                    out[(db, k)] = tuple(p.execute())
+                t, v, at = read_value(r, k)
+                out[(db, k)] = (v if t in (b"string", b"none") else (t, v), at)
     finally:
         r.close()
     return out

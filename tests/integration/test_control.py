@@ -159,9 +159,17 @@ class ParameterGroups(ch.ClusterTestCase):
         self.assertEqual(params["maxmemory-policy"]["ChangeType"], "immediate")
         self.assertEqual(params["hz"]["Source"], "system")
         self.assertEqual(params["activerehashing"]["ChangeType"], "requires-reboot")
-        # redis7 lists what Redis 7 has and polluxd accepts: no encoding thresholds.
-        self.assertNotIn("hash-max-listpack-entries", params)
+        # redis7 lists what Redis 7 has and polluxd accepts: the encoding thresholds by their
+        # 7.0 names, not the ziplist aliases
+        self.assertEqual(params["hash-max-listpack-entries"]["ParameterValue"], "512")
+        self.assertEqual(params["zset-max-listpack-value"]["ChangeType"], "immediate")
         self.assertNotIn("hash-max-ziplist-entries", params)
+        self.assertNotIn("hll-sparse-max-bytes", params)
+        c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
+                 "--parameter-name-values", "hash-max-listpack-entries=100")
+        for n in nodes:
+            self.wait(lambda: config_get(n, "hash-max-listpack-entries") == "100",
+                      what=f"{n.name} encoding threshold")
         # A requires-reboot change: pending until reboot-node.
         c.ctl_ok("modify-cache-parameter-group", "--cache-parameter-group-name", "pg1",
                  "--parameter-name-values", "activerehashing=no")
@@ -324,16 +332,19 @@ class ParameterGroups(ch.ClusterTestCase):
         self.assertEqual(nodes["n1"]["ParameterApplyFailed"], "databases")
         if ch.node_is_redis():
             return
-        # polluxd has no encoding thresholds: the nodes of a redis6.x group refuse them, and
-        # the event names them whole ("... and N more"), never cut in a word.
+        # polluxd takes the encoding thresholds by their ziplist names too, not the settings it
+        # has not (hll-sparse-max-bytes, active-defrag-*): the nodes of a redis6.x group
+        # refuse those, and the event names them whole ("... and N more"), never cut in a word.
         c.ctl_ok("create-cache-parameter-group", "--cache-parameter-group-name", "pg6",
                  "--cache-parameter-group-family", "redis6.x")
         c.ctl_ok("modify-replication-group", "--replication-group-id", "rg1",
                  "--cache-parameter-group-name", "pg6")
-        self.wait(lambda: "hash-max-ziplist-entries" in
+        self.wait(lambda: "hll-sparse-max-bytes" in
                   (statuses()["n1"]["ParameterApplyFailed"] or ""), what="redis6.x refused")
         failed = statuses()["n1"]["ParameterApplyFailed"].split(", ")
-        self.assertIn("zset-max-ziplist-value", failed)
+        self.assertIn("stream-node-max-bytes", failed)
+        self.assertNotIn("zset-max-ziplist-value", failed)
+        self.assertNotIn("hash-max-ziplist-entries", failed)
         self.assertNotIn("maxmemory-policy", failed)
         self.wait(lambda: len(refusals("n1")) == 2, what="n1: event for the new group")
         ev = refusals("n1")[-1]

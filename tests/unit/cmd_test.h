@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cmd/cmd.h"
+#include "cmd/coll.h"
 #include "base/common.h"
 #include "base/mem.h"
 #include "base/util.h"
@@ -27,6 +28,7 @@
 
 struct fx {
     struct store_params params;
+    struct coll_params coll; /* the collections' thresholds (defaults; a test may lower them) */
     struct store *st[NSHARDS];
     struct reply r;
     struct cmd_ctx c;
@@ -54,6 +56,7 @@ static inline void fx_context(struct fx *f, bool multi)
     f->c.store = multi ? NULL : f->st[0];
     f->c.shard = 0;
     f->c.max_bulk_len = 512ll * 1024 * 1024;
+    f->c.coll = &f->coll;
     f->c.select_db = -1;
 }
 
@@ -61,6 +64,8 @@ static inline int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     param_defaults(store_param_defs, &f->params);
+    f->coll = coll_params_default;
+    coll_init();
     for (int i = 0; i < NSHARDS; i++)
         f->st[i] = store_create(&f->params);
     reply_init(&f->r, 2);

@@ -97,9 +97,11 @@ static void pollux7_family_and_startup_only_settings(void **state)
 static void family_specific_names(void **state)
 {
     (void)state;
-    /* redis7 lists what Redis 7 has and polluxd accepts: no encoding thresholds (polluxd
-     * has no such settings), which redis6.x (for redis-server nodes) keeps. */
-    assert_null(ctl_param_find(CTL_FAM_7, "hash-max-listpack-entries"));
+    /* redis7 lists what Redis 7 has and polluxd accepts: the encoding thresholds by their
+     * 7.0 names, not active defrag or tracking (polluxd has no such settings), which
+     * redis6.x (for redis-server nodes) keeps. */
+    assert_non_null(ctl_param_find(CTL_FAM_7, "hash-max-listpack-entries"));
+    assert_non_null(ctl_param_find(CTL_FAM_7, "set-max-intset-entries"));
     assert_null(ctl_param_find(CTL_FAM_7, "hash-max-ziplist-entries"));
     assert_null(ctl_param_find(CTL_FAM_7, "active-defrag-cycle-max"));
     assert_null(ctl_param_find(CTL_FAM_7, "tracking-table-max-keys"));

@@ -1,0 +1,141 @@
+/*
+ * Collections (hashes, lists, sets, sorted sets) as the generic commands, the RDB writer,
+ * DUMP/RESTORE and the loaders see them: one interface, one implementation per type
+ * (cmd/hash.c, cmd/list.c, cmd/set.c, cmd/zset.c), dispatched by kv_type in cmd/coll.c.
+ *
+ * Every collection is either a pack (types/pack.h) inline in its key's entry or a big value
+ * (KV_ENC_BIG: the entry holds a pointer to an object its type owns). Which one, and the
+ * conversion between them, is the type's business; the thresholds are Redis 7.0's
+ * parameters (COLL_PARAMS). Layouts and memory arithmetic: docs/data-types.md.
+ */
+#ifndef POLLUX_CMD_COLL_H
+#define POLLUX_CMD_COLL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/param.h"
+#include "store/store.h"
+
+struct rdb_buf;
+struct rdb_encode_opts;
+
+/* Redis 7.0's names and defaults; the *-ziplist-* names are aliases (worker/config.c). */
+#define COLL_PARAMS(X)                                                                             \
+    X(hash_max_entries, "hash-max-listpack-entries", INT, 512, 0, LONG_MAX, PARAM_MUTABLE, NULL)   \
+    X(hash_max_value, "hash-max-listpack-value", INT, 64, 0, LONG_MAX, PARAM_MUTABLE, NULL)        \
+    X(list_max_size, "list-max-listpack-size", INT, -2, INT_MIN, INT_MAX, PARAM_MUTABLE, NULL)     \
+    X(list_compress_depth, "list-compress-depth", INT, 0, 0, INT_MAX, PARAM_MUTABLE, NULL)         \
+    X(set_max_intset, "set-max-intset-entries", INT, 512, 0, LONG_MAX, PARAM_MUTABLE, NULL)        \
+    X(zset_max_entries, "zset-max-listpack-entries", INT, 128, 0, LONG_MAX, PARAM_MUTABLE, NULL)   \
+    X(zset_max_value, "zset-max-listpack-value", INT, 64, 0, LONG_MAX, PARAM_MUTABLE, NULL)
+
+PARAM_STRUCT(coll_params, COLL_PARAMS);
+extern const struct param_def coll_param_defs[];
+/* The defaults, for code that has no configuration (tests, tools). */
+extern const struct coll_params coll_params_default;
+
+/* Register the big values' free hooks with the store. Call once before any store exists. */
+void coll_init(void);
+
+/* OBJECT ENCODING's name for a collection, as Redis 7.0 would name it. */
+const char *coll_encoding(const struct kv *e);
+/* Elements (a hash's fields, a list's items, ...). */
+size_t coll_count(const struct kv *e);
+/* Bytes of e's big value, 0 for a pack (MEMORY USAGE adds it to the entry's). */
+size_t coll_big_bytes(const struct kv *e);
+
+/* A deep copy of collection e as key k of store ds (COPY). @return the new entry. */
+struct kv *coll_copy(struct store *ds, int db, const struct skey *k, const struct kv *e,
+                     int64_t expire_ms);
+/*
+ * Move collection e from ss/sdb to key k of ds/ddb (RENAME, MOVE): a big value changes owner
+ * without being copied. @return the new entry.
+ */
+struct kv *coll_move(struct store *ss, int sdb, struct kv *e, struct store *ds, int ddb,
+                     const struct skey *k);
+
+/* e as one RDB record (Redis 7.0's encodings; small ones in its compact records). */
+void coll_encode(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,
+                 const struct rdb_encode_opts *o);
+
+/*
+ * Loading a collection from an RDB stream (files, full sync, RESTORE): begin (an empty
+ * collection of the RDB kind at k; the key must be absent), then one item per element as
+ * rdb.h's coll_item callback gives them, then end (an empty collection is removed, as Redis
+ * drops it). Items are added as the commands add them, so encodings follow the parameters.
+ * @return 0, or a negative errno for an item that cannot be stored (the key is removed).
+ */
+struct coll_loader {
+    struct store *s;
+    int db;
+    struct kv *e;
+    const struct coll_params *p;
+};
+/* Whether this node stores collections of an RDB kind (enum rdb_coll_kind). */
+bool coll_kind_stored(int kind);
+int coll_load_begin(struct coll_loader *l, struct store *s, int db, int kind, const struct skey *k,
+                    int64_t expire_ms, const struct coll_params *p);
+int coll_load_item(struct coll_loader *l, const char *a, size_t alen, const char *b, size_t blen,
+                   double score);
+int coll_load_end(struct coll_loader *l);
+
+/* ---- shared by the types' commands ------------------------------------------------------ */
+
+struct cmd_ctx;
+struct reply;
+struct resp_arg;
+
+/* HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count] */
+struct coll_scan {
+    uint64_t cursor;
+    long long count;
+    const struct resp_arg *pat; /* NULL: every element */
+};
+/*
+ * In Redis's order: the cursor (argv[2]), then the key (absent: coll_scan_empty, before any
+ * option is read; WRONGTYPE), then the options (argv[3..]).
+ * @return false when it replied with an error.
+ */
+bool coll_scan_cursor(struct cmd_ctx *c, struct coll_scan *a);
+void coll_scan_empty(struct cmd_ctx *c);
+bool coll_scan_opts(struct cmd_ctx *c, struct coll_scan *a);
+/* Whether an element's text passes MATCH. */
+bool coll_scan_match(const struct coll_scan *a, const char *s, size_t len);
+/*
+ * One step over a member store, as SCAN steps over the keyspace (same guarantees): reply
+ * [next cursor, [elements]], each element kept written by emit as `per` replies.
+ */
+void coll_scan_members(struct cmd_ctx *c, struct store *m, const struct coll_scan *a, unsigned per,
+                       void (*emit)(struct reply *r, const struct kv *el));
+
+/*
+ * Random picks (HRANDFIELD, SRANDMEMBER, SPOP, ZRANDMEMBER). coll_pick_index: `count`
+ * distinct indexes below n (count < n) in random order. coll_pick_members: min(count, size)
+ * distinct elements of member store m. Both fill a mem_alloc'd array the caller frees.
+ */
+uint32_t *coll_pick_index(uint32_t n, uint32_t count);
+size_t coll_pick_members(struct store *m, size_t count, struct kv ***out);
+
+/* ---- what each type provides (not for the generic code's callers) ------------------------ */
+
+struct coll_type {
+    const char *(*encoding)(const struct kv *e);
+    size_t (*count)(const struct kv *e);
+    /* big values: their bytes, a deep copy accounted in dst, a change of owner, freeing */
+    size_t (*big_bytes)(const void *obj);
+    void *(*big_copy)(struct store *dst, const void *obj);
+    void (*big_reown)(void *obj, struct store *from, struct store *to);
+    void (*big_free)(struct store *s, void *obj);
+    void (*encode)(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,
+                   const struct rdb_encode_opts *o);
+    /* an empty collection at k (the loaders) and one element added to it (*e may move) */
+    struct kv *(*create)(struct store *s, int db, const struct skey *k, int64_t expire_ms);
+    int (*load_item)(struct coll_loader *l, const char *a, size_t alen, const char *b, size_t blen,
+                     double score);
+};
+extern const struct coll_type coll_hash, coll_list, coll_set, coll_zset;
+
+#endif

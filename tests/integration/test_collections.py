@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Collections across the node: every stored type (hashes; lists, sets and sorted sets as
+they land) in both encodings, through SAVE and a restart, a full sync and the stream to a
+Pollux replica, a full sync from a Redis 7.0 primary into Pollux and from Pollux into a
+Redis 7.0 replica, each compared key by key (type, content, absolute expiry) with
+harness.keyspace; keys spread over every shard (2 workers) and several databases.
+"""
+import tempfile
+
+import harness as h
+import test_replication as tr
+
+redis = h.require_redis_py()
+
+
+def fill(w, tag):
+    """Collections of every stored type, small and big, some with TTLs, in databases 0 and 3."""
+    for db in (0, 3):
+        w.execute_command("SELECT", db)
+        for i, k in enumerate(h.keys_by_shard(f"{tag}:h", 6)):
+            w.hset(k, mapping={f"f{j}": f"v{j}" for j in range(3 + i)})
+        w.hset(f"{tag}:hbig", mapping={f"f{j}": j for j in range(600)})
+        w.hset(f"{tag}:hlong", "f", "x" * 100)
+        w.hset(f"{tag}:hint", mapping={"1": "2", "-5": "9223372036854775807", "x": "3.5"})
+        w.hset(f"{tag}:httl", "a", "b")
+        w.pexpire(f"{tag}:httl", 500_000)
+        w.hset(f"{tag}:hbigttl", mapping={f"f{j}": "v" for j in range(700)})
+        w.expire(f"{tag}:hbigttl", 900)
+    w.execute_command("SELECT", 0)
+
+
+def stream_writes(w, tag):
+    """Writes after a sync: every command that changes a hash, and conversions."""
+    w.hset(f"{tag}:hs", "a", "1")
+    w.hincrby(f"{tag}:hs", "n", 5)
+    w.hincrbyfloat(f"{tag}:hs", "f", "1.25")
+    w.hsetnx(f"{tag}:hs", "a", "no")
+    w.hdel(f"{tag}:hbig", "f1", "f2")
+    w.hset(f"{tag}:hconv", mapping={f"k{j}": "v" for j in range(520)})
+    w.hset(f"{tag}:hconv2", "a", "y" * 65)
+    w.rename(f"{tag}:hlong", f"{tag}:hlong2")
+    w.copy(f"{tag}:hbig", f"{tag}:hbigcopy")
+    w.delete(f"{tag}:hint")
+
+
+def same(a, b):
+    return h.keyspace_diff(h.keyspace(a), h.keyspace(b))
+
+
+def pollux(d):
+    """A node with two workers whose dump lives in d (kept across restarts)."""
+    return tr.node(["--pollux-workers", "2", "--dbfilename", "dump.rdb"], workdir=d)
+
+
+class Persistence(h.unittest.TestCase):
+    def test_save_and_restart(self):
+        with tempfile.TemporaryDirectory() as d:
+            srv = pollux(d)
+            try:
+                w = srv.redis()
+                fill(w, "p")
+                want = h.keyspace(srv)
+                self.assertEqual(w.object("encoding", "p:hbig"), b"hashtable")
+                self.assertEqual(w.object("encoding", "p:hlong"), b"hashtable")
+                self.assertEqual(w.object("encoding", "p:hint"), b"listpack")
+                self.assertTrue(w.save())
+                w.close()
+            finally:
+                srv.stop()
+            srv = pollux(d)
+            try:
+                self.assertEqual(h.keyspace_diff(want, h.keyspace(srv)), "")
+                r = srv.redis()
+                self.assertEqual(r.object("encoding", "p:hbig"), b"hashtable")
+                self.assertEqual(r.object("encoding", "p:hint"), b"listpack")
+                r.close()
+            finally:
+                srv.stop()
+
+    def test_redis_loads_our_dump_and_we_load_its(self):
+        with tempfile.TemporaryDirectory() as d:
+            srv = pollux(d)
+            try:
+                w = srv.redis()
+                fill(w, "x")
+                want = h.keyspace(srv)
+                self.assertTrue(w.save())
+                w.close()
+            finally:
+                srv.stop()
+            ref = h.Server(cmd=[h.Config.tool("redis-server"), "--save", "", "--appendonly",
+                                "no", "--dbfilename", "dump.rdb",
+                                "--sanitize-dump-payload", "yes"], workdir=d).start()
+            try:
+                self.assertEqual(h.keyspace_diff(want, h.keyspace(ref)), "", "redis-server")
+                rr = ref.redis()
+                rr.hset("fromredis", mapping={f"f{j}": j for j in range(1000)})
+                rr.hset("fromredis:small", "a", "b")
+                want = h.keyspace(ref)
+                self.assertTrue(rr.save())
+                rr.close()
+            finally:
+                ref.stop()
+            srv = pollux(d)
+            try:
+                self.assertEqual(h.keyspace_diff(want, h.keyspace(srv)), "", "loaded back")
+            finally:
+                srv.stop()
+
+
+class Replication(h.unittest.TestCase):
+    def sync_and_stream(self, tag, redis_primary=False, redis_replica=False):
+        """A primary filled with collections, a replica started after: the same keyspace
+        after the full sync and after more writes on the stream. @return the replica."""
+        workers = ["--pollux-workers", "2"]
+        primary = tr.node([] if redis_primary else workers, redis_peer=redis_primary)
+        self.addCleanup(primary.stop)
+        w = primary.redis()
+        self.addCleanup(w.close)
+        fill(w, tag)
+        replica = tr.node(([] if redis_replica else workers) +
+                          ["--replicaof", h.HOST, str(primary.port)], redis_peer=redis_replica)
+        self.addCleanup(replica.stop)
+        tr.wait_online(primary, [replica])
+        self.assertEqual(same(primary, replica), "", "after the full sync")
+        stream_writes(w, tag)
+        tr.wait_offset(primary, replica)
+        self.assertEqual(same(primary, replica), "", "after the stream")
+        return replica
+
+    def test_pollux_to_pollux(self):
+        replica = self.sync_and_stream("a")
+        r = replica.redis()
+        self.assertEqual(r.object("encoding", "a:hconv"), b"hashtable")
+        self.assertEqual(r.object("encoding", "a:hs"), b"listpack")
+        r.close()
+
+    def test_redis_primary_to_pollux(self):
+        self.sync_and_stream("b", redis_primary=True)
+
+    def test_pollux_primary_to_redis(self):
+        self.sync_and_stream("c", redis_replica=True)
+
+
+class Eviction(h.ServerTestCase):
+    """Collections count in maxmemory, whatever their encoding: big ones through their member
+    stores, so eviction keeps memory bounded and frees them whole."""
+
+    def fill_until_evicted(self, policy, ttl):
+        r = self.r
+        r.flushall()
+        base = r.info("memory")["used_memory"]
+        maxmemory = base + 8 * 1024 * 1024
+        r.config_set("maxmemory", maxmemory)
+        r.config_set("maxmemory-policy", policy)
+        r.config_resetstat()
+        try:
+            for i in range(150):
+                with r.pipeline(transaction=False) as p:
+                    # a big hash (~150 KB) and ten small ones per round: ~3x the budget
+                    p.hset(f"big:{i}", mapping={f"field:{j}": "v" * 20 for j in range(2000)})
+                    for j in range(10):
+                        p.hset(f"small:{i}:{j}", mapping={"a": i, "b": "x" * 30})
+                    if ttl:
+                        p.expire(f"big:{i}", 1000 + i)
+                        for j in range(10):
+                            p.expire(f"small:{i}:{j}", 1000 + i)
+                    p.execute()
+            mem = r.info("memory")
+            stats = r.info("stats")
+            self.assertGreater(stats["evicted_keys"], 0)
+            self.assertLessEqual(mem["used_memory"], maxmemory * 1.05, mem)
+            # what is left is whole: every big hash still there has all its fields
+            for k in r.scan_iter("big:*"):
+                self.assertEqual(r.hlen(k), 2000, k)
+                self.assertEqual(r.object("encoding", k), b"hashtable")
+            return stats["evicted_keys"]
+        finally:
+            r.config_set("maxmemory", 0)
+            r.config_set("maxmemory-policy", "noeviction")
+
+    def test_allkeys_lru(self):
+        self.fill_until_evicted("allkeys-lru", ttl=False)
+
+    def test_allkeys_lfu(self):
+        self.fill_until_evicted("allkeys-lfu", ttl=False)
+
+    def test_volatile_ttl(self):
+        self.fill_until_evicted("volatile-ttl", ttl=True)
+
+    def test_freed_memory_returns(self):
+        # the dataset's size (the stores' accounting; the client's buffers aside)
+        r = self.r
+        r.flushall()
+        base = r.info("memory")["used_memory_dataset"]
+        r.hset("h", mapping={f"f{j}": "v" * 50 for j in range(50000)})
+        grown = r.info("memory")["used_memory_dataset"] - base
+        self.assertGreater(grown, 50000 * 50)
+        self.assertGreater(r.memory_usage("h"), 50000 * 50)
+        self.assertLess(r.memory_usage("h"), grown * 1.1)
+        r.copy("h", "h2")
+        self.assertGreater(r.info("memory")["used_memory_dataset"] - base, grown * 1.9)
+        r.delete("h", "h2")
+        self.assertEqual(r.info("memory")["used_memory_dataset"], base)
+
+
+if __name__ == "__main__":
+    h.main(requires=["redis-server"])
