@@ -46,12 +46,16 @@ def key_line(spec):
         out += " notes=" + shlex.quote(notes)
     if s(bs["type"]) == "index":
         out += f" | index {bspec['index']}"
-    else:
+    elif s(bs["type"]) == "keyword":
         out += f" | keyword {s(bspec['keyword'])} {bspec['startfrom']}"
+    else:
+        out += " | unknown"  # the row needs a getkeys function
     if s(fk["type"]) == "range":
         out += f" | range {fspec['lastkey']} {fspec['keystep']} {fspec['limit']}"
-    else:
+    elif s(fk["type"]) == "keynum":
         out += f" | keynum {fspec['keynumidx']} {fspec['firstkey']} {fspec['keystep']}"
+    else:
+        out += " | unknown"
     return out
 
 

@@ -124,6 +124,7 @@ enum cmd_route {
     ROUTE_ALL,       /* holds every shard (FLUSHALL, DBSIZE, KEYS, INFO ...) */
     ROUTE_SCAN,      /* the shards the SCAN cursor (argv[1]) names: cmd_scan_mask() */
     ROUTE_EXEC,      /* the shards of the client's queued MULTI commands (never forwarded) */
+    ROUTE_SORT,      /* SORT: by its keys, or every shard when a pattern names other keys */
 };
 
 /* Key specification flags (Redis 7). */
@@ -311,7 +312,7 @@ struct cmd_ctx {
     unsigned nshards;
     unsigned shard; /* single-shard execution: the index of `store` */
 
-    long long max_bulk_len; /* proto-max-bulk-len: largest string a command may build */
+    long long max_bulk_len;         /* proto-max-bulk-len: largest string a command may build */
     const struct coll_params *coll; /* collection encodings' thresholds (cmd/coll.h) */
 
     /*
@@ -427,6 +428,10 @@ enum kv_enc cmd_string_encoding(const char *v, size_t len);
 
 /* An empty hash at k with expiry expire_ms (-1: none). */
 struct kv *cmd_hash_new(struct store *s, int db, const struct skey *k, int64_t expire_ms);
+/* Field f's value in hash e: its text (in buf, 32 bytes, for a number), or NULL. */
+const char *cmd_hash_get(struct kv *e, const char *f, size_t flen, char *buf, size_t *vlen);
+/* SORT: whether a BY or GET pattern names other keys (the request then holds every shard). */
+bool cmd_sort_needs_all(int argc, const struct resp_arg *argv);
 
 /* Reply with Redis's "wrong number of arguments for '<name>' command" (full name for subcommands).
  */

@@ -91,6 +91,11 @@ struct kv *coll_move(struct store *ss, int sdb, struct kv *e, struct store *ds, 
     return store_set_big(ds, ddb, k, t, obj, exp);
 }
 
+void coll_each(const struct kv *e, coll_each_fn fn, void *arg)
+{
+    coll_of(e)->each(e, fn, arg);
+}
+
 void coll_encode(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,
                  const struct rdb_encode_opts *o)
 {

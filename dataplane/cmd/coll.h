@@ -47,6 +47,14 @@ size_t coll_count(const struct kv *e);
 /* Bytes of e's big value, 0 for a pack (MEMORY USAGE adds it to the entry's). */
 size_t coll_big_bytes(const struct kv *e);
 
+/*
+ * Every element of e in the type's order: a hash's field (a) and value (b), a list's item,
+ * a set's member, a sorted set's member and score (b NULL for those three).
+ */
+typedef void (*coll_each_fn)(void *arg, const char *a, size_t alen, const char *b, size_t blen,
+                             double score);
+void coll_each(const struct kv *e, coll_each_fn fn, void *arg);
+
 /* A deep copy of collection e as key k of store ds (COPY). @return the new entry. */
 struct kv *coll_copy(struct store *ds, int db, const struct skey *k, const struct kv *e,
                      int64_t expire_ms);
@@ -131,6 +139,7 @@ struct coll_type {
     void (*big_free)(struct store *s, void *obj);
     void (*encode)(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,
                    const struct rdb_encode_opts *o);
+    void (*each)(const struct kv *e, coll_each_fn fn, void *arg);
     /* an empty collection at k (the loaders) and one element added to it (*e may move) */
     struct kv *(*create)(struct store *s, int db, const struct skey *k, int64_t expire_ms);
     int (*load_item)(struct coll_loader *l, const char *a, size_t alen, const char *b, size_t blen,

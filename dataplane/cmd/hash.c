@@ -125,6 +125,11 @@ static const char *hash_get(struct kv *e, const char *f, size_t flen, char buf[P
     return off != 0 ? elem_text(p, off, buf, vlen) : NULL;
 }
 
+const char *cmd_hash_get(struct kv *e, const char *f, size_t flen, char *buf, size_t *vlen)
+{
+    return hash_get(e, f, flen, buf, vlen);
+}
+
 /* Every field and value, in the hash's order. */
 typedef void (*hash_fn)(void *arg, const char *f, size_t flen, const char *v, size_t vlen);
 
@@ -771,6 +776,23 @@ static void hash_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
     mem_free(x.items);
 }
 
+struct each_adapter {
+    coll_each_fn fn;
+    void *arg;
+};
+
+static void each_pair(void *arg, const char *f, size_t flen, const char *v, size_t vlen)
+{
+    struct each_adapter *x = arg;
+    x->fn(x->arg, f, flen, v, vlen, 0);
+}
+
+static void hash_coll_each(const struct kv *e, coll_each_fn fn, void *arg)
+{
+    struct each_adapter x = { fn, arg };
+    hash_each(e, each_pair, &x);
+}
+
 static int hash_load_item(struct coll_loader *l, const char *a, size_t alen, const char *b,
                           size_t blen, double score)
 {
@@ -789,6 +811,7 @@ const struct coll_type coll_hash = {
     .big_reown = hash_big_reown,
     .big_free = hash_big_free,
     .encode = hash_encode,
+    .each = hash_coll_each,
     .create = cmd_hash_new,
     .load_item = hash_load_item,
 };

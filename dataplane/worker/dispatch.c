@@ -267,6 +267,10 @@ static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int arg
             return 0;
         return cmd_scan_mask(cur, n);
     }
+    case ROUTE_SORT:
+        if (cmd_sort_needs_all(argc, argv))
+            return n == 64 ? ~0ull : (1ull << n) - 1;
+        /* fall through */
     case ROUTE_KEYS: {
         int keys[256];
         uint64_t mask = 0;
