@@ -131,6 +131,27 @@ class Lists(h.ServerTestCase):
         self.assertEqual(got, [dst.encode(), [b"0:xxxxxxxx", b"1:xxxxxxxx"]])
         self.assertIsNone(r.execute_command("LMPOP", 2, src, third, "LEFT"))
 
+    def test_copy_rename_move_both_encodings(self):
+        r = self.r
+        a, b, c = h.keys_by_shard("cr", 3)
+        for n in (5, 2000):
+            r.delete(a, b, c)
+            fill(r, a, n)
+            want = r.lrange(a, 0, -1)
+            self.assertTrue(r.copy(a, b))
+            self.assertEqual(r.lrange(b, 0, -1), want)
+            r.rpush(b, "only-b")
+            self.assertEqual(r.lrange(a, 0, -1), want)
+            self.assertTrue(r.rename(a, c))
+            self.assertEqual(r.lrange(c, 0, -1), want)
+            self.assertTrue(r.move(c, 1))
+            r.execute_command("SELECT", 1)
+            self.assertEqual(r.lrange(c, 0, -1), want)
+            self.assertGreater(r.memory_usage(c), n * 10)
+            r.delete(c)
+            r.execute_command("SELECT", 0)
+            self.assertEqual(r.lrange(b, 0, -1), want + [b"only-b"])
+
     def test_wrong_types(self):
         r = self.r
         r.set("s", "v")

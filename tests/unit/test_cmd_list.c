@@ -250,6 +250,14 @@ static void run_model(struct fx *f, int fill, bool big_elems, unsigned seed)
     /* both conversions happened, many times */
     assert_true(to_big > 10);
     assert_true(to_pack > 10);
+    /* a big list moved to another shard's store and copied: accounted where it lands */
+    RUN(f, "rpush", names[0], big_elems ? "x" : "y");
+    for (int i = 0; i < 100; i++)
+        RUN(f, "rpush", names[0], "0123456789012345678901234567890123456789", "z");
+    assert_int_equal(enc_of(f, names[0]), 2);
+    assert_string_equal(RUN(f, "rename", names[0], names[1]), "+OK\r\n");
+    assert_string_equal(RUN(f, "copy", names[1], names[2], "replace"), ":1\r\n");
+    assert_int_equal(enc_of(f, names[2]), 2);
     for (int k = 0; k < NKEYS; k++) {
         for (size_t i = 0; i < m->n[k]; i++)
             free(m->v[k][i]);
