@@ -307,13 +307,27 @@ static struct kv *list_open(struct cmd_ctx *c, int i, struct lw *w, int flags, b
     return e;
 }
 
-/* The list at argv[1] for an edit; NULL when absent (0 replied) or of another type. */
-static struct kv *edit_open(struct cmd_ctx *c, struct lw *w)
+static void reply_zero(struct reply *r)
+{
+    reply_int(r, 0);
+}
+
+static void reply_no_such_key(struct reply *r)
+{
+    reply_error(r, ERR_NO_SUCH_KEY);
+}
+
+/*
+ * The list at argv[1] opened into w; NULL when it is absent (`absent` replies) or of another
+ * type (WRONGTYPE replied).
+ */
+static struct kv *open_or(struct cmd_ctx *c, struct lw *w, int flags,
+                          void (*absent)(struct reply *r))
 {
     bool wrong;
-    struct kv *e = list_open(c, 1, w, STORE_NOSTATS, &wrong);
+    struct kv *e = list_open(c, 1, w, flags, &wrong);
     if (e == NULL && !wrong)
-        reply_int(c->reply, 0);
+        absent(c->reply);
     return e;
 }
 
@@ -412,17 +426,9 @@ static void pop_generic(struct cmd_ctx *c, bool head)
         return;
     }
     struct lw w;
-    bool wrong;
-    struct kv *e = list_open(c, 1, &w, STORE_NOSTATS, &wrong);
-    if (wrong)
+    struct kv *e = open_or(c, &w, STORE_NOSTATS, has_count ? reply_null_array : reply_null);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        if (has_count)
-            reply_null_array(c->reply);
-        else
-            reply_null(c->reply);
-        return;
-    }
     size_t n = list_len(e);
     if (has_count) {
         n = (unsigned long long)count < n ? (size_t)count : n;
@@ -457,14 +463,9 @@ void cmd_llen(struct cmd_ctx *c)
 void cmd_lindex(struct cmd_ctx *c)
 {
     struct lw w;
-    bool wrong;
-    struct kv *e = list_open(c, 1, &w, 0, &wrong);
-    if (wrong)
+    struct kv *e = open_or(c, &w, 0, reply_null);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        reply_null(c->reply);
-        return;
-    }
     long long idx;
     if (!cmd_arg_ll(c, 2, &idx))
         return;
@@ -547,14 +548,9 @@ static int replace(struct lw *w, int64_t idx, const struct pack_elem *el)
 void cmd_lset(struct cmd_ctx *c)
 {
     struct lw w;
-    bool wrong;
-    struct kv *e = list_open(c, 1, &w, STORE_NOSTATS, &wrong);
-    if (wrong)
+    struct kv *e = open_or(c, &w, STORE_NOSTATS, reply_no_such_key);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        reply_error(c->reply, ERR_NO_SUCH_KEY);
-        return;
-    }
     long long idx;
     if (!cmd_arg_ll(c, 2, &idx))
         return;
@@ -577,14 +573,9 @@ void cmd_ltrim(struct cmd_ctx *c)
     if (!cmd_arg_ll(c, 2, &start) || !cmd_arg_ll(c, 3, &end))
         return;
     struct lw w;
-    bool wrong;
-    struct kv *e = list_open(c, 1, &w, STORE_NOSTATS, &wrong);
-    if (wrong)
+    struct kv *e = open_or(c, &w, STORE_NOSTATS, reply_ok);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        reply_ok(c->reply);
-        return;
-    }
     long long len = (long long)list_len(e);
     if (!norm_range(start, end, len, &from, &to)) {
         from = len;
@@ -604,7 +595,7 @@ void cmd_lrem(struct cmd_ctx *c)
     if (!cmd_arg_ll(c, 2, &count))
         return;
     struct lw w;
-    struct kv *e = edit_open(c, &w);
+    struct kv *e = open_or(c, &w, STORE_NOSTATS, reply_zero);
     if (e == NULL)
         return;
     struct pack_needle n;
@@ -639,7 +630,7 @@ void cmd_linsert(struct cmd_ctx *c)
         return;
     }
     struct lw w;
-    struct kv *e = edit_open(c, &w);
+    struct kv *e = open_or(c, &w, STORE_NOSTATS, reply_zero);
     if (e == NULL)
         return;
     struct pack_elem el;
@@ -710,17 +701,9 @@ void cmd_lpos(struct cmd_ctx *c)
         }
     }
     struct lw w;
-    bool wrong;
-    struct kv *e = list_open(c, 1, &w, 0, &wrong);
-    if (wrong)
+    struct kv *e = open_or(c, &w, 0, count != -1 ? reply_empty_array : reply_null);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        if (count != -1)
-            reply_empty_array(c->reply);
-        else
-            reply_null(c->reply);
-        return;
-    }
     bool fwd = rank > 0;
     /* Redis negates LONG_MIN into itself, which then matches from the first hit on */
     unsigned long long skip = rank > 0            ? (unsigned long long)rank - 1
