@@ -370,6 +370,14 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
             return;
         }
     }
+    /* as Redis: a command without key specs first, then the arity, then keys not found */
+    bool has_keys = d->getkeys != NULL;
+    for (unsigned s = 0; s < d->nkeyspecs; s++)
+        has_keys |= !(d->keyspecs[s].flags & CMD_KS_NOT_KEY);
+    if (!has_keys) {
+        reply_error(c->reply, ERR_NO_KEY_ARGS);
+        return;
+    }
     if (!cmd_arity_ok(d, argc)) {
         reply_error(c->reply, ERR_GETKEYS_ARITY);
         return;
@@ -378,7 +386,7 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
     uint32_t flags[256];
     int nk = cmd_get_keys_flags(d, argc, argv, keys, flags, (int)ARRAY_SIZE(keys));
     if (nk == 0) {
-        reply_error(c->reply, ERR_NO_KEY_ARGS);
+        reply_error(c->reply, ERR_GETKEYS_INVALID);
         return;
     }
     reply_array(c->reply, nk);

@@ -352,7 +352,7 @@ struct qlist *qlist_create_limits(uint32_t max_count, uint32_t max_node_bytes)
     return l;
 }
 
-struct qlist *qlist_create(int fill)
+void qlist_fill_limits(int fill, uint32_t *max_count, uint32_t *max_node_bytes)
 {
     if (fill < -5)
         fill = -5;
@@ -360,9 +360,22 @@ struct qlist *qlist_create(int fill)
         fill = 1;
     if (fill > (int)PACK_MAX_COUNT)
         fill = (int)PACK_MAX_COUNT;
-    if (fill < 0)
-        return qlist_create_limits(PACK_MAX_COUNT, 4096u << (-fill - 1));
-    return qlist_create_limits((uint32_t)fill, QLIST_SAFETY_BYTES);
+    *max_count = fill < 0 ? PACK_MAX_COUNT : (uint32_t)fill;
+    *max_node_bytes = fill < 0 ? 4096u << (-fill - 1) : QLIST_SAFETY_BYTES;
+}
+
+bool qlist_pack_fits(int fill, uint32_t count, size_t pack_bytes)
+{
+    uint32_t max_count, max_node_bytes;
+    qlist_fill_limits(fill, &max_count, &max_node_bytes);
+    return count <= max_count && pack_bytes + NODE_HDR <= max_node_bytes;
+}
+
+struct qlist *qlist_create(int fill)
+{
+    uint32_t max_count, max_node_bytes;
+    qlist_fill_limits(fill, &max_count, &max_node_bytes);
+    return qlist_create_limits(max_count, max_node_bytes);
 }
 
 void qlist_destroy(struct qlist *l)

@@ -54,6 +54,13 @@ struct qlist_iter {
 /* A list with the given list-max-listpack-size (0 counts as 1; clamped to -5..65535). */
 struct qlist *qlist_create(int fill);
 /*
+ * The node limits list-max-listpack-size `fill` stands for (as qlist_create applies them):
+ * elements per node, and bytes per node allocation (its 8-byte header included).
+ */
+void qlist_fill_limits(int fill, uint32_t *max_count, uint32_t *max_node_bytes);
+/* Whether a pack of `count` elements and `pack_bytes` bytes fits one node under `fill`. */
+bool qlist_pack_fits(int fill, uint32_t count, size_t pack_bytes);
+/*
  * A list with explicit node limits: at most max_count elements and max_node_bytes bytes
  * (allocation included) per node, unless a node holds one element. For tests and tuning.
  */

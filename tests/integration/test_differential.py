@@ -35,8 +35,9 @@ import harness as h
 # The collection types' generators and reply rules, one module per type (diff_<type>.py):
 # each has `generators(script)` -> [(weight, fn)] and `RULES`, {command: rule} (see run_command).
 import diff_hash
+import diff_list
 
-TYPE_MODULES = [diff_hash]
+TYPE_MODULES = [diff_hash, diff_list]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
@@ -517,6 +518,10 @@ GETKEYS_SAMPLES = [
     ["PERSIST", "k"], ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["COPY", "a", "b"],
     ["MOVE", "k", "1"], ["OBJECT", "ENCODING", "k"], ["MEMORY", "USAGE", "k"], ["TYPE", "k"],
     ["PING"], ["KEYS", "*"], ["GET"], ["NOSUCH", "k"],
+    ["LPUSH", "k", "a", "b"], ["LMOVE", "a", "b", "LEFT", "RIGHT"], ["RPOPLPUSH", "a", "b"],
+    ["LMPOP", "2", "a", "b", "LEFT"], ["LMPOP", "1", "a", "RIGHT", "COUNT", "2"],
+    ["LMPOP", "3", "a", "b", "LEFT"], ["LMPOP", "0", "a", "LEFT"], ["LMPOP", "x", "a", "LEFT"],
+    ["LPOS", "k", "a", "RANK", "1"], ["LRANGE", "k", "0", "-1"],
 ]
 
 
