@@ -95,6 +95,7 @@
 #define ERR_INVALID_COMMAND "ERR Invalid command specified"
 #define ERR_GETKEYS_ARITY   "ERR Invalid number of arguments specified for command"
 #define ERR_NO_KEY_ARGS     "ERR The command has no key arguments"
+#define ERR_GETKEYS_INVALID "ERR Invalid arguments specified for command"
 
 /* Protocol errors (resp/parse.c): the reply before the connection is closed. */
 #define ERR_PROTO_MBULK_BIG     "ERR Protocol error: too big mbulk count string"

@@ -35,8 +35,9 @@ import harness as h
 # The collection types' generators and reply rules, one module per type (diff_<type>.py):
 # each has `generators(script)` -> [(weight, fn)] and `RULES`, {command: rule} (see run_command).
 import diff_hash
+import diff_set
 
-TYPE_MODULES = [diff_hash]
+TYPE_MODULES = [diff_hash, diff_set]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
@@ -517,6 +518,11 @@ GETKEYS_SAMPLES = [
     ["PERSIST", "k"], ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["COPY", "a", "b"],
     ["MOVE", "k", "1"], ["OBJECT", "ENCODING", "k"], ["MEMORY", "USAGE", "k"], ["TYPE", "k"],
     ["PING"], ["KEYS", "*"], ["GET"], ["NOSUCH", "k"],
+    ["SADD", "k", "m"], ["SPOP", "k", "2"], ["SMOVE", "a", "b", "m"], ["SINTER", "a", "b", "c"],
+    ["SINTERCARD", "2", "a", "b", "LIMIT", "1"], ["SINTERCARD", "1", "a"],
+    ["SINTERCARD", "0", "a"], ["SINTERCARD", "3", "a", "b"], ["SINTERSTORE", "d", "a", "b"],
+    ["SUNIONSTORE", "d", "a"], ["SDIFFSTORE", "d", "a", "b"], ["SDIFF", "a", "b"],
+    ["SSCAN", "k", "0"],
 ]
 
 
