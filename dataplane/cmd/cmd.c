@@ -16,7 +16,11 @@ struct store *cmd_store(struct cmd_ctx *c, const char *key, size_t len)
     return c->stores[cmd_key_shard(key, len, c->nshards)];
 }
 
-/* Keys one spec finds: begin_search gives the first, find_keys the rest (Redis 7's rules). */
+/*
+ * Keys one spec finds: begin_search gives the first, find_keys the rest (Redis 7's rules).
+ * @return how many, or -1 when the arguments contradict the spec (a key count that is not a
+ *         positive number or names keys past the end).
+ */
 static int keys_from_spec(const struct cmd_key_spec *ks, int argc, const struct resp_arg *argv,
                           int *keys, int max)
 {
@@ -50,11 +54,14 @@ static int keys_from_spec(const struct cmd_key_spec *ks, int argc, const struct 
     } else if (ks->fk_type == CMD_KS_KEYNUM) {
         int at = first + ks->fk.keynum.keynumidx;
         long long num;
-        if (at >= argc || !util_str2ll(argv[at].ptr, argv[at].len, &num) || num < 0 || num > argc)
-            return 0;
+        /* a count that is no number, or keys past the end: invalid, as Redis says */
+        if (at >= argc || !util_str2ll(argv[at].ptr, argv[at].len, &num) || num < 1 || num > argc)
+            return -1;
         step = ks->fk.keynum.keystep > 0 ? ks->fk.keynum.keystep : 1;
         first += ks->fk.keynum.firstkey;
         last = first + ((int)num - 1) * step;
+        if (first >= argc || last >= argc)
+            return -1;
     } else {
         return 0;
     }
@@ -72,6 +79,8 @@ int cmd_get_keys_flags(const struct cmd_def *d, int argc, const struct resp_arg 
     int n = 0;
     for (unsigned s = 0; s < d->nkeyspecs && n < max; s++) {
         int got = keys_from_spec(&d->keyspecs[s], argc, argv, keys + n, max - n);
+        if (got < 0)
+            return -1;
         for (int i = 0; flags != NULL && i < got; i++)
             flags[n + i] = d->keyspecs[s].flags;
         n += got;

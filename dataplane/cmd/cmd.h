@@ -347,7 +347,9 @@ static inline unsigned cmd_key_shard(const char *key, size_t len, unsigned nshar
 /*
  * Key positions of a request, per its row: the legacy triple for fixed
  * positions (the dispatcher's path), else the row's getkeys or key specs.
- * @return the number of keys written to keys[] (at most max).
+ * @return the number of keys written to keys[] (at most max), or -1 when the arguments
+ *         contradict a key spec (SINTERCARD 0 k, ZUNIONSTORE d 3 a): no keys, and COMMAND
+ *         GETKEYS answers "Invalid arguments specified for command".
  */
 int cmd_get_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv, int *keys,
                  int max);

@@ -24,6 +24,7 @@ const struct coll_params coll_params_default = { COLL_PARAMS(PARAM_X_DEFAULT) };
 /* Indexed by enum kv_type; NULL: not a collection this node stores. */
 static const struct coll_type *const types[] = {
     [KV_LIST] = &coll_list,
+    [KV_SET] = &coll_set,
     [KV_HASH] = &coll_hash,
 };
 
@@ -135,6 +136,45 @@ int coll_load_end(struct coll_loader *l)
         store_delete_entry(l->s, l->db, l->e);
     l->e = NULL;
     return 0;
+}
+
+/* ---- member stores as big values ---------------------------------------- */
+
+size_t coll_members_bytes(const void *obj)
+{
+    return store_used(obj);
+}
+
+static void copy_member(void *arg, struct kv *el)
+{
+    size_t klen, vlen;
+    const char *key = kv_key(el, &klen);
+    const char *v = kv_val(el, &vlen);
+    struct skey k;
+    skey_init(&k, key, klen);
+    store_set(arg, 0, &k, v, vlen, KV_ENC_RAW, -1, 0);
+}
+
+void *coll_members_copy(struct store *dst, const void *obj)
+{
+    struct store *m = store_members_new(dst);
+    uint64_t cur = 0;
+    do
+        cur = store_scan((struct store *)obj, 0, cur, copy_member, m);
+    while (cur != 0);
+    return m;
+}
+
+void coll_members_reown(void *obj, struct store *from, struct store *to)
+{
+    (void)from;
+    store_members_reown(obj, to);
+}
+
+void coll_members_free(struct store *s, void *obj)
+{
+    (void)s;
+    store_members_free(obj);
 }
 
 /* ---- SCAN over elements ----------------------------------------------- */

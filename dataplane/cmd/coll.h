@@ -127,6 +127,15 @@ void coll_scan_members(struct cmd_ctx *c, struct store *m, const struct coll_sca
 uint32_t *coll_pick_index(uint32_t n, uint32_t count);
 size_t coll_pick_members(struct store *m, size_t count, struct kv ***out);
 
+/*
+ * Big values that are a member store (hashes, sets): the coll_type hooks, shared. The copy
+ * copies each element's key and value bytes.
+ */
+size_t coll_members_bytes(const void *obj);
+void *coll_members_copy(struct store *dst, const void *obj);
+void coll_members_reown(void *obj, struct store *from, struct store *to);
+void coll_members_free(struct store *s, void *obj);
+
 /* ---- what each type provides (not for the generic code's callers) ------------------------ */
 
 struct coll_type {

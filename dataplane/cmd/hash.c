@@ -693,39 +693,6 @@ static const char *hash_encoding(const struct kv *e)
     return is_big(e) ? "hashtable" : "listpack";
 }
 
-static size_t hash_big_bytes(const void *obj)
-{
-    return store_used(obj);
-}
-
-static void copy_one(void *arg, const char *f, size_t flen, const char *v, size_t vlen)
-{
-    member_put(arg, f, flen, v, vlen);
-}
-
-static void *hash_big_copy(struct store *dst, const void *obj)
-{
-    struct store *m = store_members_new(dst);
-    struct each_ctx x = { copy_one, m };
-    uint64_t cur = 0;
-    do
-        cur = store_scan((struct store *)obj, 0, cur, each_member, &x);
-    while (cur != 0);
-    return m;
-}
-
-static void hash_big_reown(void *obj, struct store *from, struct store *to)
-{
-    (void)from;
-    store_members_reown(obj, to);
-}
-
-static void hash_big_free(struct store *s, void *obj)
-{
-    (void)s;
-    store_members_free(obj);
-}
-
 /* Items for the RDB writer. */
 struct enc_ctx {
     struct rdb_buf *b;
@@ -806,10 +773,10 @@ static int hash_load_item(struct coll_loader *l, const char *a, size_t alen, con
 const struct coll_type coll_hash = {
     .encoding = hash_encoding,
     .count = hash_len,
-    .big_bytes = hash_big_bytes,
-    .big_copy = hash_big_copy,
-    .big_reown = hash_big_reown,
-    .big_free = hash_big_free,
+    .big_bytes = coll_members_bytes,
+    .big_copy = coll_members_copy,
+    .big_reown = coll_members_reown,
+    .big_free = coll_members_free,
     .encode = hash_encode,
     .each = hash_coll_each,
     .create = cmd_hash_new,

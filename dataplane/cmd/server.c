@@ -385,6 +385,10 @@ static void command_keys(struct cmd_ctx *c, bool with_flags)
     int keys[256];
     uint32_t flags[256];
     int nk = cmd_get_keys_flags(d, argc, argv, keys, flags, (int)ARRAY_SIZE(keys));
+    if (nk < 0) {
+        reply_error(c->reply, ERR_GETKEYS_INVALID);
+        return;
+    }
     if (nk == 0) {
         reply_error(c->reply, ERR_GETKEYS_INVALID);
         return;

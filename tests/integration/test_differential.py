@@ -36,8 +36,9 @@ import harness as h
 # each has `generators(script)` -> [(weight, fn)] and `RULES`, {command: rule} (see run_command).
 import diff_hash
 import diff_list
+import diff_set
 
-TYPE_MODULES = [diff_hash, diff_list]
+TYPE_MODULES = [diff_hash, diff_list, diff_set]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
@@ -522,6 +523,11 @@ GETKEYS_SAMPLES = [
     ["LMPOP", "2", "a", "b", "LEFT"], ["LMPOP", "1", "a", "RIGHT", "COUNT", "2"],
     ["LMPOP", "3", "a", "b", "LEFT"], ["LMPOP", "0", "a", "LEFT"], ["LMPOP", "x", "a", "LEFT"],
     ["LPOS", "k", "a", "RANK", "1"], ["LRANGE", "k", "0", "-1"],
+    ["SADD", "k", "m"], ["SPOP", "k", "2"], ["SMOVE", "a", "b", "m"], ["SINTER", "a", "b", "c"],
+    ["SINTERCARD", "2", "a", "b", "LIMIT", "1"], ["SINTERCARD", "1", "a"],
+    ["SINTERCARD", "0", "a"], ["SINTERCARD", "3", "a", "b"], ["SINTERSTORE", "d", "a", "b"],
+    ["SUNIONSTORE", "d", "a"], ["SDIFFSTORE", "d", "a", "b"], ["SDIFF", "a", "b"],
+    ["SSCAN", "k", "0"],
 ]
 
 
