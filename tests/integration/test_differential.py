@@ -219,6 +219,12 @@ class Script:
             (4, lambda: ["INCRBYFLOAT", k(), rnd.choice(self.floats)]),
             (3, lambda: ["GETRANGE", k(), rnd.choice(self.offsets), rnd.choice(self.offsets)]),
             (1, lambda: ["SUBSTR", k(), rnd.choice(self.offsets), rnd.choice(self.offsets)]),
+            (3, lambda: ["LCS", k(), k()] + rnd.choice(
+                [[], ["LEN"], ["IDX"], ["IDX", "WITHMATCHLEN"], ["WITHMATCHLEN"],
+                 ["IDX", "MINMATCHLEN", rnd.choice(self.ints)],
+                 ["MINMATCHLEN", rnd.choice([b"2", b"-3"]), "IDX", "WITHMATCHLEN"],
+                 ["LEN", "IDX"], ["IDX", "LEN", "MINMATCHLEN", b"1"], ["MINMATCHLEN"],
+                 ["BOGUS"], ["LEN", "LEN"]])),
             (3, lambda: ["SETRANGE", k(), rnd.choice(self.offsets[:12] + [b"-5", b"abc",
                                                                          b"536870912"]),
                          self.value()]),
@@ -516,7 +522,8 @@ GETKEYS_SAMPLES = [
     ["UNLINK", "a"], ["EXISTS", "a", "b"], ["TOUCH", "a"], ["EXPIRE", "k", "10", "NX"],
     ["PERSIST", "k"], ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["COPY", "a", "b"],
     ["MOVE", "k", "1"], ["OBJECT", "ENCODING", "k"], ["MEMORY", "USAGE", "k"], ["TYPE", "k"],
-    ["PING"], ["KEYS", "*"], ["GET"], ["NOSUCH", "k"],
+    ["PING"], ["KEYS", "*"], ["GET"], ["NOSUCH", "k"], ["LCS", "a", "b", "IDX"],
+    ["DUMP", "k"], ["RESTORE", "k", "0", "payload", "REPLACE"],
 ]
 
 
