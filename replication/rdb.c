@@ -228,6 +228,7 @@ void rdb_encode_opts_init(struct rdb_encode_opts *o)
     o->lzf_min = RDB_LZF_MIN;
     o->lru_idle = -1;
     o->lfu_freq = -1;
+    o->value_only = false;
 }
 
 void rdb_encode_header(struct rdb_buf *b, int version)
@@ -288,10 +289,14 @@ static const struct rdb_encode_opts *opts_or_default(const struct rdb_encode_opt
     return def;
 }
 
-/* Metadata, type and key: the start of every entry. */
+/* Metadata, type and key: the start of every entry; only the type for a value alone. */
 static void put_entry_head(struct rdb_buf *b, int type, const void *key, size_t klen,
                            int64_t expire_ms, const struct rdb_encode_opts *o)
 {
+    if (o->value_only) {
+        put_byte(b, (unsigned)type);
+        return;
+    }
     if (expire_ms >= 0) {
         put_byte(b, OP_EXPIRETIME_MS);
         put_le(b, (uint64_t)expire_ms, 8);
@@ -315,6 +320,13 @@ void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const vo
     o = opts_or_default(o, &def);
     put_entry_head(b, TYPE_STRING, key, klen, expire_ms, o);
     put_string(b, val, vlen, o);
+}
+
+void rdb_encode_dump_trailer(struct rdb_buf *b, size_t start)
+{
+    assert(start <= b->len);
+    put_le(b, RDB_VERSION, 2);
+    put_le(b, crc64_update(0, b->p + start, b->len - start), 8);
 }
 
 /* The trailer's checksum: crc (of everything before the EOF opcode) with the
@@ -372,7 +384,7 @@ void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b)
  * feed. Errors carry the file offset of the element they are about.
  */
 
-enum { ST_HEADER, ST_RECORDS, ST_COLL, ST_DONE, ST_FAILED };
+enum { ST_HEADER, ST_RECORDS, ST_COLL, ST_DONE, ST_FAILED, ST_VALUE };
 
 #define PARSE_MORE 1 /* internal: the record is incomplete */
 
@@ -1118,7 +1130,7 @@ static int blob_load(struct rdb_parser *p, int fmt, int kind, const char *s, siz
 static int coll_done(struct rdb_parser *p, uint64_t off)
 {
     int rc;
-    p->state = ST_RECORDS;
+    p->state = p->value_only ? ST_DONE : ST_RECORDS;
     if (p->cb.coll_end != NULL && (rc = p->cb.coll_end(p->arg)) != 0)
         return callback_failed(p, rc, "coll_end", off);
     return 0;
@@ -1303,7 +1315,9 @@ static int parse_entry(struct rdb_parser *p, struct cursor *c, int type)
     char shown[4 * 64 + 8];
     int rc;
 
-    if ((rc = read_string(p, c, &k, "key")) != 0)
+    if (p->value_only) /* a DUMP payload: the key is the command's */
+        k = (struct sref){ .enc = -1, .p = (const unsigned char *)"", .off = c->base + c->pos };
+    else if ((rc = read_string(p, c, &k, "key")) != 0)
         return rc;
     /* A caller without a coll_begin callback cannot keep collections: refused,
      * as are streams and modules, rather than dropped. */
@@ -1333,7 +1347,20 @@ static int parse_entry(struct rdb_parser *p, struct cursor *c, int type)
     p->keys++;
     p->expire_ms = p->lru_idle = -1;
     p->lfu_freq = -1;
+    if (p->value_only)
+        p->state = ST_DONE;
     return 0;
+}
+
+/* The value of a DUMP payload: its type byte, then the value as in a record. */
+static int parse_value(struct rdb_parser *p, struct cursor *c)
+{
+    const unsigned char *s = take(c, 1);
+    if (s == NULL)
+        return PARSE_MORE;
+    if (rdb_type_name(s[0]) == NULL)
+        return fail(p, RDB_EFORMAT, "bad value type %d", s[0]);
+    return parse_entry(p, c, s[0]);
 }
 
 static int parse_aux(struct rdb_parser *p, struct cursor *c)
@@ -1453,9 +1480,10 @@ static int parse_record(struct rdb_parser *p, struct cursor *c)
 /* Parse one record at the start of c; on success account its bytes. */
 static int step(struct rdb_parser *p, struct cursor *c)
 {
-    int rc = p->state == ST_HEADER ? parse_header(p, c)
-             : p->state == ST_COLL ? parse_coll_elem(p, c)
-                                   : parse_record(p, c);
+    int rc = p->state == ST_HEADER  ? parse_header(p, c)
+             : p->state == ST_COLL  ? parse_coll_elem(p, c)
+             : p->state == ST_VALUE ? parse_value(p, c)
+                                    : parse_record(p, c);
     if (rc != 0)
         return rc;
     if (p->state != ST_DONE) /* parse_eof accounts the EOF opcode itself */
@@ -1616,6 +1644,39 @@ int rdb_parser_finish(struct rdb_parser *p)
     return fail(p, RDB_ETRUNC,
                 "truncated RDB: the input ends at offset %llu, before the EOF record",
                 (unsigned long long)p->offset);
+}
+
+/* ---- DUMP payloads ---- */
+
+int rdb_dump_check(const void *payload, size_t len)
+{
+    const unsigned char *u = payload;
+    if (len < RDB_DUMP_TRAILER)
+        return -1;
+    const unsigned char *t = u + len - RDB_DUMP_TRAILER;
+    int version = (int)get_le(t, 2);
+    if (version > RDB_VERSION || crc64_update(0, u, len - 8) != get_le(t + 2, 8))
+        return -1;
+    return version;
+}
+
+int rdb_parse_dump(struct rdb_parser *p, const void *payload, size_t len)
+{
+    int version = rdb_dump_check(payload, len);
+    assert(version >= 0 && p->state == ST_HEADER);
+    size_t n = len - RDB_DUMP_TRAILER, used;
+    p->version = version;
+    p->value_only = true;
+    p->state = ST_VALUE;
+    int rc = rdb_parser_feed(p, payload, n, &used);
+    if (rc == RDB_DONE && used < n)
+        return fail(p, RDB_EFORMAT, "%zu bytes after the value", n - used);
+    if (rc == RDB_OK) {
+        rc = rdb_parser_finish(p);
+        if (rc == RDB_ETRUNC) /* not an error of its own here: the payload is whole */
+            p->status = rc = RDB_EFORMAT;
+    }
+    return rc;
 }
 
 /* ---- Encoder: collections ---- */

@@ -98,8 +98,11 @@ struct rdb_encode_opts {
      * not written. Redis writes at most one of the two. */
     int64_t lru_idle;
     int lfu_freq;
+    /* Write values only (DUMP payloads): every record writer below then writes the
+     * value's type byte and the value, without metadata (expiry, LRU/LFU) or key. */
+    bool value_only;
 };
-/* compress on, lzf_min 20, no LRU/LFU fields: what Redis 7.0 writes by default. */
+/* compress on, lzf_min 20, no LRU/LFU fields, whole records: what Redis 7.0 writes by default. */
 void rdb_encode_opts_init(struct rdb_encode_opts *o);
 
 /* "REDIS" and the version in four digits ("REDIS0010"). version: 1..9999. */
@@ -232,6 +235,20 @@ void rdb_writer_update_crc(struct rdb_writer *w, uint64_t crc_piece, size_t n);
  * w->size is then the size of the whole file and w->crc the checksum written. */
 void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b);
 
+/*
+ * DUMP payloads (DUMP, RESTORE, MIGRATE in Redis): one value as an RDB object, its type
+ * byte and its encoding as in a record but without metadata or key (the record writers
+ * above with o->value_only set), then a trailer: the RDB version in 2 little-endian bytes
+ * and the CRC-64 of every byte before it (the payload's and the version's) in 8.
+ *
+ *     size_t start = b.len;
+ *     rdb_encode_string(&b, NULL, 0, val, vlen, -1, &o);   (o.value_only = true)
+ *     rdb_encode_dump_trailer(&b, start);
+ */
+#define RDB_DUMP_TRAILER 10
+/* Append the trailer of the payload that starts at b->p + start. */
+void rdb_encode_dump_trailer(struct rdb_buf *b, size_t start);
+
 /* ---- Decoder ---- */
 
 /*
@@ -311,8 +328,9 @@ struct rdb_parser {
     void *arg;
     uint64_t max_len;
     int databases;
-    int state;  /* header, records, done, failed */
-    int status; /* sticky error status once failed */
+    int state;       /* header, records, done, failed */
+    bool value_only; /* a DUMP payload's value: no key, done after one value */
+    int status;      /* sticky error status once failed */
     uint64_t crc;
     int db;
     int64_t expire_ms; /* metadata records waiting for the next key */
@@ -360,6 +378,26 @@ int rdb_parser_feed(struct rdb_parser *p, const void *buf, size_t len, size_t *u
  *         the error code when the load had already failed.
  */
 int rdb_parser_finish(struct rdb_parser *p);
+
+/*
+ * A DUMP payload's trailer.
+ * @return the RDB version it names (0..RDB_VERSION) when its checksum matches the bytes
+ *         before it; -1 when the payload is shorter than a trailer, the CRC differs (0 is
+ *         no exception: a payload always has one) or the version is above RDB_VERSION,
+ *         newer ones included, as Redis 7.0 refuses them.
+ */
+int rdb_dump_check(const void *payload, size_t len);
+
+/*
+ * Parse the value of a payload that rdb_dump_check accepted, with p fresh from
+ * rdb_parser_init: the string callback, or coll_begin, coll_item for each item and
+ * coll_end, once, with database 0, an empty key and no metadata (expiry, LRU and LFU -1).
+ * The whole value must be in the payload and fill it up to the trailer.
+ * @return RDB_DONE; RDB_EFORMAT for a corrupt or truncated value, or bytes left between
+ *         it and the trailer; RDB_EUNSUPPORTED, RDB_ELIMIT, RDB_ECALLBACK as for a file.
+ *         p->err says what went wrong.
+ */
+int rdb_parse_dump(struct rdb_parser *p, const void *payload, size_t len);
 
 /* Name of a value type byte ("string", "list", "set", "zset", "hash", "module",
  * "stream"), or NULL when no Redis version defines it. */

@@ -65,6 +65,19 @@
 #define ERR_LFU_ON                                                                                 \
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "       \
     "switching between policies at runtime LRU and LFU data will take some time to adjust."
+/* DUMP/RESTORE (cmd/dump.c) and LCS (cmd/lcs.c). */
+#define ERR_DUMP_PAYLOAD "ERR DUMP payload version or checksum are wrong"
+#define ERR_BAD_DATA     "ERR Bad data format"
+#define ERR_BUSYKEY      "BUSYKEY Target key name already exists."
+#define ERR_INVALID_TTL  "ERR Invalid TTL value, must be >= 0"
+#define ERR_IDLETIME     "ERR Invalid IDLETIME value, must be >= 0"
+#define ERR_FREQ         "ERR Invalid FREQ value, must be >= 0 and <= 255"
+#define ERR_LCS_TYPE     "ERR The specified keys must contain string values"
+#define ERR_LCS_LEN_IDX  "ERR If you want both the length and indexes, please just use IDX."
+#define ERR_LCS_TOO_LONG "ERR String too long for LCS"
+#define ERR_LCS_MEMORY                                                                             \
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+#define ERR_LCS_ALLOC "ERR Insufficient memory, failed allocating transient memory for LCS"
 
 #define ERR_SYNC_NO_LINK "NOMASTERLINK Can't SYNC while not connected with my master"
 #define ERR_WAIT_ON_REPLICA                                                                        \

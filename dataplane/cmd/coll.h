@@ -65,7 +65,8 @@ struct kv *coll_copy(struct store *ds, int db, const struct skey *k, const struc
 struct kv *coll_move(struct store *ss, int sdb, struct kv *e, struct store *ds, int ddb,
                      const struct skey *k);
 
-/* e as one RDB record (Redis 7.0's encodings; small ones in its compact records). */
+/* e as one RDB record (Redis 7.0's encodings; small ones in its compact records), or its
+ * value alone when o->value_only is set (DUMP). */
 void coll_encode(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,
                  const struct rdb_encode_opts *o);
 
@@ -146,6 +147,8 @@ struct coll_type {
     void *(*big_copy)(struct store *dst, const void *obj);
     void (*big_reown)(void *obj, struct store *from, struct store *to);
     void (*big_free)(struct store *s, void *obj);
+    /* e as one record through rdb.h's record writers, o handed to them as it comes: with
+     * o->value_only they write the value alone, and DUMP payloads need nothing more */
     void (*encode)(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,
                    const struct rdb_encode_opts *o);
     void (*each)(const struct kv *e, coll_each_fn fn, void *arg);

@@ -133,6 +133,23 @@ void store_touch(const struct store *s, struct kv *e, int64_t now_ms)
         e->bits = (e->bits & ~KV_LRU_MASK) | v;
 }
 
+void store_set_access(const struct store *s, struct kv *e, long long idle_s, int lfu_freq,
+                      int64_t now_ms)
+{
+    uint32_t v;
+    if (store_policy_is_lfu(s)) {
+        if (lfu_freq < 0)
+            return;
+        v = (lfu_minutes(now_ms) << 8) | (uint32_t)(lfu_freq > 255 ? 255 : lfu_freq);
+    } else {
+        if (idle_s < 0)
+            return;
+        v = (lru_clock(now_ms) - (uint32_t)((unsigned long long)idle_s % (LRU_MAX + 1ull))) &
+            LRU_MAX;
+    }
+    e->bits = (e->bits & ~KV_LRU_MASK) | v;
+}
+
 long long store_idle_seconds(const struct store *s, const struct kv *e, int64_t now_ms)
 {
     (void)s;

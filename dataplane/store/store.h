@@ -282,6 +282,13 @@ void store_snap_touch(struct store *s, int db, const char *key, size_t len);
 /* OBJECT IDLETIME (seconds) and OBJECT FREQ. */
 long long store_idle_seconds(const struct store *s, const struct kv *e, int64_t now_ms);
 int store_lfu_freq(const struct store *s, const struct kv *e, int64_t now_ms);
+/*
+ * Set e's access data as if last used idle_s seconds ago (an LRU policy) or to LFU counter
+ * lfu_freq (an LFU policy); a value of -1 for the policy in force leaves e alone (RESTORE's
+ * IDLETIME and FREQ, as Redis applies them).
+ */
+void store_set_access(const struct store *s, struct kv *e, long long idle_s, int lfu_freq,
+                      int64_t now_ms);
 /* Whether the current policy tracks LFU (OBJECT FREQ) rather than LRU (OBJECT IDLETIME). */
 bool store_policy_is_lfu(const struct store *s);
 

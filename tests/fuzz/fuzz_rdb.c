@@ -10,6 +10,11 @@
  * back the same (collections are only logged). Strings are limited to 1 MiB
  * (max_len) so that a length field cannot make one input take the fuzzer's
  * whole memory budget; the limit's own check is what the unit tests cover.
+ *
+ * The same bytes are then a DUMP payload's value (RESTORE's parser, rdb_parse_dump):
+ * sealed with a good trailer, and as they are when their own trailer checks out. The
+ * parse must end in a status with its error text, and a string it loads must dump and
+ * load back the same.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -27,6 +32,7 @@ struct run {
     struct fz_buf log;  /* every callback */
     struct fz_buf slog; /* the string entries only */
     struct rdb_buf re;  /* the string entries, encoded again */
+    struct fz_buf val;  /* the last string value */
     bool encode;
     int db;
     bool in_coll; /* between coll_begin and coll_end */
@@ -80,6 +86,8 @@ static int on_string(void *arg, int db, const char *key, size_t klen, const char
         fz_fmt_u(b, 'l', (unsigned long long)lru_idle);
         fz_fmt_u(b, 'f', (unsigned long long)lfu_freq);
     }
+    r->val.len = 0;
+    fz_add(&r->val, val, vlen);
     if (r->encode) {
         if (db != r->db) {
             rdb_encode_selectdb(&r->re, db);
@@ -197,6 +205,54 @@ static void run_free(struct run *r)
 {
     fz_free(&r->log);
     fz_free(&r->slog);
+    fz_free(&r->val);
+}
+
+/* data[0..n) as a payload's value: sealed with a trailer, or whole when it has its own. */
+static void dump_value(const uint8_t *data, size_t n)
+{
+    struct rdb_buf b;
+    rdb_buf_init(&b);
+    rdb_buf_reserve(&b, n + RDB_DUMP_TRAILER);
+    memcpy(b.p, data, n);
+    b.len = n;
+    rdb_encode_dump_trailer(&b, 0);
+    FZ_CHECK(rdb_dump_check(b.p, b.len) == RDB_VERSION);
+    for (int own = 0; own < 2; own++) {
+        const void *payload = own ? (const void *)data : b.p;
+        size_t len = own ? n : b.len;
+        if (rdb_dump_check(payload, len) < 0)
+            continue;
+        struct run r = { .encode = false };
+        struct rdb_parser p;
+        rdb_parser_init(&p, &cbs, &r, &(struct rdb_parser_opts){ FZ_MAX_LEN, 1 });
+        int rc = rdb_parse_dump(&p, payload, len);
+        FZ_CHECK(rc == RDB_DONE || (rc >= RDB_ECALLBACK && rc <= RDB_EFORMAT));
+        FZ_CHECK(rc != RDB_ETRUNC && rc != RDB_ECHECKSUM && rc != RDB_EVERSION);
+        FZ_CHECK(rc == RDB_DONE ? p.keys == 1 && p.err[0] == '\0' : p.err[0] != '\0');
+        rdb_parser_deinit(&p);
+        if (rc == RDB_DONE && r.slog.len > 0) {
+            /* a string: its value alone, dumped and parsed again */
+            struct rdb_parser q;
+            struct run again = { .encode = false };
+            struct rdb_encode_opts o;
+            struct rdb_buf d;
+            rdb_encode_opts_init(&o);
+            o.value_only = true;
+            rdb_buf_init(&d);
+            rdb_encode_string(&d, NULL, 0, r.val.p, r.val.len, -1, &o);
+            rdb_encode_dump_trailer(&d, 0);
+            rdb_parser_init(&q, &cbs, &again, &(struct rdb_parser_opts){ FZ_MAX_LEN, 1 });
+            FZ_CHECK(rdb_parse_dump(&q, d.p, d.len) == RDB_DONE);
+            FZ_CHECK(again.slog.len == r.slog.len &&
+                     memcmp(again.slog.p, r.slog.p, r.slog.len) == 0);
+            rdb_parser_deinit(&q);
+            rdb_buf_deinit(&d);
+            run_free(&again);
+        }
+        run_free(&r);
+    }
+    rdb_buf_deinit(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -237,5 +293,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rdb_buf_deinit(&whole.re);
     run_free(&whole);
     run_free(&split);
+    dump_value(data, size);
     return 0;
 }

@@ -221,6 +221,12 @@ class Script:
             (4, lambda: ["INCRBYFLOAT", k(), rnd.choice(self.floats)]),
             (3, lambda: ["GETRANGE", k(), rnd.choice(self.offsets), rnd.choice(self.offsets)]),
             (1, lambda: ["SUBSTR", k(), rnd.choice(self.offsets), rnd.choice(self.offsets)]),
+            (3, lambda: ["LCS", k(), k()] + rnd.choice(
+                [[], ["LEN"], ["IDX"], ["IDX", "WITHMATCHLEN"], ["WITHMATCHLEN"],
+                 ["IDX", "MINMATCHLEN", rnd.choice(self.ints)],
+                 ["MINMATCHLEN", rnd.choice([b"2", b"-3"]), "IDX", "WITHMATCHLEN"],
+                 ["LEN", "IDX"], ["IDX", "LEN", "MINMATCHLEN", b"1"], ["MINMATCHLEN"],
+                 ["BOGUS"], ["LEN", "LEN"]])),
             (3, lambda: ["SETRANGE", k(), rnd.choice(self.offsets[:12] + [b"-5", b"abc",
                                                                          b"536870912"]),
                          self.value()]),
@@ -528,6 +534,7 @@ GETKEYS_SAMPLES = [
     ["SINTERCARD", "0", "a"], ["SINTERCARD", "3", "a", "b"], ["SINTERSTORE", "d", "a", "b"],
     ["SUNIONSTORE", "d", "a"], ["SDIFFSTORE", "d", "a", "b"], ["SDIFF", "a", "b"],
     ["SSCAN", "k", "0"],
+    ["LCS", "a", "b", "IDX"], ["DUMP", "k"], ["RESTORE", "k", "0", "payload", "REPLACE"],
 ]
 
 

@@ -311,5 +311,85 @@ class Strings(h.ServerTestCase):
                              self.cmd, cmd.upper(), *args)
 
 
+class Lcs(h.ServerTestCase):
+    """LCS, with redis-server 7.0 as the reference where a reply is compared."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ref = h.Server(cmd=[h.Config.tool("redis-server"), "--save", "",
+                                "--appendonly", "no"]).start()
+        cls.rr = cls.ref.redis()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rr.close()
+        cls.ref.stop()
+        super().tearDownClass()
+
+    def both(self, *args):
+        """The raw replies of the server under test and of redis-server."""
+        with self.server.raw() as a, self.ref.raw() as b:
+            return a.command(*args), b.command(*args)
+
+    def test_documented_example(self):
+        self.r.mset({"key1": "ohmytext", "key2": "mynewtext"})
+        self.assertEqual(self.r.execute_command("LCS", "key1", "key2"), b"mytext")
+        self.assertEqual(self.r.execute_command("LCS", "key1", "key2", "LEN"), 6)
+        self.assertEqual(self.r.execute_command("LCS", "key1", "key2", "IDX"),
+                         [b"matches", [[[4, 7], [5, 8]], [[2, 3], [0, 1]]], b"len", 6])
+        self.assertEqual(self.r.execute_command("LCS", "key1", "key2", "IDX", "MINMATCHLEN",
+                                                "4", "WITHMATCHLEN"),
+                         [b"matches", [[[4, 7], [5, 8], 4]], b"len", 6])
+
+    def test_keys_on_every_shard(self):
+        """Pairs of keys spread over the shards: the same answers as redis-server."""
+        words = [b"", b"a", b"abcdefgh", b"hgfedcba", b"xaxbxcxd" * 20, b"\x00\xff\x00",
+                 b"1234567890", b"13579"]
+        for i, w in enumerate(words):
+            for r in (self.r, self.rr):
+                r.set(f"w{i}", w)
+        for i in range(len(words)):
+            for j in range(len(words)):
+                for opts in ([], ["LEN"], ["IDX", "WITHMATCHLEN"], ["IDX", "MINMATCHLEN", "2"]):
+                    with self.subTest(i=i, j=j, opts=opts):
+                        got, want = self.both("LCS", f"w{i}", f"w{j}", *opts)
+                        self.assertEqual(got, want)
+
+    def test_errors(self):
+        for r in (self.r, self.rr):
+            r.set("s", "abc")
+            r.hset("h", "f", "v")
+        for args in (("s", "h"), ("h", "nokey"), ("s", "s", "LEN", "IDX"),
+                     ("s", "s", "MINMATCHLEN"), ("s", "s", "MINMATCHLEN", "x"), ("s", "s", "x"),
+                     ("s",)):
+            with self.subTest(args=args):
+                got, want = self.both("LCS", *args)
+                self.assertEqual(got, want)
+                self.assertIsInstance(got, h.ErrorReply)
+
+    def test_table_bounded_by_proto_max_bulk_len(self):
+        """The transient table ((len1 + 1) * (len2 + 1) * 4 bytes) may not pass
+        proto-max-bulk-len: Redis's error, and the server serves on."""
+        for r in (self.r, self.rr):
+            r.config_set("proto-max-bulk-len", 1024 * 1024)
+            r.set("a", "ab" * 300)
+            r.set("b", "ba" * 300)
+            r.set("c", "ab" * 200)
+            r.set("d", "ba" * 200)
+        try:
+            got, want = self.both("LCS", "a", "b", "LEN")
+            self.assertEqual(got, want)
+            self.assertEqual(got, h.ErrorReply(b"ERR Insufficient memory, transient memory for "
+                                               b"LCS exceeds proto-max-bulk-len"))
+            got, want = self.both("LCS", "c", "d", "LEN")  # 401 * 401 * 4 bytes fit
+            self.assertEqual(got, want)
+            self.assertEqual(got, 399)
+        finally:
+            for r in (self.r, self.rr):
+                r.config_set("proto-max-bulk-len", 512 * 1024 * 1024)
+        self.assertEqual(self.r.ping(), True)
+
+
 if __name__ == "__main__":
     h.main()

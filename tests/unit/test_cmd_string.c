@@ -641,10 +641,10 @@ static void hot_path_memory(void **state)
 static void table_rows(void **state)
 {
     (void)state;
-    const char *names[] = { "get",      "set",      "setnx", "setex",  "psetex", "getset",
-                            "getdel",   "getex",    "mget",  "mset",   "msetnx", "append",
-                            "strlen",   "incr",     "decr",  "incrby", "decrby", "incrbyfloat",
-                            "getrange", "setrange", "substr" };
+    const char *names[] = { "get",      "set",      "setnx",  "setex",  "psetex", "getset",
+                            "getdel",   "getex",    "mget",   "mset",   "msetnx", "append",
+                            "strlen",   "incr",     "decr",   "incrby", "decrby", "incrbyfloat",
+                            "getrange", "setrange", "substr", "lcs" };
     size_t n = 0;
     for (const struct cmd_def *d = cmd_table; d->name != NULL; d++) {
         if (strcmp(d->group, "string") != 0)
@@ -678,6 +678,151 @@ static void table_rows(void **state)
     assert_int_equal(keys[1], 3);
 }
 
+/* ---- LCS, DUMP and RESTORE ------------------------------------------- */
+
+/* Length of the longest common subsequence, the textbook way (the reference). */
+static size_t lcs_ref(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t *row = calloc(bn + 1, sizeof(*row)), *prev = calloc(bn + 1, sizeof(*prev));
+    for (size_t i = 1; i <= an; i++) {
+        for (size_t j = 1; j <= bn; j++)
+            row[j] = a[i - 1] == b[j - 1]   ? prev[j - 1] + 1
+                     : prev[j] > row[j - 1] ? prev[j]
+                                            : row[j - 1];
+        size_t *t = prev;
+        prev = row;
+        row = t;
+    }
+    size_t n = prev[bn];
+    free(row);
+    free(prev);
+    return n;
+}
+
+static bool is_subsequence(const char *s, size_t n, const char *of, size_t m)
+{
+    size_t i = 0;
+    for (size_t j = 0; j < m && i < n; j++)
+        if (of[j] == s[i])
+            i++;
+    return i == n;
+}
+
+/* Random strings over small alphabets, keys on every shard: LEN is the reference's length
+ * and the subsequence given is common to both and that long. */
+static void lcs_random(void **state)
+{
+    struct fx *f = *state;
+    char keys[NSHARDS][16];
+    fx_keys_per_shard(keys);
+    f->c.coll = &coll_params_default;
+    uint64_t seed = 0x5eed1c5;
+    for (int round = 0; round < 300; round++) {
+        char v[2][64];
+        size_t n[2];
+        for (int s = 0; s < 2; s++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            n[s] = (size_t)(seed >> 58);
+            for (size_t i = 0; i < n[s]; i++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                v[s][i] = (char)('a' + (seed >> 33) % (2 + round % 3));
+            }
+            const char *argv[3] = { "set", keys[s + (round % 2)], v[s] };
+            size_t lens[3] = { 3, strlen(argv[1]), n[s] };
+            fx_runv(f, 3, argv, lens);
+        }
+        const char *k1 = keys[round % 2], *k2 = keys[1 + (round % 2)];
+        size_t want = lcs_ref(v[0], n[0], v[1], n[1]);
+        char exp[32];
+        snprintf(exp, sizeof(exp), ":%zu\r\n", want);
+        EXPECT(f, exp, "lcs", k1, k2, "len");
+        const char *out = RUN(f, "lcs", k1, k2);
+        size_t got = strtoull(out + 1, NULL, 10);
+        assert_int_equal(got, want);
+        const char *s = strchr(out, '\n') + 1;
+        assert_true(is_subsequence(s, got, v[0], n[0]));
+        assert_true(is_subsequence(s, got, v[1], n[1]));
+        /* IDX: its len is the same */
+        out = RUN(f, "lcs", k1, k2, "idx");
+        snprintf(exp, sizeof(exp), "$3\r\nlen\r\n:%zu\r\n", want);
+        assert_non_null(strstr(out, exp));
+    }
+    EXPECT(f, "-ERR If you want both the length and indexes, please just use IDX.\r\n", "lcs",
+           keys[0], keys[1], "len", "idx");
+    f->c.max_bulk_len = 1000; /* (len + 1)^2 * 4 bytes of table */
+    EXPECT(f, OK, "set", keys[0], "0123456789abcdef");
+    EXPECT(f, "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n",
+           "lcs", keys[0], keys[0]);
+    f->c.max_bulk_len = 512ll * 1024 * 1024;
+    EXPECT(f, ":1\r\n", "hset", "lcs:hash", "f", "v");
+    EXPECT(f, "-ERR The specified keys must contain string values\r\n", "lcs", keys[0], "lcs:hash");
+}
+
+/* DUMP to RESTORE through the handlers, on keys of other shards: strings of each encoding
+ * and hashes small and big come back equal; a damaged payload changes nothing. */
+static void dump_restore(void **state)
+{
+    struct fx *f = *state;
+    char keys[NSHARDS][16];
+    fx_keys_per_shard(keys);
+    f->c.coll = &coll_params_default;
+    static const char *const vals[] = {
+        "12345", "-1", "short", "", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(vals) + 2; i++) {
+        const char *src = keys[i % NSHARDS], *dst = keys[(i + 1) % NSHARDS];
+        (void)RUN(f, "del", src, dst);
+        if (i < ARRAY_SIZE(vals)) {
+            EXPECT(f, OK, "set", src, vals[i]);
+        } else {
+            size_t n = i == ARRAY_SIZE(vals) ? 3 : 600; /* a pack, then a member store */
+            for (size_t j = 0; j < n; j++) {
+                char fld[16], val[16];
+                snprintf(fld, sizeof(fld), "f%zu", j);
+                snprintf(val, sizeof(val), "%zu", j * 3);
+                EXPECT(f, ":1\r\n", "hset", src, fld, val);
+            }
+        }
+        const char *out = RUN(f, "dump", src);
+        assert_true(out[0] == '$');
+        size_t plen = strtoull(out + 1, NULL, 10);
+        char *payload = malloc(plen);
+        memcpy(payload, strchr(out, '\n') + 1, plen);
+        const char *argv[5] = { "restore", dst, "0", payload, "replace" };
+        size_t lens[5] = { 7, strlen(dst), 1, plen, 7 };
+        assert_string_equal(fx_runv(f, 4, argv, lens), OK);
+        assert_int_equal(f->dirty, 1);
+        assert_string_equal(fx_runv(f, 4, argv, lens),
+                            "-BUSYKEY Target key name already exists.\r\n");
+        assert_string_equal(fx_runv(f, 5, argv, lens), OK);
+        /* the same value: the same payload */
+        char *again = strdup(RUN(f, "dump", src));
+        if (i <= ARRAY_SIZE(vals))
+            assert_string_equal(RUN(f, "dump", dst), again);
+        else
+            EXPECT(f, ":600\r\n", "hlen", dst);
+        free(again);
+        /* any byte changed: refused, the key as it was */
+        for (size_t b = 0; b < plen; b += 1 + plen / 40) {
+            payload[b] ^= 0x41;
+            const char *r = fx_runv(f, 5, argv, lens);
+            assert_true(strcmp(r, "-ERR DUMP payload version or checksum are wrong\r\n") == 0 ||
+                        strcmp(r, "-ERR Bad data format\r\n") == 0);
+            payload[b] ^= 0x41;
+        }
+        if (i < ARRAY_SIZE(vals)) {
+            char want[128];
+            snprintf(want, sizeof(want), "$%zu\r\n%s\r\n", strlen(vals[i]), vals[i]);
+            EXPECT(f, want, "get", dst);
+        } else {
+            EXPECT(f, i == ARRAY_SIZE(vals) ? ":3\r\n" : ":600\r\n", "hlen", dst);
+            EXPECT(f, "$1\r\n3\r\n", "hget", dst, "f1");
+        }
+        free(payload);
+    }
+    EXPECT(f, "$-1\r\n", "dump", "missing");
+}
+
 #define SINGLE(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 #define MULTI(t)  cmocka_unit_test_setup_teardown(t, fx_setup_multi, fx_teardown)
 
@@ -691,6 +836,7 @@ int main(void)
         MULTI(incr_decr),           SINGLE(incrbyfloat),     SINGLE(append_strlen),
         SINGLE(getrange),           SINGLE(setrange),        SINGLE(resp3_nulls),
         MULTI(resp3_nulls),         SINGLE(hot_path_memory), SINGLE(table_rows),
+        MULTI(lcs_random),          MULTI(dump_restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

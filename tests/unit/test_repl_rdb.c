@@ -2545,6 +2545,271 @@ static void type_names(void **state)
     assert_null(rdb_type_name(-1));
 }
 
+/* ---- DUMP payloads ---- */
+
+/* Values of every kind and encoding the writers have, each as one record (key "" or the
+ * value alone, as o says): strings plain, integer and compressed; small and big hashes,
+ * lists, sets (intset and plain) and sorted sets. */
+#define DUMP_CASES 11
+
+static void dump_case(struct rdb_buf *b, int i, const struct rdb_encode_opts *o)
+{
+    static char text[600][2][16];
+    static struct rdb_item items[600];
+    char *big = rep('x', 1000);
+    int kinds[DUMP_CASES] = { 0,
+                              0,
+                              0,
+                              RDB_COLL_HASH,
+                              RDB_COLL_HASH,
+                              RDB_COLL_LIST,
+                              RDB_COLL_LIST,
+                              RDB_COLL_SET,
+                              RDB_COLL_SET,
+                              RDB_COLL_ZSET,
+                              RDB_COLL_ZSET };
+    size_t n = i == 4 ? 600 : i == 6 ? 300 : i == 8 || i == 10 ? 200 : 5;
+    int kind = kinds[i];
+    for (size_t j = 0; j < n; j++) {
+        snprintf(text[j][0], sizeof(text[j][0]), kind == RDB_COLL_SET && i == 7 ? "%zu" : "m%zu",
+                 j * 7);
+        snprintf(text[j][1], sizeof(text[j][1]), "%zu", j);
+        items[j] =
+            (struct rdb_item){ text[j][0], kind == RDB_COLL_HASH ? text[j][1] : NULL,
+                               strlen(text[j][0]), kind == RDB_COLL_HASH ? strlen(text[j][1]) : 0,
+                               (double)j / 3 - 20 };
+    }
+    switch (i) {
+    case 0:
+        rdb_encode_string(b, "", 0, "hello", 5, -1, o);
+        break;
+    case 1:
+        rdb_encode_string(b, "", 0, "-12345", 6, -1, o);
+        break;
+    case 2:
+        rdb_encode_string(b, "", 0, big, 1000, -1, o);
+        break;
+    case 6: /* a big list: quicklist nodes */
+        rdb_encode_coll_begin(b, kind, "", 0, rdb_list_nodes(n), -1, o);
+        for (size_t j = 0; j < n; j += RDB_LIST_NODE_ITEMS)
+            rdb_encode_list_node(b, items + j,
+                                 n - j < RDB_LIST_NODE_ITEMS ? n - j : RDB_LIST_NODE_ITEMS, o);
+        break;
+    case 4:
+    case 8:
+    case 10:
+        rdb_encode_coll_begin(b, kind, "", 0, n, -1, o);
+        for (size_t j = 0; j < n; j++)
+            rdb_encode_coll_item(b, kind, &items[j], o);
+        break;
+    default:
+        assert_int_equal(rdb_encode_coll_small(b, kind, "", 0, items, n, -1, o), 0);
+    }
+    free(big);
+}
+
+/* A payload of case i: the value alone and the trailer. */
+static void dump_payload(struct rdb_buf *b, int i)
+{
+    struct rdb_encode_opts o;
+    rdb_encode_opts_init(&o);
+    o.value_only = true;
+    rdb_buf_init(b);
+    dump_case(b, i, &o);
+    rdb_encode_dump_trailer(b, 0);
+}
+
+/* Parse a payload into c's transcript. @return rdb_parse_dump's code, or -100 when
+ * rdb_dump_check refused it. */
+static int dump_decode(const void *payload, size_t len, struct collector *c, struct result *r)
+{
+    if (rdb_dump_check(payload, len) < 0)
+        return -100;
+    struct rdb_parser p;
+    rdb_parser_init(&p, &callbacks, c, NULL);
+    int rc = rdb_parse_dump(&p, payload, len);
+    if (rc != RDB_DONE)
+        assert_true(p.err[0] != '\0');
+    if (r != NULL) {
+        memcpy(r->err, p.err, sizeof(r->err));
+        r->keys = p.keys;
+    }
+    rdb_parser_deinit(&p);
+    drop_lines(c);
+    return rc;
+}
+
+/* Payloads redis-server 7.0.15 gave for DUMP, byte for byte what the writers make. */
+static void dump_like_redis(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *val, *hex;
+    } strings[] = {
+        { "ohmytext", "00086f686d79746578740a00b65debe18c03ed88" },
+        { "12345", "00c139300a009d94ea2793fc08b9" },
+        { NULL, "00c3094064017878e057000178780a005db7f663bb08625f" }, /* 'x' * 100 */
+    };
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        size_t n = strlen(strings[i].hex) / 2;
+        unsigned char want[64];
+        hex_to(strings[i].hex, want, n);
+        char *v = strings[i].val != NULL ? strdup(strings[i].val) : rep('x', 100);
+        struct rdb_encode_opts o;
+        struct rdb_buf b;
+        rdb_encode_opts_init(&o);
+        o.value_only = true;
+        rdb_buf_init(&b);
+        rdb_encode_string(&b, NULL, 0, v, strlen(v), -1, &o);
+        rdb_encode_dump_trailer(&b, 0);
+        assert_int_equal(b.len, n);
+        assert_memory_equal(b.p, want, n);
+        assert_int_equal(rdb_dump_check(want, n), 10);
+        rdb_buf_deinit(&b);
+        free(v);
+    }
+    /* HSET hh f v */
+    {
+        static const char hex[] = "100d0d0000000200816602817602ff0a0020f13d442354089d";
+        unsigned char want[sizeof(hex) / 2];
+        hex_to(hex, want, sizeof(want));
+        struct rdb_item it = { "f", "v", 1, 1, 0 };
+        struct rdb_encode_opts o;
+        struct rdb_buf b;
+        rdb_encode_opts_init(&o);
+        o.value_only = true;
+        rdb_buf_init(&b);
+        assert_int_equal(rdb_encode_coll_small(&b, RDB_COLL_HASH, NULL, 0, &it, 1, 5, &o), 0);
+        rdb_encode_dump_trailer(&b, 0);
+        assert_int_equal(b.len, sizeof(want));
+        assert_memory_equal(b.p, want, sizeof(want));
+        rdb_buf_deinit(&b);
+    }
+}
+
+/* Every kind: a payload parses to what the same value gives in a file, under key "". */
+static void dump_round_trip(void **state)
+{
+    (void)state;
+    for (int i = 0; i < DUMP_CASES; i++) {
+        struct rdb_buf f, d;
+        rdb_buf_init(&f);
+        rdb_encode_header(&f, RDB_VERSION);
+        dump_case(&f, i, NULL);
+        finish_file(&f);
+        struct sbuf file;
+        to_sbuf(&f, &file);
+        struct collector cf = { .keys_only = true }, cd = { .keys_only = true };
+        struct result rf, rd;
+        decode(&file, NULL, &cf, &rf);
+        assert_int_equal(rf.rc, RDB_DONE);
+        dump_payload(&d, i);
+        assert_int_equal(rdb_dump_check(d.p, d.len), RDB_VERSION);
+        int rc = dump_decode(d.p, d.len, &cd, &rd);
+        if (rc != RDB_DONE)
+            fail_msg("case %d: rc %d (%s)", i, rc, rd.err);
+        assert_int_equal(rd.keys, 1);
+        if (!sb_eq(&cf.t, &cd.t))
+            fail_msg("case %d: the payload's value differs from the file's", i);
+        /* the payload is the record minus its key (one byte, the empty string's length) */
+        assert_int_equal(d.len, f.len - 9 - 9 - 1 + RDB_DUMP_TRAILER);
+        sb_free(&cf.t);
+        sb_free(&cd.t);
+        sb_free(&file);
+        rdb_buf_deinit(&f);
+        rdb_buf_deinit(&d);
+    }
+}
+
+/* Re-seal a damaged payload body with a good trailer of version v. */
+static void reseal(struct rdb_buf *b, const void *body, size_t n, int v)
+{
+    b->len = 0;
+    rdb_buf_reserve(b, n + RDB_DUMP_TRAILER);
+    memcpy(b->p, body, n);
+    b->p[n] = (char)v;
+    b->p[n + 1] = (char)(v >> 8);
+    uint64_t crc = crc64_update(0, b->p, n + 2);
+    for (int k = 0; k < 8; k++)
+        b->p[n + 2 + k] = (char)(crc >> (8 * k));
+    b->len = n + RDB_DUMP_TRAILER;
+}
+
+static void dump_corrupt_refused(void **state)
+{
+    (void)state;
+    struct rdb_buf d, x;
+    rdb_buf_init(&x);
+    for (int i = 0; i < DUMP_CASES; i++) {
+        dump_payload(&d, i);
+        size_t body = d.len - RDB_DUMP_TRAILER;
+        struct collector c = { 0 };
+        /* the trailer: any byte changed, too short, a newer version, no CRC */
+        for (size_t k = body; k < d.len; k++) {
+            d.p[k] ^= 0x20;
+            assert_int_equal(rdb_dump_check(d.p, d.len), -1);
+            d.p[k] ^= 0x20;
+        }
+        for (size_t n = 0; n < RDB_DUMP_TRAILER; n++)
+            assert_int_equal(rdb_dump_check(d.p, n), -1);
+        reseal(&x, d.p, body, RDB_VERSION + 1);
+        assert_int_equal(rdb_dump_check(x.p, x.len), -1);
+        reseal(&x, d.p, body, 9); /* older versions load, as in Redis */
+        assert_int_equal(rdb_dump_check(x.p, x.len), 9);
+        assert_int_equal(dump_decode(x.p, x.len, &c, NULL), RDB_DONE);
+        memcpy(x.p, d.p, d.len);
+        memset(x.p + body + 2, 0, 8);
+        assert_int_equal(rdb_dump_check(x.p, d.len), -1);
+        /* the value cut short anywhere, or followed by anything */
+        for (size_t n = 0; n < body; n++) {
+            reseal(&x, d.p, n, RDB_VERSION);
+            int rc = dump_decode(x.p, x.len, &c, NULL);
+            if (rc >= 0)
+                fail_msg("case %d cut at %zu: rc %d", i, n, rc);
+        }
+        char *more = malloc(body + 3);
+        memcpy(more, d.p, body);
+        memcpy(more + body, "zzz", 3);
+        reseal(&x, more, body + 1, RDB_VERSION);
+        assert_int_equal(dump_decode(x.p, x.len, &c, NULL), RDB_EFORMAT);
+        reseal(&x, more, body + 3, RDB_VERSION);
+        assert_int_equal(dump_decode(x.p, x.len, &c, NULL), RDB_EFORMAT);
+        free(more);
+        sb_free(&c.t);
+        rdb_buf_deinit(&d);
+    }
+    /* hostile bodies: unknown types, opcodes, a stream, lengths far past the payload */
+    static const struct {
+        const char *hex;
+        int rc;
+    } bad[] = {
+        { "30", RDB_EFORMAT },
+        { "fe00", RDB_EFORMAT },
+        { "ff", RDB_EFORMAT },
+        { "", RDB_EFORMAT },
+        { "0f00", RDB_EUNSUPPORTED },
+        { "0700", RDB_EUNSUPPORTED },
+        { "0081ffffffffffffffff", RDB_ELIMIT },
+        { "00c3ffff", RDB_EFORMAT },
+        { "04810000010000000000", RDB_EFORMAT },
+        { "10c3", RDB_EFORMAT },
+        { "0b080400000001000000", RDB_EFORMAT },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        unsigned char body[32];
+        size_t n = strlen(bad[i].hex) / 2;
+        hex_to(bad[i].hex, body, n);
+        reseal(&x, body, n, RDB_VERSION);
+        struct collector c = { 0 };
+        int rc = dump_decode(x.p, x.len, &c, NULL);
+        if (rc != bad[i].rc)
+            fail_msg("body %s: rc %d, want %d", bad[i].hex, rc, bad[i].rc);
+        assert_int_equal(c.strings + c.colls, 0);
+        sb_free(&c.t);
+    }
+    rdb_buf_deinit(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2572,6 +2837,9 @@ int main(void)
         cmocka_unit_test(callback_abort),
         cmocka_unit_test(reencode_redis_file),
         cmocka_unit_test(type_names),
+        cmocka_unit_test(dump_like_redis),
+        cmocka_unit_test(dump_round_trip),
+        cmocka_unit_test(dump_corrupt_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
