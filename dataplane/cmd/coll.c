@@ -23,6 +23,7 @@ const struct coll_params coll_params_default = { COLL_PARAMS(PARAM_X_DEFAULT) };
 
 /* Indexed by enum kv_type; NULL: not a collection this node stores. */
 static const struct coll_type *const types[] = {
+    [KV_ZSET] = &coll_zset,
     [KV_HASH] = &coll_hash,
 };
 
