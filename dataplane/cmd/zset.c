@@ -1060,6 +1060,10 @@ static void zpop_generic(struct cmd_ctx *c, int first, int nkeys, bool max, long
             reply_empty_array(c->reply);
         return;
     }
+    if (count == 0) {
+        reply_empty_array(c->reply);
+        return;
+    }
     bool has_count = count != -1;
     if (count == -1)
         count = 1;
@@ -1100,14 +1104,8 @@ static void zpopminmax(struct cmd_ctx *c, bool max)
     }
     long long count = -1;
     if (c->argc == 3) {
-        if (!cmd_arg_ll(c, 2, &count))
-            return;
-        if (count < 0) {
+        if (!util_str2ll(c->argv[2].ptr, c->argv[2].len, &count) || count < 0) {
             reply_error(c->reply, ERR_POSITIVE);
-            return;
-        }
-        if (count == 0) {
-            reply_empty_array(c->reply);
             return;
         }
     }
@@ -1295,8 +1293,10 @@ void cmd_zscan(struct cmd_ctx *c)
     const unsigned char *p = zpack(e);
     size_t n = 0;
     struct zitem z;
-    for (uint32_t off = pack_first(p); off != 0; off = pack_next(p, pk_read(p, off, &z)))
+    for (uint32_t off = pack_first(p); off != 0;) {
+        off = pack_next(p, pk_read(p, off, &z));
         n += coll_scan_match(&a, z.m, z.len);
+    }
     reply_array(c->reply, 2);
     cmd_reply_cursor(c->reply, 0);
     reply_array(c->reply, (long long)n * 2);

@@ -35,8 +35,9 @@ import harness as h
 # The collection types' generators and reply rules, one module per type (diff_<type>.py):
 # each has `generators(script)` -> [(weight, fn)] and `RULES`, {command: rule} (see run_command).
 import diff_hash
+import diff_zset
 
-TYPE_MODULES = [diff_hash]
+TYPE_MODULES = [diff_hash, diff_zset]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
