@@ -518,6 +518,10 @@ GETKEYS_SAMPLES = [
     ["PERSIST", "k"], ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["COPY", "a", "b"],
     ["MOVE", "k", "1"], ["OBJECT", "ENCODING", "k"], ["MEMORY", "USAGE", "k"], ["TYPE", "k"],
     ["PING"], ["KEYS", "*"], ["GET"], ["NOSUCH", "k"],
+    ["ZADD", "k", "1", "m"], ["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+    ["ZINTERSTORE", "d", "1", "a"], ["ZDIFFSTORE", "d", "2", "a", "b"], ["ZUNION", "2", "a", "b"],
+    ["ZINTER", "1", "a", "WITHSCORES"], ["ZDIFF", "3", "a", "b", "c"], ["ZINTERCARD", "2", "a", "b"],
+    ["ZMPOP", "2", "a", "b", "MIN"], ["ZRANGESTORE", "d", "s", "0", "-1"], ["ZSCAN", "k", "0"],
 ]
 
 
