@@ -801,6 +801,80 @@ static size_t lex_bound_rank(const struct kv *e, const struct lex_bound *b, bool
     return lex_rank(e, b->s, b->len, upper ? !b->ex : b->ex);
 }
 
+/* Whether member z is >= / <= a lex bound, as Redis's zslLexValueGteMin / LteMax. */
+static bool lex_gte_min(const struct zitem *z, const struct lex_bound *b)
+{
+    if (b->inf != 0)
+        return b->inf < 0;
+    int c = lexcmp(z->m, z->len, b->s, b->len);
+    return b->ex ? c > 0 : c >= 0;
+}
+
+static bool lex_lte_max(const struct zitem *z, const struct lex_bound *b)
+{
+    if (b->inf != 0)
+        return b->inf > 0;
+    int c = lexcmp(z->m, z->len, b->s, b->len);
+    return b->ex ? c < 0 : c <= 0;
+}
+
+static void pk_item_at(const struct kv *e, size_t rank, struct zitem *z)
+{
+    const unsigned char *p = zpack(e);
+    pk_read(p, pack_seek(p, (int64_t)rank * 2), z);
+}
+
+/*
+ * A lex range in a pack, walked as Redis walks a listpack (zzlFirstInLexRange /
+ * zzlLastInLexRange): the same ranks as the binary search when the members are in lex order,
+ * and Redis's answer when they are not (scores differ: "undefined", but repeatable).
+ */
+static void pk_lex_ranks(const struct kv *e, const struct zrange_spec *r, bool rev, size_t *lo,
+                         size_t *hi)
+{
+    size_t n = zset_len(e);
+    const struct lex_bound *mn = &r->lmin, *mx = &r->lmax;
+    *lo = *hi = 0;
+    int cmp = mn->inf != 0 || mx->inf != 0 ? (mn->inf < mx->inf   ? -1
+                                              : mn->inf > mx->inf ? 1
+                                                                  : 0)
+                                           : lexcmp(mn->s, mn->len, mx->s, mx->len);
+    if (mn->inf == 0 && mx->inf != 0)
+        cmp = mx->inf > 0 ? -1 : 1;
+    else if (mn->inf != 0 && mx->inf == 0)
+        cmp = mn->inf < 0 ? -1 : 1;
+    if (n == 0 || cmp > 0 || (cmp == 0 && (mn->ex || mx->ex)))
+        return;
+    struct zitem z;
+    pk_item_at(e, n - 1, &z);
+    if (!lex_gte_min(&z, mn))
+        return;
+    pk_item_at(e, 0, &z);
+    if (!lex_lte_max(&z, mx))
+        return;
+    if (!rev) {
+        size_t i = 0;
+        for (; i < n; i++) {
+            pk_item_at(e, i, &z);
+            if (lex_gte_min(&z, mn))
+                break;
+        }
+        *lo = *hi = i;
+        while (*hi < n && (pk_item_at(e, *hi, &z), lex_lte_max(&z, mx)))
+            (*hi)++;
+        return;
+    }
+    size_t i = n;
+    for (; i > 0; i--) {
+        pk_item_at(e, i - 1, &z);
+        if (lex_lte_max(&z, mx))
+            break;
+    }
+    *lo = *hi = i;
+    while (*lo > 0 && (pk_item_at(e, *lo - 1, &z), lex_gte_min(&z, mn)))
+        (*lo)--;
+}
+
 /*
  * The ascending ranks [*lo, *hi) a score or lex range covers in e; for a rank range, the
  * indexes sanitized as Redis does (*hi <= *lo: empty).
@@ -812,6 +886,8 @@ static void range_ranks(const struct kv *e, const struct zrange_spec *r, bool re
     if (r->type == ZR_SCORE) {
         *lo = score_rank(e, r->min, r->minex);
         *hi = score_rank(e, r->max, !r->maxex);
+    } else if (r->type == ZR_LEX && !is_big(e)) {
+        pk_lex_ranks(e, r, rev, lo, hi);
     } else if (r->type == ZR_LEX) {
         *lo = lex_bound_rank(e, &r->lmin, false);
         *hi = lex_bound_rank(e, &r->lmax, true);
