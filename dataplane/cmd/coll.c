@@ -25,6 +25,7 @@ const struct coll_params coll_params_default = { COLL_PARAMS(PARAM_X_DEFAULT) };
 static const struct coll_type *const types[] = {
     [KV_LIST] = &coll_list,
     [KV_SET] = &coll_set,
+    [KV_ZSET] = &coll_zset,
     [KV_HASH] = &coll_hash,
 };
 

@@ -37,8 +37,9 @@ import harness as h
 import diff_hash
 import diff_list
 import diff_set
+import diff_zset
 
-TYPE_MODULES = [diff_hash, diff_list, diff_set]
+TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
@@ -535,6 +536,10 @@ GETKEYS_SAMPLES = [
     ["SUNIONSTORE", "d", "a"], ["SDIFFSTORE", "d", "a", "b"], ["SDIFF", "a", "b"],
     ["SSCAN", "k", "0"],
     ["LCS", "a", "b", "IDX"], ["DUMP", "k"], ["RESTORE", "k", "0", "payload", "REPLACE"],
+    ["ZADD", "k", "1", "m"], ["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+    ["ZINTERSTORE", "d", "1", "a"], ["ZDIFFSTORE", "d", "2", "a", "b"], ["ZUNION", "2", "a", "b"],
+    ["ZINTER", "1", "a", "WITHSCORES"], ["ZDIFF", "3", "a", "b", "c"], ["ZINTERCARD", "2", "a", "b"],
+    ["ZMPOP", "2", "a", "b", "MIN"], ["ZRANGESTORE", "d", "s", "0", "-1"], ["ZSCAN", "k", "0"],
 ]
 
 
