@@ -8,6 +8,7 @@
  * reached through cmd_store.
  */
 #include "cmd/zset.h"
+#include "cmd/coll.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -196,6 +197,40 @@ static size_t combine(struct store *acc, struct zsrc *src, long long setnum, enu
     return count;
 }
 
+static void put_one(void *arg, const char *a, size_t alen, const char *b, size_t blen, double score)
+{
+    (void)b, (void)blen, (void)score;
+    zset_put(arg, a, alen, 1.0);
+}
+
+/*
+ * An input key: a sorted set, or a plain set read as a sorted set of score 1 (a copy made in
+ * the scratch store *sets, created on first use), as Redis takes them. NULL: absent, or
+ * WRONGTYPE replied (*wrong).
+ */
+static const struct kv *src_lookup(struct cmd_ctx *c, int i, int flags, struct store **sets,
+                                   bool *wrong)
+{
+    struct skey k;
+    skey_init(&k, c->argv[i].ptr, c->argv[i].len);
+    struct kv *e = store_lookup(cmd_store(c, k.ptr, k.len), c->db, &k, c->now_ms, flags);
+    *wrong = e != NULL && kv_type(e) != KV_ZSET && kv_type(e) != KV_SET;
+    if (*wrong) {
+        reply_error(c->reply, ERR_WRONGTYPE);
+        return NULL;
+    }
+    if (e == NULL || kv_type(e) == KV_ZSET)
+        return e;
+    if (*sets == NULL)
+        *sets = store_members_new(NULL);
+    char name[24];
+    struct skey tk;
+    skey_init(&tk, name, util_ll2str(name, (long long)i));
+    struct zw w = { *sets, 0, zset_new(*sets, 0, &tk, -1), c->coll };
+    coll_each(e, put_one, &w);
+    return w.e;
+}
+
 /*
  * ZUNION/ZINTER/ZDIFF numkeys key... (dst < 0), their STORE forms (dst = 1, numkeys at 2) and
  * ZINTERCARD (card).
@@ -214,12 +249,14 @@ static void zop_generic(struct cmd_ctx *c, int dst, int nk, enum zop op, bool ca
         return;
     }
     struct zsrc *src = mem_alloc((size_t)setnum * sizeof(*src));
+    struct store *sets = NULL; /* plain sets as sorted sets of score 1 */
     for (long long i = 0; i < setnum; i++) {
-        struct store *s;
         bool wrong;
-        src[i].e = zset_lookup(c, nk + 1 + (int)i, &s, dst >= 0 ? STORE_NOSTATS : 0, &wrong);
+        src[i].e = src_lookup(c, nk + 1 + (int)i, dst >= 0 ? STORE_NOSTATS : 0, &sets, &wrong);
         if (wrong) {
             mem_free(src);
+            if (sets != NULL)
+                store_members_free(sets);
             return;
         }
         src[i].n = src[i].e != NULL ? zset_len(src[i].e) : 0;
@@ -232,6 +269,8 @@ static void zop_generic(struct cmd_ctx *c, int dst, int nk, enum zop op, bool ca
     if (!parse_opts(c, nk + 1 + (int)setnum, src, setnum, op, dst >= 0, card, &agg, &withscores,
                     &limit)) {
         mem_free(src);
+        if (sets != NULL)
+            store_members_free(sets);
         return;
     }
     if (op != ZOP_DIFF)
@@ -239,6 +278,8 @@ static void zop_generic(struct cmd_ctx *c, int dst, int nk, enum zop op, bool ca
     struct store *acc = store_members_new(NULL);
     size_t count = combine(acc, src, setnum, op, agg, card, limit);
     mem_free(src);
+    if (sets != NULL)
+        store_members_free(sets);
     if (card) {
         store_members_free(acc);
         reply_int(c->reply, (long long)count);
