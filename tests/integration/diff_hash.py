@@ -48,7 +48,7 @@ def generators(s):
              [b"-9223372036854775807", "WITHVALUES"]])),
         (1, lambda: ["HSCAN-ALL", s.key(), rnd.choice([b"*", b"f*", b"b*1"])]),
         # (a cursor the server did not hand out names an arbitrary bucket: only bad ones)
-        (0.5, lambda: ["HSCAN", s.key(), rnd.choice([b"abc", b"1x", b""]), "COUNT", b"5"]),
+        (0.5, lambda: ["HSCAN", s.key(), rnd.choice([b"abc", b"1x", b" 1"]), "COUNT", b"5"]),
         (0.5, lambda: ["HSCAN", s.key(), b"0", rnd.choice([["COUNT", b"0"], ["MATCH"],
                                                             ["BOGUS", b"1"], ["TYPE", b"x"]])]),
         (0.3, big),

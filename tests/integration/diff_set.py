@@ -65,7 +65,7 @@ def generators(s):
         (2, lambda: ["SDIFF"] + keys()),
         (2, lambda: ["SDIFFSTORE", s.key()] + keys()),
         (1, lambda: ["SSCAN-ALL", s.key(), rnd.choice([b"*", b"1*", b"*a*", b"[0-3]"])]),
-        (0.5, lambda: ["SSCAN", s.key(), rnd.choice([b"abc", b"1x", b""]), "COUNT", b"5"]),
+        (0.5, lambda: ["SSCAN", s.key(), rnd.choice([b"abc", b"1x", b" 1"]), "COUNT", b"5"]),
         (0.5, lambda: ["SSCAN", s.key(), b"0", rnd.choice([["COUNT", b"0"], ["MATCH"],
                                                             ["BOGUS", b"1"], ["TYPE", b"x"]])]),
         (0.3, big),

@@ -131,7 +131,7 @@ def generators(s):
         (1, lambda: ["ZINTERCARD"] + keys() + rnd.choice(
             [[], ["LIMIT", b"1"], ["LIMIT", b"0"], ["LIMIT", b"-1"], ["WITHSCORES"]])),
         (1, lambda: ["ZSCAN-ALL", s.key(), rnd.choice([b"*", b"a*", b"b*1"])]),
-        (0.5, lambda: ["ZSCAN", s.key(), rnd.choice([b"abc", b"1x", b""]), "COUNT", b"5"]),
+        (0.5, lambda: ["ZSCAN", s.key(), rnd.choice([b"abc", b"1x", b" 1"]), "COUNT", b"5"]),
         (0.5, lambda: ["ZSCAN", s.key(), b"0", rnd.choice([["COUNT", b"0"], ["MATCH"],
                                                             ["BOGUS", b"1"]])]),
         (0.3, big),

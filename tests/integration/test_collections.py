@@ -204,5 +204,77 @@ class Eviction(h.ServerTestCase):
         self.assertEqual(r.info("memory")["used_memory_dataset"], base)
 
 
+class Sort(h.unittest.TestCase):
+    """SORT and SORT_RO reply for reply as redis-server's: every source type, BY and GET
+    patterns naming keys of every shard (string keys and hash fields), LIMIT, ASC/DESC,
+    ALPHA, STORE, and the errors."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ref = h.Server(cmd=[h.Config.tool("redis-server"), "--save", "",
+                                "--appendonly", "no"]).start()
+        cls.sut = tr.node(["--pollux-workers", "2"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sut.stop()
+        cls.ref.stop()
+
+    SETUP = [
+        ["RPUSH", "l", "3", "1", "10", "2", "-5", "2.5"],
+        ["RPUSH", "la", "banana", "apple", "cherry", "apple"],
+        ["SADD", "s", "5", "3", "9", "1"],
+        ["SADD", "sa", "x", "b", "a", "y"],
+        ["ZADD", "z", "1", "c", "2", "a", "3", "b"],
+        ["RPUSH", "lbad", "1", "x"],
+    ] + [["SET", f"w_{v}", str(w)] for v, w in
+         (("3", 30), ("1", 10), ("10", 5), ("2", 20), ("-5", 1), ("a", 9), ("b", 1), ("c", 5))] + [
+        ["HSET", f"h_{v}", "f", str(w), "name", f"n{v}"] for v, w in
+        (("3", 1), ("1", 3), ("10", 2), ("2", 5), ("a", 7), ("b", 8), ("c", 9))]
+
+    CASES = [
+        ["SORT", "l"], ["SORT", "l", "DESC"], ["SORT", "l", "LIMIT", "1", "3"],
+        ["SORT", "l", "LIMIT", "-1", "2"], ["SORT", "l", "LIMIT", "10", "2"],
+        ["SORT", "l", "LIMIT", "0", "-1"], ["SORT", "la", "ALPHA"], ["SORT", "la", "ALPHA", "DESC"],
+        ["SORT", "la"], ["SORT", "lbad"], ["SORT", "lbad", "ALPHA"],
+        ["SORT", "s"], ["SORT", "s", "DESC", "LIMIT", "0", "2"], ["SORT", "sa", "ALPHA"],
+        ["SORT", "z"], ["SORT", "z", "ALPHA"], ["SORT", "z", "BY", "nosort"],
+        ["SORT", "z", "BY", "nosort", "DESC"], ["SORT", "z", "BY", "nosort", "LIMIT", "1", "1"],
+        ["SORT", "l", "BY", "nosort"], ["SORT", "l", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+        ["SORT", "l", "BY", "w_*"], ["SORT", "l", "BY", "w_*", "DESC"],
+        ["SORT", "l", "BY", "h_*->f"], ["SORT", "z", "BY", "w_*", "GET", "#", "GET", "w_*"],
+        ["SORT", "l", "GET", "h_*->name", "GET", "#", "GET", "nostar", "GET", "h_*->missing"],
+        ["SORT", "l", "BY", "w_*", "GET", "h_*->f", "LIMIT", "0", "3"],
+        ["SORT", "sa", "BY", "w_*", "GET", "#"], ["SORT", "missing"],
+        ["SORT", "missing", "STORE", "dst0"], ["EXISTS", "dst0"],
+        ["SORT", "l", "STORE", "dst1"], ["LRANGE", "dst1", "0", "-1"],
+        ["SORT", "sa", "BY", "nosort", "STORE", "dst2"], ["LRANGE", "dst2", "0", "-1"],
+        ["SORT", "l", "BY", "w_*", "GET", "h_*->name", "STORE", "dst3"],
+        ["LRANGE", "dst3", "0", "-1"], ["OBJECT", "ENCODING", "dst3"],
+        ["SORT_RO", "l", "BY", "w_*"], ["SORT_RO", "l", "STORE", "x"],
+        ["SORT", "h_1"], ["SORT", "w_1"], ["SORT", "l", "LIMIT", "a", "1"], ["SORT", "l", "BOGUS"],
+        ["SORT", "l", "LIMIT", "1"], ["SORT", "l", "BY"],
+        ["COMMAND", "GETKEYS", "SORT", "l", "BY", "w_*", "STORE", "d", "LIMIT", "0", "1"],
+        ["SORT", "missing", "STORE", "dst1"], ["EXISTS", "dst1"],
+    ]
+
+    def test_against_redis(self):
+        for proto in (2, 3):
+            ref, sut = self.ref.raw(), self.sut.raw()
+            self.addCleanup(ref.close)
+            self.addCleanup(sut.close)
+            for c in (ref, sut):
+                c.command("FLUSHALL")
+                if proto == 3:
+                    c.command("HELLO", "3")
+                for cmd in self.SETUP:
+                    c.command(*cmd)
+            for cmd in self.CASES:
+                with self.subTest(proto=proto, cmd=cmd):
+                    ref.command(*cmd)
+                    sut.command(*cmd)
+                    self.assertEqual(sut.last_raw, ref.last_raw)
+
+
 if __name__ == "__main__":
     h.main(requires=["redis-server"])
