@@ -178,6 +178,22 @@ void coll_members_free(struct store *s, void *obj)
     store_members_free(obj);
 }
 
+/* ---- lookups ---------------------------------------------------------- */
+
+struct kv *coll_lookup(struct cmd_ctx *c, int i, enum kv_type type, struct store **s,
+                       struct skey *k, int flags, bool *wrong)
+{
+    skey_init(k, c->argv[i].ptr, c->argv[i].len);
+    *s = cmd_store(c, k->ptr, k->len);
+    struct kv *e = store_lookup(*s, c->db, k, c->now_ms, flags);
+    *wrong = e != NULL && kv_type(e) != type;
+    if (*wrong) {
+        reply_error(c->reply, ERR_WRONGTYPE);
+        return NULL;
+    }
+    return e;
+}
+
 /* ---- SCAN over elements ----------------------------------------------- */
 
 bool coll_scan_cursor(struct cmd_ctx *c, struct coll_scan *a)

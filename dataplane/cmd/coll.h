@@ -97,6 +97,13 @@ struct cmd_ctx;
 struct reply;
 struct resp_arg;
 
+/*
+ * The key at argv[i] when it holds a `type` (its store and key in *s, *k): NULL when absent,
+ * or when it holds another type (WRONGTYPE replied, *wrong set). flags as store_lookup's.
+ */
+struct kv *coll_lookup(struct cmd_ctx *c, int i, enum kv_type type, struct store **s,
+                       struct skey *k, int flags, bool *wrong);
+
 /* HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count] */
 struct coll_scan {
     uint64_t cursor;

@@ -23,25 +23,11 @@
 #define ERR_HASH_NOT_FLOAT "ERR hash value is not a float"
 #define ERR_HASH_NAN_INCR  "ERR value is NaN or Infinity"
 
-static inline struct store *key_store(struct cmd_ctx *c, int i, struct skey *k)
-{
-    skey_init(k, c->argv[i].ptr, c->argv[i].len);
-    return cmd_store(c, k->ptr, k->len);
-}
-
 /* The hash at argv[1], or NULL (no key, or WRONGTYPE replied: *wrong set). */
 static struct kv *hash_lookup(struct cmd_ctx *c, struct store **s, struct skey *k, int flags,
                               bool *wrong)
 {
-    *s = key_store(c, 1, k);
-    struct kv *e = store_lookup(*s, c->db, k, c->now_ms, flags);
-    *wrong = false;
-    if (e != NULL && kv_type(e) != KV_HASH) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        *wrong = true;
-        return NULL;
-    }
-    return e;
+    return coll_lookup(c, 1, KV_HASH, s, k, flags, wrong);
 }
 
 static inline bool is_big(const struct kv *e)

@@ -295,14 +295,8 @@ static void lit_done(struct lit *it)
 static struct kv *list_open(struct cmd_ctx *c, int i, struct lw *w, int flags, bool *wrong)
 {
     struct skey k;
-    skey_init(&k, c->argv[i].ptr, c->argv[i].len);
-    struct store *s = cmd_store(c, k.ptr, k.len);
-    struct kv *e = store_lookup(s, c->db, &k, c->now_ms, flags);
-    *wrong = e != NULL && kv_type(e) != KV_LIST;
-    if (*wrong) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        e = NULL;
-    }
+    struct store *s;
+    struct kv *e = coll_lookup(c, i, KV_LIST, &s, &k, flags, wrong);
     lw_open(w, s, c->db, e, c->coll);
     return e;
 }

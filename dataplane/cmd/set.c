@@ -275,14 +275,7 @@ static inline struct store *key_store(struct cmd_ctx *c, int i, struct skey *k)
 static struct kv *set_lookup(struct cmd_ctx *c, int i, struct store **s, struct skey *k, int flags,
                              bool *wrong)
 {
-    *s = key_store(c, i, k);
-    struct kv *e = store_lookup(*s, c->db, k, c->now_ms, flags);
-    *wrong = e != NULL && kv_type(e) != KV_SET;
-    if (*wrong) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        return NULL;
-    }
-    return e;
+    return coll_lookup(c, i, KV_SET, s, k, flags, wrong);
 }
 
 static struct kv *set_read(struct cmd_ctx *c, int i, bool *wrong)

@@ -451,16 +451,7 @@ struct kv *zset_store_items(struct store *s, int db, const struct skey *k, const
 struct kv *zset_lookup(struct cmd_ctx *c, int i, struct store **s, int flags, bool *wrong)
 {
     struct skey k;
-    skey_init(&k, c->argv[i].ptr, c->argv[i].len);
-    *s = cmd_store(c, k.ptr, k.len);
-    struct kv *e = store_lookup(*s, c->db, &k, c->now_ms, flags);
-    *wrong = false;
-    if (e != NULL && kv_type(e) != KV_ZSET) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        *wrong = true;
-        return NULL;
-    }
-    return e;
+    return coll_lookup(c, i, KV_ZSET, s, &k, flags, wrong);
 }
 
 /* The sorted set at argv[i] for writing (NULL e: absent). @return false on WRONGTYPE. */
