@@ -432,7 +432,7 @@ class ApplyErrors(h.unittest.TestCase):
             self.skipTest("Redis replicas ignore what they cannot apply")
 
     def test_unknown_command_breaks_the_link(self):
-        """Redis primary, polluxd replica: an LPUSH (no lists here) takes the link down,
+        """Redis primary, polluxd replica: an XADD (no streams here) takes the link down,
         counted and named, and the replica keeps exactly what the primary had before it."""
         primary = node(redis_peer=True)
         try:
@@ -450,17 +450,17 @@ class ApplyErrors(h.unittest.TestCase):
                 wait_offset(primary, replica)
                 self.assertEqual(replica.redis().get("published"), b"1")
                 self.assertEqual(info(replica)["master_apply_errors"], "0")
-                w.lpush("mylist", "a")
+                w.xadd("mystream", {"f": "v"})
                 w.set("after", "1")
                 self.assertTrue(h.wait_until(
                     lambda: int(info(replica)["master_apply_errors"]) >= 1, 20), info(replica))
                 i = info(replica)
                 self.assertTrue(
                     i["master_last_apply_error"].lower().startswith(
-                        "lpush err unknown command 'lpush', with args beginning with: 'mylist'"),
+                        "xadd err unknown command 'xadd', with args beginning with: 'mystream'"),
                     i["master_last_apply_error"])
                 self.assertIn("failed to apply", log_text(replica))
-                self.assertIn("lpush ERR unknown command", log_text(replica))
+                self.assertIn("xadd ERR unknown command", log_text(replica))
                 # it reconnects, meets the same command, stays behind it; down meanwhile
                 self.assertTrue(h.wait_until(
                     lambda: info(replica)["master_link_status"] == "down", 20), info(replica))
@@ -504,7 +504,7 @@ class ApplyErrors(h.unittest.TestCase):
                 self.assertGreater(at, 0)
                 t = w.pipeline(transaction=True)
                 t.set("t1", "x")
-                t.lpush("t-list", "a")
+                t.xadd("t-stream", {"f": "v"})
                 t.set("t2", "y")
                 t.execute()
                 self.assertTrue(h.wait_until(
