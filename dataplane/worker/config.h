@@ -156,7 +156,7 @@ struct params {
     struct net_params net;           /* pollux-net-*: the userspace stack */
     struct pktio_fault_params fault; /* pollux-net-fault-*: fault injection under the stack */
     struct dpdk_params dpdk;
-    struct tls_params tls; /* tls-*: dataplane/tls */
+    struct tls_params tls;   /* tls-*: dataplane/tls */
     struct coll_params coll; /* collection encodings: cmd/coll.h */
 };
 
