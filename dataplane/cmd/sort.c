@@ -148,7 +148,8 @@ static int bincmp(const char *a, size_t alen, const char *b, size_t blen)
     return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
-static const struct sorter *cmp_sorter; /* qsort has no argument: set around the call */
+/* qsort has no argument: set around the call, per thread (workers sort concurrently) */
+static _Thread_local const struct sorter *cmp_sorter;
 
 static int compare(const void *x, const void *y)
 {
@@ -415,9 +416,11 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
             reply_error(c->reply, ERR_SORT_SCORE);
             goto done;
         }
-        cmp_sorter = &s;
-        qsort(s.v, s.n, sizeof(*s.v), compare);
-        cmp_sorter = NULL;
+        if (s.n > 1) {
+            cmp_sorter = &s;
+            qsort(s.v, s.n, sizeof(*s.v), compare);
+            cmp_sorter = NULL;
+        }
     }
     output(c, &o, &s, start, end);
 done:
