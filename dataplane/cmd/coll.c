@@ -267,6 +267,39 @@ void coll_scan_members(struct cmd_ctx *c, struct store *m, const struct coll_sca
     cmd_scan_acc_free(&acc);
 }
 
+struct whole_ctx {
+    const struct coll_scan *a;
+    struct reply *r; /* NULL: counting */
+    unsigned per;
+    size_t n;
+};
+
+static void whole_one(void *arg, const char *s, size_t len, const char *v, size_t vlen,
+                      double score)
+{
+    struct whole_ctx *x = arg;
+    (void)score;
+    if (!coll_scan_match(x->a, s, len))
+        return;
+    x->n++;
+    if (x->r == NULL)
+        return;
+    reply_bulk(x->r, s, len);
+    if (x->per == 2)
+        reply_bulk(x->r, v, vlen);
+}
+
+void coll_scan_whole(struct cmd_ctx *c, const struct kv *e, const struct coll_scan *a, unsigned per)
+{
+    struct whole_ctx x = { a, NULL, per, 0 };
+    coll_each(e, whole_one, &x);
+    reply_array(c->reply, 2);
+    cmd_reply_cursor(c->reply, 0);
+    reply_array(c->reply, (long long)(x.n * per));
+    x.r = c->reply;
+    coll_each(e, whole_one, &x);
+}
+
 /* ---- random picks ----------------------------------------------------- */
 
 uint32_t *coll_pick_index(uint32_t n, uint32_t count)

@@ -128,6 +128,13 @@ void coll_scan_members(struct cmd_ctx *c, struct store *m, const struct coll_sca
                        void (*emit)(struct reply *r, const struct kv *el));
 
 /*
+ * A compact collection in one reply with cursor 0, as Redis answers for a listpack or an
+ * intset: the elements passing MATCH (coll_each's a), each with its value (b) when per is 2.
+ */
+void coll_scan_whole(struct cmd_ctx *c, const struct kv *e, const struct coll_scan *a,
+                     unsigned per);
+
+/*
  * Random picks (HRANDFIELD, SRANDMEMBER, SPOP, ZRANDMEMBER). coll_pick_index: `count`
  * distinct indexes below n (count < n) in random order. coll_pick_members: min(count, size)
  * distinct elements of member store m. Both fill a mem_alloc'd array the caller frees.

@@ -625,24 +625,6 @@ static void emit_member(struct reply *r, const struct kv *m)
     reply_bulk(r, v, vlen);
 }
 
-struct hscan_ctx {
-    const struct coll_scan *a;
-    struct reply *r; /* NULL: counting */
-    size_t n;
-};
-
-static void hscan_one(void *arg, const char *f, size_t flen, const char *v, size_t vlen)
-{
-    struct hscan_ctx *x = arg;
-    if (!coll_scan_match(x->a, f, flen))
-        return;
-    x->n++;
-    if (x->r != NULL) {
-        reply_bulk(x->r, f, flen);
-        reply_bulk(x->r, v, vlen);
-    }
-}
-
 void cmd_hscan(struct cmd_ctx *c)
 {
     struct coll_scan a;
@@ -662,14 +644,7 @@ void cmd_hscan(struct cmd_ctx *c)
         coll_scan_members(c, members(e), &a, 2, emit_member);
         return;
     }
-    /* a pack is returned whole, with cursor 0, as Redis does for a listpack */
-    struct hscan_ctx x = { &a, NULL, 0 };
-    hash_each(e, hscan_one, &x);
-    reply_array(c->reply, 2);
-    cmd_reply_cursor(c->reply, 0);
-    reply_array(c->reply, (long long)x.n * 2);
-    x.r = c->reply;
-    hash_each(e, hscan_one, &x);
+    coll_scan_whole(c, e, &a, 2);
 }
 
 /* ---- the collection interface (cmd/coll.h) -------------------------------------------- */

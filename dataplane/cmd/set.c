@@ -934,22 +934,6 @@ static void emit_member(struct reply *r, const struct kv *el)
     reply_bulk(r, s, len);
 }
 
-struct sscan_ctx {
-    const struct coll_scan *a;
-    struct reply *r; /* NULL: counting */
-    size_t n;
-};
-
-static void sscan_one(void *arg, const char *s, size_t len)
-{
-    struct sscan_ctx *x = arg;
-    if (!coll_scan_match(x->a, s, len))
-        return;
-    x->n++;
-    if (x->r != NULL)
-        reply_bulk(x->r, s, len);
-}
-
 void cmd_sscan(struct cmd_ctx *c)
 {
     struct coll_scan a;
@@ -970,14 +954,7 @@ void cmd_sscan(struct cmd_ctx *c)
         coll_scan_members(c, v.m, &a, 1, emit_member);
         return;
     }
-    /* an intset is returned whole, with cursor 0, as Redis does */
-    struct sscan_ctx x = { &a, NULL, 0 };
-    sv_each(&v, sscan_one, &x);
-    reply_array(c->reply, 2);
-    cmd_reply_cursor(c->reply, 0);
-    reply_array(c->reply, (long long)x.n);
-    x.r = c->reply;
-    sv_each(&v, sscan_one, &x);
+    coll_scan_whole(c, e, &a, 1);
 }
 
 /* ---- the collection interface (cmd/coll.h) -------------------------------------------- */
