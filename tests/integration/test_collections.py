@@ -199,7 +199,8 @@ class Eviction(h.ServerTestCase):
         self.assertGreater(r.memory_usage("h"), 50000 * 50)
         self.assertLess(r.memory_usage("h"), grown * 1.1)
         r.copy("h", "h2")
-        self.assertGreater(r.info("memory")["used_memory_dataset"] - base, grown * 1.9)
+        # a copy owns its own fields (its table may be sized tighter than the grown one)
+        self.assertGreater(r.info("memory")["used_memory_dataset"] - base, grown * 1.8)
         r.delete("h", "h2")
         self.assertEqual(r.info("memory")["used_memory_dataset"], base)
 

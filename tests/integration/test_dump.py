@@ -135,7 +135,14 @@ class DumpRestore(h.ServerTestCase):
                 if got == b"OK":
                     # back into redis-server under another name: the same value
                     self.assertEqual(self.rr.restore(key + ":back", 0, self.r.dump(key)), b"OK")
-                    self.assertEqual(self.rr.dump(key + ":back"), self.rr.dump(key))
+                    if key == "s:str":
+                        # a hashtable's order follows redis-server's per-process hash
+                        # seed and the order members went in, so compare the members
+                        self.assertEqual(self.rr.smembers(key + ":back"), self.rr.smembers(key))
+                        self.assertEqual(self.rr.object("encoding", key + ":back"),
+                                         self.rr.object("encoding", key))
+                    else:
+                        self.assertEqual(self.rr.dump(key + ":back"), self.rr.dump(key))
                 else:
                     self.assertEqual(got, "Bad data format")
                     self.assertEqual(self.r.exists(key), 0)
