@@ -102,8 +102,16 @@
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH " \
     "<user> <pass> option can be used to authenticate the client and select the RESP protocol "    \
     "version at the same time"
-#define ERR_CLIENT_ID       "ERR Invalid client ID"
-#define ERR_CLIENT_ID_ZERO  "ERR client-id should be greater than 0"
+#define ERR_CLIENT_ID        "ERR Invalid client ID"
+#define ERR_CLIENT_ID_ZERO   "ERR client-id should be greater than 0"
+#define ERR_TIMEOUT_FLOAT    "ERR timeout is not a float or out of range"
+#define ERR_TIMEOUT_NEGATIVE "ERR timeout is negative"
+#define ERR_UNBLOCK_REASON   "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+#define ERR_UNBLOCKED        "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+#define ERR_UNBLOCKED_ROLE                                                                         \
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+#define ERRF_UNBLOCK_ARGS                                                                          \
+    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP."
 #define ERR_NO_SUCH_CLIENT  "ERR No such client"
 #define ERR_INVALID_COMMAND "ERR Invalid command specified"
 #define ERR_GETKEYS_ARITY   "ERR Invalid number of arguments specified for command"

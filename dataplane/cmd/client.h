@@ -69,6 +69,11 @@ bool client_closing(const struct cmd_client *cl);
 void client_kill(struct cmd_client *cl, const struct cmd_client *me);
 /* Drop the connection now without its output (SHUTDOWN). */
 void client_close_now(struct cmd_client *cl);
+/*
+ * CLIENT UNBLOCK: a client waiting in a blocking command answers now, as on its timeout or
+ * with the UNBLOCKED error. @return false when it was not waiting.
+ */
+bool client_unblock(struct cmd_client *cl, bool error);
 
 /*
  * MULTI: the client's queue of commands (worker/multi.c keeps it, the

@@ -1,8 +1,12 @@
 #include "cmd/cmd.h"
 #include "base/errors.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/common.h"
@@ -269,4 +273,48 @@ void cmd_reply_cursor(struct reply *r, uint64_t cur)
 {
     char buf[24];
     reply_bulk(r, buf, util_ull2str(buf, cur));
+}
+
+/* ---- blocking commands ---------------------------------------------------------------- */
+
+bool cmd_block_timeout(struct cmd_ctx *c, int i, int64_t *ms)
+{
+    const struct resp_arg *a = &c->argv[i];
+    char buf[128];
+    if (a->len == 0 || a->len >= sizeof(buf) || isspace((unsigned char)a->ptr[0])) {
+        reply_error(c->reply, ERR_TIMEOUT_FLOAT);
+        return false;
+    }
+    memcpy(buf, a->ptr, a->len);
+    buf[a->len] = '\0';
+    char *end;
+    errno = 0;
+    long double v = strtold(buf, &end);
+    if (end != buf + a->len || isnan(v) ||
+        (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0))) {
+        reply_error(c->reply, ERR_TIMEOUT_FLOAT);
+        return false;
+    }
+    v *= 1000.0L;
+    /* Redis converts without a range check: on its x86-64 builds a value past the range of
+     * a long long (an infinity too) turns negative */
+    if (!(v < 9223372036854775807.0L) || !(v > -9223372036854775807.0L) || (long long)v < 0) {
+        reply_error(c->reply, ERR_TIMEOUT_NEGATIVE);
+        return false;
+    }
+    long long t = (long long)v;
+    /* Redis 7.0 takes a deadline past the clock's range too: it never comes */
+    *ms = t > LLONG_MAX - c->now_ms ? 0 : t;
+    return true;
+}
+
+bool cmd_key_ready(const struct cmd_ctx *c, int i)
+{
+    const struct resp_arg *k = c->ready_key;
+    return k == NULL || (k->len == c->argv[i].len && memcmp(k->ptr, c->argv[i].ptr, k->len) == 0);
+}
+
+bool cmd_block(struct cmd_ctx *c, int first, int nkeys, int step, int kind, int64_t timeout_ms)
+{
+    return c->block != NULL && c->block(c, first, nkeys, step, kind, timeout_ms);
 }

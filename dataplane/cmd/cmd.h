@@ -333,11 +333,38 @@ struct cmd_ctx {
     bool propagated;      /* cmd_propagate was called */
     bool force_propagate; /* replicate even without changes (FLUSHALL of an empty db) */
 
+    /*
+     * Blocking commands (BLPOP, BZPOPMIN, BLMOVE ...). `block` makes the client wait on keys
+     * argv[first], argv[first + step] ... (nkeys of them) for a value of type `kind`
+     * (enum kv_type), for timeout_ms (0: forever). The dispatcher sets it where a client may
+     * wait; it is NULL inside MULTI, on the primary's stream and while serving a waiter, and
+     * the command then answers at once as on a timeout, as Redis's does. `block_arg` is the
+     * dispatcher's. `ready_key`, while serving a waiter: the only key it may take from.
+     * @return false when the client may not wait after all (a retry past its deadline).
+     */
+    bool (*block)(struct cmd_ctx *c, int first, int nkeys, int step, int kind, int64_t timeout_ms);
+    void *block_arg;
+    const struct resp_arg *ready_key;
+
     /* Results the dispatcher reads back. */
     long long dirty;  /* number of keyspace changes made */
     int select_db;    /* >= 0: the client switches to this database (SELECT) */
     bool close_after; /* close the connection after the reply (QUIT, errors) */
 };
+
+/*
+ * A blocking command's timeout at argv[i] in seconds (a float, as Redis 7.0 reads it), in
+ * milliseconds (0: forever). @return false after replying with Redis's error.
+ */
+bool cmd_block_timeout(struct cmd_ctx *c, int i, int64_t *ms);
+/* May argv[i] be taken from: always, except while serving a waiter on another key. */
+bool cmd_key_ready(const struct cmd_ctx *c, int i);
+/*
+ * Nothing to take from keys argv[first], argv[first + step] ...: wait where the context
+ * allows. @return true when the client now waits (nothing is replied), false when the
+ *         handler must answer at once (inside MULTI: as its non-blocking form would).
+ */
+bool cmd_block(struct cmd_ctx *c, int first, int nkeys, int step, int kind, int64_t timeout_ms);
 
 /* The store that owns `key` in this context. */
 struct store *cmd_store(struct cmd_ctx *c, const char *key, size_t len);

@@ -432,6 +432,35 @@ void cmd_client_kill(struct cmd_ctx *c)
     }
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: every shard is held, so the waiter is anyone's. */
+void cmd_client_unblock(struct cmd_ctx *c)
+{
+    long long id;
+    bool error = false;
+    if (!util_str2ll(c->argv[2].ptr, c->argv[2].len, &id)) {
+        reply_error(c->reply, ERR_NOT_INTEGER);
+        return;
+    }
+    if (c->argc == 4) {
+        if (cmd_arg_is(c, 3, "error")) {
+            error = true;
+        } else if (!cmd_arg_is(c, 3, "timeout")) {
+            reply_error(c->reply, ERR_UNBLOCK_REASON);
+            return;
+        }
+    } else if (c->argc > 4) {
+        reply_errorf(c->reply, ERRF_UNBLOCK_ARGS, (int)c->argv[1].len, c->argv[1].ptr);
+        return;
+    }
+    for (struct cmd_client *cl = client_next(NULL); cl != NULL; cl = client_next(cl)) {
+        if (client_id(cl) == (uint64_t)id) {
+            reply_int(c->reply, client_unblock(cl, error) ? 1 : 0);
+            return;
+        }
+    }
+    reply_int(c->reply, 0);
+}
+
 void cmd_client_help(struct cmd_ctx *c)
 {
     static const char *const lines[] = {
@@ -466,6 +495,8 @@ void cmd_client_help(struct cmd_ctx *c)
         "    Protect current client connection from eviction.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Set client meta attr. Options are:",
         "HELP",

@@ -443,6 +443,65 @@ void cmd_rpop(struct cmd_ctx *c)
     pop_generic(c, false);
 }
 
+/*
+ * The first list among keys argv[first .. end) that may be taken from now (opened in w).
+ * @return its index, -1 when every one is empty, -2 after a WRONGTYPE (replied).
+ */
+static int first_list(struct cmd_ctx *c, int first, int end, struct lw *w)
+{
+    for (int i = first; i < end; i++) {
+        if (!cmd_key_ready(c, i))
+            continue;
+        bool wrong;
+        struct kv *e = list_open(c, i, w, STORE_NOSTATS, &wrong);
+        if (wrong)
+            return -2;
+        if (e != NULL)
+            return i;
+    }
+    return -1;
+}
+
+/* Replicas apply the pop of the key a command found, as Redis 7.0 sends it (count -1: none). */
+static void propagate_pop(struct cmd_ctx *c, bool head, int i, long long count)
+{
+    char num[24];
+    struct resp_arg argv[3] = {
+        { .ptr = head ? (char *)"LPOP" : (char *)"RPOP", .len = 4 },
+        c->argv[i],
+        { .ptr = num, .len = count < 0 ? 0 : util_ll2str(num, count) },
+    };
+    cmd_propagate(c, count < 0 ? 2 : 3, argv);
+}
+
+/* BLPOP/BRPOP key [key ...] timeout: one element of the first list among the keys, or wait. */
+static void bpop_generic(struct cmd_ctx *c, bool head)
+{
+    int64_t timeout;
+    struct lw w;
+    if (!cmd_block_timeout(c, c->argc - 1, &timeout))
+        return;
+    int i = first_list(c, 1, c->argc - 1, &w);
+    if (i >= 0) {
+        reply_array(c->reply, 2);
+        reply_bulk(c->reply, c->argv[i].ptr, c->argv[i].len);
+        pop_reply(c, &w, head, 1);
+        propagate_pop(c, head, i, -1);
+    } else if (i == -1 && !cmd_block(c, 1, c->argc - 2, 1, KV_LIST, timeout)) {
+        reply_null_array(c->reply);
+    }
+}
+
+void cmd_blpop(struct cmd_ctx *c)
+{
+    bpop_generic(c, true);
+}
+
+void cmd_brpop(struct cmd_ctx *c)
+{
+    bpop_generic(c, false);
+}
+
 /* ---- reads ---------------------------------------------------------------------------- */
 
 void cmd_llen(struct cmd_ctx *c)
@@ -802,19 +861,72 @@ void cmd_rpoplpush(struct cmd_ctx *c)
     move_generic(c, false, true);
 }
 
-/* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] */
-void cmd_lmpop(struct cmd_ctx *c)
+/*
+ * BLMOVE/BRPOPLPUSH: the move when the source has elements, else wait for it (inside
+ * MULTI: LMOVE's null). Replicas apply the move as LMOVE/RPOPLPUSH.
+ */
+static void bmove_generic(struct cmd_ctx *c, bool from_head, bool to_head, int timeout_at)
+{
+    int64_t timeout;
+    if (!cmd_block_timeout(c, timeout_at, &timeout))
+        return;
+    struct lw w;
+    bool wrong;
+    struct kv *e = list_open(c, 1, &w, STORE_NOSTATS, &wrong);
+    if (wrong)
+        return;
+    if (e == NULL) {
+        if (!cmd_block(c, 1, 1, 1, KV_LIST, timeout))
+            reply_null(c->reply);
+        return;
+    }
+    uint32_t errors = c->reply->errors;
+    move_generic(c, from_head, to_head);
+    if (c->reply->errors != errors)
+        return;
+    struct resp_arg argv[5] = { { .ptr = (char *)"LMOVE", .len = 5 },
+                                c->argv[1],
+                                c->argv[2],
+                                { .ptr = from_head ? (char *)"LEFT" : (char *)"RIGHT" },
+                                { .ptr = to_head ? (char *)"LEFT" : (char *)"RIGHT" } };
+    argv[3].len = strlen(argv[3].ptr);
+    argv[4].len = strlen(argv[4].ptr);
+    if (timeout_at == 3) {
+        argv[0] = (struct resp_arg){ .ptr = (char *)"RPOPLPUSH", .len = 9 };
+        cmd_propagate(c, 3, argv);
+    } else {
+        cmd_propagate(c, 5, argv);
+    }
+}
+
+void cmd_blmove(struct cmd_ctx *c)
+{
+    bool from_head, to_head;
+    if (parse_end(c, 3, &from_head) && parse_end(c, 4, &to_head))
+        bmove_generic(c, from_head, to_head, 5);
+}
+
+void cmd_brpoplpush(struct cmd_ctx *c)
+{
+    bmove_generic(c, false, true, 3);
+}
+
+/*
+ * LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count], and BLMPOP with its timeout first:
+ * numkeys at argv[at]. Waits (BLMPOP) or replies a null when every list is empty.
+ */
+static void mpop_generic(struct cmd_ctx *c, int at, bool blocking)
 {
     long long numkeys, count = -1;
-    if (!util_str2ll(c->argv[1].ptr, c->argv[1].len, &numkeys) || numkeys < 1) {
+    if (!util_str2ll(c->argv[at].ptr, c->argv[at].len, &numkeys) || numkeys < 1) {
         reply_error(c->reply, ERR_NUMKEYS);
         return;
     }
-    if (numkeys >= c->argc - 2) {
+    if (numkeys >= c->argc - at - 1) {
         reply_error(c->reply, ERR_SYNTAX);
         return;
     }
-    int where = 2 + (int)numkeys;
+    int first = at + 1, where = first + (int)numkeys;
     bool head;
     if (!parse_end(c, where, &head))
         return;
@@ -832,31 +944,32 @@ void cmd_lmpop(struct cmd_ctx *c)
     }
     if (count == -1)
         count = 1;
-    for (int i = 2; i < where; i++) {
-        struct lw w;
-        bool wrong;
-        struct kv *e = list_open(c, i, &w, STORE_NOSTATS, &wrong);
-        if (wrong)
-            return;
-        if (e == NULL)
-            continue;
-        size_t n = list_len(e);
+    int64_t timeout = 0;
+    struct lw w;
+    if (blocking && !cmd_block_timeout(c, 1, &timeout))
+        return;
+    int i = first_list(c, first, where, &w);
+    if (i >= 0) {
+        size_t n = list_len(w.e);
         n = (unsigned long long)count < n ? (size_t)count : n;
         reply_array(c->reply, 2);
         reply_bulk(c->reply, c->argv[i].ptr, c->argv[i].len);
         reply_array(c->reply, (long long)n);
         pop_reply(c, &w, head, n);
-        /* replicas apply the pop of the key it found, as Redis 7.0 sends it */
-        char num[24];
-        struct resp_arg argv[3] = {
-            { .ptr = head ? (char *)"LPOP" : (char *)"RPOP", .len = 4 },
-            c->argv[i],
-            { .ptr = num, .len = util_ll2str(num, (long long)n) },
-        };
-        cmd_propagate(c, 3, argv);
-        return;
+        propagate_pop(c, head, i, (long long)n);
+    } else if (i == -1 && (!blocking || !cmd_block(c, first, (int)numkeys, 1, KV_LIST, timeout))) {
+        reply_null_array(c->reply);
     }
-    reply_null_array(c->reply);
+}
+
+void cmd_lmpop(struct cmd_ctx *c)
+{
+    mpop_generic(c, 1, false);
+}
+
+void cmd_blmpop(struct cmd_ctx *c)
+{
+    mpop_generic(c, 2, true);
 }
 
 /* ---- the collection interface (cmd/coll.h) -------------------------------------------- */

@@ -1104,44 +1104,51 @@ void cmd_zremrangebylex(struct cmd_ctx *c)
 
 /* ---- ZPOPMIN, ZPOPMAX, ZMPOP -------------------------------------------------------------- */
 
+enum zpop_reply {
+    ZPOP_FLAT,   /* ZPOPMIN/ZPOPMAX: member, score ... (RESP3 pairs them when a count is given) */
+    ZPOP_NESTED, /* ZMPOP/BZMPOP: [key, [[member, score] ...]] */
+    ZPOP_KEYED,  /* BZPOPMIN/BZPOPMAX: [key, member, score] */
+};
+
 /*
  * Pop up to count members (count -1: one, without a count argument) from the first non-empty
- * sorted set of argv[first .. first+nkeys). nested: ZMPOP's reply ([key, [[m, s] ...]], a null
- * when every key is empty), else ZPOP's (flat pairs; RESP3 pairs them when a count was given).
+ * sorted set of argv[first .. first+nkeys) that may be taken from now, replying in `style`.
+ * @return false, with nothing replied, when there is none (or after a WRONGTYPE, *err set).
  */
-static void zpop_generic(struct cmd_ctx *c, int first, int nkeys, bool max, long long count,
-                         bool nested)
+static bool zpop_generic(struct cmd_ctx *c, int first, int nkeys, bool max, long long count,
+                         enum zpop_reply style, bool *err)
 {
     struct zw w = { .db = c->db, .p = c->coll, .e = NULL };
     int ki = first;
+    *err = false;
     for (; ki < first + nkeys; ki++) {
-        if (!zset_for_write(c, ki, &w))
-            return;
+        if (!cmd_key_ready(c, ki))
+            continue;
+        if (!zset_for_write(c, ki, &w)) {
+            *err = true;
+            return false;
+        }
         if (w.e != NULL)
             break;
     }
-    if (w.e == NULL) {
-        if (nested)
-            reply_null_array(c->reply);
-        else
-            reply_empty_array(c->reply);
-        return;
-    }
+    if (w.e == NULL)
+        return false;
     if (count == 0) {
         reply_empty_array(c->reply);
-        return;
+        return true;
     }
     bool has_count = count != -1;
     if (count == -1)
         count = 1;
     size_t len = zset_len(w.e);
     size_t n = (unsigned long long)count > len ? len : (size_t)count;
-    bool pair = nested || (has_count && c->reply->proto >= 3);
-    if (nested) {
-        reply_array(c->reply, 2);
+    bool pair = style == ZPOP_NESTED || (style == ZPOP_FLAT && has_count && c->reply->proto >= 3);
+    if (style != ZPOP_FLAT) {
+        reply_array(c->reply, style == ZPOP_NESTED ? 2 : 3);
         reply_bulk(c->reply, c->argv[ki].ptr, c->argv[ki].len);
     }
-    reply_array(c->reply, (long long)(pair ? n : n * 2));
+    if (style != ZPOP_KEYED)
+        reply_array(c->reply, (long long)(pair ? n : n * 2));
     for (size_t i = 0; i < n; i++) {
         size_t rank = max ? zset_len(w.e) - 1 : 0;
         struct zcur cur;
@@ -1153,14 +1160,15 @@ static void zpop_generic(struct cmd_ctx *c, int first, int nkeys, bool max, long
     }
     zset_drop_if_empty(&w);
     c->dirty += (long long)n;
-    if (nested) {
-        /* replicas pop from the key that had members, as ZPOPMIN/ZPOPMAX key count */
+    if (style != ZPOP_FLAT) {
+        /* replicas pop from the key that had members, as ZPOPMIN/ZPOPMAX key [count] */
         char buf[24];
         struct resp_arg argv[3] = { { .ptr = (char *)(max ? "ZPOPMAX" : "ZPOPMIN"), .len = 7 },
                                     c->argv[ki],
                                     { .ptr = buf, .len = util_ll2str(buf, count) } };
-        cmd_propagate(c, 3, argv);
+        cmd_propagate(c, style == ZPOP_KEYED ? 2 : 3, argv);
     }
+    return true;
 }
 
 static void zpopminmax(struct cmd_ctx *c, bool max)
@@ -1176,7 +1184,9 @@ static void zpopminmax(struct cmd_ctx *c, bool max)
             return;
         }
     }
-    zpop_generic(c, 1, 1, max, count, false);
+    bool err;
+    if (!zpop_generic(c, 1, 1, max, count, ZPOP_FLAT, &err) && !err)
+        reply_empty_array(c->reply);
 }
 
 void cmd_zpopmin(struct cmd_ctx *c)
@@ -1189,6 +1199,28 @@ void cmd_zpopmax(struct cmd_ctx *c)
     zpopminmax(c, true);
 }
 
+/* BZPOPMIN/BZPOPMAX key [key ...] timeout */
+static void bzpop(struct cmd_ctx *c, bool max)
+{
+    int64_t timeout;
+    bool err;
+    if (!cmd_block_timeout(c, c->argc - 1, &timeout) ||
+        zpop_generic(c, 1, c->argc - 2, max, -1, ZPOP_KEYED, &err) || err)
+        return;
+    if (!cmd_block(c, 1, c->argc - 2, 1, KV_ZSET, timeout))
+        reply_null_array(c->reply);
+}
+
+void cmd_bzpopmin(struct cmd_ctx *c)
+{
+    bzpop(c, false);
+}
+
+void cmd_bzpopmax(struct cmd_ctx *c)
+{
+    bzpop(c, true);
+}
+
 /* A number in [1, LLONG_MAX] at argv[i], else the error msg. */
 static bool arg_positive(struct cmd_ctx *c, int i, long long *v, const char *msg)
 {
@@ -1199,17 +1231,17 @@ static bool arg_positive(struct cmd_ctx *c, int i, long long *v, const char *msg
     return true;
 }
 
-/* ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] */
-void cmd_zmpop(struct cmd_ctx *c)
+/* ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]; BZMPOP with its timeout first (at 1). */
+static void zmpop_generic(struct cmd_ctx *c, int at, bool blocking)
 {
     long long numkeys, count = -1;
-    if (!arg_positive(c, 1, &numkeys, ERR_NUMKEYS))
+    if (!arg_positive(c, at, &numkeys, ERR_NUMKEYS))
         return;
-    if (numkeys >= c->argc - 2) {
+    if (numkeys >= c->argc - at - 1) {
         reply_error(c->reply, ERR_SYNTAX);
         return;
     }
-    int where = 2 + (int)numkeys;
+    int where = at + 1 + (int)numkeys;
     bool max = cmd_arg_is(c, where, "max");
     if (!max && !cmd_arg_is(c, where, "min")) {
         reply_error(c->reply, ERR_SYNTAX);
@@ -1225,7 +1257,24 @@ void cmd_zmpop(struct cmd_ctx *c)
             return;
         }
     }
-    zpop_generic(c, 2, (int)numkeys, max, count == -1 ? 1 : count, true);
+    int64_t timeout = 0;
+    bool err;
+    if ((blocking && !cmd_block_timeout(c, 1, &timeout)) ||
+        zpop_generic(c, at + 1, (int)numkeys, max, count == -1 ? 1 : count, ZPOP_NESTED, &err) ||
+        err)
+        return;
+    if (!blocking || !cmd_block(c, at + 1, (int)numkeys, 1, KV_ZSET, timeout))
+        reply_null_array(c->reply);
+}
+
+void cmd_zmpop(struct cmd_ctx *c)
+{
+    zmpop_generic(c, 1, false);
+}
+
+void cmd_bzmpop(struct cmd_ctx *c)
+{
+    zmpop_generic(c, 2, true);
 }
 
 /* ---- ZRANDMEMBER -------------------------------------------------------------------------- */

@@ -89,6 +89,7 @@ struct shard_msg *shard_msg_get(struct shard_port *p)
     m->type = 0;
     m->src = (uint8_t)p->id;
     m->conn = NULL;
+    m->waiter = NULL;
     m->cmd = NULL;
     m->parent = NULL;
     m->argc = 0;

@@ -37,10 +37,13 @@ enum shard_msg_type {
     SHARD_UNLOCKED, /* UNLOCK returning */
     SHARD_LOAD,     /* a replica's full sync: keys for dst to insert (abuf, arg bytes) */
     SHARD_LOADED,   /* LOAD returning */
+    SHARD_WAKE,     /* a blocked client's waiter was served (reply inside) or woken */
+    SHARD_WOKEN,    /* WAKE returning */
 };
 
 struct conn;
 struct cmd_def;
+struct waiter;
 
 struct shard_msg {
     struct shard_msg *next; /* outbox and deferred-queue link */
@@ -54,6 +57,7 @@ struct shard_msg {
     const struct cmd_def *cmd;    /* REQ: the command's row */
     const struct cmd_def *parent; /* REQ: container row for subcommands */
     int64_t arg;                  /* free use by the sender */
+    struct waiter *waiter;        /* REPLY: the command blocked; WAKE: whose (worker/block.h) */
 
     int argc;
     struct resp_arg *argv;

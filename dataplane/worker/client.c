@@ -219,6 +219,11 @@ void client_close_now(struct cmd_client *cl)
     conn_of(cl)->flags |= CONN_CLOSE_ASAP;
 }
 
+bool client_unblock(struct cmd_client *cl, bool error)
+{
+    return block_unblock(conn_of(cl), error);
+}
+
 bool client_in_multi(const struct cmd_client *cl)
 {
     return cconn_of(cl)->multi != NULL;

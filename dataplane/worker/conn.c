@@ -189,6 +189,7 @@ void conn_close(struct conn *c)
         worker_tx_forget(w, c);
     if (c->flags & CONN_BLOCKED_CLIENT)
         w->blocked_clients--;
+    block_conn_closed(c);
     c->flags |= CONN_ZOMBIE;
     if (c->inflight > 0 || w->tx.conn == c) {
         /* Forwarded replies (or our transaction) still refer to c. */

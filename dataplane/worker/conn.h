@@ -26,6 +26,7 @@ struct repl_sync;
 struct cmd_def;
 struct tls_session;
 struct acl_user;
+struct waiter;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -44,6 +45,8 @@ enum conn_flags {
     CONN_MASTER = 1u << 13,           /* the link to our primary: apply, never reply */
     CONN_TLS_READY = 1u << 14,        /* TLS: decrypted input left over, read again next pass */
     CONN_TLS_WANT_WRITE = 1u << 15,   /* TLS: the connection asked to be told it can write */
+    CONN_KEY_WAIT = 1u << 16,         /* blocked on keys (BLPOP ...: worker/block.h) */
+    CONN_BLOCK_RETRY = 1u << 17,      /* ... woken: its command runs again */
 };
 
 /*
@@ -52,7 +55,7 @@ enum conn_flags {
  * peer that closes is closed at once whatever it waits for (conn_close releases what it
  * waited on); what it sends meanwhile waits in rbuf for the command to finish.
  */
-#define CONN_BLOCKED_CLIENT (CONN_WAITING | CONN_SAVE_WAIT)
+#define CONN_BLOCKED_CLIENT (CONN_WAITING | CONN_SAVE_WAIT | CONN_KEY_WAIT)
 
 #define CONN_MAX_INFLIGHT 1024 /* forwarded requests per connection before reading pauses */
 /* Output a client that has not authenticated may have queued before it is dropped (Redis's). */
@@ -90,6 +93,7 @@ struct conn {
     const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
     uint64_t tx_need;
     struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
+    struct waiter *waiter;     /* blocked on keys (worker/block.h), else NULL */
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */

@@ -6,6 +6,7 @@
 
 #include "acl/acl.h"
 #include "base/clock.h"
+#include "worker/block.h"
 #include "worker/cmd_server.h"
 #include "worker/conn.h"
 #include "base/log.h"
@@ -157,10 +158,10 @@ static bool any_snapshot(const struct cmd_ctx *ctx)
     return false;
 }
 
-static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
+/* Run the handler: snapshot first, then the keyspace changes' consequences. @return cycles */
+static uint64_t run(struct worker *w, struct cmd_ctx *ctx)
 {
     const struct cmd_def *d = ctx->cmd;
-    uint32_t errors = ctx->reply->errors;
     if ((d->flags & CMD_WRITE) && unlikely(any_snapshot(ctx)))
         snap_touch_keys(ctx);
     uint64_t t0 = clock_cycles();
@@ -172,7 +173,17 @@ static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
             memory_order_relaxed);
         if (ctx->propagate != NULL && (d->flags & CMD_WRITE))
             repl_after_write(&w->repl, ctx);
+        if (unlikely(block_any()) && (d->flags & CMD_WRITE))
+            block_signal(ctx);
     }
+    return cycles;
+}
+
+static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
+{
+    const struct cmd_def *d = ctx->cmd;
+    uint32_t errors = ctx->reply->errors;
+    uint64_t cycles = run(w, ctx);
     struct cmd_stat *st = &w->cmdstats[d->id];
     st->calls++;
     st->usec_cycles += cycles;
@@ -300,6 +311,8 @@ static void forward(struct worker *w, struct conn *c, const struct cmd_def *d,
     m->from_master = (c->flags & CONN_MASTER) != 0;
     shard_msg_set_args(m, argc, argv);
     conn_add_hole(c, m);
+    if (d->flags & CMD_BLOCKING)
+        c->flags |= CONN_BLOCKED; /* until its reply says whether it waits */
     c->inflight++;
     if (c->inflight >= CONN_MAX_INFLIGHT)
         c->flags |= CONN_READ_PAUSED;
@@ -339,6 +352,32 @@ static bool acl_permitted(struct conn *c, const struct cmd_def *d, const struct 
     reply_error(&c->out, text);
     client_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
     return false;
+}
+
+/*
+ * After a request ran on the client's worker: the client waits if its command blocked (or,
+ * a retry, answered or waits again), and writes to watched keys serve their waiters.
+ */
+static void after_blocking(struct worker *w, struct conn *c, const struct block_who *who,
+                           bool retry, uint64_t shards)
+{
+    if (retry)
+        block_retry_done(w, c, who->made);
+    else if (who->made != NULL)
+        block_attach(w, c, who->made);
+    if (unlikely(block_any()))
+        block_serve(w, shards);
+}
+
+/* Let the command block client c (its worker is the one running this). */
+static void arm_block(struct cmd_ctx *ctx, struct block_who *who, struct conn *c,
+                      int64_t deadline_ms)
+{
+    *who = (struct block_who){
+        .conn = c, .worker = c->w->id, .proto = c->proto, .deadline_ms = deadline_ms
+    };
+    ctx->block = block_register;
+    ctx->block_arg = who;
 }
 
 enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv)
@@ -408,6 +447,17 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     ctx_init(&ctx, w, d, parent, argc, argv, &c->out, c->db);
     ctx.client = c;
     bool master = (c->flags & CONN_MASTER) != 0;
+    struct block_who who = { 0 };
+    bool retry = (c->flags & CONN_BLOCK_RETRY) != 0;
+    if ((d->flags & CMD_BLOCKING) && !master) {
+        int64_t deadline = -1;
+        if (retry) {
+            int rargc;
+            struct resp_arg *rargv;
+            deadline = block_request(c, &rargc, &rargv);
+        }
+        arm_block(&ctx, &who, c, deadline);
+    }
     if (in_tx) {
         ctx.store = NULL;
         for (unsigned i = 0; i < n && !master; i++) {
@@ -427,6 +477,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         if (collect)
             repl_collect_end(&w->repl, w->tx.have, d->route == ROUTE_EXEC);
         finish_local(c, &ctx);
+        after_blocking(w, c, &who, retry, w->tx.have);
         worker_tx_end(w);
         return DISPATCH_DONE;
     }
@@ -445,7 +496,39 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     if (collect)
         repl_collect_end(&w->repl, 1ull << w->id, true);
     finish_local(c, &ctx);
+    after_blocking(w, c, &who, retry, 1ull << w->id);
     return DISPATCH_DONE;
+}
+
+void dispatch_block_retry(struct conn *c)
+{
+    int argc;
+    struct resp_arg *argv;
+    block_request(c, &argc, &argv);
+    worker_tx_begin(
+        c->w, c, shards_of(c, cmd_lookup(argv[0].ptr, argv[0].len), argc, argv, server.nworkers));
+}
+
+void dispatch_block_rerun(struct worker *w, struct conn *c)
+{
+    int argc;
+    struct resp_arg *argv;
+    block_request(c, &argc, &argv);
+    dispatch_request(c, argc, argv);
+    if (c->flags & CONN_BLOCK_RETRY)
+        block_retry_done(w, c, NULL); /* refused before it ran (its error is the answer) */
+}
+
+void dispatch_serve(struct worker *w, unsigned shard, const struct cmd_def *d,
+                    const struct cmd_def *parent, int argc, struct resp_arg *argv, int db,
+                    const struct resp_arg *key, struct reply *r)
+{
+    struct cmd_ctx ctx;
+    ctx_init(&ctx, w, d, parent, argc, argv, r, db);
+    ctx.store = server.stores[shard];
+    ctx.shard = shard;
+    ctx.ready_key = key;
+    run(w, &ctx);
 }
 
 /*
@@ -492,6 +575,14 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     ctx.shard = w->id;
     w->stats.forwarded_in++;
     m->arg = -1;
+    struct block_who who = { 0 };
+    if ((ctx.cmd->flags & CMD_BLOCKING) && !m->from_master) {
+        who = (struct block_who){
+            .conn = m->conn, .worker = m->src, .proto = m->proto, .deadline_ms = -1
+        };
+        ctx.block = block_register;
+        ctx.block_arg = &who;
+    }
     if (m->from_master) {
         store_set_expiry(w->store, STORE_EXPIRY_NONE);
         m->arg = (int64_t)execute(w, &ctx);
@@ -501,6 +592,9 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     } else {
         reject(w, ctx.cmd, &m->reply);
     }
+    m->waiter = who.made;
     m->type = SHARD_REPLY;
     shard_send(&w->port, m->src, m);
+    if (unlikely(block_any()))
+        block_serve(w, 1ull << w->id);
 }

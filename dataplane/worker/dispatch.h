@@ -11,6 +11,8 @@
 struct conn;
 struct worker;
 struct shard_msg;
+struct cmd_def;
+struct reply;
 
 enum dispatch_result {
     DISPATCH_DONE = 0, /* executed, forwarded, or rejected: consume the request */
@@ -34,5 +36,17 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m);
 
 /* A forwarded request's reply is back on the origin worker: its slowlog entry. */
 void dispatch_forward_done(struct worker *w, struct conn *c, struct shard_msg *m);
+
+/* A woken blocked client: queue the transaction that runs its command again. */
+void dispatch_block_retry(struct conn *c);
+/* ... its turn: every shard the command names is held. */
+void dispatch_block_rerun(struct worker *w, struct conn *c);
+/*
+ * Serve a blocked client's command on shard `shard` (this worker's, or held by it), taking
+ * only from `key`; the reply goes to r. It replicates like any write.
+ */
+void dispatch_serve(struct worker *w, unsigned shard, const struct cmd_def *d,
+                    const struct cmd_def *parent, int argc, struct resp_arg *argv, int db,
+                    const struct resp_arg *key, struct reply *r);
 
 #endif

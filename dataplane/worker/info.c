@@ -200,10 +200,11 @@ static void section_server(struct strbuf *s, int64_t now_ms)
 static void section_clients(struct strbuf *s, struct worker *w0)
 {
     size_t max_in = 0, max_out = 0;
-    uint64_t blocked = 0;
+    uint64_t blocked = 0, timeouts = 0;
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];
         blocked += w->blocked_clients;
+        timeouts += block_timeouts(w);
         for (struct conn *c = w->conns; c; c = c->next) {
             if (c->rlen - c->rpos > max_in)
                 max_in = c->rlen - c->rpos;
@@ -220,9 +221,9 @@ static void section_clients(struct strbuf *s, struct worker *w0)
                   "client_recent_max_output_buffer:%zu\r\n"
                   "blocked_clients:%llu\r\n"
                   "tracking_clients:0\r\n"
-                  "clients_in_timeout_table:0\r\n",
+                  "clients_in_timeout_table:%llu\r\n",
                   atomic_load(&server.clients), w0->params.srv.maxclients, max_in, max_out,
-                  (unsigned long long)blocked);
+                  (unsigned long long)blocked, (unsigned long long)timeouts);
 }
 
 static void section_memory(struct strbuf *s, struct worker *w0)

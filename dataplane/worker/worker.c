@@ -282,6 +282,14 @@ static void tx_execute(struct worker *w)
         worker_tx_end(w);
         return;
     }
+    if (c->flags & CONN_BLOCK_RETRY) {
+        /* A blocked client was woken: its command again, then whatever it sent meanwhile. */
+        dispatch_block_rerun(w, c);
+        if (w->tx.seq == seq && w->tx.conn == c)
+            worker_tx_end(w);
+        conn_want_flush(c);
+        return;
+    }
     /*
      * Executes the command (dispatch calls worker_tx_end), then the rest of
      * the pipeline, which may queue the same connection's next transaction.
@@ -360,6 +368,9 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
         m->type = SHARD_LOADED;
         shard_send(&w->port, m->src, m);
         break;
+    case SHARD_WAKE:
+        block_on_wake(w, m);
+        break;
     case SHARD_LOCK:
         if (m->src == w->id) {
             /* Our own transaction's turn for our shard. */
@@ -382,10 +393,16 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
 static void on_reply(struct worker *w, struct shard_msg *m)
 {
     struct conn *c = m->conn;
+    struct waiter *wt = m->waiter;
+    bool blocking = (m->cmd->flags & CMD_BLOCKING) != 0;
     dispatch_forward_done(w, c, m);
     if (m->reply.errors > 0 && (c->flags & CONN_MASTER))
         repl_link_forward_failed(c, m);
     conn_fill_hole(c, m);
+    if (wt != NULL)
+        block_attach(w, c, wt); /* before the count drops: a zombie is reaped only below */
+    else if (blocking)
+        c->flags &= ~CONN_BLOCKED; /* it answered: what follows may run */
     c->inflight--;
     if (c->flags & CONN_ZOMBIE) {
         if (c->inflight == 0 && w->tx.conn != c)
@@ -443,6 +460,9 @@ static unsigned poll_messages(struct worker *w)
             break;
         case SHARD_LOADED:
             repl_load_returned(w, m);
+            break;
+        case SHARD_WOKEN:
+            shard_msg_put(&w->port, m);
             break;
         case SHARD_REPLY:
             if (held)
@@ -736,6 +756,8 @@ static void cron(struct worker *w)
             !(replica && w->params.repl.replica_ignore_maxmemory))
             store_evict(w->store, limit, w->now_ms);
     }
+    if (w->hold.holder == -1)
+        block_cron(w);
     ops_sample(w);
     repl_worker_cron(w);
     if (w->now_ns / second != prev / second)
@@ -875,6 +897,7 @@ void worker_destroy(struct worker *w)
         w->io.ops->destroy(w->io.ctx); /* the listeners; connections are closed (step 1) */
     worker_net_destroy(w);
     tls_ctx_release(w->tls);
+    block_table_free(&w->block);
     if (w->store)
         store_destroy(w->store);
     if (w->evfd >= 0)

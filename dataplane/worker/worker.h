@@ -20,6 +20,7 @@
 #include "base/common.h"
 #include "worker/config.h"
 #include "base/netio.h"
+#include "worker/block.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
 #include "shard/shard.h"
@@ -179,6 +180,11 @@ struct worker {
     uint64_t next_expire_ns;
     uint64_t idle_since_ns;
     uint64_t blocked_clients;
+    /* clients blocked on keys: this worker's (worker/block.c), and this shard's table */
+    struct waiter *waiters;
+    uint64_t block_timeouts;
+    int64_t block_next_ms, block_sweep_ms;
+    struct block_table block;
 
     /* statistics */
     struct worker_stats stats;

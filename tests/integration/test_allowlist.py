@@ -141,6 +141,8 @@ class AllowSources(unittest.TestCase):
     def test_config_set_applies_to_new_connections(self):
         srv = SourceServer("127.0.0.2", args=["--protected-mode", "no"])
         with srv, srv.client() as admin, srv.client("127.0.0.1") as old:
+            # accepted by the server (not only by the kernel's backlog) before the change
+            self.assertEqual(old.command("PING"), b"PONG")
             self.assertEqual(rejected(admin), 0)
             self.assertEqual(admin.command("CONFIG", "SET", "pollux-allow-sources",
                                            "127.0.0.2/32 10.0.0.0/8"), b"OK")

@@ -21,8 +21,11 @@ def contents(r, key):
 def wait_for(fn, what, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if fn():
-            return
+        try:
+            if fn():
+                return
+        except redis.exceptions.BusyLoadingError:
+            pass  # a replica answers LOADING while its full sync loads
         time.sleep(0.05)
     raise AssertionError("timed out waiting for " + what)
 
