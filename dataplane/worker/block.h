@@ -1,6 +1,6 @@
 /*
  * Clients blocked on keys: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX,
- * BZMPOP. Design notes: dataplane/worker/NOTES.md ("Blocking commands").
+ * BZMPOP. Design notes: docs/data-types.md ("Blocking commands").
  *
  * A blocked command leaves a waiter: its own copy of the request, shared (counted
  * references) by the client's worker and by one entry per key in the table of the shard
