@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/errors.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -208,7 +209,10 @@ static void sweep(struct block_table *t)
 bool block_register(struct cmd_ctx *c, int first, int nkeys, int step, int kind, int64_t timeout_ms)
 {
     struct block_who *who = c->block_arg;
-    int64_t deadline = timeout_ms > 0 ? c->now_ms + timeout_ms : 0;
+    /* The batch's clock may be a few ms old on a busy machine: a deadline counted from it
+     * would end the wait early, so count from now (only a command that blocks reads it). */
+    int64_t now = clock_real_ms();
+    int64_t deadline = timeout_ms > 0 && timeout_ms <= INT64_MAX - now ? now + timeout_ms : 0;
     if (who->deadline_ms >= 0) {
         /* a retry keeps the first attempt's deadline; past it, the client times out */
         deadline = who->deadline_ms;

@@ -302,7 +302,10 @@ class Propagation(h.unittest.TestCase):
                                for line in seen) if m]
             self.assertEqual(len(rel), 1, seen)
             when = int(rel[0].group(1))
-            self.assertTrue(before + 100000 <= when <= after + 100000, (before, when, after))
+            # The node stamps a request with the clock it read for its batch, which may be
+            # a little older than this process's reading just before sending.
+            self.assertTrue(before + 100000 - 1000 <= when <= after + 100000,
+                            (before, when, after))
             self.assertEqual(rel[0].group(2).upper(), b"ABSTTL")
             plain = [line for line in seen if re.search(rb'"restore" "plain" "0"', line, re.I)]
             self.assertEqual(len(plain), 1, seen)
