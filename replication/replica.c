@@ -533,11 +533,17 @@ static int load_coll_end(void *arg)
     return 0;
 }
 
+/* The dataset a full sync replaces is freed in steps with replica-lazy-flush. */
+static enum store_drop flush_how(const struct worker *w)
+{
+    return host_repl_params(w)->replica_lazy_flush ? STORE_DROP_LAZY : STORE_DROP_SYNC;
+}
+
 /* On every shard: apply a batch (the first one of a sync also empties the shard). */
 void repl_load_apply(struct worker *w, struct shard_msg *m)
 {
     if (m->proto & 1)
-        store_flush(host_worker_store(w), -1);
+        store_flush(host_worker_store(w), -1, flush_how(w));
     size_t off = 0, len = (size_t)m->arg;
     while (off < len) {
         struct load_rec r;
@@ -582,7 +588,7 @@ static void begin_load(struct worker *w)
                (unsigned long long)lnk.bulk_bytes);
     atomic_store(&repl_node.loading, true);
     kick_replicas();
-    store_flush(host_worker_store(w), -1);
+    store_flush(host_worker_store(w), -1, flush_how(w));
     for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (s == host_worker_id(w))
             continue;

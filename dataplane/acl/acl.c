@@ -951,6 +951,19 @@ static bool key_allowed(const struct acl_rules *r, const struct resp_arg *k, uin
 static enum acl_result check_one(const struct acl_rules *r, const struct cmd_def *d, int argc,
                                  const struct resp_arg *argv, int *errpos);
 
+bool acl_reads_all_keys(const struct acl_rules *r)
+{
+    static const struct resp_arg star = { (char *)"*", 1 };
+    if (r->flags & ACL_DELETED)
+        return false;
+    for (unsigned i = 0; i <= r->nselectors; i++) {
+        const struct acl_rules *s = i == 0 ? r : &r->selectors[i - 1];
+        if ((s->flags & ACL_ALLKEYS) || key_allowed(s, &star, ACL_PERM_READ))
+            return true;
+    }
+    return false;
+}
+
 /*
  * The root rules, then each selector: the first that allows the request wins.
  * Refused by all, the answer is the first key refusal (a rule set that allowed the

@@ -151,6 +151,10 @@ static inline enum acl_result acl_check_fast(const struct acl_rules *r, const st
     return acl_check(r, d, argc, argv, errpos);
 }
 
+/* Whether the root rules or a selector let the user read the key "*": every key (SORT's BY
+ * and GET, as Redis 7.0 checks them). */
+bool acl_reads_all_keys(const struct acl_rules *r);
+
 /* A selector's description ("~k* resetchannels -@all +get"), appended to s. */
 void acl_describe_selector(const struct acl_rules *r, struct strbuf *s);
 /* ACL LIST line ("user NAME on nopass ~* &* +@all") of a user, appended to s. */

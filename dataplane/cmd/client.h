@@ -39,6 +39,8 @@ void client_set_no_evict(struct cmd_client *cl, bool on);
 /* Authentication: whether it has, the ACL user's name ("default" when unrestricted). */
 bool client_authenticated(const struct cmd_client *cl);
 const char *client_user_name(const struct cmd_client *cl);
+/* Whether the client's user may read every key (Redis's check of the key "*"). */
+bool client_reads_all_keys(const struct cmd_client *cl);
 /* Become user u (takes the reference), authenticated. */
 void client_login(struct cmd_client *cl, struct acl_user *u);
 /* RESET: the default user again, authenticated only if it needs no password. */

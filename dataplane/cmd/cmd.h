@@ -322,6 +322,7 @@ struct cmd_ctx {
      */
     struct conn *client;
     struct worker *worker;
+    bool keys_limited; /* forwarded: the client's user may not read every key */
 
     /*
      * Replication: a handler whose effect must reach replicas in another form

@@ -48,7 +48,7 @@ void coll_init(void)
 {
     for (size_t t = 0; t < ARRAY_SIZE(types); t++)
         if (types[t] != NULL)
-            store_set_big_free((enum kv_type)t, types[t]->big_free);
+            store_set_big_ops((enum kv_type)t, &types[t]->big);
 }
 
 const char *coll_encoding(const struct kv *e)
@@ -176,6 +176,17 @@ void coll_members_free(struct store *s, void *obj)
 {
     (void)s;
     store_members_free(obj);
+}
+
+bool coll_members_step(struct store *s, void *obj, size_t *budget)
+{
+    (void)s;
+    return store_members_step(obj, budget);
+}
+
+size_t coll_members_effort(const void *obj)
+{
+    return store_count(obj, 0);
 }
 
 /* ---- lookups ---------------------------------------------------------- */

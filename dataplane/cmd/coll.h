@@ -150,6 +150,8 @@ size_t coll_members_bytes(const void *obj);
 void *coll_members_copy(struct store *dst, const void *obj);
 void coll_members_reown(void *obj, struct store *from, struct store *to);
 void coll_members_free(struct store *s, void *obj);
+bool coll_members_step(struct store *s, void *obj, size_t *budget);
+size_t coll_members_effort(const void *obj);
 
 /* ---- what each type provides (not for the generic code's callers) ------------------------ */
 
@@ -160,7 +162,7 @@ struct coll_type {
     size_t (*big_bytes)(const void *obj);
     void *(*big_copy)(struct store *dst, const void *obj);
     void (*big_reown)(void *obj, struct store *from, struct store *to);
-    void (*big_free)(struct store *s, void *obj);
+    struct store_big_ops big; /* freeing, at once or in steps (lazy free, store.h) */
     /* e as one record through rdb.h's record writers, o handed to them as it comes: with
      * o->value_only they write the value alone, and DUMP payloads need nothing more */
     void (*encode)(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,

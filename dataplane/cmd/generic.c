@@ -93,17 +93,28 @@ static const char *encoding_name(const struct kv *e)
 
 /* ---- DEL, EXISTS, TOUCH, TYPE ------------------------------------------- */
 
-void cmd_del(struct cmd_ctx *c)
+/* DEL follows lazyfree-lazy-user-del; UNLINK always frees a big value in steps (store.h). */
+static void del_generic(struct cmd_ctx *c, enum store_drop why)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
         struct skey k;
         struct store *s = key_store(c, i, &k);
-        if (store_delete(s, c->db, &k, c->now_ms))
+        if (store_delete_as(s, c->db, &k, c->now_ms, why))
             n++;
     }
     c->dirty += n;
     reply_int(c->reply, n);
+}
+
+void cmd_del(struct cmd_ctx *c)
+{
+    del_generic(c, STORE_DROP_USER);
+}
+
+void cmd_unlink(struct cmd_ctx *c)
+{
+    del_generic(c, STORE_DROP_LAZY);
 }
 
 /* Every argument counts, so a key named twice is counted twice. */
@@ -698,10 +709,18 @@ void cmd_swapdb(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
-/* FLUSHDB/FLUSHALL take at most one word, SYNC or ASYNC; both flush at once. */
-static bool flush_args_ok(struct cmd_ctx *c)
+/*
+ * FLUSHDB/FLUSHALL take at most one word: ASYNC frees the keys in steps after the reply, SYNC
+ * before it, none as lazyfree-lazy-user-flush says. The keys are gone at once either way.
+ */
+static bool flush_args(struct cmd_ctx *c, enum store_drop *why)
 {
-    if (c->argc > 2 || (c->argc == 2 && !cmd_arg_is(c, 1, "sync") && !cmd_arg_is(c, 1, "async"))) {
+    *why = STORE_DROP_USER;
+    if (c->argc == 2 && cmd_arg_is(c, 1, "sync"))
+        *why = STORE_DROP_SYNC;
+    else if (c->argc == 2 && cmd_arg_is(c, 1, "async"))
+        *why = STORE_DROP_LAZY;
+    else if (c->argc != 1) {
         reply_error(c->reply, ERR_SYNTAX);
         return false;
     }
@@ -710,12 +729,13 @@ static bool flush_args_ok(struct cmd_ctx *c)
 
 void cmd_flushdb(struct cmd_ctx *c)
 {
-    if (!flush_args_ok(c))
+    enum store_drop why;
+    if (!flush_args(c, &why))
         return;
     for (unsigned i = 0; i < held_count(c); i++) {
         struct store *s = held_store(c, i);
         c->dirty += (long long)store_count(s, c->db);
-        store_flush(s, c->db);
+        store_flush(s, c->db, why);
     }
     c->force_propagate = true; /* replicated even when empty, as in Redis */
     reply_ok(c->reply);
@@ -723,13 +743,14 @@ void cmd_flushdb(struct cmd_ctx *c)
 
 void cmd_flushall(struct cmd_ctx *c)
 {
-    if (!flush_args_ok(c))
+    enum store_drop why;
+    if (!flush_args(c, &why))
         return;
     for (unsigned i = 0; i < held_count(c); i++) {
         struct store *s = held_store(c, i);
         for (int db = 0; db < store_databases(s); db++)
             c->dirty += (long long)store_count(s, db);
-        store_flush(s, -1);
+        store_flush(s, -1, why);
     }
     c->force_propagate = true;
     reply_ok(c->reply);

@@ -1017,6 +1017,24 @@ static void list_big_free(struct store *s, void *obj)
     qlist_destroy(obj);
 }
 
+/* As Redis counts a quicklist: its nodes. */
+static size_t list_big_effort(const void *obj)
+{
+    return qlist_nodes(obj);
+}
+
+static bool list_big_step(struct store *s, void *obj, size_t *budget)
+{
+    uint32_t k = (uint32_t)MIN(*budget, (size_t)qlist_nodes(obj));
+    store_account_sub(s, qlist_tail_bytes(obj, k));
+    qlist_free_tail(obj, k);
+    *budget -= k;
+    if (qlist_nodes(obj) > 0)
+        return false;
+    list_big_free(s, obj);
+    return true;
+}
+
 /* An element as an RDB item; a number's text goes to txt. */
 static void to_item(const struct pack_elem *el, struct rdb_item *it, char txt[PACK_TEXT_BUF])
 {
@@ -1095,7 +1113,7 @@ const struct coll_type coll_list = {
     .big_bytes = list_big_bytes,
     .big_copy = list_big_copy,
     .big_reown = list_big_reown,
-    .big_free = list_big_free,
+    .big = { list_big_free, list_big_step, list_big_effort },
     .encode = list_encode,
     .each = list_each,
     .create = list_new,

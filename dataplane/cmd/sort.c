@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/client.h"
 #include "cmd/coll.h"
 #include "cmd/commands.h"
 #include "base/common.h"
@@ -24,7 +25,17 @@
 #include "base/util.h"
 #include "types/pack.h"
 
-#define ERR_SORT_SCORE "ERR One or more scores can't be converted into double"
+#define ERR_SORT_SCORE   "ERR One or more scores can't be converted into double"
+#define ERR_SORT_BY_ACL  "ERR BY option of SORT denied due to insufficient ACL permissions."
+#define ERR_SORT_GET_ACL "ERR GET option of SORT denied due to insufficient ACL permissions."
+
+/* BY with a pattern and GET read keys no key spec names: only a user who may read every key
+ * may use them, as in Redis 7.0 (a forwarded command carries the answer for its client). */
+static bool reads_all_keys(struct cmd_ctx *c)
+{
+    const struct cmd_client *cl = cmd_client(c);
+    return cl != NULL ? client_reads_all_keys(cl) : !c->keys_limited;
+}
 
 /* ---- keys and routing ------------------------------------------------------------------ */
 
@@ -258,7 +269,15 @@ static bool parse(struct cmd_ctx *c, struct sort_opts *o, bool readonly)
         } else if (cmd_arg_is(c, j, "by") && left >= 1) {
             o->by = &c->argv[++j];
             o->dontsort = star(o->by) == NULL;
+            if (!o->dontsort && !reads_all_keys(c)) {
+                reply_error(c->reply, ERR_SORT_BY_ACL);
+                return false;
+            }
         } else if (cmd_arg_is(c, j, "get") && left >= 1) {
+            if (!reads_all_keys(c)) {
+                reply_error(c->reply, ERR_SORT_GET_ACL);
+                return false;
+            }
             if (o->ngets == o->gets_cap) {
                 o->gets_cap *= 2;
                 const struct resp_arg **g = mem_alloc((size_t)o->gets_cap * sizeof(*g));

@@ -1477,6 +1477,25 @@ static void zset_big_free(struct store *s, void *obj)
     zb_free(obj);
 }
 
+static size_t zset_big_effort(const void *obj)
+{
+    return zindex_count(&((const struct zbig *)obj)->z);
+}
+
+static bool zset_big_step(struct store *s, void *obj, size_t *budget)
+{
+    (void)s;
+    struct zbig *b = obj;
+    if (b->owner != NULL) {
+        store_account_sub(b->owner, b->acct); /* the index's bytes, before its nodes go */
+        b->owner = NULL;
+    }
+    if (!zindex_drain(&b->z, budget) || !store_members_step(b->m, budget))
+        return false;
+    mem_free(b);
+    return true;
+}
+
 static void zset_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
                         const struct rdb_encode_opts *o)
 {
@@ -1536,7 +1555,7 @@ const struct coll_type coll_zset = {
     .big_bytes = zset_big_bytes,
     .big_copy = zset_big_copy,
     .big_reown = zset_big_reown,
-    .big_free = zset_big_free,
+    .big = { zset_big_free, zset_big_step, zset_big_effort },
     .encode = zset_encode,
     .each = zset_each,
     .create = zset_new,

@@ -122,6 +122,10 @@ int store_evict(struct store *s, size_t limit, int64_t now_ms)
     s->clock_ms = now_ms;
     while (store_used(s) > limit) {
         long long policy = s->params->maxmemory_policy;
+        /* Values freed in steps are memory on its way back: wait for it, as evicting more
+         * meanwhile would empty the cache for bytes that are already leaving. */
+        if (s->lazy_head != NULL)
+            return 0;
         struct loc loc;
         int db = 0;
         bool found;

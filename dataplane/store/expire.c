@@ -48,7 +48,10 @@ static void expire_chain(void *arg, struct bucket *head)
             if (s->removed != NULL)
                 s->removed(s->removed_arg, c->db, e, false);
             s->stats.expired_keys++;
+            int drop = s->drop;
+            s->drop = STORE_DROP_EXPIRE;
             store_slot_remove(s, c->d, b, i);
+            s->drop = drop;
             c->expired++;
         }
     }

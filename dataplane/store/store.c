@@ -35,6 +35,7 @@ void store_destroy(struct store *s)
     store_snap_abort(s);
     for (int i = 0; i < s->ndb; i++)
         store_db_clear(s, &s->db[i]);
+    store_lazy_finish(s);
     mem_free(s->db);
     mem_free(s);
 }
@@ -165,20 +166,31 @@ static struct kv *kv_create(struct store *s, uint32_t bits, int64_t expire, cons
 
 /* ---- big values -------------------------------------------------------- */
 
-static store_big_free_fn big_free[KV_TYPE_MASK >> KV_TYPE_SHIFT];
+#define LAZY_FREE_EFFORT 64
 
-void store_set_big_free(enum kv_type type, store_big_free_fn fn)
+static struct store_big_ops big_ops[KV_TYPE_MASK >> KV_TYPE_SHIFT];
+
+void store_set_big_ops(enum kv_type type, const struct store_big_ops *ops)
 {
-    big_free[type] = fn;
+    big_ops[type] = *ops;
 }
 
-/* Free the object of a big entry (the entry itself stays). */
+bool store_big_step(struct store *s, int type, void *obj, size_t *budget)
+{
+    return big_ops[type].step(s, obj, budget);
+}
+
+/* Free the object of a big entry (the entry itself stays), or put it aside (lazy free). */
 static void big_release(struct store *s, const struct kv *e)
 {
     if (kv_is_big(e)) {
-        store_big_free_fn fn = big_free[kv_type(e)];
-        assert(fn != NULL);
-        fn(s, kv_big(e));
+        const struct store_big_ops *ops = &big_ops[kv_type(e)];
+        assert(ops->free != NULL);
+        if (ops->step != NULL && store_lazy_now(s, s->drop) &&
+            ops->effort(kv_big(e)) > LAZY_FREE_EFFORT)
+            store_lazy_put_big(s, kv_type(e), kv_big(e));
+        else
+            ops->free(s, kv_big(e));
     }
 }
 
@@ -224,6 +236,15 @@ void store_members_free(struct store *m)
     store_destroy(m);
 }
 
+bool store_members_step(struct store *m, size_t *budget)
+{
+    size_t entries = 0;
+    if (!store_db_drain(m, &m->db[0], budget, &entries))
+        return false;
+    store_members_free(m);
+    return true;
+}
+
 void store_members_reown(struct store *m, struct store *owner)
 {
     size_t n = atomic_load_explicit(&m->used, memory_order_relaxed);
@@ -259,7 +280,10 @@ void store_remove_own(struct store *s, int db, struct loc *loc, bool evicted)
         s->stats.evicted_keys++;
     else
         s->stats.expired_keys++;
+    int drop = s->drop;
+    s->drop = evicted ? STORE_DROP_EVICT : STORE_DROP_EXPIRE;
     store_slot_remove(s, d, loc->b, loc->i);
+    s->drop = drop;
     store_chain_tidy(s, loc->head);
     if (d->count == 0)
         store_db_release(s, d);
@@ -446,6 +470,12 @@ struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_
 
 bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
 {
+    return store_delete_as(s, db, k, now_ms, STORE_DROP_SERVER);
+}
+
+bool store_delete_as(struct store *s, int db, const struct skey *k, int64_t now_ms,
+                     enum store_drop why)
+{
     struct db *d = &s->db[db];
     s->clock_ms = now_ms;
     snap_before_write(s, d, k->hash);
@@ -457,7 +487,10 @@ bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms)
         return false;
     bool live = s->expiry != STORE_EXPIRY_ACTIVE || !kv_expired(e, now_ms);
     if (live) {
+        int drop = s->drop;
+        s->drop = (int)why;
         store_slot_remove(s, d, loc.b, loc.i);
+        s->drop = drop;
         store_chain_tidy(s, loc.head);
     } else {
         store_remove_own(s, db, &loc, false);
@@ -498,10 +531,14 @@ void store_delete_entry(struct store *s, int db, struct kv *e)
 
 /* ---- whole databases -------------------------------------------------- */
 
-void store_flush(struct store *s, int db)
+void store_flush(struct store *s, int db, enum store_drop why)
 {
+    bool lazy =
+        why == STORE_DROP_LAZY || (why == STORE_DROP_USER && s->params->lazyfree_lazy_user_flush);
     for (int i = db < 0 ? 0 : db; i < (db < 0 ? s->ndb : db + 1); i++) {
         store_snap_save_db(s, &s->db[i]);
+        if (lazy && s->db[i].count > 0)
+            store_lazy_put_db(s, &s->db[i]);
         store_db_clear(s, &s->db[i]);
     }
     s->pool_n = 0;

@@ -46,6 +46,11 @@ extern const char *const store_policy_names[];
     X(lfu_log_factor, "lfu-log-factor", INT, 10, 0, INT_MAX, PARAM_MUTABLE, NULL)                  \
     X(lfu_decay_time, "lfu-decay-time", INT, 1, 0, INT_MAX, PARAM_MUTABLE, NULL)                   \
     X(active_expire_effort, "active-expire-effort", INT, 1, 1, 10, PARAM_MUTABLE, NULL)            \
+    X(lazyfree_lazy_eviction, "lazyfree-lazy-eviction", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
+    X(lazyfree_lazy_expire, "lazyfree-lazy-expire", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)            \
+    X(lazyfree_lazy_server_del, "lazyfree-lazy-server-del", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
+    X(lazyfree_lazy_user_del, "lazyfree-lazy-user-del", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
+    X(lazyfree_lazy_user_flush, "lazyfree-lazy-user-flush", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
     X(databases, "databases", INT, 16, 1, INT_MAX, 0, NULL)
 
 PARAM_STRUCT(store_params, STORE_PARAMS);
@@ -175,7 +180,17 @@ struct kv *store_set(struct store *s, int db, const struct skey *k, const void *
  * (the object's memory is accounted by the type's code: store_account).
  */
 typedef void (*store_big_free_fn)(struct store *s, void *obj);
-void store_set_big_free(enum kv_type type, store_big_free_fn fn);
+/* Free part of obj, taking one from *budget per element freed: @return true when it is gone. */
+typedef bool (*store_big_step_fn)(struct store *s, void *obj, size_t *budget);
+/* What freeing obj costs, in allocations: lazy free puts aside only a value above 64, as
+ * Redis does (LAZYFREE_THRESHOLD); a smaller one is freed at once. */
+typedef size_t (*store_big_effort_fn)(const void *obj);
+struct store_big_ops {
+    store_big_free_fn free;
+    store_big_step_fn step;
+    store_big_effort_fn effort;
+};
+void store_set_big_ops(enum kv_type type, const struct store_big_ops *ops);
 struct kv *store_set_big(struct store *s, int db, const struct skey *k, enum kv_type type,
                          void *obj, int64_t expire_ms);
 /* Remove e from the keyspace without freeing its big value: @return the object (RENAME). */
@@ -194,6 +209,8 @@ void store_account_sub(struct store *s, size_t n);
 struct store *store_members_new(struct store *owner);
 /* Free a member store and everything in it (the owner's count drops by its size). */
 void store_members_free(struct store *m);
+/* The same in steps (store_big_step_fn): @return true when m is freed. */
+bool store_members_step(struct store *m, size_t *budget);
 /* Count a member store in another owner (a collection moved to another shard's store). */
 void store_members_reown(struct store *m, struct store *owner);
 
@@ -203,16 +220,40 @@ struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen);
 /* Set (when_ms >= 0) or remove (-1) e's expiry. May move e. */
 struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_ms);
 
+/*
+ * Lazy free (lazyfree-lazy-*). A big value (a collection) dropped lazily leaves the keyspace
+ * at once and is freed in steps by store_lazy_step, which the owner calls every pass while
+ * store_lazy_pending() is not 0; a database flushed lazily likewise. Whether a drop is lazy
+ * follows its reason: expiry and eviction read lazyfree-lazy-expire/-eviction themselves.
+ */
+enum store_drop {
+    STORE_DROP_SERVER, /* overwrites, a command's implicit delete: lazyfree-lazy-server-del */
+    STORE_DROP_USER,   /* DEL: lazyfree-lazy-user-del; FLUSHALL/FLUSHDB: lazyfree-lazy-user-flush */
+    STORE_DROP_LAZY,   /* UNLINK, FLUSHALL ASYNC, replica-lazy-flush: always */
+    STORE_DROP_SYNC,   /* FLUSHALL SYNC: never */
+    STORE_DROP_EXPIRE, /* the store's own: lazyfree-lazy-expire */
+    STORE_DROP_EVICT,  /* the store's own: lazyfree-lazy-eviction */
+};
+/* Free up to `budget` elements of what was dropped lazily. @return elements freed. */
+size_t store_lazy_step(struct store *s, size_t budget);
+/* Values (and keys of flushed databases) dropped lazily and not yet freed, and freed so far
+ * (INFO lazyfree_pending_objects, lazyfreed_objects). Any thread may read them. */
+size_t store_lazy_pending(const struct store *s);
+uint64_t store_lazy_freed(const struct store *s);
+
 /* Delete a key. @return true when it existed (expired keys count as absent). */
 bool store_delete(struct store *s, int db, const struct skey *k, int64_t now_ms);
+/* The same, for a reason (DEL, UNLINK) other than the server's own. */
+bool store_delete_as(struct store *s, int db, const struct skey *k, int64_t now_ms,
+                     enum store_drop why);
 void store_delete_entry(struct store *s, int db, struct kv *e);
 
 size_t store_count(const struct store *s, int db); /* keys, including not-yet-removed expired */
 size_t store_volatile_count(const struct store *s, int db); /* keys with an expiry */
 /* Average TTL in ms of db's volatile keys, as sampled by active expiry (0: none). */
 long long store_avg_ttl(const struct store *s, int db);
-/* Remove every key of db (db == -1: of every database). */
-void store_flush(struct store *s, int db);
+/* Remove every key of db (db == -1: of every database); `why`: USER, LAZY or SYNC. */
+void store_flush(struct store *s, int db, enum store_drop why);
 /* Exchange the contents of two databases. */
 void store_swapdb(struct store *s, int a, int b);
 

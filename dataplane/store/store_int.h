@@ -290,6 +290,7 @@ struct db {
     size_t nvolatile;
     uint64_t expire_cursor; /* active expiry's scan cursor */
     int64_t avg_ttl;        /* ms, estimated by active expiry (INFO keyspace) */
+    uint64_t drain;         /* store_db_drain's cursor (a database being freed in steps) */
 };
 
 /* Where an entry sits: its chain's head bucket, the bucket, the slot. */
@@ -331,6 +332,12 @@ struct store {
     int pool_policy;
     int pool_n;
     struct pool_slot pool[POOL_SIZE];
+    /* lazy free (lazy.c) */
+    int drop;                    /* enum store_drop: why entries are being removed now */
+    struct lazy_item *lazy_head; /* values and databases dropped, freed in steps */
+    struct lazy_item **lazy_tail;
+    atomic_size_t lazy_pending; /* objects among them (a database counts its keys) */
+    atomic_uint_fast64_t lazy_freed;
     /* snapshot (snapshot.c) */
     store_snap_fn snap_fn;
     void *snap_arg;
@@ -369,6 +376,12 @@ void store_db_prepare_insert(struct store *s, struct db *d);
 void store_db_after_remove(struct store *s, struct db *d);
 bool store_db_rehash(struct store *s, struct db *d, size_t buckets);
 void store_db_release(struct store *s, struct db *d);
+/*
+ * Free a database a step at a time (lazy free): entries and chains from d->drain on, taking
+ * one from *budget per entry and per chain, counting entries freed in *entries; then its
+ * tables. @return true when d is empty (and zeroed).
+ */
+bool store_db_drain(struct store *s, struct db *d, size_t *budget, size_t *entries);
 void store_db_clear(struct store *s, struct db *d);
 void store_db_write_step(struct store *s, struct db *d);
 
@@ -380,6 +393,13 @@ size_t store_db_sample(struct db *d, bool only_volatile, struct kv **out, size_t
 
 /* store.c */
 void store_entry_free(struct store *s, struct kv *e);
+/* lazy.c: whether a value dropped now is freed in steps; put a big value or a database aside. */
+bool store_lazy_now(const struct store *s, int why);
+bool store_big_step(struct store *s, int type, void *obj, size_t *budget); /* store.c */
+void store_lazy_put_big(struct store *s, int type, void *obj);
+void store_lazy_put_db(struct store *s, struct db *d);
+/* Free everything put aside, now (store_destroy). */
+void store_lazy_finish(struct store *s);
 /* Unlink the entry at loc, free it, keep counts; the chain is not tidied. */
 void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i);
 /* Remove an entry the store gives up on its own (expiry or eviction). */

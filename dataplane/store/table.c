@@ -55,32 +55,63 @@ static void table_init(struct store *s, struct table *t, size_t n)
     store_mem_add(s, t->bytes);
 }
 
-/* Free every child bucket of the table's chains, then the table. */
-static void table_free(struct store *s, struct table *t, bool free_entries)
+/* Free the child buckets of the chain at head (and every entry of the chain, when asked).
+ * @return the entries freed. */
+static size_t chain_free(struct store *s, struct bucket *head, bool free_entries)
+{
+    size_t n = 0;
+    for (struct bucket *b = head; b != NULL;) {
+        struct bucket *next = bucket_next(b);
+        if (free_entries) {
+            unsigned m = bucket_present(b);
+            while (m != 0) {
+                store_entry_free(s, b->slot[__builtin_ctz(m)]);
+                m &= m - 1;
+                n++;
+            }
+        }
+        if (b != head)
+            bucket_free(s, b);
+        b = next;
+    }
+    return n;
+}
+
+static void table_release(struct store *s, struct table *t)
 {
     if (t->b == NULL)
         return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct bucket *b = &t->b[i];
-        bool head = true;
-        while (b != NULL) {
-            struct bucket *next = bucket_next(b);
-            if (free_entries) {
-                unsigned m = bucket_present(b);
-                while (m != 0) {
-                    store_entry_free(s, b->slot[__builtin_ctz(m)]);
-                    m &= m - 1;
-                }
-            }
-            if (!head)
-                bucket_free(s, b);
-            head = false;
-            b = next;
-        }
-    }
     store_mem_sub(s, t->bytes);
     mem_free(t->raw);
     memset(t, 0, sizeof(*t));
+}
+
+/* Free every child bucket of the table's chains, then the table. */
+static void table_free(struct store *s, struct table *t, bool free_entries)
+{
+    for (size_t i = 0; i < table_buckets(t); i++)
+        chain_free(s, &t->b[i], free_entries);
+    table_release(s, t);
+}
+
+bool store_db_drain(struct store *s, struct db *d, size_t *budget, size_t *entries)
+{
+    /* d->drain walks t[0] then t[1]: a drained database is nobody's keyspace any more,
+     * so nothing looks into it or rehashes it meanwhile */
+    size_t n0 = table_buckets(&d->t[0]), n = n0 + table_buckets(&d->t[1]);
+    while (d->drain<n && * budget> 0) {
+        uint64_t i = d->drain++;
+        struct bucket *head = i < n0 ? &d->t[0].b[i] : &d->t[1].b[i - n0];
+        size_t k = chain_free(s, head, true);
+        *entries += k;
+        *budget -= MIN(*budget, k + 1);
+    }
+    if (d->drain < n)
+        return false;
+    table_release(s, &d->t[0]);
+    table_release(s, &d->t[1]);
+    memset(d, 0, sizeof(*d));
+    return true;
 }
 
 static size_t pow2_at_least(double n)

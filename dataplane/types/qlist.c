@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "base/mem.h"
 
 struct qlist_node {
@@ -386,6 +387,22 @@ void qlist_destroy(struct qlist *l)
         node_unref_list(l, node_at(l, i));
     mem_free(l->a);
     mem_free(l);
+}
+
+size_t qlist_tail_bytes(const struct qlist *l, uint32_t k)
+{
+    size_t n = 0;
+    for (uint32_t i = l->n - MIN(k, l->n); i < l->n; i++)
+        n += node_at(l, i)->cap;
+    return n;
+}
+
+void qlist_free_tail(struct qlist *l, uint32_t k)
+{
+    k = MIN(k, l->n);
+    for (uint32_t i = l->n - k; i < l->n; i++)
+        node_unref_list(l, node_at(l, i));
+    l->n -= k; /* the array keeps its size: the list is on its way out */
 }
 
 uint64_t qlist_len(const struct qlist *l)

@@ -66,6 +66,9 @@ bool qlist_pack_fits(int fill, uint32_t count, size_t pack_bytes);
  */
 struct qlist *qlist_create_limits(uint32_t max_count, uint32_t max_node_bytes);
 void qlist_destroy(struct qlist *l);
+/* Freeing a list in steps (lazy free): the bytes of its last k nodes, then free them. */
+size_t qlist_tail_bytes(const struct qlist *l, uint32_t k);
+void qlist_free_tail(struct qlist *l, uint32_t k);
 
 uint64_t qlist_len(const struct qlist *l);
 /* Bytes of memory the list holds (its struct, node array and nodes). */

@@ -339,6 +339,30 @@ void zindex_deinit(struct zindex *z)
     z->height = 0;
 }
 
+bool zindex_drain(struct zindex *z, size_t *budget)
+{
+    /* the rightmost node with nothing under it goes first: a leaf, or an inner node whose
+     * children are gone (its count shrinks as they go), so no stack is needed */
+    while (z->root != NULL && *budget > 0) {
+        struct node *parent = NULL, *nd = z->root;
+        while (nd->height > 0 && nd->n > 0) {
+            parent = nd;
+            nd = ((struct inner *)nd)->child[nd->n - 1];
+        }
+        node_free(z, nd);
+        (*budget)--;
+        if (parent != NULL)
+            parent->n--;
+        else
+            z->root = NULL;
+    }
+    if (z->root != NULL)
+        return false;
+    z->count = 0;
+    z->height = 0;
+    return true;
+}
+
 /* ---- insert ---- */
 
 /*

@@ -60,6 +60,8 @@ struct zindex_cursor {
 void zindex_init(struct zindex *z, zindex_member_fn member, void *ctx);
 /* Free every node (the elements are the caller's). The index is empty afterwards. */
 void zindex_deinit(struct zindex *z);
+/* The same in steps, one node per unit of *budget: @return true when z is empty. */
+bool zindex_drain(struct zindex *z, size_t *budget);
 
 static inline size_t zindex_count(const struct zindex *z)
 {

@@ -97,6 +97,12 @@ const char *client_user_name(const struct cmd_client *cl)
     return c->user != NULL ? c->user->name : "default";
 }
 
+bool client_reads_all_keys(const struct cmd_client *cl)
+{
+    const struct conn *c = cconn_of(cl);
+    return c->user == NULL || acl_reads_all_keys(acl_rules_of(c->user));
+}
+
 void client_login(struct cmd_client *cl, struct acl_user *u)
 {
     struct conn *c = conn_of(cl);

@@ -98,11 +98,6 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
       config_protected_names)                                                                      \
     X(protected_mode, "protected-mode", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                        \
     X(io_threads, "io-threads", INT, 1, 1, 128, 0, NULL)                                           \
-    X(lazyfree_lazy_eviction, "lazyfree-lazy-eviction", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
-    X(lazyfree_lazy_expire, "lazyfree-lazy-expire", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)            \
-    X(lazyfree_lazy_server_del, "lazyfree-lazy-server-del", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
-    X(lazyfree_lazy_user_del, "lazyfree-lazy-user-del", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)        \
-    X(lazyfree_lazy_user_flush, "lazyfree-lazy-user-flush", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)    \
     X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE, NULL)     \
     X(latency_tracking, "latency-tracking", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                    \
     X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \

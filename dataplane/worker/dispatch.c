@@ -309,6 +309,7 @@ static void forward(struct worker *w, struct conn *c, const struct cmd_def *d,
     m->cmd = d;
     m->parent = parent;
     m->from_master = (c->flags & CONN_MASTER) != 0;
+    m->keys_limited = c->user != NULL && !acl_reads_all_keys(acl_rules_of(c->user));
     shard_msg_set_args(m, argc, argv);
     conn_add_hole(c, m);
     if (d->flags & CMD_BLOCKING)
@@ -573,6 +574,7 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     ctx_init(&ctx, w, m->cmd, m->parent, m->argc, m->argv, &m->reply, m->db);
     ctx.store = w->store;
     ctx.shard = w->id;
+    ctx.keys_limited = m->keys_limited;
     w->stats.forwarded_in++;
     m->arg = -1;
     struct block_who who = { 0 };

@@ -237,9 +237,13 @@ static void section_memory(struct strbuf *s, struct worker *w0)
         peak = used;
         atomic_store(&memory_peak, peak);
     }
-    size_t dataset = 0;
-    for (unsigned i = 0; i < server.nworkers; i++)
+    size_t dataset = 0, lazy_pending = 0;
+    unsigned long long lazy_freed = 0;
+    for (unsigned i = 0; i < server.nworkers; i++) {
         dataset += store_used(server.workers[i]->store);
+        lazy_pending += store_lazy_pending(server.workers[i]->store);
+        lazy_freed += store_lazy_freed(server.workers[i]->store);
+    }
     if (dataset > used)
         dataset = used;
     size_t overhead = used - dataset;
@@ -253,70 +257,70 @@ static void section_memory(struct strbuf *s, struct worker *w0)
     unsigned long long total_mem = pages > 0 && psize > 0 ? (unsigned long long)pages * psize : 0;
     human(h5, sizeof(h5), (double)total_mem);
     double frag = used ? (double)rss / (double)used : 0;
-    strbuf_printf(s,
-                  "# Memory\r\n"
-                  "used_memory:%zu\r\n"
-                  "used_memory_human:%s\r\n"
-                  "used_memory_rss:%zu\r\n"
-                  "used_memory_rss_human:%s\r\n"
-                  "used_memory_peak:%zu\r\n"
-                  "used_memory_peak_human:%s\r\n"
-                  "used_memory_peak_perc:%.2f%%\r\n"
-                  "used_memory_overhead:%zu\r\n"
-                  "used_memory_startup:0\r\n"
-                  "used_memory_dataset:%zu\r\n"
-                  "used_memory_dataset_perc:%.2f%%\r\n"
-                  "allocator_allocated:%zu\r\n"
-                  "allocator_active:%zu\r\n"
-                  "allocator_resident:%zu\r\n"
-                  "total_system_memory:%llu\r\n"
-                  "total_system_memory_human:%s\r\n"
-                  "used_memory_lua:0\r\n"
-                  "used_memory_vm_eval:0\r\n"
-                  "used_memory_lua_human:0B\r\n"
-                  "used_memory_scripts_eval:0\r\n"
-                  "number_of_cached_scripts:0\r\n"
-                  "number_of_functions:0\r\n"
-                  "number_of_libraries:0\r\n"
-                  "used_memory_vm_functions:0\r\n"
-                  "used_memory_vm_total:0\r\n"
-                  "used_memory_vm_total_human:0B\r\n"
-                  "used_memory_functions:0\r\n"
-                  "used_memory_scripts:0\r\n"
-                  "used_memory_scripts_human:0B\r\n"
-                  "maxmemory:%lld\r\n"
-                  "maxmemory_human:%s\r\n"
-                  "maxmemory_policy:%s\r\n"
-                  "allocator_frag_ratio:%.2f\r\n"
-                  "allocator_frag_bytes:%zu\r\n"
-                  "allocator_rss_ratio:%.2f\r\n"
-                  "allocator_rss_bytes:%zd\r\n"
-                  "rss_overhead_ratio:%.2f\r\n"
-                  "rss_overhead_bytes:%zd\r\n"
-                  "mem_fragmentation_ratio:%.2f\r\n"
-                  "mem_fragmentation_bytes:%zd\r\n"
-                  "mem_not_counted_for_evict:0\r\n"
-                  "mem_replication_backlog:%zu\r\n"
-                  "mem_total_replication_buffers:0\r\n"
-                  "mem_clients_slaves:0\r\n"
-                  "mem_clients_normal:%zu\r\n"
-                  "mem_cluster_links:0\r\n"
-                  "mem_aof_buffer:0\r\n"
-                  "mem_allocator:%s\r\n"
-                  "active_defrag_running:0\r\n"
-                  "lazyfree_pending_objects:0\r\n"
-                  "lazyfreed_objects:0\r\n",
-                  used, h1, rss, h2, peak, h3, peak ? 100.0 * (double)used / (double)peak : 0.0,
-                  overhead, dataset, used ? 100.0 * (double)dataset / (double)used : 0.0,
-                  ms.allocated, ms.active, ms.resident, total_mem, h5, maxmem, h4,
-                  store_policy_names[w0->params.store.maxmemory_policy],
-                  ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0,
-                  ms.active - ms.allocated,
-                  ms.active ? (double)ms.resident / (double)ms.active : 0.0,
-                  (ssize_t)ms.resident - (ssize_t)ms.active,
-                  ms.resident ? (double)rss / (double)ms.resident : 0.0,
-                  (ssize_t)rss - (ssize_t)ms.resident, frag, (ssize_t)rss - (ssize_t)used,
-                  (size_t)atomic_load(&repl_node.stream.bytes), overhead, mem_allocator_name());
+    strbuf_printf(
+        s,
+        "# Memory\r\n"
+        "used_memory:%zu\r\n"
+        "used_memory_human:%s\r\n"
+        "used_memory_rss:%zu\r\n"
+        "used_memory_rss_human:%s\r\n"
+        "used_memory_peak:%zu\r\n"
+        "used_memory_peak_human:%s\r\n"
+        "used_memory_peak_perc:%.2f%%\r\n"
+        "used_memory_overhead:%zu\r\n"
+        "used_memory_startup:0\r\n"
+        "used_memory_dataset:%zu\r\n"
+        "used_memory_dataset_perc:%.2f%%\r\n"
+        "allocator_allocated:%zu\r\n"
+        "allocator_active:%zu\r\n"
+        "allocator_resident:%zu\r\n"
+        "total_system_memory:%llu\r\n"
+        "total_system_memory_human:%s\r\n"
+        "used_memory_lua:0\r\n"
+        "used_memory_vm_eval:0\r\n"
+        "used_memory_lua_human:0B\r\n"
+        "used_memory_scripts_eval:0\r\n"
+        "number_of_cached_scripts:0\r\n"
+        "number_of_functions:0\r\n"
+        "number_of_libraries:0\r\n"
+        "used_memory_vm_functions:0\r\n"
+        "used_memory_vm_total:0\r\n"
+        "used_memory_vm_total_human:0B\r\n"
+        "used_memory_functions:0\r\n"
+        "used_memory_scripts:0\r\n"
+        "used_memory_scripts_human:0B\r\n"
+        "maxmemory:%lld\r\n"
+        "maxmemory_human:%s\r\n"
+        "maxmemory_policy:%s\r\n"
+        "allocator_frag_ratio:%.2f\r\n"
+        "allocator_frag_bytes:%zu\r\n"
+        "allocator_rss_ratio:%.2f\r\n"
+        "allocator_rss_bytes:%zd\r\n"
+        "rss_overhead_ratio:%.2f\r\n"
+        "rss_overhead_bytes:%zd\r\n"
+        "mem_fragmentation_ratio:%.2f\r\n"
+        "mem_fragmentation_bytes:%zd\r\n"
+        "mem_not_counted_for_evict:0\r\n"
+        "mem_replication_backlog:%zu\r\n"
+        "mem_total_replication_buffers:0\r\n"
+        "mem_clients_slaves:0\r\n"
+        "mem_clients_normal:%zu\r\n"
+        "mem_cluster_links:0\r\n"
+        "mem_aof_buffer:0\r\n"
+        "mem_allocator:%s\r\n"
+        "active_defrag_running:0\r\n"
+        "lazyfree_pending_objects:%zu\r\n"
+        "lazyfreed_objects:%llu\r\n",
+        used, h1, rss, h2, peak, h3, peak ? 100.0 * (double)used / (double)peak : 0.0, overhead,
+        dataset, used ? 100.0 * (double)dataset / (double)used : 0.0, ms.allocated, ms.active,
+        ms.resident, total_mem, h5, maxmem, h4,
+        store_policy_names[w0->params.store.maxmemory_policy],
+        ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0, ms.active - ms.allocated,
+        ms.active ? (double)ms.resident / (double)ms.active : 0.0,
+        (ssize_t)ms.resident - (ssize_t)ms.active,
+        ms.resident ? (double)rss / (double)ms.resident : 0.0, (ssize_t)rss - (ssize_t)ms.resident,
+        frag, (ssize_t)rss - (ssize_t)used, (size_t)atomic_load(&repl_node.stream.bytes), overhead,
+        mem_allocator_name(), lazy_pending, lazy_freed);
 }
 
 static void section_persistence(struct strbuf *s)

@@ -99,7 +99,7 @@ long long host_param_max_bulk_len(const struct worker *w)
 
 bool host_param_lazyfree(const struct worker *w, bool evicted)
 {
-    return evicted ? w->params.srv.lazyfree_lazy_eviction : w->params.srv.lazyfree_lazy_expire;
+    return evicted ? w->params.store.lazyfree_lazy_eviction : w->params.store.lazyfree_lazy_expire;
 }
 
 bool host_tls_replication(const struct worker *w)

@@ -27,6 +27,8 @@
 #define EV_BATCH   256
 #define RING_BATCH 256
 #define CRON_NS    1000000ull /* timers run at most once per millisecond */
+/* Allocations a pass frees of what lazy free put aside: ~30 us (docs/data-types.md) */
+#define LAZY_FREE_STEP 256
 
 static _Thread_local struct worker *self;
 
@@ -829,6 +831,9 @@ static void *worker_main(void *arg)
             w->next_cron_ns = w->now_ns + CRON_NS;
         }
         work += repl_worker_pass(w, work);
+        /* lazy free: a slice of what UNLINK, FLUSHALL ASYNC... put aside (store.h) */
+        if (store_lazy_step(w->store, LAZY_FREE_STEP) > 0)
+            work++;
         if (w->flush_head != NULL) {
             flush_clients(w);
             work++;

@@ -838,6 +838,17 @@ def wait_until(pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def replica_synced(client):
+    """Whether a replica (a redis-py client of it) has its link up and its sync loaded."""
+    try:
+        return client.info("replication")["master_link_status"] == "up" and \
+            client.info("persistence")["loading"] == 0
+    except Exception as e:  # redis-py's BusyLoadingError while it loads
+        if type(e).__name__ != "BusyLoadingError":
+            raise
+        return False
+
+
 def run_tool(argv, timeout=120, input=None):
     """Run an external client; returns CompletedProcess with bytes output."""
     return subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -360,14 +360,8 @@ class Replication(h.ServerTestCase):
         self.addCleanup(rep.stop)
         rr = rep.redis()
         self.addCleanup(rr.close)
-
-        def synced():
-            try:
-                return rr.info("replication")["master_link_status"] == "up" and \
-                    rr.info("persistence")["loading"] == 0
-            except redis.exceptions.BusyLoadingError:
-                return False
-        self.assertTrue(h.wait_until(synced, 30), "the replica to finish its sync")
+        self.assertTrue(h.wait_until(lambda: h.replica_synced(rr), 30),
+                        "the replica to finish its sync")
         with rep.raw() as c:
             self.assertEqual(c.command_raw("BLPOP", "k", 0),
                              b"-READONLY You can't write against a read only replica.\r\n")

@@ -276,6 +276,42 @@ class Sort(h.unittest.TestCase):
                     sut.command(*cmd)
                     self.assertEqual(sut.last_raw, ref.last_raw)
 
+    def test_by_and_get_need_every_key(self):
+        """BY with a pattern and GET read keys no key spec names: refused to a user who may not
+        read every key, as redis-server refuses them."""
+        users = {"some": ["~l*", "~w_*", "+@all"], "reader": ["%R~*", "+@all"],
+                 "writer": ["%W~*", "~l*", "+@all"], "selector": ["~l*", "+@all", "(~* +@all)"]}
+        # a source on each shard: one command runs where the client is, one is forwarded
+        other = next(f"l{i}" for i in range(1, 100) if h.key_slot(f"l{i}") % 2 !=
+                     h.key_slot("l") % 2)
+        cases = []
+        for src in ("l", other):
+            cases += [["SORT", src, "BY", "w_*"], ["SORT", src, "BY", "nosort"],
+                      ["SORT", src, "GET", "#"], ["SORT_RO", src, "BY", "w_*", "GET", "w_*"],
+                      ["SORT", src, "BY", "w_*", "STORE", "l2"], ["SORT", src]]
+        for srv in (self.ref, self.sut):
+            with srv.raw() as c:
+                c.command("FLUSHALL")
+                for cmd in self.SETUP:
+                    c.command(*cmd)
+                c.command("RPUSH", other, "3", "1", "2")
+                for name, rules in users.items():
+                    c.command("ACL", "SETUSER", name, "reset", "on", ">pw", *rules)
+        for name in users:
+            ref, sut = self.ref.raw(auth=False), self.sut.raw(auth=False)
+            self.addCleanup(ref.close)
+            self.addCleanup(sut.close)
+            for c in (ref, sut):
+                self.assertEqual(c.command_raw("AUTH", name, "pw"), b"+OK\r\n")
+            for cmd in cases:
+                with self.subTest(user=name, cmd=cmd):
+                    self.assertEqual(sut.command_raw(*cmd), ref.command_raw(*cmd))
+        with self.sut.raw(auth=False) as c:
+            c.command("AUTH", "some", "pw")
+            self.assertEqual(c.command_raw("SORT", "l", "GET", "#"),
+                             b"-ERR GET option of SORT denied due to insufficient ACL "
+                             b"permissions.\r\n")
+
 
 if __name__ == "__main__":
     h.main(requires=["redis-server"])

@@ -476,6 +476,36 @@ static void write_copies_one_node(void **state)
     qlist_destroy(l);
 }
 
+/*
+ * Freed in steps (lazy free): the last k nodes' bytes are what freeing them takes off the
+ * list, and a view taken before keeps every node it shares readable to the end.
+ */
+static void freed_from_the_tail(void **state)
+{
+    (void)state;
+    struct qlist *l = qlist_create_limits(4, 8192);
+    for (int i = 0; i < 40; i++) {
+        struct pack_elem e = { .kind = PACK_INT, .i = i };
+        assert_int_equal(qlist_push(l, false, &e), 0);
+    }
+    struct qlist_view *v = qlist_freeze(l);
+    assert_int_equal(qlist_tail_bytes(l, 0), 0);
+    assert_int_equal(qlist_tail_bytes(l, 100), qlist_tail_bytes(l, 10));
+    while (qlist_nodes(l) > 0) {
+        uint32_t k = qlist_nodes(l) >= 3 ? 3 : qlist_nodes(l);
+        size_t before = qlist_bytes(l), tail = qlist_tail_bytes(l, k);
+        assert_true(tail > 0);
+        qlist_free_tail(l, k);
+        assert_int_equal(qlist_bytes(l), before - tail);
+    }
+    qlist_destroy(l);
+    const unsigned char *p = qlist_view_pack(v, 9);
+    struct pack_elem got;
+    pack_get(p, pack_seek(p, 3), &got);
+    assert_int_equal(got.i, 39);
+    qlist_view_release(v);
+}
+
 /* Adjacent nodes (seen through a view) never fit into one after removals settle. */
 static void assert_no_mergeable(struct qlist *l, uint32_t max_count, uint32_t max_pack)
 {
@@ -585,11 +615,9 @@ static void fill_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(random_vs_model),
-        cmocka_unit_test(freeze_copy_on_write),
-        cmocka_unit_test(write_copies_one_node),
-        cmocka_unit_test(shrinking_list_merges),
-        cmocka_unit_test(refusals),
+        cmocka_unit_test(random_vs_model),       cmocka_unit_test(freeze_copy_on_write),
+        cmocka_unit_test(write_copies_one_node), cmocka_unit_test(freed_from_the_tail),
+        cmocka_unit_test(shrinking_list_merges), cmocka_unit_test(refusals),
         cmocka_unit_test(fill_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,7 +267,7 @@ static void average_ttl(void **state)
     long long avg = store_avg_ttl(s, 0);
     /* TTLs 4000 and 6000 in equal numbers: the running average must not drift low */
     assert_true(avg > 4800 && avg < 5200);
-    store_flush(s, 0);
+    store_flush(s, 0, STORE_DROP_SYNC);
     assert_int_equal(store_avg_ttl(s, 0), 0);
     store_destroy(s);
 }
@@ -324,7 +324,7 @@ static void keepttl_and_counts(void **state)
     assert_int_equal(store_count(s, 0), 0);
 
     store_set(s, 0, &k, "a", 1, KV_ENC_RAW, 10, 0);
-    store_flush(s, 0);
+    store_flush(s, 0, STORE_DROP_SYNC);
     assert_int_equal(store_volatile_count(s, 0), 0);
     store_destroy(s);
 }

@@ -194,7 +194,7 @@ static void flush_swap_expire_evict_during_snapshot(void **state)
     store_swapdb(s, 0, 1);
     store_snap_step(s, 500);
     /* FLUSHDB saves what is left of the database first */
-    store_flush(s, 2);
+    store_flush(s, 2, STORE_DROP_SYNC);
     /* active expiry and eviction remove entries only after saving them */
     while (store_expire_cycle(s, 2000, 1000000) > 0)
         ;

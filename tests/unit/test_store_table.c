@@ -304,7 +304,7 @@ static void model_check(void **state)
                 }
             }
             if (util_rand64() % 30000 == 0) {
-                store_flush(s, db);
+                store_flush(s, db, STORE_DROP_SYNC);
                 for (int i = 0; i < M_KEYS; i++)
                     model_clear(&model[db][i]);
             }
@@ -552,16 +552,67 @@ static void flush_swapdb_random(void **state)
     assert_int_equal(store_count(s, 0), 0);
     assert_int_equal(store_stats(s)->expired_keys, 1);
 
-    store_flush(s, 1);
+    store_flush(s, 1, STORE_DROP_SYNC);
     assert_int_equal(store_count(s, 1), 0);
     add_range(s, "b", 0, 10);
     store_set(s, 2, &k, "x", 1, KV_ENC_RAW, -1, 0);
-    store_flush(s, -1);
+    store_flush(s, -1, STORE_DROP_SYNC);
     for (int db = 0; db < 3; db++)
         assert_int_equal(store_count(s, db), 0);
     assert_int_equal(store_used(s), base);
     check_invariants(s);
     store_destroy(s);
+}
+
+/*
+ * A lazy flush empties the database at once and frees its keys in steps: the pending count
+ * falls with each step, new keys go in meanwhile, and the bytes come back to what the new keys
+ * cost. Without lazyfree-lazy-user-flush a user's flush frees at once; store_destroy frees
+ * whatever is still pending.
+ */
+static void flush_lazily_in_steps(void **state)
+{
+    (void)state;
+    struct store *s = new_store(2);
+    size_t base = store_used(s);
+    add_range(s, "a", 0, 5000);
+    store_flush(s, 0, STORE_DROP_LAZY);
+    assert_int_equal(store_count(s, 0), 0);
+    assert_int_equal(store_lazy_pending(s), 5000);
+    assert_true(store_used(s) > base + 5000 * 16); /* still allocated, still counted */
+    add_range(s, "b", 0, 10);
+    size_t with_b = 0, steps = 0, pending = store_lazy_pending(s);
+    while (store_lazy_step(s, 100) > 0) {
+        steps++;
+        assert_true(store_lazy_pending(s) <= pending);
+        pending = store_lazy_pending(s);
+    }
+    assert_true(steps > 5000 / 100);
+    assert_int_equal(store_lazy_pending(s), 0);
+    assert_int_equal(store_lazy_freed(s), 5000);
+    assert_int_equal(store_count(s, 0), 10);
+    with_b = store_used(s);
+    store_flush(s, 0, STORE_DROP_SYNC);
+    assert_int_equal(store_used(s), base);
+    assert_true(with_b > base);
+    check_invariants(s);
+
+    params.lazyfree_lazy_user_flush = 0;
+    add_range(s, "c", 0, 100);
+    store_flush(s, -1, STORE_DROP_USER);
+    assert_int_equal(store_lazy_pending(s), 0);
+    assert_int_equal(store_used(s), base);
+    params.lazyfree_lazy_user_flush = 1;
+    add_range(s, "c", 0, 100);
+    store_flush(s, -1, STORE_DROP_USER);
+    assert_int_equal(store_lazy_pending(s), 100);
+    params.lazyfree_lazy_user_flush = 0;
+    add_range(s, "d", 0, 1000);
+    store_flush(s, 0, STORE_DROP_LAZY); /* queued behind the first */
+    assert_int_equal(store_lazy_step(s, 50), 50);
+    /* each chain costs one besides its keys: fewer than 50 keys went, but some did */
+    assert_true(store_lazy_pending(s) < 1100 && store_lazy_pending(s) > 1100 - 50);
+    store_destroy(s); /* frees both */
 }
 
 /* store_random on a table left sparse by deletions still finds the few keys. */
@@ -719,7 +770,7 @@ int main(void)
         cmocka_unit_test(scan_stable_table),    cmocka_unit_test(scan_across_resizes),
         cmocka_unit_test(flush_swapdb_random),  cmocka_unit_test(random_sparse),
         cmocka_unit_test(moves_keep_expiry),    cmocka_unit_test(stats_and_usage),
-        cmocka_unit_test(million_keys_density),
+        cmocka_unit_test(million_keys_density), cmocka_unit_test(flush_lazily_in_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,13 +334,29 @@ static void million_build_teardown(void **state)
         assert_int_equal(zindex_score_rank(&z, pool[k].score, false), (k / 4) * 4);
         assert_int_equal(zindex_score_rank(&z, pool[k].score, true), (k / 4) * 4 + 4);
     }
-    /* half deleted one by one (borrows and merges at every level), the rest freed at once */
+    /* half deleted one by one (borrows and merges at every level), the rest freed in steps
+     * (lazy free): seven nodes a call, each call leaving fewer bytes, until none are left */
     for (size_t i = 0; i < n / 2; i++) {
         assert_int_equal(zindex_delete(&z, pool[order[i]].score, &pool[order[i]]), 0);
         pool[order[i]].in = false;
     }
     assert_int_equal(zindex_count(&z), n - n / 2);
-    zindex_deinit(&z);
+    size_t calls = 0, bytes = zindex_bytes(&z);
+    for (;;) {
+        size_t budget = 7;
+        bool done = zindex_drain(&z, &budget);
+        calls++;
+        if (done)
+            break;
+        assert_int_equal(budget, 0);
+        assert_true(zindex_bytes(&z) < bytes);
+        bytes = zindex_bytes(&z);
+    }
+    /* ~20 members per leaf of 14 in random order: thousands of nodes, so thousands of calls */
+    assert_true(calls > (n / 2) / 14 / 7);
+    size_t none = 5;
+    assert_true(zindex_drain(&z, &none));
+    assert_int_equal(none, 5);
     assert_int_equal(zindex_bytes(&z), 0);
     assert_int_equal(zindex_count(&z), 0);
     free(order);
