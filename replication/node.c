@@ -235,12 +235,49 @@ static void snap_emit(void *arg, int db, const struct kv *e)
     int64_t exp = kv_expire(e);
     if (exp >= 0 && exp < sh->now_ms)
         return; /* already expired: a loading replica would drop it anyway */
+    struct coll_snap *cs = kv_type(e) != KV_STRING ? coll_snap_open(e, db, exp, &sh->enc) : NULL;
+    if (cs != NULL) {
+        /* a big collection: its record is written a slice at a time (nested_step) */
+        cs->next = sh->nested;
+        sh->nested = cs;
+        return;
+    }
     if (db != sh->snapdb)
         snap_flush(sh);
     sh->snapdb = db;
     encode_entry(&sh->snapbuf, e, exp, &sh->enc);
     if (sh->snapbuf.len >= SNAPBUF_FLUSH)
         snap_flush(sh);
+}
+
+/*
+ * Step the big collections being written; a finished record goes to the feed whole (the
+ * merge takes records of several shards in turns, so each feed record holds whole RDB
+ * records). @return true when none is left.
+ */
+static bool nested_step(struct repl_shard *sh, size_t max)
+{
+    for (struct coll_snap **p = &sh->nested; *p != NULL;) {
+        struct coll_snap *cs = *p;
+        if (!coll_snap_step(cs, max)) {
+            p = &cs->next;
+            continue;
+        }
+        void *dst = repl_feed_reserve(&sh->feed, FEED_RDB, cs->db, cs->rec->len);
+        memcpy(dst, cs->rec->p, cs->rec->len);
+        *p = cs->next;
+        coll_snap_close(cs);
+    }
+    return sh->nested == NULL;
+}
+
+static void nested_abort(struct repl_shard *sh)
+{
+    while (sh->nested != NULL) {
+        struct coll_snap *cs = sh->nested;
+        sh->nested = cs->next;
+        coll_snap_close(cs);
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -310,19 +347,24 @@ unsigned repl_worker_pass(struct worker *w, unsigned busy)
     if (sh->snapping) {
         struct repl_sync *sy = atomic_load(&repl_node.sync);
         if (sy != NULL && sy->id == sh->snap_id &&
-            atomic_load_explicit(&sy->abandoned, memory_order_relaxed))
+            atomic_load_explicit(&sy->abandoned, memory_order_relaxed)) {
             store_snap_abort(host_worker_store(w)); /* nobody reads it: end this shard's part now */
-        if (store_snap_active(host_worker_store(w))) {
+            nested_abort(sh);
+        }
+        bool nested = sh->nested != NULL;
+        if (store_snap_active(host_worker_store(w)) || nested) {
             size_t queued = atomic_load_explicit(&sh->feed.queued, memory_order_relaxed);
             bool throttle = sy != NULL && atomic_load_explicit(&sy->throttle, memory_order_relaxed);
             if (!throttle && queued < FEED_QUEUE_MAX) {
                 sh->now_ms = host_now_ms(w);
-                /* a short slice between requests, a long one when there are none */
-                store_snap_step(host_worker_store(w),
-                                busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4);
+                /* a short slice between requests, a long one when there are none; the big
+                 * collections under way first, so their records (memory) do not pile up */
+                size_t slice = busy ? SNAP_STEP_ENTRIES / 8 : SNAP_STEP_ENTRIES * 4;
+                if (!nested || nested_step(sh, slice))
+                    store_snap_step(host_worker_store(w), slice);
             }
         }
-        if (!store_snap_active(host_worker_store(w))) {
+        if (!store_snap_active(host_worker_store(w)) && sh->nested == NULL) {
             snap_flush(sh);
             repl_feed_reserve(&sh->feed, FEED_RDB_END, -1, 0);
             sh->snapping = false;

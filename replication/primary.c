@@ -69,6 +69,7 @@ void cmd_replconf(struct cmd_ctx *c)
             if ((uint64_t)off > atomic_load(&r->ack))
                 atomic_store(&r->ack, (uint64_t)off);
             atomic_store(&r->ack_time_ms, c->now_ms);
+            r->stream_on_ack = false; /* it read the whole RDB: the stream may follow (next pass) */
             return;
         } else if (util_strcaseeq(opt->ptr, opt->len, "getack")) {
             if (host_conn_is_master(cl))
@@ -326,11 +327,14 @@ int repl_replica_write(struct conn *c)
                 log_notice("Synchronization with replica %s:%d succeeded", r->ip, r->port);
                 if (r->eof_capa) {
                     reply_raw(host_conn_out(c), r->mark, 40);
+                    r->stream_on_ack = true;
                     return 1;
                 }
                 continue;
             }
         } else {
+            if (r->stream_on_ack)
+                return 0;
             cur = &r->stream_cur;
         }
         struct iovec iov[16];
@@ -375,7 +379,7 @@ bool repl_replica_pending(struct conn *c)
         return repl_cursor_peek(&r->rdb_cur, iov, 1) > 0 ||
                atomic_load_explicit(&r->sync->done, memory_order_acquire);
     default:
-        return repl_cursor_peek(&r->stream_cur, iov, 1) > 0;
+        return !r->stream_on_ack && repl_cursor_peek(&r->stream_cur, iov, 1) > 0;
     }
 }
 

@@ -140,6 +140,10 @@ struct repl_replica {
     atomic_int_fast64_t ack_time_ms; /* when */
     bool eof_capa;
     bool legacy; /* SYNC: no +FULLRESYNC line, the RDB's length first */
+    /* After an $EOF: transfer the stream waits for the replica's first ACK, as Redis's
+     * primary does: a replica looks for the mark at the end of what one read returned, and
+     * misses it when the stream's first bytes arrive in the same read. Owner worker only. */
+    bool stream_on_ack;
     unsigned kick_gen;
     int64_t soft_since_ms; /* above the soft output limit since (0: not) */
     /* owner worker only */
@@ -153,9 +157,10 @@ struct repl_replica {
 /* The per-shard producer side: feed, snapshot buffer. */
 struct repl_shard {
     struct repl_feed feed;
-    struct rdb_buf snapbuf; /* serialized entries not yet in the feed */
-    int snapdb;             /* database of snapbuf's entries */
-    bool snapping;          /* the store's snapshot is ours and not finished */
+    struct rdb_buf snapbuf;   /* serialized entries not yet in the feed */
+    int snapdb;               /* database of snapbuf's entries */
+    struct coll_snap *nested; /* big collections written a slice at a time (cmd/coll.h) */
+    bool snapping;            /* the store's snapshot is ours and not finished */
     uint64_t snap_id;
     struct rdb_encode_opts enc;
     int64_t now_ms;                /* skip entries expired at this time */

@@ -6,12 +6,14 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
 #include "base/errors.h"
 #include "base/common.h"
 #include "base/mem.h"
 #include "base/util.h"
+#include "replication/rdb.h"
 
 #define PARAM_S coll_params
 const struct param_def coll_param_defs[] = { COLL_PARAMS(PARAM_X_DEF) PARAM_DEFS_END };
@@ -182,6 +184,11 @@ bool coll_members_step(struct store *s, void *obj, size_t *budget)
 {
     (void)s;
     return store_members_step(obj, budget);
+}
+
+struct store *coll_members_of(const void *obj)
+{
+    return (struct store *)obj;
 }
 
 size_t coll_members_effort(const void *obj)
@@ -374,4 +381,69 @@ size_t coll_pick_members(struct store *m, size_t count, struct kv ***out)
     }
     *out = p.v;
     return count;
+}
+
+/* ---- nested snapshots ----------------------------------------------------------------- */
+
+static void snap_elem(void *arg, int db, const struct kv *el)
+{
+    struct coll_snap *cs = arg;
+    (void)db;
+    struct rdb_item it = { 0 };
+    it.a = kv_key(el, &it.alen);
+    if (cs->kind == RDB_COLL_HASH) {
+        it.b = kv_val((struct kv *)el, &it.blen);
+    } else if (cs->kind == RDB_COLL_ZSET) {
+        size_t n;
+        memcpy(&it.score, kv_val((struct kv *)el, &n), sizeof(it.score));
+    }
+    rdb_encode_coll_item(cs->rec, cs->kind, &it, cs->o);
+}
+
+static void snap_end(void *arg)
+{
+    struct coll_snap *cs = arg;
+    cs->m = NULL;
+}
+
+struct coll_snap *coll_snap_open(const struct kv *e, int db, int64_t expire_ms,
+                                 const struct rdb_encode_opts *o)
+{
+    if (kv_enc(e) != KV_ENC_BIG)
+        return NULL;
+    const struct coll_type *t = coll_of(e);
+    if (t->big_members == NULL)
+        return NULL;
+    struct coll_snap *cs = mem_calloc(sizeof(*cs));
+    cs->db = db;
+    cs->kind = kv_type(e); /* enum rdb_coll_kind numbers the kinds as enum kv_type */
+    cs->o = o;
+    cs->rec = mem_alloc(sizeof(*cs->rec));
+    rdb_buf_init(cs->rec);
+    size_t klen;
+    const char *key = kv_key(e, &klen);
+    rdb_encode_coll_begin(cs->rec, cs->kind, key, klen, t->count(e), expire_ms, o);
+    cs->m = t->big_members(kv_big(e));
+    store_snap_begin(cs->m, snap_elem, cs);
+    if (store_snap_active(cs->m))
+        store_snap_on_end(cs->m, snap_end);
+    else
+        cs->m = NULL;
+    return cs;
+}
+
+bool coll_snap_step(struct coll_snap *cs, size_t max)
+{
+    if (cs->m != NULL)
+        store_snap_step(cs->m, max); /* the last entry ends it: snap_end clears cs->m */
+    return cs->m == NULL;
+}
+
+void coll_snap_close(struct coll_snap *cs)
+{
+    if (cs->m != NULL)
+        store_snap_abort(cs->m);
+    rdb_buf_deinit(cs->rec);
+    mem_free(cs->rec);
+    mem_free(cs);
 }

@@ -152,6 +152,34 @@ void coll_members_reown(void *obj, struct store *from, struct store *to);
 void coll_members_free(struct store *s, void *obj);
 bool coll_members_step(struct store *s, void *obj, size_t *budget);
 size_t coll_members_effort(const void *obj);
+struct store *coll_members_of(const void *obj);
+
+/*
+ * Nested snapshots (BGSAVE, full sync). A big hash, set or sorted set reached by the store's
+ * snapshot is not written there and then: coll_snap_open writes its record's header (the
+ * count it has now) and starts a snapshot of its member store, whose elements come as the
+ * consumer steps it (coll_snap_step) or just before a write changes their chain, so each
+ * element present at the start is written once with its value then. The record is complete
+ * when coll_snap_step says so; the collection may be written, deleted (its remaining
+ * elements are written first) or moved to another shard meanwhile. Only one consumer thread
+ * at a time (the shard's, or a transaction holding it), as for the store's snapshot.
+ */
+struct coll_snap {
+    struct coll_snap *next; /* the consumer's list */
+    int db;
+    struct rdb_buf *rec; /* the record so far */
+    struct store *m;     /* NULL once every element is in rec */
+    int kind;            /* enum rdb_coll_kind */
+    const struct rdb_encode_opts *o;
+};
+/* @return NULL when e is not written this way (a string, a compact collection, a list): the
+ * caller writes it whole (coll_encode). o must outlive the record. */
+struct coll_snap *coll_snap_open(const struct kv *e, int db, int64_t expire_ms,
+                                 const struct rdb_encode_opts *o);
+/* Write up to about max more elements. @return true when the record is complete. */
+bool coll_snap_step(struct coll_snap *cs, size_t max);
+/* Free it; an unfinished one stops its member store's snapshot. */
+void coll_snap_close(struct coll_snap *cs);
 
 /* ---- what each type provides (not for the generic code's callers) ------------------------ */
 
@@ -163,6 +191,8 @@ struct coll_type {
     void *(*big_copy)(struct store *dst, const void *obj);
     void (*big_reown)(void *obj, struct store *from, struct store *to);
     struct store_big_ops big; /* freeing, at once or in steps (lazy free, store.h) */
+    /* a big value's member store (nested snapshots walk it); NULL for a type without one */
+    struct store *(*big_members)(const void *obj);
     /* e as one record through rdb.h's record writers, o handed to them as it comes: with
      * o->value_only they write the value alone, and DUMP payloads need nothing more */
     void (*encode)(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,

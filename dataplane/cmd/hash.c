@@ -738,6 +738,7 @@ const struct coll_type coll_hash = {
     .big_copy = coll_members_copy,
     .big_reown = coll_members_reown,
     .big = { coll_members_free, coll_members_step, coll_members_effort },
+    .big_members = coll_members_of,
     .encode = hash_encode,
     .each = hash_coll_each,
     .create = cmd_hash_new,

@@ -1045,6 +1045,7 @@ const struct coll_type coll_set = {
     .big_copy = coll_members_copy,
     .big_reown = coll_members_reown,
     .big = { coll_members_free, coll_members_step, coll_members_effort },
+    .big_members = coll_members_of,
     .encode = set_encode,
     .each = set_each,
     .create = set_new,

@@ -360,6 +360,7 @@ void zset_put(struct zw *w, const char *m, size_t len, double score)
     }
     double old = zset_elem_score(el);
     zindex_update(&b->z, old, score, el);
+    store_snap_touch(b->m, 0, m, len); /* a nested snapshot writes the old score first */
     size_t n;
     memcpy(kv_val(el, &n), &score, sizeof(score));
     zb_sync(b);
@@ -1477,6 +1478,11 @@ static void zset_big_free(struct store *s, void *obj)
     zb_free(obj);
 }
 
+static struct store *zset_big_members(const void *obj)
+{
+    return ((const struct zbig *)obj)->m; /* member -> score: all a zset_2 record needs */
+}
+
 static size_t zset_big_effort(const void *obj)
 {
     return zindex_count(&((const struct zbig *)obj)->z);
@@ -1556,6 +1562,7 @@ const struct coll_type coll_zset = {
     .big_copy = zset_big_copy,
     .big_reown = zset_big_reown,
     .big = { zset_big_free, zset_big_step, zset_big_effort },
+    .big_members = zset_big_members,
     .encode = zset_encode,
     .each = zset_each,
     .create = zset_new,

@@ -61,7 +61,11 @@ static void db_done(struct store *s, struct db *d)
     mem_free(d->snap->seen);
     mem_free(d->snap);
     d->snap = NULL;
-    s->snap_active--;
+    if (--s->snap_active == 0 && s->snap_end != NULL) {
+        void (*end)(void *) = s->snap_end;
+        s->snap_end = NULL;
+        end(s->snap_arg);
+    }
 }
 
 static size_t save_pos(struct store *s, struct db *d, uint64_t pos)
@@ -143,8 +147,20 @@ bool store_snap_active(const struct store *s)
     return s->snap_active > 0;
 }
 
+void store_snap_on_end(struct store *s, void (*end)(void *arg))
+{
+    s->snap_end = end;
+}
+
+void store_snap_finish(struct store *s)
+{
+    while (s->snap_active > 0)
+        store_snap_step(s, SIZE_MAX);
+}
+
 void store_snap_abort(struct store *s)
 {
+    s->snap_end = NULL;
     for (int i = 0; i < s->ndb && s->snap_active > 0; i++)
         if (s->db[i].snap != NULL)
             db_done(s, &s->db[i]);

@@ -32,6 +32,8 @@ void store_destroy(struct store *s)
 {
     if (s == NULL)
         return;
+    if (s->snap_end != NULL)
+        store_snap_finish(s); /* a nested snapshot gets every entry before they go */
     store_snap_abort(s);
     for (int i = 0; i < s->ndb; i++)
         store_db_clear(s, &s->db[i]);
@@ -239,6 +241,7 @@ void store_members_free(struct store *m)
 bool store_members_step(struct store *m, size_t *budget)
 {
     size_t entries = 0;
+    store_snap_finish(m); /* the drain below passes no entry to a snapshot */
     if (!store_db_drain(m, &m->db[0], budget, &entries))
         return false;
     store_members_free(m);
@@ -247,6 +250,9 @@ bool store_members_step(struct store *m, size_t *budget)
 
 void store_members_reown(struct store *m, struct store *owner)
 {
+    /* moving to another shard (RENAME): a nested snapshot's consumer is this shard's */
+    if (m->owner != NULL && owner != NULL && owner != m->owner)
+        store_snap_finish(m);
     size_t n = atomic_load_explicit(&m->used, memory_order_relaxed);
     if (m->owner != NULL)
         store_mem_sub(m->owner, n);

@@ -314,6 +314,14 @@ bool store_snap_active(const struct store *s);
 /* Stop the snapshot now (its consumer went away); nothing more is passed. */
 void store_snap_abort(struct store *s);
 /*
+ * Nested snapshots (a big collection's member store saved a slice at a time): `end` is called
+ * once the snapshot has passed every entry, whether by store_snap_step or because the store
+ * is about to be freed or to change owner (store_snap_finish saves the rest first, so no entry
+ * is lost); not after store_snap_abort. Set after store_snap_begin.
+ */
+void store_snap_on_end(struct store *s, void (*end)(void *arg));
+void store_snap_finish(struct store *s);
+/*
  * Save the chain of `key` in db now if the snapshot has not yet: for callers
  * about to modify an entry's bytes in place (the command layer does this,
  * from the row's key positions, before every write).

@@ -341,8 +341,9 @@ struct store {
     /* snapshot (snapshot.c) */
     store_snap_fn snap_fn;
     void *snap_arg;
-    int snap_active; /* databases with chains still to save */
-    int snap_db;     /* where store_snap_step continues */
+    void (*snap_end)(void *arg); /* nested snapshots: told when every entry is passed */
+    int snap_active;             /* databases with chains still to save */
+    int snap_db;                 /* where store_snap_step continues */
 };
 
 static inline size_t table_buckets(const struct table *t)

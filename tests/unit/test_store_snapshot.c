@@ -270,9 +270,60 @@ static void abort_stops_and_empty_store(void **state)
     store_destroy(s);
 }
 
+static int ends;
+
+static void on_end(void *arg)
+{
+    (void)arg;
+    ends++;
+}
+
+/*
+ * Nested snapshots: told once at the end, whether the stepper got there, writes did, or the
+ * store was freed half way (every entry passed first: none lost); not after an abort.
+ */
+static void end_told_once_and_nothing_lost(void **state)
+{
+    (void)state;
+    for (int how = 0; how < 3; how++) {
+        struct store *s = fill(7 + (unsigned)how);
+        begin(s);
+        ends = 0;
+        store_snap_on_end(s, on_end);
+        store_snap_step(s, 500);
+        assert_int_equal(ends, 0);
+        if (how == 0) {
+            while (store_snap_active(s))
+                store_snap_step(s, 1000);
+        } else if (how == 1) {
+            for (int i = 0; i < 3000; i++)
+                mutate(s, 0);
+            store_snap_finish(s);
+        }
+        if (how == 2)
+            store_destroy(s); /* half way: the rest is passed first */
+        assert_int_equal(ends, 1);
+        check();
+        if (how != 2) {
+            assert_false(store_snap_active(s));
+            store_destroy(s);
+            assert_int_equal(ends, 1);
+        }
+    }
+    struct store *s = fill(11);
+    begin(s);
+    ends = 0;
+    store_snap_on_end(s, on_end);
+    store_snap_step(s, 100);
+    store_snap_abort(s);
+    store_destroy(s);
+    assert_int_equal(ends, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(end_told_once_and_nothing_lost),
         cmocka_unit_test(random_writes_during_snapshot),
         cmocka_unit_test(flush_swap_expire_evict_during_snapshot),
         cmocka_unit_test(no_resize_while_active),
