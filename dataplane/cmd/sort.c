@@ -268,8 +268,11 @@ static bool parse(struct cmd_ctx *c, struct sort_opts *o, bool readonly)
             o->store = &c->argv[++j];
         } else if (cmd_arg_is(c, j, "by") && left >= 1) {
             o->by = &c->argv[++j];
-            o->dontsort = star(o->by) == NULL;
-            if (!o->dontsort && !reads_all_keys(c)) {
+            /* a BY without a pattern turns sorting off for good, as in Redis: a later BY
+             * names the keys but does not turn it back on */
+            if (star(o->by) == NULL)
+                o->dontsort = true;
+            else if (!reads_all_keys(c)) {
                 reply_error(c->reply, ERR_SORT_BY_ACL);
                 return false;
             }
@@ -382,7 +385,10 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
         coll_each(src, collect, &s);
     long long n = (long long)s.n;
     long long start = o.start < 0 ? 0 : o.start;
-    long long end = o.count < 0 ? n - 1 : start + o.count - 1;
+    /* an end past LLONG_MAX is the last element, as Redis answers (without its overflow) */
+    long long end = o.count < 0                       ? n - 1
+                    : o.count - 1 > LLONG_MAX - start ? LLONG_MAX
+                                                      : start + (o.count - 1);
     if (start >= n) {
         start = n - 1;
         end = n - 2;

@@ -918,6 +918,19 @@ static size_t apply_limit(size_t lo, size_t hi, bool rev, long long offset, long
     return n;
 }
 
+/* An item whose member is a number points into its own buf: swapped, it must follow. */
+static void zitem_swap(struct zitem *a, struct zitem *b)
+{
+    struct zitem t = *a;
+    bool a_own = a->m == a->buf, b_own = b->m == b->buf;
+    *a = *b;
+    *b = t;
+    if (b_own)
+        a->m = a->buf;
+    if (a_own)
+        b->m = b->buf;
+}
+
 /*
  * ZRANGE and its older forms, and ZRANGESTORE (dst >= 0): argv[src] is the key, then min and
  * max, then the options (Redis 7.0's zrangeGenericCommand, same checks in the same order).
@@ -990,6 +1003,18 @@ static void zrange_generic(struct cmd_ctx *c, int dst, int src, enum zrange_type
     if (n > 0 && zcur_seek(&cur, e, first))
         while (got < n && zcur_step(&cur, rev, &v[got]))
             got++;
+    /* Redis starts the destination as a listpack (unless a rank range is known to be too
+     * long for one) and adds the members in the walk's order, converting it at the first
+     * member too long or too many: the scores added before that come back with -0 as 0 (a
+     * listpack keeps no negative zero) */
+    size_t max = (size_t)c->coll->zset_max_entries;
+    if (type != ZR_RANK || got <= max)
+        for (size_t i = 0; i < got && i < max && v[i].len <= (size_t)c->coll->zset_max_value; i++)
+            if (v[i].score == 0)
+                v[i].score = 0;
+    /* the destination is written in ascending order whichever way the range was walked */
+    for (size_t i = 0; rev && i < got / 2; i++)
+        zitem_swap(&v[i], &v[got - 1 - i]);
     zset_store_result(c, dst, v, got);
     mem_free(v);
 }

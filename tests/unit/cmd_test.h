@@ -188,4 +188,26 @@ static inline void fx_keys_per_shard(char keys[NSHARDS][16])
     }
 }
 
+/* A xorshift for seeded random runs: fixed seeds give the same run on every machine. */
+static uint64_t fx_rng;
+
+static inline uint64_t fx_rand(void)
+{
+    fx_rng ^= fx_rng << 13;
+    fx_rng ^= fx_rng >> 7;
+    fx_rng ^= fx_rng << 17;
+    return fx_rng;
+}
+
+/* Uniform enough below n (> 0), and true percent times in a hundred. */
+static inline int fx_below(int n)
+{
+    return (int)(fx_rand() % (uint64_t)n);
+}
+
+static inline bool fx_chance(int percent)
+{
+    return fx_below(100) < percent;
+}
+
 #endif
