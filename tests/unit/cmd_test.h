@@ -188,6 +188,30 @@ static inline void fx_keys_per_shard(char keys[NSHARDS][16])
     }
 }
 
+/*
+ * Fixtures for the collection tests: the thresholds in `params`, which a test changes between
+ * commands (the context reads them), reset to Redis's defaults for each test.
+ */
+static struct coll_params params;
+
+static inline int fx_setup_coll(void **state)
+{
+    fx_setup(state);
+    struct fx *f = *state;
+    params = coll_params_default;
+    f->c.coll = &params;
+    return 0;
+}
+
+static inline int fx_setup_coll_multi(void **state)
+{
+    fx_setup_multi(state);
+    struct fx *f = *state;
+    params = coll_params_default;
+    f->c.coll = &params;
+    return 0;
+}
+
 /* A xorshift for seeded random runs: fixed seeds give the same run on every machine. */
 static uint64_t fx_rng;
 

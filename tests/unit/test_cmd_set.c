@@ -9,27 +9,6 @@
 #define ZERO ":0\r\n"
 #define ONE  ":1\r\n"
 
-/* The thresholds the tests run with (set-max-intset-entries changed per test). */
-static struct coll_params params;
-
-static int setup(void **state)
-{
-    fx_setup(state);
-    struct fx *f = *state;
-    params = coll_params_default;
-    f->c.coll = &params;
-    return 0;
-}
-
-static int setup_multi(void **state)
-{
-    fx_setup_multi(state);
-    struct fx *f = *state;
-    params = coll_params_default;
-    f->c.coll = &params;
-    return 0;
-}
-
 /* ---- what SPOP propagates ----------------------------------------------------------- */
 
 static char fed[4096];
@@ -480,8 +459,8 @@ static void big_sets(void **state)
     assert_true(big > 600 * 8);
 }
 
-#define SINGLE(t) cmocka_unit_test_setup_teardown(t, setup, fx_teardown)
-#define MULTI(t)  cmocka_unit_test_setup_teardown(t, setup_multi, fx_teardown)
+#define SINGLE(t) cmocka_unit_test_setup_teardown(t, fx_setup_coll, fx_teardown)
+#define MULTI(t)  cmocka_unit_test_setup_teardown(t, fx_setup_coll_multi, fx_teardown)
 
 int main(void)
 {

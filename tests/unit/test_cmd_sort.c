@@ -34,27 +34,6 @@
 #define NOT_INT   "-ERR value is not an integer or out of range\r\n"
 #define WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
 
-/* The thresholds the tests run with (changed per round of the random run). */
-static struct coll_params params;
-
-static int setup(void **state)
-{
-    fx_setup(state);
-    struct fx *f = *state;
-    params = coll_params_default;
-    f->c.coll = &params;
-    return 0;
-}
-
-static int setup_multi(void **state)
-{
-    fx_setup_multi(state);
-    struct fx *f = *state;
-    params = coll_params_default;
-    f->c.coll = &params;
-    return 0;
-}
-
 /* Bytes made printable for a failure message (a few at a time stay valid). */
 static const char *esc(const char *p, size_t n)
 {
@@ -1380,8 +1359,8 @@ static void random_three_shards(void **state)
     check_stats();
 }
 
-#define SINGLE(t) cmocka_unit_test_setup_teardown(t, setup, fx_teardown)
-#define MULTI(t)  cmocka_unit_test_setup_teardown(t, setup_multi, fx_teardown)
+#define SINGLE(t) cmocka_unit_test_setup_teardown(t, fx_setup_coll, fx_teardown)
+#define MULTI(t)  cmocka_unit_test_setup_teardown(t, fx_setup_coll_multi, fx_teardown)
 
 int main(void)
 {

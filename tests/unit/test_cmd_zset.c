@@ -19,27 +19,6 @@
 
 #define WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
 
-/* The thresholds the tests run with (changed per test and per run). */
-static struct coll_params params;
-
-static int setup(void **state)
-{
-    fx_setup(state);
-    struct fx *f = *state;
-    params = coll_params_default;
-    f->c.coll = &params;
-    return 0;
-}
-
-static int setup_multi(void **state)
-{
-    fx_setup_multi(state);
-    struct fx *f = *state;
-    params = coll_params_default;
-    f->c.coll = &params;
-    return 0;
-}
-
 /* ---- replies exactly -------------------------------------------------------------------- */
 
 /* Replies and errors byte for byte as Redis 7.0 gives them, on one shard and across three. */
@@ -1497,8 +1476,8 @@ static void random_against_model(void **state)
     random_run(f, "seed 4 (the defaults)", 0x8cb92ba72f3d8dd7ull, 128, 64, 1500);
 }
 
-#define SINGLE(t) cmocka_unit_test_setup_teardown(t, setup, fx_teardown)
-#define MULTI(t)  cmocka_unit_test_setup_teardown(t, setup_multi, fx_teardown)
+#define SINGLE(t) cmocka_unit_test_setup_teardown(t, fx_setup_coll, fx_teardown)
+#define MULTI(t)  cmocka_unit_test_setup_teardown(t, fx_setup_coll_multi, fx_teardown)
 
 int main(void)
 {
