@@ -92,6 +92,29 @@ void *repl_feed_reserve(struct repl_feed *f, enum feed_kind kind, int db, size_t
     return h + 1;
 }
 
+size_t repl_feed_headroom(void)
+{
+    return offsetof(struct feed_chunk, data) + sizeof(struct feed_rec);
+}
+
+void repl_feed_adopt(struct repl_feed *f, enum feed_kind kind, int db, void *block, size_t len)
+{
+    if (f->cur != NULL && f->cur->len > 0) { /* what came before stays before */
+        pend(f, f->cur);
+        f->cur = NULL;
+    }
+    struct feed_chunk *c = block;
+    size_t need = rec_size(len);
+    c->next = NULL;
+    c->len = c->cap = (uint32_t)need; /* not FEED_CHUNK_SIZE: freed once read, not reused */
+    struct feed_rec *h = (struct feed_rec *)(void *)c->data;
+    *h = (struct feed_rec){ .len = (uint32_t)len, .kind = (uint8_t)kind, .db = db };
+    f->last = h;
+    atomic_store_explicit(&f->records, atomic_load_explicit(&f->records, memory_order_relaxed) + 1,
+                          memory_order_release);
+    pend(f, c);
+}
+
 struct feed_rec *repl_feed_last(struct repl_feed *f)
 {
     return f->last;

@@ -89,6 +89,13 @@ void repl_feed_deinit(struct repl_feed *f);
  * write the payload. The record is visible to the merge after feed_flush.
  */
 void *repl_feed_reserve(struct repl_feed *f, enum feed_kind kind, int db, size_t len);
+/*
+ * A record whose len bytes are already written, at repl_feed_headroom() bytes into `block`,
+ * an allocation with room for 7 bytes more (rdb_buf_take gives one): the feed takes the
+ * block as it is, so a big record (a collection written in slices) is not copied.
+ */
+size_t repl_feed_headroom(void);
+void repl_feed_adopt(struct repl_feed *f, enum feed_kind kind, int db, void *block, size_t len);
 /* The header of the record reserved last (to set id/nparts/flags). */
 struct feed_rec *repl_feed_last(struct repl_feed *f);
 

@@ -235,7 +235,8 @@ static void snap_emit(void *arg, int db, const struct kv *e)
     int64_t exp = kv_expire(e);
     if (exp >= 0 && exp < sh->now_ms)
         return; /* already expired: a loading replica would drop it anyway */
-    struct coll_snap *cs = kv_type(e) != KV_STRING ? coll_snap_open(e, db, exp, &sh->enc) : NULL;
+    struct coll_snap *cs =
+        kv_type(e) != KV_STRING ? coll_snap_open(e, db, exp, &sh->enc, repl_feed_headroom()) : NULL;
     if (cs != NULL) {
         /* a big collection: its record is written a slice at a time (nested_step) */
         cs->next = sh->nested;
@@ -251,9 +252,9 @@ static void snap_emit(void *arg, int db, const struct kv *e)
 }
 
 /*
- * Step the big collections being written; a finished record goes to the feed whole (the
- * merge takes records of several shards in turns, so each feed record holds whole RDB
- * records). @return true when none is left.
+ * Step the big collections being written; a finished record goes to the feed whole, in the
+ * block it was written in (the merge takes records of several shards in turns, so each feed
+ * record holds whole RDB records). @return true when none is left.
  */
 static bool nested_step(struct repl_shard *sh, size_t max)
 {
@@ -263,8 +264,8 @@ static bool nested_step(struct repl_shard *sh, size_t max)
             p = &cs->next;
             continue;
         }
-        void *dst = repl_feed_reserve(&sh->feed, FEED_RDB, cs->db, cs->rec->len);
-        memcpy(dst, cs->rec->p, cs->rec->len);
+        size_t len = cs->rec->len;
+        repl_feed_adopt(&sh->feed, FEED_RDB, cs->db, rdb_buf_take(cs->rec), len);
         *p = cs->next;
         coll_snap_close(cs);
     }

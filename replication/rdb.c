@@ -81,13 +81,32 @@
 void rdb_buf_init(struct rdb_buf *b)
 {
     b->p = NULL;
-    b->len = b->cap = 0;
+    b->len = b->cap = b->head = 0;
 }
 
 void rdb_buf_deinit(struct rdb_buf *b)
 {
-    mem_free(b->p);
+    if (b->p != NULL)
+        mem_free(b->p - b->head);
     rdb_buf_init(b);
+}
+
+void rdb_buf_init_room(struct rdb_buf *b, size_t head, size_t cap)
+{
+    rdb_buf_init(b);
+    b->head = head;
+    b->p = (char *)mem_alloc(head + cap) + head;
+    b->cap = cap;
+}
+
+void *rdb_buf_take(struct rdb_buf *b)
+{
+    rdb_buf_reserve(b, 8);
+    /* a large allocation shrinks where it is: the unused room goes back without a copy */
+    void *block = mem_realloc(b->p - b->head, b->head + b->len + 8);
+    b->p = NULL;
+    rdb_buf_init(b);
+    return block;
 }
 
 void rdb_buf_reserve(struct rdb_buf *b, size_t n)
@@ -97,7 +116,7 @@ void rdb_buf_reserve(struct rdb_buf *b, size_t n)
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len < n)
         cap *= 2;
-    b->p = mem_realloc(b->p, cap);
+    b->p = (char *)mem_realloc(b->p != NULL ? b->p - b->head : NULL, b->head + cap) + b->head;
     b->cap = cap;
 }
 

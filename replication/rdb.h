@@ -80,10 +80,20 @@ enum rdb_status {
 struct rdb_buf {
     char *p;
     size_t len, cap;
+    size_t head; /* bytes kept free before p (rdb_buf_init_room) */
 };
 
 void rdb_buf_init(struct rdb_buf *b); /* empty; allocates on first append */
 void rdb_buf_deinit(struct rdb_buf *b);
+/*
+ * A buffer with `head` bytes kept free before its data and room for cap bytes now, so that
+ * its owner can take the whole allocation (rdb_buf_take) and write a header there instead
+ * of copying the data behind one.
+ */
+void rdb_buf_init_room(struct rdb_buf *b, size_t head, size_t cap);
+/* The allocation: head bytes, the len data bytes, and 8 bytes more, trimmed to that; the
+ * caller owns (mem_free) it and b is left empty. */
+void *rdb_buf_take(struct rdb_buf *b);
 /* Make room for n more bytes (aborts on out-of-memory, as mem_alloc does). */
 void rdb_buf_reserve(struct rdb_buf *b, size_t n);
 

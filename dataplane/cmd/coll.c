@@ -407,7 +407,7 @@ static void snap_end(void *arg)
 }
 
 struct coll_snap *coll_snap_open(const struct kv *e, int db, int64_t expire_ms,
-                                 const struct rdb_encode_opts *o)
+                                 const struct rdb_encode_opts *o, size_t head)
 {
     if (kv_enc(e) != KV_ENC_BIG)
         return NULL;
@@ -418,12 +418,16 @@ struct coll_snap *coll_snap_open(const struct kv *e, int db, int64_t expire_ms,
     cs->db = db;
     cs->kind = kv_type(e); /* enum rdb_coll_kind numbers the kinds as enum kv_type */
     cs->o = o;
-    cs->rec = mem_alloc(sizeof(*cs->rec));
-    rdb_buf_init(cs->rec);
+    struct store *m = t->big_members(kv_big(e));
     size_t klen;
     const char *key = kv_key(e, &klen);
+    /* an element's record bytes (length prefixes, its strings, a score) never pass what its
+     * entry costs (header, the same strings, the table's share): reserved once, so the
+     * record never grows by a copy; the room left is trimmed when it is taken */
+    cs->rec = mem_alloc(sizeof(*cs->rec));
+    rdb_buf_init_room(cs->rec, head, store_used(m) + klen + 64);
     rdb_encode_coll_begin(cs->rec, cs->kind, key, klen, t->count(e), expire_ms, o);
-    cs->m = t->big_members(kv_big(e));
+    cs->m = m;
     store_snap_begin(cs->m, snap_elem, cs);
     if (store_snap_active(cs->m))
         store_snap_on_end(cs->m, snap_end);

@@ -173,9 +173,11 @@ struct coll_snap {
     const struct rdb_encode_opts *o;
 };
 /* @return NULL when e is not written this way (a string, a compact collection, a list): the
- * caller writes it whole (coll_encode). o must outlive the record. */
+ * caller writes it whole (coll_encode). o must outlive the record. rec is made with `head`
+ * bytes before it (rdb_buf_init_room) and room for the whole record: the consumer can take
+ * it without copying, and it never grows by a copy. */
 struct coll_snap *coll_snap_open(const struct kv *e, int db, int64_t expire_ms,
-                                 const struct rdb_encode_opts *o);
+                                 const struct rdb_encode_opts *o, size_t head);
 /* Write up to about max more elements. @return true when the record is complete. */
 bool coll_snap_step(struct coll_snap *cs, size_t max);
 /* Free it; an unfinished one stops its member store's snapshot. */

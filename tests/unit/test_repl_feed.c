@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "replication/feed.h"
+#include "replication/rdb.h"
 #include "base/mem.h"
 
 static char out[1 << 20];
@@ -37,11 +38,14 @@ static void on_snap(void *arg, uint64_t id)
     snap_at = outlen;
 }
 
+static char rdb0[1 << 19]; /* shard 0's RDB bytes, in order */
+
 static void on_rdb(void *arg, unsigned shard, int db, const void *p, size_t n)
 {
     (void)arg;
     (void)db;
-    (void)p;
+    if (shard == 0 && rdb_bytes[0] + n <= sizeof(rdb0))
+        memcpy(rdb0 + rdb_bytes[0], p, n);
     rdb_bytes[shard] += n;
 }
 
@@ -225,6 +229,45 @@ static void big_records_and_recycling(void **state)
     mem_free(v);
 }
 
+/*
+ * A record written in its own buffer with the feed's headroom (a collection written in
+ * slices) is adopted without a copy: the merge reads it whole and in its place among the
+ * records reserved before and after it, and frees it once read.
+ */
+static void adopted_record_in_order(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        repl_feed_reserve(&feeds[i], FEED_SNAP, -1, 0);
+        repl_feed_last(&feeds[i])->id = 7;
+        repl_feed_last(&feeds[i])->nparts = 3;
+    }
+    memcpy(repl_feed_reserve(&feeds[0], FEED_RDB, 0, 3), "abc", 3);
+    struct rdb_buf b;
+    rdb_buf_init_room(&b, repl_feed_headroom(), 16); /* grows past its room: moved with it */
+    for (int i = 0; i < 200001; i++) {
+        rdb_buf_reserve(&b, 1);
+        b.p[b.len++] = (char)('a' + i % 26);
+    }
+    size_t len = b.len;
+    repl_feed_adopt(&feeds[0], FEED_RDB, 0, rdb_buf_take(&b), len);
+    assert_null(b.p);
+    memcpy(repl_feed_reserve(&feeds[0], FEED_RDB, 0, 3), "xyz", 3);
+    for (int i = 0; i < 3; i++) {
+        repl_feed_reserve(&feeds[i], FEED_RDB_END, -1, 0);
+        repl_feed_flush(&feeds[i]);
+    }
+    repl_merge_run(&m);
+    assert_int_equal(snap_id, 7);
+    assert_int_equal(rdb_bytes[0], 3 + 200001 + 3);
+    assert_memory_equal(rdb0, "abc", 3);
+    for (size_t i = 0; i < 200001; i++)
+        assert_int_equal(rdb0[3 + i], 'a' + (int)(i % 26));
+    assert_memory_equal(rdb0 + 3 + 200001, "xyz", 3);
+    assert_int_equal(rdb_ends[0], 1);
+    assert_int_equal(atomic_load(&feeds[0].queued), 0);
+}
+
 static void discard_mode(void **state)
 {
     (void)state;
@@ -304,6 +347,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(multi_parts_wait_for_every_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_barrier_and_rdb, setup, teardown),
         cmocka_unit_test_setup_teardown(big_records_and_recycling, setup, teardown),
+        cmocka_unit_test_setup_teardown(adopted_record_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(discard_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(flush_against_give_back, setup, teardown),
     };
