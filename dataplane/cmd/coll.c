@@ -412,19 +412,28 @@ struct coll_snap *coll_snap_open(const struct kv *e, int db, int64_t expire_ms,
     if (kv_enc(e) != KV_ENC_BIG)
         return NULL;
     const struct coll_type *t = coll_of(e);
-    if (t->big_members == NULL)
+    if (t->big_members == NULL && t->snap_open == NULL)
         return NULL;
     struct coll_snap *cs = mem_calloc(sizeof(*cs));
     cs->db = db;
     cs->kind = kv_type(e); /* enum rdb_coll_kind numbers the kinds as enum kv_type */
     cs->o = o;
-    struct store *m = t->big_members(kv_big(e));
+    cs->t = t;
     size_t klen;
     const char *key = kv_key(e, &klen);
+    cs->rec = mem_alloc(sizeof(*cs->rec));
+    if (t->big_members == NULL) {
+        /* a frozen copy: the record's size is about the value's (a quarter more, so that it
+         * does not grow by a copy where the RDB's encoding is the longer) */
+        size_t bytes = t->big_bytes(kv_big(e));
+        rdb_buf_init_room(cs->rec, head, bytes + bytes / 4 + klen + 64);
+        cs->cur = t->snap_open(e, cs->rec, expire_ms, o);
+        return cs;
+    }
+    struct store *m = t->big_members(kv_big(e));
     /* an element's record bytes (length prefixes, its strings, a score) never pass what its
      * entry costs (header, the same strings, the table's share): reserved once, so the
      * record never grows by a copy; the room left is trimmed when it is taken */
-    cs->rec = mem_alloc(sizeof(*cs->rec));
     rdb_buf_init_room(cs->rec, head, store_used(m) + klen + 64);
     rdb_encode_coll_begin(cs->rec, cs->kind, key, klen, t->count(e), expire_ms, o);
     cs->m = m;
@@ -440,13 +449,19 @@ bool coll_snap_step(struct coll_snap *cs, size_t max)
 {
     if (cs->m != NULL)
         store_snap_step(cs->m, max); /* the last entry ends it: snap_end clears cs->m */
-    return cs->m == NULL;
+    if (cs->cur != NULL && cs->t->snap_step(cs->cur, cs->rec, max, cs->o)) {
+        cs->t->snap_close(cs->cur);
+        cs->cur = NULL;
+    }
+    return cs->m == NULL && cs->cur == NULL;
 }
 
 void coll_snap_close(struct coll_snap *cs)
 {
     if (cs->m != NULL)
         store_snap_abort(cs->m);
+    if (cs->cur != NULL)
+        cs->t->snap_close(cs->cur);
     rdb_buf_deinit(cs->rec);
     mem_free(cs->rec);
     mem_free(cs);

@@ -169,10 +169,12 @@ struct coll_snap {
     int db;
     struct rdb_buf *rec; /* the record so far */
     struct store *m;     /* NULL once every element is in rec */
-    int kind;            /* enum rdb_coll_kind */
+    void *cur;           /* or the type's cursor (lists), NULL once done */
+    const struct coll_type *t;
+    int kind; /* enum rdb_coll_kind */
     const struct rdb_encode_opts *o;
 };
-/* @return NULL when e is not written this way (a string, a compact collection, a list): the
+/* @return NULL when e is not written this way (a string, a compact collection): the
  * caller writes it whole (coll_encode). o must outlive the record. rec is made with `head`
  * bytes before it (rdb_buf_init_room) and room for the whole record: the consumer can take
  * it without copying, and it never grows by a copy. */
@@ -195,6 +197,13 @@ struct coll_type {
     struct store_big_ops big; /* freeing, at once or in steps (lazy free, store.h) */
     /* a big value's member store (nested snapshots walk it); NULL for a type without one */
     struct store *(*big_members)(const void *obj);
+    /* nested snapshots of a big value without one (lists): a cursor over a frozen copy that
+     * writes the record's header when opened, then up to about max items a step (true when
+     * the record is complete); NULL: written whole */
+    void *(*snap_open)(const struct kv *e, struct rdb_buf *b, int64_t expire_ms,
+                       const struct rdb_encode_opts *o);
+    bool (*snap_step)(void *cur, struct rdb_buf *b, size_t max, const struct rdb_encode_opts *o);
+    void (*snap_close)(void *cur);
     /* e as one record through rdb.h's record writers, o handed to them as it comes: with
      * o->value_only they write the value alone, and DUMP payloads need nothing more */
     void (*encode)(struct rdb_buf *b, const struct kv *e, int64_t expire_ms,

@@ -1077,6 +1077,65 @@ static void list_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
     mem_free(items);
 }
 
+/*
+ * Nested snapshots: the record is written from a frozen view of the node array (its nodes
+ * shared until a write copies one), in slices of RDB_LIST_NODE_ITEMS as list_encode writes it.
+ */
+struct list_snap {
+    struct qlist_view *v;
+    uint32_t node, off; /* the next element: node of the view, offset in its pack (0: first) */
+    size_t k;           /* items gathered for the next RDB node */
+    struct rdb_item items[RDB_LIST_NODE_ITEMS];
+    char txt[RDB_LIST_NODE_ITEMS][PACK_TEXT_BUF];
+};
+
+static void *list_snap_open(const struct kv *e, struct rdb_buf *b, int64_t exp,
+                            const struct rdb_encode_opts *o)
+{
+    struct list_snap *ls = mem_calloc(sizeof(*ls));
+    ls->v = qlist_freeze(kv_big(e));
+    size_t klen;
+    const char *key = kv_key(e, &klen);
+    rdb_encode_coll_begin(b, RDB_COLL_LIST, key, klen, rdb_list_nodes(qlist_view_len(ls->v)), exp,
+                          o);
+    return ls;
+}
+
+static bool list_snap_step(void *cur, struct rdb_buf *b, size_t max,
+                           const struct rdb_encode_opts *o)
+{
+    struct list_snap *ls = cur;
+    uint32_t n = qlist_view_nodes(ls->v);
+    for (size_t done = 0; ls->node < n && done < max; done++) {
+        const unsigned char *p = qlist_view_pack(ls->v, ls->node);
+        if (ls->off == 0)
+            ls->off = pack_first(p);
+        struct pack_elem el;
+        pack_get(p, ls->off, &el);
+        to_item(&el, &ls->items[ls->k], ls->txt[ls->k]);
+        if (++ls->k == RDB_LIST_NODE_ITEMS) {
+            rdb_encode_list_node(b, ls->items, ls->k, o);
+            ls->k = 0;
+        }
+        ls->off = pack_next(p, ls->off);
+        if (ls->off == 0)
+            ls->node++;
+    }
+    if (ls->node < n)
+        return false;
+    if (ls->k > 0)
+        rdb_encode_list_node(b, ls->items, ls->k, o);
+    ls->k = 0;
+    return true;
+}
+
+static void list_snap_close(void *cur)
+{
+    struct list_snap *ls = cur;
+    qlist_view_release(ls->v);
+    mem_free(ls);
+}
+
 static void list_each(const struct kv *e, coll_each_fn fn, void *arg)
 {
     struct lw w;
@@ -1114,6 +1173,9 @@ const struct coll_type coll_list = {
     .big_copy = list_big_copy,
     .big_reown = list_big_reown,
     .big = { list_big_free, list_big_step, list_big_effort },
+    .snap_open = list_snap_open,
+    .snap_step = list_snap_step,
+    .snap_close = list_snap_close,
     .encode = list_encode,
     .each = list_each,
     .create = list_new,

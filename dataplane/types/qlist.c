@@ -17,6 +17,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -24,8 +26,10 @@
 #include "base/mem.h"
 
 struct qlist_node {
-    uint32_t refs; /* the list and the views holding it */
-    uint32_t cap;  /* bytes allocated, this header included */
+    /* the list and the views holding it: atomic, as a view taken by one shard's snapshot
+     * may be let go while the list, renamed to another shard, is written by that shard */
+    atomic_uint refs;
+    uint32_t cap; /* bytes allocated, this header included */
     unsigned char pack[];
 };
 
@@ -117,18 +121,30 @@ static struct qlist_node *node_alloc(struct qlist *l, size_t pack_bytes)
 {
     size_t sz = mem_size_class(NODE_HDR + pack_bytes);
     struct qlist_node *nd = mem_alloc(sz);
-    nd->refs = 1;
+    atomic_init(&nd->refs, 1);
     nd->cap = (uint32_t)sz;
     l->bytes += sz;
     return nd;
+}
+
+/* Let go of a node: the last holder frees it (after every other holder's reads). */
+static void node_unref(struct qlist_node *nd)
+{
+    if (atomic_fetch_sub_explicit(&nd->refs, 1, memory_order_acq_rel) == 1)
+        mem_free(nd);
 }
 
 /* The list lets go of a node: freed unless a view still holds it. */
 static void node_unref_list(struct qlist *l, struct qlist_node *nd)
 {
     l->bytes -= nd->cap;
-    if (--nd->refs == 0)
-        mem_free(nd);
+    node_unref(nd);
+}
+
+/* Whether the list alone holds the node (it may write it; the views' reads are done). */
+static bool node_alone(const struct qlist_node *nd)
+{
+    return atomic_load_explicit(&nd->refs, memory_order_acquire) == 1;
 }
 
 /* A new empty node at position pos. */
@@ -154,7 +170,7 @@ static unsigned char *node_resize(void *ctx, unsigned char *p, size_t new_bytes)
 {
     struct resize_ctx *r = ctx;
     struct qlist_node *nd = node_at(r->l, r->i);
-    assert(nd->pack == p && nd->refs == 1);
+    assert(nd->pack == p && node_alone(nd));
     (void)p;
     size_t need = NODE_HDR + new_bytes;
     if (need <= nd->cap && need >= (size_t)nd->cap * 3 / 4)
@@ -174,7 +190,7 @@ static unsigned char *node_resize(void *ctx, unsigned char *p, size_t new_bytes)
 static void node_own(struct qlist *l, int64_t i)
 {
     struct qlist_node *nd = node_at(l, i);
-    if (nd->refs == 1)
+    if (node_alone(nd))
         return;
     uint32_t bytes = pack_bytes(nd->pack);
     struct qlist_node *cp = node_alloc(l, bytes);
@@ -616,7 +632,7 @@ struct qlist_view *qlist_freeze(struct qlist *l)
     v->bytes = sz;
     for (uint32_t i = 0; i < l->n; i++) {
         v->a[i] = node_at(l, i);
-        v->a[i]->refs++;
+        atomic_fetch_add_explicit(&v->a[i]->refs, 1, memory_order_relaxed);
     }
     return v;
 }
@@ -626,8 +642,7 @@ void qlist_view_release(struct qlist_view *v)
     if (v == NULL)
         return;
     for (uint32_t i = 0; i < v->n; i++)
-        if (--v->a[i]->refs == 0)
-            mem_free(v->a[i]);
+        node_unref(v->a[i]);
     mem_free(v);
 }
 
@@ -663,7 +678,8 @@ bool qlist_check(const struct qlist *l)
     for (uint32_t i = 0; i < l->n; i++) {
         const struct qlist_node *nd = node_at(l, i);
         uint32_t c = pack_count(nd->pack), b = pack_bytes(nd->pack);
-        if (nd->refs == 0 || c == 0 || NODE_HDR + b > nd->cap)
+        if (atomic_load_explicit(&nd->refs, memory_order_relaxed) == 0 || c == 0 ||
+            NODE_HDR + b > nd->cap)
             return false;
         if (c > 1 && (c > l->max_count || b > l->max_bytes))
             return false;

@@ -79,6 +79,11 @@ class Bgsave(h.unittest.TestCase):
             w.delete(keys[("set", 0)])
             w.rename(keys[("hash", 0)], "b:moved{" + keys[("hash", 1)] + "}")
             w.unlink(keys[("zset", 1)])
+            # a list moved to the other shard and back, written on both
+            away = "b:movedlist{" + keys[("list", 0)] + "}"
+            w.rename(keys[("list", 1)], away)
+            w.rpush(away, "after the move")
+            w.rename(away, keys[("list", 1)])
             w.sadd(keys[("set", 0)], "reborn")
             churn(w, keys, 300, start=300)
             self.assertTrue(h.wait_until(
