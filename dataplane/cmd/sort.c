@@ -30,11 +30,15 @@
 #define ERR_SORT_GET_ACL "ERR GET option of SORT denied due to insufficient ACL permissions."
 
 /* BY with a pattern and GET read keys no key spec names: only a user who may read every key
- * may use them, as in Redis 7.0 (a forwarded command carries the answer for its client). */
-static bool reads_all_keys(struct cmd_ctx *c)
+ * may use them, as in Redis 7.0 (a forwarded command carries the answer for its client).
+ * *known caches the answer for the request (-1: not asked yet). */
+static bool reads_all_keys(struct cmd_ctx *c, int *known)
 {
-    const struct cmd_client *cl = cmd_client(c);
-    return cl != NULL ? client_reads_all_keys(cl) : !c->keys_limited;
+    if (*known < 0) {
+        const struct cmd_client *cl = cmd_client(c);
+        *known = cl != NULL ? client_reads_all_keys(cl) : !c->keys_limited;
+    }
+    return *known;
 }
 
 /* ---- keys and routing ------------------------------------------------------------------ */
@@ -252,6 +256,7 @@ static bool parse(struct cmd_ctx *c, struct sort_opts *o, bool readonly)
     o->count = -1;
     o->gets = o->get;
     o->gets_cap = (int)ARRAY_SIZE(o->get);
+    int all_keys = -1;
     for (int j = 2; j < c->argc; j++) {
         int left = c->argc - j - 1;
         if (cmd_arg_is(c, j, "asc")) {
@@ -272,12 +277,12 @@ static bool parse(struct cmd_ctx *c, struct sort_opts *o, bool readonly)
              * names the keys but does not turn it back on */
             if (star(o->by) == NULL)
                 o->dontsort = true;
-            else if (!reads_all_keys(c)) {
+            else if (!reads_all_keys(c, &all_keys)) {
                 reply_error(c->reply, ERR_SORT_BY_ACL);
                 return false;
             }
         } else if (cmd_arg_is(c, j, "get") && left >= 1) {
-            if (!reads_all_keys(c)) {
+            if (!reads_all_keys(c, &all_keys)) {
                 reply_error(c->reply, ERR_SORT_GET_ACL);
                 return false;
             }

@@ -48,10 +48,7 @@ static void expire_chain(void *arg, struct bucket *head)
             if (s->removed != NULL)
                 s->removed(s->removed_arg, c->db, e, false);
             s->stats.expired_keys++;
-            int drop = s->drop;
-            s->drop = STORE_DROP_EXPIRE;
-            store_slot_remove(s, c->d, b, i);
-            s->drop = drop;
+            store_slot_remove(s, c->d, b, i, STORE_DROP_EXPIRE);
             c->expired++;
         }
     }

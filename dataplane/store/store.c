@@ -261,14 +261,18 @@ void store_members_reown(struct store *m, struct store *owner)
         store_mem_add(owner, n);
 }
 
-void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i)
+void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i,
+                       enum store_drop why)
 {
     struct kv *e = b->slot[i];
     if (bucket_tag(b, i) & TAG_VOLATILE)
         d->nvolatile--;
     d->count--;
     bucket_clear(b, i);
+    int drop = s->drop; /* big_release reads it (lazy free) */
+    s->drop = (int)why;
     store_entry_free(s, e);
+    s->drop = drop;
 }
 
 /*
@@ -286,10 +290,7 @@ void store_remove_own(struct store *s, int db, struct loc *loc, bool evicted)
         s->stats.evicted_keys++;
     else
         s->stats.expired_keys++;
-    int drop = s->drop;
-    s->drop = evicted ? STORE_DROP_EVICT : STORE_DROP_EXPIRE;
-    store_slot_remove(s, d, loc->b, loc->i);
-    s->drop = drop;
+    store_slot_remove(s, d, loc->b, loc->i, evicted ? STORE_DROP_EVICT : STORE_DROP_EXPIRE);
     store_chain_tidy(s, loc->head);
     if (d->count == 0)
         store_db_release(s, d);
@@ -493,10 +494,7 @@ bool store_delete_as(struct store *s, int db, const struct skey *k, int64_t now_
         return false;
     bool live = s->expiry != STORE_EXPIRY_ACTIVE || !kv_expired(e, now_ms);
     if (live) {
-        int drop = s->drop;
-        s->drop = (int)why;
-        store_slot_remove(s, d, loc.b, loc.i);
-        s->drop = drop;
+        store_slot_remove(s, d, loc.b, loc.i, why);
         store_chain_tidy(s, loc.head);
     } else {
         store_remove_own(s, db, &loc, false);
@@ -530,7 +528,7 @@ void store_delete_entry(struct store *s, int db, struct kv *e)
     bool found = store_db_locate(d, e, (uintptr_t)e, &loc);
     assert(found);
     (void)found;
-    store_slot_remove(s, d, loc.b, loc.i);
+    store_slot_remove(s, d, loc.b, loc.i, STORE_DROP_SERVER);
     store_chain_tidy(s, loc.head);
     store_db_after_remove(s, d);
 }

@@ -222,9 +222,9 @@ struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_
 
 /*
  * Lazy free (lazyfree-lazy-*). A big value (a collection) dropped lazily leaves the keyspace
- * at once and is freed in steps by store_lazy_step, which the owner calls every pass while
- * store_lazy_pending() is not 0; a database flushed lazily likewise. Whether a drop is lazy
- * follows its reason: expiry and eviction read lazyfree-lazy-expire/-eviction themselves.
+ * at once and is freed in steps by store_lazy_step, which the owner calls every pass (it
+ * returns at once when nothing is set aside); a database flushed lazily likewise. Whether a drop is
+ * lazy follows its reason: expiry and eviction read lazyfree-lazy-expire/-eviction themselves.
  */
 enum store_drop {
     STORE_DROP_SERVER, /* overwrites, a command's implicit delete: lazyfree-lazy-server-del */

@@ -401,8 +401,10 @@ void store_lazy_put_big(struct store *s, int type, void *obj);
 void store_lazy_put_db(struct store *s, struct db *d);
 /* Free everything put aside, now (store_destroy). */
 void store_lazy_finish(struct store *s);
-/* Unlink the entry at loc, free it, keep counts; the chain is not tidied. */
-void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i);
+/* Unlink the entry at loc, free it (its big value lazily or not as `why` says), keep counts;
+ * the chain is not tidied. */
+void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i,
+                       enum store_drop why);
 /* Remove an entry the store gives up on its own (expiry or eviction). */
 void store_remove_own(struct store *s, int db, struct loc *loc, bool evicted);
 uint32_t store_lru_now(const struct store *s);

@@ -99,7 +99,7 @@ bool store_db_drain(struct store *s, struct db *d, size_t *budget, size_t *entri
     /* d->drain walks t[0] then t[1]: a drained database is nobody's keyspace any more,
      * so nothing looks into it or rehashes it meanwhile */
     size_t n0 = table_buckets(&d->t[0]), n = n0 + table_buckets(&d->t[1]);
-    while (d->drain<n && * budget> 0) {
+    while (*budget > 0 && d->drain < n) {
         uint64_t i = d->drain++;
         struct bucket *head = i < n0 ? &d->t[0].b[i] : &d->t[1].b[i - n0];
         size_t k = chain_free(s, head, true);

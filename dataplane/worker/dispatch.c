@@ -309,7 +309,9 @@ static void forward(struct worker *w, struct conn *c, const struct cmd_def *d,
     m->cmd = d;
     m->parent = parent;
     m->from_master = (c->flags & CONN_MASTER) != 0;
-    m->keys_limited = c->user != NULL && !acl_reads_all_keys(acl_rules_of(c->user));
+    /* only SORT asks (BY and GET patterns): other requests pay one compare */
+    m->keys_limited =
+        d->route == ROUTE_SORT && c->user != NULL && !acl_reads_all_keys(acl_rules_of(c->user));
     shard_msg_set_args(m, argc, argv);
     conn_add_hole(c, m);
     if (d->flags & CMD_BLOCKING)
@@ -370,12 +372,12 @@ static void after_blocking(struct worker *w, struct conn *c, const struct block_
         block_serve(w, shards);
 }
 
-/* Let the command block client c (its worker is the one running this). */
-static void arm_block(struct cmd_ctx *ctx, struct block_who *who, struct conn *c,
-                      int64_t deadline_ms)
+/* Let the command block client c of worker `worker`, which speaks RESP `proto`. */
+static void arm_block(struct cmd_ctx *ctx, struct block_who *who, struct conn *c, unsigned worker,
+                      int proto, int64_t deadline_ms)
 {
     *who = (struct block_who){
-        .conn = c, .worker = c->w->id, .proto = c->proto, .deadline_ms = deadline_ms
+        .conn = c, .worker = worker, .proto = proto, .deadline_ms = deadline_ms
     };
     ctx->block = block_register;
     ctx->block_arg = who;
@@ -457,7 +459,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
             struct resp_arg *rargv;
             deadline = block_request(c, &rargc, &rargv);
         }
-        arm_block(&ctx, &who, c, deadline);
+        arm_block(&ctx, &who, c, c->w->id, c->proto, deadline);
     }
     if (in_tx) {
         ctx.store = NULL;
@@ -578,13 +580,8 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     w->stats.forwarded_in++;
     m->arg = -1;
     struct block_who who = { 0 };
-    if ((ctx.cmd->flags & CMD_BLOCKING) && !m->from_master) {
-        who = (struct block_who){
-            .conn = m->conn, .worker = m->src, .proto = m->proto, .deadline_ms = -1
-        };
-        ctx.block = block_register;
-        ctx.block_arg = &who;
-    }
+    if ((ctx.cmd->flags & CMD_BLOCKING) && !m->from_master)
+        arm_block(&ctx, &who, m->conn, m->src, m->proto, -1);
     if (m->from_master) {
         store_set_expiry(w->store, STORE_EXPIRY_NONE);
         m->arg = (int64_t)execute(w, &ctx);
