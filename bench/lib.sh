@@ -5,6 +5,9 @@
 #
 #   --polluxd PATH --requests N --repeat R --server-cpu C --client-cpu C
 #   start_server polluxd|redis [extra server arguments]; stop_server
+#   settled_rss: the server's resident bytes 12 s after a load
+#   bench_run NAME PIPELINE TEST RANGE flush|keep: one redis-benchmark test, $repeat runs
+#   res_row LABEL KEY, res_cost LABEL KEY: print a figure of both servers from res[NAME,KEY]
 here=$(cd "$(dirname "$0")/.." && pwd)
 polluxd="$here/build/dataplane/polluxd"
 server_cpu=0
@@ -55,3 +58,69 @@ stop_server() {
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 
+
+# The server's resident bytes 12 s after a load: both allocators hand freed pages back over
+# about ten seconds (jemalloc's dirty_decay_ms), and polluxd finishes a table resize the
+# load left half done while idle, so a reading right after a load counts memory already
+# freed.
+settled_rss() {
+    sleep 12
+    awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status"
+}
+
+# utime + stime of process $1's waited-for children (redis-benchmark), in clock ticks
+child_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }
+
+# The server's own time so far, in microseconds: polluxd's worker time in passes that had
+# work (busy polling makes its CPU time meaningless), redis-server's CPU time.
+server_usec() { # name
+    if [ "$1" = polluxd ]; then
+        redis-cli -p "$port" info pollux | awk -F: '/^pollux_busy_usec:/ {print $2 + 0}'
+    else
+        redis-cli -p "$port" info cpu |
+            awk -F: '/^used_cpu_(sys|user)_main_thread:/ {t += $2} END {printf "%.0f\n", t * 1e6}'
+    fi
+}
+
+# "rps client-cpu% server-us-per-request" of one redis-benchmark test: the run with the
+# median rps of $repeat. The client's CPU share tells whether a figure measures the server
+# or the client: near 100% the single-core client, not the server, set the pace; the
+# server's microseconds per request are what the server would need with a faster client.
+bench_run() { # name pipeline test range flush|keep
+    local name=$1
+    shift
+    local out rps k0 k1 t0 t1 u0 u1 runs=() me=$BASHPID
+    for _ in $(seq "$repeat"); do
+        # keep: run against what the run before left (GET after SET: hits)
+        [ "$4" = flush ] && redis-cli -p "$port" flushall >/dev/null
+        u0=$(server_usec "$name")
+        k0=$(child_ticks "$me")
+        t0=$(date +%s.%N)
+        taskset -c "$client_cpu" redis-benchmark -p "$port" -c 50 -n "$requests" \
+            -r "$3" -t "$2" -P "$1" -q >"$work/bench.out" 2>/dev/null
+        t1=$(date +%s.%N)
+        k1=$(child_ticks "$me")
+        u1=$(server_usec "$name")
+        out=$(tr '\r' '\n' <"$work/bench.out" | grep 'requests per second' | tail -1)
+        rps=$(echo "$out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
+        runs+=("$rps $(awk -v a="$k0" -v b="$k1" -v s="$t0" -v e="$t1" -v hz="$(getconf CLK_TCK)" \
+                    -v u="$((u1 - u0))" -v n="$requests" \
+                    'BEGIN { printf "%.0f %.3f", (b - a) / hz / (e - s) * 100, u / n }')")
+    done
+    printf '%s\n' "${runs[@]}" | sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'
+}
+
+res_row() { # label key
+    local p r pc rc
+    read -r p pc _ <<<"${res[polluxd,$2]}"
+    read -r r rc _ <<<"${res[redis,$2]}"
+    printf '%-34s %14s %14s %8.2f' "$1" "$p" "$r" "$(awk -v a="$p" -v b="$r" 'BEGIN {print a / b}')"
+    [ -n "${pc:-}" ] && printf '   %s%% / %s%%' "$pc" "$rc"
+    printf '\n'
+}
+res_cost() { # label key: server microseconds per request; ratio redis/polluxd (higher: polluxd cheaper)
+    local p r
+    read -r _ _ p <<<"${res[polluxd,$2]}"
+    read -r _ _ r <<<"${res[redis,$2]}"
+    printf '%-34s %14s %14s %8.2f\n' "$1" "$p" "$r" "$(awk -v a="$p" -v b="$r" 'BEGIN {print b / a}')"
+}

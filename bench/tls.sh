@@ -27,10 +27,6 @@ openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key
 tls=(--tls-port "$tls_port" --tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key"
      --tls-ca-cert-file "$work/ca.crt" --tls-auth-clients no)
 
-busy_usec() {
-    redis-cli -p "$port" info pollux | awk -F: '/^pollux_busy_usec:/ {print $2 + 0}'
-}
-
 # "rps us-per-request" of the run with the median rps of $repeat
 bench() { # name pipeline test tls(0/1)
     local runs=() i out rps b0 b1 us
@@ -38,13 +34,13 @@ bench() { # name pipeline test tls(0/1)
         local args=(-p "$port")
         [ "$4" = 1 ] && args=(-p "$tls_port" --tls --cacert "$work/ca.crt")
         b0=0
-        [ "$1" = polluxd ] && b0=$(busy_usec)
+        [ "$1" = polluxd ] && b0=$(server_usec polluxd)
         out=$(taskset -c "$client_cpu" redis-benchmark "${args[@]}" -c 50 -n "$requests" \
                   -r 1000000 -t "$3" -P "$2" -q --csv 2>/dev/null | tail -1)
         rps=$(echo "$out" | awk -F, '{gsub(/"/, "", $2); printf "%.0f", $2}')
         us=-
         if [ "$1" = polluxd ]; then
-            b1=$(busy_usec)
+            b1=$(server_usec polluxd)
             us=$(awk -v a="$b0" -v b="$b1" -v n="$requests" 'BEGIN {printf "%.2f", (b - a) / n}')
         fi
         runs+=("$rps $us")

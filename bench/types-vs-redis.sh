@@ -30,20 +30,6 @@ done
 set -- "${args[@]+"${args[@]}"}"
 . "$(dirname "$0")/lib.sh"
 
-# Median requests per second of $repeat runs of one redis-benchmark test.
-bench() { # pipeline test
-    local runs=() rps
-    for _ in $(seq "$repeat"); do
-        redis-cli -p "$port" flushall >/dev/null
-        taskset -c "$client_cpu" redis-benchmark -p "$port" -c 50 -n "$requests" -r 100000 \
-            -t "$2" -P "$1" -q >"$work/bench.out" 2>/dev/null
-        rps=$(tr '\r' '\n' <"$work/bench.out" | grep 'requests per second' | tail -1 |
-            sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
-        runs+=("$rps")
-    done
-    printf '%s\n' "${runs[@]}" | sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'
-}
-
 # The load of one shape as RESP commands (written once, fed to both servers).
 load_file() { # shape
     local f="$work/$1.resp"
@@ -92,8 +78,7 @@ rss_after() { # name shape
     f=$(load_file "$2")
     start_server "$1"
     taskset -c "$client_cpu" redis-cli -p "$port" --pipe <"$f" >/dev/null
-    sleep 0.5
-    rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
+    rss=$(settled_rss)
     stop_server
     echo "$rss"
 }
@@ -105,8 +90,8 @@ for name in polluxd redis; do
     if [ -n "$tests" ]; then
         start_server $name
         for t in "${tlist[@]}"; do
-            res[$name,$t,16]=$(bench 16 "$t")
-            res[$name,$t,1]=$(bench 1 "$t")
+            res[$name,$t,16]=$(bench_run $name 16 "$t" 100000 flush)
+            res[$name,$t,1]=$(bench_run $name 1 "$t" 100000 flush)
         done
         stop_server
     fi
@@ -118,15 +103,20 @@ done
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "server on cpu $server_cpu, redis-benchmark on cpu $client_cpu, median of $repeat runs, $requests requests each"
-printf '%-28s %14s %14s %8s\n' figure polluxd redis ratio
-row() { # label key
-    printf '%-28s %14s %14s %8.2f\n' "$1" "${res[polluxd,$2]}" "${res[redis,$2]}" \
-        "$(awk -v a="${res[polluxd,$2]}" -v b="${res[redis,$2]}" 'BEGIN {print a / b}')"
-}
+printf '%-34s %14s %14s %8s   %s\n' figure polluxd redis ratio "client CPU (polluxd / redis)"
 for t in "${tlist[@]}"; do
-    row "$t rps (-P 16)" "$t,16"
-    row "$t rps (-P 1)" "$t,1"
+    res_row "$t rps (-P 16)" "$t,16"
+    res_row "$t rps (-P 1)" "$t,1"
 done
 for s in "${slist[@]}"; do
-    row "RSS bytes, $s" "$s"
+    res_row "RSS bytes, $s (settled)" "$s"
 done
+if [ -n "$tests" ]; then
+    echo
+    echo "server time per request, us (ratio redis/polluxd: how many times the requests polluxd"
+    echo "serves with the same CPU)"
+    for t in "${tlist[@]}"; do
+        res_cost "$t (-P 16)" "$t,16"
+        res_cost "$t (-P 1)" "$t,1"
+    done
+fi

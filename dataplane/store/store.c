@@ -35,9 +35,11 @@ void store_destroy(struct store *s)
     if (s->snap_end != NULL)
         store_snap_finish(s); /* a nested snapshot gets every entry before they go */
     store_snap_abort(s);
+    store_rehash_track(s, true);
     for (int i = 0; i < s->ndb; i++)
         store_db_clear(s, &s->db[i]);
     store_lazy_finish(s);
+    assert(s->rehash_head == NULL); /* its member stores went with its entries */
     mem_free(s->db);
     mem_free(s);
 }
@@ -78,6 +80,14 @@ bool store_rehash_step(struct store *s, int db, size_t buckets)
     bool more = false;
     for (int i = db < 0 ? 0 : db; i < (db < 0 ? s->ndb : db + 1); i++)
         more |= store_db_rehash(s, &s->db[i], buckets);
+    if (db >= 0)
+        return more;
+    /* the member stores that resize: one at a time, the first until it is done */
+    if (s->rehash_head != NULL) {
+        struct store *m = s->rehash_head;
+        store_rehash_step(m, -1, buckets); /* unlists m when it finishes */
+        more = true;
+    }
     return more;
 }
 
@@ -256,9 +266,11 @@ void store_members_reown(struct store *m, struct store *owner)
     size_t n = atomic_load_explicit(&m->used, memory_order_relaxed);
     if (m->owner != NULL)
         store_mem_sub(m->owner, n);
+    store_rehash_track(m, true); /* out of the old owner's list, into the new one's */
     m->owner = owner;
     if (owner != NULL)
         store_mem_add(owner, n);
+    store_rehash_track(m, false);
 }
 
 void store_slot_remove(struct store *s, struct db *d, struct bucket *b, unsigned i,

@@ -312,6 +312,15 @@ struct pool_slot {
 struct store {
     const struct store_params *params;
     struct store *owner; /* a member store: the store its memory also counts in */
+    /*
+     * Member stores with a resize in progress, so that the owner's idle step
+     * (store_rehash_step) finishes theirs too: a collection that stops growing
+     * would otherwise keep both tables. rehash_head in the owner, the links in
+     * each member store (rehash_pprev NULL when not listed).
+     */
+    struct store *rehash_head;
+    struct store *rehash_next;
+    struct store **rehash_pprev;
     struct db *db;
     int ndb;
     /*
@@ -376,6 +385,9 @@ bool store_db_locate(const struct db *d, const struct kv *e, uintptr_t addr, str
 void store_db_prepare_insert(struct store *s, struct db *d);
 void store_db_after_remove(struct store *s, struct db *d);
 bool store_db_rehash(struct store *s, struct db *d, size_t buckets);
+/* List a member store in its owner's rehash list while one of its tables resizes, unlist it
+ * otherwise (`force_out`: unlist it whatever its state). */
+void store_rehash_track(struct store *s, bool force_out);
 void store_db_release(struct store *s, struct db *d);
 /*
  * Free a database a step at a time (lazy free): entries and chains from d->drain on, taking

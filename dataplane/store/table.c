@@ -97,7 +97,8 @@ static void table_free(struct store *s, struct table *t, bool free_entries)
 bool store_db_drain(struct store *s, struct db *d, size_t *budget, size_t *entries)
 {
     /* d->drain walks t[0] then t[1]: a drained database is nobody's keyspace any more,
-     * so nothing looks into it or rehashes it meanwhile */
+     * so nothing looks into it or rehashes it meanwhile (the owner's idle step included) */
+    store_rehash_track(s, true);
     size_t n0 = table_buckets(&d->t[0]), n = n0 + table_buckets(&d->t[1]);
     while (*budget > 0 && d->drain < n) {
         uint64_t i = d->drain++;
@@ -229,11 +230,33 @@ void store_chain_tidy(struct store *s, struct bucket *b)
     }
 }
 
+void store_rehash_track(struct store *s, bool force_out)
+{
+    bool rehashing = false;
+    for (int i = 0; i < s->ndb && !force_out; i++)
+        rehashing |= s->db[i].rehashing;
+    bool listed = s->rehash_pprev != NULL;
+    if (listed && (force_out || !rehashing)) {
+        *s->rehash_pprev = s->rehash_next;
+        if (s->rehash_next != NULL)
+            s->rehash_next->rehash_pprev = s->rehash_pprev;
+        s->rehash_next = NULL;
+        s->rehash_pprev = NULL;
+    } else if (!listed && rehashing && s->owner != NULL) {
+        s->rehash_next = s->owner->rehash_head;
+        if (s->rehash_next != NULL)
+            s->rehash_next->rehash_pprev = &s->rehash_next;
+        s->owner->rehash_head = s;
+        s->rehash_pprev = &s->owner->rehash_head;
+    }
+}
+
 static void rehash_start(struct store *s, struct db *d, size_t n)
 {
     table_init(s, &d->t[1], n);
     d->rehashing = true;
     d->rehash_idx = 0;
+    store_rehash_track(s, false);
 }
 
 static void rehash_finish(struct store *s, struct db *d)
@@ -243,6 +266,7 @@ static void rehash_finish(struct store *s, struct db *d)
     memset(&d->t[1], 0, sizeof(d->t[1]));
     d->rehashing = false;
     d->rehash_idx = 0;
+    store_rehash_track(s, false);
 }
 
 /* Move the chain at t[0][rehash_idx] to t[1]. */
@@ -380,6 +404,7 @@ void store_db_release(struct store *s, struct db *d)
     d->rehashing = false;
     d->rehash_idx = 0;
     d->expire_cursor = 0;
+    store_rehash_track(s, false);
 }
 
 /* Free every entry and both tables. */
@@ -393,6 +418,7 @@ void store_db_clear(struct store *s, struct db *d)
     d->nvolatile = 0;
     d->avg_ttl = 0;
     d->expire_cursor = 0;
+    store_rehash_track(s, false);
 }
 
 static uint64_t rev64(uint64_t v)

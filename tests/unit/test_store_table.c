@@ -406,6 +406,55 @@ static void grow_and_shrink(void **state)
     store_destroy(s);
 }
 
+/* Add keys to a member store until its table starts to grow (and stop there). */
+static void grow_members(struct store *m, const char *prefix)
+{
+    char buf[32];
+    for (int i = 0; !m->db[0].rehashing; i++) {
+        int n = snprintf(buf, sizeof(buf), "%s%d", prefix, i);
+        struct skey k = key_of(buf, (size_t)n);
+        store_set(m, 0, &k, "", 0, KV_ENC_RAW, -1, 0);
+    }
+}
+
+/*
+ * A member store whose growth stops half way through a resize finishes it from
+ * its owner's idle step (it would keep both tables otherwise), follows its
+ * collection to another owner, and leaves the owner's list when it is freed.
+ */
+static void member_resize_finishes_when_idle(void **state)
+{
+    (void)state;
+    struct store *a = new_store(1), *b = new_store(1);
+    struct store *m1 = store_members_new(a), *m2 = store_members_new(a);
+    grow_members(m1, "x");
+    grow_members(m2, "y");
+    assert_ptr_equal(a->rehash_head, m2);
+    assert_ptr_equal(m2->rehash_next, m1);
+    size_t before = store_used(a);
+    /* m2 moves to b (RENAME to another shard) while it resizes */
+    store_members_reown(m2, b);
+    assert_ptr_equal(a->rehash_head, m1);
+    assert_null(m1->rehash_next);
+    assert_ptr_equal(b->rehash_head, m2);
+    int steps = 0;
+    while (store_rehash_step(a, -1, 64))
+        steps++;
+    assert_true(steps > 0);
+    assert_false(m1->db[0].rehashing);
+    assert_null(a->rehash_head);
+    assert_true(store_used(a) < before); /* the old table is gone */
+    check_invariants(m1);
+    /* freeing a member store mid-resize takes it out of the list */
+    assert_true(m2->db[0].rehashing);
+    store_members_free(m2);
+    assert_null(b->rehash_head);
+    assert_false(store_rehash_step(b, -1, 64));
+    store_members_free(m1);
+    store_destroy(a);
+    store_destroy(b);
+}
+
 /* ---- SCAN ------------------------------------------------------------- */
 
 struct seen {
@@ -766,11 +815,17 @@ static void million_keys_density(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(model_check),          cmocka_unit_test(grow_and_shrink),
-        cmocka_unit_test(scan_stable_table),    cmocka_unit_test(scan_across_resizes),
-        cmocka_unit_test(flush_swapdb_random),  cmocka_unit_test(random_sparse),
-        cmocka_unit_test(moves_keep_expiry),    cmocka_unit_test(stats_and_usage),
-        cmocka_unit_test(million_keys_density), cmocka_unit_test(flush_lazily_in_steps),
+        cmocka_unit_test(model_check),
+        cmocka_unit_test(grow_and_shrink),
+        cmocka_unit_test(scan_stable_table),
+        cmocka_unit_test(scan_across_resizes),
+        cmocka_unit_test(flush_swapdb_random),
+        cmocka_unit_test(random_sparse),
+        cmocka_unit_test(moves_keep_expiry),
+        cmocka_unit_test(stats_and_usage),
+        cmocka_unit_test(million_keys_density),
+        cmocka_unit_test(flush_lazily_in_steps),
+        cmocka_unit_test(member_resize_finishes_when_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
