@@ -154,18 +154,21 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
     size_t omem = conn_output_bytes(cl);
     char cmd[96], flags[8];
     size_t nf = 0;
+    /* Redis's letters, in its order */
+    if (cl->replica != NULL)
+        flags[nf++] = 'S';
+    if (cl->flags & CONN_MASTER)
+        flags[nf++] = 'M';
+    if (cl->multi != NULL)
+        flags[nf++] = 'x';
+    if (cl->flags & (CONN_KEY_WAIT | CONN_WAITING))
+        flags[nf++] = 'b';
     if (cl->flags & CONN_CLOSE_AFTER_REPLY)
         flags[nf++] = 'c';
     if (cl->flags & CONN_CLOSE_ASAP)
         flags[nf++] = 'A';
     if (cl->flags & CONN_NO_EVICT)
         flags[nf++] = 'e';
-    if (cl->flags & CONN_MASTER)
-        flags[nf++] = 'M';
-    if (cl->replica != NULL)
-        flags[nf++] = 'S';
-    if (cl->multi != NULL)
-        flags[nf++] = 'x';
     if (nf == 0)
         flags[nf++] = 'N';
     flags[nf] = '\0';

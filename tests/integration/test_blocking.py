@@ -193,17 +193,30 @@ class Blocking(h.ServerTestCase):
 
     def test_info_counts(self):
         c1, c2 = self.client(), self.client()
+        ids = [c1.command("CLIENT", "ID"), c2.command("CLIENT", "ID")]
         c1.send_command("BLPOP", "i", 0)
         c2.send_command("BZPOPMIN", "j", 100)
         wait_blocked(self.server, 2)
         with self.server.raw() as c:
             info = h.info_fields(c, "clients")
         self.assertEqual(info["clients_in_timeout_table"], "1")
+        self.assertEqual(self.flags(ids), ["b", "b"])  # CLIENT LIST
         self.r.rpush("i", 1)
         self.r.zadd("j", {"a": 1})
         c1.read_reply()
         c2.read_reply()
         self.assertEqual(blocked(self.server), 0)
+        self.assertEqual(self.flags(ids), ["N", "N"])
+
+    def flags(self, ids):
+        """CLIENT LIST's flags of these clients."""
+        lines = self.r.execute_command("CLIENT", "LIST", "ID", *ids)
+        if isinstance(lines, bytes):
+            lines = lines.decode()
+        rows = {int(r["id"]): r["flags"] for r in
+                (dict(f.split("=", 1) for f in line.split(" ") if "=" in f)
+                 for line in lines.strip().split("\n"))}
+        return [rows[i] for i in ids]
 
     def test_client_unblock(self):
         for how, want in ((None, b"*-1\r\n"), ("TIMEOUT", b"*-1\r\n"),
