@@ -158,9 +158,13 @@ static void mark_ready(struct block_table *t, struct bkey *k)
 {
     if (k->ready)
         return;
+    /* served in the order written, as Redis serves its ready keys */
     k->ready = true;
-    k->ready_next = t->ready;
-    t->ready = k;
+    k->ready_next = NULL;
+    if (t->ready == NULL)
+        t->ready_tail = &t->ready;
+    *t->ready_tail = k;
+    t->ready_tail = &k->ready_next;
 }
 
 void block_table_free(struct block_table *t)

@@ -36,7 +36,8 @@ struct block_table {
     struct bkey **slot;
     size_t nslots; /* a power of two, or 0 */
     size_t nkeys;
-    struct bkey *ready; /* keys written since the last serve */
+    struct bkey *ready;       /* keys written since the last serve, in the order written */
+    struct bkey **ready_tail; /* where the next one goes (NULL: &ready) */
 };
 
 /* Entries in every table: none, the common case, costs a write one relaxed load. */

@@ -105,6 +105,24 @@ class Blocking(h.ServerTestCase):
         self.assertEqual(clients[3].read_reply(), [b"fifo", b"d"])
         self.assertEqual(self.r.exists(k), 0)
 
+    def test_keys_written_together_serve_in_write_order(self):
+        # A waits on k1 and k2, B on k2; one transaction pushes k1 then k2: A takes k1's value
+        # and B k2's (Redis serves the keys of one request in the order they were written)
+        for k1, k2 in (keys_on(0, 2, "w"), (keys_on(0, 1, "x")[0], keys_on(1, 1, "x")[0])):
+            with self.subTest(keys=(k1, k2)):
+                a, b = self.client(), self.client()
+                a.send_command("BLPOP", k1, k2, 0)
+                wait_blocked(self.server, 1)
+                b.send_command("BLPOP", k2, 0)
+                wait_blocked(self.server, 2)
+                p = self.r.pipeline(transaction=True)
+                p.rpush(k1, "a")
+                p.rpush(k2, "b")
+                p.execute()
+                self.assertEqual(a.read_reply(), [k1.encode(), b"a"])
+                self.assertEqual(b.read_reply(), [k2.encode(), b"b"])
+                self.assertEqual(self.r.exists(k1, k2), 0)
+
     def test_chained_moves_one_shard(self):
         # served on the spot: when RPUSH answers, the value is already at the end of the chain
         c1, c2 = self.client(), self.client()
