@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""redis-benchmark runs to completion for every one of its tests that uses
-only string commands, and leaves a consistent keyspace. Speed is reported,
-never asserted."""
+"""redis-benchmark runs to completion for every one of its tests (the string
+commands, and the lists, sets, hashes and sorted sets), and leaves a consistent
+keyspace. Speed is reported, never asserted."""
 
 import re
 
 import harness as h
 
 # The tests of redis-benchmark 7.0's -t list that need only PING, SET, GET,
-# INCR and MSET; the others use lists, sets, hashes or sorted sets.
+# INCR and MSET (the others: COLL_TESTS below).
 TESTS = {
     "ping_inline": "PING_INLINE",
     "ping_mbulk": "PING_MBULK",
@@ -19,7 +19,15 @@ TESTS = {
 }
 REQUESTS = 20000
 DATA_SIZE = 16
-LINE_RE = re.compile(r"^(?P<name>[A-Z_]+(?: \(10 keys\))?): (?P<rps>\d+(?:\.\d+)?) requests per "
+# The tests on the collection types, and the names their lines carry.
+COLL_TESTS = {
+    "lpush": "LPUSH", "rpush": "RPUSH", "lpop": "LPOP", "rpop": "RPOP", "sadd": "SADD",
+    "hset": "HSET", "spop": "SPOP", "zadd": "ZADD", "zpopmin": "ZPOPMIN",
+    "lrange_100": "LRANGE_100 (first 100 elements)", "lrange_300": "LRANGE_300 (first 300 elements)",
+    "lrange_500": "LRANGE_500 (first 500 elements)", "lrange_600": "LRANGE_600 (first 600 elements)",
+}
+LINE_RE = re.compile(r"^(?P<name>[A-Z_0-9]+(?: \((?:10 keys|first \d+ elements|needed to "
+                     r"benchmark LRANGE)\))?): (?P<rps>\d+(?:\.\d+)?) requests per "
                      r"second(?:, p50=(?P<p50>\d+\.\d+) msec)?$")
 
 
@@ -76,6 +84,23 @@ class Benchmark(h.ServerTestCase):
         self.assertEqual(len(values.pop()), DATA_SIZE)
         total = sum(int(v) for v in r.mget(counters))
         self.assertEqual(total, REQUESTS, "INCRs spread over random counters add up")
+
+    def test_collection_tests(self):
+        results, out = self.bench("-n", REQUESTS, "-t", ",".join(COLL_TESTS))
+        for name in list(COLL_TESTS.values()) + ["LPUSH (needed to benchmark LRANGE)"]:
+            self.assertIn(name, results, f"no throughput line for {name}:\n{out}")
+        for name, rps in sorted(results.items()):
+            print(f"  {name}: {rps:.0f} requests/s")
+        # Without -r: as many pops as pushes, then the list LRANGE reads (REQUESTS pushes of
+        # the payload); the set and the sorted set popped empty; one hash field.
+        r = self.r
+        self.assertEqual(sorted(r.keys("*")), [b"myhash", b"mylist"])
+        self.assertEqual(r.llen("mylist"), REQUESTS)
+        items = set(r.lrange("mylist", 0, -1))
+        self.assertEqual(len(items), 1)
+        payload = items.pop()
+        self.assertEqual(len(payload), DATA_SIZE)
+        self.assertEqual(r.hgetall("myhash"), {b"element:__rand_int__": payload})
 
 
 if __name__ == "__main__":
