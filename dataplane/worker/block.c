@@ -29,7 +29,8 @@ struct waiter {
     atomic_int state;
     atomic_int refs;            /* the client's worker's, and one per table entry */
     struct conn *conn;          /* dereferenced on the client's worker only */
-    struct waiter *prev, *next; /* the client's worker's list (timeouts) */
+    struct waiter *prev, *next; /* the client's worker's list */
+    uint32_t tmo_at;            /* its place in the worker's timeout heap + 1, 0: not there */
     struct shard_msg *early;    /* a wake that came before the forwarded reply announcing it */
     bool attached;              /* the client's worker knows it */
     bool spread;                /* its command names keys of several shards */
@@ -395,6 +396,68 @@ void block_serve(struct worker *w, uint64_t shards)
 
 /* ---- the client's worker ------------------------------------------------------------------ */
 
+/*
+ * The timeout heap: the worker's waiters with a deadline, earliest first, so a cron pass
+ * looks at the top only and ends exactly the waiters that are due (a list walk per passing
+ * deadline cost O(waiters) each time, O(n^2) for many clients timing out one by one).
+ */
+static void tmo_set(struct worker *w, uint32_t i, struct waiter *wt)
+{
+    w->tmo[i] = wt;
+    wt->tmo_at = i + 1;
+}
+
+static void tmo_fix(struct worker *w, uint32_t i)
+{
+    struct waiter *wt = w->tmo[i];
+    while (i > 0 && w->tmo[(i - 1) / 2]->deadline_ms > wt->deadline_ms) {
+        tmo_set(w, i, w->tmo[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= w->tmo_n)
+            break;
+        if (c + 1 < w->tmo_n && w->tmo[c + 1]->deadline_ms < w->tmo[c]->deadline_ms)
+            c++;
+        if (w->tmo[c]->deadline_ms >= wt->deadline_ms)
+            break;
+        tmo_set(w, i, w->tmo[c]);
+        i = c;
+    }
+    tmo_set(w, i, wt);
+}
+
+static void tmo_top(struct worker *w)
+{
+    w->block_next_ms = w->tmo_n > 0 ? w->tmo[0]->deadline_ms : 0;
+}
+
+static void tmo_push(struct worker *w, struct waiter *wt)
+{
+    if (w->tmo_n == w->tmo_cap) {
+        w->tmo_cap = w->tmo_cap ? 2 * w->tmo_cap : 16;
+        w->tmo = mem_realloc(w->tmo, w->tmo_cap * sizeof(*w->tmo));
+    }
+    tmo_set(w, w->tmo_n++, wt);
+    tmo_fix(w, w->tmo_n - 1);
+    tmo_top(w);
+}
+
+static void tmo_remove(struct worker *w, struct waiter *wt)
+{
+    if (wt->tmo_at == 0)
+        return;
+    uint32_t i = wt->tmo_at - 1;
+    wt->tmo_at = 0;
+    struct waiter *last = w->tmo[--w->tmo_n];
+    if (i < w->tmo_n) {
+        tmo_set(w, i, last);
+        tmo_fix(w, i);
+    }
+    tmo_top(w);
+}
+
 static void list_add(struct worker *w, struct waiter *wt)
 {
     wt->prev = NULL;
@@ -404,8 +467,7 @@ static void list_add(struct worker *w, struct waiter *wt)
     w->waiters = wt;
     if (wt->deadline_ms > 0) {
         w->block_timeouts++;
-        if (w->block_next_ms == 0 || wt->deadline_ms < w->block_next_ms)
-            w->block_next_ms = wt->deadline_ms;
+        tmo_push(w, wt);
     }
 }
 
@@ -420,6 +482,7 @@ static void list_del(struct worker *w, struct waiter *wt)
     wt->prev = wt->next = NULL;
     if (wt->deadline_ms > 0)
         w->block_timeouts--;
+    tmo_remove(w, wt);
 }
 
 /* c waits no more: what it sent meanwhile runs next. */
@@ -560,20 +623,13 @@ static bool end_wait(struct worker *w, struct conn *c, const char *error)
 
 void block_cron(struct worker *w)
 {
-    if (w->waiters != NULL && w->block_next_ms > 0 && w->now_ms >= w->block_next_ms) {
-        int64_t next = 0;
-        struct waiter *wt = w->waiters;
-        while (wt != NULL) {
-            struct waiter *nx = wt->next;
-            if (wt->deadline_ms > 0) {
-                if (wt->deadline_ms > w->now_ms || !end_wait(w, wt->conn, NULL)) {
-                    if (next == 0 || wt->deadline_ms < next)
-                        next = wt->deadline_ms;
-                }
-            }
-            wt = nx;
-        }
-        w->block_next_ms = next;
+    while (w->tmo_n > 0 && w->tmo[0]->deadline_ms <= w->now_ms) {
+        struct waiter *wt = w->tmo[0];
+        /* ended here (and out of the heap), or a shard got it first or its command is being
+         * run again: the reply on its way ends it, or the retry blocks it again with this
+         * deadline, which puts it back to end at once */
+        if (!end_wait(w, wt->conn, NULL))
+            tmo_remove(w, wt);
     }
     if (w->waiters != NULL &&
         atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA) {

@@ -908,6 +908,7 @@ void worker_destroy(struct worker *w)
     worker_net_destroy(w);
     tls_ctx_release(w->tls);
     block_table_free(&w->block);
+    mem_free(w->tmo);
     if (w->store)
         store_destroy(w->store);
     if (w->evfd >= 0)

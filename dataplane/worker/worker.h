@@ -183,7 +183,10 @@ struct worker {
     /* clients blocked on keys: this worker's (worker/block.c), and this shard's table */
     struct waiter *waiters;
     uint64_t block_timeouts;
-    int64_t block_next_ms, block_sweep_ms;
+    struct waiter **tmo; /* those with a deadline, a min-heap on it (block.c) */
+    uint32_t tmo_n, tmo_cap;
+    int64_t block_next_ms; /* the earliest deadline (tmo[0]'s), 0: none */
+    int64_t block_sweep_ms;
     struct block_table block;
 
     /* statistics */

@@ -601,6 +601,74 @@ static void the_wait_ends_exactly_at_its_deadline(void **state)
     assert_int_equal(w->block_next_ms, 0);
 }
 
+/*
+ * Many waiters with deadlines in every order, some ended early (served, gone, unblocked):
+ * as the clock moves on, each cron ends exactly the waiters whose deadline has come, and
+ * the earliest deadline the worker keeps is always the earliest of those still waiting.
+ */
+static void many_deadlines_end_exactly_when_due(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct worker *w = server.workers[0];
+    struct conn *c[N], *p = client_new(0, 2);
+    int64_t deadline[N];
+    bool ended[N];
+    srand(7);
+    for (int i = 0; i < N; i++) {
+        char key[8], tmo[16];
+        snprintf(key, sizeof(key), "t%d", i % 7);
+        int ms = rand() % 5 == 0 ? 0 : 1 + rand() % 4000; /* a fifth wait forever */
+        snprintf(tmo, sizeof(tmo), "%d.%03d", ms / 1000, ms % 1000);
+        c[i] = client_new(0, 2);
+        SEND(c[i], "BLPOP", key, tmo);
+        ended[i] = false;
+    }
+    pump();
+    for (int i = 0; i < N; i++) {
+        int argc;
+        struct resp_arg *argv;
+        deadline[i] = block_request(c[i], &argc, &argv);
+    }
+    /* a few end early: served by a push (the first waiter of t3), gone, unblocked */
+    EXPECT(p, ":1\r\n", "RPUSH", "t3", "v");
+    assert_false(waiting(c[3]));
+    ended[3] = true;
+    for (int i = 10; i < N; i += 37) {
+        conn_close(c[i]);
+        ended[i] = true;
+    }
+    take_output(c[3]);
+    int64_t now = w->now_ms, last = 0;
+    for (int i = 0; i < N; i++)
+        last = deadline[i] > last ? deadline[i] : last;
+    while (now <= last + 1) {
+        now += 1 + rand() % 97;
+        w->now_ms = now;
+        block_cron(w);
+        int64_t earliest = 0;
+        for (int i = 0; i < N; i++) {
+            if (ended[i])
+                continue;
+            bool due = deadline[i] != 0 && deadline[i] <= now;
+            assert_int_equal(waiting(c[i]), !due);
+            if (due) {
+                assert_string_equal(take_output(c[i]), "*-1\r\n");
+                ended[i] = true;
+            } else if (deadline[i] != 0 && (earliest == 0 || deadline[i] < earliest)) {
+                earliest = deadline[i];
+            }
+        }
+        assert_int_equal(w->block_next_ms, earliest);
+    }
+    int forever = 0;
+    for (int i = 0; i < N; i++)
+        forever += !ended[i];
+    assert_int_equal(w->blocked_clients, forever);
+    assert_true(forever > 0);
+    assert_int_equal(block_timeouts(w), 0);
+}
+
 /* Every blocking command times out with the same null array (Redis 7.0's). */
 static void every_command_times_out_with_a_null_array(void **state)
 {
@@ -1417,6 +1485,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_past_deadline_ends_the_wait_with_a_null, setup_one,
                                         workers_down),
         cmocka_unit_test_setup_teardown(the_wait_ends_exactly_at_its_deadline, setup_one,
+                                        workers_down),
+        cmocka_unit_test_setup_teardown(many_deadlines_end_exactly_when_due, setup_one,
                                         workers_down),
         cmocka_unit_test_setup_teardown(every_command_times_out_with_a_null_array, setup_one,
                                         workers_down),
