@@ -29,6 +29,14 @@ const struct param_def repl_param_defs[] = { REPL_PARAMS(PARAM_X_DEF) PARAM_DEFS
 
 struct repl_node repl_node;
 
+void repl_master_addr(char *host, size_t cap, int *port)
+{
+    pthread_mutex_lock(&repl_node.lock);
+    snprintf(host, cap, "%s", repl_node.master_host);
+    *port = repl_node.master_port;
+    pthread_mutex_unlock(&repl_node.lock);
+}
+
 /* The stream has one producer at a time: the merge thread on a primary, the link on a replica. */
 static pthread_mutex_t producer_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -60,10 +60,7 @@ void repl_info(struct strbuf *s)
     if (replica) {
         char host[256];
         int port;
-        pthread_mutex_lock(&repl_node.lock);
-        snprintf(host, sizeof(host), "%s", repl_node.master_host);
-        port = repl_node.master_port;
-        pthread_mutex_unlock(&repl_node.lock);
+        repl_master_addr(host, sizeof(host), &port);
         int ls = atomic_load(&repl_node.link_state);
         int64_t last_io = atomic_load(&repl_node.master_last_io_ms);
         strbuf_printf(s,
@@ -185,10 +182,7 @@ void cmd_role(struct cmd_ctx *c)
     if (atomic_load(&repl_node.role) == REPL_REPLICA) {
         char host[256];
         int port;
-        pthread_mutex_lock(&repl_node.lock);
-        snprintf(host, sizeof(host), "%s", repl_node.master_host);
-        port = repl_node.master_port;
-        pthread_mutex_unlock(&repl_node.lock);
+        repl_master_addr(host, sizeof(host), &port);
         int ls = atomic_load(&repl_node.link_state);
         reply_array(c->reply, 5);
         reply_bulk_cstr(c->reply, "slave");

@@ -225,6 +225,9 @@ struct repl_node {
 
 extern struct repl_node repl_node;
 
+/* The primary's host (into host[cap]) and port, as REPLICAOF last set them. */
+void repl_master_addr(char *host, size_t cap, int *port);
+
 enum repl_link_state {
     LINK_NONE = 0,   /* not a replica */
     LINK_CONNECT,    /* must connect */

@@ -323,28 +323,40 @@ static int bulk_bytes(struct worker *w, const char *p, size_t n)
 static void begin_load(struct worker *w);
 
 /*
+ * Bytes of the RDB through the checking parser, then into the file: `write_all` writes every
+ * byte given (the length mode: the count says where the RDB ends), otherwise only those the
+ * parser took (the EOF-mark mode: the RDB ends where the parser says, the mark follows).
+ * @return the parser's code (RDB_DONE at the end), or -1 to drop the link.
+ */
+static int check_and_write(struct worker *w, struct conn *c, const char *p, size_t take,
+                           bool write_all, size_t *used)
+{
+    *used = 0;
+    int rc = rdb_parser_feed(&lnk.check, p, take, used);
+    if (rc < 0) {
+        log_warn("Failed trying to load the MASTER synchronization DB from socket: %s",
+                 lnk.check.err);
+        return -1;
+    }
+    size_t n = write_all ? take : *used;
+    if (bulk_bytes(w, p, n) != 0)
+        return -1;
+    host_conn_consume(c, n);
+    return rc;
+}
+
+/*
  * Everything read while receiving the RDB: strip the EOF mark or count the
  * length, write and check the rest. @return -1 to drop the lnk.
  */
 static int bulk_input(struct worker *w, struct conn *c)
 {
-    size_t n;
+    size_t n, used;
     char *p = host_conn_input(c, &n);
-    size_t take = n;
-    if (!lnk.eof_mode && take > lnk.bulk_left)
-        take = (size_t)lnk.bulk_left;
     if (lnk.eof_mode) {
-        /* The RDB ends where the checker says it does; the 40-byte mark follows. */
-        size_t used = 0;
-        int rc = rdb_parser_feed(&lnk.check, p, take, &used);
-        if (rc < 0) {
-            log_warn("Failed trying to load the MASTER synchronization DB from socket: %s",
-                     lnk.check.err);
+        int rc = check_and_write(w, c, p, n, false, &used);
+        if (rc < 0)
             return -1;
-        }
-        if (bulk_bytes(w, p, used) != 0)
-            return -1;
-        host_conn_consume(c, used);
         if (rc == RDB_DONE) {
             if (n - used < 40)
                 return 0; /* the mark is still on its way */
@@ -357,16 +369,10 @@ static int bulk_input(struct worker *w, struct conn *c)
         }
         return 0;
     }
-    size_t used = 0;
-    int rc = rdb_parser_feed(&lnk.check, p, take, &used);
-    if (rc < 0) {
-        log_warn("Failed trying to load the MASTER synchronization DB from socket: %s",
-                 lnk.check.err);
+    size_t take = n > lnk.bulk_left ? (size_t)lnk.bulk_left : n;
+    int rc = check_and_write(w, c, p, take, true, &used);
+    if (rc < 0)
         return -1;
-    }
-    if (bulk_bytes(w, p, take) != 0)
-        return -1;
-    host_conn_consume(c, take);
     lnk.bulk_left -= take;
     if (lnk.bulk_left == 0) {
         if (rc != RDB_DONE || used != take) {
@@ -1045,10 +1051,7 @@ void repl_link_cron(struct worker *w)
             return;
         char host[256];
         int port;
-        pthread_mutex_lock(&repl_node.lock);
-        snprintf(host, sizeof(host), "%s", repl_node.master_host);
-        port = repl_node.master_port;
-        pthread_mutex_unlock(&repl_node.lock);
+        repl_master_addr(host, sizeof(host), &port);
         lnk.gen = gen;
         if (link_connect(w, host, port) != 0)
             lnk.next_try_ms = host_now_ms(w) + RETRY_MS;
