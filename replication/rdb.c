@@ -208,20 +208,21 @@ static bool put_int_encoded(struct rdb_buf *b, const void *s, size_t n)
  * slide it down behind the real one. Kept only when the whole encoding is
  * smaller than the plain one.
  */
+/*
+ * Redis's rule, so that a DUMP payload and an RDB come out byte for byte as Redis writes
+ * them: compressed whenever LZF's output fits in n - 4 bytes (whatever the headers add).
+ */
 static bool put_lzf(struct rdb_buf *b, const void *s, size_t n)
 {
-    size_t plain = len_size(n) + n;
     size_t hdr_max = 1 + 5 + len_size(n);
-    if (n > UINT32_MAX || n < 3)
+    if (n > UINT32_MAX || n <= 4)
         return false;
     rdb_buf_reserve(b, hdr_max + n);
     char *base = b->p + b->len;
-    unsigned clen = lzf_compress(s, (unsigned)n, base + hdr_max, (unsigned)(n - 2));
+    unsigned clen = lzf_compress(s, (unsigned)n, base + hdr_max, (unsigned)(n - 4));
     if (clen == 0)
         return false;
     size_t hdr = 1 + len_size(clen) + len_size(n);
-    if (hdr + clen >= plain)
-        return false;
     memmove(base + hdr, base + hdr_max, clen);
     base[0] = (char)((LEN_ENCVAL << 6) | ENC_LZF);
     len_write(base + 1, clen);

@@ -453,6 +453,16 @@ void cmd_propagate_pexpireat(struct cmd_ctx *c, const struct resp_arg *key, int6
 void cmd_propagate_set(struct cmd_ctx *c, const struct resp_arg *key, const char *val, size_t vlen,
                        int64_t when_ms, bool keepttl);
 
+/*
+ * Whether an expiry time a command sets (EXPIREAT, RESTORE's TTL) is already past, so that the
+ * key goes at once: only where keys expire by their own clock (Redis's checkAlreadyExpired).
+ * A replica keeps the key until its primary's DEL, whatever its own clock says.
+ */
+static inline bool cmd_already_expired(const struct store *s, int64_t when_ms, int64_t now_ms)
+{
+    return when_ms <= now_ms && store_get_expiry(s) == STORE_EXPIRY_ACTIVE;
+}
+
 /* Encoding Redis gives a freshly SET string value (int, embstr or raw). */
 enum kv_enc cmd_string_encoding(const char *v, size_t len);
 

@@ -172,8 +172,11 @@ void cmd_restore(struct cmd_ctx *c)
         reply_error(c->reply, ERR_DUMP_PAYLOAD);
         return;
     }
+    /* a relative TTL past the end of time wraps in Redis, which then finds the key already
+     * expired (the reply is OK and no key is written): the same here, without the wrap */
+    bool overflow = ttl != 0 && !absttl && ttl > LLONG_MAX - c->now_ms;
     if (ttl != 0 && !absttl)
-        ttl = ttl > LLONG_MAX - c->now_ms ? LLONG_MAX : ttl + c->now_ms;
+        ttl = overflow ? c->now_ms : ttl + c->now_ms;
 
     struct restore_ctx r = { .scratch = store_members_new(NULL),
                              .k = &k,
@@ -185,7 +188,7 @@ void cmd_restore(struct cmd_ctx *c)
         store_members_free(r.scratch);
         return;
     }
-    if (ttl != 0 && ttl <= c->now_ms) {
+    if (ttl != 0 && (overflow || cmd_already_expired(s, ttl, c->now_ms))) {
         /* already expired: only the replaced key goes */
         if (old != NULL) {
             store_delete_entry(s, c->db, old);

@@ -221,7 +221,7 @@ static void expire_generic(struct cmd_ctx *c, bool seconds, bool relative)
             return;
         }
     }
-    if (when <= c->now_ms) {
+    if (cmd_already_expired(s, when, c->now_ms)) {
         store_delete_entry(s, c->db, e);
         cmd_propagate_del(c, &c->argv[1]);
     } else {

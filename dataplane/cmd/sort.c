@@ -18,6 +18,7 @@
 
 #include "cmd/client.h"
 #include "cmd/coll.h"
+#include "cmd/zset.h"
 #include "cmd/commands.h"
 #include "base/common.h"
 #include "base/errors.h"
@@ -371,11 +372,19 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
         goto out;
     struct skey k;
     skey_init(&k, c->argv[1].ptr, c->argv[1].len);
-    struct kv *src = store_lookup(cmd_store(c, k.ptr, k.len), c->db, &k, c->now_ms, 0);
+    struct store *ss = cmd_store(c, k.ptr, k.len);
+    struct kv *src = store_lookup(ss, c->db, &k, c->now_ms, 0);
     if (src != NULL && kv_type(src) != KV_LIST && kv_type(src) != KV_SET &&
         kv_type(src) != KV_ZSET) {
         reply_error(c->reply, ERR_WRONGTYPE);
         goto out;
+    }
+    if (src != NULL && kv_type(src) == KV_ZSET) {
+        /* Redis 7.0 gives a sorted set it sorts the skiplist encoding (SORT_RO too, and
+         * whatever the sort then answers): the same, for OBJECT ENCODING and DUMP to agree */
+        struct zw w = { .s = ss, .db = c->db, .e = src, .p = c->coll };
+        zset_make_big(&w);
+        src = w.e;
     }
     enum kv_type type = src != NULL ? kv_type(src) : KV_LIST;
     /* a set has no order of its own: what goes to a list (or a replica) is sorted */

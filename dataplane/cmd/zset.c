@@ -319,6 +319,12 @@ static void to_big(struct zw *w)
     w->e = store_set_big(w->s, w->db, &k, KV_ZSET, b, kv_expire(w->e));
 }
 
+void zset_make_big(struct zw *w)
+{
+    if (kv_enc(w->e) == KV_ENC_PACK)
+        to_big(w);
+}
+
 /* Insert a pair that is not in pack-encoded w at its place. @return pack_splice's code. */
 static int pk_insert(struct zw *w, const char *m, size_t len, double score)
 {

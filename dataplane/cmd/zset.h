@@ -67,6 +67,8 @@ bool zset_del(struct zw *w, const char *m, size_t len);
 /* An emptied sorted set goes, as in Redis (w->e becomes NULL). @return whether it went. */
 bool zset_drop_if_empty(struct zw *w);
 struct zbig *zset_big_new(struct store *owner);
+/* Give w the big encoding if it is a pack (SORT does, as Redis 7.0's sortCommand). */
+void zset_make_big(struct zw *w);
 double zset_elem_score(const struct kv *el);
 
 /*

@@ -33,13 +33,15 @@ import unittest
 import harness as h
 
 # The collection types' generators and reply rules, one module per type (diff_<type>.py):
-# each has `generators(script)` -> [(weight, fn)] and `RULES`, {command: rule} (see run_command).
+# each has `generators(script)` -> [(weight, fn)] and `RULES`, {command: rule} (see run_command;
+# a rule that is a function sends the command itself and returns the reply's comparable form).
 import diff_hash
 import diff_list
 import diff_set
+import diff_sort
 import diff_zset
 
-TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset]
+TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset, diff_sort]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
@@ -351,6 +353,8 @@ def apply_rule(rule, cmd, value, raw):
 def run_command(client, cmd, inline):
     """Send one command; returns the reply in comparable form."""
     name = cmd[0].upper()
+    if callable(RULES.get(name)):
+        return RULES[name](client, cmd, inline)
     if name in (b"HSCAN-ALL", b"SSCAN-ALL", b"ZSCAN-ALL"):
         return scan_all(client, cmd)
     if name == b"SCAN-ALL":

@@ -823,6 +823,50 @@ static void dump_restore(void **state)
     EXPECT(f, "$-1\r\n", "dump", "missing");
 }
 
+/*
+ * TTLs RESTORE finds already past: a relative one that runs past the end of time (Redis's
+ * wrapped sum is in the past: OK, no key), an absolute one in the past (the replaced key
+ * goes, replicated as DEL); a replica keeps the key until its primary's DEL.
+ */
+static void restore_ttl_in_the_past(void **state)
+{
+    struct fx *f = *state;
+    f->c.coll = &coll_params_default;
+    EXPECT(f, OK, "set", "src", "value");
+    const char *out = RUN(f, "dump", "src");
+    size_t plen = strtoull(out + 1, NULL, 10);
+    char *payload = malloc(plen);
+    memcpy(payload, strchr(out, '\n') + 1, plen);
+    char past[24];
+    snprintf(past, sizeof(past), "%lld", T0 - 1);
+    const struct {
+        const char *ttl, *opt;
+    } cases[] = { { "9223372036854775807", "replace" },
+                  { "9223372036854775806", "replace" },
+                  { past, "absttl" } };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        EXPECT(f, OK, "set", "dst", "old");
+        const char *argv[6] = { "restore", "dst", cases[i].ttl, payload, "replace", cases[i].opt };
+        size_t lens[6] = { 7, 3, strlen(cases[i].ttl), plen, 7, strlen(cases[i].opt) };
+        assert_string_equal(fx_runv(f, 6, argv, lens), OK);
+        EXPECT(f, ":0\r\n", "exists", "dst");
+        EXPECT(f, ":-2\r\n", "pttl", "dst");
+    }
+    /* a replica applying its primary's stream keeps what the primary sent */
+    for (unsigned i = 0; i < NSHARDS; i++)
+        store_set_expiry(f->st[i], STORE_EXPIRY_NONE);
+    const char *argv[6] = { "restore", "dst", past, payload, "replace", "absttl" };
+    size_t lens[6] = { 7, 3, strlen(past), plen, 7, 6 };
+    assert_string_equal(fx_runv(f, 6, argv, lens), OK);
+    EXPECT(f, ":1\r\n", "exists", "dst");
+    EXPECT(f, OK, "set", "k", "v");
+    EXPECT(f, ":1\r\n", "pexpireat", "k", past);
+    EXPECT(f, ":1\r\n", "exists", "k");
+    for (unsigned i = 0; i < NSHARDS; i++)
+        store_set_expiry(f->st[i], STORE_EXPIRY_ACTIVE);
+    free(payload);
+}
+
 #define SINGLE(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 #define MULTI(t)  cmocka_unit_test_setup_teardown(t, fx_setup_multi, fx_teardown)
 
@@ -836,7 +880,7 @@ int main(void)
         MULTI(incr_decr),           SINGLE(incrbyfloat),     SINGLE(append_strlen),
         SINGLE(getrange),           SINGLE(setrange),        SINGLE(resp3_nulls),
         MULTI(resp3_nulls),         SINGLE(hot_path_memory), SINGLE(table_rows),
-        MULTI(lcs_random),          MULTI(dump_restore),
+        MULTI(lcs_random),          MULTI(dump_restore),     MULTI(restore_ttl_in_the_past),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
