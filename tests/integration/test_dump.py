@@ -295,7 +295,10 @@ class Propagation(h.unittest.TestCase):
             self.assertEqual(p.restore("h2", 0, p.dump("h")), b"OK")
             after = int(time.time() * 1000)
             seen = []
-            while not any(re.search(rb'"restore" "h2"', line, re.I) for line in seen):
+            # the stream keeps each shard's order, not the order between shards: read until
+            # every key's RESTORE has come
+            while not all(any(re.search(rb'"restore" "%s"' % k, line, re.I) for line in seen)
+                          for k in (b"rel", b"plain", b"h2")):
                 seen.append(bytes(mon.read_reply()))
             mon.close()
             rel = [m for m in (re.search(rb'"restore" "rel" "(\d+)" .*"(\w+)"$', line, re.I)
