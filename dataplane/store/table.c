@@ -232,6 +232,8 @@ void store_chain_tidy(struct store *s, struct bucket *b)
 
 void store_rehash_track(struct store *s, bool force_out)
 {
+    if (s->owner == NULL && s->rehash_pprev == NULL)
+        return; /* a keyspace, or a store nobody owns: never listed */
     bool rehashing = false;
     for (int i = 0; i < s->ndb && !force_out; i++)
         rehashing |= s->db[i].rehashing;

@@ -428,11 +428,6 @@ static void tmo_fix(struct worker *w, uint32_t i)
     tmo_set(w, i, wt);
 }
 
-static void tmo_top(struct worker *w)
-{
-    w->block_next_ms = w->tmo_n > 0 ? w->tmo[0]->deadline_ms : 0;
-}
-
 static void tmo_push(struct worker *w, struct waiter *wt)
 {
     if (w->tmo_n == w->tmo_cap) {
@@ -441,7 +436,6 @@ static void tmo_push(struct worker *w, struct waiter *wt)
     }
     tmo_set(w, w->tmo_n++, wt);
     tmo_fix(w, w->tmo_n - 1);
-    tmo_top(w);
 }
 
 static void tmo_remove(struct worker *w, struct waiter *wt)
@@ -455,7 +449,11 @@ static void tmo_remove(struct worker *w, struct waiter *wt)
         tmo_set(w, i, last);
         tmo_fix(w, i);
     }
-    tmo_top(w);
+}
+
+int64_t block_next_deadline(const struct worker *w)
+{
+    return w->tmo_n > 0 ? w->tmo[0]->deadline_ms : 0;
 }
 
 static void list_add(struct worker *w, struct waiter *wt)

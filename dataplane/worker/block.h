@@ -81,6 +81,8 @@ void block_cron(struct worker *w);
 void block_conn_closed(struct conn *c);
 /* CLIENT UNBLOCK (every shard held). @return false when c was not waiting on keys. */
 bool block_unblock(struct conn *c, bool error);
+/* The earliest deadline of this worker's waiters (unix ms), 0: none. */
+int64_t block_next_deadline(const struct worker *w);
 /* Waiters of this worker with a timeout (INFO clients_in_timeout_table). */
 uint64_t block_timeouts(const struct worker *w);
 void block_table_free(struct block_table *t);

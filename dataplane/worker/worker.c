@@ -392,7 +392,7 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
     }
 }
 
-static void on_reply(struct worker *w, struct shard_msg *m)
+void worker_on_reply(struct worker *w, struct shard_msg *m)
 {
     struct conn *c = m->conn;
     struct waiter *wt = m->waiter;
@@ -428,7 +428,7 @@ static void hold_replay(struct worker *w)
     while (w->hold.holder == -1 && w->hold.dq_head != NULL) {
         struct shard_msg *m = shard_undefer(&w->hold);
         if (m->type == SHARD_REPLY)
-            on_reply(w, m);
+            worker_on_reply(w, m);
         else
             handle_shard_msg(w, m);
     }
@@ -470,7 +470,7 @@ static unsigned poll_messages(struct worker *w)
             if (held)
                 shard_defer(&w->hold, m);
             else
-                on_reply(w, m);
+                worker_on_reply(w, m);
             break;
         default: /* REQ and LOCK wait while the shard is held */
             if (held)

@@ -185,7 +185,6 @@ struct worker {
     uint64_t block_timeouts;
     struct waiter **tmo; /* those with a deadline, a min-heap on it (block.c) */
     uint32_t tmo_n, tmo_cap;
-    int64_t block_next_ms; /* the earliest deadline (tmo[0]'s), 0: none */
     int64_t block_sweep_ms;
     struct block_table block;
 
@@ -239,6 +238,9 @@ void worker_count_error(struct worker *w, const char *code);
 struct worker *worker_create(struct server *srv, unsigned id, int cpu);
 /* Open this worker's listeners on every bind address. @return 0 or -errno. */
 int worker_listen(struct worker *w);
+/* A forwarded request's reply is back on its client's worker: into the client's output, the
+ * waiter attached when the command blocked (called by the loop; the unit tests call it too). */
+void worker_on_reply(struct worker *w, struct shard_msg *m);
 /* Start the thread. An unpinned worker (cpu -1) may run on `anywhere` (the process's CPUs
  * before the DPDK EAL pinned the main thread); NULL: wherever the main thread may. */
 int worker_start(struct worker *w, const cpu_set_t *anywhere);

@@ -5,15 +5,14 @@
  * command registers its waiter, a push marks the key ready and serves it, exactly as in the
  * server. The test thread stands in for each worker's loop where the loop's steps are
  * static in worker.c: pump() hands every message on the rings and every wake deferred on a
- * worker's own hold to the function the loop would (dispatch_forwarded, block_on_wake, and
- * for a forwarded reply the few lines of on_reply: fill the hole, block_attach, the
- * in-flight count), then does the flush pass's part that matters here (destroying closed
+ * worker's own hold to the function the loop would (dispatch_forwarded, block_on_wake,
+ * worker_on_reply), then does the flush pass's part that matters here (destroying closed
  * connections). Replies are read from each connection's output chain instead of a socket.
  *
  * Timeouts: block_register counts a deadline from the real clock, and block_cron compares
  * it with the worker's clock of the pass (w->now_ms), which the test sets. A deadline is
  * made "past" by moving w->now_ms to it or beyond (the worker's earliest deadline is
- * w->block_next_ms), never by waiting.
+ * block_next_deadline), never by waiting.
  *
  * Keys of a cross-shard command (a waiter woken and run again as a transaction over
  * several shards) are not driven here: the transaction's lock hand-off runs in worker.c's
@@ -138,26 +137,6 @@ static struct conn *client_new(unsigned wid, int proto)
 
 /* ---- the loop's part ------------------------------------------------------------------------ */
 
-/* A forwarded request's reply is back on its client's worker (worker.c's on_reply). */
-static void reply_back(struct worker *w, struct shard_msg *m)
-{
-    struct conn *c = m->conn;
-    struct waiter *wt = m->waiter;
-    bool blocking = (m->cmd->flags & CMD_BLOCKING) != 0;
-    conn_fill_hole(c, m);
-    if (wt != NULL)
-        block_attach(w, c, wt);
-    else if (blocking)
-        c->flags &= ~CONN_BLOCKED;
-    c->inflight--;
-    if (c->flags & CONN_ZOMBIE) {
-        if (c->inflight == 0 && w->tx.conn != c)
-            conn_reap(c);
-        return;
-    }
-    conn_want_flush(c);
-}
-
 static void deliver(struct worker *w, struct shard_msg *m)
 {
     switch (m->type) {
@@ -165,7 +144,7 @@ static void deliver(struct worker *w, struct shard_msg *m)
         dispatch_forwarded(w, m);
         break;
     case SHARD_REPLY:
-        reply_back(w, m);
+        worker_on_reply(w, m);
         break;
     case SHARD_WAKE:
         block_on_wake(w, m);
@@ -546,7 +525,7 @@ static void a_past_deadline_ends_the_wait_with_a_null(void **state)
     assert_false(waiting(a) || waiting(d));
     assert_int_equal(w->blocked_clients, 2);
     assert_int_equal(block_timeouts(w), 1);
-    assert_true(w->block_next_ms > w->now_ms);        /* c's, still to come */
+    assert_true(block_next_deadline(w) > w->now_ms);  /* c's, still to come */
     assert_int_equal(atomic_load(&block_entries), 2); /* the sweep took theirs */
 
     EXPECT(p, ":1\r\n", "RPUSH", "k", "v1");
@@ -575,11 +554,11 @@ static void the_wait_ends_exactly_at_its_deadline(void **state)
     SEND(a, "BLPOP", "k", "2.5");
     int64_t t1 = clock_real_ms();
     pump();
-    int64_t deadline = w->block_next_ms; /* the earliest of the worker's deadlines: a's */
+    int64_t deadline = block_next_deadline(w); /* the earliest of the worker's deadlines: a's */
     assert_true(deadline >= t0 + 2500 && deadline <= t1 + 2500);
     SEND(b, "BLPOP", "k", "3");
     pump();
-    assert_int_equal(w->block_next_ms, deadline);
+    assert_int_equal(block_next_deadline(w), deadline);
 
     w->now_ms = deadline - 1;
     block_cron(w);
@@ -589,8 +568,8 @@ static void the_wait_ends_exactly_at_its_deadline(void **state)
     block_cron(w);
     assert_string_equal(take_output(a), "*-1\r\n");
     assert_string_equal(take_output(b), "");
-    assert_true(w->block_next_ms > deadline); /* b's now */
-    w->now_ms = w->block_next_ms - 1;
+    assert_true(block_next_deadline(w) > deadline); /* b's now */
+    w->now_ms = block_next_deadline(w) - 1;
     block_cron(w);
     assert_true(waiting(b));
     w->now_ms++;
@@ -598,7 +577,7 @@ static void the_wait_ends_exactly_at_its_deadline(void **state)
     assert_string_equal(take_output(b), "*-1\r\n");
     assert_int_equal(w->blocked_clients, 0);
     assert_int_equal(block_timeouts(w), 0);
-    assert_int_equal(w->block_next_ms, 0);
+    assert_int_equal(block_next_deadline(w), 0);
 }
 
 /*
@@ -659,7 +638,7 @@ static void many_deadlines_end_exactly_when_due(void **state)
                 earliest = deadline[i];
             }
         }
-        assert_int_equal(w->block_next_ms, earliest);
+        assert_int_equal(block_next_deadline(w), earliest);
     }
     int forever = 0;
     for (int i = 0; i < N; i++)
