@@ -9,7 +9,8 @@
 #   werror   -Dwerror=true build in build-werror/, unit + integration + bench-smoke +
 #            scripts + dpdk suites
 #   asan     ASan + UBSan build in build-asan/, unit + integration + dpdk suites
-#   tsan     TSan build in build-tsan/, unit + integration + dpdk suites
+#   tsan     TSan build in build-tsan/, threads (the multi-threaded unit tests) +
+#            integration + dpdk suites
 #   cross    aarch64 cross build in build-aarch64/, unit suite under qemu-aarch64
 #   fuzz     libFuzzer targets (clang) in build-fuzz/: scripts/fuzz.sh, FUZZ_SECONDS each
 #   format   clang-format check of the C sources (lists the files that differ)
@@ -256,7 +257,7 @@ stage_tsan() {
     # cannot see their ordering); the werror and asan stages run both.
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 POLLUX_TSAN=1 \
         MESON_TEST_ARGS="--timeout-multiplier 3 ${MESON_TEST_ARGS:-}" \
-        run_suites build-tsan unit integration dpdk || rc=1
+        run_suites build-tsan threads integration dpdk || rc=1
     test_wrap=()
     return "$rc"
 }

@@ -26,6 +26,13 @@
 size_t __sanitizer_get_current_allocated_bytes(void);
 size_t __sanitizer_get_heap_size(void);
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define POLLUX_TSAN_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define POLLUX_TSAN_MALLOC 1
+#endif
+#endif
 
 static void oom(size_t size)
 {
@@ -139,9 +146,22 @@ int mem_background_purge(bool on)
 
 size_t mem_size_class(size_t size)
 {
+#if defined(POLLUX_TSAN_MALLOC)
+    /* What the sanitizers' allocators count in the total mem_stats reads, so that the
+     * stores' counts and that total agree as they do with jemalloc. TSan: its size classes,
+     * 16-byte steps up to 256, then four per power of two. */
+    if (size <= 256)
+        return size <= 16 ? 16 : (size + 15) & ~(size_t)15;
+    size_t step = (size_t)1 << (61 - __builtin_clzll((unsigned long long)size - 1));
+    return (size + step - 1) & ~(step - 1);
+#elif defined(POLLUX_SANITIZER_MALLOC)
+    /* ASan: the bytes asked for. */
+    return size;
+#else
     /* glibc: 16-byte granules with an 8-byte header, minimum 24 usable. */
     size_t n = (size + 8 + 15) & ~(size_t)15;
     return n < 32 ? 24 : n - 8;
+#endif
 }
 
 size_t mem_usable(const void *p)

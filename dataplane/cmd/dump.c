@@ -4,8 +4,8 @@
  *
  * DUMP writes a string with the codec's string writer and a collection with its type's own
  * RDB writer (cmd/coll.h), both asked for the value only. RESTORE checks the trailer, then
- * parses the value into a scratch member store through the loaders every RDB goes through
- * (coll_load_*), and only when the whole payload was good moves the result to the key: a
+ * parses the value into a scratch store (store_scratch_new) through the loaders every RDB goes
+ * through (coll_load_*), and only when the whole payload was good moves the result to the key: a
  * bad payload leaves the keyspace as it was, REPLACE included. The scratch store is made
  * per RESTORE; RESTORE is not on the hot path.
  */
@@ -178,10 +178,9 @@ void cmd_restore(struct cmd_ctx *c)
     if (ttl != 0 && !absttl)
         ttl = overflow ? c->now_ms : ttl + c->now_ms;
 
-    struct restore_ctx r = { .scratch = store_members_new(NULL),
-                             .k = &k,
-                             .expire_ms = ttl != 0 ? ttl : -1,
-                             .params = c->coll };
+    struct restore_ctx r = {
+        .scratch = store_scratch_new(), .k = &k, .expire_ms = ttl != 0 ? ttl : -1, .params = c->coll
+    };
     struct kv *e = restore_parse(&r, payload, c->max_bulk_len);
     if (e == NULL) {
         reply_error(c->reply, ERR_BAD_DATA);

@@ -222,7 +222,7 @@ static const struct kv *src_lookup(struct cmd_ctx *c, int i, int flags, struct s
     if (e == NULL || kv_type(e) == KV_ZSET)
         return e;
     if (*sets == NULL)
-        *sets = store_members_new(NULL);
+        *sets = store_scratch_new();
     char name[24];
     struct skey tk;
     skey_init(&tk, name, util_ll2str(name, (long long)i));

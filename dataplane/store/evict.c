@@ -29,7 +29,7 @@ static bool policy_volatile(long long policy)
 static uint64_t victim_score(const struct store *s, long long policy, const struct kv *e,
                              int64_t now_ms)
 {
-    uint32_t lru = e->bits & KV_LRU_MASK;
+    uint32_t lru = kv_bits_get(e) & KV_LRU_MASK;
     switch (policy) {
     case POLICY_VOLATILE_LFU:
     case POLICY_ALLKEYS_LFU:

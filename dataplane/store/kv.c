@@ -6,6 +6,8 @@
  * (194 days); under an LFU policy it is 16 bits of minutes modulo 2^16 (the
  * last decrement) and an 8-bit logarithmic access counter.
  */
+#include <assert.h>
+
 #include "store/store_int.h"
 #include "base/util.h"
 
@@ -41,22 +43,26 @@ void *kv_big(const struct kv *e)
 
 enum kv_type kv_type(const struct kv *e)
 {
-    return (enum kv_type)((e->bits & KV_TYPE_MASK) >> KV_TYPE_SHIFT);
+    return (enum kv_type)((kv_bits_get(e) & KV_TYPE_MASK) >> KV_TYPE_SHIFT);
 }
 
 enum kv_enc kv_enc(const struct kv *e)
 {
-    return (enum kv_enc)((e->bits & KV_ENC_MASK) >> KV_ENC_SHIFT);
+    return (enum kv_enc)((kv_bits_get(e) & KV_ENC_MASK) >> KV_ENC_SHIFT);
 }
 
 void kv_set_enc(struct kv *e, enum kv_enc enc)
 {
-    e->bits = (e->bits & ~KV_ENC_MASK) | (((uint32_t)enc << KV_ENC_SHIFT) & KV_ENC_MASK);
+    assert(!kv_is_bare(e) || enc == KV_ENC_RAW);
+    kv_bits_put(e,
+                (kv_bits_get(e) & ~KV_ENC_MASK) | (((uint32_t)enc << KV_ENC_SHIFT) & KV_ENC_MASK));
 }
 
 void kv_set_type(struct kv *e, enum kv_type type)
 {
-    e->bits = (e->bits & ~KV_TYPE_MASK) | (((uint32_t)type << KV_TYPE_SHIFT) & KV_TYPE_MASK);
+    assert(!kv_is_bare(e) || type == KV_STRING);
+    kv_bits_put(e, (kv_bits_get(e) & ~KV_TYPE_MASK) |
+                       (((uint32_t)type << KV_TYPE_SHIFT) & KV_TYPE_MASK));
 }
 
 int64_t kv_expire(const struct kv *e)
@@ -122,15 +128,17 @@ static unsigned lfu_incr(const struct store *s, unsigned counter)
 
 void store_touch(const struct store *s, struct kv *e, int64_t now_ms)
 {
-    uint32_t v;
+    if (kv_is_bare(e))
+        return;
+    uint32_t v, bits = kv_bits_get(e);
     if (store_policy_is_lfu(s)) {
-        unsigned c = lfu_incr(s, store_lfu_decayed(s, e->bits & KV_LRU_MASK, now_ms));
+        unsigned c = lfu_incr(s, store_lfu_decayed(s, bits & KV_LRU_MASK, now_ms));
         v = (lfu_minutes(now_ms) << 8) | c;
     } else {
         v = lru_clock(now_ms);
     }
-    if ((e->bits & KV_LRU_MASK) != v)
-        e->bits = (e->bits & ~KV_LRU_MASK) | v;
+    if ((bits & KV_LRU_MASK) != v)
+        kv_bits_put(e, (bits & ~KV_LRU_MASK) | v);
 }
 
 void store_set_access(const struct store *s, struct kv *e, long long idle_s, int lfu_freq,
@@ -147,16 +155,16 @@ void store_set_access(const struct store *s, struct kv *e, long long idle_s, int
         v = (lru_clock(now_ms) - (uint32_t)((unsigned long long)idle_s % (LRU_MAX + 1ull))) &
             LRU_MAX;
     }
-    e->bits = (e->bits & ~KV_LRU_MASK) | v;
+    kv_bits_put(e, (kv_bits_get(e) & ~KV_LRU_MASK) | v);
 }
 
 long long store_idle_seconds(const struct store *s, const struct kv *e, int64_t now_ms)
 {
     (void)s;
-    return (long long)(store_idle_ms(e->bits & KV_LRU_MASK, now_ms) / 1000);
+    return (long long)(store_idle_ms(kv_bits_get(e) & KV_LRU_MASK, now_ms) / 1000);
 }
 
 int store_lfu_freq(const struct store *s, const struct kv *e, int64_t now_ms)
 {
-    return (int)store_lfu_decayed(s, e->bits & KV_LRU_MASK, now_ms);
+    return (int)store_lfu_decayed(s, kv_bits_get(e) & KV_LRU_MASK, now_ms);
 }

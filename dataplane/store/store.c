@@ -140,20 +140,25 @@ long long store_avg_ttl(const struct store *s, int db)
 
 /* ---- entries ---------------------------------------------------------- */
 
-/* Write the header of an entry: access bits, type and encoding in `bits`. */
-static void kv_format(struct kv *e, uint32_t bits, int64_t expire, size_t klen, size_t vlen)
+/* The lens byte of an entry of this shape. */
+static uint8_t kv_lens_for(bool bare, bool expire, size_t klen, size_t vlen)
 {
-    unsigned kc = kv_width_code(klen), vc = kv_width_code(vlen);
-    size_t off = 0;
-    e->bits = bits & ~KV_EXPIRE_BIT;
-    e->lens = (uint8_t)(kc | (vc << 2));
-    if (expire >= 0) {
-        e->bits |= KV_EXPIRE_BIT;
-        memcpy(e->body, &expire, sizeof(expire));
-        off = KV_EXPIRE_BYTES;
-    }
+    return (uint8_t)(kv_width_code(klen) | (kv_width_code(vlen) << 2) | (expire ? KV_L_EXPIRE : 0) |
+                     (bare ? KV_L_BARE : 0));
+}
+
+/* Write the header of an entry: access bits, type and encoding in `bits` (none when bare). */
+static void kv_format(struct kv *e, bool bare, uint32_t bits, int64_t expire, size_t klen,
+                      size_t vlen)
+{
+    e->lens = kv_lens_for(bare, expire >= 0, klen, vlen);
+    kv_bits_put(e, bits);
+    if (expire >= 0)
+        memcpy(e->body + kv_expire_off(e), &expire, sizeof(expire));
+    unsigned kc = e->lens & 3;
+    size_t off = kv_lens_off(e);
     kv_write_len(e->body + off, kc, klen);
-    kv_write_len(e->body + off + (1u << kc), vc, vlen);
+    kv_write_len(e->body + off + (1u << kc), (e->lens >> 2) & 3, vlen);
 }
 
 static uint32_t kv_bits(uint32_t lru, enum kv_type type, enum kv_enc enc)
@@ -165,10 +170,10 @@ static uint32_t kv_bits(uint32_t lru, enum kv_type type, enum kv_enc enc)
 static struct kv *kv_create(struct store *s, uint32_t bits, int64_t expire, const struct skey *k,
                             const void *val, size_t vlen)
 {
-    size_t size = kv_size_for(expire >= 0, k->len, vlen);
+    size_t size = kv_size_for(s->bare, expire >= 0, k->len, vlen);
     struct kv *e = mem_alloc(size);
     store_mem_add(s, mem_size_class(size));
-    kv_format(e, bits, expire, k->len, vlen);
+    kv_format(e, s->bare, bits, expire, k->len, vlen);
     unsigned char *key = e->body + kv_key_off(e);
     memcpy(key, k->ptr, k->len);
     if (val != NULL && vlen > 0)
@@ -234,10 +239,17 @@ static const struct store_params member_params = { .maxmemory_policy = POLICY_NO
                                                    .maxmemory_samples = 5,
                                                    .databases = 1 };
 
-struct store *store_members_new(struct store *owner)
+struct store *store_scratch_new(void)
 {
     struct store *m = store_create(&member_params);
     m->expiry = STORE_EXPIRY_NONE;
+    return m;
+}
+
+struct store *store_members_new(struct store *owner)
+{
+    struct store *m = store_scratch_new();
+    m->bare = true;
     store_members_reown(m, owner);
     return m;
 }
@@ -345,15 +357,14 @@ static struct kv *overwrite(struct store *s, struct db *d, struct loc *loc, cons
     struct kv *old = loc->b->slot[loc->i];
     bool was_volatile = kv_has_expire(old);
     big_release(s, old);
-    uint32_t lru = store_policy_is_lfu(s) ? (old->bits & KV_LRU_MASK) : store_lru_now(s);
+    uint32_t lru = store_policy_is_lfu(s) ? (kv_bits_get(old) & KV_LRU_MASK) : store_lru_now(s);
     uint32_t bits = kv_bits(lru, KV_STRING, enc);
-    size_t old_size = kv_size(old), size = kv_size_for(expire >= 0, k->len, vlen);
-    uint8_t lens = (uint8_t)(kv_width_code(k->len) | (kv_width_code(vlen) << 2));
+    size_t old_size = kv_size(old), size = kv_size_for(s->bare, expire >= 0, k->len, vlen);
     struct kv *e;
-    if (was_volatile == (expire >= 0) && lens == old->lens && size <= old_size &&
+    if (kv_lens_for(s->bare, expire >= 0, k->len, vlen) == old->lens && size <= old_size &&
         mem_size_class(size) == mem_size_class(old_size)) {
         e = old;
-        kv_format(e, bits, expire, k->len, vlen);
+        kv_format(e, s->bare, bits, expire, k->len, vlen);
         if (val != NULL && vlen > 0)
             memmove(e->body + kv_key_off(e) + k->len, val, vlen);
     } else {
@@ -436,7 +447,7 @@ struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen)
 {
     snap_before_entry(s, db, e);
     size_t klen = kv_klen(e), old_vlen = kv_vlen(e), old_size = kv_size(e);
-    size_t size = kv_size_for(kv_has_expire(e), klen, vlen);
+    size_t size = kv_size_for(kv_is_bare(e), kv_has_expire(e), klen, vlen);
     unsigned kc = e->lens & 3, oc = (e->lens >> 2) & 3, nc = kv_width_code(vlen);
     size_t vlen_off = kv_lens_off(e) + (1u << kc);
     size_t keep = klen + MIN(old_vlen, vlen);
@@ -446,7 +457,7 @@ struct kv *store_resize(struct store *s, int db, struct kv *e, size_t vlen)
     e = kv_realloc(s, e, old_size, size);
     if (nc > oc)
         memmove(e->body + vlen_off + (1u << nc), e->body + vlen_off + (1u << oc), keep);
-    e->lens = (uint8_t)(kc | (nc << 2));
+    e->lens = (uint8_t)((e->lens & ~0xcu) | (nc << 2));
     kv_write_len(e->body + vlen_off, nc, vlen);
     if ((uintptr_t)e != was)
         relink(&s->db[db], e, was);
@@ -458,7 +469,7 @@ struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_
     snap_before_entry(s, db, e);
     bool has = kv_has_expire(e);
     if (when_ms >= 0 && has) {
-        memcpy(e->body, &when_ms, sizeof(when_ms));
+        memcpy(e->body + kv_expire_off(e), &when_ms, sizeof(when_ms));
         return e;
     }
     if (when_ms < 0 && !has)
@@ -468,17 +479,17 @@ struct kv *store_set_expire(struct store *s, int db, struct kv *e, int64_t when_
     bool found = store_db_locate(d, e, (uintptr_t)e, &loc);
     assert(found);
     (void)found;
-    size_t old_size = kv_size(e);
+    size_t old_size = kv_size(e), at = kv_expire_off(e);
     size_t content = kv_key_off(e) - kv_lens_off(e) + kv_klen(e) + kv_vlen(e);
     if (when_ms >= 0) {
-        e = kv_realloc(s, e, old_size, kv_size_for(true, kv_klen(e), kv_vlen(e)));
-        memmove(e->body + KV_EXPIRE_BYTES, e->body, content);
-        memcpy(e->body, &when_ms, sizeof(when_ms));
-        e->bits |= KV_EXPIRE_BIT;
+        e = kv_realloc(s, e, old_size, kv_size_for(kv_is_bare(e), true, kv_klen(e), kv_vlen(e)));
+        memmove(e->body + at + KV_EXPIRE_BYTES, e->body + at, content);
+        memcpy(e->body + at, &when_ms, sizeof(when_ms));
+        e->lens |= KV_L_EXPIRE;
         d->nvolatile++;
     } else {
-        memmove(e->body, e->body + KV_EXPIRE_BYTES, content);
-        e->bits &= ~KV_EXPIRE_BIT;
+        memmove(e->body + at, e->body + at + KV_EXPIRE_BYTES, content);
+        e->lens &= (uint8_t)~KV_L_EXPIRE;
         e = kv_realloc(s, e, old_size, kv_size(e));
         d->nvolatile--;
     }

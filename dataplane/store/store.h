@@ -205,8 +205,15 @@ void store_account_sub(struct store *s, size_t n);
  * value), so a collection gets the keyspace's table (SCAN's guarantees, incremental rehash,
  * random picks, snapshots) for free. Its memory counts in `owner` too (store_used of the
  * owner includes it). Use store_lookup/store_set/store_delete... with db 0 and STORE_NOTOUCH.
+ * Its entries are bare: no access clock, type or encoding (they read as unencoded strings).
  */
 struct store *store_members_new(struct store *owner);
+/*
+ * A store of one database with no owner whose entries are whole (type, encoding, access
+ * clock, expiry): where RESTORE builds a key before it replaces the keyspace's. Freed with
+ * store_members_free.
+ */
+struct store *store_scratch_new(void);
 /* Free a member store and everything in it (the owner's count drops by its size). */
 void store_members_free(struct store *m);
 /* The same in steps (store_big_step_fn): @return true when m is freed. */

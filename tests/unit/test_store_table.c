@@ -455,6 +455,75 @@ static void member_resize_finishes_when_idle(void **state)
     store_destroy(b);
 }
 
+/*
+ * A member store's entries are bare: lengths, key and value only. They read as unencoded
+ * strings, an access leaves their bytes alone, and resizes, overwrites and an expiry work on
+ * them as on a key's; a 13-byte set member fits the 16-byte class.
+ */
+static void bare_member_entries(void **state)
+{
+    (void)state;
+    struct store *owner = new_store(1), *whole = store_scratch_new();
+    struct store *m = store_members_new(owner);
+    char buf[32];
+    for (int i = 0; i < 3000; i++) {
+        int n = snprintf(buf, sizeof(buf), "member:%d", i * 331);
+        struct skey k = key_of(buf, (size_t)n);
+        struct kv *e = store_set(m, 0, &k, NULL, 0, KV_ENC_RAW, -1, 0);
+        struct kv *w = store_set(whole, 0, &k, NULL, 0, KV_ENC_RAW, -1, 0);
+        assert_true(kv_is_bare(e));
+        assert_false(kv_is_bare(w));
+        assert_int_equal(kv_size(e), 3 + (size_t)n);
+        assert_int_equal(kv_size(w), kv_size(e) + 4);
+        assert_int_equal(kv_type(e), KV_STRING);
+        assert_int_equal(kv_enc(e), KV_ENC_RAW);
+        if (n <= 13)
+            assert_true(mem_size_class(kv_size(e)) <= 16);
+        /* an access (LRU or LFU) writes nothing into a bare entry */
+        unsigned char before[32];
+        memcpy(before, e, kv_size(e));
+        assert_ptr_equal(store_lookup(m, 0, &k, 1000000 + i, 0), e);
+        store_set_access(m, e, 5, 5, 1000000 + i);
+        assert_memory_equal(before, e, kv_size(e));
+        assert_int_equal(store_idle_seconds(m, e, 0), 0);
+    }
+    check_invariants(m);
+    /* values through every length width, an expiry on and off, then back */
+    struct skey k = key_str("member:331");
+    struct kv *e = store_lookup(m, 0, &k, 0, STORE_NOTOUCH);
+    for (size_t len = 1; len < 300000; len *= 7) {
+        e = store_resize(m, 0, e, len);
+        size_t got;
+        char *v = kv_val(e, &got);
+        assert_int_equal(got, len);
+        memset(v, 'a' + (int)(len % 26), len);
+        e = store_set_expire(m, 0, e, 777);
+        assert_true(kv_is_bare(e));
+        assert_true(kv_expire(e) == 777);
+        v = kv_val(e, &got);
+        assert_int_equal(got, len);
+        assert_int_equal(v[len - 1], 'a' + (int)(len % 26));
+        size_t klen;
+        const char *key = kv_key(e, &klen);
+        assert_int_equal(klen, 10);
+        assert_memory_equal(key, "member:331", 10);
+        e = store_set_expire(m, 0, e, -1);
+        assert_int_equal(kv_expire(e), -1);
+        assert_int_equal(kv_size(e), 3 + 10 + len + (len > 255) + (len > 65535) * 2);
+    }
+    /* an overwrite in place keeps the entry bare */
+    struct kv *o = store_set(m, 0, &k, "xy", 2, KV_ENC_RAW, -1, 0);
+    assert_true(kv_is_bare(o));
+    assert_int_equal(kv_size(o), 15);
+    check_invariants(m);
+    check_invariants(whole);
+    size_t owner_before = store_used(owner);
+    store_members_free(m);
+    assert_true(store_used(owner) < owner_before);
+    store_members_free(whole);
+    store_destroy(owner);
+}
+
 /* ---- SCAN ------------------------------------------------------------- */
 
 struct seen {
@@ -798,13 +867,13 @@ static void million_keys_density(void **state)
         ;
     size_t used = store_used(s) - base;
     double per_key = (double)used / (double)n;
-    double entry = (double)mem_size_class(kv_size_for(false, 16, 32));
+    double entry = (double)mem_size_class(kv_size_for(false, false, 16, 32));
     double budget = entry + 64.0 / 3.5 + 2.0;
     size_t rss = mem_rss() - rss0;
     printf("1M keys 16/32: %.1f bytes/key accounted (entry class %.0f, budget %.1f), "
            "%zu buckets, RSS +%.1f MB (%s)\n",
            per_key, entry, budget, buckets_of(s, 0), (double)rss / 1e6, mem_allocator_name());
-    assert_true(kv_size_for(false, 16, 32) <= 56);
+    assert_true(kv_size_for(false, false, 16, 32) <= 56);
     assert_true(per_key <= budget);
     assert_int_equal(store_count(s, 0), n);
     struct skey k = key_of("key:000000123456", 16);
@@ -826,6 +895,7 @@ int main(void)
         cmocka_unit_test(million_keys_density),
         cmocka_unit_test(flush_lazily_in_steps),
         cmocka_unit_test(member_resize_finishes_when_idle),
+        cmocka_unit_test(bare_member_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
