@@ -16,6 +16,7 @@
 #include "cmd/commands.h"
 #include "base/common.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "base/util.h"
 #include "replication/rdb.h"
 #include "types/pack.h"
@@ -123,6 +124,7 @@ static void lw_open(struct lw *w, struct store *s, int db, struct kv *e,
 static void to_big(struct lw *w)
 {
     struct qlist *l = qlist_create(w->p->list_max_size);
+    qlist_set_depth(l, (int)w->p->list_compress_depth);
     const unsigned char *p = lpack(w->e);
     for (uint32_t off = pack_first(p); off != 0; off = pack_next(p, off)) {
         struct pack_elem el;
@@ -990,7 +992,8 @@ static void *list_big_copy(struct store *dst, const void *obj)
     struct qlist *src = (struct qlist *)obj;
     struct qlist_view *v = qlist_freeze(src);
     struct qlist *l = qlist_create(coll_params_default.list_max_size);
-    /* same limits as the source: copy node by node through pushes of its elements */
+    qlist_set_depth(l, qlist_depth(src));
+    /* copied element by element: a compressed node's pack lives until the next one is read */
     for (uint32_t i = 0; i < qlist_view_nodes(v); i++) {
         const unsigned char *p = qlist_view_pack(v, i);
         for (uint32_t off = pack_first(p); off != 0; off = pack_next(p, off)) {
@@ -1044,6 +1047,30 @@ static void to_item(const struct pack_elem *el, struct rdb_item *it, char txt[PA
     it->a = t;
 }
 
+/*
+ * The bytes of the items gathered for one RDB node of a list with compressed nodes: an item
+ * read from a compressed node points into a buffer the next compressed node's read reuses
+ * (qlist.h), so its bytes are copied here and the items pointed at them before the write.
+ */
+struct item_copies {
+    struct strbuf text;
+    size_t off[RDB_LIST_NODE_ITEMS];
+};
+
+static void item_copy(struct item_copies *c, size_t k, const struct rdb_item *it)
+{
+    c->off[k] = c->text.len;
+    strbuf_append(&c->text, it->a, it->alen);
+}
+
+/* Point items 0..k-1 at their copies, for the node about to be written; the next starts. */
+static void items_to_copies(struct item_copies *c, struct rdb_item *items, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        items[i].a = c->text.buf + c->off[i];
+    c->text.len = 0;
+}
+
 static void list_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
                         const struct rdb_encode_opts *o)
 {
@@ -1060,19 +1087,35 @@ static void list_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
     lit_init(&it, &w, 0, true);
     struct pack_elem el;
     size_t k = 0;
-    if (is_big(e))
+    struct item_copies *cp = NULL;
+    if (is_big(e)) {
         rdb_encode_coll_begin(b, RDB_COLL_LIST, key, klen, rdb_list_nodes(n), exp, o);
+        if (qlist_depth(ql(e)) > 0) {
+            cp = mem_alloc(sizeof(*cp));
+            strbuf_init(&cp->text);
+        }
+    }
     while (lit_next(&it, &el)) {
         to_item(&el, &items[k], txt[k]);
+        if (cp != NULL)
+            item_copy(cp, k, &items[k]);
         if (++k == cap && is_big(e)) {
+            if (cp != NULL)
+                items_to_copies(cp, items, k);
             rdb_encode_list_node(b, items, k, o);
             k = 0;
         }
     }
+    if (cp != NULL)
+        items_to_copies(cp, items, k);
     if (!is_big(e))
         rdb_encode_coll_small(b, RDB_COLL_LIST, key, klen, items, n, exp, o);
     else if (k > 0)
         rdb_encode_list_node(b, items, k, o);
+    if (cp != NULL) {
+        strbuf_deinit(&cp->text);
+        mem_free(cp);
+    }
     mem_free(txt);
     mem_free(items);
 }
@@ -1087,12 +1130,16 @@ struct list_snap {
     size_t k;           /* items gathered for the next RDB node */
     struct rdb_item items[RDB_LIST_NODE_ITEMS];
     char txt[RDB_LIST_NODE_ITEMS][PACK_TEXT_BUF];
+    bool copy;                 /* the list compresses nodes: copy the items' bytes, */
+    struct item_copies copies; /* as they span steps and nodes */
 };
 
 static void *list_snap_open(const struct kv *e, struct rdb_buf *b, int64_t exp,
                             const struct rdb_encode_opts *o)
 {
     struct list_snap *ls = mem_calloc(sizeof(*ls));
+    strbuf_init(&ls->copies.text);
+    ls->copy = qlist_depth(kv_big(e)) > 0;
     ls->v = qlist_freeze(kv_big(e));
     size_t klen;
     const char *key = kv_key(e, &klen);
@@ -1113,7 +1160,11 @@ static bool list_snap_step(void *cur, struct rdb_buf *b, size_t max,
         struct pack_elem el;
         pack_get(p, ls->off, &el);
         to_item(&el, &ls->items[ls->k], ls->txt[ls->k]);
+        if (ls->copy)
+            item_copy(&ls->copies, ls->k, &ls->items[ls->k]);
         if (++ls->k == RDB_LIST_NODE_ITEMS) {
+            if (ls->copy)
+                items_to_copies(&ls->copies, ls->items, ls->k);
             rdb_encode_list_node(b, ls->items, ls->k, o);
             ls->k = 0;
         }
@@ -1123,8 +1174,11 @@ static bool list_snap_step(void *cur, struct rdb_buf *b, size_t max,
     }
     if (ls->node < n)
         return false;
-    if (ls->k > 0)
+    if (ls->k > 0) {
+        if (ls->copy)
+            items_to_copies(&ls->copies, ls->items, ls->k);
         rdb_encode_list_node(b, ls->items, ls->k, o);
+    }
     ls->k = 0;
     return true;
 }
@@ -1133,6 +1187,7 @@ static void list_snap_close(void *cur)
 {
     struct list_snap *ls = cur;
     qlist_view_release(ls->v);
+    strbuf_deinit(&ls->copies.text);
     mem_free(ls);
 }
 

@@ -12,6 +12,15 @@
  * calls node_resize() to grow or shrink a node in place (it may move); a node is shrunk only
  * when its size class falls below three quarters of what it holds, so a push and a pop at a
  * class boundary do not reallocate every time.
+ *
+ * Compressed nodes (list-compress-depth d > 0): the nodes more than d from either end are
+ * kept LZF-compressed when that saves at least LZF_MIN_GAIN bytes. Such a node's body
+ * starts where a pack's header does, with 0 where a pack has its size (no pack is smaller
+ * than its header) and the element count where a pack has it, so walks that only count
+ * (locate, the merge checks) read both kinds alike. A compressed node is never written: a
+ * write first decompresses it into a new node (node_own), reads decompress it into the
+ * thread's scratch buffer (read_at), and every write ends by putting the nodes it touched
+ * and the nodes at the two zone edges back to the rule (zone_fix).
  */
 #include "types/qlist.h"
 
@@ -22,6 +31,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <lzf.h>
+#include <threads.h>
+
 #include "base/common.h"
 #include "base/mem.h"
 
@@ -29,7 +41,8 @@ struct qlist_node {
     /* the list and the views holding it: atomic, as a view taken by one shard's snapshot
      * may be let go while the list, renamed to another shard, is written by that shard */
     atomic_uint refs;
-    uint32_t cap; /* bytes allocated, this header included */
+    uint32_t cap : 31;  /* bytes allocated, this header included (QLIST_MAX_ELEM keeps it so) */
+    uint32_t tried : 1; /* a pack node compression did not shrink enough, unwritten since */
     unsigned char pack[];
 };
 
@@ -37,6 +50,8 @@ struct qlist {
     struct qlist_node **a; /* nodes in order: a[first .. first + n) */
     uint32_t cap, first, n;
     uint32_t max_count, max_bytes; /* per node: elements, and bytes of its pack */
+    uint32_t depth;                /* list-compress-depth: 0 keeps every node a pack */
+    uint32_t zone_n;               /* nodes when the zone's edges were last put right */
     uint64_t count;
     size_t bytes;
 };
@@ -50,14 +65,57 @@ struct qlist_view {
 
 #define NODE_HDR offsetof(struct qlist_node, pack)
 
+/*
+ * A compressed node's body: u32 0 (a pack's size), u16 count (a pack's count), u32 the
+ * pack's size, u32 the LZF bytes' length, u64 a serial number no other compressed node has
+ * (what the scratch buffer is keyed on: an address can be reused), then the LZF bytes.
+ */
+#define LZF_HDR       22u
+#define LZF_MIN_BYTES 48u /* smaller packs are not worth compressing */
+#define LZF_MIN_GAIN  8u  /* nor a pack that would shrink by less */
+
+static atomic_uint_fast64_t lzf_serial;
+
+static inline bool node_lzf(const struct qlist_node *nd)
+{
+    return pack_bytes(nd->pack) == 0;
+}
+
+static inline uint32_t node_count(const struct qlist_node *nd)
+{
+    return pack_count(nd->pack);
+}
+
+static inline uint32_t rd32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t rd64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* The bytes of the node's pack, compressed or not. */
+static inline uint32_t node_pack_bytes(const struct qlist_node *nd)
+{
+    return node_lzf(nd) ? rd32(nd->pack + 6) : pack_bytes(nd->pack);
+}
+
 static inline struct qlist_node *node_at(const struct qlist *l, int64_t i)
 {
     assert(i >= 0 && i < (int64_t)l->n);
     return l->a[l->first + i];
 }
 
+/* Node i's pack, which must not be compressed (a node being written; an end node). */
 static inline unsigned char *pack_at(const struct qlist *l, int64_t i)
 {
+    assert(!node_lzf(node_at(l, i)));
     return node_at(l, i)->pack;
 }
 
@@ -123,6 +181,7 @@ static struct qlist_node *node_alloc(struct qlist *l, size_t pack_bytes)
     struct qlist_node *nd = mem_alloc(sz);
     atomic_init(&nd->refs, 1);
     nd->cap = (uint32_t)sz;
+    nd->tried = 0;
     l->bytes += sz;
     return nd;
 }
@@ -186,17 +245,168 @@ static unsigned char *node_resize(void *ctx, unsigned char *p, size_t new_bytes)
     return nd->pack;
 }
 
-/* Make node i the list's own before it is written (copy-on-write). */
+/* ---- compressed nodes ---- */
+
+/* Decompress a compressed node's pack into out (node_pack_bytes(nd) bytes). */
+static void lzf_unpack(const struct qlist_node *nd, unsigned char *out)
+{
+    uint32_t raw = rd32(nd->pack + 6), zlen = rd32(nd->pack + 10);
+    unsigned got = lzf_decompress(nd->pack + LZF_HDR, zlen, out, raw);
+    assert(got == raw); /* made by node_compress, never written since */
+    (void)got;
+}
+
+/* The thread's scratch buffer: the last compressed node read (read_at), decompressed. */
+struct scratch {
+    unsigned char *buf;
+    size_t cap;
+    const struct qlist_node *of;
+    uint64_t serial;
+};
+
+static tss_t scratch_key;
+static once_flag scratch_once = ONCE_FLAG_INIT;
+
+static void scratch_free(void *p)
+{
+    struct scratch *sc = p;
+    mem_free(sc->buf);
+    mem_free(sc);
+}
+
+static void scratch_init(void)
+{
+    int rc = tss_create(&scratch_key, scratch_free);
+    assert(rc == thrd_success);
+    (void)rc;
+}
+
+/*
+ * A compressed node's pack, decompressed into this thread's scratch buffer (or found there):
+ * valid until this thread reads another compressed node.
+ */
+static const unsigned char *lzf_read(const struct qlist_node *nd)
+{
+    call_once(&scratch_once, scratch_init);
+    struct scratch *sc = tss_get(scratch_key);
+    if (sc == NULL) {
+        sc = mem_calloc(sizeof(*sc));
+        tss_set(scratch_key, sc);
+    }
+    uint64_t serial = rd64(nd->pack + 14);
+    if (sc->of == nd && sc->serial == serial)
+        return sc->buf;
+    uint32_t raw = rd32(nd->pack + 6);
+    if (sc->cap < raw) {
+        mem_free(sc->buf);
+        sc->buf = mem_alloc(raw);
+        sc->cap = raw;
+    }
+    lzf_unpack(nd, sc->buf);
+    sc->of = nd;
+    sc->serial = serial;
+    return sc->buf;
+}
+
+/* Node i's pack to read, compressed or not (a compressed one: see lzf_read). */
+static const unsigned char *read_at(const struct qlist *l, int64_t i)
+{
+    const struct qlist_node *nd = node_at(l, i);
+    return node_lzf(nd) ? lzf_read(nd) : nd->pack;
+}
+
+/* Compress node i when that saves LZF_MIN_GAIN bytes; a node of one oversized element
+ * (past the node limit) stays a pack. */
+static void node_compress(struct qlist *l, int64_t i)
+{
+    struct qlist_node *nd = node_at(l, i);
+    uint32_t raw = pack_bytes(nd->pack);
+    if (raw < LZF_MIN_BYTES || raw > l->max_bytes)
+        return;
+    struct qlist_node *z = mem_alloc(NODE_HDR + LZF_HDR + raw);
+    unsigned zlen = lzf_compress(nd->pack, raw, z->pack + LZF_HDR, raw - LZF_HDR - LZF_MIN_GAIN);
+    if (zlen == 0) {
+        mem_free(z);
+        nd->tried = 1;
+        return;
+    }
+    size_t sz = mem_size_class(NODE_HDR + LZF_HDR + zlen);
+    z = mem_realloc(z, sz);
+    atomic_init(&z->refs, 1);
+    z->cap = (uint32_t)sz;
+    z->tried = 0;
+    uint32_t zero = 0, count = pack_count(nd->pack), zl = zlen;
+    uint64_t serial = atomic_fetch_add_explicit(&lzf_serial, 1, memory_order_relaxed) + 1;
+    memcpy(z->pack, &zero, 4);
+    z->pack[4] = (unsigned char)count;
+    z->pack[5] = (unsigned char)(count >> 8);
+    memcpy(z->pack + 6, &raw, 4);
+    memcpy(z->pack + 10, &zl, 4);
+    memcpy(z->pack + 14, &serial, 8);
+    l->bytes += sz;
+    node_unref_list(l, nd);
+    l->a[l->first + i] = z;
+}
+
+/* Make node i the list's own pack before it is written: decompressed, or copied from the
+ * views that share it (copy-on-write). */
 static void node_own(struct qlist *l, int64_t i)
 {
     struct qlist_node *nd = node_at(l, i);
-    if (node_alone(nd))
+    bool lzf = node_lzf(nd);
+    if (!lzf && node_alone(nd)) {
+        nd->tried = 0; /* about to change: compression may pay now */
         return;
-    uint32_t bytes = pack_bytes(nd->pack);
+    }
+    uint32_t bytes = node_pack_bytes(nd);
     struct qlist_node *cp = node_alloc(l, bytes);
-    memcpy(cp->pack, nd->pack, bytes);
+    if (lzf)
+        lzf_unpack(nd, cp->pack);
+    else
+        memcpy(cp->pack, nd->pack, bytes);
     node_unref_list(l, nd);
     l->a[l->first + i] = cp;
+}
+
+/* Whether node i is in the compressed zone: depth or more nodes from either end. */
+static bool in_zone(const struct qlist *l, int64_t i)
+{
+    return l->depth > 0 && i >= (int64_t)l->depth && i < (int64_t)l->n - (int64_t)l->depth;
+}
+
+/* Put nodes lo..hi (clamped to the list) back to the zone rule. */
+static void zone_range(struct qlist *l, int64_t lo, int64_t hi)
+{
+    if (lo < 0)
+        lo = 0;
+    if (hi >= (int64_t)l->n)
+        hi = (int64_t)l->n - 1;
+    for (int64_t i = lo; i <= hi; i++) {
+        const struct qlist_node *nd = node_at(l, i);
+        bool lzf = node_lzf(nd);
+        if (in_zone(l, i) && !lzf && !nd->tried)
+            node_compress(l, i);
+        else if (!in_zone(l, i) && lzf)
+            node_own(l, i);
+    }
+}
+
+/*
+ * After a write that touched nodes lo..hi (their indices now): those and their neighbours,
+ * and, when the number of nodes changed, the nodes within depth of either end, which nodes
+ * added or dropped anywhere move across the zone's edges.
+ */
+static void zone_fix(struct qlist *l, int64_t lo, int64_t hi)
+{
+    if (l->depth == 0)
+        return;
+    zone_range(l, lo - 1, hi + 1);
+    if (l->n != l->zone_n) {
+        int64_t d = l->depth, n = l->n;
+        zone_range(l, 0, d);
+        zone_range(l, n - 1 - d, n - 1);
+        l->zone_n = l->n;
+    }
 }
 
 /* pack_splice on node i (copied first if shared); the caller adjusts l->count. */
@@ -214,9 +424,9 @@ static void edit(struct qlist *l, int64_t i, uint32_t off, uint32_t ndel,
 /* Whether node i can take one more element of esz bytes. An empty node takes anything. */
 static bool fits(const struct qlist *l, int64_t i, size_t esz)
 {
-    const unsigned char *p = pack_at(l, i);
-    uint32_t c = pack_count(p);
-    return c == 0 || (c + 1 <= l->max_count && pack_bytes(p) + esz <= l->max_bytes);
+    const struct qlist_node *nd = node_at(l, i);
+    uint32_t c = node_count(nd);
+    return c == 0 || (c + 1 <= l->max_count && node_pack_bytes(nd) + esz <= l->max_bytes);
 }
 
 /* Move node i's elements from off on into a new node i + 1. */
@@ -236,15 +446,15 @@ static void try_merge(struct qlist *l, int64_t i)
 {
     if (i < 0 || i + 1 >= (int64_t)l->n)
         return;
-    const unsigned char *a = pack_at(l, i), *b = pack_at(l, i + 1);
-    if (pack_count(a) + pack_count(b) > l->max_count ||
-        pack_bytes(a) + pack_bytes(b) - PACK_HDR > l->max_bytes)
+    const struct qlist_node *a = node_at(l, i), *b = node_at(l, i + 1);
+    if (node_count(a) + node_count(b) > l->max_count ||
+        node_pack_bytes(a) + node_pack_bytes(b) - PACK_HDR > l->max_bytes)
         return;
     node_own(l, i);
     struct resize_ctx r = { l, i };
     unsigned char *p = pack_at(l, i);
-    int rc =
-        pack_append_from(&p, pack_at(l, i + 1), pack_first(pack_at(l, i + 1)), node_resize, &r);
+    const unsigned char *q = read_at(l, i + 1);
+    int rc = pack_append_from(&p, q, pack_first(q), node_resize, &r);
     assert(rc == 0);
     (void)rc;
     node_drop(l, i + 1);
@@ -255,7 +465,7 @@ static void settle(struct qlist *l, int64_t i)
 {
     if (i < 0 || i >= (int64_t)l->n)
         return;
-    if (pack_count(pack_at(l, i)) == 0) {
+    if (node_count(node_at(l, i)) == 0) {
         node_drop(l, i);
         try_merge(l, i - 1);
         return;
@@ -271,7 +481,7 @@ static int64_t locate(const struct qlist *l, uint64_t idx, uint32_t *k)
     if (idx < l->count / 2) {
         int64_t i = 0;
         for (;; i++) {
-            uint32_t c = pack_count(pack_at(l, i));
+            uint32_t c = node_count(node_at(l, i));
             if (idx < c)
                 break;
             idx -= c;
@@ -283,7 +493,7 @@ static int64_t locate(const struct qlist *l, uint64_t idx, uint32_t *k)
     int64_t i = (int64_t)l->n - 1;
     uint32_t c;
     for (;; i--) {
-        c = pack_count(pack_at(l, i));
+        c = node_count(node_at(l, i));
         if (back <= c)
             break;
         back -= c;
@@ -321,18 +531,19 @@ static void insert_at(struct qlist *l, int64_t i, uint32_t off, const struct pac
         edit(l, i, off, 0, e, 1, NULL);
         return;
     }
-    if (off == pack_bytes(pack_at(l, i))) {
+    if (off == node_pack_bytes(node_at(l, i))) {
         if (i + 1 >= (int64_t)l->n || !fits(l, i + 1, esz))
             node_add(l, i + 1);
         edit(l, i + 1, PACK_HDR, 0, e, 1, NULL);
     } else if (off == PACK_HDR) {
         if (i > 0 && fits(l, i - 1, esz)) {
-            edit(l, i - 1, pack_bytes(pack_at(l, i - 1)), 0, e, 1, NULL);
+            edit(l, i - 1, node_pack_bytes(node_at(l, i - 1)), 0, e, 1, NULL);
         } else {
             node_add(l, i);
             edit(l, i, PACK_HDR, 0, e, 1, NULL);
         }
     } else {
+        node_own(l, i);
         split(l, i, off);
         if (fits(l, i, esz)) {
             edit(l, i, pack_bytes(pack_at(l, i)), 0, e, 1, NULL);
@@ -421,6 +632,17 @@ void qlist_free_tail(struct qlist *l, uint32_t k)
     l->n -= k; /* the array keeps its size: the list is on its way out */
 }
 
+void qlist_set_depth(struct qlist *l, int depth)
+{
+    assert(l->n == 0);
+    l->depth = depth < 0 ? 0 : (uint32_t)depth;
+}
+
+int qlist_depth(const struct qlist *l)
+{
+    return (int)l->depth;
+}
+
 uint64_t qlist_len(const struct qlist *l)
 {
     return l->count;
@@ -441,10 +663,13 @@ int qlist_push(struct qlist *l, bool head, const struct pack_elem *e)
     size_t esz = elem_size(e);
     if (esz == 0)
         return -EINVAL;
-    if (head || l->n == 0)
+    if (head || l->n == 0) {
         insert_at(l, 0, PACK_HDR, e, esz);
-    else
-        insert_at(l, l->n - 1, pack_bytes(pack_at(l, l->n - 1)), e, esz);
+        zone_fix(l, 0, 0);
+    } else {
+        insert_at(l, l->n - 1, node_pack_bytes(node_at(l, l->n - 1)), e, esz);
+        zone_fix(l, (int64_t)l->n - 1, (int64_t)l->n - 1);
+    }
     return 0;
 }
 
@@ -455,7 +680,7 @@ bool qlist_index(const struct qlist *l, int64_t idx, struct pack_elem *e)
         return false;
     uint32_t k;
     int64_t i = locate(l, u, &k);
-    const unsigned char *p = pack_at(l, i);
+    const unsigned char *p = read_at(l, i);
     pack_get(p, pack_seek(p, k), e);
     return true;
 }
@@ -465,10 +690,11 @@ bool qlist_pop(struct qlist *l, bool head)
     if (l->count == 0)
         return false;
     int64_t i = head ? 0 : (int64_t)l->n - 1;
-    const unsigned char *p = pack_at(l, i);
-    edit(l, i, head ? PACK_HDR : pack_last(p), 1, NULL, 0, NULL);
+    node_own(l, i);
+    edit(l, i, head ? PACK_HDR : pack_last(pack_at(l, i)), 1, NULL, 0, NULL);
     l->count--;
     settle(l, i);
+    zone_fix(l, i - 1, i);
     return true;
 }
 
@@ -482,9 +708,11 @@ int qlist_replace(struct qlist *l, int64_t idx, const struct pack_elem *e)
         return -ERANGE;
     uint32_t k, off;
     int64_t i = locate(l, u, &k);
+    node_own(l, i);
     edit(l, i, pack_seek(pack_at(l, i), k), 1, NULL, 0, &off);
     l->count--;
     insert_at(l, i, off, e, esz); /* the node keeps room for it unless e is larger */
+    zone_fix(l, i - 1, i + 2);
     return 0;
 }
 
@@ -500,12 +728,13 @@ uint64_t qlist_del_range(struct qlist *l, int64_t start, uint64_t n)
     int64_t j = i, whole_from = -1;
     uint32_t whole = 0;
     for (uint64_t left = n; left > 0; j++, k = 0) {
-        uint32_t c = pack_count(pack_at(l, j));
+        uint32_t c = node_count(node_at(l, j));
         uint32_t take = left < c - k ? (uint32_t)left : c - k;
         if (take == c) {
             if (whole++ == 0)
                 whole_from = j;
         } else {
+            node_own(l, j);
             edit(l, j, pack_seek(pack_at(l, j), k), take, NULL, 0, NULL);
         }
         left -= take;
@@ -519,6 +748,7 @@ uint64_t qlist_del_range(struct qlist *l, int64_t start, uint64_t n)
     settle(l, i + 1);
     settle(l, i);
     settle(l, i - 1);
+    zone_fix(l, i - 1, i + 1);
     return n;
 }
 
@@ -535,7 +765,7 @@ void qlist_iter_init(struct qlist_iter *it, struct qlist *l, int64_t idx, bool f
     }
     uint32_t k;
     it->node = locate(l, u, &k);
-    it->off = pack_seek(pack_at(l, it->node), k);
+    it->off = pack_seek(read_at(l, it->node), k);
 }
 
 bool qlist_iter_next(struct qlist_iter *it, struct pack_elem *e)
@@ -549,10 +779,10 @@ bool qlist_iter_next(struct qlist_iter *it, struct pack_elem *e)
             return false;
         }
         it->node = next;
-        const unsigned char *p = pack_at(l, next);
+        const unsigned char *p = read_at(l, next);
         it->off = it->fwd ? pack_first(p) : pack_last(p);
     }
-    const unsigned char *p = pack_at(l, it->node);
+    const unsigned char *p = read_at(l, it->node);
     it->cur_node = it->node;
     it->cur_off = it->off;
     pack_get(p, it->off, e);
@@ -563,7 +793,7 @@ bool qlist_iter_next(struct qlist_iter *it, struct pack_elem *e)
 bool qlist_iter_eq(const struct qlist_iter *it, const struct pack_needle *n)
 {
     assert(it->cur_node >= 0);
-    return pack_eq(pack_at(it->l, it->cur_node), it->cur_off, n);
+    return pack_eq(read_at(it->l, it->cur_node), it->cur_off, n);
 }
 
 void qlist_iter_del(struct qlist_iter *it)
@@ -600,12 +830,15 @@ int qlist_iter_insert(struct qlist_iter *it, bool after, const struct pack_elem 
     assert(i >= 0);
     uint32_t off = it->cur_off;
     if (after) {
-        const unsigned char *p = pack_at(l, i);
+        const unsigned char *p = read_at(l, i);
         off = pack_next(p, off);
         if (off == 0)
             off = pack_bytes(p);
     }
     insert_at(l, i, off, e, esz);
+    /* the nodes the insertion may have split or merged, for qlist_iter_done */
+    it->lo = MIN(it->lo, i - 1);
+    it->hi = MAX(it->hi, i + 2);
     it->cur_node = -1;
     it->node = it->fwd ? (int64_t)l->n : -1;
     it->off = 0;
@@ -617,6 +850,8 @@ void qlist_iter_done(struct qlist_iter *it)
     /* downward, so a merge (which removes the node after) shifts only nodes already done */
     for (int64_t j = it->hi + 1; j >= it->lo - 1 && j >= 0; j--)
         settle(it->l, j);
+    if (it->lo <= it->hi)
+        zone_fix(it->l, it->lo - 1, it->hi + 1);
     it->lo = INT64_MAX;
     it->hi = -1;
 }
@@ -659,7 +894,7 @@ uint32_t qlist_view_nodes(const struct qlist_view *v)
 const unsigned char *qlist_view_pack(const struct qlist_view *v, uint32_t i)
 {
     assert(i < v->n);
-    return v->a[i]->pack;
+    return node_lzf(v->a[i]) ? lzf_read(v->a[i]) : v->a[i]->pack;
 }
 
 size_t qlist_view_bytes(const struct qlist_view *v)
@@ -677,13 +912,19 @@ bool qlist_check(const struct qlist *l)
         return false;
     for (uint32_t i = 0; i < l->n; i++) {
         const struct qlist_node *nd = node_at(l, i);
-        uint32_t c = pack_count(nd->pack), b = pack_bytes(nd->pack);
+        uint32_t c = node_count(nd), b = node_pack_bytes(nd);
+        bool lzf = node_lzf(nd);
         if (atomic_load_explicit(&nd->refs, memory_order_relaxed) == 0 || c == 0 ||
-            NODE_HDR + b > nd->cap)
+            (!lzf && NODE_HDR + b > nd->cap))
             return false;
         if (c > 1 && (c > l->max_count || b > l->max_bytes))
             return false;
-        if (!pack_validate(nd->pack, b))
+        const unsigned char *p = read_at(l, i);
+        if (!pack_validate(p, b) || pack_count(p) != c)
+            return false;
+        /* the zone rule: compressed exactly where depth asks, unless it would not pay */
+        if (lzf ? !in_zone(l, i)
+                : in_zone(l, i) && !nd->tried && b >= LZF_MIN_BYTES && b <= l->max_bytes)
             return false;
         count += c;
         bytes += nd->cap;

@@ -21,7 +21,11 @@
  * with a view counts in the list until the list drops or copies it; the view's array counts
  * in the view (qlist_view_bytes).
  *
- * Not done: list-compress-depth (LZF of inner nodes); every node is a plain pack.
+ * Compression (list-compress-depth d > 0): the nodes more than d from either end are kept
+ * LZF-compressed when that saves bytes; the d nodes at each end stay packs, so pushes and
+ * pops never decompress. A read inside the zone decompresses the node into a buffer of the
+ * calling thread (one node's worth, reused); a write there decompresses it for good, and
+ * the write compresses it again before it returns.
  */
 #ifndef POLLUX_QLIST_H
 #define POLLUX_QLIST_H
@@ -32,9 +36,9 @@
 
 #include "types/pack.h"
 
-#define QLIST_FILL_DEFAULT (-2)             /* list-max-listpack-size's default: 8 KB nodes */
-#define QLIST_SAFETY_BYTES 8192u            /* byte cap of a node under an element-count limit */
-#define QLIST_MAX_ELEM     (UINT32_MAX / 2) /* bytes of the largest element a node holds */
+#define QLIST_FILL_DEFAULT (-2)       /* list-max-listpack-size's default: 8 KB nodes */
+#define QLIST_SAFETY_BYTES 8192u      /* byte cap of a node under an element-count limit */
+#define QLIST_MAX_ELEM     (1u << 30) /* bytes of the largest element a node holds: 1 GiB */
 
 struct qlist;
 struct qlist_node;
@@ -66,6 +70,9 @@ bool qlist_pack_fits(int fill, uint32_t count, size_t pack_bytes);
  */
 struct qlist *qlist_create_limits(uint32_t max_count, uint32_t max_node_bytes);
 void qlist_destroy(struct qlist *l);
+/* list-compress-depth for a list with no element yet (0: no node is compressed). */
+void qlist_set_depth(struct qlist *l, int depth);
+int qlist_depth(const struct qlist *l);
 /* Freeing a list in steps (lazy free): the bytes of its last k nodes, then free them. */
 size_t qlist_tail_bytes(const struct qlist *l, uint32_t k);
 void qlist_free_tail(struct qlist *l, uint32_t k);
@@ -78,14 +85,15 @@ uint32_t qlist_nodes(const struct qlist *l);
 /*
  * Add e at the head or the tail (LPUSH, RPUSH).
  * @return 0; -EINVAL for an element a pack cannot hold (pack_elem_size() == 0) or one of more
- *         than QLIST_MAX_ELEM bytes (2 GiB).
+ *         than QLIST_MAX_ELEM bytes (1 GiB).
  */
 int qlist_push(struct qlist *l, bool head, const struct pack_elem *e);
 
 /*
  * The element at idx (negative: from the tail, -1 the last), decoded into *e; a string
- * points into the list and is valid until the next write to it (LINDEX, and LPOP's reply
- * before qlist_pop). @return false when idx is out of range.
+ * points into the list (or, for a compressed node, the thread's buffer) and is valid until
+ * the next write to it or the next read of another compressed node (LINDEX, and LPOP's
+ * reply before qlist_pop). @return false when idx is out of range.
  */
 bool qlist_index(const struct qlist *l, int64_t idx, struct pack_elem *e);
 
@@ -110,7 +118,8 @@ uint64_t qlist_del_range(struct qlist *l, int64_t start, uint64_t n);
  * head; an index out of range gives an empty walk.
  */
 void qlist_iter_init(struct qlist_iter *it, struct qlist *l, int64_t idx, bool fwd);
-/* The next element of the walk into *e (valid until the next write): false at the end. */
+/* The next element of the walk into *e (valid until the next write, or the next element of
+ * another compressed node): false at the end. */
 bool qlist_iter_next(struct qlist_iter *it, struct pack_elem *e);
 /* Whether the element last returned equals n (pack_eq: "10" == 10). */
 bool qlist_iter_eq(const struct qlist_iter *it, const struct pack_needle *n);
@@ -132,7 +141,8 @@ struct qlist_view *qlist_freeze(struct qlist *l);
 void qlist_view_release(struct qlist_view *v);
 uint64_t qlist_view_len(const struct qlist_view *v);
 uint32_t qlist_view_nodes(const struct qlist_view *v);
-/* Node i's pack, in list order (an RDB quicklist record writes one per node). */
+/* Node i's pack, in list order (an RDB quicklist record writes one per node). A compressed
+ * node's is decompressed into the thread's buffer: valid until the thread reads another. */
 const unsigned char *qlist_view_pack(const struct qlist_view *v, uint32_t i);
 /* Bytes of the view's own array (its nodes count in the list while it shares them). */
 size_t qlist_view_bytes(const struct qlist_view *v);

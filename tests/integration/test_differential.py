@@ -463,6 +463,24 @@ class Differential(AgainstRedis):
             with self.subTest(seed=seed):
                 self.run_script(seed, 3)
 
+    def test_resp2_compressed_list_nodes(self):
+        """The scripts again with small, compressed list nodes on both servers: the nodes'
+        encoding changes nothing a client sees."""
+        settings = [("list-max-listpack-size", "16", "-2"), ("list-compress-depth", "1", "0")]
+        for srv in (self.reference, self.server):
+            with srv.raw() as c:
+                for name, value, _ in settings:
+                    self.assertEqual(c.command("CONFIG", "SET", name, value), b"OK")
+        try:
+            for seed in SEEDS[:2]:
+                with self.subTest(seed=seed):
+                    self.run_script(seed + 1000, 2)
+        finally:
+            for srv in (self.reference, self.server):
+                with srv.raw() as c:
+                    for name, _, default in settings:
+                        c.command("CONFIG", "SET", name, default)
+
     def test_script_is_reproducible(self):
         now = time.time()
         self.assertEqual(Script(5, now).generate(500), Script(5, now).generate(500))

@@ -225,6 +225,84 @@ class Lists(h.ServerTestCase):
             r.config_set("list-max-listpack-size", "-2")
 
 
+class Compressed(h.ServerTestCase):
+    """list-compress-depth: the nodes inside the depth at each end are kept LZF-compressed.
+    Less memory, the same replies to every command, and the same contents through DUMP and
+    RESTORE and a replica's full sync (a snapshot reading compressed nodes)."""
+    SERVER_ARGS = ["--save", "", "--repl-diskless-sync-delay", "0"] + workers() + idle_args()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.r.config_set, "list-compress-depth", "0")
+
+    def twin(self, n=20000):
+        """'plain' uncompressed and 'z' compressed (depth 1), the same n elements."""
+        r = self.r
+        fill(r, "plain", n)
+        r.config_set("list-compress-depth", "1")
+        fill(r, "z", n)
+
+    def test_less_memory_same_contents(self):
+        r = self.r
+        self.twin()
+        self.assertEqual(r.config_get("list-compress-depth"), {"list-compress-depth": "1"})
+        self.assertLess(r.memory_usage("z", samples=0), r.memory_usage("plain", samples=0) * 0.7)
+        self.assertEqual(r.lrange("z", 0, -1), r.lrange("plain", 0, -1))
+        for i in (0, 1, 500, 9999, 10000, -1, -2, -700, -19999):
+            self.assertEqual(r.lindex("z", i), r.lindex("plain", i))
+        self.assertEqual(r.lrange("z", 7000, 7100), r.lrange("plain", 7000, 7100))
+        self.assertEqual(r.lrange("z", -9000, -8950), r.lrange("plain", -9000, -8950))
+
+    def test_writes_in_the_middle(self):
+        r = self.r
+        self.twin()
+        for k in ("plain", "z"):
+            r.lset(k, 9000, "set")
+            r.linsert(k, "BEFORE", "12000:xxxx", "before")
+            r.linsert(k, "AFTER", "4000:xxxxx", "x" * 3000)
+            r.lrem(k, 0, "15000:xxxx")
+            r.lpush(k, *range(50))
+            r.rpop(k, 70)
+            r.ltrim(k, 300, -400)
+            r.lmove(k, k, "LEFT", "RIGHT")
+            self.assertEqual(r.lpos(k, "set"), r.lpos("plain", "set"))
+        self.assertEqual(r.lrange("z", 0, -1), r.lrange("plain", 0, -1))
+        self.assertLess(r.memory_usage("z", samples=0), r.memory_usage("plain", samples=0) * 0.7)
+        # popped down to a few elements from both ends, then to nothing
+        for k in ("plain", "z"):
+            while r.llen(k) > 5:
+                r.lpop(k, 997)
+                r.rpop(k, 1003)
+        self.assertEqual(r.lrange("z", 0, -1), r.lrange("plain", 0, -1))
+        r.delete("z")
+        self.assertEqual(r.exists("z"), 0)
+
+    def test_dump_restore_and_sort(self):
+        r = self.r
+        self.twin(5000)
+        r.restore("copy", 0, r.dump("z"))
+        self.assertEqual(r.lrange("copy", 0, -1), r.lrange("plain", 0, -1))
+        self.assertEqual(r.sort("z", alpha=True, start=100, num=50),
+                         r.sort("plain", alpha=True, start=100, num=50))
+        self.assertTrue(r.copy("z", "copy2"))
+        self.assertEqual(r.lrange("copy2", 0, -1), r.lrange("plain", 0, -1))
+
+    def test_full_sync_reads_compressed_nodes(self):
+        r = self.r
+        self.twin()
+        want = r.lrange("z", 0, -1)
+        rep = h.Server(args=["--save", "", "--replicaof", h.HOST, str(self.server.port)]
+                       + workers() + idle_args()).start()
+        try:
+            self.assertTrue(h.wait_until(lambda: link_up(rep), 30), rep.log_tail())
+            rr = rep.redis()
+            self.assertTrue(h.wait_until(lambda: rr.llen("z") == len(want), 30))
+            self.assertEqual(rr.lrange("z", 0, -1), want)
+            rr.close()
+        finally:
+            rep.stop()
+
+
 class Persistence(h.unittest.TestCase):
     """SAVE and restart; redis-server loading the dump, and Pollux loading redis-server's."""
 

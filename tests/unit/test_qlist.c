@@ -97,6 +97,14 @@ static size_t rand_value(char *buf)
         memset(buf, 'a' + (int)rnd(26), len);
         return len;
     }
+    case 6:
+        if (rnd(3) == 0) { /* random bytes: a node of these does not compress */
+            size_t len = 30 + rnd(200);
+            for (size_t i = 0; i < len; i++)
+                buf[i] = (char)rnd(256);
+            return len;
+        }
+        /* fall through */
     case 5:
         if (rnd(4) == 0) {
             size_t len = 300 + rnd(300); /* larger than the tiny node limits */
@@ -108,6 +116,15 @@ static size_t rand_value(char *buf)
     default:
         return (size_t)sprintf(buf, "v%u", rnd(50));
     }
+}
+
+/* A copy of n bytes (values may hold NULs: not strndup). */
+static char *dup_bytes(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
 }
 
 static struct pack_elem as_elem(const char *s, size_t len)
@@ -317,7 +334,7 @@ static void random_op(struct qlist *l, struct model *m)
     case 9: /* LREM of a value in the list */
     case 10: {
         struct str v = m->v[rnd((uint32_t)m->n)];
-        char *copy = strndup(v.s, v.len);
+        char *copy = dup_bytes(v.s, v.len);
         op_rem(l, m, copy, v.len, rnd(2), (int)rnd(3));
         free(copy);
         break;
@@ -325,7 +342,7 @@ static void random_op(struct qlist *l, struct model *m)
     case 11: /* LINSERT, a pivot in the list or not */
     case 12: {
         struct str pivot = m->v[rnd((uint32_t)m->n)];
-        char *copy = strndup(pivot.s, pivot.len);
+        char *copy = dup_bytes(pivot.s, pivot.len);
         struct str p = { copy, pivot.len };
         if (rnd(8) == 0)
             p = (struct str){ copy, 0 };
@@ -352,20 +369,27 @@ static void random_op(struct qlist *l, struct model *m)
     }
 }
 
-/* Node limits exercised: element counts, byte sizes, and the Redis settings. */
+/* Node limits exercised: element counts, byte sizes, and the Redis settings; and
+ * list-compress-depth. */
 struct limits {
     uint32_t count, bytes;
     int fill; /* used when count == 0 */
+    int depth;
 };
 
 static const struct limits LIMITS[] = {
-    { 1, 8192, 0 }, { 2, 8192, 0 }, { 3, 8192, 0 }, { 65535, 64, 0 }, { 65535, 128, 0 },
-    { 0, 0, 5 },    { 0, 0, 128 },  { 0, 0, -1 },   { 0, 0, -2 },
+    { 1, 8192, 0, 0 },    { 2, 8192, 0, 0 }, { 3, 8192, 0, 0 }, { 65535, 64, 0, 0 },
+    { 65535, 128, 0, 0 }, { 0, 0, 5, 0 },    { 0, 0, 128, 0 },  { 0, 0, -1, 0 },
+    { 0, 0, -2, 0 },      { 1, 8192, 0, 1 }, { 3, 8192, 0, 2 }, { 65535, 128, 0, 1 },
+    { 0, 0, 5, 3 },       { 0, 0, 128, 1 },  { 0, 0, -1, 1 },   { 0, 0, -2, 2 },
 };
 
 static struct qlist *make(const struct limits *lim)
 {
-    return lim->count ? qlist_create_limits(lim->count, lim->bytes) : qlist_create(lim->fill);
+    struct qlist *l =
+        lim->count ? qlist_create_limits(lim->count, lim->bytes) : qlist_create(lim->fill);
+    qlist_set_depth(l, lim->depth);
+    return l;
 }
 
 static void random_vs_model(void **state)
@@ -446,6 +470,105 @@ static void freeze_copy_on_write(void **state)
         model_free(&frozen[0]);
         model_free(&m);
     }
+}
+
+/*
+ * list-compress-depth: the inner nodes take less memory, the end nodes stay packs, every
+ * read and write gives what an uncompressed list gives, and a node that does not shrink
+ * stays a pack.
+ */
+static void compressed_nodes(void **state)
+{
+    (void)state;
+    for (int depth = 1; depth <= 3; depth++) {
+        struct qlist *plain = qlist_create(QLIST_FILL_DEFAULT);
+        struct qlist *l = qlist_create(QLIST_FILL_DEFAULT);
+        qlist_set_depth(l, depth);
+        assert_int_equal(qlist_depth(l), depth);
+        char buf[64];
+        for (int i = 0; i < 20000; i++) {
+            struct pack_elem e = as_elem(buf, (size_t)sprintf(buf, "item:%d", i));
+            assert_int_equal(qlist_push(l, i % 2 == 0, &e), 0);
+            assert_int_equal(qlist_push(plain, i % 2 == 0, &e), 0);
+        }
+        assert_true(qlist_check(l));
+        assert_int_equal(qlist_nodes(l), qlist_nodes(plain));
+        assert_true(qlist_nodes(l) > 2 * (uint32_t)depth + 4);
+        /* "item:N" packs compress to well under half */
+        assert_true(qlist_bytes(l) < qlist_bytes(plain) * 6 / 10);
+        /* reads everywhere: one by one, and a walk across every node both ways */
+        struct pack_elem a, b;
+        for (int64_t i = 0; i < 20000; i += 7) {
+            assert_true(qlist_index(l, i, &a));
+            assert_true(qlist_index(plain, i, &b));
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.s, b.s, a.len);
+        }
+        for (int fwd = 0; fwd < 2; fwd++) {
+            struct qlist_iter ia, ib;
+            qlist_iter_init(&ia, l, fwd ? 0 : -1, fwd);
+            qlist_iter_init(&ib, plain, fwd ? 0 : -1, fwd);
+            size_t n = 0;
+            while (qlist_iter_next(&ia, &a)) {
+                assert_true(qlist_iter_next(&ib, &b));
+                assert_int_equal(a.len, b.len);
+                assert_memory_equal(a.s, b.s, a.len);
+                n++;
+            }
+            assert_int_equal(n, 20000);
+        }
+        /* a frozen view reads compressed nodes as their packs; a write leaves the view be */
+        struct qlist_view *v = qlist_freeze(l), *pv = qlist_freeze(plain);
+        struct pack_elem e = as_elem("x", 1);
+        assert_int_equal(qlist_replace(l, 10000, &e), 0);
+        assert_int_equal(qlist_replace(plain, 10000, &e), 0);
+        for (uint32_t i = 0; i < qlist_view_nodes(v); i++) {
+            const unsigned char *p = qlist_view_pack(v, i);
+            uint32_t bytes = pack_bytes(p);
+            unsigned char *copy = malloc(bytes);
+            memcpy(copy, p, bytes);
+            assert_memory_equal(copy, qlist_view_pack(pv, i), bytes);
+            free(copy);
+        }
+        qlist_view_release(v);
+        qlist_view_release(pv);
+        assert_true(qlist_check(l));
+        /* middle writes, then pops from both ends down to nothing */
+        assert_int_equal(qlist_del_range(l, 5000, 3000), 3000);
+        assert_int_equal(qlist_del_range(plain, 5000, 3000), 3000);
+        assert_true(qlist_check(l));
+        while (qlist_len(plain) > 0) {
+            bool head = qlist_len(plain) % 3 == 0;
+            assert_true(qlist_index(l, head ? 0 : -1, &a));
+            assert_true(qlist_index(plain, head ? 0 : -1, &b));
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.s, b.s, a.len);
+            assert_true(qlist_pop(l, head));
+            assert_true(qlist_pop(plain, head));
+            if (qlist_len(plain) % 512 == 0)
+                assert_true(qlist_check(l));
+        }
+        assert_int_equal(qlist_len(l), 0);
+        assert_true(qlist_check(l));
+        qlist_destroy(l);
+        qlist_destroy(plain);
+    }
+    /* random bytes do not compress: the nodes stay packs, and the list costs the same */
+    rng_state = 99;
+    struct qlist *plain = qlist_create(QLIST_FILL_DEFAULT), *l = qlist_create(QLIST_FILL_DEFAULT);
+    qlist_set_depth(l, 1);
+    char buf[100];
+    for (int i = 0; i < 5000; i++) {
+        for (size_t k = 0; k < sizeof(buf); k++)
+            buf[k] = (char)rnd(256);
+        struct pack_elem e = as_elem(buf, sizeof(buf));
+        assert_int_equal(qlist_push(l, false, &e), 0);
+        assert_int_equal(qlist_push(plain, false, &e), 0);
+    }
+    assert_true(qlist_check(l));
+    assert_int_equal(qlist_bytes(l), qlist_bytes(plain));
+    qlist_destroy(l);
+    qlist_destroy(plain);
 }
 
 /* Every node of a freshly frozen list is shared; one write copies exactly one node. */
@@ -618,7 +741,7 @@ int main(void)
         cmocka_unit_test(random_vs_model),       cmocka_unit_test(freeze_copy_on_write),
         cmocka_unit_test(write_copies_one_node), cmocka_unit_test(freed_from_the_tail),
         cmocka_unit_test(shrinking_list_merges), cmocka_unit_test(refusals),
-        cmocka_unit_test(fill_limits),
+        cmocka_unit_test(fill_limits),           cmocka_unit_test(compressed_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
