@@ -343,7 +343,11 @@ static int pk_insert(struct zw *w, const char *m, size_t len, double score)
     return pack_splice(&p, at != 0 ? at : pack_bytes(p), 0, el, 2, grow_entry, w, NULL);
 }
 
-void zset_put(struct zw *w, const char *m, size_t len, double score)
+/*
+ * Set the score of m. In a big sorted set the caller may have looked m up already (found):
+ * el is then its element, or NULL when m is absent.
+ */
+static void put_at(struct zw *w, bool found, struct kv *el, const char *m, size_t len, double score)
 {
     if (!is_big(w->e)) {
         unsigned char *p = zpack(w->e);
@@ -359,7 +363,8 @@ void zset_put(struct zw *w, const char *m, size_t len, double score)
         to_big(w);
     }
     struct zbig *b = zbig_of(w->e);
-    struct kv *el = zb_find(b, m, len);
+    if (!found)
+        el = zb_find(b, m, len);
     if (el == NULL) {
         zb_add(b, m, len, score);
         return;
@@ -370,6 +375,11 @@ void zset_put(struct zw *w, const char *m, size_t len, double score)
     size_t n;
     memcpy(kv_val(el, &n), &score, sizeof(score));
     zb_sync(b);
+}
+
+void zset_put(struct zw *w, const char *m, size_t len, double score)
+{
+    put_at(w, false, NULL, m, len, score);
 }
 
 bool zset_del(struct zw *w, const char *m, size_t len)
@@ -572,10 +582,15 @@ static void zadd_generic(struct cmd_ctx *c, bool incr)
         arg_double(c, first + 2 * i, &score);
         const struct resp_arg *m = &c->argv[first + 2 * i + 1];
         double cur;
-        if (!zset_score(w.e, m->ptr, m->len, &cur)) {
+        /* a big sorted set's member is looked up once, for its score and for the write */
+        bool big = is_big(w.e);
+        struct kv *el = big ? zb_find(zbig_of(w.e), m->ptr, m->len) : NULL;
+        if (el != NULL)
+            cur = zset_elem_score(el);
+        else if (big || !zset_score(w.e, m->ptr, m->len, &cur)) {
             if (xx)
                 continue;
-            zset_put(&w, m->ptr, m->len, score);
+            put_at(&w, big, NULL, m->ptr, m->len, score);
             added++;
             processed++;
             continue;
@@ -594,7 +609,7 @@ static void zadd_generic(struct cmd_ctx *c, bool incr)
             continue;
         processed++;
         if (score != cur) {
-            zset_put(&w, m->ptr, m->len, score);
+            put_at(&w, big, el, m->ptr, m->len, score);
             updated++;
         }
     }
