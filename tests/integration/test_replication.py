@@ -261,9 +261,13 @@ class AbandonedSync(h.unittest.TestCase):
             replica = node(["--replicaof", h.HOST, str(primary.port)])
             try:
                 wait_online(primary, [replica], timeout=120)
-                primary.redis().set("after", "sync")
-                wait_offset(primary, replica)
-                self.assertEqual(replica.redis().get("after"), b"sync")
+                # WAIT on the writing connection: the primary's master_repl_offset, which
+                # wait_offset reads, may not count a write yet at the moment its reply comes
+                w = primary.redis()
+                w.set("after", "sync")
+                self.assertEqual(w.execute_command("WAIT", 1, 30000), 1)
+                rr = replica.redis()
+                self.assertTrue(h.wait_until(lambda: rr.get("after") == b"sync", 30))
                 same_sample(primary, replica)
             finally:
                 replica.stop()
