@@ -13,11 +13,19 @@
 #include <malloc.h>
 #endif
 
-/* Sanitizer builds replace malloc, and mallinfo2() then reports nothing. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* Sanitizer builds replace malloc, and mallinfo2() then reports nothing. TSan's allocator
+ * counts size classes, ASan's the bytes asked for (mem_size_class follows each). */
+#if defined(__SANITIZE_THREAD__)
+#define POLLUX_TSAN_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define POLLUX_TSAN_MALLOC 1
+#endif
+#endif
+#if defined(POLLUX_TSAN_MALLOC) || defined(__SANITIZE_ADDRESS__)
 #define POLLUX_SANITIZER_MALLOC 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#if __has_feature(address_sanitizer)
 #define POLLUX_SANITIZER_MALLOC 1
 #endif
 #endif
@@ -25,13 +33,6 @@
 /* From the sanitizer runtime's allocator interface (GCC ships no header for it). */
 size_t __sanitizer_get_current_allocated_bytes(void);
 size_t __sanitizer_get_heap_size(void);
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define POLLUX_TSAN_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define POLLUX_TSAN_MALLOC 1
-#endif
 #endif
 
 static void oom(size_t size)

@@ -1051,24 +1051,40 @@ static void to_item(const struct pack_elem *el, struct rdb_item *it, char txt[PA
  * The bytes of the items gathered for one RDB node of a list with compressed nodes: an item
  * read from a compressed node points into a buffer the next compressed node's read reuses
  * (qlist.h), so its bytes are copied here and the items pointed at them before the write.
+ * Off (nothing copied) for a list that compresses nothing.
  */
 struct item_copies {
+    bool on;
     struct strbuf text;
     size_t off[RDB_LIST_NODE_ITEMS];
 };
 
+static void copies_init(struct item_copies *c, const struct qlist *l)
+{
+    c->on = qlist_depth(l) > 0;
+    c->text = (struct strbuf){ 0 };
+    if (c->on)
+        strbuf_init(&c->text);
+}
+
 static void item_copy(struct item_copies *c, size_t k, const struct rdb_item *it)
 {
+    if (!c->on)
+        return;
     c->off[k] = c->text.len;
     strbuf_append(&c->text, it->a, it->alen);
 }
 
-/* Point items 0..k-1 at their copies, for the node about to be written; the next starts. */
-static void items_to_copies(struct item_copies *c, struct rdb_item *items, size_t k)
+/* Write items 0..k-1 as one RDB list node (pointed at their copies first). */
+static void node_write(struct item_copies *c, struct rdb_buf *b, struct rdb_item *items, size_t k,
+                       const struct rdb_encode_opts *o)
 {
-    for (size_t i = 0; i < k; i++)
-        items[i].a = c->text.buf + c->off[i];
-    c->text.len = 0;
+    if (c->on) {
+        for (size_t i = 0; i < k; i++)
+            items[i].a = c->text.buf + c->off[i];
+        c->text.len = 0;
+    }
+    rdb_encode_list_node(b, items, k, o);
 }
 
 static void list_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
@@ -1087,35 +1103,24 @@ static void list_encode(struct rdb_buf *b, const struct kv *e, int64_t exp,
     lit_init(&it, &w, 0, true);
     struct pack_elem el;
     size_t k = 0;
-    struct item_copies *cp = NULL;
+    struct item_copies cp = { .on = false };
     if (is_big(e)) {
         rdb_encode_coll_begin(b, RDB_COLL_LIST, key, klen, rdb_list_nodes(n), exp, o);
-        if (qlist_depth(ql(e)) > 0) {
-            cp = mem_alloc(sizeof(*cp));
-            strbuf_init(&cp->text);
-        }
+        copies_init(&cp, ql(e));
     }
     while (lit_next(&it, &el)) {
         to_item(&el, &items[k], txt[k]);
-        if (cp != NULL)
-            item_copy(cp, k, &items[k]);
+        item_copy(&cp, k, &items[k]);
         if (++k == cap && is_big(e)) {
-            if (cp != NULL)
-                items_to_copies(cp, items, k);
-            rdb_encode_list_node(b, items, k, o);
+            node_write(&cp, b, items, k, o);
             k = 0;
         }
     }
-    if (cp != NULL)
-        items_to_copies(cp, items, k);
     if (!is_big(e))
         rdb_encode_coll_small(b, RDB_COLL_LIST, key, klen, items, n, exp, o);
     else if (k > 0)
-        rdb_encode_list_node(b, items, k, o);
-    if (cp != NULL) {
-        strbuf_deinit(&cp->text);
-        mem_free(cp);
-    }
+        node_write(&cp, b, items, k, o);
+    strbuf_deinit(&cp.text);
     mem_free(txt);
     mem_free(items);
 }
@@ -1130,16 +1135,14 @@ struct list_snap {
     size_t k;           /* items gathered for the next RDB node */
     struct rdb_item items[RDB_LIST_NODE_ITEMS];
     char txt[RDB_LIST_NODE_ITEMS][PACK_TEXT_BUF];
-    bool copy;                 /* the list compresses nodes: copy the items' bytes, */
-    struct item_copies copies; /* as they span steps and nodes */
+    struct item_copies copies; /* the items span steps and nodes */
 };
 
 static void *list_snap_open(const struct kv *e, struct rdb_buf *b, int64_t exp,
                             const struct rdb_encode_opts *o)
 {
     struct list_snap *ls = mem_calloc(sizeof(*ls));
-    strbuf_init(&ls->copies.text);
-    ls->copy = qlist_depth(kv_big(e)) > 0;
+    copies_init(&ls->copies, kv_big(e));
     ls->v = qlist_freeze(kv_big(e));
     size_t klen;
     const char *key = kv_key(e, &klen);
@@ -1160,12 +1163,9 @@ static bool list_snap_step(void *cur, struct rdb_buf *b, size_t max,
         struct pack_elem el;
         pack_get(p, ls->off, &el);
         to_item(&el, &ls->items[ls->k], ls->txt[ls->k]);
-        if (ls->copy)
-            item_copy(&ls->copies, ls->k, &ls->items[ls->k]);
+        item_copy(&ls->copies, ls->k, &ls->items[ls->k]);
         if (++ls->k == RDB_LIST_NODE_ITEMS) {
-            if (ls->copy)
-                items_to_copies(&ls->copies, ls->items, ls->k);
-            rdb_encode_list_node(b, ls->items, ls->k, o);
+            node_write(&ls->copies, b, ls->items, ls->k, o);
             ls->k = 0;
         }
         ls->off = pack_next(p, ls->off);
@@ -1174,11 +1174,8 @@ static bool list_snap_step(void *cur, struct rdb_buf *b, size_t max,
     }
     if (ls->node < n)
         return false;
-    if (ls->k > 0) {
-        if (ls->copy)
-            items_to_copies(&ls->copies, ls->items, ls->k);
-        rdb_encode_list_node(b, ls->items, ls->k, o);
-    }
+    if (ls->k > 0)
+        node_write(&ls->copies, b, ls->items, ls->k, o);
     ls->k = 0;
     return true;
 }

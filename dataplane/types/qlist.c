@@ -70,6 +70,9 @@ struct qlist_view {
  * pack's size, u32 the LZF bytes' length, u64 a serial number no other compressed node has
  * (what the scratch buffer is keyed on: an address can be reused), then the LZF bytes.
  */
+#define LZF_RAW_AT    6u  /* u32: the pack's size */
+#define LZF_LEN_AT    10u /* u32: the LZF bytes' length */
+#define LZF_SERIAL_AT 14u /* u64 */
 #define LZF_HDR       22u
 #define LZF_MIN_BYTES 48u /* smaller packs are not worth compressing */
 #define LZF_MIN_GAIN  8u  /* nor a pack that would shrink by less */
@@ -103,7 +106,7 @@ static inline uint64_t rd64(const unsigned char *p)
 /* The bytes of the node's pack, compressed or not. */
 static inline uint32_t node_pack_bytes(const struct qlist_node *nd)
 {
-    return node_lzf(nd) ? rd32(nd->pack + 6) : pack_bytes(nd->pack);
+    return node_lzf(nd) ? rd32(nd->pack + LZF_RAW_AT) : pack_bytes(nd->pack);
 }
 
 static inline struct qlist_node *node_at(const struct qlist *l, int64_t i)
@@ -250,7 +253,7 @@ static unsigned char *node_resize(void *ctx, unsigned char *p, size_t new_bytes)
 /* Decompress a compressed node's pack into out (node_pack_bytes(nd) bytes). */
 static void lzf_unpack(const struct qlist_node *nd, unsigned char *out)
 {
-    uint32_t raw = rd32(nd->pack + 6), zlen = rd32(nd->pack + 10);
+    uint32_t raw = rd32(nd->pack + LZF_RAW_AT), zlen = rd32(nd->pack + LZF_LEN_AT);
     unsigned got = lzf_decompress(nd->pack + LZF_HDR, zlen, out, raw);
     assert(got == raw); /* made by node_compress, never written since */
     (void)got;
@@ -293,10 +296,10 @@ static const unsigned char *lzf_read(const struct qlist_node *nd)
         sc = mem_calloc(sizeof(*sc));
         tss_set(scratch_key, sc);
     }
-    uint64_t serial = rd64(nd->pack + 14);
+    uint64_t serial = rd64(nd->pack + LZF_SERIAL_AT);
     if (sc->of == nd && sc->serial == serial)
         return sc->buf;
-    uint32_t raw = rd32(nd->pack + 6);
+    uint32_t raw = rd32(nd->pack + LZF_RAW_AT);
     if (sc->cap < raw) {
         mem_free(sc->buf);
         sc->buf = mem_alloc(raw);
@@ -308,11 +311,15 @@ static const unsigned char *lzf_read(const struct qlist_node *nd)
     return sc->buf;
 }
 
-/* Node i's pack to read, compressed or not (a compressed one: see lzf_read). */
+/* A node's pack to read, compressed or not (a compressed one: see lzf_read). */
+static const unsigned char *node_read(const struct qlist_node *nd)
+{
+    return node_lzf(nd) ? lzf_read(nd) : nd->pack;
+}
+
 static const unsigned char *read_at(const struct qlist *l, int64_t i)
 {
-    const struct qlist_node *nd = node_at(l, i);
-    return node_lzf(nd) ? lzf_read(nd) : nd->pack;
+    return node_read(node_at(l, i));
 }
 
 /* Compress node i when that saves LZF_MIN_GAIN bytes; a node of one oversized element
@@ -340,9 +347,9 @@ static void node_compress(struct qlist *l, int64_t i)
     memcpy(z->pack, &zero, 4);
     z->pack[4] = (unsigned char)count;
     z->pack[5] = (unsigned char)(count >> 8);
-    memcpy(z->pack + 6, &raw, 4);
-    memcpy(z->pack + 10, &zl, 4);
-    memcpy(z->pack + 14, &serial, 8);
+    memcpy(z->pack + LZF_RAW_AT, &raw, 4);
+    memcpy(z->pack + LZF_LEN_AT, &zl, 4);
+    memcpy(z->pack + LZF_SERIAL_AT, &serial, 8);
     l->bytes += sz;
     node_unref_list(l, nd);
     l->a[l->first + i] = z;
@@ -894,7 +901,7 @@ uint32_t qlist_view_nodes(const struct qlist_view *v)
 const unsigned char *qlist_view_pack(const struct qlist_view *v, uint32_t i)
 {
     assert(i < v->n);
-    return node_lzf(v->a[i]) ? lzf_read(v->a[i]) : v->a[i]->pack;
+    return node_read(v->a[i]);
 }
 
 size_t qlist_view_bytes(const struct qlist_view *v)
