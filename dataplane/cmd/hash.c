@@ -70,7 +70,7 @@ static unsigned char *grow_entry(void *arg, unsigned char *p, size_t bytes)
 
 struct kv *cmd_hash_new(struct store *s, int db, const struct skey *k, int64_t expire_ms)
 {
-    struct kv *e = store_set(s, db, k, NULL, PACK_HDR, KV_ENC_PACK, expire_ms, 0);
+    struct kv *e = store_set(s, db, k, NULL, PACK_HDR_SMALL, KV_ENC_PACK, expire_ms, 0);
     kv_set_type(e, KV_HASH);
     pack_init(hash_pack(e));
     return e;

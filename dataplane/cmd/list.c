@@ -84,7 +84,7 @@ static unsigned char *grow_entry(void *arg, unsigned char *p, size_t bytes)
 
 static struct kv *list_new(struct store *s, int db, const struct skey *k, int64_t expire_ms)
 {
-    struct kv *e = store_set(s, db, k, NULL, PACK_HDR, KV_ENC_PACK, expire_ms, 0);
+    struct kv *e = store_set(s, db, k, NULL, PACK_HDR_SMALL, KV_ENC_PACK, expire_ms, 0);
     kv_set_type(e, KV_LIST);
     pack_init(lpack(e));
     return e;
@@ -178,7 +178,7 @@ static int push(struct lw *w, bool head, const struct pack_elem *el)
         size_t sz = pack_elem_size(el);
         if (sz != 0 &&
             qlist_pack_fits(w->p->list_max_size, pack_count(p) + 1, pack_bytes(p) + sz) &&
-            pack_splice(&p, head ? PACK_HDR : pack_bytes(p), 0, el, 1, grow_entry, w, NULL) == 0)
+            pack_splice(&p, head ? pack_hdr(p) : pack_bytes(p), 0, el, 1, grow_entry, w, NULL) == 0)
             return 0;
         if (sz == 0 || sz > QLIST_MAX_ELEM)
             return -EINVAL;

@@ -242,7 +242,7 @@ static bool sw_rem(struct sw *w, const char *s, size_t len)
 /* An empty scratch set whose member store, if it gets one, counts in s. */
 static void sw_scratch(struct sw *w, struct store *s, const struct coll_params *p)
 {
-    *w = (struct sw){ .s = s, .p = p, .pack = mem_alloc(PACK_HDR) };
+    *w = (struct sw){ .s = s, .p = p, .pack = mem_alloc(PACK_HDR_SMALL) };
     pack_init(w->pack);
 }
 
@@ -258,7 +258,7 @@ static void sw_scratch_free(struct sw *w)
 /* An empty set at k (SADD, SMOVE, the loaders). */
 static struct kv *set_new(struct store *s, int db, const struct skey *k, int64_t expire_ms)
 {
-    struct kv *e = store_set(s, db, k, NULL, PACK_HDR, KV_ENC_PACK, expire_ms, 0);
+    struct kv *e = store_set(s, db, k, NULL, PACK_HDR_SMALL, KV_ENC_PACK, expire_ms, 0);
     kv_set_type(e, KV_SET);
     size_t n;
     pack_init((unsigned char *)kv_val(e, &n));

@@ -297,7 +297,7 @@ static unsigned char *grow_entry(void *arg, unsigned char *p, size_t bytes)
 
 struct kv *zset_new(struct store *s, int db, const struct skey *k, int64_t expire_ms)
 {
-    struct kv *e = store_set(s, db, k, NULL, PACK_HDR, KV_ENC_PACK, expire_ms, 0);
+    struct kv *e = store_set(s, db, k, NULL, PACK_HDR_SMALL, KV_ENC_PACK, expire_ms, 0);
     kv_set_type(e, KV_ZSET);
     pack_init(zpack(e));
     return e;
@@ -445,9 +445,9 @@ struct kv *zset_store_items(struct store *s, int db, const struct skey *k, const
             el[2 * i + 1] = (struct pack_elem){ .kind = PACK_DBL };
             el[2 * i + 1].d = v[i].score;
         }
-        unsigned char *buf = mem_alloc(PACK_HDR);
+        unsigned char *buf = mem_alloc(PACK_HDR_SMALL);
         pack_init(buf);
-        int rc = pack_splice(&buf, PACK_HDR, 0, el, (uint32_t)n * 2, grow_buf, NULL, NULL);
+        int rc = pack_splice(&buf, pack_hdr(buf), 0, el, (uint32_t)n * 2, grow_buf, NULL, NULL);
         mem_free(el);
         if (rc == 0) {
             struct kv *e = store_set(s, db, k, buf, pack_bytes(buf), KV_ENC_PACK, -1, 0);

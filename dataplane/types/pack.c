@@ -105,20 +105,58 @@ static inline uint32_t elem_size(const unsigned char *e)
     return s + tail_size(s);
 }
 
+/* Whether a pack of bytes and count fits the small header. */
+static inline bool fits_small(uint64_t bytes, uint64_t count)
+{
+    return bytes <= PACK_SMALL_BYTES && count <= PACK_SMALL_COUNT;
+}
+
+/* Rewrite the header in p's form (small: bytes and count must fit it). */
 static inline void set_header(unsigned char *p, uint32_t bytes, uint32_t count)
 {
-    wr_le(p, bytes, 4);
-    wr_le(p + 4, count, 2);
+    if (pack_small(p)) {
+        assert(fits_small(bytes, count));
+        wr_le(p, 1u | bytes << 1 | count << 15, 3);
+    } else {
+        wr_le(p, (uint64_t)bytes << 1, 4);
+        wr_le(p + 4, count, 2);
+    }
 }
 
 void pack_init(unsigned char *p)
 {
-    set_header(p, PACK_HDR, 0);
+    p[0] = 1;
+    set_header(p, PACK_HDR_SMALL, 0);
+}
+
+void pack_init_wide(unsigned char *p)
+{
+    p[0] = 0;
+    set_header(p, PACK_HDR_WIDE, 0);
 }
 
 uint32_t pack_first(const unsigned char *p)
 {
-    return pack_bytes(p) > PACK_HDR ? PACK_HDR : 0;
+    uint32_t h = pack_hdr(p);
+    return pack_bytes(p) > h ? h : 0;
+}
+
+/*
+ * The header growth (0, or PACK_HDR_WIDE - PACK_HDR_SMALL) of a pack that will hold bytes
+ * (counted with its present header) and count elements: a small pack widens when they no
+ * longer fit; a wide pack stays wide.
+ */
+static inline uint32_t widen_by(const unsigned char *p, uint64_t bytes, uint64_t count)
+{
+    return pack_small(p) && !fits_small(bytes, count) ? PACK_HDR_WIDE - PACK_HDR_SMALL : 0;
+}
+
+/* Rewrite a small header as a wide one, in a buffer with room for it, the elements already
+ * moved up by widen_by. */
+static void set_wide_header(unsigned char *p, uint32_t bytes, uint32_t count)
+{
+    p[0] = 0;
+    set_header(p, bytes, count);
 }
 
 uint32_t pack_next(const unsigned char *p, uint32_t off)
@@ -129,7 +167,7 @@ uint32_t pack_next(const unsigned char *p, uint32_t off)
 
 uint32_t pack_prev(const unsigned char *p, uint32_t off)
 {
-    if (off <= PACK_HDR)
+    if (off <= pack_hdr(p))
         return 0;
     unsigned b = p[off - 1];
     if (b < 0x80)
@@ -162,7 +200,7 @@ uint32_t pack_seek(const unsigned char *p, int64_t idx)
         return 0;
     uint32_t off;
     if (idx <= count / 2) {
-        off = PACK_HDR;
+        off = pack_hdr(p);
         while (idx-- > 0)
             off += elem_size(p + off);
     } else {
@@ -435,7 +473,7 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
 {
     unsigned char *p = *pp;
     uint32_t bytes = pack_bytes(p), count = pack_count(p);
-    assert(off >= PACK_HDR && off <= bytes);
+    assert(off >= pack_hdr(p) && off <= bytes);
 
     uint32_t end = off;
     for (uint32_t k = 0; k < ndel; k++) {
@@ -454,26 +492,36 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
             return -EINVAL;
         add += sz;
     }
+    uint64_t ncount = (uint64_t)count - ndel + nins;
     uint64_t nbytes = (uint64_t)bytes - (end - off) + add;
-    if (nbytes > PACK_MAX_BYTES || (uint64_t)count - ndel + nins > PACK_MAX_COUNT)
+    uint32_t wide = widen_by(p, nbytes, ncount);
+    nbytes += wide;
+    if (nbytes > PACK_MAX_BYTES || ncount > PACK_MAX_COUNT)
         return -E2BIG;
 
-    /* grow before moving the tail up, shrink after moving it down */
+    /* grow before moving bytes up, shrink after moving them down */
     if (nbytes > bytes) {
         unsigned char *q = resize(ctx, p, (size_t)nbytes);
         if (q == NULL)
             return -ENOMEM;
         p = q;
     }
-    if (off + add != end && end < bytes)
-        memmove(p + off + add, p + end, bytes - end);
+    /* the elements after the edit first: the ones before it then move up into no one's way */
+    uint32_t hdr = pack_hdr(p);
+    if (off + wide + add != end && end < bytes)
+        memmove(p + off + wide + add, p + end, bytes - end);
+    if (wide != 0) {
+        memmove(p + hdr + wide, p + hdr, off - hdr);
+        set_wide_header(p, (uint32_t)nbytes, (uint32_t)ncount);
+        off += wide;
+    }
     unsigned char *w = p + off;
     for (uint32_t k = 0; k < nins; k++) {
         struct pack_elem n;
         normalize(&ins[k], &n);
         w += encode(w, &n);
     }
-    set_header(p, (uint32_t)nbytes, count - ndel + nins);
+    set_header(p, (uint32_t)nbytes, (uint32_t)ncount);
     if (nbytes < bytes) {
         unsigned char *q = resize(ctx, p, (size_t)nbytes);
         if (q != NULL)
@@ -493,19 +541,26 @@ int pack_append_from(unsigned char **pp, const unsigned char *q, uint32_t off,
     if (off == 0 || off >= qbytes)
         return 0;
     uint32_t n = 0;
-    if (off == PACK_HDR)
+    if (off == pack_hdr(q))
         n = pack_count(q);
     else
         for (uint32_t o = off; o != 0; o = pack_next(q, o))
             n++;
+    uint64_t ncount = (uint64_t)pack_count(p) + n;
     uint64_t nbytes = (uint64_t)bytes + (qbytes - off);
-    if (nbytes > PACK_MAX_BYTES || (uint64_t)pack_count(p) + n > PACK_MAX_COUNT)
+    uint32_t wide = widen_by(p, nbytes, ncount);
+    nbytes += wide;
+    if (nbytes > PACK_MAX_BYTES || ncount > PACK_MAX_COUNT)
         return -E2BIG;
     p = resize(ctx, p, (size_t)nbytes);
     if (p == NULL)
         return -ENOMEM;
-    memcpy(p + bytes, q + off, qbytes - off);
-    set_header(p, (uint32_t)nbytes, pack_count(p) + n);
+    if (wide != 0) {
+        memmove(p + PACK_HDR_WIDE, p + PACK_HDR_SMALL, bytes - PACK_HDR_SMALL);
+        set_wide_header(p, (uint32_t)nbytes, (uint32_t)ncount);
+    }
+    memcpy(p + bytes + wide, q + off, qbytes - off);
+    set_header(p, (uint32_t)nbytes, (uint32_t)ncount);
     *pp = p;
     return 0;
 }
@@ -552,9 +607,10 @@ static uint32_t validate_elem(const unsigned char *h, uint64_t room)
 
 bool pack_validate(const unsigned char *p, size_t bytes)
 {
-    if (bytes < PACK_HDR || bytes > PACK_MAX_BYTES || pack_bytes(p) != bytes)
+    if (bytes < PACK_HDR_SMALL || bytes > PACK_MAX_BYTES ||
+        (!pack_small(p) && bytes < PACK_HDR_WIDE) || pack_bytes(p) != bytes)
         return false;
-    uint32_t off = PACK_HDR, n = 0;
+    uint32_t off = pack_hdr(p), n = 0;
     while (off < bytes) {
         uint32_t sz = validate_elem(p + off, bytes - off);
         if (sz == 0)

@@ -1,11 +1,11 @@
 /*
  * A pack: the compact encoding of a small collection (hash, list node, set, sorted set).
  *
- * A pack is one contiguous byte array: a 6-byte header (total bytes, element count), then
- * elements, each an integer, a double or a byte string. Every element carries its own size
- * at both ends, so walking forward or backward costs O(1) per step and the last element is
- * reached without a scan. Elements are named by their byte offset in the pack; offset 0 is
- * the header, never an element, so 0 means "none".
+ * A pack is one contiguous byte array: a header (total bytes, element count; 3 bytes while the
+ * pack is under 16 KB and 512 elements, 6 once it is not), then elements, each an integer, a double
+ * or a byte string. Every element carries its own size at both ends, so walking forward or backward
+ * costs O(1) per step and the last element is reached without a scan. Elements are named by their
+ * byte offset in the pack; offset 0 is the header, never an element, so 0 means "none".
  *
  * The pack does not own its memory: it lives inside a store entry or a list node. Reads
  * take a const pointer; pack_splice, the one edit, calls back to grow the buffer (which may
@@ -30,9 +30,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PACK_HDR         6u                 /* bytes of the header: an empty pack's size */
+#define PACK_HDR_SMALL   3u                 /* the small header: an empty pack's size */
+#define PACK_HDR_WIDE    6u                 /* the wide header */
+#define PACK_SMALL_BYTES 16383u             /* the most bytes a small header records */
+#define PACK_SMALL_COUNT 511u               /* the most elements a small header records */
 #define PACK_MAX_COUNT   UINT16_MAX         /* elements in one pack */
-#define PACK_MAX_BYTES   UINT32_MAX         /* bytes of one pack */
+#define PACK_MAX_BYTES   0x7FFFFFFFu        /* bytes of one pack */
 #define PACK_TEXT_BUF    32                 /* buffer pack_elem_text needs for a number */
 #define PACK_DBL_INT_MAX 9007199254740992.0 /* 2^53: integral doubles below it are integers */
 
@@ -68,16 +71,42 @@ struct pack_needle {
  */
 typedef unsigned char *(*pack_resize_fn)(void *ctx, unsigned char *p, size_t new_bytes);
 
-/* Write an empty pack into p (PACK_HDR bytes). */
+/*
+ * Write an empty pack into p: PACK_HDR_SMALL bytes (it widens itself when it outgrows the
+ * small header, moving every element 3 bytes up), or PACK_HDR_WIDE bytes for a pack that
+ * keeps its offsets fixed whatever it grows to (a chunked list's node).
+ */
 void pack_init(unsigned char *p);
+void pack_init_wide(unsigned char *p);
+
+/*
+ * The header: bit 0 of the first byte tells the form. Small (bit 0 set): 24 bits LE, bits
+ * 1..14 the total bytes, 15..23 the count. Wide (bit 0 clear): the total bytes shifted left
+ * by one (u32 LE), then the count (u16 LE).
+ */
+static inline bool pack_small(const unsigned char *p)
+{
+    return p[0] & 1;
+}
+
+/* The header's size: the offset of the first element. */
+static inline uint32_t pack_hdr(const unsigned char *p)
+{
+    return pack_small(p) ? PACK_HDR_SMALL : PACK_HDR_WIDE;
+}
 
 static inline uint32_t pack_bytes(const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t lo = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+    if (pack_small(p))
+        return (lo >> 1) & PACK_SMALL_BYTES;
+    return (lo | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) >> 1;
 }
 
 static inline uint32_t pack_count(const unsigned char *p)
 {
+    if (pack_small(p))
+        return (uint32_t)p[1] >> 7 | (uint32_t)p[2] << 1;
     return (uint32_t)p[4] | (uint32_t)p[5] << 8;
 }
 
@@ -122,16 +151,20 @@ uint32_t pack_find(const unsigned char *p, uint32_t off, const struct pack_needl
 
 /*
  * Bytes one element takes in a pack, as pack_splice would encode it; 0 if it cannot be
- * stored (NaN, a string of 4 GiB or more).
+ * stored (NaN, a string of 2 GiB or more).
  */
 size_t pack_elem_size(const struct pack_elem *e);
 
 /*
  * The one edit: delete ndel elements starting at off and insert nins elements there (off
  * may be pack_bytes(p) to append; it must be an element's offset otherwise). *pp may move
- * (resize). Strings that are canonical integers become integer elements.
+ * (resize). Strings that are canonical integers become integer elements. A small pack whose
+ * result outgrows the small header widens: every element moves PACK_HDR_WIDE -
+ * PACK_HDR_SMALL bytes up, so offsets taken before such a splice are stale after it (a
+ * splice that does not grow the count or the bytes never widens).
  * @param out_off  if not NULL, receives the offset of the first inserted element (or of the
- *                 element that followed the deleted ones; pack_bytes when none does).
+ *                 element that followed the deleted ones; pack_bytes when none does), after
+ *                 any widening.
  * @return 0; -ERANGE if fewer than ndel elements follow off; -EINVAL for an element that
  *         cannot be stored; -E2BIG if the result would exceed PACK_MAX_COUNT elements or
  *         PACK_MAX_BYTES bytes (the caller converts to the large encoding); -ENOMEM if the
@@ -143,7 +176,8 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
 /*
  * Append the elements of q from the one at off to its end (off = pack_first(q): all of
  * them) to *pp, as one byte copy: an element's encoding does not depend on its position.
- * How a chunked list splits and merges its nodes. *pp may move (resize); q must not be *pp.
+ * How a chunked list splits and merges its nodes. *pp may move (resize) and widen (as
+ * pack_splice); q must not be *pp.
  * @return 0; -E2BIG if the result would exceed PACK_MAX_COUNT or PACK_MAX_BYTES; -ENOMEM if
  *         the resize failed. On error *pp is unchanged.
  */

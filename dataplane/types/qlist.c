@@ -84,9 +84,12 @@ static inline bool node_lzf(const struct qlist_node *nd)
     return pack_bytes(nd->pack) == 0;
 }
 
+/* A node's pack is wide from birth (and a compressed node keeps a wide header's count), so
+ * its count is read without testing the form: seeking reads one per node passed. */
 static inline uint32_t node_count(const struct qlist_node *nd)
 {
-    return pack_count(nd->pack);
+    assert(!pack_small(nd->pack));
+    return (uint32_t)nd->pack[4] | (uint32_t)nd->pack[5] << 8;
 }
 
 static inline uint32_t rd32(const unsigned char *p)
@@ -212,8 +215,8 @@ static bool node_alone(const struct qlist_node *nd)
 /* A new empty node at position pos. */
 static void node_add(struct qlist *l, int64_t pos)
 {
-    struct qlist_node *nd = node_alloc(l, PACK_HDR);
-    pack_init(nd->pack);
+    struct qlist_node *nd = node_alloc(l, PACK_HDR_WIDE);
+    pack_init_wide(nd->pack);
     arr_insert(l, pos, nd);
 }
 
@@ -455,7 +458,7 @@ static void try_merge(struct qlist *l, int64_t i)
         return;
     const struct qlist_node *a = node_at(l, i), *b = node_at(l, i + 1);
     if (node_count(a) + node_count(b) > l->max_count ||
-        node_pack_bytes(a) + node_pack_bytes(b) - PACK_HDR > l->max_bytes)
+        node_pack_bytes(a) + node_pack_bytes(b) - PACK_HDR_WIDE > l->max_bytes)
         return;
     node_own(l, i);
     struct resize_ctx r = { l, i };
@@ -531,7 +534,7 @@ static void insert_at(struct qlist *l, int64_t i, uint32_t off, const struct pac
     if (l->n == 0) {
         node_add(l, 0);
         i = 0;
-        off = PACK_HDR;
+        off = PACK_HDR_WIDE;
     }
     l->count++;
     if (fits(l, i, esz)) {
@@ -541,13 +544,13 @@ static void insert_at(struct qlist *l, int64_t i, uint32_t off, const struct pac
     if (off == node_pack_bytes(node_at(l, i))) {
         if (i + 1 >= (int64_t)l->n || !fits(l, i + 1, esz))
             node_add(l, i + 1);
-        edit(l, i + 1, PACK_HDR, 0, e, 1, NULL);
-    } else if (off == PACK_HDR) {
+        edit(l, i + 1, PACK_HDR_WIDE, 0, e, 1, NULL);
+    } else if (off == PACK_HDR_WIDE) {
         if (i > 0 && fits(l, i - 1, esz)) {
             edit(l, i - 1, node_pack_bytes(node_at(l, i - 1)), 0, e, 1, NULL);
         } else {
             node_add(l, i);
-            edit(l, i, PACK_HDR, 0, e, 1, NULL);
+            edit(l, i, PACK_HDR_WIDE, 0, e, 1, NULL);
         }
     } else {
         node_own(l, i);
@@ -557,7 +560,7 @@ static void insert_at(struct qlist *l, int64_t i, uint32_t off, const struct pac
         } else {
             if (!fits(l, i + 1, esz))
                 node_add(l, i + 1);
-            edit(l, i + 1, PACK_HDR, 0, e, 1, NULL);
+            edit(l, i + 1, PACK_HDR_WIDE, 0, e, 1, NULL);
         }
         try_merge(l, i + 1); /* the halves may now fit with their outer neighbours */
         try_merge(l, i - 1);
@@ -581,8 +584,8 @@ struct qlist *qlist_create_limits(uint32_t max_count, uint32_t max_node_bytes)
     struct qlist *l = mem_calloc(sizeof(*l));
     l->bytes = mem_size_class(sizeof(*l));
     l->max_count = max_count < 1 ? 1 : max_count > PACK_MAX_COUNT ? PACK_MAX_COUNT : max_count;
-    if (max_node_bytes < NODE_HDR + PACK_HDR)
-        max_node_bytes = NODE_HDR + PACK_HDR;
+    if (max_node_bytes < NODE_HDR + PACK_HDR_WIDE)
+        max_node_bytes = NODE_HDR + PACK_HDR_WIDE;
     l->max_bytes = max_node_bytes - (uint32_t)NODE_HDR;
     return l;
 }
@@ -671,7 +674,7 @@ int qlist_push(struct qlist *l, bool head, const struct pack_elem *e)
     if (esz == 0)
         return -EINVAL;
     if (head || l->n == 0) {
-        insert_at(l, 0, PACK_HDR, e, esz);
+        insert_at(l, 0, PACK_HDR_WIDE, e, esz);
         zone_fix(l, 0, 0);
     } else {
         insert_at(l, l->n - 1, node_pack_bytes(node_at(l, l->n - 1)), e, esz);
@@ -698,7 +701,7 @@ bool qlist_pop(struct qlist *l, bool head)
         return false;
     int64_t i = head ? 0 : (int64_t)l->n - 1;
     node_own(l, i);
-    edit(l, i, head ? PACK_HDR : pack_last(pack_at(l, i)), 1, NULL, 0, NULL);
+    edit(l, i, head ? PACK_HDR_WIDE : pack_last(pack_at(l, i)), 1, NULL, 0, NULL);
     l->count--;
     settle(l, i);
     zone_fix(l, i - 1, i);

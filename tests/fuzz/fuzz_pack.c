@@ -71,11 +71,14 @@ static void check_pack(const unsigned char *p, size_t n)
         FZ_CHECK(at != 0 && at <= offs[k] && pack_eq(p, offs[k], &nd));
     }
     /* the canonical form: the same elements encode to the same bytes */
-    size_t cap = PACK_HDR;
+    size_t cap = pack_hdr(p);
     unsigned char *q = malloc(cap);
     FZ_CHECK(q != NULL);
-    pack_init(q);
-    FZ_CHECK(pack_splice(&q, PACK_HDR, 0, els, count, exact_resize, &cap, NULL) == 0);
+    if (pack_small(p))
+        pack_init(q); /* a small pack's elements fit a small header */
+    else
+        pack_init_wide(q); /* a wide one stays wide whatever it holds */
+    FZ_CHECK(pack_splice(&q, pack_hdr(q), 0, els, count, exact_resize, &cap, NULL) == 0);
     FZ_CHECK(pack_bytes(q) == n && memcmp(q, p, n) == 0);
     free(q);
     free(offs);
@@ -125,7 +128,7 @@ static bool read_elem(const uint8_t **d, size_t *n, struct pack_elem *e)
 
 static void run_edits(const uint8_t *d, size_t n)
 {
-    size_t cap = PACK_HDR;
+    size_t cap = PACK_HDR_SMALL;
     unsigned char *p = malloc(cap);
     FZ_CHECK(p != NULL);
     pack_init(p);
@@ -168,9 +171,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char *p = malloc(n ? n : 1);
     FZ_CHECK(p != NULL);
     memcpy(p, data + 1, n);
-    if ((data[0] & 2) && n >= PACK_HDR) { /* let the size field be right: reach the elements */
+    /* let the size field be right, to reach the elements: the small header's 14 bits (the
+     * count's bits kept) or the wide header's 31 */
+    if ((data[0] & 2) && n >= PACK_HDR_SMALL && (p[0] & 1) && n <= PACK_SMALL_BYTES) {
+        uint32_t h = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+        h = (h & ~(PACK_SMALL_BYTES << 1)) | (uint32_t)n << 1;
+        for (int i = 0; i < 3; i++)
+            p[i] = (unsigned char)(h >> (8 * i));
+    } else if ((data[0] & 2) && n >= PACK_HDR_WIDE) {
         for (int i = 0; i < 4; i++)
-            p[i] = (unsigned char)(n >> (8 * i));
+            p[i] = (unsigned char)((uint64_t)n << 1 >> (8 * i));
     }
     if (pack_validate(p, n))
         check_pack(p, n);

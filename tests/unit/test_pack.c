@@ -49,8 +49,8 @@ static unsigned char *buf_resize(void *ctx, unsigned char *p, size_t n)
 static unsigned char *buf_new(struct buf *b)
 {
     memset(b, 0, sizeof(*b));
-    b->cap = PACK_HDR;
-    unsigned char *p = malloc(PACK_HDR);
+    b->cap = PACK_HDR_SMALL;
+    unsigned char *p = malloc(PACK_HDR_SMALL);
     assert_non_null(p);
     pack_init(p);
     return p;
@@ -123,9 +123,13 @@ static void layout_is_the_documented_one(void **state)
         unsigned char *p = buf_new(&b);
         assert_int_equal(pack_elem_size(&cases[k].e), cases[k].n);
         append(&p, &b, cases[k].e);
-        assert_int_equal(pack_bytes(p), PACK_HDR + cases[k].n);
+        assert_int_equal(pack_bytes(p), PACK_HDR_SMALL + cases[k].n);
         assert_int_equal(pack_count(p), 1);
-        assert_memory_equal(p + PACK_HDR, cases[k].bytes, cases[k].n);
+        /* the small header: 1 | bytes << 1 | count << 15, 24 bits LE */
+        uint32_t h = 1u | (uint32_t)(PACK_HDR_SMALL + cases[k].n) << 1 | 1u << 15;
+        const unsigned char hdr[3] = { h & 0xFF, (h >> 8) & 0xFF, h >> 16 };
+        assert_memory_equal(p, hdr, 3);
+        assert_memory_equal(p + PACK_HDR_SMALL, cases[k].bytes, cases[k].n);
         assert_true(pack_validate(p, pack_bytes(p)));
         free(p);
     }
@@ -136,8 +140,8 @@ static void layout_is_the_documented_one(void **state)
     struct buf b;
     unsigned char *p = buf_new(&b);
     append(&p, &b, str(s64));
-    assert_int_equal(pack_bytes(p), PACK_HDR + 1 + 2 + 64 + 2);
-    assert_int_equal(p[PACK_HDR], 0xE5);
+    assert_int_equal(pack_bytes(p), PACK_HDR_SMALL + 1 + 2 + 64 + 2);
+    assert_int_equal(p[PACK_HDR_SMALL], 0xE5);
     assert_int_equal(p[pack_bytes(p) - 2], 0x01);
     assert_int_equal(p[pack_bytes(p) - 1], 0xC2);
     free(p);
@@ -162,10 +166,10 @@ static void sizes_reported_in_notes(void **state)
         snprintf(k, sizeof(k), "item:%d", i);
         append(&l, &bl, str(k));
     }
-    assert_int_equal(pack_bytes(h), 188); /* Redis 7.0 listpack: 189 */
-    assert_int_equal(pack_bytes(s), 16);  /* intset: 28 */
-    assert_int_equal(pack_bytes(z), 117); /* listpack: 128 */
-    assert_int_equal(pack_bytes(l), 87);  /* quicklist node's listpack: 88 */
+    assert_int_equal(pack_bytes(h), 185); /* Redis 7.0 listpack: 189 */
+    assert_int_equal(pack_bytes(s), 13);  /* intset: 28 */
+    assert_int_equal(pack_bytes(z), 114); /* listpack: 128 */
+    assert_int_equal(pack_bytes(l), 84);  /* quicklist node's listpack: 88 */
     free(h);
     free(s);
     free(z);
@@ -287,10 +291,10 @@ static void errors_change_nothing(void **state)
 
     struct pack_elem nan = dbl(NAN),
                      big = str("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
-    assert_int_equal(pack_splice(&p, PACK_HDR, 0, &nan, 1, buf_resize, &b, NULL), -EINVAL);
-    assert_int_equal(pack_splice(&p, PACK_HDR, 3, NULL, 0, buf_resize, &b, NULL), -ERANGE);
+    assert_int_equal(pack_splice(&p, PACK_HDR_SMALL, 0, &nan, 1, buf_resize, &b, NULL), -EINVAL);
+    assert_int_equal(pack_splice(&p, PACK_HDR_SMALL, 3, NULL, 0, buf_resize, &b, NULL), -ERANGE);
     b.fail = true;
-    assert_int_equal(pack_splice(&p, PACK_HDR, 0, &big, 1, buf_resize, &b, NULL), -ENOMEM);
+    assert_int_equal(pack_splice(&p, PACK_HDR_SMALL, 0, &big, 1, buf_resize, &b, NULL), -ENOMEM);
     b.fail = false;
     assert_int_equal(pack_bytes(p), bytes);
     assert_memory_equal(p, before, bytes);
@@ -300,12 +304,19 @@ static void errors_change_nothing(void **state)
     assert_non_null(many);
     for (uint32_t k = 0; k < PACK_MAX_COUNT; k++)
         many[k] = num(k % 128);
-    assert_int_equal(pack_splice(&p, PACK_HDR, 2, many, PACK_MAX_COUNT, buf_resize, &b, NULL), 0);
+    /* a failed resize of a splice that would widen the header: unchanged too */
+    b.fail = true;
+    assert_int_equal(pack_splice(&p, PACK_HDR_SMALL, 0, many, 600, buf_resize, &b, NULL), -ENOMEM);
+    b.fail = false;
+    assert_memory_equal(p, before, bytes);
+    assert_int_equal(pack_splice(&p, PACK_HDR_SMALL, 2, many, PACK_MAX_COUNT, buf_resize, &b, NULL),
+                     0);
     assert_int_equal(pack_count(p), PACK_MAX_COUNT);
-    assert_int_equal(pack_bytes(p), PACK_HDR + PACK_MAX_COUNT);
+    assert_false(pack_small(p));
+    assert_int_equal(pack_bytes(p), PACK_HDR_WIDE + PACK_MAX_COUNT);
     struct pack_elem one = num(1);
-    assert_int_equal(pack_splice(&p, PACK_HDR, 0, &one, 1, buf_resize, &b, NULL), -E2BIG);
-    assert_int_equal(pack_splice(&p, PACK_HDR, 1, &one, 1, buf_resize, &b, NULL), 0);
+    assert_int_equal(pack_splice(&p, PACK_HDR_WIDE, 0, &one, 1, buf_resize, &b, NULL), -E2BIG);
+    assert_int_equal(pack_splice(&p, PACK_HDR_WIDE, 1, &one, 1, buf_resize, &b, NULL), 0);
     assert_int_equal(pack_seek(p, -1), pack_bytes(p) - 1);
     assert_int_equal(pack_seek(p, PACK_MAX_COUNT - 1), pack_bytes(p) - 1);
     assert_int_equal(pack_seek(p, PACK_MAX_COUNT), 0);
@@ -358,11 +369,21 @@ static void append_from_copies_suffix(void **state)
     unsigned char *pc = buf_new(&c);
     c.fail = true;
     assert_int_equal(pack_append_from(&pc, pq, pack_first(pq), buf_resize, &c), -ENOMEM);
-    assert_int_equal(pack_bytes(pc), PACK_HDR);
+    assert_int_equal(pack_bytes(pc), PACK_HDR_SMALL);
     free(many);
     free(pa);
     free(pq);
     free(pc);
+}
+
+/* Write a wide header (bytes, count) at c. */
+static void wide_header(unsigned char *c, uint32_t bytes, uint32_t count)
+{
+    uint32_t b = bytes << 1;
+    memcpy(c,
+           (unsigned char[]){ b & 0xFF, (b >> 8) & 0xFF, (b >> 16) & 0xFF, b >> 24, count & 0xFF,
+                              count >> 8 },
+           PACK_HDR_WIDE);
 }
 
 static void validate_rejects_bad_packs(void **state)
@@ -377,27 +398,36 @@ static void validate_rejects_bad_packs(void **state)
     assert_true(pack_validate(p, n));
     assert_false(pack_validate(p, n - 1)); /* size differs from the header */
     memcpy(c, p, n);
-    c[4] = 3; /* count */
+    c[2] = 2; /* count: 4 */
     assert_false(pack_validate(c, n));
     memcpy(c, p, n);
-    c[PACK_HDR] = 0xE7; /* no such tag */
+    c[PACK_HDR_SMALL] = 0xE7; /* no such tag */
     assert_false(pack_validate(c, n));
     memcpy(c, p, n);
-    c[PACK_HDR + 6] = 0x85; /* tail says 6 bytes, head has 6: still good */
+    c[PACK_HDR_SMALL + 6] = 0x85; /* tail says 6 bytes, head has 6: still good */
     assert_true(pack_validate(c, n));
-    c[PACK_HDR + 6] = 0x84; /* tail disagrees with the head */
+    c[PACK_HDR_SMALL + 6] = 0x84; /* tail disagrees with the head */
     assert_false(pack_validate(c, n));
     memcpy(c, p, n);
-    c[PACK_HDR] = 0x86; /* the string runs into the next element */
+    c[PACK_HDR_SMALL] = 0x86; /* the string runs into the next element */
     assert_false(pack_validate(c, n));
+    /* the same elements under a wide header: as good */
+    c[0] = 0;
+    wide_header(c, n + 3, 2);
+    memcpy(c + PACK_HDR_WIDE, p + PACK_HDR_SMALL, n - PACK_HDR_SMALL);
+    assert_true(pack_validate(c, n + 3));
+    assert_int_equal(pack_count(c), 2);
+    assert_false(pack_validate(c, 5)); /* shorter than a wide header */
     /* a string holding a canonical integer is not what pack_splice writes */
-    const unsigned char strint[] = { 10, 0, 0, 0, 1, 0, 0x82, '1', '2', 0x82 };
+    const unsigned char strint[] = { 20, 0, 0, 0, 1, 0, 0x82, '1', '2', 0x82 };
     assert_false(pack_validate(strint, sizeof(strint)));
     /* 300 in eight bytes instead of two */
-    const unsigned char wide[] = { 16, 0, 0, 0, 1, 0, 0xE3, 0x2C, 1, 0, 0, 0, 0, 0, 0, 0x88 };
+    const unsigned char wide[] = { 32, 0, 0, 0, 1, 0, 0xE3, 0x2C, 1, 0, 0, 0, 0, 0, 0, 0x88 };
     assert_false(pack_validate(wide, sizeof(wide)));
-    const unsigned char trunc[] = { 8, 0, 0, 0, 1, 0, 0xE5, 0xFF };
+    const unsigned char trunc[] = { 16, 0, 0, 0, 1, 0, 0xE5, 0xFF };
     assert_false(pack_validate(trunc, sizeof(trunc)));
+    const unsigned char small_trunc[] = { 1 | 5 << 1, 0x80, 0, 0xE5, 0xFF };
+    assert_false(pack_validate(small_trunc, sizeof(small_trunc)));
     free(p);
 }
 
@@ -651,7 +681,7 @@ static void check_all(const unsigned char *p, const struct buf *b, const struct 
     assert_int_equal(pack_count(p), n);
     assert_int_equal(pack_bytes(p), b->cap);
     assert_true(pack_validate(p, pack_bytes(p)));
-    size_t total = PACK_HDR;
+    size_t total = pack_hdr(p);
     uint32_t off = pack_first(p);
     for (uint32_t k = 0; k < n; k++) {
         assert_int_not_equal(off, 0);
@@ -692,58 +722,115 @@ static void check_all(const unsigned char *p, const struct buf *b, const struct 
     }
 }
 
-#define MODEL_MAX 400
+#define MODEL_MAX 700
+
+/* A random element; with short_only, never a string longer than 16 bytes. */
+static struct mel random_mel_of(bool short_only)
+{
+    for (;;) {
+        struct mel m = random_mel();
+        if (!short_only || m.kind != PACK_STR || m.len <= 16)
+            return m;
+        free(m.s);
+    }
+}
+
+/*
+ * 5000 random splices from an empty pack, checked against a model after each. The pack keeps
+ * about `around` elements (inserts thin out above it); short_only keeps it under 16 KB, so it
+ * is the count that widens the header (at 512 elements), not the bytes.
+ */
+static void run_model(uint64_t seed, uint32_t around, bool short_only)
+{
+    rng = seed;
+    struct mel *model = calloc(MODEL_MAX, sizeof(*model));
+    assert_non_null(model);
+    uint32_t n = 0;
+    bool was_wide = false;
+    struct buf b;
+    unsigned char *p = buf_new(&b);
+    for (int step = 0; step < 5000; step++) {
+        uint32_t at = (uint32_t)(rnd() % (n + 1));
+        uint32_t maxdel = n - at < 4 ? n - at : 4;
+        uint32_t ndel = (uint32_t)(rnd() % (maxdel + 1));
+        uint32_t nins = (uint32_t)(rnd() % 4);
+        if (n > around) /* bias toward deletes */
+            nins = nins > 1 ? 1 : nins;
+        else if (short_only) /* toward inserts, to get there */
+            ndel /= 2;
+        if (rnd() % 50 == 0 && !short_only) { /* sometimes a bulk delete */
+            ndel = n - at;
+            nins = 0;
+        }
+        if (n - ndel + nins > MODEL_MAX)
+            nins = 0;
+        struct mel ins[4];
+        struct pack_elem el[4];
+        for (uint32_t k = 0; k < nins; k++) {
+            ins[k] = random_mel_of(short_only);
+            el[k] = mel_elem(&ins[k]);
+        }
+        uint32_t off = n == at ? pack_bytes(p) : pack_seek(p, at), out = 0;
+        int rc = pack_splice(&p, off, ndel, el, nins, buf_resize, &b, &out);
+        if (rc != 0)
+            fail_msg("seed %llu step %d: splice at %u del %u ins %u: %d", (unsigned long long)seed,
+                     step, at, ndel, nins, rc);
+        /* the first inserted element, or the one after the deleted ones, is at `at` */
+        assert_int_equal(out, at < n - ndel + nins ? pack_seek(p, at) : pack_bytes(p));
+        for (uint32_t k = at; k < at + ndel; k++)
+            free(model[k].s);
+        memmove(model + at + nins, model + at + ndel, (n - at - ndel) * sizeof(*model));
+        memcpy(model + at, ins, nins * sizeof(*model));
+        n = n - ndel + nins;
+        check_all(p, &b, model, n);
+        /* small exactly until it no longer fits, then wide for good */
+        if (!was_wide)
+            assert_int_equal(pack_small(p),
+                             n <= PACK_SMALL_COUNT && pack_bytes(p) <= PACK_SMALL_BYTES);
+        assert_true(!was_wide || !pack_small(p));
+        was_wide = !pack_small(p);
+    }
+    assert_true(b.moves > 10);
+    assert_true(was_wide);
+    for (uint32_t k = 0; k < n; k++)
+        free(model[k].s);
+    free(model);
+    free(p);
+}
 
 static void random_splices_match_model(void **state)
 {
     (void)state;
     const uint64_t seeds[] = { 0x9E3779B97F4A7C15ull, 42, 20261206 };
-    for (size_t si = 0; si < sizeof(seeds) / sizeof(seeds[0]); si++) {
-        rng = seeds[si];
-        struct mel *model = calloc(MODEL_MAX, sizeof(*model));
-        assert_non_null(model);
-        uint32_t n = 0;
-        struct buf b;
-        unsigned char *p = buf_new(&b);
-        for (int step = 0; step < 5000; step++) {
-            uint32_t at = (uint32_t)(rnd() % (n + 1));
-            uint32_t maxdel = n - at < 4 ? n - at : 4;
-            uint32_t ndel = (uint32_t)(rnd() % (maxdel + 1));
-            uint32_t nins = (uint32_t)(rnd() % 4);
-            if (n > 120) /* keep it small: bias toward deletes */
-                nins = nins > 1 ? 1 : nins;
-            if (rnd() % 50 == 0) { /* sometimes a bulk delete */
-                ndel = n - at;
-                nins = 0;
-            }
-            if (n - ndel + nins > MODEL_MAX)
-                nins = 0;
-            struct mel ins[4];
-            struct pack_elem el[4];
-            for (uint32_t k = 0; k < nins; k++) {
-                ins[k] = random_mel();
-                el[k] = mel_elem(&ins[k]);
-            }
-            uint32_t off = n == at ? pack_bytes(p) : pack_seek(p, at), out = 0;
-            int rc = pack_splice(&p, off, ndel, el, nins, buf_resize, &b, &out);
-            if (rc != 0)
-                fail_msg("seed %llu step %d: splice at %u del %u ins %u: %d",
-                         (unsigned long long)seeds[si], step, at, ndel, nins, rc);
-            /* the first inserted element, or the one after the deleted ones, is at `at` */
-            assert_int_equal(out, at < n - ndel + nins ? pack_seek(p, at) : pack_bytes(p));
-            for (uint32_t k = at; k < at + ndel; k++)
-                free(model[k].s);
-            memmove(model + at + nins, model + at + ndel, (n - at - ndel) * sizeof(*model));
-            memcpy(model + at, ins, nins * sizeof(*model));
-            n = n - ndel + nins;
-            check_all(p, &b, model, n);
-        }
-        assert_true(b.moves > 10);
-        for (uint32_t k = 0; k < n; k++)
-            free(model[k].s);
-        free(model);
-        free(p);
+    for (size_t si = 0; si < sizeof(seeds) / sizeof(seeds[0]); si++)
+        run_model(seeds[si], 120, false);
+}
+
+/* The count crossing 511 widens a small pack in the middle of a splice, at any offset. */
+static void small_header_widens_on_count(void **state)
+{
+    (void)state;
+    const uint64_t seeds[] = { 7, 20261207 };
+    for (size_t si = 0; si < sizeof(seeds) / sizeof(seeds[0]); si++)
+        run_model(seeds[si], 600, true);
+    /* pack_append_from widens as well */
+    struct buf a, q;
+    unsigned char *pa = buf_new(&a), *pq = buf_new(&q);
+    for (int i = 0; i < 300; i++) {
+        append(&pa, &a, num(i));
+        append(&pq, &q, num(1000 + i));
     }
+    assert_true(pack_small(pa) && pack_small(pq));
+    assert_int_equal(pack_append_from(&pa, pq, pack_first(pq), buf_resize, &a), 0);
+    assert_false(pack_small(pa));
+    assert_int_equal(pack_count(pa), 600);
+    assert_true(pack_validate(pa, pack_bytes(pa)));
+    assert_int_equal(pack_first(pa), PACK_HDR_WIDE);
+    char t[32];
+    for (int i = 0; i < 600; i += 37)
+        assert_int_equal(atoi(text_at(pa, pack_seek(pa, i), t, sizeof(t))), i < 300 ? i : 700 + i);
+    free(pa);
+    free(pq);
 }
 
 /* Hash-style lookups: fields at even positions; a value equal to a field name is skipped. */
@@ -785,6 +872,7 @@ int main(void)
         cmocka_unit_test(validate_rejects_bad_packs),
         cmocka_unit_test(long_strings_walk_both_ways),
         cmocka_unit_test(random_splices_match_model),
+        cmocka_unit_test(small_header_widens_on_count),
         cmocka_unit_test(find_steps_over_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

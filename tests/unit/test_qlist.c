@@ -636,7 +636,7 @@ static void assert_no_mergeable(struct qlist *l, uint32_t max_count, uint32_t ma
     for (uint32_t k = 0; k + 1 < qlist_view_nodes(v); k++) {
         const unsigned char *a = qlist_view_pack(v, k), *b = qlist_view_pack(v, k + 1);
         bool fit = pack_count(a) + pack_count(b) <= max_count &&
-                   pack_bytes(a) + pack_bytes(b) - PACK_HDR <= max_pack;
+                   pack_bytes(a) + pack_bytes(b) - PACK_HDR_WIDE <= max_pack;
         assert_false(fit);
     }
     qlist_view_release(v);
