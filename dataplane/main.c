@@ -321,6 +321,7 @@ int main(int argc, char **argv)
         }
     }
     repl_start_thread();
+    worker_sample_overhead(); /* maxmemory's first figure, before any client is served */
     log_notice("Server initialized: %u worker%s, %s backend, %s%s", nworkers,
                nworkers == 1 ? "" : "s", config_backend_names[sp->pollux_backend],
                pin ? "pinned to CPUs " : "not pinned", pin ? sp->pollux_cpus : "");

@@ -427,7 +427,7 @@ static struct shard_msg *batch_get(struct worker *w, unsigned s, size_t need)
         m = shard_msg_get(host_worker_shard_port(w));
         m->type = SHARD_LOAD;
         size_t cap = need > LOAD_BATCH ? need : LOAD_BATCH;
-        m->abuf = mem_alloc(cap);
+        m->abuf = mem_traffic_alloc(cap); /* freed by shard_msg_put */
         m->abuf_cap = cap;
         m->arg = 0;
         m->proto = 0;

@@ -1,11 +1,14 @@
 #include "base/mem.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "base/common.h"
 
 #ifndef POLLUX_NO_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -196,6 +199,47 @@ const char *mem_allocator_name(void)
 }
 
 #endif
+
+/* One counter per thread, each on its own cache line; threads past the last slot share it. */
+#define TRAFFIC_SLOTS 32
+static struct {
+    CACHE_ALIGNED atomic_llong bytes;
+} traffic[TRAFFIC_SLOTS];
+static atomic_uint traffic_threads;
+static _Thread_local int traffic_slot = -1;
+
+void mem_traffic_add(ptrdiff_t delta)
+{
+    if (traffic_slot < 0) {
+        unsigned i = atomic_fetch_add_explicit(&traffic_threads, 1, memory_order_relaxed);
+        traffic_slot = i < TRAFFIC_SLOTS ? (int)i : TRAFFIC_SLOTS - 1;
+    }
+    atomic_fetch_add_explicit(&traffic[traffic_slot].bytes, delta, memory_order_relaxed);
+}
+
+size_t mem_traffic_total(void)
+{
+    unsigned n = atomic_load_explicit(&traffic_threads, memory_order_relaxed);
+    long long sum = 0;
+    for (unsigned i = 0; i < n && i < TRAFFIC_SLOTS; i++)
+        sum += atomic_load_explicit(&traffic[i].bytes, memory_order_relaxed);
+    return sum > 0 ? (size_t)sum : 0;
+}
+
+void *mem_traffic_alloc(size_t size)
+{
+    void *p = mem_alloc(size);
+    mem_traffic_add((ptrdiff_t)mem_usable(p));
+    return p;
+}
+
+void mem_traffic_free(void *p)
+{
+    if (p == NULL)
+        return;
+    mem_traffic_add(-(ptrdiff_t)mem_usable(p));
+    mem_free(p);
+}
 
 size_t mem_rss(void)
 {

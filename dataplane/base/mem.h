@@ -38,6 +38,21 @@ int mem_thread_arena_setup(void);
  */
 int mem_background_purge(bool on);
 
+/*
+ * Bytes held by buffers that grow and shrink with traffic: connections' input buffers, reply
+ * blocks, the messages that carry commands between workers (and their pools). Each thread adds what
+ * it allocates and subtracts what it frees in a counter of its own (a block allocated by one thread
+ * and freed by another moves bytes from one counter to the other); the total is their sum.
+ * maxmemory counts these bytes as they change (worker_shard_limit) instead of through the overhead
+ * sampled every 100 ms, which lags a first burst of traffic. Rare: on a buffer's resize or a reply
+ * block, never per byte.
+ */
+void mem_traffic_add(ptrdiff_t delta);
+size_t mem_traffic_total(void);
+/* mem_alloc / mem_free of such a buffer, counted (its usable size, on both sides). */
+void *mem_traffic_alloc(size_t size);
+void mem_traffic_free(void *p);
+
 /* Process-wide figures (bytes). Refreshes the allocator's statistics; not for hot paths. */
 struct mem_stats {
     size_t allocated; /* bytes handed to the application */

@@ -20,7 +20,7 @@ struct rblock *rblock_create(size_t cap)
 {
     /* Header and payload in one allocation; use all of the size class. */
     size_t total = mem_size_class(sizeof(struct rblock) + cap);
-    struct rblock *b = mem_alloc(total);
+    struct rblock *b = mem_traffic_alloc(total);
     b->next = NULL;
     b->len = 0;
     b->start = 0;
@@ -34,7 +34,7 @@ struct rblock *rblock_create(size_t cap)
 void rblock_destroy(struct rblock *b)
 {
     if (b != NULL && b->kind == RBLOCK_HEAP)
-        mem_free(b);
+        mem_traffic_free(b);
 }
 
 void reply_deinit(struct reply *r)

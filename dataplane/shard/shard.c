@@ -50,10 +50,10 @@ void shard_msg_free(struct shard_msg *m)
 {
     reply_deinit(&m->reply);
     if (m->abuf != NULL && m->abuf != m->abuf_inline)
-        mem_free(m->abuf);
+        mem_traffic_free(m->abuf);
     if (m->argv != NULL && m->argv != m->argv_inline)
-        mem_free(m->argv);
-    mem_free(m);
+        mem_traffic_free(m->argv);
+    mem_traffic_free(m);
 }
 
 void shard_port_deinit(struct shard_port *p)
@@ -80,7 +80,7 @@ struct shard_msg *shard_msg_get(struct shard_port *p)
         p->pool = m->next;
         p->pool_len--;
     } else {
-        m = mem_alloc(sizeof(*m));
+        m = mem_traffic_alloc(sizeof(*m));
         m->abuf = NULL;
         m->argv = NULL;
         reply_init(&m->reply, 2);
@@ -100,11 +100,11 @@ void shard_msg_put(struct shard_port *p, struct shard_msg *m)
 {
     reply_deinit(&m->reply);
     if (m->abuf != NULL && m->abuf != m->abuf_inline) {
-        mem_free(m->abuf);
+        mem_traffic_free(m->abuf);
         m->abuf = NULL;
     }
     if (m->argv != NULL && m->argv != m->argv_inline) {
-        mem_free(m->argv);
+        mem_traffic_free(m->argv);
         m->argv = NULL;
     }
     if (p->pool_len >= SHARD_POOL_MAX) {
@@ -124,12 +124,12 @@ void shard_msg_set_args(struct shard_msg *m, int argc, const struct resp_arg *ar
     if (argc <= SHARD_ARGV_INLINE)
         m->argv = m->argv_inline;
     else
-        m->argv = mem_alloc(sizeof(struct resp_arg) * (size_t)argc);
+        m->argv = mem_traffic_alloc(sizeof(struct resp_arg) * (size_t)argc);
     if (total <= SHARD_ARGS_INLINE) {
         m->abuf = m->abuf_inline;
         m->abuf_cap = SHARD_ARGS_INLINE;
     } else {
-        m->abuf = mem_alloc(total);
+        m->abuf = mem_traffic_alloc(total);
         m->abuf_cap = total;
     }
     char *p = m->abuf;

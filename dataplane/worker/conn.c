@@ -1,5 +1,6 @@
 #include "worker/conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -135,6 +136,18 @@ static void unlink_conn(struct conn **head, struct conn *c)
     c->prev = c->next = NULL;
 }
 
+/*
+ * A block taken off an output chain: a heap block is freed, an embedded one returns its
+ * message to the pool. A hole's message is in flight and is released when it returns.
+ */
+static void release_block(struct worker *w, struct rblock *b)
+{
+    if (b->kind == RBLOCK_HEAP)
+        rblock_destroy(b);
+    else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
+        shard_msg_put(&w->port, b->owner);
+}
+
 /* Release the output chain; holes still waiting stay with their messages. */
 static void release_output(struct conn *c)
 {
@@ -142,11 +155,7 @@ static void release_output(struct conn *c)
     while (b != NULL) {
         struct rblock *next = b->next;
         b->next = NULL;
-        if (b->kind == RBLOCK_HEAP)
-            mem_free(b);
-        else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
-            shard_msg_put(&c->w->port, b->owner);
-        /* RBLOCK_HOLE: its message is in flight and is released when it returns. */
+        release_block(c->w, b);
         b = next;
     }
     c->out.head = c->out.tail = NULL;
@@ -159,7 +168,7 @@ void conn_destroy(struct conn *c)
     repl_conn_release(&c->repl);
     release_output(c);
     resp_parser_deinit(&c->parser);
-    mem_free(c->rbuf);
+    mem_traffic_free(c->rbuf);
     acl_user_put(c->user);
     mem_free(c->name);
     mem_free(c->lib_name);
@@ -279,10 +288,7 @@ static void discard_output(struct conn *c)
         if (c->out.head == NULL)
             c->out.tail = NULL;
         b->next = NULL;
-        if (b->kind == RBLOCK_HEAP)
-            mem_free(b);
-        else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
-            shard_msg_put(&c->w->port, b->owner);
+        release_block(c->w, b);
     }
 }
 
@@ -364,10 +370,7 @@ static int write_chain(struct conn *c)
             if (c->out.head == NULL)
                 c->out.tail = NULL;
             b->next = NULL;
-            if (b->kind == RBLOCK_HEAP)
-                mem_free(b);
-            else if (b->kind == RBLOCK_EMBED && b->owner != NULL)
-                shard_msg_put(&w->port, b->owner);
+            release_block(w, b);
         }
         if ((size_t)wr < want)
             break; /* socket buffer full */
@@ -376,6 +379,14 @@ static int write_chain(struct conn *c)
         c->obuf_soft_since_ms = 0;
     cio_write_interest(c, c->out.bytes > 0 && c->out.head && c->out.head->kind != RBLOCK_HOLE);
     return 0;
+}
+
+void conn_release_input(struct conn *c)
+{
+    assert(c->rpos == c->rlen);
+    mem_traffic_free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = c->rlen = c->rpos = 0;
 }
 
 /* Make room for at least `need` more bytes at the end of rbuf. */
@@ -395,10 +406,10 @@ static void rbuf_reserve(struct conn *c, size_t need)
     size_t cap = c->rcap ? c->rcap : RBUF_INITIAL;
     while (cap - (c->rlen - c->rpos) < need)
         cap *= 2;
-    char *nb = mem_alloc(cap);
+    char *nb = mem_traffic_alloc(cap);
     if (c->rlen > c->rpos)
         memcpy(nb, c->rbuf + c->rpos, c->rlen - c->rpos);
-    mem_free(c->rbuf);
+    mem_traffic_free(c->rbuf);
     c->rbuf = nb;
     c->rlen -= c->rpos;
     c->rpos = 0;

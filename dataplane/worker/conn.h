@@ -136,5 +136,7 @@ void conn_reap(struct conn *c);
 void conn_destroy(struct conn *c);
 /* Bytes of queued output, and of the query buffer (CLIENT LIST omem/qbuf). */
 size_t conn_output_bytes(const struct conn *c);
+/* Free the query buffer, which holds nothing unparsed (rpos == rlen). */
+void conn_release_input(struct conn *c);
 
 #endif

@@ -519,6 +519,7 @@ static void section_pollux(struct strbuf *s, const struct worker_stats *t)
                   server.nworkers);
     worker_stat_lines(s, t, WSTAT_forwarded, WSTAT_transactions);
     strbuf_printf(s, "pollux_memory_overhead:%zu\r\n", atomic_load(&server.mem_overhead));
+    strbuf_printf(s, "pollux_memory_traffic:%zu\r\n", mem_traffic_total());
     worker_stat_lines(s, t, WSTAT_loop_passes, WSTAT_busy_ns);
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *w = server.workers[i];

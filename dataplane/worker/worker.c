@@ -691,10 +691,7 @@ static void clients_cron(struct worker *w)
                    c->inflight == 0) {
             conn_close(c); /* ACL DELUSER, or ACL LOAD without the user: as Redis, at once */
         } else if (c->rbuf != NULL && c->rpos == c->rlen && c->rcap > 65536) {
-            /* Give back a big query buffer once it is empty. */
-            mem_free(c->rbuf);
-            c->rbuf = NULL;
-            c->rcap = c->rlen = c->rpos = 0;
+            conn_release_input(c); /* give back a big query buffer once it is empty */
         }
         c = next;
     }
@@ -721,7 +718,9 @@ size_t worker_shard_limit(const struct worker *w)
     long long maxmem = w->params.store.maxmemory;
     if (maxmem <= 0)
         return 0;
-    size_t overhead = atomic_load_explicit(&server.mem_overhead, memory_order_relaxed);
+    /* the sampled overhead, and the traffic buffers as they are now (mem.h) */
+    size_t overhead =
+        atomic_load_explicit(&server.mem_overhead, memory_order_relaxed) + mem_traffic_total();
     if ((size_t)maxmem <= overhead)
         return 1; /* nothing left for data: evict everything evictable */
     return ((size_t)maxmem - overhead) / server.nworkers;
@@ -732,15 +731,23 @@ void worker_sample_overhead(void)
     /* The allocator first: a dataset is lowered before its memory is freed (store_int.h). */
     struct mem_stats ms;
     mem_stats(&ms);
+    static size_t last = SIZE_MAX, last_used[MAX_WORKERS];
     size_t data = 0;
-    for (unsigned i = 0; i < server.nworkers; i++)
-        data += store_used(server.workers[i]->store);
+    bool freeing = false;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        size_t u = store_used(server.workers[i]->store);
+        freeing |= u < last_used[i];
+        last_used[i] = u;
+        data += u;
+    }
+    data += mem_traffic_total(); /* counted apart, as it changes (worker_shard_limit) */
     size_t now = ms.allocated > data ? ms.allocated - data : 0;
     /* A sample taken while a shard frees (FLUSHALL, a big DEL) counts the bytes on their way
-     * out as overhead: the smaller of two samples 100 ms apart is used, so such a sample
-     * alone never makes writes fail with OOM, and a real rise counts one sample later. */
-    static size_t last;
-    atomic_store_explicit(&server.mem_overhead, MIN(now, last), memory_order_relaxed);
+     * out as overhead. When a dataset shrank since the last sample, the smaller of the two
+     * is used, so such a sample alone never makes writes fail with OOM; otherwise the new
+     * one counts at once (a server just started, or its first traffic). */
+    atomic_store_explicit(&server.mem_overhead, freeing ? MIN(now, last) : now,
+                          memory_order_relaxed);
     last = now;
 }
 

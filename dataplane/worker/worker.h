@@ -208,16 +208,19 @@ struct worker {
 
 /*
  * This shard's share of maxmemory: what maxmemory leaves after the node's
- * overhead, split evenly. 0 when maxmemory is not set.
+ * overhead (sampled) and its traffic buffers (as they are now), split evenly.
+ * 0 when maxmemory is not set.
  */
 size_t worker_shard_limit(const struct worker *w);
 
 /*
- * The main thread, every 100 ms: what the node uses besides the datasets
- * (the allocator's total, read first, minus every store_used()), into
- * server.mem_overhead. The latest sample counts: the smallest of a second
- * hid overhead that had just grown (a first burst of traffic), and samples
- * are consistent, so none is an outlier to filter out.
+ * The main thread, every 100 ms: what the node uses besides the datasets and
+ * the traffic buffers (the allocator's total, read first, minus every
+ * store_used() and mem_traffic_total()), into server.mem_overhead. The new
+ * sample counts, except after a dataset shrank: a sample taken while a shard
+ * frees counts the bytes on their way out, so then the smaller of the last
+ * two does. What rises fastest, the buffers of a burst of traffic, is not
+ * sampled: worker_shard_limit counts it as it changes.
  */
 void worker_sample_overhead(void);
 

@@ -186,5 +186,52 @@ class FirstFill(EvictionCase):
                 p.execute()
 
 
+class TrafficCount(h.ServerTestCase):
+    """maxmemory counts the buffers that follow traffic (query buffers, reply blocks, the
+    messages between workers) as they change, each thread adding what it allocates and
+    subtracting what it frees (docs/architecture.md). A buffer counted and never uncounted
+    would shrink every shard's share for good: rounds of the same traffic must leave the
+    count where the first ones did, and a closed client must take its buffers along. The
+    count keeps the idle messages the workers pool (up to 1024 each, about 1.3 KB), which
+    grow over the first rounds."""
+
+    def traffic(self):
+        return self.r.info("pollux")["pollux_memory_traffic"]
+
+    def one_round(self, n):
+        c = self.server.redis()
+        with c.pipeline(transaction=False) as p:
+            for i in range(2000):
+                p.set(f"t:{i}", b"y" * 3000)  # on both workers: half forwarded
+            p.execute()
+        with c.pipeline(transaction=False) as p:
+            for i in range(2000):
+                p.get(f"t:{i}")  # forwarded replies of several blocks
+            p.execute()
+        c.rpush("big", *([b"z" * 100] * 1000))
+        self.assertEqual(len(c.lrange("big", 0, -1)), 1000 * (n + 1))
+        # a query buffer grown to megabytes by a client that vanishes mid-request
+        raw = self.server.raw()
+        raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$4000000\r\n" + b"q" * 3000000)
+        raw.close()
+        c.connection_pool.disconnect()
+        self.assertTrue(h.wait_until(
+            lambda: self.r.info("clients")["connected_clients"] == 1, 30))
+
+    @h.skip_if_real_redis("pollux_memory_traffic is Pollux's")
+    def test_same_traffic_same_count(self):
+        start = self.traffic()
+        for n in range(4):
+            self.one_round(n)
+        warm = self.traffic()
+        for n in range(4, 8):
+            self.one_round(n)
+        end = self.traffic()
+        self.assertLess(end, start + 4 * 1024 * 1024,
+                        "more than the message pools: a 4 MB query buffer left counted?")
+        self.assertLess(end, warm + 512 * 1024,
+                        "the count grows with each round: a buffer freed uncounted")
+
+
 if __name__ == "__main__":
     h.main()

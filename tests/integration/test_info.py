@@ -29,7 +29,8 @@ reply_buffer_expands pollux_rejected_sources
 
 POLLUX_FIELDS = """
 pollux_version pollux_backend pollux_workers pollux_forwarded_requests pollux_transactions
-pollux_memory_overhead pollux_loop_passes pollux_busy_passes pollux_busy_usec
+pollux_memory_overhead pollux_memory_traffic pollux_loop_passes pollux_busy_passes
+pollux_busy_usec
 """.split()
 
 FLOATS = {"instantaneous_input_kbps", "instantaneous_output_kbps",
