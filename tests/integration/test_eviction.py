@@ -227,9 +227,12 @@ class TrafficCount(h.ServerTestCase):
         for n in range(4, 8):
             self.one_round(n)
         end = self.traffic()
+        # The pools' growth after the warm-up rounds depends on timing (how many messages
+        # are in flight at once): up to the cap, 2.7 MB for two workers. A leak is larger:
+        # one round holds 6 MB of reply blocks and a 4 MB query buffer.
         self.assertLess(end, start + 4 * 1024 * 1024,
                         "more than the message pools: a 4 MB query buffer left counted?")
-        self.assertLess(end, warm + 512 * 1024,
+        self.assertLess(end, warm + 1536 * 1024,
                         "the count grows with each round: a buffer freed uncounted")
 
 
