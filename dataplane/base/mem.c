@@ -208,7 +208,7 @@ static struct {
 static atomic_uint traffic_threads;
 static _Thread_local int traffic_slot = -1;
 
-void mem_traffic_add(ptrdiff_t delta)
+static void traffic_add(ptrdiff_t delta)
 {
     if (traffic_slot < 0) {
         unsigned i = atomic_fetch_add_explicit(&traffic_threads, 1, memory_order_relaxed);
@@ -229,7 +229,7 @@ size_t mem_traffic_total(void)
 void *mem_traffic_alloc(size_t size)
 {
     void *p = mem_alloc(size);
-    mem_traffic_add((ptrdiff_t)mem_usable(p));
+    traffic_add((ptrdiff_t)mem_usable(p));
     return p;
 }
 
@@ -237,7 +237,7 @@ void mem_traffic_free(void *p)
 {
     if (p == NULL)
         return;
-    mem_traffic_add(-(ptrdiff_t)mem_usable(p));
+    traffic_add(-(ptrdiff_t)mem_usable(p));
     mem_free(p);
 }
 

@@ -47,11 +47,10 @@ int mem_background_purge(bool on);
  * sampled every 100 ms, which lags a first burst of traffic. Rare: on a buffer's resize or a reply
  * block, never per byte.
  */
-void mem_traffic_add(ptrdiff_t delta);
-size_t mem_traffic_total(void);
 /* mem_alloc / mem_free of such a buffer, counted (its usable size, on both sides). */
 void *mem_traffic_alloc(size_t size);
 void mem_traffic_free(void *p);
+size_t mem_traffic_total(void);
 
 /* Process-wide figures (bytes). Refreshes the allocator's statistics; not for hot paths. */
 struct mem_stats {

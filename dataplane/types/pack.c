@@ -151,12 +151,14 @@ static inline uint32_t widen_by(const unsigned char *p, uint64_t bytes, uint64_t
     return pack_small(p) && !fits_small(bytes, count) ? PACK_HDR_WIDE - PACK_HDR_SMALL : 0;
 }
 
-/* Rewrite a small header as a wide one, in a buffer with room for it, the elements already
- * moved up by widen_by. */
-static void set_wide_header(unsigned char *p, uint32_t bytes, uint32_t count)
+/*
+ * Widen a small pack in place, in a buffer with room for it: its bytes [PACK_HDR_SMALL, upto)
+ * move up to PACK_HDR_WIDE. The caller writes the header's figures next (set_header).
+ */
+static void widen(unsigned char *p, uint32_t upto)
 {
+    memmove(p + PACK_HDR_WIDE, p + PACK_HDR_SMALL, upto - PACK_HDR_SMALL);
     p[0] = 0;
-    set_header(p, bytes, count);
 }
 
 uint32_t pack_next(const unsigned char *p, uint32_t off)
@@ -507,12 +509,10 @@ int pack_splice(unsigned char **pp, uint32_t off, uint32_t ndel, const struct pa
         p = q;
     }
     /* the elements after the edit first: the ones before it then move up into no one's way */
-    uint32_t hdr = pack_hdr(p);
     if (off + wide + add != end && end < bytes)
         memmove(p + off + wide + add, p + end, bytes - end);
     if (wide != 0) {
-        memmove(p + hdr + wide, p + hdr, off - hdr);
-        set_wide_header(p, (uint32_t)nbytes, (uint32_t)ncount);
+        widen(p, off);
         off += wide;
     }
     unsigned char *w = p + off;
@@ -555,10 +555,8 @@ int pack_append_from(unsigned char **pp, const unsigned char *q, uint32_t off,
     p = resize(ctx, p, (size_t)nbytes);
     if (p == NULL)
         return -ENOMEM;
-    if (wide != 0) {
-        memmove(p + PACK_HDR_WIDE, p + PACK_HDR_SMALL, bytes - PACK_HDR_SMALL);
-        set_wide_header(p, (uint32_t)nbytes, (uint32_t)ncount);
-    }
+    if (wide != 0)
+        widen(p, bytes);
     memcpy(p + bytes + wide, q + off, qbytes - off);
     set_header(p, (uint32_t)nbytes, (uint32_t)ncount);
     *pp = p;

@@ -103,11 +103,17 @@ static inline uint32_t pack_bytes(const unsigned char *p)
     return (lo | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) >> 1;
 }
 
+/* The count of a pack known to be wide (a chunked list's node): no test of the form. */
+static inline uint32_t pack_count_wide(const unsigned char *p)
+{
+    return (uint32_t)p[4] | (uint32_t)p[5] << 8;
+}
+
 static inline uint32_t pack_count(const unsigned char *p)
 {
     if (pack_small(p))
         return (uint32_t)p[1] >> 7 | (uint32_t)p[2] << 1;
-    return (uint32_t)p[4] | (uint32_t)p[5] << 8;
+    return pack_count_wide(p);
 }
 
 /* The first / last element's offset, or 0 when the pack is empty. */

@@ -89,7 +89,7 @@ static inline bool node_lzf(const struct qlist_node *nd)
 static inline uint32_t node_count(const struct qlist_node *nd)
 {
     assert(!pack_small(nd->pack));
-    return (uint32_t)nd->pack[4] | (uint32_t)nd->pack[5] << 8;
+    return pack_count_wide(nd->pack);
 }
 
 static inline uint32_t rd32(const unsigned char *p)
