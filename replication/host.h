@@ -76,6 +76,9 @@ unsigned host_worker_id(const struct worker *w);
 int64_t host_now_ms(const struct worker *w);
 /* Its shard's store, and its end of the shard message ports (loading a sync). */
 struct store *host_worker_store(struct worker *w);
+/* w's dataset is about to be replaced (a full sync): clients watching its live keys see a
+ * change, as Redis's flush of the old dataset signals them. */
+void host_worker_replacing(struct worker *w);
 struct shard_port *host_worker_shard_port(struct worker *w);
 /* Replication's own state on the worker (the worker keeps it without reading it). */
 struct repl_worker *host_worker_repl(struct worker *w);

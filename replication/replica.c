@@ -548,8 +548,10 @@ static enum store_drop flush_how(const struct worker *w)
 /* On every shard: apply a batch (the first one of a sync also empties the shard). */
 void repl_load_apply(struct worker *w, struct shard_msg *m)
 {
-    if (m->proto & 1)
+    if (m->proto & 1) {
+        host_worker_replacing(w);
         store_flush(host_worker_store(w), -1, flush_how(w));
+    }
     size_t off = 0, len = (size_t)m->arg;
     while (off < len) {
         struct load_rec r;
@@ -594,6 +596,7 @@ static void begin_load(struct worker *w)
                (unsigned long long)lnk.bulk_bytes);
     atomic_store(&repl_node.loading, true);
     kick_replicas();
+    host_worker_replacing(w);
     store_flush(host_worker_store(w), -1, flush_how(w));
     for (unsigned s = 0; s < repl_node.nworkers; s++) {
         if (s == host_worker_id(w))

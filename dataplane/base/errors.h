@@ -55,6 +55,7 @@
 #define ERR_EXEC_NO_MULTI    "ERR EXEC without MULTI"
 #define ERR_DISCARD_NO_MULTI "ERR DISCARD without MULTI"
 #define ERR_EXECABORT        "EXECABORT Transaction discarded because of previous errors."
+#define ERR_WATCH_IN_MULTI   "ERR WATCH inside MULTI is not allowed"
 #define ERR_NOT_IN_MULTI     "ERR Command not allowed inside a transaction"
 #define ERR_EXPIRE_NXXX      "ERR NX and XX, GT or LT options at the same time are not compatible"
 #define ERR_EXPIRE_GTLT      "ERR GT and LT options at the same time are not compatible"

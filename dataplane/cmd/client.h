@@ -91,4 +91,13 @@ void client_multi_exec(struct cmd_ctx *c);
 /* Drop the queue and leave MULTI (no-op outside it). */
 void client_multi_discard(struct cmd_client *cl);
 
+/*
+ * WATCH (worker/watch.h). client_watch runs with the shards of argv[first..] held (the row
+ * routes `hold`); client_watch_dirty with those of every watched key (EXEC holds them).
+ */
+void client_watch(struct cmd_ctx *c, int first);
+bool client_watch_dirty(struct cmd_ctx *c);
+/* Forget every watched key (UNWATCH, EXEC, DISCARD, RESET). */
+void client_unwatch(struct cmd_ctx *c);
+
 #endif

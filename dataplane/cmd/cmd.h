@@ -125,6 +125,8 @@ enum cmd_route {
     ROUTE_SCAN,      /* the shards the SCAN cursor (argv[1]) names: cmd_scan_mask() */
     ROUTE_EXEC,      /* the shards of the client's queued MULTI commands (never forwarded) */
     ROUTE_SORT,      /* SORT: by its keys, or every shard when a pattern names other keys */
+    ROUTE_HOLD,      /* its keys' shards, held by the client's worker (WATCH: the handler
+                        needs the client, so it is never forwarded) */
 };
 
 /* Key specification flags (Redis 7). */
@@ -347,11 +349,56 @@ struct cmd_ctx {
     void *block_arg;
     const struct resp_arg *ready_key;
 
+    /*
+     * Keys changed: every handler calls cmd_changed once for each key it changed (Redis's
+     * signalModifiedKey with the keyspace event notifyKeyspaceEvent would send). The
+     * dispatcher sets `changed` while anyone watches a key (worker/watch.h), else NULL.
+     */
+    void (*changed)(struct cmd_ctx *c, int type, const char *event, int db, const char *key,
+                    size_t len);
+
     /* Results the dispatcher reads back. */
     long long dirty;  /* number of keyspace changes made */
     int select_db;    /* >= 0: the client switches to this database (SELECT) */
     bool close_after; /* close the connection after the reply (QUIT, errors) */
 };
+
+/* Keyspace event classes: notify-keyspace-events' letters, Redis's bit values. */
+enum {
+    NOTIFY_KEYSPACE = 1 << 0,  /* K */
+    NOTIFY_KEYEVENT = 1 << 1,  /* E */
+    NOTIFY_GENERIC = 1 << 2,   /* g */
+    NOTIFY_STRING = 1 << 3,    /* $ */
+    NOTIFY_LIST = 1 << 4,      /* l */
+    NOTIFY_SET = 1 << 5,       /* s */
+    NOTIFY_HASH = 1 << 6,      /* h */
+    NOTIFY_ZSET = 1 << 7,      /* z */
+    NOTIFY_EXPIRED = 1 << 8,   /* x */
+    NOTIFY_EVICTED = 1 << 9,   /* e */
+    NOTIFY_STREAM = 1 << 10,   /* t */
+    NOTIFY_KEY_MISS = 1 << 11, /* m */
+    NOTIFY_MODULE = 1 << 12,   /* d */
+    NOTIFY_NEW = 1 << 13,      /* n */
+};
+
+/* Key (key, len) of database db changed: `event` of class `type` (NOTIFY_*). */
+static inline void cmd_changed(struct cmd_ctx *c, int type, const char *event, int db,
+                               const char *key, size_t len)
+{
+    if (c->changed != NULL)
+        c->changed(c, type, event, db, key, len);
+}
+/* SWAPDB a b: every key of both databases (key NULL, the other database in len). */
+static inline void cmd_changed_swapdb(struct cmd_ctx *c, int a, int b)
+{
+    if (c->changed != NULL)
+        c->changed(c, NOTIFY_GENERIC, NULL, a, NULL, (size_t)b);
+}
+/* The same for argv[i] in the client's database. */
+static inline void cmd_changed_arg(struct cmd_ctx *c, int type, const char *event, int i)
+{
+    cmd_changed(c, type, event, c->db, c->argv[i].ptr, c->argv[i].len);
+}
 
 /*
  * A blocking command's timeout at argv[i] in seconds (a float, as Redis 7.0 reads it), in

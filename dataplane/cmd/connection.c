@@ -182,6 +182,7 @@ void cmd_reset(struct cmd_ctx *c)
     struct cmd_client *cl = cmd_client(c);
     c->select_db = 0;
     client_multi_discard(cl);
+    client_unwatch(c);
     client_set_proto(cl, c, 2);
     client_set_name(cl, NULL, 0);
     client_set_no_evict(cl, false);

@@ -193,6 +193,7 @@ void cmd_restore(struct cmd_ctx *c)
             store_delete_entry(s, c->db, old);
             cmd_propagate_del(c, &c->argv[1]);
             c->dirty++;
+            cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
         }
         store_members_free(r.scratch);
         reply_ok(c->reply);
@@ -219,5 +220,6 @@ void cmd_restore(struct cmd_ctx *c)
         mem_free(argv);
     }
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_GENERIC, "restore", 1);
     reply_ok(c->reply);
 }

@@ -29,7 +29,7 @@ FLAGS = ["write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blockin
 ACL = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
        "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
        "connection", "transaction", "scripting"]
-ROUTES = ["local", "keys", "all", "scan", "exec", "sort"]
+ROUTES = ["local", "keys", "all", "scan", "exec", "sort", "hold"]
 GROUPS = ["generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "transactions",
           "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo",
           "stream", "bitmap"]

@@ -100,8 +100,10 @@ static void del_generic(struct cmd_ctx *c, enum store_drop why)
     for (int i = 1; i < c->argc; i++) {
         struct skey k;
         struct store *s = key_store(c, i, &k);
-        if (store_delete_as(s, c->db, &k, c->now_ms, why))
+        if (store_delete_as(s, c->db, &k, c->now_ms, why)) {
             n++;
+            cmd_changed_arg(c, NOTIFY_GENERIC, "del", i);
+        }
     }
     c->dirty += n;
     reply_int(c->reply, n);
@@ -223,9 +225,11 @@ static void expire_generic(struct cmd_ctx *c, bool seconds, bool relative)
     }
     if (cmd_already_expired(s, when, c->now_ms)) {
         store_delete_entry(s, c->db, e);
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
         cmd_propagate_del(c, &c->argv[1]);
     } else {
         store_set_expire(s, c->db, e, when);
+        cmd_changed_arg(c, NOTIFY_GENERIC, "expire", 1);
         cmd_propagate_pexpireat(c, &c->argv[1], when);
     }
     c->dirty++;
@@ -308,6 +312,7 @@ void cmd_persist(struct cmd_ctx *c)
     }
     store_set_expire(s, c->db, e, -1);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_GENERIC, "persist", 1);
     reply_int(c->reply, 1);
 }
 
@@ -595,6 +600,8 @@ static void rename_generic(struct cmd_ctx *c, bool nx)
     }
     move_entry(ss, c->db, e, sd, c->db, &kd);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_GENERIC, "rename_from", 1);
+    cmd_changed_arg(c, NOTIFY_GENERIC, "rename_to", 2);
     if (nx)
         reply_int(c->reply, 1);
     else
@@ -650,6 +657,7 @@ void cmd_copy(struct cmd_ctx *c)
     }
     copy_entry(sd, dbid, &kd, e);
     c->dirty++;
+    cmd_changed(c, NOTIFY_GENERIC, "copy_to", dbid, kd.ptr, kd.len);
     reply_int(c->reply, 1);
 }
 
@@ -675,6 +683,8 @@ void cmd_move(struct cmd_ctx *c)
     }
     move_entry(s, c->db, e, s, dbid, &k);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_GENERIC, "move_from", 1);
+    cmd_changed(c, NOTIFY_GENERIC, "move_to", dbid, k.ptr, k.len);
     reply_int(c->reply, 1);
 }
 
@@ -702,9 +712,11 @@ void cmd_swapdb(struct cmd_ctx *c)
         reply_error(c->reply, ERR_DB_RANGE);
         return;
     }
-    if (a != b)
+    if (a != b) {
         for (unsigned i = 0; i < held_count(c); i++)
             store_swapdb(held_store(c, i), a, b);
+        cmd_changed_swapdb(c, a, b);
+    }
     c->dirty++;
     reply_ok(c->reply);
 }

@@ -239,11 +239,13 @@ static bool hash_for_write(struct cmd_ctx *c, struct hw *h)
     return true;
 }
 
-/* An emptied hash goes, as in Redis. */
-static void drop_if_empty(struct hw *h)
+/* An emptied hash goes, as in Redis. @return whether it went. */
+static bool drop_if_empty(struct hw *h)
 {
-    if (hash_len(h->e) == 0)
-        store_delete_entry(h->s, h->db, h->e);
+    if (hash_len(h->e) != 0)
+        return false;
+    store_delete_entry(h->s, h->db, h->e);
+    return true;
 }
 
 static void hset_generic(struct cmd_ctx *c, bool ok_reply)
@@ -259,6 +261,7 @@ static void hset_generic(struct cmd_ctx *c, bool ok_reply)
     for (int i = 2; i < c->argc; i += 2)
         added += put(&h, c->argv[i].ptr, c->argv[i].len, c->argv[i + 1].ptr, c->argv[i + 1].len);
     c->dirty += (c->argc - 2) / 2;
+    cmd_changed_arg(c, NOTIFY_HASH, "hset", 1);
     if (ok_reply)
         reply_ok(c->reply);
     else
@@ -293,6 +296,7 @@ void cmd_hsetnx(struct cmd_ctx *c)
     hash_for_write(c, &h);
     put(&h, c->argv[2].ptr, c->argv[2].len, c->argv[3].ptr, c->argv[3].len);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_HASH, "hset", 1);
     reply_int(c->reply, 1);
 }
 
@@ -378,9 +382,12 @@ void cmd_hdel(struct cmd_ctx *c)
     long long deleted = 0;
     for (int i = 2; h.e != NULL && i < c->argc; i++)
         deleted += del(&h, c->argv[i].ptr, c->argv[i].len);
-    if (h.e != NULL)
-        drop_if_empty(&h);
+    bool gone = h.e != NULL && drop_if_empty(&h);
     c->dirty += deleted;
+    if (deleted > 0)
+        cmd_changed_arg(c, NOTIFY_HASH, "hdel", 1);
+    if (gone)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     reply_int(c->reply, deleted);
 }
 
@@ -431,12 +438,13 @@ void cmd_hgetall(struct cmd_ctx *c)
 }
 
 /* Write text as the value of argv[2] in the hash at argv[1] (created when absent). */
-static void put_result(struct cmd_ctx *c, const char *text, size_t n)
+static void put_result(struct cmd_ctx *c, const char *text, size_t n, const char *event)
 {
     struct hw h;
     hash_for_write(c, &h);
     put(&h, c->argv[2].ptr, c->argv[2].len, text, n);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_HASH, event, 1);
 }
 
 /*
@@ -471,7 +479,7 @@ void cmd_hincrby(struct cmd_ctx *c)
     }
     v += by;
     char out[24];
-    put_result(c, out, util_ll2str(out, v));
+    put_result(c, out, util_ll2str(out, v), "hincrby");
     reply_int(c->reply, v);
 }
 
@@ -500,7 +508,7 @@ void cmd_hincrbyfloat(struct cmd_ctx *c)
         reply_error(c->reply, ERR_INCR_NAN);
         return;
     }
-    put_result(c, out, len);
+    put_result(c, out, len, "hincrbyfloat");
     /* the exact text, so float formatting on the replica cannot differ */
     struct resp_arg argv[4] = {
         { .ptr = (char *)"HSET", .len = 4 }, c->argv[1], c->argv[2], { .ptr = out, .len = len }

@@ -142,22 +142,23 @@ static void to_big(struct lw *w)
 /*
  * After a removal: an empty list goes (as in Redis); a chunked list down to one node of at
  * most half the node limit goes back to a pack. The entry may move.
+ * @return whether the list went.
  */
-static void lw_settle(struct lw *w)
+static bool lw_settle(struct lw *w)
 {
     account(w);
     if (list_len(w->e) == 0) {
         store_delete_entry(w->s, w->db, w->e);
         w->e = NULL;
-        return;
+        return true;
     }
     if (!is_big(w->e))
-        return;
+        return false;
     struct qlist *l = ql(w->e);
     uint32_t max_count, max_bytes;
     qlist_fill_limits(w->p->list_max_size, &max_count, &max_bytes);
     if (qlist_nodes(l) != 1 || qlist_bytes(l) > max_bytes / 2 || qlist_len(l) > max_count / 2)
-        return;
+        return false;
     struct qlist_view *v = qlist_freeze(l);
     const unsigned char *p = qlist_view_pack(v, 0);
     struct skey k;
@@ -168,6 +169,7 @@ static void lw_settle(struct lw *w)
     qlist_view_release(v);
     w->e = e;
     w->qb = 0;
+    return false;
 }
 
 /* Add el at the head or the tail. @return 0, or -EINVAL for an element no node can hold. */
@@ -351,6 +353,7 @@ static bool push_args(struct cmd_ctx *c, struct lw *w, bool head, int first)
         }
         c->dirty++;
     }
+    cmd_changed_arg(c, NOTIFY_LIST, head ? "lpush" : "rpush", 1);
     return true;
 }
 
@@ -396,8 +399,9 @@ void cmd_rpushx(struct cmd_ctx *c)
 
 /* ---- pop ------------------------------------------------------------------------------ */
 
-/* Pop up to count elements from one end of w, replying with each; the list may go. */
-static void pop_reply(struct cmd_ctx *c, struct lw *w, bool head, size_t count)
+/* Pop up to count elements from one end of w (the list at argv[key]), replying with each;
+ * the list may go. */
+static void pop_reply(struct cmd_ctx *c, struct lw *w, int key, bool head, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         struct pack_elem el;
@@ -406,7 +410,11 @@ static void pop_reply(struct cmd_ctx *c, struct lw *w, bool head, size_t count)
         pop(w, head);
     }
     c->dirty += (long long)count;
-    lw_settle(w);
+    if (count == 0)
+        return;
+    cmd_changed_arg(c, NOTIFY_LIST, head ? "lpop" : "rpop", key);
+    if (lw_settle(w))
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", key);
 }
 
 static void pop_generic(struct cmd_ctx *c, bool head)
@@ -432,7 +440,7 @@ static void pop_generic(struct cmd_ctx *c, bool head)
     } else {
         n = 1;
     }
-    pop_reply(c, &w, head, n);
+    pop_reply(c, &w, 1, head, n);
 }
 
 void cmd_lpop(struct cmd_ctx *c)
@@ -487,7 +495,7 @@ static void bpop_generic(struct cmd_ctx *c, bool head)
     if (i >= 0) {
         reply_array(c->reply, 2);
         reply_bulk(c->reply, c->argv[i].ptr, c->argv[i].len);
-        pop_reply(c, &w, head, 1);
+        pop_reply(c, &w, i, head, 1);
         propagate_pop(c, head, i, -1);
     } else if (i == -1 && !cmd_block(c, 1, c->argc - 2, 1, KV_LIST, timeout)) {
         reply_null_array(c->reply);
@@ -618,6 +626,7 @@ void cmd_lset(struct cmd_ctx *c)
         reply_error(c->reply, ERR_ELEM_TOO_BIG);
     } else {
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_LIST, "lset", 1);
         reply_ok(c->reply);
     }
 }
@@ -640,7 +649,9 @@ void cmd_ltrim(struct cmd_ctx *c)
     del_range(&w, to + 1, (uint64_t)(len - to - 1));
     del_range(&w, 0, (uint64_t)(from < len ? from : len));
     c->dirty += len - (to - from + 1);
-    lw_settle(&w);
+    cmd_changed_arg(c, NOTIFY_LIST, "ltrim", 1);
+    if (lw_settle(&w))
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     reply_ok(c->reply);
 }
 
@@ -669,7 +680,10 @@ void cmd_lrem(struct cmd_ctx *c)
     }
     lit_done(&it);
     c->dirty += removed;
-    lw_settle(&w);
+    if (removed > 0)
+        cmd_changed_arg(c, NOTIFY_LIST, "lrem", 1);
+    if (lw_settle(&w))
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     reply_int(c->reply, removed);
 }
 
@@ -708,6 +722,7 @@ void cmd_linsert(struct cmd_ctx *c)
             uint32_t at = after ? pack_next(p, off) : off;
             pack_splice(&p, at != 0 ? at : pack_bytes(p), 0, &el, 1, grow_entry, &w, NULL);
             c->dirty++;
+            cmd_changed_arg(c, NOTIFY_LIST, "linsert", 1);
             reply_int(c->reply, (long long)list_len(w.e));
             return;
         }
@@ -722,6 +737,7 @@ void cmd_linsert(struct cmd_ctx *c)
     if (found) {
         qlist_iter_insert(&it, after, &el);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_LIST, "linsert", 1);
     }
     qlist_iter_done(&it);
     account(&w);
@@ -842,11 +858,16 @@ static void move_generic(struct cmd_ctx *c, bool from_head, bool to_head)
     /* another list's entry: the element's bytes in the source stay put while it is pushed */
     push(&dw, to_head, &el); /* it came from a list: it fits one */
     reply_elem(c->reply, &el);
+    bool gone = false;
     if (!same) {
         pop(&sw, from_head);
-        lw_settle(&sw);
+        gone = lw_settle(&sw);
     }
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_LIST, from_head ? "lpop" : "rpop", 1);
+    cmd_changed_arg(c, NOTIFY_LIST, to_head ? "lpush" : "rpush", 2);
+    if (gone)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     if (copy != NULL && copy != small)
         mem_free(copy);
 }
@@ -957,7 +978,7 @@ static void mpop_generic(struct cmd_ctx *c, int at, bool blocking)
         reply_array(c->reply, 2);
         reply_bulk(c->reply, c->argv[i].ptr, c->argv[i].len);
         reply_array(c->reply, (long long)n);
-        pop_reply(c, &w, head, n);
+        pop_reply(c, &w, i, head, n);
         propagate_pop(c, head, i, (long long)n);
     } else if (i == -1 && (!blocking || !cmd_block(c, first, (int)numkeys, 1, KV_LIST, timeout))) {
         reply_null_array(c->reply);

@@ -326,6 +326,8 @@ void cmd_sadd(struct cmd_ctx *c)
     for (int i = 2; i < c->argc; i++)
         added += sw_add(&w, c->argv[i].ptr, c->argv[i].len);
     c->dirty += added;
+    if (added > 0)
+        cmd_changed_arg(c, NOTIFY_SET, "sadd", 1);
     reply_int(c->reply, added);
 }
 
@@ -335,11 +337,16 @@ void cmd_srem(struct cmd_ctx *c)
     if (!set_write(c, 1, &w, false))
         return;
     long long deleted = 0;
+    bool gone = false;
     for (int i = 2; w.e != NULL && i < c->argc; i++) {
         deleted += sw_rem(&w, c->argv[i].ptr, c->argv[i].len);
-        drop_if_empty(&w);
+        gone = drop_if_empty(&w);
     }
     c->dirty += deleted;
+    if (deleted > 0)
+        cmd_changed_arg(c, NOTIFY_SET, "srem", 1);
+    if (gone)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     reply_int(c->reply, deleted);
 }
 
@@ -408,11 +415,15 @@ void cmd_smove(struct cmd_ctx *c)
         reply_int(c->reply, 0);
         return;
     }
-    drop_if_empty(&src);
+    cmd_changed_arg(c, NOTIFY_SET, "srem", 1);
+    if (drop_if_empty(&src))
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     dst = (struct sw){ .s = ds, .db = c->db, .e = de, .p = c->coll };
     if (dst.e == NULL)
         dst.e = set_new(ds, c->db, &kd, -1);
-    c->dirty += 1 + sw_add(&dst, m->ptr, m->len);
+    bool added = sw_add(&dst, m->ptr, m->len);
+    c->dirty += 1 + added;
+    cmd_changed_arg(c, NOTIFY_SET, "sadd", 2); /* Redis signals the destination either way */
     reply_int(c->reply, 1);
 }
 
@@ -450,16 +461,20 @@ static void store_result(struct cmd_ctx *c, int dst, struct sw *w)
     struct sv v = sw_view(w);
     size_t n = sv_count(&v);
     if (n == 0) {
-        if (store_delete(ds, c->db, &k, c->now_ms))
+        if (store_delete(ds, c->db, &k, c->now_ms)) {
             c->dirty++;
+            cmd_changed_arg(c, NOTIFY_GENERIC, "del", dst);
+        }
     } else if (w->m != NULL) {
         store_set_big(ds, c->db, &k, KV_SET, w->m, -1);
         w->m = NULL;
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_SET, c->cmd->name, dst); /* sinterstore ... */
     } else {
         struct kv *e = store_set(ds, c->db, &k, w->pack, pack_bytes(w->pack), KV_ENC_PACK, -1, 0);
         kv_set_type(e, KV_SET);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_SET, c->cmd->name, dst);
     }
     sw_scratch_free(w);
     reply_int(c->reply, (long long)n);
@@ -504,8 +519,10 @@ static void inter_generic(struct cmd_ctx *c, int first, int n, int dst, bool car
     if (empty) {
         if (dst >= 0) {
             struct skey k;
-            if (store_delete(key_store(c, dst, &k), c->db, &k, c->now_ms))
+            if (store_delete(key_store(c, dst, &k), c->db, &k, c->now_ms)) {
                 c->dirty++;
+                cmd_changed_arg(c, NOTIFY_GENERIC, "del", dst);
+            }
             reply_int(c->reply, 0);
         } else if (card_only) {
             reply_int(c->reply, 0);
@@ -905,7 +922,9 @@ void cmd_spop(struct cmd_ctx *c)
             unsigned char *p = (unsigned char *)v.p;
             pack_splice(&p, off, 1, NULL, 0, sw_resize, &w, NULL);
         }
-        drop_if_empty(&w);
+        cmd_changed_arg(c, NOTIFY_SET, "spop", 1);
+        if (drop_if_empty(&w))
+            cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
         c->dirty++;
         return;
     }
@@ -919,10 +938,14 @@ void cmd_spop(struct cmd_ctx *c)
         store_delete_entry(w.s, w.db, w.e);
         cmd_propagate_del(c, &c->argv[1]);
         c->dirty += (long long)size;
+        cmd_changed_arg(c, NOTIFY_SET, "spop", 1);
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
         return;
     }
     spop_some(c, &w, (size_t)l);
     c->dirty += l;
+    if (l > 0)
+        cmd_changed_arg(c, NOTIFY_SET, "spop", 1);
 }
 
 /* ---- SSCAN ---------------------------------------------------------------------------- */

@@ -326,8 +326,10 @@ static void output(struct cmd_ctx *c, const struct sort_opts *o, struct sorter *
         skey_init(&dk, o->store->ptr, o->store->len);
         ds = cmd_store(c, dk.ptr, dk.len);
         if (outlen == 0) {
-            if (store_delete(ds, c->db, &dk, c->now_ms))
+            if (store_delete(ds, c->db, &dk, c->now_ms)) {
                 c->dirty++;
+                cmd_changed(c, NOTIFY_GENERIC, "del", c->db, dk.ptr, dk.len);
+            }
             reply_int(c->reply, 0);
             return;
         }
@@ -361,6 +363,7 @@ static void output(struct cmd_ctx *c, const struct sort_opts *o, struct sorter *
     if (ds != NULL) {
         coll_load_end(&l);
         c->dirty += outlen;
+        cmd_changed(c, NOTIFY_LIST, "sortstore", c->db, dk.ptr, dk.len);
         reply_int(c->reply, outlen);
     }
 }

@@ -220,6 +220,9 @@ static void set_generic(struct cmd_ctx *c, int vi, unsigned flags, int64_t when)
     store_set(s, c->db, &k, v->ptr, v->len, cmd_string_encoding(v->ptr, v->len), when,
               (flags & SO_KEEPTTL) ? STORE_KEEPTTL : 0);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_STRING, "set", 1);
+    if (when >= 0)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "expire", 1);
     if (when >= 0) /* EX/PX/SETEX...: replicas get the absolute time */
         cmd_propagate_set(c, &c->argv[1], v->ptr, v->len, when, false);
     if (!(flags & SO_GET))
@@ -282,6 +285,7 @@ void cmd_setnx(struct cmd_ctx *c)
     const struct resp_arg *v = &c->argv[2];
     store_set(s, c->db, &k, v->ptr, v->len, cmd_string_encoding(v->ptr, v->len), -1, 0);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_STRING, "set", 1);
     reply_int(c->reply, 1);
 }
 
@@ -318,6 +322,7 @@ void cmd_getdel(struct cmd_ctx *c)
     reply_value(c->reply, e);
     store_delete_entry(s, c->db, e);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     cmd_propagate_del(c, &c->argv[1]);
 }
 
@@ -348,14 +353,17 @@ void cmd_getex(struct cmd_ctx *c)
     if ((flags & (SO_EXAT | SO_PXAT)) && when <= c->now_ms) {
         store_delete_entry(s, c->db, e);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
         cmd_propagate_del(c, &c->argv[1]);
     } else if (exp_arg != 0) {
         store_set_expire(s, c->db, e, when);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_GENERIC, "expire", 1);
         cmd_propagate_pexpireat(c, &c->argv[1], when);
     } else if ((flags & SO_PERSIST) && kv_expire(e) != -1) {
         store_set_expire(s, c->db, e, -1);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_GENERIC, "persist", 1);
         struct resp_arg a[2] = { { (char *)"PERSIST", 7 }, c->argv[1] };
         cmd_propagate(c, 2, a);
     }
@@ -384,6 +392,7 @@ static void mset_all(struct cmd_ctx *c)
         struct store *s = key_store(c, i, &k);
         const struct resp_arg *v = &c->argv[i + 1];
         store_set(s, c->db, &k, v->ptr, v->len, cmd_string_encoding(v->ptr, v->len), -1, 0);
+        cmd_changed_arg(c, NOTIFY_STRING, "set", i);
     }
     c->dirty += (c->argc - 1) / 2;
 }
@@ -464,6 +473,7 @@ static void incr_generic(struct cmd_ctx *c, long long by)
     size_t n = util_ll2str(buf, v);
     write_value(c, s, &k, e, buf, n, KV_ENC_INT);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_STRING, "incrby", 1);
     reply_int(c->reply, v);
 }
 
@@ -531,6 +541,7 @@ void cmd_incrbyfloat(struct cmd_ctx *c)
     }
     write_value(c, s, &k, e, buf, n, n <= EMBSTR_MAX ? KV_ENC_EMBSTR : KV_ENC_RAW);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_STRING, "incrbyfloat", 1);
     /* the exact text, so float formatting on the replica cannot differ */
     cmd_propagate_set(c, &c->argv[1], buf, n, -1, true);
     reply_bulk(c->reply, buf, n);
@@ -557,6 +568,7 @@ void cmd_append(struct cmd_ctx *c)
     if (e == NULL) {
         store_set(s, c->db, &k, v->ptr, v->len, cmd_string_encoding(v->ptr, v->len), -1, 0);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_STRING, "append", 1);
         reply_int(c->reply, (long long)v->len);
         return;
     }
@@ -573,6 +585,7 @@ void cmd_append(struct cmd_ctx *c)
     }
     kv_set_enc(e, KV_ENC_RAW);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_STRING, "append", 1);
     reply_int(c->reply, (long long)(olen + v->len));
 }
 
@@ -682,6 +695,7 @@ void cmd_setrange(struct cmd_ctx *c)
     }
     memcpy(p + off, v->ptr, v->len);
     c->dirty++;
+    cmd_changed_arg(c, NOTIFY_STRING, "setrange", 1);
     reply_int(c->reply, (long long)(end > olen ? end : olen));
 }
 

@@ -1,7 +1,7 @@
 /*
- * The transactions group: MULTI, EXEC, DISCARD. The queue is the client's
- * (cmd/client.h); the dispatcher fills it and runs EXEC over the shards of
- * the queued commands (worker/multi.c, worker/dispatch.c).
+ * The transactions group: MULTI, EXEC, DISCARD, WATCH, UNWATCH. The queue is the client's
+ * (cmd/client.h); the dispatcher fills it and runs EXEC over the shards of the queued
+ * commands and of the watched keys (worker/multi.c, worker/watch.c, worker/dispatch.c).
  */
 #include "cmd/client.h"
 #include "cmd/cmd.h"
@@ -26,6 +26,24 @@ void cmd_discard(struct cmd_ctx *c)
         return;
     }
     client_multi_discard(cl);
+    client_unwatch(c);
+    reply_ok(c->reply);
+}
+
+void cmd_watch(struct cmd_ctx *c)
+{
+    if (client_in_multi(cmd_client(c))) {
+        /* answered, and the transaction goes on (the row runs at once inside MULTI) */
+        reply_error(c->reply, ERR_WATCH_IN_MULTI);
+        return;
+    }
+    client_watch(c, 1);
+    reply_ok(c->reply);
+}
+
+void cmd_unwatch(struct cmd_ctx *c)
+{
+    client_unwatch(c);
     reply_ok(c->reply);
 }
 
@@ -43,9 +61,18 @@ void cmd_exec(struct cmd_ctx *c)
     }
     if (client_multi_aborted(cl)) {
         client_multi_discard(cl);
+        client_unwatch(c);
         reply_error(c->reply, ERR_EXECABORT);
         return;
     }
+    if (client_watch_dirty(c)) {
+        /* a watched key changed since WATCH: nothing runs */
+        client_multi_discard(cl);
+        client_unwatch(c);
+        reply_null_array(c->reply);
+        return;
+    }
+    client_unwatch(c); /* before the queue runs: its own writes do not count */
     reply_array(c->reply, client_multi_count(cl));
     client_multi_exec(c);
     client_multi_discard(cl);

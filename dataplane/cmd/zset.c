@@ -602,6 +602,8 @@ static void zadd_generic(struct cmd_ctx *c, bool incr)
             if (isnan(score)) {
                 reply_error(c->reply, ERR_ZSET_NAN);
                 c->dirty += added + updated;
+                if (added + updated > 0)
+                    cmd_changed_arg(c, NOTIFY_ZSET, "zadd", 1);
                 return;
             }
         }
@@ -616,6 +618,8 @@ static void zadd_generic(struct cmd_ctx *c, bool incr)
     if (w.e != NULL)
         zset_drop_if_empty(&w);
     c->dirty += added + updated;
+    if (added + updated > 0)
+        cmd_changed_arg(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
     if (!incr)
         reply_int(c->reply, ch ? added + updated : added);
     else if (processed > 0)
@@ -642,11 +646,16 @@ void cmd_zrem(struct cmd_ctx *c)
     if (!zset_for_write(c, 1, &w))
         return;
     long long deleted = 0;
+    bool gone = false;
     for (int i = 2; w.e != NULL && i < c->argc; i++) {
         deleted += zset_del(&w, c->argv[i].ptr, c->argv[i].len);
-        zset_drop_if_empty(&w);
+        gone = zset_drop_if_empty(&w);
     }
     c->dirty += deleted;
+    if (deleted > 0)
+        cmd_changed_arg(c, NOTIFY_ZSET, "zrem", 1);
+    if (gone)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     reply_int(c->reply, deleted);
 }
 
@@ -1048,8 +1057,10 @@ void zset_store_result(struct cmd_ctx *c, int dst, const struct zitem *v, size_t
     if (n > 0) {
         zset_store_items(ds, c->db, &k, v, n, c->coll);
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_ZSET, c->cmd->name, dst); /* zunionstore ... */
     } else if (store_delete(ds, c->db, &k, c->now_ms)) {
         c->dirty++;
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", dst);
     }
     reply_int(c->reply, (long long)n);
 }
@@ -1125,12 +1136,17 @@ static void zremrange_generic(struct cmd_ctx *c, enum zrange_type t)
     if (!zset_for_write(c, 1, &w))
         return;
     size_t lo = 0, hi = 0;
+    bool gone = false;
     if (w.e != NULL) {
         range_ranks(w.e, &r, false, &lo, &hi);
         zset_del_ranks(&w, lo, hi);
-        zset_drop_if_empty(&w);
+        gone = zset_drop_if_empty(&w);
     }
     c->dirty += (long long)(hi - lo);
+    if (hi > lo)
+        cmd_changed_arg(c, NOTIFY_ZSET, c->cmd->name, 1); /* zremrangebyscore ... */
+    if (gone)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     reply_int(c->reply, (long long)(hi - lo));
 }
 
@@ -1205,8 +1221,12 @@ static bool zpop_generic(struct cmd_ctx *c, int first, int nkeys, bool max, long
         zset_reply_item(c->reply, &z, true, pair);
         zset_del_ranks(&w, rank, rank + 1);
     }
-    zset_drop_if_empty(&w);
+    bool gone = zset_drop_if_empty(&w);
     c->dirty += (long long)n;
+    if (n > 0)
+        cmd_changed_arg(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ki);
+    if (gone)
+        cmd_changed_arg(c, NOTIFY_GENERIC, "del", ki);
     if (style != ZPOP_FLAT) {
         /* replicas pop from the key that had members, as ZPOPMIN/ZPOPMAX key [count] */
         char buf[24];

@@ -345,6 +345,14 @@ struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t n
     return e;
 }
 
+bool store_key_live(const struct store *s, int db, const struct skey *k, int64_t now_ms)
+{
+    struct bucket *head = db_chain(&s->db[db], k->hash);
+    struct loc loc;
+    struct kv *e = head != NULL ? store_chain_find(head, k, &loc) : NULL;
+    return e != NULL && !kv_expired(e, now_ms);
+}
+
 /*
  * Overwrite in place when the new entry has the same header layout and
  * needs no more bytes than the old one within the same size class: a SET

@@ -161,6 +161,12 @@ void store_prefetch_entry(const struct store *s, int db, uint64_t hash);
  */
 struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t now_ms, int flags);
 
+/*
+ * Is k in db and not expired? No side effect: an expired key stays, nothing is counted or
+ * touched (WATCH's view, Redis's keyIsExpired).
+ */
+bool store_key_live(const struct store *s, int db, const struct skey *k, int64_t now_ms);
+
 /* store_set flags */
 #define STORE_KEEPTTL 0x1 /* keep the existing entry's expiry (expire_ms ignored) */
 

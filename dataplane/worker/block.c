@@ -48,12 +48,10 @@ struct bentry {
 };
 
 struct bkey {
-    struct bkey *next;       /* hash chain */
+    struct keytab_node link; /* named by the key alone (db 0): waiters of every database */
     struct bkey *ready_next; /* the table's ready list, while `ready` */
     struct bentry *head, **tail;
-    uint64_t hash;
     bool ready;
-    size_t len;
     char key[];
 };
 
@@ -79,30 +77,7 @@ static struct block_table *table_of(unsigned shard)
 
 static struct bkey *find(const struct block_table *t, const char *key, size_t len, uint64_t h)
 {
-    if (t->nslots == 0)
-        return NULL;
-    for (struct bkey *k = t->slot[h & (t->nslots - 1)]; k != NULL; k = k->next)
-        if (k->hash == h && k->len == len && memcmp(k->key, key, len) == 0)
-            return k;
-    return NULL;
-}
-
-static void grow(struct block_table *t)
-{
-    size_t n = t->nslots ? t->nslots * 2 : 16;
-    struct bkey **slot = mem_calloc(n * sizeof(*slot));
-    for (size_t i = 0; i < t->nslots; i++) {
-        struct bkey *k = t->slot[i];
-        while (k != NULL) {
-            struct bkey *next = k->next;
-            k->next = slot[k->hash & (n - 1)];
-            slot[k->hash & (n - 1)] = k;
-            k = next;
-        }
-    }
-    mem_free(t->slot);
-    t->slot = slot;
-    t->nslots = n;
+    return (struct bkey *)keytab_find(&t->keys, 0, key, len, h);
 }
 
 static struct bkey *find_or_add(struct block_table *t, const char *key, size_t len)
@@ -111,30 +86,21 @@ static struct bkey *find_or_add(struct block_table *t, const char *key, size_t l
     struct bkey *k = find(t, key, len, h);
     if (k != NULL)
         return k;
-    if (t->nkeys >= t->nslots)
-        grow(t);
     k = mem_alloc(sizeof(*k) + len);
-    k->hash = h;
-    k->len = len;
     memcpy(k->key, key, len);
+    k->link = (struct keytab_node){ .hash = h, .key = k->key, .len = len };
     k->head = NULL;
     k->tail = &k->head;
     k->ready = false;
     k->ready_next = NULL;
-    k->next = t->slot[h & (t->nslots - 1)];
-    t->slot[h & (t->nslots - 1)] = k;
-    t->nkeys++;
+    keytab_add(&t->keys, &k->link);
     return k;
 }
 
 /* Forget a key nobody waits on (not on the ready list). */
 static void remove_key(struct block_table *t, struct bkey *k)
 {
-    struct bkey **pp = &t->slot[k->hash & (t->nslots - 1)];
-    while (*pp != k)
-        pp = &(*pp)->next;
-    *pp = k->next;
-    t->nkeys--;
+    keytab_remove(&t->keys, &k->link);
     mem_free(k);
 }
 
@@ -168,45 +134,39 @@ static void mark_ready(struct block_table *t, struct bkey *k)
     t->ready_tail = &k->ready_next;
 }
 
+static bool free_key(void *arg, struct keytab_node *n)
+{
+    (void)arg;
+    struct bkey *k = (struct bkey *)n;
+    while (k->head != NULL)
+        entry_unlink(k, &k->head);
+    mem_free(k);
+    return true;
+}
+
 void block_table_free(struct block_table *t)
 {
-    for (size_t i = 0; i < t->nslots; i++) {
-        struct bkey *k = t->slot[i];
-        while (k != NULL) {
-            struct bkey *next = k->next;
-            while (k->head != NULL)
-                entry_unlink(k, &k->head);
-            mem_free(k);
-            k = next;
-        }
-    }
-    mem_free(t->slot);
+    keytab_sweep(&t->keys, free_key, NULL);
+    keytab_free(&t->keys);
     memset(t, 0, sizeof(*t));
 }
 
-/* Drop the entries of waiters that are no longer waiting, and keys left without any. */
-static void sweep(struct block_table *t)
+/* Drop the entries of waiters that are no longer waiting, and a key left without any. */
+static bool sweep_key(void *arg, struct keytab_node *n)
 {
-    for (size_t i = 0; i < t->nslots; i++) {
-        struct bkey **kp = &t->slot[i];
-        while (*kp != NULL) {
-            struct bkey *k = *kp;
-            struct bentry **pp = &k->head;
-            while (*pp != NULL) {
-                if (atomic_load_explicit(&(*pp)->wt->state, memory_order_acquire) != WT_WAITING)
-                    entry_unlink(k, pp);
-                else
-                    pp = &(*pp)->next;
-            }
-            if (k->head == NULL && !k->ready) {
-                *kp = k->next;
-                t->nkeys--;
-                mem_free(k);
-            } else {
-                kp = &k->next;
-            }
-        }
+    (void)arg;
+    struct bkey *k = (struct bkey *)n;
+    struct bentry **pp = &k->head;
+    while (*pp != NULL) {
+        if (atomic_load_explicit(&(*pp)->wt->state, memory_order_acquire) != WT_WAITING)
+            entry_unlink(k, pp);
+        else
+            pp = &(*pp)->next;
     }
+    if (k->head != NULL || k->ready)
+        return false;
+    mem_free(k);
+    return true;
 }
 
 /* ---- blocking ----------------------------------------------------------------------------- */
@@ -283,6 +243,12 @@ bool block_register(struct cmd_ctx *c, int first, int nkeys, int step, int kind,
 
 /* ---- readiness and serving ---------------------------------------------------------------- */
 
+static bool mark_each(void *arg, struct keytab_node *n)
+{
+    mark_ready(arg, (struct bkey *)n);
+    return false;
+}
+
 void block_signal(struct cmd_ctx *c)
 {
     unsigned nsh = server.nworkers;
@@ -295,9 +261,7 @@ void block_signal(struct cmd_ctx *c)
             if (c->store != NULL && s != c->shard)
                 continue;
             struct block_table *t = table_of(s);
-            for (size_t i = 0; i < t->nslots; i++)
-                for (struct bkey *k = t->slot[i]; k != NULL; k = k->next)
-                    mark_ready(t, k);
+            keytab_sweep(&t->keys, mark_each, t);
         }
         return;
     }
@@ -315,7 +279,7 @@ void block_signal(struct cmd_ctx *c)
 static bool servable(struct store *s, const struct waiter *wt, const struct bkey *k, int64_t now)
 {
     struct skey sk;
-    skey_init(&sk, k->key, k->len);
+    skey_init(&sk, k->key, k->link.len);
     struct kv *e = store_lookup(s, wt->db, &sk, now, STORE_NOTOUCH);
     return e != NULL && (int)kv_type(e) == wt->kind;
 }
@@ -334,7 +298,7 @@ static void send_wake(struct worker *w, struct waiter *wt, struct shard_msg *m)
 static void serve_key(struct worker *w, unsigned shard, struct bkey *k)
 {
     struct store *s = server.stores[shard];
-    struct resp_arg key = { .ptr = k->key, .len = k->len };
+    struct resp_arg key = { .ptr = k->key, .len = k->link.len };
     struct bentry **pp = &k->head;
     while (*pp != NULL) {
         struct waiter *wt = (*pp)->wt;
@@ -639,9 +603,9 @@ void block_cron(struct worker *w)
             wt = nx;
         }
     }
-    if (w->block.nkeys > 0 && w->now_ms - w->block_sweep_ms >= 100) {
+    if (w->block.keys.n > 0 && w->now_ms - w->block_sweep_ms >= 100) {
         w->block_sweep_ms = w->now_ms;
-        sweep(&w->block);
+        keytab_sweep(&w->block.keys, sweep_key, NULL);
     }
 }
 

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/keytab.h"
 #include "resp/parse.h"
 
 struct bkey;
@@ -33,9 +34,7 @@ struct worker;
 
 /* A shard's watched keys (every database's, by name). */
 struct block_table {
-    struct bkey **slot;
-    size_t nslots; /* a power of two, or 0 */
-    size_t nkeys;
+    struct keytab keys;       /* struct bkey */
     struct bkey *ready;       /* keys written since the last serve, in the order written */
     struct bkey **ready_tail; /* where the next one goes (NULL: &ready) */
 };

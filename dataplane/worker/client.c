@@ -16,6 +16,7 @@
 #include "base/mem.h"
 #include "worker/multi.h"
 #include "worker/process.h"
+#include "worker/watch.h"
 #include "sock/sock.h"
 #include "base/strbuf.h"
 #include "worker/worker.h"
@@ -163,6 +164,8 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
         flags[nf++] = 'x';
     if (cl->flags & (CONN_KEY_WAIT | CONN_WAITING))
         flags[nf++] = 'b';
+    if (watch_touched(cl))
+        flags[nf++] = 'd';
     if (cl->flags & CONN_CLOSE_AFTER_REPLY)
         flags[nf++] = 'c';
     if (cl->flags & CONN_CLOSE_ASAP)
@@ -262,6 +265,23 @@ void client_multi_exec(struct cmd_ctx *c)
 void client_multi_discard(struct cmd_client *cl)
 {
     multi_discard(conn_of(cl));
+}
+
+void client_watch(struct cmd_ctx *c, int first)
+{
+    for (int i = first; i < c->argc; i++)
+        watch_key(c->client, c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
+}
+
+bool client_watch_dirty(struct cmd_ctx *c)
+{
+    return watch_dirty(c->client, c->now_ms);
+}
+
+void client_unwatch(struct cmd_ctx *c)
+{
+    struct worker *w = c->client->w;
+    watch_release(c->client, w->tx.conn == c->client && w->tx.ready ? w->tx.have : 0);
 }
 
 /* ---------------------------------------------------------------------------

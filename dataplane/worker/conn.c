@@ -165,6 +165,7 @@ static void release_output(struct conn *c)
 void conn_destroy(struct conn *c)
 {
     multi_discard(c);
+    watch_release(c, 0);
     repl_conn_release(&c->repl);
     release_output(c);
     resp_parser_deinit(&c->parser);

@@ -27,6 +27,7 @@ struct cmd_def;
 struct tls_session;
 struct acl_user;
 struct waiter;
+struct watch_list;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -94,6 +95,7 @@ struct conn {
     uint64_t tx_need;
     struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
     struct waiter *waiter;     /* blocked on keys (worker/block.h), else NULL */
+    struct watch_list *watch;  /* WATCHed keys (worker/watch.h), else NULL */
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */

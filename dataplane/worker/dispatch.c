@@ -17,6 +17,7 @@
 #include "shard/shard.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
+#include "worker/watch.h"
 #include "worker/worker.h"
 #include "base/errors.h"
 
@@ -229,6 +230,8 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->coll = &w->params.coll;
     ctx->worker = w;
     ctx->propagate = repl_propagate_fn();
+    if (unlikely(watch_any()))
+        ctx->changed = watch_changed;
 }
 
 /* The primary's stream acts on the keys the primary has: nothing expires meanwhile. */
@@ -260,6 +263,20 @@ static uint64_t shards_of_queue(const struct conn *c, unsigned n)
     return mask;
 }
 
+/* The shards of a request's keys (every shard for very many keys). */
+static uint64_t shards_of_keys(const struct cmd_def *d, int argc, const struct resp_arg *argv,
+                               unsigned n)
+{
+    int keys[256];
+    uint64_t mask = 0;
+    int nk = cmd_get_keys(d, argc, argv, keys, (int)ARRAY_SIZE(keys));
+    if (nk == (int)ARRAY_SIZE(keys))
+        return (n == 64 ? ~0ull : (1ull << n) - 1); /* many keys: hold everything */
+    for (int i = 0; i < nk; i++)
+        mask |= 1ull << cmd_key_shard(argv[keys[i]].ptr, argv[keys[i]].len, n);
+    return mask;
+}
+
 /* Which shards a request touches (a bit per shard). */
 static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int argc,
                           const struct resp_arg *argv, unsigned n)
@@ -268,7 +285,10 @@ static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int arg
         return 1;
     switch (d->route) {
     case ROUTE_EXEC:
-        return shards_of_queue(c, n);
+        return shards_of_queue(c, n) | watch_shards(c);
+    case ROUTE_HOLD:
+        /* its keys' shards and ours: run here, or as a transaction, never forwarded */
+        return shards_of_keys(d, argc, argv, n) | 1ull << c->w->id;
     case ROUTE_ALL:
         return n == 64 ? ~0ull : (1ull << n) - 1;
     case ROUTE_SCAN: {
@@ -282,16 +302,8 @@ static uint64_t shards_of(const struct conn *c, const struct cmd_def *d, int arg
         if (cmd_sort_needs_all(argc, argv))
             return n == 64 ? ~0ull : (1ull << n) - 1;
         /* fall through */
-    case ROUTE_KEYS: {
-        int keys[256];
-        uint64_t mask = 0;
-        int nk = cmd_get_keys(d, argc, argv, keys, (int)ARRAY_SIZE(keys));
-        if (nk == (int)ARRAY_SIZE(keys))
-            return (n == 64 ? ~0ull : (1ull << n) - 1); /* many keys: hold everything */
-        for (int i = 0; i < nk; i++)
-            mask |= 1ull << cmd_key_shard(argv[keys[i]].ptr, argv[keys[i]].len, n);
-        return mask;
-    }
+    case ROUTE_KEYS:
+        return shards_of_keys(d, argc, argv, n);
     default:
         return 0;
     }

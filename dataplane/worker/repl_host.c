@@ -62,6 +62,11 @@ struct store *host_worker_store(struct worker *w)
     return w->store;
 }
 
+void host_worker_replacing(struct worker *w)
+{
+    watch_replace(w->id, w->now_ms);
+}
+
 struct shard_port *host_worker_shard_port(struct worker *w)
 {
     return &w->port;

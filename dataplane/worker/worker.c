@@ -770,8 +770,10 @@ static void cron(struct worker *w)
             !(replica && w->params.repl.replica_ignore_maxmemory))
             store_evict(w->store, limit, w->now_ms);
     }
-    if (w->hold.holder == -1)
+    if (w->hold.holder == -1) {
         block_cron(w);
+        watch_cron(w);
+    }
     ops_sample(w);
     repl_worker_cron(w);
     if (w->now_ns / second != prev / second)
@@ -915,6 +917,7 @@ void worker_destroy(struct worker *w)
     worker_net_destroy(w);
     tls_ctx_release(w->tls);
     block_table_free(&w->block);
+    watch_table_free(&w->watch);
     mem_free(w->tmo);
     if (w->store)
         store_destroy(w->store);

@@ -21,6 +21,7 @@
 #include "worker/config.h"
 #include "base/netio.h"
 #include "worker/block.h"
+#include "worker/watch.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
 #include "shard/shard.h"
@@ -187,6 +188,7 @@ struct worker {
     uint32_t tmo_n, tmo_cap;
     int64_t block_sweep_ms;
     struct block_table block;
+    struct watch_table watch; /* this shard's watched keys (worker/watch.c) */
 
     /* statistics */
     struct worker_stats stats;

@@ -450,6 +450,14 @@ class ServerTestCase(unittest.TestCase):
             raise ServerError(f"FLUSHALL: {reply!r}")
         self._r = None
 
+    def client(self, proto=2):
+        """A raw client speaking RESP `proto`, closed when the test ends."""
+        c = self.server.raw()
+        self.addCleanup(c.close)
+        if proto == 3:
+            c.command("HELLO", "3")
+        return c
+
     @property
     def r(self):
         """A redis-py client for this test, created on first use."""
@@ -810,6 +818,17 @@ def key_slot(key):
         if e > s + 1:
             key = key[s + 1:e]
     return _crc16(key) % 16384
+
+
+def keys_on(shard, n, prefix="k", nshards=2):
+    """n key names that live on one shard (slot modulo the number of shards)."""
+    out, i = [], 0
+    while len(out) < n:
+        name = f"{prefix}{i}"
+        if key_slot(name) % nshards == shard:
+            out.append(name)
+        i += 1
+    return out
 
 
 def keys_by_shard(prefix, count, shards=2):

@@ -20,17 +20,6 @@ def workers():
     return [] if h.Config.server_is_redis() else ["--pollux-workers", "2"]
 
 
-def keys_on(shard, n, prefix="k", nshards=2):
-    """n key names that live on one shard (slot modulo the number of shards)."""
-    out, i = [], 0
-    while len(out) < n:
-        name = f"{prefix}{i}"
-        if h.key_slot(name) % nshards == shard:
-            out.append(name)
-        i += 1
-    return out
-
-
 def blocked(srv):
     with srv.raw() as c:
         return int(h.info_fields(c, "clients")["blocked_clients"])
@@ -43,16 +32,9 @@ def wait_blocked(srv, n):
 class Blocking(h.ServerTestCase):
     SERVER_ARGS = tuple(workers())
 
-    def client(self, proto=2):
-        c = self.server.raw()
-        self.addCleanup(c.close)
-        if proto == 3:
-            c.command("HELLO", "3")
-        return c
-
     def test_served_by_a_push_one_shard_and_several(self):
-        same = keys_on(0, 2, "a") + keys_on(0, 1, "b")
-        spread = keys_on(0, 1, "c") + keys_on(1, 2, "d")
+        same = h.keys_on(0, 2, "a") + h.keys_on(0, 1, "b")
+        spread = h.keys_on(0, 1, "c") + h.keys_on(1, 2, "d")
         for keys in (same, spread):
             with self.subTest(keys=keys):
                 c = self.client()
@@ -64,7 +46,7 @@ class Blocking(h.ServerTestCase):
                 self.assertEqual(blocked(self.server), 0)
 
     def test_every_command_served(self):
-        a, b = keys_on(0, 1, "s")[0], keys_on(1, 1, "t")[0]
+        a, b = h.keys_on(0, 1, "s")[0], h.keys_on(1, 1, "t")[0]
         cases = [
             (("BRPOP", a, 5), lambda: self.r.rpush(a, 1, 2), [a.encode(), b"2"]),
             (("BLMOVE", a, b, "LEFT", "RIGHT", 5), lambda: self.r.rpush(a, "m"), b"m"),
@@ -108,7 +90,7 @@ class Blocking(h.ServerTestCase):
     def test_keys_written_together_serve_in_write_order(self):
         # A waits on k1 and k2, B on k2; one transaction pushes k1 then k2: A takes k1's value
         # and B k2's (Redis serves the keys of one request in the order they were written)
-        for k1, k2 in (keys_on(0, 2, "w"), (keys_on(0, 1, "x")[0], keys_on(1, 1, "x")[0])):
+        for k1, k2 in (h.keys_on(0, 2, "w"), (h.keys_on(0, 1, "x")[0], h.keys_on(1, 1, "x")[0])):
             with self.subTest(keys=(k1, k2)):
                 a, b = self.client(), self.client()
                 a.send_command("BLPOP", k1, k2, 0)
@@ -138,7 +120,7 @@ class Blocking(h.ServerTestCase):
         self.assertEqual(c2.read_reply(), b"foo")
 
     def test_move_across_shards(self):
-        a, b = keys_on(0, 1, "x")[0], keys_on(1, 1, "y")[0]
+        a, b = h.keys_on(0, 1, "x")[0], h.keys_on(1, 1, "y")[0]
         c1, c2 = self.client(), self.client()
         c1.send_command("BLMOVE", a, b, "RIGHT", "LEFT", 10)
         wait_blocked(self.server, 1)
@@ -182,7 +164,7 @@ class Blocking(h.ServerTestCase):
         self.assertEqual(c.command_raw("EXEC"), b"*5\r\n*-1\r\n$-1\r\n*-1\r\n*-1\r\n*-1\r\n")
 
     def test_what_it_sent_meanwhile_waits(self):
-        for key in (keys_on(0, 1, "w")[0], keys_on(1, 1, "w")[0]):
+        for key in (h.keys_on(0, 1, "w")[0], h.keys_on(1, 1, "w")[0]):
             c = self.client()
             c.send(h.encode_command("BLPOP", key, 10) + h.encode_command("PING") +
                    h.encode_command("LLEN", key))
@@ -252,7 +234,7 @@ class Blocking(h.ServerTestCase):
         self.assertEqual(self.r.execute_command("CLIENT", "UNBLOCK", 987654), 0)
 
     def test_client_leaves_while_blocked(self):
-        for key in (keys_on(0, 1, "l")[0], keys_on(1, 1, "l")[0]):
+        for key in (h.keys_on(0, 1, "l")[0], h.keys_on(1, 1, "l")[0]):
             c = self.server.raw()
             c.send_command("BLPOP", key, 0)
             wait_blocked(self.server, 1)
@@ -261,7 +243,7 @@ class Blocking(h.ServerTestCase):
             self.r.rpush(key, "kept")
             self.assertEqual(self.r.lrange(key, 0, -1), [b"kept"])
         # and one that leaves with a spread command
-        keys = keys_on(0, 1, "m") + keys_on(1, 1, "m")
+        keys = h.keys_on(0, 1, "m") + h.keys_on(1, 1, "m")
         c = self.server.raw()
         c.send_command("BLPOP", *keys, 0)
         wait_blocked(self.server, 1)
@@ -359,7 +341,7 @@ class Replication(h.ServerTestCase):
         for rep in replicas:
             rep.start()
             self.addCleanup(rep.stop)
-        a, b = keys_on(0, 1, "r")[0], keys_on(1, 1, "r")[0]
+        a, b = h.keys_on(0, 1, "r")[0], h.keys_on(1, 1, "r")[0]
         waiting = []
         for cmd in (("BLPOP", a, 10), ("BLMOVE", a, b, "LEFT", "RIGHT", 10),
                     ("BZPOPMAX", "{z}", 10), ("BLMPOP", 10, 2, a, b, "RIGHT", "COUNT", 2),

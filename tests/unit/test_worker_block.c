@@ -326,7 +326,7 @@ static void one_key_serves_in_blocking_order(void **state)
     assert_true(waiting(a) && waiting(b) && waiting(c));
     assert_int_equal(w->blocked_clients, 3);
     assert_int_equal(atomic_load(&block_entries), 3);
-    assert_int_equal(w->block.nkeys, 1);
+    assert_int_equal(w->block.keys.n, 1);
     assert_int_equal(block_timeouts(w), 0); /* timeout 0: none */
 
     EXPECT(p, ":1\r\n", "RPUSH", k, "e1"); /* the push's own length, before the pop */
@@ -350,7 +350,7 @@ static void one_key_serves_in_blocking_order(void **state)
     EXPECT(p, "*1\r\n$2\r\ne4\r\n", "LRANGE", k, "0", "-1");
     assert_int_equal(w->blocked_clients, 0);
     assert_int_equal(atomic_load(&block_entries), 0);
-    assert_int_equal(w->block.nkeys, 0);
+    assert_int_equal(w->block.keys.n, 0);
 
     /* a later BLPOP finds the element and answers at once, without waiting */
     EXPECT(a, popped(k, "e4"), "BLPOP", k, "0");
@@ -390,7 +390,7 @@ static void first_written_key_serves_and_the_others_let_go(void **state)
     SEND(b, "BLPOP", "k3", "k1", "0");
     pump();
     assert_int_equal(atomic_load(&block_entries), 5);
-    assert_int_equal(w->block.nkeys, 3);
+    assert_int_equal(w->block.keys.n, 3);
 
     EXPECT(p, ":1\r\n", "RPUSH", "k2", "v2");
     assert_string_equal(take_output(a), popped("k2", "v2"));
@@ -412,7 +412,7 @@ static void first_written_key_serves_and_the_others_let_go(void **state)
     /* what remains of the entries goes with the sweep */
     sweep_now(w);
     assert_int_equal(atomic_load(&block_entries), 0);
-    assert_int_equal(w->block.nkeys, 0);
+    assert_int_equal(w->block.keys.n, 0);
 }
 
 /* The keys are tried in the command's order when it runs, and a key named twice waits once. */
@@ -538,7 +538,7 @@ static void a_past_deadline_ends_the_wait_with_a_null(void **state)
     assert_int_equal(w->blocked_clients, 0);
     assert_int_equal(block_timeouts(w), 0);
     assert_int_equal(atomic_load(&block_entries), 0);
-    assert_int_equal(w->block.nkeys, 0);
+    assert_int_equal(w->block.keys.n, 0);
     EXPECT(p, ":1\r\n", "RPUSH", "k", "v2");
     assert_string_equal(take_output(c), "");
     EXPECT(p, "*1\r\n$2\r\nv2\r\n", "LRANGE", "k", "0", "-1");
@@ -787,7 +787,7 @@ static void a_client_leaving_while_blocked_leaves_the_element(void **state)
     block_cron(w);
     assert_int_equal(w->blocked_clients, 0);
     assert_int_equal(atomic_load(&block_entries), 0);
-    assert_int_equal(w->block.nkeys, 0);
+    assert_int_equal(w->block.keys.n, 0);
 }
 
 /* block_conn_closed alone: the waiter is released, no reply, the entry dropped when met. */
@@ -899,8 +899,8 @@ static void a_client_of_another_worker_is_served_by_the_owner(void **state)
     pump();
     assert_int_equal(w1->blocked_clients, 1);
     assert_int_equal(w0->blocked_clients, 1);
-    assert_int_equal(w0->block.nkeys, 1);
-    assert_int_equal(w1->block.nkeys, 0);
+    assert_int_equal(w0->block.keys.n, 1);
+    assert_int_equal(w1->block.keys.n, 0);
     assert_true(waiting(a) && waiting(b));
 
     EXPECT(q, ":1\r\n", "RPUSH", k[0], "v1"); /* forwarded push: a is first */
@@ -1343,7 +1343,7 @@ static void check_all(bool sweep)
     }
     assert_int_equal(atomic_load(&block_entries), entries);
     for (unsigned w = 0; w < nw; w++)
-        assert_int_equal(server.workers[w]->block.nkeys, keys[w]);
+        assert_int_equal(server.workers[w]->block.keys.n, keys[w]);
 }
 
 static void model_run(uint64_t seed)

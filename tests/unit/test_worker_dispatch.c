@@ -7,7 +7,8 @@
  * MULTI queueing and its refusals, statistics, routing (run here, or
  * forwarded to the owner and executed there by dispatch_forwarded), the
  * maxmemory refusal of commands flagged DENYOOM, and the client interface the
- * connection commands of cmd/ use (cmd/client.h over the connection).
+ * connection commands of cmd/ use (cmd/client.h over the connection), and WATCH's tables
+ * (worker/watch.c) against a model.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include "base/mem.h"
 #include "worker/multi.h"
 #include "worker/process.h"
+#include "worker/watch.h"
 #include "shard/shard.h"
 #include "worker/worker.h"
 
@@ -226,18 +228,24 @@ static void remote_key_is_forwarded_and_answered(void **state)
     shard_msg_put(&w0->port, m[0]);
 }
 
-static void several_shards_wait_for_a_transaction(void **state)
+/* conn waits for a transaction the test does not run: drop it and the LOCK it sent. */
+static void abandon_transaction(void)
 {
-    (void)state;
-    assert_int_equal(RUN("MSET", key_on(0), "a", key_on(1), "b"), DISPATCH_WAIT);
-    /* nothing ran and nothing was written yet: the shards must be held first */
-    assert_null(conn->out.head);
     worker_tx_forget(server.workers[0], conn);
     struct shard_msg *m[8];
     unsigned n;
     while ((n = shard_poll(&server.workers[1]->port, m, 8)) > 0)
         for (unsigned i = 0; i < n; i++)
             shard_msg_free(m[i]);
+}
+
+static void several_shards_wait_for_a_transaction(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("MSET", key_on(0), "a", key_on(1), "b"), DISPATCH_WAIT);
+    /* nothing ran and nothing was written yet: the shards must be held first */
+    assert_null(conn->out.head);
+    abandon_transaction();
 }
 
 static void multi_queues_and_refuses(void **state)
@@ -341,6 +349,157 @@ static void client_next_walks_every_worker(void **state)
     conn_destroy(other);
 }
 
+/* ---- WATCH (worker/watch.c) -------------------------------------------------------------- */
+
+/* What a handler's cmd_changed does after writing key k of database db. */
+static void changed(int db, const char *k)
+{
+    struct cmd_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    watch_changed(&ctx, NOTIFY_STRING, "set", db, k, strlen(k));
+}
+
+static void watch_runs_here_or_holds(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("WATCH", key_on(0)), DISPATCH_DONE);
+    assert_string_equal(take_output(conn), "+OK\r\n");
+    assert_int_equal(watch_count(conn), 1);
+    assert_true(watch_any());
+    /* a key of worker 1: never forwarded (the handler needs the client), held instead */
+    assert_int_equal(RUN("WATCH", key_on(1)), DISPATCH_WAIT);
+    assert_null(conn->out.head);
+    abandon_transaction();
+    /* a write through the dispatcher reaches the watch */
+    assert_false(watch_touched(conn));
+    RUN("SET", key_on(0), "x");
+    take_output(conn);
+    assert_true(watch_touched(conn));
+    RUN("UNWATCH");
+    assert_string_equal(take_output(conn), "+OK\r\n");
+    assert_int_equal(watch_count(conn), 0);
+    assert_false(watch_any());
+}
+
+static void watch_sees_writes_expiry_and_release(void **state)
+{
+    (void)state;
+    struct worker *w1 = server.workers[1];
+    const char *k0 = key_on(0), *k1 = key_on(1);
+    int64_t now = 1000000;
+    watch_key(conn, 0, k0, strlen(k0), now);
+    watch_key(conn, 0, k1, strlen(k1), now);
+    watch_key(conn, 0, k1, strlen(k1), now); /* once */
+    assert_int_equal(watch_count(conn), 2);
+    assert_int_equal(watch_shards(conn), 3);
+    assert_false(watch_dirty(conn, now));
+    changed(3, k1); /* another database: another key */
+    assert_false(watch_dirty(conn, now));
+    changed(0, k1);
+    assert_true(watch_dirty(conn, now));
+    /* our shard's node goes at once; the other shard's when its owner sweeps */
+    watch_release(conn, 0);
+    assert_int_equal(atomic_load(&watch_nodes), 1);
+    assert_int_equal(w1->watch.keys.n, 1);
+    w1->now_ms = w1->watch.sweep_ms + 100;
+    watch_cron(w1);
+    assert_int_equal(w1->watch.keys.n, 0);
+    assert_false(watch_any());
+
+    /* live when watched, expired since (not yet removed): a change */
+    struct skey sk;
+    skey_init(&sk, k1, strlen(k1));
+    store_set(server.stores[1], 0, &sk, "v", 1, KV_ENC_EMBSTR, now + 10, 0);
+    watch_key(conn, 0, k1, strlen(k1), now);
+    assert_false(watch_dirty(conn, now + 5));
+    assert_true(watch_dirty(conn, now + 20));
+    watch_release(conn, 2); /* as EXEC holding shard 1 does: freed at once */
+    assert_false(watch_any());
+    /* expired when watched: its removal is none, a new value is */
+    watch_key(conn, 0, k1, strlen(k1), now + 20);
+    assert_false(watch_dirty(conn, now + 30));
+    store_delete(server.stores[1], 0, &sk, now + 30);
+    assert_false(watch_dirty(conn, now + 30));
+    store_set(server.stores[1], 0, &sk, "w", 1, KV_ENC_EMBSTR, -1, 0);
+    changed(0, k1);
+    assert_true(watch_dirty(conn, now + 30));
+    watch_release(conn, 2);
+    store_delete(server.stores[1], 0, &sk, now + 30);
+    assert_false(watch_any());
+}
+
+/* Random watches, writes and releases by clients of both workers, against a model of
+ * Redis's rule: a client is touched when a key it watches is written after its WATCH. */
+static void watch_random_against_model(void **state)
+{
+    (void)state;
+    enum { NC = 3, NK = 8 };
+    struct conn *cs[NC] = { conn, conn_create_internal(server.workers[1]),
+                            conn_create_internal(server.workers[0]) };
+    char names[NK][8];
+    for (int k = 0; k < NK; k++)
+        snprintf(names[k], sizeof(names[k]), "r%d", k);
+    bool watching[NC][NK] = { { false } }, touched[NC] = { false };
+    uint64_t seed = 7;
+    for (int step = 0; step < 20000; step++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(seed >> 33), c = r % NC, k = (r / NC) % NK, db = k & 1;
+        switch ((r >> 8) % 8) {
+        case 0:
+        case 1:
+        case 2:
+            watch_key(cs[c], (int)db, names[k], strlen(names[k]), 0);
+            watching[c][k] = true;
+            break;
+        case 3:
+        case 4:
+            changed((int)db, names[k]);
+            for (unsigned i = 0; i < NC; i++)
+                touched[i] |= watching[i][k];
+            break;
+        case 5:
+            changed((int)!db, names[k]); /* the same name in the other database */
+            break;
+        case 6:
+            watch_release(cs[c], 0);
+            memset(watching[c], 0, sizeof(watching[c]));
+            touched[c] = false;
+            break;
+        default:
+            for (unsigned w = 0; w < NW; w++) {
+                server.workers[w]->now_ms = server.workers[w]->watch.sweep_ms + 100;
+                watch_cron(server.workers[w]);
+            }
+            /* swept: every node left is watched by someone */
+            size_t nodes = 0;
+            for (int j = 0; j < NK; j++)
+                for (unsigned i = 0; i < NC; i++)
+                    if (watching[i][j]) {
+                        nodes++;
+                        break;
+                    }
+            assert_int_equal(server.workers[0]->watch.keys.n + server.workers[1]->watch.keys.n,
+                             nodes);
+        }
+        for (unsigned i = 0; i < NC; i++) {
+            size_t n = 0;
+            for (int j = 0; j < NK; j++)
+                n += watching[i][j];
+            assert_int_equal(watch_count(cs[i]), n);
+            assert_int_equal(watch_touched(cs[i]), touched[i]);
+        }
+    }
+    for (unsigned i = 0; i < NC; i++)
+        watch_release(cs[i], 0);
+    for (unsigned w = 0; w < NW; w++) {
+        server.workers[w]->now_ms = server.workers[w]->watch.sweep_ms + 100;
+        watch_cron(server.workers[w]);
+    }
+    assert_false(watch_any());
+    conn_destroy(cs[1]);
+    conn_destroy(cs[2]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +513,9 @@ int main(void)
         cmocka_unit_test_setup(maxmemory_refuses_denyoom_commands, fresh_conn),
         cmocka_unit_test_setup(client_interface_reaches_the_connection, fresh_conn),
         cmocka_unit_test_setup(client_next_walks_every_worker, fresh_conn),
+        cmocka_unit_test_setup(watch_runs_here_or_holds, fresh_conn),
+        cmocka_unit_test_setup(watch_sees_writes_expiry_and_release, fresh_conn),
+        cmocka_unit_test_setup(watch_random_against_model, fresh_conn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
