@@ -22,8 +22,11 @@
 #define ERR_STRING_SIZE    "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 #define ERR_INVALID_CURSOR "ERR invalid cursor"
 #define ERR_OOM            "OOM command not allowed when used memory > 'maxmemory'."
-#define ERR_NOAUTH         "NOAUTH Authentication required."
-#define ERR_WRONGPASS      "WRONGPASS invalid username-password pair or user is disabled."
+#define ERR_EXECABORT_OOM                                                                          \
+    "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > "      \
+    "'maxmemory'."
+#define ERR_NOAUTH    "NOAUTH Authentication required."
+#define ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
 #define ERR_AUTH_NOPASS                                                                            \
     "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"

@@ -98,20 +98,36 @@ static bool protected_command_ok(struct conn *c, const struct cmd_def *top)
 
 /*
  * Before running a command on a store that is over its share of maxmemory,
- * evict per policy; a command that may grow memory is refused when that
- * cannot bring the store back under.
- * @return false when the command must be refused (error already written).
+ * evict per policy; a command that may grow memory (`deny`) is refused when
+ * that cannot bring the store back under.
+ * @return false when the command must be refused (the caller answers).
  */
-static bool memory_ok(struct worker *w, struct store *s, const struct cmd_def *d, struct reply *r)
+static bool memory_ok(struct worker *w, struct store *s, bool deny)
 {
     size_t limit = worker_shard_limit(w);
     if (limit == 0 || store_used(s) <= limit)
         return true;
-    int rc = store_evict(s, limit, w->now_ms);
-    if (rc == 0 || !(d->flags & CMD_DENYOOM))
-        return true;
-    reply_error(r, ERR_OOM);
-    return false;
+    return store_evict(s, limit, w->now_ms) == 0 || !deny;
+}
+
+/* May the request grow memory: a DENYOOM row, or an EXEC with one queued (Redis's rule). */
+static bool denyoom(const struct conn *c, const struct cmd_def *d)
+{
+    if (d->route == ROUTE_EXEC)
+        return c->multi != NULL && (c->multi->flags & CMD_DENYOOM);
+    return (d->flags & CMD_DENYOOM) != 0;
+}
+
+/* Answer a request refused for memory; an EXEC discards its transaction, as Redis's. */
+static void refuse_oom(struct conn *c, const struct cmd_def *d, uint64_t held)
+{
+    if (d->route != ROUTE_EXEC) {
+        reply_error(&c->out, ERR_OOM);
+        return;
+    }
+    multi_discard(c);
+    watch_release(c, held);
+    reply_error(&c->out, ERR_EXECABORT_OOM);
 }
 
 /* A request refused before it ran: rejected_calls and errorstats. */
@@ -432,6 +448,12 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
             reject_client(c, d);
             return DISPATCH_DONE;
         }
+        if (!(c->flags & CONN_MASTER) && !memory_ok(w, w->store, true)) {
+            /* out of memory: nothing is queued (the queue would grow without bound) */
+            reply_error(&c->out, ERR_OOM);
+            reject_client(c, d);
+            return DISPATCH_DONE;
+        }
         multi_queue(c, d, parent, argc, argv);
         reply_status(&c->out, "QUEUED");
         return DISPATCH_DONE;
@@ -476,7 +498,8 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     if (in_tx) {
         ctx.store = NULL;
         for (unsigned i = 0; i < n && !master; i++) {
-            if ((w->tx.have & (1ull << i)) && !memory_ok(w, server.stores[i], d, &c->out)) {
+            if ((w->tx.have & (1ull << i)) && !memory_ok(w, server.stores[i], denyoom(c, d))) {
+                refuse_oom(c, d, w->tx.have);
                 reject(w, d, &c->out);
                 worker_tx_end(w);
                 return DISPATCH_DONE;
@@ -498,7 +521,8 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     }
     ctx.store = w->store;
     ctx.shard = w->id;
-    if (d->route != ROUTE_LOCAL && !master && !memory_ok(w, w->store, d, &c->out)) {
+    if (d->route != ROUTE_LOCAL && !master && !memory_ok(w, w->store, denyoom(c, d))) {
+        refuse_oom(c, d, 0);
         reject(w, d, &c->out);
         return DISPATCH_DONE;
     }
@@ -598,9 +622,10 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
         store_set_expiry(w->store, STORE_EXPIRY_NONE);
         m->arg = (int64_t)execute(w, &ctx);
         store_set_expiry(w->store, STORE_EXPIRY_REPLICA);
-    } else if (memory_ok(w, w->store, ctx.cmd, &m->reply)) {
+    } else if (memory_ok(w, w->store, (ctx.cmd->flags & CMD_DENYOOM) != 0)) {
         m->arg = (int64_t)execute(w, &ctx);
     } else {
+        reply_error(&m->reply, ERR_OOM);
         reject(w, ctx.cmd, &m->reply);
     }
     m->waiter = who.made;

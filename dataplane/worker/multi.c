@@ -35,6 +35,7 @@ void multi_queue(struct conn *c, const struct cmd_def *d, const struct cmd_def *
     ms->tail = q;
     ms->count++;
     ms->bytes += bytes;
+    ms->flags |= d->flags | (parent != NULL ? parent->flags : 0);
 }
 
 void multi_discard(struct conn *c)

@@ -28,8 +28,9 @@ struct multi_cmd {
 struct multi_state {
     struct multi_cmd *head, *tail;
     unsigned count;
-    size_t bytes; /* argument bytes queued (CLIENT LIST multi-mem) */
-    bool aborted; /* a command was refused while queueing: EXEC answers EXECABORT */
+    size_t bytes;   /* argument bytes queued (CLIENT LIST multi-mem) */
+    uint32_t flags; /* the queued rows' CMD_* flags, or'ed (EXEC of a DENYOOM one may fail) */
+    bool aborted;   /* a command was refused while queueing: EXEC answers EXECABORT */
 };
 
 /* Copy one command into c's queue. */

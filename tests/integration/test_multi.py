@@ -152,5 +152,69 @@ class Multi(h.ServerTestCase):
         self.assertEqual(self.r.mget(a, b), [b"1500", b"1500"])
 
 
+class OutOfMemory(h.ServerTestCase):
+    """maxmemory and transactions, as Redis 7.0: nothing is queued while out of memory,
+    and an EXEC holding a write fails whole (EXECABORT ... because of: OOM ...) when it
+    comes while out of memory; a read-only EXEC still runs."""
+
+    SERVER_ARGS = () if h.Config.server_is_redis() else ("--pollux-workers", "2")
+    OOM = h.ErrorReply(b"OOM command not allowed when used memory > 'maxmemory'.")
+    EXEC_OOM = h.ErrorReply(b"EXECABORT Transaction discarded because of: OOM command not "
+                            b"allowed when used memory > 'maxmemory'.")
+
+    def setUp(self):
+        super().setUp()
+        self.admin = self.client()
+        self.admin.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        self.addCleanup(self.limit, 0)
+
+    def limit(self, n):
+        self.assertEqual(self.admin.command("CONFIG", "SET", "maxmemory", str(n)), b"OK")
+
+    def test_queueing_refused(self):
+        c = self.client()
+        self.limit(1)
+        c.command("MULTI")
+        self.assertEqual(c.command("SET", "x", "1"), self.OOM)
+        self.assertEqual(c.command("GET", "x"), self.OOM, "any command, while queueing")
+        self.assertEqual(c.command("EXEC"), h.ErrorReply(
+            b"EXECABORT Transaction discarded because of previous errors."))
+        c.command("MULTI")
+        self.assertEqual(c.command("DISCARD"), b"OK", "DISCARD still runs")
+        c.command("MULTI")
+        self.assertEqual(c.command("RESET"), b"RESET", "RESET still runs")
+
+    def test_exec_of_a_write_refused(self):
+        c, other = self.client(), self.client()
+        for keys in (("x",), h.keys_on(0, 1, "a") + h.keys_on(1, 1, "b")):
+            with self.subTest(keys=keys):
+                self.limit(0)
+                c.command("WATCH", keys[0])
+                c.command("MULTI")
+                for k in keys:
+                    c.command("SET", k, "1")
+                self.limit(1)
+                self.assertEqual(c.command("EXEC"), self.EXEC_OOM)
+                self.limit(0)
+                self.assertEqual(other.command("EXISTS", *keys), 0)
+                # the transaction and its watch are gone
+                other.command("SET", keys[0], "changed")
+                self.assertEqual(c.command("EXEC"), h.ErrorReply(b"ERR EXEC without MULTI"))
+                c.command("MULTI")
+                self.assertEqual(c.command("EXEC"), [])
+                other.command("DEL", *keys)
+
+    def test_exec_of_reads_runs(self):
+        c = self.client()
+        self.admin.command("CONFIG", "RESETSTAT")
+        self.admin.command("SET", "x", "v")
+        c.command("MULTI")
+        c.command("GET", "x")
+        self.limit(1)
+        self.assertEqual(c.command("EXEC"), [b"v"])
+        errors = h.info_fields(self.admin, "errorstats")
+        self.assertNotIn("errorstat_OOM", errors)
+
+
 if __name__ == "__main__":
     h.main()
