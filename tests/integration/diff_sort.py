@@ -15,7 +15,8 @@ tied rows fall inside the window is not defined either. A set read BY nosort com
 set's own order (defined only for an intset). The handlers below (RULES entries that are
 functions: test_differential.run_command hands them the command) compare such replies by
 their tie groups; everything else is compared byte for byte. ALPHA BY ... STORE writes only
-into SINK, which is read only in ways that do not depend on the order of its ties.
+into SINK (without LIMIT), which is read only in ways that do not depend on the order of its
+ties.
 
 DUMP payloads are byte-identical to redis-server's for strings, intsets and the listpack
 hash and sorted set; a quicklist's node layout, a hash table's order and a skiplist's order
@@ -202,6 +203,9 @@ def generators(s):
         if not ro and rnd.random() < 0.25 or ro and rnd.random() < 0.03:
             if sorts_alpha and an["by"] is not None:
                 dst = SINK
+                # which tied rows a LIMIT keeps is not defined: the sink's content would
+                # differ, not only its order
+                opts = [o for o in opts if o[0] != "LIMIT"]
             else:
                 dst = rnd.choice(OUTS + [s.key(), s.key(), rnd.choice(SOURCES)])
             opts.append(["STORE", dst])

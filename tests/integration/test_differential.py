@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Differential test: one seeded random script of string and keyspace
-commands (valid, edge-case and invalid) runs against Debian's redis-server
+commands, the collection types' and transactions (valid, edge-case and invalid) runs against Debian's redis-server
 and against the server under test in lockstep; every reply must be the same
 type and the same bytes, errors included.
 
@@ -39,9 +39,10 @@ import diff_hash
 import diff_list
 import diff_set
 import diff_sort
+import diff_tx
 import diff_zset
 
-TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset, diff_sort]
+TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset, diff_sort, diff_tx]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)
