@@ -987,18 +987,61 @@ enum acl_result acl_check(const struct acl_rules *r, const struct cmd_def *d, in
     return res;
 }
 
+/*
+ * The channels a pub/sub command names, as Redis 7.0 checks them: PUBLISH's and SPUBLISH's
+ * channel, every channel of SUBSCRIBE and SSUBSCRIBE, every pattern of PSUBSCRIBE (as
+ * patterns); unsubscribing and PUBSUB are not checked. @return false when none.
+ */
+static bool channel_args(const struct cmd_def *d, int argc, int *first, int *last, bool *pattern)
+{
+    *pattern = strcmp(d->name, "psubscribe") == 0;
+    *first = 1;
+    if (strcmp(d->name, "publish") == 0 || strcmp(d->name, "spublish") == 0)
+        *last = 1;
+    else if (*pattern || strcmp(d->name, "subscribe") == 0 || strcmp(d->name, "ssubscribe") == 0)
+        *last = argc - 1;
+    else
+        return false;
+    return true;
+}
+
+/* A channel against the user's channel patterns; a pattern must be one of them, verbatim. */
+static bool channel_allowed(const struct acl_rules *r, const struct resp_arg *ch, bool pattern)
+{
+    for (unsigned i = 0; i < r->nchannels; i++) {
+        const struct acl_pattern *p = &r->channels[i];
+        if (pattern ? p->len == ch->len && memcmp(p->pat, ch->ptr, ch->len) == 0
+                    : util_glob_match(p->pat, p->len, ch->ptr, ch->len, false))
+            return true;
+    }
+    return false;
+}
+
 static enum acl_result check_one(const struct acl_rules *r, const struct cmd_def *d, int argc,
                                  const struct resp_arg *argv, int *errpos)
 {
     *errpos = 0;
     if (!acl_cmd_allowed(r, d) && !(r->nfirstargs && argc > 1 && firstarg_allowed(r, d, &argv[1])))
         return ACL_DENIED_CMD;
+    int first, last;
+    bool pattern;
+    if ((d->flags & CMD_PUBSUB) && !(r->flags & ACL_ALLCHANNELS) &&
+        channel_args(d, argc, &first, &last, &pattern)) {
+        for (int i = first; i <= last && i < argc; i++) {
+            if (!channel_allowed(r, &argv[i], pattern)) {
+                *errpos = i;
+                return ACL_DENIED_CHANNEL;
+            }
+        }
+    }
     if ((r->flags & ACL_ALLKEYS) || (d->nkeyspecs == 0 && d->getkeys == NULL))
         return ACL_OK;
     int keys[256];
     uint32_t flags[256];
     int nk = cmd_get_keys_flags(d, argc, argv, keys, flags, (int)ARRAY_SIZE(keys));
     for (int i = 0; i < nk; i++) {
+        if (flags[i] & CMD_KS_NOT_KEY)
+            continue; /* a shard channel (SPUBLISH ...): checked as a channel */
         if (!key_allowed(r, &argv[keys[i]], key_need(flags[i]))) {
             *errpos = keys[i];
             return ACL_DENIED_KEY;

@@ -146,7 +146,8 @@ static inline bool acl_cmd_allowed(const struct acl_rules *r, const struct cmd_d
 static inline enum acl_result acl_check_fast(const struct acl_rules *r, const struct cmd_def *d,
                                              int argc, const struct resp_arg *argv, int *errpos)
 {
-    if (likely((r->flags & (ACL_ALLKEYS | ACL_DELETED)) == ACL_ALLKEYS && acl_cmd_allowed(r, d)))
+    if (likely((r->flags & (ACL_ALLKEYS | ACL_DELETED)) == ACL_ALLKEYS && acl_cmd_allowed(r, d) &&
+               (!(d->flags & CMD_PUBSUB) || (r->flags & ACL_ALLCHANNELS))))
         return ACL_OK;
     return acl_check(r, d, argc, argv, errpos);
 }

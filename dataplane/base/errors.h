@@ -58,10 +58,16 @@
 #define ERR_EXEC_NO_MULTI    "ERR EXEC without MULTI"
 #define ERR_DISCARD_NO_MULTI "ERR DISCARD without MULTI"
 #define ERR_EXECABORT        "EXECABORT Transaction discarded because of previous errors."
-#define ERR_WATCH_IN_MULTI   "ERR WATCH inside MULTI is not allowed"
-#define ERR_NOT_IN_MULTI     "ERR Command not allowed inside a transaction"
-#define ERR_EXPIRE_NXXX      "ERR NX and XX, GT or LT options at the same time are not compatible"
-#define ERR_EXPIRE_GTLT      "ERR GT and LT options at the same time are not compatible"
+#define ERRF_SUBSCRIBED_ONLY                                                                       \
+    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "    \
+    "allowed in this context"
+#define ERRF_SUBSCRIBED_ONLY_SUB                                                                   \
+    "ERR Can't execute '%s|%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "     \
+    "are allowed in this context"
+#define ERR_WATCH_IN_MULTI "ERR WATCH inside MULTI is not allowed"
+#define ERR_NOT_IN_MULTI   "ERR Command not allowed inside a transaction"
+#define ERR_EXPIRE_NXXX    "ERR NX and XX, GT or LT options at the same time are not compatible"
+#define ERR_EXPIRE_GTLT    "ERR GT and LT options at the same time are not compatible"
 #define ERR_LFU_OFF                                                                                \
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "      \
     "that when switching between policies at runtime LRU and LFU data will take some time to "     \

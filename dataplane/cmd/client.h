@@ -18,6 +18,7 @@ struct cmd_ctx;
 struct cmd_client;
 struct acl_user;
 struct strbuf;
+struct resp_arg;
 
 /* The client running c, or NULL for a command forwarded from another worker's client. */
 struct cmd_client *cmd_client(const struct cmd_ctx *c);
@@ -90,6 +91,26 @@ unsigned client_multi_count(const struct cmd_client *cl);
 void client_multi_exec(struct cmd_ctx *c);
 /* Drop the queue and leave MULTI (no-op outside it). */
 void client_multi_discard(struct cmd_client *cl);
+
+/*
+ * Pub/sub (worker/pubsub.c): the client's subscriptions by kind. Each call answers as Redis
+ * does: a [subscribe|unsubscribe..., name, count] push (an array in RESP2) per name.
+ */
+enum ps_kind { PS_CHANNEL = 0, PS_PATTERN, PS_SHARD };
+void client_subscribe(struct cmd_ctx *c, int kind, const char *name, size_t len);
+void client_unsubscribe(struct cmd_ctx *c, int kind, const char *name, size_t len);
+/* Every subscription of the kind (a null name and the count when there is none). */
+void client_unsubscribe_all(struct cmd_ctx *c, int kind);
+/* Subscriptions of every kind: RESP2's subscribed mode while not 0. */
+uint32_t client_pubsub_count(const struct cmd_client *cl);
+/* RESET: every subscription goes, without replies. */
+void client_pubsub_reset(struct cmd_client *cl);
+/*
+ * PUBLISH, SPUBLISH: to the subscribers of every worker; the reply (how many received it)
+ * comes when every worker has counted.
+ */
+void client_publish(struct cmd_ctx *c, int kind, const struct resp_arg *channel,
+                    const struct resp_arg *message);
 
 /*
  * WATCH (worker/watch.h). client_watch runs with the shards of argv[first..] held (the row

@@ -20,10 +20,17 @@ void cmd_ping(struct cmd_ctx *c)
         cmd_reply_arity(c);
         return;
     }
-    if (c->argc == 2)
+    struct cmd_client *cl = cmd_client(c);
+    if (cl != NULL && client_proto(cl) == 2 && client_pubsub_count(cl) > 0) {
+        /* RESP2's subscribed mode: ["pong", the argument or ""] */
+        reply_array(c->reply, 2);
+        reply_bulk_cstr(c->reply, "pong");
+        reply_bulk(c->reply, c->argc == 2 ? c->argv[1].ptr : "", c->argc == 2 ? c->argv[1].len : 0);
+    } else if (c->argc == 2) {
         reply_bulk(c->reply, c->argv[1].ptr, c->argv[1].len);
-    else
+    } else {
         reply_status(c->reply, "PONG");
+    }
 }
 
 void cmd_echo(struct cmd_ctx *c)
@@ -183,6 +190,7 @@ void cmd_reset(struct cmd_ctx *c)
     c->select_db = 0;
     client_multi_discard(cl);
     client_unwatch(c);
+    client_pubsub_reset(cl);
     client_set_proto(cl, c, 2);
     client_set_name(cl, NULL, 0);
     client_set_no_evict(cl, false);

@@ -41,6 +41,12 @@ void node_slowlog_reply(struct reply *r, long long count);
 long long node_slowlog_len(void);
 void node_slowlog_reset(void);
 
+/* PUBSUB CHANNELS / SHARDCHANNELS (pattern NULL: all), NUMSUB / SHARDNUMSUB, and the
+ * number of distinct names of a kind (NUMPAT): every shard held. */
+void node_pubsub_channels(struct reply *r, int kind, const struct resp_arg *pattern);
+void node_pubsub_numsub(struct reply *r, int kind, const struct resp_arg *names, int n);
+long long node_pubsub_distinct(int kind);
+
 /* CONFIG GET: a map of the parameters matching any pattern, each once. */
 void node_config_get(struct reply *r, int npatterns, const struct resp_arg *patterns);
 /*

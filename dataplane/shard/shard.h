@@ -39,6 +39,8 @@ enum shard_msg_type {
     SHARD_LOADED,   /* LOAD returning */
     SHARD_WAKE,     /* a blocked client's waiter was served (reply inside) or woken */
     SHARD_WOKEN,    /* WAKE returning */
+    SHARD_PUBLISH,  /* a message for dst's subscribers (argv: channel, message; db: kind) */
+    SHARD_PUBLISHED /* PUBLISH returning with the count delivered (arg) */
 };
 
 struct conn;
@@ -59,6 +61,9 @@ struct shard_msg {
     const struct cmd_def *parent; /* REQ: container row for subcommands */
     int64_t arg;                  /* free use by the sender */
     struct waiter *waiter;        /* REPLY: the command blocked; WAKE: whose (worker/block.h) */
+    struct shard_msg *lead;       /* PUBLISH: the publisher's reply, waiting for the counts */
+    int64_t pub_total;            /* the lead: messages delivered so far */
+    uint32_t pub_pending;         /* the lead: PUBLISHes not back yet */
 
     int argc;
     struct resp_arg *argv;

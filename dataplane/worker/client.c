@@ -146,20 +146,22 @@ enum client_type client_type(const struct cmd_client *cl)
         return CLIENT_MASTER;
     if (c->replica != NULL)
         return CLIENT_REPLICA;
-    return CLIENT_NORMAL;
+    return pubsub_count(c) > 0 ? CLIENT_PUBSUB : CLIENT_NORMAL;
 }
 
 static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
 {
     size_t qbuf = cl->rlen - cl->rpos;
     size_t omem = conn_output_bytes(cl);
-    char cmd[96], flags[8];
+    char cmd[96], flags[16];
     size_t nf = 0;
     /* Redis's letters, in its order */
     if (cl->replica != NULL)
         flags[nf++] = 'S';
     if (cl->flags & CONN_MASTER)
         flags[nf++] = 'M';
+    if (pubsub_count(cl) > 0)
+        flags[nf++] = 'P';
     if (cl->multi != NULL)
         flags[nf++] = 'x';
     if (cl->flags & (CONN_KEY_WAIT | CONN_WAITING))
@@ -181,19 +183,21 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
         snprintf(cmd, sizeof(cmd), "%s|%s", cl->last_parent->name, cl->last_cmd->name);
     else
         snprintf(cmd, sizeof(cmd), "%s", cl->last_cmd->name);
-    strbuf_printf(
-        s,
-        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-        "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
-        "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
-        "user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
-        (unsigned long long)cl->id, cl->peer, cl->local, cl->io != NULL ? cl->io->fd(cl->sock) : -1,
-        cl->name ? cl->name : "", (long long)((now_ms - cl->ctime_ms) / 1000),
-        (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db,
-        cl->multi ? (int)cl->multi->count : -1, qbuf, cl->rcap - cl->rlen,
-        cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap, omem, cl->rcap + omem + sizeof(*cl),
-        omem ? "w" : "", cmd, cl->user != NULL ? cl->user->name : "default", cl->proto,
-        cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
+    strbuf_printf(s,
+                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                  "sub=%u psub=%u ssub=%u multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
+                  "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
+                  "user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+                  (unsigned long long)cl->id, cl->peer, cl->local,
+                  cl->io != NULL ? cl->io->fd(cl->sock) : -1, cl->name ? cl->name : "",
+                  (long long)((now_ms - cl->ctime_ms) / 1000),
+                  (long long)((now_ms - cl->last_ms) / 1000), flags, cl->db,
+                  cl->ps ? cl->ps->count[PS_CHANNEL] : 0, cl->ps ? cl->ps->count[PS_PATTERN] : 0,
+                  cl->ps ? cl->ps->count[PS_SHARD] : 0, cl->multi ? (int)cl->multi->count : -1,
+                  qbuf, cl->rcap - cl->rlen, cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap,
+                  omem, cl->rcap + omem + sizeof(*cl), omem ? "w" : "", cmd,
+                  cl->user != NULL ? cl->user->name : "default", cl->proto,
+                  cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
 }
 
 void client_line(struct strbuf *s, const struct cmd_client *cl, int64_t now_ms)
@@ -265,6 +269,16 @@ void client_multi_exec(struct cmd_ctx *c)
 void client_multi_discard(struct cmd_client *cl)
 {
     multi_discard(conn_of(cl));
+}
+
+uint32_t client_pubsub_count(const struct cmd_client *cl)
+{
+    return pubsub_count(cconn_of(cl));
+}
+
+void client_pubsub_reset(struct cmd_client *cl)
+{
+    pubsub_conn_closed(conn_of(cl));
 }
 
 void client_watch(struct cmd_ctx *c, int first)

@@ -86,7 +86,9 @@ struct conn *conn_create_internal(struct worker *w)
  */
 static const struct obuf_limit *obuf_limit_of(const struct conn *c)
 {
-    return &c->w->obuf[c->replica != NULL ? OBUF_REPLICA : OBUF_NORMAL];
+    return &c->w->obuf[c->replica != NULL    ? OBUF_REPLICA
+                       : pubsub_count(c) > 0 ? OBUF_PUBSUB
+                                             : OBUF_NORMAL];
 }
 
 static void obuf_check(struct conn *c)
@@ -166,6 +168,7 @@ void conn_destroy(struct conn *c)
 {
     multi_discard(c);
     watch_release(c, 0);
+    pubsub_conn_closed(c);
     repl_conn_release(&c->repl);
     release_output(c);
     resp_parser_deinit(&c->parser);

@@ -28,6 +28,7 @@ struct tls_session;
 struct acl_user;
 struct waiter;
 struct watch_list;
+struct ps_client;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -96,6 +97,7 @@ struct conn {
     struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
     struct waiter *waiter;     /* blocked on keys (worker/block.h), else NULL */
     struct watch_list *watch;  /* WATCHed keys (worker/watch.h), else NULL */
+    struct ps_client *ps;      /* subscriptions (worker/pubsub.h), else NULL */
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */

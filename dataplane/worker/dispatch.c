@@ -17,6 +17,7 @@
 #include "shard/shard.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
+#include "worker/pubsub.h"
 #include "worker/watch.h"
 #include "worker/worker.h"
 #include "base/errors.h"
@@ -130,6 +131,25 @@ static void refuse_oom(struct conn *c, const struct cmd_def *d, uint64_t held)
     reply_error(&c->out, ERR_EXECABORT_OOM);
 }
 
+/* RESP2's subscribed mode: what a client with subscriptions may still send. */
+static bool allowed_subscribed(const struct cmd_def *d)
+{
+    switch (d->id) {
+    case CMD_ID_SUBSCRIBE:
+    case CMD_ID_PSUBSCRIBE:
+    case CMD_ID_SSUBSCRIBE:
+    case CMD_ID_UNSUBSCRIBE:
+    case CMD_ID_PUNSUBSCRIBE:
+    case CMD_ID_SUNSUBSCRIBE:
+    case CMD_ID_PING:
+    case CMD_ID_QUIT:
+    case CMD_ID_RESET:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* A request refused before it ran: rejected_calls and errorstats. */
 static void reject(struct worker *w, const struct cmd_def *d, const struct reply *r)
 {
@@ -188,7 +208,7 @@ static uint64_t run(struct worker *w, struct cmd_ctx *ctx)
         atomic_store_explicit(
             &w->dirty, atomic_load_explicit(&w->dirty, memory_order_relaxed) + (uint64_t)ctx->dirty,
             memory_order_relaxed);
-        if (ctx->propagate != NULL && (d->flags & CMD_WRITE))
+        if (ctx->propagate != NULL && ((d->flags & CMD_WRITE) || ctx->force_propagate))
             repl_after_write(&w->repl, ctx);
         if (unlikely(block_any()) && (d->flags & CMD_WRITE))
             block_signal(ctx);
@@ -381,7 +401,8 @@ static bool acl_permitted(struct conn *c, const struct cmd_def *d, const struct 
     char text[256];
     acl_denied_text(res, d, parent, &argv[pos], false, text, sizeof(text));
     reply_error(&c->out, text);
-    client_acl_log_denial(c, res, d, parent, res == ACL_DENIED_KEY ? &argv[pos] : NULL);
+    client_acl_log_denial(c, res, d, parent,
+                          res == ACL_DENIED_KEY || res == ACL_DENIED_CHANNEL ? &argv[pos] : NULL);
     return false;
 }
 
@@ -438,6 +459,14 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         return DISPATCH_DONE;
     }
     if (!(c->flags & CONN_MASTER) && !repl_write_allowed(c, d, &w->params.repl)) {
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
+    if (unlikely(c->ps != NULL) && c->proto == 2 && pubsub_count(c) > 0 && !allowed_subscribed(d)) {
+        if (parent != NULL)
+            reply_errorf(&c->out, ERRF_SUBSCRIBED_ONLY_SUB, parent->name, d->name);
+        else
+            reply_errorf(&c->out, ERRF_SUBSCRIBED_ONLY, d->name);
         reject_client(c, d);
         return DISPATCH_DONE;
     }
@@ -584,8 +613,13 @@ static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct re
         return true;
     reply_errorf(r, ERRF_NOPERM_EXEC_CHANGED,
                  res == ACL_DENIED_KEY ? "no permission to touch the specified keys"
-                                       : "no permission to execute the command or subcommand");
-    client_acl_log_denial(c, res, q->cmd, q->parent, res == ACL_DENIED_KEY ? &q->argv[pos] : NULL);
+                 : res == ACL_DENIED_CHANNEL
+                     ? "no permission to access one of the channels used "
+                       "as arguments"
+                     : "no permission to execute the command or subcommand");
+    client_acl_log_denial(c, res, q->cmd, q->parent,
+                          res == ACL_DENIED_KEY || res == ACL_DENIED_CHANNEL ? &q->argv[pos]
+                                                                             : NULL);
     return false;
 }
 

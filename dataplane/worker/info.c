@@ -20,6 +20,7 @@
 #include "worker/process.h"
 #include "base/strbuf.h"
 #include "base/util.h"
+#include "worker/pubsub.h"
 #include "worker/worker.h"
 
 static atomic_size_t memory_peak;
@@ -365,28 +366,26 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
                   "total_eviction_exceeded_time:0\r\n"
                   "current_eviction_exceeded_time:0\r\n"
                   "keyspace_hits:%llu\r\n"
-                  "keyspace_misses:%llu\r\n"
-                  "pubsub_channels:0\r\n"
-                  "pubsub_patterns:0\r\n"
-                  "pubsubshard_channels:0\r\n"
-                  "latest_fork_usec:0\r\n"
-                  "total_forks:0\r\n"
-                  "migrate_cached_sockets:0\r\n"
-                  "slave_expires_tracked_keys:0\r\n"
-                  "active_defrag_hits:0\r\n"
-                  "active_defrag_misses:0\r\n"
-                  "active_defrag_key_hits:0\r\n"
-                  "active_defrag_key_misses:0\r\n"
-                  "total_active_defrag_time:0\r\n"
-                  "current_active_defrag_time:0\r\n"
-                  "tracking_total_keys:0\r\n"
-                  "tracking_total_items:0\r\n"
-                  "tracking_total_prefixes:0\r\n",
+                  "keyspace_misses:%llu\r\n",
                   (unsigned long long)full, (unsigned long long)pok, (unsigned long long)perr,
                   (unsigned long long)ss->expired_keys, (double)ss->expired_stale_perc,
                   (unsigned long long)ss->expired_time_cap_reached_count,
                   (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
                   (unsigned long long)ss->keyspace_misses);
+    pubsub_info(s);
+    strbuf_printf(s, "latest_fork_usec:0\r\n"
+                     "total_forks:0\r\n"
+                     "migrate_cached_sockets:0\r\n"
+                     "slave_expires_tracked_keys:0\r\n"
+                     "active_defrag_hits:0\r\n"
+                     "active_defrag_misses:0\r\n"
+                     "active_defrag_key_hits:0\r\n"
+                     "active_defrag_key_misses:0\r\n"
+                     "total_active_defrag_time:0\r\n"
+                     "current_active_defrag_time:0\r\n"
+                     "tracking_total_keys:0\r\n"
+                     "tracking_total_items:0\r\n"
+                     "tracking_total_prefixes:0\r\n");
     worker_stat_lines(s, t, WSTAT_unexpected_error_replies, WSTAT_error_replies);
     strbuf_printf(s, "dump_payload_sanitizations:0\r\n");
     worker_stat_lines(s, t, WSTAT_reads, WSTAT_writes);

@@ -373,6 +373,12 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
     case SHARD_WAKE:
         block_on_wake(w, m);
         break;
+    case SHARD_PUBLISH:
+        pubsub_on_publish(w, m);
+        break;
+    case SHARD_PUBLISHED:
+        pubsub_on_published(w, m);
+        break;
     case SHARD_LOCK:
         if (m->src == w->id) {
             /* Our own transaction's turn for our shard. */
@@ -472,7 +478,8 @@ static unsigned poll_messages(struct worker *w)
             else
                 worker_on_reply(w, m);
             break;
-        default: /* REQ and LOCK wait while the shard is held */
+        case SHARD_PUBLISHED: /* its publisher's connection waits: as a reply */
+        default:              /* REQ and LOCK wait while the shard is held */
             if (held)
                 shard_defer(&w->hold, m);
             else
@@ -917,6 +924,7 @@ void worker_destroy(struct worker *w)
     worker_net_destroy(w);
     tls_ctx_release(w->tls);
     block_table_free(&w->block);
+    pubsub_free(&w->pubsub);
     watch_table_free(&w->watch);
     mem_free(w->tmo);
     if (w->store)

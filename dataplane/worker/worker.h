@@ -21,6 +21,7 @@
 #include "worker/config.h"
 #include "base/netio.h"
 #include "worker/block.h"
+#include "worker/pubsub.h"
 #include "worker/watch.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
@@ -189,6 +190,7 @@ struct worker {
     int64_t block_sweep_ms;
     struct block_table block;
     struct watch_table watch; /* this shard's watched keys (worker/watch.c) */
+    struct pubsub pubsub;     /* this worker's clients' subscriptions (worker/pubsub.c) */
 
     /* statistics */
     struct worker_stats stats;
