@@ -38,6 +38,7 @@
 #include "cmd/node.h" /* dataplane/cmd/node.h: SERVER_REDIS_VERSION */
 
 struct conn;
+struct kv;
 struct worker;
 struct reply;
 struct resp_arg;
@@ -76,6 +77,9 @@ unsigned host_worker_id(const struct worker *w);
 int64_t host_now_ms(const struct worker *w);
 /* Its shard's store, and its end of the shard message ports (loading a sync). */
 struct store *host_worker_store(struct worker *w);
+/* The store removed a key itself (expiry, eviction): the keyspace event, on the thread that
+ * runs the store. */
+void host_key_removed(int db, const struct kv *e, bool evicted);
 /* w's dataset is about to be replaced (a full sync): clients watching its live keys see a
  * change, as Redis's flush of the old dataset signals them. */
 void host_worker_replacing(struct worker *w);

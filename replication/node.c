@@ -198,6 +198,7 @@ void *repl_propagate_fn(void)
 void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted)
 {
     struct repl_shard *sh = arg;
+    host_key_removed(db, e, evicted);
     if (!feeding() || atomic_load_explicit(&repl_node.role, memory_order_relaxed) != REPL_PRIMARY)
         return;
     struct worker *w = host_worker_self();

@@ -93,7 +93,7 @@ void client_multi_exec(struct cmd_ctx *c);
 void client_multi_discard(struct cmd_client *cl);
 
 /*
- * Pub/sub (worker/pubsub.c): the client's subscriptions by kind. Each call answers as Redis
+ * Pub/sub (worker/channels.c): the client's subscriptions by kind. Each call answers as Redis
  * does: a [subscribe|unsubscribe..., name, count] push (an array in RESP2) per name.
  */
 enum ps_kind { PS_CHANNEL = 0, PS_PATTERN, PS_SHARD };

@@ -864,8 +864,9 @@ static void move_generic(struct cmd_ctx *c, bool from_head, bool to_head)
         gone = lw_settle(&sw);
     }
     c->dirty++;
-    cmd_changed_arg(c, NOTIFY_LIST, from_head ? "lpop" : "rpop", 1);
+    /* Redis's order: the push, then the pop */
     cmd_changed_arg(c, NOTIFY_LIST, to_head ? "lpush" : "rpush", 2);
+    cmd_changed_arg(c, NOTIFY_LIST, from_head ? "lpop" : "rpop", 1);
     if (gone)
         cmd_changed_arg(c, NOTIFY_GENERIC, "del", 1);
     if (copy != NULL && copy != small)

@@ -1,7 +1,7 @@
 /*
  * The pubsub group: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, SSUBSCRIBE,
  * SUNSUBSCRIBE, PUBLISH, SPUBLISH and PUBSUB. The subscriptions are the client's worker's
- * (cmd/client.h, worker/pubsub.c); PUBSUB's subcommands hold every shard and read every
+ * (cmd/client.h, worker/channels.c); PUBSUB's subcommands hold every shard and read every
  * worker's (cmd/node.h).
  */
 #include "cmd/client.h"

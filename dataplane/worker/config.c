@@ -1,5 +1,7 @@
 #include "worker/config.h"
 
+#include "cmd/cmd.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -161,6 +163,76 @@ const char *config_check_dbfilename(const char *v)
     if (strchr(v, '/') != NULL || strchr(v, '\\') != NULL)
         return "dbfilename can't be a path, just a filename";
     return NULL;
+}
+
+/* ---- notify-keyspace-events ---------------------------------------------------------------- */
+
+/* "A": every class but key misses and new keys, as Redis 7.0 has it */
+#define NOTIFY_ALL                                                                                 \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
+     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
+
+static const struct {
+    char c;
+    int flag;
+} notify_letters[] = {
+    { 'g', NOTIFY_GENERIC },  { '$', NOTIFY_STRING },   { 'l', NOTIFY_LIST },
+    { 's', NOTIFY_SET },      { 'h', NOTIFY_HASH },     { 'z', NOTIFY_ZSET },
+    { 'x', NOTIFY_EXPIRED },  { 'e', NOTIFY_EVICTED },  { 't', NOTIFY_STREAM },
+    { 'd', NOTIFY_MODULE },   { 'n', NOTIFY_NEW },      { 'K', NOTIFY_KEYSPACE },
+    { 'E', NOTIFY_KEYEVENT }, { 'm', NOTIFY_KEY_MISS },
+};
+
+int config_notify_flags(const char *v)
+{
+    int flags = 0;
+    for (; *v != '\0'; v++) {
+        int f = *v == 'A' ? NOTIFY_ALL : 0;
+        for (size_t i = 0; i < ARRAY_SIZE(notify_letters) && f == 0; i++)
+            if (notify_letters[i].c == *v)
+                f = notify_letters[i].flag;
+        if (f == 0)
+            return -1;
+        flags |= f;
+    }
+    return flags;
+}
+
+void config_notify_string(int flags, char out[32])
+{
+    size_t n = 0;
+    /* Redis's order; with "A" the class letters, n included, are not repeated */
+    bool all = (flags & NOTIFY_ALL) == NOTIFY_ALL;
+    if (all)
+        out[n++] = 'A';
+    for (size_t i = 0; i < ARRAY_SIZE(notify_letters); i++) {
+        bool cls = notify_letters[i].flag != NOTIFY_KEYSPACE &&
+                   notify_letters[i].flag != NOTIFY_KEYEVENT &&
+                   notify_letters[i].flag != NOTIFY_KEY_MISS;
+        if ((flags & notify_letters[i].flag) && !(all && cls))
+            out[n++] = notify_letters[i].c;
+    }
+    out[n] = '\0';
+}
+
+const char *config_check_notify(const char *v)
+{
+    return config_notify_flags(v) < 0 ? "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                                      : NULL;
+}
+
+/* The form a parameter is kept in, as CONFIG GET shows it: v itself, or Redis's canonical
+ * form of it (out, cap bytes). */
+static const char *canonical(const char *name, const char *v, char *out, size_t cap)
+{
+    if (strcmp(name, "notify-keyspace-events") == 0 && cap >= 32) {
+        int f = config_notify_flags(v);
+        if (f >= 0) {
+            config_notify_string(f, out);
+            return out;
+        }
+    }
+    return v;
 }
 
 static const char *const obuf_names[OBUF_CLASSES] = { "normal", "slave", "pubsub" };
@@ -411,7 +483,7 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
         /* Like Redis: "save 900 1" lines accumulate; save "" clears. */
         strbuf_printf(&v, "%s %s", config.p.srv.save, value);
     } else {
-        strbuf_printf(&v, "%s", value);
+        strbuf_printf(&v, "%s", canonical(ref.def->name, value, merged, sizeof(merged)));
     }
     if (strcmp(ref.def->name, "save") == 0)
         ctx->save_seen = true;
@@ -615,6 +687,8 @@ int config_set(int npairs, const char *const *names, const char *const *values,
         if (strcmp(refs[i].def->name, "client-output-buffer-limit") == 0) {
             obuf_merge(config.p.srv.client_output_buffer_limit, v, merged, sizeof(merged));
             v = merged;
+        } else {
+            v = canonical(refs[i].def->name, v, merged, sizeof(merged));
         }
         param_set(refs[i].def, params_module(&config.p, &refs[i]), v, why, sizeof(why));
     }

@@ -49,6 +49,11 @@ const char *config_check_bind(const char *v);
 const char *config_check_cpus(const char *v);
 const char *config_check_save(const char *v);
 const char *config_check_obuf(const char *v);
+/* notify-keyspace-events: Redis's letters as NOTIFY_* flags (cmd/cmd.h), -1 for a letter it
+ * does not know; and the flags as CONFIG GET shows them (Redis's order, "A" for the lot). */
+int config_notify_flags(const char *v);
+void config_notify_string(int flags, char out[32]);
+const char *config_check_notify(const char *v);
 const char *config_check_dbfilename(const char *v);
 
 /* client-output-buffer-limit, per class: hard limit, soft limit (bytes), soft seconds. */
@@ -98,7 +103,8 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
       config_protected_names)                                                                      \
     X(protected_mode, "protected-mode", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                        \
     X(io_threads, "io-threads", INT, 1, 1, 128, 0, NULL)                                           \
-    X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE, NULL)     \
+    X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE,           \
+      config_check_notify)                                                                         \
     X(latency_tracking, "latency-tracking", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                    \
     X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \
     X(activerehashing, "activerehashing", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                      \

@@ -97,7 +97,7 @@ struct conn {
     struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
     struct waiter *waiter;     /* blocked on keys (worker/block.h), else NULL */
     struct watch_list *watch;  /* WATCHed keys (worker/watch.h), else NULL */
-    struct ps_client *ps;      /* subscriptions (worker/pubsub.h), else NULL */
+    struct ps_client *ps;      /* subscriptions (worker/channels.h), else NULL */
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */

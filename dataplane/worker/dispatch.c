@@ -17,7 +17,7 @@
 #include "shard/shard.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
-#include "worker/pubsub.h"
+#include "worker/channels.h"
 #include "worker/watch.h"
 #include "worker/worker.h"
 #include "base/errors.h"
@@ -247,6 +247,16 @@ void dispatch_forward_done(struct worker *w, struct conn *c, struct shard_msg *m
         slowlog_check(w, c, m->cmd, m->argc, m->argv, (uint64_t)m->arg);
 }
 
+/* cmd_ctx.changed: WATCH's versions and the keyspace notifications. */
+static void key_changed(struct cmd_ctx *c, int type, const char *event, int db, const char *key,
+                        size_t len)
+{
+    if (watch_any())
+        watch_changed(c, type, event, db, key, len);
+    if (key != NULL && c->worker->notify_flags != 0)
+        pubsub_notify(c->worker, type, event, db, key, len);
+}
+
 static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def *d,
                      const struct cmd_def *parent, int argc, struct resp_arg *argv, struct reply *r,
                      int db)
@@ -266,8 +276,8 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->coll = &w->params.coll;
     ctx->worker = w;
     ctx->propagate = repl_propagate_fn();
-    if (unlikely(watch_any()))
-        ctx->changed = watch_changed;
+    if (unlikely(watch_any() || w->notify_flags != 0))
+        ctx->changed = key_changed;
 }
 
 /* The primary's stream acts on the keys the primary has: nothing expires meanwhile. */

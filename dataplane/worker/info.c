@@ -20,7 +20,7 @@
 #include "worker/process.h"
 #include "base/strbuf.h"
 #include "base/util.h"
-#include "worker/pubsub.h"
+#include "worker/channels.h"
 #include "worker/worker.h"
 
 static atomic_size_t memory_peak;

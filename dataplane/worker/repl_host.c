@@ -62,6 +62,17 @@ struct store *host_worker_store(struct worker *w)
     return w->store;
 }
 
+void host_key_removed(int db, const struct kv *e, bool evicted)
+{
+    struct worker *w = worker_self();
+    if (w == NULL || w->notify_flags == 0)
+        return;
+    size_t len;
+    const char *key = kv_key(e, &len);
+    pubsub_notify(w, evicted ? NOTIFY_EVICTED : NOTIFY_EXPIRED, evicted ? "evicted" : "expired", db,
+                  key, len);
+}
+
 void host_worker_replacing(struct worker *w)
 {
     watch_replace(w->id, w->now_ms);

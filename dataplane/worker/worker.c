@@ -118,6 +118,8 @@ void worker_reload_params(struct worker *w)
     reload_allowlist(w);
     slowlog_resize(w, (unsigned)w->params.srv.slowlog_max_len);
     config_obuf_parse(w->params.srv.client_output_buffer_limit, w->obuf);
+    int notify = config_notify_flags(w->params.srv.notify_keyspace_events);
+    w->notify_flags = notify > 0 ? notify : 0;
     for (struct conn *c = w->conns; c != NULL; c = c->next)
         c->parser.max_bulk_len = w->params.srv.proto_max_bulk_len;
     worker_net_reload(w);

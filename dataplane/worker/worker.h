@@ -21,7 +21,7 @@
 #include "worker/config.h"
 #include "base/netio.h"
 #include "worker/block.h"
-#include "worker/pubsub.h"
+#include "worker/channels.h"
 #include "worker/watch.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
@@ -190,7 +190,8 @@ struct worker {
     int64_t block_sweep_ms;
     struct block_table block;
     struct watch_table watch; /* this shard's watched keys (worker/watch.c) */
-    struct pubsub pubsub;     /* this worker's clients' subscriptions (worker/pubsub.c) */
+    struct pubsub pubsub;     /* this worker's clients' subscriptions (worker/channels.c) */
+    int notify_flags;         /* notify-keyspace-events, parsed (cmd/cmd.h NOTIFY_*) */
 
     /* statistics */
     struct worker_stats stats;

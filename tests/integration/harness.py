@@ -470,6 +470,26 @@ class ServerTestCase(unittest.TestCase):
             self._r.close()
 
 
+class AgainstRedis(unittest.TestCase):
+    """A redis-server (the reference) and the server under test (with SERVER_ARGS), for the
+    whole class."""
+
+    SERVER_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        ref = Config.tool("redis-server")
+        cls.reference = Server(cmd=[ref, "--save", "", "--appendonly", "no"]).start()
+        cls.server = Server(args=cls.SERVER_ARGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop()
+        finally:
+            cls.reference.stop()
+
+
 def skip_if_real_redis(reason):
     """Skip a check of polluxd-only behaviour when the server is real Redis."""
     def deco(fn):

@@ -399,21 +399,7 @@ def show(reply, limit=300):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class AgainstRedis(unittest.TestCase):
-    """A redis-server (the reference) and the server under test, for the whole class."""
-
-    @classmethod
-    def setUpClass(cls):
-        ref = h.Config.tool("redis-server")
-        cls.reference = h.Server(cmd=[ref, "--save", "", "--appendonly", "no"]).start()
-        cls.server = h.Server().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.reference.stop()
+AgainstRedis = h.AgainstRedis
 
 
 class Differential(AgainstRedis):

@@ -1,5 +1,5 @@
-/* Pub/sub: subscriptions per worker, delivery, the fan-out between workers; see pubsub.h. */
-#include "worker/pubsub.h"
+/* Pub/sub: subscriptions per worker, delivery, the fan-out between workers; see channels.h. */
+#include "worker/channels.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -289,39 +289,92 @@ static long long deliver_here(struct worker *w, int kind, const char *ch, size_t
     return n;
 }
 
+/* Has any other worker subscribers? */
+static bool pubsub_elsewhere(const struct worker *w)
+{
+    for (unsigned i = 0; i < server.nworkers; i++)
+        if (server.workers[i] != w &&
+            atomic_load_explicit(&server.workers[i]->pubsub.subs, memory_order_acquire) != 0)
+            return true;
+    return false;
+}
+
+static unsigned fan_out(struct worker *w, struct shard_msg *lead, int kind,
+                        const struct resp_arg *ch, const struct resp_arg *msg);
+
 void client_publish(struct cmd_ctx *c, int kind, const struct resp_arg *ch,
                     const struct resp_arg *msg)
 {
     struct conn *cn = conn_of_ctx(c);
     struct worker *w = cn->w;
     long long n = deliver_here(w, kind, ch->ptr, ch->len, msg->ptr, msg->len);
-    struct shard_msg *lead = NULL;
+    if (pubsub_elsewhere(w)) {
+        /* the reply's place in the client's output, filled when every count is back (the
+         * replies are read by this thread, after this returns) */
+        struct shard_msg *lead = shard_msg_get(&w->port);
+        lead->type = SHARD_REPLY;
+        lead->conn = cn;
+        lead->cmd = c->cmd;
+        lead->proto = cn->proto;
+        lead->pub_total = n;
+        lead->pub_pending = fan_out(w, lead, kind, ch, msg);
+        if (lead->pub_pending > 0) {
+            conn_add_hole(cn, lead);
+            cn->inflight++;
+            return;
+        }
+        shard_msg_put(&w->port, lead); /* they unsubscribed meanwhile */
+    }
+    reply_int(c->reply, n);
+}
+
+/* Send the message to every other worker with subscribers. @return how many. */
+static unsigned fan_out(struct worker *w, struct shard_msg *lead, int kind,
+                        const struct resp_arg *ch, const struct resp_arg *msg)
+{
+    unsigned sent = 0;
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *o = server.workers[i];
         if (o == w || atomic_load_explicit(&o->pubsub.subs, memory_order_acquire) == 0)
             continue;
-        if (lead == NULL) {
-            /* the reply's place in the client's output, filled when every count is back */
-            lead = shard_msg_get(&w->port);
-            lead->type = SHARD_REPLY;
-            lead->conn = cn;
-            lead->cmd = c->cmd;
-            lead->proto = cn->proto;
-            lead->pub_total = n;
-            lead->pub_pending = 0;
-            conn_add_hole(cn, lead);
-            cn->inflight++;
-        }
         struct shard_msg *m = shard_msg_get(&w->port);
         m->type = SHARD_PUBLISH;
         m->db = kind;
         m->lead = lead;
         shard_msg_set_args(m, 2, (struct resp_arg[]){ *ch, *msg });
-        lead->pub_pending++;
         shard_send(&w->port, i, m);
+        sent++;
     }
-    if (lead == NULL)
-        reply_int(c->reply, n);
+    return sent;
+}
+
+void pubsub_publish(struct worker *w, const char *ch, size_t chlen, const char *msg, size_t mlen)
+{
+    deliver_here(w, PS_CHANNEL, ch, chlen, msg, mlen);
+    struct resp_arg c = { (char *)ch, chlen }, m = { (char *)msg, mlen };
+    fan_out(w, NULL, PS_CHANNEL, &c, &m);
+}
+
+void pubsub_notify(struct worker *w, int type, const char *event, int db, const char *key,
+                   size_t len)
+{
+    int flags = w->notify_flags;
+    if (!(flags & type))
+        return;
+    char small[256];
+    size_t elen = strlen(event), cap = 32 + (len > elen ? len : elen);
+    char *ch = cap <= sizeof(small) ? small : mem_alloc(cap);
+    if (flags & NOTIFY_KEYSPACE) {
+        int n = snprintf(ch, cap, "__keyspace@%d__:", db);
+        memcpy(ch + n, key, len);
+        pubsub_publish(w, ch, (size_t)n + len, event, elen);
+    }
+    if (flags & NOTIFY_KEYEVENT) {
+        int n = snprintf(ch, cap, "__keyevent@%d__:%s", db, event);
+        pubsub_publish(w, ch, (size_t)n, key, len);
+    }
+    if (ch != small)
+        mem_free(ch);
 }
 
 void pubsub_on_publish(struct worker *w, struct shard_msg *m)
@@ -334,8 +387,10 @@ void pubsub_on_publish(struct worker *w, struct shard_msg *m)
 void pubsub_on_published(struct worker *w, struct shard_msg *m)
 {
     struct shard_msg *lead = m->lead;
-    lead->pub_total += m->arg;
     shard_msg_put(&w->port, m);
+    if (lead == NULL)
+        return; /* a notification: nobody waits for its count */
+    lead->pub_total += m->arg;
     if (--lead->pub_pending > 0)
         return;
     shard_msg_reply_init(lead);

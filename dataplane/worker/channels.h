@@ -6,8 +6,8 @@
  * reply's) is filled when the last count is back. One ring per pair of workers keeps each
  * publisher's messages in order at every subscriber. Design notes: docs/pubsub.md.
  */
-#ifndef POLLUX_PUBSUB_H
-#define POLLUX_PUBSUB_H
+#ifndef POLLUX_CHANNELS_H
+#define POLLUX_CHANNELS_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,6 +35,12 @@ struct ps_client {
     uint32_t n, cap;
     struct ps_chan **mine; /* in the order subscribed */
 };
+
+/* A publish with no client waiting for its count (keyspace notifications), from w. */
+void pubsub_publish(struct worker *w, const char *ch, size_t chlen, const char *msg, size_t mlen);
+/* A keyspace event (cmd/cmd.h NOTIFY_*), published as notify-keyspace-events asks. */
+void pubsub_notify(struct worker *w, int type, const char *event, int db, const char *key,
+                   size_t len);
 
 /* Messages between workers: a publish to deliver, coming back with its count. */
 void pubsub_on_publish(struct worker *w, struct shard_msg *m);
