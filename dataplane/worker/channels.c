@@ -387,10 +387,11 @@ void pubsub_on_publish(struct worker *w, struct shard_msg *m)
 void pubsub_on_published(struct worker *w, struct shard_msg *m)
 {
     struct shard_msg *lead = m->lead;
+    int64_t delivered = m->arg;
     shard_msg_put(&w->port, m);
     if (lead == NULL)
         return; /* a notification: nobody waits for its count */
-    lead->pub_total += m->arg;
+    lead->pub_total += delivered;
     if (--lead->pub_pending > 0)
         return;
     shard_msg_reply_init(lead);
