@@ -785,7 +785,9 @@ static void cron(struct worker *w)
     }
     ops_sample(w);
     repl_worker_cron(w);
-    if (w->now_ns / second != prev / second)
+    /* closing a client changes what a holder may be reading (CLIENT LIST, PUBSUB, WATCH's
+     * tables): only while nobody holds the shard */
+    if (w->now_ns / second != prev / second && w->hold.holder == -1)
         clients_cron(w);
 }
 
