@@ -34,11 +34,6 @@ static const struct {
     [PS_SHARD] = { "ssubscribe", "sunsubscribe", "smessage" },
 };
 
-static struct conn *conn_of_ctx(const struct cmd_ctx *c)
-{
-    return c->client;
-}
-
 /* The count a (un)subscribe reply shows: shard channels apart, as Redis 7.0 counts. */
 static uint32_t shown_count(const struct conn *c, int kind)
 {
@@ -74,7 +69,7 @@ static struct ps_chan *find(struct worker *w, int kind, const char *name, size_t
 
 void client_subscribe(struct cmd_ctx *c, int kind, const char *name, size_t len)
 {
-    struct conn *cn = conn_of_ctx(c);
+    struct conn *cn = c->client;
     struct worker *w = cn->w;
     struct ps_chan *ch = find(w, kind, name, len);
     bool have = false;
@@ -151,7 +146,7 @@ static void drop(struct conn *cn, uint32_t i)
 
 void client_unsubscribe(struct cmd_ctx *c, int kind, const char *name, size_t len)
 {
-    struct conn *cn = conn_of_ctx(c);
+    struct conn *cn = c->client;
     struct ps_client *p = cn->ps;
     struct ps_chan *ch = find(cn->w, kind, name, len);
     for (uint32_t i = 0; p != NULL && ch != NULL && i < p->n; i++) {
@@ -165,7 +160,7 @@ void client_unsubscribe(struct cmd_ctx *c, int kind, const char *name, size_t le
 
 void client_unsubscribe_all(struct cmd_ctx *c, int kind)
 {
-    struct conn *cn = conn_of_ctx(c);
+    struct conn *cn = c->client;
     struct ps_client *p = cn->ps;
     bool any = false;
     for (uint32_t i = 0; p != NULL && i < p->n;) {
@@ -289,70 +284,60 @@ static long long deliver_here(struct worker *w, int kind, const char *ch, size_t
     return n;
 }
 
-/* Has any other worker subscribers? */
-static bool pubsub_elsewhere(const struct worker *w)
+/*
+ * Send the message to every other worker with subscribers. For a client's publish (c not
+ * NULL, n delivered here) the first one sent makes the lead: the reply's place in the
+ * client's output, filled when every count is back (read by this thread, after this
+ * returns). @return the lead, NULL when nothing was sent or nobody waits.
+ */
+static struct shard_msg *fan_out(struct worker *w, struct cmd_ctx *c, long long n, int kind,
+                                 const struct resp_arg *ch, const struct resp_arg *msg)
 {
-    for (unsigned i = 0; i < server.nworkers; i++)
-        if (server.workers[i] != w &&
-            atomic_load_explicit(&server.workers[i]->pubsub.subs, memory_order_acquire) != 0)
-            return true;
-    return false;
-}
-
-static unsigned fan_out(struct worker *w, struct shard_msg *lead, int kind,
-                        const struct resp_arg *ch, const struct resp_arg *msg);
-
-void client_publish(struct cmd_ctx *c, int kind, const struct resp_arg *ch,
-                    const struct resp_arg *msg)
-{
-    struct conn *cn = conn_of_ctx(c);
-    struct worker *w = cn->w;
-    long long n = deliver_here(w, kind, ch->ptr, ch->len, msg->ptr, msg->len);
-    if (pubsub_elsewhere(w)) {
-        /* the reply's place in the client's output, filled when every count is back (the
-         * replies are read by this thread, after this returns) */
-        struct shard_msg *lead = shard_msg_get(&w->port);
-        lead->type = SHARD_REPLY;
-        lead->conn = cn;
-        lead->cmd = c->cmd;
-        lead->proto = cn->proto;
-        lead->pub_total = n;
-        lead->pub_pending = fan_out(w, lead, kind, ch, msg);
-        if (lead->pub_pending > 0) {
-            conn_add_hole(cn, lead);
-            cn->inflight++;
-            return;
-        }
-        shard_msg_put(&w->port, lead); /* they unsubscribed meanwhile */
-    }
-    reply_int(c->reply, n);
-}
-
-/* Send the message to every other worker with subscribers. @return how many. */
-static unsigned fan_out(struct worker *w, struct shard_msg *lead, int kind,
-                        const struct resp_arg *ch, const struct resp_arg *msg)
-{
-    unsigned sent = 0;
+    struct shard_msg *lead = NULL;
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct worker *o = server.workers[i];
         if (o == w || atomic_load_explicit(&o->pubsub.subs, memory_order_acquire) == 0)
             continue;
+        if (c != NULL && lead == NULL) {
+            lead = shard_msg_get(&w->port);
+            lead->type = SHARD_REPLY;
+            lead->conn = c->client;
+            lead->cmd = c->cmd;
+            lead->proto = c->client->proto;
+            lead->pub_total = n;
+            lead->pub_pending = 0;
+        }
         struct shard_msg *m = shard_msg_get(&w->port);
         m->type = SHARD_PUBLISH;
         m->db = kind;
         m->lead = lead;
         shard_msg_set_args(m, 2, (struct resp_arg[]){ *ch, *msg });
         shard_send(&w->port, i, m);
-        sent++;
+        if (lead != NULL)
+            lead->pub_pending++;
     }
-    return sent;
+    return lead;
+}
+
+void client_publish(struct cmd_ctx *c, int kind, const struct resp_arg *ch,
+                    const struct resp_arg *msg)
+{
+    struct conn *cn = c->client;
+    long long n = deliver_here(cn->w, kind, ch->ptr, ch->len, msg->ptr, msg->len);
+    struct shard_msg *lead = fan_out(cn->w, c, n, kind, ch, msg);
+    if (lead == NULL) {
+        reply_int(c->reply, n);
+        return;
+    }
+    conn_add_hole(cn, lead);
+    cn->inflight++;
 }
 
 void pubsub_publish(struct worker *w, const char *ch, size_t chlen, const char *msg, size_t mlen)
 {
     deliver_here(w, PS_CHANNEL, ch, chlen, msg, mlen);
     struct resp_arg c = { (char *)ch, chlen }, m = { (char *)msg, mlen };
-    fan_out(w, NULL, PS_CHANNEL, &c, &m);
+    fan_out(w, NULL, 0, PS_CHANNEL, &c, &m);
 }
 
 void pubsub_notify(struct worker *w, int type, const char *event, int db, const char *key,

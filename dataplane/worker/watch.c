@@ -175,8 +175,6 @@ void watch_changed(struct cmd_ctx *c, int type, const char *event, int db, const
         watch_swapdb(db, (int)len, c->now_ms);
         return;
     }
-    if (!watch_any())
-        return;
     unsigned shard = c->store != NULL ? c->shard : cmd_key_shard(key, len, server.nworkers);
     struct watch_table *t = table_of(shard);
     if (t->keys.n == 0)
