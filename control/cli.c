@@ -266,7 +266,7 @@ int ctl_cli_parse(int argc, char **argv, const char *env_endpoint, struct ctl_cl
         /* Lists and parameter lists take every following word up to the next option. */
         int count = 0;
         struct strbuf joined;
-        strbuf_init(&joined);
+        strbuf_setup(&joined);
         if (inline_val) {
             if (o->kind == CTL_OPT_LIST)
                 strbuf_append(&joined, inline_val, strlen(inline_val));
@@ -367,7 +367,7 @@ static int read_credentials_file(char *path, size_t cap, struct strbuf *text)
         snprintf(path, cap, "%s/.pollux/credentials", home);
     else
         path[0] = '\0';
-    strbuf_init(text);
+    strbuf_setup(text);
     FILE *f = path[0] ? fopen(path, "r") : NULL;
     if (f == NULL)
         return -ENOENT;

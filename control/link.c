@@ -60,8 +60,8 @@ struct ctl_link *ctl_link_create(struct ctl_loop *loop, const char *host, int po
     snprintf(k->host, sizeof(k->host), "%s", host);
     k->port = port;
     k->timeout_ns = (uint64_t)timeout_ms * 1000000;
-    strbuf_init(&k->out);
-    strbuf_init(&k->in);
+    strbuf_setup(&k->out);
+    strbuf_setup(&k->in);
     return k;
 }
 

@@ -166,7 +166,7 @@ static bool client_flush(struct client *c)
         c->out.len = c->out_off = 0;
         if (c->out.cap > KEEP_BUF) { /* after a big reply */
             strbuf_deinit(&c->out);
-            strbuf_init(&c->out);
+            strbuf_setup(&c->out);
         }
         if (c->closing) {
             client_free(c);
@@ -651,7 +651,7 @@ static void accept_on(struct ctl_server *s, struct ctl_io *l, struct ctl_tls_ctx
         snprintf(c->addr, sizeof(c->addr), "%s:%s", host, port);
         ctl_auth_source_key((struct sockaddr *)&ss, c->source);
         resp_parser_init(&c->p, CTL_SERVER_MAX_BULK);
-        strbuf_init(&c->out);
+        strbuf_setup(&c->out);
         c->next = s->clients;
         if (s->clients)
             s->clients->prev = c;

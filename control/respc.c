@@ -339,7 +339,7 @@ int ctl_client_call(struct ctl_client *c, int argc, const char *const *argv, int
 {
     uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
     struct strbuf req;
-    strbuf_init(&req);
+    strbuf_setup(&req);
     ctl_cmd_append(&req, argc, argv, NULL);
     size_t off = 0;
     int ret = 0;
@@ -362,7 +362,7 @@ int ctl_client_call(struct ctl_client *c, int argc, const char *const *argv, int
     if (ret)
         return ret;
     struct strbuf in;
-    strbuf_init(&in);
+    strbuf_setup(&in);
     for (;;) {
         size_t used;
         if (in.len) {

@@ -304,7 +304,7 @@ static void count_group(void *ctx, const struct ctl_group *g)
 void ctl_sentinel_info(struct ctl_app *a, struct reply *r)
 {
     struct strbuf sb;
-    strbuf_init(&sb);
+    strbuf_setup(&sb);
     int groups = 0;
     ctl_state_group_each(a->st, count_group, &groups);
     uint64_t up = (clock_mono_ns() - a->started_ns) / 1000000000ULL;

@@ -30,6 +30,7 @@
 #include "base/mem.h"
 #include "replication/repl.h"
 #include "worker/process.h"
+#include "worker/script.h"
 #include "base/util.h"
 #include "worker/worker.h"
 
@@ -193,7 +194,8 @@ int main(int argc, char **argv)
     }
 
     cmd_table_setup(); /* before the config: rename-command edits the table */
-    acl_setup();       /* before the config: requirepass sets the default user's password */
+    script_setup();
+    acl_setup(); /* before the config: requirepass sets the default user's password */
     config_setup();
     if (config_load(file, argc - first_opt, argv + first_opt) != 0)
         return 1;
@@ -376,6 +378,8 @@ int main(int argc, char **argv)
         unlink(sp->pidfile);
     log_warn("Pollux is now ready to exit, bye bye...");
     cmd_table_teardown();
+    script_teardown();
+    function_flush();
     config_teardown();
     log_teardown();
     return exit_code;

@@ -93,6 +93,14 @@ const struct coll_params *host_coll_params(const struct worker *w);
 const char *host_param_dbfilename(const struct worker *w);
 const char *host_param_save(const struct worker *w); /* the save schedule */
 long long host_param_max_bulk_len(const struct worker *w);
+/*
+ * Function libraries (FUNCTION LOAD): written after the aux fields of every RDB made here,
+ * read from every RDB loaded (a full sync replaces them all: flush first).
+ */
+struct rdb_buf;
+void host_functions_dump(struct rdb_buf *b);
+int host_function_load(void *arg, const char *code, size_t len);
+void host_functions_flush(void);
 /* lazyfree-lazy-eviction (evicted) or lazyfree-lazy-expire: a removal goes out as UNLINK. */
 bool host_param_lazyfree(const struct worker *w, bool evicted);
 bool host_tls_replication(const struct worker *w); /* tls-replication */

@@ -134,6 +134,7 @@ static void record(struct repl_worker *rw, int db, int argc, const struct resp_a
         rw->collect.len += sizeof(sub);
         repl_resp_write(rw->collect.p + rw->collect.len, argc, argv);
         rw->collect.len += n;
+        rw->collected++;
         return;
     }
     repl_feed_command(&repl_node.shards[rw->id].feed, db, argc, argv);
@@ -164,9 +165,10 @@ void repl_collect_begin(struct repl_worker *rw)
 {
     rw->collecting = true;
     rw->collect.len = 0;
+    rw->collected = 0;
 }
 
-void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap)
+void repl_collect_end(struct repl_worker *rw, uint64_t shards, int wrap)
 {
     rw->collecting = false;
     if (rw->collect.len == 0)
@@ -183,7 +185,9 @@ void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap)
         struct feed_rec *h = repl_feed_last(&repl_node.shards[s].feed);
         h->id = id;
         h->nparts = (uint16_t)nparts;
-        h->flags = wrap ? FEED_WRAP : 0;
+        h->flags = wrap == REPL_WRAP_ALWAYS || (wrap == REPL_WRAP_SEVERAL && rw->collected > 1)
+                       ? FEED_WRAP
+                       : 0;
     }
     rw->collect.len = 0;
 }
@@ -467,6 +471,7 @@ static void on_snap(void *arg, uint64_t id)
     };
     rdb_encode_header(&sy->buf, RDB_VERSION);
     rdb_encode_aux_fields(&sy->buf, &aux);
+    host_functions_dump(&sy->buf);
     sync_out_buf(sy);
 }
 
@@ -744,6 +749,12 @@ void repl_stream_unlock(void)
  * What replicas refuse, and what a primary refuses without enough replicas
  * ------------------------------------------------------------------------ */
 
+bool repl_replica_refuses_writes(const struct repl_params *p)
+{
+    return atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA &&
+           p->replica_read_only;
+}
+
 bool repl_write_allowed(struct conn *c, const struct cmd_def *d, const struct repl_params *p)
 {
     if (unlikely(atomic_load_explicit(&repl_node.loading, memory_order_relaxed)) &&
@@ -876,7 +887,8 @@ int repl_load_file(const char *path)
                                 .string = load_entry,
                                 .coll_begin = load_coll_begin,
                                 .coll_item = load_coll_item,
-                                .coll_end = load_coll_end };
+                                .coll_end = load_coll_end,
+                                .function = host_function_load };
     struct rdb_parser_opts opts = { .databases = store_databases(host_store(0)) };
     struct rdb_parser p;
     rdb_parser_init(&p, &cb, &l, &opts);
@@ -971,6 +983,7 @@ int repl_save_now(const char *path)
     };
     rdb_encode_header(&s.b, RDB_VERSION);
     rdb_encode_aux_fields(&s.b, &aux);
+    host_functions_dump(&s.b);
     for (unsigned i = 0; i < repl_node.nworkers; i++) {
         store_snap_begin(host_store(i), save_entry, &s);
         while (store_snap_active(host_store(i)))

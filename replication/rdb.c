@@ -342,6 +342,15 @@ void rdb_encode_string(struct rdb_buf *b, const void *key, size_t klen, const vo
     put_string(b, val, vlen, o);
 }
 
+void rdb_encode_function(struct rdb_buf *b, const char *code, size_t len,
+                         const struct rdb_encode_opts *o)
+{
+    struct rdb_encode_opts def;
+    o = opts_or_default(o, &def);
+    put_byte(b, OP_FUNCTION2);
+    put_string(b, code, len, o);
+}
+
 void rdb_encode_dump_trailer(struct rdb_buf *b, size_t start)
 {
     assert(start <= b->len);
@@ -1411,6 +1420,11 @@ static int parse_function(struct rdb_parser *p, struct cursor *c)
     if ((rc = read_string(p, c, &code, "function library")) != 0 ||
         (rc = string_bytes(p, &code, &p->vbuf, &p->vcap, &s, &n, "function library")) != 0)
         return rc;
+    if (p->cb.function != NULL) {
+        if ((rc = p->cb.function(p->arg, s, n)) != 0)
+            return callback_failed(p, rc, "function", c->base);
+        return 0;
+    }
     while (line < n && s[line] != '\n')
         line++;
     return fail(p, RDB_EUNSUPPORTED,

@@ -259,6 +259,10 @@ void rdb_writer_eof(struct rdb_writer *w, struct rdb_buf *b);
 /* Append the trailer of the payload that starts at b->p + start. */
 void rdb_encode_dump_trailer(struct rdb_buf *b, size_t start);
 
+/* A function library (FUNCTION2, 0xF5): its code, first line and all, as one string. */
+void rdb_encode_function(struct rdb_buf *b, const char *code, size_t len,
+                         const struct rdb_encode_opts *o);
+
 /* ---- Decoder ---- */
 
 /*
@@ -307,6 +311,8 @@ typedef int (*rdb_coll_item_fn)(void *arg, const char *a, size_t alen, const cha
                                 double score);
 /* The collection begun last is complete. */
 typedef int (*rdb_coll_end_fn)(void *arg);
+/* A function library's code (without this callback the file is refused: RDB_EUNSUPPORTED). */
+typedef int (*rdb_function_fn)(void *arg, const char *code, size_t len);
 
 struct rdb_callbacks {
     rdb_aux_fn aux;
@@ -316,6 +322,7 @@ struct rdb_callbacks {
     rdb_coll_begin_fn coll_begin;
     rdb_coll_item_fn coll_item;
     rdb_coll_end_fn coll_end;
+    rdb_function_fn function;
 };
 
 struct rdb_parser_opts {

@@ -241,6 +241,7 @@ struct repl_worker {
     unsigned id;            /* the worker's index, its shard's (set by repl_setup) */
     bool collecting;        /* a multi-shard write or EXEC block is running */
     struct rdb_buf collect; /* its commands */
+    unsigned collected;     /* ... how many */
     uint64_t txseq;
     struct conn *replica_conns; /* connections of replicas on this worker */
     int64_t save_check_s;       /* the save schedule was last checked (seconds) */
@@ -287,8 +288,15 @@ void repl_after_write(struct repl_worker *rw, struct cmd_ctx *ctx);
 void *repl_propagate_fn(void);
 /* A multi-shard write (or an EXEC block) collects its commands... */
 void repl_collect_begin(struct repl_worker *rw);
-/* ...and writes them as one MULTI record with a part for every held shard. */
-void repl_collect_end(struct repl_worker *rw, uint64_t shards, bool wrap);
+/*
+ * ...and writes them as one MULTI record with a part for every held shard, between MULTI
+ * and EXEC always (an EXEC block), when there are several commands (a script's effects),
+ * or never (a multi-key command).
+ */
+enum { REPL_WRAP_NEVER, REPL_WRAP_ALWAYS, REPL_WRAP_SEVERAL };
+void repl_collect_end(struct repl_worker *rw, uint64_t shards, int wrap);
+/* A replica that refuses writes (replica-read-only): scripts check before their writes. */
+bool repl_replica_refuses_writes(const struct repl_params *p);
 /* The store removed a key itself (expiry, eviction): replicas delete it too. */
 void repl_store_removed(void *arg, int db, const struct kv *e, bool evicted);
 

@@ -265,6 +265,15 @@ static void continue_sync(struct worker *w, const char *line)
     (void)w;
 }
 
+/* A library in the primary's RDB: read whole, loaded with the rest. */
+static int check_function(void *arg, const char *code, size_t len)
+{
+    (void)arg;
+    (void)code;
+    (void)len;
+    return 0;
+}
+
 static int check_string(void *arg, int db, const char *key, size_t klen, const char *val,
                         size_t vlen, int64_t expire_ms, int64_t lru_idle, int lfu_freq)
 {
@@ -605,10 +614,12 @@ static void begin_load(struct worker *w)
         m->proto = 1; /* flush first */
         batch_send(w, s);
     }
+    host_functions_flush(); /* the primary's libraries replace ours, as in Redis */
     struct rdb_callbacks cb = { .string = load_string,
                                 .coll_begin = load_coll_begin,
                                 .coll_item = load_coll_item,
-                                .coll_end = load_coll_end };
+                                .coll_end = load_coll_end,
+                                .function = host_function_load };
     struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
                                     .databases = store_databases(host_worker_store(w)) };
     rdb_parser_init(&lnk.load, &cb, w, &opts);
@@ -782,7 +793,8 @@ static void handshake_line(struct worker *w, struct conn *c, const char *line, s
         struct rdb_callbacks cb = { .string = check_string,
                                     .coll_begin = check_coll_begin,
                                     .coll_item = check_coll_item,
-                                    .coll_end = check_coll_end };
+                                    .coll_end = check_coll_end,
+                                    .function = check_function };
         struct rdb_parser_opts opts = { .max_len = (uint64_t)host_param_max_bulk_len(w),
                                         .databases = store_databases(host_worker_store(w)) };
         rdb_parser_init(&lnk.check, &cb, NULL, &opts);

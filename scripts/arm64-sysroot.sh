@@ -21,7 +21,7 @@ set -euo pipefail
 # The arm64 libraries the cross build links against. Adding one is a one-word change.
 # libdpdk-dev brings the DPDK backend (and its ~230-package closure, about a minute).
 SYSROOT_PKGS="libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev libsqlite3-dev libdpdk-dev libssl-dev
-              libxxhash-dev"
+              libxxhash-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev"
 
 # Packages the cross toolchain stands in for, besides every one with an installed
 # -arm64-cross twin (libc6, libc6-dev, linux-libc-dev, libgcc-s1, libstdc++6, ...).

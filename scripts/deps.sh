@@ -22,7 +22,8 @@ set -euo pipefail
 # iproute2 and iputils-ping are for the dpdk suite (ip netns, ip addr, ping), which a
 # minimal Debian lacks; openssl (the CLI) makes the certificates of the TLS tests.
 RUNTIME_PKGS="build-essential meson ninja-build pkg-config libjemalloc-dev libcmocka-dev liblzf-dev libisal-dev
-              libsqlite3-dev libssl-dev libdpdk-dev libxxhash-dev"
+              libsqlite3-dev libssl-dev libdpdk-dev libxxhash-dev liblua5.1-0-dev lua-cjson-dev
+              lua-bitop-dev"
 DEV_PKGS="libbenchmark-dev redis-server redis-tools python3-redis memcached iproute2 iputils-ping
           clang clang-format gnuplot-nox openssl"
 CROSS_PKGS="crossbuild-essential-arm64 qemu-user"

@@ -721,7 +721,7 @@ int acl_setuser(const char *name, size_t nlen, int nrules, const char *const *ru
         const char *op = rules[i];
         size_t len = lens[i];
         struct strbuf joined;
-        strbuf_init(&joined);
+        strbuf_setup(&joined);
         if (len > 0 && op[0] == '(' && op[len - 1] != ')') {
             int j = i;
             strbuf_append(&joined, op, len);
@@ -1139,7 +1139,7 @@ void acl_describe_commands(const struct acl_rules *r, struct strbuf *out)
     bool additive = !(r->flags & ACL_ALLCOMMANDS);
     bool applied[64] = { false };
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     command_rule(&fake, additive ? "-@all" : "+@all", 5);
     strbuf_printf(&s, "%s ", additive ? "-@all" : "+@all");
     for (;;) {
@@ -1378,7 +1378,7 @@ int acl_load_file(const char *path, struct strbuf *err)
         return -1;
     }
     struct strbuf text;
-    strbuf_init(&text);
+    strbuf_setup(&text);
     char buf[4096];
     size_t n;
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
@@ -1409,7 +1409,7 @@ void acl_describe_all(struct strbuf *s)
 int acl_save_file(const char *path)
 {
     struct strbuf text;
-    strbuf_init(&text);
+    strbuf_setup(&text);
     acl_describe_all(&text);
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());

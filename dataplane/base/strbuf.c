@@ -6,7 +6,7 @@
 
 #include "base/mem.h"
 
-void strbuf_init(struct strbuf *s)
+void strbuf_setup(struct strbuf *s)
 {
     s->cap = 256;
     s->len = 0;
@@ -25,6 +25,8 @@ static void grow(struct strbuf *s, size_t need)
 {
     if (s->len + need + 1 <= s->cap)
         return;
+    if (s->cap == 0)
+        s->cap = 64; /* a deinit'ed or zeroed buffer grows too */
     while (s->len + need + 1 > s->cap)
         s->cap *= 2;
     s->buf = mem_realloc(s->buf, s->cap);

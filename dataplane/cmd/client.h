@@ -105,6 +105,8 @@ void client_unsubscribe_all(struct cmd_ctx *c, int kind);
 uint32_t client_pubsub_count(const struct cmd_client *cl);
 /* RESET: every subscription goes, without replies. */
 void client_pubsub_reset(struct cmd_client *cl);
+/* RESET: MONITOR ends. */
+void client_monitor_stop(struct cmd_client *cl);
 /*
  * PUBLISH, SPUBLISH: to the subscribers of every worker; the reply (how many received it)
  * comes when every worker has counted.

@@ -47,6 +47,7 @@ enum cmd_flag {
     CMD_TX_CONTROL = 1u << 18,  /* runs at once inside MULTI: EXEC, DISCARD, MULTI, QUIT, RESET */
     CMD_NO_ASYNC_LOADING = 1u << 19, /* not during an asynchronous load (reported only) */
     CMD_PROTECTED = 1u << 20,        /* DEBUG, MODULE LOAD...: enable-debug/module-command decide */
+    CMD_NO_MANDATORY_KEYS = 1u << 21, /* EVAL, FCALL: may declare no keys */
 };
 
 /*
@@ -110,10 +111,14 @@ enum cmd_acl_index {
      (((f)&CMD_ADMIN) ? CMD_ACL_ADMIN | CMD_ACL_DANGEROUS : 0) |                                   \
      (((f)&CMD_PUBSUB) ? CMD_ACL_PUBSUB : 0) | (((f)&CMD_FAST) ? CMD_ACL_FAST : 0) |               \
      (((f)&CMD_BLOCKING) ? CMD_ACL_BLOCKING : 0))
+/* The implied set of a row: readonly gives no @read to @scripting rows (EVAL_RO), as Redis. */
+#define CMD_ACL_IMPLIED(flags, explicit)                                                           \
+    (CMD_ACL_FROM_FLAGS(flags) & ~(((explicit) & CMD_ACL_SCRIPTING) ? CMD_ACL_READ : 0))
 /* A row's category set: implied plus explicit, and @slow for whatever is not @fast. */
 #define cmd_acl(flags, explicit)                                                                   \
-    ((uint64_t)(CMD_ACL_FROM_FLAGS(flags) | (explicit) |                                           \
-                (((CMD_ACL_FROM_FLAGS(flags) | (explicit)) & CMD_ACL_FAST) ? 0 : CMD_ACL_SLOW)))
+    ((uint64_t)(CMD_ACL_IMPLIED(flags, explicit) | (explicit) |                                    \
+                ((CMD_ACL_IMPLIED(flags, explicit) | (explicit)) & CMD_ACL_FAST ? 0                \
+                                                                                : CMD_ACL_SLOW)))
 /* The name of category i ("string"), NULL past the last. */
 const char *cmd_acl_name(unsigned i);
 
@@ -361,6 +366,11 @@ struct cmd_ctx {
     long long dirty;  /* number of keyspace changes made */
     int select_db;    /* >= 0: the client switches to this database (SELECT) */
     bool close_after; /* close the connection after the reply (QUIT, errors) */
+    /*
+     * A script reached for a shard it does not hold before it had any effect: nothing was
+     * replied, and the dispatcher runs the request again holding every shard (script.h).
+     */
+    bool rerun_all;
 };
 
 /* Keyspace event classes: notify-keyspace-events' letters, Redis's bit values. */

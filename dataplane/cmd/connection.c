@@ -191,6 +191,7 @@ void cmd_reset(struct cmd_ctx *c)
     client_multi_discard(cl);
     client_unwatch(c);
     client_pubsub_reset(cl);
+    client_monitor_stop(cl);
     client_set_proto(cl, c, 2);
     client_set_name(cl, NULL, 0);
     client_set_no_evict(cl, false);
@@ -250,7 +251,7 @@ void cmd_client_setinfo(struct cmd_ctx *c)
 void cmd_client_info(struct cmd_ctx *c)
 {
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     client_line(&s, cmd_client(c), c->now_ms);
     reply_verbatim(c->reply, s.buf, s.len, "txt");
     strbuf_deinit(&s);
@@ -339,7 +340,7 @@ void cmd_client_list(struct cmd_ctx *c)
     if (n > 1)
         qsort(all, n, sizeof(*all), client_by_id);
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     for (size_t i = 0; i < n; i++)
         client_line(&s, all[i], c->now_ms);
     mem_free(all);

@@ -25,7 +25,7 @@ import sys
 FLAGS = ["write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking", "loading",
          "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "may_replicate", "no_multi",
          "allow_busy", "sentinel", "movablekeys", "tx_control", "no_async_loading",
-         "protected"]
+         "protected", "no_mandatory_keys"]
 ACL = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
        "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
        "connection", "transaction", "scripting"]

@@ -1086,7 +1086,7 @@ static void copies_init(struct item_copies *c, const struct qlist *l)
     c->on = qlist_depth(l) > 0;
     c->text = (struct strbuf){ 0 };
     if (c->on)
-        strbuf_init(&c->text);
+        strbuf_setup(&c->text);
 }
 
 static void item_copy(struct item_copies *c, size_t k, const struct rdb_item *it)

@@ -164,6 +164,7 @@ const struct cmd_bit_name cmd_flag_names[] = {
     { CMD_SKIP_SLOWLOG, "skip_slowlog" },
     { CMD_FAST, "fast" },
     { CMD_NO_AUTH, "no_auth" },
+    { CMD_NO_MANDATORY_KEYS, "no_mandatory_keys" },
     { CMD_NO_ASYNC_LOADING, "no_async_loading" },
     { CMD_NO_MULTI, "no_multi" },
     { CMD_MOVABLEKEYS, "movablekeys" },

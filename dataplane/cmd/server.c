@@ -656,7 +656,7 @@ void cmd_module_help(struct cmd_ctx *c)
 void cmd_info(struct cmd_ctx *c)
 {
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     node_info(&s, c->argc - 1, c->argv + 1, c->now_ms);
     reply_verbatim(c->reply, s.buf, s.len, "txt");
     strbuf_deinit(&s);

@@ -99,7 +99,7 @@ static void reply_strbuf(struct reply *r, struct strbuf *s)
 {
     reply_bulk(r, s->buf ? s->buf : "", s->len);
     strbuf_deinit(s);
-    strbuf_init(s);
+    strbuf_setup(s);
 }
 
 void cmd_acl_getuser(struct cmd_ctx *c)
@@ -112,7 +112,7 @@ void cmd_acl_getuser(struct cmd_ctx *c)
     const struct acl_rules *r = acl_rules_of(u);
     struct reply *rp = c->reply;
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     reply_map(rp, 6);
     reply_bulk_cstr(rp, "flags");
     reply_array(rp, 1 + !!(r->flags & ACL_NOPASS) + !!(r->flags & ACL_SKIP_SANITIZE) +
@@ -177,7 +177,7 @@ static void reply_user(void *arg, struct acl_user *u)
         return;
     }
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     acl_describe(u, &s);
     reply_bulk(ur->r, s.buf, s.len);
     strbuf_deinit(&s);
@@ -325,7 +325,7 @@ void cmd_acl_load(struct cmd_ctx *c)
         return;
     }
     struct strbuf err;
-    strbuf_init(&err);
+    strbuf_setup(&err);
     if (acl_load_file(path, &err) == 0) {
         reply_ok(c->reply);
     } else {

@@ -29,18 +29,20 @@
 #define SHARD_ARGV_INLINE  8
 
 enum shard_msg_type {
-    SHARD_REQ = 1,  /* a forwarded command, executed by dst */
-    SHARD_REPLY,    /* REQ returning with its reply */
-    SHARD_LOCK,     /* coordinator asks dst to hold its shard */
-    SHARD_LOCKED,   /* LOCK returning: the shard is held for src */
-    SHARD_UNLOCK,   /* coordinator releases dst's shard */
-    SHARD_UNLOCKED, /* UNLOCK returning */
-    SHARD_LOAD,     /* a replica's full sync: keys for dst to insert (abuf, arg bytes) */
-    SHARD_LOADED,   /* LOAD returning */
-    SHARD_WAKE,     /* a blocked client's waiter was served (reply inside) or woken */
-    SHARD_WOKEN,    /* WAKE returning */
-    SHARD_PUBLISH,  /* a message for dst's subscribers (argv: channel, message; db: kind) */
-    SHARD_PUBLISHED /* PUBLISH returning with the count delivered (arg) */
+    SHARD_REQ = 1,   /* a forwarded command, executed by dst */
+    SHARD_REPLY,     /* REQ returning with its reply */
+    SHARD_LOCK,      /* coordinator asks dst to hold its shard */
+    SHARD_LOCKED,    /* LOCK returning: the shard is held for src */
+    SHARD_UNLOCK,    /* coordinator releases dst's shard */
+    SHARD_UNLOCKED,  /* UNLOCK returning */
+    SHARD_LOAD,      /* a replica's full sync: keys for dst to insert (abuf, arg bytes) */
+    SHARD_LOADED,    /* LOAD returning */
+    SHARD_WAKE,      /* a blocked client's waiter was served (reply inside) or woken */
+    SHARD_WOKEN,     /* WAKE returning */
+    SHARD_PUBLISH,   /* a message for dst's subscribers (argv: channel, message; db: kind) */
+    SHARD_PUBLISHED, /* PUBLISH returning with the count delivered (arg) */
+    SHARD_MONITOR,   /* a MONITOR line for dst's monitors (argv[0]) */
+    SHARD_MONITORED  /* MONITOR returning */
 };
 
 struct conn;

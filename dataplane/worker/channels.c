@@ -324,6 +324,12 @@ void client_publish(struct cmd_ctx *c, int kind, const struct resp_arg *ch,
 {
     struct conn *cn = c->client;
     long long n = deliver_here(cn->w, kind, ch->ptr, ch->len, msg->ptr, msg->len);
+    if (c->reply != &cn->out) {
+        /* from a script: its reply cannot wait for the other workers' counts */
+        fan_out(cn->w, NULL, 0, kind, ch, msg);
+        reply_int(c->reply, n);
+        return;
+    }
     struct shard_msg *lead = fan_out(cn->w, c, n, kind, ch, msg);
     if (lead == NULL) {
         reply_int(c->reply, n);

@@ -156,7 +156,9 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
     char cmd[96], flags[16];
     size_t nf = 0;
     /* Redis's letters, in its order */
-    if (cl->replica != NULL)
+    if (cl->flags & CONN_MONITOR)
+        flags[nf++] = 'O';
+    else if (cl->replica != NULL)
         flags[nf++] = 'S';
     if (cl->flags & CONN_MASTER)
         flags[nf++] = 'M';
@@ -276,6 +278,11 @@ uint32_t client_pubsub_count(const struct cmd_client *cl)
     return pubsub_count(cconn_of(cl));
 }
 
+void client_monitor_stop(struct cmd_client *cl)
+{
+    monitor_remove(conn_of(cl));
+}
+
 void client_pubsub_reset(struct cmd_client *cl)
 {
     pubsub_conn_closed(conn_of(cl));
@@ -306,7 +313,7 @@ static void log_add(struct conn *cl, enum acl_result why, const char *object, si
                     const char *user, size_t ulen)
 {
     struct strbuf info;
-    strbuf_init(&info);
+    strbuf_setup(&info);
     conn_line(&info, cl, cl->w->now_ms);
     if (info.len > 0 && info.buf[info.len - 1] == '\n')
         info.buf[--info.len] = '\0';

@@ -119,6 +119,22 @@ struct config_get_state {
     struct params *p;
 };
 
+/* One parameter under `name` (its own, or an alias CONFIG GET asked for). */
+static void config_get_as(struct config_get_state *st, const struct param_ref *ref,
+                          const char *name)
+{
+    char buf[256];
+    const char *v;
+    if (strcmp(name, "dir") == 0) {
+        v = getcwd(buf, sizeof(buf)) ? buf : "";
+    } else {
+        v = param_format(ref->def, params_module(st->p, ref), buf, sizeof(buf), false);
+    }
+    reply_bulk_cstr(st->r, name);
+    reply_bulk_cstr(st->r, v);
+    st->count++;
+}
+
 static void config_get_one(void *arg, const struct param_ref *ref)
 {
     struct config_get_state *st = arg;
@@ -132,16 +148,7 @@ static void config_get_one(void *arg, const struct param_ref *ref)
             return;
     if (st->nseen < (int)ARRAY_SIZE(st->seen))
         st->seen[st->nseen++] = ref->def;
-    char buf[256];
-    const char *v;
-    if (strcmp(name, "dir") == 0) {
-        v = getcwd(buf, sizeof(buf)) ? buf : "";
-    } else {
-        v = param_format(ref->def, params_module(st->p, ref), buf, sizeof(buf), false);
-    }
-    reply_bulk_cstr(st->r, name);
-    reply_bulk_cstr(st->r, v);
-    st->count++;
+    config_get_as(st, ref, name);
 }
 
 void node_config_get(struct reply *r, int npatterns, const struct resp_arg *patterns)
@@ -156,6 +163,19 @@ void node_config_get(struct reply *r, int npatterns, const struct resp_arg *patt
         /* An exact alias such as "slaveof" answers under its own name, as in Redis. */
         st.pattern = &patterns[i];
         params_foreach(config_get_one, &st);
+    }
+    /* Redis lists the old names too, each under its own name, once */
+    const char *alias, *name;
+    for (size_t a = 0; (alias = config_alias(a, &name)) != NULL; a++) {
+        struct param_ref ref;
+        for (int i = 0; i < npatterns; i++) {
+            if (name != NULL &&
+                util_glob_match(patterns[i].ptr, patterns[i].len, alias, strlen(alias), true) &&
+                params_lookup(name, &ref) && !(ref.def->flags & PARAM_HIDDEN)) {
+                config_get_as(&st, &ref, alias);
+                break;
+            }
+        }
     }
     pthread_mutex_unlock(&config.lock);
     reply_defer_set(r, hdr, REPLY_AGG_MAP, st.count);

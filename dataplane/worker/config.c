@@ -52,27 +52,37 @@ static const struct {
     { coll_param_defs, offsetof(struct params, coll) },
 };
 
-/* Old names Redis still accepts. */
+/* Old names Redis still accepts; `hidden`: accepted, but CONFIG GET does not list it. */
 static const struct {
     const char *alias, *name;
+    bool hidden;
 } aliases[] = {
     { "slave-read-only", "replica-read-only" },
     { "slaveof", "replicaof" },
     { "slave-serve-stale-data", "replica-serve-stale-data" },
     { "slave-priority", "replica-priority" },
-    { "close-on-replica-write", "close-on-slave-write" },
-    { "slave-announced", "replica-announced" },
+    { "close-on-replica-write", "close-on-slave-write", true },
+    { "slave-announced", "replica-announced", true },
     { "slave-ignore-maxmemory", "replica-ignore-maxmemory" },
     { "slave-lazy-flush", "replica-lazy-flush" },
     { "repl-ping-slave-period", "repl-ping-replica-period" },
     { "min-slaves-to-write", "min-replicas-to-write" },
     { "min-slaves-max-lag", "min-replicas-max-lag" },
+    { "lua-time-limit", "busy-reply-threshold" },
     { "hash-max-ziplist-entries", "hash-max-listpack-entries" },
     { "hash-max-ziplist-value", "hash-max-listpack-value" },
     { "list-max-ziplist-size", "list-max-listpack-size" },
     { "zset-max-ziplist-entries", "zset-max-listpack-entries" },
     { "zset-max-ziplist-value", "zset-max-listpack-value" },
 };
+
+const char *config_alias(size_t i, const char **name)
+{
+    if (i >= ARRAY_SIZE(aliases))
+        return NULL;
+    *name = aliases[i].hidden ? NULL : aliases[i].name;
+    return aliases[i].alias;
+}
 
 const char *config_check_bind(const char *v)
 {
@@ -473,7 +483,7 @@ static int load_words(struct load_ctx *ctx, char **words, int n)
     }
     join_words(words, n, value, sizeof(value));
     struct strbuf v;
-    strbuf_init(&v);
+    strbuf_setup(&v);
     if (strcmp(ref.def->name, "client-output-buffer-limit") == 0 &&
         config_check_obuf(value) == NULL) {
         obuf_merge(config.p.srv.client_output_buffer_limit, value, merged, sizeof(merged));
@@ -712,7 +722,7 @@ int config_load_aclfile(void)
         return -1;
     }
     struct strbuf err;
-    strbuf_init(&err);
+    strbuf_setup(&err);
     int rc = acl_load_file(config.p.srv.aclfile, &err);
     if (rc != 0)
         fprintf(stderr, "Aborting Redis startup because of ACL errors: %.*s\n", (int)err.len,
@@ -858,7 +868,7 @@ static void build_all(void *arg, const struct param_ref *ref)
 {
     struct rewrite_state *st = arg;
     struct rewrite_lines *rl = &st->lines[st->idx++];
-    strbuf_init(&rl->text);
+    strbuf_setup(&rl->text);
     rewrite_build(rl, ref, &config.p, st->defs);
 }
 
@@ -908,7 +918,7 @@ static void rewrite_text(FILE *in, struct strbuf *text)
     free(line);
 
     struct strbuf tail;
-    strbuf_init(&tail);
+    strbuf_setup(&tail);
     st.out = &tail;
     params_foreach(append_rest, &st);
     if (config.p.srv.aclfile[0] == '\0')
@@ -937,7 +947,7 @@ int config_rewrite(char *err, size_t errcap)
         return -1;
     }
     struct strbuf text;
-    strbuf_init(&text);
+    strbuf_setup(&text);
     FILE *in = fopen(config.file, "r");
     pthread_mutex_lock(&config.lock);
     rewrite_text(in, &text);

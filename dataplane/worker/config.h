@@ -106,6 +106,7 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE,           \
       config_check_notify)                                                                         \
     X(latency_tracking, "latency-tracking", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                    \
+    X(busy_reply_threshold, "busy-reply-threshold", INT, 5000, 0, LLONG_MAX, PARAM_MUTABLE, NULL)  \
     X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \
     X(activerehashing, "activerehashing", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                      \
     X(jemalloc_bg_thread, "jemalloc-bg-thread", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                \
@@ -173,6 +174,9 @@ struct param_ref {
 bool params_lookup(const char *name, struct param_ref *ref);
 /* Iterate all parameters: call fn for each (name order of the tables). */
 void params_foreach(void (*fn)(void *arg, const struct param_ref *ref), void *arg);
+/* The i-th old name Redis still accepts (slave-read-only, lua-time-limit ...), NULL past the
+ * last; *name is the parameter it stands for (NULL when CONFIG GET does not list it). */
+const char *config_alias(size_t i, const char **name);
 static inline void *params_module(struct params *p, const struct param_ref *ref)
 {
     return (char *)p + ref->base;

@@ -198,6 +198,7 @@ void conn_close(struct conn *c)
     }
     unlink_conn(&w->conns, c);
     w->nconns--;
+    monitor_remove(c);
     if (c->flags & CONN_TX_QUEUED)
         worker_tx_forget(w, c);
     if (c->flags & CONN_BLOCKED_CLIENT)
@@ -494,7 +495,7 @@ void conn_process(struct conn *c)
     struct worker *w = c->w;
     while (!(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_BLOCKED |
                          CONN_READ_PAUSED | CONN_ZOMBIE))) {
-        if (w->hold.holder != -1 && !(w->tx.conn == c && w->tx.ready)) {
+        if (w->hold.holder != -1 && !(w->tx.conn == c && w->tx.ready) && !w->busy_only) {
             /* The shard is held: the flush pass after the release continues here. */
             conn_want_flush(c);
             break;

@@ -49,6 +49,8 @@ enum conn_flags {
     CONN_TLS_WANT_WRITE = 1u << 15,   /* TLS: the connection asked to be told it can write */
     CONN_KEY_WAIT = 1u << 16,         /* blocked on keys (BLPOP ...: worker/block.h) */
     CONN_BLOCK_RETRY = 1u << 17,      /* ... woken: its command runs again */
+    CONN_IN_SCRIPT = 1u << 18,        /* its script runs: a busy pass leaves it alone */
+    CONN_MONITOR = 1u << 19,          /* MONITOR: sees every command (worker/monitor.h) */
 };
 
 /*

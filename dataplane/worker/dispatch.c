@@ -15,6 +15,8 @@
 #include "replication/repl.h"
 #include "worker/process.h"
 #include "shard/shard.h"
+#include "worker/monitor.h"
+#include "worker/script.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
 #include "worker/channels.h"
@@ -150,6 +152,40 @@ static bool allowed_subscribed(const struct cmd_def *d)
     }
 }
 
+/*
+ * While a script runs past the threshold: what may still run. In a busy pass (the script's
+ * worker, or a worker it holds) only SCRIPT KILL and FUNCTION KILL / STATS, which touch no
+ * shard; elsewhere every command Redis allows then (allow_busy).
+ */
+static bool busy_allows(const struct worker *w, const struct cmd_def *d,
+                        const struct cmd_def *parent)
+{
+    if (!(d->flags & CMD_ALLOW_BUSY) && !(parent != NULL && (parent->flags & CMD_ALLOW_BUSY)))
+        return false;
+    return !w->busy_only || (d->route == ROUTE_LOCAL && (d->acl & CMD_ACL_SCRIPTING));
+}
+
+/* Scripts: shown by MONITOR as they start, before the commands they run (Redis's order). */
+static inline bool shown_at_start(const struct cmd_def *d)
+{
+    return d->route == ROUTE_HOLD && (d->acl & CMD_ACL_SCRIPTING);
+}
+
+/* MONITOR: what ran for c (a blocked command's retry was shown when it came). */
+static inline void feed_monitors(struct worker *w, const struct conn *c, const struct cmd_def *d,
+                                 int argc, const struct resp_arg *argv)
+{
+    if (unlikely(monitor_any()) && !(c->flags & CONN_BLOCK_RETRY) && !shown_at_start(d))
+        monitor_feed(w, c, d, c->db, argc, argv);
+}
+
+static inline void feed_script_start(struct worker *w, const struct conn *c,
+                                     const struct cmd_def *d, int argc, const struct resp_arg *argv)
+{
+    if (unlikely(monitor_any()) && shown_at_start(d))
+        monitor_feed(w, c, d, c->db, argc, argv);
+}
+
 /* A request refused before it ran: rejected_calls and errorstats. */
 static void reject(struct worker *w, const struct cmd_def *d, const struct reply *r)
 {
@@ -278,6 +314,17 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->propagate = repl_propagate_fn();
     if (unlikely(watch_any() || w->notify_flags != 0))
         ctx->changed = key_changed;
+}
+
+/*
+ * A collected write reaches replicas between MULTI and EXEC: an EXEC block always, a
+ * script's effects when there are several (a single command is atomic already), as Redis.
+ */
+static int wraps(const struct cmd_def *d)
+{
+    return d->route == ROUTE_EXEC   ? REPL_WRAP_ALWAYS
+           : d->route == ROUTE_HOLD ? REPL_WRAP_SEVERAL
+                                    : REPL_WRAP_NEVER;
 }
 
 /* The primary's stream acts on the keys the primary has: nothing expires meanwhile. */
@@ -442,6 +489,22 @@ static void arm_block(struct cmd_ctx *ctx, struct block_who *who, struct conn *c
     ctx->block_arg = who;
 }
 
+/*
+ * A script stopped before any effect to run again holding every shard (cmd_ctx.rerun_all):
+ * its first run does not count, the request is parsed again once the transaction is ready.
+ */
+static enum dispatch_result rerun_all(struct worker *w, struct conn *c, const struct cmd_def *d,
+                                      bool in_tx)
+{
+    w->cmdstats[d->id].calls--;
+    w->stats.commands--;
+    if (in_tx)
+        worker_tx_end(w);
+    unsigned n = server.nworkers;
+    worker_tx_begin(w, c, n >= 64 ? ~0ull : (1ull << n) - 1);
+    return DISPATCH_WAIT;
+}
+
 enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg *argv)
 {
     struct worker *w = c->w;
@@ -480,6 +543,16 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         reject_client(c, d);
         return DISPATCH_DONE;
     }
+    if (unlikely(w->busy_only) && !script_busy()) {
+        /* the script ended during this busy pass: run it once the shard is free again */
+        conn_want_flush(c);
+        return DISPATCH_WAIT;
+    }
+    if (unlikely(script_busy() || w->busy_only) && !busy_allows(w, d, parent)) {
+        script_reply_busy(&c->out);
+        reject_client(c, d);
+        return DISPATCH_DONE;
+    }
     if (c->multi != NULL && !(d->flags & CMD_TX_CONTROL)) {
         const struct cmd_def *top = parent != NULL ? parent : d;
         if ((top->flags | d->flags) & CMD_NO_MULTI) {
@@ -512,6 +585,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         /* One shard, not ours: forward. */
         unsigned dst = (unsigned)__builtin_ctzll(mask);
         forward(w, c, d, parent, dst, argc, argv);
+        feed_monitors(w, c, d, argc, argv);
         return DISPATCH_DONE;
     }
     if (!in_tx && mask != 0 && (mask & (mask - 1)) != 0) {
@@ -549,11 +623,15 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         if (collect)
             repl_collect_begin(&w->repl);
         expiry_for(&ctx, w->tx.have, master, true);
+        feed_script_start(w, c, d, argc, argv);
         slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
         expiry_for(&ctx, w->tx.have, master, false);
         if (collect)
-            repl_collect_end(&w->repl, w->tx.have, d->route == ROUTE_EXEC);
+            repl_collect_end(&w->repl, w->tx.have, wraps(d));
+        if (unlikely(ctx.rerun_all))
+            return rerun_all(w, c, d, true);
         finish_local(c, &ctx);
+        feed_monitors(w, c, d, argc, argv);
         after_blocking(w, c, &who, retry, w->tx.have);
         worker_tx_end(w);
         return DISPATCH_DONE;
@@ -565,15 +643,19 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         reject(w, d, &c->out);
         return DISPATCH_DONE;
     }
-    bool collect = ctx.propagate != NULL && d->route == ROUTE_EXEC;
+    bool collect = ctx.propagate != NULL && (d->route == ROUTE_EXEC || d->route == ROUTE_HOLD);
     if (collect)
         repl_collect_begin(&w->repl);
     expiry_for(&ctx, 0, master, true);
+    feed_script_start(w, c, d, argc, argv);
     slowlog_check(w, c, d, argc, argv, execute(w, &ctx));
     expiry_for(&ctx, 0, master, false);
     if (collect)
-        repl_collect_end(&w->repl, 1ull << w->id, true);
+        repl_collect_end(&w->repl, 1ull << w->id, wraps(d));
+    if (unlikely(ctx.rerun_all))
+        return rerun_all(w, c, d, false);
     finish_local(c, &ctx);
+    feed_monitors(w, c, d, argc, argv);
     after_blocking(w, c, &who, retry, 1ull << w->id);
     return DISPATCH_DONE;
 }
@@ -633,6 +715,34 @@ static bool still_permitted(struct conn *c, const struct multi_cmd *q, struct re
     return false;
 }
 
+long long dispatch_run_script(struct cmd_ctx *script, const struct cmd_def *d,
+                              const struct cmd_def *parent, int argc, struct resp_arg *argv,
+                              struct reply *r, int *db)
+{
+    struct worker *w = script->worker;
+    struct cmd_ctx ctx;
+    ctx_init(&ctx, w, d, parent, argc, argv, r, *db);
+    ctx.client = script->client;
+    ctx.store = script->store;
+    ctx.shard = script->shard;
+    execute(w, &ctx);
+    if (ctx.select_db >= 0)
+        *db = ctx.select_db;
+    if (unlikely(monitor_any()))
+        monitor_feed(w, NULL, d, *db, argc, argv); /* shown as the script's, "lua" */
+    return ctx.dirty;
+}
+
+bool dispatch_memory_ok(struct worker *w, const struct cmd_ctx *c)
+{
+    if (c->store != NULL)
+        return memory_ok(w, c->store, true);
+    for (unsigned i = 0; i < server.nworkers; i++)
+        if ((w->tx.have & (1ull << i)) && !memory_ok(w, server.stores[i], true))
+            return false;
+    return true;
+}
+
 void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
 {
     struct worker *w = exec->worker;
@@ -646,6 +756,7 @@ void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
     ctx.shard = exec->shard;
     slowlog_check(w, c, q->cmd, q->argc, q->argv, execute(w, &ctx));
     finish_local(c, &ctx);
+    feed_monitors(w, c, q->cmd, q->argc, q->argv);
     exec->dirty += ctx.dirty;
 }
 

@@ -30,6 +30,20 @@ struct multi_cmd;
  * EXEC's reply. SELECT inside the block applies to the commands after it.
  */
 void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q);
+struct cmd_def;
+struct reply;
+struct resp_arg;
+struct worker;
+/*
+ * redis.call: run command d for the script running in `script` (its stores, its client),
+ * replying into r; *db is the script's database (SELECT changes it, not the client's).
+ * The caller made Redis's checks for scripts (script.c). @return the changes it made
+ */
+long long dispatch_run_script(struct cmd_ctx *script, const struct cmd_def *d,
+                              const struct cmd_def *parent, int argc, struct resp_arg *argv,
+                              struct reply *r, int *db);
+/* Whether the stores c runs on are within maxmemory (evicting first, as for a request). */
+bool dispatch_memory_ok(struct worker *w, const struct cmd_ctx *c);
 
 /* Execute a request forwarded to this worker's shard and send it back. */
 void dispatch_forwarded(struct worker *w, struct shard_msg *m);

@@ -21,6 +21,7 @@
 #include "base/strbuf.h"
 #include "base/util.h"
 #include "worker/channels.h"
+#include "worker/script.h"
 #include "worker/worker.h"
 
 static atomic_size_t memory_peak;
@@ -258,6 +259,11 @@ static void section_memory(struct strbuf *s, struct worker *w0)
     unsigned long long total_mem = pages > 0 && psize > 0 ? (unsigned long long)pages * psize : 0;
     human(h5, sizeof(h5), (double)total_mem);
     double frag = used ? (double)rss / (double)used : 0;
+    size_t lua, ncached, sbytes;
+    script_memory(&lua, &ncached, &sbytes);
+    char h6[32], h7[32];
+    human(h6, sizeof(h6), (double)lua);
+    human(h7, sizeof(h7), (double)sbytes);
     strbuf_printf(
         s,
         "# Memory\r\n"
@@ -277,19 +283,19 @@ static void section_memory(struct strbuf *s, struct worker *w0)
         "allocator_resident:%zu\r\n"
         "total_system_memory:%llu\r\n"
         "total_system_memory_human:%s\r\n"
-        "used_memory_lua:0\r\n"
-        "used_memory_vm_eval:0\r\n"
-        "used_memory_lua_human:0B\r\n"
-        "used_memory_scripts_eval:0\r\n"
-        "number_of_cached_scripts:0\r\n"
+        "used_memory_lua:%zu\r\n"
+        "used_memory_vm_eval:%zu\r\n"
+        "used_memory_lua_human:%s\r\n"
+        "used_memory_scripts_eval:%zu\r\n"
+        "number_of_cached_scripts:%zu\r\n"
         "number_of_functions:0\r\n"
         "number_of_libraries:0\r\n"
         "used_memory_vm_functions:0\r\n"
-        "used_memory_vm_total:0\r\n"
-        "used_memory_vm_total_human:0B\r\n"
+        "used_memory_vm_total:%zu\r\n"
+        "used_memory_vm_total_human:%s\r\n"
         "used_memory_functions:0\r\n"
-        "used_memory_scripts:0\r\n"
-        "used_memory_scripts_human:0B\r\n"
+        "used_memory_scripts:%zu\r\n"
+        "used_memory_scripts_human:%s\r\n"
         "maxmemory:%lld\r\n"
         "maxmemory_human:%s\r\n"
         "maxmemory_policy:%s\r\n"
@@ -314,7 +320,7 @@ static void section_memory(struct strbuf *s, struct worker *w0)
         "lazyfreed_objects:%llu\r\n",
         used, h1, rss, h2, peak, h3, peak ? 100.0 * (double)used / (double)peak : 0.0, overhead,
         dataset, used ? 100.0 * (double)dataset / (double)used : 0.0, ms.allocated, ms.active,
-        ms.resident, total_mem, h5, maxmem, h4,
+        ms.resident, total_mem, h5, lua, lua, h6, sbytes, ncached, lua, h6, sbytes, h7, maxmem, h4,
         store_policy_names[w0->params.store.maxmemory_policy],
         ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0, ms.active - ms.allocated,
         ms.active ? (double)ms.resident / (double)ms.active : 0.0,

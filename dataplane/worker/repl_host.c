@@ -11,6 +11,7 @@
 #include "worker/conn.h"
 #include "replication/repl.h"
 #include "worker/process.h"
+#include "worker/script.h"
 #include "worker/worker.h"
 
 _Static_assert(HOST_IN == CIO_IN && HOST_OUT == CIO_OUT, "repl_link_event gets cio's events");
@@ -106,6 +107,21 @@ const char *host_param_dbfilename(const struct worker *w)
 const char *host_param_save(const struct worker *w)
 {
     return w->params.srv.save;
+}
+
+void host_functions_dump(struct rdb_buf *b)
+{
+    function_dump(b);
+}
+
+int host_function_load(void *arg, const char *code, size_t len)
+{
+    return function_load_rdb(arg, code, len);
+}
+
+void host_functions_flush(void)
+{
+    function_flush();
 }
 
 long long host_param_max_bulk_len(const struct worker *w)

@@ -19,6 +19,7 @@
 #include "base/mem.h"
 #include "replication/repl.h"
 #include "worker/process.h"
+#include "worker/script.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
 #include "tls/tls.h"
@@ -381,6 +382,9 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
     case SHARD_PUBLISHED:
         pubsub_on_published(w, m);
         break;
+    case SHARD_MONITOR:
+        monitor_on_line(w, m);
+        break;
     case SHARD_LOCK:
         if (m->src == w->id) {
             /* Our own transaction's turn for our shard. */
@@ -472,6 +476,7 @@ static unsigned poll_messages(struct worker *w)
             repl_load_returned(w, m);
             break;
         case SHARD_WOKEN:
+        case SHARD_MONITORED:
             shard_msg_put(&w->port, m);
             break;
         case SHARD_REPLY:
@@ -576,6 +581,10 @@ static void on_conn_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (c->flags & CONN_ZOMBIE)
         return;
+    if (unlikely(c->flags & CONN_IN_SCRIPT)) {
+        cio_rearm(c); /* a busy pass: its script still runs, its input waits */
+        return;
+    }
     if (c->flags & CONN_MASTER) {
         repl_link_event(w, c, events);
         return;
@@ -653,7 +662,9 @@ static void flush_clients(struct worker *w)
         struct conn *next = c->flush_next;
         c->flags &= ~CONN_IN_FLUSH;
         c->flush_next = NULL;
-        if (c->flags & CONN_ZOMBIE) {
+        if (unlikely(c->flags & CONN_IN_SCRIPT)) {
+            conn_want_flush(c); /* a busy pass: after its script */
+        } else if (c->flags & CONN_ZOMBIE) {
             if (!(c->flags & CONN_ZOMBIE_LISTED))
                 conn_destroy(c);
         } else if (c->flags & CONN_CLOSE_ASAP) {
@@ -673,6 +684,136 @@ static void flush_clients(struct worker *w)
         }
         c = next;
     }
+}
+
+/* A forwarded request while a script runs long: BUSY, as its client would be answered. */
+static void busy_reply(struct worker *w, struct shard_msg *m)
+{
+    shard_msg_reply_init(m);
+    script_reply_busy(&m->reply);
+    worker_count_error(w, m->reply.err_code);
+    m->arg = -1;
+    m->waiter = NULL;
+    m->type = SHARD_REPLY;
+    shard_send(&w->port, m->src, m);
+}
+
+/*
+ * The rings while a script runs long here: requests other workers forwarded are answered
+ * BUSY, as their clients would be; every other message waits, in order, on the hold queue,
+ * replayed by the first poll_messages after the script.
+ */
+/* A reply a busy pass may hand to its client: one that leaves no waiter in our tables. */
+static bool busy_deliverable(const struct shard_msg *m)
+{
+    return m->type == SHARD_REPLY && m->waiter == NULL && !(m->conn->flags & CONN_IN_SCRIPT);
+}
+
+/*
+ * The hold queue in a busy pass: forwarded requests are answered BUSY, and replies to our
+ * clients that came while our shard was held go out; the other messages keep their order.
+ */
+static void busy_answer_deferred(struct worker *w)
+{
+    struct shard_hold keep = { .holder = w->hold.holder };
+    struct shard_msg *m;
+    while ((m = shard_undefer(&w->hold)) != NULL) {
+        if (m->type == SHARD_REQ && !m->from_master)
+            busy_reply(w, m);
+        else if (busy_deliverable(m))
+            worker_on_reply(w, m);
+        else
+            shard_defer(&keep, m);
+    }
+    w->hold = keep;
+}
+
+static void busy_messages(struct worker *w)
+{
+    /* requests already waiting (they came while our transaction took its shards) first */
+    busy_answer_deferred(w);
+    struct shard_msg *m;
+    struct shard_msg *msgs[RING_BATCH];
+    unsigned n = shard_poll(&w->port, msgs, RING_BATCH);
+    for (unsigned i = 0; i < n; i++) {
+        m = msgs[i];
+        if (m->type == SHARD_REQ && !m->from_master)
+            busy_reply(w, m);
+        else if (m->type == SHARD_UNLOCKED || m->type == SHARD_WOKEN || m->type == SHARD_MONITORED)
+            shard_msg_put(&w->port, m); /* as poll_messages: nothing to do */
+        else if (busy_deliverable(m))
+            worker_on_reply(w, m); /* a client of ours, answered (BUSY, likely) */
+        else
+            shard_defer(&w->hold, m);
+    }
+}
+
+void worker_busy_pass(struct worker *w)
+{
+    w->now_ns = clock_mono_ns();
+    w->now_ms = clock_real_ms();
+    w->busy_only = true;
+    busy_messages(w);
+    if (w->tls_ready != NULL)
+        poll_tls_ready(w);
+    poll_network(w, 0);
+    if (w->flush_head != NULL)
+        flush_clients(w);
+    w->io.ops->flush(w->io.ctx, w->now_ns);
+    shard_flush(&w->port);
+    w->busy_only = false;
+}
+
+/*
+ * Held by a script running past the threshold: its clients are answered BUSY too. Nothing
+ * the holder may read is touched: no connection is closed (a peer that went away is closed
+ * after the hold), no command runs but SCRIPT KILL and FUNCTION KILL/STATS.
+ */
+static void busy_pass_held(struct worker *w)
+{
+    struct netio_event ev[EV_BATCH];
+    w->busy_only = true;
+    busy_answer_deferred(w);
+    unsigned n = w->io.ops->poll(w->io.ctx, w->now_ns, 0, ev, EV_BATCH);
+    for (unsigned i = 0; i < n; i++) {
+        if (ev[i].events & NETIO_ACCEPT) {
+            /* a new client is this worker's alone (nothing a script may run walks them) */
+            accept_clients(w, ev[i].listener, ev[i].events & NETIO_TLS, w->io.ops->accept_batch);
+            continue;
+        }
+        struct conn *c = ev[i].user;
+        if ((c->flags & (CONN_ZOMBIE | CONN_MASTER | CONN_BLOCKED | CONN_READ_PAUSED |
+                         CONN_CLOSE_ASAP | CONN_CLOSE_AFTER_REPLY)) ||
+            c->replica != NULL || c->tls != NULL)
+            continue;
+        if (ev[i].events & CIO_IN) {
+            int r = conn_read(c);
+            if (r < 0) {
+                c->flags |= CONN_CLOSE_ASAP;
+                conn_want_flush(c);
+                continue;
+            }
+            if (r > 0)
+                conn_process(c);
+        }
+        if (c->out.bytes > 0 && conn_write(c) < 0) {
+            c->flags |= CONN_CLOSE_ASAP;
+            conn_want_flush(c);
+        }
+    }
+    /* requests read before the hold, waiting on the flush list (which stays as it is) */
+    for (struct conn *c = w->flush_head; c != NULL; c = c->flush_next) {
+        if ((c->flags & (CONN_ZOMBIE | CONN_MASTER | CONN_BLOCKED | CONN_READ_PAUSED |
+                         CONN_CLOSE_ASAP | CONN_CLOSE_AFTER_REPLY)) ||
+            c->replica != NULL || c->tls != NULL)
+            continue;
+        if (c->rpos < c->rlen)
+            conn_process(c);
+        if (c->out.bytes > 0 && conn_write(c) < 0)
+            c->flags |= CONN_CLOSE_ASAP; /* closed by the flush after the hold */
+    }
+    w->io.ops->flush(w->io.ctx, w->now_ns);
+    w->busy_only = false;
 }
 
 /*
@@ -820,6 +961,8 @@ static void *worker_main(void *arg)
         if (w->hold.holder != -1) {
             /* Held by a transaction: touch nothing the holder may read; only the rings. */
             poll_messages(w);
+            if (unlikely(script_busy()) && w->hold.holder != -1)
+                busy_pass_held(w);
             shard_flush(&w->port);
             continue;
         }
@@ -929,7 +1072,9 @@ void worker_destroy(struct worker *w)
     tls_ctx_release(w->tls);
     block_table_free(&w->block);
     pubsub_free(&w->pubsub);
+    monitor_free(&w->monitors);
     watch_table_free(&w->watch);
+    script_worker_free(w);
     mem_free(w->tmo);
     if (w->store)
         store_destroy(w->store);

@@ -22,6 +22,7 @@
 #include "base/netio.h"
 #include "worker/block.h"
 #include "worker/channels.h"
+#include "worker/monitor.h"
 #include "worker/watch.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
@@ -31,6 +32,7 @@
 struct conn;
 struct server;
 struct net_stack;
+struct script_engine;
 struct pktio_fault;
 struct tls_ctx;
 
@@ -189,9 +191,12 @@ struct worker {
     uint32_t tmo_n, tmo_cap;
     int64_t block_sweep_ms;
     struct block_table block;
-    struct watch_table watch; /* this shard's watched keys (worker/watch.c) */
-    struct pubsub pubsub;     /* this worker's clients' subscriptions (worker/channels.c) */
-    int notify_flags;         /* notify-keyspace-events, parsed (cmd/cmd.h NOTIFY_*) */
+    struct watch_table watch;      /* this shard's watched keys (worker/watch.c) */
+    struct pubsub pubsub;          /* this worker's clients' subscriptions (worker/channels.c) */
+    struct monitors monitors;      /* this worker's MONITOR clients (worker/monitor.h) */
+    int notify_flags;              /* notify-keyspace-events, parsed (cmd/cmd.h NOTIFY_*) */
+    struct script_engine *scripts; /* the Lua state, made at the first script (script.h) */
+    bool busy_only; /* in a busy pass: requests are answered BUSY, nothing runs (script.h) */
 
     /* statistics */
     struct worker_stats stats;
@@ -282,5 +287,10 @@ void worker_destroy(struct worker *w);
 
 /* The calling thread's worker, or NULL. */
 struct worker *worker_self(void);
+/*
+ * While a script runs past busy-reply-threshold (from its Lua hook): one pass over the
+ * connections, which are answered BUSY (the script's own is left alone), and their output.
+ */
+void worker_busy_pass(struct worker *w);
 
 #endif

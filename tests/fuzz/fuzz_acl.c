@@ -67,9 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char err[512];
     struct strbuf before, after, again;
-    strbuf_init(&before);
-    strbuf_init(&after);
-    strbuf_init(&again);
+    strbuf_setup(&before);
+    strbuf_setup(&after);
+    strbuf_setup(&again);
     FZ_CHECK(acl_setuser("fz", 2, 0, NULL, NULL, err, sizeof(err)) == 0);
     describe("fz", &before);
     if (acl_setuser("fz", 2, n, v, l, err, sizeof(err)) != 0) {

@@ -60,7 +60,7 @@ static void check_line(const char *line, size_t n)
     int count = args_split(a, words, 256);
     if (count > 0) {
         struct strbuf out;
-        strbuf_init(&out);
+        strbuf_setup(&out);
         for (int i = 0; i < count; i++) {
             if (i > 0)
                 strbuf_append(&out, " ", 1);
@@ -166,8 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(write_file(text, tlen));
     if (load(argc, args) == 0) {
         struct snap first = { 0 }, second = { 0 };
-        strbuf_init(&first.text);
-        strbuf_init(&second.text);
+        strbuf_setup(&first.text);
+        strbuf_setup(&second.text);
         params_foreach(snap_one, &first);
         char err[256];
         int rc = config_rewrite(err, sizeof(err));

@@ -39,10 +39,11 @@ import diff_hash
 import diff_list
 import diff_set
 import diff_sort
+import diff_script
 import diff_tx
 import diff_zset
 
-TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset, diff_sort, diff_tx]
+TYPE_MODULES = [diff_hash, diff_list, diff_set, diff_zset, diff_sort, diff_tx, diff_script]
 RULES = {}
 for _m in TYPE_MODULES:
     RULES.update(_m.RULES)

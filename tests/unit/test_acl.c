@@ -67,7 +67,7 @@ static void describe(const char *name, char *out, size_t cap)
     struct acl_user *u = acl_user_get(name, strlen(name));
     assert_non_null(u);
     struct strbuf s;
-    strbuf_init(&s);
+    strbuf_setup(&s);
     acl_describe(u, &s);
     snprintf(out, cap, "%.*s", (int)s.len, s.buf);
     strbuf_deinit(&s);

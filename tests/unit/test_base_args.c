@@ -248,7 +248,7 @@ static void very_long_lines(void **state)
 static char *quoted(const char *s, bool word)
 {
     struct strbuf b;
-    strbuf_init(&b);
+    strbuf_setup(&b);
     if (word)
         args_word(&b, s);
     else
@@ -305,7 +305,7 @@ static void quote_round_trips_every_byte(void **state)
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         for (int word = 0; word < 2; word++) {
             struct strbuf line;
-            strbuf_init(&line);
+            strbuf_setup(&line);
             strbuf_append(&line, "masterauth ", 11);
             if (word)
                 args_word(&line, values[i]);

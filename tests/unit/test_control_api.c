@@ -423,7 +423,7 @@ static void empty_option_name_is_refused(void **state)
 static struct ctl_reply *call(struct fixture *f, struct conn *c, int argc, const char **argv)
 {
     struct strbuf sb;
-    strbuf_init(&sb);
+    strbuf_setup(&sb);
     const char *name = argv[argc > 1 ? 1 : 0]; /* the verb, or PING's own name */
     ctl_cmd_append(&sb, argc, argv, NULL);
     c->len = 0;
@@ -495,7 +495,7 @@ static void one_server_is_registered_once(void **state)
     const char *dup[] = { "POLLUX", "register-node",     "node-id", "d",         "address",
                           addr,     "availability-zone", "az-a",    "node-type", "cache.t3.micro" };
     struct strbuf sb;
-    strbuf_init(&sb);
+    strbuf_setup(&sb);
     ctl_cmd_append(&sb, 10, dup, NULL);
     ctl_cmd_append(&sb, 1, ping, NULL);
     k.len = 0;
@@ -521,7 +521,7 @@ static void client_that_never_reads_is_dropped(void **state)
     const char *argv[] = { "POLLUX", "describe-cache-parameters", "cache-parameter-group-name",
                            "default.redis6.x" };
     struct strbuf req;
-    strbuf_init(&req);
+    strbuf_setup(&req);
     for (int i = 0; i < 200; i++)
         ctl_cmd_append(&req, 4, argv, NULL);
     struct conn flood, other;

@@ -145,7 +145,7 @@ static void encode(void **state)
 {
     (void)state;
     struct strbuf sb;
-    strbuf_init(&sb);
+    strbuf_setup(&sb);
     const char *argv[] = { "SET", "k", "" };
     ctl_cmd_append(&sb, 3, argv, NULL);
     const char want[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
