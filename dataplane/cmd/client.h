@@ -36,6 +36,9 @@ int client_proto(const struct cmd_client *cl);
 void client_set_proto(struct cmd_client *cl, struct cmd_ctx *c, int proto);
 /* CLIENT NO-EVICT */
 void client_set_no_evict(struct cmd_client *cl, bool on);
+/* CLIENT REPLY: replies on, off, or off for the next command only. */
+enum client_reply_mode { CLIENT_REPLY_ON, CLIENT_REPLY_OFF, CLIENT_REPLY_SKIP };
+void client_set_reply_mode(struct cmd_client *cl, enum client_reply_mode mode);
 
 /* Authentication: whether it has, the ACL user's name ("default" when unrestricted). */
 bool client_authenticated(const struct cmd_client *cl);

@@ -270,6 +270,22 @@ void cmd_client_no_evict(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
+/* CLIENT REPLY ON answers OK; OFF and SKIP answer nothing (the connection drops it). */
+void cmd_client_reply(struct cmd_ctx *c)
+{
+    struct cmd_client *cl = cmd_client(c);
+    if (cmd_arg_is(c, 2, "ON")) {
+        client_set_reply_mode(cl, CLIENT_REPLY_ON);
+        reply_ok(c->reply);
+    } else if (cmd_arg_is(c, 2, "OFF")) {
+        client_set_reply_mode(cl, CLIENT_REPLY_OFF);
+    } else if (cmd_arg_is(c, 2, "SKIP")) {
+        client_set_reply_mode(cl, CLIENT_REPLY_SKIP);
+    } else {
+        reply_error(c->reply, ERR_SYNTAX);
+    }
+}
+
 /* TYPE's argument, or -1 when it names no type. */
 static int parse_type(const struct resp_arg *v)
 {

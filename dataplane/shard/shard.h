@@ -57,6 +57,7 @@ struct shard_msg {
     uint8_t proto;        /* RESP version of the client (REQ); LOAD: 1 = empty the shard first */
     uint8_t from_master;  /* REQ: part of the stream from our primary */
     uint8_t keys_limited; /* REQ: the client's user may not read every key (SORT's BY, GET) */
+    uint8_t discard;      /* a reply its client does not want (CLIENT REPLY OFF / SKIP) */
     int db;
     struct conn *conn;            /* REQ: the origin connection (opaque here) */
     const struct cmd_def *cmd;    /* REQ: the command's row */

@@ -278,6 +278,17 @@ uint32_t client_pubsub_count(const struct cmd_client *cl)
     return pubsub_count(cconn_of(cl));
 }
 
+void client_set_reply_mode(struct cmd_client *cl, enum client_reply_mode mode)
+{
+    struct conn *c = conn_of(cl);
+    if (mode == CLIENT_REPLY_ON)
+        c->flags &= ~(CONN_REPLY_OFF | CONN_REPLY_SKIP | CONN_REPLY_SKIP_NEXT);
+    else if (mode == CLIENT_REPLY_OFF)
+        c->flags |= CONN_REPLY_OFF;
+    else if (!(c->flags & CONN_REPLY_OFF))
+        c->flags |= CONN_REPLY_SKIP_NEXT;
+}
+
 void client_monitor_stop(struct cmd_client *cl)
 {
     monitor_remove(conn_of(cl));

@@ -246,12 +246,21 @@ void conn_add_hole(struct conn *c, struct shard_msg *m)
     h->kind = RBLOCK_HOLE;
     h->owner = m;
     h->data = NULL;
+    m->discard = 0;
     reply_append_block(&c->out, h);
 }
 
 void conn_fill_hole(struct conn *c, struct shard_msg *m)
 {
     struct rblock *h = &m->hole;
+    if (m->discard) {
+        /* CLIENT REPLY OFF / SKIP: the hole closes on nothing */
+        h->kind = RBLOCK_EMBED;
+        h->data = NULL;
+        h->len = h->start = h->cap = 0;
+        reply_deinit(&m->reply);
+        return;
+    }
     struct rblock *first = m->reply.head; /* m->embed */
     struct rblock *rest = first ? first->next : NULL;
     /* The hole now shows the embedded block's bytes... */
@@ -281,6 +290,45 @@ void conn_fill_hole(struct conn *c, struct shard_msg *m)
     m->reply.bytes = 0;
     if (first)
         first->next = NULL;
+}
+
+/*
+ * CLIENT REPLY OFF / SKIP: drop what the command just added after `mark`. Its holes stay in
+ * place (their messages are on their way) and are filled with nothing.
+ */
+static void drop_reply(struct conn *c, struct rblock *mark, uint32_t mark_len)
+{
+    struct rblock **pp = mark != NULL ? &mark->next : &c->out.head;
+    if (mark != NULL && mark->kind != RBLOCK_HOLE && mark->len > mark_len) {
+        c->out.bytes -= mark->len - mark_len;
+        mark->len = mark_len;
+    }
+    struct rblock *last = mark;
+    while (*pp != NULL) {
+        struct rblock *b = *pp;
+        if (b->kind == RBLOCK_HOLE) {
+            ((struct shard_msg *)b->owner)->discard = 1;
+            last = b;
+            pp = &b->next;
+            continue;
+        }
+        *pp = b->next;
+        c->out.bytes -= b->len - b->start;
+        b->next = NULL;
+        release_block(c->w, b);
+    }
+    c->out.tail = last;
+}
+
+/* After a command ran: CLIENT REPLY's state (Redis's order: SKIP ends, SKIP_NEXT begins). */
+static void reply_mode_after(struct conn *c, bool drop, const struct repl_apply_mark *mark)
+{
+    /* CLIENT REPLY ON answers although the client was OFF: it cleared the flag */
+    if (drop && (c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP)))
+        drop_reply(c, mark->tail, mark->tail_len);
+    c->flags &= ~CONN_REPLY_SKIP;
+    if (c->flags & CONN_REPLY_SKIP_NEXT)
+        c->flags = (c->flags & ~CONN_REPLY_SKIP_NEXT) | CONN_REPLY_SKIP;
 }
 
 /* The link to our primary: replies to the stream go nowhere. Drop what is complete. */
@@ -525,11 +573,14 @@ void conn_process(struct conn *c)
         /* where this command's reply starts: the link to a primary checks it */
         struct repl_apply_mark mark = { c->out.tail, c->out.tail ? c->out.tail->len : 0,
                                         c->out.errors, w->stats.commands };
+        bool drop = (c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP)) != 0;
         if (dispatch_request(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) {
             /* Not executed: the same bytes are parsed again when it may run. */
             resp_parser_reset(&c->parser);
             break;
         }
+        if (unlikely(c->flags & (CONN_REPLY_OFF | CONN_REPLY_SKIP | CONN_REPLY_SKIP_NEXT)))
+            reply_mode_after(c, drop, &mark);
         if ((c->flags & CONN_MASTER) && repl_link_applied(c, c->rbuf + c->rpos, used, &mark) != 0)
             break; /* it failed: the link closes */
         c->rpos += used;

@@ -51,6 +51,9 @@ enum conn_flags {
     CONN_BLOCK_RETRY = 1u << 17,      /* ... woken: its command runs again */
     CONN_IN_SCRIPT = 1u << 18,        /* its script runs: a busy pass leaves it alone */
     CONN_MONITOR = 1u << 19,          /* MONITOR: sees every command (worker/monitor.h) */
+    CONN_REPLY_OFF = 1u << 20,        /* CLIENT REPLY OFF: no replies */
+    CONN_REPLY_SKIP_NEXT = 1u << 21,  /* CLIENT REPLY SKIP: the next command's is dropped */
+    CONN_REPLY_SKIP = 1u << 22,       /* ... this one's */
 };
 
 /*
