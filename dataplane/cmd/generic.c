@@ -30,15 +30,21 @@ static inline struct store *key_store(struct cmd_ctx *c, int i, struct skey *k)
  * A read that must not disturb the key's LRU/LFU data but still counts as a
  * keyspace hit or miss (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS, OBJECT).
  */
-static struct kv *lookup_notouch(struct cmd_ctx *c, struct store *s, const struct skey *k, int db)
+static struct kv *lookup_notouch_flags(struct cmd_ctx *c, struct store *s, const struct skey *k,
+                                       int db, int flags)
 {
-    struct kv *e = store_lookup(s, db, k, c->now_ms, STORE_NOTOUCH);
+    struct kv *e = store_lookup(s, db, k, c->now_ms, STORE_NOTOUCH | flags);
     struct store_stats *st = store_stats(s);
     if (e != NULL)
         st->keyspace_hits++;
     else
         st->keyspace_misses++;
     return e;
+}
+
+static struct kv *lookup_notouch(struct cmd_ctx *c, struct store *s, const struct skey *k, int db)
+{
+    return lookup_notouch_flags(c, s, k, db, 0);
 }
 
 /* The stores a ROUTE_ALL command holds: just c->store on one shard, else every shard's. */
@@ -778,7 +784,7 @@ static struct kv *object_lookup(struct cmd_ctx *c, struct store **sp)
 {
     struct skey k;
     struct store *s = key_store(c, 2, &k);
-    struct kv *e = lookup_notouch(c, s, &k, c->db);
+    struct kv *e = lookup_notouch_flags(c, s, &k, c->db, STORE_NONOTIFY);
     if (e == NULL)
         reply_null(c->reply);
     *sp = s;

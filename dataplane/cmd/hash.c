@@ -448,13 +448,16 @@ static void put_result(struct cmd_ctx *c, const char *text, size_t n, const char
 }
 
 /*
- * The text of field argv[2] of the hash at argv[1] (*t NULL: no such field or key).
+ * The text of field argv[2] of the hash at argv[1] (*t NULL: no such field or key), read to
+ * be written (HINCRBY: Redis's write lookup, which counts no hit or miss and is no keymiss).
  * @return false when the key holds another type (replied).
  */
 static bool field_text(struct cmd_ctx *c, char buf[PACK_TEXT_BUF], const char **t, size_t *n)
 {
     bool wrong;
-    struct kv *e = hash_read(c, &wrong);
+    struct skey k;
+    struct store *s;
+    struct kv *e = hash_lookup(c, &s, &k, STORE_NOSTATS, &wrong);
     *t = e != NULL ? hash_get(e, c->argv[2].ptr, c->argv[2].len, buf, n) : NULL;
     return !wrong;
 }

@@ -439,7 +439,7 @@ static bool sets_read(struct cmd_ctx *c, int first, int n, struct sv *sets, bool
         bool wrong;
         struct store *s;
         struct skey k;
-        struct kv *e = set_lookup(c, first + j, &s, &k, writing ? STORE_NOSTATS : 0, &wrong);
+        struct kv *e = set_lookup(c, first + j, &s, &k, writing ? STORE_READ_NOSTATS : 0, &wrong);
         if (wrong)
             return false;
         sets[j] = e != NULL ? sv_of(e) : (struct sv){ 0 };

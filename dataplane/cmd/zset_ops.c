@@ -252,7 +252,7 @@ static void zop_generic(struct cmd_ctx *c, int dst, int nk, enum zop op, bool ca
     struct store *sets = NULL; /* plain sets as sorted sets of score 1 */
     for (long long i = 0; i < setnum; i++) {
         bool wrong;
-        src[i].e = src_lookup(c, nk + 1 + (int)i, dst >= 0 ? STORE_NOSTATS : 0, &sets, &wrong);
+        src[i].e = src_lookup(c, nk + 1 + (int)i, dst >= 0 ? STORE_READ_NOSTATS : 0, &sets, &wrong);
         if (wrong) {
             mem_free(src);
             if (sets != NULL)

@@ -50,6 +50,16 @@ void store_set_removed_hook(struct store *s, store_removed_fn fn, void *arg)
     s->removed_arg = arg;
 }
 
+void store_set_event_hook(struct store *s, store_event_fn fn)
+{
+    s->event = fn;
+}
+
+void store_set_events(struct store *s, int mask)
+{
+    s->events = s->event != NULL ? mask : 0;
+}
+
 struct store_stats *store_stats(struct store *s)
 {
     return &s->stats;
@@ -340,6 +350,9 @@ struct kv *store_lookup(struct store *s, int db, const struct skey *k, int64_t n
         else
             s->stats.keyspace_misses++;
     }
+    if (e == NULL && unlikely(s->events & STORE_EVENT_MISS) && !(flags & STORE_NONOTIFY) &&
+        (!(flags & STORE_NOSTATS) || (flags & STORE_READ_NOSTATS) == STORE_READ_NOSTATS))
+        s->event(STORE_EVENT_MISS, db, k->ptr, k->len);
     if (e != NULL && !(flags & STORE_NOTOUCH))
         store_touch(s, e, now_ms);
     return e;
@@ -415,6 +428,8 @@ struct kv *store_set(struct store *s, int db, const struct skey *k, const void *
     }
     store_chain_add(s, db_chain(d, k->hash), tag, e);
     d->count++;
+    if (unlikely(s->events & STORE_EVENT_NEW))
+        s->event(STORE_EVENT_NEW, db, k->ptr, k->len);
     return e;
 }
 

@@ -114,6 +114,15 @@ struct store;
 struct store *store_create(const struct store_params *params);
 void store_destroy(struct store *s);
 void store_set_removed_hook(struct store *s, store_removed_fn fn, void *arg);
+/*
+ * Keyspace events only the store sees (notify-keyspace-events n and m): a key created by an
+ * insert, a read lookup that found nothing. `fn` is called on the thread running the
+ * command, for the events in the mask set with store_set_events (none by default).
+ */
+enum { STORE_EVENT_NEW = 1, STORE_EVENT_MISS = 2 };
+typedef void (*store_event_fn)(int event, int db, const char *key, size_t len);
+void store_set_event_hook(struct store *s, store_event_fn fn);
+void store_set_events(struct store *s, int mask);
 struct store_stats *store_stats(struct store *s);
 int store_databases(const struct store *s);
 
@@ -152,8 +161,12 @@ void store_prefetch_chain(const struct store *s, int db, uint64_t hash);
 void store_prefetch_entry(const struct store *s, int db, uint64_t hash);
 
 /* Lookup flags */
-#define STORE_NOTOUCH 0x1 /* do not update LRU/LFU data or hit/miss counters */
-#define STORE_NOSTATS 0x2 /* update LRU/LFU but not hit/miss counters (writes) */
+#define STORE_NOTOUCH  0x1 /* do not update LRU/LFU data or hit/miss counters */
+#define STORE_NOSTATS  0x2 /* update LRU/LFU but not hit/miss counters (writes) */
+#define STORE_NONOTIFY 0x4 /* no keymiss event for a miss (OBJECT, as Redis's LOOKUP_NONOTIFY) */
+/* A read that counts no hit or miss but is a keymiss when it finds nothing (the sources of
+ * SINTERSTORE, ZUNIONSTORE ...: Redis reads them so) */
+#define STORE_READ_NOSTATS (STORE_NOSTATS | 0x8)
 
 /*
  * Find a live key. An expired key is deleted on the spot (counted in

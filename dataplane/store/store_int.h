@@ -370,8 +370,10 @@ struct store {
     struct store_stats stats;
     store_removed_fn removed;
     void *removed_arg;
-    int expire_db; /* where the next active expiry cycle starts */
-    int evict_db;  /* next database for the random policies */
+    store_event_fn event; /* keyspace events a command does not see: a new key, a read miss */
+    int events;           /* STORE_EVENT_* wanted: 0, the common case, costs one test */
+    int expire_db;        /* where the next active expiry cycle starts */
+    int evict_db;         /* next database for the random policies */
     int pool_policy;
     int pool_n;
     struct pool_slot pool[POOL_SIZE];

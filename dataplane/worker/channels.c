@@ -368,6 +368,17 @@ void pubsub_notify(struct worker *w, int type, const char *event, int db, const 
         mem_free(ch);
 }
 
+void pubsub_store_event(int event, int db, const char *key, size_t len)
+{
+    struct worker *w = worker_self();
+    if (w == NULL || w->notify_flags == 0)
+        return;
+    if (event == STORE_EVENT_NEW)
+        pubsub_notify(w, NOTIFY_NEW, "new", db, key, len);
+    else
+        pubsub_notify(w, NOTIFY_KEY_MISS, "keymiss", db, key, len);
+}
+
 void pubsub_on_publish(struct worker *w, struct shard_msg *m)
 {
     m->arg = deliver_here(w, m->db, m->argv[0].ptr, m->argv[0].len, m->argv[1].ptr, m->argv[1].len);

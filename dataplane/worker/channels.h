@@ -42,6 +42,8 @@ void pubsub_publish(struct worker *w, const char *ch, size_t chlen, const char *
 void pubsub_notify(struct worker *w, int type, const char *event, int db, const char *key,
                    size_t len);
 
+/* The store's events (store_set_event_hook): "new" and "keymiss", on the running worker. */
+void pubsub_store_event(int event, int db, const char *key, size_t len);
 /* Messages between workers: a publish to deliver, coming back with its count. */
 void pubsub_on_publish(struct worker *w, struct shard_msg *m);
 void pubsub_on_published(struct worker *w, struct shard_msg *m);

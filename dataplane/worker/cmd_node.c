@@ -129,6 +129,11 @@ static void config_get_as(struct config_get_state *st, const struct param_ref *r
         v = getcwd(buf, sizeof(buf)) ? buf : "";
     } else {
         v = param_format(ref->def, params_module(st->p, ref), buf, sizeof(buf), false);
+        if (strcmp(ref->def->name, "notify-keyspace-events") == 0) {
+            int flags = config_notify_flags(v);
+            config_notify_string(flags > 0 ? flags : 0, true, buf); /* as Redis shows it */
+            v = buf;
+        }
     }
     reply_bulk_cstr(st->r, name);
     reply_bulk_cstr(st->r, v);

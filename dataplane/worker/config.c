@@ -208,17 +208,19 @@ int config_notify_flags(const char *v)
     return flags;
 }
 
-void config_notify_string(int flags, char out[32])
+void config_notify_string(int flags, bool display, char out[32])
 {
     size_t n = 0;
-    /* Redis's order; with "A" the class letters, n included, are not repeated */
+    /* Redis's order; with "A" the class letters are not repeated, and CONFIG GET leaves out
+     * n too, as redis-server 7.0 shows it (the kept form keeps it: the events go on) */
     bool all = (flags & NOTIFY_ALL) == NOTIFY_ALL;
     if (all)
         out[n++] = 'A';
     for (size_t i = 0; i < ARRAY_SIZE(notify_letters); i++) {
         bool cls = notify_letters[i].flag != NOTIFY_KEYSPACE &&
                    notify_letters[i].flag != NOTIFY_KEYEVENT &&
-                   notify_letters[i].flag != NOTIFY_KEY_MISS;
+                   notify_letters[i].flag != NOTIFY_KEY_MISS &&
+                   (display || notify_letters[i].flag != NOTIFY_NEW);
         if ((flags & notify_letters[i].flag) && !(all && cls))
             out[n++] = notify_letters[i].c;
     }
@@ -238,7 +240,7 @@ static const char *canonical(const char *name, const char *v, char *out, size_t 
     if (strcmp(name, "notify-keyspace-events") == 0 && cap >= 32) {
         int f = config_notify_flags(v);
         if (f >= 0) {
-            config_notify_string(f, out);
+            config_notify_string(f, false, out);
             return out;
         }
     }

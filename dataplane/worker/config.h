@@ -52,7 +52,7 @@ const char *config_check_obuf(const char *v);
 /* notify-keyspace-events: Redis's letters as NOTIFY_* flags (cmd/cmd.h), -1 for a letter it
  * does not know; and the flags as CONFIG GET shows them (Redis's order, "A" for the lot). */
 int config_notify_flags(const char *v);
-void config_notify_string(int flags, char out[32]);
+void config_notify_string(int flags, bool display, char out[32]);
 const char *config_check_notify(const char *v);
 const char *config_check_dbfilename(const char *v);
 

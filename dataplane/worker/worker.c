@@ -105,6 +105,14 @@ bool worker_source_allowed(struct worker *w, const uint8_t addr[16])
     return false;
 }
 
+/* notify-keyspace-events n and m: events only the store sees (a new key, a read miss). */
+static void store_events_update(struct worker *w)
+{
+    if (w->store != NULL)
+        store_set_events(w->store, (w->notify_flags & NOTIFY_NEW ? STORE_EVENT_NEW : 0) |
+                                       (w->notify_flags & NOTIFY_KEY_MISS ? STORE_EVENT_MISS : 0));
+}
+
 void worker_reload_params(struct worker *w)
 {
     pthread_mutex_lock(&config.lock);
@@ -121,6 +129,7 @@ void worker_reload_params(struct worker *w)
     config_obuf_parse(w->params.srv.client_output_buffer_limit, w->obuf);
     int notify = config_notify_flags(w->params.srv.notify_keyspace_events);
     w->notify_flags = notify > 0 ? notify : 0;
+    store_events_update(w);
     for (struct conn *c = w->conns; c != NULL; c = c->next)
         c->parser.max_bulk_len = w->params.srv.proto_max_bulk_len;
     worker_net_reload(w);
@@ -163,6 +172,9 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     w->hold.holder = -1;
     worker_reload_params(w);
     w->store = store_create(&w->params.store);
+    if (w->store != NULL)
+        store_set_event_hook(w->store, pubsub_store_event);
+    store_events_update(w);
     shard_port_init(&w->port, &srv->mesh, id);
     w->port.notify = notify;
     w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * CMD_ID_COUNT);

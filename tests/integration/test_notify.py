@@ -83,6 +83,22 @@ class AgainstRedis(h.AgainstRedis):
             with self.subTest(flags=flags):
                 self.compare(script, flags)
 
+    def test_new_and_keymiss(self):
+        """n: a key created by any write (the whole write list); m: a read that finds
+        nothing, for every kind of read."""
+        self.compare(watch_script(), "KEn")
+        reads = [["GET", "m1"], ["HGET", "m2", "f"], ["EXISTS", "m3", "m4"], ["TYPE", "m5"],
+                 ["LRANGE", "m6", "0", "-1"], ["SMEMBERS", "m7"], ["ZSCORE", "m8", "x"],
+                 ["STRLEN", "m9"], ["MGET", "m10", "m11"], ["GETDEL", "m12"],
+                 ["HGETALL", "m13"], ["LLEN", "m14"], ["SCARD", "m15"], ["ZRANGE", "m16", "0",
+                                                                         "1"],
+                 ["TTL", "m17"], ["DUMP", "m18"], ["OBJECT", "ENCODING", "m19"],
+                 ["SET", "present", "1"], ["GET", "present"], ["INCR", "m20"],
+                 ["SUNION", "m21", "m22"], ["LINDEX", "m23", "0"], ["GETRANGE", "m24", "0", "1"],
+                 ["EVAL", "return redis.call('get', KEYS[1])", "1", "m25"]]
+        self.compare(reads, "KEm")
+        self.compare(reads + watch_script(), "KEAnm")
+
     def test_expired_and_evicted(self):
         self.compare([["SET", "t1", "v", "PX", "20"], ["SET", "t2", "v", "PX", "20"], 0.15,
                       ["GET", "t1"], ["EXISTS", "t2"]])
