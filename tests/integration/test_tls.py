@@ -621,6 +621,9 @@ class Replication(unittest.TestCase):
             wait_synced(primary, replica)
             for i in range(2000):
                 pc.set(f"after:{i}", f"w{i}")
+            # every write acknowledged (polluxd's merge of the shards' feeds is asynchronous:
+            # master_repl_offset alone may be read before the last writes reach the stream)
+            self.assertEqual(pc.execute_command("WAIT", "1", "30000"), 1)
             wait_synced(primary, replica)
             self.assertEqual(rc.dbsize(), pc.dbsize())
             self.assertEqual(rc.get("before:1999"), b"v1999")
