@@ -270,6 +270,44 @@ void cmd_client_no_evict(struct cmd_ctx *c)
     reply_ok(c->reply);
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL] (milliseconds, ALL by default). */
+void cmd_client_pause(struct cmd_ctx *c)
+{
+    long long ms;
+    if (!util_str2ll(c->argv[2].ptr, c->argv[2].len, &ms)) {
+        reply_error(c->reply, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_error(c->reply, "ERR timeout is negative");
+        return;
+    }
+    bool all = true;
+    if (c->argc == 4) {
+        if (cmd_arg_is(c, 3, "WRITE")) {
+            all = false;
+        } else if (!cmd_arg_is(c, 3, "ALL")) {
+            reply_error(c->reply, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    } else if (c->argc > 4) {
+        reply_errorf(c->reply,
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                     "CLIENT HELP.",
+                     (int)c->argv[1].len, c->argv[1].ptr);
+        return;
+    }
+    int64_t end = ms > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + ms;
+    node_client_pause(c->now_ms, end, all);
+    reply_ok(c->reply);
+}
+
+void cmd_client_unpause(struct cmd_ctx *c)
+{
+    node_client_unpause();
+    reply_ok(c->reply);
+}
+
 /* CLIENT REPLY ON answers OK; OFF and SKIP answer nothing (the connection drops it). */
 void cmd_client_reply(struct cmd_ctx *c)
 {

@@ -30,6 +30,9 @@ const char *node_aclfile(const struct cmd_ctx *c);
 
 /* SHUTDOWN: save (1), do not (0) or per the save schedule (-1), then stop the process. */
 void node_shutdown(int save);
+/* CLIENT PAUSE until end_ms (unix ms), every command (all) or the writes; CLIENT UNPAUSE. */
+void node_client_pause(int64_t now_ms, int64_t end_ms, bool all);
+void node_client_unpause(void);
 
 /* INFO text for the given sections (every shard held). */
 void node_info(struct strbuf *s, int nsections, const struct resp_arg *sections, int64_t now_ms);

@@ -11,6 +11,7 @@
 
 #include "cmd/client.h"
 #include "cmd/commands.h"
+#include "worker/pause.h"
 #include "worker/config.h"
 #include "base/log.h"
 #include "worker/process.h"
@@ -184,6 +185,16 @@ void node_config_get(struct reply *r, int npatterns, const struct resp_arg *patt
     }
     pthread_mutex_unlock(&config.lock);
     reply_defer_set(r, hdr, REPLY_AGG_MAP, st.count);
+}
+
+void node_client_pause(int64_t now_ms, int64_t end_ms, bool all)
+{
+    pause_set(now_ms, end_ms, all ? PAUSE_ALL : PAUSE_WRITE);
+}
+
+void node_client_unpause(void)
+{
+    pause_clear();
 }
 
 int node_config_set(const struct cmd_ctx *c, int npairs, const char *const *names,

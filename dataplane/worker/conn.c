@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "worker/multi.h"
+#include "worker/pause.h"
 #include "replication/repl.h"
 #include "worker/process.h"
 #include "shard/shard.h"
@@ -199,6 +200,7 @@ void conn_close(struct conn *c)
     unlink_conn(&w->conns, c);
     w->nconns--;
     monitor_remove(c);
+    pause_forget(c);
     if (c->flags & CONN_TX_QUEUED)
         worker_tx_forget(w, c);
     if (c->flags & CONN_BLOCKED_CLIENT)

@@ -54,6 +54,7 @@ enum conn_flags {
     CONN_REPLY_OFF = 1u << 20,        /* CLIENT REPLY OFF: no replies */
     CONN_REPLY_SKIP_NEXT = 1u << 21,  /* CLIENT REPLY SKIP: the next command's is dropped */
     CONN_REPLY_SKIP = 1u << 22,       /* ... this one's */
+    CONN_PAUSED = 1u << 23,           /* CLIENT PAUSE: waits on its worker's list (pause.h) */
 };
 
 /*
@@ -72,6 +73,7 @@ struct conn {
     struct conn *prev, *next; /* worker->conns, or the zombie list */
     struct conn *flush_next;
     struct conn *tx_next;
+    struct conn *pause_next; /* worker->paused */
     struct worker *w;
     const struct netio_ops *io; /* the worker's backend while c has a socket, else NULL */
     union netio_handle sock;    /* the socket, on that backend (cio.c) */

@@ -16,6 +16,7 @@
 #include "worker/process.h"
 #include "shard/shard.h"
 #include "worker/monitor.h"
+#include "worker/pause.h"
 #include "worker/script.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
@@ -552,6 +553,13 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         script_reply_busy(&c->out);
         reject_client(c, d);
         return DISPATCH_DONE;
+    }
+    if (unlikely(atomic_load_explicit(&pause_mode_now, memory_order_relaxed) != PAUSE_NONE)) {
+        enum pause_mode pm = pause_in_effect(w->now_ms);
+        if (pm != PAUSE_NONE && pause_covers(pm, c, d, parent)) {
+            pause_park(c);
+            return DISPATCH_WAIT;
+        }
     }
     if (c->multi != NULL && !(d->flags & CMD_TX_CONTROL)) {
         const struct cmd_def *top = parent != NULL ? parent : d;

@@ -19,6 +19,7 @@
 #include "base/mem.h"
 #include "replication/repl.h"
 #include "worker/process.h"
+#include "worker/pause.h"
 #include "worker/script.h"
 #include "worker/slowlog.h"
 #include "sock/sock.h"
@@ -1006,6 +1007,8 @@ static void *worker_main(void *arg)
             shard_flush(&w->port);
             continue;
         }
+        if (unlikely(w->paused != NULL) && pause_in_effect(w->now_ms) == PAUSE_NONE)
+            pause_release(w);
         if (w->now_ns >= w->next_cron_ns) {
             cron(w);
             w->next_cron_ns = w->now_ns + CRON_NS;
