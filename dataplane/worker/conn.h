@@ -55,6 +55,7 @@ enum conn_flags {
     CONN_REPLY_SKIP_NEXT = 1u << 21,  /* CLIENT REPLY SKIP: the next command's is dropped */
     CONN_REPLY_SKIP = 1u << 22,       /* ... this one's */
     CONN_PAUSED = 1u << 23,           /* CLIENT PAUSE: waits on its worker's list (pause.h) */
+    CONN_SCRIPT_RERUN = 1u << 24,     /* its script runs again holding every shard (shown once) */
 };
 
 /*

@@ -180,9 +180,13 @@ static inline void feed_monitors(struct worker *w, const struct conn *c, const s
         monitor_feed(w, c, d, c->db, argc, argv);
 }
 
-static inline void feed_script_start(struct worker *w, const struct conn *c,
-                                     const struct cmd_def *d, int argc, const struct resp_arg *argv)
+static inline void feed_script_start(struct worker *w, struct conn *c, const struct cmd_def *d,
+                                     int argc, const struct resp_arg *argv)
 {
+    if (unlikely(c->flags & CONN_SCRIPT_RERUN)) {
+        c->flags &= ~CONN_SCRIPT_RERUN; /* shown when it first started */
+        return;
+    }
     if (unlikely(monitor_any()) && shown_at_start(d))
         monitor_feed(w, c, d, c->db, argc, argv);
 }
@@ -499,6 +503,7 @@ static enum dispatch_result rerun_all(struct worker *w, struct conn *c, const st
 {
     w->cmdstats[d->id].calls--;
     w->stats.commands--;
+    c->flags |= CONN_SCRIPT_RERUN;
     if (in_tx)
         worker_tx_end(w);
     unsigned n = server.nworkers;

@@ -42,7 +42,9 @@ def read_lines(mon, n, timeout=10):
 SCRIPT = [
     [["SET", "a b", 'x"y'], ["GET", "a b"], ["SELECT", "3"], ["SET", "k", "\x01\t\xe9"]],
     [["MULTI"], ["SET", "m", "1"], ["INCR", "m"], ["EXEC"]],
-    [["EVAL", "redis.call('set', KEYS[1], 'v')\nreturn redis.call('get', KEYS[1])", "1", "kk"]],
+    [["EVAL", "redis.call('set', KEYS[1], 'v')\nreturn redis.call('get', KEYS[1])", "1", "kk"],
+     # undeclared keys: polluxd runs it again holding every shard, shown once all the same
+     ["EVAL", "return redis.call('exists', ARGV[1], ARGV[2], ARGV[3])", "0", "u1", "u2", "u3"]],
     [["AUTH", "nosuch", "pass"], ["HELLO", "2", "AUTH", "default", "wrong", "SETNAME", "n"]],
     [["CONFIG", "GET", "port"], ["PING"], ["NOSUCHCMD"], ["LPUSH", "l", "1", "2"],
      ["RPOP", "l"], ["DEL", "l", "kk"]],
@@ -63,8 +65,9 @@ def run_script(srv):
                 c.command(*cmd)
             per_client.append([])
             c.close()
-        # what a server shows: every command but CONFIG (admin) and the unknown one
-        expected = sum(len(cmds) for cmds in SCRIPT) - 2 + 1  # + the script's own command
+        # what a server shows: every command but CONFIG (admin) and the unknown one, and the
+        # scripts' commands (two and one)
+        expected = sum(len(cmds) for cmds in SCRIPT) - 2 + 3
         lines = read_lines(mon, expected)
         for db, who, args in lines:
             if who == b"lua":
@@ -147,8 +150,8 @@ class Monitor(h.ServerTestCase):
                                                                "normal 0 0 0"))
         m = self.client()
         m.command("MONITOR")
-        value = "v" * 10000
-        for i in range(3000):
+        value = "v" * 20000
+        for i in range(800):
             c.set(f"flood{i % 10}", value)
         self.assertEqual(c.dbsize(), 10)
         deadline = time.monotonic() + 10
