@@ -517,6 +517,14 @@ static int mp_unpack_full(lua_State *L, lua_Integer limit, lua_Integer offset)
     return cnt + 1;
 }
 
+/* An optional integer argument (0 when absent), converted as Redis's Lua does on x86-64. */
+static lua_Integer mp_optint(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    return (lua_Integer)lualibs_d2i64(luaL_checknumber(L, idx));
+}
+
 /* cmsgpack.unpack(s): every value in s. */
 static int mp_unpack(lua_State *L)
 {
@@ -526,7 +534,7 @@ static int mp_unpack(lua_State *L)
 /* cmsgpack.unpack_one(s [, offset]): the next offset, then one value. */
 static int mp_unpack_one(lua_State *L)
 {
-    lua_Integer offset = luaL_optinteger(L, 2, 0);
+    lua_Integer offset = mp_optint(L, 2);
     lua_pop(L, lua_gettop(L) - 1);
     return mp_unpack_full(L, 1, offset);
 }
@@ -534,8 +542,8 @@ static int mp_unpack_one(lua_State *L)
 /* cmsgpack.unpack_limit(s, limit [, offset]): the next offset, then up to limit values. */
 static int mp_unpack_limit(lua_State *L)
 {
-    lua_Integer limit = luaL_checkinteger(L, 2);
-    lua_Integer offset = luaL_optinteger(L, 3, 0);
+    lua_Integer limit = (lua_Integer)lualibs_d2i64(luaL_checknumber(L, 2));
+    lua_Integer offset = mp_optint(L, 3);
     lua_pop(L, lua_gettop(L) - 1);
     return mp_unpack_full(L, limit, offset);
 }

@@ -48,18 +48,6 @@ static int st_isalnum(int c)
 }
 
 /*
- * A double converted to a signed 64-bit integer the way x86-64's truncating conversion does it:
- * out of range and NaN give INT64_MIN. C leaves those cases undefined, Redis's results follow
- * the hardware, so they are spelled out here.
- */
-static int64_t st_d2i64(double d)
-{
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-        return (int64_t)d;
-    return INT64_MIN;
-}
-
-/*
  * A double converted to an unsigned 64-bit integer as GCC does it on x86-64: below 2^63 (and
  * NaN) through the signed conversion, from 2^63 on by subtracting 2^63 first, so 2^64 and
  * above come out as 0.
@@ -67,8 +55,8 @@ static int64_t st_d2i64(double d)
 static uint64_t st_d2u64(double d)
 {
     if (!(d >= 9223372036854775808.0))
-        return (uint64_t)st_d2i64(d);
-    return (uint64_t)st_d2i64(d - 9223372036854775808.0) ^ UINT64_C(0x8000000000000000);
+        return (uint64_t)lualibs_d2i64(d);
+    return (uint64_t)lualibs_d2i64(d - 9223372036854775808.0) ^ UINT64_C(0x8000000000000000);
 }
 
 /* Read the decimal number at *fmt (moving past it), or return def when there is none. */
@@ -191,7 +179,7 @@ static lua_Number st_get_integer(const unsigned char *in, int endian, int issign
 static void st_put_integer(lua_State *L, luaL_Buffer *b, int arg, int endian, size_t size)
 {
     lua_Number n = luaL_checknumber(L, arg);
-    uint64_t v = n < 0 ? (uint64_t)st_d2i64(n) : st_d2u64(n);
+    uint64_t v = n < 0 ? (uint64_t)lualibs_d2i64(n) : st_d2u64(n);
     unsigned char out[ST_MAXINTSIZE];
     st_put_bytes(out, v, endian, size);
     luaL_addlstring(b, (const char *)out, size);

@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 
 #include "lua/luabox.h"
+#include "lua/lualibs.h"
 #include "resp/reply.h"
 
 /* Deeper nesting than this is cut off (a table that holds itself would never end). */
@@ -300,7 +301,7 @@ static void reply_value(lua_State *L, int idx, struct reply *r, int resp, int de
         }
         return;
     case LUA_TNUMBER:
-        reply_int(r, (long long)lua_tonumber(L, idx));
+        reply_int(r, (long long)lualibs_d2i64((double)lua_tonumber(L, idx))); /* as x86-64 */
         return;
     case LUA_TTABLE:
         if (depth >= MAX_DEPTH || !lua_checkstack(L, 8)) {

@@ -228,6 +228,9 @@ static void test_lua_to_resp(void **state)
     lua_State *L = *state;
     assert_string_equal(reply_of(L, "return 3.99", 2, 2), ":3\r\n");
     assert_string_equal(reply_of(L, "return -2.5", 2, 2), ":-2\r\n");
+    /* out of range: what x86-64's conversion gives, on every CPU (Redis's reply) */
+    assert_string_equal(reply_of(L, "return 1e20", 2, 2), ":-9223372036854775808\r\n");
+    assert_string_equal(reply_of(L, "return 0/0", 2, 2), ":-9223372036854775808\r\n");
     assert_string_equal(reply_of(L, "return 'x'", 2, 2), "$1\r\nx\r\n");
     assert_string_equal(reply_of(L, "return true", 2, 2), ":1\r\n");
     assert_string_equal(reply_of(L, "return false", 2, 2), "$-1\r\n");

@@ -527,7 +527,7 @@ static const lua_case struct_cases[] = {
     { "struct.pack(\"<d\", 0.1)", "OK 1 s:9a9999999999b93f" },
     { "struct.pack(\">d\", -1/(1/0))", "OK 1 s:8000000000000000" },
     { "struct.pack(\">d\", 1/0)", "OK 1 s:7ff0000000000000" },
-    { "struct.pack(\">d\", 0/0)", "OK 1 s:fff8000000000000" },
+    /* (0/0's sign is the CPU's: x86-64 makes fff8..., ARM64 7ff8...; not compared) */
     { "struct.pack(\"s\", \"a\\0b\")", "OK 1 s:61006200" },
     { "struct.pack(\"s\", \"\")", "OK 1 s:00" },
     { "struct.pack(\"c\", \"xyz\")", "OK 1 s:78" },
@@ -743,7 +743,7 @@ static const lua_case mp_cases[] = {
     { "cmsgpack.pack(16777216.5)", "OK 1 s:cb4170000008000000" },
     { "cmsgpack.pack(1/0)", "OK 1 s:ca7f800000" },
     { "cmsgpack.pack(-1/0)", "OK 1 s:caff800000" },
-    { "cmsgpack.pack(0/0)", "OK 1 s:cbfff8000000000000" },
+    /* (cmsgpack.pack(0/0): the NaN's sign is the CPU's, as above) */
     { "cmsgpack.pack(-1/(1/0))", "OK 1 s:00" },
     { "cmsgpack.pack(\"\")", "OK 1 s:a0" },
     { "cmsgpack.pack(\"a\")", "OK 1 s:a161" },
