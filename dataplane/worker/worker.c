@@ -137,6 +137,24 @@ void worker_reload_params(struct worker *w)
 }
 
 /*
+ * During CLIENT PAUSE (WRITE or ALL) keys do not expire or get evicted, as in Redis: an
+ * expired key reads as missing but stays (the store's replica mode) until the pause ends.
+ * On a replica the primary decides, as always.
+ */
+static void pause_expiry(struct worker *w)
+{
+    if (atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA) {
+        w->expiry_paused = false; /* replication sets the store's mode (replica's already) */
+        return;
+    }
+    bool paused = pause_in_effect(w->now_ms) != PAUSE_NONE;
+    if (paused == w->expiry_paused)
+        return;
+    w->expiry_paused = paused;
+    store_set_expiry(w->store, paused ? STORE_EXPIRY_REPLICA : STORE_EXPIRY_ACTIVE);
+}
+
+/*
  * The backend pollux-backend names, chosen once for the worker's life (w->io):
  * from here on the loop and the connections only call its operations.
  * @return 0 or -errno, the reason logged.
@@ -921,15 +939,15 @@ static void cron(struct worker *w)
     if (w->hold.holder == -1) {
         /* On a replica keys expire (and are evicted) only when the primary says so. */
         bool replica = atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA;
-        /* Active expiry: a bounded slice each millisecond. */
-        if (!replica)
+        /* Active expiry: a bounded slice each millisecond (none during CLIENT PAUSE) */
+        if (!replica && !w->expiry_paused)
             store_expire_cycle(w->store, w->now_ms,
                                200 * (size_t)w->params.store.active_expire_effort);
         /* Incremental rehash moves on even when no writes arrive (activerehashing). */
         if (w->params.srv.activerehashing)
             store_rehash_step(w->store, -1, 64);
         size_t limit = worker_shard_limit(w);
-        if (limit > 0 && store_used(w->store) > limit &&
+        if (limit > 0 && store_used(w->store) > limit && !w->expiry_paused &&
             !(replica && w->params.repl.replica_ignore_maxmemory))
             store_evict(w->store, limit, w->now_ms);
     }
@@ -980,6 +998,9 @@ static void *worker_main(void *arg)
             continue;
         }
         store_set_clock(w->store, w->now_ms);
+        if (unlikely(atomic_load_explicit(&pause_mode_now, memory_order_relaxed) != PAUSE_NONE ||
+                     w->expiry_paused))
+            pause_expiry(w);
         acl_quiescent(w->id); /* no ACL snapshot is held between passes */
         w->stats.loop_passes++;
         /* Before the poll: what a read left in a TLS session last pass, after its replies

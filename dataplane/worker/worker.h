@@ -195,6 +195,7 @@ struct worker {
     struct pubsub pubsub;          /* this worker's clients' subscriptions (worker/channels.c) */
     struct monitors monitors;      /* this worker's MONITOR clients (worker/monitor.h) */
     struct conn *paused;           /* clients waiting for CLIENT PAUSE to end (pause.h) */
+    bool expiry_paused;            /* ... and keys do not expire meanwhile */
     int notify_flags;              /* notify-keyspace-events, parsed (cmd/cmd.h NOTIFY_*) */
     struct script_engine *scripts; /* the Lua state, made at the first script (script.h) */
     bool busy_only; /* in a busy pass: requests are answered BUSY, nothing runs (script.h) */

@@ -151,6 +151,19 @@ class Pause(h.ServerTestCase):
         self.assertEqual(other.command("CLIENT", "UNPAUSE"), b"OK")
         self.assertEqual(c.read_reply(), b"OK")
 
+    def test_no_expiry_during_a_pause(self):
+        """As Redis: during a pause an expired key reads as missing but stays; it goes when
+        the pause ends."""
+        c, admin = self.client(), self.client()
+        c.command("SET", "short", "v", "PX", "100")
+        self.assertEqual(admin.command("CLIENT", "PAUSE", "1500", "WRITE"), b"OK")
+        time.sleep(0.4)
+        self.assertEqual(c.command("GET", "short"), None)
+        self.assertEqual(c.command("EXISTS", "short"), 0)
+        self.assertEqual(c.command("DBSIZE"), 1)
+        self.assertEqual(admin.command("CLIENT", "UNPAUSE"), b"OK")
+        self.assertTrue(h.wait_until(lambda: c.command("DBSIZE") == 0, 10))
+
     def test_errors(self):
         c = self.client()
         for args, msg in ((["abc"], "ERR timeout is not an integer or out of range"),
