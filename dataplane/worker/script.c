@@ -818,6 +818,13 @@ void script_run(struct script_engine *e, struct cmd_ctx *c, int nargs, uint32_t 
     else
         luabox_reply(L, -1, c->reply, e->resp);
     lua_settop(L, 0);
+    if (!function) {
+        /* KEYS and ARGV belong to this script only (a function must not see them) */
+        lua_pushnil(L);
+        luabox_set_global(L, "KEYS");
+        lua_pushnil(L);
+        luabox_set_global(L, "ARGV");
+    }
     e->mem = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
 }
 
