@@ -1357,6 +1357,15 @@ redis.register_function('notallowed', function() return redis.call('multi') end)
         self.assertEqual(c.command_raw("FCALL", "notallowed", "0"),
                          err(in_function(NOT_ALLOWED, "notallowed", 11)))
 
+    def test_no_keys_global_in_functions(self):
+        """KEYS and ARGV are an EVAL's: a function that reads them after one gets the
+        nonexistent-global error, not the script's keys."""
+        c = self.client()
+        self.assertEqual(self.eval(c, "return KEYS[1]", ["k"]), b"k")
+        self.load(c, lib("kx", "redis.register_function('kx', function() return KEYS end)"))
+        self.assertEqual(c.command_raw("FCALL", "kx", "0"),
+                         err(in_function(b"ERR user_function:2: " + nonexistent("KEYS"), "kx", 2)))
+
     def test_library_state_persists_between_calls(self):
         """A library's local variables live as long as the library: each call sees what the
         previous one left; reloading the library starts afresh."""
