@@ -7,6 +7,8 @@
 #   start_server polluxd|redis [extra server arguments]; stop_server
 #   settled_rss: the server's resident bytes 12 s after a load
 #   bench_run NAME PIPELINE TEST RANGE flush|keep: one redis-benchmark test, $repeat runs
+#   bench_cmd NAME PIPELINE RANGE flush|keep ARGS...: the same for any redis-benchmark arguments
+#   bench_header: the machine and settings lines and the table's heading
 #   res_row LABEL KEY, res_cost LABEL KEY: print a figure of both servers from res[NAME,KEY]
 here=$(cd "$(dirname "$0")/.." && pwd)
 polluxd="$here/build/dataplane/polluxd"
@@ -82,22 +84,23 @@ server_usec() { # name
     fi
 }
 
-# "rps client-cpu% server-us-per-request" of one redis-benchmark test: the run with the
-# median rps of $repeat. The client's CPU share tells whether a figure measures the server
-# or the client: near 100% the single-core client, not the server, set the pace; the
-# server's microseconds per request are what the server would need with a faster client.
-bench_run() { # name pipeline test range flush|keep
-    local name=$1
-    shift
+# "rps client-cpu% server-us-per-request" of one redis-benchmark run, `redis-benchmark ARGS`:
+# the run with the median rps of $repeat. The client's CPU share tells whether a figure
+# measures the server or the client: near 100% the single-core client, not the server, set
+# the pace; the server's microseconds per request are what the server would need with a
+# faster client.
+bench_cmd() { # name pipeline range flush|keep args...
+    local name=$1 pipeline=$2 range=$3 mode=$4
+    shift 4
     local out rps k0 k1 t0 t1 u0 u1 runs=() me=$BASHPID
     for _ in $(seq "$repeat"); do
         # keep: run against what the run before left (GET after SET: hits)
-        [ "$4" = flush ] && redis-cli -p "$port" flushall >/dev/null
+        [ "$mode" = flush ] && redis-cli -p "$port" flushall >/dev/null
         u0=$(server_usec "$name")
         k0=$(child_ticks "$me")
         t0=$(date +%s.%N)
         taskset -c "$client_cpu" redis-benchmark -p "$port" -c 50 -n "$requests" \
-            -r "$3" -t "$2" -P "$1" -q >"$work/bench.out" 2>/dev/null
+            -r "$range" -P "$pipeline" -q "$@" >"$work/bench.out" 2>/dev/null
         t1=$(date +%s.%N)
         k1=$(child_ticks "$me")
         u1=$(server_usec "$name")
@@ -108,6 +111,19 @@ bench_run() { # name pipeline test range flush|keep
                     'BEGIN { printf "%.0f %.3f", (b - a) / hz / (e - s) * 100, u / n }')")
     done
     printf '%s\n' "${runs[@]}" | sort -n | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'
+}
+
+# One redis-benchmark test (-t TEST).
+bench_run() { # name pipeline test range flush|keep
+    bench_cmd "$1" "$2" "$4" "$5" -t "$3"
+}
+
+# The lines before a results table.
+bench_header() {
+    echo
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "server on cpu $server_cpu, redis-benchmark on cpu $client_cpu, median of $repeat runs, $requests requests each"
+    printf '%-34s %14s %14s %8s   %s\n' figure polluxd redis ratio "client CPU (polluxd / redis)"
 }
 
 res_row() { # label key

@@ -100,10 +100,7 @@ for name in polluxd redis; do
     done
 done
 
-echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "server on cpu $server_cpu, redis-benchmark on cpu $client_cpu, median of $repeat runs, $requests requests each"
-printf '%-34s %14s %14s %8s   %s\n' figure polluxd redis ratio "client CPU (polluxd / redis)"
+bench_header
 for t in "${tlist[@]}"; do
     res_row "$t rps (-P 16)" "$t,16"
     res_row "$t rps (-P 1)" "$t,1"

@@ -41,10 +41,7 @@ for name in polluxd redis; do
     stop_server
 done
 
-echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "server on cpu $server_cpu, redis-benchmark on cpu $client_cpu, median of $repeat runs, $requests requests each"
-printf '%-34s %14s %14s %8s   %s\n' figure polluxd redis ratio "client CPU (polluxd / redis)"
+bench_header
 res_row "SET rps (-P 16, -c 50)" set16
 res_row "GET rps (-P 16, -c 50)" get16
 res_row "SET rps (-P 1, -c 50)" set1

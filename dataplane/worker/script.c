@@ -273,7 +273,7 @@ static const char *flat_reply(struct reply *r, struct strbuf *tmp, size_t *len)
 }
 
 /* The command a script asked for, or NULL after pushing the error. */
-static const struct cmd_def *script_command(lua_State *L, int argc, const struct resp_arg *argv,
+static const struct cmd_def *script_command(int argc, const struct resp_arg *argv,
                                             const struct cmd_def **parent, const char **err)
 {
     *parent = NULL;
@@ -282,7 +282,6 @@ static const struct cmd_def *script_command(lua_State *L, int argc, const struct
         *parent = d;
         d = cmd_lookup_sub(d, argv[1].ptr, argv[1].len);
     }
-    (void)L;
     if (d == NULL) {
         *err = "ERR Unknown Redis command called from script";
         return NULL;
@@ -368,7 +367,7 @@ static int redis_command(lua_State *L, bool raise)
     }
     const struct cmd_def *parent;
     const char *err = NULL;
-    const struct cmd_def *d = script_command(L, argc, argv, &parent, &err);
+    const struct cmd_def *d = script_command(argc, argv, &parent, &err);
     if (d != NULL)
         err = script_may_run(e, d, parent, argc, argv);
     if (err != NULL) {
