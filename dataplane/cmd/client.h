@@ -108,8 +108,9 @@ void client_unsubscribe_all(struct cmd_ctx *c, int kind);
 uint32_t client_pubsub_count(const struct cmd_client *cl);
 /* RESET: every subscription goes, without replies. */
 void client_pubsub_reset(struct cmd_client *cl);
-/* RESET: MONITOR ends. */
+/* RESET: MONITOR ends, and so does CLIENT TRACKING. */
 void client_monitor_stop(struct cmd_client *cl);
+void client_tracking_off(struct cmd_client *cl);
 /*
  * PUBLISH, SPUBLISH: to the subscribers of every worker; the reply (how many received it)
  * comes when every worker has counted.

@@ -330,6 +330,14 @@ struct cmd_ctx {
     struct conn *client;
     struct worker *worker;
     bool keys_limited; /* forwarded: the client's user may not read every key */
+    /*
+     * Client tracking (worker/tracking.h): the id of the client the command runs for (0:
+     * none, as for expiry), and the word of a tracking client whose reads remember their
+     * keys (0: nobody's). `track_read`: a script ran a read-only command.
+     */
+    uint64_t origin;
+    uint64_t track_who;
+    bool track_read;
 
     /*
      * Replication: a handler whose effect must reach replicas in another form
@@ -403,6 +411,13 @@ static inline void cmd_changed_swapdb(struct cmd_ctx *c, int a, int b)
 {
     if (c->changed != NULL)
         c->changed(c, NOTIFY_GENERIC, NULL, a, NULL, (size_t)b);
+}
+/* FLUSHALL / FLUSHDB emptied database db (-1: every one): key NULL, event "flush" (SWAPDB's
+ * event is NULL). */
+static inline void cmd_changed_flush(struct cmd_ctx *c, int db)
+{
+    if (c->changed != NULL)
+        c->changed(c, NOTIFY_GENERIC, "flush", db, NULL, 0);
 }
 /* The same for argv[i] in the client's database. */
 static inline void cmd_changed_arg(struct cmd_ctx *c, int type, const char *event, int i)

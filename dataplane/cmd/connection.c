@@ -192,6 +192,7 @@ void cmd_reset(struct cmd_ctx *c)
     client_unwatch(c);
     client_pubsub_reset(cl);
     client_monitor_stop(cl);
+    client_tracking_off(cl);
     client_set_proto(cl, c, 2);
     client_set_name(cl, NULL, 0);
     client_set_no_evict(cl, false);

@@ -755,6 +755,7 @@ void cmd_flushdb(struct cmd_ctx *c)
         c->dirty += (long long)store_count(s, c->db);
         store_flush(s, c->db, why);
     }
+    cmd_changed_flush(c, c->db);
     c->force_propagate = true; /* replicated even when empty, as in Redis */
     reply_ok(c->reply);
 }
@@ -770,6 +771,7 @@ void cmd_flushall(struct cmd_ctx *c)
             c->dirty += (long long)store_count(s, db);
         store_flush(s, -1, why);
     }
+    cmd_changed_flush(c, -1);
     c->force_propagate = true;
     reply_ok(c->reply);
 }

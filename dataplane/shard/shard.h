@@ -42,7 +42,9 @@ enum shard_msg_type {
     SHARD_PUBLISH,   /* a message for dst's subscribers (argv: channel, message; db: kind) */
     SHARD_PUBLISHED, /* PUBLISH returning with the count delivered (arg) */
     SHARD_MONITOR,   /* a MONITOR line for dst's monitors (argv[0]) */
-    SHARD_MONITORED  /* MONITOR returning */
+    SHARD_MONITORED, /* MONITOR returning */
+    SHARD_TRACK,     /* invalidations for dst's tracking clients (argv[0], tracking.c) */
+    SHARD_TRACKED    /* TRACK returning */
 };
 
 struct conn;
@@ -60,6 +62,8 @@ struct shard_msg {
     uint8_t discard;      /* a reply its client does not want (CLIENT REPLY OFF / SKIP) */
     int db;
     struct conn *conn;            /* REQ: the origin connection (opaque here) */
+    uint64_t origin;              /* REQ: its client id */
+    uint64_t track_who;           /* REQ: remember its keys for this tracking client (or 0) */
     const struct cmd_def *cmd;    /* REQ: the command's row */
     const struct cmd_def *parent; /* REQ: container row for subcommands */
     int64_t arg;                  /* free use by the sender */

@@ -168,6 +168,7 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
         flags[nf++] = 'x';
     if (cl->flags & (CONN_KEY_WAIT | CONN_WAITING))
         flags[nf++] = 'b';
+    nf += tracking_list_flags(cl, flags + nf);
     if (watch_touched(cl))
         flags[nf++] = 'd';
     if (cl->flags & CONN_CLOSE_AFTER_REPLY)
@@ -189,7 +190,7 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                   "sub=%u psub=%u ssub=%u multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                   "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
-                  "user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+                  "user=%s redir=%lld resp=%d lib-name=%s lib-ver=%s\n",
                   (unsigned long long)cl->id, cl->peer, cl->local,
                   cl->io != NULL ? cl->io->fd(cl->sock) : -1, cl->name ? cl->name : "",
                   (long long)((now_ms - cl->ctime_ms) / 1000),
@@ -198,7 +199,7 @@ static void conn_line(struct strbuf *s, const struct conn *cl, int64_t now_ms)
                   cl->ps ? cl->ps->count[PS_SHARD] : 0, cl->multi ? (int)cl->multi->count : -1,
                   qbuf, cl->rcap - cl->rlen, cl->multi ? cl->multi->bytes : 0, cl->rcap, cl->rcap,
                   omem, cl->rcap + omem + sizeof(*cl), omem ? "w" : "", cmd,
-                  cl->user != NULL ? cl->user->name : "default", cl->proto,
+                  cl->user != NULL ? cl->user->name : "default", tracking_redir(cl), cl->proto,
                   cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
 }
 
@@ -292,6 +293,11 @@ void client_set_reply_mode(struct cmd_client *cl, enum client_reply_mode mode)
 void client_monitor_stop(struct cmd_client *cl)
 {
     monitor_remove(conn_of(cl));
+}
+
+void client_tracking_off(struct cmd_client *cl)
+{
+    tracking_off(conn_of(cl));
 }
 
 void client_pubsub_reset(struct cmd_client *cl)

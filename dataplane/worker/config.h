@@ -109,6 +109,8 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(busy_reply_threshold, "busy-reply-threshold", INT, 5000, 0, LLONG_MAX, PARAM_MUTABLE, NULL)  \
     X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \
     X(activerehashing, "activerehashing", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                      \
+    X(tracking_table_max_keys, "tracking-table-max-keys", INT, 1000000, 0, LLONG_MAX,              \
+      PARAM_MUTABLE, NULL)                                                                         \
     X(jemalloc_bg_thread, "jemalloc-bg-thread", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                \
     X(client_output_buffer_limit, "client-output-buffer-limit", STRING,                            \
       "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0, 0, PARAM_MUTABLE,  \

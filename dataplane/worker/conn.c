@@ -49,6 +49,7 @@ static struct conn *conn_new(struct worker *w)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    tracking_conn_new(c);
     return c;
 }
 
@@ -200,6 +201,7 @@ void conn_close(struct conn *c)
     unlink_conn(&w->conns, c);
     w->nconns--;
     monitor_remove(c);
+    tracking_conn_closed(c);
     pause_forget(c);
     if (c->flags & CONN_TX_QUEUED)
         worker_tx_forget(w, c);

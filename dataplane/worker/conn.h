@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/keytab.h"
 #include "base/netio.h"
 #include "resp/parse.h"
 #include "replication/repl.h"
@@ -29,6 +30,7 @@ struct acl_user;
 struct waiter;
 struct watch_list;
 struct ps_client;
+struct track_client;
 
 enum conn_flags {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
@@ -102,10 +104,13 @@ struct conn {
     int64_t ctime_ms, last_ms;
     const struct cmd_def *last_cmd, *last_parent; /* CLIENT LIST cmd= */
     uint64_t tx_need;
-    struct multi_state *multi; /* between MULTI and EXEC/DISCARD, else NULL */
-    struct waiter *waiter;     /* blocked on keys (worker/block.h), else NULL */
-    struct watch_list *watch;  /* WATCHed keys (worker/watch.h), else NULL */
-    struct ps_client *ps;      /* subscriptions (worker/channels.h), else NULL */
+    struct multi_state *multi;  /* between MULTI and EXEC/DISCARD, else NULL */
+    struct waiter *waiter;      /* blocked on keys (worker/block.h), else NULL */
+    struct watch_list *watch;   /* WATCHed keys (worker/watch.h), else NULL */
+    struct ps_client *ps;       /* subscriptions (worker/channels.h), else NULL */
+    uint8_t track;              /* CLIENT TRACKING's flags (worker/tracking.h TRACK_*) */
+    struct track_client *trk;   /* ... and its settings while on, else NULL */
+    struct keytab_node id_node; /* in its worker's table of connections by id (tracking.h) */
 
     /* replication */
     struct repl_replica *replica; /* this is a replica's link (after SYNC/PSYNC) */

@@ -19,6 +19,7 @@
 #include "worker/pause.h"
 #include "worker/script.h"
 #include "worker/slowlog.h"
+#include "worker/tracking.h"
 #include "sock/sock.h"
 #include "worker/channels.h"
 #include "worker/watch.h"
@@ -262,6 +263,10 @@ static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
     const struct cmd_def *d = ctx->cmd;
     uint32_t errors = ctx->reply->errors;
     uint64_t cycles = run(w, ctx);
+    /* a tracking client's read: its keys (a script's declared ones, once it read) */
+    if (unlikely(ctx->track_who != 0) &&
+        (((d->flags & CMD_READONLY) && !(d->acl & CMD_ACL_SCRIPTING)) || ctx->track_read))
+        tracking_remember(ctx);
     struct cmd_stat *st = &w->cmdstats[d->id];
     st->calls++;
     st->usec_cycles += cycles;
@@ -296,6 +301,12 @@ static void key_changed(struct cmd_ctx *c, int type, const char *event, int db, 
         watch_changed(c, type, event, db, key, len);
     if (key != NULL && c->worker->notify_flags != 0)
         pubsub_notify(c->worker, type, event, db, key, len);
+    if (tracking_any()) {
+        if (key != NULL)
+            tracking_changed(c, key, len);
+        else if (event != NULL)
+            tracking_flushed(c);
+    }
 }
 
 static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def *d,
@@ -317,7 +328,7 @@ static void ctx_init(struct cmd_ctx *ctx, struct worker *w, const struct cmd_def
     ctx->coll = &w->params.coll;
     ctx->worker = w;
     ctx->propagate = repl_propagate_fn();
-    if (unlikely(watch_any() || w->notify_flags != 0))
+    if (unlikely(watch_any() || w->notify_flags != 0 || tracking_any()))
         ctx->changed = key_changed;
 }
 
@@ -416,6 +427,8 @@ static void forward(struct worker *w, struct conn *c, const struct cmd_def *d,
     m->proto = c->proto;
     m->db = c->db;
     m->conn = c;
+    m->origin = c->id;
+    m->track_who = unlikely(c->track != 0) ? tracking_who(c) : 0;
     m->cmd = d;
     m->parent = parent;
     m->from_master = (c->flags & CONN_MASTER) != 0;
@@ -492,6 +505,18 @@ static void arm_block(struct cmd_ctx *ctx, struct block_who *who, struct conn *c
     };
     ctx->block = block_register;
     ctx->block_arg = who;
+}
+
+/*
+ * After a request of c ran (or left): CLIENT CACHING's flag lasts one command, and the
+ * invalidations it caused leave now, after its reply (Redis's order for the client's own).
+ */
+static void after_tracking(struct worker *w, struct conn *c, const struct cmd_def *parent)
+{
+    if (unlikely(c->track & TRACK_CACHING))
+        tracking_after_command(c, parent);
+    if (unlikely(w->trk.pend_mask != 0))
+        tracking_flush(w);
 }
 
 /*
@@ -599,6 +624,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         unsigned dst = (unsigned)__builtin_ctzll(mask);
         forward(w, c, d, parent, dst, argc, argv);
         feed_monitors(w, c, d, argc, argv);
+        after_tracking(w, c, parent);
         return DISPATCH_DONE;
     }
     if (!in_tx && mask != 0 && (mask & (mask - 1)) != 0) {
@@ -609,6 +635,9 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
 
     ctx_init(&ctx, w, d, parent, argc, argv, &c->out, c->db);
     ctx.client = c;
+    ctx.origin = c->id;
+    if (unlikely(c->track != 0))
+        ctx.track_who = tracking_who(c);
     bool master = (c->flags & CONN_MASTER) != 0;
     struct block_who who = { 0 };
     bool retry = (c->flags & CONN_BLOCK_RETRY) != 0;
@@ -647,6 +676,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
         feed_monitors(w, c, d, argc, argv);
         after_blocking(w, c, &who, retry, w->tx.have);
         worker_tx_end(w);
+        after_tracking(w, c, parent);
         return DISPATCH_DONE;
     }
     ctx.store = w->store;
@@ -670,6 +700,7 @@ enum dispatch_result dispatch_request(struct conn *c, int argc, struct resp_arg 
     finish_local(c, &ctx);
     feed_monitors(w, c, d, argc, argv);
     after_blocking(w, c, &who, retry, 1ull << w->id);
+    after_tracking(w, c, parent);
     return DISPATCH_DONE;
 }
 
@@ -736,9 +767,12 @@ long long dispatch_run_script(struct cmd_ctx *script, const struct cmd_def *d,
     struct cmd_ctx ctx;
     ctx_init(&ctx, w, d, parent, argc, argv, r, *db);
     ctx.client = script->client;
+    ctx.origin = script->origin;
     ctx.store = script->store;
     ctx.shard = script->shard;
     execute(w, &ctx);
+    if (script->track_who != 0 && (d->flags & CMD_READONLY))
+        script->track_read = true; /* its declared keys are remembered (Redis's rule) */
     if (ctx.select_db >= 0)
         *db = ctx.select_db;
     if (unlikely(monitor_any()))
@@ -765,6 +799,9 @@ void dispatch_run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
     struct cmd_ctx ctx;
     ctx_init(&ctx, w, q->cmd, q->parent, q->argc, q->argv, exec->reply, c->db);
     ctx.client = c;
+    ctx.origin = c->id;
+    if (unlikely(c->track != 0))
+        ctx.track_who = tracking_who(c);
     ctx.store = exec->store;
     ctx.shard = exec->shard;
     slowlog_check(w, c, q->cmd, q->argc, q->argv, execute(w, &ctx));
@@ -781,6 +818,8 @@ void dispatch_forwarded(struct worker *w, struct shard_msg *m)
     ctx.store = w->store;
     ctx.shard = w->id;
     ctx.keys_limited = m->keys_limited;
+    ctx.origin = m->origin;
+    ctx.track_who = m->track_who;
     w->stats.forwarded_in++;
     m->arg = -1;
     struct block_who who = { 0 };

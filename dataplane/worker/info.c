@@ -222,10 +222,11 @@ static void section_clients(struct strbuf *s, struct worker *w0)
                   "client_recent_max_input_buffer:%zu\r\n"
                   "client_recent_max_output_buffer:%zu\r\n"
                   "blocked_clients:%llu\r\n"
-                  "tracking_clients:0\r\n"
+                  "tracking_clients:%u\r\n"
                   "clients_in_timeout_table:%llu\r\n",
                   atomic_load(&server.clients), w0->params.srv.maxclients, max_in, max_out,
-                  (unsigned long long)blocked, (unsigned long long)timeouts);
+                  (unsigned long long)blocked, atomic_load(&tracking_clients),
+                  (unsigned long long)timeouts);
 }
 
 static void section_memory(struct strbuf *s, struct worker *w0)
@@ -379,19 +380,23 @@ static void section_stats(struct strbuf *s, const struct worker_stats *t,
                   (unsigned long long)ss->evicted_keys, (unsigned long long)ss->keyspace_hits,
                   (unsigned long long)ss->keyspace_misses);
     pubsub_info(s);
-    strbuf_printf(s, "latest_fork_usec:0\r\n"
-                     "total_forks:0\r\n"
-                     "migrate_cached_sockets:0\r\n"
-                     "slave_expires_tracked_keys:0\r\n"
-                     "active_defrag_hits:0\r\n"
-                     "active_defrag_misses:0\r\n"
-                     "active_defrag_key_hits:0\r\n"
-                     "active_defrag_key_misses:0\r\n"
-                     "total_active_defrag_time:0\r\n"
-                     "current_active_defrag_time:0\r\n"
-                     "tracking_total_keys:0\r\n"
-                     "tracking_total_items:0\r\n"
-                     "tracking_total_prefixes:0\r\n");
+    size_t tkeys, titems, tprefixes;
+    tracking_info(&tkeys, &titems, &tprefixes);
+    strbuf_printf(s,
+                  "latest_fork_usec:0\r\n"
+                  "total_forks:0\r\n"
+                  "migrate_cached_sockets:0\r\n"
+                  "slave_expires_tracked_keys:0\r\n"
+                  "active_defrag_hits:0\r\n"
+                  "active_defrag_misses:0\r\n"
+                  "active_defrag_key_hits:0\r\n"
+                  "active_defrag_key_misses:0\r\n"
+                  "total_active_defrag_time:0\r\n"
+                  "current_active_defrag_time:0\r\n"
+                  "tracking_total_keys:%zu\r\n"
+                  "tracking_total_items:%zu\r\n"
+                  "tracking_total_prefixes:%zu\r\n",
+                  tkeys, titems, tprefixes);
     worker_stat_lines(s, t, WSTAT_unexpected_error_replies, WSTAT_error_replies);
     strbuf_printf(s, "dump_payload_sanitizations:0\r\n");
     worker_stat_lines(s, t, WSTAT_reads, WSTAT_writes);

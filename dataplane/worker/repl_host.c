@@ -66,17 +66,22 @@ struct store *host_worker_store(struct worker *w)
 void host_key_removed(int db, const struct kv *e, bool evicted)
 {
     struct worker *w = worker_self();
-    if (w == NULL || w->notify_flags == 0)
+    if (w == NULL)
         return;
     size_t len;
     const char *key = kv_key(e, &len);
-    pubsub_notify(w, evicted ? NOTIFY_EVICTED : NOTIFY_EXPIRED, evicted ? "evicted" : "expired", db,
-                  key, len);
+    if (tracking_any())
+        tracking_removed(w, key, len);
+    if (w->notify_flags != 0)
+        pubsub_notify(w, evicted ? NOTIFY_EVICTED : NOTIFY_EXPIRED, evicted ? "evicted" : "expired",
+                      db, key, len);
 }
 
 void host_worker_replacing(struct worker *w)
 {
     watch_replace(w->id, w->now_ms);
+    if (tracking_any())
+        tracking_replaced(w, w->id);
 }
 
 struct shard_port *host_worker_shard_port(struct worker *w)

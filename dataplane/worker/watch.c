@@ -170,9 +170,9 @@ void watch_changed(struct cmd_ctx *c, int type, const char *event, int db, const
                    size_t len)
 {
     (void)type;
-    (void)event;
     if (key == NULL) {
-        watch_swapdb(db, (int)len, c->now_ms);
+        if (event == NULL) /* a flush needs nothing: the keys' absence tells */
+            watch_swapdb(db, (int)len, c->now_ms);
         return;
     }
     unsigned shard = c->store != NULL ? c->shard : cmd_key_shard(key, len, server.nworkers);

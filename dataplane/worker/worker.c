@@ -416,6 +416,9 @@ static void handle_shard_msg(struct worker *w, struct shard_msg *m)
     case SHARD_MONITOR:
         monitor_on_line(w, m);
         break;
+    case SHARD_TRACK:
+        tracking_on_message(w, m);
+        break;
     case SHARD_LOCK:
         if (m->src == w->id) {
             /* Our own transaction's turn for our shard. */
@@ -508,6 +511,7 @@ static unsigned poll_messages(struct worker *w)
             break;
         case SHARD_WOKEN:
         case SHARD_MONITORED:
+        case SHARD_TRACKED:
             shard_msg_put(&w->port, m);
             break;
         case SHARD_REPLY:
@@ -770,7 +774,8 @@ static void busy_messages(struct worker *w)
         m = msgs[i];
         if (m->type == SHARD_REQ && !m->from_master)
             busy_reply(w, m);
-        else if (m->type == SHARD_UNLOCKED || m->type == SHARD_WOKEN || m->type == SHARD_MONITORED)
+        else if (m->type == SHARD_UNLOCKED || m->type == SHARD_WOKEN ||
+                 m->type == SHARD_MONITORED || m->type == SHARD_TRACKED)
             shard_msg_put(&w->port, m); /* as poll_messages: nothing to do */
         else if (busy_deliverable(m))
             worker_on_reply(w, m); /* a client of ours, answered (BUSY, likely) */
@@ -954,6 +959,7 @@ static void cron(struct worker *w)
     if (w->hold.holder == -1) {
         block_cron(w);
         watch_cron(w);
+        tracking_cron(w);
     }
     ops_sample(w);
     repl_worker_cron(w);
@@ -994,6 +1000,8 @@ static void *worker_main(void *arg)
             poll_messages(w);
             if (unlikely(script_busy()) && w->hold.holder != -1)
                 busy_pass_held(w);
+            if (unlikely(w->trk.pend_mask != 0))
+                tracking_flush(w); /* what our transaction queued: the others' now */
             shard_flush(&w->port);
             continue;
         }
@@ -1038,6 +1046,8 @@ static void *worker_main(void *arg)
         /* lazy free: a slice of what UNLINK, FLUSHALL ASYNC... put aside (store.h) */
         if (store_lazy_step(w->store, LAZY_FREE_STEP) > 0)
             work++;
+        if (unlikely(w->trk.pend_mask != 0)) /* invalidations: expiry, eviction, requests */
+            tracking_flush(w);
         if (w->flush_head != NULL) {
             flush_clients(w);
             work++;
@@ -1110,6 +1120,7 @@ void worker_destroy(struct worker *w)
     pubsub_free(&w->pubsub);
     monitor_free(&w->monitors);
     watch_table_free(&w->watch);
+    tracking_worker_free(&w->trk);
     script_worker_free(w);
     mem_free(w->tmo);
     if (w->store)

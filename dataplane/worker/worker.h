@@ -23,6 +23,7 @@
 #include "worker/block.h"
 #include "worker/channels.h"
 #include "worker/monitor.h"
+#include "worker/tracking.h"
 #include "worker/watch.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
@@ -194,6 +195,7 @@ struct worker {
     struct watch_table watch;      /* this shard's watched keys (worker/watch.c) */
     struct pubsub pubsub;          /* this worker's clients' subscriptions (worker/channels.c) */
     struct monitors monitors;      /* this worker's MONITOR clients (worker/monitor.h) */
+    struct track_worker trk;       /* client tracking: this shard's keys, queues (tracking.h) */
     struct conn *paused;           /* clients waiting for CLIENT PAUSE to end (pause.h) */
     bool expiry_paused;            /* ... and keys do not expire meanwhile */
     int notify_flags;              /* notify-keyspace-events, parsed (cmd/cmd.h NOTIFY_*) */
