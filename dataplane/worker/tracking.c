@@ -258,14 +258,17 @@ static void remember(struct track_table *t, const char *key, size_t len, uint64_
 
 void tracking_remember(struct cmd_ctx *ctx)
 {
-    int keys[256];
-    int nk = cmd_get_keys(ctx->cmd, ctx->argc, ctx->argv, keys, (int)ARRAY_SIZE(keys));
+    /* every key: one left out would stay cached after it changed */
+    int stack[256], *keys = ctx->argc <= 256 ? stack : mem_alloc(sizeof(int) * (size_t)ctx->argc);
+    int nk = cmd_get_keys(ctx->cmd, ctx->argc, ctx->argv, keys, MAX(ctx->argc, 256));
     for (int i = 0; i < nk; i++) {
         const struct resp_arg *k = &ctx->argv[keys[i]];
         unsigned shard =
             ctx->store != NULL ? ctx->shard : cmd_key_shard(k->ptr, k->len, server.nworkers);
         remember(table_of(shard), k->ptr, k->len, ctx->track_who);
     }
+    if (keys != stack)
+        mem_free(keys);
 }
 
 /* ---- the queues ---------------------------------------------------------- */

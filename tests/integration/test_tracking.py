@@ -100,6 +100,15 @@ class Tracking(h.ServerTestCase):
         got = sorted(self.push(c)[1][0] for _ in keys)
         self.assertEqual(got, sorted(keys))
 
+    def test_every_key_of_a_long_read(self):
+        c, w = self.client(3), self.client()
+        c.command("CLIENT", "TRACKING", "ON")
+        keys = [f"long{i}" for i in range(300)]
+        c.command("MGET", *keys)
+        w.command("SET", keys[-1], "1")
+        self.assertEqual(self.push(c), inv(keys[-1]))
+        self.assertEqual(int(h.info_fields(w, "stats")["tracking_total_keys"]), 299)
+
     def test_writes_do_not_track(self):
         c, w = self.client(3), self.client()
         c.command("CLIENT", "TRACKING", "ON")
