@@ -421,6 +421,8 @@ class Tracking(h.ServerTestCase):
             return {k: int(f[k]) for k in ("tracking_clients", "tracking_total_keys",
                                            "tracking_total_items", "tracking_total_prefixes")}
         w = self.client()
+        # the clients of earlier tests are closed: wait until the server saw them go
+        self.assertTrue(h.wait_until(lambda: fields()["tracking_clients"] == 0, 10))
         base = fields()
         c, d, b1, b2 = self.client(), self.client(), self.client(), self.client()
         c.command("CLIENT", "TRACKING", "ON")
