@@ -183,4 +183,7 @@
 /* Protocol error with the offending byte (resp/parse.c). */
 #define ERRF_PROTO_EXPECTED "ERR Protocol error: expected '$', got '%c'"
 
+/* LATENCY GRAPH of an event without samples. */
+#define ERRF_LATENCY_NO_SAMPLES "ERR No samples available for event '%.*s'"
+
 #endif

@@ -44,6 +44,20 @@ void node_slowlog_reply(struct reply *r, long long count);
 long long node_slowlog_len(void);
 void node_slowlog_reset(void);
 
+/*
+ * LATENCY (every shard held), over every worker's event series and command histograms:
+ * LATEST's and HISTORY's replies (an unknown event has no samples), GRAPH's and DOCTOR's
+ * text (GRAPH: -1 when the event has no samples), RESET of the named events (all when
+ * n is 0) returning how many had samples, HISTOGRAM's reply for the named commands (all
+ * when n is 0).
+ */
+void node_latency_latest(struct reply *r);
+void node_latency_history(struct reply *r, const char *event, size_t len);
+int node_latency_graph(struct strbuf *s, const char *event, size_t len);
+void node_latency_doctor(struct strbuf *s);
+long long node_latency_reset(int n, const struct resp_arg *events);
+void node_latency_histogram(struct reply *r, int n, const struct resp_arg *names);
+
 /* PUBSUB CHANNELS / SHARDCHANNELS (pattern NULL: all), NUMSUB / SHARDNUMSUB, and the
  * number of distinct names of a kind (NUMPAT): every shard held. */
 void node_pubsub_channels(struct reply *r, int kind, const struct resp_arg *pattern);

@@ -44,6 +44,7 @@ void node_reset_stats(void)
         memset(&w->stats, 0, sizeof(w->stats));
         memset(&w->errstats, 0, sizeof(w->errstats));
         memset(w->cmdstats, 0, sizeof(struct cmd_stat) * CMD_ID_COUNT);
+        latency_hist_reset(&w->latency);
         memset(store_stats(w->store), 0, sizeof(struct store_stats));
         w->ops_sample_count = 0;
         w->in_sample = w->out_sample = 0;

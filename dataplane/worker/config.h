@@ -55,6 +55,8 @@ int config_notify_flags(const char *v);
 void config_notify_string(int flags, bool display, char out[32]);
 const char *config_check_notify(const char *v);
 const char *config_check_dbfilename(const char *v);
+/* latency-tracking-info-percentiles (worker/latency.c) */
+const char *config_check_percentiles(const char *v);
 
 /* client-output-buffer-limit, per class: hard limit, soft limit (bytes), soft seconds. */
 enum obuf_class { OBUF_NORMAL = 0, OBUF_REPLICA, OBUF_PUBSUB, OBUF_CLASSES };
@@ -106,6 +108,10 @@ int config_obuf_parse(const char *v, struct obuf_limit out[OBUF_CLASSES]);
     X(notify_keyspace_events, "notify-keyspace-events", STRING, "", 0, 0, PARAM_MUTABLE,           \
       config_check_notify)                                                                         \
     X(latency_tracking, "latency-tracking", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                    \
+    X(latency_tracking_info_percentiles, "latency-tracking-info-percentiles", STRING,              \
+      "50 99 99.9", 0, 0, PARAM_MUTABLE, config_check_percentiles)                                 \
+    X(latency_monitor_threshold, "latency-monitor-threshold", INT, 0, 0, LLONG_MAX, PARAM_MUTABLE, \
+      NULL)                                                                                        \
     X(busy_reply_threshold, "busy-reply-threshold", INT, 5000, 0, LLONG_MAX, PARAM_MUTABLE, NULL)  \
     X(activedefrag, "activedefrag", BOOL, 0, 0, 1, PARAM_MUTABLE, NULL)                            \
     X(activerehashing, "activerehashing", BOOL, 1, 0, 1, PARAM_MUTABLE, NULL)                      \

@@ -275,7 +275,9 @@ static uint64_t execute(struct worker *w, struct cmd_ctx *ctx)
         st->failed++;
         worker_count_error(w, ctx->reply->err_code);
     }
-    return clock_cycles_to_ns(cycles) / 1000;
+    uint64_t ns = clock_cycles_to_ns(cycles);
+    latency_command(w, d, ns);
+    return ns / 1000;
 }
 
 /* The slowlog lives with the client's worker, which knows its address and name. */

@@ -41,6 +41,7 @@ enum {
     SEC_KEYSPACE = 1 << 11,
     SEC_POLLUX = 1 << 12,
     SEC_NETWORK = 1 << 13,
+    SEC_LATENCYSTATS = 1 << 14,
 };
 
 static const struct {
@@ -61,12 +62,13 @@ static const struct {
     { "keyspace", SEC_KEYSPACE },
     { "pollux", SEC_POLLUX },
     { "network", SEC_NETWORK },
+    { "latencystats", SEC_LATENCYSTATS },
 };
 
 #define SEC_DEFAULT                                                                                \
     (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | SEC_REPLICATION |       \
      SEC_CPU | SEC_MODULES | SEC_ERRORSTATS | SEC_CLUSTER | SEC_KEYSPACE | SEC_POLLUX)
-#define SEC_ALL (SEC_DEFAULT | SEC_COMMANDSTATS | SEC_NETWORK)
+#define SEC_ALL (SEC_DEFAULT | SEC_COMMANDSTATS | SEC_LATENCYSTATS | SEC_NETWORK)
 
 static unsigned parse_sections(int n, const struct resp_arg *args)
 {
@@ -596,6 +598,10 @@ void node_info(struct strbuf *s, int nsections, const struct resp_arg *sections,
     if (mask & SEC_ERRORSTATS) {
         SEP();
         section_errorstats(s);
+    }
+    if (mask & SEC_LATENCYSTATS) {
+        SEP();
+        latency_info(s);
     }
     if (mask & SEC_CLUSTER) {
         SEP();

@@ -197,6 +197,7 @@ struct worker *worker_create(struct server *srv, unsigned id, int cpu)
     shard_port_init(&w->port, &srv->mesh, id);
     w->port.notify = notify;
     w->cmdstats = mem_calloc(sizeof(struct cmd_stat) * CMD_ID_COUNT);
+    latency_init(&w->latency);
     repl_worker_init(&w->repl);
     atomic_init(&w->dirty, 0);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -945,16 +946,22 @@ static void cron(struct worker *w)
         /* On a replica keys expire (and are evicted) only when the primary says so. */
         bool replica = atomic_load_explicit(&repl_node.role, memory_order_relaxed) == REPL_REPLICA;
         /* Active expiry: a bounded slice each millisecond (none during CLIENT PAUSE) */
-        if (!replica && !w->expiry_paused)
+        if (!replica && !w->expiry_paused) {
+            uint64_t t0 = latency_cycle_start(w);
             store_expire_cycle(w->store, w->now_ms,
                                200 * (size_t)w->params.store.active_expire_effort);
+            latency_cycle_end(w, LATENCY_EXPIRE_CYCLE, t0);
+        }
         /* Incremental rehash moves on even when no writes arrive (activerehashing). */
         if (w->params.srv.activerehashing)
             store_rehash_step(w->store, -1, 64);
         size_t limit = worker_shard_limit(w);
         if (limit > 0 && store_used(w->store) > limit && !w->expiry_paused &&
-            !(replica && w->params.repl.replica_ignore_maxmemory))
+            !(replica && w->params.repl.replica_ignore_maxmemory)) {
+            uint64_t t0 = latency_cycle_start(w);
             store_evict(w->store, limit, w->now_ms);
+            latency_cycle_end(w, LATENCY_EVICTION_CYCLE, t0);
+        }
     }
     if (w->hold.holder == -1) {
         block_cron(w);
@@ -1132,6 +1139,7 @@ void worker_destroy(struct worker *w)
     if (w->internal != NULL)
         conn_destroy(w->internal);
     mem_free(w->cmdstats);
+    latency_deinit(&w->latency);
     cidr_list_destroy(w->allow);
     mem_free(w->allow_text);
     params_free(&w->params);

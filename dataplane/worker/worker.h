@@ -19,6 +19,7 @@
 #include "cmd/cmd.h"
 #include "base/common.h"
 #include "worker/config.h"
+#include "worker/latency.h"
 #include "base/netio.h"
 #include "worker/block.h"
 #include "worker/channels.h"
@@ -208,6 +209,7 @@ struct worker {
     struct cmd_stat *cmdstats;     /* indexed by cmd_def.id */
     struct slowlog_entry *slowlog; /* ring of slowlog_max_len entries, newest at slowlog_head */
     unsigned slowlog_cap, slowlog_len, slowlog_head;
+    struct latency latency; /* LATENCY's event series and the command histograms */
     uint64_t ops_sample_time_ns, ops_sample_count;
     uint64_t ops_samples[16];
     unsigned ops_sample_idx;
