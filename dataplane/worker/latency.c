@@ -35,7 +35,7 @@ const char *const latency_event_names[LATENCY_EVENTS] = {
 void latency_init(struct latency *l)
 {
     memset(l->series, 0, sizeof(l->series));
-    l->hist = mem_calloc(sizeof(struct hist *) * CMD_ID_COUNT);
+    l->hist = mem_calloc(sizeof(struct lathist *) * CMD_ID_COUNT);
 }
 
 void latency_hist_reset(struct latency *l)
@@ -55,9 +55,9 @@ void latency_deinit(struct latency *l)
     l->hist = NULL;
 }
 
-struct hist *latency_hist_make(struct latency *l, unsigned id)
+struct lathist *latency_hist_make(struct latency *l, unsigned id)
 {
-    l->hist[id] = mem_calloc(sizeof(struct hist));
+    l->hist[id] = mem_calloc(sizeof(struct lathist));
     return l->hist[id];
 }
 
@@ -84,10 +84,10 @@ void latency_event_sample(struct worker *w, enum latency_event e, uint64_t ms)
 void latency_command(struct worker *w, const struct cmd_def *d, uint64_t ns)
 {
     if (w->params.srv.latency_tracking) {
-        struct hist *h = w->latency.hist[d->id];
+        struct lathist *h = w->latency.hist[d->id];
         if (unlikely(h == NULL))
             h = latency_hist_make(&w->latency, d->id);
-        hist_record(h, ns);
+        lathist_record(h, ns);
     }
     long long threshold = w->params.srv.latency_monitor_threshold;
     if (unlikely(threshold > 0) && ns / 1000000 >= (uint64_t)threshold)
@@ -497,14 +497,14 @@ void node_latency_doctor(struct strbuf *s)
  * ------------------------------------------------------------------------ */
 
 /* The command's histogram over every worker into h. @return false when none ran it */
-static bool merge_hist(const struct cmd_def *d, struct hist *h)
+static bool merge_hist(const struct cmd_def *d, struct lathist *h)
 {
     bool any = false;
     memset(h, 0, sizeof(*h));
     for (unsigned i = 0; i < server.nworkers; i++) {
-        const struct hist *x = server.workers[i]->latency.hist[d->id];
+        const struct lathist *x = server.workers[i]->latency.hist[d->id];
         if (x != NULL) {
-            hist_merge(h, x);
+            lathist_merge(h, x);
             any = true;
         }
     }
@@ -520,13 +520,13 @@ static void full_name(char *buf, size_t cap, const struct cmd_def *d, const stru
 }
 
 static void histogram_entry(struct reply *r, const struct cmd_def *d, const struct cmd_def *parent,
-                            const struct hist *h)
+                            const struct lathist *h)
 {
     char name[128];
     full_name(name, sizeof(name), d, parent);
-    int64_t usec[HIST_LEVELS];
-    uint64_t cum[HIST_LEVELS];
-    int n = hist_cdf(h, usec, cum);
+    int64_t usec[LATHIST_LEVELS];
+    uint64_t cum[LATHIST_LEVELS];
+    int n = lathist_cdf(h, usec, cum);
     reply_bulk_cstr(r, name);
     reply_map(r, 2);
     reply_bulk_cstr(r, "calls");
@@ -541,7 +541,7 @@ static void histogram_entry(struct reply *r, const struct cmd_def *d, const stru
 
 /* A command and, for a container, its subcommands: those with a histogram. */
 static int histogram_command(struct reply *r, const struct cmd_def *d, const struct cmd_def *parent,
-                             struct hist *h, bool count_only)
+                             struct lathist *h, bool count_only)
 {
     int n = 0;
     if (d->fn != NULL && merge_hist(d, h)) {
@@ -556,7 +556,7 @@ static int histogram_command(struct reply *r, const struct cmd_def *d, const str
 
 void node_latency_histogram(struct reply *r, int n, const struct resp_arg *names)
 {
-    struct hist *h = mem_alloc(sizeof(*h));
+    struct lathist *h = mem_alloc(sizeof(*h));
     /* Two passes, counting then replying: the reply's map length comes first. */
     for (int pass = 0; pass < 2; pass++) {
         int entries = 0;
@@ -595,7 +595,7 @@ void latency_info(struct strbuf *s)
                 names[j][--len] = '\0';
         }
     }
-    struct hist *h = mem_alloc(sizeof(*h));
+    struct lathist *h = mem_alloc(sizeof(*h));
     strbuf_printf(s, "# Latencystats\r\n");
     for (const struct cmd_def *d = cmd_table; d->name != NULL; d++) {
         for (const struct cmd_def *sub = d; sub != NULL && sub->name != NULL;
@@ -607,7 +607,8 @@ void latency_info(struct strbuf *s)
             strbuf_printf(s, "latency_percentiles_usec_%s:", name);
             for (int j = 0; j < npct; j++)
                 strbuf_printf(s, "p%s=%.3f%s", names[j],
-                              (double)hist_percentile(h, pct[j]) / 1000.0, j + 1 < npct ? "," : "");
+                              (double)lathist_percentile(h, pct[j]) / 1000.0,
+                              j + 1 < npct ? "," : "");
             strbuf_printf(s, "\r\n");
         }
     }

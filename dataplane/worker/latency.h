@@ -8,7 +8,7 @@
  * the all-time maximum, as Redis keeps them. The LATENCY commands merge the workers'
  * series while holding every shard (cmd_node.c's rule for other workers' memory).
  *
- * Histograms: one struct hist (base/hist.h, 24 KB) per command and worker, made the first
+ * Histograms: one struct lathist (base/lathist.h, 24 KB) per command and worker, made the first
  * time the worker runs that command with latency-tracking on; after that a request costs
  * an index computation and two increments.
  */
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "base/common.h"
-#include "base/hist.h"
+#include "base/lathist.h"
 
 struct worker;
 struct cmd_def;
@@ -50,7 +50,7 @@ struct latency_series {
 
 struct latency {
     struct latency_series series[LATENCY_EVENTS];
-    struct hist **hist; /* CMD_ID_COUNT, each NULL until the command first runs */
+    struct lathist **hist; /* CMD_ID_COUNT, each NULL until the command first runs */
 };
 
 void latency_init(struct latency *l);
@@ -73,8 +73,8 @@ uint64_t latency_cycle_start(const struct worker *w);
 void latency_cycle_end(struct worker *w, enum latency_event e, uint64_t start);
 /* Forget every histogram (CONFIG RESETSTAT). */
 void latency_hist_reset(struct latency *l);
-/* The command's histogram, made on its first record. @return NULL when out of memory */
-struct hist *latency_hist_make(struct latency *l, unsigned id);
+/* The command's histogram, made on its first record (mem_calloc aborts when out of memory) */
+struct lathist *latency_hist_make(struct latency *l, unsigned id);
 
 /*
  * latency-tracking-info-percentiles: up to LATENCY_MAX_PERCENTILES numbers 0..100.

@@ -1,25 +1,25 @@
 /*
- * The latency histogram (hist.h). Only recording is on the request path; everything
+ * The latency histogram (lathist.h). Only recording is on the request path; everything
  * here runs when INFO or LATENCY reads the counters.
  */
-#include "base/hist.h"
+#include "base/lathist.h"
 
 #include <string.h>
 
-uint64_t hist_lowest(unsigned i)
+uint64_t lathist_lowest(unsigned i)
 {
-    if (i < 2 * HIST_SUB)
+    if (i < 2 * LATHIST_SUB)
         return i;
-    unsigned shift = i / HIST_SUB - 1;
-    return (uint64_t)(i % HIST_SUB + HIST_SUB) << shift;
+    unsigned shift = i / LATHIST_SUB - 1;
+    return (uint64_t)(i % LATHIST_SUB + LATHIST_SUB) << shift;
 }
 
-uint64_t hist_width(unsigned i)
+uint64_t lathist_width(unsigned i)
 {
-    return i < 2 * HIST_SUB ? 1 : 1ull << (i / HIST_SUB - 1);
+    return i < 2 * LATHIST_SUB ? 1 : 1ull << (i / LATHIST_SUB - 1);
 }
 
-uint64_t hist_percentile(const struct hist *h, double p)
+uint64_t lathist_percentile(const struct lathist *h, double p)
 {
     if (p > 100.0)
         p = 100.0;
@@ -27,33 +27,33 @@ uint64_t hist_percentile(const struct hist *h, double p)
     if (want < 1)
         want = 1;
     uint64_t seen = 0;
-    for (unsigned i = 0; i < HIST_COUNTS; i++) {
+    for (unsigned i = 0; i < LATHIST_COUNTS; i++) {
         seen += h->counts[i];
         if (seen >= want)
-            return p == 0.0 ? hist_lowest(i) : hist_lowest(i) + hist_width(i) - 1;
+            return p == 0.0 ? lathist_lowest(i) : lathist_lowest(i) + lathist_width(i) - 1;
     }
     return 0;
 }
 
-void hist_merge(struct hist *dst, const struct hist *src)
+void lathist_merge(struct lathist *dst, const struct lathist *src)
 {
     dst->total += src->total;
-    for (unsigned i = 0; i < HIST_COUNTS; i++)
+    for (unsigned i = 0; i < LATHIST_COUNTS; i++)
         dst->counts[i] += src->counts[i];
 }
 
-int hist_cdf(const struct hist *h, int64_t usec[HIST_LEVELS], uint64_t cum[HIST_LEVELS])
+int lathist_cdf(const struct lathist *h, int64_t usec[LATHIST_LEVELS], uint64_t cum[LATHIST_LEVELS])
 {
     int n = 0;
     uint64_t seen = 0, prev = 0;
     unsigned next = 0; /* first counter not yet added */
-    for (uint64_t level = 1024; n < HIST_LEVELS; level *= 2) {
+    for (uint64_t level = 1024; n < LATHIST_LEVELS; level *= 2) {
         /* A level is reported once the counter holding it is reached. */
-        unsigned top = hist_index_raw(level);
-        if (top >= HIST_COUNTS) {
+        unsigned top = lathist_index_raw(level);
+        if (top >= LATHIST_COUNTS) {
             /* 2^30, past the last counter: the values left (over 2^29 ns), as HDR's
              * iterator reports them, under 2^30 - 1 */
-            for (; next < HIST_COUNTS; next++)
+            for (; next < LATHIST_COUNTS; next++)
                 seen += h->counts[next];
             if (seen > prev) {
                 usec[n] = (int64_t)((level - 1) / 1000);
@@ -64,7 +64,7 @@ int hist_cdf(const struct hist *h, int64_t usec[HIST_LEVELS], uint64_t cum[HIST_
         for (; next <= top; next++)
             seen += h->counts[next];
         if (seen > prev) {
-            usec[n] = (int64_t)((hist_lowest(top) + hist_width(top) - 1) / 1000);
+            usec[n] = (int64_t)((lathist_lowest(top) + lathist_width(top) - 1) / 1000);
             cum[n++] = seen;
         }
         prev = seen;

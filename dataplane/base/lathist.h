@@ -8,64 +8,65 @@
  * 256 + 22 * 128 = 3072 counters: 24 KB. Recording is a count-leading-zeros, a shift
  * and two increments: no branch on the value beyond the clamp, no allocation.
  */
-#ifndef POLLUX_HIST_H
-#define POLLUX_HIST_H
+#ifndef POLLUX_LATHIST_H
+#define POLLUX_LATHIST_H
 
 #include <stdint.h>
 
-#define HIST_MIN_NS 1ull
-#define HIST_MAX_NS 1000000000ull
-#define HIST_SUB    128 /* sub-buckets per power of two above 256 */
-#define HIST_COUNTS 3072
+#define LATHIST_MIN_NS 1ull
+#define LATHIST_MAX_NS 1000000000ull
+#define LATHIST_SUB    128 /* sub-buckets per power of two above 256 */
+#define LATHIST_COUNTS 3072
 /* LATENCY HISTOGRAM's reporting levels: 1024 ns, doubling, at most this many. */
-#define HIST_LEVELS 21
+#define LATHIST_LEVELS 21
 
-struct hist {
+struct lathist {
     uint64_t total;
-    uint64_t counts[HIST_COUNTS];
+    uint64_t counts[LATHIST_COUNTS];
 };
 
-/* The counter of a value (ns), unclamped: indexes at or past HIST_COUNTS are out of range. */
-static inline unsigned hist_index_raw(uint64_t v)
+/* The counter of a value (ns), unclamped: indexes at or past LATHIST_COUNTS are out of range. */
+static inline unsigned lathist_index_raw(uint64_t v)
 {
     unsigned shift = (unsigned)(63 - __builtin_clzll(v | 255)) - 7;
-    return ((shift + 1) << 7) + (unsigned)(v >> shift) - HIST_SUB;
+    return ((shift + 1) << 7) + (unsigned)(v >> shift) - LATHIST_SUB;
 }
 
-static inline unsigned hist_index(uint64_t v)
+static inline unsigned lathist_index(uint64_t v)
 {
-    if (v < HIST_MIN_NS)
-        v = HIST_MIN_NS;
-    else if (v > HIST_MAX_NS)
-        v = HIST_MAX_NS;
-    return hist_index_raw(v);
+    if (v < LATHIST_MIN_NS)
+        v = LATHIST_MIN_NS;
+    else if (v > LATHIST_MAX_NS)
+        v = LATHIST_MAX_NS;
+    return lathist_index_raw(v);
 }
 
-static inline void hist_record(struct hist *h, uint64_t ns)
+static inline void lathist_record(struct lathist *h, uint64_t ns)
 {
-    h->counts[hist_index(ns)]++;
+    h->counts[lathist_index(ns)]++;
     h->total++;
 }
 
 /* The lowest value counter i counts, and how many values it covers. */
-uint64_t hist_lowest(unsigned i);
-uint64_t hist_width(unsigned i);
+uint64_t lathist_lowest(unsigned i);
+uint64_t lathist_width(unsigned i);
 
 /*
  * The value at percentile p (0..100) as HDR reports it: the highest value of the bucket
  * holding the ceil(p% of total)-th value (the lowest for p = 0); 0 when empty.
  */
-uint64_t hist_percentile(const struct hist *h, double p);
+uint64_t lathist_percentile(const struct lathist *h, double p);
 
 /* dst += src */
-void hist_merge(struct hist *dst, const struct hist *src);
+void lathist_merge(struct lathist *dst, const struct lathist *src);
 
 /*
  * LATENCY HISTOGRAM's cumulative distribution: for each power-of-two level from 1024 ns
  * while values remain, the level's bucket top in microseconds and the count of values up
- * to it, only where the count grew. Fills usec[] and cum[] (HIST_LEVELS each).
+ * to it, only where the count grew. Fills usec[] and cum[] (LATHIST_LEVELS each).
  * @return the number of pairs
  */
-int hist_cdf(const struct hist *h, int64_t usec[HIST_LEVELS], uint64_t cum[HIST_LEVELS]);
+int lathist_cdf(const struct lathist *h, int64_t usec[LATHIST_LEVELS],
+                uint64_t cum[LATHIST_LEVELS]);
 
 #endif
