@@ -135,6 +135,9 @@ static void config_get_as(struct config_get_state *st, const struct param_ref *r
             int flags = config_notify_flags(v);
             config_notify_string(flags > 0 ? flags : 0, true, buf); /* as Redis shows it */
             v = buf;
+        } else if (strcmp(ref->def->name, "latency-tracking-info-percentiles") == 0) {
+            latency_percentiles_string(v, buf, sizeof(buf));
+            v = buf;
         }
     }
     reply_bulk_cstr(st->r, name);

@@ -577,6 +577,36 @@ void node_latency_histogram(struct reply *r, int n, const struct resp_arg *names
     mem_free(h);
 }
 
+/* "%f" without trailing zeros (and without the point when nothing follows it), as Redis
+ * names a percentile in INFO and shows it in CONFIG GET. */
+static void percentile_name(double p, char *buf, size_t cap)
+{
+    int len = snprintf(buf, cap, "%f", p);
+    if (strchr(buf, '.') == NULL)
+        return;
+    while (len > 0 && buf[len - 1] == '0')
+        buf[--len] = '\0';
+    if (len > 0 && buf[len - 1] == '.')
+        buf[--len] = '\0';
+}
+
+void latency_percentiles_string(const char *v, char *out, size_t cap)
+{
+    double pct[LATENCY_MAX_PERCENTILES];
+    const char *why;
+    int n = latency_parse_percentiles(v, pct, &why);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int j = 0; j < n; j++) {
+        char name[48];
+        percentile_name(pct[j], name, sizeof(name));
+        int w = snprintf(out + len, cap - len, "%s%s", j > 0 ? " " : "", name);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
 /* INFO latencystats: a line per command that has a histogram, Redis's format. */
 void latency_info(struct strbuf *s)
 {
@@ -585,16 +615,8 @@ void latency_info(struct strbuf *s)
     const char *why;
     int npct = latency_parse_percentiles(p->latency_tracking_info_percentiles, pct, &why);
     char names[LATENCY_MAX_PERCENTILES][48];
-    for (int j = 0; j < npct; j++) {
-        /* "%f" without trailing zeros (and without the point when nothing follows it) */
-        int len = snprintf(names[j], sizeof(names[j]), "%f", pct[j]);
-        if (strchr(names[j], '.') != NULL) {
-            while (len > 0 && names[j][len - 1] == '0')
-                names[j][--len] = '\0';
-            if (len > 0 && names[j][len - 1] == '.')
-                names[j][--len] = '\0';
-        }
-    }
+    for (int j = 0; j < npct; j++)
+        percentile_name(pct[j], names[j], sizeof(names[j]));
     struct lathist *h = mem_alloc(sizeof(*h));
     strbuf_printf(s, "# Latencystats\r\n");
     for (const struct cmd_def *d = cmd_table; d->name != NULL; d++) {

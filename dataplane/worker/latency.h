@@ -83,6 +83,10 @@ struct lathist *latency_hist_make(struct latency *l, unsigned id);
 #define LATENCY_MAX_PERCENTILES 64
 int latency_parse_percentiles(const char *v, double out[LATENCY_MAX_PERCENTILES], const char **why);
 
+/* The percentiles as CONFIG GET shows them: each number's shortest "%f" form (v is read
+ * whole before out is written, so they may be the same buffer). */
+void latency_percentiles_string(const char *v, char *out, size_t cap);
+
 struct strbuf;
 /* INFO's latencystats section (every shard held). */
 void latency_info(struct strbuf *s);
