@@ -317,7 +317,7 @@ int node_latency_graph(struct strbuf *s, const char *event, size_t len)
     if (!m.used || m.n == 0)
         return -1;
     int64_t now = clock_real_us() / 1000000;
-    static char labels[LATENCY_TS_LEN][24];
+    char labels[LATENCY_TS_LEN][24];
     uint64_t lo = m.s[0].ms, hi = m.s[0].ms;
     for (int k = 0; k < m.n; k++) {
         lo = m.s[k].ms < lo ? m.s[k].ms : lo;
