@@ -617,8 +617,10 @@ void latency_info(struct strbuf *s)
     char names[LATENCY_MAX_PERCENTILES][48];
     for (int j = 0; j < npct; j++)
         percentile_name(pct[j], names[j], sizeof(names[j]));
-    struct lathist *h = mem_alloc(sizeof(*h));
     strbuf_printf(s, "# Latencystats\r\n");
+    if (!p->latency_tracking)
+        return; /* as Redis: the histograms stay (LATENCY HISTOGRAM), INFO hides them */
+    struct lathist *h = mem_alloc(sizeof(*h));
     for (const struct cmd_def *d = cmd_table; d->name != NULL; d++) {
         for (const struct cmd_def *sub = d; sub != NULL && sub->name != NULL;
              sub = sub == d ? d->subs : sub + 1) {
