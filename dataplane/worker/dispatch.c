@@ -112,7 +112,7 @@ static bool memory_ok(struct worker *w, struct store *s, bool deny)
     size_t limit = worker_shard_limit(w);
     if (limit == 0 || store_used(s) <= limit)
         return true;
-    return store_evict(s, limit, w->now_ms) == 0 || !deny;
+    return worker_evict(w, s, limit) == 0 || !deny;
 }
 
 /* May the request grow memory: a DENYOOM row, or an EXEC with one queued (Redis's rule). */

@@ -900,6 +900,14 @@ static void ops_sample(struct worker *w)
     w->ops_sample_time_ns = w->now_ns;
 }
 
+int worker_evict(struct worker *w, struct store *s, size_t limit)
+{
+    uint64_t t0 = latency_cycle_start(w);
+    int rc = store_evict(s, limit, w->now_ms);
+    latency_cycle_end(w, LATENCY_EVICTION_CYCLE, t0);
+    return rc;
+}
+
 size_t worker_shard_limit(const struct worker *w)
 {
     long long maxmem = w->params.store.maxmemory;
@@ -958,9 +966,7 @@ static void cron(struct worker *w)
         size_t limit = worker_shard_limit(w);
         if (limit > 0 && store_used(w->store) > limit && !w->expiry_paused &&
             !(replica && w->params.repl.replica_ignore_maxmemory)) {
-            uint64_t t0 = latency_cycle_start(w);
-            store_evict(w->store, limit, w->now_ms);
-            latency_cycle_end(w, LATENCY_EVICTION_CYCLE, t0);
+            worker_evict(w, w->store, limit);
         }
     }
     if (w->hold.holder == -1) {

@@ -229,6 +229,10 @@ struct worker {
  */
 size_t worker_shard_limit(const struct worker *w);
 
+/* Evict from store s (run or held here) down to `limit` bytes: store_evict, timed as an
+ * eviction-cycle latency event wherever it runs (the cron, or before a request, as Redis). */
+int worker_evict(struct worker *w, struct store *s, size_t limit);
+
 /*
  * The main thread, every 100 ms: what the node uses besides the datasets and
  * the traffic buffers (the allocator's total, read first, minus every
