@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pub/sub fan-out against Debian's redis-server: one publisher (redis-benchmark, one
-# connection, -P 16) and S subscribers of one channel (bench/pubsub_readers.py, one process
-# reading every socket), the server pinned to one core and both clients to another
+# connection, -P 16) and S subscribers of one channel (bench/pubsub_readers.c, one thread
+# reading every socket with epoll), the server pinned to one core and both clients to another
 # (bench/lib.sh). Prints the messages delivered per second and the server's microseconds
 # per message delivered. A benchmark, not a test: nothing fails on a number.
 #
@@ -26,12 +26,14 @@ done
 set -- "${args[@]+"${args[@]}"}"
 . "$(dirname "$0")/lib.sh"
 payload=$(head -c "$size" /dev/zero | tr '\0' x)
+readers_bin="$(dirname "$polluxd")/../bench/pubsub-readers"
+[ -x "$readers_bin" ] || { echo "build the benchmarks first (make build)" >&2; exit 1; }
 
 # "deliveries-per-second server-us-per-delivery" of one run
 fanout_run() { # name subscribers
     local u0 u1 rate
-    taskset -c "$client_cpu" /usr/bin/python3 "$here/bench/pubsub_readers.py" "$port" "$2" \
-        "$requests" "$size" >"$work/readers.out" &
+    taskset -c "$client_cpu" "$readers_bin" "$port" "$2" "$requests" "$size" \
+        >"$work/readers.out" &
     local readers=$!
     # the readers print "ready" once every subscription is confirmed
     for _ in $(seq 600); do grep -q ready "$work/readers.out" 2>/dev/null && break; sleep 0.05; done
