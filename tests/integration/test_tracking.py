@@ -498,6 +498,46 @@ class Tracking(h.ServerTestCase):
         self.assertEqual(msg["data"], [b"py"])
 
 
+class OnAReplica(h.unittest.TestCase):
+    """A replica's tracking clients hear of the primary's writes, its FLUSHALL and of a full
+    sync from a new primary."""
+
+    def test_writes_from_the_primary(self):
+        p = h.Server(args=["--save", "", "--repl-diskless-sync-delay", "0"] + workers()).start()
+        try:
+            rep = h.Server(args=["--save", ""] + workers() +
+                           ["--replicaof", h.HOST, str(p.port)]).start()
+            try:
+                self.assertTrue(h.wait_until(lambda: h.replica_synced(rep.redis()), 30))
+                c = rep.raw()
+                c.command("HELLO", "3")
+                self.assertEqual(c.command("CLIENT", "TRACKING", "ON"), b"OK")
+                keys = h.keys_by_shard("rp", 2)
+                c.command("MGET", *keys)
+                w = p.raw()
+                w.command("MSET", keys[0], "1", keys[1], "2")
+                got = sorted(as_text(c.read_reply())[1][0] for _ in keys)
+                self.assertEqual(got, sorted(keys))
+                c.command("GET", keys[0])
+                w.command("FLUSHALL")
+                self.assertEqual(as_text(c.read_reply()), inv(None))
+                # a full sync from another primary replaces the dataset: one null
+                q = h.Server(args=["--save", "", "--repl-diskless-sync-delay", "0"] +
+                             workers()).start()
+                try:
+                    c.command("GET", keys[1])
+                    self.assertEqual(c.command("REPLICAOF", h.HOST, str(q.port)), b"OK")
+                    self.assertEqual(as_text(c.read_reply()), inv(None))
+                finally:
+                    q.stop()
+                c.close()
+                w.close()
+            finally:
+                rep.stop()
+        finally:
+            p.stop()
+
+
 def err_of(v):
     assert isinstance(v, h.ErrorReply), v
     return v.decode()
