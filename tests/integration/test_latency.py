@@ -241,9 +241,10 @@ class Latency(h.ServerTestCase):
         self.assertEqual(counts, sorted(set(counts)))  # cumulative, growing at each level
         self.assertEqual(counts[-1], calls)
         for k in keys:
-            # a power of two: 1024 ns x 2^n, reported as its bucket's top in microseconds
-            self.assertIn(k, [(1024 << n) // 1000 + ((1024 << n) >> 7) // 1000 for n in range(21)]
-                          + [1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 1073741])
+            # a power of two, 1024 ns x 2^n, reported as the top of its bucket (1/128 of it
+            # wide, two significant digits) in microseconds; past the last, 2^30 - 1 ns
+            self.assertIn(k, [((1024 << n) + ((1024 << n) >> 7) - 1) // 1000 for n in range(21)]
+                          + [(2**30 - 1) // 1000])
 
     def test_histogram_resp2_and_resp3(self):
         clients = [self.client() for _ in range(6)]

@@ -311,6 +311,9 @@ class PolluxPair(h.unittest.TestCase):
         self.assertIsNone(r.get("aaa"))
         # every write kind arrives, keys on both shards
         mixed_writes(w, h.keys_by_shard("pair", 16))
+        # WAIT covers every write of this client; master_repl_offset may be read before the
+        # last of them reached the stream (each worker's feed is merged in the background)
+        self.assertEqual(w.execute_command("WAIT", "1", "30000"), 1)
         wait_offset(self.primary, self.replica)
         ok, why = same_data(self.primary, self.replica)
         self.assertTrue(ok, why)
