@@ -1,6 +1,8 @@
 /* hist.c - see hist.h for the bucket layout. */
 #include "bench/loadgen/hist.h"
 
+#include "base/lathist.h"
+
 #include <string.h>
 
 void hist_init(struct hist *h)
@@ -9,29 +11,18 @@ void hist_init(struct hist *h)
     h->min = UINT64_MAX;
 }
 
+/* base/lathist's bucket layout, with the top bucket at 2^HIST_MAX_BIT ns */
 static int hist_index(uint64_t v)
 {
-    if (v < 256)
-        return (int)v;
-    int msb = 63 - __builtin_clzll(v);
-    if (msb >= HIST_MAX_BIT)
+    if (v >> HIST_MAX_BIT)
         return HIST_BUCKETS - 1;
-    int shift = msb - HIST_SUB_BITS; /* >= 1 */
-    int sub = (int)(v >> shift) - 128;
-    return 256 + (shift - 1) * 128 + sub;
+    return (int)lathist_index_raw(v);
 }
 
 void hist_bucket_range(int i, uint64_t *lo, uint64_t *hi)
 {
-    if (i < 256) {
-        *lo = (uint64_t)i;
-        *hi = (uint64_t)i + 1;
-        return;
-    }
-    int shift = (i - 256) / 128 + 1;
-    uint64_t sub = (uint64_t)((i - 256) % 128) + 128;
-    *lo = sub << shift;
-    *hi = (sub + 1) << shift;
+    *lo = lathist_lowest((unsigned)i);
+    *hi = *lo + lathist_width((unsigned)i);
 }
 
 void hist_record(struct hist *h, uint64_t ns)

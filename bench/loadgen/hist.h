@@ -1,10 +1,11 @@
 /*
  * hist.h - log-linear latency histogram.
  *
- * Values are nanoseconds.  Below 256 ns every value has its own bucket; above, each power of
- * two is split into 128 linear sub-buckets, so a bucket is never wider than 1/128 (0.78%) of
- * its lower bound.  The top bucket ends at 2^34 ns (~17 s); larger values are clamped into it
- * and still counted exactly by `max`.  One histogram per thread, merged after the run.
+ * Values are nanoseconds, in base/lathist.h's bucket layout: below 256 ns every value has its
+ * own bucket; above, each power of two is split into 128 linear sub-buckets, so a bucket is
+ * never wider than 1/128 (0.78%) of its lower bound.  The top bucket ends at 2^34 ns (~17 s);
+ * larger values are clamped into it and still counted exactly by `max`.  One histogram per
+ * thread, merged after the run.
  */
 #ifndef POLLUX_BENCH_HIST_H
 #define POLLUX_BENCH_HIST_H

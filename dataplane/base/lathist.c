@@ -6,19 +6,6 @@
 
 #include <string.h>
 
-uint64_t lathist_lowest(unsigned i)
-{
-    if (i < 2 * LATHIST_SUB)
-        return i;
-    unsigned shift = i / LATHIST_SUB - 1;
-    return (uint64_t)(i % LATHIST_SUB + LATHIST_SUB) << shift;
-}
-
-uint64_t lathist_width(unsigned i)
-{
-    return i < 2 * LATHIST_SUB ? 1 : 1ull << (i / LATHIST_SUB - 1);
-}
-
 uint64_t lathist_percentile(const struct lathist *h, double p)
 {
     if (p > 100.0)

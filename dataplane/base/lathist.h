@@ -48,8 +48,18 @@ static inline void lathist_record(struct lathist *h, uint64_t ns)
 }
 
 /* The lowest value counter i counts, and how many values it covers. */
-uint64_t lathist_lowest(unsigned i);
-uint64_t lathist_width(unsigned i);
+static inline uint64_t lathist_lowest(unsigned i)
+{
+    if (i < 2 * LATHIST_SUB)
+        return i;
+    unsigned shift = i / LATHIST_SUB - 1;
+    return (uint64_t)(i % LATHIST_SUB + LATHIST_SUB) << shift;
+}
+
+static inline uint64_t lathist_width(unsigned i)
+{
+    return i < 2 * LATHIST_SUB ? 1 : 1ull << (i / LATHIST_SUB - 1);
+}
 
 /*
  * The value at percentile p (0..100) as HDR reports it: the highest value of the bucket

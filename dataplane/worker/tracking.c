@@ -1,7 +1,6 @@
 /* Client-side caching: tables, queues, delivery and the CLIENT subcommands; see tracking.h. */
 #include "worker/tracking.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,47 +32,6 @@ struct track_client {
     unsigned nprefix;
     struct track_prefix *prefix; /* BCAST, in byte order */
 };
-
-/*
- * The node's distinct BCAST prefixes (INFO tracking_total_prefixes): a count per prefix,
- * changed only by CLIENT TRACKING and closing clients, under a mutex.
- */
-static pthread_mutex_t prefix_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    struct track_prefix *v;
-    size_t *refs;
-    size_t n, cap;
-} prefixes;
-
-static void prefix_ref(const char *p, size_t len, int delta)
-{
-    pthread_mutex_lock(&prefix_lock);
-    size_t i = 0;
-    while (i < prefixes.n && !(prefixes.v[i].len == len && memcmp(prefixes.v[i].p, p, len) == 0))
-        i++;
-    if (i == prefixes.n && delta > 0) {
-        if (prefixes.n == prefixes.cap) {
-            prefixes.cap = prefixes.cap ? prefixes.cap * 2 : 8;
-            prefixes.v = mem_realloc(prefixes.v, prefixes.cap * sizeof(*prefixes.v));
-            prefixes.refs = mem_realloc(prefixes.refs, prefixes.cap * sizeof(*prefixes.refs));
-        }
-        prefixes.v[i].p = mem_alloc(len + 1);
-        memcpy(prefixes.v[i].p, p, len);
-        prefixes.v[i].len = len;
-        prefixes.refs[i] = 0;
-        prefixes.n++;
-    }
-    if (i < prefixes.n) {
-        prefixes.refs[i] += (size_t)delta;
-        if (prefixes.refs[i] == 0) {
-            mem_free(prefixes.v[i].p);
-            prefixes.v[i] = prefixes.v[prefixes.n - 1];
-            prefixes.refs[i] = prefixes.refs[prefixes.n - 1];
-            prefixes.n--;
-        }
-    }
-    pthread_mutex_unlock(&prefix_lock);
-}
 
 /* ---- connections by id --------------------------------------------------- */
 
@@ -135,7 +93,6 @@ void tracking_off(struct conn *c)
         atomic_fetch_sub(&tracking_bcast, 1);
     }
     for (unsigned i = 0; i < t->nprefix; i++) {
-        prefix_ref(t->prefix[i].p, t->prefix[i].len, -1);
         mem_free(t->prefix[i].p);
     }
     mem_free(t->prefix);
@@ -178,7 +135,6 @@ static void add_prefix(struct conn *c, const char *p, size_t len)
     memcpy(t->prefix[i].p, p, len);
     t->prefix[i].len = len;
     t->nprefix++;
-    prefix_ref(p, len, 1);
 }
 
 /* ---- what a command remembers -------------------------------------------- */
@@ -433,13 +389,12 @@ static void tell(struct worker *w, struct conn *c, const char *value, size_t len
 
 static void tell_key(struct worker *w, struct conn *c, const char *key, size_t len)
 {
-    struct strbuf v;
-    strbuf_setup(&v);
-    strbuf_printf(&v, "*1\r\n$%zu\r\n", len);
-    strbuf_append(&v, key, len);
-    strbuf_append(&v, "\r\n", 2);
-    tell(w, c, v.buf, v.len);
-    strbuf_deinit(&v);
+    struct strbuf *v = &w->trk.scratch;
+    v->len = 0;
+    strbuf_printf(v, "*1\r\n$%zu\r\n", len);
+    strbuf_append(v, key, len);
+    strbuf_append(v, "\r\n", 2);
+    tell(w, c, v->buf, v->len);
 }
 
 static void tell_null(struct worker *w, struct conn *c)
@@ -464,48 +419,49 @@ static int bkey_cmp(const void *a, const void *b)
     return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* Does keys[i] go to c under prefix p: it matches, c did not make it (NOLOOP), and it is
+ * not keys[i - 1] again (changed twice: said once)? `last`: the previous key said, or NULL. */
+static bool bcast_says(const struct conn *c, const struct track_prefix *p, const struct bkey *k,
+                       const struct bkey *last)
+{
+    return k->len >= p->len && memcmp(k->p, p->p, p->len) == 0 &&
+           !((c->track & TRACK_NOLOOP) && k->origin == c->id) &&
+           (last == NULL || bkey_cmp(last, k) != 0);
+}
+
 /* The BCAST clients of this worker hear of keys[0..n) (sorted): one message per prefix. */
 static void tell_bcast(struct worker *w, struct bkey *keys, size_t n)
 {
-    struct strbuf v;
-    strbuf_setup(&v);
+    struct strbuf *v = &w->trk.scratch;
     for (unsigned ci = 0; ci < w->trk.n; ci++) {
         struct conn *c = w->trk.clients[ci];
         if (!(c->track & TRACK_BCAST))
             continue;
         for (unsigned pi = 0; pi < c->trk->nprefix; pi++) {
             const struct track_prefix *p = &c->trk->prefix[pi];
-            v.len = 0;
             size_t count = 0;
             const struct bkey *last = NULL;
-            for (size_t i = 0; i < n; i++) {
-                if (keys[i].len < p->len || memcmp(keys[i].p, p->p, p->len) != 0)
-                    continue;
-                if ((c->track & TRACK_NOLOOP) && keys[i].origin == c->id)
-                    continue;
-                if (last != NULL && bkey_cmp(last, &keys[i]) == 0)
-                    continue; /* changed twice: said once */
-                last = &keys[i];
-                char head[32];
-                int hn = snprintf(head, sizeof(head), "$%zu\r\n", keys[i].len);
-                strbuf_append(&v, head, (size_t)hn);
-                strbuf_append(&v, keys[i].p, keys[i].len);
-                strbuf_append(&v, "\r\n", 2);
-                count++;
-            }
+            for (size_t i = 0; i < n; i++)
+                if (bcast_says(c, p, &keys[i], last)) {
+                    last = &keys[i];
+                    count++;
+                }
             if (count == 0)
                 continue;
-            char head[32];
-            int hn = snprintf(head, sizeof(head), "*%zu\r\n", count);
-            struct strbuf msg;
-            strbuf_setup(&msg);
-            strbuf_append(&msg, head, (size_t)hn);
-            strbuf_append(&msg, v.buf, v.len);
-            tell(w, c, msg.buf, msg.len);
-            strbuf_deinit(&msg);
+            v->len = 0;
+            strbuf_printf(v, "*%zu\r\n", count);
+            last = NULL;
+            for (size_t i = 0; i < n; i++) {
+                if (!bcast_says(c, p, &keys[i], last))
+                    continue;
+                last = &keys[i];
+                strbuf_printf(v, "$%zu\r\n", keys[i].len);
+                strbuf_append(v, keys[i].p, keys[i].len);
+                strbuf_append(v, "\r\n", 2);
+            }
+            tell(w, c, v->buf, v->len);
         }
     }
-    strbuf_deinit(&v);
 }
 
 /* Deliver a queue's entries on this worker. */
@@ -574,11 +530,12 @@ void tracking_flush(struct worker *w)
      * reading them), then the others' queues, which that may have added to */
     if ((tw->pend_mask & (1ull << w->id)) &&
         (w->hold.holder == -1 || w->hold.holder == (int)w->id)) {
-        struct strbuf mine = tw->pend[w->id];
-        strbuf_setup(&tw->pend[w->id]);
+        /* in place: delivering here queues only for other workers (a REDIRECT target's, a
+         * tracking client's), never for this one */
+        struct strbuf *mine = &tw->pend[w->id];
+        deliver(w, mine->buf, mine->len);
+        mine->len = 0;
         tw->pend_mask &= ~(1ull << w->id);
-        deliver(w, mine.buf, mine.len);
-        strbuf_deinit(&mine);
     }
     uint64_t mask = tw->pend_mask & ~(1ull << w->id);
     while (mask != 0) {
@@ -644,17 +601,39 @@ void tracking_cron(struct worker *w)
 
 /* ---- INFO, CLIENT LIST, closing ------------------------------------------ */
 
+static int prefix_cmp(const void *a, const void *b)
+{
+    const struct track_prefix *x = a, *y = b;
+    int c = memcmp(x->p, y->p, MIN(x->len, y->len));
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
 void tracking_info(size_t *keys, size_t *items, size_t *nprefixes)
 {
     *keys = *items = 0;
+    size_t n = 0;
     for (unsigned i = 0; i < server.nworkers; i++) {
-        struct track_table *t = table_of(i);
-        *keys += atomic_load_explicit(&t->nkeys, memory_order_relaxed);
-        *items += atomic_load_explicit(&t->nitems, memory_order_relaxed);
+        struct track_worker *tw = &server.workers[i]->trk;
+        *keys += atomic_load_explicit(&tw->table.nkeys, memory_order_relaxed);
+        *items += atomic_load_explicit(&tw->table.nitems, memory_order_relaxed);
+        for (unsigned c = 0; c < tw->n; c++)
+            n += tw->clients[c]->trk->nprefix;
     }
-    pthread_mutex_lock(&prefix_lock);
-    *nprefixes = prefixes.n;
-    pthread_mutex_unlock(&prefix_lock);
+    /* distinct prefixes over every BCAST client (every shard held: INFO routes `all`) */
+    struct track_prefix *all = mem_alloc(sizeof(*all) * (n ? n : 1));
+    size_t k = 0;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct track_worker *tw = &server.workers[i]->trk;
+        for (unsigned c = 0; c < tw->n; c++)
+            for (unsigned j = 0; j < tw->clients[c]->trk->nprefix; j++)
+                all[k++] = tw->clients[c]->trk->prefix[j];
+    }
+    qsort(all, n, sizeof(*all), prefix_cmp);
+    *nprefixes = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || prefix_cmp(&all[i - 1], &all[i]) != 0)
+            (*nprefixes)++;
+    mem_free(all);
 }
 
 size_t tracking_list_flags(const struct conn *c, char *out)
@@ -683,6 +662,7 @@ void tracking_worker_free(struct track_worker *t)
     t->clients = NULL;
     for (unsigned i = 0; i < MAX_WORKERS; i++)
         strbuf_deinit(&t->pend[i]);
+    strbuf_deinit(&t->scratch);
 }
 
 /* ---- the commands -------------------------------------------------------- */

@@ -63,6 +63,7 @@ struct track_worker {
     atomic_bool any;                 /* n > 0 (others read it) */
     struct strbuf pend[MAX_WORKERS]; /* invalidations queued here, by destination */
     uint64_t pend_mask;              /* destinations with some */
+    struct strbuf scratch;           /* a message being framed */
 };
 
 /* Tracking clients on every worker, and those in BCAST mode. */
