@@ -508,34 +508,38 @@ class OnAReplica(h.unittest.TestCase):
             rep = h.Server(args=["--save", ""] + workers() +
                            ["--replicaof", h.HOST, str(p.port)]).start()
             try:
-                self.assertTrue(h.wait_until(lambda: h.replica_synced(rep.redis()), 30))
-                c = rep.raw()
-                c.command("HELLO", "3")
-                self.assertEqual(c.command("CLIENT", "TRACKING", "ON"), b"OK")
-                keys = h.keys_by_shard("rp", 2)
-                c.command("MGET", *keys)
-                w = p.raw()
-                w.command("MSET", keys[0], "1", keys[1], "2")
-                got = sorted(as_text(c.read_reply())[1][0] for _ in keys)
-                self.assertEqual(got, sorted(keys))
-                c.command("GET", keys[0])
-                w.command("FLUSHALL")
-                self.assertEqual(as_text(c.read_reply()), inv(None))
-                # a full sync from another primary replaces the dataset: one null
-                q = h.Server(args=["--save", "", "--repl-diskless-sync-delay", "0"] +
-                             workers()).start()
-                try:
-                    c.command("GET", keys[1])
-                    self.assertEqual(c.command("REPLICAOF", h.HOST, str(q.port)), b"OK")
-                    self.assertEqual(as_text(c.read_reply()), inv(None))
-                finally:
-                    q.stop()
-                c.close()
-                w.close()
+                self.check_on_replica(p, rep)
+            except BaseException as e:  # what the replica logged tells which step went wrong
+                raise AssertionError(f"{e!r}\nreplica's log:\n{rep.log_tail()}") from e
             finally:
                 rep.stop()
         finally:
             p.stop()
+
+    def check_on_replica(self, p, rep):
+        self.assertTrue(h.wait_until(lambda: h.replica_synced(rep.redis()), 60))
+        c = rep.raw()
+        c.command("HELLO", "3")
+        self.assertEqual(c.command("CLIENT", "TRACKING", "ON"), b"OK")
+        keys = h.keys_by_shard("rp", 2)
+        c.command("MGET", *keys)
+        w = p.raw()
+        w.command("MSET", keys[0], "1", keys[1], "2")
+        got = [as_text(c.read_reply()) for _ in keys]
+        self.assertEqual(sorted(m[1][0] for m in got), sorted(keys), got)
+        c.command("GET", keys[0])
+        w.command("FLUSHALL")
+        self.assertEqual(as_text(c.read_reply()), inv(None))
+        # a full sync from another primary replaces the dataset: one null
+        q = h.Server(args=["--save", "", "--repl-diskless-sync-delay", "0"] + workers()).start()
+        try:
+            c.command("GET", keys[1])
+            self.assertEqual(c.command("REPLICAOF", h.HOST, str(q.port)), b"OK")
+            self.assertEqual(as_text(c.read_reply()), inv(None))
+        finally:
+            q.stop()
+        c.close()
+        w.close()
 
 
 def err_of(v):
