@@ -30,164 +30,36 @@ results/dpdk-vs-kernel.json (results/ is not committed).
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pxlib import BENCH_CPU, SERVER_CPU, CpuSampler, Server, bench  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER_CPU, BENCH_CPU = "1", "0"
 KEYS = 100000
 PORT = 6379
-SERVER_IP, CLIENT_IP = "10.99.0.1", "10.99.0.2"
-DPDK_RUN = "/var/run/dpdk"
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
-
-
-def cpu_stat(cpu):
-    """(busy, steal) ticks of one CPU from /proc/stat; busy excludes idle, iowait and steal."""
-    with open("/proc/stat") as f:
-        for line in f:
-            if line.startswith(f"cpu{cpu} "):
-                v = [int(x) for x in line.split()[1:]]
-                return v[0] + v[1] + v[2] + v[5] + v[6], v[7]
-    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
-
-
-class CpuSampler:
-    """utime + stime of the server and /proc/stat of its CPU every 20 ms, in a thread."""
-
-    def __init__(self, pid):
-        self.pid, self.samples, self.done = pid, [], threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.done.is_set():
-            try:
-                self.samples.append((time.monotonic_ns(), cpu_ticks(self.pid))
-                                    + cpu_stat(SERVER_CPU))
-            except OSError:
-                return
-            self.done.wait(0.02)
-
-    def stop(self):
-        self.done.set()
-        self.thread.join()
-
-    def window(self, start_ns, end_ns):
-        """Per second of [start_ns, end_ns] (samples inside it): the server's CPU seconds,
-        the busy and the stolen seconds of the server's CPU."""
-        inside = [s for s in self.samples if start_ns <= s[0] <= end_ns]
-        if len(inside) < 2:
-            raise RuntimeError("too few CPU samples in the measured window")
-        a, b = inside[0], inside[-1]
-        per_s = os.sysconf("SC_CLK_TCK") * (b[0] - a[0]) / 1e9
-        return tuple((b[i] - a[i]) / per_s for i in (1, 2, 3))
-
-
-class Polluxd:
-    def __init__(self, exe, args, workdir, name):
-        self.log_path = os.path.join(workdir, f"polluxd-{name}.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, exe, "--save", "", "--appendonly", "no",
-             "--pollux-workers", "1", "--pollux-cpus", SERVER_CPU, "--port", str(PORT)] + args,
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def wait_ready(srv, check, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if srv.proc.poll() is not None:
-            with open(srv.log_path, errors="replace") as f:
-                raise RuntimeError("polluxd exited:\n" + f.read())
-        if check():
-            return
-        time.sleep(0.05)
-    raise RuntimeError("polluxd did not get ready")
-
-
-def kernel_listening():
-    try:
-        with socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def memif_listening(path):
-    # DPDK 22.11's memif socket is abstract by default: "@path" in /proc/net/unix.
-    with open("/proc/net/unix") as f:
-        return any(line.rstrip().endswith("@" + path) or line.rstrip().endswith(" " + path)
-                   for line in f)
-
-
-def bench(exe, transport_args, host, extra, json_path):
-    argv = (["taskset", "-c", BENCH_CPU, exe, "-h", host, "-p", str(PORT), "--threads", "1",
-             "--key-size", "16", "--value-size", "32", "--keyspace", str(KEYS), "--quiet",
-             "--json", json_path] + transport_args + extra)
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        raise RuntimeError(f"pollux-bench failed ({out.returncode}): {out.stdout}{out.stderr}")
-    with open(json_path) as f:
-        return json.load(f)
+WORKLOAD = ["--key-size", "16", "--value-size", "32", "--keyspace", str(KEYS)]
 
 
 def run_backend(name, args, work):
-    polluxd = os.path.join(args.build, "dataplane", "polluxd")
     pbench = os.path.join(args.build, "bench", "loadgen", "pollux-bench")
-    sock = os.path.join(work, "memif.sock")
-    tag = f"pxbench{os.getpid()}"
-    if name == "kernel":
-        server_args = ["--bind", "127.0.0.1"]
-        host, transport = "127.0.0.1", []
-        ready = kernel_listening
-    else:
-        server_args = ["--pollux-backend", "dpdk", "--pollux-dpdk-ip", f"{SERVER_IP}/24",
-                       "--pollux-dpdk-vdev", f"net_memif0,role=server,socket={sock}",
-                       "--pollux-dpdk-no-huge", "yes", "--pollux-dpdk-file-prefix", f"{tag}s",
-                       "--pollux-dpdk-memory-mb", "512", "--pollux-dpdk-args", f"-l {SERVER_CPU}",
-                       "--protected-mode", "no"]
-        host = SERVER_IP
-        transport = ["--transport", "dpdk", "--dpdk-ip", f"{CLIENT_IP}/24", "--dpdk-args",
-                     f"-l {BENCH_CPU} --no-huge -m 512 --file-prefix {tag}c --no-pci "
-                     f"--vdev net_memif0,role=client,socket={sock}"]
-        ready = lambda: memif_listening(sock)  # noqa: E731
-    srv = Polluxd(polluxd, server_args, work, name)
+    srv = Server(name, args.build, work, PORT)
     runs = []
     try:
-        wait_ready(srv, ready)
         # Load every key once (sequential SETs), then the measured GET runs.
-        load = bench(pbench, transport, host, ["--conns", "16", "--pipeline", "16", "--ratio",
-                                               "1:0", "--key-pattern", "seq", "-n", str(KEYS)],
+        load = bench(pbench, srv, WORKLOAD + ["--conns", "16", "--pipeline", "16", "--ratio",
+                                              "1:0", "--key-pattern", "seq", "-n", str(KEYS)],
                      os.path.join(work, "load.json"))
         if load["totals"]["sets"] != KEYS:
             raise RuntimeError("preload incomplete")
         for i in range(args.repeat):
             sampler = CpuSampler(srv.proc.pid)
             try:
-                res = bench(pbench, transport, host,
-                            ["--conns", "64", "--pipeline", "1", "--ratio", "0:1",
-                             "--duration", str(args.seconds)],
+                res = bench(pbench, srv, WORKLOAD + ["--conns", "64", "--pipeline", "1",
+                                                     "--ratio", "0:1", "--duration",
+                                                     str(args.seconds)],
                             os.path.join(work, f"{name}-{i}.json"))
             finally:
                 sampler.stop()
@@ -219,8 +91,6 @@ def run_backend(name, args, work):
                   f"{r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms", flush=True)
     finally:
         srv.stop()
-        for suffix in "sc":
-            shutil.rmtree(os.path.join(DPDK_RUN, tag + suffix), ignore_errors=True)
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     med["runs"] = runs
     return med
