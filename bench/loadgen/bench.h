@@ -63,6 +63,8 @@ struct bench_config {
     unsigned ratio_set, ratio_get;
     struct bench_template *templates;
     int ntemplates;
+    int subscribers;     /* per thread, each on a connection of its own (0: none) */
+    const char *channel; /* what they subscribe to */
     int resp;
     enum bench_protocol protocol;
     const char *json_path;
@@ -87,7 +89,9 @@ struct bench_stats {
     uint64_t error_replies;
     uint64_t protocol_errors;
     uint64_t conn_errors;
-    uint64_t unanswered; /* still in flight when the drain timed out */
+    uint64_t unanswered;  /* still in flight when the drain timed out */
+    uint64_t delivered;   /* --subscribers: messages received */
+    uint64_t undelivered; /* messages published but missing at a subscriber at the end */
     uint64_t verify_checked, verify_mismatch;
     uint64_t bytes_out, bytes_in;
 };

@@ -6,6 +6,7 @@
  * thread has finished.
  */
 #include "bench/loadgen/bench.h"
+#include "bench/loadgen/sub_parse.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +63,17 @@ static void usage(FILE *f)
             "                          option to cycle through several (redis protocol only)\n"
             "  --seed N                random seed (default 1)\n"
             "\n"
+            "Pub/sub fan-out:\n"
+            "  --subscribers N         per thread, N more connections that subscribe to the\n"
+            "                          channel before the clock starts and count the messages\n"
+            "                          they receive; every --command must be PUBLISH <channel>\n"
+            "                          <message>. The run ends when every subscriber has every\n"
+            "                          message published (those still missing 2 s after the\n"
+            "                          last one came are undelivered: exit 2)\n"
+            "  --channel NAME          the channel (default bench)\n"
+            "  e.g. pollux-bench -p 6379 --conns 1 --pipeline 16 -n 200000 --subscribers 100\n"
+            "       --command 'PUBLISH bench __data__' --value-size 32\n"
+            "\n"
             "Checking and output:\n"
             "  --verify                write self-checking values and check every GET reply\n"
             "                          (see README.md); exit 1 on any mismatch\n"
@@ -69,7 +83,8 @@ static void usage(FILE *f)
             "  --help                  show this text\n"
             "\n"
             "Exit status: 0 success, 1 verify mismatch, 2 usage, connection or protocol error\n"
-            "(including requests left unanswered), 3 the server replied with errors.\n");
+            "(including requests left unanswered and messages undelivered), 3 the server\n"
+            "replied with errors.\n");
 }
 
 static void die_usage(const char *msg, const char *arg)
@@ -173,6 +188,26 @@ static void template_parse(struct bench_template *tp, const char *text)
     tp->buf = buf;
 }
 
+/* A single literal piece equal to text: "PUBLISH" (any case), or the channel. */
+static bool arg_is(const struct bench_arg *a, const char *text, bool nocase)
+{
+    size_t n = strlen(text);
+    if (a->nsegs != 1 || a->segs[0].kind != SEG_LIT || a->segs[0].len != n)
+        return false;
+    return nocase ? strncasecmp(a->segs[0].lit, text, n) == 0
+                  : memcmp(a->segs[0].lit, text, n) == 0;
+}
+
+/*
+ * With --subscribers each request must be a PUBLISH to the channel: every subscriber then
+ * receives one message per request answered, which is what the run counts them against.
+ */
+static bool template_publishes(const struct bench_template *tp, const char *channel)
+{
+    return tp->nargs == 3 && arg_is(&tp->args[0], "PUBLISH", true) &&
+           arg_is(&tp->args[1], channel, false);
+}
+
 static void parse_args(struct bench_config *cfg, int argc, char **argv)
 {
     enum {
@@ -197,6 +232,8 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         O_DPDK_ARGS,
         O_DPDK_IP,
         O_DPDK_GATEWAY,
+        O_SUBSCRIBERS,
+        O_CHANNEL,
         O_HELP,
     };
     static const struct option longopts[] = {
@@ -222,6 +259,8 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         { "dpdk-args", required_argument, NULL, O_DPDK_ARGS },
         { "dpdk-ip", required_argument, NULL, O_DPDK_IP },
         { "dpdk-gateway", required_argument, NULL, O_DPDK_GATEWAY },
+        { "subscribers", required_argument, NULL, O_SUBSCRIBERS },
+        { "channel", required_argument, NULL, O_CHANNEL },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -341,6 +380,14 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         case O_DPDK_GATEWAY:
             cfg->transport_opts.gateway = optarg;
             break;
+        case O_SUBSCRIBERS:
+            cfg->subscribers = (int)parse_u64(optarg, "bad subscriber count", 0, 100000);
+            break;
+        case O_CHANNEL:
+            if (optarg[0] == '\0' || strlen(optarg) > SUB_CHANNEL_MAX)
+                die_usage("--channel takes 1 to 256 bytes", optarg);
+            cfg->channel = optarg;
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -372,6 +419,40 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         die_usage("need at least one key per thread", NULL);
     if (cfg->requests > 0 && cfg->requests < (uint64_t)cfg->threads)
         die_usage("need at least one request per thread", NULL);
+    if (cfg->subscribers > 0) {
+        if (cfg->protocol != BENCH_REDIS)
+            die_usage("--subscribers needs --protocol redis", NULL);
+        bool publish = cfg->ntemplates > 0;
+        for (int i = 0; i < cfg->ntemplates; i++)
+            publish = publish && template_publishes(&cfg->templates[i], cfg->channel);
+        if (!publish)
+            die_usage("with --subscribers every --command must be PUBLISH <channel> <message>",
+                      cfg->channel);
+    }
+}
+
+/*
+ * Each kernel connection takes a descriptor, and 1,000 subscribers are more than the usual
+ * soft limit of 1,024: raise it to the hard limit when it is too low.
+ * @return 0, or -1 when even the hard limit is too low (message printed).
+ */
+static int raise_fd_limit(const struct bench_config *cfg)
+{
+    rlim_t need = (rlim_t)cfg->threads * (rlim_t)(cfg->conns + cfg->subscribers) + 64;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return 0;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need) {
+        fprintf(stderr,
+                "pollux-bench: %llu connections need about %llu file descriptors; the hard "
+                "limit is %llu (ulimit -Hn)\n",
+                (unsigned long long)cfg->threads *
+                    (unsigned long long)(cfg->conns + cfg->subscribers),
+                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_signal(int sig)
@@ -431,19 +512,30 @@ static int write_json(const struct bench_config *cfg, const struct bench_stats *
             fputs(", ", f);
         json_str(f, cfg->templates[i].text);
     }
+    fputc(']', f);
+    if (cfg->subscribers > 0) {
+        fprintf(f, ", \"subscribers_per_thread\": %d, \"channel\": ", cfg->subscribers);
+        json_str(f, cfg->channel);
+    }
     fprintf(f,
-            "]},\n  \"totals\": {\"requests\": %" PRIu64 ", \"sets\": %" PRIu64
+            "},\n  \"totals\": {\"requests\": %" PRIu64 ", \"sets\": %" PRIu64
             ", \"gets\": %" PRIu64 ", \"hits\": %" PRIu64 ", \"misses\": %" PRIu64
-            ", \"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"seconds\": %.6f},\n",
+            ", \"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"seconds\": %.6f",
             st->completed, st->sets, st->gets, st->hits, st->misses, st->bytes_out, st->bytes_in,
             secs);
+    if (cfg->subscribers > 0)
+        fprintf(f, ", \"delivered\": %" PRIu64 ", \"undelivered\": %" PRIu64, st->delivered,
+                st->undelivered);
+    fputs("},\n", f);
     /* The measured window on CLOCK_MONOTONIC, so a script can match other samples to it. */
     fprintf(f,
             "  \"window_ns\": {\"clock\": \"CLOCK_MONOTONIC\", \"start\": %" PRIu64
             ", \"end\": %" PRIu64 "},\n",
             t0, t1);
-    fprintf(f, "  \"throughput_rps\": %.2f,\n  \"latency_ms\": {",
-            secs > 0 ? (double)st->completed / secs : 0.0);
+    fprintf(f, "  \"throughput_rps\": %.2f,\n", secs > 0 ? (double)st->completed / secs : 0.0);
+    if (cfg->subscribers > 0)
+        fprintf(f, "  \"delivered_per_s\": %.2f,\n", secs > 0 ? (double)st->delivered / secs : 0.0);
+    fputs("  \"latency_ms\": {", f);
     for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
         fprintf(f, "\"%s\": %.4f, ", qnames[i], (double)hist_quantile(h, quantiles[i]) / 1e6);
     fprintf(f, "\"min\": %.4f, \"max\": %.4f},\n", h->count ? (double)h->min / 1e6 : 0.0,
@@ -480,6 +572,8 @@ static void add_stats(struct bench_stats *d, const struct bench_stats *s)
     d->protocol_errors += s->protocol_errors;
     d->conn_errors += s->conn_errors;
     d->unanswered += s->unanswered;
+    d->delivered += s->delivered;
+    d->undelivered += s->undelivered;
     d->verify_checked += s->verify_checked;
     d->verify_mismatch += s->verify_mismatch;
     d->bytes_out += s->bytes_out;
@@ -512,9 +606,12 @@ int main(int argc, char **argv)
         .resp = 2,
         .protocol = BENCH_REDIS,
         .seed = 1,
+        .channel = "bench",
         .transport = &transport_tcp,
     };
     parse_args(&cfg, argc, argv);
+    if (cfg.transport == &transport_tcp && raise_fd_limit(&cfg) != 0)
+        return 2;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     cfg.run_id = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ ((long)getpid() << 8));
@@ -592,22 +689,31 @@ int main(int argc, char **argv)
     pthread_barrier_destroy(&barrier);
     double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0.0;
 
-    printf("pollux-bench: %s %s:%u, %d thread(s) x %d conn(s), pipeline %d, keyspace %" PRIu64
-           " (%s), %s\n",
+    printf("pollux-bench: %s %s:%u, %d thread(s) x %d conn(s)",
            cfg.protocol == BENCH_REDIS ? (cfg.resp == 3 ? "redis/RESP3" : "redis") : "memcache",
-           cfg.host, (unsigned)cfg.port, cfg.threads, cfg.conns, cfg.pipeline, cfg.keyspace,
+           cfg.host, (unsigned)cfg.port, cfg.threads, cfg.conns);
+    if (cfg.subscribers > 0)
+        printf(" + %d subscriber(s) of '%s'", cfg.subscribers, cfg.channel);
+    printf(", pipeline %d, keyspace %" PRIu64 " (%s), %s\n", cfg.pipeline, cfg.keyspace,
            pattern_name(cfg.key_pattern), cfg.ntemplates > 0 ? "custom commands" : "SET/GET mix");
     printf("requests:    %" PRIu64 " in %.3f s (SET %" PRIu64 ", GET %" PRIu64 ": %" PRIu64
            " hits, %" PRIu64 " misses)\n",
            st.completed, secs, st.sets, st.gets, st.hits, st.misses);
-    printf("throughput:  %.2f req/s\n", secs > 0 ? (double)st.completed / secs : 0.0);
+    printf("throughput:  %.2f req/s", secs > 0 ? (double)st.completed / secs : 0.0);
+    if (cfg.subscribers > 0)
+        printf(", delivered %" PRIu64 ", delivered/s %.2f", st.delivered,
+               secs > 0 ? (double)st.delivered / secs : 0.0);
+    putchar('\n');
     printf("latency ms:  ");
     for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
         printf("%s %.3f  ", qnames[i], (double)hist_quantile(&h, quantiles[i]) / 1e6);
     printf("max %.3f\n", (double)h.max / 1e6);
     printf("errors:      %" PRIu64 " error replies, %" PRIu64 " protocol, %" PRIu64
-           " connection, %" PRIu64 " unanswered\n",
+           " connection, %" PRIu64 " unanswered",
            st.error_replies, st.protocol_errors, st.conn_errors, st.unanswered);
+    if (cfg.subscribers > 0)
+        printf(", %" PRIu64 " undelivered", st.undelivered);
+    putchar('\n');
     if (cfg.verify)
         printf("verify:      %" PRIu64 " GETs checked, %" PRIu64 " mismatches\n", st.verify_checked,
                st.verify_mismatch);
@@ -620,7 +726,7 @@ int main(int argc, char **argv)
             status = 2;
         }
     }
-    if (st.conn_errors || st.protocol_errors || st.unanswered)
+    if (st.conn_errors || st.protocol_errors || st.unanswered || st.undelivered)
         status = 2;
     else if (st.verify_mismatch)
         status = 1;

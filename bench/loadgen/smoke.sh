@@ -1,18 +1,23 @@
 #!/bin/sh
 # Smoke test for pollux-bench: run it briefly against a private redis-server (and memcached
 # when installed) on free loopback ports, with and without --verify, and check exit codes and
-# that the report names throughput and p99.  Exits 77 (skip) only when redis-server is missing.
+# that the report names throughput and p99; then the pub/sub fan-out mode against redis-server
+# and a private polluxd, checking from --json that every subscriber got every message.
+# Exits 77 (skip) only when redis-server is missing.
 set -u
 
-BENCH=${1:?usage: smoke.sh /path/to/pollux-bench}
+BENCH=${1:?usage: smoke.sh /path/to/pollux-bench /path/to/polluxd}
+POLLUXD=${2:?usage: smoke.sh /path/to/pollux-bench /path/to/polluxd}
 command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed: skip"; exit 77; }
 
 TMP=$(mktemp -d)
 REDIS_PID=
 MC_PID=
+POLLUXD_PID=
 cleanup() {
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     [ -n "$MC_PID" ] && kill "$MC_PID" 2>/dev/null
+    [ -n "$POLLUXD_PID" ] && kill "$POLLUXD_PID" 2>/dev/null
     wait 2>/dev/null
     rm -rf "$TMP"
 }
@@ -55,6 +60,24 @@ run() {
     echo "ok: $name"
 }
 
+# fanout NAME PORT SUBSCRIBERS PUBLISHES ARGS...: a fan-out run (one thread), then from its
+# JSON: delivered == PUBLISHES x SUBSCRIBERS, nothing undelivered, delivered_per_s reported
+fanout() {
+    name=$1 port=$2 subs=$3 pubs=$4
+    shift 4
+    run "$name" 0 -p "$port" --conns 1 --pipeline 16 -n "$pubs" --subscribers "$subs" \
+        --command 'PUBLISH bench __data__' --value-size 32 --json "$TMP/$name.json" "$@"
+    python3 - "$TMP/$name.json" "$((subs * pubs))" <<'EOF' || fail "$name: wrong totals in the JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = d["totals"]
+print("delivered", t["delivered"], "undelivered", t["undelivered"], "per s", d["delivered_per_s"])
+sys.exit(0 if t["delivered"] == int(sys.argv[2]) and t["undelivered"] == 0
+         and d["delivered_per_s"] > 0 else 1)
+EOF
+    grep -q 'delivered/s' "$TMP/$name.out" || fail "$name: no delivered/s in the report"
+}
+
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$TMP" >"$TMP/redis.log" 2>&1 &
@@ -72,6 +95,19 @@ grep -q '"throughput_rps"' "$TMP/out.json" || fail "json: no throughput"
 run redis-command 0 -p "$RPORT" --duration 0.3 --conns 2 --pipeline 4 \
     --command 'HSET h:__key__ f __data__' --command 'HGETALL h:__key__'
 run redis-error-replies 3 -p "$RPORT" -n 100 --conns 1 --command 'NOSUCHCOMMAND __key__'
+fanout redis-fanout "$RPORT" 10 2000
+run redis-fanout-not-publish 2 -p "$RPORT" -n 100 --subscribers 2 --command 'GET __key__'
+
+PPORT=$(free_port)
+"$POLLUXD" --port "$PPORT" --bind 127.0.0.1 --pollux-workers 1 --save '' --appendonly no \
+    --dir "$TMP" >"$TMP/polluxd.log" 2>&1 &
+POLLUXD_PID=$!
+wait_port "$PPORT" || { cat "$TMP/polluxd.log"; fail "polluxd did not start on port $PPORT"; }
+fanout polluxd-fanout "$PPORT" 10 2000
+fanout polluxd-fanout-resp3 "$PPORT" 10 2000 --resp 3
+kill "$POLLUXD_PID"
+wait "$POLLUXD_PID" 2>/dev/null
+POLLUXD_PID=
 
 # A connection failure must be an error: the port is closed once redis-server is gone.
 kill "$REDIS_PID"

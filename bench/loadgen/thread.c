@@ -8,9 +8,15 @@
  * A request's latency runs from the clock read just before the write that carries it to the
  * clock read just after the read that completes its reply.  All I/O goes through the
  * transport interface, never directly to sockets.
+ *
+ * With --subscribers, each thread also holds subscriber connections to one channel: they
+ * subscribe before the clock starts, then only read, counting the messages the publishers'
+ * PUBLISH requests fan out to them; the run ends when each has every message published by
+ * every thread.
  */
 #include "bench/loadgen/bench.h"
 #include "bench/loadgen/reply_parse.h"
+#include "bench/loadgen/sub_parse.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +26,23 @@
 #include <time.h>
 
 _Atomic bool bench_stop;
+
+/*
+ * PUBLISH requests answered with an integer, over every thread, and how many threads have
+ * added theirs: once all have, it is what each subscriber must receive.
+ */
+static _Atomic uint64_t published_total;
+static _Atomic int publishers_reported;
+
+/*
+ * Replies still missing this long after the run stopped, and messages when none has come for
+ * this long, are counted as missing.
+ */
+#define DRAIN_NS 2000000000ull
+/* Every subscription is confirmed within this time, or the run fails before it starts. */
+#define SUBSCRIBE_TIMEOUT_NS 10000000000ull
+/* Subscriber connections read into one buffer of the thread; the frame matcher keeps none. */
+#define SUB_READ_MAX (64 * 1024)
 
 enum req_kind {
     REQ_SET,
@@ -49,6 +72,9 @@ struct conn {
     int next_tmpl;
     bool want_out;
     bool dead;
+    bool sub;             /* a subscriber: reads messages, sends nothing after SUBSCRIBE */
+    struct sub_parser sp; /* subscriber: its frames */
+    uint64_t delivered;   /* subscriber: messages received */
 };
 
 struct worker {
@@ -56,15 +82,25 @@ struct worker {
     const struct bench_config *cfg;
     const struct transport_ops *ops;
     struct transport_loop *loop;
-    struct conn *conns;
+    struct conn *conns; /* --conns publishers (request senders), then the subscribers */
     int nconns;
+    int nsubs;
+    int unconfirmed; /* subscribers without their SUBSCRIBE confirmation yet */
+    struct sub_frames frames;
+    char *sbuf; /* SUB_READ_MAX bytes */
     struct rng rng;
     struct keygen kg;
     char *pad; /* value_max filler bytes */
     size_t req_max;
     uint64_t issued;
     uint64_t inflight;
+    uint64_t published; /* PUBLISH requests answered with an integer */
+    uint64_t delivered;
+    uint64_t pub_end_ns;     /* when the requests were all answered (or given up) */
+    uint64_t total_known_ns; /* when every thread's publishers were done */
+    uint64_t last_delivery_ns;
     bool stopping;
+    bool pub_done;
     int mismatch_reports;
 };
 
@@ -455,6 +491,15 @@ static void on_reply(struct worker *w, struct conn *c, const struct srv_reply *r
         }
         return;
     }
+    if (w->nsubs > 0 && !r->is_error) {
+        /* every request is a PUBLISH (main.c checks the templates): its reply, an integer */
+        if (r->type != ':') {
+            st->protocol_errors++;
+            conn_fail(w, c, "PUBLISH reply is not an integer", 0);
+            return;
+        }
+        w->published++;
+    }
     hist_record(&w->t->hist, now - e.t_send);
     st->completed++;
     if (r->is_error) {
@@ -539,6 +584,154 @@ static void conn_read(struct worker *w, struct conn *c)
     atomic_store_explicit(&w->t->progress, w->t->st.completed, memory_order_relaxed);
 }
 
+/* ---------------------------------------------------------------- subscribers */
+
+/* Queue SUBSCRIBE <channel>; its confirmation is the first frame the matcher takes. */
+static void sub_subscribe(struct worker *w, struct conn *c)
+{
+    const char *ch = w->cfg->channel;
+    size_t n = strlen(ch);
+    char *d = c->wbuf + c->wlen;
+    memcpy(d, "*2\r\n$9\r\nSUBSCRIBE\r\n", 19);
+    d = put_bulk_hdr(d + 19, n);
+    memcpy(d, ch, n);
+    memcpy(d + n, "\r\n", 2);
+    c->wlen = (size_t)(d + n + 2 - c->wbuf);
+}
+
+/*
+ * A subscriber's input: with RESP3 first HELLO's reply (the reply parser, the connection's
+ * own buffer; SUBSCRIBE goes out once it is in), then frames, read into the thread's buffer
+ * and consumed whole by the matcher.
+ */
+static void sub_read(struct worker *w, struct conn *c)
+{
+    if (c->dead)
+        return;
+    if (c->rcount > 0) {
+        conn_read(w, c);
+        if (c->rcount == 0 && !c->dead) {
+            sub_subscribe(w, c);
+            conn_flush(w, c);
+        }
+        return;
+    }
+    ssize_t n = w->ops->read(&c->tc, w->sbuf, SUB_READ_MAX);
+    if (n == -EAGAIN)
+        return;
+    if (n <= 0) {
+        conn_fail(w, c, n == 0 ? "server closed a subscriber connection" : "read",
+                  n == 0 ? 0 : (int)-n);
+        return;
+    }
+    w->t->st.bytes_in += (uint64_t)n;
+    bool confirmed = c->sp.confirmed;
+    int64_t got = sub_parse(&c->sp, w->sbuf, (size_t)n);
+    if (got < 0) {
+        w->t->st.protocol_errors++;
+        conn_fail(w, c, "a subscriber received neither its confirmation nor a message", 0);
+        return;
+    }
+    if (!confirmed && c->sp.confirmed)
+        w->unconfirmed--;
+    c->delivered += (uint64_t)got;
+    w->delivered += (uint64_t)got;
+}
+
+static void conn_event(struct worker *w, struct conn *c, uint32_t events)
+{
+    if (c->sub) {
+        if (events & TRANSPORT_IN)
+            sub_read(w, c);
+        if (!c->dead && c->woff < c->wlen) /* HELLO or SUBSCRIBE not all written yet */
+            conn_flush(w, c);
+        return;
+    }
+    if (events & TRANSPORT_IN)
+        conn_read(w, c);
+    conn_fill(w, c);
+}
+
+/*
+ * Before the clock starts: every subscriber sends HELLO 3 or SUBSCRIBE, and the thread waits
+ * for all the confirmations.  Every thread does so before the start barrier, so no thread's
+ * first PUBLISH can precede any subscription.
+ */
+static void subscribe_all(struct worker *w)
+{
+    struct bench_thread *t = w->t;
+    struct transport_event evs[256];
+    uint64_t deadline = bench_now_ns() + SUBSCRIBE_TIMEOUT_NS;
+    for (int i = w->cfg->conns; i < w->nconns; i++)
+        conn_flush(w, &w->conns[i]);
+    while (w->unconfirmed > 0 && !atomic_load(&bench_stop)) {
+        int n = w->ops->wait(w->loop, evs, 256, 10);
+        if (n < 0) {
+            snprintf(t->errmsg, sizeof(t->errmsg), "wait: %s", strerror(-n));
+            t->st.conn_errors++;
+            atomic_store(&bench_stop, true);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            struct conn *c = evs[i].udata;
+            if (c->sub)
+                conn_event(w, c, evs[i].events);
+            else if (evs[i].events & TRANSPORT_IN)
+                conn_read(w, c); /* nothing was sent on it: a close or an error */
+        }
+        if (w->unconfirmed > 0 && bench_now_ns() >= deadline) {
+            snprintf(t->errmsg, sizeof(t->errmsg),
+                     "%d of %d subscriptions not confirmed within %llu s", w->unconfirmed, w->nsubs,
+                     SUBSCRIBE_TIMEOUT_NS / 1000000000ull);
+            t->st.conn_errors++;
+            atomic_store(&bench_stop, true);
+        }
+    }
+}
+
+/* This thread's requests are all answered (or given up on): its PUBLISHes join the total. */
+static void publishers_done(struct worker *w, uint64_t now)
+{
+    if (w->pub_done)
+        return;
+    w->pub_done = true;
+    w->pub_end_ns = now;
+    atomic_fetch_add(&published_total, w->published);
+    atomic_fetch_add(&publishers_reported, 1);
+}
+
+/* Messages the subscribers still miss of the total published (known once all reported). */
+static uint64_t undelivered(const struct worker *w)
+{
+    uint64_t want = atomic_load(&published_total), missing = 0;
+    for (int i = w->cfg->conns; i < w->nconns; i++)
+        if (w->conns[i].delivered < want)
+            missing += want - w->conns[i].delivered;
+    return missing;
+}
+
+/*
+ * Whether the subscribers are done: each has every message published by every thread, or
+ * none has come for DRAIN_NS since that total was known.  The wait is for silence rather
+ * than a fixed time because deliveries trail the PUBLISH replies by however much the server
+ * has queued for its subscribers.
+ */
+static bool deliveries_done(struct worker *w, uint64_t now)
+{
+    if (w->nsubs == 0)
+        return true;
+    if (atomic_load(&publishers_reported) < w->cfg->threads)
+        return false;
+    if (w->total_known_ns == 0)
+        w->total_known_ns = now;
+    uint64_t want = atomic_load(&published_total) * (uint64_t)w->nsubs;
+    if (w->delivered >= want && undelivered(w) == 0)
+        return true;
+    uint64_t quiet =
+        w->last_delivery_ns > w->total_known_ns ? w->last_delivery_ns : w->total_known_ns;
+    return now - quiet >= DRAIN_NS;
+}
+
 /* ---------------------------------------------------------------- setup and loop */
 
 static size_t request_max(const struct bench_config *cfg)
@@ -556,19 +749,28 @@ static size_t request_max(const struct bench_config *cfg)
     return m;
 }
 
-static int conn_open(struct worker *w, struct conn *c)
+static int conn_open(struct worker *w, struct conn *c, bool sub)
 {
     const struct bench_config *cfg = w->cfg;
     c->w = w;
-    c->rsize = (uint32_t)cfg->pipeline + 1;
+    c->sub = sub;
+    if (sub) {
+        /* It sends HELLO 3 and SUBSCRIBE one after the other, and buffers only HELLO's reply. */
+        c->rsize = 2;
+        c->wcap = 64 + SUB_CHANNEL_MAX;
+        c->rcap = 4096;
+        sub_parser_init(&c->sp, &w->frames);
+    } else {
+        c->rsize = (uint32_t)cfg->pipeline + 1;
+        size_t wcap = w->req_max * (size_t)cfg->pipeline;
+        size_t lim = w->req_max > (1u << 20) ? w->req_max : (1u << 20);
+        c->wcap = wcap > lim ? lim : wcap;
+        if (c->wcap < 64)
+            c->wcap = 64;
+        c->rcap = 64 * 1024;
+    }
     c->ring = calloc(c->rsize, sizeof(*c->ring));
-    size_t wcap = w->req_max * (size_t)cfg->pipeline;
-    size_t lim = w->req_max > (1u << 20) ? w->req_max : (1u << 20);
-    c->wcap = wcap > lim ? lim : wcap;
-    if (c->wcap < 64)
-        c->wcap = 64;
     c->wbuf = malloc(c->wcap);
-    c->rcap = 64 * 1024;
     c->rbuf = malloc(c->rcap);
     if (c->ring == NULL || c->wbuf == NULL || c->rbuf == NULL)
         return -ENOMEM;
@@ -586,6 +788,8 @@ static int conn_open(struct worker *w, struct conn *c)
         c->ring[0].kind = REQ_HELLO;
         c->rcount = c->unsent = 1;
         w->inflight++;
+    } else if (sub) {
+        sub_subscribe(w, c);
     }
     return 0;
 }
@@ -601,7 +805,12 @@ void *bench_thread_main(void *arg)
 {
     struct bench_thread *t = arg;
     const struct bench_config *cfg = t->cfg;
-    struct worker w = { .t = t, .cfg = cfg, .ops = cfg->transport, .nconns = cfg->conns };
+    struct worker w = { .t = t,
+                        .cfg = cfg,
+                        .ops = cfg->transport,
+                        .nconns = cfg->conns + cfg->subscribers,
+                        .nsubs = cfg->subscribers,
+                        .unconfirmed = cfg->subscribers };
     int i;
 
     hist_init(&t->hist);
@@ -613,18 +822,23 @@ void *bench_thread_main(void *arg)
     keygen_init(&w.kg, cfg->key_pattern, slice, split ? idx : 0, split ? T : 1, cfg->zipf_skew);
     w.req_max = request_max(cfg);
     w.pad = malloc((size_t)cfg->value_max + 1);
-    w.conns = calloc((size_t)cfg->conns, sizeof(*w.conns));
-    w.loop = w.ops->loop_create(cfg->conns);
-    if (w.pad == NULL || w.conns == NULL || w.loop == NULL) {
+    w.conns = calloc((size_t)w.nconns, sizeof(*w.conns));
+    w.loop = w.ops->loop_create(w.nconns);
+    if (w.nsubs > 0) {
+        w.sbuf = malloc(SUB_READ_MAX);
+        sub_frames_init(&w.frames, cfg->channel, strlen(cfg->channel), cfg->resp == 3);
+    }
+    if (w.pad == NULL || w.conns == NULL || w.loop == NULL || (w.nsubs > 0 && w.sbuf == NULL)) {
         snprintf(t->errmsg, sizeof(t->errmsg), "setup: %s", strerror(errno));
         t->st.conn_errors++;
         atomic_store(&bench_stop, true);
     } else {
         for (size_t k = 0; k < cfg->value_max; k++)
             w.pad[k] = (char)('a' + k % 26);
-        for (i = 0; i < cfg->conns; i++) {
-            w.conns[i].tc.fd = -1;
-            int rc = conn_open(&w, &w.conns[i]);
+        for (i = 0; i < w.nconns; i++)
+            w.conns[i].tc.fd = -1; /* not open: nothing to close */
+        for (i = 0; i < w.nconns; i++) {
+            int rc = conn_open(&w, &w.conns[i], i >= cfg->conns);
             if (rc < 0) {
                 snprintf(t->errmsg, sizeof(t->errmsg), "connect to %s:%u: %s", cfg->host,
                          (unsigned)cfg->port, strerror(-rc));
@@ -634,6 +848,8 @@ void *bench_thread_main(void *arg)
                 break;
             }
         }
+        if (w.nsubs > 0 && !atomic_load(&bench_stop))
+            subscribe_all(&w);
     }
     pthread_barrier_wait(start_barrier);
     t->start_ns = t->end_ns = bench_now_ns();
@@ -643,7 +859,7 @@ void *bench_thread_main(void *arg)
     uint64_t deadline = cfg->duration > 0 ? t->start_ns + (uint64_t)(cfg->duration * 1e9) : 0;
     uint64_t drain_deadline = 0;
     struct transport_event evs[256];
-    for (i = 0; i < w.nconns; i++)
+    for (i = 0; i < cfg->conns; i++)
         conn_fill(&w, &w.conns[i]);
     for (;;) {
         int n = w.ops->wait(w.loop, evs, 256, 10);
@@ -653,26 +869,39 @@ void *bench_thread_main(void *arg)
             atomic_store(&bench_stop, true);
             break;
         }
-        for (i = 0; i < n; i++) {
-            struct conn *c = evs[i].udata;
-            if (evs[i].events & TRANSPORT_IN)
-                conn_read(&w, c);
-            conn_fill(&w, c);
-        }
+        /*
+         * Publishers first: their next requests then reach the server before the thread
+         * spends its time reading the subscribers, and the server is not left waiting.
+         */
+        uint64_t delivered = w.delivered;
+        for (i = 0; i < n; i++)
+            if (!((struct conn *)evs[i].udata)->sub)
+                conn_event(&w, evs[i].udata, evs[i].events);
+        for (i = 0; i < n && w.nsubs > 0; i++)
+            if (((struct conn *)evs[i].udata)->sub)
+                conn_event(&w, evs[i].udata, evs[i].events);
         uint64_t now = bench_now_ns();
+        if (w.delivered != delivered)
+            w.last_delivery_ns = now; /* one clock read for the pass, not one per read */
         if (!w.stopping && ((deadline && now >= deadline) || atomic_load(&bench_stop))) {
             w.stopping = true;
-            drain_deadline = now + 2000000000ull;
+            drain_deadline = now + DRAIN_NS;
         }
         bool budget_done = t->budget != 0 && w.issued >= t->budget;
-        if (w.inflight == 0 && (budget_done || w.stopping))
-            break;
-        if (w.stopping && now >= drain_deadline)
+        if ((w.inflight == 0 && (budget_done || w.stopping)) ||
+            (w.stopping && now >= drain_deadline))
+            publishers_done(&w, now);
+        if (w.pub_done && deliveries_done(&w, now))
             break;
     }
-    t->end_ns = bench_now_ns();
+    publishers_done(&w, bench_now_ns());
+    /* The window ends with the last reply or the last message, whichever came later. */
+    t->end_ns = w.last_delivery_ns > w.pub_end_ns ? w.last_delivery_ns : w.pub_end_ns;
     t->st.unanswered = w.inflight;
+    t->st.delivered = w.delivered;
+    t->st.undelivered = undelivered(&w);
 out:
+    publishers_done(&w, t->end_ns); /* other threads wait for every thread's count */
     atomic_store(&t->progress, t->st.completed);
     for (i = 0; w.conns != NULL && i < w.nconns; i++) {
         if (w.conns[i].tc.fd >= 0)
@@ -685,5 +914,6 @@ out:
         w.ops->loop_destroy(w.loop);
     free(w.conns);
     free(w.pad);
+    free(w.sbuf);
     return NULL;
 }
