@@ -3,7 +3,7 @@
 
     bench/dpdk-vs-redis.py [--build DIR] [--requests N] [--repeat R] [--servers LIST]
                            [--tests LIST] [--pipelines 16,1] [--subscribers 100,1000]
-                           [--json FILE]
+                           [--deliveries N] [--net-buffers BYTES] [--json FILE]
 
 redis-benchmark speaks only kernel TCP, so it cannot reach polluxd's kernel-bypass dataplane
 on a host without a NIC. This script drives every server with pollux-bench instead (one
@@ -81,44 +81,76 @@ def command(pbench, srv, work, text, n, pipeline=16):
                         "--value-size", "3", "--command", text], os.path.join(work, "cmd.json"))
 
 
-def run_types(pbench, srv, work, args, out):
+def on_fresh_server(kind, args, work, fn):
+    """fn(server) on a server started for it. A server that dies under fn is logged and the
+    whole of fn run again on a new one (at most three times): DPDK 22.11's net_memif has
+    crashed the server side when a client process detached, as every pollux-bench run does
+    (docs/benchmarks.md)."""
+    for attempt in range(3):
+        srv = Server(kind, args.build, work, PORT, buffers=args.net_buffers)
+        try:
+            return fn(srv)
+        except RuntimeError:
+            if srv.proc.poll() is None:
+                raise
+            with open(srv.log_path, errors="replace") as f:
+                tail = f.read()[-600:]
+            print(f"  {kind}: the server exited ({srv.proc.returncode}) during the run; "
+                  f"again on a new one. Its log ended:\n{tail}", flush=True)
+        finally:
+            srv.stop()
+    raise RuntimeError(f"{kind}: the server died three times")
+
+
+def types_sequence(pbench, work, args, rep, p, srv):
+    """Every test in order on srv at pipeline p: {test key: (rps, server cpu)}."""
+    got = {}
+    command(pbench, srv, work, "FLUSHALL", 1)
+    listed = False
+    for t in args.tests:
+        templates, share = TESTS[t]
+        if t.startswith("lrange") and not listed:
+            command(pbench, srv, work, "DEL mylist", 1)
+            command(pbench, srv, work, "LPUSH mylist __data__", 600)
+            listed = True
+        n = max(1000, int(args.requests * share / (1 if p > 1 else 5)))
+        argv = WORKLOAD + ["--pipeline", str(p), "-n", str(n)]
+        for tp in templates:
+            argv += ["--command", tp]
+        res, cores = one(pbench, srv, work, f"{srv.kind}-{t}-{p}-{rep}", argv)
+        key = f"{t} -P {p}"
+        got[key] = {"rps": res["throughput_rps"], "cores": cores}
+        print(f"  {srv.kind:6s} {key:16s} run {rep + 1}: "
+              f"{res['throughput_rps']:>11,.0f} req/s  server cpu {cores:.2f}", flush=True)
+    return got
+
+
+def fanout(pbench, work, rep, s, publishes, srv):
+    argv = ["--conns", "1", "--pipeline", "16", "-n", str(publishes), "--value-size", "32",
+            "--subscribers", str(s), "--command", "PUBLISH bench __data__"]
+    res, cores = one(pbench, srv, work, f"{srv.kind}-pubsub-{s}-{rep}", argv)
+    if res["totals"]["delivered"] != publishes * s:
+        raise RuntimeError(f"{srv.kind}: {res['totals']['delivered']} delivered of "
+                           f"{publishes * s}")
+    rate = res["delivered_per_s"]
+    print(f"  {srv.kind:6s} pubsub {s:5d} subscribers run {rep + 1}: {rate:>12,.0f} "
+          f"delivered/s  server cpu {cores:.2f}", flush=True)
+    return {"rps": rate, "cores": cores}
+
+
+def run_server(kind, pbench, work, args, out):
+    """Each sequence of tests, and each fan-out run, on a server of its own."""
     for rep in range(args.repeat):
         for p in args.pipelines:
-            command(pbench, srv, work, "FLUSHALL", 1)
-            listed = False
-            for t in args.tests:
-                templates, share = TESTS[t]
-                if t.startswith("lrange") and not listed:
-                    command(pbench, srv, work, "DEL mylist", 1)
-                    command(pbench, srv, work, "LPUSH mylist __data__", 600)
-                    listed = True
-                n = max(1000, int(args.requests * share / (1 if p > 1 else 5)))
-                argv = WORKLOAD + ["--pipeline", str(p), "-n", str(n)]
-                for tp in templates:
-                    argv += ["--command", tp]
-                res, cores = one(pbench, srv, work, f"{srv.kind}-{t}-{p}-{rep}", argv)
-                key = f"{t} -P {p}"
-                out.setdefault(key, []).append({"rps": res["throughput_rps"], "cores": cores})
-                print(f"  {srv.kind:6s} {key:16s} run {rep + 1}: "
-                      f"{res['throughput_rps']:>11,.0f} req/s  server cpu {cores:.2f}",
-                      flush=True)
-
-
-def run_pubsub(pbench, srv, work, args, out):
-    for rep in range(args.repeat):
+            got = on_fresh_server(kind, args, work,
+                                  lambda srv: types_sequence(pbench, work, args, rep, p, srv))
+            for key, r in got.items():
+                out.setdefault(key, []).append(r)
         for s in args.subscribers:
-            argv = ["--conns", "1", "--pipeline", "16", "-n", str(args.publishes),
-                    "--value-size", "32", "--subscribers", str(s), "--command",
-                    "PUBLISH bench __data__"]
-            res, cores = one(pbench, srv, work, f"{srv.kind}-pubsub-{s}-{rep}", argv)
-            rate = res["delivered_per_s"]
-            if res["totals"]["delivered"] != args.publishes * s:
-                raise RuntimeError(f"{srv.kind}: {res['totals']['delivered']} delivered of "
-                                   f"{args.publishes * s}")
-            key = f"pubsub {s} subscribers"
-            out.setdefault(key, []).append({"rps": rate, "cores": cores})
-            print(f"  {srv.kind:6s} {key:22s} run {rep + 1}: {rate:>12,.0f} delivered/s  "
-                  f"server cpu {cores:.2f}", flush=True)
+            publishes = max(16, args.deliveries // s)
+            r = on_fresh_server(kind, args, work,
+                                lambda srv: fanout(pbench, work, rep, s, publishes, srv))
+            out.setdefault(f"pubsub {s} subscribers", []).append(r)
 
 
 def main():
@@ -131,7 +163,11 @@ def main():
     ap.add_argument("--tests", default=",".join(TESTS))
     ap.add_argument("--pipelines", default="16,1")
     ap.add_argument("--subscribers", default="100,1000", help="'' skips pub/sub")
-    ap.add_argument("--publishes", type=int, default=20000, help="PUBLISHes per fan-out run")
+    ap.add_argument("--deliveries", type=int, default=20000000,
+                    help="messages delivered per fan-out run (PUBLISHes times subscribers)")
+    ap.add_argument("--net-buffers", type=int, default=0,
+                    help="dpdk: each connection's send and receive buffer in both stacks "
+                         "(pollux-net-sndbuf/rcvbuf; default theirs, 65536)")
     ap.add_argument("--json", default=os.path.join(ROOT, "results", "dpdk-vs-redis.json"))
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
@@ -148,18 +184,7 @@ def main():
     res = {"config": vars(args).copy(), "servers": {}}
     with tempfile.TemporaryDirectory(prefix="pollux-dpdk-vs-redis-") as work:
         for kind in args.servers:
-            out = res["servers"][kind] = {}
-            srv = Server(kind, args.build, work, PORT)
-            try:
-                run_types(pbench, srv, work, args, out)
-            finally:
-                srv.stop()
-            if args.subscribers:  # a fresh server: the fan-out alone on it
-                srv = Server(kind, args.build, work, PORT)
-                try:
-                    run_pubsub(pbench, srv, work, args, out)
-                finally:
-                    srv.stop()
+            run_server(kind, pbench, work, args, res["servers"].setdefault(kind, {}))
     print()
     names = args.servers
     keys = list(res["servers"][names[0]])

@@ -90,8 +90,10 @@ class Server:
     sockets), "kernel" (polluxd's kernel backend) or "dpdk" (polluxd's DPDK backend on
     net_memif). client_args() is what pollux-bench needs to reach it."""
 
-    def __init__(self, kind, build, work, port, extra=()):
-        self.kind, self.work, self.port = kind, work, port
+    def __init__(self, kind, build, work, port, extra=(), buffers=0):
+        """buffers: each connection's send and receive buffer in both userspace stacks (dpdk;
+        0 keeps pollux-net-sndbuf/rcvbuf's default)."""
+        self.kind, self.work, self.port, self.buffers = kind, work, port, buffers
         self.sock = os.path.join(work, "memif.sock")
         self.tag = f"pxbench{os.getpid()}"
         polluxd = os.path.join(build, "dataplane", "polluxd")
@@ -109,6 +111,9 @@ class Server:
                          "--pollux-dpdk-no-huge", "yes", "--pollux-dpdk-file-prefix",
                          f"{self.tag}s", "--pollux-dpdk-memory-mb", "512",
                          "--pollux-dpdk-args", f"-l {SERVER_CPU}", "--protected-mode", "no"]
+                if buffers:
+                    argv += ["--pollux-net-sndbuf", str(buffers), "--pollux-net-rcvbuf",
+                             str(buffers)]
         self.log_path = os.path.join(work, f"server-{kind}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + argv + list(extra),
@@ -137,7 +142,8 @@ class Server:
         if self.kind != "dpdk":
             return ["-h", "127.0.0.1", "-p", str(self.port)]
         return ["-h", SERVER_IP, "-p", str(self.port), "--transport", "dpdk", "--dpdk-ip",
-                f"{CLIENT_IP}/24", "--dpdk-args",
+                f"{CLIENT_IP}/24"] + (["--dpdk-buffers", str(self.buffers)] if self.buffers
+                                      else []) + ["--dpdk-args",
                 f"-l {BENCH_CPU} --no-huge -m 512 --file-prefix {self.tag}c --no-pci "
                 f"--vdev net_memif0,role=client,socket={self.sock}"]
 

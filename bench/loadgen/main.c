@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "  --dpdk-args ARGS        dpdk transport: EAL arguments (\"--no-huge --vdev ...\")\n"
             "  --dpdk-ip A.B.C.D/LEN   dpdk transport: the client stack's address\n"
             "  --dpdk-gateway A.B.C.D  dpdk transport: next hop outside that subnet\n"
+            "  --dpdk-buffers BYTES    dpdk transport: each connection's send and receive\n"
+            "                          buffer (default 65536, pollux-net-sndbuf/rcvbuf's)\n"
             "\n"
             "Concurrency:\n"
             "  --threads N             worker threads, each with its own poll loop (default 1)\n"
@@ -232,6 +234,7 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         O_DPDK_ARGS,
         O_DPDK_IP,
         O_DPDK_GATEWAY,
+        O_DPDK_BUFFERS,
         O_SUBSCRIBERS,
         O_CHANNEL,
         O_HELP,
@@ -259,6 +262,7 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         { "dpdk-args", required_argument, NULL, O_DPDK_ARGS },
         { "dpdk-ip", required_argument, NULL, O_DPDK_IP },
         { "dpdk-gateway", required_argument, NULL, O_DPDK_GATEWAY },
+        { "dpdk-buffers", required_argument, NULL, O_DPDK_BUFFERS },
         { "subscribers", required_argument, NULL, O_SUBSCRIBERS },
         { "channel", required_argument, NULL, O_CHANNEL },
         { "help", no_argument, NULL, O_HELP },
@@ -380,6 +384,10 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
         case O_DPDK_GATEWAY:
             cfg->transport_opts.gateway = optarg;
             break;
+        case O_DPDK_BUFFERS:
+            cfg->transport_opts.buffers =
+                (uint32_t)parse_u64(optarg, "bad buffer size", 4096, 16777216);
+            break;
         case O_SUBSCRIBERS:
             cfg->subscribers = (int)parse_u64(optarg, "bad subscriber count", 0, 100000);
             break;
@@ -398,7 +406,8 @@ static void parse_args(struct bench_config *cfg, int argc, char **argv)
     if (optind < argc)
         die_usage("unexpected argument", argv[optind]);
     const struct transport_opts *to = &cfg->transport_opts;
-    if ((to->dpdk_args != NULL || to->local_ip != NULL || to->gateway != NULL) &&
+    if ((to->dpdk_args != NULL || to->local_ip != NULL || to->gateway != NULL ||
+         to->buffers != 0) &&
         strcmp(cfg->transport->name, "dpdk") != 0)
         die_usage("--dpdk-* options need --transport dpdk", NULL);
     if (requests_set && cfg->duration > 0)

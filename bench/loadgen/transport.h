@@ -39,6 +39,7 @@ struct transport_opts {
     const char *dpdk_args; /* EAL arguments, space-separated */
     const char *local_ip;  /* the stack's address and prefix, "10.99.0.2/24" */
     const char *gateway;   /* next hop outside the subnet, or NULL */
+    uint32_t buffers;      /* each connection's send and receive ring bytes; 0: the default */
 };
 
 struct transport_ops {

@@ -39,6 +39,7 @@ struct dconn {
 static atomic_uint next_queue;
 static uint32_t local_ip, gateway_ip;
 static unsigned local_prefix;
+static struct net_params stack_params; /* the defaults, with --dpdk-buffers */
 
 static uint64_t now_ns(void)
 {
@@ -57,6 +58,9 @@ static int dpdk_setup(const struct transport_opts *o, int nthreads)
         fprintf(stderr, "pollux-bench: bad --dpdk-gateway '%s'\n", o->gateway);
         return -EINVAL;
     }
+    param_defaults(net_param_defs, &stack_params);
+    if (o->buffers != 0)
+        stack_params.sndbuf = stack_params.rcvbuf = o->buffers;
     struct dpdk_config cfg = {
         .prog = "pollux-bench",
         .eal_args = o->dpdk_args,
@@ -88,6 +92,7 @@ static struct transport_loop *dpdk_loop_create(int max_conns)
     }
     struct net_stack_config cfg = {
         .io = io,
+        .params = &stack_params,
         .max_conns = (uint32_t)max_conns + 16,
         .now_ns = now_ns(),
         .seed = now_ns() ^ ((uint64_t)loop->queue << 40),
