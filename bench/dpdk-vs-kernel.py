@@ -28,14 +28,13 @@ results/dpdk-vs-kernel.json (results/ is not committed).
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pxlib import BENCH_CPU, SERVER_CPU, CpuSampler, Server, bench  # noqa: E402
+from pxlib import BENCH_CPU, SERVER_CPU, CpuSampler, Server, bench, write_results  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = 100000
@@ -130,10 +129,7 @@ def main():
     res["ratio_rps"] = res["dpdk"]["rps"] / res["kernel"]["rps"]
     print(f"requests per server-CPU-second, dpdk / kernel: {ratio:.2f}x (target >= 3x); "
           f"requests/s: {res['ratio_rps']:.2f}x")
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(res, f, indent=2)
-    print(f"wrote {args.json}")
+    write_results(args.json, res)
 
 
 if __name__ == "__main__":

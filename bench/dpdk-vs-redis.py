@@ -30,14 +30,13 @@ number. JSON goes to results/dpdk-vs-redis.json (results/ is not committed).
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pxlib import CpuSampler, Server, bench  # noqa: E402
+from pxlib import CpuSampler, Server, bench, write_results  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = 6379
@@ -105,7 +104,6 @@ def on_fresh_server(kind, args, work, fn):
 def types_sequence(pbench, work, args, rep, p, srv):
     """Every test in order on srv at pipeline p: {test key: (rps, server cpu)}."""
     got = {}
-    command(pbench, srv, work, "FLUSHALL", 1)
     listed = False
     for t in args.tests:
         templates, share = TESTS[t]
@@ -207,10 +205,7 @@ def main():
             line += f"{cpu:>11.2f}"
         print(line)
     res["summary"] = summary
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(res, f, indent=2)
-    print(f"wrote {args.json}")
+    write_results(args.json, res)
 
 
 if __name__ == "__main__":

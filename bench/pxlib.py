@@ -93,7 +93,7 @@ class Server:
     def __init__(self, kind, build, work, port, extra=(), buffers=0):
         """buffers: each connection's send and receive buffer in both userspace stacks (dpdk;
         0 keeps pollux-net-sndbuf/rcvbuf's default)."""
-        self.kind, self.work, self.port, self.buffers = kind, work, port, buffers
+        self.kind, self.port, self.buffers = kind, port, buffers
         self.sock = os.path.join(work, "memif.sock")
         self.tag = f"pxbench{os.getpid()}"
         polluxd = os.path.join(build, "dataplane", "polluxd")
@@ -168,3 +168,11 @@ def bench(exe, server, args, json_path, timeout=600):
         raise RuntimeError(f"pollux-bench failed ({out.returncode}): {out.stdout}{out.stderr}")
     with open(json_path) as f:
         return json.load(f)
+
+
+def write_results(path, res):
+    """The figures as JSON at path (results/ by default, not committed)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2)
+    print(f"wrote {path}")
